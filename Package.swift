@@ -1,0 +1,45 @@
+// swift-tools-version:6.0
+//
+// libntk: Neural Tangent Kernels in Swift with a stable C ABI.
+//
+// Layers (see README.md, "Architecture"):
+//   CBLAS  system library: OpenBLAS cblas + LAPACKE (Debian libopenblas-dev, liblapacke-dev)
+//   NTK    the Swift core and Swift API (`import NTK`); pure numerics, throws typed errors
+//   NTKC   the C boundary (@_cdecl functions declared in include/ntk.h), built as libntk.so
+import PackageDescription
+
+let package = Package(
+    name: "libntk",
+    products: [
+        // Swift programs: `.product(name: "NTK", package: "libntk")`, then `import NTK`.
+        .library(name: "NTK", targets: ["NTK"]),
+        // C and Python programs: libntk.so, soname libntk.so.0, the Swift runtime linked in
+        // statically so the library loads into any process without a Swift toolchain.
+        .library(name: "ntk", type: .dynamic, targets: ["NTKC"]),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CBLAS",
+            path: "Sources/CBLAS",
+            providers: [.apt(["libopenblas-dev", "liblapacke-dev"])]
+        ),
+        .target(
+            name: "NTK",
+            dependencies: ["CBLAS"]
+        ),
+        .target(
+            name: "NTKC",
+            dependencies: ["NTK"],
+            linkerSettings: [
+                .unsafeFlags([
+                    "-static-stdlib",
+                    "-Xlinker", "-soname", "-Xlinker", "libntk.so.0",
+                ]),
+            ]
+        ),
+        .testTarget(
+            name: "NTKTests",
+            dependencies: ["NTK"]
+        ),
+    ]
+)

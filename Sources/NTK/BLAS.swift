@@ -1,0 +1,50 @@
+import CBLAS
+
+/// The BLAS library libntk runs on (OpenBLAS), and its thread count.
+///
+/// Debian's OpenBLAS 0.3.21 picks its kernels when it is loaded, from the CPU or from the
+/// `OPENBLAS_CORETYPE` environment variable; on CPUs newer than it knows (Sapphire Rapids, …)
+/// it falls back to generic kernels several times slower. `info.coreName` shows the choice;
+/// set `OPENBLAS_CORETYPE=SkylakeX` in the environment before the process starts to fix it.
+public enum BLAS {
+    public struct Info: Sendable, Equatable {
+        /// OpenBLAS's kernel family, e.g. `"SkylakeX"`, `"Haswell"`, `"Prescott"` (generic).
+        public let coreName: String
+        /// OpenBLAS's build configuration string (version, threading, max threads).
+        public let config: String
+        /// Threads OpenBLAS uses for one call.
+        public let threadCount: Int
+        /// Processors OpenBLAS sees.
+        public let processorCount: Int
+    }
+
+    /// What the loaded BLAS reports now.
+    public static var info: Info {
+        Info(coreName: openblas_get_corename().map { String(cString: $0) } ?? "unknown",
+             config: openblas_get_config().map { String(cString: $0) } ?? "unknown",
+             threadCount: Int(openblas_get_num_threads()),
+             processorCount: Int(openblas_get_num_procs()))
+    }
+
+    /// OpenBLAS's core name as a C string it owns (static, lives for the process).
+    public static var coreNameCString: UnsafePointer<CChar>? { openblas_get_corename().map { UnsafePointer($0) } }
+
+    /// OpenBLAS's configuration string as a C string it owns (static, lives for the process).
+    public static var configCString: UnsafePointer<CChar>? { openblas_get_config().map { UnsafePointer($0) } }
+
+    /// Largest thread count accepted by `setThreadCount`.
+    public static let maxThreadCount = 1024
+
+    /// Sets how many threads OpenBLAS uses for each call (process-wide).
+    ///
+    /// One thread is often best when the caller runs its own threads or another process keeps
+    /// a core busy (threaded LAPACK slows down badly on a loaded core). Not safe to call while
+    /// another thread is inside a BLAS call.
+    /// - Throws: `invalidArgument` unless `1 ≤ count ≤ maxThreadCount`.
+    public static func setThreadCount(_ count: Int) throws {
+        guard count >= 1, count <= maxThreadCount else {
+            throw NTKError.invalidArgument("BLAS thread count must be in 1...\(maxThreadCount), got \(count)")
+        }
+        openblas_set_num_threads(Int32(count))
+    }
+}

@@ -1,0 +1,106 @@
+/// Row-major views of memory owned by someone else (a C caller, a numpy array, a `Matrix`).
+///
+/// Element (i, j) lives at `base[i * ld + j]`; `ld ≥ cols` lets a caller pass a sub-matrix of a
+/// larger array. The initialisers validate the shape, so code that receives a view may rely on
+/// `rows ≥ 0`, `cols ≥ 0`, `ld ≥ max(cols, 1)` and on `(rows − 1) · ld + cols` not overflowing.
+/// They cannot check that the memory really has that extent: that is the caller's contract.
+
+/// A read-only row-major view.
+public struct MatrixView {
+    public let base: UnsafePointer<Double>
+    public let rows: Int
+    public let cols: Int
+    public let ld: Int
+
+    /// - Throws: `invalidArgument` for negative sizes or `ld < cols`, `tooLarge` on overflow.
+    public init(_ base: UnsafePointer<Double>, rows: Int, cols: Int, ld: Int? = nil,
+                name: String = "matrix") throws {
+        let ld = ld ?? max(cols, 1)
+        _ = try Shape.validate(rows: rows, cols: cols, ld: ld, name: name)
+        self.base = base
+        self.rows = rows
+        self.cols = cols
+        self.ld = ld
+    }
+
+    /// The number of doubles from the first element to one past the last.
+    var extent: Int { rows == 0 || cols == 0 ? 0 : (rows - 1) * ld + cols }
+
+    @inline(__always) subscript(i: Int, j: Int) -> Double { base[i * ld + j] }
+
+    /// Row `i` as a pointer to `cols` contiguous doubles.
+    @inline(__always) func row(_ i: Int) -> UnsafePointer<Double> { base + i * ld }
+}
+
+/// A writable row-major view.
+public struct MutableMatrixView {
+    public let base: UnsafeMutablePointer<Double>
+    public let rows: Int
+    public let cols: Int
+    public let ld: Int
+
+    public init(_ base: UnsafeMutablePointer<Double>, rows: Int, cols: Int, ld: Int? = nil,
+                name: String = "output") throws {
+        let ld = ld ?? max(cols, 1)
+        _ = try Shape.validate(rows: rows, cols: cols, ld: ld, name: name)
+        self.base = base
+        self.rows = rows
+        self.cols = cols
+        self.ld = ld
+    }
+
+    public var readOnly: MatrixView {
+        // The shape was validated when `self` was made.
+        MatrixView(unchecked: UnsafePointer(base), rows: rows, cols: cols, ld: ld)
+    }
+
+    var extent: Int { rows == 0 || cols == 0 ? 0 : (rows - 1) * ld + cols }
+
+    @inline(__always) subscript(i: Int, j: Int) -> Double {
+        get { base[i * ld + j] }
+        nonmutating set { base[i * ld + j] = newValue }
+    }
+
+    /// Sets every element of the view (not the padding between rows) to `value`.
+    func fill(_ value: Double) {
+        for i in 0..<rows { (base + i * ld).update(repeating: value, count: cols) }
+    }
+
+    /// Throws `invalidArgument` if this output shares memory with `input`: the library's routines
+    /// read their inputs while writing outputs, so aliasing would give silently wrong results.
+    func requireDisjoint(from input: MatrixView, _ outputName: String, _ inputName: String) throws {
+        guard extent > 0, input.extent > 0 else { return }
+        let o0 = UnsafeRawPointer(base), o1 = UnsafeRawPointer(base + extent)
+        let i0 = UnsafeRawPointer(input.base), i1 = UnsafeRawPointer(input.base + input.extent)
+        if o0 < i1 && i0 < o1 {
+            throw NTKError.invalidArgument("\(outputName) overlaps \(inputName) in memory; pass a separate buffer")
+        }
+    }
+}
+
+extension MatrixView {
+    init(unchecked base: UnsafePointer<Double>, rows: Int, cols: Int, ld: Int) {
+        self.base = base
+        self.rows = rows
+        self.cols = cols
+        self.ld = ld
+    }
+}
+
+/// Shape validation shared by both views.
+enum Shape {
+    /// Checks sizes and returns the extent `(rows − 1)·ld + cols` (0 for an empty matrix).
+    static func validate(rows: Int, cols: Int, ld: Int, name: String) throws -> Int {
+        guard rows >= 0, cols >= 0 else {
+            throw NTKError.invalidArgument("\(name) has negative size \(rows) × \(cols)")
+        }
+        guard ld >= max(cols, 1) else {
+            throw NTKError.invalidArgument("leading dimension of \(name) is \(ld) but must be ≥ max(columns, 1) = \(max(cols, 1))")
+        }
+        if rows == 0 || cols == 0 { return 0 }
+        let lastRow = try Sizes.product(rows - 1, ld, "extent of \(name)")
+        let extent = try Sizes.sum(lastRow, cols, "extent of \(name)")
+        _ = try Sizes.product(extent, MemoryLayout<Double>.stride, "bytes of \(name)")
+        return extent
+    }
+}

@@ -1,0 +1,65 @@
+import NTK
+import XCTest
+
+final class CholeskySolverTests: XCTestCase {
+    /// Residual ‖(K + zI)X − Y‖∞ relative to ‖Y‖∞: independent of how X was computed.
+    func relativeResidual(_ k: Matrix, ridge: Double, _ x: Matrix, _ y: Matrix) throws -> Double {
+        var r = try naiveAB(k, x)
+        for i in 0..<r.rows { for j in 0..<r.cols { r[i, j] += ridge * x[i, j] - y[i, j] } }
+        return (r.elements.map(abs).max() ?? 0) / (y.elements.map(abs).max() ?? 1)
+    }
+
+    func testSolveSmallAndBlocked() throws {
+        var rng = TestRandom(seed: 4)
+        // 1700 > blockedThreshold: the blocked factorization runs.
+        for (n, ridge) in [(5, 0.0), (60, 0.5), (1700, 1e-3)] {
+            let k = try randomSPD(n, p: 20, shift: 0.05, seed: UInt64(n))
+            let y = try rng.matrix(n, 3)
+            let x = try choleskySolve(k, y, ridge: ridge)
+            XCTAssertLessThan(try relativeResidual(k, ridge: ridge, x, y), 1e-11, "n = \(n)")
+        }
+    }
+
+    func testFactorReuseAndLogDeterminant() throws {
+        let k = try Matrix([[4, 2], [2, 3]])
+        let f = try CholeskyFactorization(k, ridge: 1)
+        // det([[5, 2], [2, 4]]) = 16.
+        XCTAssertEqual(f.logDeterminant, log(16.0), accuracy: 1e-14)
+        let x = try f.solve(try Matrix([[1], [0]]))
+        // Inverse of [[5,2],[2,4]] is [[4,-2],[-2,5]]/16.
+        XCTAssertEqual(x[0, 0], 0.25, accuracy: 1e-15)
+        XCTAssertEqual(x[1, 0], -0.125, accuracy: 1e-15)
+    }
+
+    func testSymmetrizesNearlySymmetricInput() throws {
+        var k = try Matrix([[2, 1], [1, 2]])
+        k[0, 1] += 1e-9  // within the 1e-6 tolerance: used as (K + Kᵀ)/2
+        let x = try choleskySolve(k, try Matrix([[1], [1]]))
+        // (K + Kᵀ)/2 = [[2, 1 + 5e-10], [1 + 5e-10, 2]]; solution 1/(3 + 5e-10) each.
+        XCTAssertEqual(x[0, 0], 1 / (3 + 5e-10), accuracy: 1e-15)
+    }
+
+    func testErrors() throws {
+        let k = try Matrix([[1, 0], [0, 1]]), y = try Matrix([[1], [2]])
+        assertThrows(.notPositiveDefinite, try choleskySolve(try Matrix([[1, 2], [2, 1]]), y))
+        assertThrows(.invalidArgument, try choleskySolve(try Matrix([[1, 0.5], [0, 1]]), y))
+        assertThrows(.invalidArgument, try choleskySolve(k, y, ridge: -1))
+        assertThrows(.nonFinite, try choleskySolve(k, y, ridge: .infinity))
+        assertThrows(.nonFinite, try choleskySolve(try Matrix([[.nan, 0], [0, 1]]), y))
+        assertThrows(.dimensionMismatch, try choleskySolve(try Matrix([[1, 0, 0], [0, 1, 0]]), y))
+        assertThrows(.dimensionMismatch, try choleskySolve(k, try Matrix([[1]])))
+        do {
+            _ = try choleskySolve(try Matrix([[1, 0, 0], [0, 1, 0], [0, 0, -1]]), try Matrix(rows: 3, cols: 1))
+            XCTFail("expected an error")
+        } catch let e as NTKError {
+            XCTAssertTrue(e.message.contains("order 3"), e.message)
+        }
+    }
+
+    func testCancelDuringBlockedFactorization() throws {
+        let k = try randomSPD(1600, p: 4, shift: 1, seed: 9)
+        var reports = 0
+        assertThrows(.cancelled, try CholeskyFactorization(k, progress: { f in reports += 1; return f < 0.1 }))
+        XCTAssertGreaterThan(reports, 1)
+    }
+}

@@ -1,0 +1,258 @@
+/* C smoke test of libntk: real results against naive C computations, and real error paths.
+ * Build (see scripts/test.sh):
+ *   gcc -std=c99 -Wall -Wextra -Werror -Iinclude Tests/c/smoke.c -L.build/release -lntk \
+ *       -Wl,-rpath,$PWD/.build/release -lm
+ * Prints one line per check and a closing "N passed, N failed" line; exits non-zero on failure. */
+#include "ntk.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int passed = 0, failed = 0;
+
+static void check(int ok, const char *what) {
+    if (ok) {
+        passed++;
+        printf("ok   %s\n", what);
+    } else {
+        failed++;
+        printf("FAIL %s (last error: %s)\n", what, ntk_last_error());
+    }
+}
+
+/* A reproducible uniform generator in [-1, 1) (64-bit LCG, high bits). */
+static unsigned long long rng_state = 12345;
+static double uniform(void) {
+    rng_state = rng_state * 6364136223846793005ULL + 1442695040888963407ULL;
+    return (double)(rng_state >> 11) / 9007199254740992.0 * 2.0 - 1.0;
+}
+
+static double max_abs_diff(const double *a, const double *b, size_t count) {
+    double m = 0;
+    for (size_t i = 0; i < count; i++) {
+        double d = fabs(a[i] - b[i]);
+        if (d > m || d != d) m = d;
+    }
+    return m;
+}
+
+static int cancel_at_first_report(void *user, double fraction) {
+    (void)fraction;
+    ++*(int *)user;
+    return 1;
+}
+
+static int count_reports(void *user, double fraction) {
+    (void)fraction;
+    ++*(int *)user;
+    return 0;
+}
+
+static void test_version(void) {
+    check(ntk_version_number() == NTK_VERSION_NUMBER, "header and library versions agree");
+    char expected[32];
+    snprintf(expected, sizeof expected, "%d.%d.%d", NTK_VERSION_MAJOR, NTK_VERSION_MINOR, NTK_VERSION_PATCH);
+    check(strcmp(ntk_version_string(), expected) == 0, "version string matches the macros");
+    check(strcmp(ntk_status_string(NTK_OK), "success") == 0, "status string of NTK_OK");
+    check(strcmp(ntk_status_string(NTK_ERR_NOT_POSITIVE_DEFINITE), "matrix not positive definite") == 0,
+          "status string of NOT_POSITIVE_DEFINITE");
+    check(strcmp(ntk_status_string(12345), "unknown status code") == 0, "status string of an unknown code");
+}
+
+static void test_blas_info(void) {
+    const char *core = NULL, *config = NULL;
+    int threads = 0, procs = 0;
+    check(ntk_blas_info(&core, &config, &threads, &procs) == NTK_OK && core && config && threads >= 1 &&
+              procs >= 1,
+          "ntk_blas_info reports a core, a config and thread counts");
+    printf("     BLAS core %s, %d threads, %d processors; %s\n", core, threads, procs, config);
+    check(ntk_blas_info(NULL, NULL, NULL, NULL) == NTK_OK, "ntk_blas_info accepts NULL out-pointers");
+    check(ntk_blas_set_num_threads(1) == NTK_OK, "set BLAS threads to 1");
+    ntk_blas_info(NULL, NULL, &threads, NULL);
+    check(threads == 1, "BLAS thread count reads back 1");
+    check(ntk_blas_set_num_threads(0) == NTK_ERR_INVALID_ARGUMENT, "0 BLAS threads is rejected");
+    check(strstr(ntk_last_error(), "ntk_blas_set_num_threads") != NULL, "error message names the function");
+    ntk_blas_set_num_threads(procs);
+}
+
+static void test_gram(void) {
+    enum { N1 = 37, N2 = 23, D = 11, LDA = 13 };
+    double a[N1 * LDA], b[N2 * D], g[N1 * N2], want[N1 * N2], s[N1 * N1], ws[N1 * N1];
+    for (int i = 0; i < N1 * LDA; i++) a[i] = uniform();
+    for (int i = 0; i < N2 * D; i++) b[i] = uniform();
+    const double alpha = 0.5;
+    for (int i = 0; i < N1; i++)
+        for (int j = 0; j < N2; j++) {
+            double acc = 0;
+            for (int l = 0; l < D; l++) acc += a[i * LDA + l] * b[j * D + l];
+            want[i * N2 + j] = alpha * acc;
+        }
+    check(ntk_gram(N1, N2, D, alpha, a, LDA, b, D, g, N2, NULL, NULL) == NTK_OK &&
+              max_abs_diff(g, want, N1 * N2) < 1e-13,
+          "gram A B^T (A with padded rows) matches a naive loop to 1e-13");
+
+    for (int i = 0; i < N1; i++)
+        for (int j = 0; j < N1; j++) {
+            double acc = 0;
+            for (int l = 0; l < D; l++) acc += a[i * LDA + l] * a[j * LDA + l];
+            ws[i * N1 + j] = acc;
+        }
+    int ok = ntk_gram(N1, N1, D, 1.0, a, LDA, NULL, 0, s, N1, NULL, NULL) == NTK_OK;
+    int symmetric = 1;
+    for (int i = 0; i < N1; i++)
+        for (int j = 0; j < N1; j++) symmetric &= s[i * N1 + j] == s[j * N1 + i];
+    check(ok && symmetric && max_abs_diff(s, ws, N1 * N1) < 1e-13, "symmetric gram A A^T is exact-symmetric and correct");
+
+    /* Error paths. */
+    check(ntk_gram(N1, N2, D, 1, NULL, LDA, b, D, g, N2, NULL, NULL) == NTK_ERR_INVALID_ARGUMENT,
+          "gram rejects A = NULL");
+    check(strstr(ntk_last_error(), "A is NULL") != NULL, "message says A is NULL");
+    check(ntk_gram(N1, N2, D, 1, a, LDA, b, D, NULL, N2, NULL, NULL) == NTK_ERR_INVALID_ARGUMENT,
+          "gram rejects G = NULL");
+    check(ntk_gram(-1, N2, D, 1, a, LDA, b, D, g, N2, NULL, NULL) == NTK_ERR_INVALID_ARGUMENT,
+          "gram rejects a negative size");
+    check(ntk_gram(N1, N2, D, 1, a, D - 1, b, D, g, N2, NULL, NULL) == NTK_ERR_INVALID_ARGUMENT,
+          "gram rejects lda < d");
+    check(ntk_gram(N1, N2, D, 1, a, LDA, NULL, D, g, N2, NULL, NULL) == NTK_ERR_DIMENSION_MISMATCH,
+          "gram with B = NULL needs n2 = n1");
+    check(ntk_gram(INT64_MAX / 2, 4, 4, 1, a, 4, b, 4, g, 4, NULL, NULL) == NTK_ERR_TOO_LARGE,
+          "gram rejects overflowing sizes before touching memory");
+    check(ntk_gram((int64_t)1 << 32, 1, 1, 1, a, 1, b, 1, g, 1, NULL, NULL) == NTK_ERR_TOO_LARGE,
+          "gram rejects sizes beyond 32-bit BLAS");
+    double saved = a[5 * LDA + 3];
+    a[5 * LDA + 3] = NAN;
+    check(ntk_gram(N1, N2, D, 1, a, LDA, b, D, g, N2, NULL, NULL) == NTK_ERR_NON_FINITE &&
+              strstr(ntk_last_error(), "row 5, column 3") != NULL,
+          "gram rejects NaN in A and says where");
+    a[5 * LDA + 3] = saved;
+    check(ntk_gram(N1, N2, D, INFINITY, a, LDA, b, D, g, N2, NULL, NULL) == NTK_ERR_NON_FINITE,
+          "gram rejects alpha = Inf");
+    check(ntk_gram(N1, N1, D, 1, a, LDA, NULL, 0, a, N1, NULL, NULL) == NTK_ERR_INVALID_ARGUMENT,
+          "gram rejects an output that overlaps A");
+    int reports = 0;
+    check(ntk_gram(N1, N2, D, 1, a, LDA, b, D, g, N2, cancel_at_first_report, &reports) == NTK_ERR_CANCELLED &&
+              reports == 1,
+          "gram stops when the progress callback cancels");
+    reports = 0;
+    check(ntk_gram(N1, N2, D, 1, a, LDA, b, D, g, N2, count_reports, &reports) == NTK_OK && reports >= 2,
+          "gram reports progress at start and end");
+}
+
+/* K = F F^T / p + 0.1 I, symmetric positive definite. */
+static void make_spd(double *k, int n, int p) {
+    double *f = malloc(sizeof(double) * (size_t)(n * p));
+    for (int i = 0; i < n * p; i++) f[i] = uniform();
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < n; j++) {
+            double acc = 0;
+            for (int l = 0; l < p; l++) acc += f[i * p + l] * f[j * p + l];
+            k[i * n + j] = acc / p + (i == j ? 0.1 : 0);
+        }
+    free(f);
+}
+
+static void test_cholesky(void) {
+    enum { N = 40, M = 3 };
+    double k[N * N], y[N * M], x[N * M], r[N * M];
+    make_spd(k, N, 7);
+    for (int i = 0; i < N * M; i++) y[i] = uniform();
+    const double ridge = 0.25;
+    check(ntk_cholesky_solve(N, M, k, N, ridge, y, M, x, M, NULL, NULL) == NTK_OK, "cholesky solve succeeds");
+    /* Residual (K + ridge I) X - Y. */
+    for (int i = 0; i < N; i++)
+        for (int c = 0; c < M; c++) {
+            double acc = ridge * x[i * M + c];
+            for (int j = 0; j < N; j++) acc += k[i * N + j] * x[j * M + c];
+            r[i * M + c] = acc - y[i * M + c];
+        }
+    double zero[N * M] = {0};
+    check(max_abs_diff(r, zero, N * M) < 1e-12, "cholesky solution has residual below 1e-12");
+
+    ntk_cholesky_factor *f = NULL;
+    check(ntk_cholesky_factor_create(N, k, N, ridge, NULL, NULL, &f) == NTK_OK && f != NULL, "factor handle created");
+    check(ntk_live_handle_count() == 1, "one live handle");
+    double x2[N * M];
+    check(ntk_cholesky_factor_solve(f, M, y, M, x2, M) == NTK_OK && max_abs_diff(x, x2, N * M) < 1e-14,
+          "handle solve equals the one-shot solve");
+    memcpy(x2, y, sizeof y);
+    check(ntk_cholesky_factor_solve(f, M, x2, M, x2, M) == NTK_OK && max_abs_diff(x, x2, N * M) < 1e-14,
+          "in-place solve (X = Y) works");
+    int64_t order = 0;
+    check(ntk_cholesky_factor_order(f, &order) == NTK_OK && order == N, "factor order");
+    double logdet = 0;
+    check(ntk_cholesky_factor_log_determinant(f, &logdet) == NTK_OK && isfinite(logdet), "log determinant is finite");
+    check(ntk_cholesky_factor_solve(f, M, y, M, y + 1, M) == NTK_ERR_INVALID_ARGUMENT,
+          "partly overlapping X and Y are rejected");
+    ntk_cholesky_factor_free(f);
+    check(ntk_live_handle_count() == 0, "handle freed");
+    check(ntk_cholesky_factor_solve(f, M, y, M, x2, M) == NTK_ERR_INVALID_HANDLE, "a freed handle is rejected");
+    ntk_cholesky_factor_free(f); /* double free is harmless */
+    ntk_cholesky_factor_free(NULL);
+    check(ntk_cholesky_factor_solve((const ntk_cholesky_factor *)k, M, y, M, x2, M) == NTK_ERR_INVALID_HANDLE,
+          "a foreign pointer is rejected as a handle");
+    check(ntk_cholesky_factor_solve(NULL, M, y, M, x2, M) == NTK_ERR_INVALID_HANDLE, "a NULL handle is rejected");
+
+    /* Not positive definite: -I. */
+    double neg[4] = {-1, 0, 0, -1};
+    f = (ntk_cholesky_factor *)k;
+    check(ntk_cholesky_factor_create(2, neg, 2, 0, NULL, NULL, &f) == NTK_ERR_NOT_POSITIVE_DEFINITE && f == NULL,
+          "an indefinite matrix gives NOT_POSITIVE_DEFINITE and a NULL handle");
+    check(strstr(ntk_last_error(), "not positive definite") != NULL, "message says not positive definite");
+    double nonsym[4] = {2, 1, 0, 2};
+    check(ntk_cholesky_solve(2, 1, nonsym, 2, 0, y, 1, x, 1, NULL, NULL) == NTK_ERR_INVALID_ARGUMENT,
+          "a non-symmetric matrix is rejected");
+    check(ntk_cholesky_solve(N, M, k, N, -1, y, M, x, M, NULL, NULL) == NTK_ERR_INVALID_ARGUMENT,
+          "a negative ridge is rejected");
+    check(ntk_cholesky_solve(N, M, k, N, NAN, y, M, x, M, NULL, NULL) == NTK_ERR_NON_FINITE, "a NaN ridge is rejected");
+    y[7] = INFINITY;
+    check(ntk_cholesky_solve(N, M, k, N, 0, y, M, x, M, NULL, NULL) == NTK_ERR_NON_FINITE, "Inf in Y is rejected");
+    check(ntk_cholesky_factor_create(N, k, N, 0, NULL, NULL, NULL) == NTK_ERR_INVALID_ARGUMENT,
+          "factor create rejects out = NULL");
+}
+
+static void test_eigh(void) {
+    enum { N = 30 };
+    double k[N * N], w[N], v[N * N], w2[N];
+    make_spd(k, N, 50);
+    check(ntk_eigh(N, k, N, w, v, N, NULL, NULL) == NTK_OK, "eigh succeeds");
+    int ascending = 1;
+    for (int i = 1; i < N; i++) ascending &= w[i - 1] <= w[i];
+    check(ascending, "eigenvalues ascending");
+    /* K v_j = w_j v_j for every column j; V^T V = I. */
+    double worst = 0, orth = 0;
+    for (int j = 0; j < N; j++) {
+        for (int i = 0; i < N; i++) {
+            double acc = 0;
+            for (int l = 0; l < N; l++) acc += k[i * N + l] * v[l * N + j];
+            worst = fmax(worst, fabs(acc - w[j] * v[i * N + j]));
+        }
+        for (int c = 0; c < N; c++) {
+            double dot = 0;
+            for (int l = 0; l < N; l++) dot += v[l * N + j] * v[l * N + c];
+            orth = fmax(orth, fabs(dot - (j == c)));
+        }
+    }
+    check(worst < 1e-12, "K V = V diag(w) to 1e-12");
+    check(orth < 1e-12, "eigenvectors orthonormal to 1e-12");
+    check(ntk_eigh(N, k, N, w2, NULL, 0, NULL, NULL) == NTK_OK && max_abs_diff(w, w2, N) < 1e-12,
+          "values-only eigh agrees");
+    check(ntk_eigh(N, k, N, NULL, v, N, NULL, NULL) == NTK_ERR_INVALID_ARGUMENT, "eigh rejects w = NULL");
+    check(ntk_eigh(N, k, N, w, v, N - 1, NULL, NULL) == NTK_ERR_INVALID_ARGUMENT, "eigh rejects ldv < n");
+    check(ntk_eigh(40000, k, 40000, w, NULL, 0, NULL, NULL) == NTK_ERR_TOO_LARGE,
+          "eigh rejects n beyond LAPACK's 32-bit workspace");
+    k[3] = NAN;
+    check(ntk_eigh(N, k, N, w, v, N, NULL, NULL) == NTK_ERR_NON_FINITE, "eigh rejects NaN");
+    check(ntk_eigh(0, NULL, 1, NULL, NULL, 1, NULL, NULL) == NTK_OK, "eigh of an empty matrix is a no-op");
+}
+
+int main(void) {
+    test_version();
+    test_blas_info();
+    test_gram();
+    test_cholesky();
+    test_eigh();
+    printf("%d passed, %d failed\n", passed, failed);
+    return failed == 0 ? 0 : 1;
+}
