@@ -7,11 +7,14 @@ import CBLAS
 /// eq. 4 of the notes), `G_ij = α ⟨a_i, b_j⟩`. The general case is one DGEMM per block of rows;
 /// the symmetric case computes only the lower triangle (DGEMM left of the diagonal block, DSYRK
 /// on it, n²d flops instead of 2n²d) and then mirrors it, so the result is exactly symmetric.
-/// Rows are processed in blocks so that the progress callback can report and cancel.
+/// With a progress callback, rows are processed in blocks so that it can report and cancel.
 public enum Gram {
-    /// Rows per block: large enough to keep DGEMM at full speed, small enough for a few
-    /// progress reports on big problems.
-    static func blockRows(_ n: Int) -> Int { max(512, (n + 15) / 16) }
+    /// Rows per block. Blocks exist only to report progress: each extra BLAS call repacks the
+    /// shared operand and costs a few percent, so without a callback the whole product is one
+    /// call; with one, blocks are large enough to keep DGEMM near full speed.
+    static func blockRows(_ n: Int, _ progress: Progress) -> Int {
+        progress.isActive ? max(512, (n + 15) / 16) : max(n, 1)
+    }
 
     /// Writes `α · a · bᵀ` into `out`, or `α · a · aᵀ` (both triangles) when `b` is nil.
     ///
@@ -62,7 +65,7 @@ public enum Gram {
     private static func general(_ a: MatrixView, _ b: MatrixView, alpha: Double,
                                 out: MutableMatrixView, progress: Progress) throws {
         let n1 = a.rows, n2 = b.rows, d = a.cols
-        let step = blockRows(n1)
+        let step = blockRows(n1, progress)
         var i0 = 0
         while i0 < n1 {
             let rows = min(step, n1 - i0)
@@ -78,7 +81,7 @@ public enum Gram {
     private static func symmetric(_ a: MatrixView, alpha: Double, out: MutableMatrixView,
                                   progress: Progress) throws {
         let n = a.rows, d = a.cols
-        let step = blockRows(n)
+        let step = blockRows(n, progress)
         // Work of block rows [0, i1) is proportional to i1², so report (i1/n)².
         var i0 = 0
         while i0 < n {

@@ -12,6 +12,9 @@ public struct Progress {
     /// No reporting, no cancellation.
     public static var none: Progress { Progress(nil) }
 
+    /// Whether there is a callback to report to.
+    var isActive: Bool { callback != nil }
+
     func report(_ fraction: Double) throws {
         guard let callback else { return }
         if !callback(min(max(fraction, 0), 1)) { throw NTKError.cancelled }

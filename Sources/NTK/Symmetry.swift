@@ -2,7 +2,7 @@
 ///
 /// Routines that factor a symmetric matrix copy it into a workspace anyway (LAPACK overwrites its
 /// input). The copy is where the input is checked, finite and symmetric to a tolerance, and
-/// replaced by `(K + Kᵀ)/2`, so the result does not depend on which triangle LAPACK reads.
+/// replaced by `(K + Kᵀ)/2`, so the result does not depend on which triangle the caller filled.
 /// All loops work on square tiles so that the transposed accesses stay in cache.
 enum Symmetry {
     static let tile = 64
@@ -12,13 +12,20 @@ enum Symmetry {
     /// that are not symmetric at all (a transposed or wrong argument).
     static let tolerance = 1e-6
 
-    /// Copies the square matrix `k` into `out` (n × n, leading dimension `ldOut`) as
-    /// `(k + kᵀ)/2`, after checking that `k` is finite and symmetric to `tolerance`.
+    /// Writes the lower triangle (diagonal included) of `(k + kᵀ)/2` into `out` (n × n, leading
+    /// dimension `ldOut`), after checking that `k` is finite and symmetric to `tolerance`.
+    /// The strict upper triangle of `out` is left untouched: LAPACK's symmetric routines, called
+    /// on the column-major "upper" triangle, read only this row-major lower one.
     static func symmetrizedCopy(_ k: MatrixView, into out: UnsafeMutablePointer<Double>, ldOut: Int,
                                 name: String) throws {
         try InputCheck.square(k, name)
         try InputCheck.finite(k, name)
         let n = k.rows
+        // √|K_ii|, so that the tolerance's √|K_ii K_jj| costs a multiplication.
+        let rootDiagonal = try Workspace(count: n, for: "the symmetry check")
+        let root = rootDiagonal.pointer
+        for i in 0..<n { root[i] = abs(k[i, i]).squareRoot() }
+        var worst = (excess: 0.0, i: 0, j: 0)
         var i0 = 0
         while i0 < n {
             let i1 = min(i0 + tile, n)
@@ -28,21 +35,22 @@ enum Symmetry {
                 for i in i0..<i1 {
                     let jEnd = min(j1, i + 1)
                     if j0 >= jEnd { continue }
+                    let rowI = k.row(i), outI = out + i * ldOut, ri = root[i]
                     for j in j0..<jEnd {
-                        let a = k[i, j], b = k[j, i]
-                        let scale = abs(a) + abs(b) + (abs(k[i, i]) * abs(k[j, j])).squareRoot()
-                        if abs(a - b) > tolerance * scale {
-                            throw NTKError.invalidArgument(
-                                "\(name) is not symmetric: entry (\(i), \(j)) = \(a) but (\(j), \(i)) = \(b)")
-                        }
-                        let m = 0.5 * (a + b)
-                        out[i * ldOut + j] = m
-                        out[j * ldOut + i] = m
+                        let a = rowI[j], b = k[j, i]
+                        let excess = abs(a - b) - tolerance * (abs(a) + abs(b) + ri * root[j])
+                        if excess > worst.excess { worst = (excess, i, j) }
+                        outI[j] = 0.5 * (a + b)
                     }
                 }
                 j0 += tile
             }
             i0 += tile
+        }
+        if worst.excess > 0 {
+            let (i, j) = (worst.i, worst.j)
+            throw NTKError.invalidArgument(
+                "\(name) is not symmetric: entry (\(i), \(j)) = \(k[i, j]) but (\(j), \(i)) = \(k[j, i])")
         }
     }
 

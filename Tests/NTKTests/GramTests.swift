@@ -4,20 +4,23 @@ import XCTest
 final class GramTests: XCTestCase {
     func testGeneralMatchesNaiveProduct() throws {
         var rng = TestRandom(seed: 1)
-        // Sizes straddle the 512-row block so that the blocked loop is exercised.
+        // 700 rows straddle the 512-row block used when a progress callback is given.
         let a = try rng.matrix(700, 19), b = try rng.matrix(45, 19)
-        let g = try gram(a, b, alpha: 0.25)
         var want = try naiveABt(a, b)
         want.elements = want.elements.map { $0 * 0.25 }
-        XCTAssertLessThan(maxAbsDifference(g, want), 1e-13)
+        XCTAssertLessThan(maxAbsDifference(try gram(a, b, alpha: 0.25), want), 1e-13)
+        XCTAssertLessThan(maxAbsDifference(try gram(a, b, alpha: 0.25, progress: { _ in true }), want), 1e-13)
     }
 
     func testSymmetricIsExactlySymmetricAndCorrect() throws {
         var rng = TestRandom(seed: 2)
-        let a = try rng.matrix(1100, 7)  // three row blocks
-        let g = try gram(a)
-        XCTAssertLessThan(maxAbsDifference(g, try naiveABt(a, a)), 1e-12)
-        XCTAssertEqual(g, g.transposed)
+        let a = try rng.matrix(1100, 7)
+        let want = try naiveABt(a, a)
+        // One DSYRK without a callback; three row blocks (DGEMM + DSYRK each) with one.
+        for g in [try gram(a), try gram(a, progress: { _ in true })] {
+            XCTAssertLessThan(maxAbsDifference(g, want), 1e-12)
+            XCTAssertEqual(g, g.transposed)
+        }
     }
 
     func testEdgeCases() throws {

@@ -1,0 +1,35 @@
+"""ntk — Neural Tangent Kernels on libntk (Swift, BLAS/LAPACK), from Python.
+
+The package binds the C library ``libntk.so`` with ctypes; see the repository README for how
+the library is found. Arrays are numpy arrays; float64 row-major input is passed without a copy.
+
+Errors raise subclasses of :class:`ntk.NTKError` with the library's message; bad arguments are
+also ``ValueError`` s.
+"""
+
+__version__ = "0.1.0"
+
+from .errors import (  # noqa: E402
+    CancelledError,
+    DimensionMismatchError,
+    InternalError,
+    InvalidArgumentError,
+    InvalidHandleError,
+    LibraryNotFoundError,
+    NonFiniteError,
+    NotPositiveDefiniteError,
+    NTKError,
+    NumericalError,
+    OutOfMemoryError,
+    TooLargeError,
+)
+from .linalg import CholeskyFactor, cholesky_solve, eigh, eigvalsh, gram  # noqa: E402
+from .runtime import blas_info, library_path, live_handle_count, set_num_threads, version  # noqa: E402
+
+__all__ = [
+    "__version__", "version", "library_path", "blas_info", "set_num_threads", "live_handle_count",
+    "gram", "cholesky_solve", "CholeskyFactor", "eigh", "eigvalsh",
+    "NTKError", "LibraryNotFoundError", "InvalidArgumentError", "DimensionMismatchError",
+    "NonFiniteError", "TooLargeError", "InvalidHandleError", "NotPositiveDefiniteError",
+    "NumericalError", "OutOfMemoryError", "CancelledError", "InternalError",
+]

@@ -1,0 +1,80 @@
+"""numpy <-> C marshalling (internal).
+
+Inputs are passed without a copy when they are already float64 with unit stride along rows
+(C-contiguous, or a row-slice of a larger array, passed with its leading dimension); anything
+else is converted once. Outputs are fresh C-contiguous float64 arrays the library writes into.
+"""
+
+import ctypes
+
+import numpy as np
+
+from .errors import DimensionMismatchError, InvalidArgumentError
+
+_DOUBLE_P = ctypes.POINTER(ctypes.c_double)
+_ITEM = 8
+
+
+def matrix(x, name, *, vector_ok=False):
+    """Returns ``(array, pointer, ld, was_vector)`` for a 2-D float64 input.
+
+    With ``vector_ok`` a 1-D array of length n is taken as an (n, 1) matrix and ``was_vector``
+    says so, so that the result can be returned with the caller's shape.
+    """
+    if x is None:
+        raise InvalidArgumentError(f"{name} is required, got None")
+    try:
+        a = np.asarray(x)
+    except ValueError as e:  # ragged nested lists
+        raise InvalidArgumentError(f"{name} is not a rectangular array: {e}") from None
+    if a.dtype.kind not in "biuf":
+        raise InvalidArgumentError(f"{name} must hold real numbers, got dtype {a.dtype}")
+    was_vector = False
+    if a.ndim == 1 and vector_ok:
+        a = a.reshape(-1, 1)
+        was_vector = True
+    if a.ndim != 2:
+        expected = "a 1-D or 2-D array" if vector_ok else "a 2-D array"
+        raise DimensionMismatchError(f"{name} must be {expected}, got shape {a.shape}")
+    if a.dtype != np.float64:
+        a = a.astype(np.float64)
+    rows, cols = a.shape
+    ld = _leading_dimension(a)
+    if ld is None:
+        a = np.ascontiguousarray(a)
+        ld = max(cols, 1)
+    return a, pointer(a), ld, was_vector
+
+
+def _leading_dimension(a):
+    """The row stride in elements if ``a`` can be passed as is, else None."""
+    rows, cols = a.shape
+    if a.size == 0:
+        return max(cols, 1) if a.flags.c_contiguous else None
+    s0, s1 = a.strides
+    if cols > 1 and s1 != _ITEM:
+        return None
+    if rows == 1:
+        return max(cols, 1)
+    if s0 % _ITEM or s0 < _ITEM * cols:
+        return None
+    return s0 // _ITEM
+
+
+def pointer(a):
+    """A ``double *`` into ``a`` (which the caller keeps alive during the call)."""
+    return a.ctypes.data_as(_DOUBLE_P)
+
+
+def output(rows, cols):
+    """A new C-contiguous float64 (rows, cols) array and its pointer."""
+    a = np.empty((rows, cols), dtype=np.float64)
+    return a, pointer(a)
+
+
+def scalar(x, name):
+    """A real scalar as a Python float (NaN/Inf are left for the library to reject)."""
+    try:
+        return float(x)
+    except (TypeError, ValueError):
+        raise InvalidArgumentError(f"{name} must be a real number, got {x!r}") from None

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Sets everything up, then runs every test suite: the exported-symbol check, the Swift tests
+# (XCTest), the C smoke test and the Python tests (pytest). Exits non-zero if any fails.
+set -euo pipefail
+repo="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$repo"
+source scripts/setup.sh
+
+echo "== header / library agreement"
+bash scripts/check_exports.sh "$NTK_LIBRARY"
+
+echo "== Swift tests"
+swift test --disable-swift-testing 2>&1 | grep -vE "^Test Case '.*' (started|passed)"
+
+echo "== C smoke test"
+libdir="$(dirname "$NTK_LIBRARY")"
+mkdir -p .build/ctests
+gcc -std=c99 -Wall -Wextra -Werror -pedantic -Iinclude Tests/c/smoke.c \
+    -L"$libdir" -lntk -Wl,-rpath,"$libdir" -lm -o .build/ctests/smoke
+.build/ctests/smoke
+
+echo "== Python tests"
+python3 -m pytest -q bindings/python/tests
