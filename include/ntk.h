@@ -192,6 +192,178 @@ int ntk_eigh(int64_t n, const double *k, int64_t ldk,
              ntk_progress_fn progress, void *user);
 
 /* ---------------------------------------------------------------------------------------
+ * Kernel ridge regression with offsets (eq. 5, 21, 24 of the notes)
+ *
+ *   pred(x) = f0(x) + K(x, X) (K(X, X) + z I)^-1 (Y - f0(X))
+ *
+ * K_train is n x n (symmetric), Y and f0_train n x k, K_test_train m x n, f0_test m x k.
+ * f0 (the network's outputs at initialisation, or after training for boosting) may be NULL,
+ * meaning 0. A fitted model keeps the Cholesky factor and alpha = (K + zI)^-1 (Y - f0), so
+ * many test kernels can be predicted from one factorization.
+ * ------------------------------------------------------------------------------------- */
+
+/* Flag for ntk_kernel_ridge_fit: the ridge is relative to the mean diagonal of K_train,
+ * z = ridge * trace(K)/n (scale-free). Without it the ridge is absolute. */
+#define NTK_RIDGE_RELATIVE 1
+
+typedef struct ntk_kernel_ridge ntk_kernel_ridge;
+
+/* Fits the model into a new handle *out (NULL on failure). ridge >= 0; flags 0 or
+ * NTK_RIDGE_RELATIVE. max_jitter >= 0: 0 fails with NOT_POSITIVE_DEFINITE when K + zI is not
+ * positive definite; > 0 retries with jitter 1e-10, 1e-9, ... times the mean diagonal, up to
+ * max_jitter times the mean diagonal, and ntk_kernel_ridge_info reports the jitter used.
+ * Errors: INVALID_ARGUMENT, DIMENSION_MISMATCH, NON_FINITE, NOT_POSITIVE_DEFINITE,
+ * OUT_OF_MEMORY, TOO_LARGE, CANCELLED. Memory: 2 n^2 doubles during the fit, n^2 + 2nk kept. */
+int ntk_kernel_ridge_fit(int64_t n, int64_t k,
+                         const double *k_train, int64_t ldk,
+                         const double *y, int64_t ldy,
+                         const double *f0_train, int64_t ldf0,
+                         double ridge, int flags, double max_jitter,
+                         ntk_progress_fn progress, void *user,
+                         ntk_kernel_ridge **out);
+
+/* Test predictions pred = f0_test + K_test_train alpha (m x k). f0_test may be NULL.
+ * Read-only on the model (thread-safe). */
+int ntk_kernel_ridge_predict(const ntk_kernel_ridge *model, int64_t m,
+                             const double *k_test_train, int64_t ldkt,
+                             const double *f0_test, int64_t ldf0,
+                             double *pred, int64_t ldp);
+
+/* Train predictions f0 + K alpha (n x k), computed as Y - (z + jitter) alpha. */
+int ntk_kernel_ridge_train_predictions(const ntk_kernel_ridge *model, double *pred, int64_t ldp);
+
+/* The dual coefficients alpha = (K + (z + jitter) I)^-1 (Y - f0), n x k. */
+int ntk_kernel_ridge_dual_coefficients(const ntk_kernel_ridge *model, double *alpha, int64_t lda);
+
+/* Sizes, the absolute ridge z used and the jitter added. Each out-pointer may be NULL. */
+int ntk_kernel_ridge_info(const ntk_kernel_ridge *model, int64_t *n, int64_t *k,
+                          double *ridge, double *jitter);
+
+/* Frees the model. NULL and already-freed handles are ignored. */
+void ntk_kernel_ridge_free(ntk_kernel_ridge *model);
+
+/* ---------------------------------------------------------------------------------------
+ * Ridge regression on explicit features (eq. 3): random features, Jacobian features
+ *
+ *   beta = (zI + S^T S)^-1 S^T Y  =  S^T (zI + S S^T)^-1 Y
+ * ------------------------------------------------------------------------------------- */
+
+#define NTK_FORM_AUTO 0   /* the smaller system: primal (p x p) when p < n, else dual (n x n) */
+#define NTK_FORM_PRIMAL 1 /* solve in p x p */
+#define NTK_FORM_DUAL 2   /* solve in n x n, the kernel form with K = S S^T */
+
+/* Fits ridge regression of Y (n x k) on features S (n x p) with ridge z >= 0 and writes the
+ * weights beta (p x k), the train predictions S beta (n x k) and the test predictions
+ * S_test beta (m x k); each output may be NULL (pred_test needs S_test). Both forms give the
+ * same results to rounding. With z = 0 the solved system must be positive definite.
+ * Errors: INVALID_ARGUMENT, DIMENSION_MISMATCH, NON_FINITE, NOT_POSITIVE_DEFINITE,
+ * OUT_OF_MEMORY, TOO_LARGE, CANCELLED. */
+int ntk_features_ridge(int64_t n, int64_t p, int64_t k,
+                       const double *s, int64_t lds,
+                       const double *y, int64_t ldy,
+                       double ridge, int form,
+                       int64_t m, const double *s_test, int64_t ldst,
+                       double *weights, int64_t ldw,
+                       double *pred_train, int64_t ldpt,
+                       double *pred_test, int64_t ldpe,
+                       ntk_progress_fn progress, void *user);
+
+/* ---------------------------------------------------------------------------------------
+ * Spectral solver: gradient flow at any time, ridge paths, filters, ridge selection
+ *
+ * One eigendecomposition K_train = V diag(lambda) V^T, then for any grid of (t, z) points:
+ *
+ *   pred_train(t, z) = f0 + K V diag(g) V^T (Y - f0)      (eq. 18)
+ *   pred_test(t, z)  = f0* + K_* V diag(g) V^T (Y - f0)   (eq. 20)
+ *   g(lambda) = (1 - exp(-eta t (lambda + z) / N)) / (lambda + z)
+ *
+ * the gradient flow of the MSE loss (1/N) sum 1/2 (f - y)^2 (+ ridge z/(2N) |theta - theta0|^2)
+ * of the linearised model, N = n * k target entries, learning rate eta. t = +INFINITY gives
+ * kernel ridge regression with ridge z (z = 0: kernel regression). g -> eta t / N as
+ * lambda + z -> 0 (evaluated with expm1: no 0/0).
+ * Eigenvalue policy (fixed at creation): negative eigenvalues are clamped to 0
+ * (NTK_NEGATIVE_CLAMP, reported by ntk_spectral_info) or rejected (NTK_NEGATIVE_ERROR: any
+ * eigenvalue below -cutoff fails with NOT_POSITIVE_DEFINITE). Eigenvalues <= cutoff =
+ * n * DBL_EPSILON * lambda_max are the null space: predictions leave those directions out
+ * (for a PSD kernel the test kernel is orthogonal to them), so t = inf with z = 0 is the
+ * minimum-norm interpolant K_* K^+ (Y - f0), finite for singular kernels.
+ * ------------------------------------------------------------------------------------- */
+
+#define NTK_NEGATIVE_CLAMP 0
+#define NTK_NEGATIVE_ERROR 1
+
+typedef struct ntk_spectral ntk_spectral;
+
+/* Decomposes K (n x n, symmetric) into a new handle *out (NULL on failure).
+ * Errors: as ntk_eigh; NOT_POSITIVE_DEFINITE under NTK_NEGATIVE_ERROR. Memory: n^2 doubles. */
+int ntk_spectral_create(int64_t n, const double *k, int64_t ldk, int negative_policy,
+                        ntk_progress_fn progress, void *user, ntk_spectral **out);
+
+/* The order n, the smallest eigenvalue before clamping, how many were clamped, how many are
+ * treated as zero (the null space, clamped ones included) and the cutoff. Out-pointers may be
+ * NULL. */
+int ntk_spectral_info(const ntk_spectral *solver, int64_t *n, double *min_raw_eigenvalue,
+                      int64_t *clamped, int64_t *null_count, double *cutoff);
+
+/* The eigenvalues after the policy (ascending, all >= 0): n doubles. */
+int ntk_spectral_eigenvalues(const ntk_spectral *solver, double *w);
+
+/* Predictions at `count` grid points (times[i], ridges[i]); times NULL means all +INFINITY
+ * (kernel ridge), ridges NULL means all 0. times >= 0 (+INFINITY allowed), ridges >= 0,
+ * learning_rate > 0. Y, f0_train: n x k (f0 may be NULL). K_test_train: m x n, or NULL with
+ * m = 0 for no test predictions; f0_test: m x k or NULL.
+ * Outputs (each may be NULL) are contiguous: pred_train count x n x k, pred_test count x m x k
+ * (element [i][a][c] at (i * rows + a) * k + c); they must not overlap the inputs.
+ * Cost: O(n^2 k + m n^2) once and O((n + m) n k) per point, in GEMMs. Read-only (thread-safe). */
+int ntk_spectral_predict(const ntk_spectral *solver, int64_t k,
+                         const double *y, int64_t ldy,
+                         const double *f0_train, int64_t ldf0,
+                         int64_t count, const double *times, const double *ridges,
+                         double learning_rate,
+                         int64_t m, const double *k_test_train, int64_t ldkt,
+                         const double *f0_test, int64_t ldf0t,
+                         double *pred_train, double *pred_test);
+
+/* The filters of `count` grid points (as ntk_spectral_predict, with N = n_targets >= 1):
+ * values[i * n + j] = g_i(lambda_j), shrinkage[i * n + j] = lambda_j g_i(lambda_j) in [0, 1]
+ * (eq. 22: lambda/(lambda + z) for ridge, 1 - exp(-eta t lambda/N) for early stopping), and
+ * the effective degrees of freedom dof[i] = sum_j lambda_j g_i(lambda_j). Null-space
+ * directions have g = 0. Each output may be NULL. */
+int ntk_spectral_filters(const ntk_spectral *solver, int64_t count,
+                         const double *times, const double *ridges,
+                         double learning_rate, int64_t n_targets,
+                         double *values, double *shrinkage, double *dof);
+
+#define NTK_CRITERION_GCV 0 /* generalized cross-validation */
+#define NTK_CRITERION_LOO 1 /* exact leave-one-out error */
+
+/* Scores every ridge of ridges[count] (each >= 0) for predicting Y (n x k) with offsets
+ * f0_train (NULL: 0), by closed forms on the eigendecomposition (no refits), and writes
+ * scores[count] (mean squared error over the n k entries; +INFINITY where undefined: GCV of an
+ * interpolating fit, LOO with K + zI singular) and *best, the index of the first minimum.
+ * Errors: INVALID_ARGUMENT, DIMENSION_MISMATCH, NON_FINITE, NUMERICAL (no finite score). */
+int ntk_spectral_select_ridge(const ntk_spectral *solver, int64_t k,
+                              const double *y, int64_t ldy,
+                              const double *f0_train, int64_t ldf0,
+                              int64_t count, const double *ridges, int criterion,
+                              double *scores, int64_t *best);
+
+/* The critical learning rate of gradient descent on the linearised model with MSE,
+ * eta = 2 N / lambda_max (+INFINITY for a zero kernel), N = n_targets >= 1, and lambda_max.
+ * Out-pointers may be NULL. */
+int ntk_spectral_max_learning_rate(const ntk_spectral *solver, int64_t n_targets,
+                                   double *eta, double *lambda_max);
+
+/* Frees the solver. NULL and already-freed handles are ignored. */
+void ntk_spectral_free(ntk_spectral *solver);
+
+/* The same critical learning rate straight from K (n x n, symmetric), computing only the
+ * eigenvalues. Errors: as ntk_eigh. */
+int ntk_max_learning_rate(int64_t n, const double *k, int64_t ldk, int64_t n_targets,
+                          double *eta, double *lambda_max,
+                          ntk_progress_fn progress, void *user);
+
+/* ---------------------------------------------------------------------------------------
  * Diagnostics
  * ------------------------------------------------------------------------------------- */
 

@@ -59,6 +59,15 @@ public enum SymmetricEigen {
     }
 }
 
+extension SymmetricEigen {
+    /// The largest eigenvalue λ_max of the symmetric matrix `k` (values-only DSYEVD).
+    public static func largestEigenvalue(_ k: MatrixView, progress: Progress = .none) throws -> Double {
+        let values = try Workspace(count: max(k.rows, 1), for: "eigenvalues")
+        try compute(k, values: values.pointer, vectors: nil, progress: progress)
+        return k.rows == 0 ? 0 : values.pointer[k.rows - 1]
+    }
+}
+
 /// Eigenvalues (ascending) and eigenvectors (columns) of a symmetric matrix.
 public struct SymmetricEigendecomposition: Sendable {
     public let values: [Double]

@@ -24,11 +24,23 @@ from .errors import (  # noqa: E402
     TooLargeError,
 )
 from .linalg import CholeskyFactor, cholesky_solve, eigh, eigvalsh, gram  # noqa: E402
+from .regression import (  # noqa: E402
+    KernelRidge,
+    SpectralSolver,
+    features_ridge,
+    gradient_flow,
+    kernel_ridge,
+    max_learning_rate,
+    ridge_path,
+    select_ridge,
+)
 from .runtime import blas_info, library_path, live_handle_count, set_num_threads, version  # noqa: E402
 
 __all__ = [
     "__version__", "version", "library_path", "blas_info", "set_num_threads", "live_handle_count",
     "gram", "cholesky_solve", "CholeskyFactor", "eigh", "eigvalsh",
+    "kernel_ridge", "KernelRidge", "features_ridge", "SpectralSolver", "gradient_flow", "ridge_path",
+    "select_ridge", "max_learning_rate",
     "NTKError", "LibraryNotFoundError", "InvalidArgumentError", "DimensionMismatchError",
     "NonFiniteError", "TooLargeError", "InvalidHandleError", "NotPositiveDefiniteError",
     "NumericalError", "OutOfMemoryError", "CancelledError", "InternalError",

@@ -78,3 +78,32 @@ def scalar(x, name):
         return float(x)
     except (TypeError, ValueError):
         raise InvalidArgumentError(f"{name} must be a real number, got {x!r}") from None
+
+
+NULL = _DOUBLE_P()
+
+
+def optional_matrix(x, name, shape):
+    """``(array, pointer, ld)`` for an optional input that must have ``shape``; NULL for None.
+
+    A 1-D array is accepted where ``shape`` has one column (matching a 1-D Y).
+    """
+    if x is None:
+        return None, NULL, 1
+    a, p, ld, _ = matrix(x, name, vector_ok=shape[1] == 1)
+    if a.shape != tuple(shape):
+        raise DimensionMismatchError(f"{name} must have shape {tuple(shape)}, got {a.shape}")
+    return a, p, ld
+
+
+def vector(x, name):
+    """A 1-D float64 contiguous array (a scalar becomes length 1) and its pointer."""
+    if x is None:
+        raise InvalidArgumentError(f"{name} is required, got None")
+    try:
+        a = np.ascontiguousarray(np.atleast_1d(np.asarray(x)), dtype=np.float64)
+    except (TypeError, ValueError) as e:
+        raise InvalidArgumentError(f"{name} must be a 1-D array of real numbers: {e}") from None
+    if a.ndim != 1:
+        raise DimensionMismatchError(f"{name} must be 1-D, got shape {a.shape}")
+    return a, pointer(a)

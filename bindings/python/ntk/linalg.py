@@ -11,7 +11,8 @@ import numpy as np
 from . import _arrays
 from ._library import call, lib
 from ._progress import Callback
-from .errors import DimensionMismatchError, InvalidHandleError
+from ._handle import Handle
+from .errors import DimensionMismatchError
 
 
 def gram(A, B=None, alpha=1.0, progress=None):
@@ -86,7 +87,7 @@ def cholesky_solve(K, Y, ridge=0.0, progress=None):
     return x[:, 0] if was_vector else x
 
 
-class CholeskyFactor:
+class CholeskyFactor(Handle):
     """The factorization ``K + ridge * I = L L^T``, kept for many solves.
 
     ``CholeskyFactor(K, ridge=0.0, progress=None)`` factors once (same checks and errors as
@@ -95,8 +96,9 @@ class CholeskyFactor:
     and shared by threads.
     """
 
+    _free = "ntk_cholesky_factor_free"
+
     def __init__(self, K, ridge=0.0, progress=None):
-        self._handle = None
         k, pk, ldk, _ = _arrays.matrix(K, "K")
         if k.shape[0] != k.shape[1]:
             raise DimensionMismatchError(f"K must be square, got shape {k.shape}")
@@ -107,11 +109,6 @@ class CholeskyFactor:
         self._handle = handle
         self.n = k.shape[0]
         self.ridge = float(ridge)
-
-    def _live(self):
-        if self._handle is None:
-            raise InvalidHandleError("this CholeskyFactor is closed")
-        return self._handle
 
     def solve(self, Y):
         """``(K + ridge * I)^-1 Y`` for Y of shape (n, m) or (n,); returns Y's shape."""
@@ -130,21 +127,6 @@ class CholeskyFactor:
         value = ctypes.c_double()
         call("ntk_cholesky_factor_log_determinant", self._live(), ctypes.byref(value))
         return value.value
-
-    def close(self):
-        """Frees the factor now; further use raises InvalidHandleError. Idempotent."""
-        handle, self._handle = self._handle, None
-        if handle is not None and lib is not None:
-            lib.ntk_cholesky_factor_free(handle)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-    def __del__(self):
-        self.close()
 
     def __repr__(self):
         state = "closed" if self._handle is None else f"n={self.n}, ridge={self.ridge}"

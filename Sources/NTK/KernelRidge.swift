@@ -1,0 +1,131 @@
+/// Kernel ridge regression with offsets, fitted once by Cholesky (eq. 5, 21, 24 of the notes):
+///
+///     f(x) = f₀(x) + K(x, X) (K(X, X) + zI)⁻¹ (Y − f₀(X))
+///
+/// `f₀` are the network's outputs at initialisation (or after training, for boosting, eq. 24);
+/// omit them for plain kernel ridge. The fitted object keeps the factor and the dual
+/// coefficients `α = (K + zI)⁻¹ (Y − f₀)`, so any number of test kernels can be predicted.
+///
+/// - Ridge: `z ≥ 0` absolute, or with `ridgeRelative` a multiple of the mean diagonal of K
+///   (scale-free: `z = ridge · tr(K)/n`).
+/// - A kernel that is not positive definite (`K + zI`) throws `notPositiveDefinite`, unless
+///   jitter is allowed: with `maxJitter > 0`, the fit retries with an extra diagonal jitter
+///   `10⁻¹⁰, 10⁻⁹, … × mean diagonal` up to `maxJitter × mean diagonal`, and `jitter` reports
+///   what was added (0 if none was needed). Each retry costs one factorization.
+/// - Train predictions are `Y − (z + jitter) α`, which equals `f₀ + K α` exactly in exact
+///   arithmetic and costs O(nk).
+///
+/// Immutable after creation; `predict` may run on several threads at once.
+public final class KernelRidge: @unchecked Sendable {
+    /// Number of training points.
+    public let n: Int
+    /// Number of outputs (columns of Y).
+    public let outputs: Int
+    /// The absolute ridge z (after relative scaling, before jitter).
+    public let ridge: Double
+    /// Extra diagonal jitter that made `K + (z + jitter) I` positive definite (0 if none).
+    public let jitter: Double
+    let factor: CholeskyFactorization
+    /// α, n × outputs.
+    let alpha: Workspace
+    /// Train predictions, n × outputs.
+    let trainPredictions: Workspace
+
+    public init(kTrain: MatrixView, y: MatrixView, f0Train: MatrixView? = nil, ridge: Double = 0,
+                ridgeRelative: Bool = false, maxJitter: Double = 0, progress: Progress = .none) throws {
+        try InputCheck.square(kTrain, "K_train")
+        let n = kTrain.rows, k = y.cols
+        guard y.rows == n else { throw NTKError.dimensionMismatch("Y has \(y.rows) rows but K_train is \(n) × \(n)") }
+        if let f0Train, f0Train.rows != n || f0Train.cols != k {
+            throw NTKError.dimensionMismatch("f0_train is \(f0Train.rows) × \(f0Train.cols) but Y is \(n) × \(k)")
+        }
+        try InputCheck.finite(ridge, "ridge")
+        guard ridge >= 0 else { throw NTKError.invalidArgument("ridge must be ≥ 0, got \(ridge)") }
+        try InputCheck.finite(maxJitter, "max_jitter")
+        guard maxJitter >= 0 else { throw NTKError.invalidArgument("max_jitter must be ≥ 0, got \(maxJitter)") }
+        try InputCheck.finite(y, "Y")
+        if let f0Train { try InputCheck.finite(f0Train, "f0_train") }
+        try InputCheck.finite(kTrain, "K_train")
+
+        var trace = 0.0
+        for i in 0..<n { trace += kTrain[i, i] }
+        let meanDiagonal = n > 0 ? trace / Double(n) : 0
+        let z = ridgeRelative ? ridge * max(meanDiagonal, 0) : ridge
+        let scale = abs(meanDiagonal) > 0 ? abs(meanDiagonal) : 1
+
+        // Factor K + zI, with jitter retries when allowed.
+        var jitter = 0.0
+        var factor: CholeskyFactorization
+        while true {
+            do {
+                factor = try CholeskyFactorization(kTrain, ridge: z + jitter, progress: progress)
+                break
+            } catch let e as NTKError where e.kind == .notPositiveDefinite && maxJitter > 0 {
+                let limit = maxJitter * scale
+                if jitter >= limit {
+                    throw NTKError.notPositiveDefinite(
+                        "\(e.message); still not positive definite with the largest allowed jitter \(limit) (max_jitter × mean diagonal)")
+                }
+                jitter = jitter == 0 ? min(1e-10 * scale, limit) : min(jitter * 10, limit)
+            }
+        }
+
+        let count = try Sizes.product(n, k, "size of Y")
+        let alpha = try Workspace(count: count, for: "dual coefficients")
+        let train = try Workspace(count: count, for: "train predictions")
+        for i in 0..<n {
+            for c in 0..<k { alpha.pointer[i * k + c] = y[i, c] - (f0Train?[i, c] ?? 0) }
+        }
+        try factor.solve(alpha.matrix(n, k).readOnly, into: alpha.matrix(n, k))
+        let zTotal = z + jitter
+        for i in 0..<n {
+            for c in 0..<k { train.pointer[i * k + c] = y[i, c] - zTotal * alpha.pointer[i * k + c] }
+        }
+        self.n = n
+        self.outputs = k
+        self.ridge = z
+        self.jitter = jitter
+        self.factor = factor
+        self.alpha = alpha
+        self.trainPredictions = train
+    }
+
+    /// Test predictions `f₀_test + K_test_train α` (m × outputs) into `out`.
+    public func predict(kTestTrain: MatrixView, f0Test: MatrixView? = nil, into out: MutableMatrixView) throws {
+        let m = kTestTrain.rows
+        guard kTestTrain.cols == n else {
+            throw NTKError.dimensionMismatch("K_test_train has \(kTestTrain.cols) columns but the model has \(n) training points")
+        }
+        guard out.rows == m, out.cols == outputs else {
+            throw NTKError.dimensionMismatch("the prediction output is \(out.rows) × \(out.cols) but must be \(m) × \(outputs)")
+        }
+        if let f0Test, f0Test.rows != m || f0Test.cols != outputs {
+            throw NTKError.dimensionMismatch("f0_test is \(f0Test.rows) × \(f0Test.cols) but must be \(m) × \(outputs)")
+        }
+        try out.requireDisjoint(from: kTestTrain, "the prediction output", "K_test_train")
+        if let f0Test { try out.requireDisjoint(from: f0Test, "the prediction output", "f0_test") }
+        try InputCheck.finite(kTestTrain, "K_test_train")
+        if let f0Test { try InputCheck.finite(f0Test, "f0_test") }
+        if let f0Test {
+            for i in 0..<m { (out.base + i * out.ld).update(from: f0Test.row(i), count: outputs) }
+        }
+        try MatrixProduct.gemm(kTestTrain, alpha.matrix(n, outputs).readOnly, beta: f0Test == nil ? 0 : 1, into: out)
+    }
+
+    /// Copies the train predictions (n × outputs) into `out`.
+    public func copyTrainPredictions(into out: MutableMatrixView) throws {
+        try copy(trainPredictions, into: out, "train predictions")
+    }
+
+    /// Copies the dual coefficients α (n × outputs) into `out`.
+    public func copyDualCoefficients(into out: MutableMatrixView) throws {
+        try copy(alpha, into: out, "dual coefficients")
+    }
+
+    private func copy(_ source: Workspace, into out: MutableMatrixView, _ what: String) throws {
+        guard out.rows == n, out.cols == outputs else {
+            throw NTKError.dimensionMismatch("the \(what) output is \(out.rows) × \(out.cols) but must be \(n) × \(outputs)")
+        }
+        for i in 0..<n { (out.base + i * out.ld).update(from: source.pointer + i * outputs, count: outputs) }
+    }
+}

@@ -1,0 +1,60 @@
+import CBLAS
+
+/// `c ← α · op(a) · op(b) + β · c` (DGEMM) on row-major views, where `op` optionally transposes.
+///
+/// Internal: callers have validated the shapes (every size and leading dimension fits in 32 bits
+/// because it belongs to a validated view whose extent was checked); the dimension agreement is
+/// re-checked here and reported as an internal error, never a trap.
+enum MatrixProduct {
+    static func gemm(_ a: MatrixView, transposeA: Bool = false, _ b: MatrixView, transposeB: Bool = false,
+                     alpha: Double = 1, beta: Double = 0, into c: MutableMatrixView) throws {
+        let (m, kA) = transposeA ? (a.cols, a.rows) : (a.rows, a.cols)
+        let (kB, n) = transposeB ? (b.cols, b.rows) : (b.rows, b.cols)
+        guard kA == kB, c.rows == m, c.cols == n else {
+            throw NTKError(.internalError, "matrix product of \(m)×\(kA) by \(kB)×\(n) into \(c.rows)×\(c.cols)")
+        }
+        for (value, what) in [(m, "rows"), (n, "columns"), (kA, "inner dimension"),
+                              (a.ld, "leading dimension"), (b.ld, "leading dimension"), (c.ld, "leading dimension")] {
+            _ = try Sizes.blasInt(value, "matrix product \(what)")
+        }
+        if m == 0 || n == 0 { return }
+        if kA == 0 {
+            if beta == 0 { c.fill(0) } else if beta != 1 {
+                for i in 0..<m { for j in 0..<n { c[i, j] *= beta } }
+            }
+            return
+        }
+        cblas_dgemm(CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
+                    Int32(m), Int32(n), Int32(kA), alpha, a.base, Int32(a.ld), b.base, Int32(b.ld),
+                    beta, c.base, Int32(c.ld))
+    }
+}
+
+extension Workspace {
+    /// The workspace as a `rows × cols` row-major matrix (rows · cols ≤ count).
+    func matrix(_ rows: Int, _ cols: Int) -> MutableMatrixView {
+        // Safe: the workspace holds at least rows · cols doubles, so the shape is valid.
+        MutableMatrixView(unchecked: pointer, rows: rows, cols: cols, ld: max(cols, 1))
+    }
+}
+
+extension MutableMatrixView {
+    init(unchecked base: UnsafeMutablePointer<Double>, rows: Int, cols: Int, ld: Int) {
+        self.base = base
+        self.rows = rows
+        self.cols = cols
+        self.ld = ld
+    }
+
+    /// Columns `from..<to` as a view sharing this memory.
+    func columns(_ from: Int, _ to: Int) -> MutableMatrixView {
+        MutableMatrixView(unchecked: base + from, rows: rows, cols: to - from, ld: ld)
+    }
+}
+
+extension MatrixView {
+    /// Columns `from..<to` as a view sharing this memory.
+    func columns(_ from: Int, _ to: Int) -> MatrixView {
+        MatrixView(unchecked: base + from, rows: rows, cols: to - from, ld: ld)
+    }
+}

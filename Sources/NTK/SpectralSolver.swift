@@ -1,0 +1,224 @@
+/// Kernel regression and kernel gradient flow through one eigendecomposition `K = V Λ Vᵀ` of
+/// the training kernel (eq. 17-22 of the notes): after the O(n³) decomposition, predictions for
+/// a whole grid of training times and ridges cost matrix products only.
+///
+/// Conventions (DESIGN.md): MSE loss `(1/N) Σ ½(f − y)²` with `N` = number of target entries
+/// (n·k), so train residuals decay as `exp(−η t K / N)`; ridges are absolute.
+///
+/// Eigenvalue policy, decided once when the solver is made:
+/// - *negative eigenvalues* of a computed kernel are rounding noise of a positive semi-definite
+///   matrix; with `.clamp` (default) they are set to 0, and `clampedCount` and
+///   `minimumRawEigenvalue` report what was changed; `.error` throws `notPositiveDefinite` when
+///   any eigenvalue is below `−cutoff` instead.
+/// - eigenvalues `≤ cutoff = n · ε · λ_max` are *numerically zero*: the kernel's null space.
+///   Gradient flow never moves the training outputs along it, and the test kernel of a positive
+///   semi-definite kernel on train ∪ test points is orthogonal to it, so predictions drop these
+///   directions. Hence `t = ∞` with `z = 0` is the minimum-norm interpolant `K_* K⁺ (Y − f₀)`,
+///   finite for singular kernels, and predictions are continuous in `t` and `z`.
+///
+/// The object is immutable after creation and may be shared between threads.
+public final class SpectralSolver: @unchecked Sendable {
+    public enum NegativeEigenvaluePolicy: Int32, Sendable {
+        case clamp = 0
+        case error = 1
+    }
+
+    /// Order of the kernel.
+    public let n: Int
+    /// Eigenvalues, ascending, after the policy above (so all ≥ 0).
+    public let eigenvalues: [Double]
+    /// The smallest eigenvalue as computed, before clamping.
+    public let minimumRawEigenvalue: Double
+    /// How many negative eigenvalues were clamped to zero.
+    public let clampedCount: Int
+    /// How many eigenvalues are treated as zero (null space), clamped ones included.
+    public let nullCount: Int
+    /// The threshold `n · ε · λ_max` below which an eigenvalue counts as zero.
+    public let cutoff: Double
+    /// Eigenvectors as the columns of a row-major n × n matrix.
+    let vectors: Workspace
+
+    /// Decomposes `k` (symmetric, finite; used as `(K + Kᵀ)/2`).
+    /// - Throws: as `SymmetricEigen.compute`; `notPositiveDefinite` under `.error`.
+    public convenience init(_ k: MatrixView, negativeEigenvalues policy: NegativeEigenvaluePolicy = .clamp,
+                            progress: Progress = .none) throws {
+        let (raw, vectors) = try Self.decompose(k, progress: progress)
+        try self.init(raw: raw, vectors: vectors, policy: policy)
+    }
+
+    /// Convenience for a `Matrix`.
+    public convenience init(_ k: Matrix, negativeEigenvalues policy: NegativeEigenvaluePolicy = .clamp,
+                            progress: ((Double) -> Bool)? = nil) throws {
+        let (raw, vectors) = try k.withView { try Self.decompose($0, progress: Progress(progress)) }
+        try self.init(raw: raw, vectors: vectors, policy: policy)
+    }
+
+    private static func decompose(_ k: MatrixView, progress: Progress) throws -> ([Double], Workspace) {
+        try InputCheck.square(k, "K")
+        let n = k.rows
+        let vectors = try Workspace(count: try Sizes.product(n, n, "size of K"), for: "the eigenvectors")
+        var raw = [Double](repeating: 0, count: n + 1)  // one spare: a base address even for n = 0
+        try raw.withUnsafeMutableBufferPointer { w in
+            try SymmetricEigen.compute(k, values: w.baseAddress!, vectors: vectors.matrix(n, n), progress: progress)
+        }
+        raw.removeLast()
+        return (raw, vectors)
+    }
+
+    private init(raw: [Double], vectors: Workspace, policy: NegativeEigenvaluePolicy) throws {
+        let n = raw.count
+        let largest = raw.map(abs).max() ?? 0
+        let cutoff = Double(n) * Double.ulpOfOne * largest
+        let minimum = raw.first ?? 0
+        if policy == .error, minimum < -cutoff {
+            throw NTKError.notPositiveDefinite(
+                "K has a negative eigenvalue \(minimum) (largest \(raw.last ?? 0)); it is not positive semi-definite")
+        }
+        self.n = n
+        self.vectors = vectors
+        self.minimumRawEigenvalue = minimum
+        self.clampedCount = raw.filter { $0 < 0 }.count
+        self.eigenvalues = raw.map { $0 <= cutoff ? 0 : $0 }
+        self.nullCount = eigenvalues.filter { $0 == 0 }.count
+        self.cutoff = cutoff
+    }
+
+    /// The largest eigenvalue λ_max.
+    public var maxEigenvalue: Double { eigenvalues.last ?? 0 }
+
+    /// The largest stable learning rate of gradient descent on the linearised model with MSE,
+    /// `2N / λ_max` (`+∞` for a zero kernel), for `nTargets = N` target entries.
+    public func maxLearningRate(nTargets: Int) throws -> Double {
+        guard nTargets >= 1 else { throw NTKError.invalidArgument("the number of target entries must be ≥ 1, got \(nTargets)") }
+        return maxEigenvalue > 0 ? 2 * Double(nTargets) / maxEigenvalue : .infinity
+    }
+
+    /// Eigenvectors (columns) as a read-only view.
+    var vectorView: MatrixView { vectors.matrix(n, n).readOnly }
+
+    /// Index of the first eigenvalue that is not treated as zero: directions `first..<n` are
+    /// the kernel's range.
+    var firstActive: Int { nullCount }
+
+    /// `Y − f₀` (n × k), checked.
+    func residual(_ y: MatrixView, _ f0: MatrixView?) throws -> Workspace {
+        guard y.rows == n else { throw NTKError.dimensionMismatch("Y has \(y.rows) rows but K is \(n) × \(n)") }
+        try InputCheck.finite(y, "Y")
+        if let f0 {
+            guard f0.rows == n, f0.cols == y.cols else {
+                throw NTKError.dimensionMismatch("f0_train is \(f0.rows) × \(f0.cols) but Y is \(y.rows) × \(y.cols)")
+            }
+            try InputCheck.finite(f0, "f0_train")
+        }
+        let k = y.cols
+        let r = try Workspace(count: try Sizes.product(n, k, "size of Y"), for: "the residual Y − f0")
+        for i in 0..<n {
+            for c in 0..<k { r.pointer[i * k + c] = y[i, c] - (f0?[i, c] ?? 0) }
+        }
+        return r
+    }
+
+    /// Predictions of gradient flow / kernel ridge for every filter of `filters`.
+    ///
+    /// - Parameters:
+    ///   - y: training targets, n × k.
+    ///   - f0Train: outputs at initialisation on the training points (n × k), or nil for 0.
+    ///   - filters: the grid (times and ridges; `nTargets` of each must be n·k).
+    ///   - kTestTrain: test-by-train kernel (m × n), or nil for no test predictions.
+    ///   - f0Test: outputs at initialisation on the test points (m × k), or nil for 0.
+    ///   - trainOut: `filters.count × n × k` contiguous doubles, or nil.
+    ///   - testOut: `filters.count × m × k` contiguous doubles, or nil (needs `kTestTrain`).
+    /// Cost: O(n²k + m n r) once plus O((n + m) r k) per filter in one GEMM, r = rank.
+    public func predict(y: MatrixView, f0Train: MatrixView?, filters: [SpectralFilter],
+                        kTestTrain: MatrixView?, f0Test: MatrixView?,
+                        trainOut: UnsafeMutablePointer<Double>?, testOut: UnsafeMutablePointer<Double>?) throws {
+        let k = y.cols
+        let r0 = try residual(y, f0Train)
+        let nTargets = try Sizes.product(n, k, "number of target entries")
+        for f in filters where f.time.isFinite && f.nTargets != nTargets {
+            throw NTKError.dimensionMismatch("a filter counts \(f.nTargets) target entries but Y has \(nTargets)")
+        }
+        if let kt = kTestTrain {
+            guard kt.cols == n else { throw NTKError.dimensionMismatch("K_test_train has \(kt.cols) columns but K is \(n) × \(n)") }
+            try InputCheck.finite(kt, "K_test_train")
+            if let f0Test {
+                guard f0Test.rows == kt.rows, f0Test.cols == k else {
+                    throw NTKError.dimensionMismatch("f0_test is \(f0Test.rows) × \(f0Test.cols) but must be \(kt.rows) × \(k)")
+                }
+                try InputCheck.finite(f0Test, "f0_test")
+            }
+        } else if testOut != nil || f0Test != nil {
+            throw NTKError.invalidArgument("test predictions or f0_test need K_test_train")
+        }
+        let count = filters.count
+        let m = kTestTrain?.rows ?? 0
+        let width = try Sizes.product(count, k, "number of filters × outputs")
+        _ = try Sizes.product(try Sizes.product(width, max(n, m), "prediction size"), 8, "prediction bytes")
+        if count == 0 || k == 0 || (trainOut == nil && testOut == nil) { return }
+
+        let first = firstActive, rank = n - first
+        let v = vectorView.columns(first, n)                       // n × r
+        // P = Vᵀ (Y − f₀) on the range: r × k.
+        let p = try Workspace(count: max(rank * k, 1), for: "projected residuals")
+        try MatrixProduct.gemm(v, transposeA: true, r0.matrix(n, k).readOnly, into: p.matrix(rank, k))
+        // C[:, t·k + c] = g_t(λ) · P[:, c]: r × (count·k).
+        let c = try Workspace(count: max(try Sizes.product(rank, width, "filter coefficients"), 1), for: "filter coefficients")
+        let result = try Workspace(count: max(try Sizes.product(max(n, m), width, "prediction block"), 1), for: "predictions")
+
+        func fillCoefficients(shrink: Bool) {
+            for i in 0..<rank {
+                let lambda = eigenvalues[first + i]
+                for (t, f) in filters.enumerated() {
+                    let g = shrink ? f.shrinkage(lambda) : f.value(lambda)
+                    for col in 0..<k { c.pointer[i * width + t * k + col] = g * p.pointer[i * k + col] }
+                }
+            }
+        }
+        /// out[t][i][col] = f0[i][col] + result[i][t·k + col]
+        func scatter(rows: Int, f0: MatrixView?, into out: UnsafeMutablePointer<Double>) {
+            for t in 0..<count {
+                let block = out + t * rows * k
+                for i in 0..<rows {
+                    for col in 0..<k {
+                        block[i * k + col] = (f0?[i, col] ?? 0) + result.pointer[i * width + t * k + col]
+                    }
+                }
+            }
+        }
+
+        if let trainOut {
+            // Train: f₀ + V diag(λ g) P = f₀ + V (shrinkage ⊙ P).
+            fillCoefficients(shrink: true)
+            try MatrixProduct.gemm(v, c.matrix(rank, width).readOnly, into: result.matrix(n, width))
+            if rank == 0 { result.matrix(n, width).fill(0) }
+            scatter(rows: n, f0: f0Train, into: trainOut)
+        }
+        if let testOut, let kt = kTestTrain {
+            // Test: f₀* + (K_* V) diag(g) P.
+            let ktv = try Workspace(count: max(try Sizes.product(m, rank, "test projection"), 1), for: "the test projection")
+            try MatrixProduct.gemm(kt, v, into: ktv.matrix(m, rank))
+            fillCoefficients(shrink: false)
+            try MatrixProduct.gemm(ktv.matrix(m, rank).readOnly, c.matrix(rank, width).readOnly, into: result.matrix(m, width))
+            if rank == 0 { result.matrix(m, width).fill(0) }
+            scatter(rows: m, f0: f0Test, into: testOut)
+        }
+    }
+
+    /// For each filter: `g(λ_i)` and the shrinkage `λ_i g(λ_i)` for every eigenvalue (count × n,
+    /// row t for filter t, each may be nil), and the effective degrees of freedom
+    /// `Σ_i λ_i g(λ_i)` (count, may be nil). Null-space directions have g = 0.
+    public func filterValues(_ filters: [SpectralFilter], values: UnsafeMutablePointer<Double>?,
+                             shrinkage: UnsafeMutablePointer<Double>?, degreesOfFreedom: UnsafeMutablePointer<Double>?) {
+        for (t, f) in filters.enumerated() {
+            var dof = 0.0
+            for i in 0..<n {
+                let lambda = eigenvalues[i]
+                let g = i < firstActive ? 0 : f.value(lambda)
+                values?[t * n + i] = g
+                shrinkage?[t * n + i] = lambda * g
+                dof += lambda * g
+            }
+            degreesOfFreedom?[t] = dof
+        }
+    }
+}

@@ -1,0 +1,369 @@
+"""Kernel regression: kernel ridge with offsets, ridge on explicit features, and the spectral
+solver for gradient flow at any time, ridge paths, shrinkage filters and ridge selection.
+
+Conventions (as neural-tangents): MSE loss ``(1/N) sum 1/2 (f - y)^2`` with ``N = n * k`` target
+entries, so train residuals decay as ``exp(-eta t K / N)``; ``t = inf`` is kernel regression;
+ridges are absolute unless said otherwise. A 1-D ``Y`` is taken as ``(n, 1)`` and results come
+back without the output axis.
+"""
+
+import ctypes
+import warnings
+
+import numpy as np
+
+from . import _arrays
+from ._handle import Handle
+from ._library import call, lib
+from ._progress import Callback
+from .errors import DimensionMismatchError, InvalidArgumentError
+
+_FORMS = {"auto": 0, "primal": 1, "dual": 2}
+_NEGATIVE = {"clamp": 0, "error": 1}
+_CRITERIA = {"gcv": 0, "loo": 1}
+
+
+def _choice(value, options, name):
+    if value not in options:
+        raise InvalidArgumentError(f"{name} must be one of {sorted(options)}, got {value!r}")
+    return options[value]
+
+
+def _square(K, name):
+    k, pk, ldk, _ = _arrays.matrix(K, name)
+    if k.shape[0] != k.shape[1]:
+        raise DimensionMismatchError(f"{name} must be square, got shape {k.shape}")
+    return k, pk, ldk
+
+
+def _targets(Y, n):
+    y, py, ldy, was_vector = _arrays.matrix(Y, "Y", vector_ok=True)
+    if y.shape[0] != n:
+        raise DimensionMismatchError(f"Y has {y.shape[0]} rows but K_train is ({n}, {n})")
+    return y, py, ldy, was_vector
+
+
+def _test_kernel(K_test_train, n):
+    if K_test_train is None:
+        return None, _arrays.NULL, 1, 0
+    kt, pkt, ldkt, _ = _arrays.matrix(K_test_train, "K_test_train")
+    if kt.shape[1] != n:
+        raise DimensionMismatchError(f"K_test_train must have {n} columns (training points), got shape {kt.shape}")
+    return kt, pkt, ldkt, kt.shape[0]
+
+
+# ----------------------------------------------------------------------------------------
+# Kernel ridge regression with offsets
+
+
+class KernelRidge(Handle):
+    """Kernel ridge regression ``f0 + K (K + zI)^-1 (Y - f0)``, fitted once by Cholesky.
+
+    Parameters
+    ----------
+    K_train : array_like, (n, n)
+        Symmetric kernel of the training points.
+    Y : array_like, (n, k) or (n,)
+    ridge : float
+        ``z >= 0``; absolute, or with ``ridge_relative=True`` times the mean diagonal of K.
+    f0_train : array_like, (n, k) or (n,), optional
+        Outputs at initialisation (eq. 21) or of a trained network (boosting, eq. 24).
+    max_jitter : float
+        0 (default): a kernel that is not positive definite raises NotPositiveDefiniteError.
+        > 0: retry with jitter 1e-10, 1e-9, ... times the mean diagonal, up to max_jitter times
+        it; ``jitter`` reports what was added.
+    progress : callable, optional
+
+    Attributes: ``n``, ``n_outputs``, ``ridge`` (absolute z used), ``jitter``,
+    ``train_predictions``, ``dual_coef`` (alpha).
+    """
+
+    _free = "ntk_kernel_ridge_free"
+
+    def __init__(self, K_train, Y, ridge=0.0, ridge_relative=False, f0_train=None, max_jitter=0.0, progress=None):
+        k, pk, ldk = _square(K_train, "K_train")
+        n = k.shape[0]
+        y, py, ldy, self._vector = _targets(Y, n)
+        _, pf0, ldf0 = _arrays.optional_matrix(f0_train, "f0_train", y.shape)
+        handle = ctypes.c_void_p()
+        cb = Callback(progress)
+        cb.check(lib.ntk_kernel_ridge_fit(n, y.shape[1], pk, ldk, py, ldy, pf0, ldf0, _arrays.scalar(ridge, "ridge"),
+                                          1 if ridge_relative else 0, _arrays.scalar(max_jitter, "max_jitter"),
+                                          cb.c_function, None, ctypes.byref(handle)))
+        self._handle = handle
+        self.n, self.n_outputs = n, y.shape[1]
+        z, j = ctypes.c_double(), ctypes.c_double()
+        call("ntk_kernel_ridge_info", handle, None, None, ctypes.byref(z), ctypes.byref(j))
+        self.ridge, self.jitter = z.value, j.value
+
+    def _shape(self, a):
+        return a[:, 0] if self._vector else a
+
+    def predict(self, K_test_train, f0_test=None):
+        """``f0_test + K_test_train @ alpha``: shape (m, k), or (m,) for a 1-D Y."""
+        handle = self._live()
+        kt, pkt, ldkt, m = _test_kernel(K_test_train, self.n)
+        _, pf0, ldf0 = _arrays.optional_matrix(f0_test, "f0_test", (m, self.n_outputs))
+        out, pout = _arrays.output(m, self.n_outputs)
+        call("ntk_kernel_ridge_predict", handle, m, pkt, ldkt, pf0, ldf0, pout, max(self.n_outputs, 1))
+        return self._shape(out)
+
+    @property
+    def train_predictions(self):
+        """``f0 + K alpha`` on the training points."""
+        out, pout = _arrays.output(self.n, self.n_outputs)
+        call("ntk_kernel_ridge_train_predictions", self._live(), pout, max(self.n_outputs, 1))
+        return self._shape(out)
+
+    @property
+    def dual_coef(self):
+        """``alpha = (K + (z + jitter) I)^-1 (Y - f0)``."""
+        out, pout = _arrays.output(self.n, self.n_outputs)
+        call("ntk_kernel_ridge_dual_coefficients", self._live(), pout, max(self.n_outputs, 1))
+        return self._shape(out)
+
+    def __repr__(self):
+        if self._handle is None:
+            return "KernelRidge(closed)"
+        return f"KernelRidge(n={self.n}, outputs={self.n_outputs}, ridge={self.ridge:g}, jitter={self.jitter:g})"
+
+
+def kernel_ridge(K_train, Y, K_test_train=None, ridge=0.0, ridge_relative=False, f0_train=None, f0_test=None,
+                 max_jitter=0.0, progress=None):
+    """Kernel ridge predictions ``f0 + K (zI + K)^-1 (Y - f0_train)`` (eq. 5, 21, 24).
+
+    Returns ``(pred_train, pred_test)``: shapes (n, k) and (m, k) (or (n,), (m,) for a 1-D Y);
+    ``pred_test`` is None without ``K_test_train``. Arguments as :class:`KernelRidge`.
+
+    Raises NotPositiveDefiniteError when ``K + zI`` is not positive definite (see max_jitter).
+    """
+    with KernelRidge(K_train, Y, ridge=ridge, ridge_relative=ridge_relative, f0_train=f0_train,
+                     max_jitter=max_jitter, progress=progress) as model:
+        test = None if K_test_train is None else model.predict(K_test_train, f0_test)
+        if K_test_train is None and f0_test is not None:
+            raise InvalidArgumentError("f0_test needs K_test_train")
+        return model.train_predictions, test
+
+
+# ----------------------------------------------------------------------------------------
+# Ridge on explicit features (eq. 3)
+
+
+def features_ridge(S_train, Y, S_test=None, ridge=0.0, form="auto", return_weights=False, progress=None):
+    """Ridge regression on features: ``beta = (zI + S^T S)^-1 S^T Y = S^T (zI + S S^T)^-1 Y``.
+
+    This is random-features regression, and with Jacobian rows as features the one-step NTK
+    model (eq. 3). ``form="auto"`` solves the smaller system (p x p when p < n); "primal" and
+    "dual" force one; all give the same predictions to rounding (push-through identity).
+
+    Returns ``(pred_train, pred_test)`` (pred_test None without S_test), plus the weights beta
+    (p, k) when ``return_weights``. A 1-D Y gives 1-D results.
+    """
+    s, ps, lds, _ = _arrays.matrix(S_train, "S_train")
+    n, p = s.shape
+    y, py, ldy, was_vector = _arrays.matrix(Y, "Y", vector_ok=True)
+    if y.shape[0] != n:
+        raise DimensionMismatchError(f"Y has {y.shape[0]} rows but S_train has {n}")
+    k = y.shape[1]
+    if S_test is None:
+        st, pst, ldst, m = None, _arrays.NULL, 1, 0
+    else:
+        st, pst, ldst, _ = _arrays.matrix(S_test, "S_test")
+        if st.shape[1] != p:
+            raise DimensionMismatchError(f"S_test has {st.shape[1]} features but S_train has {p}")
+        m = st.shape[0]
+    weights, pw = _arrays.output(p, k)
+    train, pt = _arrays.output(n, k)
+    test, pe = (_arrays.output(m, k) if st is not None else (None, _arrays.NULL))
+    cb = Callback(progress)
+    cb.check(lib.ntk_features_ridge(n, p, k, ps, lds, py, ldy, _arrays.scalar(ridge, "ridge"),
+                                    _choice(form, _FORMS, "form"), m, pst, ldst, pw, max(k, 1), pt, max(k, 1),
+                                    pe, max(k, 1), cb.c_function, None))
+    squeeze = (lambda a: a if a is None else a[:, 0]) if was_vector else (lambda a: a)
+    result = (squeeze(train), squeeze(test))
+    return result + (squeeze(weights),) if return_weights else result
+
+
+# ----------------------------------------------------------------------------------------
+# Spectral solver
+
+
+class SpectralSolver(Handle):
+    """One eigendecomposition of ``K_train``, then cheap predictions for whole grids.
+
+    Parameters
+    ----------
+    K_train : array_like, (n, n), symmetric
+    negative_eigenvalues : "clamp" (default) or "error"
+        Negative eigenvalues of a computed kernel are rounding noise: "clamp" sets them to 0
+        (``clamped_count`` and ``min_raw_eigenvalue`` report it; a RuntimeWarning is issued
+        when one is below -1e-6 * lambda_max, which is more than noise); "error" raises
+        NotPositiveDefiniteError for any eigenvalue below ``-cutoff``.
+    progress : callable, optional
+
+    Eigenvalues ``<= cutoff = n * eps * lambda_max`` form the null space and are left out of
+    predictions, so ``t = inf`` with ``ridge = 0`` is the minimum-norm interpolant even for a
+    singular kernel.
+
+    Attributes: ``n``, ``eigenvalues`` (ascending, after the policy), ``min_raw_eigenvalue``,
+    ``clamped_count``, ``null_count``, ``cutoff``, ``max_eigenvalue``.
+    """
+
+    _free = "ntk_spectral_free"
+
+    def __init__(self, K_train, negative_eigenvalues="clamp", progress=None):
+        k, pk, ldk = _square(K_train, "K_train")
+        handle = ctypes.c_void_p()
+        cb = Callback(progress)
+        cb.check(lib.ntk_spectral_create(k.shape[0], pk, ldk, _choice(negative_eigenvalues, _NEGATIVE, "negative_eigenvalues"),
+                                         cb.c_function, None, ctypes.byref(handle)))
+        self._handle = handle
+        self.n = k.shape[0]
+        minimum, cutoff = ctypes.c_double(), ctypes.c_double()
+        clamped, null = ctypes.c_int64(), ctypes.c_int64()
+        call("ntk_spectral_info", handle, None, ctypes.byref(minimum), ctypes.byref(clamped), ctypes.byref(null),
+             ctypes.byref(cutoff))
+        self.min_raw_eigenvalue, self.cutoff = minimum.value, cutoff.value
+        self.clamped_count, self.null_count = clamped.value, null.value
+        self.eigenvalues = np.empty(self.n)
+        call("ntk_spectral_eigenvalues", handle, _arrays.pointer(self.eigenvalues))
+        self.max_eigenvalue = float(self.eigenvalues[-1]) if self.n else 0.0
+        if self.min_raw_eigenvalue < -1e-6 * max(self.max_eigenvalue, 0.0):
+            warnings.warn(f"K_train has eigenvalue {self.min_raw_eigenvalue:.3g} (largest {self.max_eigenvalue:.3g}); "
+                          f"{self.clamped_count} negative eigenvalues were clamped to 0. Is it a valid kernel?",
+                          RuntimeWarning, stacklevel=2)
+
+    def _predict(self, Y, times, ridges, learning_rate, K_test_train, f0_train, f0_test):
+        handle = self._live()
+        y, py, ldy, was_vector = _targets(Y, self.n)
+        k = y.shape[1]
+        _, pf0, ldf0 = _arrays.optional_matrix(f0_train, "f0_train", y.shape)
+        kt, pkt, ldkt, m = _test_kernel(K_test_train, self.n)
+        if kt is None and f0_test is not None:
+            raise InvalidArgumentError("f0_test needs K_test_train")
+        _, pf0t, ldf0t = _arrays.optional_matrix(f0_test, "f0_test", (m, k))
+        count = len(times)
+        train = np.empty((count, self.n, k))
+        test = np.empty((count, m, k)) if kt is not None else None
+        call("ntk_spectral_predict", handle, k, py, ldy, pf0, ldf0, count, _arrays.pointer(times),
+             _arrays.pointer(ridges), _arrays.scalar(learning_rate, "learning_rate"), m, pkt, ldkt, pf0t, ldf0t,
+             _arrays.pointer(train), _arrays.NULL if test is None else _arrays.pointer(test))
+        if was_vector:
+            train = train[:, :, 0]
+            test = None if test is None else test[:, :, 0]
+        return train, test
+
+    def gradient_flow(self, Y, times, K_test_train=None, learning_rate=1.0, ridge=0.0, f0_train=None, f0_test=None):
+        """Predictions of kernel gradient flow with MSE at every time in ``times`` (eq. 18, 20).
+
+        ``times`` (T,) may include ``numpy.inf`` (kernel regression). Returns
+        ``(pred_train (T, n, k), pred_test (T, m, k) or None)``; (T, n) and (T, m) for a 1-D Y.
+        """
+        t, _ = _arrays.vector(times, "times")
+        z = np.full(t.shape, _arrays.scalar(ridge, "ridge"))
+        return self._predict(Y, t, z, learning_rate, K_test_train, f0_train, f0_test)
+
+    def ridge_path(self, Y, ridges, K_test_train=None, f0_train=None, f0_test=None):
+        """Kernel ridge predictions for every ridge of ``ridges`` (G,): ``(pred_train (G, n, k),
+        pred_test (G, m, k) or None)``."""
+        z, _ = _arrays.vector(ridges, "ridges")
+        return self._predict(Y, np.full(z.shape, np.inf), z, 1.0, K_test_train, f0_train, f0_test)
+
+    def select_ridge(self, Y, ridges, criterion="gcv", f0_train=None):
+        """``(best_ridge, scores)`` by GCV or exact leave-one-out over ``ridges`` (closed forms,
+        no refits). Scores are mean squared errors per target entry; ``inf`` where undefined."""
+        handle = self._live()
+        y, py, ldy, _ = _targets(Y, self.n)
+        _, pf0, ldf0 = _arrays.optional_matrix(f0_train, "f0_train", y.shape)
+        z, pz = _arrays.vector(ridges, "ridges")
+        scores = np.empty(len(z))
+        best = ctypes.c_int64()
+        call("ntk_spectral_select_ridge", handle, y.shape[1], py, ldy, pf0, ldf0, len(z), pz,
+             _choice(criterion, _CRITERIA, "criterion"), _arrays.pointer(scores), ctypes.byref(best))
+        return float(z[best.value]), scores
+
+    def filters(self, times=None, ridges=None, learning_rate=1.0, n_targets=None):
+        """The spectral filters of a grid (eq. 22), for plotting ridge against early stopping.
+
+        Give ``times`` (early stopping, with optional scalar or per-time ``ridges``) or
+        ``ridges`` alone (kernel ridge, t = inf). ``n_targets`` is N (default n).
+        Returns a dict: ``values`` g(lambda) and ``shrinkage`` lambda * g(lambda), both
+        (G, n) against ``eigenvalues``, and ``dof``, the effective degrees of freedom (G,).
+        """
+        handle = self._live()
+        if times is None and ridges is None:
+            raise InvalidArgumentError("give times, ridges or both")
+        if times is None:
+            z, _ = _arrays.vector(ridges, "ridges")
+            t = np.full(z.shape, np.inf)
+        else:
+            t, _ = _arrays.vector(times, "times")
+            z, _ = _arrays.vector(0.0 if ridges is None else ridges, "ridges")
+            if z.shape == (1,):
+                z = np.full(t.shape, z[0])
+            if z.shape != t.shape:
+                raise DimensionMismatchError(f"ridges has {len(z)} entries but times has {len(t)}")
+        n_targets = self.n if n_targets is None else n_targets
+        if isinstance(n_targets, bool) or not isinstance(n_targets, (int, np.integer)):
+            raise InvalidArgumentError(f"n_targets must be an int, got {n_targets!r}")
+        values, shrinkage, dof = np.empty((len(t), self.n)), np.empty((len(t), self.n)), np.empty(len(t))
+        call("ntk_spectral_filters", handle, len(t), _arrays.pointer(t), _arrays.pointer(z),
+             _arrays.scalar(learning_rate, "learning_rate"), int(n_targets), _arrays.pointer(values),
+             _arrays.pointer(shrinkage), _arrays.pointer(dof))
+        return {"values": values, "shrinkage": shrinkage, "dof": dof}
+
+    def max_learning_rate(self, n_targets):
+        """The critical learning rate ``2 N / lambda_max`` for N = ``n_targets`` target entries."""
+        eta = ctypes.c_double()
+        call("ntk_spectral_max_learning_rate", self._live(), _count(n_targets), ctypes.byref(eta), None)
+        return eta.value
+
+    def __repr__(self):
+        if self._handle is None:
+            return "SpectralSolver(closed)"
+        return f"SpectralSolver(n={self.n}, lambda_max={self.max_eigenvalue:.4g}, null_count={self.null_count})"
+
+
+def _count(n_targets):
+    if isinstance(n_targets, bool) or not isinstance(n_targets, (int, np.integer)):
+        raise InvalidArgumentError(f"n_targets must be an int, got {n_targets!r}")
+    if not 1 <= n_targets < 2**63:
+        raise InvalidArgumentError(f"n_targets must be >= 1, got {n_targets}")
+    return int(n_targets)
+
+
+def gradient_flow(K_train, Y, times, K_test_train=None, learning_rate=1.0, ridge=0.0, f0_train=None, f0_test=None,
+                  progress=None):
+    """Kernel gradient flow with MSE at every time of ``times`` (eq. 18, 20; inf allowed).
+
+    ``f_t = f0 + K V diag((1 - exp(-eta t (lambda + z)/N)) / (lambda + z)) V^T (Y - f0)`` with
+    N = n * k. Returns ``(pred_train (T, n, k), pred_test (T, m, k) or None)``, or (T, n),
+    (T, m) for a 1-D Y. One eigendecomposition; see :class:`SpectralSolver` to reuse it.
+    """
+    with SpectralSolver(K_train, progress=progress) as solver:
+        return solver.gradient_flow(Y, times, K_test_train, learning_rate, ridge, f0_train, f0_test)
+
+
+def ridge_path(K_train, Y, ridges, K_test_train=None, f0_train=None, f0_test=None, progress=None):
+    """Kernel ridge predictions for every ridge: ``(pred_train (G, n, k), pred_test (G, m, k) or
+    None)``. One eigendecomposition for the whole path."""
+    with SpectralSolver(K_train, progress=progress) as solver:
+        return solver.ridge_path(Y, ridges, K_test_train, f0_train, f0_test)
+
+
+def select_ridge(K_train, Y, ridges, criterion="gcv", f0_train=None, progress=None):
+    """``(best_ridge, scores)``: GCV (``"gcv"``) or exact leave-one-out (``"loo"``) error of
+    kernel ridge for every ridge, from one eigendecomposition (eq. 25's "judiciously chosen z")."""
+    with SpectralSolver(K_train, progress=progress) as solver:
+        return solver.select_ridge(Y, ridges, criterion, f0_train)
+
+
+def max_learning_rate(K_train, n_targets, progress=None):
+    """The largest stable learning rate of gradient descent on the linearised model with MSE,
+    ``2 N / lambda_max(K_train)`` (N = n_targets = n * k target entries); inf for a zero kernel."""
+    k, pk, ldk = _square(K_train, "K_train")
+    eta = ctypes.c_double()
+    cb = Callback(progress)
+    cb.check(lib.ntk_max_learning_rate(k.shape[0], pk, ldk, _count(n_targets), ctypes.byref(eta), None,
+                                       cb.c_function, None))
+    return eta.value
