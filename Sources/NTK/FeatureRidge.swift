@@ -78,3 +78,32 @@ public enum FeatureRidge {
         if let testOut, let sTest { try MatrixProduct.gemm(sTest, b, into: testOut) }
     }
 }
+
+extension FeatureRidge {
+    /// `Matrix` version of `fit`: returns the weights β (P × k), the train predictions (n × k)
+    /// and, with `sTest`, the test predictions.
+    public static func fit(s: Matrix, y: Matrix, ridge: Double, form: Form = .automatic, sTest: Matrix? = nil)
+        throws -> (weights: Matrix, train: Matrix, test: Matrix?) {
+        var weights = try Matrix(rows: s.cols, cols: y.cols)
+        var train = try Matrix(rows: s.rows, cols: y.cols)
+        var test = try sTest.map { try Matrix(rows: $0.rows, cols: y.cols) }
+        try s.withView { sv in
+            try y.withView { yv in
+                try Matrix.withOptionalView(sTest) { st in
+                    try weights.withMutableView { w in
+                        try train.withMutableView { tr in
+                            if test != nil {
+                                try test!.withMutableView { te in
+                                    try fit(s: sv, y: yv, ridge: ridge, form: form, sTest: st, weights: w, trainOut: tr, testOut: te)
+                                }
+                            } else {
+                                try fit(s: sv, y: yv, ridge: ridge, form: form, weights: w, trainOut: tr)
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        return (weights, train, test)
+    }
+}

@@ -31,8 +31,8 @@ public final class KernelRidge: @unchecked Sendable {
     /// Train predictions, n × outputs.
     let trainPredictions: Workspace
 
-    public init(kTrain: MatrixView, y: MatrixView, f0Train: MatrixView? = nil, ridge: Double = 0,
-                ridgeRelative: Bool = false, maxJitter: Double = 0, progress: Progress = .none) throws {
+    public convenience init(kTrain: MatrixView, y: MatrixView, f0Train: MatrixView? = nil, ridge: Double = 0,
+                            ridgeRelative: Bool = false, maxJitter: Double = 0, progress: Progress = .none) throws {
         try InputCheck.square(kTrain, "K_train")
         let n = kTrain.rows, k = y.cols
         guard y.rows == n else { throw NTKError.dimensionMismatch("Y has \(y.rows) rows but K_train is \(n) × \(n)") }
@@ -81,13 +81,18 @@ public final class KernelRidge: @unchecked Sendable {
         for i in 0..<n {
             for c in 0..<k { train.pointer[i * k + c] = y[i, c] - zTotal * alpha.pointer[i * k + c] }
         }
+        self.init(n: n, outputs: k, ridge: z, jitter: jitter, factor: factor, alpha: alpha, trainPredictions: train)
+    }
+
+    private init(n: Int, outputs: Int, ridge: Double, jitter: Double, factor: CholeskyFactorization,
+         alpha: Workspace, trainPredictions: Workspace) {
         self.n = n
-        self.outputs = k
-        self.ridge = z
+        self.outputs = outputs
+        self.ridge = ridge
         self.jitter = jitter
         self.factor = factor
         self.alpha = alpha
-        self.trainPredictions = train
+        self.trainPredictions = trainPredictions
     }
 
     /// Test predictions `f₀_test + K_test_train α` (m × outputs) into `out`.
@@ -127,5 +132,46 @@ public final class KernelRidge: @unchecked Sendable {
             throw NTKError.dimensionMismatch("the \(what) output is \(out.rows) × \(out.cols) but must be \(n) × \(outputs)")
         }
         for i in 0..<n { (out.base + i * out.ld).update(from: source.pointer + i * outputs, count: outputs) }
+    }
+}
+
+extension KernelRidge {
+    /// Fits a model from `Matrix` values; see `init(kTrain:y:f0Train:ridge:ridgeRelative:maxJitter:progress:)`.
+    public static func fit(kTrain: Matrix, y: Matrix, f0Train: Matrix? = nil, ridge: Double = 0,
+                           ridgeRelative: Bool = false, maxJitter: Double = 0,
+                           progress: ((Double) -> Bool)? = nil) throws -> KernelRidge {
+        try kTrain.withView { k in
+            try y.withView { yv in
+                try Matrix.withOptionalView(f0Train) { f0 in
+                    try KernelRidge(kTrain: k, y: yv, f0Train: f0, ridge: ridge, ridgeRelative: ridgeRelative,
+                                    maxJitter: maxJitter, progress: Progress(progress))
+                }
+            }
+        }
+    }
+
+    /// Test predictions `f₀_test + K_test_train α` as a new matrix.
+    public func predict(kTestTrain: Matrix, f0Test: Matrix? = nil) throws -> Matrix {
+        var out = try Matrix(rows: kTestTrain.rows, cols: outputs)
+        try kTestTrain.withView { kt in
+            try Matrix.withOptionalView(f0Test) { f0 in
+                try out.withMutableView { try predict(kTestTrain: kt, f0Test: f0, into: $0) }
+            }
+        }
+        return out
+    }
+
+    /// Train predictions `f₀ + K α` (n × outputs).
+    public func trainPredictionMatrix() throws -> Matrix {
+        var out = try Matrix(rows: n, cols: outputs)
+        try out.withMutableView { try copyTrainPredictions(into: $0) }
+        return out
+    }
+
+    /// Dual coefficients α (n × outputs).
+    public func dualCoefficientMatrix() throws -> Matrix {
+        var out = try Matrix(rows: n, cols: outputs)
+        try out.withMutableView { try copyDualCoefficients(into: $0) }
+        return out
     }
 }

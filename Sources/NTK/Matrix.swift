@@ -79,6 +79,12 @@ public struct Matrix: Equatable, Sendable, CustomStringConvertible {
         }
     }
 
+    /// Calls `body` with a view of `matrix`, or nil when there is none.
+    public static func withOptionalView<R>(_ matrix: Matrix?, _ body: (MatrixView?) throws -> R) throws -> R {
+        guard let matrix else { return try body(nil) }
+        return try matrix.withView { try body($0) }
+    }
+
     public var description: String {
         var s = "Matrix(\(rows) × \(cols))"
         for i in 0..<min(rows, 8) {

@@ -222,3 +222,52 @@ public final class SpectralSolver: @unchecked Sendable {
         }
     }
 }
+
+extension SpectralSolver {
+    /// `Matrix` version of `predict`: one matrix per filter (n × k train, m × k test).
+    public func predict(y: Matrix, f0Train: Matrix? = nil, filters: [SpectralFilter],
+                        kTestTrain: Matrix? = nil, f0Test: Matrix? = nil) throws -> (train: [Matrix], test: [Matrix]?) {
+        let k = y.cols, m = kTestTrain?.rows ?? 0
+        var train = [Double](repeating: 0, count: try Sizes.product(filters.count, try Sizes.product(n, k, "n·k"), "predictions") + 1)
+        var test = [Double](repeating: 0, count: try Sizes.product(filters.count, try Sizes.product(m, k, "m·k"), "predictions") + 1)
+        try y.withView { yv in
+            try Matrix.withOptionalView(f0Train) { f0 in
+                try Matrix.withOptionalView(kTestTrain) { kt in
+                    try Matrix.withOptionalView(f0Test) { f0t in
+                        try train.withUnsafeMutableBufferPointer { tr in
+                            try test.withUnsafeMutableBufferPointer { te in
+                                try predict(y: yv, f0Train: f0, filters: filters, kTestTrain: kt, f0Test: f0t,
+                                            trainOut: tr.baseAddress, testOut: kt == nil ? nil : te.baseAddress)
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        func split(_ flat: [Double], rows: Int) throws -> [Matrix] {
+            try (0..<filters.count).map { t in
+                try Matrix(rows: rows, cols: k, elements: Array(flat[(t * rows * k)..<((t + 1) * rows * k)]))
+            }
+        }
+        return (try split(train, rows: n), kTestTrain == nil ? nil : try split(test, rows: m))
+    }
+
+    /// Gradient-flow predictions at `times` (`.infinity` allowed) with learning rate η and ridge z.
+    public func gradientFlow(y: Matrix, times: [Double], learningRate: Double = 1, ridge: Double = 0,
+                             f0Train: Matrix? = nil, kTestTrain: Matrix? = nil, f0Test: Matrix? = nil)
+        throws -> (train: [Matrix], test: [Matrix]?) {
+        let nTargets = try Sizes.product(n, y.cols, "n·k")
+        let filters = try times.map {
+            try SpectralFilter(time: $0, ridge: ridge, learningRate: learningRate, nTargets: max(nTargets, 1))
+        }
+        return try predict(y: y, f0Train: f0Train, filters: filters, kTestTrain: kTestTrain, f0Test: f0Test)
+    }
+
+    /// `Matrix` version of `selectRidge`.
+    public func selectRidge(y: Matrix, f0Train: Matrix? = nil, ridges: [Double],
+                            criterion: SelectionCriterion) throws -> (scores: [Double], best: Int) {
+        try y.withView { yv in
+            try Matrix.withOptionalView(f0Train) { try selectRidge(y: yv, f0Train: $0, ridges: ridges, criterion: criterion) }
+        }
+    }
+}

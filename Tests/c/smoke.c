@@ -247,12 +247,101 @@ static void test_eigh(void) {
     check(ntk_eigh(0, NULL, 1, NULL, NULL, 1, NULL, NULL) == NTK_OK, "eigh of an empty matrix is a no-op");
 }
 
+static void test_regression(void) {
+    enum { N = 25, M = 6, K = 2 };
+    double kfull[(N + M) * (N + M)], k[N * N], kt[M * N], y[N * K], f0[N * K], alpha[N * K];
+    make_spd(kfull, N + M, 40);
+    for (int i = 0; i < N; i++)
+        for (int j = 0; j < N; j++) k[i * N + j] = kfull[i * (N + M) + j];
+    for (int i = 0; i < M; i++)
+        for (int j = 0; j < N; j++) kt[i * N + j] = kfull[(N + i) * (N + M) + j];
+    for (int i = 0; i < N * K; i++) {
+        y[i] = uniform();
+        f0[i] = 0.1 * uniform();
+    }
+    const double z = 0.2;
+
+    ntk_kernel_ridge *model = NULL;
+    check(ntk_kernel_ridge_fit(N, K, k, N, y, K, f0, K, z, 0, 0.0, NULL, NULL, &model) == NTK_OK && model,
+          "kernel ridge fit");
+    check(ntk_kernel_ridge_dual_coefficients(model, alpha, K) == NTK_OK, "dual coefficients");
+    /* (K + zI) alpha = Y - f0 */
+    double worst = 0;
+    for (int i = 0; i < N; i++)
+        for (int c = 0; c < K; c++) {
+            double acc = z * alpha[i * K + c];
+            for (int j = 0; j < N; j++) acc += k[i * N + j] * alpha[j * K + c];
+            worst = fmax(worst, fabs(acc - (y[i * K + c] - f0[i * K + c])));
+        }
+    check(worst < 1e-12, "kernel ridge alpha solves (K + zI) alpha = Y - f0");
+    double pred[M * K], want[M * K];
+    for (int i = 0; i < M; i++)
+        for (int c = 0; c < K; c++) {
+            double acc = 0;
+            for (int j = 0; j < N; j++) acc += kt[i * N + j] * alpha[j * K + c];
+            want[i * K + c] = acc;
+        }
+    check(ntk_kernel_ridge_predict(model, M, kt, N, NULL, 0, pred, K) == NTK_OK && max_abs_diff(pred, want, M * K) < 1e-13,
+          "kernel ridge test predictions are K_test alpha");
+    double ridge_used = -1, jitter = -1;
+    int64_t n_out = 0, k_out = 0;
+    check(ntk_kernel_ridge_info(model, &n_out, &k_out, &ridge_used, &jitter) == NTK_OK && n_out == N && k_out == K &&
+              ridge_used == z && jitter == 0,
+          "kernel ridge info");
+
+    ntk_spectral *solver = NULL;
+    check(ntk_spectral_create(N, k, N, NTK_NEGATIVE_CLAMP, NULL, NULL, &solver) == NTK_OK, "spectral solver created");
+    check(ntk_kernel_ridge_predict((const ntk_kernel_ridge *)solver, M, kt, N, NULL, 0, pred, K) == NTK_ERR_INVALID_HANDLE,
+          "a spectral handle is rejected where a kernel ridge handle is expected");
+    double times[2] = {0.0, INFINITY}, ridges[2] = {z, z};
+    double flow_train[2 * N * K], flow_test[2 * M * K];
+    check(ntk_spectral_predict(solver, K, y, K, f0, K, 2, times, ridges, 1.0, M, kt, N, NULL, 0, flow_train, flow_test) ==
+              NTK_OK,
+          "spectral predictions");
+    check(max_abs_diff(flow_train, f0, N * K) < 1e-14, "at t = 0 the train predictions are f0");
+    check(max_abs_diff(flow_test + M * K, want, M * K) < 1e-11, "at t = inf the test predictions are kernel ridge's");
+    double lam[N], eta = 0, lmax = 0;
+    ntk_eigh(N, k, N, lam, NULL, 0, NULL, NULL);
+    check(ntk_spectral_max_learning_rate(solver, N * K, &eta, &lmax) == NTK_OK && fabs(lmax - lam[N - 1]) < 1e-12 * lmax &&
+              fabs(eta - 2.0 * N * K / lmax) < 1e-12 * eta,
+          "critical learning rate 2N / lambda_max");
+    double grid[3] = {1e-3, 1e-1, 10}, scores[3];
+    int64_t best = -1;
+    check(ntk_spectral_select_ridge(solver, K, y, K, f0, K, 3, grid, NTK_CRITERION_LOO, scores, &best) == NTK_OK &&
+              best >= 0 && best < 3 && scores[best] <= scores[0] && scores[best] <= scores[2],
+          "ridge selection returns the minimising index");
+    check(ntk_spectral_select_ridge(solver, K, y, K, f0, K, 3, grid, 7, scores, &best) == NTK_ERR_INVALID_ARGUMENT,
+          "an unknown criterion is rejected");
+    times[0] = -1;
+    check(ntk_spectral_predict(solver, K, y, K, NULL, 0, 2, times, NULL, 1.0, 0, NULL, 0, NULL, 0, flow_train, NULL) ==
+              NTK_ERR_INVALID_ARGUMENT,
+          "a negative time is rejected");
+    ntk_spectral_free(solver);
+    ntk_kernel_ridge_free(model);
+    check(ntk_live_handle_count() == 0, "no handles left");
+
+    /* Features ridge: primal and dual agree. */
+    enum { P = 7 };
+    double s[N * P], w1[P * K], w2[P * K];
+    for (int i = 0; i < N * P; i++) s[i] = uniform();
+    check(ntk_features_ridge(N, P, K, s, P, y, K, 0.1, NTK_FORM_PRIMAL, 0, NULL, 0, w1, K, NULL, 0, NULL, 0, NULL, NULL) ==
+                  NTK_OK &&
+              ntk_features_ridge(N, P, K, s, P, y, K, 0.1, NTK_FORM_DUAL, 0, NULL, 0, w2, K, NULL, 0, NULL, 0, NULL, NULL) ==
+                  NTK_OK &&
+              max_abs_diff(w1, w2, P * K) < 1e-12,
+          "features ridge: primal and dual weights agree");
+    check(ntk_features_ridge(N, P, K, s, P, y, K, 0.1, 9, 0, NULL, 0, w1, K, NULL, 0, NULL, 0, NULL, NULL) ==
+              NTK_ERR_INVALID_ARGUMENT,
+          "features ridge rejects an unknown form");
+}
+
 int main(void) {
     test_version();
     test_blas_info();
     test_gram();
     test_cholesky();
     test_eigh();
+    test_regression();
     printf("%d passed, %d failed\n", passed, failed);
     return failed == 0 ? 0 : 1;
 }
