@@ -135,7 +135,7 @@ public final class SpectralSolver: @unchecked Sendable {
         let k = y.cols
         let r0 = try residual(y, f0Train)
         let nTargets = try Sizes.product(n, k, "number of target entries")
-        for f in filters where f.time.isFinite && f.nTargets != nTargets {
+        for f in filters where f.time.isFinite && nTargets > 0 && f.nTargets != nTargets {
             throw NTKError.dimensionMismatch("a filter counts \(f.nTargets) target entries but Y has \(nTargets)")
         }
         if let kt = kTestTrain {

@@ -15,10 +15,10 @@ final class HandleRegistry: Sendable {
 
     /// Registers `object` and returns its handle.
     func register(_ object: some AnyObject & Sendable) -> OpaquePointer {
-        let key = UInt(bitPattern: ObjectIdentifier(object).hashValue)
-        live.withLock { $0[key] = object }
-        // An object's address is never zero.
-        return OpaquePointer(bitPattern: key)!
+        // The object's address: unique among live objects and never zero.
+        let address = Unmanaged.passUnretained(object).toOpaque()
+        live.withLock { $0[UInt(bitPattern: address)] = object }
+        return OpaquePointer(address)
     }
 
     /// The live object of type `T` behind `handle`.
