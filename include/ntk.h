@@ -364,6 +364,98 @@ int ntk_max_learning_rate(int64_t n, const double *k, int64_t ldk, int64_t n_tar
                           ntk_progress_fn progress, void *user);
 
 /* ---------------------------------------------------------------------------------------
+ * Dense networks (MLP) and their empirical neural tangent kernel (eq. 1-5, 11)
+ *
+ * f(x) = z_L, z_l = a_l h_l W_l + c_l b_l, h_0 = x, h_{l+1} = phi(z_l), with W_l fan_in x fan_out.
+ *   NTK parameterization:      a_l = W_std / sqrt(fan_in), c_l = b_std, W, b ~ N(0, 1);
+ *   standard parameterization: a_l = c_l = 1, W ~ N(0, W_std^2 / fan_in), b ~ N(0, b_std^2).
+ * Parameters theta: [W_0 (row-major fan_in x fan_out), b_0, W_1, b_1, ...], biases absent
+ * without bias. Initial values: SplitMix64(seed) words u give uniforms (u >> 11) * 2^-53; pairs
+ * (u1, u2) give normals sqrt(-2 ln(1 - u1)) cos(2 pi u2), then ... sin(2 pi u2); theta is
+ * filled in layout order, each draw times the entry's standard deviation.
+ * The empirical NTK is K_cc'(x, x') = sum over all parameters p of df_c(x)/dtheta_p *
+ * df_c'(x')/dtheta_p (no division by width or n), as neural-tangents.
+ * An MLP handle may be shared by threads; ntk_mlp_set_parameters swaps the parameters
+ * atomically (a computation already running keeps the old ones).
+ * ------------------------------------------------------------------------------------- */
+
+#define NTK_ACTIVATION_IDENTITY 0
+#define NTK_ACTIVATION_RELU 1
+#define NTK_ACTIVATION_LEAKY_RELU 2 /* slope in activation_parameter */
+#define NTK_ACTIVATION_ABS 3
+#define NTK_ACTIVATION_TANH 4
+#define NTK_ACTIVATION_ERF 5
+#define NTK_ACTIVATION_SIGMOID 6
+#define NTK_ACTIVATION_GELU 7 /* exact x * Phi(x) */
+#define NTK_ACTIVATION_SOFTPLUS 8
+#define NTK_ACTIVATION_SIN 9
+
+#define NTK_PARAMETERIZATION_NTK 0
+#define NTK_PARAMETERIZATION_STANDARD 1
+
+typedef struct ntk_mlp ntk_mlp;
+
+/* Creates an MLP with input_dim >= 1 inputs, num_hidden >= 0 hidden layers of widths[i] >= 1
+ * units (widths may be NULL when num_hidden = 0), output_dim >= 1 outputs, an NTK_ACTIVATION_*
+ * (activation_parameter: the leaky_relu slope, else ignored), w_std, b_std >= 0, bias 0 or 1,
+ * an NTK_PARAMETERIZATION_*, and parameters drawn from `seed`. *out is NULL on failure. */
+int ntk_mlp_create(int64_t input_dim, int64_t num_hidden, const int64_t *widths, int64_t output_dim,
+                   int activation, double activation_parameter, double w_std, double b_std,
+                   int bias, int parameterization, uint64_t seed, ntk_mlp **out);
+
+/* Sizes: input dimension d, output dimension k, number of hidden layers, parameter count P.
+ * Out-pointers may be NULL. */
+int ntk_mlp_info(const ntk_mlp *mlp, int64_t *input_dim, int64_t *output_dim, int64_t *num_hidden,
+                 int64_t *num_parameters);
+
+/* The hidden widths (num_hidden int64_t). */
+int ntk_mlp_widths(const ntk_mlp *mlp, int64_t *widths);
+
+/* Copies theta (count must be P) out of / into the network. set rejects NaN/Inf. */
+int ntk_mlp_get_parameters(const ntk_mlp *mlp, double *theta, int64_t count);
+int ntk_mlp_set_parameters(ntk_mlp *mlp, const double *theta, int64_t count);
+
+/* f(X): X is n x d (leading dimension ldx), out n x k (leading dimension ldo). */
+int ntk_mlp_forward(const ntk_mlp *mlp, int64_t n, const double *x, int64_t ldx, double *out, int64_t ldo);
+
+/* The Jacobian df/dtheta, n x k x P contiguous: jac[(s * k + c) * P + p] = df_c(x_s)/dtheta_p.
+ * Memory: the output alone, n k P doubles (TOO_LARGE if that overflows). */
+int ntk_mlp_jacobian(const ntk_mlp *mlp, int64_t n, const double *x, int64_t ldx, double *jac);
+
+#define NTK_OUTPUT_MEAN 0       /* mean over outputs of K_cc: n1 x n2 */
+#define NTK_OUTPUT_FULL 1       /* every K_cc': n1 x n2 x k x k */
+#define NTK_OUTPUT_PER_OUTPUT 2 /* K_cc for each c: n1 x n2 x k */
+
+#define NTK_METHOD_STRUCTURED 0 /* per layer: activation Gram (.) signal Gram; no Jacobian */
+#define NTK_METHOD_JACOBIAN 1   /* explicit Jacobian chunks contracted (reference path) */
+
+/* The empirical NTK between the rows of X1 (n1 x d) and X2 (n2 x d; NULL with n2 = n1 for the
+ * symmetric kernel of X1, computed once per pair and exactly symmetric) into `out`, contiguous
+ * with the shape of the NTK_OUTPUT_* form. memory_limit: bytes for per-sample activations and
+ * signals (0: 64 MiB); within it all forward/backward passes run once, beyond it blocks of
+ * samples are recomputed (slower, bounded memory; the n x P Jacobian is never formed).
+ * Progress is reported per 256 x 256 tile. */
+int ntk_empirical_ntk(const ntk_mlp *mlp, int64_t n1, const double *x1, int64_t ld1,
+                      int64_t n2, const double *x2, int64_t ld2,
+                      int output, int method, int64_t memory_limit, double *out,
+                      ntk_progress_fn progress, void *user);
+
+/* The diagonal K(x_s, x_s) alone (O(n P) work): n doubles for NTK_OUTPUT_MEAN, n x k for
+ * NTK_OUTPUT_PER_OUTPUT (NTK_OUTPUT_FULL is rejected). */
+int ntk_empirical_ntk_diagonal(const ntk_mlp *mlp, int64_t n, const double *x, int64_t ldx,
+                               int output, double *out);
+
+/* The tangent kernel of any model from its Jacobians (eq. 4): J1 is n1 x k x P, J2 n2 x k x P
+ * contiguous, or NULL with n2 = n1 for J1's own kernel. Output forms as ntk_empirical_ntk;
+ * NTK_OUTPUT_MEAN is (1/k) J1 J2^T over the flattened (k P) rows, one Gram matrix. */
+int ntk_jacobian_ntk(int64_t n1, int64_t n2, int64_t k, int64_t p,
+                     const double *j1, const double *j2, int output, double *out,
+                     ntk_progress_fn progress, void *user);
+
+/* Frees the network. NULL and already-freed handles are ignored. */
+void ntk_mlp_free(ntk_mlp *mlp);
+
+/* ---------------------------------------------------------------------------------------
  * Diagnostics
  * ------------------------------------------------------------------------------------- */
 

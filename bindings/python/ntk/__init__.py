@@ -24,6 +24,7 @@ from .errors import (  # noqa: E402
     TooLargeError,
 )
 from .linalg import CholeskyFactor, cholesky_solve, eigh, eigvalsh, gram  # noqa: E402
+from .network import ACTIVATIONS, MLP, empirical_ntk, empirical_ntk_diagonal, jacobian_ntk  # noqa: E402
 from .regression import (  # noqa: E402
     KernelRidge,
     SpectralSolver,
@@ -41,6 +42,7 @@ __all__ = [
     "gram", "cholesky_solve", "CholeskyFactor", "eigh", "eigvalsh",
     "kernel_ridge", "KernelRidge", "features_ridge", "SpectralSolver", "gradient_flow", "ridge_path",
     "select_ridge", "max_learning_rate",
+    "MLP", "ACTIVATIONS", "empirical_ntk", "empirical_ntk_diagonal", "jacobian_ntk",
     "NTKError", "LibraryNotFoundError", "InvalidArgumentError", "DimensionMismatchError",
     "NonFiniteError", "TooLargeError", "InvalidHandleError", "NotPositiveDefiniteError",
     "NumericalError", "OutOfMemoryError", "CancelledError", "InternalError",

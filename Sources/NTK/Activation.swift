@@ -1,0 +1,144 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Elementwise nonlinearities φ of dense networks, with their derivatives φ'.
+///
+/// Definitions (as neural-tangents' `stax`):
+/// - `identity`: x
+/// - `relu`: max(x, 0), φ'(0) = 0
+/// - `leakyReLU(slope)`: x for x > 0, slope·x otherwise
+/// - `abs`: |x|, φ'(0) = 0
+/// - `tanh`, `erf`, `sin`
+/// - `sigmoid`: 1/(1 + e^(−x)), evaluated without overflow
+/// - `gelu`: the exact x·Φ(x) with Φ the standard normal CDF (not the tanh approximation)
+/// - `softplus`: log(1 + e^x) = max(x, 0) + log1p(e^(−|x|))
+public enum Activation: Equatable, Sendable, CustomStringConvertible {
+    case identity
+    case relu
+    case leakyReLU(slope: Double)
+    case abs
+    case tanh
+    case erf
+    case sigmoid
+    case gelu
+    case softplus
+    case sin
+
+    /// Stable codes of the C API (`NTK_ACTIVATION_*`).
+    public var code: Int32 {
+        switch self {
+        case .identity: 0
+        case .relu: 1
+        case .leakyReLU: 2
+        case .abs: 3
+        case .tanh: 4
+        case .erf: 5
+        case .sigmoid: 6
+        case .gelu: 7
+        case .softplus: 8
+        case .sin: 9
+        }
+    }
+
+    /// The activation for a C code; `parameter` is the slope of `leakyReLU` (ignored otherwise).
+    public init(code: Int32, parameter: Double = 0.01) throws {
+        switch code {
+        case 0: self = .identity
+        case 1: self = .relu
+        case 2:
+            try InputCheck.finite(parameter, "leaky_relu slope")
+            self = .leakyReLU(slope: parameter)
+        case 3: self = .abs
+        case 4: self = .tanh
+        case 5: self = .erf
+        case 6: self = .sigmoid
+        case 7: self = .gelu
+        case 8: self = .softplus
+        case 9: self = .sin
+        default: throw NTKError.invalidArgument("unknown activation code \(code)")
+        }
+    }
+
+    /// The parameter of the activation (the leaky slope; 0 for the others).
+    public var parameter: Double {
+        if case .leakyReLU(let slope) = self { return slope }
+        return 0
+    }
+
+    public var description: String {
+        switch self {
+        case .identity: "identity"
+        case .relu: "relu"
+        case .leakyReLU(let s): "leaky_relu(\(s))"
+        case .abs: "abs"
+        case .tanh: "tanh"
+        case .erf: "erf"
+        case .sigmoid: "sigmoid"
+        case .gelu: "gelu"
+        case .softplus: "softplus"
+        case .sin: "sin"
+        }
+    }
+
+    private static let twoOverRootPi = 2 / Double.pi.squareRoot()
+    private static let inverseRootTwo = 1 / 2.0.squareRoot()
+    private static let inverseRootTwoPi = 1 / (2 * Double.pi).squareRoot()
+
+    @inline(__always)
+    static func logistic(_ x: Double) -> Double {
+        x >= 0 ? 1 / (1 + exp(-x)) : exp(x) / (1 + exp(x))
+    }
+
+    /// φ(x).
+    @inline(__always)
+    public func value(_ x: Double) -> Double {
+        switch self {
+        case .identity: x
+        case .relu: x > 0 ? x : 0
+        case .leakyReLU(let s): x > 0 ? x : s * x
+        case .abs: Swift.abs(x)
+        case .tanh: Glibc.tanh(x)
+        case .erf: Glibc.erf(x)
+        case .sigmoid: Self.logistic(x)
+        case .gelu: 0.5 * x * (1 + Glibc.erf(x * Self.inverseRootTwo))
+        case .softplus: max(x, 0) + log1p(exp(-Swift.abs(x)))
+        case .sin: Glibc.sin(x)
+        }
+    }
+
+    /// φ'(x).
+    @inline(__always)
+    public func derivative(_ x: Double) -> Double {
+        switch self {
+        case .identity: 1
+        case .relu: x > 0 ? 1 : 0
+        case .leakyReLU(let s): x > 0 ? 1 : s
+        case .abs: x > 0 ? 1 : (x < 0 ? -1 : 0)
+        case .tanh:
+            { let t = Glibc.tanh(x); return 1 - t * t }()
+        case .erf: Self.twoOverRootPi * exp(-x * x)
+        case .sigmoid:
+            { let s = Self.logistic(x); return s * (1 - s) }()
+        case .gelu: 0.5 * (1 + Glibc.erf(x * Self.inverseRootTwo)) + x * Self.inverseRootTwoPi * exp(-0.5 * x * x)
+        case .softplus: Self.logistic(x)
+        case .sin: cos(x)
+        }
+    }
+
+    /// Overwrites each pre-activation `z[i]` with φ(z[i]) and writes φ'(z[i]) into `derivative`
+    /// (which may be nil) for `count` entries.
+    func apply(_ z: UnsafeMutablePointer<Double>, derivative: UnsafeMutablePointer<Double>?, count: Int) {
+        if let derivative {
+            for i in 0..<count {
+                let x = z[i]
+                derivative[i] = self.derivative(x)
+                z[i] = value(x)
+            }
+        } else {
+            for i in 0..<count { z[i] = value(z[i]) }
+        }
+    }
+}

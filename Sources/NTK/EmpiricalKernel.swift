@@ -1,0 +1,349 @@
+/// The empirical neural tangent kernel of an MLP (eq. 4, 11 of the notes):
+///
+///     K_cc'(x, x') = Σ_p ∂f_c(x)/∂θ_p · ∂f_c'(x')/∂θ_p
+///
+/// summed over all weights and biases, not divided by width or n (DESIGN.md, as neural-tangents).
+///
+/// The *structured* method never forms the n × P Jacobian. Per layer l, with `h_l` the layer's
+/// input and `Δ_l` its backpropagated signals (see `NetworkPass`),
+///
+///     K_cc' = Σ_l (a_l² h_l(x)·h_l(x') + c_l²) · Δ_l^c(x)·Δ_l^c'(x')
+///
+/// (the `c_l²` term only with biases): a Gram of activations times a Gram of signals, each a
+/// GEMM. The *Jacobian* method builds explicit Jacobian columns in chunks and contracts them;
+/// it is the reference the structured method is tested against.
+///
+/// Output forms (`KernelOutput`): `.mean`, the mean over the k outputs of `K_cc` (n1 × n2);
+/// `.perOutput`, `K_cc` for each c (n1 × n2 × k); `.full`, every `K_cc'` (n1 × n2 × k × k).
+/// Outputs are contiguous row-major with those shapes.
+///
+/// Memory: samples are processed in blocks whose activations and signals fit `memoryLimit`
+/// bytes (default `defaultMemoryLimit`); when all of them fit, each sample's forward and backward
+/// pass runs once, otherwise blocks are recomputed as needed (more time, bounded memory). The
+/// kernel itself is assembled in 256 × 256 tiles; the symmetric case (`x2 = nil`) computes the
+/// lower triangle of tiles only and mirrors it, so it is exactly symmetric.
+public enum EmpiricalKernel {
+    public enum Output: Int32, Sendable {
+        case mean = 0
+        case full = 1
+        case perOutput = 2
+
+        /// Entries per (x, x') pair for k outputs.
+        func entries(_ k: Int) -> Int {
+            switch self {
+            case .mean: 1
+            case .perOutput: k
+            case .full: k * k
+            }
+        }
+    }
+
+    public enum Method: Int32, Sendable {
+        case structured = 0
+        case jacobian = 1
+    }
+
+    /// Default budget for per-sample activations and signals: 64 MiB.
+    public static let defaultMemoryLimit = 64 << 20
+    static let tile = 256
+
+    /// Computes the kernel of `mlp` between the rows of `x1` (n1 × d) and of `x2` (n2 × d, or nil
+    /// for `x1` itself) into `out` (n1 · n2 · entries doubles, contiguous).
+    /// - Throws: `dimensionMismatch` (input width), `nonFinite`, `tooLarge`, `outOfMemory`,
+    ///   `cancelled`.
+    public static func compute(_ mlp: MLP, _ x1: MatrixView, _ x2: MatrixView?, output form: Output = .mean,
+                               method: Method = .structured, into out: UnsafeMutablePointer<Double>,
+                               memoryLimit: Int? = nil, progress: Progress = .none) throws {
+        let a = mlp.architecture, k = a.outputDimension
+        try mlp.checkInput(x1, "X1")
+        if let x2 { try mlp.checkInput(x2, "X2") }
+        let n1 = x1.rows, n2 = x2?.rows ?? n1
+        let entries = form.entries(k)
+        _ = try Sizes.product(try Sizes.product(try Sizes.product(n1, n2, "kernel size"), entries, "kernel size"), 8, "kernel bytes")
+        let limit = memoryLimit ?? defaultMemoryLimit
+        guard limit > 0 else { throw NTKError.invalidArgument("memory limit must be > 0 bytes, got \(limit)") }
+        try progress.report(0)
+        if n1 == 0 || n2 == 0 { return try progress.report(1) }
+
+        let theta = mlp.parameters
+        let perRow = NetworkPass.bytesPerRow(a, deltas: true)
+        let symmetric = x2 == nil
+        let together = symmetric ? n1 : n1 + n2
+        // Rows per block: everything at once if it fits, else two blocks within the budget.
+        let block1: Int, block2: Int
+        if together * perRow <= limit {
+            (block1, block2) = (n1, n2)
+        } else {
+            let rows = max(tile / 4, limit / (2 * max(perRow, 1)))
+            (block1, block2) = (min(rows, n1), min(rows, n2))
+        }
+        let pass1 = try NetworkPass(a, capacity: block1, deltas: true)
+        let pass2 = symmetric ? nil : try NetworkPass(a, capacity: block2, deltas: true)
+        let scratch = try TileScratch(a, form: form, method: method, block1: block1, block2: block2)
+
+        let blocks1 = stride(from: 0, to: n1, by: block1).map { $0..<min($0 + block1, n1) }
+        let blocks2 = symmetric ? blocks1 : stride(from: 0, to: n2, by: block2).map { $0..<min($0 + block2, n2) }
+        var totalTiles = 0, doneTiles = 0
+        for (i, b1) in blocks1.enumerated() {
+            for b2 in (symmetric ? Array(blocks2[0...i]) : blocks2) {
+                totalTiles += tiles(b1, b2, sameBlock: symmetric && b1 == b2).count
+            }
+        }
+        let other = x2 ?? x1
+        if let pass2, blocks2.count == 1 { try pass2.run(other, theta) }
+        for (i, b1) in blocks1.enumerated() {
+            try pass1.run(x1.rowRange(b1.lowerBound, b1.upperBound), theta)
+            for b2 in (symmetric ? Array(blocks2[0...i]) : blocks2) {
+                let same = symmetric && b1 == b2
+                let p2: NetworkPass
+                if same {
+                    p2 = pass1
+                } else if let pass2 {
+                    p2 = pass2
+                    if blocks2.count > 1 { try pass2.run(other.rowRange(b2.lowerBound, b2.upperBound), theta) }
+                } else {
+                    // Symmetric, earlier block: recompute it in the second pass buffer.
+                    p2 = try scratch.secondPass(a, capacity: block1)
+                    try p2.run(x1.rowRange(b2.lowerBound, b2.upperBound), theta)
+                }
+                for (r1, r2) in tiles(b1, b2, sameBlock: same) {
+                    // r1, r2 are absolute rows; the passes hold their block's rows from 0.
+                    let local1 = (r1.lowerBound - b1.lowerBound)..<(r1.upperBound - b1.lowerBound)
+                    let local2 = (r2.lowerBound - b2.lowerBound)..<(r2.upperBound - b2.lowerBound)
+                    let target = KernelTile(out: out, n2: n2, entries: entries, rows: r1, cols: r2)
+                    switch method {
+                    case .structured: try structuredTile(pass1, local1, p2, local2, form, target, scratch)
+                    case .jacobian: try jacobianTile(pass1, local1, p2, local2, form, target, scratch)
+                    }
+                    doneTiles += 1
+                    try progress.report(0.99 * Double(doneTiles) / Double(totalTiles))
+                }
+            }
+        }
+        if symmetric { mirror(out, n: n1, form: form, k: k) }
+        try progress.report(1)
+    }
+
+    /// The diagonal `K(x, x)` alone, O(n·P) work: n doubles for `.mean`, n × k for `.perOutput`.
+    public static func diagonal(_ mlp: MLP, _ x: MatrixView, output form: Output = .mean,
+                                into out: UnsafeMutablePointer<Double>, memoryLimit: Int? = nil) throws {
+        guard form != .full else {
+            throw NTKError.invalidArgument("the diagonal is available as mean or per_output, not full")
+        }
+        let a = mlp.architecture, k = a.outputDimension, layers = a.layerCount
+        try mlp.checkInput(x, "X")
+        let n = x.rows
+        if n == 0 { return }
+        let limit = memoryLimit ?? defaultMemoryLimit
+        guard limit > 0 else { throw NTKError.invalidArgument("memory limit must be > 0 bytes, got \(limit)") }
+        let block = min(n, max(tile / 4, limit / max(NetworkPass.bytesPerRow(a, deltas: true), 1)))
+        let pass = try NetworkPass(a, capacity: block, deltas: true)
+        let theta = mlp.parameters
+        let c2 = a.hasBias ? a.biasScale * a.biasScale : 0
+        let e = form.entries(k)
+        for r0 in stride(from: 0, to: n, by: block) {
+            let rows = min(block, n - r0)
+            try pass.run(x.rowRange(r0, r0 + rows), theta)
+            for s in 0..<rows {
+                let dst = out + (r0 + s) * e
+                dst.update(repeating: 0, count: e)
+                for l in 0..<layers {
+                    let h = pass.input(l).row(s), fanIn = a.fanIn(l), scale = a.weightScale(l)
+                    var norm = 0.0
+                    for i in 0..<fanIn { norm += h[i] * h[i] }
+                    let activations = scale * scale * norm + c2
+                    if l == layers - 1 {
+                        for c in 0..<e { dst[c] += activations }
+                        continue
+                    }
+                    let w = a.fanOut(l), delta = pass.delta(l).row(s)
+                    for c in 0..<k {
+                        var signal = 0.0
+                        for j in 0..<w { signal += delta[c * w + j] * delta[c * w + j] }
+                        if form == .mean { dst[0] += activations * signal / Double(k) } else { dst[c] += activations * signal }
+                    }
+                }
+            }
+        }
+    }
+
+    /// The tile pairs of two row blocks; for the same block only the lower triangle.
+    static func tiles(_ b1: Range<Int>, _ b2: Range<Int>, sameBlock: Bool) -> [(Range<Int>, Range<Int>)] {
+        var result: [(Range<Int>, Range<Int>)] = []
+        for i in stride(from: b1.lowerBound, to: b1.upperBound, by: tile) {
+            let r1 = i..<min(i + tile, b1.upperBound)
+            for j in stride(from: b2.lowerBound, to: b2.upperBound, by: tile) {
+                if sameBlock && j > i { break }
+                result.append((r1, j..<min(j + tile, b2.upperBound)))
+            }
+        }
+        return result
+    }
+
+    /// Where a tile goes in the output.
+    struct KernelTile {
+        let out: UnsafeMutablePointer<Double>
+        let n2: Int
+        let entries: Int
+        let rows: Range<Int>
+        let cols: Range<Int>
+
+        /// Pointer to the entries of pair (i, j), tile-local indices.
+        @inline(__always) func at(_ i: Int, _ j: Int) -> UnsafeMutablePointer<Double> {
+            out + ((rows.lowerBound + i) * n2 + cols.lowerBound + j) * entries
+        }
+
+        func zero() {
+            for i in 0..<rows.count { at(i, 0).update(repeating: 0, count: cols.count * entries) }
+        }
+    }
+
+    /// Reusable buffers of one kernel computation.
+    final class TileScratch {
+        let gramH: Workspace, gramD: Workspace
+        let jacobian1: Workspace?, jacobian2: Workspace?, contraction: Workspace?
+        let jacobianColumns: Int
+        private var spare: NetworkPass?
+
+        init(_ a: MLPArchitecture, form: Output, method: Method, block1: Int, block2: Int) throws {
+            let t = EmpiricalKernel.tile, k = a.outputDimension
+            gramH = try Workspace(count: t * t, for: "a kernel tile")
+            gramD = try Workspace(count: t * t, for: "a kernel tile")
+            if method == .jacobian {
+                // Jacobian chunks of at most 2²² doubles (32 MiB) per side.
+                let widest = (0..<a.layerCount).map { a.fanOut($0) + 1 }.max() ?? 1
+                jacobianColumns = max(widest, (1 << 22) / max(t * k, 1))
+                jacobian1 = try Workspace(count: try Sizes.product(t * k, jacobianColumns, "Jacobian chunk"), for: "Jacobian chunks")
+                jacobian2 = try Workspace(count: try Sizes.product(t * k, jacobianColumns, "Jacobian chunk"), for: "Jacobian chunks")
+                contraction = try Workspace(count: try Sizes.product(t * k, t * k, "contraction"), for: "the contraction")
+            } else {
+                (jacobianColumns, jacobian1, jacobian2, contraction) = (0, nil, nil, nil)
+            }
+        }
+
+        func secondPass(_ a: MLPArchitecture, capacity: Int) throws -> NetworkPass {
+            if let spare { return spare }
+            let p = try NetworkPass(a, capacity: capacity, deltas: true)
+            spare = p
+            return p
+        }
+    }
+
+    /// Structured tile: Σ_l (a² H_l + c²) ⊙ D_l.
+    static func structuredTile(_ p1: NetworkPass, _ r1: Range<Int>, _ p2: NetworkPass, _ r2: Range<Int>,
+                               _ form: Output, _ target: KernelTile, _ scratch: TileScratch) throws {
+        let a = p1.architecture, k = a.outputDimension, layers = a.layerCount
+        let m = r1.count, n = r2.count
+        let h = MutableMatrixView(unchecked: scratch.gramH.pointer, rows: m, cols: n, ld: n)
+        let d = MutableMatrixView(unchecked: scratch.gramD.pointer, rows: m, cols: n, ld: n)
+        let c2 = a.hasBias ? a.biasScale * a.biasScale : 0
+        target.zero()
+        for l in 0..<layers {
+            let scale = a.weightScale(l)
+            try MatrixProduct.gemm(p1.input(l).rowRange(r1.lowerBound, r1.upperBound), p2.input(l).rowRange(r2.lowerBound, r2.upperBound),
+                                   transposeB: true, alpha: scale * scale, into: h)
+            if c2 != 0 { for i in 0..<(m * n) { h.base[i] += c2 } }
+            if l == layers - 1 {
+                // Output layer: Δ_L^c · Δ_L^c' = [c = c'].
+                for i in 0..<m {
+                    for j in 0..<n {
+                        let v = h.base[i * n + j], e = target.at(i, j)
+                        switch form {
+                        case .mean: e[0] += v
+                        case .perOutput: for c in 0..<k { e[c] += v }
+                        case .full: for c in 0..<k { e[c * k + c] += v }
+                        }
+                    }
+                }
+                continue
+            }
+            let delta1 = p1.delta(l).rowRange(r1.lowerBound, r1.upperBound)
+            let delta2 = p2.delta(l).rowRange(r2.lowerBound, r2.upperBound)
+            let w = a.fanOut(l)
+            func accumulate(_ entry: Int) {
+                for i in 0..<m {
+                    let hi = h.base + i * n, di = d.base + i * n
+                    for j in 0..<n { target.at(i, j)[entry] += hi[j] * di[j] }
+                }
+            }
+            switch form {
+            case .mean:
+                try MatrixProduct.gemm(delta1, delta2, transposeB: true, alpha: 1 / Double(k), into: d)
+                accumulate(0)
+            case .perOutput:
+                for c in 0..<k {
+                    try MatrixProduct.gemm(delta1.columns(c * w, (c + 1) * w), delta2.columns(c * w, (c + 1) * w), transposeB: true, into: d)
+                    accumulate(c)
+                }
+            case .full:
+                for c in 0..<k {
+                    for c2 in 0..<k {
+                        try MatrixProduct.gemm(delta1.columns(c * w, (c + 1) * w), delta2.columns(c2 * w, (c2 + 1) * w),
+                                               transposeB: true, into: d)
+                        accumulate(c * k + c2)
+                    }
+                }
+            }
+        }
+    }
+
+    /// Jacobian tile: explicit Jacobian chunks `J1` (m·k × cols) and `J2` (n·k × cols) contracted
+    /// into `T = Σ J1 J2ᵀ` (m·k × n·k), then reduced to the output form.
+    static func jacobianTile(_ p1: NetworkPass, _ r1: Range<Int>, _ p2: NetworkPass, _ r2: Range<Int>,
+                             _ form: Output, _ target: KernelTile, _ scratch: TileScratch) throws {
+        guard let j1 = scratch.jacobian1, let j2 = scratch.jacobian2, let tBuffer = scratch.contraction else {
+            throw NTKError(.internalError, "Jacobian scratch missing")
+        }
+        let a = p1.architecture, k = a.outputDimension
+        let m = r1.count, n = r2.count
+        let t = MutableMatrixView(unchecked: tBuffer.pointer, rows: m * k, cols: n * k, ld: n * k)
+        t.fill(0)
+        for l in 0..<a.layerCount {
+            let fanOut = a.fanOut(l), fanIn = a.fanIn(l)
+            let unitsPerChunk = max(1, (scratch.jacobianColumns - fanOut) / fanOut)
+            var i0 = 0
+            while i0 < fanIn {
+                let i1 = min(i0 + unitsPerChunk, fanIn)
+                let withBias = a.hasBias && i1 == fanIn
+                let cols = (i1 - i0) * fanOut + (withBias ? fanOut : 0)
+                let v1 = MutableMatrixView(unchecked: j1.pointer, rows: m * k, cols: cols, ld: cols)
+                let v2 = MutableMatrixView(unchecked: j2.pointer, rows: n * k, cols: cols, ld: cols)
+                JacobianColumns.write(p1, rows: r1, layer: l, units: i0..<i1, bias: withBias, into: v1)
+                JacobianColumns.write(p2, rows: r2, layer: l, units: i0..<i1, bias: withBias, into: v2)
+                try MatrixProduct.gemm(v1.readOnly, v2.readOnly, transposeB: true, beta: 1, into: t)
+                i0 = i1
+            }
+        }
+        for i in 0..<m {
+            for j in 0..<n {
+                let e = target.at(i, j)
+                switch form {
+                case .mean:
+                    var s = 0.0
+                    for c in 0..<k { s += t[i * k + c, j * k + c] }
+                    e[0] = s / Double(k)
+                case .perOutput:
+                    for c in 0..<k { e[c] = t[i * k + c, j * k + c] }
+                case .full:
+                    for c in 0..<k { for c2 in 0..<k { e[c * k + c2] = t[i * k + c, j * k + c2] } }
+                }
+            }
+        }
+    }
+
+    /// Copies the lower triangle of a symmetric kernel onto the upper one:
+    /// `K(x_j, x_i)_{c'c} = K(x_i, x_j)_{cc'}`.
+    static func mirror(_ out: UnsafeMutablePointer<Double>, n: Int, form: Output, k: Int) {
+        let e = form.entries(k)
+        for i in 0..<n {
+            for j in 0..<i {
+                let src = out + (i * n + j) * e, dst = out + (j * n + i) * e
+                switch form {
+                case .mean: dst[0] = src[0]
+                case .perOutput: for c in 0..<k { dst[c] = src[c] }
+                case .full: for c in 0..<k { for c2 in 0..<k { dst[c2 * k + c] = src[c * k + c2] } }
+                }
+            }
+        }
+    }
+}

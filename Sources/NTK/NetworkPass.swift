@@ -1,0 +1,118 @@
+/// The forward and backward pass of an MLP over one block of rows: the per-sample features from
+/// which outputs, Jacobians and tangent kernels are assembled.
+///
+/// For layer l (weights `W_l`, fan_in × fan_out; forward `z_l = a_l h_l W_l + c_l b_l`):
+/// - `input(l)` is `h_l` (rows × fan_in): X for l = 0, φ(z_{l−1}) after;
+/// - `delta(l)` (hidden layers only) is `Δ_l = ∂f/∂z_l`, rows × (k · fan_out) with the k output
+///   signals side by side: entry `[s, c·fan_out + j] = ∂f_c(x_s)/∂z_l[j]`. For the output layer
+///   `∂f_c/∂z_L[j] = [j = c]` and nothing is stored.
+/// Then `∂f_c/∂W_l[i, j] = a_l h_l[i] Δ_l[c, j]` and `∂f_c/∂b_l[j] = c_l Δ_l[c, j]` (eq. 9-11).
+/// Backward: `Δ_{L−1}[c, j] = a_L W_L[j, c] φ'(z_{L−1}[j])`,
+/// `Δ_{l−1} = (a_l Δ_l W_lᵀ) ⊙ φ'(z_{l−1})`, one GEMM per layer for all k outputs at once.
+/// Buffers are allocated once for `capacity` rows and reused by each `run`.
+final class NetworkPass {
+    let architecture: MLPArchitecture
+    let capacity: Int
+    let withDeltas: Bool
+    private let hidden: [Workspace]      // φ(z_l), capacity × fanOut(l), l < L
+    private let derivative: [Workspace]  // φ'(z_l), same shapes (only with deltas)
+    private let deltas: [Workspace]      // Δ_l, capacity × k·fanOut(l), l < L (only with deltas)
+    private let output: Workspace        // z_L, capacity × k
+    private(set) var rows = 0
+    private var x = MatrixView(unchecked: UnsafePointer(bitPattern: 8)!, rows: 0, cols: 0, ld: 1)
+
+    /// Bytes of buffers per row, to size blocks against a memory budget.
+    static func bytesPerRow(_ a: MLPArchitecture, deltas: Bool) -> Int {
+        var doubles = a.outputDimension
+        for w in a.hiddenWidths { doubles += deltas ? (2 + a.outputDimension) * w : w }
+        return doubles * 8
+    }
+
+    init(_ architecture: MLPArchitecture, capacity: Int, deltas: Bool) throws {
+        let a = architecture
+        self.architecture = a
+        self.capacity = capacity
+        self.withDeltas = deltas
+        let k = a.outputDimension
+        hidden = try a.hiddenWidths.map { try Workspace(count: try Sizes.product(capacity, $0, "activations"), for: "activations") }
+        derivative = deltas ? try a.hiddenWidths.map { try Workspace(count: try Sizes.product(capacity, $0, "derivatives"), for: "derivatives") } : []
+        self.deltas = deltas ? try a.hiddenWidths.map {
+            try Workspace(count: try Sizes.product(capacity, try Sizes.product(k, $0, "signals"), "backpropagated signals"),
+                          for: "backpropagated signals")
+        } : []
+        output = try Workspace(count: try Sizes.product(capacity, k, "outputs"), for: "outputs")
+    }
+
+    /// `h_l`: rows × fanIn(l).
+    func input(_ l: Int) -> MatrixView {
+        l == 0 ? x : MatrixView(unchecked: UnsafePointer(hidden[l - 1].pointer), rows: rows, cols: architecture.fanIn(l), ld: architecture.fanIn(l))
+    }
+
+    /// `Δ_l` for a hidden layer l: rows × (k · fanOut(l)).
+    func delta(_ l: Int) -> MatrixView {
+        let width = architecture.outputDimension * architecture.fanOut(l)
+        return MatrixView(unchecked: UnsafePointer(deltas[l].pointer), rows: rows, cols: width, ld: width)
+    }
+
+    /// `f(X)` of the block: rows × k, contiguous.
+    var outputs: UnsafeMutablePointer<Double> { output.pointer }
+
+    /// The weights `W_l` (fanIn × fanOut) and bias `b_l` (fanOut) inside θ.
+    func weights(_ l: Int, _ theta: MLP.ParameterVector) -> (w: MatrixView, b: UnsafePointer<Double>) {
+        let a = architecture
+        let base = theta.pointer + a.weightOffset(l)
+        return (MatrixView(unchecked: base, rows: a.fanIn(l), cols: a.fanOut(l), ld: a.fanOut(l)), base + a.fanIn(l) * a.fanOut(l))
+    }
+
+    /// Runs the pass on `block` (at most `capacity` rows, already validated).
+    func run(_ block: MatrixView, _ theta: MLP.ParameterVector) throws {
+        let a = architecture
+        let layers = a.layerCount, k = a.outputDimension
+        rows = block.rows
+        x = block
+        for l in 0..<layers {
+            let fanOut = a.fanOut(l)
+            let z = l < layers - 1 ? hidden[l].pointer : output.pointer
+            let zView = MutableMatrixView(unchecked: z, rows: rows, cols: fanOut, ld: fanOut)
+            let (w, b) = weights(l, theta)
+            if a.hasBias {
+                let c = a.biasScale
+                for s in 0..<rows { for j in 0..<fanOut { z[s * fanOut + j] = c * b[j] } }
+            }
+            try MatrixProduct.gemm(input(l), w, alpha: a.weightScale(l), beta: a.hasBias ? 1 : 0, into: zView)
+            if l < layers - 1 {
+                a.activation.apply(z, derivative: withDeltas ? derivative[l].pointer : nil, count: rows * fanOut)
+            }
+        }
+        guard withDeltas, layers > 1 else { return }
+        // Δ_{L−1}[s, c, j] = a_L W_L[j, c] φ'(z_{L−1}[s, j]).
+        let last = layers - 1
+        let (wLast, _) = weights(last, theta)
+        let width = a.fanIn(last), scale = a.weightScale(last)
+        let d = deltas[last - 1].pointer, phi = derivative[last - 1].pointer
+        for s in 0..<rows {
+            for c in 0..<k {
+                let row = d + (s * k + c) * width, dphi = phi + s * width
+                for j in 0..<width { row[j] = scale * wLast[j, c] * dphi[j] }
+            }
+        }
+        // Δ_{l−1} = (a_l Δ_l W_lᵀ) ⊙ φ'(z_{l−1}), all outputs at once: (rows·k) × fan_out rows.
+        var l = last - 1
+        while l >= 1 {
+            let (w, _) = weights(l, theta)
+            let fanIn = a.fanIn(l), fanOut = a.fanOut(l)
+            let upper = MatrixView(unchecked: UnsafePointer(deltas[l].pointer), rows: rows * k, cols: fanOut, ld: fanOut)
+            let lower = MutableMatrixView(unchecked: deltas[l - 1].pointer, rows: rows * k, cols: fanIn, ld: fanIn)
+            try MatrixProduct.gemm(upper, w, transposeB: true, alpha: a.weightScale(l), into: lower)
+            let phi = derivative[l - 1].pointer
+            for s in 0..<rows {
+                let dphi = phi + s * fanIn
+                for c in 0..<k {
+                    let row = lower.base + (s * k + c) * fanIn
+                    for j in 0..<fanIn { row[j] *= dphi[j] }
+                }
+            }
+            l -= 1
+        }
+    }
+}
