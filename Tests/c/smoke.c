@@ -335,6 +335,52 @@ static void test_regression(void) {
           "features ridge rejects an unknown form");
 }
 
+static void test_network(void) {
+    enum { N = 5, D = 3, K = 2 };
+    int64_t widths[2] = {4, 3};
+    ntk_mlp *mlp = NULL;
+    check(ntk_mlp_create(D, 2, widths, K, NTK_ACTIVATION_TANH, 0, 1.0, 0.5, 1, NTK_PARAMETERIZATION_NTK, 7, &mlp) == NTK_OK,
+          "MLP created");
+    int64_t p = 0, d = 0, k = 0, hidden = 0;
+    check(ntk_mlp_info(mlp, &d, &k, &hidden, &p) == NTK_OK && d == D && k == K && hidden == 2 &&
+              p == D * 4 + 4 + 4 * 3 + 3 + 3 * K + K,
+          "MLP info");
+    double x[N * D], f[N * K], jac[N * K * 64], kernel[N * N], diag[N];
+    for (int i = 0; i < N * D; i++) x[i] = uniform();
+    check(ntk_mlp_forward(mlp, N, x, D, f, K) == NTK_OK, "forward pass");
+    check(ntk_mlp_jacobian(mlp, N, x, D, jac) == NTK_OK, "Jacobian");
+    check(ntk_empirical_ntk(mlp, N, x, D, N, NULL, 0, NTK_OUTPUT_MEAN, NTK_METHOD_STRUCTURED, 0, kernel, NULL, NULL) == NTK_OK,
+          "empirical NTK");
+    /* K = (1/k) sum_c J_c J_c^T from the Jacobian, by hand. */
+    double worst = 0;
+    for (int i = 0; i < N; i++)
+        for (int j = 0; j < N; j++) {
+            double acc = 0;
+            for (int c = 0; c < K; c++)
+                for (int q = 0; q < p; q++) acc += jac[(i * K + c) * p + q] * jac[(j * K + c) * p + q];
+            worst = fmax(worst, fabs(kernel[i * N + j] - acc / K));
+        }
+    check(worst < 1e-12, "structured NTK equals the Jacobian contraction");
+    check(ntk_empirical_ntk_diagonal(mlp, N, x, D, NTK_OUTPUT_MEAN, diag) == NTK_OK && fabs(diag[2] - kernel[2 * N + 2]) < 1e-12,
+          "diagonal alone");
+    double theta[64];
+    check(ntk_mlp_get_parameters(mlp, theta, p) == NTK_OK, "get parameters");
+    theta[0] = NAN;
+    check(ntk_mlp_set_parameters(mlp, theta, p) == NTK_ERR_NON_FINITE, "NaN parameters are rejected");
+    check(ntk_mlp_set_parameters(mlp, theta, p - 1) == NTK_ERR_DIMENSION_MISMATCH, "a wrong parameter count is rejected");
+    check(ntk_empirical_ntk(mlp, N, x, D, N, NULL, 0, 5, NTK_METHOD_STRUCTURED, 0, kernel, NULL, NULL) ==
+              NTK_ERR_INVALID_ARGUMENT,
+          "an unknown output form is rejected");
+    check(ntk_mlp_forward(mlp, N, x, D - 1, f, K) == NTK_ERR_INVALID_ARGUMENT, "ldx < d is rejected");
+    ntk_mlp *bad = NULL;
+    check(ntk_mlp_create(D, 2, NULL, K, NTK_ACTIVATION_RELU, 0, 1, 0, 1, 0, 0, &bad) == NTK_ERR_INVALID_ARGUMENT,
+          "NULL widths are rejected");
+    check(ntk_mlp_create(D, 0, NULL, K, 42, 0, 1, 0, 1, 0, 0, &bad) == NTK_ERR_INVALID_ARGUMENT && bad == NULL,
+          "an unknown activation is rejected");
+    ntk_mlp_free(mlp);
+    check(ntk_live_handle_count() == 0, "MLP freed");
+}
+
 int main(void) {
     test_version();
     test_blas_info();
@@ -342,6 +388,7 @@ int main(void) {
     test_cholesky();
     test_eigh();
     test_regression();
+    test_network();
     printf("%d passed, %d failed\n", passed, failed);
     return failed == 0 ? 0 : 1;
 }

@@ -1,0 +1,99 @@
+import NTK
+import XCTest
+
+/// MLP forward, Jacobian and empirical NTK: finite differences and the Jacobian contraction.
+final class NetworkTests: XCTestCase {
+    func outputs(_ mlp: MLP, _ x: Matrix) throws -> Matrix {
+        var out = try Matrix(rows: x.rows, cols: mlp.architecture.outputDimension)
+        try x.withView { xv in try out.withMutableView { try mlp.forward(xv, into: $0) } }
+        return out
+    }
+
+    func jacobian(_ mlp: MLP, _ x: Matrix) throws -> [Double] {
+        let a = mlp.architecture
+        var j = [Double](repeating: 0, count: x.rows * a.outputDimension * a.parameterCount)
+        try x.withView { xv in try j.withUnsafeMutableBufferPointer { try mlp.jacobian(xv, into: $0.baseAddress!) } }
+        return j
+    }
+
+    func kernel(_ mlp: MLP, _ x1: Matrix, _ x2: Matrix?, _ form: EmpiricalKernel.Output,
+                _ method: EmpiricalKernel.Method, memoryLimit: Int? = nil) throws -> [Double] {
+        let k = mlp.architecture.outputDimension
+        let entries = form == .mean ? 1 : (form == .perOutput ? k : k * k)
+        var out = [Double](repeating: .nan, count: x1.rows * (x2?.rows ?? x1.rows) * entries)
+        try x1.withView { v1 in
+            try Matrix.withOptionalView(x2) { v2 in
+                try out.withUnsafeMutableBufferPointer {
+                    try EmpiricalKernel.compute(mlp, v1, v2, output: form, method: method, into: $0.baseAddress!, memoryLimit: memoryLimit)
+                }
+            }
+        }
+        return out
+    }
+
+    func testJacobianMatchesFiniteDifferences() throws {
+        var rng = TestRandom(seed: 21)
+        for (activation, param) in [(Activation.tanh, Parameterization.ntk), (.gelu, .standard), (.leakyReLU(slope: 0.2), .ntk)] {
+            let a = try MLPArchitecture(inputDimension: 3, hiddenWidths: [4, 3], outputDimension: 2, activation: activation,
+                                        weightStd: 1.2, biasStd: 0.5, parameterization: param)
+            let mlp = try MLP(a, seed: 4)
+            let x = try rng.matrix(3, 3)
+            let j = try jacobian(mlp, x)
+            let theta = mlp.parameterArray, h = 1e-5
+            for p in 0..<a.parameterCount {
+                var up = theta, down = theta
+                up[p] += h
+                down[p] -= h
+                try mlp.setParameters(up)
+                let fUp = try outputs(mlp, x)
+                try mlp.setParameters(down)
+                let fDown = try outputs(mlp, x)
+                for s in 0..<3 {
+                    for c in 0..<2 {
+                        let fd = (fUp[s, c] - fDown[s, c]) / (2 * h)
+                        XCTAssertEqual(j[(s * 2 + c) * a.parameterCount + p], fd, accuracy: 1e-7, "\(activation) p=\(p)")
+                    }
+                }
+            }
+            try mlp.setParameters(theta)
+        }
+    }
+
+    func testStructuredEqualsJacobianInEveryForm() throws {
+        var rng = TestRandom(seed: 22)
+        let a = try MLPArchitecture(inputDimension: 4, hiddenWidths: [6, 5], outputDimension: 3, activation: .erf, biasStd: 0.2)
+        let mlp = try MLP(a, seed: 1)
+        let x1 = try rng.matrix(7, 4), x2 = try rng.matrix(5, 4)
+        for form in [EmpiricalKernel.Output.mean, .perOutput, .full] {
+            let s = try kernel(mlp, x1, x2, form, .structured), j = try kernel(mlp, x1, x2, form, .jacobian)
+            let scale = s.map(abs).max() ?? 1
+            XCTAssertLessThan(zip(s, j).map { abs($0 - $1) }.max() ?? 0, 1e-12 * scale, "\(form)")
+        }
+        // Symmetric with tiny memory blocks equals the two-sided kernel.
+        let big = try rng.matrix(150, 4)
+        let sym = try kernel(mlp, big, nil, .full, .structured, memoryLimit: 10_000)
+        let two = try kernel(mlp, big, big, .full, .structured)
+        XCTAssertLessThan(zip(sym, two).map { abs($0 - $1) }.max() ?? 0, 1e-12 * (two.map(abs).max() ?? 1))
+    }
+
+    func testArchitectureValidationAndSeeding() throws {
+        assertThrows(.invalidArgument, try MLPArchitecture(inputDimension: 0, hiddenWidths: []))
+        assertThrows(.invalidArgument, try MLPArchitecture(inputDimension: 2, hiddenWidths: [0]))
+        assertThrows(.nonFinite, try MLPArchitecture(inputDimension: 2, hiddenWidths: [], weightStd: .nan))
+        let a = try MLPArchitecture(inputDimension: 2, hiddenWidths: [3], outputDimension: 1, hasBias: false)
+        XCTAssertEqual(a.parameterCount, 2 * 3 + 3)
+        XCTAssertEqual(try MLP(a, seed: 9).parameterArray, try MLP(a, seed: 9).parameterArray)
+        XCTAssertNotEqual(try MLP(a, seed: 9).parameterArray, try MLP(a, seed: 10).parameterArray)
+        assertThrows(.dimensionMismatch, try MLP(a).setParameters([1, 2]))
+    }
+
+    func testNormalGeneratorMoments() {
+        var g = NormalGenerator(seed: 123)
+        let draws = (0..<200_000).map { _ in g.next() }
+        let mean = draws.reduce(0, +) / Double(draws.count)
+        let variance = draws.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(draws.count)
+        // Standard errors: 1/√N ≈ 0.0022 for the mean, √(2/N) ≈ 0.0032 for the variance.
+        XCTAssertEqual(mean, 0, accuracy: 0.01)
+        XCTAssertEqual(variance, 1, accuracy: 0.015)
+    }
+}
