@@ -9,3 +9,5 @@ echo "== benchmarks/bench_linalg.py"
 python3 benchmarks/bench_linalg.py
 echo; echo "== benchmarks/bench_solvers.py"
 python3 benchmarks/bench_solvers.py
+echo; echo "== benchmarks/bench_empirical_ntk.py (several minutes: the numpy baseline costs n^2 P flops)"
+python3 benchmarks/bench_empirical_ntk.py

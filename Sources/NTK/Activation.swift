@@ -129,16 +129,30 @@ public enum Activation: Equatable, Sendable, CustomStringConvertible {
     }
 
     /// Overwrites each pre-activation `z[i]` with φ(z[i]) and writes φ'(z[i]) into `derivative`
-    /// (which may be nil) for `count` entries.
+    /// (which may be nil) for `count` entries. The activation is chosen once, outside the loop.
     func apply(_ z: UnsafeMutablePointer<Double>, derivative: UnsafeMutablePointer<Double>?, count: Int) {
+        switch self {
+        case .identity: Self.map(z, derivative, count) { ($0, 1) }
+        case .relu: Self.map(z, derivative, count) { $0 > 0 ? ($0, 1) : (0, 0) }
+        case .leakyReLU(let s): Self.map(z, derivative, count) { $0 > 0 ? ($0, 1) : (s * $0, s) }
+        case .abs: Self.map(z, derivative, count) { x in (Swift.abs(x), x > 0 ? 1 : (x < 0 ? -1 : 0)) }
+        case .tanh: Self.map(z, derivative, count) { x in let t = Glibc.tanh(x); return (t, 1 - t * t) }
+        case .sigmoid: Self.map(z, derivative, count) { x in let v = Self.logistic(x); return (v, v * (1 - v)) }
+        case .erf, .gelu, .softplus, .sin: Self.map(z, derivative, count) { (value($0), self.derivative($0)) }
+        }
+    }
+
+    @inline(__always)
+    private static func map(_ z: UnsafeMutablePointer<Double>, _ derivative: UnsafeMutablePointer<Double>?, _ count: Int,
+                            _ f: (Double) -> (Double, Double)) {
         if let derivative {
             for i in 0..<count {
-                let x = z[i]
-                derivative[i] = self.derivative(x)
-                z[i] = value(x)
+                let (v, d) = f(z[i])
+                z[i] = v
+                derivative[i] = d
             }
         } else {
-            for i in 0..<count { z[i] = value(z[i]) }
+            for i in 0..<count { z[i] = f(z[i]).0 }
         }
     }
 }

@@ -237,22 +237,32 @@ public enum EmpiricalKernel {
         let h = MutableMatrixView(unchecked: scratch.gramH.pointer, rows: m, cols: n, ld: n)
         let d = MutableMatrixView(unchecked: scratch.gramD.pointer, rows: m, cols: n, ld: n)
         let c2 = a.hasBias ? a.biasScale * a.biasScale : 0
+        // A tile on the diagonal of a symmetric kernel: only its lower triangle is needed (the
+        // mirror fills the rest), so Grams of one block with itself are DSYRKs.
+        let diagonal = p1 === p2 && r1 == r2
+        func product(_ x: MatrixView, _ y: MatrixView, alpha: Double, into c: MutableMatrixView) throws {
+            if diagonal {
+                try MatrixProduct.syrkLower(x, alpha: alpha, into: c)
+            } else {
+                try MatrixProduct.gemm(x, y, transposeB: true, alpha: alpha, into: c)
+            }
+        }
+        /// Columns of row i that are needed.
+        @inline(__always) func width(_ i: Int) -> Int { diagonal ? i + 1 : n }
         target.zero()
         for l in 0..<layers {
             let scale = a.weightScale(l)
-            try MatrixProduct.gemm(p1.input(l).rowRange(r1.lowerBound, r1.upperBound), p2.input(l).rowRange(r2.lowerBound, r2.upperBound),
-                                   transposeB: true, alpha: scale * scale, into: h)
-            if c2 != 0 { for i in 0..<(m * n) { h.base[i] += c2 } }
+            try product(p1.input(l).rowRange(r1.lowerBound, r1.upperBound), p2.input(l).rowRange(r2.lowerBound, r2.upperBound),
+                        alpha: scale * scale, into: h)
+            if c2 != 0 { for i in 0..<m { for j in 0..<width(i) { h.base[i * n + j] += c2 } } }
             if l == layers - 1 {
                 // Output layer: Δ_L^c · Δ_L^c' = [c = c'].
                 for i in 0..<m {
-                    for j in 0..<n {
-                        let v = h.base[i * n + j], e = target.at(i, j)
-                        switch form {
-                        case .mean: e[0] += v
-                        case .perOutput: for c in 0..<k { e[c] += v }
-                        case .full: for c in 0..<k { e[c * k + c] += v }
-                        }
+                    let hi = h.base + i * n, e = target.at(i, 0)
+                    switch form {
+                    case .mean: for j in 0..<width(i) { e[j] += hi[j] }
+                    case .perOutput: for j in 0..<width(i) { for c in 0..<k { e[j * k + c] += hi[j] } }
+                    case .full: for j in 0..<width(i) { for c in 0..<k { e[j * k * k + c * k + c] += hi[j] } }
                     }
                 }
                 continue
@@ -261,23 +271,29 @@ public enum EmpiricalKernel {
             let delta2 = p2.delta(l).rowRange(r2.lowerBound, r2.upperBound)
             let w = a.fanOut(l)
             func accumulate(_ entry: Int) {
+                let stride = target.entries
                 for i in 0..<m {
-                    let hi = h.base + i * n, di = d.base + i * n
-                    for j in 0..<n { target.at(i, j)[entry] += hi[j] * di[j] }
+                    let hi = h.base + i * n, di = d.base + i * n, e = target.at(i, 0) + entry
+                    if stride == 1 {
+                        for j in 0..<width(i) { e[j] += hi[j] * di[j] }
+                    } else {
+                        for j in 0..<width(i) { e[j * stride] += hi[j] * di[j] }
+                    }
                 }
             }
             switch form {
             case .mean:
-                try MatrixProduct.gemm(delta1, delta2, transposeB: true, alpha: 1 / Double(k), into: d)
+                try product(delta1, delta2, alpha: 1 / Double(k), into: d)
                 accumulate(0)
             case .perOutput:
                 for c in 0..<k {
-                    try MatrixProduct.gemm(delta1.columns(c * w, (c + 1) * w), delta2.columns(c * w, (c + 1) * w), transposeB: true, into: d)
+                    try product(delta1.columns(c * w, (c + 1) * w), delta2.columns(c * w, (c + 1) * w), alpha: 1, into: d)
                     accumulate(c)
                 }
             case .full:
                 for c in 0..<k {
                     for c2 in 0..<k {
+                        // Not symmetric in (x, x') for c ≠ c': a GEMM, of which the lower triangle is used.
                         try MatrixProduct.gemm(delta1.columns(c * w, (c + 1) * w), delta2.columns(c2 * w, (c2 + 1) * w),
                                                transposeB: true, into: d)
                         accumulate(c * k + c2)
@@ -345,5 +361,31 @@ public enum EmpiricalKernel {
                 }
             }
         }
+    }
+}
+
+extension MLP {
+    /// `f(X)` for a `Matrix` of inputs (n × d): n × k.
+    public func callAsFunction(_ x: Matrix) throws -> Matrix {
+        var out = try Matrix(rows: x.rows, cols: architecture.outputDimension)
+        try x.withView { xv in try out.withMutableView { try forward(xv, into: $0) } }
+        return out
+    }
+
+    /// The empirical NTK, mean over outputs, between the rows of `x1` and `x2` (default `x1`):
+    /// n1 × n2. `EmpiricalKernel.compute` has the other forms and options.
+    public func empiricalNTK(_ x1: Matrix, _ x2: Matrix? = nil, method: EmpiricalKernel.Method = .structured,
+                             progress: ((Double) -> Bool)? = nil) throws -> Matrix {
+        var out = try Matrix(rows: x1.rows, cols: x2?.rows ?? x1.rows)
+        try x1.withView { v1 in
+            try Matrix.withOptionalView(x2) { v2 in
+                try out.elements.withUnsafeMutableBufferPointer { buffer in
+                    // A 0 × 0 result has no storage; nothing is written then.
+                    guard let base = buffer.baseAddress else { return }
+                    try EmpiricalKernel.compute(self, v1, v2, method: method, into: base, progress: Progress(progress))
+                }
+            }
+        }
+        return out
     }
 }

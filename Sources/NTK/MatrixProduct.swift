@@ -30,6 +30,26 @@ enum MatrixProduct {
     }
 }
 
+extension MatrixProduct {
+    /// The lower triangle of `c ← α · a · aᵀ` (DSYRK); the strict upper triangle of `c` is not
+    /// written. Shapes validated by the caller as for `gemm`.
+    static func syrkLower(_ a: MatrixView, alpha: Double = 1, into c: MutableMatrixView) throws {
+        guard c.rows == a.rows, c.cols == a.rows else {
+            throw NTKError(.internalError, "symmetric product of \(a.rows)×\(a.cols) into \(c.rows)×\(c.cols)")
+        }
+        for (value, what) in [(a.rows, "rows"), (a.cols, "inner dimension"), (a.ld, "leading dimension"), (c.ld, "leading dimension")] {
+            _ = try Sizes.blasInt(value, "symmetric product \(what)")
+        }
+        if a.rows == 0 { return }
+        if a.cols == 0 {
+            for i in 0..<a.rows { for j in 0...i { c[i, j] = 0 } }
+            return
+        }
+        cblas_dsyrk(CblasRowMajor, CblasLower, CblasNoTrans, Int32(a.rows), Int32(a.cols), alpha, a.base, Int32(a.ld),
+                    0, c.base, Int32(c.ld))
+    }
+}
+
 extension Workspace {
     /// The workspace as a `rows × cols` row-major matrix (rows · cols ≤ count).
     func matrix(_ rows: Int, _ cols: Int) -> MutableMatrixView {
