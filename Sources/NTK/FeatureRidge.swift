@@ -86,24 +86,21 @@ extension FeatureRidge {
         throws -> (weights: Matrix, train: Matrix, test: Matrix?) {
         var weights = try Matrix(rows: s.cols, cols: y.cols)
         var train = try Matrix(rows: s.rows, cols: y.cols)
-        var test = try sTest.map { try Matrix(rows: $0.rows, cols: y.cols) }
+        var test = try Matrix(rows: sTest?.rows ?? 0, cols: y.cols)
         try s.withView { sv in
             try y.withView { yv in
                 try Matrix.withOptionalView(sTest) { st in
                     try weights.withMutableView { w in
                         try train.withMutableView { tr in
-                            if test != nil {
-                                try test!.withMutableView { te in
-                                    try fit(s: sv, y: yv, ridge: ridge, form: form, sTest: st, weights: w, trainOut: tr, testOut: te)
-                                }
-                            } else {
-                                try fit(s: sv, y: yv, ridge: ridge, form: form, weights: w, trainOut: tr)
+                            try test.withMutableView { te in
+                                try fit(s: sv, y: yv, ridge: ridge, form: form, sTest: st, weights: w, trainOut: tr,
+                                        testOut: st == nil ? nil : te)
                             }
                         }
                     }
                 }
             }
         }
-        return (weights, train, test)
+        return (weights, train, sTest == nil ? nil : test)
     }
 }

@@ -37,15 +37,25 @@ enum JacobianColumns {
         for (s, row) in rows.enumerated() {
             for c in 0..<k {
                 let dst = out.base + (s * k + c) * out.ld
-                // Signal Δ_l^c(x_s)[j]; for the output layer the unit vector e_c.
-                let signal: (Int) -> Double = output ? { $0 == c ? 1 : 0 } : { delta![row, c * fanOut + $0] }
                 var col = 0
-                for i in units {
-                    let hi = scale * h[row, i]
-                    for j in 0..<fanOut { dst[col + j] = hi * signal(j) }
-                    col += fanOut
+                if let delta {
+                    // Hidden layer: the signal Δ_l^c(x_s).
+                    let signal = delta.row(row) + c * fanOut
+                    for i in units {
+                        let hi = scale * h[row, i]
+                        for j in 0..<fanOut { dst[col + j] = hi * signal[j] }
+                        col += fanOut
+                    }
+                    if bias { for j in 0..<fanOut { dst[col + j] = c0 * signal[j] } }
+                } else {
+                    // Output layer: the signal is the unit vector e_c.
+                    for i in units {
+                        let hi = scale * h[row, i]
+                        for j in 0..<fanOut { dst[col + j] = j == c ? hi : 0 }
+                        col += fanOut
+                    }
+                    if bias { for j in 0..<fanOut { dst[col + j] = j == c ? c0 : 0 } }
                 }
-                if bias { for j in 0..<fanOut { dst[col + j] = c0 * signal(j) } }
             }
         }
     }

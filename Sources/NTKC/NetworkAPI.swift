@@ -13,8 +13,14 @@ public func ntk_mlp_create(_ inputDim: Int64, _ hiddenCount: Int64, _ widths: Un
         let out = try outPointer(out, "out")
         let count = try size(hiddenCount, "num_hidden")
         guard count <= 4096 else { throw NTKError(.tooLarge, "num_hidden = \(count) exceeds 4096 layers") }
-        if count > 0 && widths == nil { throw NTKError(.invalidArgument, "widths is NULL") }
-        let hidden = (0..<count).map { Int(widths![$0]) }
+        let hidden: [Int]
+        if let widths {
+            hidden = (0..<count).map { Int(widths[$0]) }
+        } else if count == 0 {
+            hidden = []
+        } else {
+            throw NTKError(.invalidArgument, "widths is NULL")
+        }
         guard bias == 0 || bias == 1 else { throw NTKError(.invalidArgument, "bias must be 0 or 1, got \(bias)") }
         guard let param = Parameterization(rawValue: parameterization) else {
             throw NTKError(.invalidArgument, "parameterization must be NTK_PARAMETERIZATION_NTK or _STANDARD, got \(parameterization)")
