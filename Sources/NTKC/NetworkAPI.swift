@@ -167,3 +167,37 @@ public func ntk_jacobian_ntk(_ n1: Int64, _ n2: Int64, _ k: Int64, _ p: Int64,
 
 @_cdecl("ntk_mlp_free")
 public func ntk_mlp_free(_ handle: OpaquePointer?) { HandleRegistry.shared.release(handle) }
+
+@_cdecl("ntk_infinite_width_kernels")
+public func ntk_infinite_width_kernels(_ handle: OpaquePointer?, _ n1: Int64, _ x1: UnsafePointer<Double>?, _ ld1: Int64,
+                                       _ n2: Int64, _ x2: UnsafePointer<Double>?, _ ld2: Int64,
+                                       _ quadraturePoints: Int32,
+                                       _ nngp: UnsafeMutablePointer<Double>?, _ ntk: UnsafeMutablePointer<Double>?,
+                                       _ callback: CProgress?, _ user: UnsafeMutableRawPointer?) -> Int32 {
+    boundary("ntk_infinite_width_kernels") {
+        let a = try HandleRegistry.shared.lookup(handle, as: MLP.self, "mlp").architecture
+        let (n1, n2) = (try size(n1, "n1"), try size(n2, "n2"))
+        if x2 == nil && n2 != n1 {
+            throw NTKError(.dimensionMismatch, "X2 is NULL (symmetric kernel) so n2 must equal n1 = \(n1), got \(n2)")
+        }
+        guard quadraturePoints >= 0, quadraturePoints <= 512 else {
+            throw NTKError(.invalidArgument, "quadrature_points must be in 0...512 (0: default 64), got \(quadraturePoints)")
+        }
+        if nngp == nil && ntk == nil { throw NTKError(.invalidArgument, "nngp and ntk are both NULL: nothing to compute") }
+        try InfiniteWidthKernel.compute(a, try input(x1, n1, a.inputDimension, ld: ld1, "X1"),
+                                        try x2.map { try input($0, n2, a.inputDimension, ld: ld2, "X2") },
+                                        nngp: nngp, ntk: ntk, quadraturePoints: quadraturePoints == 0 ? 64 : Int(quadraturePoints),
+                                        progress: progress(callback, user))
+    }
+}
+
+@_cdecl("ntk_infinite_width_diagonal")
+public func ntk_infinite_width_diagonal(_ handle: OpaquePointer?, _ n: Int64, _ x: UnsafePointer<Double>?, _ ldx: Int64,
+                                        _ nngp: UnsafeMutablePointer<Double>?, _ ntk: UnsafeMutablePointer<Double>?) -> Int32 {
+    boundary("ntk_infinite_width_diagonal") {
+        let a = try HandleRegistry.shared.lookup(handle, as: MLP.self, "mlp").architecture
+        let n = try size(n, "n")
+        if nngp == nil && ntk == nil { throw NTKError(.invalidArgument, "nngp and ntk are both NULL: nothing to compute") }
+        try InfiniteWidthKernel.diagonal(a, try input(x, n, a.inputDimension, ld: ldx, "X"), nngp: nngp, ntk: ntk)
+    }
+}

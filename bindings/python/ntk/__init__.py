@@ -24,7 +24,17 @@ from .errors import (  # noqa: E402
     TooLargeError,
 )
 from .linalg import CholeskyFactor, cholesky_solve, eigh, eigvalsh, gram  # noqa: E402
-from .network import ACTIVATIONS, MLP, empirical_ntk, empirical_ntk_diagonal, jacobian_ntk  # noqa: E402
+from .network import (  # noqa: E402
+    ACTIVATIONS,
+    MLP,
+    empirical_ntk,
+    empirical_ntk_diagonal,
+    infinite_width_diagonal,
+    infinite_width_kernels,
+    infinite_width_nngp,
+    infinite_width_ntk,
+    jacobian_ntk,
+)
 from .regression import (  # noqa: E402
     KernelRidge,
     SpectralSolver,
@@ -43,6 +53,7 @@ __all__ = [
     "kernel_ridge", "KernelRidge", "features_ridge", "SpectralSolver", "gradient_flow", "ridge_path",
     "select_ridge", "max_learning_rate",
     "MLP", "ACTIVATIONS", "empirical_ntk", "empirical_ntk_diagonal", "jacobian_ntk",
+    "infinite_width_kernels", "infinite_width_ntk", "infinite_width_nngp", "infinite_width_diagonal",
     "NTKError", "LibraryNotFoundError", "InvalidArgumentError", "DimensionMismatchError",
     "NonFiniteError", "TooLargeError", "InvalidHandleError", "NotPositiveDefiniteError",
     "NumericalError", "OutOfMemoryError", "CancelledError", "InternalError",

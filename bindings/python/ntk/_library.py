@@ -72,6 +72,9 @@ _SIGNATURES = {
     "ntk_empirical_ntk_diagonal": ([c_void_p, c_int64, _d, c_int64, c_int, _d], c_int),
     "ntk_jacobian_ntk": ([c_int64, c_int64, c_int64, c_int64, _d, _d, c_int, _d, PROGRESS_FN, c_void_p], c_int),
     "ntk_mlp_free": ([c_void_p], None),
+    "ntk_infinite_width_kernels": ([c_void_p, c_int64, _d, c_int64, c_int64, _d, c_int64, c_int, _d, _d,
+                                    PROGRESS_FN, c_void_p], c_int),
+    "ntk_infinite_width_diagonal": ([c_void_p, c_int64, _d, c_int64, _d, _d], c_int),
     "ntk_max_learning_rate": ([c_int64, _d, c_int64, c_int64, _d, _d, PROGRESS_FN, c_void_p], c_int),
 }
 

@@ -1,0 +1,159 @@
+/// The infinite-width NNGP `Σ` and NTK `Θ` of an MLP architecture (widths do not matter in the
+/// NTK parameterization; its weights are never used). The recursion (DESIGN.md, as
+/// neural-tangents), over the dense layers l = 0…L with the activation between them:
+///
+///     input:          Σ = x·x'/d,   Θ = 0
+///     dense (ntk):    Σ ← W_std² Σ + b_std²,   Θ ← Σ + W_std² Θ       (Σ updated first)
+///     dense (std):    Θ ← fan_in · Σ + 1 + W_std² Θ,   Σ ← W_std² Σ + b_std²
+///     nonlinearity:   Σ ← E[φ(u)φ(v)],   Θ ← Θ · E[φ'(u)φ'(v)],  (u, v) ~ N(0, Σ on {x, x'})
+///
+/// (`b_std²` and the `+1` only with biases). In the standard parameterization the NTK grows with
+/// the widths (`fan_in · Σ`): there is no width-independent limit, and the recursion is
+/// evaluated with the architecture's actual widths, the large-width approximation of that
+/// network's kernel. The expectations are `GaussianExpectation`'s closed forms or quadrature.
+///
+/// Safety: correlations are clipped to [−1, 1]; the diagonal (x = x') uses ρ = 1 exactly;
+/// zero-norm inputs are handled exactly; outputs are computed in 256 × 256 tiles with progress,
+/// the symmetric case once per pair and exactly symmetric. Each tile costs a GEMM for x·x' and
+/// O(L) elementwise work per pair (m² activation evaluations for quadrature activations).
+public enum InfiniteWidthKernel {
+    /// Computes `Σ(X1, X2)` into `nngp` and `Θ(X1, X2)` into `ntk` (each n1 × n2 contiguous, or
+    /// nil when not wanted); `x2 = nil` means X1's own kernel.
+    public static func compute(_ architecture: MLPArchitecture, _ x1: MatrixView, _ x2: MatrixView?,
+                               nngp: UnsafeMutablePointer<Double>?, ntk: UnsafeMutablePointer<Double>?,
+                               quadraturePoints: Int = 64, progress: Progress = .none) throws {
+        let a = architecture
+        try check(a, x1, "X1")
+        if let x2 { try check(a, x2, "X2") }
+        let n1 = x1.rows, n2 = x2?.rows ?? n1
+        _ = try Sizes.product(try Sizes.product(n1, n2, "kernel size"), 8, "kernel bytes")
+        let expect = try GaussianExpectation(a.activation, quadraturePoints: quadraturePoints)
+        try progress.report(0)
+        if n1 == 0 || n2 == 0 || (nngp == nil && ntk == nil) { return try progress.report(1) }
+        let d1 = try DiagonalRecursion(a, x1, expect)
+        let d2 = try x2.map { try DiagonalRecursion(a, $0, expect) } ?? d1
+        let other = x2 ?? x1
+        let tile = 256
+        let s = try Workspace(count: tile * tile, for: "a kernel tile"), t = try Workspace(count: tile * tile, for: "a kernel tile")
+        var pairs: [(Range<Int>, Range<Int>)] = []
+        for i in stride(from: 0, to: n1, by: tile) {
+            for j in stride(from: 0, to: n2, by: tile) where x2 != nil || j <= i {
+                pairs.append((i..<min(i + tile, n1), j..<min(j + tile, n2)))
+            }
+        }
+        for (done, (r1, r2)) in pairs.enumerated() {
+            let m = r1.count, n = r2.count
+            let sView = MutableMatrixView(unchecked: s.pointer, rows: m, cols: n, ld: n)
+            try MatrixProduct.gemm(x1.rowRange(r1.lowerBound, r1.upperBound), other.rowRange(r2.lowerBound, r2.upperBound),
+                                   transposeB: true, alpha: 1 / Double(a.inputDimension), into: sView)
+            t.pointer.update(repeating: 0, count: m * n)
+            for l in 0..<a.layerCount {
+                dense(a, l, sigma: s.pointer, theta: t.pointer, count: m * n)
+                guard l < a.layerCount - 1 else { break }
+                let q1 = d1.variance[l], q2 = d2.variance[l]
+                for i in 0..<m {
+                    let qi = q1[r1.lowerBound + i]
+                    for j in 0..<n {
+                        let k = i * n + j
+                        let (e, de) = expect.pair(qi, q2[r2.lowerBound + j], s.pointer[k])
+                        t.pointer[k] *= de
+                        s.pointer[k] = e
+                    }
+                }
+            }
+            for i in 0..<m {
+                let row = (r1.lowerBound + i) * n2 + r2.lowerBound
+                nngp.map { ($0 + row).update(from: s.pointer + i * n, count: n) }
+                ntk.map { ($0 + row).update(from: t.pointer + i * n, count: n) }
+            }
+            try progress.report(0.99 * Double(done + 1) / Double(pairs.count))
+        }
+        if x2 == nil {
+            for out in [nngp, ntk].compactMap({ $0 }) {
+                Symmetry.mirrorLowerToUpper(out, n: n1, ld: n1)
+            }
+            // x = x': the exact diagonal recursion (ρ = 1), not the clipped correlation.
+            for i in 0..<n1 {
+                nngp?[i * n1 + i] = d1.nngp[i]
+                ntk?[i * n1 + i] = d1.ntk[i]
+            }
+        }
+        try progress.report(1)
+    }
+
+    /// `Σ(x, x)` and `Θ(x, x)` for each row of `x` (n each, or nil), O(n·(d + L)) work.
+    public static func diagonal(_ architecture: MLPArchitecture, _ x: MatrixView, nngp: UnsafeMutablePointer<Double>?,
+                                ntk: UnsafeMutablePointer<Double>?, quadraturePoints: Int = 64) throws {
+        try check(architecture, x, "X")
+        let d = try DiagonalRecursion(architecture, x, try GaussianExpectation(architecture.activation, quadraturePoints: quadraturePoints))
+        for i in 0..<x.rows {
+            nngp?[i] = d.nngp[i]
+            ntk?[i] = d.ntk[i]
+        }
+    }
+
+    static func check(_ a: MLPArchitecture, _ x: MatrixView, _ name: String) throws {
+        guard x.cols == a.inputDimension else {
+            throw NTKError.dimensionMismatch("\(name) has \(x.cols) columns but the input dimension is \(a.inputDimension)")
+        }
+        _ = try Sizes.blasInt(x.rows, "rows of \(name)")
+        _ = try Sizes.blasInt(x.ld, "leading dimension of \(name)")
+        try InputCheck.finite(x, name)
+    }
+
+    /// The dense-layer update of `count` (Σ, Θ) entries.
+    @inline(__always)
+    static func dense(_ a: MLPArchitecture, _ l: Int, sigma: UnsafeMutablePointer<Double>, theta: UnsafeMutablePointer<Double>, count: Int) {
+        let w2 = a.weightStd * a.weightStd
+        let b2 = a.hasBias ? a.biasStd * a.biasStd : 0
+        if a.parameterization == .ntk {
+            for k in 0..<count {
+                let s = w2 * sigma[k] + b2
+                sigma[k] = s
+                theta[k] = s + w2 * theta[k]
+            }
+        } else {
+            let fanIn = Double(a.fanIn(l)), one: Double = a.hasBias ? 1 : 0
+            for k in 0..<count {
+                theta[k] = fanIn * sigma[k] + one + w2 * theta[k]
+                sigma[k] = w2 * sigma[k] + b2
+            }
+        }
+    }
+
+    /// The recursion on the diagonal: per point, the pre-activation variance of every hidden
+    /// layer (needed by the pair recursion) and the final Σ(x, x), Θ(x, x).
+    struct DiagonalRecursion {
+        var variance: [[Double]]   // [hidden layer][point]
+        var nngp: [Double]
+        var ntk: [Double]
+
+        init(_ a: MLPArchitecture, _ x: MatrixView, _ expect: GaussianExpectation) throws {
+            let n = x.rows
+            var sigma = (0..<n).map { i -> Double in
+                var s = 0.0
+                let row = x.row(i)
+                for j in 0..<x.cols { s += row[j] * row[j] }
+                return s / Double(a.inputDimension)
+            }
+            var theta = [Double](repeating: 0, count: n)
+            variance = []
+            for l in 0..<a.layerCount {
+                sigma.withUnsafeMutableBufferPointer { s in
+                    theta.withUnsafeMutableBufferPointer { t in
+                        if n > 0 { InfiniteWidthKernel.dense(a, l, sigma: s.baseAddress!, theta: t.baseAddress!, count: n) }
+                    }
+                }
+                guard l < a.layerCount - 1 else { break }
+                variance.append(sigma)
+                for i in 0..<n {
+                    let (e, de) = expect.diagonal(sigma[i])
+                    theta[i] *= de
+                    sigma[i] = e
+                }
+            }
+            nngp = sigma
+            ntk = theta
+        }
+    }
+}

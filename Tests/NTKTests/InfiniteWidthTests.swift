@@ -1,0 +1,52 @@
+import NTK
+import XCTest
+
+/// Closed-form Gaussian expectations against the library's own quadrature path.
+final class InfiniteWidthTests: XCTestCase {
+    func grid(_ variances: [Double], _ correlations: [Double]) -> [(Double, Double, Double)] {
+        var result: [(Double, Double, Double)] = []
+        for q1 in variances { for q2 in variances { for rho in correlations { result.append((q1, q2, rho * (q1 * q2).squareRoot())) } } }
+        return result
+    }
+
+    func worstRelativeError(_ activation: Activation, _ points: [(Double, Double, Double)]) throws -> Double {
+        let closed = try GaussianExpectation(activation)
+        let quad = try GaussianExpectation(activation, forceQuadrature: true)  // default 64 points
+        var worst = 0.0
+        for (q1, q2, c) in points {
+            let (a, da) = closed.pair(q1, q2, c), (b, db) = quad.pair(q1, q2, c)
+            worst = max(worst, abs(a - b) / max(abs(a), 1e-3), abs(da - db) / max(abs(da), 1e-3))
+        }
+        return worst
+    }
+
+    /// The documented accuracy of the quadrature path, measured on the smooth closed forms.
+    func testQuadratureAccuracyAgainstClosedForms() throws {
+        let moderate = grid([0.3, 0.6, 1.0], [-0.9, -0.5, 0, 0.5, 0.9])
+        let hard = grid([2, 4], [-0.99, 0.99])
+        for activation in [Activation.erf, .sin, .identity] {
+            XCTAssertLessThan(try worstRelativeError(activation, moderate), 1e-8, "\(activation), q ≤ 1")
+            XCTAssertLessThan(try worstRelativeError(activation, hard), 1e-3, "\(activation), q ≤ 4, |ρ| = 0.99")
+        }
+    }
+
+    func testDiagonalIsThePairAtCorrelationOne() throws {
+        for activation in [Activation.relu, .leakyReLU(slope: -0.3), .abs, .erf, .sin, .tanh, .gelu, .softplus, .sigmoid] {
+            let e = try GaussianExpectation(activation)
+            for q in [0.2, 1.0] {
+                let (d, dd) = e.diagonal(q), (p, dp) = e.pair(q, q, q)
+                XCTAssertEqual(d, p, accuracy: 1e-10 * max(abs(d), 1e-3), "\(activation) q = \(q)")
+                XCTAssertEqual(dd, dp, accuracy: 1e-10 * max(abs(dd), 1e-3), "\(activation)' q = \(q)")
+            }
+        }
+    }
+
+    func testDegenerateVariances() throws {
+        // u ≡ 0: E[φ(0) φ(v)] = φ(0) E[φ(v)]; sigmoid(0) = 1/2 and E[sigmoid(v)] = 1/2.
+        let (t, dt) = try GaussianExpectation(.sigmoid).pair(0, 1.3, 0)
+        XCTAssertEqual(t, 0.25, accuracy: 1e-14)
+        XCTAssertGreaterThan(dt, 0)
+        XCTAssertEqual(try GaussianExpectation(.relu).pair(0, 2, 0).0, 0)
+        XCTAssertEqual(try GaussianExpectation(.leakyReLU(slope: 0.1)).pair(0, 2, 0).1, 0.1 * 0.55, accuracy: 1e-15)
+    }
+}
