@@ -11,3 +11,5 @@ echo; echo "== benchmarks/bench_solvers.py"
 python3 benchmarks/bench_solvers.py
 echo; echo "== benchmarks/bench_empirical_ntk.py (several minutes: the numpy baseline costs n^2 P flops)"
 python3 benchmarks/bench_empirical_ntk.py
+echo; echo "== benchmarks/bench_infinite_width.py"
+python3 benchmarks/bench_infinite_width.py

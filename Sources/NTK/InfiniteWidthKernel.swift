@@ -34,14 +34,19 @@ public enum InfiniteWidthKernel {
         let d2 = try x2.map { try DiagonalRecursion(a, $0, expect) } ?? d1
         let other = x2 ?? x1
         let tile = 256
-        let s = try Workspace(count: tile * tile, for: "a kernel tile"), t = try Workspace(count: tile * tile, for: "a kernel tile")
         var pairs: [(Range<Int>, Range<Int>)] = []
         for i in stride(from: 0, to: n1, by: tile) {
             for j in stride(from: 0, to: n2, by: tile) where x2 != nil || j <= i {
                 pairs.append((i..<min(i + tile, n1), j..<min(j + tile, n2)))
             }
         }
-        for (done, (r1, r2)) in pairs.enumerated() {
+        let threads = Parallel.defaultThreads
+        let scratch = try (0..<threads).map { _ in
+            (try Workspace(count: tile * tile, for: "a kernel tile"), try Workspace(count: tile * tile, for: "a kernel tile"))
+        }
+        try Parallel.forEach(count: pairs.count, threads: threads, progress: progress) { item, worker in
+            let (r1, r2) = pairs[item]
+            let (s, t) = scratch[worker]
             let m = r1.count, n = r2.count
             let sView = MutableMatrixView(unchecked: s.pointer, rows: m, cols: n, ld: n)
             try MatrixProduct.gemm(x1.rowRange(r1.lowerBound, r1.upperBound), other.rowRange(r2.lowerBound, r2.upperBound),
@@ -50,23 +55,14 @@ public enum InfiniteWidthKernel {
             for l in 0..<a.layerCount {
                 dense(a, l, sigma: s.pointer, theta: t.pointer, count: m * n)
                 guard l < a.layerCount - 1 else { break }
-                let q1 = d1.variance[l], q2 = d2.variance[l]
-                for i in 0..<m {
-                    let qi = q1[r1.lowerBound + i]
-                    for j in 0..<n {
-                        let k = i * n + j
-                        let (e, de) = expect.pair(qi, q2[r2.lowerBound + j], s.pointer[k])
-                        t.pointer[k] *= de
-                        s.pointer[k] = e
-                    }
-                }
+                nonlinearity(expect, q1: d1.variance[l], rows: r1, q2: d2.variance[l], cols: r2,
+                             sigma: s.pointer, theta: t.pointer)
             }
             for i in 0..<m {
                 let row = (r1.lowerBound + i) * n2 + r2.lowerBound
                 nngp.map { ($0 + row).update(from: s.pointer + i * n, count: n) }
                 ntk.map { ($0 + row).update(from: t.pointer + i * n, count: n) }
             }
-            try progress.report(0.99 * Double(done + 1) / Double(pairs.count))
         }
         if x2 == nil {
             for out in [nngp, ntk].compactMap({ $0 }) {
@@ -99,6 +95,30 @@ public enum InfiniteWidthKernel {
         _ = try Sizes.blasInt(x.rows, "rows of \(name)")
         _ = try Sizes.blasInt(x.ld, "leading dimension of \(name)")
         try InputCheck.finite(x, name)
+    }
+
+    /// The nonlinearity update of a tile: Σ ← T(q1, q2, Σ), Θ ← Θ · T'(q1, q2, Σ). The
+    /// activation is chosen once per tile, so the closed forms run in tight loops.
+    static func nonlinearity(_ expect: GaussianExpectation, q1: [Double], rows: Range<Int>, q2: [Double], cols: Range<Int>,
+                             sigma: UnsafeMutablePointer<Double>, theta: UnsafeMutablePointer<Double>) {
+        @inline(__always) func each(_ f: (Double, Double, Double) -> (Double, Double)) {
+            let n = cols.count
+            for (i, a) in rows.enumerated() {
+                let qi = q1[a], s = sigma + i * n, t = theta + i * n
+                for (j, b) in cols.enumerated() {
+                    let qj = q2[b]
+                    let (e, de) = qi > 0 && qj > 0 ? f(qi, qj, s[j]) : expect.degenerate(qi, qj)
+                    t[j] *= de
+                    s[j] = e
+                }
+            }
+        }
+        switch (expect.closedForm, expect.activation) {
+        case (true, .relu): each(GaussianExpectation.relu)
+        case (true, .leakyReLU(let slope)): each { GaussianExpectation.leaky(slope, $0, $1, $2) }
+        case (true, .abs): each { GaussianExpectation.leaky(-1, $0, $1, $2) }
+        default: each(expect.pair)
+        }
     }
 
     /// The dense-layer update of `count` (Σ, Θ) entries.

@@ -1,4 +1,5 @@
-import NTK
+@testable import NTK
+import Synchronization
 import XCTest
 
 /// Closed-form Gaussian expectations against the library's own quadrature path.
@@ -48,5 +49,32 @@ final class InfiniteWidthTests: XCTestCase {
         XCTAssertGreaterThan(dt, 0)
         XCTAssertEqual(try GaussianExpectation(.relu).pair(0, 2, 0).0, 0)
         XCTAssertEqual(try GaussianExpectation(.leakyReLU(slope: 0.1)).pair(0, 2, 0).1, 0.1 * 0.55, accuracy: 1e-15)
+    }
+}
+
+final class InfiniteWidthKernelTests: XCTestCase {
+    func testSymmetricKernelMatchesTwoSidedAndDiagonal() throws {
+        var rng = TestRandom(seed: 31)
+        let a = try MLPArchitecture(inputDimension: 3, hiddenWidths: [1, 1], activation: .erf, biasStd: 0.2)
+        let x = try rng.matrix(300, 3)  // two tile rows, worked on by several threads
+        var sym = [Double](repeating: .nan, count: 300 * 300), two = sym, diag = [Double](repeating: .nan, count: 300)
+        try x.withView { xv in
+            try sym.withUnsafeMutableBufferPointer { try InfiniteWidthKernel.compute(a, xv, nil, nngp: nil, ntk: $0.baseAddress) }
+            try two.withUnsafeMutableBufferPointer { try InfiniteWidthKernel.compute(a, xv, xv, nngp: nil, ntk: $0.baseAddress) }
+            try diag.withUnsafeMutableBufferPointer { try InfiniteWidthKernel.diagonal(a, xv, nngp: nil, ntk: $0.baseAddress) }
+        }
+        XCTAssertLessThan(zip(sym, two).map { abs($0 - $1) }.max() ?? 1, 1e-12 * (two.map(abs).max() ?? 1))
+        for i in 0..<300 { XCTAssertEqual(sym[i * 300 + i], diag[i]) }
+    }
+
+    func testParallelLoopCancelsAndPropagatesErrors() throws {
+        var calls = 0
+        assertThrows(.cancelled, try Parallel.forEach(count: 1000, threads: 2, progress: Progress { _ in calls += 1; return calls < 3 }) { _, _ in })
+        assertThrows(.numericalFailure, try Parallel.forEach(count: 100, threads: 2) { item, _ in
+            if item == 37 { throw NTKError(.numericalFailure, "item 37") }
+        })
+        let seen = Mutex<Set<Int>>([])
+        try Parallel.forEach(count: 500, threads: 2) { item, _ in _ = seen.withLock { $0.insert(item) } }
+        XCTAssertEqual(seen.withLock { $0.count }, 500)
     }
 }

@@ -372,6 +372,27 @@ static void test_network(void) {
               NTK_ERR_INVALID_ARGUMENT,
           "an unknown output form is rejected");
     check(ntk_mlp_forward(mlp, N, x, D - 1, f, K) == NTK_ERR_INVALID_ARGUMENT, "ldx < d is rejected");
+    /* Infinite width, one hidden relu layer, W_std = 1, b_std = 0, by hand for two points. */
+    ntk_mlp *arch = NULL;
+    int64_t one = 1;
+    check(ntk_mlp_create(2, 1, &one, 1, NTK_ACTIVATION_RELU, 0, 1.0, 0.0, 1, NTK_PARAMETERIZATION_NTK, 0, &arch) == NTK_OK,
+          "architecture for the infinite-width kernel");
+    double pts[4] = {1.0, 0.5, -0.3, 2.0}, nngp[4], ntk_inf[4];
+    check(ntk_infinite_width_kernels(arch, 2, pts, 2, 2, NULL, 0, 0, nngp, ntk_inf, NULL, NULL) == NTK_OK,
+          "infinite-width kernels");
+    {
+        const double pi = 3.14159265358979323846;
+        double q1 = (1.0 + 0.25) / 2, q2 = (0.09 + 4.0) / 2, c = (-0.3 + 1.0) / 2;
+        double angle = acos(c / sqrt(q1 * q2));
+        double sigma = sqrt(q1 * q2) * (sin(angle) + (pi - angle) * cos(angle)) / (2 * pi);
+        double ntk01 = sigma + c * (pi - angle) / (2 * pi);
+        check(fabs(nngp[1] - sigma) < 1e-14 && fabs(ntk_inf[1] - ntk01) < 1e-14 && ntk_inf[1] == ntk_inf[2],
+              "infinite-width NNGP and NTK match the arc-cosine formulas");
+    }
+    check(ntk_infinite_width_kernels(arch, 2, pts, 2, 2, NULL, 0, 0, NULL, NULL, NULL, NULL) == NTK_ERR_INVALID_ARGUMENT,
+          "asking for neither kernel is an error");
+    ntk_mlp_free(arch);
+
     ntk_mlp *bad = NULL;
     check(ntk_mlp_create(D, 2, NULL, K, NTK_ACTIVATION_RELU, 0, 1, 0, 1, 0, 0, &bad) == NTK_ERR_INVALID_ARGUMENT,
           "NULL widths are rejected");
