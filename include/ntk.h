@@ -484,6 +484,62 @@ int ntk_infinite_width_diagonal(const ntk_mlp *mlp, int64_t n, const double *x, 
                                 double *nngp, double *ntk);
 
 /* ---------------------------------------------------------------------------------------
+ * Training the network (eq. 6-7), the moving kernel, and function-space dynamics (eq. 13)
+ * ------------------------------------------------------------------------------------- */
+
+#define NTK_LOSS_MSE 0           /* (1/N) sum 1/2 (f - y)^2 over all N = n k entries */
+#define NTK_LOSS_CROSS_ENTROPY 1 /* softmax over k > 1 outputs (targets: probability rows), or
+                                    the logistic loss for k = 1 (targets in [0, 1]); mean over rows */
+
+/* Called after every epoch with the training loss; return non-zero to stop. */
+typedef int (*ntk_epoch_fn)(void *user, int64_t epoch, double loss);
+
+/* The loss over the n rows of X (targets Y, n x k) and its gradient d loss / d theta
+ * (P doubles, may be NULL), by backpropagation. */
+int ntk_mlp_loss_gradient(const ntk_mlp *mlp, int64_t n, const double *x, int64_t ldx,
+                          const double *y, int64_t ldy, int loss, double *value, double *gradient);
+
+/* Trains the network in place for `epochs` epochs: each step v <- momentum v + grad,
+ * theta <- theta - learning_rate v on a minibatch of batch_size rows (0: all rows, full-batch
+ * gradient descent), batches reshuffled every epoch from `seed`.
+ * losses (epochs + 1 doubles): the loss on all rows after each epoch, losses[0] at the start;
+ * NaN after the last epoch run. Training stops when the loss becomes NaN/Inf (*diverged = 1;
+ * the network keeps its last finite parameters) or when `callback` (may be NULL) returns
+ * non-zero; *epochs_run tells how far it got.
+ * Kernel snapshots: after each of the num_snapshots strictly increasing snapshot_epochs (in
+ * 0..epochs), the empirical NTK (mean over outputs) of the m probe rows X_probe is written to
+ * kernels (num_snapshots x m x m, may be NULL) and its largest eigenvalue to lambda_max (may
+ * be NULL); NaN for snapshots not reached. The network's parameters change: do not use it
+ * from other threads meanwhile (readers see the parameters of the last snapshot). */
+int ntk_mlp_train(ntk_mlp *mlp, int64_t n, const double *x, int64_t ldx, const double *y, int64_t ldy,
+                  int loss, double learning_rate, int64_t epochs, int64_t batch_size, double momentum,
+                  uint64_t seed, int64_t num_snapshots, const int64_t *snapshot_epochs,
+                  int64_t m, const double *x_probe, int64_t ldp,
+                  double *losses, double *kernels, double *lambda_max, int64_t *epochs_run,
+                  int *diverged, ntk_epoch_fn callback, void *user);
+
+/* Kernel distance 1 - <A, B>_F / (|A|_F |B|_F) of two arrays of `count` doubles: 0 for
+ * identical kernels, invariant to scaling. INVALID_ARGUMENT for a zero kernel. */
+int ntk_kernel_distance(int64_t count, const double *a, const double *b, double *distance);
+
+/* Kernel-target alignment <K, Y Y^T>_F / (|K|_F |Y Y^T|_F), K n x n, Y n x k (contiguous). */
+int ntk_kernel_alignment(int64_t n, int64_t k, const double *kernel, const double *y, double *alignment);
+
+/* Function-space gradient flow for any loss with a fixed kernel (eq. 13):
+ *   d f_train/dt = -eta K_train grad_f L(f_train),  d f_test/dt = -eta K_test_train grad_f L(f_train)
+ * from f0 (NULL: 0), by adaptive Dormand-Prince 5(4) with tolerances rtol, atol > 0, to every
+ * time in times[count] (finite, >= 0, any order). Outputs contiguous: pred_train
+ * count x n x k, pred_test count x m x k (K_test_train NULL with m = 0 for none). For MSE this
+ * is the closed form of ntk_spectral_predict; long MSE runs are stiff and slow here.
+ * NUMERICAL after 1e6 steps. */
+int ntk_gradient_flow_ode(int64_t n, int64_t k, const double *k_train, int64_t ldk,
+                          const double *y, int64_t ldy, const double *f0_train, int64_t ldf0,
+                          int64_t count, const double *times, int loss, double learning_rate,
+                          int64_t m, const double *k_test_train, int64_t ldkt,
+                          const double *f0_test, int64_t ldf0t, double rtol, double atol,
+                          double *pred_train, double *pred_test, ntk_progress_fn progress, void *user);
+
+/* ---------------------------------------------------------------------------------------
  * Diagnostics
  * ------------------------------------------------------------------------------------- */
 

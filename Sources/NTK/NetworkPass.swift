@@ -14,6 +14,7 @@ final class NetworkPass {
     let architecture: MLPArchitecture
     let capacity: Int
     let withDeltas: Bool
+    let withDerivatives: Bool
     private let hidden: [Workspace]      // φ(z_l), capacity × fanOut(l), l < L
     private let derivative: [Workspace]  // φ'(z_l), same shapes (only with deltas)
     private let deltas: [Workspace]      // Δ_l, capacity × k·fanOut(l), l < L (only with deltas)
@@ -28,14 +29,18 @@ final class NetworkPass {
         return doubles * 8
     }
 
-    init(_ architecture: MLPArchitecture, capacity: Int, deltas: Bool) throws {
+    /// - Parameters:
+    ///   - deltas: also compute the per-output signals Δ_l (for kernels and Jacobians);
+    ///   - derivatives: keep φ'(z_l) (implied by `deltas`; needed by training's backward pass).
+    init(_ architecture: MLPArchitecture, capacity: Int, deltas: Bool, derivatives: Bool = false) throws {
         let a = architecture
         self.architecture = a
         self.capacity = capacity
         self.withDeltas = deltas
+        self.withDerivatives = deltas || derivatives
         let k = a.outputDimension
         hidden = try a.hiddenWidths.map { try Workspace(count: try Sizes.product(capacity, $0, "activations"), for: "activations") }
-        derivative = deltas ? try a.hiddenWidths.map { try Workspace(count: try Sizes.product(capacity, $0, "derivatives"), for: "derivatives") } : []
+        derivative = (deltas || derivatives) ? try a.hiddenWidths.map { try Workspace(count: try Sizes.product(capacity, $0, "derivatives"), for: "derivatives") } : []
         self.deltas = deltas ? try a.hiddenWidths.map {
             try Workspace(count: try Sizes.product(capacity, try Sizes.product(k, $0, "signals"), "backpropagated signals"),
                           for: "backpropagated signals")
@@ -53,6 +58,9 @@ final class NetworkPass {
         let width = architecture.outputDimension * architecture.fanOut(l)
         return MatrixView(unchecked: UnsafePointer(deltas[l].pointer), rows: rows, cols: width, ld: width)
     }
+
+    /// `φ'(z_l)` of hidden layer l: rows × fanOut(l) (needs `derivatives`).
+    func derivativeOf(_ l: Int) -> UnsafeMutablePointer<Double> { derivative[l].pointer }
 
     /// `f(X)` of the block: rows × k, contiguous.
     var outputs: UnsafeMutablePointer<Double> { output.pointer }
@@ -81,7 +89,7 @@ final class NetworkPass {
             }
             try MatrixProduct.gemm(input(l), w, alpha: a.weightScale(l), beta: a.hasBias ? 1 : 0, into: zView)
             if l < layers - 1 {
-                a.activation.apply(z, derivative: withDeltas ? derivative[l].pointer : nil, count: rows * fanOut)
+                a.activation.apply(z, derivative: withDerivatives ? derivative[l].pointer : nil, count: rows * fanOut)
             }
         }
         guard withDeltas, layers > 1 else { return }

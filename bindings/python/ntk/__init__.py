@@ -45,6 +45,17 @@ from .regression import (  # noqa: E402
     ridge_path,
     select_ridge,
 )
+from .training import (  # noqa: E402
+    LOSSES,
+    TrainingHistory,
+    after_kernel_predictions,
+    gradient_flow_ode,
+    kernel_alignment,
+    kernel_distance,
+    linearization_gap,
+    loss_and_gradient,
+    train,
+)
 from .runtime import blas_info, library_path, live_handle_count, set_num_threads, version  # noqa: E402
 
 __all__ = [
@@ -54,6 +65,8 @@ __all__ = [
     "select_ridge", "max_learning_rate",
     "MLP", "ACTIVATIONS", "empirical_ntk", "empirical_ntk_diagonal", "jacobian_ntk",
     "infinite_width_kernels", "infinite_width_ntk", "infinite_width_nngp", "infinite_width_diagonal",
+    "train", "TrainingHistory", "LOSSES", "loss_and_gradient", "gradient_flow_ode", "kernel_distance",
+    "kernel_alignment", "after_kernel_predictions", "linearization_gap",
     "NTKError", "LibraryNotFoundError", "InvalidArgumentError", "DimensionMismatchError",
     "NonFiniteError", "TooLargeError", "InvalidHandleError", "NotPositiveDefiniteError",
     "NumericalError", "OutOfMemoryError", "CancelledError", "InternalError",

@@ -19,6 +19,8 @@ EXPECTED_MAJOR = 0
 
 #: ``int (*)(void *user, double fraction)``: the progress callback type.
 PROGRESS_FN = ctypes.CFUNCTYPE(c_int, c_void_p, c_double)
+#: ``int (*)(void *user, int64_t epoch, double loss)``: the training callback type.
+EPOCH_FN = ctypes.CFUNCTYPE(c_int, c_void_p, c_int64, c_double)
 
 _d = POINTER(c_double)
 _SIGNATURES = {
@@ -72,6 +74,14 @@ _SIGNATURES = {
     "ntk_empirical_ntk_diagonal": ([c_void_p, c_int64, _d, c_int64, c_int, _d], c_int),
     "ntk_jacobian_ntk": ([c_int64, c_int64, c_int64, c_int64, _d, _d, c_int, _d, PROGRESS_FN, c_void_p], c_int),
     "ntk_mlp_free": ([c_void_p], None),
+    "ntk_mlp_loss_gradient": ([c_void_p, c_int64, _d, c_int64, _d, c_int64, c_int, _d, _d], c_int),
+    "ntk_mlp_train": ([c_void_p, c_int64, _d, c_int64, _d, c_int64, c_int, c_double, c_int64, c_int64, c_double,
+                       ctypes.c_uint64, c_int64, POINTER(c_int64), c_int64, _d, c_int64, _d, _d, _d, POINTER(c_int64),
+                       POINTER(c_int), EPOCH_FN, c_void_p], c_int),
+    "ntk_kernel_distance": ([c_int64, _d, _d, _d], c_int),
+    "ntk_kernel_alignment": ([c_int64, c_int64, _d, _d, _d], c_int),
+    "ntk_gradient_flow_ode": ([c_int64, c_int64, _d, c_int64, _d, c_int64, _d, c_int64, c_int64, _d, c_int, c_double,
+                               c_int64, _d, c_int64, _d, c_int64, c_double, c_double, _d, _d, PROGRESS_FN, c_void_p], c_int),
     "ntk_infinite_width_kernels": ([c_void_p, c_int64, _d, c_int64, c_int64, _d, c_int64, c_int, _d, _d,
                                     PROGRESS_FN, c_void_p], c_int),
     "ntk_infinite_width_diagonal": ([c_void_p, c_int64, _d, c_int64, _d, _d], c_int),

@@ -1,0 +1,306 @@
+"""Training networks and watching their tangent kernel move (sections 2-3 of the notes).
+
+- :meth:`MLP.train` / :func:`train`: gradient descent or minibatch SGD with momentum, MSE or
+  cross-entropy, the loss per epoch, snapshots of the empirical NTK on a probe set with their
+  distances, alignment and largest eigenvalue, and catapult diagnostics;
+- :func:`gradient_flow_ode`: function-space dynamics for any loss with a fixed kernel (eq. 13);
+- :func:`after_kernel_predictions`: boosting (eq. 24) and the pure after-kernel predictor
+  (eq. 25) with a selected ridge;
+- :func:`linearization_gap`: the trained network against the linearised (initial-NTK) model.
+"""
+
+import ctypes
+
+import numpy as np
+
+from . import _arrays
+from ._library import EPOCH_FN, call, lib
+from ._progress import Callback
+from .errors import DimensionMismatchError, InvalidArgumentError
+from .network import MLP, _int, empirical_ntk
+from .regression import gradient_flow, kernel_ridge, max_learning_rate, select_ridge
+
+LOSSES = {"mse": 0, "cross_entropy": 1}
+
+
+def _loss(loss):
+    if loss not in LOSSES:
+        raise InvalidArgumentError(f"loss must be one of {sorted(LOSSES)}, got {loss!r}")
+    return LOSSES[loss]
+
+
+def _targets(net, Y, n):
+    y, py, ldy, was_vector = _arrays.matrix(Y, "Y", vector_ok=True)
+    if y.shape != (n, net.output_dim):
+        raise DimensionMismatchError(f"Y must have shape ({n}, {net.output_dim}), got {np.shape(Y)}")
+    return y, py, ldy, was_vector
+
+
+def loss_and_gradient(net, X, Y, loss="mse"):
+    """``(loss, gradient)`` of ``net`` on (X, Y): the gradient is d loss/d theta, (P,)."""
+    x, px, ldx = net._inputs(X)
+    y, py, ldy, _ = _targets(net, Y, x.shape[0])
+    value, grad = ctypes.c_double(), np.empty(net.num_parameters)
+    call("ntk_mlp_loss_gradient", net._live(), x.shape[0], px, ldx, py, ldy, _loss(loss), ctypes.byref(value),
+         _arrays.pointer(grad))
+    return value.value, grad
+
+
+def kernel_distance(A, B):
+    """``1 - <A, B>_F / (|A|_F |B|_F)``: 0 for identical kernels, invariant to scaling."""
+    a = np.ascontiguousarray(A, dtype=np.float64)
+    b = np.ascontiguousarray(B, dtype=np.float64)
+    if a.shape != b.shape:
+        raise DimensionMismatchError(f"kernels of different shapes {a.shape} and {b.shape}")
+    out = ctypes.c_double()
+    call("ntk_kernel_distance", a.size, _arrays.pointer(a), _arrays.pointer(b), ctypes.byref(out))
+    return out.value
+
+
+def kernel_alignment(K, Y):
+    """Kernel-target alignment ``<K, Y Y^T>_F / (|K|_F |Y Y^T|_F)``."""
+    k = np.ascontiguousarray(K, dtype=np.float64)
+    y = np.ascontiguousarray(np.asarray(Y, dtype=np.float64).reshape(len(k), -1))
+    if k.ndim != 2 or k.shape[0] != k.shape[1]:
+        raise DimensionMismatchError(f"K must be square, got {k.shape}")
+    out = ctypes.c_double()
+    call("ntk_kernel_alignment", k.shape[0], y.shape[1], _arrays.pointer(k), _arrays.pointer(y), ctypes.byref(out))
+    return out.value
+
+
+class TrainingHistory:
+    """What :func:`train` returns.
+
+    Attributes
+    ----------
+    losses : (epochs_run + 1,) training loss after each epoch (``losses[0]``: at initialisation)
+    epochs_run : int
+    diverged : bool — the loss became NaN/Inf (the network kept its last finite parameters)
+    snapshot_epochs : list of int — epochs whose probe kernel was recorded
+    kernels : (S, m, m) — the empirical NTK of the probe set at those epochs
+    lambda_max : (S,) — largest eigenvalue of each probe kernel
+    distance_to_initial, distance_to_previous : (S,) — kernel distances (0 for the first)
+    relative_change_to_final : (S,) — ``|K_t - K_T|_F / |K_T|_F`` with K_T the last snapshot
+    alignment : (S,) or None — kernel-target alignment when probe targets are known
+    lambda_max_train_initial, lambda_max_train_final : float or None — of the training NTK
+    critical_learning_rates : (2N/lambda, 4N/lambda) at initialisation, or None
+    regime : "lazy", "catapult", "divergent" (or None without the training-kernel diagnostics)
+    """
+
+    def stabilization_epoch(self, epsilon):
+        """The first snapshot epoch T after which the probe kernel stays within ``epsilon``
+        (relative Frobenius) of K_T: ``|K_t - K_T| <= epsilon |K_T|`` for every later snapshot t
+        (the Proposition's assumption); None if no snapshot qualifies."""
+        K = self.kernels
+        for i, epoch in enumerate(self.snapshot_epochs):
+            ref = np.linalg.norm(K[i])
+            if all(np.linalg.norm(K[j] - K[i]) <= epsilon * ref for j in range(i, len(K))):
+                return epoch
+        return None
+
+    def __repr__(self):
+        return (f"TrainingHistory(epochs_run={self.epochs_run}, final_loss={self.losses[-1]:.4g}, "
+                f"diverged={self.diverged}, regime={self.regime!r}, snapshots={self.snapshot_epochs})")
+
+
+def train(net, X, Y, loss="mse", learning_rate=1.0, epochs=1, batch_size=None, momentum=0.0, seed=0,
+          snapshot_epochs=None, X_probe=None, Y_probe=None, callback=None, diagnose_catapult=None):
+    """Trains ``net`` in place by gradient descent; returns a :class:`TrainingHistory`.
+
+    Parameters
+    ----------
+    loss : "mse" (``(1/N) sum 1/2 (f - y)^2``, N = n k) or "cross_entropy" (softmax for k > 1
+        with probability/one-hot targets, logistic for k = 1 with targets in [0, 1])
+    learning_rate, epochs, momentum : step ``v <- momentum v + grad``, ``theta <- theta - lr v``
+    batch_size : None for full-batch gradient descent, else minibatches reshuffled per epoch
+    snapshot_epochs : epochs (0..epochs) at which the empirical NTK of the probe set is taken;
+        default: about 10 epochs spread over the run, 0 and the last included
+    X_probe, Y_probe : the probe set (default: the first min(n, 256) training rows and targets)
+    callback : ``callback(epoch, loss)``, return False to stop
+    diagnose_catapult : compute the training-set NTK's largest eigenvalue at the start and the
+        end (two kernels and eigendecompositions of size n) and classify the regime; default
+        when n <= 2048
+    """
+    if not isinstance(net, MLP):
+        raise InvalidArgumentError(f"net must be an ntk.MLP, got {type(net).__name__}")
+    x, px, ldx = net._inputs(X)
+    n = x.shape[0]
+    y, py, ldy, _ = _targets(net, Y, n)
+    epochs = _int(epochs, "epochs")
+    if epochs < 0:
+        raise InvalidArgumentError(f"epochs must be >= 0, got {epochs}")
+    if snapshot_epochs is None:
+        snapshot_epochs = sorted(set(np.linspace(0, epochs, min(epochs + 1, 11)).round().astype(int).tolist()))
+    snaps = np.array(sorted(set(_int(e, "snapshot epoch") for e in snapshot_epochs)), dtype=np.int64)
+    if X_probe is None:
+        m = min(n, 256)
+        probe, probe_y = x[:m], y[:m]
+    else:
+        probe = net._inputs(X_probe, "X_probe")[0]
+        probe_y = None if Y_probe is None else _targets(net, Y_probe, probe.shape[0])[0]
+    probe = np.ascontiguousarray(probe)
+    m = probe.shape[0]
+    batch = 0 if batch_size is None else _int(batch_size, "batch_size")
+    if batch_size is not None and batch < 1:
+        raise InvalidArgumentError(f"batch_size must be >= 1, got {batch_size}")
+    diagnose = n <= 2048 if diagnose_catapult is None else bool(diagnose_catapult)
+    k = net.output_dim
+    lam0 = max_learning_rate(empirical_ntk(net, x), n * k) if diagnose else None  # 2N / lambda
+
+    losses = np.empty(epochs + 1)
+    kernels = np.empty((len(snaps), m, m))
+    lambda_max = np.empty(len(snaps))
+    run, diverged = ctypes.c_int64(), ctypes.c_int()
+    error = []
+
+    def trampoline(_user, epoch, value):
+        if callback is None:
+            return 0
+        try:
+            return 1 if callback(int(epoch), float(value)) is False else 0
+        except BaseException as e:  # noqa: BLE001 - re-raised below
+            error.append(e)
+            return 1
+
+    c_callback = EPOCH_FN(trampoline) if callback is not None else EPOCH_FN()
+    status = lib.ntk_mlp_train(net._live(), n, px, ldx, py, ldy, _loss(loss), _arrays.scalar(learning_rate, "learning_rate"),
+                               epochs, batch, _arrays.scalar(momentum, "momentum"), _int(seed, "seed") & (2**64 - 1),
+                               len(snaps), snaps.ctypes.data_as(ctypes.POINTER(ctypes.c_int64)), m, _arrays.pointer(probe),
+                               max(net.input_dim, 1), _arrays.pointer(losses), _arrays.pointer(kernels),
+                               _arrays.pointer(lambda_max), ctypes.byref(run), ctypes.byref(diverged), c_callback, None)
+    if error:
+        raise error[0]
+    from ._library import raise_for_status
+    raise_for_status(status)
+
+    h = TrainingHistory()
+    h.epochs_run, h.diverged = run.value, bool(diverged.value)
+    h.losses = losses[:h.epochs_run + 1]
+    reached = snaps <= h.epochs_run
+    if h.diverged:
+        reached &= snaps < h.epochs_run
+    h.snapshot_epochs = snaps[reached].tolist()
+    h.kernels, h.lambda_max = kernels[reached], lambda_max[reached]
+    S = len(h.snapshot_epochs)
+    h.distance_to_initial = np.array([kernel_distance(h.kernels[0], K) for K in h.kernels]) if S else np.empty(0)
+    h.distance_to_previous = np.array([0.0] + [kernel_distance(h.kernels[i - 1], h.kernels[i]) for i in range(1, S)]) if S else np.empty(0)
+    h.relative_change_to_final = (np.array([np.linalg.norm(K - h.kernels[-1]) / np.linalg.norm(h.kernels[-1]) for K in h.kernels])
+                                  if S else np.empty(0))
+    h.alignment = np.array([kernel_alignment(K, probe_y) for K in h.kernels]) if probe_y is not None and S else None
+    h.lambda_max_train_initial = h.lambda_max_train_final = h.critical_learning_rates = h.regime = None
+    if diagnose:
+        N = n * k
+        h.lambda_max_train_initial = 2 * N / lam0
+        h.critical_learning_rates = (lam0, 2 * lam0)
+        h.lambda_max_train_final = 2 * N / max_learning_rate(empirical_ntk(net, x), N)
+        first, last = h.losses[0], h.losses[-1]
+        if h.diverged or not last < first:
+            h.regime = "divergent"
+        elif np.max(h.losses) > first and h.lambda_max_train_final < h.lambda_max_train_initial:
+            h.regime = "catapult"
+        else:
+            h.regime = "lazy"
+    return h
+
+
+MLP.train = train
+MLP.loss_and_gradient = loss_and_gradient
+
+
+def _copy(net):
+    """A new MLP with the same architecture and a copy of the current parameters."""
+    other = MLP(net.input_dim, net.widths, output_dim=net.output_dim, activation=net.activation, W_std=net.W_std,
+                b_std=net.b_std, parameterization=net.parameterization, bias=net.bias, seed=net.seed)
+    other.set_flat_parameters(net.flat_parameters)
+    return other
+
+
+MLP.copy = _copy
+
+
+def gradient_flow_ode(K_train, Y, times, loss="mse", K_test_train=None, learning_rate=1.0, f0_train=None, f0_test=None,
+                      rtol=1e-10, atol=1e-12, progress=None):
+    """Function-space gradient flow for any loss with a fixed kernel (eq. 13):
+    ``df/dt = -eta K grad_f L(f)`` on the train points, driving the test points through
+    ``K_test_train``; adaptive Dormand-Prince 5(4). Mirrors :func:`ntk.gradient_flow`:
+    returns ``(pred_train (T, n, k), pred_test (T, m, k) or None)``; a 1-D Y gives (T, n).
+    Times must be finite and >= 0. For "mse" the closed form :func:`ntk.gradient_flow` is exact
+    and faster; "cross_entropy" takes one-hot/probability targets (k > 1) or labels in [0, 1].
+    """
+    k_, pk, ldk, _ = _arrays.matrix(K_train, "K_train")
+    n = k_.shape[0]
+    if k_.shape != (n, n):
+        raise DimensionMismatchError(f"K_train must be square, got {k_.shape}")
+    y, py, ldy, was_vector = _arrays.matrix(Y, "Y", vector_ok=True)
+    if y.shape[0] != n:
+        raise DimensionMismatchError(f"Y has {y.shape[0]} rows but K_train is ({n}, {n})")
+    kk = y.shape[1]
+    _, pf0, ldf0 = _arrays.optional_matrix(f0_train, "f0_train", y.shape)
+    if K_test_train is None:
+        if f0_test is not None:
+            raise InvalidArgumentError("f0_test needs K_test_train")
+        kt, pkt, ldkt, m = None, _arrays.NULL, 1, 0
+    else:
+        kt, pkt, ldkt, _ = _arrays.matrix(K_test_train, "K_test_train")
+        if kt.shape[1] != n:
+            raise DimensionMismatchError(f"K_test_train must have {n} columns, got {kt.shape}")
+        m = kt.shape[0]
+    _, pf0t, ldf0t = _arrays.optional_matrix(f0_test, "f0_test", (m, kk))
+    t, pt = _arrays.vector(times, "times")
+    train_out = np.empty((len(t), n, kk))
+    test_out = np.empty((len(t), m, kk)) if kt is not None else None
+    cb = Callback(progress)
+    cb.check(lib.ntk_gradient_flow_ode(n, kk, pk, ldk, py, ldy, pf0, ldf0, len(t), pt, _loss(loss),
+                                       _arrays.scalar(learning_rate, "learning_rate"), m, pkt, ldkt, pf0t, ldf0t,
+                                       _arrays.scalar(rtol, "rtol"), _arrays.scalar(atol, "atol"),
+                                       _arrays.pointer(train_out), _arrays.NULL if test_out is None else _arrays.pointer(test_out),
+                                       cb.c_function, None))
+    if was_vector:
+        train_out = train_out[:, :, 0]
+        test_out = None if test_out is None else test_out[:, :, 0]
+    return train_out, test_out
+
+
+def after_kernel_predictions(net, X_train, Y, X_test, ridges=None, criterion="gcv"):
+    """Predictors built on the trained network's after-kernel ``K_T = K(., .; theta_T)``.
+
+    Returns a dict of test predictions and the ridges chosen:
+    ``network``: f_T(X_test);
+    ``boosting`` (eq. 24): f_T(x) + K_T(x, X) (z I + K_T)^-1 (Y - f_T(X)), z selected by
+    ``criterion`` ("gcv" or "loo") on the residuals;
+    ``kernel`` (eq. 25): K_T(x, X) (z~ I + K_T)^-1 Y, z~ selected on Y;
+    ``ridge_boosting``, ``ridge_kernel``: the selected ridges.
+    ``ridges`` default: 25 values from 1e-8 to 1e2 times the mean diagonal of K_T.
+    """
+    K = empirical_ntk(net, X_train)
+    K_test = empirical_ntk(net, X_test, X_train)
+    f_train, f_test = net(X_train), net(X_test)
+    y = np.asarray(Y, dtype=np.float64).reshape(f_train.shape)
+    if ridges is None:
+        ridges = np.geomspace(1e-8, 1e2, 25) * np.trace(K) / len(K)
+    z_boost, _ = select_ridge(K, y, ridges, criterion=criterion, f0_train=f_train)
+    z_kernel, _ = select_ridge(K, y, ridges, criterion=criterion)
+    boosting = kernel_ridge(K, y, K_test, ridge=z_boost, f0_train=f_train, f0_test=f_test, max_jitter=1e-8)[1]
+    kernel = kernel_ridge(K, y, K_test, ridge=z_kernel, max_jitter=1e-8)[1]
+    return {"network": f_test, "boosting": boosting, "kernel": kernel, "ridge_boosting": z_boost, "ridge_kernel": z_kernel}
+
+
+def linearization_gap(initial, trained, X_train, Y, X_eval, learning_rate, steps):
+    """The trained network against its linearisation around the initial parameters.
+
+    ``initial`` is a copy of the network before training (``net.copy()``), ``trained`` the
+    network after ``steps`` full-batch MSE gradient-descent steps with ``learning_rate``. The
+    linearised model's outputs are the kernel gradient flow with the initial NTK at time
+    ``steps`` (eq. 18, 20; discrete steps match the flow when ``learning_rate * lambda_max / N``
+    is small). Returns ``(network, linearized, gap)`` with the outputs on X_eval and the
+    relative gap ``|f_net - f_lin| / |f_lin - f_0|`` (movement not explained by the kernel).
+    """
+    K0 = empirical_ntk(initial, X_train)
+    K0_eval = empirical_ntk(initial, X_eval, X_train)
+    f0_train, f0_eval = initial(X_train), initial(X_eval)
+    y = np.asarray(Y, dtype=np.float64).reshape(f0_train.shape)
+    _, lin = gradient_flow(K0, y, [float(steps)], K0_eval, learning_rate=learning_rate, f0_train=f0_train, f0_test=f0_eval)
+    lin = lin[0]
+    net_out = trained(X_eval)
+    gap = np.linalg.norm(net_out - lin) / max(np.linalg.norm(lin - f0_eval), 1e-300)
+    return net_out, lin, gap
