@@ -13,3 +13,5 @@ echo; echo "== benchmarks/bench_empirical_ntk.py (several minutes: the numpy bas
 python3 benchmarks/bench_empirical_ntk.py
 echo; echo "== benchmarks/bench_infinite_width.py"
 python3 benchmarks/bench_infinite_width.py
+echo; echo "== benchmarks/bench_training.py"
+python3 benchmarks/bench_training.py

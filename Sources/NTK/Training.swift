@@ -143,8 +143,9 @@ extension MLP {
                     step(theta.storage.pointer, gradient.pointer, velocity.pointer, p, o)
                 }
             }
-            // The loss after this epoch (and, full batch, the gradient for the next step).
-            loss = try engine.gradient(theta, x: x, y: y, loss: o.loss, into: batch == n ? gradient.pointer : nil)
+            // The loss after this epoch (and, full batch, the gradient for the next step, if any).
+            let more = epoch < o.epochs
+            loss = try engine.gradient(theta, x: x, y: y, loss: o.loss, into: batch == n && more ? gradient.pointer : nil)
             result.losses.append(loss)
             result.epochsRun = epoch
             if !loss.isFinite {

@@ -335,6 +335,54 @@ static void test_regression(void) {
           "features ridge rejects an unknown form");
 }
 
+static int stop_after_two(void *user, int64_t epoch, double loss) {
+    (void)user;
+    (void)loss;
+    return epoch >= 2;
+}
+
+static void test_training(void) {
+    enum { N = 20, D = 2, EPOCHS = 40 };
+    int64_t width = 16;
+    ntk_mlp *mlp = NULL;
+    check(ntk_mlp_create(D, 1, &width, 1, NTK_ACTIVATION_TANH, 0, 1.0, 0.1, 1, NTK_PARAMETERIZATION_NTK, 3, &mlp) == NTK_OK,
+          "network for training");
+    double x[N * D], y[N], losses[EPOCHS + 1], kernels[2 * N * N], lmax[2], value = 0;
+    for (int i = 0; i < N; i++) {
+        x[2 * i] = uniform();
+        x[2 * i + 1] = uniform();
+        y[i] = sin(3 * x[2 * i]);
+    }
+    check(ntk_mlp_loss_gradient(mlp, N, x, D, y, 1, NTK_LOSS_MSE, &value, NULL) == NTK_OK && value > 0, "loss");
+    int64_t snaps[2] = {0, EPOCHS}, run = -1;
+    int diverged = -1;
+    check(ntk_mlp_train(mlp, N, x, D, y, 1, NTK_LOSS_MSE, 0.5, EPOCHS, 0, 0.0, 0, 2, snaps, N, x, D, losses, kernels, lmax,
+                        &run, &diverged, NULL, NULL) == NTK_OK && run == EPOCHS && diverged == 0,
+          "full-batch training runs every epoch");
+    check(losses[0] == value && losses[EPOCHS] < 0.5 * losses[0], "the loss falls");
+    double distance = -1;
+    check(ntk_kernel_distance(N * N, kernels, kernels + N * N, &distance) == NTK_OK && distance > 0 && distance < 0.5,
+          "the kernel moved a little");
+    check(ntk_mlp_train(mlp, N, x, D, y, 1, NTK_LOSS_MSE, 0.5, EPOCHS, 0, 0.0, 0, 0, NULL, 0, NULL, 0, losses, NULL, NULL,
+                        &run, NULL, stop_after_two, NULL) == NTK_OK && run == 2 && isnan(losses[3]),
+          "the epoch callback stops training");
+    check(ntk_mlp_train(mlp, N, x, D, y, 1, NTK_LOSS_CROSS_ENTROPY, 0.5, 1, 0, 0.0, 0, 0, NULL, 0, NULL, 0, losses, NULL,
+                        NULL, NULL, NULL, NULL, NULL) == NTK_ERR_INVALID_ARGUMENT,
+          "cross-entropy rejects targets outside [0, 1]");
+    /* ODE with MSE against the spectral closed form. */
+    double k[N * N], ode[N], exact[N], t = 5.0;
+    ntk_empirical_ntk(mlp, N, x, D, N, NULL, 0, NTK_OUTPUT_MEAN, NTK_METHOD_STRUCTURED, 0, k, NULL, NULL);
+    ntk_spectral *solver = NULL;
+    ntk_spectral_create(N, k, N, NTK_NEGATIVE_CLAMP, NULL, NULL, &solver);
+    check(ntk_gradient_flow_ode(N, 1, k, N, y, 1, NULL, 0, 1, &t, NTK_LOSS_MSE, 1.0, 0, NULL, 0, NULL, 0, 1e-10, 1e-12, ode,
+                                NULL, NULL, NULL) == NTK_OK &&
+              ntk_spectral_predict(solver, 1, y, 1, NULL, 0, 1, &t, NULL, 1.0, 0, NULL, 0, NULL, 0, exact, NULL) == NTK_OK &&
+              max_abs_diff(ode, exact, N) < 1e-7,
+          "the ODE with MSE follows the closed form");
+    ntk_spectral_free(solver);
+    ntk_mlp_free(mlp);
+}
+
 static void test_network(void) {
     enum { N = 5, D = 3, K = 2 };
     int64_t widths[2] = {4, 3};
@@ -410,6 +458,7 @@ int main(void) {
     test_eigh();
     test_regression();
     test_network();
+    test_training();
     printf("%d passed, %d failed\n", passed, failed);
     return failed == 0 ? 0 : 1;
 }
