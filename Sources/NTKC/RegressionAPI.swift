@@ -15,10 +15,11 @@ func optionalOutput(_ p: UnsafeMutablePointer<Double>?, _ rows: Int, _ cols: Int
     return try output(p, rows, cols, ld: ld, name)
 }
 
-/// A required input vector of `count` doubles, as an array.
+/// A required input vector of `count` doubles, as an array (at most 2^28 entries).
 func inputVector(_ p: UnsafePointer<Double>?, _ count: Int, _ name: String) throws -> [Double] {
     if count == 0 { return [] }
     guard let p else { throw NTKError(.invalidArgument, "\(name) is NULL") }
+    guard count <= 1 << 28 else { throw NTKError(.tooLarge, "\(name) has \(count) entries, beyond the limit 2^28") }
     return Array(UnsafeBufferPointer(start: p, count: count))
 }
 
@@ -164,6 +165,9 @@ public func ntk_spectral_eigenvalues(_ handle: OpaquePointer?, _ w: UnsafeMutabl
 func filterGrid(_ count: Int64, _ times: UnsafePointer<Double>?, _ ridges: UnsafePointer<Double>?,
                 _ learningRate: Double, _ nTargets: Int) throws -> [SpectralFilter] {
     let count = try size(count, "count")
+    // The grid is copied into Swift arrays: bound it before allocating (2^28 points is far
+    // beyond any useful grid and keeps the copy under 2 GiB).
+    guard count <= 1 << 28 else { throw NTKError(.tooLarge, "count = \(count) grid points exceeds the limit 2^28") }
     let t = times == nil ? [Double](repeating: .infinity, count: count) : try inputVector(times, count, "times")
     let z = ridges == nil ? [Double](repeating: 0, count: count) : try inputVector(ridges, count, "ridges")
     return try (0..<count).map {
