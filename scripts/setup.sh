@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # Sets up everything libntk needs on a fresh Debian machine with the Swift toolchain:
-# OpenBLAS + LAPACKE (apt), a release build of libntk.so, numpy/scipy/pytest and the Python
+# OpenBLAS + LAPACKE (and gcc, valgrind for the tests) with apt, a release build of libntk.so, numpy/scipy/pytest and the Python
 # package (pip). Safe to run again: it only installs what is missing.
 # Sourced by scripts/demo.sh and scripts/test.sh; exports NTK_LIBRARY.
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
 need=()
-for pkg in libopenblas-dev liblapacke-dev gcc; do
+for pkg in libopenblas-dev liblapacke-dev gcc valgrind; do
     dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Sets everything up, then runs every test suite: the exported-symbol check, the Swift tests
-# (XCTest), the C smoke test and the Python tests (pytest). Exits non-zero if any fails.
+# (XCTest), the C smoke, threads and leak tests, the sanitizer builds with a short fuzz run, and
+# the Python tests (pytest). Exits non-zero if any fails.
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$repo"
@@ -18,6 +19,17 @@ mkdir -p .build/ctests
 gcc -std=c99 -Wall -Wextra -Werror -pedantic -Iinclude Tests/c/smoke.c \
     -L"$libdir" -lntk -Wl,-rpath,"$libdir" -lm -o .build/ctests/smoke
 .build/ctests/smoke
+
+echo "== C threads test (8 threads, shared and own handles)"
+gcc -std=c99 -Wall -Wextra -Werror -pedantic -pthread -Iinclude Tests/c/threads.c \
+    -L"$libdir" -lntk -Wl,-rpath,"$libdir" -lm -o .build/ctests/threads
+.build/ctests/threads | tail -2
+
+echo "== leaks: create/use/free cycles of every handle under valgrind (short run)"
+bash scripts/leaks.sh "${NTK_LEAK_CYCLES:-200}"
+
+echo "== sanitizers (ASan, TSan) and the C API fuzz driver (short run)"
+bash scripts/sanitizers.sh "${NTK_FUZZ_SECONDS:-60}"
 
 echo "== Python tests"
 python3 -m pytest -q bindings/python/tests

@@ -121,6 +121,7 @@ public enum EmpiricalKernel {
             }
         }
         if symmetric { mirror(out, n: n1, form: form, k: k) }
+        try InputCheck.finiteResult(out, count: n1 * n2 * entries, "the empirical NTK")
         try progress.report(1)
     }
 

@@ -72,6 +72,7 @@ public enum FeatureRidge {
             try factor.solve(y, into: alpha.matrix(n, k))
             try MatrixProduct.gemm(s, transposeA: true, alpha.matrix(n, k).readOnly, into: beta.matrix(p, k))
         }
+        try InputCheck.finiteResult(beta.pointer, count: p * k, "the weights")
         let b = beta.matrix(p, k).readOnly
         if let weights { for i in 0..<p { (weights.base + i * weights.ld).update(from: b.row(i), count: k) } }
         if let trainOut { try MatrixProduct.gemm(s, b, into: trainOut) }

@@ -81,6 +81,9 @@ public enum FunctionSpaceODE {
                 }
                 let hStep = min(h, target - t)
                 let (error, _) = try dormandPrinceStep(state.pointer, stages, trial.pointer, size, hStep, rtol, atol, rate)
+                guard error.isFinite else {
+                    throw NTKError.numericalFailure("the ODE solution overflowed near t = \(t) (inputs or learning rate too large)")
+                }
                 if error <= 1 {
                     t = hStep == target - t ? target : t + hStep
                     state.pointer.update(from: trial.pointer, count: size)

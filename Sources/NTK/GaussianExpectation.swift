@@ -54,9 +54,11 @@ public struct GaussianExpectation: Sendable {
             case .leakyReLU(let a): return Self.leaky(a, q1, q2, c)
             case .abs: return Self.leaky(-1, q1, q2, c)
             case .erf:
-                let a = (1 + 2 * q1) * (1 + 2 * q2)
-                let s = min(max(2 * c / a.squareRoot(), -1), 1)
-                return (2 / Double.pi * asin(s), 4 / Double.pi / max(a - 4 * c * c, Double.leastNormalMagnitude).squareRoot())
+                let r1 = (1 + 2 * q1).squareRoot(), r2 = (1 + 2 * q2).squareRoot()
+                let s = min(max(2 * c / r1 / r2, -1), 1)
+                // (1 + 2q1)(1 + 2q2) − 4c² = (r1 r2)² (1 − s²), formed without overflow.
+                let rest = max(1 - s * s, Double.leastNormalMagnitude).squareRoot()
+                return (2 / Double.pi * asin(s), 4 / Double.pi / (r1 * r2 * rest))
             case .sin:
                 let e = exp(-0.5 * (q1 + q2))
                 return (e * sinh(c), e * cosh(c))
@@ -68,7 +70,7 @@ public struct GaussianExpectation: Sendable {
 
     @inline(__always)
     static func relu(_ q1: Double, _ q2: Double, _ c: Double) -> (Double, Double) {
-        let root = (q1 * q2).squareRoot()
+        let root = q1.squareRoot() * q2.squareRoot()  // not √(q1 q2): no overflow for huge variances
         let rho = min(max(c / root, -1), 1)
         let theta = acos(rho)
         let t = root * ((1 - rho * rho).squareRoot() + (Double.pi - theta) * rho) * invTwoPi

@@ -25,7 +25,7 @@ public enum Gram {
     ///   - out: n1 × n2, must not overlap `a` or `b`.
     /// - Throws: `dimensionMismatch` when shapes disagree, `nonFinite` for NaN/Inf in `a`, `b` or
     ///   `alpha`, `tooLarge` beyond 32-bit BLAS sizes, `invalidArgument` for aliasing outputs,
-    ///   `cancelled`.
+    ///   `numericalFailure` when an entry overflows the double range, `cancelled`.
     /// - Edge cases: d = 0 gives zeros; n1 = 0 or n2 = 0 writes nothing.
     public static func compute(_ a: MatrixView, _ b: MatrixView?, alpha: Double = 1,
                                into out: MutableMatrixView, progress: Progress = .none) throws {
@@ -59,6 +59,7 @@ public enum Gram {
         } else {
             try symmetric(a, alpha: alpha, out: out, progress: progress)
         }
+        try InputCheck.finiteResult(out, "the Gram matrix")
         try progress.report(1)
     }
 

@@ -74,6 +74,8 @@ public enum InfiniteWidthKernel {
                 ntk?[i * n1 + i] = d1.ntk[i]
             }
         }
+        if let nngp { try InputCheck.finiteResult(nngp, count: n1 * n2, "the infinite-width NNGP") }
+        if let ntk { try InputCheck.finiteResult(ntk, count: n1 * n2, "the infinite-width NTK") }
         try progress.report(1)
     }
 

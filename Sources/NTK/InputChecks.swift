@@ -36,6 +36,20 @@ enum InputCheck {
         return (lanes.sum() + tail).isFinite
     }
 
+    /// Throws `numericalFailure` if any of `count` computed doubles at `p` is NaN or ±Inf: a
+    /// result that overflowed the double range (inputs too large) is reported, never returned.
+    static func finiteResult(_ p: UnsafePointer<Double>, count: Int, _ name: @autoclosure () -> String) throws {
+        guard !allFinite(p, count: count) else { return }
+        let i = (0..<count).first { !p[$0].isFinite } ?? 0
+        throw NTKError.numericalFailure(
+            "\(name()) overflowed: entry \(i) is \(p[i]); the inputs are too large for double precision (rescale them)")
+    }
+
+    /// `finiteResult` for a row-major view.
+    static func finiteResult(_ m: MutableMatrixView, _ name: @autoclosure () -> String) throws {
+        for i in 0..<m.rows { try finiteResult(m.base + i * m.ld, count: m.cols, "\(name()) (row \(i))") }
+    }
+
     /// Throws `invalidArgument` unless `m` is square.
     static func square(_ m: MatrixView, _ name: @autoclosure () -> String) throws {
         guard m.rows == m.cols else {

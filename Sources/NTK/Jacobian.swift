@@ -20,6 +20,7 @@ extension MLP {
                 JacobianColumns.write(pass, rows: 0..<rows, layer: l, units: 0..<a.fanIn(l), bias: a.hasBias, into: target)
             }
         }
+        try InputCheck.finiteResult(out, count: n * k * p, "the Jacobian")
     }
 }
 

@@ -77,6 +77,7 @@ public final class KernelRidge: @unchecked Sendable {
             for c in 0..<k { alpha.pointer[i * k + c] = y[i, c] - (f0Train?[i, c] ?? 0) }
         }
         try factor.solve(alpha.matrix(n, k).readOnly, into: alpha.matrix(n, k))
+        try InputCheck.finiteResult(alpha.pointer, count: n * k, "the dual coefficients")
         let zTotal = z + jitter
         for i in 0..<n {
             for c in 0..<k { train.pointer[i * k + c] = y[i, c] - zTotal * alpha.pointer[i * k + c] }
@@ -115,6 +116,7 @@ public final class KernelRidge: @unchecked Sendable {
             for i in 0..<m { (out.base + i * out.ld).update(from: f0Test.row(i), count: outputs) }
         }
         try MatrixProduct.gemm(kTestTrain, alpha.matrix(n, outputs).readOnly, beta: f0Test == nil ? 0 : 1, into: out)
+        try InputCheck.finiteResult(out, "the test predictions")
     }
 
     /// Copies the train predictions (n × outputs) into `out`.

@@ -225,6 +225,7 @@ public final class MLP: @unchecked Sendable {
             for s in 0..<rows { (out.base + (r0 + s) * out.ld).update(from: z + s * a.outputDimension, count: a.outputDimension) }
             r0 += rows
         }
+        try InputCheck.finiteResult(out, "the network's outputs")
     }
 }
 

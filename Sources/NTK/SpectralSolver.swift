@@ -192,6 +192,7 @@ public final class SpectralSolver: @unchecked Sendable {
             try MatrixProduct.gemm(v, c.matrix(rank, width).readOnly, into: result.matrix(n, width))
             if rank == 0 { result.matrix(n, width).fill(0) }
             scatter(rows: n, f0: f0Train, into: trainOut)
+            try InputCheck.finiteResult(trainOut, count: count * n * k, "the train predictions")
         }
         if let testOut, let kt = kTestTrain {
             // Test: f₀* + (K_* V) diag(g) P.
@@ -201,6 +202,7 @@ public final class SpectralSolver: @unchecked Sendable {
             try MatrixProduct.gemm(ktv.matrix(m, rank).readOnly, c.matrix(rank, width).readOnly, into: result.matrix(m, width))
             if rank == 0 { result.matrix(m, width).fill(0) }
             scatter(rows: m, f0: f0Test, into: testOut)
+            try InputCheck.finiteResult(testOut, count: count * m * k, "the test predictions")
         }
     }
 

@@ -67,14 +67,21 @@ final class InfiniteWidthKernelTests: XCTestCase {
         for i in 0..<300 { XCTAssertEqual(sym[i * 300 + i], diag[i]) }
     }
 
+    /// Collects items from several threads (a class, as the library holds its shared state).
+    final class Collector: Sendable {
+        let seen = Mutex<Set<Int>>([])
+    }
+
     func testParallelLoopCancelsAndPropagatesErrors() throws {
         var calls = 0
-        assertThrows(.cancelled, try Parallel.forEach(count: 1000, threads: 2, progress: Progress { _ in calls += 1; return calls < 3 }) { _, _ in })
+        // One thread: the callback runs after every item, so the third report cancels.
+        assertThrows(.cancelled, try Parallel.forEach(count: 1000, threads: 1, progress: Progress { _ in calls += 1; return calls < 3 }) { _, _ in })
+        XCTAssertEqual(calls, 3)
         assertThrows(.numericalFailure, try Parallel.forEach(count: 100, threads: 2) { item, _ in
             if item == 37 { throw NTKError(.numericalFailure, "item 37") }
         })
-        let seen = Mutex<Set<Int>>([])
-        try Parallel.forEach(count: 500, threads: 2) { item, _ in _ = seen.withLock { $0.insert(item) } }
-        XCTAssertEqual(seen.withLock { $0.count }, 500)
+        let collector = Collector()
+        try Parallel.forEach(count: 500, threads: 2) { item, _ in _ = collector.seen.withLock { $0.insert(item) } }
+        XCTAssertEqual(collector.seen.withLock { $0.count }, 500)
     }
 }

@@ -1,0 +1,101 @@
+/* Concurrency test of libntk from C: 8 threads on shared read-only handles and on handles of
+ * their own give the serial results, and each thread's error message is its own.
+ * Prints "N passed, N failed". Build as Tests/c/smoke.c, with -pthread. */
+#define _POSIX_C_SOURCE 200809L
+#include "ntk.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { THREADS = 8, ROUNDS = 30, N = 48, M = 12, K = 2, D = 3 };
+
+static double x[N * D], xt[M * D], kmat[N * N], kt[M * N], y[N * K];
+static double want_solve[N * K], want_predict[M * K], want_flow[2 * N * K], want_ntk[N * N];
+static ntk_cholesky_factor *shared_factor;
+static ntk_kernel_ridge *shared_ridge;
+static ntk_spectral *shared_spectral;
+static ntk_mlp *shared_mlp;
+
+static double worst(const double *a, const double *b, int count) {
+    double w = 0, scale = 0;
+    for (int i = 0; i < count; i++) {
+        w = fmax(w, fabs(a[i] - b[i]));
+        scale = fmax(scale, fabs(b[i]));
+    }
+    return w / (scale > 0 ? scale : 1);
+}
+
+static void *work(void *arg) {
+    long id = (long)arg;
+    long failed = 0;
+    double out[N * N], flow[2 * N * K];
+    double times[2] = {1.0, INFINITY};
+    ntk_mlp *own = NULL;
+    int64_t width = 20;
+    if (ntk_mlp_create(D, 1, &width, 1, NTK_ACTIVATION_ERF, 0, 1.0, 0.2, 1, NTK_PARAMETERIZATION_NTK, 42, &own) != NTK_OK) failed++;
+    for (int r = 0; r < ROUNDS; r++) {
+        if (ntk_cholesky_factor_solve(shared_factor, K, y, K, out, K) != NTK_OK || worst(out, want_solve, N * K) > 1e-12) failed++;
+        if (ntk_kernel_ridge_predict(shared_ridge, M, kt, N, NULL, 0, out, K) != NTK_OK || worst(out, want_predict, M * K) > 1e-12)
+            failed++;
+        if (ntk_spectral_predict(shared_spectral, K, y, K, NULL, 0, 2, times, NULL, 1.0, 0, NULL, 0, NULL, 0, flow, NULL) != NTK_OK ||
+            worst(flow, want_flow, 2 * N * K) > 1e-12)
+            failed++;
+        if (ntk_empirical_ntk(shared_mlp, N, x, D, N, NULL, 0, NTK_OUTPUT_MEAN, NTK_METHOD_STRUCTURED, 0, out, NULL, NULL) != NTK_OK ||
+            worst(out, want_ntk, N * N) > 1e-12)
+            failed++;
+        /* A handle of this thread's own, same architecture and seed as the shared one. */
+        if (ntk_empirical_ntk(own, N, x, D, N, NULL, 0, NTK_OUTPUT_MEAN, NTK_METHOD_STRUCTURED, 0, out, NULL, NULL) != NTK_OK ||
+            worst(out, want_ntk, N * N) > 1e-12)
+            failed++;
+        /* The thread-local message: each thread provokes its own error and reads it back. */
+        char expected[64];
+        snprintf(expected, sizeof expected, "n1 must be ≥ 0, got %ld", -1 - id);
+        ntk_gram(-1 - id, 1, 1, 1.0, x, 1, NULL, 1, out, 1, NULL, NULL);
+        if (strstr(ntk_last_error(), expected) == NULL) failed++;
+    }
+    ntk_mlp_free(own);
+    return (void *)failed;
+}
+
+int main(void) {
+    unsigned long long s = 7;
+    for (int i = 0; i < N * D; i++) x[i] = (double)((s = s * 6364136223846793005ULL + 1) >> 11) / 9007199254740992.0 - 0.5;
+    for (int i = 0; i < M * D; i++) xt[i] = (double)((s = s * 6364136223846793005ULL + 1) >> 11) / 9007199254740992.0 - 0.5;
+    for (int i = 0; i < N * K; i++) y[i] = (double)((s = s * 6364136223846793005ULL + 1) >> 11) / 9007199254740992.0 - 0.5;
+    int64_t width = 20;
+    int ok = ntk_mlp_create(D, 1, &width, 1, NTK_ACTIVATION_ERF, 0, 1.0, 0.2, 1, NTK_PARAMETERIZATION_NTK, 42, &shared_mlp) == NTK_OK;
+    ok &= ntk_empirical_ntk(shared_mlp, N, x, D, N, NULL, 0, NTK_OUTPUT_MEAN, NTK_METHOD_STRUCTURED, 0, kmat, NULL, NULL) == NTK_OK;
+    ok &= ntk_empirical_ntk(shared_mlp, M, xt, D, N, x, D, NTK_OUTPUT_MEAN, NTK_METHOD_STRUCTURED, 0, kt, NULL, NULL) == NTK_OK;
+    memcpy(want_ntk, kmat, sizeof kmat);
+    ok &= ntk_cholesky_factor_create(N, kmat, N, 0.1, NULL, NULL, &shared_factor) == NTK_OK;
+    ok &= ntk_cholesky_factor_solve(shared_factor, K, y, K, want_solve, K) == NTK_OK;
+    ok &= ntk_kernel_ridge_fit(N, K, kmat, N, y, K, NULL, 0, 0.1, 0, 0, NULL, NULL, &shared_ridge) == NTK_OK;
+    ok &= ntk_kernel_ridge_predict(shared_ridge, M, kt, N, NULL, 0, want_predict, K) == NTK_OK;
+    ok &= ntk_spectral_create(N, kmat, N, NTK_NEGATIVE_CLAMP, NULL, NULL, &shared_spectral) == NTK_OK;
+    double times[2] = {1.0, INFINITY};
+    ok &= ntk_spectral_predict(shared_spectral, K, y, K, NULL, 0, 2, times, NULL, 1.0, 0, NULL, 0, NULL, 0, want_flow, NULL) == NTK_OK;
+    int passed = 0, failed = 0;
+    if (!ok) {
+        printf("setup failed: %s\n", ntk_last_error());
+        return 1;
+    }
+    pthread_t threads[THREADS];
+    for (long t = 0; t < THREADS; t++) pthread_create(&threads[t], NULL, work, (void *)t);
+    for (int t = 0; t < THREADS; t++) {
+        void *result;
+        pthread_join(threads[t], &result);
+        long f = (long)result;
+        printf("%s thread %d: %d rounds of 6 checks, %ld failed\n", f ? "FAIL" : "ok  ", t, ROUNDS, f);
+        f ? failed++ : passed++;
+    }
+    ntk_cholesky_factor_free(shared_factor);
+    ntk_kernel_ridge_free(shared_ridge);
+    ntk_spectral_free(shared_spectral);
+    ntk_mlp_free(shared_mlp);
+    ntk_live_handle_count() == 0 ? passed++ : failed++;
+    printf("%d passed, %d failed\n", passed, failed);
+    return failed != 0;
+}
