@@ -12,6 +12,7 @@ echo "== swift test, AddressSanitizer"
 swift test --disable-swift-testing --scratch-path .build-asan --sanitize=address 2>&1 | grep -E "error|ERROR|Executed .* tests" | tail -3
 test "${PIPESTATUS[0]}" = 0
 echo "== swift test, ThreadSanitizer (concurrent code: parallel tiles, shared handles)"
+mkdir -p .build-tsan
 swift test --disable-swift-testing --scratch-path .build-tsan --sanitize=thread \
     --filter 'InfiniteWidthKernelTests|NetworkTests|CholeskySolverTests' > .build-tsan/tsan.log 2>&1 || { tail -40 .build-tsan/tsan.log; exit 1; }
 grep -E "Executed .* tests" .build-tsan/tsan.log | tail -1
