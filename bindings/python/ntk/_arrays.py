@@ -107,3 +107,19 @@ def vector(x, name):
     if a.ndim != 1:
         raise DimensionMismatchError(f"{name} must be 1-D, got shape {a.shape}")
     return a, pointer(a)
+
+
+def choice(value, options, name):
+    """The code of ``value`` in the dict ``options``, or InvalidArgumentError listing them."""
+    if value not in options:
+        raise InvalidArgumentError(f"{name} must be one of {sorted(options)}, got {value!r}")
+    return options[value]
+
+
+def integer(value, name):
+    """``value`` as a Python int that fits int64_t (bools and floats are rejected)."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise InvalidArgumentError(f"{name} must be an int, got {value!r}")
+    if not -2**63 <= value < 2**63:
+        raise InvalidArgumentError(f"{name} = {value} is out of range")
+    return int(value)

@@ -23,18 +23,7 @@ _OUTPUTS = {"mean": 0, "full": 1, "per_output": 2}
 _METHODS = {"structured": 0, "jacobian": 1}
 
 
-def _choice(value, options, name):
-    if value not in options:
-        raise InvalidArgumentError(f"{name} must be one of {sorted(options)}, got {value!r}")
-    return options[value]
-
-
-def _int(value, name):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise InvalidArgumentError(f"{name} must be an int, got {value!r}")
-    if not -2**63 <= value < 2**63:
-        raise InvalidArgumentError(f"{name} = {value} is out of range")
-    return int(value)
+_choice, _int = _arrays.choice, _arrays.integer
 
 
 class MLP(Handle):
@@ -153,6 +142,15 @@ class MLP(Handle):
                 f"parameterization={self.parameterization!r}, bias={self.bias})")
 
 
+def _pair(net, X1, X2):
+    """Validated inputs X1 and X2 (NULL when absent: the symmetric kernel) and n2."""
+    first = net._inputs(X1, "X1")
+    if X2 is None:
+        return first, (None, _arrays.NULL, 1), first[0].shape[0]
+    second = net._inputs(X2, "X2")
+    return first, second, second[0].shape[0]
+
+
 def _kernel_shape(n1, n2, k, output):
     return {"mean": (n1, n2), "per_output": (n1, n2, k), "full": (n1, n2, k, k)}[output]
 
@@ -177,12 +175,8 @@ def empirical_ntk(net, X1, X2=None, output="mean", method="structured", memory_l
     if not isinstance(net, MLP):
         raise InvalidArgumentError(f"net must be an ntk.MLP, got {type(net).__name__}")
     form = _choice(output, _OUTPUTS, "output")
-    x1, p1, ld1 = net._inputs(X1, "X1")
-    if X2 is None:
-        x2, p2, ld2 = None, _arrays.NULL, 1
-    else:
-        x2, p2, ld2 = net._inputs(X2, "X2")
-    n1, n2 = x1.shape[0], (x1 if x2 is None else x2).shape[0]
+    (x1, p1, ld1), (x2, p2, ld2), n2 = _pair(net, X1, X2)
+    n1 = x1.shape[0]
     limit = 0 if memory_limit is None else _int(memory_limit, "memory_limit")
     if memory_limit is not None and limit <= 0:
         raise InvalidArgumentError(f"memory_limit must be > 0 bytes, got {memory_limit}")
@@ -280,12 +274,8 @@ def infinite_width_diagonal(net, X):
 def _infinite(net, X1, X2, want_nngp, want_ntk, quadrature_points, progress):
     if not isinstance(net, MLP):
         raise InvalidArgumentError(f"net must be an ntk.MLP, got {type(net).__name__}")
-    x1, p1, ld1 = net._inputs(X1, "X1")
-    if X2 is None:
-        x2, p2, ld2 = None, _arrays.NULL, 1
-    else:
-        x2, p2, ld2 = net._inputs(X2, "X2")
-    n1, n2 = x1.shape[0], (x1 if x2 is None else x2).shape[0]
+    (x1, p1, ld1), (x2, p2, ld2), n2 = _pair(net, X1, X2)
+    n1 = x1.shape[0]
     points = 0 if quadrature_points is None else _int(quadrature_points, "quadrature_points")
     if quadrature_points is not None and not 1 <= points <= 512:
         raise InvalidArgumentError(f"quadrature_points must be in 1...512, got {quadrature_points}")

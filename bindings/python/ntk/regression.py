@@ -23,10 +23,7 @@ _NEGATIVE = {"clamp": 0, "error": 1}
 _CRITERIA = {"gcv": 0, "loo": 1}
 
 
-def _choice(value, options, name):
-    if value not in options:
-        raise InvalidArgumentError(f"{name} must be one of {sorted(options)}, got {value!r}")
-    return options[value]
+_choice = _arrays.choice
 
 
 def _square(K, name):
@@ -303,9 +300,7 @@ class SpectralSolver(Handle):
                 z = np.full(t.shape, z[0])
             if z.shape != t.shape:
                 raise DimensionMismatchError(f"ridges has {len(z)} entries but times has {len(t)}")
-        n_targets = self.n if n_targets is None else n_targets
-        if isinstance(n_targets, bool) or not isinstance(n_targets, (int, np.integer)):
-            raise InvalidArgumentError(f"n_targets must be an int, got {n_targets!r}")
+        n_targets = _count(self.n if n_targets is None else n_targets)
         values, shrinkage, dof = np.empty((len(t), self.n)), np.empty((len(t), self.n)), np.empty(len(t))
         call("ntk_spectral_filters", handle, len(t), _arrays.pointer(t), _arrays.pointer(z),
              _arrays.scalar(learning_rate, "learning_rate"), int(n_targets), _arrays.pointer(values),
@@ -325,11 +320,10 @@ class SpectralSolver(Handle):
 
 
 def _count(n_targets):
-    if isinstance(n_targets, bool) or not isinstance(n_targets, (int, np.integer)):
-        raise InvalidArgumentError(f"n_targets must be an int, got {n_targets!r}")
-    if not 1 <= n_targets < 2**63:
+    n = _arrays.integer(n_targets, "n_targets")
+    if n < 1:
         raise InvalidArgumentError(f"n_targets must be >= 1, got {n_targets}")
-    return int(n_targets)
+    return n
 
 
 def gradient_flow(K_train, Y, times, K_test_train=None, learning_rate=1.0, ridge=0.0, f0_train=None, f0_test=None,

@@ -17,7 +17,8 @@ from . import _arrays
 from ._library import EPOCH_FN, call, lib
 from ._progress import Callback
 from .errors import DimensionMismatchError, InvalidArgumentError
-from .network import MLP, _int, empirical_ntk
+from ._arrays import integer as _int
+from .network import MLP, empirical_ntk
 from .regression import gradient_flow, kernel_ridge, max_learning_rate, select_ridge
 
 LOSSES = {"mse": 0, "cross_entropy": 1}
