@@ -89,8 +89,13 @@ public final class SpectralSolver: @unchecked Sendable {
     /// The largest stable learning rate of gradient descent on the linearised model with MSE,
     /// `2N / λ_max` (`+∞` for a zero kernel), for `nTargets = N` target entries.
     public func maxLearningRate(nTargets: Int) throws -> Double {
+        try Self.maxLearningRate(lambdaMax: maxEigenvalue, nTargets: nTargets)
+    }
+
+    /// `2N / λ_max`, `+∞` when λ_max ≤ 0 (a zero kernel learns nothing at any rate).
+    public static func maxLearningRate(lambdaMax: Double, nTargets: Int) throws -> Double {
         guard nTargets >= 1 else { throw NTKError.invalidArgument("the number of target entries must be ≥ 1, got \(nTargets)") }
-        return maxEigenvalue > 0 ? 2 * Double(nTargets) / maxEigenvalue : .infinity
+        return lambdaMax > 0 ? 2 * Double(nTargets) / lambdaMax : .infinity
     }
 
     /// Eigenvectors (columns) as a read-only view.

@@ -261,7 +261,7 @@ public func ntk_max_learning_rate(_ n: Int64, _ k: UnsafePointer<Double>?, _ ldk
         let nTargets = try size(nTargets, "n_targets")
         guard nTargets >= 1 else { throw NTKError(.invalidArgument, "n_targets must be ≥ 1, got \(nTargets)") }
         let largest = try SymmetricEigen.largestEigenvalue(try input(k, n, n, ld: ldk, "K"), progress: progress(callback, user))
-        eta?.pointee = largest > 0 ? 2 * Double(nTargets) / largest : .infinity
+        eta?.pointee = try SpectralSolver.maxLearningRate(lambdaMax: largest, nTargets: nTargets)
         lambdaMax?.pointee = largest
     }
 }
