@@ -1,5 +1,3 @@
-import CBLAS
-
 /// Gram matrices, the building block of every kernel: `G = α A Bᵀ`, and `G = α A Aᵀ` for the
 /// symmetric case.
 ///
@@ -65,15 +63,13 @@ public enum Gram {
 
     private static func general(_ a: MatrixView, _ b: MatrixView, alpha: Double,
                                 out: MutableMatrixView, progress: Progress) throws {
-        let n1 = a.rows, n2 = b.rows, d = a.cols
+        let n1 = a.rows
         let step = blockRows(n1, progress)
         var i0 = 0
         while i0 < n1 {
             let rows = min(step, n1 - i0)
-            cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans,
-                        Int32(rows), Int32(n2), Int32(d), alpha,
-                        a.row(i0), Int32(a.ld), b.base, Int32(b.ld),
-                        0, out.base + i0 * out.ld, Int32(out.ld))
+            try MatrixProduct.gemm(a.rowRange(i0, i0 + rows), b, transposeB: true, alpha: alpha,
+                                   into: out.rowRange(i0, i0 + rows))
             i0 += rows
             try progress.report(Double(i0) / Double(n1))
         }
@@ -81,21 +77,18 @@ public enum Gram {
 
     private static func symmetric(_ a: MatrixView, alpha: Double, out: MutableMatrixView,
                                   progress: Progress) throws {
-        let n = a.rows, d = a.cols
+        let n = a.rows
         let step = blockRows(n, progress)
         // Work of block rows [0, i1) is proportional to i1², so report (i1/n)².
         var i0 = 0
         while i0 < n {
             let rows = min(step, n - i0)
-            let outBlock = out.base + i0 * out.ld
+            let block = a.rowRange(i0, i0 + rows), outBlock = out.rowRange(i0, i0 + rows)
             if i0 > 0 {
-                cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans,
-                            Int32(rows), Int32(i0), Int32(d), alpha,
-                            a.row(i0), Int32(a.ld), a.base, Int32(a.ld),
-                            0, outBlock, Int32(out.ld))
+                try MatrixProduct.gemm(block, a.rowRange(0, i0), transposeB: true, alpha: alpha,
+                                       into: outBlock.columns(0, i0))
             }
-            cblas_dsyrk(CblasRowMajor, CblasLower, CblasNoTrans, Int32(rows), Int32(d), alpha,
-                        a.row(i0), Int32(a.ld), 0, outBlock + i0, Int32(out.ld))
+            try MatrixProduct.syrkLower(block, alpha: alpha, into: outBlock.columns(i0, i0 + rows))
             i0 += rows
             let done = Double(i0) / Double(n)
             try progress.report(0.99 * done * done)

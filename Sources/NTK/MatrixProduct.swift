@@ -66,6 +66,11 @@ extension MutableMatrixView {
         self.ld = ld
     }
 
+    /// Rows `from..<to` as a view sharing this memory.
+    func rowRange(_ from: Int, _ to: Int) -> MutableMatrixView {
+        MutableMatrixView(unchecked: base + from * ld, rows: to - from, cols: cols, ld: ld)
+    }
+
     /// Columns `from..<to` as a view sharing this memory.
     func columns(_ from: Int, _ to: Int) -> MutableMatrixView {
         MutableMatrixView(unchecked: base + from, rows: rows, cols: to - from, ld: ld)

@@ -26,26 +26,11 @@ enum Symmetry {
         let root = rootDiagonal.pointer
         for i in 0..<n { root[i] = abs(k[i, i]).squareRoot() }
         var worst = (excess: 0.0, i: 0, j: 0)
-        var i0 = 0
-        while i0 < n {
-            let i1 = min(i0 + tile, n)
-            var j0 = 0
-            while j0 <= i0 {
-                let j1 = min(j0 + tile, n)
-                for i in i0..<i1 {
-                    let jEnd = min(j1, i + 1)
-                    if j0 >= jEnd { continue }
-                    let rowI = k.row(i), outI = out + i * ldOut, ri = root[i]
-                    for j in j0..<jEnd {
-                        let a = rowI[j], b = k[j, i]
-                        let excess = abs(a - b) - tolerance * (abs(a) + abs(b) + ri * root[j])
-                        if excess > worst.excess { worst = (excess, i, j) }
-                        outI[j] = 0.5 * (a + b)
-                    }
-                }
-                j0 += tile
-            }
-            i0 += tile
+        forEachLower(n, diagonal: true) { i, j in
+            let a = k[i, j], b = k[j, i]
+            let excess = abs(a - b) - tolerance * (abs(a) + abs(b) + root[i] * root[j])
+            if excess > worst.excess { worst = (excess, i, j) }
+            out[i * ldOut + j] = 0.5 * (a + b)
         }
         if worst.excess > 0 {
             let (i, j) = (worst.i, worst.j)
@@ -54,42 +39,33 @@ enum Symmetry {
         }
     }
 
+    /// Calls `body(i, j)` for every `j < i` (and `j = i` with `diagonal`) of an n × n matrix,
+    /// tile by tile so that accesses to (j, i) stay in cache.
+    @inline(__always)
+    static func forEachLower(_ n: Int, diagonal: Bool, _ body: (Int, Int) throws -> Void) rethrows {
+        for i0 in stride(from: 0, to: n, by: tile) {
+            let i1 = min(i0 + tile, n)
+            for j0 in stride(from: 0, through: i0, by: tile) {
+                let j1 = min(j0 + tile, n)
+                for i in i0..<i1 {
+                    for j in j0..<min(j1, diagonal ? i + 1 : i) { try body(i, j) }
+                }
+            }
+        }
+    }
+
     /// Copies the lower triangle of the n × n matrix at `m` (leading dimension `ld`) onto its
     /// upper triangle.
     static func mirrorLowerToUpper(_ m: UnsafeMutablePointer<Double>, n: Int, ld: Int) {
-        var i0 = 0
-        while i0 < n {
-            let i1 = min(i0 + tile, n)
-            var j0 = 0
-            while j0 <= i0 {
-                let j1 = min(j0 + tile, n)
-                for i in i0..<i1 {
-                    for j in j0..<min(j1, i) { m[j * ld + i] = m[i * ld + j] }
-                }
-                j0 += tile
-            }
-            i0 += tile
-        }
+        forEachLower(n, diagonal: false) { i, j in m[j * ld + i] = m[i * ld + j] }
     }
 
     /// Transposes the n × n matrix at `m` (leading dimension `ld`) in place.
     static func transposeInPlace(_ m: UnsafeMutablePointer<Double>, n: Int, ld: Int) {
-        var i0 = 0
-        while i0 < n {
-            let i1 = min(i0 + tile, n)
-            var j0 = 0
-            while j0 <= i0 {
-                let j1 = min(j0 + tile, n)
-                for i in i0..<i1 {
-                    for j in j0..<min(j1, i) {
-                        let t = m[i * ld + j]
-                        m[i * ld + j] = m[j * ld + i]
-                        m[j * ld + i] = t
-                    }
-                }
-                j0 += tile
-            }
-            i0 += tile
+        forEachLower(n, diagonal: false) { i, j in
+            let t = m[i * ld + j]
+            m[i * ld + j] = m[j * ld + i]
+            m[j * ld + i] = t
         }
     }
 }

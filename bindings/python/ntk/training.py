@@ -19,7 +19,8 @@ from ._progress import Callback
 from .errors import DimensionMismatchError, InvalidArgumentError
 from ._arrays import integer as _int
 from .network import MLP, empirical_ntk
-from .regression import gradient_flow, kernel_ridge, max_learning_rate, select_ridge
+from .regression import _square, _test_kernel, gradient_flow, kernel_ridge, max_learning_rate, select_ridge
+from .regression import _targets as _regression_targets
 
 LOSSES = {"mse": 0, "cross_entropy": 1}
 
@@ -228,24 +229,14 @@ def gradient_flow_ode(K_train, Y, times, loss="mse", K_test_train=None, learning
     Times must be finite and >= 0. For "mse" the closed form :func:`ntk.gradient_flow` is exact
     and faster; "cross_entropy" takes one-hot/probability targets (k > 1) or labels in [0, 1].
     """
-    k_, pk, ldk, _ = _arrays.matrix(K_train, "K_train")
+    k_, pk, ldk = _square(K_train, "K_train")
     n = k_.shape[0]
-    if k_.shape != (n, n):
-        raise DimensionMismatchError(f"K_train must be square, got {k_.shape}")
-    y, py, ldy, was_vector = _arrays.matrix(Y, "Y", vector_ok=True)
-    if y.shape[0] != n:
-        raise DimensionMismatchError(f"Y has {y.shape[0]} rows but K_train is ({n}, {n})")
+    y, py, ldy, was_vector = _regression_targets(Y, n)
     kk = y.shape[1]
     _, pf0, ldf0 = _arrays.optional_matrix(f0_train, "f0_train", y.shape)
-    if K_test_train is None:
-        if f0_test is not None:
-            raise InvalidArgumentError("f0_test needs K_test_train")
-        kt, pkt, ldkt, m = None, _arrays.NULL, 1, 0
-    else:
-        kt, pkt, ldkt, _ = _arrays.matrix(K_test_train, "K_test_train")
-        if kt.shape[1] != n:
-            raise DimensionMismatchError(f"K_test_train must have {n} columns, got {kt.shape}")
-        m = kt.shape[0]
+    if K_test_train is None and f0_test is not None:
+        raise InvalidArgumentError("f0_test needs K_test_train")
+    kt, pkt, ldkt, m = _test_kernel(K_test_train, n)
     _, pf0t, ldf0t = _arrays.optional_matrix(f0_test, "f0_test", (m, kk))
     t, pt = _arrays.vector(times, "times")
     train_out = np.empty((len(t), n, kk))
