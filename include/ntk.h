@@ -324,6 +324,21 @@ int ntk_spectral_predict(const ntk_spectral *solver, int64_t k,
                          const double *f0_test, int64_t ldf0t,
                          double *pred_train, double *pred_test);
 
+/* The dual coefficients of one grid point (time, ridge, learning_rate as in
+ * ntk_spectral_predict): coef = V diag(g(lambda)) V^T (Y - f0_train), n x k (leading dimension
+ * ldc >= k), so that predictions at any points are f0(x) + K(x, X) coef — a fitted model to keep
+ * after the solver is freed (what ntk_spectral_predict computes for one test kernel, with no
+ * test points needed in advance). Y, f0_train (NULL: 0): n x k; coef may be the same memory as
+ * Y or f0_train (they are read first). Null-space directions are left out (time = +INFINITY,
+ * ridge = 0: the minimum-norm interpolant's K^+ (Y - f0)).
+ * Errors: INVALID_HANDLE, INVALID_ARGUMENT (NULL, ld, time < 0, ridge < 0, learning_rate <= 0),
+ * NON_FINITE, NUMERICAL (overflow), OUT_OF_MEMORY. Cost: O(n^2 k). Read-only (thread-safe). */
+int ntk_spectral_dual_coefficients(const ntk_spectral *solver, int64_t k,
+                                   const double *y, int64_t ldy,
+                                   const double *f0_train, int64_t ldf0,
+                                   double time, double ridge, double learning_rate,
+                                   double *coef, int64_t ldc);
+
 /* The filters of `count` grid points (as ntk_spectral_predict, with N = n_targets >= 1):
  * values[i * n + j] = g_i(lambda_j), shrinkage[i * n + j] = lambda_j g_i(lambda_j) in [0, 1]
  * (eq. 22: lambda/(lambda + z) for ridge, 1 - exp(-eta t lambda/N) for early stopping), and

@@ -163,9 +163,7 @@ public final class SpectralSolver: @unchecked Sendable {
 
         let first = firstActive, rank = n - first
         let v = vectorView.columns(first, n)                       // n × r
-        // P = Vᵀ (Y − f₀) on the range: r × k.
-        let p = try Workspace(count: max(rank * k, 1), for: "projected residuals")
-        try MatrixProduct.gemm(v, transposeA: true, r0.matrix(n, k).readOnly, into: p.matrix(rank, k))
+        let p = try projected(r0, k: k)                            // P = Vᵀ (Y − f₀): r × k
         // C[:, t·k + c] = g_t(λ) · P[:, c]: r × (count·k).
         let c = try Workspace(count: max(try Sizes.product(rank, width, "filter coefficients"), 1), for: "filter coefficients")
         let result = try Workspace(count: max(try Sizes.product(max(n, m), width, "prediction block"), 1), for: "predictions")
@@ -209,6 +207,49 @@ public final class SpectralSolver: @unchecked Sendable {
             scatter(rows: m, f0: f0Test, into: testOut)
             try InputCheck.finiteResult(testOut, count: count * m * k, "the test predictions")
         }
+    }
+
+    /// `Vᵀ (Y − f₀)` on the kernel's range (r × k, r = rank), the residual in eigen-coordinates.
+    private func projected(_ residual: Workspace, k: Int) throws -> Workspace {
+        let rank = n - firstActive
+        let p = try Workspace(count: max(try Sizes.product(rank, k, "projected residuals"), 1), for: "projected residuals")
+        try MatrixProduct.gemm(vectorView.columns(firstActive, n), transposeA: true, residual.matrix(n, k).readOnly,
+                               into: p.matrix(rank, k))
+        return p
+    }
+
+    /// The dual coefficients of one grid point: `α = V diag(g(λ)) Vᵀ (Y − f₀)` (n × k), so that
+    /// the prediction at any points is `f₀(x) + K(x, X) α` — what `predict` computes for a test
+    /// kernel, kept as a fitted model that needs neither the solver nor the test points in
+    /// advance. Null-space directions are left out, as in `predict` (t = ∞, z = 0 gives the
+    /// minimum-norm interpolant's `K⁺ (Y − f₀)`).
+    ///
+    /// - Parameters:
+    ///   - y, f0Train: as in `predict` (n × k; f₀ nil for 0).
+    ///   - filter: the time and ridge; at a finite time `filter.nTargets` must be n·k.
+    ///   - out: n × k; it may share memory with `y` or `f0Train` (they are read before it is written).
+    /// - Throws: `dimensionMismatch`, `nonFinite`, `numericalFailure` (overflow), `outOfMemory`.
+    public func dualCoefficients(y: MatrixView, f0Train: MatrixView?, filter: SpectralFilter,
+                                 into out: MutableMatrixView) throws {
+        let k = y.cols
+        guard out.rows == n, out.cols == k else {
+            throw NTKError.dimensionMismatch("the coefficients are \(out.rows) × \(out.cols) but must be \(n) × \(k)")
+        }
+        let r0 = try residual(y, f0Train)
+        let nTargets = try Sizes.product(n, k, "number of target entries")
+        if filter.time.isFinite && nTargets > 0 && filter.nTargets != nTargets {
+            throw NTKError.dimensionMismatch("the filter counts \(filter.nTargets) target entries but Y has \(nTargets)")
+        }
+        if k == 0 || n == 0 { return }
+        let first = firstActive, rank = n - first
+        guard rank > 0 else { out.fill(0); return }
+        let p = try projected(r0, k: k)
+        for i in 0..<rank {
+            let g = filter.value(eigenvalues[first + i])
+            for c in 0..<k { p.pointer[i * k + c] *= g }
+        }
+        try MatrixProduct.gemm(vectorView.columns(first, n), p.matrix(rank, k).readOnly, into: out)
+        try InputCheck.finiteResult(out, "the dual coefficients")
     }
 
     /// For each filter: `g(λ_i)` and the shrinkage `λ_i g(λ_i)` for every eigenvalue (count × n,
@@ -268,6 +309,21 @@ extension SpectralSolver {
             try SpectralFilter(time: $0, ridge: ridge, learningRate: learningRate, nTargets: max(nTargets, 1))
         }
         return try predict(y: y, f0Train: f0Train, filters: filters, kTestTrain: kTestTrain, f0Test: f0Test)
+    }
+
+    /// `Matrix` version of `dualCoefficients`: `α` (n × k) for gradient flow at `time` (`.infinity`:
+    /// kernel ridge) with ridge z; predict with `f₀(x) + K(x, X) α`.
+    public func dualCoefficients(y: Matrix, f0Train: Matrix? = nil, time: Double = .infinity, ridge: Double = 0,
+                                 learningRate: Double = 1) throws -> Matrix {
+        let filter = try SpectralFilter(time: time, ridge: ridge, learningRate: learningRate,
+                                        nTargets: max(try Sizes.product(n, y.cols, "n·k"), 1))
+        var alpha = try Matrix(rows: n, cols: y.cols)
+        try y.withView { yv in
+            try Matrix.withOptionalView(f0Train) { f0 in
+                try alpha.withMutableView { try dualCoefficients(y: yv, f0Train: f0, filter: filter, into: $0) }
+            }
+        }
+        return alpha
     }
 
     /// `Matrix` version of `selectRidge`.

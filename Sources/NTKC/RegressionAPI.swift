@@ -199,6 +199,24 @@ public func ntk_spectral_predict(_ handle: OpaquePointer?, _ k: Int64,
     }
 }
 
+@_cdecl("ntk_spectral_dual_coefficients")
+public func ntk_spectral_dual_coefficients(_ handle: OpaquePointer?, _ k: Int64,
+                                           _ y: UnsafePointer<Double>?, _ ldy: Int64,
+                                           _ f0: UnsafePointer<Double>?, _ ldf0: Int64,
+                                           _ time: Double, _ ridge: Double, _ learningRate: Double,
+                                           _ coef: UnsafeMutablePointer<Double>?, _ ldc: Int64) -> Int32 {
+    boundary("ntk_spectral_dual_coefficients") {
+        let solver = try HandleRegistry.shared.lookup(handle, as: SpectralSolver.self, "solver")
+        let k = try size(k, "k")
+        let n = solver.n
+        let filter = try SpectralFilter(time: time, ridge: ridge, learningRate: learningRate,
+                                        nTargets: max(try Sizes.product(n, k, "n·k"), 1))
+        try solver.dualCoefficients(y: try input(y, n, k, ld: ldy, "Y"),
+                                    f0Train: try optionalInput(f0, n, k, ld: ldf0, "f0_train"),
+                                    filter: filter, into: try output(coef, n, k, ld: ldc, "coef"))
+    }
+}
+
 @_cdecl("ntk_spectral_filters")
 public func ntk_spectral_filters(_ handle: OpaquePointer?, _ count: Int64,
                                  _ times: UnsafePointer<Double>?, _ ridges: UnsafePointer<Double>?,

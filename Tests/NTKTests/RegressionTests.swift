@@ -104,6 +104,11 @@ final class RegressionTests: XCTestCase {
             let model = try KernelRidge.fit(kTrain: k, y: y, f0Train: f0, ridge: ridge)
             XCTAssertLessThan(maxAbsDifference(flow.train[2], try model.trainPredictionMatrix()), 1e-11)
             XCTAssertLessThan(maxAbsDifference(flow.test![2], try model.predict(kTestTrain: kt, f0Test: f0t)), 1e-11)
+            // The dual coefficients of t = 30 predict the test points as the flow does.
+            let alpha = try solver.dualCoefficients(y: y, f0Train: f0, time: 30, ridge: ridge, learningRate: 0.8)
+            var viaAlpha = try naiveAB(kt, alpha)
+            for i in 0..<viaAlpha.rows { for c in 0..<viaAlpha.cols { viaAlpha[i, c] += f0t[i, c] } }
+            XCTAssertLessThan(maxAbsDifference(flow.test![1], viaAlpha), 1e-12)
         }
     }
 

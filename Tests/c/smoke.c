@@ -312,6 +312,20 @@ static void test_regression(void) {
           "ridge selection returns the minimising index");
     check(ntk_spectral_select_ridge(solver, K, y, K, f0, K, 3, grid, 7, scores, &best) == NTK_ERR_INVALID_ARGUMENT,
           "an unknown criterion is rejected");
+    double coef[N * K];
+    check(ntk_spectral_dual_coefficients(solver, K, y, K, f0, K, INFINITY, z, 1.0, coef, K) == NTK_OK &&
+              max_abs_diff(coef, alpha, N * K) < 1e-11,
+          "spectral dual coefficients at t = inf are kernel ridge's alpha");
+    double zeros[N * K];
+    memset(zeros, 0, sizeof zeros);
+    check(ntk_spectral_dual_coefficients(solver, K, y, K, NULL, 0, 0.0, 0.0, 1.0, coef, K) == NTK_OK &&
+              max_abs_diff(coef, zeros, N * K) == 0,
+          "spectral dual coefficients at t = 0 are zero");
+    check(ntk_spectral_dual_coefficients(solver, K, y, K, NULL, 0, 1.0, 0.0, 1.0, coef, K - 1) == NTK_ERR_INVALID_ARGUMENT &&
+              ntk_spectral_dual_coefficients(solver, K, y, K, NULL, 0, 1.0, 0.0, 1.0, NULL, K) == NTK_ERR_INVALID_ARGUMENT &&
+              ntk_spectral_dual_coefficients(solver, K, y, K, NULL, 0, -1.0, 0.0, 1.0, coef, K) == NTK_ERR_INVALID_ARGUMENT &&
+              ntk_spectral_dual_coefficients(NULL, K, y, K, NULL, 0, 1.0, 0.0, 1.0, coef, K) == NTK_ERR_INVALID_HANDLE,
+          "spectral dual coefficients reject a short ld, NULL output, negative time, NULL solver");
     times[0] = -1;
     check(ntk_spectral_predict(solver, K, y, K, NULL, 0, 2, times, NULL, 1.0, 0, NULL, 0, NULL, 0, flow_train, NULL) ==
               NTK_ERR_INVALID_ARGUMENT,

@@ -227,6 +227,12 @@ int main(int argc, char **argv) {
             checked(ntk_spectral_predict(h, k, y, l1, NULL, 0, count, chance(80) ? times : NULL, chance(50) ? ridges : NULL,
                                          chance(90) ? fabs(value()) : -1, kt ? m : 0, kt, l2, NULL, 0, train, kt ? test : NULL),
                     "ntk_spectral_predict");
+            double *coef = malloc(sizeof(double) * (size_t)((n > 0 ? n : 1) * (k > 0 ? k : 1)));
+            checked(ntk_spectral_dual_coefficients(h, k, y, l1, NULL, 0, chance(20) ? INFINITY : value(), fabs(value()),
+                                                   chance(90) ? fabs(value()) : -1, chance(95) ? coef : NULL,
+                                                   chance(90) ? (k > 0 ? k : 1) : k - 1),
+                    "ntk_spectral_dual_coefficients");
+            free(coef);
             double scores[8];
             int64_t best;
             checked(ntk_spectral_select_ridge(h, k, y, l1, NULL, 0, count, ridges, (int)pick(0, 2), scores, &best), "select");

@@ -56,6 +56,8 @@ _SIGNATURES = {
     "ntk_spectral_eigenvalues": ([c_void_p, _d], c_int),
     "ntk_spectral_predict": ([c_void_p, c_int64, _d, c_int64, _d, c_int64, c_int64, _d, _d, c_double,
                               c_int64, _d, c_int64, _d, c_int64, _d, _d], c_int),
+    "ntk_spectral_dual_coefficients": ([c_void_p, c_int64, _d, c_int64, _d, c_int64, c_double, c_double, c_double,
+                                        _d, c_int64], c_int),
     "ntk_spectral_filters": ([c_void_p, c_int64, _d, _d, c_double, c_int64, _d, _d, _d], c_int),
     "ntk_spectral_select_ridge": ([c_void_p, c_int64, _d, c_int64, _d, c_int64, c_int64, _d, c_int, _d,
                                    POINTER(c_int64)], c_int),

@@ -260,6 +260,21 @@ class SpectralSolver(Handle):
         z = np.full(t.shape, _arrays.scalar(ridge, "ridge"))
         return self._predict(Y, t, z, learning_rate, K_test_train, f0_train, f0_test)
 
+    def dual_coef(self, Y, time=np.inf, ridge=0.0, learning_rate=1.0, f0_train=None):
+        """The dual coefficients ``alpha = V diag(g(lambda)) V^T (Y - f0_train)`` of gradient flow
+        at ``time`` (``inf``: kernel ridge) with ``ridge``: shape (n, k), or (n,) for a 1-D Y.
+
+        Predictions at any points are then ``f0(x) + K(x, X) @ alpha`` — the same numbers as
+        :meth:`gradient_flow` gives for that test kernel, without the solver or the test points.
+        """
+        handle = self._live()
+        y, py, ldy, was_vector = _targets(Y, self.n)
+        _, pf0, ldf0 = _arrays.optional_matrix(f0_train, "f0_train", y.shape)
+        out, pout = _arrays.output(self.n, y.shape[1])
+        call("ntk_spectral_dual_coefficients", handle, y.shape[1], py, ldy, pf0, ldf0, _arrays.scalar(time, "time"),
+             _arrays.scalar(ridge, "ridge"), _arrays.scalar(learning_rate, "learning_rate"), pout, max(y.shape[1], 1))
+        return out[:, 0] if was_vector else out
+
     def ridge_path(self, Y, ridges, K_test_train=None, f0_train=None, f0_test=None):
         """Kernel ridge predictions for every ridge of ``ridges`` (G,): ``(pred_train (G, n, k),
         pred_test (G, m, k) or None)``."""

@@ -98,7 +98,7 @@ def flow_closed_form(K, Kt, Y, f0, f0t, t, eta, z):
     n = len(K)
     N = Y.size
     A = K + z * np.eye(n)
-    decay = scipy.linalg.expm(-eta * t / N * A)
+    decay = np.zeros((n, n)) if t == np.inf else scipy.linalg.expm(-eta * t / N * A)
     core = np.linalg.solve(A, (np.eye(n) - decay) @ (Y - f0))
     return f0 + K @ core, f0t + Kt @ core
 
@@ -272,3 +272,37 @@ class TestSpectralSolver:
         assert ntk.max_learning_rate(np.zeros((3, 3)), 3) == np.inf
         with pytest.raises(ntk.InvalidArgumentError):
             ntk.max_learning_rate(K, 0)
+
+    @pytest.mark.parametrize("t, z", [(0.0, 0.0), (2.5, 0.0), (40.0, 0.3), (np.inf, 0.3), (np.inf, 0.0)])
+    def test_dual_coefficients_reproduce_the_closed_form(self, problem, t, z):
+        """alpha(t, z) gives f0(x) + K(x, X) alpha = the matrix-exponential closed form."""
+        K, Kt, Y, f0, f0t = (problem[x] for x in ("K", "Kt", "Y", "f0", "f0t"))
+        K = K + 0.05 * np.eye(len(K))
+        eta = 0.7
+        with ntk.SpectralSolver(K) as solver:
+            alpha = solver.dual_coef(Y, time=t, ridge=z, learning_rate=eta, f0_train=f0)
+            assert alpha.shape == Y.shape
+            want_train, want_test = flow_closed_form(K, Kt, Y, f0, f0t, t, eta, z)
+            if t == 0:
+                assert np.all(alpha == 0)
+            else:
+                assert rel(f0t + Kt @ alpha, want_test) < 1e-10
+                assert rel(f0 + K @ alpha, want_train) < 1e-10
+            vector = solver.dual_coef(Y[:, 0], time=t, ridge=z, learning_rate=eta)
+            _, test = solver.gradient_flow(Y[:, 0], [t], Kt, learning_rate=eta, ridge=z)
+            assert vector.shape == (40,) and rel(Kt @ vector, test[0]) < 1e-12 + (t == 0)
+
+    def test_dual_coefficients_of_a_singular_kernel_are_minimum_norm(self, rng):
+        S = rng.standard_normal((30, 6))
+        K, y = S @ S.T, rng.standard_normal(30)
+        with ntk.SpectralSolver(K) as solver:
+            alpha = solver.dual_coef(y)
+            assert rel(alpha, np.linalg.pinv(K, rcond=1e-12) @ y) < 1e-9
+            with pytest.raises(ntk.InvalidArgumentError, match="time"):
+                solver.dual_coef(y, time=-1.0)
+            with pytest.raises(ntk.InvalidArgumentError, match="learning rate"):
+                solver.dual_coef(y, time=1.0, learning_rate=0.0)
+            with pytest.raises(ntk.DimensionMismatchError):
+                solver.dual_coef(y[:5])
+            with pytest.raises(ntk.NonFiniteError):
+                solver.dual_coef(np.full(30, np.nan))
