@@ -69,6 +69,7 @@ class MLP(Handle):
         self.input_dim, self.widths, self.output_dim = int(input_dim), list(widths), int(output_dim)
         self.activation, self.W_std, self.b_std = activation, float(W_std), float(b_std)
         self.parameterization, self.bias, self.seed = parameterization, bool(bias), seed
+        self.leaky_slope = float(leaky_slope)
         count = ctypes.c_int64()
         call("ntk_mlp_info", handle, None, None, None, ctypes.byref(count))
         self.num_parameters = count.value
@@ -136,10 +137,33 @@ class MLP(Handle):
         call("ntk_mlp_jacobian", self._live(), x.shape[0], px, ldx, _arrays.pointer(jac))
         return jac
 
+    def _architecture(self):
+        """The constructor's arguments (seed included) as a dict."""
+        return {"input_dim": self.input_dim, "widths": list(self.widths), "output_dim": self.output_dim,
+                "activation": self.activation, "W_std": self.W_std, "b_std": self.b_std,
+                "parameterization": self.parameterization, "bias": self.bias, "seed": self.seed,
+                "leaky_slope": self.leaky_slope}
+
+    def copy(self):
+        """A new MLP with the same architecture and a copy of the current parameters."""
+        other = MLP(**self._architecture())
+        other.set_flat_parameters(self.flat_parameters)
+        return other
+
+    def __reduce__(self):
+        """Pickling (and ``copy.deepcopy``) saves the architecture and the current parameters."""
+        return (_restore_mlp, (self._architecture(), self.flat_parameters))
+
     def __repr__(self):
         return (f"MLP(input_dim={self.input_dim}, widths={self.widths}, output_dim={self.output_dim}, "
                 f"activation={self.activation!r}, W_std={self.W_std}, b_std={self.b_std}, "
                 f"parameterization={self.parameterization!r}, bias={self.bias})")
+
+
+def _restore_mlp(architecture, theta):
+    net = MLP(**architecture)
+    net.set_flat_parameters(theta)
+    return net
 
 
 def _pair(net, X1, X2):

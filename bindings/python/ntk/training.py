@@ -209,17 +209,6 @@ MLP.train = train
 MLP.loss_and_gradient = loss_and_gradient
 
 
-def _copy(net):
-    """A new MLP with the same architecture and a copy of the current parameters."""
-    other = MLP(net.input_dim, net.widths, output_dim=net.output_dim, activation=net.activation, W_std=net.W_std,
-                b_std=net.b_std, parameterization=net.parameterization, bias=net.bias, seed=net.seed)
-    other.set_flat_parameters(net.flat_parameters)
-    return other
-
-
-MLP.copy = _copy
-
-
 def gradient_flow_ode(K_train, Y, times, loss="mse", K_test_train=None, learning_rate=1.0, f0_train=None, f0_test=None,
                       rtol=1e-10, atol=1e-12, progress=None):
     """Function-space gradient flow for any loss with a fixed kernel (eq. 13):
