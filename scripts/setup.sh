@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Sets up everything libntk needs on a fresh Debian machine with the Swift toolchain:
-# OpenBLAS + LAPACKE (and gcc, valgrind for the tests) with apt, a release build of libntk.so, numpy/scipy/pytest and the Python
-# package (pip). Safe to run again: it only installs what is missing.
+# OpenBLAS + LAPACKE (and gcc, valgrind for the tests) with apt, a release build of libntk.so, and
+# with pip the Python package with its optional extras for the examples and the tests (numpy,
+# scipy, scikit-learn, matplotlib, pandas, pytest). Safe to run again: it only installs what is missing.
 # Sourced by scripts/demo.sh and scripts/test.sh; exports NTK_LIBRARY.
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -24,4 +25,4 @@ export NTK_LIBRARY
 
 echo "== installing Python dependencies and the ntk package (pip)"
 python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore \
-    "numpy>=1.22" scipy pytest "$repo/bindings/python"
+    "$repo/bindings/python[examples,test]"

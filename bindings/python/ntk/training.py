@@ -83,7 +83,8 @@ class TrainingHistory:
     lambda_max : (S,) — largest eigenvalue of each probe kernel
     distance_to_initial, distance_to_previous : (S,) — kernel distances (0 for the first)
     relative_change_to_final : (S,) — ``|K_t - K_T|_F / |K_T|_F`` with K_T the last snapshot
-    alignment : (S,) or None — kernel-target alignment when probe targets are known
+    alignment : (S,) or None — kernel-target alignment when probe targets are known (NaN where
+        undefined: all-zero targets or kernel)
     lambda_max_train_initial, lambda_max_train_final : float or None — of the training NTK
     critical_learning_rates : (2N/lambda, 4N/lambda) at initialisation, or None
     regime : "lazy", "catapult", "divergent" (or None without the training-kernel diagnostics)
@@ -188,7 +189,8 @@ def train(net, X, Y, loss="mse", learning_rate=1.0, epochs=1, batch_size=None, m
     h.distance_to_previous = np.array([0.0] + [kernel_distance(h.kernels[i - 1], h.kernels[i]) for i in range(1, S)]) if S else np.empty(0)
     h.relative_change_to_final = (np.array([np.linalg.norm(K - h.kernels[-1]) / np.linalg.norm(h.kernels[-1]) for K in h.kernels])
                                   if S else np.empty(0))
-    h.alignment = np.array([kernel_alignment(K, probe_y) for K in h.kernels]) if probe_y is not None and S else None
+    h.alignment = (np.array([kernel_alignment(K, probe_y) if np.any(K) and np.any(probe_y) else np.nan for K in h.kernels])
+                   if probe_y is not None and S else None)
     h.lambda_max_train_initial = h.lambda_max_train_final = h.critical_learning_rates = h.regime = None
     if diagnose:
         N = n * k

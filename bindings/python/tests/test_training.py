@@ -167,6 +167,9 @@ def test_training_mechanics(rng):
     wild = ntk.MLP(5, [64], activation="relu", W_std=np.sqrt(2), seed=0)
     h3 = wild.train(X, X[:, :1], learning_rate=1e4, epochs=50, snapshot_epochs=[0, 50])
     assert h3.diverged and h3.regime == "divergent" and np.all(np.isfinite(wild.flat_parameters))
+    # All-zero targets: nothing to learn, and the alignment is undefined (NaN), not an error.
+    h4 = net.copy().train(X, np.zeros_like(Y), epochs=3, snapshot_epochs=[0, 3])
+    assert h4.losses[0] > 0 and np.all(np.isnan(h4.alignment))
     with pytest.raises(ntk.InvalidArgumentError):
         net.train(X, Y, learning_rate=-1)
     with pytest.raises(ntk.InvalidArgumentError):

@@ -1,0 +1,295 @@
+"""scikit-learn estimators on libntk: :class:`NTKRegressor` and :class:`NTKClassifier`.
+
+Both are kernel machines whose kernel is a neural tangent kernel (or the NNGP) of a dense
+network, solved in closed form (eq. 5, 18-22, 25 of the notes)::
+
+    prediction(x) = mean(y) + K(x, X) alpha,   alpha = V diag(g(lambda)) V^T (y - mean(y))
+
+with ``g(lambda) = 1/(lambda + z)`` for kernel ridge (``time=None``, t = inf) or the
+gradient-flow filter ``(1 - exp(-eta t (lambda + z)/N))/(lambda + z)`` at a finite time
+(N = n * k target entries, MSE loss ``(1/N) sum 1/2 (f - y)^2``: neural-tangents' convention).
+
+Kernels (``kernel=``):
+
+- ``"infinite"`` (default): the infinite-width NTK of the architecture (no randomness);
+- ``"nngp"``: the infinite-width NNGP kernel (Bayesian posterior mean of the infinitely wide net);
+- ``"empirical"``: the empirical NTK of one network at its random initialisation;
+- ``"after"``: the after-kernel K(., .; theta_T) of a network trained inside ``fit`` by
+  full-batch gradient descent on the (centred) targets with MSE (eq. 25).
+
+They follow scikit-learn's conventions (``get_params``/``set_params``, ``fit`` returns self,
+fitted attributes end in ``_``, input validation) and work in ``Pipeline``,
+``cross_val_score`` and ``GridSearchCV``. Inputs should be standardised (e.g.
+``make_pipeline(StandardScaler(), NTKRegressor())``): the kernels depend on input scale.
+
+Needs scikit-learn >= 1.6 (``pip install scikit-learn``); the rest of ``ntk`` does not.
+"""
+
+import warnings
+
+import numpy as np
+
+try:
+    from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.utils import check_random_state
+    from sklearn.utils.multiclass import check_classification_targets
+    from sklearn.utils.validation import check_is_fitted, validate_data
+except ImportError as e:  # pragma: no cover - exercised only without scikit-learn
+    raise ImportError("ntk.sklearn needs scikit-learn >= 1.6: pip install scikit-learn") from e
+
+from .network import MLP, empirical_ntk, infinite_width_nngp, infinite_width_ntk
+from .regression import KernelRidge, SpectralSolver, max_learning_rate
+
+__all__ = ["NTKRegressor", "NTKClassifier"]
+
+KERNELS = ("infinite", "nngp", "empirical", "after")
+_CRITERIA = ("gcv", "loo")
+
+
+class _NTKModel(BaseEstimator):
+    """What both estimators share: the kernel, the closed-form fit and the raw outputs."""
+
+    def __init__(self, kernel="infinite", widths=(512, 512), activation="relu", W_std=np.sqrt(2.0), b_std=0.1,
+                 parameterization="ntk", ridge="gcv", ridges=None, ridge_relative=True, time=None,
+                 learning_rate=1.0, network_offset=False, center_targets=True, epochs=1000,
+                 train_learning_rate=None, batch_size=None, momentum=0.0, random_state=None):
+        self.kernel = kernel
+        self.widths = widths
+        self.activation = activation
+        self.W_std = W_std
+        self.b_std = b_std
+        self.parameterization = parameterization
+        self.ridge = ridge
+        self.ridges = ridges
+        self.ridge_relative = ridge_relative
+        self.time = time
+        self.learning_rate = learning_rate
+        self.network_offset = network_offset
+        self.center_targets = center_targets
+        self.epochs = epochs
+        self.train_learning_rate = train_learning_rate
+        self.batch_size = batch_size
+        self.momentum = momentum
+        self.random_state = random_state
+
+    # -- hyper-parameters -----------------------------------------------------------------
+
+    def _check_hyperparameters(self):
+        if self.kernel not in KERNELS:
+            raise ValueError(f"kernel must be one of {KERNELS}, got {self.kernel!r}")
+        if isinstance(self.ridge, str):
+            if self.ridge not in _CRITERIA:
+                raise ValueError(f"ridge must be a number >= 0 or one of {_CRITERIA}, got {self.ridge!r}")
+        elif not (np.isscalar(self.ridge) and np.isfinite(self.ridge) and self.ridge >= 0):
+            raise ValueError(f"ridge must be a number >= 0 or one of {_CRITERIA}, got {self.ridge!r}")
+        if self.time is not None and not (np.isscalar(self.time) and self.time >= 0):
+            raise ValueError(f"time must be None (t = inf) or a number >= 0, got {self.time!r}")
+        if not (np.isscalar(self.learning_rate) and np.isfinite(self.learning_rate) and self.learning_rate > 0):
+            raise ValueError(f"learning_rate must be a number > 0, got {self.learning_rate!r}")
+        if self.network_offset and self.kernel not in ("empirical", "after"):
+            raise ValueError("network_offset=True needs a network of its own: kernel='empirical' or 'after'")
+
+    def _ridge_grid(self, scale):
+        grid = np.geomspace(1e-6, 1e2, 33) if self.ridges is None else np.asarray(self.ridges, dtype=np.float64).ravel()
+        if grid.size == 0 or not np.all(np.isfinite(grid)) or np.any(grid < 0):
+            raise ValueError("ridges must be a non-empty sequence of finite numbers >= 0")
+        return grid * scale if self.ridge_relative else grid
+
+    # -- kernel ---------------------------------------------------------------------------
+
+    def _network(self, input_dim, output_dim):
+        seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
+        return MLP(input_dim, list(self.widths), output_dim=output_dim, activation=self.activation, W_std=self.W_std,
+                   b_std=self.b_std, parameterization=self.parameterization, seed=seed)
+
+    def _kernel(self, X1, X2=None):
+        if self.kernel == "infinite":
+            return infinite_width_ntk(self.network_, X1, X2)
+        if self.kernel == "nngp":
+            return infinite_width_nngp(self.network_, X1, X2)
+        return empirical_ntk(self.network_, X1, X2)
+
+    def _train_network(self, X, Y):
+        n, k = Y.shape
+        eta = self.train_learning_rate
+        if eta is None:  # half the critical rate 2N / lambda_max of the initial NTK
+            eta = 0.5 * max_learning_rate(empirical_ntk(self.network_, X), n * k)
+        self.history_ = self.network_.train(X, Y, learning_rate=eta, epochs=self.epochs, batch_size=self.batch_size,
+                                            momentum=self.momentum, seed=self.network_.seed,
+                                            snapshot_epochs=[0, self.epochs], diagnose_catapult=False)
+        self.train_learning_rate_ = float(eta)
+        if self.history_.diverged:
+            warnings.warn(f"training diverged at epoch {self.history_.epochs_run} (learning rate {eta:.3g}); the "
+                          "after-kernel is taken at the last finite parameters", ConvergenceWarning, stacklevel=3)
+
+    # -- fit / outputs --------------------------------------------------------------------
+
+    def _fit_outputs(self, X, Y):
+        """Fits the kernel machine to X (n, d) and float targets Y (n, k)."""
+        self._check_hyperparameters()
+        n, k = Y.shape
+        self.y_mean_ = Y.mean(axis=0) if self.center_targets else np.zeros(k)
+        Yc = Y - self.y_mean_
+        self.network_ = self._network(X.shape[1], k)
+        # The network's outputs are in units of output_scale_: the "after" network is trained on
+        # Yc / rms(Yc), so its kernel does not depend on the targets' units.
+        self.output_scale_ = 1.0
+        if self.kernel == "after":
+            rms = float(np.sqrt(np.mean(Yc**2))) if Yc.size else 0.0
+            self.output_scale_ = rms if rms > 0 else 1.0
+            self._train_network(X, Yc / self.output_scale_)
+        self.X_fit_ = np.array(X, dtype=np.float64, order="C", copy=True)  # later changes to X don't leak in
+        K = self._kernel(X)
+        f0 = self.output_scale_ * self.network_(X) if self.network_offset else None
+        scale = float(np.trace(K)) / n
+        scale = scale if scale > 0 else 1.0
+        self.ridge_scores_ = None
+        if self.time is None and not isinstance(self.ridge, str) and self.ridge > 0:
+            # Kernel ridge with a given ridge: one Cholesky factorisation.
+            z = float(self.ridge) * (scale if self.ridge_relative else 1.0)
+            with KernelRidge(K, Yc, ridge=z, f0_train=f0) as model:
+                self.dual_coef_ = model.dual_coef
+        else:
+            # Ridge selection, ridge 0 (pseudo-inverse on a singular kernel) or a finite time:
+            # one eigendecomposition.
+            with SpectralSolver(K) as solver:
+                if isinstance(self.ridge, str) and self.time is None:
+                    grid = self._ridge_grid(scale)
+                    z, self.ridge_scores_ = solver.select_ridge(Yc, grid, criterion=self.ridge, f0_train=f0)
+                else:  # at a finite time the training time regularises; a string ridge means none
+                    z = 0.0 if isinstance(self.ridge, str) else float(self.ridge) * (scale if self.ridge_relative else 1.0)
+                t = np.inf if self.time is None else float(self.time)
+                self.dual_coef_ = solver.dual_coef(Yc, time=t, ridge=z, learning_rate=self.learning_rate, f0_train=f0)
+        self.ridge_ = float(z)
+        return self
+
+    def _outputs(self, X):
+        """The raw outputs (m, k) at validated X."""
+        check_is_fitted(self)
+        X = validate_data(self, X, reset=False, dtype=np.float64)
+        out = self._kernel(X, self.X_fit_) @ self.dual_coef_ + self.y_mean_
+        if self.network_offset:
+            out += self.output_scale_ * self.network_(X)
+        return out
+
+
+class NTKRegressor(RegressorMixin, _NTKModel):
+    """Kernel regression with a neural tangent kernel, as a scikit-learn regressor.
+
+    Parameters
+    ----------
+    kernel : "infinite", "nngp", "empirical" or "after", default "infinite"
+        The infinite-width NTK, the infinite-width NNGP, the empirical NTK at initialisation,
+        or the after-kernel of a network trained inside ``fit`` (eq. 25).
+    widths : tuple of int, default (512, 512)
+        Hidden layer widths of the dense network (for "infinite"/"nngp" only the depth matters,
+        unless ``parameterization="standard"``).
+    activation : str, default "relu"
+        One of ``ntk.ACTIVATIONS``.
+    W_std, b_std : float, default sqrt(2), 0.1
+        Weight and bias standard deviations (neural-tangents' ``W_std``, ``b_std``).
+    parameterization : "ntk" or "standard", default "ntk"
+    ridge : float >= 0, "gcv" or "loo", default "gcv"
+        The ridge z of ``(K + z I)^-1``; "gcv"/"loo" select it from ``ridges`` by generalized
+        cross-validation or exact leave-one-out (closed forms, no refits). With a finite
+        ``time`` a string means no ridge (early stopping regularises, eq. 22).
+    ridges : array-like, default ``geomspace(1e-6, 1e2, 33)``
+        The grid searched by "gcv"/"loo".
+    ridge_relative : bool, default True
+        Ridges (and the grid) are multiples of the mean diagonal of the training kernel
+        (neural-tangents' ``diag_reg_absolute_scale=False``); False: absolute.
+    time : float >= 0 or None, default None
+        None: kernel ridge (t = inf). A number: the prediction of gradient flow at training
+        time t from zero outputs (eq. 18-20), whose train residuals decay as
+        ``exp(-learning_rate * t * K / N)``, N = n * k.
+    learning_rate : float > 0, default 1.0
+        The learning rate eta of that flow (only ``learning_rate * time`` matters).
+    network_offset : bool, default False
+        Add the network's own outputs: ``f(x) + K(x, X)(K + zI)^-1 (y - f(X))``, i.e. the
+        linearised network (eq. 20, 21) for "empirical" and boosting (eq. 24) for "after".
+    center_targets : bool, default True
+        Subtract the training targets' mean before fitting and add it back to predictions (a
+        kernel model has no intercept of its own). ``center_targets=False`` turns it off.
+    epochs, train_learning_rate, batch_size, momentum
+        Training of the network for ``kernel="after"``: MSE on the centred targets divided by
+        their root-mean-square (``output_scale_``), so the after-kernel does not depend on the
+        targets' units;
+        ``train_learning_rate=None`` is half the critical rate ``2N / lambda_max`` of the
+        initial NTK; ``batch_size=None`` is full-batch gradient descent.
+    random_state : int, RandomState or None, default None
+        Seeds the network's initialisation ("empirical", "after").
+
+    Attributes
+    ----------
+    dual_coef_ : ndarray (n, k)
+        alpha; predictions are ``y_mean_ + K(x, X_fit_) @ dual_coef_`` (+ ``network_(x)``).
+    y_mean_ : ndarray (k,)
+    ridge_ : float
+        The absolute ridge used (selected or given).
+    ridge_scores_ : ndarray or None
+        GCV/LOO score of every grid ridge when selected.
+    network_ : ntk.MLP
+        The network whose kernel is used (trained for "after").
+    output_scale_ : float
+        The network's output unit: 1, or the targets' root-mean-square for "after" (the
+        network offset is ``output_scale_ * network_(x)``).
+    history_ : ntk.TrainingHistory
+        Only for "after": the training run (``history_.losses``).
+    X_fit_, n_features_in_, feature_names_in_
+    """
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True
+        return tags
+
+    def fit(self, X, y):
+        """Fits on X (n, d) and y (n,) or (n, k); returns self."""
+        X, y = validate_data(self, X, y, multi_output=True, y_numeric=True, dtype=np.float64)
+        self._y_was_vector = y.ndim == 1
+        return self._fit_outputs(X, y.reshape(len(y), -1).astype(np.float64))
+
+    def predict(self, X):
+        """Predictions (m,) — or (m, k) when fitted on a 2-D y."""
+        out = self._outputs(X)
+        return out[:, 0] if self._y_was_vector else out
+
+
+class NTKClassifier(ClassifierMixin, _NTKModel):
+    """Classification by kernel regression on one-hot targets (MSE), as in the NTK literature.
+
+    Takes the parameters of :class:`NTKRegressor`. The targets are the one-hot encodings of the
+    classes (centred by default); the predicted class is the largest output.
+    ``decision_function`` returns the outputs ((m,) as ``out[:, 1] - out[:, 0]`` for two
+    classes); ``predict_proba`` is the softmax of the outputs — a monotone score, not a
+    calibrated probability (wrap in ``CalibratedClassifierCV`` for that).
+
+    Attributes: ``classes_`` and those of :class:`NTKRegressor`.
+    """
+
+    def fit(self, X, y):
+        """Fits on X (n, d) and class labels y (n,); returns self."""
+        X, y = validate_data(self, X, y, dtype=np.float64)
+        check_classification_targets(y)
+        self.classes_, index = np.unique(y, return_inverse=True)
+        Y = np.zeros((len(y), len(self.classes_)))
+        Y[np.arange(len(y)), index] = 1.0
+        return self._fit_outputs(X, Y)
+
+    def decision_function(self, X):
+        """Outputs (m, C); (m,) for two classes (positive favours ``classes_[1]``)."""
+        out = self._outputs(X)
+        return out[:, 1] - out[:, 0] if out.shape[1] == 2 else out
+
+    def predict(self, X):
+        """The class of the largest output, (m,)."""
+        out = self._outputs(X)  # checks that the classifier is fitted before classes_ is read
+        return self.classes_[np.argmax(out, axis=1)]
+
+    def predict_proba(self, X):
+        """Softmax of the outputs, (m, C): rows sum to 1, ordered as ``classes_``."""
+        out = self._outputs(X)
+        out = out - out.max(axis=1, keepdims=True)
+        p = np.exp(out)
+        return p / p.sum(axis=1, keepdims=True)
