@@ -30,12 +30,21 @@
  *             The callback receives the fraction done, non-decreasing in [0, 1]; returning
  *             non-zero cancels the operation, which then returns NTK_ERR_CANCELLED with its
  *             outputs unspecified. It is called on the thread that called the library.
+ * Errors      Each function lists the codes it returns. Any function that takes a handle may
+ *             also return NTK_ERR_INVALID_HANDLE (NULL, freed, foreign or mistyped handle), and
+ *             any function may return NTK_ERR_INTERNAL (a bug in libntk: please report it).
  * Threads     Every function may be called from several threads at once, except
  *             ntk_blas_set_num_threads (process-wide setting: call it before starting work).
- *             A handle is immutable after creation and may be shared by threads for reading;
- *             freeing it while another thread uses it is safe for the process (the object
- *             lives until that call returns) but is a bug in the caller.
- *             Freed, foreign, NULL or mistyped handles fail with NTK_ERR_INVALID_HANDLE.
+ *             A function that takes a `const` handle only reads it: threads may share the
+ *             handle. The two that take a non-const handle change it: ntk_mlp_set_parameters
+ *             (an atomic swap; calls already running keep the old parameters) and
+ *             ntk_mlp_train (readers meanwhile see the parameters of its last snapshot).
+ *             Freeing a handle while another thread uses it is safe for the process (the
+ *             object lives until that call returns) but is a bug in the caller.
+ * Ownership   Handles are created by *_create / *_fit into an out-pointer (set to NULL on
+ *             failure) and freed by their *_free, which accepts NULL and freed handles. A
+ *             handle keeps its own copies of what it needs: input arrays may be freed or
+ *             changed after the call that took them returns.
  * BLAS speed  libntk runs on the system OpenBLAS. Debian's OpenBLAS 0.3.21 does not know
  *             recent CPUs (e.g. Sapphire Rapids) and falls back to generic kernels about 6x
  *             slower; set OPENBLAS_CORETYPE=SkylakeX (any AVX-512 CPU) or Haswell (AVX2) in
@@ -62,10 +71,12 @@ extern "C" {
 /* MAJOR * 10000 + MINOR * 100 + PATCH; compare with ntk_version_number() at run time. */
 #define NTK_VERSION_NUMBER (NTK_VERSION_MAJOR * 10000 + NTK_VERSION_MINOR * 100 + NTK_VERSION_PATCH)
 
-/* The version of the loaded library, as NTK_VERSION_NUMBER. */
+/* The version of the loaded library, as NTK_VERSION_NUMBER.
+ * Never fails. */
 int ntk_version_number(void);
 
-/* The version of the loaded library as "MAJOR.MINOR.PATCH" (static storage). */
+/* The version of the loaded library as "MAJOR.MINOR.PATCH" (static storage).
+ * Never fails. */
 const char *ntk_version_string(void);
 
 /* ---------------------------------------------------------------------------------------
@@ -161,15 +172,18 @@ int ntk_cholesky_factor_create(int64_t n, const double *k, int64_t ldk, double r
                                ntk_cholesky_factor **out);
 
 /* Solves (K + ridge * I) X = Y with the factor; Y and X are n x m. Read-only on the handle:
- * several threads may solve with one factor at once. In-place as ntk_cholesky_solve. */
+ * several threads may solve with one factor at once. In-place as ntk_cholesky_solve.
+ * Errors: INVALID_ARGUMENT (NULL, ld), NON_FINITE (Y), TOO_LARGE. */
 int ntk_cholesky_factor_solve(const ntk_cholesky_factor *factor, int64_t m,
                               const double *y, int64_t ldy,
                               double *x, int64_t ldx);
 
-/* The order n of the factored matrix. */
+/* The order n of the factored matrix.
+ * Errors: INVALID_ARGUMENT (n NULL). */
 int ntk_cholesky_factor_order(const ntk_cholesky_factor *factor, int64_t *n);
 
-/* log det(K + ridge * I) = 2 * sum_i log L_ii. */
+/* log det(K + ridge * I) = 2 * sum_i log L_ii.
+ * Errors: INVALID_ARGUMENT (value NULL). Read-only (thread-safe). */
 int ntk_cholesky_factor_log_determinant(const ntk_cholesky_factor *factor, double *value);
 
 /* Frees the handle. NULL and already-freed handles are ignored. */
@@ -223,19 +237,26 @@ int ntk_kernel_ridge_fit(int64_t n, int64_t k,
                          ntk_kernel_ridge **out);
 
 /* Test predictions pred = f0_test + K_test_train alpha (m x k). f0_test may be NULL.
- * Read-only on the model (thread-safe). */
+ * Read-only on the model (thread-safe).
+ * Errors: INVALID_ARGUMENT (NULL, ld), DIMENSION_MISMATCH, NON_FINITE, NUMERICAL
+ * (overflow), TOO_LARGE. */
 int ntk_kernel_ridge_predict(const ntk_kernel_ridge *model, int64_t m,
                              const double *k_test_train, int64_t ldkt,
                              const double *f0_test, int64_t ldf0,
                              double *pred, int64_t ldp);
 
-/* Train predictions f0 + K alpha (n x k), computed as Y - (z + jitter) alpha. */
+/* Train predictions f0 + K alpha (n x k), computed as Y - (z + jitter) alpha.
+ * pred: n x k, leading dimension ldp >= k. Errors: INVALID_ARGUMENT (NULL, ld).
+ * Read-only (thread-safe). */
 int ntk_kernel_ridge_train_predictions(const ntk_kernel_ridge *model, double *pred, int64_t ldp);
 
-/* The dual coefficients alpha = (K + (z + jitter) I)^-1 (Y - f0), n x k. */
+/* The dual coefficients alpha = (K + (z + jitter) I)^-1 (Y - f0), n x k.
+ * alpha: leading dimension lda >= k. Errors: INVALID_ARGUMENT (NULL, ld). Read-only
+ * (thread-safe). */
 int ntk_kernel_ridge_dual_coefficients(const ntk_kernel_ridge *model, double *alpha, int64_t lda);
 
-/* Sizes, the absolute ridge z used and the jitter added. Each out-pointer may be NULL. */
+/* Sizes, the absolute ridge z used and the jitter added. Each out-pointer may be NULL.
+ * Never fails on a valid handle. */
 int ntk_kernel_ridge_info(const ntk_kernel_ridge *model, int64_t *n, int64_t *k,
                           double *ridge, double *jitter);
 
@@ -301,11 +322,13 @@ int ntk_spectral_create(int64_t n, const double *k, int64_t ldk, int negative_po
 
 /* The order n, the smallest eigenvalue before clamping, how many were clamped, how many are
  * treated as zero (the null space, clamped ones included) and the cutoff. Out-pointers may be
- * NULL. */
+ * NULL.
+ * Never fails on a valid handle. */
 int ntk_spectral_info(const ntk_spectral *solver, int64_t *n, double *min_raw_eigenvalue,
                       int64_t *clamped, int64_t *null_count, double *cutoff);
 
-/* The eigenvalues after the policy (ascending, all >= 0): n doubles. */
+/* The eigenvalues after the policy (ascending, all >= 0): n doubles.
+ * Errors: INVALID_ARGUMENT (w NULL with n > 0). Read-only (thread-safe). */
 int ntk_spectral_eigenvalues(const ntk_spectral *solver, double *w);
 
 /* Predictions at `count` grid points (times[i], ridges[i]); times NULL means all +INFINITY
@@ -314,7 +337,9 @@ int ntk_spectral_eigenvalues(const ntk_spectral *solver, double *w);
  * m = 0 for no test predictions; f0_test: m x k or NULL.
  * Outputs (each may be NULL) are contiguous: pred_train count x n x k, pred_test count x m x k
  * (element [i][a][c] at (i * rows + a) * k + c); they must not overlap the inputs.
- * Cost: O(n^2 k + m n^2) once and O((n + m) n k) per point, in GEMMs. Read-only (thread-safe). */
+ * Cost: O(n^2 k + m n^2) once and O((n + m) n k) per point, in GEMMs. Read-only (thread-safe).
+ * Errors: INVALID_ARGUMENT (NULL, ld, time < 0, ridge < 0, learning_rate <= 0),
+ * DIMENSION_MISMATCH, NON_FINITE, NUMERICAL (overflow), OUT_OF_MEMORY, TOO_LARGE. */
 int ntk_spectral_predict(const ntk_spectral *solver, int64_t k,
                          const double *y, int64_t ldy,
                          const double *f0_train, int64_t ldf0,
@@ -343,7 +368,8 @@ int ntk_spectral_dual_coefficients(const ntk_spectral *solver, int64_t k,
  * values[i * n + j] = g_i(lambda_j), shrinkage[i * n + j] = lambda_j g_i(lambda_j) in [0, 1]
  * (eq. 22: lambda/(lambda + z) for ridge, 1 - exp(-eta t lambda/N) for early stopping), and
  * the effective degrees of freedom dof[i] = sum_j lambda_j g_i(lambda_j). Null-space
- * directions have g = 0. Each output may be NULL. */
+ * directions have g = 0. Each output may be NULL.
+ * Errors: INVALID_ARGUMENT (grid values, n_targets < 1), TOO_LARGE. Read-only (thread-safe). */
 int ntk_spectral_filters(const ntk_spectral *solver, int64_t count,
                          const double *times, const double *ridges,
                          double learning_rate, int64_t n_targets,
@@ -356,7 +382,8 @@ int ntk_spectral_filters(const ntk_spectral *solver, int64_t count,
  * f0_train (NULL: 0), by closed forms on the eigendecomposition (no refits), and writes
  * scores[count] (mean squared error over the n k entries; +INFINITY where undefined: GCV of an
  * interpolating fit, LOO with K + zI singular) and *best, the index of the first minimum.
- * Errors: INVALID_ARGUMENT, DIMENSION_MISMATCH, NON_FINITE, NUMERICAL (no finite score). */
+ * Errors: INVALID_ARGUMENT, DIMENSION_MISMATCH, NON_FINITE, NUMERICAL (no finite score).
+ * Read-only (thread-safe). */
 int ntk_spectral_select_ridge(const ntk_spectral *solver, int64_t k,
                               const double *y, int64_t ldy,
                               const double *f0_train, int64_t ldf0,
@@ -365,7 +392,8 @@ int ntk_spectral_select_ridge(const ntk_spectral *solver, int64_t k,
 
 /* The critical learning rate of gradient descent on the linearised model with MSE,
  * eta = 2 N / lambda_max (+INFINITY for a zero kernel), N = n_targets >= 1, and lambda_max.
- * Out-pointers may be NULL. */
+ * Out-pointers may be NULL.
+ * Errors: INVALID_ARGUMENT (n_targets < 1). Read-only (thread-safe). */
 int ntk_spectral_max_learning_rate(const ntk_spectral *solver, int64_t n_targets,
                                    double *eta, double *lambda_max);
 
@@ -413,28 +441,38 @@ typedef struct ntk_mlp ntk_mlp;
 /* Creates an MLP with input_dim >= 1 inputs, num_hidden >= 0 hidden layers of widths[i] >= 1
  * units (widths may be NULL when num_hidden = 0), output_dim >= 1 outputs, an NTK_ACTIVATION_*
  * (activation_parameter: the leaky_relu slope, else ignored), w_std, b_std >= 0, bias 0 or 1,
- * an NTK_PARAMETERIZATION_*, and parameters drawn from `seed`. *out is NULL on failure. */
+ * an NTK_PARAMETERIZATION_*, and parameters drawn from `seed`. *out is NULL on failure.
+ * Errors: INVALID_ARGUMENT (sizes, enums, NULL widths or out), NON_FINITE (w_std, b_std,
+ * activation_parameter), TOO_LARGE (P overflows, or a width beyond 2^31 - 1), OUT_OF_MEMORY. Memory: P doubles. */
 int ntk_mlp_create(int64_t input_dim, int64_t num_hidden, const int64_t *widths, int64_t output_dim,
                    int activation, double activation_parameter, double w_std, double b_std,
                    int bias, int parameterization, uint64_t seed, ntk_mlp **out);
 
 /* Sizes: input dimension d, output dimension k, number of hidden layers, parameter count P.
- * Out-pointers may be NULL. */
+ * Out-pointers may be NULL.
+ * Never fails on a valid handle. */
 int ntk_mlp_info(const ntk_mlp *mlp, int64_t *input_dim, int64_t *output_dim, int64_t *num_hidden,
                  int64_t *num_parameters);
 
-/* The hidden widths (num_hidden int64_t). */
+/* The hidden widths (num_hidden int64_t).
+ * Errors: INVALID_ARGUMENT (widths NULL with num_hidden > 0). */
 int ntk_mlp_widths(const ntk_mlp *mlp, int64_t *widths);
 
-/* Copies theta (count must be P) out of / into the network. set rejects NaN/Inf. */
+/* Copies theta (count must be P) out of / into the network. set rejects NaN/Inf.
+ * Errors: INVALID_ARGUMENT (NULL), DIMENSION_MISMATCH (count != P), NON_FINITE (set).
+ * get is read-only; set changes the handle (see Threads above). */
 int ntk_mlp_get_parameters(const ntk_mlp *mlp, double *theta, int64_t count);
 int ntk_mlp_set_parameters(ntk_mlp *mlp, const double *theta, int64_t count);
 
-/* f(X): X is n x d (leading dimension ldx), out n x k (leading dimension ldo). */
+/* f(X): X is n x d (leading dimension ldx), out n x k (leading dimension ldo).
+ * Errors: INVALID_ARGUMENT (NULL, ld), NON_FINITE, NUMERICAL (overflow), OUT_OF_MEMORY,
+ * TOO_LARGE. Read-only (thread-safe). */
 int ntk_mlp_forward(const ntk_mlp *mlp, int64_t n, const double *x, int64_t ldx, double *out, int64_t ldo);
 
 /* The Jacobian df/dtheta, n x k x P contiguous: jac[(s * k + c) * P + p] = df_c(x_s)/dtheta_p.
- * Memory: the output alone, n k P doubles (TOO_LARGE if that overflows). */
+ * Memory: the output alone, n k P doubles (TOO_LARGE if that overflows).
+ * Errors: INVALID_ARGUMENT (NULL, ld), NON_FINITE, NUMERICAL (overflow), OUT_OF_MEMORY,
+ * TOO_LARGE. Read-only (thread-safe). */
 int ntk_mlp_jacobian(const ntk_mlp *mlp, int64_t n, const double *x, int64_t ldx, double *jac);
 
 #define NTK_OUTPUT_MEAN 0       /* mean over outputs of K_cc: n1 x n2 */
@@ -449,20 +487,26 @@ int ntk_mlp_jacobian(const ntk_mlp *mlp, int64_t n, const double *x, int64_t ldx
  * with the shape of the NTK_OUTPUT_* form. memory_limit: bytes for per-sample activations and
  * signals (0: 64 MiB); within it all forward/backward passes run once, beyond it blocks of
  * samples are recomputed (slower, bounded memory; the n x P Jacobian is never formed).
- * Progress is reported per 256 x 256 tile. */
+ * Progress is reported per 256 x 256 tile.
+ * Errors: INVALID_ARGUMENT (NULL, ld, enums, memory_limit < 0), DIMENSION_MISMATCH,
+ * NON_FINITE, NUMERICAL (overflow), OUT_OF_MEMORY, TOO_LARGE, CANCELLED. Read-only (thread-safe). */
 int ntk_empirical_ntk(const ntk_mlp *mlp, int64_t n1, const double *x1, int64_t ld1,
                       int64_t n2, const double *x2, int64_t ld2,
                       int output, int method, int64_t memory_limit, double *out,
                       ntk_progress_fn progress, void *user);
 
 /* The diagonal K(x_s, x_s) alone (O(n P) work): n doubles for NTK_OUTPUT_MEAN, n x k for
- * NTK_OUTPUT_PER_OUTPUT (NTK_OUTPUT_FULL is rejected). */
+ * NTK_OUTPUT_PER_OUTPUT (NTK_OUTPUT_FULL is rejected).
+ * Errors: INVALID_ARGUMENT (NULL, ld, output), NON_FINITE, NUMERICAL (overflow),
+ * OUT_OF_MEMORY, TOO_LARGE. Read-only (thread-safe). */
 int ntk_empirical_ntk_diagonal(const ntk_mlp *mlp, int64_t n, const double *x, int64_t ldx,
                                int output, double *out);
 
 /* The tangent kernel of any model from its Jacobians (eq. 4): J1 is n1 x k x P, J2 n2 x k x P
  * contiguous, or NULL with n2 = n1 for J1's own kernel. Output forms as ntk_empirical_ntk;
- * NTK_OUTPUT_MEAN is (1/k) J1 J2^T over the flattened (k P) rows, one Gram matrix. */
+ * NTK_OUTPUT_MEAN is (1/k) J1 J2^T over the flattened (k P) rows, one Gram matrix.
+ * Errors: INVALID_ARGUMENT (NULL, output), NON_FINITE, NUMERICAL (overflow), OUT_OF_MEMORY,
+ * TOO_LARGE, CANCELLED. */
 int ntk_jacobian_ntk(int64_t n1, int64_t n2, int64_t k, int64_t p,
                      const double *j1, const double *j2, int output, double *out,
                      ntk_progress_fn progress, void *user);
@@ -489,12 +533,16 @@ void ntk_mlp_free(ntk_mlp *mlp);
 
 /* Sigma(X1, X2) into nngp and Theta(X1, X2) into ntk (each n1 x n2 contiguous; either may be
  * NULL, not both). X2 NULL with n2 = n1: X1's own kernels, exactly symmetric, with the exact
- * diagonal. Progress per 256 x 256 tile. */
+ * diagonal. Progress per 256 x 256 tile.
+ * Errors: INVALID_ARGUMENT (NULL, ld, quadrature_points outside 0..512),
+ * NON_FINITE, NUMERICAL (overflow), OUT_OF_MEMORY, TOO_LARGE, CANCELLED. Read-only (thread-safe). */
 int ntk_infinite_width_kernels(const ntk_mlp *mlp, int64_t n1, const double *x1, int64_t ld1,
                                int64_t n2, const double *x2, int64_t ld2, int quadrature_points,
                                double *nngp, double *ntk, ntk_progress_fn progress, void *user);
 
-/* Sigma(x, x) and Theta(x, x) for each row of X (n doubles each; either may be NULL). */
+/* Sigma(x, x) and Theta(x, x) for each row of X (n doubles each; either may be NULL).
+ * Errors: INVALID_ARGUMENT (NULL, ld), NON_FINITE, NUMERICAL (overflow),
+ * OUT_OF_MEMORY, TOO_LARGE. Read-only (thread-safe). */
 int ntk_infinite_width_diagonal(const ntk_mlp *mlp, int64_t n, const double *x, int64_t ldx,
                                 double *nngp, double *ntk);
 
@@ -510,7 +558,9 @@ int ntk_infinite_width_diagonal(const ntk_mlp *mlp, int64_t n, const double *x, 
 typedef int (*ntk_epoch_fn)(void *user, int64_t epoch, double loss);
 
 /* The loss over the n rows of X (targets Y, n x k) and its gradient d loss / d theta
- * (P doubles, may be NULL), by backpropagation. */
+ * (P doubles, may be NULL), by backpropagation.
+ * Errors: INVALID_ARGUMENT (NULL, ld, loss, cross-entropy targets that are not
+ * probabilities), NON_FINITE, NUMERICAL (overflow), OUT_OF_MEMORY, TOO_LARGE. Read-only (thread-safe). */
 int ntk_mlp_loss_gradient(const ntk_mlp *mlp, int64_t n, const double *x, int64_t ldx,
                           const double *y, int64_t ldy, int loss, double *value, double *gradient);
 
@@ -525,7 +575,10 @@ int ntk_mlp_loss_gradient(const ntk_mlp *mlp, int64_t n, const double *x, int64_
  * 0..epochs), the empirical NTK (mean over outputs) of the m probe rows X_probe is written to
  * kernels (num_snapshots x m x m, may be NULL) and its largest eigenvalue to lambda_max (may
  * be NULL); NaN for snapshots not reached. The network's parameters change: do not use it
- * from other threads meanwhile (readers see the parameters of the last snapshot). */
+ * from other threads meanwhile (readers see the parameters of the last snapshot).
+ * Errors: INVALID_ARGUMENT (NULL, ld, loss, learning_rate <= 0, momentum outside [0, 1),
+ * snapshot epochs not increasing or beyond epochs, targets), NON_FINITE, OUT_OF_MEMORY,
+ * TOO_LARGE. Divergence is not an error (*diverged = 1, NTK_OK). */
 int ntk_mlp_train(ntk_mlp *mlp, int64_t n, const double *x, int64_t ldx, const double *y, int64_t ldy,
                   int loss, double learning_rate, int64_t epochs, int64_t batch_size, double momentum,
                   uint64_t seed, int64_t num_snapshots, const int64_t *snapshot_epochs,
@@ -534,10 +587,13 @@ int ntk_mlp_train(ntk_mlp *mlp, int64_t n, const double *x, int64_t ldx, const d
                   int *diverged, ntk_epoch_fn callback, void *user);
 
 /* Kernel distance 1 - <A, B>_F / (|A|_F |B|_F) of two arrays of `count` doubles: 0 for
- * identical kernels, invariant to scaling. INVALID_ARGUMENT for a zero kernel. */
+ * identical kernels, invariant to scaling. INVALID_ARGUMENT for a zero kernel.
+ * Read-only inputs; thread-safe. */
 int ntk_kernel_distance(int64_t count, const double *a, const double *b, double *distance);
 
-/* Kernel-target alignment <K, Y Y^T>_F / (|K|_F |Y Y^T|_F), K n x n, Y n x k (contiguous). */
+/* Kernel-target alignment <K, Y Y^T>_F / (|K|_F |Y Y^T|_F), K n x n, Y n x k (contiguous).
+ * Errors: INVALID_ARGUMENT (NULL; zero kernel or zero targets: undefined),
+ * NON_FINITE. Thread-safe. */
 int ntk_kernel_alignment(int64_t n, int64_t k, const double *kernel, const double *y, double *alignment);
 
 /* Function-space gradient flow for any loss with a fixed kernel (eq. 13):
@@ -546,7 +602,9 @@ int ntk_kernel_alignment(int64_t n, int64_t k, const double *kernel, const doubl
  * time in times[count] (finite, >= 0, any order). Outputs contiguous: pred_train
  * count x n x k, pred_test count x m x k (K_test_train NULL with m = 0 for none). For MSE this
  * is the closed form of ntk_spectral_predict; long MSE runs are stiff and slow here.
- * NUMERICAL after 1e6 steps. */
+ * NUMERICAL after 1e6 steps.
+ * Errors: INVALID_ARGUMENT (NULL, ld, loss, times, learning_rate, tolerances, targets),
+ * DIMENSION_MISMATCH, NON_FINITE, NUMERICAL, OUT_OF_MEMORY, TOO_LARGE, CANCELLED. */
 int ntk_gradient_flow_ode(int64_t n, int64_t k, const double *k_train, int64_t ldk,
                           const double *y, int64_t ldy, const double *f0_train, int64_t ldf0,
                           int64_t count, const double *times, int loss, double learning_rate,
@@ -558,7 +616,8 @@ int ntk_gradient_flow_ode(int64_t n, int64_t k, const double *k_train, int64_t l
  * Diagnostics
  * ------------------------------------------------------------------------------------- */
 
-/* The number of live handles of every type in the process (for leak checks in tests). */
+/* The number of live handles of every type in the process (for leak checks in tests).
+ * Never fails. */
 int64_t ntk_live_handle_count(void);
 
 #ifdef __cplusplus

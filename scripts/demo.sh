@@ -1,17 +1,19 @@
 #!/usr/bin/env bash
-# Sets everything up, then runs the demo from Python and from C.
+# Sets everything up, then runs the main job: the NTK study on scikit-learn's diabetes data
+# (examples/ntk_study.py: report + 4 plots in ntk_study_output/, about a minute on 2 cores), and
+# the C example (examples/ntk_ridge.c: an empirical NTK and a kernel ridge prediction).
+# Arguments are passed to the study, e.g. `bash scripts/demo.sh --large` or `--out DIR`.
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$repo"
 source scripts/setup.sh
 
-echo; echo "== Python demo (examples/demo.py)"
-python3 examples/demo.py
+echo; echo "== The NTK study (examples/ntk_study.py)"
+python3 examples/ntk_study.py "$@"
 
-echo; echo "== C demo (examples/demo.c)"
-libdir="$(dirname "$NTK_LIBRARY")"
+echo; echo "== C example (examples/ntk_ridge.c, built with the README's compile line)"
 mkdir -p .build/examples
-gcc -std=c99 -O2 -Wall -Wextra -Iinclude examples/demo.c -L"$libdir" -lntk -Wl,-rpath,"$libdir" -lm \
-    -o .build/examples/demo
+gcc -std=c99 -Iinclude examples/ntk_ridge.c -L.build/release -lntk -Wl,-rpath,"$PWD/.build/release" -lm \
+    -o .build/examples/ntk_ridge
 OPENBLAS_CORETYPE="${OPENBLAS_CORETYPE:-$(grep -qw avx512f /proc/cpuinfo && echo SkylakeX || true)}" \
-    .build/examples/demo
+    .build/examples/ntk_ridge

@@ -1,0 +1,127 @@
+"""Every example in the README and in docs/ runs as written, so none can rot: the Python blocks
+(each checks its own numbers), the C quick start, the README's compile line for
+examples/ntk_ridge.c, the Swift quick start, and the study (examples/ntk_study.py) in a small
+configuration with its report and four plots."""
+
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import ntk
+
+REPO = Path(__file__).resolve().parents[3]
+PAGES = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
+
+
+def blocks(page, language):
+    """The fenced blocks of `language` exactly (```python, not ```python neural-tangents)."""
+    return re.findall(rf"```{language}\n(.*?)```", page.read_text(), flags=re.S)
+
+
+def test_every_page_is_covered():
+    names = {p.name for p in PAGES}
+    assert {"README.md", "equations.md", "conventions.md"} <= names
+    for page in PAGES:
+        assert blocks(page, "python"), f"{page.name} has no Python example"
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: p.name)
+def test_python_blocks_run(page, capsys):
+    for i, snippet in enumerate(blocks(page, "python")):
+        exec(compile(snippet, f"{page.name}, Python block {i + 1}", "exec"), {"__name__": f"{page.stem}_{i}"})
+    if page.name == "README.md":
+        assert "not positive definite" in capsys.readouterr().out
+
+
+def compile_c(source, exe, libdir):
+    subprocess.run(["gcc", "-std=c99", "-Wall", "-Wextra", "-Werror", f"-I{REPO / 'include'}", str(source),
+                    f"-L{libdir}", "-lntk", f"-Wl,-rpath,{libdir}", "-lm", "-o", str(exe)], check=True)
+
+
+def test_c_quick_start_compiles_and_runs(tmp_path):
+    (snippet,) = [b for b in blocks(REPO / "README.md", "c") if b.startswith("/* quick.c */")]
+    src = tmp_path / "quick.c"
+    src.write_text(snippet)
+    exe = tmp_path / "quick"
+    compile_c(src, exe, Path(ntk.library_path()).parent)
+    out = subprocess.run([str(exe)], capture_output=True, text=True, check=True).stdout
+    x = [float(v) for v in out.split("=")[1].split()]
+    # Independent check: (A Aᵀ + 0.1 I) x = y.
+    a = np.array([[1, 0], [0, 1], [1, 1]], float)
+    assert np.allclose(x, np.linalg.solve(a @ a.T + 0.1 * np.eye(3), [1, 2, 3]), rtol=1e-5)
+
+
+def test_c_example_builds_with_the_readme_compile_line(tmp_path):
+    """The README's own command line for examples/ntk_ridge.c, run from the repository root
+    (only the output file is redirected into a temporary folder)."""
+    (line,) = [ln for b in blocks(REPO / "README.md", "sh") for ln in b.splitlines() if "examples/ntk_ridge.c" in ln]
+    assert line.startswith("gcc ") and line.endswith("-o ntk_ridge")
+    libdir = Path(ntk.library_path()).parent
+    if libdir.resolve() != (REPO / ".build" / "release").resolve():
+        pytest.fail(f"the README's line links .build/release, but the library under test is in {libdir}")
+    command = line.replace("$PWD", str(REPO)).replace("-o ntk_ridge", f"-o {tmp_path / 'ntk_ridge'}")
+    subprocess.run(command, shell=True, cwd=REPO, check=True)
+    run = subprocess.run([str(tmp_path / "ntk_ridge")], capture_output=True, text=True)
+    assert run.returncode == 0, run.stdout + run.stderr   # exits 2 if the fit explains < 90 % of the variance
+    r2 = float(re.search(r"R\^2 ([0-9.]+)", run.stdout).group(1))
+    assert 0.9 < r2 <= 1.0
+    assert "K is 400 x 400" in run.stdout
+
+
+def test_swift_quick_start_builds_and_runs(tmp_path):
+    """The Swift snippet as the main.swift of a package that depends on this one by path."""
+    if shutil.which("swift") is None:
+        pytest.fail("the Swift toolchain is needed for this test (it is part of the development setup)")
+    (snippet,) = blocks(REPO / "README.md", "swift")
+    package = tmp_path / "quickstart"
+    (package / "Sources" / "QuickStart").mkdir(parents=True)
+    (package / "Sources" / "QuickStart" / "main.swift").write_text(snippet)
+    # SwiftPM names a path dependency after its folder, and the README calls it libntk.
+    (tmp_path / "libntk").symlink_to(REPO)
+    (package / "Package.swift").write_text(f'''// swift-tools-version:6.0
+import PackageDescription
+let package = Package(
+    name: "quickstart",
+    dependencies: [.package(path: "{tmp_path / 'libntk'}")],
+    targets: [.executableTarget(name: "QuickStart", dependencies: [.product(name: "NTK", package: "libntk")])]
+)
+''')
+    run = subprocess.run(["swift", "run", "--package-path", str(package), "QuickStart"], capture_output=True,
+                         text=True, timeout=900)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "Matrix(3 × 1)" in run.stdout
+
+
+def test_the_study_writes_its_report_and_four_plots(tmp_path):
+    """examples/ntk_study.py in a small configuration (the demo runs the full one)."""
+    out = tmp_path / "study"
+    run = subprocess.run([sys.executable, str(REPO / "examples" / "ntk_study.py"), "--out", str(out), "--epochs", "60",
+                          "--widths", "64", "64", "--compare-widths", "16"], capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "training [64, 64]" in run.stdout and "wrote" in run.stdout   # progress is shown
+    plots = sorted(p.name for p in out.glob("*.png"))
+    assert plots == ["1_training_dynamics.png", "2_spectrum_and_filters.png", "3_kernel_movement.png",
+                     "4_predictors.png"]
+    for name in plots:
+        data = (out / name).read_bytes()
+        assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 20_000, name
+    report = (out / "report.txt").read_text()
+    rows = dict(re.findall(r"^  (\S.*?)\s{2,}([0-9.]+)\s+-?[0-9.]+$", report, flags=re.M))
+    for name in ("trained network f(x; theta_T)", "initial NTK, kernel ridge (GCV)",
+                 "infinite-width NTK, kernel ridge (GCV)", "after-kernel, kernel ridge (eq. 25, GCV)",
+                 "boosting the network (eq. 24, GCV)", "predicting the training mean"):
+        assert name in rows, name
+    # Independent check of the data pipeline: the same split and standardisation in numpy.
+    from sklearn.datasets import load_diabetes
+
+    X, y = load_diabetes(return_X_y=True)
+    order = np.random.default_rng(0).permutation(len(X))
+    train, test = order[:300], order[300:]
+    z = (y - y[train].mean()) / y[train].std()
+    assert float(rows["predicting the training mean"]) == pytest.approx(np.mean(z[test] ** 2), abs=5e-5)
+    assert float(rows["infinite-width NTK, kernel ridge (GCV)"]) < float(rows["predicting the training mean"])
