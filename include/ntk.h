@@ -443,7 +443,8 @@ typedef struct ntk_mlp ntk_mlp;
  * (activation_parameter: the leaky_relu slope, else ignored), w_std, b_std >= 0, bias 0 or 1,
  * an NTK_PARAMETERIZATION_*, and parameters drawn from `seed`. *out is NULL on failure.
  * Errors: INVALID_ARGUMENT (sizes, enums, NULL widths or out), NON_FINITE (w_std, b_std,
- * activation_parameter), TOO_LARGE (P overflows, or a width beyond 2^31 - 1), OUT_OF_MEMORY. Memory: P doubles. */
+ * activation_parameter), TOO_LARGE (P overflows, or a width beyond 2^31 - 1), OUT_OF_MEMORY.
+ * Memory: P doubles. */
 int ntk_mlp_create(int64_t input_dim, int64_t num_hidden, const int64_t *widths, int64_t output_dim,
                    int activation, double activation_parameter, double w_std, double b_std,
                    int bias, int parameterization, uint64_t seed, ntk_mlp **out);

@@ -156,7 +156,7 @@ def eigh(K, progress=None):
 
 
 def eigvalsh(K, progress=None):
-    """Eigenvalues of a symmetric matrix, ascending (several times cheaper than :func:`eigh`)."""
+    """Eigenvalues (n,) of a symmetric K (n, n), ascending; several times cheaper than :func:`eigh`."""
     k, pk, ldk, _ = _arrays.matrix(K, "K")
     n = k.shape[0]
     if k.shape != (n, n):

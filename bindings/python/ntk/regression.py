@@ -362,14 +362,19 @@ def ridge_path(K_train, Y, ridges, K_test_train=None, f0_train=None, f0_test=Non
 
 def select_ridge(K_train, Y, ridges, criterion="gcv", f0_train=None, progress=None):
     """``(best_ridge, scores)``: GCV (``"gcv"``) or exact leave-one-out (``"loo"``) error of
-    kernel ridge for every ridge, from one eigendecomposition (eq. 25's "judiciously chosen z")."""
+    kernel ridge for every ridge, from one eigendecomposition (eq. 25's "judiciously chosen z").
+
+    K_train (n, n), Y (n, k) or (n,), ridges (G,) absolute, f0_train like Y or None; returns
+    the first minimising ridge (float) and the scores (G,), mean squared errors per target
+    entry (``inf`` where undefined)."""
     with SpectralSolver(K_train, progress=progress) as solver:
         return solver.select_ridge(Y, ridges, criterion, f0_train)
 
 
 def max_learning_rate(K_train, n_targets, progress=None):
     """The largest stable learning rate of gradient descent on the linearised model with MSE,
-    ``2 N / lambda_max(K_train)`` (N = n_targets = n * k target entries); inf for a zero kernel."""
+    ``2 N / lambda_max(K_train)`` for K_train (n, n) and N = n_targets = n * k target entries;
+    inf for a zero kernel."""
     k, pk, ldk = _square(K_train, "K_train")
     eta = ctypes.c_double()
     cb = Callback(progress)

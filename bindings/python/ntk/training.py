@@ -39,7 +39,8 @@ def _targets(net, Y, n):
 
 
 def loss_and_gradient(net, X, Y, loss="mse"):
-    """``(loss, gradient)`` of ``net`` on (X, Y): the gradient is d loss/d theta, (P,)."""
+    """``(loss, gradient)`` of ``net`` on X (n, d) and Y (n, k): the loss (float, see :func:`train`
+    for the definitions) and d loss / d theta, (P,) in the flat parameter layout."""
     x, px, ldx = net._inputs(X)
     y, py, ldy, _ = _targets(net, Y, x.shape[0])
     value, grad = ctypes.c_double(), np.empty(net.num_parameters)
@@ -49,7 +50,8 @@ def loss_and_gradient(net, X, Y, loss="mse"):
 
 
 def kernel_distance(A, B):
-    """``1 - <A, B>_F / (|A|_F |B|_F)``: 0 for identical kernels, invariant to scaling."""
+    """``1 - <A, B>_F / (|A|_F |B|_F)`` of two kernels of the same shape (e.g. (n, n)): 0 for
+    identical kernels, invariant to scaling; a float in [0, 2]."""
     a = np.ascontiguousarray(A, dtype=np.float64)
     b = np.ascontiguousarray(B, dtype=np.float64)
     if a.shape != b.shape:
@@ -60,7 +62,8 @@ def kernel_distance(A, B):
 
 
 def kernel_alignment(K, Y):
-    """Kernel-target alignment ``<K, Y Y^T>_F / (|K|_F |Y Y^T|_F)``."""
+    """Kernel-target alignment ``<K, Y Y^T>_F / (|K|_F |Y Y^T|_F)`` of K (n, n) and Y (n, k) or
+    (n,): a float in [-1, 1]; InvalidArgumentError for a zero kernel or zero targets."""
     k = np.ascontiguousarray(K, dtype=np.float64)
     y = np.ascontiguousarray(np.asarray(Y, dtype=np.float64).reshape(len(k), -1))
     if k.ndim != 2 or k.shape[0] != k.shape[1]:
@@ -247,7 +250,8 @@ def gradient_flow_ode(K_train, Y, times, loss="mse", K_test_train=None, learning
 def after_kernel_predictions(net, X_train, Y, X_test, ridges=None, criterion="gcv"):
     """Predictors built on the trained network's after-kernel ``K_T = K(., .; theta_T)``.
 
-    Returns a dict of test predictions and the ridges chosen:
+    X_train (n, d), Y (n, k) or (n,), X_test (m, d). Returns a dict of test predictions, each
+    (m, k), and the ridges chosen:
     ``network``: f_T(X_test);
     ``boosting`` (eq. 24): f_T(x) + K_T(x, X) (z I + K_T)^-1 (Y - f_T(X)), z selected by
     ``criterion`` ("gcv" or "loo") on the residuals;
