@@ -39,6 +39,7 @@ except ImportError as e:  # pragma: no cover - exercised only without scikit-lea
     raise ImportError("ntk.sklearn needs scikit-learn >= 1.6: pip install scikit-learn") from e
 
 from .network import MLP, empirical_ntk, infinite_width_nngp, infinite_width_ntk
+from .errors import NotPositiveDefiniteError
 from .regression import KernelRidge, SpectralSolver, max_learning_rate
 
 __all__ = ["NTKRegressor", "NTKClassifier"]
@@ -142,27 +143,32 @@ class _NTKModel(BaseEstimator):
         self.X_fit_ = np.array(X, dtype=np.float64, order="C", copy=True)  # later changes to X don't leak in
         K = self._kernel(X)
         f0 = self.output_scale_ * self.network_(X) if self.network_offset else None
-        scale = float(np.trace(K)) / n
-        scale = scale if scale > 0 else 1.0
-        self.ridge_scores_ = None
-        if self.time is None and not isinstance(self.ridge, str) and self.ridge > 0:
-            # Kernel ridge with a given ridge: one Cholesky factorisation.
-            z = float(self.ridge) * (scale if self.ridge_relative else 1.0)
-            with KernelRidge(K, Yc, ridge=z, f0_train=f0) as model:
-                self.dual_coef_ = model.dual_coef
-        else:
-            # Ridge selection, ridge 0 (pseudo-inverse on a singular kernel) or a finite time:
-            # one eigendecomposition.
-            with SpectralSolver(K) as solver:
-                if isinstance(self.ridge, str) and self.time is None:
-                    grid = self._ridge_grid(scale)
-                    z, self.ridge_scores_ = solver.select_ridge(Yc, grid, criterion=self.ridge, f0_train=f0)
-                else:  # at a finite time the training time regularises; a string ridge means none
-                    z = 0.0 if isinstance(self.ridge, str) else float(self.ridge) * (scale if self.ridge_relative else 1.0)
-                t = np.inf if self.time is None else float(self.time)
-                self.dual_coef_ = solver.dual_coef(Yc, time=t, ridge=z, learning_rate=self.learning_rate, f0_train=f0)
-        self.ridge_ = float(z)
+        self.dual_coef_, self.ridge_, self.ridge_scores_ = self._solve(K, Yc, f0)
         return self
+
+    def _solve(self, K, Y, f0):
+        """``(alpha, z, scores)`` for the kernel K (n, n), centred targets Y (n, k), offsets f0."""
+        scale = float(np.trace(K)) / len(K)
+        scale = scale if scale > 0 else 1.0
+        unit = scale if self.ridge_relative else 1.0
+        t = np.inf if self.time is None else float(self.time)
+        select = isinstance(self.ridge, str) and t == np.inf
+        # At a finite time the training time regularises (eq. 22): a string ridge means none.
+        z = 0.0 if isinstance(self.ridge, str) else float(self.ridge) * unit
+        if t == np.inf and z > 0:
+            try:  # kernel ridge with a given ridge: one Cholesky factorisation
+                with KernelRidge(K, Y, ridge=z, f0_train=f0) as model:
+                    return model.dual_coef, z, None
+            except NotPositiveDefiniteError:
+                pass  # a tiny ridge on a numerically indefinite kernel: the eigen path clamps
+        # Ridge selection, ridge 0 (pseudo-inverse on a singular kernel) or a finite time: one
+        # eigendecomposition.
+        with SpectralSolver(K) as solver:
+            scores = None
+            if select:
+                z, scores = solver.select_ridge(Y, self._ridge_grid(scale), criterion=self.ridge, f0_train=f0)
+            alpha = solver.dual_coef(Y, time=t, ridge=z, learning_rate=self.learning_rate, f0_train=f0)
+        return alpha, float(z), scores
 
     def _outputs(self, X):
         """The raw outputs (m, k) at validated X."""
@@ -193,14 +199,16 @@ class NTKRegressor(RegressorMixin, _NTKModel):
     ridge : float >= 0, "gcv" or "loo", default "gcv"
         The ridge z of ``(K + z I)^-1``; "gcv"/"loo" select it from ``ridges`` by generalized
         cross-validation or exact leave-one-out (closed forms, no refits). With a finite
-        ``time`` a string means no ridge (early stopping regularises, eq. 22).
+        ``time`` a string means no ridge (early stopping regularises, eq. 22). A given ridge is
+        solved by Cholesky; selection, ridge 0 and finite times use one eigendecomposition
+        (ridge 0 gives the minimum-norm interpolant even for a singular kernel).
     ridges : array-like, default ``geomspace(1e-6, 1e2, 33)``
         The grid searched by "gcv"/"loo".
     ridge_relative : bool, default True
         Ridges (and the grid) are multiples of the mean diagonal of the training kernel
         (neural-tangents' ``diag_reg_absolute_scale=False``); False: absolute.
     time : float >= 0 or None, default None
-        None: kernel ridge (t = inf). A number: the prediction of gradient flow at training
+        None (or inf): kernel ridge (t = inf). A number: the prediction of gradient flow at training
         time t from zero outputs (eq. 18-20), whose train residuals decay as
         ``exp(-learning_rate * t * K / N)``, N = n * k.
     learning_rate : float > 0, default 1.0

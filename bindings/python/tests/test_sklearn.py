@@ -113,6 +113,22 @@ def test_finite_time_is_the_gradient_flow_solution(data):
     assert rel(est.predict(Xt), want) < 1e-9
 
 
+def test_infinite_time_is_kernel_ridge_and_the_eigen_path_backs_up_cholesky(data, monkeypatch):
+    X, y, Xt, _ = data
+    default = NTKRegressor(widths=(64,)).fit(X, y)
+    explicit = NTKRegressor(widths=(64,), time=np.inf).fit(X, y)  # time=inf is time=None: GCV
+    assert explicit.ridge_ == default.ridge_ and np.array_equal(explicit.predict(Xt), default.predict(Xt))
+    cholesky = NTKRegressor(widths=(64,), ridge=0.01).fit(X, y)
+
+    def not_positive_definite(*args, **kwargs):
+        raise ntk.NotPositiveDefiniteError("simulated: a numerically indefinite kernel")
+
+    monkeypatch.setattr(ntk.sklearn, "KernelRidge", not_positive_definite)
+    eigen = NTKRegressor(widths=(64,), ridge=0.01).fit(X, y)  # falls back to the eigendecomposition
+    assert eigen.ridge_ == cholesky.ridge_
+    assert rel(eigen.predict(Xt), cholesky.predict(Xt)) < 1e-9
+
+
 def test_empirical_kernel_with_network_offset_is_the_linearised_network(data):
     X, y, Xt, _ = data
     est = NTKRegressor(kernel="empirical", widths=(256,), network_offset=True, time=50.0, random_state=3).fit(X, y)
