@@ -38,34 +38,35 @@ def test_python_blocks_run(page, capsys):
         assert "not positive definite" in capsys.readouterr().out
 
 
-def compile_c(source, exe, libdir):
-    subprocess.run(["gcc", "-std=c99", "-Wall", "-Wextra", "-Werror", f"-I{REPO / 'include'}", str(source),
-                    f"-L{libdir}", "-lntk", f"-Wl,-rpath,{libdir}", "-lm", "-o", str(exe)], check=True)
+def readme_compile(source_name, source, exe):
+    """Runs the README's gcc line for `source_name` from the repository root, with the source
+    and the executable redirected into a temporary folder (nothing else changed)."""
+    (line,) = [ln for b in blocks(REPO / "README.md", "sh") for ln in b.splitlines()
+               if ln.startswith("gcc ") and f" {source_name} " in ln]
+    output = Path(source_name).stem
+    assert line.endswith(f"-o {output}"), line
+    libdir = Path(ntk.library_path()).parent
+    if libdir.resolve() != (REPO / ".build" / "release").resolve():
+        pytest.fail(f"the README's line links .build/release, but the library under test is in {libdir}")
+    command = (line.replace("$PWD", str(REPO)).replace(f" {source_name} ", f" {source} ")
+               .replace(f"-o {output}", f"-o {exe}"))
+    subprocess.run(command, shell=True, cwd=REPO, check=True)
 
 
-def test_c_quick_start_compiles_and_runs(tmp_path):
+def test_c_quick_start_builds_with_the_readme_line_and_runs(tmp_path):
     (snippet,) = [b for b in blocks(REPO / "README.md", "c") if b.startswith("/* quick.c */")]
     src = tmp_path / "quick.c"
     src.write_text(snippet)
-    exe = tmp_path / "quick"
-    compile_c(src, exe, Path(ntk.library_path()).parent)
-    out = subprocess.run([str(exe)], capture_output=True, text=True, check=True).stdout
+    readme_compile("quick.c", src, tmp_path / "quick")
+    out = subprocess.run([str(tmp_path / "quick")], capture_output=True, text=True, check=True).stdout
     x = [float(v) for v in out.split("=")[1].split()]
     # Independent check: (A Aᵀ + 0.1 I) x = y.
     a = np.array([[1, 0], [0, 1], [1, 1]], float)
     assert np.allclose(x, np.linalg.solve(a @ a.T + 0.1 * np.eye(3), [1, 2, 3]), rtol=1e-5)
 
 
-def test_c_example_builds_with_the_readme_compile_line(tmp_path):
-    """The README's own command line for examples/ntk_ridge.c, run from the repository root
-    (only the output file is redirected into a temporary folder)."""
-    (line,) = [ln for b in blocks(REPO / "README.md", "sh") for ln in b.splitlines() if "examples/ntk_ridge.c" in ln]
-    assert line.startswith("gcc ") and line.endswith("-o ntk_ridge")
-    libdir = Path(ntk.library_path()).parent
-    if libdir.resolve() != (REPO / ".build" / "release").resolve():
-        pytest.fail(f"the README's line links .build/release, but the library under test is in {libdir}")
-    command = line.replace("$PWD", str(REPO)).replace("-o ntk_ridge", f"-o {tmp_path / 'ntk_ridge'}")
-    subprocess.run(command, shell=True, cwd=REPO, check=True)
+def test_c_example_builds_with_the_readme_line_and_runs(tmp_path):
+    readme_compile("examples/ntk_ridge.c", REPO / "examples" / "ntk_ridge.c", tmp_path / "ntk_ridge")
     run = subprocess.run([str(tmp_path / "ntk_ridge")], capture_output=True, text=True)
     assert run.returncode == 0, run.stdout + run.stderr   # exits 2 if the fit explains < 90 % of the variance
     r2 = float(re.search(r"R\^2 ([0-9.]+)", run.stdout).group(1))
