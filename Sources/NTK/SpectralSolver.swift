@@ -139,10 +139,7 @@ public final class SpectralSolver: @unchecked Sendable {
                         trainOut: UnsafeMutablePointer<Double>?, testOut: UnsafeMutablePointer<Double>?) throws {
         let k = y.cols
         let r0 = try residual(y, f0Train)
-        let nTargets = try Sizes.product(n, k, "number of target entries")
-        for f in filters where f.time.isFinite && nTargets > 0 && f.nTargets != nTargets {
-            throw NTKError.dimensionMismatch("a filter counts \(f.nTargets) target entries but Y has \(nTargets)")
-        }
+        try requireTargetCount(filters, k: k)
         if let kt = kTestTrain {
             guard kt.cols == n else { throw NTKError.dimensionMismatch("K_test_train has \(kt.cols) columns but K is \(n) × \(n)") }
             try InputCheck.finite(kt, "K_test_train")
@@ -209,6 +206,15 @@ public final class SpectralSolver: @unchecked Sendable {
         }
     }
 
+    /// Throws unless every finite-time filter counts the n·k target entries of a k-column Y (the
+    /// time scale η t / N depends on N; at t = ∞ it does not matter).
+    private func requireTargetCount(_ filters: [SpectralFilter], k: Int) throws {
+        let nTargets = try Sizes.product(n, k, "number of target entries")
+        for f in filters where f.time.isFinite && nTargets > 0 && f.nTargets != nTargets {
+            throw NTKError.dimensionMismatch("a filter counts \(f.nTargets) target entries but Y has \(nTargets)")
+        }
+    }
+
     /// `Vᵀ (Y − f₀)` on the kernel's range (r × k, r = rank), the residual in eigen-coordinates.
     private func projected(_ residual: Workspace, k: Int) throws -> Workspace {
         let rank = n - firstActive
@@ -236,10 +242,7 @@ public final class SpectralSolver: @unchecked Sendable {
             throw NTKError.dimensionMismatch("the coefficients are \(out.rows) × \(out.cols) but must be \(n) × \(k)")
         }
         let r0 = try residual(y, f0Train)
-        let nTargets = try Sizes.product(n, k, "number of target entries")
-        if filter.time.isFinite && nTargets > 0 && filter.nTargets != nTargets {
-            throw NTKError.dimensionMismatch("the filter counts \(filter.nTargets) target entries but Y has \(nTargets)")
-        }
+        try requireTargetCount([filter], k: k)
         if k == 0 || n == 0 { return }
         let first = firstActive, rank = n - first
         guard rank > 0 else { out.fill(0); return }
