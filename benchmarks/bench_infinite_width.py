@@ -11,7 +11,6 @@ this machine's memory bandwidth, measured with numpy's copy of a 256 MiB array.
 """
 
 import argparse
-import time
 
 import numpy as np
 import scipy

@@ -127,7 +127,6 @@ def main(argv=None):
     N = ytr.size
     depth = len(args.widths)
     net = make_net(d, args.widths, args.seed)
-    initial = net.copy()
     f0, f0_test = net(Xtr), net(Xte)
     t = time.perf_counter()
     K0, K0_test = ntk.empirical_ntk(net, Xtr), ntk.empirical_ntk(net, Xte, Xtr)
@@ -162,7 +161,7 @@ def main(argv=None):
     from ntk.sklearn import NTKRegressor
 
     ridges = np.geomspace(1e-6, 1e2, 33)
-    KT, KT_test = ntk.empirical_ntk(net, Xtr), ntk.empirical_ntk(net, Xte, Xtr)
+    KT = ntk.empirical_ntk(net, Xtr)  # the after-kernel, for its spectrum
     z0, _ = ntk.select_ridge(K0, ytr, ridges * np.trace(K0) / n)
     after = ntk.after_kernel_predictions(net, Xtr, ytr, Xte)
     infinite = NTKRegressor(kernel="infinite", widths=tuple(args.widths), ridge="gcv", ridges=ridges).fit(Xtr, ytr)

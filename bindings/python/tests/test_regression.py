@@ -37,7 +37,7 @@ class TestKernelRidge:
         assert rel(test, f0t + Kt @ alpha) < 1e-10
 
     def test_relative_ridge_and_reusable_model(self, problem, rng):
-        K, Kt, Y = problem["K"], problem["Kt"], problem["Y"]
+        K, Y = problem["K"], problem["Y"]
         z = 0.1 * np.trace(K) / len(K)
         alpha = np.linalg.solve(K + z * np.eye(len(K)), Y)
         with ntk.KernelRidge(K, Y, ridge=0.1, ridge_relative=True) as model:
