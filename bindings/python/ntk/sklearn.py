@@ -100,6 +100,8 @@ class _NTKModel(BaseEstimator):
     # -- kernel ---------------------------------------------------------------------------
 
     def _network(self, input_dim, output_dim):
+        if np.ndim(self.widths) != 1:
+            raise ValueError(f"widths must be a sequence of hidden-layer widths such as (512, 512), got {self.widths!r}")
         seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
         return MLP(input_dim, list(self.widths), output_dim=output_dim, activation=self.activation, W_std=self.W_std,
                    b_std=self.b_std, parameterization=self.parameterization, seed=seed)

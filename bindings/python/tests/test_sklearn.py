@@ -227,11 +227,13 @@ def test_fitted_estimator_pickles_and_ignores_later_changes_to_X(data):
     ({"network_offset": True}, "network_offset=True needs"),
     ({"ridges": []}, "ridges must be"),
     ({"ridges": [1.0, -1.0]}, "ridges must be"),
+    ({"widths": 512}, "widths must be a sequence"),
+    ({"widths": (8, 0)}, "width"),
 ])
 def test_bad_hyperparameters_raise_value_errors(data, params, message):
     X, y, _, _ = data
     with pytest.raises(ValueError, match=message):
-        NTKRegressor(widths=(8,), **params).fit(X, y)
+        NTKRegressor(**{"widths": (8,), **params}).fit(X, y)
 
 
 def test_library_errors_come_through_typed(data):
