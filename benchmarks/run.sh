@@ -15,3 +15,5 @@ echo; echo "== benchmarks/bench_infinite_width.py"
 python3 benchmarks/bench_infinite_width.py
 echo; echo "== benchmarks/bench_training.py"
 python3 benchmarks/bench_training.py
+echo; echo "== benchmarks/bench_sklearn.py"
+python3 benchmarks/bench_sklearn.py
