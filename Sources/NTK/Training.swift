@@ -38,8 +38,8 @@ public struct TrainingResult: Sendable {
     public var losses: [Double]
     public var epochsRun: Int
     public var diverged: Bool
-    /// The snapshot epochs reached, and for each the probe kernel (m × m, row-major) and its
-    /// largest eigenvalue.
+    /// The snapshot epochs reached, and for each the probe kernel (m × m, row-major; empty when
+    /// a snapshot handler received them) and its largest eigenvalue.
     public var snapshotEpochs: [Int]
     public var kernels: [[Double]]
     public var lambdaMax: [Double]
@@ -64,8 +64,14 @@ extension MLP {
     /// Trains in place; see `TrainingOptions`. `probe` is the set whose kernel is recorded
     /// (required when `snapshotEpochs` is not empty). `callback(epoch, loss)` runs after every
     /// epoch and returns false to stop (the result then covers the epochs run).
+    ///
+    /// Snapshot kernels (m × m for m probe rows) are computed into one workspace allocated
+    /// fallibly up front. Without `snapshotHandler` each is copied into `result.kernels`; with
+    /// it, `snapshotHandler(epoch, kernel, λ_max)` receives the workspace (valid during the
+    /// call) and `result.kernels` stays empty — for callers that write the kernels elsewhere.
     public func train(x: MatrixView, y: MatrixView, options o: TrainingOptions, probe: MatrixView? = nil,
-                      callback: ((Int, Double) -> Bool)? = nil) throws -> TrainingResult {
+                      callback: ((Int, Double) -> Bool)? = nil,
+                      snapshotHandler: ((Int, UnsafePointer<Double>, Double) throws -> Void)? = nil) throws -> TrainingResult {
         let a = architecture, n = x.rows, p = a.parameterCount
         try checkInput(x, "X")
         try checkTargets(y, rows: n, loss: o.loss)
@@ -80,9 +86,12 @@ extension MLP {
         if let bad = snapshots.first(where: { $0 < 0 || $0 > o.epochs }) {
             throw NTKError.invalidArgument("snapshot epoch \(bad) is outside 0...\(o.epochs)")
         }
+        var probeKernel: Workspace?
         if !snapshots.isEmpty {
             guard let probe else { throw NTKError.invalidArgument("kernel snapshots need a probe set") }
             try checkInput(probe, "probe")
+            probeKernel = try Workspace(count: max(try Sizes.product(probe.rows, probe.rows, "probe kernel"), 1),
+                                        for: "the probe kernel")
         }
         let batch = min(o.batchSize ?? n, n)
         let engine = try GradientEngine(a, capacity: min(batch, 2048))
@@ -100,17 +109,19 @@ extension MLP {
         var result = TrainingResult(losses: [], epochsRun: 0, diverged: false, snapshotEpochs: [], kernels: [], lambdaMax: [])
         func publish(_ source: UnsafePointer<Double>) throws { try setParameters(source, count: p) }
         func snapshot(_ epoch: Int) throws {
-            guard snapshots.contains(epoch), let probe else { return }
+            guard snapshots.contains(epoch), let probe, let probeKernel else { return }
             try publish(theta.pointer)
-            var k = [Double](repeating: 0, count: probe.rows * probe.rows + 1)
-            try k.withUnsafeMutableBufferPointer { try EmpiricalKernel.compute(self, probe, nil, into: $0.baseAddress!) }
-            k.removeLast()
-            let lambda = try k.withUnsafeBufferPointer {
-                try SymmetricEigen.largestEigenvalue(MatrixView(unchecked: $0.baseAddress!, rows: probe.rows, cols: probe.rows, ld: max(probe.rows, 1)))
-            }
+            let m = probe.rows
+            try EmpiricalKernel.compute(self, probe, nil, into: probeKernel.pointer)
+            let kernel = UnsafePointer(probeKernel.pointer)
+            let lambda = try SymmetricEigen.largestEigenvalue(MatrixView(unchecked: kernel, rows: m, cols: m, ld: max(m, 1)))
             result.snapshotEpochs.append(epoch)
-            result.kernels.append(k)
             result.lambdaMax.append(lambda)
+            if let snapshotHandler {
+                try snapshotHandler(epoch, kernel, lambda)
+            } else {
+                result.kernels.append(Array(UnsafeBufferPointer(start: kernel, count: m * m)))
+            }
         }
 
         var loss = try engine.gradient(theta, x: x, y: y, loss: o.loss, into: batch == n ? gradient.pointer : nil)

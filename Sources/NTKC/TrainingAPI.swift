@@ -44,6 +44,9 @@ public func ntk_mlp_train(_ handle: OpaquePointer?, _ n: Int64, _ x: UnsafePoint
         var snapshots: [Int] = []
         if count > 0 {
             guard let snapshotEpochs else { throw NTKError(.invalidArgument, "snapshot_epochs is NULL") }
+            guard count <= epochs + 1 else {  // strictly increasing in 0...epochs; bounds the copy below
+                throw NTKError(.invalidArgument, "num_snapshots = \(count) exceeds epochs + 1 = \(epochs + 1)")
+            }
             snapshots = (0..<count).map { Int(snapshotEpochs[$0]) }
             guard Set(snapshots).count == count, snapshots == snapshots.sorted() else {
                 throw NTKError(.invalidArgument, "snapshot_epochs must be strictly increasing")
@@ -54,16 +57,20 @@ public func ntk_mlp_train(_ handle: OpaquePointer?, _ n: Int64, _ x: UnsafePoint
                                       snapshotEpochs: snapshots)
         let probeView = try count > 0 ? input(probe, m, a.inputDimension, ld: ldp, "X_probe") : nil
         let lossesOut = try outputVector(losses, epochs + 1, "losses")
+        let block = count > 0 ? try Sizes.product(m, m, "probe kernel") : 0
+        if kernels != nil { _ = try Sizes.product(count, block, "kernels") }
+        // Snapshot i goes straight into the caller's kernels[i] (no copy of all of them kept).
+        let slot = Dictionary(uniqueKeysWithValues: snapshots.enumerated().map { ($1, $0) })
         let result = try mlp.train(x: try input(x, n, a.inputDimension, ld: ldx, "X"), y: try input(y, n, a.outputDimension, ld: ldy, "Y"),
                                    options: options, probe: probeView,
-                                   callback: callback.map { cb in { epoch, value in cb(user, Int64(epoch), value) == 0 } })
+                                   callback: callback.map { cb in { epoch, value in cb(user, Int64(epoch), value) == 0 } },
+                                   snapshotHandler: { epoch, kernel, _ in
+                                       if let kernels, let i = slot[epoch] { (kernels + i * block).update(from: kernel, count: block) }
+                                   })
         for e in 0...epochs { lossesOut[e] = e < result.losses.count ? result.losses[e] : .nan }
         for (i, epoch) in snapshots.enumerated() {
             let reached = result.snapshotEpochs.firstIndex(of: epoch)
-            if let kernels {
-                let dst = kernels + i * m * m
-                if let r = reached { dst.update(from: result.kernels[r], count: m * m) } else { dst.update(repeating: .nan, count: m * m) }
-            }
+            if reached == nil { kernels.map { ($0 + i * block).update(repeating: .nan, count: block) } }
             lambdaMax?[i] = reached.map { result.lambdaMax[$0] } ?? .nan
         }
         epochsRun?.pointee = Int64(result.epochsRun)

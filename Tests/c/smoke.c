@@ -370,9 +370,27 @@ static void test_training(void) {
     check(ntk_mlp_loss_gradient(mlp, N, x, D, y, 1, NTK_LOSS_MSE, &value, NULL) == NTK_OK && value > 0, "loss");
     int64_t snaps[2] = {0, EPOCHS}, run = -1;
     int diverged = -1;
+    double before[N * N], after[N * N];
+    ntk_empirical_ntk(mlp, N, x, D, N, NULL, 0, NTK_OUTPUT_MEAN, NTK_METHOD_STRUCTURED, 0, before, NULL, NULL);
     check(ntk_mlp_train(mlp, N, x, D, y, 1, NTK_LOSS_MSE, 0.5, EPOCHS, 0, 0.0, 0, 2, snaps, N, x, D, losses, kernels, lmax,
                         &run, &diverged, NULL, NULL) == NTK_OK && run == EPOCHS && diverged == 0,
           "full-batch training runs every epoch");
+    ntk_empirical_ntk(mlp, N, x, D, N, NULL, 0, NTK_OUTPUT_MEAN, NTK_METHOD_STRUCTURED, 0, after, NULL, NULL);
+    check(max_abs_diff(kernels, before, N * N) < 1e-13 && max_abs_diff(kernels + N * N, after, N * N) < 1e-13,
+          "the snapshot kernels are the empirical NTKs at epochs 0 and the last");
+    {
+        /* A probe set whose m x m kernel (72 TB) cannot be allocated: a status, not an abort. */
+        const int64_t huge = 3000000;
+        double *probe = calloc((size_t)huge * D, sizeof(double));
+        check(probe && ntk_mlp_train(mlp, N, x, D, y, 1, NTK_LOSS_MSE, 0.5, 1, 0, 0.0, 0, 1, snaps, huge, probe, D,
+                                     losses, NULL, NULL, NULL, NULL, NULL, NULL) == NTK_ERR_OUT_OF_MEMORY,
+              "a probe kernel too large for memory fails with OUT_OF_MEMORY");
+        free(probe);
+        int64_t many[3] = {0, 1, 2};
+        check(ntk_mlp_train(mlp, N, x, D, y, 1, NTK_LOSS_MSE, 0.5, 1, 0, 0.0, 0, 3, many, N, x, D, losses, NULL, NULL,
+                            NULL, NULL, NULL, NULL) == NTK_ERR_INVALID_ARGUMENT,
+              "more snapshots than epochs + 1 are rejected");
+    }
     check(losses[0] == value && losses[EPOCHS] < 0.5 * losses[0], "the loss falls");
     double distance = -1;
     check(ntk_kernel_distance(N * N, kernels, kernels + N * N, &distance) == NTK_OK && distance > 0 && distance < 0.5,
