@@ -206,6 +206,13 @@ public final class SpectralSolver: @unchecked Sendable {
         }
     }
 
+    /// The filter of gradient flow at `time` with ridge z and learning rate η for targets with
+    /// `outputs` columns: N = n·outputs target entries set the time scale.
+    public func filter(time: Double, ridge: Double, learningRate: Double, outputs: Int) throws -> SpectralFilter {
+        try SpectralFilter(time: time, ridge: ridge, learningRate: learningRate,
+                           nTargets: max(try Sizes.product(n, outputs, "n·k"), 1))
+    }
+
     /// Throws unless every finite-time filter counts the n·k target entries of a k-column Y (the
     /// time scale η t / N depends on N; at t = ∞ it does not matter).
     private func requireTargetCount(_ filters: [SpectralFilter], k: Int) throws {
@@ -307,10 +314,7 @@ extension SpectralSolver {
     public func gradientFlow(y: Matrix, times: [Double], learningRate: Double = 1, ridge: Double = 0,
                              f0Train: Matrix? = nil, kTestTrain: Matrix? = nil, f0Test: Matrix? = nil)
         throws -> (train: [Matrix], test: [Matrix]?) {
-        let nTargets = try Sizes.product(n, y.cols, "n·k")
-        let filters = try times.map {
-            try SpectralFilter(time: $0, ridge: ridge, learningRate: learningRate, nTargets: max(nTargets, 1))
-        }
+        let filters = try times.map { try filter(time: $0, ridge: ridge, learningRate: learningRate, outputs: y.cols) }
         return try predict(y: y, f0Train: f0Train, filters: filters, kTestTrain: kTestTrain, f0Test: f0Test)
     }
 
@@ -318,8 +322,7 @@ extension SpectralSolver {
     /// kernel ridge) with ridge z; predict with `f₀(x) + K(x, X) α`.
     public func dualCoefficients(y: Matrix, f0Train: Matrix? = nil, time: Double = .infinity, ridge: Double = 0,
                                  learningRate: Double = 1) throws -> Matrix {
-        let filter = try SpectralFilter(time: time, ridge: ridge, learningRate: learningRate,
-                                        nTargets: max(try Sizes.product(n, y.cols, "n·k"), 1))
+        let filter = try filter(time: time, ridge: ridge, learningRate: learningRate, outputs: y.cols)
         var alpha = try Matrix(rows: n, cols: y.cols)
         try y.withView { yv in
             try Matrix.withOptionalView(f0Train) { f0 in

@@ -209,8 +209,7 @@ public func ntk_spectral_dual_coefficients(_ handle: OpaquePointer?, _ k: Int64,
         let solver = try HandleRegistry.shared.lookup(handle, as: SpectralSolver.self, "solver")
         let k = try size(k, "k")
         let n = solver.n
-        let filter = try SpectralFilter(time: time, ridge: ridge, learningRate: learningRate,
-                                        nTargets: max(try Sizes.product(n, k, "n·k"), 1))
+        let filter = try solver.filter(time: time, ridge: ridge, learningRate: learningRate, outputs: k)
         try solver.dualCoefficients(y: try input(y, n, k, ld: ldy, "Y"),
                                     f0Train: try optionalInput(f0, n, k, ld: ldf0, "f0_train"),
                                     filter: filter, into: try output(coef, n, k, ld: ldc, "coef"))
