@@ -4,6 +4,7 @@
 //
 // Layers (see README.md, "Architecture"):
 //   CBLAS  system library: OpenBLAS cblas + LAPACKE (Debian libopenblas-dev, liblapacke-dev)
+//   CNTK   include/ntk.h as a Clang module: the C boundary is declared with the header's types
 //   NTK    the Swift core and Swift API (`import NTK`); pure numerics, throws typed errors
 //   NTKC   the C boundary (@_cdecl functions declared in include/ntk.h), built as libntk.so
 import PackageDescription
@@ -27,9 +28,13 @@ let package = Package(
             name: "NTK",
             dependencies: ["CBLAS"]
         ),
+        .systemLibrary(
+            name: "CNTK",
+            path: "Sources/CNTK"
+        ),
         .target(
             name: "NTKC",
-            dependencies: ["NTK"],
+            dependencies: ["NTK", "CNTK"],
             linkerSettings: [
                 .unsafeFlags([
                     "-static-stdlib",

@@ -52,25 +52,28 @@ int main(void) {
 
     /* f: R^3 -> R, hidden widths 512, 512, relu, W_std = sqrt(2), b_std = 0.1, seed 0. */
     const int64_t widths[2] = {512, 512};
+    ntk_mlp_options arch = NTK_MLP_OPTIONS_INIT; /* defaults, then what differs from them */
+    arch.w_std = sqrt(2.0);
+    arch.b_std = 0.1;
     ntk_mlp *net = NULL;
-    CHECK(ntk_mlp_create(D, 2, widths, 1, NTK_ACTIVATION_RELU, 0.0, sqrt(2.0), 0.1, 1,
-                         NTK_PARAMETERIZATION_NTK, 0, &net));
+    CHECK(ntk_mlp_create(D, 2, widths, 1, NTK_ACTIVATION_RELU, &arch, &net));
     int64_t p = 0;
     CHECK(ntk_mlp_info(net, NULL, NULL, NULL, &p));
 
-    /* K (N x N, symmetric: X2 = NULL) and K_test (M x N), default memory limit (0). */
-    CHECK(ntk_empirical_ntk(net, N, x, D, N, NULL, 0, NTK_OUTPUT_MEAN, NTK_METHOD_STRUCTURED, 0, k,
-                            NULL, NULL));
-    CHECK(ntk_empirical_ntk(net, M, xt, D, N, x, D, NTK_OUTPUT_MEAN, NTK_METHOD_STRUCTURED, 0, kt,
-                            NULL, NULL));
+    /* K (N x N, symmetric: X2 = NULL) and K_test (M x N); NULL options: the defaults. */
+    CHECK(ntk_empirical_ntk(net, N, x, D, N, NULL, 0, NTK_OUTPUT_MEAN, NULL, k, N));
+    CHECK(ntk_empirical_ntk(net, M, xt, D, N, x, D, NTK_OUTPUT_MEAN, NULL, kt, N));
     CHECK(ntk_mlp_forward(net, N, x, D, f0, 1));
     CHECK(ntk_mlp_forward(net, M, xt, D, f0t, 1));
 
     /* Kernel ridge with offsets, ridge relative to the mean diagonal of K. */
+    ntk_kernel_ridge_options fit = NTK_KERNEL_RIDGE_OPTIONS_INIT;
+    fit.ridge_scale = NTK_RIDGE_RELATIVE;
+    const ntk_targets targets = {1, y, 1, f0, 1};          /* k, Y, ldy, f0, ldf0 */
+    const ntk_test_kernel test = {M, kt, N, f0t, 1};       /* m, K_test_train, ldk, f0, ldf0 */
     ntk_kernel_ridge *model = NULL;
-    CHECK(ntk_kernel_ridge_fit(N, 1, k, N, y, 1, f0, 1, 1e-3, NTK_RIDGE_RELATIVE, 0.0, NULL, NULL,
-                               &model));
-    CHECK(ntk_kernel_ridge_predict(model, M, kt, N, f0t, 1, pred, 1));
+    CHECK(ntk_kernel_ridge_fit(N, k, N, &targets, 1e-3, &fit, &model));
+    CHECK(ntk_kernel_ridge_predict(model, &test, pred, 1));
     double ridge = 0, mse = 0, var = 0, mean = 0;
     CHECK(ntk_kernel_ridge_info(model, NULL, NULL, &ridge, NULL));
     for (int i = 0; i < M; i++) mean += yt[i] / M;

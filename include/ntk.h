@@ -6,16 +6,31 @@
  *
  * Link: cc prog.c -I<repo>/include -L<dir of libntk.so> -lntk -Wl,-rpath,<dir of libntk.so>
  *
+ * Names (one name means one thing everywhere below)
+ * -------------------------------------------------
+ *   n        training points (rows of X, Y, K_train)       m     test points (rows of K_test_train)
+ *   k        outputs of a network / columns of Y           d     input dimension (columns of X)
+ *   p        parameters (Jacobian columns) or features     nrhs  right-hand sides of a solve
+ *   n1, n2   rows of the two input sets X1, X2 of a kernel K(X1, X2)
+ *   count    entries of a grid (times, ridges) or of a flat array
+ *   K_*      kernel matrices (K_train n x n, K_test_train m x n); X* inputs; Y targets;
+ *            f0* offsets (the network's outputs at initialisation); ld* leading dimensions.
+ *
  * Conventions that hold for every function below
  * ------------------------------------------------
- * Status      Every fallible function returns an int: NTK_OK (0) or a negative NTK_ERR_* code.
+ * Status      Every fallible function returns an int: NTK_OK (0) or a negative ntk_status code.
  *             ntk_status_string(code) names the code; ntk_last_error() returns the calling
  *             thread's message for its last failed call, naming the function and the argument,
- *             e.g. "ntk_gram: A (row 3, column 0) is nan, must be finite".
- *             No input makes the library abort, exit or print: bad arguments are reported.
+ *             e.g. "ntk_gram: A (row 3, column 0) is nan, must be finite". Messages are UTF-8
+ *             (they may contain symbols such as "≥" or "×"). No input makes the library abort,
+ *             exit or print: bad arguments are reported.
  * Arrays      Matrices are row-major double arrays: element (i, j) of an r x c matrix M with
- *             leading dimension ldm is M[i * ldm + j], and ldm >= max(c, 1). A leading
- *             dimension larger than c lets you pass a sub-matrix of a larger array.
+ *             leading dimension ldm is M[i * ldm + j]. Every 2-D array, input or output, has a
+ *             leading dimension, and ldm >= max(c, 1) whenever the pointer is not NULL (a
+ *             larger ldm passes a sub-matrix of a larger array). When a pointer is NULL (where
+ *             allowed, or because its matrix has no elements) its leading dimension is ignored.
+ *             Arrays of three or more dimensions (Jacobians, grids of predictions) are
+ *             contiguous, with the layout stated at the function.
  *             Outputs are buffers you allocate and own; the library never returns memory you
  *             must free, except handles (freed with their *_free function). An output must
  *             not overlap an input unless the function says it may. A pointer may be NULL
@@ -26,10 +41,29 @@
  *             documented as symmetric must be symmetric to 1e-6 relative,
  *             |K_ij - K_ji| <= 1e-6 (|K_ij| + |K_ji| + sqrt|K_ii K_jj|), and are used as
  *             (K + K^T) / 2; otherwise NTK_ERR_INVALID_ARGUMENT.
- * Progress    Long operations take an ntk_progress_fn and a user pointer (both may be NULL).
- *             The callback receives the fraction done, non-decreasing in [0, 1]; returning
+ * Enums       Every flag is a typed enum (ntk_activation, ntk_output_form, ...): passing one
+ *             kind of flag where another is expected is a compiler warning (-Wenum-conversion,
+ *             part of -Wextra in C; an error in C++). A value outside the enum fails with
+ *             NTK_ERR_INVALID_ARGUMENT.
+ * Options     Calls with many settings take a `const ntk_*_options *`. Each options struct
+ *             begins with `size_t size`, the struct's size as the caller compiled it. Fill one
+ *             with its ntk_*_options_init(&options) (or the NTK_*_OPTIONS_INIT initialiser),
+ *             which sets `size` and every default, then change the fields you need. A NULL
+ *             options pointer means all defaults. A struct from an older header (smaller
+ *             `size`) gets the defaults for the fields it does not have; a larger struct from
+ *             a newer header is accepted if the bytes this library does not know are zero,
+ *             else NTK_ERR_INVALID_ARGUMENT. `size` below sizeof(size_t) is invalid.
+ * Data        ntk_targets and ntk_test_kernel describe the data of a regression (targets with
+ *             offsets; a test kernel with offsets). They are plain descriptors whose layout is
+ *             fixed for 1.x; settings never go into them.
+ * Progress    Long operations report progress to an ntk_progress_fn with a user pointer: as
+ *             their last two arguments (before an out-handle), or, in calls that take an
+ *             options struct, in its `progress` and `progress_user` fields (NULL: none). The
+ *             callback receives the fraction done, non-decreasing in [0, 1]; returning
  *             non-zero cancels the operation, which then returns NTK_ERR_CANCELLED with its
- *             outputs unspecified. It is called on the thread that called the library.
+ *             outputs unspecified (handles passed in stay valid). It is called on the thread
+ *             that called the library. The training callbacks (ntk_epoch_fn, ntk_snapshot_fn)
+ *             follow the same rule: non-zero stops training (not an error: NTK_OK).
  * Errors      Each function lists the codes it returns. Any function that takes a handle may
  *             also return NTK_ERR_INVALID_HANDLE (NULL, freed, foreign or mistyped handle), and
  *             any function may return NTK_ERR_INTERNAL (a bug in libntk: please report it).
@@ -50,6 +84,18 @@
  *             slower; set OPENBLAS_CORETYPE=SkylakeX (any AVX-512 CPU) or Haswell (AVX2) in
  *             the environment *before the process starts*. ntk_blas_info() shows the kernels
  *             in use. The Python package does this for you.
+ *
+ * Stability
+ * ---------
+ * From 1.0 on, within a major version: no function, enum constant, struct field or macro in
+ * this header is removed or changes meaning or type; enum values keep their numbers; options
+ * structs only grow at the end (their `size` tells the library which fields you have), so a
+ * program built against 1.x runs with any later 1.y library. ntk_targets, ntk_test_kernel and
+ * the callback types never change. New functions, enum constants and options fields may be
+ * added in minor versions. Anything experimental is declared in a section headed
+ * "Experimental" and its names carry the prefix ntk_x_ / NTK_X_; it may change in any minor
+ * version (there is none today). Version 0.x makes no such promise; CHANGELOG.md lists every
+ * change of signature.
  */
 #ifndef NTK_H
 #define NTK_H
@@ -66,7 +112,7 @@ extern "C" {
  * ------------------------------------------------------------------------------------- */
 
 #define NTK_VERSION_MAJOR 0
-#define NTK_VERSION_MINOR 1
+#define NTK_VERSION_MINOR 2
 #define NTK_VERSION_PATCH 0
 /* MAJOR * 10000 + MINOR * 100 + PATCH; compare with ntk_version_number() at run time. */
 #define NTK_VERSION_NUMBER (NTK_VERSION_MAJOR * 10000 + NTK_VERSION_MINOR * 100 + NTK_VERSION_PATCH)
@@ -83,17 +129,20 @@ const char *ntk_version_string(void);
  * Status codes and errors
  * ------------------------------------------------------------------------------------- */
 
-#define NTK_OK 0
-#define NTK_ERR_INVALID_ARGUMENT (-1)       /* NULL pointer, negative size, bad flag or scalar */
-#define NTK_ERR_DIMENSION_MISMATCH (-2)     /* sizes that do not fit together */
-#define NTK_ERR_NON_FINITE (-3)             /* NaN or Inf in the input */
-#define NTK_ERR_NOT_POSITIVE_DEFINITE (-4)  /* Cholesky of a matrix that is not SPD */
-#define NTK_ERR_OUT_OF_MEMORY (-5)          /* a workspace could not be allocated */
-#define NTK_ERR_CANCELLED (-6)              /* the progress callback returned non-zero */
-#define NTK_ERR_NUMERICAL (-7)              /* a numerical routine failed (no convergence) */
-#define NTK_ERR_TOO_LARGE (-8)              /* a size beyond what the library can address */
-#define NTK_ERR_INVALID_HANDLE (-9)         /* NULL, freed, foreign or mistyped handle */
-#define NTK_ERR_INTERNAL (-10)              /* a bug in libntk: please report it */
+/* The status codes every fallible function returns (as int). */
+typedef enum ntk_status {
+    NTK_OK = 0,
+    NTK_ERR_INVALID_ARGUMENT = -1,      /* NULL pointer, negative size, bad flag or scalar */
+    NTK_ERR_DIMENSION_MISMATCH = -2,    /* sizes that do not fit together */
+    NTK_ERR_NON_FINITE = -3,            /* NaN or Inf in the input */
+    NTK_ERR_NOT_POSITIVE_DEFINITE = -4, /* Cholesky of a matrix that is not SPD */
+    NTK_ERR_OUT_OF_MEMORY = -5,         /* a workspace could not be allocated */
+    NTK_ERR_CANCELLED = -6,             /* the progress callback returned non-zero */
+    NTK_ERR_NUMERICAL = -7,             /* a numerical routine failed (no convergence) */
+    NTK_ERR_TOO_LARGE = -8,             /* a size beyond what the library can address */
+    NTK_ERR_INVALID_HANDLE = -9,        /* NULL, freed, foreign or mistyped handle */
+    NTK_ERR_INTERNAL = -10              /* a bug in libntk: please report it */
+} ntk_status;
 
 /* A short constant name for a status code ("invalid argument", ...); never NULL. */
 const char *ntk_status_string(int status);
@@ -122,11 +171,38 @@ typedef int (*ntk_progress_fn)(void *user, double fraction);
  *   num_procs   processors OpenBLAS sees. */
 int ntk_blas_info(const char **core_name, const char **config, int *num_threads, int *num_procs);
 
-/* Sets the number of threads OpenBLAS uses per call, 1 <= n <= 1024 (process-wide).
+/* Sets the number of threads OpenBLAS uses per call, 1 <= num_threads <= 1024 (process-wide).
  * One thread is often best when the caller runs its own threads, or when another process
  * keeps a core busy (threaded LAPACK slows down badly on a loaded core).
  * Not thread-safe: do not call while another thread is inside the library. */
-int ntk_blas_set_num_threads(int n);
+int ntk_blas_set_num_threads(int num_threads);
+
+/* ---------------------------------------------------------------------------------------
+ * Data descriptors shared by the regression solvers
+ * ------------------------------------------------------------------------------------- */
+
+/* Training targets: Y (n x k, leading dimension ldy) and the offsets f0 (n x k, leading
+ * dimension ldf0; NULL means 0). n comes from the kernel or solver they go with. The offsets
+ * are the model's outputs at initialisation (linearised network), after training (boosting),
+ * or absent (kernel regression). */
+typedef struct ntk_targets {
+    int64_t k;
+    const double *Y;
+    int64_t ldy;
+    const double *f0;
+    int64_t ldf0;
+} ntk_targets;
+
+/* A test set seen through its kernel: K_test_train (m x n, leading dimension ldk), the
+ * kernel between m test points and the n training points, and the test offsets f0
+ * (m x k, leading dimension ldf0; NULL means 0). */
+typedef struct ntk_test_kernel {
+    int64_t m;
+    const double *K_test_train;
+    int64_t ldk;
+    const double *f0;
+    int64_t ldf0;
+} ntk_test_kernel;
 
 /* ---------------------------------------------------------------------------------------
  * Gram matrices
@@ -140,26 +216,26 @@ int ntk_blas_set_num_threads(int n);
  * Errors: INVALID_ARGUMENT, DIMENSION_MISMATCH, NON_FINITE (A, B, alpha), TOO_LARGE,
  * CANCELLED. Progress is reported between blocks of rows. */
 int ntk_gram(int64_t n1, int64_t n2, int64_t d, double alpha,
-             const double *a, int64_t lda,
-             const double *b, int64_t ldb,
-             double *g, int64_t ldg,
-             ntk_progress_fn progress, void *user);
+             const double *A, int64_t lda,
+             const double *B, int64_t ldb,
+             double *G, int64_t ldg,
+             ntk_progress_fn progress, void *progress_user);
 
 /* ---------------------------------------------------------------------------------------
- * Cholesky solves of (K + ridge * I) X = Y
+ * Cholesky solves of (K + ridge * I) sol = rhs
  * ------------------------------------------------------------------------------------- */
 
-/* Solves (K + ridge * I) X = Y for X, K symmetric n x n, Y and X n x m, ridge >= 0
- * (absolute). X may be the same buffer as Y (same pointer and leading dimension) to solve
- * in place, but must not partly overlap it.
+/* Solves (K + ridge * I) sol = rhs for sol, K symmetric n x n, rhs and sol n x nrhs,
+ * ridge >= 0 (absolute). sol may be the same buffer as rhs (same pointer and leading
+ * dimension) to solve in place, but must not partly overlap it.
  * Errors: INVALID_ARGUMENT (NULL, negative ridge, K not symmetric), DIMENSION_MISMATCH,
  * NON_FINITE, NOT_POSITIVE_DEFINITE (message gives the order of the failing leading minor;
  * add a ridge), OUT_OF_MEMORY (an n x n workspace is needed), TOO_LARGE, CANCELLED. */
-int ntk_cholesky_solve(int64_t n, int64_t m,
-                       const double *k, int64_t ldk, double ridge,
-                       const double *y, int64_t ldy,
-                       double *x, int64_t ldx,
-                       ntk_progress_fn progress, void *user);
+int ntk_cholesky_solve(int64_t n, int64_t nrhs,
+                       const double *K, int64_t ldk, double ridge,
+                       const double *rhs, int64_t ldrhs,
+                       double *sol, int64_t ldsol,
+                       ntk_progress_fn progress, void *progress_user);
 
 /* A Cholesky factor L L^T = K + ridge * I kept for many solves (opaque, immutable). */
 typedef struct ntk_cholesky_factor ntk_cholesky_factor;
@@ -167,16 +243,17 @@ typedef struct ntk_cholesky_factor ntk_cholesky_factor;
 /* Factors K + ridge * I (as ntk_cholesky_solve; same errors) into a new handle stored in
  * *out. On failure *out is set to NULL (when out is not NULL). Free with
  * ntk_cholesky_factor_free. Memory: n * n doubles. */
-int ntk_cholesky_factor_create(int64_t n, const double *k, int64_t ldk, double ridge,
-                               ntk_progress_fn progress, void *user,
+int ntk_cholesky_factor_create(int64_t n, const double *K, int64_t ldk, double ridge,
+                               ntk_progress_fn progress, void *progress_user,
                                ntk_cholesky_factor **out);
 
-/* Solves (K + ridge * I) X = Y with the factor; Y and X are n x m. Read-only on the handle:
- * several threads may solve with one factor at once. In-place as ntk_cholesky_solve.
- * Errors: INVALID_ARGUMENT (NULL, ld), NON_FINITE (Y), TOO_LARGE. */
-int ntk_cholesky_factor_solve(const ntk_cholesky_factor *factor, int64_t m,
-                              const double *y, int64_t ldy,
-                              double *x, int64_t ldx);
+/* Solves (K + ridge * I) sol = rhs with the factor; rhs and sol are n x nrhs. Read-only on
+ * the handle: several threads may solve with one factor at once. In-place as
+ * ntk_cholesky_solve.
+ * Errors: INVALID_ARGUMENT (NULL, ld), NON_FINITE (rhs), TOO_LARGE. */
+int ntk_cholesky_factor_solve(const ntk_cholesky_factor *factor, int64_t nrhs,
+                              const double *rhs, int64_t ldrhs,
+                              double *sol, int64_t ldsol);
 
 /* The order n of the factored matrix.
  * Errors: INVALID_ARGUMENT (n NULL). */
@@ -201,48 +278,61 @@ void ntk_cholesky_factor_free(ntk_cholesky_factor *factor);
  * Progress is reported at the start and the end only.
  * Errors: INVALID_ARGUMENT, DIMENSION_MISMATCH, NON_FINITE, OUT_OF_MEMORY, NUMERICAL (no
  * convergence), TOO_LARGE, CANCELLED. */
-int ntk_eigh(int64_t n, const double *k, int64_t ldk,
-             double *w, double *v, int64_t ldv,
-             ntk_progress_fn progress, void *user);
+int ntk_eigh(int64_t n, const double *K, int64_t ldk,
+             double *w, double *V, int64_t ldv,
+             ntk_progress_fn progress, void *progress_user);
 
 /* ---------------------------------------------------------------------------------------
- * Kernel ridge regression with offsets (eq. 5, 21, 24 of the notes)
+ * Kernel ridge regression with offsets
  *
  *   pred(x) = f0(x) + K(x, X) (K(X, X) + z I)^-1 (Y - f0(X))
  *
- * K_train is n x n (symmetric), Y and f0_train n x k, K_test_train m x n, f0_test m x k.
- * f0 (the network's outputs at initialisation, or after training for boosting) may be NULL,
- * meaning 0. A fitted model keeps the Cholesky factor and alpha = (K + zI)^-1 (Y - f0), so
+ * the prediction of the linearised network trained to convergence with a ridge z (z = 0:
+ * kernel regression; f0 the network's initial outputs, or after-training outputs for
+ * boosting). A fitted model keeps the Cholesky factor and alpha = (K + zI)^-1 (Y - f0), so
  * many test kernels can be predicted from one factorization.
  * ------------------------------------------------------------------------------------- */
 
-/* Flag for ntk_kernel_ridge_fit: the ridge is relative to the mean diagonal of K_train,
- * z = ridge * trace(K)/n (scale-free). Without it the ridge is absolute. */
-#define NTK_RIDGE_RELATIVE 1
+/* How a ridge is measured. */
+typedef enum ntk_ridge_scale {
+    NTK_RIDGE_ABSOLUTE = 0, /* z = ridge */
+    NTK_RIDGE_RELATIVE = 1  /* z = ridge * trace(K)/n, relative to the mean diagonal (scale-free) */
+} ntk_ridge_scale;
+
+typedef struct ntk_kernel_ridge_options {
+    size_t size;                 /* sizeof(ntk_kernel_ridge_options), set by _init */
+    ntk_ridge_scale ridge_scale; /* default NTK_RIDGE_ABSOLUTE */
+    /* >= 0. 0 (default): fail with NOT_POSITIVE_DEFINITE when K + zI is not positive
+     * definite. > 0: retry with jitter 1e-10, 1e-9, ... times the mean diagonal, up to
+     * max_jitter times the mean diagonal; ntk_kernel_ridge_info reports the jitter used. */
+    double max_jitter;
+    ntk_progress_fn progress;    /* default NULL */
+    void *progress_user;
+} ntk_kernel_ridge_options;
+
+#define NTK_KERNEL_RIDGE_OPTIONS_INIT \
+    { sizeof(ntk_kernel_ridge_options), NTK_RIDGE_ABSOLUTE, 0.0, NULL, NULL }
+
+/* Sets options->size and every default. Errors: INVALID_ARGUMENT (NULL). */
+int ntk_kernel_ridge_options_init(ntk_kernel_ridge_options *options);
 
 typedef struct ntk_kernel_ridge ntk_kernel_ridge;
 
-/* Fits the model into a new handle *out (NULL on failure). ridge >= 0; flags 0 or
- * NTK_RIDGE_RELATIVE. max_jitter >= 0: 0 fails with NOT_POSITIVE_DEFINITE when K + zI is not
- * positive definite; > 0 retries with jitter 1e-10, 1e-9, ... times the mean diagonal, up to
- * max_jitter times the mean diagonal, and ntk_kernel_ridge_info reports the jitter used.
+/* Fits the model to K_train (n x n, symmetric) and targets (Y, f0: n x k) with ridge >= 0
+ * into a new handle *out (NULL on failure). options may be NULL (defaults).
  * Errors: INVALID_ARGUMENT, DIMENSION_MISMATCH, NON_FINITE, NOT_POSITIVE_DEFINITE,
  * OUT_OF_MEMORY, TOO_LARGE, CANCELLED. Memory: 2 n^2 doubles during the fit, n^2 + 2nk kept. */
-int ntk_kernel_ridge_fit(int64_t n, int64_t k,
-                         const double *k_train, int64_t ldk,
-                         const double *y, int64_t ldy,
-                         const double *f0_train, int64_t ldf0,
-                         double ridge, int flags, double max_jitter,
-                         ntk_progress_fn progress, void *user,
+int ntk_kernel_ridge_fit(int64_t n, const double *K_train, int64_t ldk,
+                         const ntk_targets *targets, double ridge,
+                         const ntk_kernel_ridge_options *options,
                          ntk_kernel_ridge **out);
 
-/* Test predictions pred = f0_test + K_test_train alpha (m x k). f0_test may be NULL.
- * Read-only on the model (thread-safe).
+/* Test predictions pred = f0_test + K_test_train alpha (m x k, leading dimension ldp), with
+ * test->K_test_train m x n and test->f0 m x k (may be NULL). Read-only on the model
+ * (thread-safe).
  * Errors: INVALID_ARGUMENT (NULL, ld), DIMENSION_MISMATCH, NON_FINITE, NUMERICAL
  * (overflow), TOO_LARGE. */
-int ntk_kernel_ridge_predict(const ntk_kernel_ridge *model, int64_t m,
-                             const double *k_test_train, int64_t ldkt,
-                             const double *f0_test, int64_t ldf0,
+int ntk_kernel_ridge_predict(const ntk_kernel_ridge *model, const ntk_test_kernel *test,
                              double *pred, int64_t ldp);
 
 /* Train predictions f0 + K alpha (n x k), computed as Y - (z + jitter) alpha.
@@ -264,44 +354,57 @@ int ntk_kernel_ridge_info(const ntk_kernel_ridge *model, int64_t *n, int64_t *k,
 void ntk_kernel_ridge_free(ntk_kernel_ridge *model);
 
 /* ---------------------------------------------------------------------------------------
- * Ridge regression on explicit features (eq. 3): random features, Jacobian features
+ * Ridge regression on explicit features: random features, Jacobian features
  *
- *   beta = (zI + S^T S)^-1 S^T Y  =  S^T (zI + S S^T)^-1 Y
+ *   W = (zI + S^T S)^-1 S^T Y  =  S^T (zI + S S^T)^-1 Y
+ *
+ * Predictions are S W on the training rows and S_test W on any others.
  * ------------------------------------------------------------------------------------- */
 
-#define NTK_FORM_AUTO 0   /* the smaller system: primal (p x p) when p < n, else dual (n x n) */
-#define NTK_FORM_PRIMAL 1 /* solve in p x p */
-#define NTK_FORM_DUAL 2   /* solve in n x n, the kernel form with K = S S^T */
+/* Which system is solved; both give the same weights to rounding. */
+typedef enum ntk_features_form {
+    NTK_FORM_AUTO = 0,   /* the smaller system: primal (p x p) when p < n, else dual (n x n) */
+    NTK_FORM_PRIMAL = 1, /* solve in p x p */
+    NTK_FORM_DUAL = 2    /* solve in n x n, the kernel form with K = S S^T */
+} ntk_features_form;
+
+typedef struct ntk_features_ridge_options {
+    size_t size;              /* sizeof(ntk_features_ridge_options), set by _init */
+    ntk_features_form form;   /* default NTK_FORM_AUTO */
+    ntk_progress_fn progress; /* default NULL */
+    void *progress_user;
+} ntk_features_ridge_options;
+
+#define NTK_FEATURES_RIDGE_OPTIONS_INIT { sizeof(ntk_features_ridge_options), NTK_FORM_AUTO, NULL, NULL }
+
+/* Sets options->size and every default. Errors: INVALID_ARGUMENT (NULL). */
+int ntk_features_ridge_options_init(ntk_features_ridge_options *options);
 
 /* Fits ridge regression of Y (n x k) on features S (n x p) with ridge z >= 0 and writes the
- * weights beta (p x k), the train predictions S beta (n x k) and the test predictions
- * S_test beta (m x k); each output may be NULL (pred_test needs S_test). Both forms give the
- * same results to rounding. With z = 0 the solved system must be positive definite.
+ * weights W (p x k, leading dimension ldw). With z = 0 the solved system must be positive
+ * definite. options may be NULL.
  * Errors: INVALID_ARGUMENT, DIMENSION_MISMATCH, NON_FINITE, NOT_POSITIVE_DEFINITE,
  * OUT_OF_MEMORY, TOO_LARGE, CANCELLED. */
 int ntk_features_ridge(int64_t n, int64_t p, int64_t k,
-                       const double *s, int64_t lds,
-                       const double *y, int64_t ldy,
-                       double ridge, int form,
-                       int64_t m, const double *s_test, int64_t ldst,
-                       double *weights, int64_t ldw,
-                       double *pred_train, int64_t ldpt,
-                       double *pred_test, int64_t ldpe,
-                       ntk_progress_fn progress, void *user);
+                       const double *S, int64_t lds,
+                       const double *Y, int64_t ldy,
+                       double ridge, const ntk_features_ridge_options *options,
+                       double *W, int64_t ldw);
 
 /* ---------------------------------------------------------------------------------------
  * Spectral solver: gradient flow at any time, ridge paths, filters, ridge selection
  *
  * One eigendecomposition K_train = V diag(lambda) V^T, then for any grid of (t, z) points:
  *
- *   pred_train(t, z) = f0 + K V diag(g) V^T (Y - f0)      (eq. 18)
- *   pred_test(t, z)  = f0* + K_* V diag(g) V^T (Y - f0)   (eq. 20)
+ *   pred_train(t, z) = f0 + K V diag(g) V^T (Y - f0)
+ *   pred_test(t, z)  = f0* + K_* V diag(g) V^T (Y - f0)
  *   g(lambda) = (1 - exp(-eta t (lambda + z) / N)) / (lambda + z)
  *
  * the gradient flow of the MSE loss (1/N) sum 1/2 (f - y)^2 (+ ridge z/(2N) |theta - theta0|^2)
- * of the linearised model, N = n * k target entries, learning rate eta. t = +INFINITY gives
- * kernel ridge regression with ridge z (z = 0: kernel regression). g -> eta t / N as
- * lambda + z -> 0 (evaluated with expm1: no 0/0).
+ * of the linearised model, N = n * k target entries, learning rate eta, at training time t
+ * (t counts in units of the learning rate: t steps of gradient descent at rate eta). t =
+ * +INFINITY gives kernel ridge regression with ridge z (z = 0: kernel regression).
+ * g -> eta t / N as lambda + z -> 0 (evaluated with expm1: no 0/0).
  * Eigenvalue policy (fixed at creation): negative eigenvalues are clamped to 0
  * (NTK_NEGATIVE_CLAMP, reported by ntk_spectral_info) or rejected (NTK_NEGATIVE_ERROR: any
  * eigenvalue below -cutoff fails with NOT_POSITIVE_DEFINITE). Eigenvalues <= cutoff =
@@ -310,15 +413,28 @@ int ntk_features_ridge(int64_t n, int64_t p, int64_t k,
  * minimum-norm interpolant K_* K^+ (Y - f0), finite for singular kernels.
  * ------------------------------------------------------------------------------------- */
 
-#define NTK_NEGATIVE_CLAMP 0
-#define NTK_NEGATIVE_ERROR 1
+/* What the spectral solver does with negative eigenvalues of K. */
+typedef enum ntk_negative_eigenvalues {
+    NTK_NEGATIVE_CLAMP = 0, /* set them to 0 (rounding errors of a PSD kernel) */
+    NTK_NEGATIVE_ERROR = 1  /* fail with NOT_POSITIVE_DEFINITE below -cutoff */
+} ntk_negative_eigenvalues;
+
+typedef struct ntk_spectral_options {
+    size_t size;          /* sizeof(ntk_spectral_options), set by _init */
+    double learning_rate; /* eta > 0; default 1 */
+} ntk_spectral_options;
+
+#define NTK_SPECTRAL_OPTIONS_INIT { sizeof(ntk_spectral_options), 1.0 }
+
+/* Sets options->size and every default. Errors: INVALID_ARGUMENT (NULL). */
+int ntk_spectral_options_init(ntk_spectral_options *options);
 
 typedef struct ntk_spectral ntk_spectral;
 
 /* Decomposes K (n x n, symmetric) into a new handle *out (NULL on failure).
  * Errors: as ntk_eigh; NOT_POSITIVE_DEFINITE under NTK_NEGATIVE_ERROR. Memory: n^2 doubles. */
-int ntk_spectral_create(int64_t n, const double *k, int64_t ldk, int negative_policy,
-                        ntk_progress_fn progress, void *user, ntk_spectral **out);
+int ntk_spectral_create(int64_t n, const double *K, int64_t ldk, ntk_negative_eigenvalues policy,
+                        ntk_progress_fn progress, void *progress_user, ntk_spectral **out);
 
 /* The order n, the smallest eigenvalue before clamping, how many were clamped, how many are
  * treated as zero (the null space, clamped ones included) and the cutoff. Out-pointers may be
@@ -332,62 +448,57 @@ int ntk_spectral_info(const ntk_spectral *solver, int64_t *n, double *min_raw_ei
 int ntk_spectral_eigenvalues(const ntk_spectral *solver, double *w);
 
 /* Predictions at `count` grid points (times[i], ridges[i]); times NULL means all +INFINITY
- * (kernel ridge), ridges NULL means all 0. times >= 0 (+INFINITY allowed), ridges >= 0,
- * learning_rate > 0. Y, f0_train: n x k (f0 may be NULL). K_test_train: m x n, or NULL with
- * m = 0 for no test predictions; f0_test: m x k or NULL.
- * Outputs (each may be NULL) are contiguous: pred_train count x n x k, pred_test count x m x k
- * (element [i][a][c] at (i * rows + a) * k + c); they must not overlap the inputs.
+ * (kernel ridge), ridges NULL means all 0. times >= 0 (+INFINITY allowed), ridges >= 0.
+ * targets: Y and f0 (n x k). test: a test kernel (m x n) with its offsets, or NULL for none.
+ * Outputs (each may be NULL; pred_test needs test) are contiguous 3-D arrays: pred_train
+ * count x n x k, pred_test count x m x k (element [i][a][c] at (i * rows + a) * k + c); they
+ * must not overlap the inputs. options may be NULL (learning rate 1).
  * Cost: O(n^2 k + m n^2) once and O((n + m) n k) per point, in GEMMs. Read-only (thread-safe).
  * Errors: INVALID_ARGUMENT (NULL, ld, time < 0, ridge < 0, learning_rate <= 0),
  * DIMENSION_MISMATCH, NON_FINITE, NUMERICAL (overflow), OUT_OF_MEMORY, TOO_LARGE. */
-int ntk_spectral_predict(const ntk_spectral *solver, int64_t k,
-                         const double *y, int64_t ldy,
-                         const double *f0_train, int64_t ldf0,
+int ntk_spectral_predict(const ntk_spectral *solver, const ntk_targets *targets,
                          int64_t count, const double *times, const double *ridges,
-                         double learning_rate,
-                         int64_t m, const double *k_test_train, int64_t ldkt,
-                         const double *f0_test, int64_t ldf0t,
+                         const ntk_test_kernel *test, const ntk_spectral_options *options,
                          double *pred_train, double *pred_test);
 
-/* The dual coefficients of one grid point (time, ridge, learning_rate as in
- * ntk_spectral_predict): coef = V diag(g(lambda)) V^T (Y - f0_train), n x k (leading dimension
- * ldc >= k), so that predictions at any points are f0(x) + K(x, X) coef — a fitted model to keep
- * after the solver is freed (what ntk_spectral_predict computes for one test kernel, with no
- * test points needed in advance). Y, f0_train (NULL: 0): n x k; coef may be the same memory as
- * Y or f0_train (they are read first). Null-space directions are left out (time = +INFINITY,
- * ridge = 0: the minimum-norm interpolant's K^+ (Y - f0)).
- * Errors: INVALID_HANDLE, INVALID_ARGUMENT (NULL, ld, time < 0, ridge < 0, learning_rate <= 0),
+/* The dual coefficients of one grid point (time, ridge as in ntk_spectral_predict):
+ * coef = V diag(g(lambda)) V^T (Y - f0), n x k (leading dimension ldc >= k), so that
+ * predictions at any points are f0(x) + K(x, X) coef — a fitted model to keep after the
+ * solver is freed. coef may be the same memory as targets->Y or targets->f0 (they are read
+ * first). Null-space directions are left out (time = +INFINITY, ridge = 0: the minimum-norm
+ * interpolant's K^+ (Y - f0)).
+ * Errors: INVALID_ARGUMENT (NULL, ld, time < 0, ridge < 0, learning_rate <= 0),
  * NON_FINITE, NUMERICAL (overflow), OUT_OF_MEMORY. Cost: O(n^2 k). Read-only (thread-safe). */
-int ntk_spectral_dual_coefficients(const ntk_spectral *solver, int64_t k,
-                                   const double *y, int64_t ldy,
-                                   const double *f0_train, int64_t ldf0,
-                                   double time, double ridge, double learning_rate,
+int ntk_spectral_dual_coefficients(const ntk_spectral *solver, const ntk_targets *targets,
+                                   double time, double ridge, const ntk_spectral_options *options,
                                    double *coef, int64_t ldc);
 
 /* The filters of `count` grid points (as ntk_spectral_predict, with N = n_targets >= 1):
  * values[i * n + j] = g_i(lambda_j), shrinkage[i * n + j] = lambda_j g_i(lambda_j) in [0, 1]
- * (eq. 22: lambda/(lambda + z) for ridge, 1 - exp(-eta t lambda/N) for early stopping), and
- * the effective degrees of freedom dof[i] = sum_j lambda_j g_i(lambda_j). Null-space
- * directions have g = 0. Each output may be NULL.
- * Errors: INVALID_ARGUMENT (grid values, n_targets < 1), TOO_LARGE. Read-only (thread-safe). */
+ * (lambda/(lambda + z) for ridge, 1 - exp(-eta t lambda/N) for early stopping), and the
+ * effective degrees of freedom dof[i] = sum_j lambda_j g_i(lambda_j). Null-space directions
+ * have g = 0. Each output may be NULL (values and shrinkage are count x n, contiguous).
+ * Errors: INVALID_ARGUMENT (grid values, learning_rate <= 0, n_targets < 1), TOO_LARGE.
+ * Read-only (thread-safe). */
 int ntk_spectral_filters(const ntk_spectral *solver, int64_t count,
                          const double *times, const double *ridges,
                          double learning_rate, int64_t n_targets,
                          double *values, double *shrinkage, double *dof);
 
-#define NTK_CRITERION_GCV 0 /* generalized cross-validation */
-#define NTK_CRITERION_LOO 1 /* exact leave-one-out error */
+/* How ntk_spectral_select_ridge scores a ridge. */
+typedef enum ntk_ridge_criterion {
+    NTK_CRITERION_GCV = 0, /* generalized cross-validation */
+    NTK_CRITERION_LOO = 1  /* exact leave-one-out error */
+} ntk_ridge_criterion;
 
-/* Scores every ridge of ridges[count] (each >= 0) for predicting Y (n x k) with offsets
- * f0_train (NULL: 0), by closed forms on the eigendecomposition (no refits), and writes
- * scores[count] (mean squared error over the n k entries; +INFINITY where undefined: GCV of an
- * interpolating fit, LOO with K + zI singular) and *best, the index of the first minimum.
+/* Scores every ridge of ridges[count] (each >= 0) for predicting targets (Y, f0: n x k), by
+ * closed forms on the eigendecomposition (no refits), and writes scores[count] (mean squared
+ * error over the n k entries; +INFINITY where undefined: GCV of an interpolating fit, LOO
+ * with K + zI singular) and *best, the index of the first minimum (best may be NULL).
  * Errors: INVALID_ARGUMENT, DIMENSION_MISMATCH, NON_FINITE, NUMERICAL (no finite score).
  * Read-only (thread-safe). */
-int ntk_spectral_select_ridge(const ntk_spectral *solver, int64_t k,
-                              const double *y, int64_t ldy,
-                              const double *f0_train, int64_t ldf0,
-                              int64_t count, const double *ridges, int criterion,
+int ntk_spectral_select_ridge(const ntk_spectral *solver, const ntk_targets *targets,
+                              int64_t count, const double *ridges, ntk_ridge_criterion criterion,
                               double *scores, int64_t *best);
 
 /* The critical learning rate of gradient descent on the linearised model with MSE,
@@ -402,12 +513,12 @@ void ntk_spectral_free(ntk_spectral *solver);
 
 /* The same critical learning rate straight from K (n x n, symmetric), computing only the
  * eigenvalues. Errors: as ntk_eigh. */
-int ntk_max_learning_rate(int64_t n, const double *k, int64_t ldk, int64_t n_targets,
+int ntk_max_learning_rate(int64_t n, const double *K, int64_t ldk, int64_t n_targets,
                           double *eta, double *lambda_max,
-                          ntk_progress_fn progress, void *user);
+                          ntk_progress_fn progress, void *progress_user);
 
 /* ---------------------------------------------------------------------------------------
- * Dense networks (MLP) and their empirical neural tangent kernel (eq. 1-5, 11)
+ * Dense networks (MLP) and their empirical neural tangent kernel
  *
  * f(x) = z_L, z_l = a_l h_l W_l + c_l b_l, h_0 = x, h_{l+1} = phi(z_l), with W_l fan_in x fan_out.
  *   NTK parameterization:      a_l = W_std / sqrt(fan_in), c_l = b_std, W, b ~ N(0, 1);
@@ -422,95 +533,138 @@ int ntk_max_learning_rate(int64_t n, const double *k, int64_t ldk, int64_t n_tar
  * atomically (a computation already running keeps the old ones).
  * ------------------------------------------------------------------------------------- */
 
-#define NTK_ACTIVATION_IDENTITY 0
-#define NTK_ACTIVATION_RELU 1
-#define NTK_ACTIVATION_LEAKY_RELU 2 /* slope in activation_parameter */
-#define NTK_ACTIVATION_ABS 3
-#define NTK_ACTIVATION_TANH 4
-#define NTK_ACTIVATION_ERF 5
-#define NTK_ACTIVATION_SIGMOID 6
-#define NTK_ACTIVATION_GELU 7 /* exact x * Phi(x) */
-#define NTK_ACTIVATION_SOFTPLUS 8
-#define NTK_ACTIVATION_SIN 9
+/* The nonlinearity phi (as neural-tangents' stax). */
+typedef enum ntk_activation {
+    NTK_ACTIVATION_IDENTITY = 0,
+    NTK_ACTIVATION_RELU = 1,
+    NTK_ACTIVATION_LEAKY_RELU = 2, /* slope in ntk_mlp_options.activation_parameter */
+    NTK_ACTIVATION_ABS = 3,
+    NTK_ACTIVATION_TANH = 4,
+    NTK_ACTIVATION_ERF = 5,
+    NTK_ACTIVATION_SIGMOID = 6,
+    NTK_ACTIVATION_GELU = 7, /* exact x * Phi(x) */
+    NTK_ACTIVATION_SOFTPLUS = 8,
+    NTK_ACTIVATION_SIN = 9
+} ntk_activation;
 
-#define NTK_PARAMETERIZATION_NTK 0
-#define NTK_PARAMETERIZATION_STANDARD 1
+typedef enum ntk_parameterization {
+    NTK_PARAMETERIZATION_NTK = 0,
+    NTK_PARAMETERIZATION_STANDARD = 1
+} ntk_parameterization;
+
+typedef struct ntk_mlp_options {
+    size_t size;                           /* sizeof(ntk_mlp_options), set by _init */
+    double activation_parameter;           /* the leaky_relu slope; default 0.01 */
+    double w_std;                          /* W_std >= 0; default 1 */
+    double b_std;                          /* b_std >= 0; default 0 */
+    int bias;                              /* 1 (default): layers have biases; 0: none */
+    ntk_parameterization parameterization; /* default NTK_PARAMETERIZATION_NTK */
+    uint64_t seed;                         /* initial parameters; default 0 */
+} ntk_mlp_options;
+
+#define NTK_MLP_OPTIONS_INIT { sizeof(ntk_mlp_options), 0.01, 1.0, 0.0, 1, NTK_PARAMETERIZATION_NTK, 0 }
+
+/* Sets options->size and every default. Errors: INVALID_ARGUMENT (NULL). */
+int ntk_mlp_options_init(ntk_mlp_options *options);
 
 typedef struct ntk_mlp ntk_mlp;
 
-/* Creates an MLP with input_dim >= 1 inputs, num_hidden >= 0 hidden layers of widths[i] >= 1
- * units (widths may be NULL when num_hidden = 0), output_dim >= 1 outputs, an NTK_ACTIVATION_*
- * (activation_parameter: the leaky_relu slope, else ignored), w_std, b_std >= 0, bias 0 or 1,
- * an NTK_PARAMETERIZATION_*, and parameters drawn from `seed`. *out is NULL on failure.
- * Errors: INVALID_ARGUMENT (sizes, enums, NULL widths or out), NON_FINITE (w_std, b_std,
- * activation_parameter), TOO_LARGE (P overflows, or a width beyond 2^31 - 1), OUT_OF_MEMORY.
- * Memory: P doubles. */
-int ntk_mlp_create(int64_t input_dim, int64_t num_hidden, const int64_t *widths, int64_t output_dim,
-                   int activation, double activation_parameter, double w_std, double b_std,
-                   int bias, int parameterization, uint64_t seed, ntk_mlp **out);
+/* Creates an MLP with d >= 1 inputs, num_hidden >= 0 hidden layers of widths[i] >= 1 units
+ * (widths may be NULL when num_hidden = 0), k >= 1 outputs and the activation; options
+ * (NULL: defaults) set W_std, b_std, biases, parameterization and seed. *out is NULL on
+ * failure.
+ * Errors: INVALID_ARGUMENT (sizes, enums, bias not 0/1, NULL widths or out), NON_FINITE
+ * (w_std, b_std, activation_parameter), TOO_LARGE (P overflows, a width beyond 2^31 - 1,
+ * more than 4096 layers), OUT_OF_MEMORY. Memory: P doubles. */
+int ntk_mlp_create(int64_t d, int64_t num_hidden, const int64_t *widths, int64_t k,
+                   ntk_activation activation, const ntk_mlp_options *options, ntk_mlp **out);
 
-/* Sizes: input dimension d, output dimension k, number of hidden layers, parameter count P.
+/* Sizes: input dimension d, output dimension k, number of hidden layers, parameter count p.
  * Out-pointers may be NULL.
  * Never fails on a valid handle. */
-int ntk_mlp_info(const ntk_mlp *mlp, int64_t *input_dim, int64_t *output_dim, int64_t *num_hidden,
-                 int64_t *num_parameters);
+int ntk_mlp_info(const ntk_mlp *mlp, int64_t *d, int64_t *k, int64_t *num_hidden, int64_t *p);
 
 /* The hidden widths (num_hidden int64_t).
  * Errors: INVALID_ARGUMENT (widths NULL with num_hidden > 0). */
 int ntk_mlp_widths(const ntk_mlp *mlp, int64_t *widths);
 
-/* Copies theta (count must be P) out of / into the network. set rejects NaN/Inf.
- * Errors: INVALID_ARGUMENT (NULL), DIMENSION_MISMATCH (count != P), NON_FINITE (set).
+/* Copies theta (count must be p) out of / into the network. set rejects NaN/Inf.
+ * Errors: INVALID_ARGUMENT (NULL), DIMENSION_MISMATCH (count != p), NON_FINITE (set).
  * get is read-only; set changes the handle (see Threads above). */
 int ntk_mlp_get_parameters(const ntk_mlp *mlp, double *theta, int64_t count);
 int ntk_mlp_set_parameters(ntk_mlp *mlp, const double *theta, int64_t count);
 
-/* f(X): X is n x d (leading dimension ldx), out n x k (leading dimension ldo).
+/* f(X): X is n x d (leading dimension ldx), F n x k (leading dimension ldf).
  * Errors: INVALID_ARGUMENT (NULL, ld), NON_FINITE, NUMERICAL (overflow), OUT_OF_MEMORY,
  * TOO_LARGE. Read-only (thread-safe). */
-int ntk_mlp_forward(const ntk_mlp *mlp, int64_t n, const double *x, int64_t ldx, double *out, int64_t ldo);
+int ntk_mlp_forward(const ntk_mlp *mlp, int64_t n, const double *X, int64_t ldx, double *F, int64_t ldf);
 
-/* The Jacobian df/dtheta, n x k x P contiguous: jac[(s * k + c) * P + p] = df_c(x_s)/dtheta_p.
- * Memory: the output alone, n k P doubles (TOO_LARGE if that overflows).
+/* The Jacobian df/dtheta, n x k x p contiguous: J[(s * k + c) * p + q] = df_c(x_s)/dtheta_q.
+ * Memory: the output alone, n k p doubles (TOO_LARGE if that overflows).
  * Errors: INVALID_ARGUMENT (NULL, ld), NON_FINITE, NUMERICAL (overflow), OUT_OF_MEMORY,
  * TOO_LARGE. Read-only (thread-safe). */
-int ntk_mlp_jacobian(const ntk_mlp *mlp, int64_t n, const double *x, int64_t ldx, double *jac);
+int ntk_mlp_jacobian(const ntk_mlp *mlp, int64_t n, const double *X, int64_t ldx, double *J);
 
-#define NTK_OUTPUT_MEAN 0       /* mean over outputs of K_cc: n1 x n2 */
-#define NTK_OUTPUT_FULL 1       /* every K_cc': n1 x n2 x k x k */
-#define NTK_OUTPUT_PER_OUTPUT 2 /* K_cc for each c: n1 x n2 x k */
+/* The shape of an empirical kernel with k outputs: each pair (x, x') has e entries. */
+typedef enum ntk_output_form {
+    NTK_OUTPUT_MEAN = 0,      /* e = 1: the mean over outputs of K_cc */
+    NTK_OUTPUT_FULL = 1,      /* e = k * k: every K_cc' (c' fastest) */
+    NTK_OUTPUT_PER_OUTPUT = 2 /* e = k: K_cc for each c */
+} ntk_output_form;
 
-#define NTK_METHOD_STRUCTURED 0 /* per layer: activation Gram (.) signal Gram; no Jacobian */
-#define NTK_METHOD_JACOBIAN 1   /* explicit Jacobian chunks contracted (reference path) */
+/* How the empirical NTK of an MLP is computed; both give the same kernel to rounding. */
+typedef enum ntk_kernel_method {
+    NTK_METHOD_STRUCTURED = 0, /* per layer: activation Gram (.) signal Gram; no Jacobian */
+    NTK_METHOD_JACOBIAN = 1    /* explicit Jacobian chunks contracted (reference path) */
+} ntk_kernel_method;
+
+typedef struct ntk_empirical_ntk_options {
+    size_t size;              /* sizeof(ntk_empirical_ntk_options), set by _init */
+    ntk_kernel_method method; /* default NTK_METHOD_STRUCTURED */
+    /* Bytes for per-sample activations and signals (0, the default: 64 MiB). Within it all
+     * forward/backward passes run once; beyond it blocks of samples are recomputed (slower,
+     * bounded memory; the n x p Jacobian is never formed). */
+    int64_t memory_limit;
+    ntk_progress_fn progress; /* default NULL; reported per 256 x 256 tile */
+    void *progress_user;
+} ntk_empirical_ntk_options;
+
+#define NTK_EMPIRICAL_NTK_OPTIONS_INIT \
+    { sizeof(ntk_empirical_ntk_options), NTK_METHOD_STRUCTURED, 0, NULL, NULL }
+
+/* Sets options->size and every default. Errors: INVALID_ARGUMENT (NULL). */
+int ntk_empirical_ntk_options_init(ntk_empirical_ntk_options *options);
 
 /* The empirical NTK between the rows of X1 (n1 x d) and X2 (n2 x d; NULL with n2 = n1 for the
- * symmetric kernel of X1, computed once per pair and exactly symmetric) into `out`, contiguous
- * with the shape of the NTK_OUTPUT_* form. memory_limit: bytes for per-sample activations and
- * signals (0: 64 MiB); within it all forward/backward passes run once, beyond it blocks of
- * samples are recomputed (slower, bounded memory; the n x P Jacobian is never formed).
- * Progress is reported per 256 x 256 tile.
+ * symmetric kernel of X1, computed once per pair and exactly symmetric) into K, an
+ * n1 x (n2 * e) matrix with leading dimension ldk >= n2 * e (e entries per pair, as the
+ * ntk_output_form says): the entries of pair (i, j) start at K[i * ldk + j * e].
+ * options may be NULL.
  * Errors: INVALID_ARGUMENT (NULL, ld, enums, memory_limit < 0), DIMENSION_MISMATCH,
  * NON_FINITE, NUMERICAL (overflow), OUT_OF_MEMORY, TOO_LARGE, CANCELLED. Read-only (thread-safe). */
-int ntk_empirical_ntk(const ntk_mlp *mlp, int64_t n1, const double *x1, int64_t ld1,
-                      int64_t n2, const double *x2, int64_t ld2,
-                      int output, int method, int64_t memory_limit, double *out,
-                      ntk_progress_fn progress, void *user);
+int ntk_empirical_ntk(const ntk_mlp *mlp, int64_t n1, const double *X1, int64_t ld1,
+                      int64_t n2, const double *X2, int64_t ld2,
+                      ntk_output_form output, const ntk_empirical_ntk_options *options,
+                      double *K, int64_t ldk);
 
-/* The diagonal K(x_s, x_s) alone (O(n P) work): n doubles for NTK_OUTPUT_MEAN, n x k for
- * NTK_OUTPUT_PER_OUTPUT (NTK_OUTPUT_FULL is rejected).
+/* The diagonal K(x_s, x_s) alone (O(n p) work) into diag, an n x e matrix with leading
+ * dimension ldd >= e: e = 1 for NTK_OUTPUT_MEAN, k for NTK_OUTPUT_PER_OUTPUT
+ * (NTK_OUTPUT_FULL is rejected).
  * Errors: INVALID_ARGUMENT (NULL, ld, output), NON_FINITE, NUMERICAL (overflow),
  * OUT_OF_MEMORY, TOO_LARGE. Read-only (thread-safe). */
-int ntk_empirical_ntk_diagonal(const ntk_mlp *mlp, int64_t n, const double *x, int64_t ldx,
-                               int output, double *out);
+int ntk_empirical_ntk_diagonal(const ntk_mlp *mlp, int64_t n, const double *X, int64_t ldx,
+                               ntk_output_form output, double *diag, int64_t ldd);
 
-/* The tangent kernel of any model from its Jacobians (eq. 4): J1 is n1 x k x P, J2 n2 x k x P
- * contiguous, or NULL with n2 = n1 for J1's own kernel. Output forms as ntk_empirical_ntk;
- * NTK_OUTPUT_MEAN is (1/k) J1 J2^T over the flattened (k P) rows, one Gram matrix.
- * Errors: INVALID_ARGUMENT (NULL, output), NON_FINITE, NUMERICAL (overflow), OUT_OF_MEMORY,
- * TOO_LARGE, CANCELLED. */
+/* The tangent kernel of any model from its Jacobians: J1 is n1 x k x p, J2 n2 x k x p, both
+ * contiguous, or J2 NULL with n2 = n1 for J1's own kernel. Output K as ntk_empirical_ntk
+ * (n1 x (n2 * e), leading dimension ldk); NTK_OUTPUT_MEAN is (1/k) J1 J2^T over the
+ * flattened (k p) rows, one Gram matrix.
+ * Errors: INVALID_ARGUMENT (NULL, output, ld), NON_FINITE, NUMERICAL (overflow),
+ * OUT_OF_MEMORY, TOO_LARGE, CANCELLED. */
 int ntk_jacobian_ntk(int64_t n1, int64_t n2, int64_t k, int64_t p,
-                     const double *j1, const double *j2, int output, double *out,
-                     ntk_progress_fn progress, void *user);
+                     const double *J1, const double *J2, ntk_output_form output,
+                     double *K, int64_t ldk,
+                     ntk_progress_fn progress, void *progress_user);
 
 /* Frees the network. NULL and already-freed handles are ignored. */
 void ntk_mlp_free(ntk_mlp *mlp);
@@ -526,92 +680,149 @@ void ntk_mlp_free(ntk_mlp *mlp);
  * in the NTK parameterization widths do not matter (a network with widths of 1 is a cheap
  * description); in the standard one the NTK grows with width and the actual widths are used.
  * relu, leaky_relu, abs, erf, sin and identity have closed forms; tanh, sigmoid, gelu and
- * softplus use 2-D Gauss-Hermite quadrature with quadrature_points^2 evaluations per pair
- * (0: 64 points). Its accuracy falls with the pre-activation variance q: measured against the
- * closed forms of erf and sin, ~1e-13 relative for q <= 1 and |rho| <= 0.9, ~6e-4 at q = 4,
- * |rho| = 0.99; raise quadrature_points (<= 512) for large variances.
+ * softplus use 2-D Gauss-Hermite quadrature with quadrature_points^2 evaluations per pair.
+ * Its accuracy falls with the pre-activation variance q: measured against the closed forms
+ * of erf and sin, ~1e-13 relative for q <= 1 and |rho| <= 0.9, ~6e-4 at q = 4, |rho| = 0.99;
+ * raise quadrature_points (<= 512) for large variances.
  * ------------------------------------------------------------------------------------- */
 
-/* Sigma(X1, X2) into nngp and Theta(X1, X2) into ntk (each n1 x n2 contiguous; either may be
- * NULL, not both). X2 NULL with n2 = n1: X1's own kernels, exactly symmetric, with the exact
- * diagonal. Progress per 256 x 256 tile.
+typedef struct ntk_infinite_width_options {
+    size_t size;              /* sizeof(ntk_infinite_width_options), set by _init */
+    int quadrature_points;    /* 1..512 Gauss-Hermite points per axis; 0 (default): 64 */
+    ntk_progress_fn progress; /* default NULL; reported per 256 x 256 tile */
+    void *progress_user;
+} ntk_infinite_width_options;
+
+#define NTK_INFINITE_WIDTH_OPTIONS_INIT { sizeof(ntk_infinite_width_options), 0, NULL, NULL }
+
+/* Sets options->size and every default. Errors: INVALID_ARGUMENT (NULL). */
+int ntk_infinite_width_options_init(ntk_infinite_width_options *options);
+
+/* Sigma(X1, X2) into K_nngp and Theta(X1, X2) into K_ntk (each n1 x n2 with leading
+ * dimensions ld_nngp, ld_ntk; either may be NULL, not both). X2 NULL with n2 = n1: X1's own
+ * kernels, exactly symmetric, with the exact diagonal. options may be NULL.
  * Errors: INVALID_ARGUMENT (NULL, ld, quadrature_points outside 0..512),
  * NON_FINITE, NUMERICAL (overflow), OUT_OF_MEMORY, TOO_LARGE, CANCELLED. Read-only (thread-safe). */
-int ntk_infinite_width_kernels(const ntk_mlp *mlp, int64_t n1, const double *x1, int64_t ld1,
-                               int64_t n2, const double *x2, int64_t ld2, int quadrature_points,
-                               double *nngp, double *ntk, ntk_progress_fn progress, void *user);
+int ntk_infinite_width_kernels(const ntk_mlp *mlp, int64_t n1, const double *X1, int64_t ld1,
+                               int64_t n2, const double *X2, int64_t ld2,
+                               const ntk_infinite_width_options *options,
+                               double *K_nngp, int64_t ld_nngp, double *K_ntk, int64_t ld_ntk);
 
 /* Sigma(x, x) and Theta(x, x) for each row of X (n doubles each; either may be NULL).
  * Errors: INVALID_ARGUMENT (NULL, ld), NON_FINITE, NUMERICAL (overflow),
  * OUT_OF_MEMORY, TOO_LARGE. Read-only (thread-safe). */
-int ntk_infinite_width_diagonal(const ntk_mlp *mlp, int64_t n, const double *x, int64_t ldx,
+int ntk_infinite_width_diagonal(const ntk_mlp *mlp, int64_t n, const double *X, int64_t ldx,
                                 double *nngp, double *ntk);
 
 /* ---------------------------------------------------------------------------------------
- * Training the network (eq. 6-7), the moving kernel, and function-space dynamics (eq. 13)
+ * Training the network, the moving kernel, and function-space dynamics
  * ------------------------------------------------------------------------------------- */
 
-#define NTK_LOSS_MSE 0           /* (1/N) sum 1/2 (f - y)^2 over all N = n k entries */
-#define NTK_LOSS_CROSS_ENTROPY 1 /* softmax over k > 1 outputs (targets: probability rows), or
-                                    the logistic loss for k = 1 (targets in [0, 1]); mean over rows */
+typedef enum ntk_loss {
+    NTK_LOSS_MSE = 0,          /* (1/N) sum 1/2 (f - y)^2 over all N = n k entries */
+    NTK_LOSS_CROSS_ENTROPY = 1 /* softmax over k > 1 outputs (targets: probability rows), or
+                                  the logistic loss for k = 1 (targets in [0, 1]); mean over rows */
+} ntk_loss;
 
 /* Called after every epoch with the training loss; return non-zero to stop. */
 typedef int (*ntk_epoch_fn)(void *user, int64_t epoch, double loss);
 
+/* Called after each snapshot epoch with the empirical NTK (mean over outputs) of the m probe
+ * rows, K_probe (m x m, contiguous, valid only during the call: copy what you keep), and its
+ * largest eigenvalue; return non-zero to stop. */
+typedef int (*ntk_snapshot_fn)(void *user, int64_t epoch, const double *K_probe, int64_t m,
+                               double lambda_max);
+
 /* The loss over the n rows of X (targets Y, n x k) and its gradient d loss / d theta
- * (P doubles, may be NULL), by backpropagation.
+ * (p doubles, may be NULL), by backpropagation.
  * Errors: INVALID_ARGUMENT (NULL, ld, loss, cross-entropy targets that are not
  * probabilities), NON_FINITE, NUMERICAL (overflow), OUT_OF_MEMORY, TOO_LARGE. Read-only (thread-safe). */
-int ntk_mlp_loss_gradient(const ntk_mlp *mlp, int64_t n, const double *x, int64_t ldx,
-                          const double *y, int64_t ldy, int loss, double *value, double *gradient);
+int ntk_mlp_loss_gradient(const ntk_mlp *mlp, int64_t n, const double *X, int64_t ldx,
+                          const double *Y, int64_t ldy, ntk_loss loss, double *value, double *gradient);
+
+typedef struct ntk_train_options {
+    size_t size;            /* sizeof(ntk_train_options), set by _init */
+    ntk_loss loss;          /* default NTK_LOSS_MSE */
+    double learning_rate;   /* eta > 0; default 1 */
+    int64_t batch_size;     /* rows per step; 0 (default): all rows, full-batch gradient descent */
+    double momentum;        /* mu in [0, 1); default 0 */
+    uint64_t seed;          /* minibatch shuffles; default 0 */
+    ntk_epoch_fn epoch_callback; /* default NULL */
+    void *epoch_user;
+    /* Kernel snapshots: after each of the num_snapshots strictly increasing snapshot_epochs
+     * (in 0..epochs), the probe kernel of the m rows of X_probe (leading dimension ldprobe)
+     * goes to snapshot_callback. Default: none. */
+    int64_t num_snapshots;
+    const int64_t *snapshot_epochs;
+    int64_t m;
+    const double *X_probe;
+    int64_t ldprobe;
+    ntk_snapshot_fn snapshot_callback;
+    void *snapshot_user;
+} ntk_train_options;
+
+#define NTK_TRAIN_OPTIONS_INIT \
+    { sizeof(ntk_train_options), NTK_LOSS_MSE, 1.0, 0, 0.0, 0, NULL, NULL, 0, NULL, 0, NULL, 0, NULL, NULL }
+
+/* Sets options->size and every default. Errors: INVALID_ARGUMENT (NULL). */
+int ntk_train_options_init(ntk_train_options *options);
 
 /* Trains the network in place for `epochs` epochs: each step v <- momentum v + grad,
- * theta <- theta - learning_rate v on a minibatch of batch_size rows (0: all rows, full-batch
- * gradient descent), batches reshuffled every epoch from `seed`.
- * losses (epochs + 1 doubles): the loss on all rows after each epoch, losses[0] at the start;
- * NaN after the last epoch run. Training stops when the loss becomes NaN/Inf (*diverged = 1;
- * the network keeps its last finite parameters) or when `callback` (may be NULL) returns
- * non-zero; *epochs_run tells how far it got.
- * Kernel snapshots: after each of the num_snapshots strictly increasing snapshot_epochs (in
- * 0..epochs), the empirical NTK (mean over outputs) of the m probe rows X_probe is written to
- * kernels (num_snapshots x m x m, may be NULL) and its largest eigenvalue to lambda_max (may
- * be NULL); NaN for snapshots not reached. The network's parameters change: do not use it
- * from other threads meanwhile (readers see the parameters of the last snapshot).
+ * theta <- theta - learning_rate v on a minibatch of batch_size rows, batches reshuffled
+ * every epoch from `seed`. X is n x d, Y n x k.
+ * losses (epochs + 1 doubles, may be NULL): the loss on all rows after each epoch, losses[0]
+ * at the start; NaN after the last epoch run. Training stops when the loss becomes NaN/Inf
+ * (*diverged = 1; the network keeps its last finite parameters) or when a callback returns
+ * non-zero; *epochs_run tells how far it got (epochs_run and diverged may be NULL).
+ * The network's parameters change: do not use it from other threads meanwhile (readers see
+ * the parameters of the last snapshot). options may be NULL (defaults).
  * Errors: INVALID_ARGUMENT (NULL, ld, loss, learning_rate <= 0, momentum outside [0, 1),
  * snapshot epochs not increasing or beyond epochs, targets), NON_FINITE, OUT_OF_MEMORY,
- * TOO_LARGE. Divergence is not an error (*diverged = 1, NTK_OK). */
-int ntk_mlp_train(ntk_mlp *mlp, int64_t n, const double *x, int64_t ldx, const double *y, int64_t ldy,
-                  int loss, double learning_rate, int64_t epochs, int64_t batch_size, double momentum,
-                  uint64_t seed, int64_t num_snapshots, const int64_t *snapshot_epochs,
-                  int64_t m, const double *x_probe, int64_t ldp,
-                  double *losses, double *kernels, double *lambda_max, int64_t *epochs_run,
-                  int *diverged, ntk_epoch_fn callback, void *user);
+ * TOO_LARGE. Divergence and stopping are not errors (NTK_OK). */
+int ntk_mlp_train(ntk_mlp *mlp, int64_t n, const double *X, int64_t ldx, const double *Y, int64_t ldy,
+                  int64_t epochs, const ntk_train_options *options,
+                  double *losses, int64_t *epochs_run, int *diverged);
 
 /* Kernel distance 1 - <A, B>_F / (|A|_F |B|_F) of two arrays of `count` doubles: 0 for
  * identical kernels, invariant to scaling. INVALID_ARGUMENT for a zero kernel.
  * Read-only inputs; thread-safe. */
-int ntk_kernel_distance(int64_t count, const double *a, const double *b, double *distance);
+int ntk_kernel_distance(int64_t count, const double *A, const double *B, double *distance);
 
-/* Kernel-target alignment <K, Y Y^T>_F / (|K|_F |Y Y^T|_F), K n x n, Y n x k (contiguous).
- * Errors: INVALID_ARGUMENT (NULL; zero kernel or zero targets: undefined),
+/* Kernel-target alignment <K, Y Y^T>_F / (|K|_F |Y Y^T|_F), K n x n, Y n x k.
+ * Errors: INVALID_ARGUMENT (NULL, ld; zero kernel or zero targets: undefined),
  * NON_FINITE. Thread-safe. */
-int ntk_kernel_alignment(int64_t n, int64_t k, const double *kernel, const double *y, double *alignment);
+int ntk_kernel_alignment(int64_t n, int64_t k, const double *K, int64_t ldk,
+                         const double *Y, int64_t ldy, double *alignment);
 
-/* Function-space gradient flow for any loss with a fixed kernel (eq. 13):
+typedef struct ntk_ode_options {
+    size_t size;              /* sizeof(ntk_ode_options), set by _init */
+    double learning_rate;     /* eta > 0; default 1 */
+    double rtol;              /* relative tolerance > 0; default 1e-10 */
+    double atol;              /* absolute tolerance > 0; default 1e-12 */
+    ntk_progress_fn progress; /* default NULL */
+    void *progress_user;
+} ntk_ode_options;
+
+#define NTK_ODE_OPTIONS_INIT { sizeof(ntk_ode_options), 1.0, 1e-10, 1e-12, NULL, NULL }
+
+/* Sets options->size and every default. Errors: INVALID_ARGUMENT (NULL). */
+int ntk_ode_options_init(ntk_ode_options *options);
+
+/* Function-space gradient flow for any loss with a fixed kernel:
  *   d f_train/dt = -eta K_train grad_f L(f_train),  d f_test/dt = -eta K_test_train grad_f L(f_train)
- * from f0 (NULL: 0), by adaptive Dormand-Prince 5(4) with tolerances rtol, atol > 0, to every
- * time in times[count] (finite, >= 0, any order). Outputs contiguous: pred_train
- * count x n x k, pred_test count x m x k (K_test_train NULL with m = 0 for none). For MSE this
- * is the closed form of ntk_spectral_predict; long MSE runs are stiff and slow here.
- * NUMERICAL after 1e6 steps.
+ * from the offsets f0 (NULL: 0), by adaptive Dormand-Prince 5(4), to every time in
+ * times[count] (finite, >= 0, any order). K_train is n x n; targets Y, f0 n x k; test (may be
+ * NULL) a test kernel m x n with its offsets. Outputs contiguous: pred_train count x n x k,
+ * pred_test count x m x k (each may be NULL; pred_test needs test). For MSE this is the closed
+ * form of ntk_spectral_predict; long MSE runs are stiff and slow here. NUMERICAL after 1e6
+ * steps. options may be NULL.
  * Errors: INVALID_ARGUMENT (NULL, ld, loss, times, learning_rate, tolerances, targets),
  * DIMENSION_MISMATCH, NON_FINITE, NUMERICAL, OUT_OF_MEMORY, TOO_LARGE, CANCELLED. */
-int ntk_gradient_flow_ode(int64_t n, int64_t k, const double *k_train, int64_t ldk,
-                          const double *y, int64_t ldy, const double *f0_train, int64_t ldf0,
-                          int64_t count, const double *times, int loss, double learning_rate,
-                          int64_t m, const double *k_test_train, int64_t ldkt,
-                          const double *f0_test, int64_t ldf0t, double rtol, double atol,
-                          double *pred_train, double *pred_test, ntk_progress_fn progress, void *user);
+int ntk_gradient_flow_ode(int64_t n, const double *K_train, int64_t ldk,
+                          const ntk_targets *targets, const ntk_test_kernel *test,
+                          int64_t count, const double *times, ntk_loss loss,
+                          const ntk_ode_options *options,
+                          double *pred_train, double *pred_test);
 
 /* ---------------------------------------------------------------------------------------
  * Diagnostics

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Sets everything up, then runs every test suite: the exported-symbol check, the Swift tests
+# Sets everything up, then runs every test suite: the exported-symbol and ABI checks, the Swift tests
 # (XCTest), the C smoke, threads and leak tests, the sanitizer builds with a short fuzz run, and
 # the Python tests (pytest). Exits non-zero if any fails.
 set -euo pipefail
@@ -9,6 +9,9 @@ source scripts/setup.sh
 
 echo "== header / library agreement"
 bash scripts/check_exports.sh "$NTK_LIBRARY"
+
+echo "== ABI: the C boundary's prototypes and the Python ctypes declarations against ntk.h"
+bash scripts/check_abi.sh
 
 echo "== Swift tests"
 swift test --disable-swift-testing 2>&1 | grep -vE "^Test Case '.*' (started|passed)"

@@ -27,41 +27,6 @@ public enum Activation: Equatable, Sendable, CustomStringConvertible {
     case softplus
     case sin
 
-    /// Stable codes of the C API (`NTK_ACTIVATION_*`).
-    public var code: Int32 {
-        switch self {
-        case .identity: 0
-        case .relu: 1
-        case .leakyReLU: 2
-        case .abs: 3
-        case .tanh: 4
-        case .erf: 5
-        case .sigmoid: 6
-        case .gelu: 7
-        case .softplus: 8
-        case .sin: 9
-        }
-    }
-
-    /// The activation for a C code; `parameter` is the slope of `leakyReLU` (ignored otherwise).
-    public init(code: Int32, parameter: Double = 0.01) throws {
-        switch code {
-        case 0: self = .identity
-        case 1: self = .relu
-        case 2:
-            try InputCheck.finite(parameter, "leaky_relu slope")
-            self = .leakyReLU(slope: parameter)
-        case 3: self = .abs
-        case 4: self = .tanh
-        case 5: self = .erf
-        case 6: self = .sigmoid
-        case 7: self = .gelu
-        case 8: self = .softplus
-        case 9: self = .sin
-        default: throw NTKError.invalidArgument("unknown activation code \(code)")
-        }
-    }
-
     /// The parameter of the activation (the leaky slope; 0 for the others).
     public var parameter: Double {
         if case .leakyReLU(let slope) = self { return slope }

@@ -26,12 +26,6 @@ public enum BLAS {
              processorCount: Int(openblas_get_num_procs()))
     }
 
-    /// OpenBLAS's core name as a C string it owns (static, lives for the process).
-    public static var coreNameCString: UnsafePointer<CChar>? { openblas_get_corename().map { UnsafePointer($0) } }
-
-    /// OpenBLAS's configuration string as a C string it owns (static, lives for the process).
-    public static var configCString: UnsafePointer<CChar>? { openblas_get_config().map { UnsafePointer($0) } }
-
     /// Largest thread count accepted by `setThreadCount`.
     public static let maxThreadCount = 1024
 

@@ -29,14 +29,14 @@ public final class CholeskyFactorization: @unchecked Sendable {
     /// Factors `k + ridge · I`.
     /// - Throws: `dimensionMismatch` (not square), `nonFinite`, `invalidArgument` (not symmetric,
     ///   negative ridge), `notPositiveDefinite`, `tooLarge`, `outOfMemory`, `cancelled`.
-    public convenience init(_ k: MatrixView, ridge: Double = 0, progress: Progress = .none) throws {
+    public convenience init(_ k: MatrixView, ridge: Double = 0, progress: ProgressHandler = .none) throws {
         let factor = try Self.factor(k, ridge: ridge, progress: progress)
         self.init(n: k.rows, ridge: ridge, factor: factor)
     }
 
     /// Factors `k + ridge · I` for a `Matrix`; see `init(_:ridge:progress:)` for the view.
-    public convenience init(_ k: Matrix, ridge: Double = 0, progress: ((Double) -> Bool)? = nil) throws {
-        let factor = try k.withView { try Self.factor($0, ridge: ridge, progress: Progress(progress)) }
+    public convenience init(_ k: Matrix, ridge: Double = 0, progress: ProgressHandler = .none) throws {
+        let factor = try k.withView { try Self.factor($0, ridge: ridge, progress: progress) }
         self.init(n: k.rows, ridge: ridge, factor: factor)
     }
 
@@ -46,7 +46,7 @@ public final class CholeskyFactorization: @unchecked Sendable {
         self.factor = factor
     }
 
-    private static func factor(_ k: MatrixView, ridge: Double, progress: Progress) throws -> Workspace {
+    private static func factor(_ k: MatrixView, ridge: Double, progress: ProgressHandler) throws -> Workspace {
         try InputCheck.finite(ridge, "ridge")
         guard ridge >= 0 else { throw NTKError.invalidArgument("ridge must be ≥ 0, got \(ridge)") }
         try InputCheck.square(k, "K")
@@ -107,7 +107,7 @@ public final class CholeskyFactorization: @unchecked Sendable {
     static let blockSize = 384
 
     /// Factors the row-major n × n matrix at `a` (lower triangle, leading dimension n) in place.
-    static func factorInPlace(_ a: UnsafeMutablePointer<Double>, n: Int, progress: Progress) throws {
+    static func factorInPlace(_ a: UnsafeMutablePointer<Double>, n: Int, progress: ProgressHandler) throws {
         if n == 0 { return }
         let nb = n <= blockedThreshold ? n : blockSize
         let ld = Int32(n)
@@ -141,6 +141,6 @@ public final class CholeskyFactorization: @unchecked Sendable {
 
 /// Solves `(K + ridge · I) X = Y` by Cholesky, returning X (n × m).
 public func choleskySolve(_ k: Matrix, _ y: Matrix, ridge: Double = 0,
-                          progress: ((Double) -> Bool)? = nil) throws -> Matrix {
+                          progress: ProgressHandler = .none) throws -> Matrix {
     try CholeskyFactorization(k, ridge: ridge, progress: progress).solve(y)
 }

@@ -23,13 +23,16 @@
 /// kernel itself is assembled in 256 × 256 tiles; the symmetric case (`x2 = nil`) computes the
 /// lower triangle of tiles only and mirrors it, so it is exactly symmetric.
 public enum EmpiricalKernel {
-    public enum Output: Int32, Sendable {
-        case mean = 0
-        case full = 1
-        case perOutput = 2
+    public enum Output: Sendable {
+        /// One entry per pair: the mean over outputs of `K_cc`.
+        case mean
+        /// k·k entries per pair: every `K_cc'` (c' fastest).
+        case full
+        /// k entries per pair: `K_cc` for each output c.
+        case perOutput
 
         /// Entries per (x, x') pair for k outputs.
-        func entries(_ k: Int) -> Int {
+        public func entries(_ k: Int) -> Int {
             switch self {
             case .mean: 1
             case .perOutput: k
@@ -38,9 +41,9 @@ public enum EmpiricalKernel {
         }
     }
 
-    public enum Method: Int32, Sendable {
-        case structured = 0
-        case jacobian = 1
+    public enum Method: Sendable {
+        case structured
+        case jacobian
     }
 
     /// Default budget for per-sample activations and signals: 64 MiB.
@@ -48,17 +51,19 @@ public enum EmpiricalKernel {
     static let tile = 256
 
     /// Computes the kernel of `mlp` between the rows of `x1` (n1 × d) and of `x2` (n2 × d, or nil
-    /// for `x1` itself) into `out` (n1 · n2 · entries doubles, contiguous).
+    /// for `x1` itself) into `out`, an n1 × (n2 · entries) matrix: the entries of pair (i, j)
+    /// start at `out[i, j · entries]`.
     /// - Throws: `dimensionMismatch` (input width), `nonFinite`, `tooLarge`, `outOfMemory`,
     ///   `cancelled`.
     public static func compute(_ mlp: MLP, _ x1: MatrixView, _ x2: MatrixView?, output form: Output = .mean,
-                               method: Method = .structured, into out: UnsafeMutablePointer<Double>,
-                               memoryLimit: Int? = nil, progress: Progress = .none) throws {
+                               method: Method = .structured, into out: MutableMatrixView,
+                               memoryLimit: Int? = nil, progress: ProgressHandler = .none) throws {
         let a = mlp.architecture, k = a.outputDimension
         try mlp.checkInput(x1, "X1")
         if let x2 { try mlp.checkInput(x2, "X2") }
         let n1 = x1.rows, n2 = x2?.rows ?? n1
         let entries = form.entries(k)
+        try checkShape(out, rows: n1, cols: n2 * entries)
         _ = try Sizes.product(try Sizes.product(try Sizes.product(n1, n2, "kernel size"), entries, "kernel size"), 8, "kernel bytes")
         let limit = memoryLimit ?? defaultMemoryLimit
         guard limit > 0 else { throw NTKError.invalidArgument("memory limit must be > 0 bytes, got \(limit)") }
@@ -110,7 +115,7 @@ public enum EmpiricalKernel {
                     // r1, r2 are absolute rows; the passes hold their block's rows from 0.
                     let local1 = (r1.lowerBound - b1.lowerBound)..<(r1.upperBound - b1.lowerBound)
                     let local2 = (r2.lowerBound - b2.lowerBound)..<(r2.upperBound - b2.lowerBound)
-                    let target = KernelTile(out: out, n2: n2, entries: entries, rows: r1, cols: r2)
+                    let target = KernelTile(out: out.base, ld: out.ld, entries: entries, rows: r1, cols: r2)
                     switch method {
                     case .structured: try structuredTile(pass1, local1, p2, local2, form, target, scratch)
                     case .jacobian: try jacobianTile(pass1, local1, p2, local2, form, target, scratch)
@@ -121,19 +126,21 @@ public enum EmpiricalKernel {
             }
         }
         if symmetric { mirror(out, n: n1, form: form, k: k) }
-        try InputCheck.finiteResult(out, count: n1 * n2 * entries, "the empirical NTK")
+        try InputCheck.finiteResult(out, "the empirical NTK")
         try progress.report(1)
     }
 
-    /// The diagonal `K(x, x)` alone, O(n·P) work: n doubles for `.mean`, n × k for `.perOutput`.
+    /// The diagonal `K(x, x)` alone, O(n·P) work, into `out`: n × 1 for `.mean`, n × k for
+    /// `.perOutput`.
     public static func diagonal(_ mlp: MLP, _ x: MatrixView, output form: Output = .mean,
-                                into out: UnsafeMutablePointer<Double>, memoryLimit: Int? = nil) throws {
+                                into out: MutableMatrixView, memoryLimit: Int? = nil) throws {
         guard form != .full else {
             throw NTKError.invalidArgument("the diagonal is available as mean or per_output, not full")
         }
         let a = mlp.architecture, k = a.outputDimension, layers = a.layerCount
         try mlp.checkInput(x, "X")
         let n = x.rows
+        try checkShape(out, rows: n, cols: form.entries(k))
         if n == 0 { return }
         let limit = memoryLimit ?? defaultMemoryLimit
         guard limit > 0 else { throw NTKError.invalidArgument("memory limit must be > 0 bytes, got \(limit)") }
@@ -146,7 +153,7 @@ public enum EmpiricalKernel {
             let rows = min(block, n - r0)
             try pass.run(x.rowRange(r0, r0 + rows), theta)
             for s in 0..<rows {
-                let dst = out + (r0 + s) * e
+                let dst = out.base + (r0 + s) * out.ld
                 dst.update(repeating: 0, count: e)
                 for l in 0..<layers {
                     let h = pass.input(l).row(s), fanIn = a.fanIn(l), scale = a.weightScale(l)
@@ -182,16 +189,23 @@ public enum EmpiricalKernel {
     }
 
     /// Where a tile goes in the output.
+    /// Checks that an output has the shape of the kernel it receives.
+    static func checkShape(_ out: MutableMatrixView, rows: Int, cols: Int) throws {
+        guard out.rows == rows, out.cols == cols else {
+            throw NTKError.dimensionMismatch("the output is \(out.rows) × \(out.cols) but the kernel is \(rows) × \(cols)")
+        }
+    }
+
     struct KernelTile {
         let out: UnsafeMutablePointer<Double>
-        let n2: Int
+        let ld: Int
         let entries: Int
         let rows: Range<Int>
         let cols: Range<Int>
 
         /// Pointer to the entries of pair (i, j), tile-local indices.
         @inline(__always) func at(_ i: Int, _ j: Int) -> UnsafeMutablePointer<Double> {
-            out + ((rows.lowerBound + i) * n2 + cols.lowerBound + j) * entries
+            out + (rows.lowerBound + i) * ld + (cols.lowerBound + j) * entries
         }
 
         func zero() {
@@ -350,11 +364,11 @@ public enum EmpiricalKernel {
 
     /// Copies the lower triangle of a symmetric kernel onto the upper one:
     /// `K(x_j, x_i)_{c'c} = K(x_i, x_j)_{cc'}`.
-    static func mirror(_ out: UnsafeMutablePointer<Double>, n: Int, form: Output, k: Int) {
+    static func mirror(_ out: MutableMatrixView, n: Int, form: Output, k: Int) {
         let e = form.entries(k)
         for i in 0..<n {
             for j in 0..<i {
-                let src = out + (i * n + j) * e, dst = out + (j * n + i) * e
+                let src = out.base + i * out.ld + j * e, dst = out.base + j * out.ld + i * e
                 switch form {
                 case .mean: dst[0] = src[0]
                 case .perOutput: for c in 0..<k { dst[c] = src[c] }
@@ -376,15 +390,11 @@ extension MLP {
     /// The empirical NTK, mean over outputs, between the rows of `x1` and `x2` (default `x1`):
     /// n1 × n2. `EmpiricalKernel.compute` has the other forms and options.
     public func empiricalNTK(_ x1: Matrix, _ x2: Matrix? = nil, method: EmpiricalKernel.Method = .structured,
-                             progress: ((Double) -> Bool)? = nil) throws -> Matrix {
+                             progress: ProgressHandler = .none) throws -> Matrix {
         var out = try Matrix(rows: x1.rows, cols: x2?.rows ?? x1.rows)
         try x1.withView { v1 in
             try Matrix.withOptionalView(x2) { v2 in
-                try out.elements.withUnsafeMutableBufferPointer { buffer in
-                    // A 0 × 0 result has no storage; nothing is written then.
-                    guard let base = buffer.baseAddress else { return }
-                    try EmpiricalKernel.compute(self, v1, v2, method: method, into: base, progress: Progress(progress))
-                }
+                try out.withMutableView { try EmpiricalKernel.compute(self, v1, v2, method: method, into: $0, progress: progress) }
             }
         }
         return out

@@ -11,10 +11,10 @@ import CBLAS
 /// With `z = 0` the solved system must be positive definite (full column rank for the primal,
 /// full row rank for the dual), else `notPositiveDefinite`.
 public enum FeatureRidge {
-    public enum Form: Int32, Sendable {
-        case automatic = 0
-        case primal = 1
-        case dual = 2
+    public enum Form: Sendable {
+        case automatic
+        case primal
+        case dual
     }
 
     /// Fits and predicts. `weights` (P × k), `trainOut` (n × k) and `testOut` (m × k, needs
@@ -22,7 +22,7 @@ public enum FeatureRidge {
     public static func fit(s: MatrixView, y: MatrixView, ridge: Double, form: Form = .automatic,
                            sTest: MatrixView? = nil, weights: MutableMatrixView? = nil,
                            trainOut: MutableMatrixView? = nil, testOut: MutableMatrixView? = nil,
-                           progress: Progress = .none) throws {
+                           progress: ProgressHandler = .none) throws {
         let n = s.rows, p = s.cols, k = y.cols
         guard y.rows == n else { throw NTKError.dimensionMismatch("Y has \(y.rows) rows but S has \(n)") }
         if let sTest, sTest.cols != p {

@@ -17,7 +17,7 @@ public enum FunctionSpaceODE {
                              learningRate: Double, kTestTrain: MatrixView?, f0Test: MatrixView?,
                              rtol: Double = 1e-10, atol: Double = 1e-12,
                              trainOut: UnsafeMutablePointer<Double>?, testOut: UnsafeMutablePointer<Double>?,
-                             progress: Progress = .none) throws {
+                             progress: ProgressHandler = .none) throws {
         try InputCheck.square(kTrain, "K_train")
         let n = kTrain.rows, k = y.cols, m = kTestTrain?.rows ?? 0
         guard y.rows == n else { throw NTKError.dimensionMismatch("Y has \(y.rows) rows but K_train is \(n) × \(n)") }

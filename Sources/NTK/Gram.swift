@@ -10,7 +10,7 @@ public enum Gram {
     /// Rows per block. Blocks exist only to report progress: each extra BLAS call repacks the
     /// shared operand and costs a few percent, so without a callback the whole product is one
     /// call; with one, blocks are large enough to keep DGEMM near full speed.
-    static func blockRows(_ n: Int, _ progress: Progress) -> Int {
+    static func blockRows(_ n: Int, _ progress: ProgressHandler) -> Int {
         progress.isActive ? max(512, (n + 15) / 16) : max(n, 1)
     }
 
@@ -26,7 +26,7 @@ public enum Gram {
     ///   `numericalFailure` when an entry overflows the double range, `cancelled`.
     /// - Edge cases: d = 0 gives zeros; n1 = 0 or n2 = 0 writes nothing.
     public static func compute(_ a: MatrixView, _ b: MatrixView?, alpha: Double = 1,
-                               into out: MutableMatrixView, progress: Progress = .none) throws {
+                               into out: MutableMatrixView, progress: ProgressHandler = .none) throws {
         let n1 = a.rows, d = a.cols
         let n2 = b?.rows ?? n1
         if let b, b.cols != d {
@@ -62,7 +62,7 @@ public enum Gram {
     }
 
     private static func general(_ a: MatrixView, _ b: MatrixView, alpha: Double,
-                                out: MutableMatrixView, progress: Progress) throws {
+                                out: MutableMatrixView, progress: ProgressHandler) throws {
         let n1 = a.rows
         let step = blockRows(n1, progress)
         var i0 = 0
@@ -76,7 +76,7 @@ public enum Gram {
     }
 
     private static func symmetric(_ a: MatrixView, alpha: Double, out: MutableMatrixView,
-                                  progress: Progress) throws {
+                                  progress: ProgressHandler) throws {
         let n = a.rows
         let step = blockRows(n, progress)
         // Work of block rows [0, i1) is proportional to i1², so report (i1/n)².
@@ -99,14 +99,14 @@ public enum Gram {
 
 /// `α · a · bᵀ` (or `α · a · aᵀ` when `b` is nil) as a new matrix. See `Gram.compute`.
 public func gram(_ a: Matrix, _ b: Matrix? = nil, alpha: Double = 1,
-                 progress: ((Double) -> Bool)? = nil) throws -> Matrix {
+                 progress: ProgressHandler = .none) throws -> Matrix {
     var out = try Matrix(rows: a.rows, cols: b?.rows ?? a.rows)
     try a.withView { av in
         try out.withMutableView { ov in
             if let b {
-                try b.withView { bv in try Gram.compute(av, bv, alpha: alpha, into: ov, progress: Progress(progress)) }
+                try b.withView { bv in try Gram.compute(av, bv, alpha: alpha, into: ov, progress: progress) }
             } else {
-                try Gram.compute(av, nil, alpha: alpha, into: ov, progress: Progress(progress))
+                try Gram.compute(av, nil, alpha: alpha, into: ov, progress: progress)
             }
         }
     }

@@ -17,16 +17,17 @@
 /// the symmetric case once per pair and exactly symmetric. Each tile costs a GEMM for x·x' and
 /// O(L) elementwise work per pair (m² activation evaluations for quadrature activations).
 public enum InfiniteWidthKernel {
-    /// Computes `Σ(X1, X2)` into `nngp` and `Θ(X1, X2)` into `ntk` (each n1 × n2 contiguous, or
-    /// nil when not wanted); `x2 = nil` means X1's own kernel.
+    /// Computes `Σ(X1, X2)` into `nngp` and `Θ(X1, X2)` into `ntk` (each n1 × n2, or nil when
+    /// not wanted); `x2 = nil` means X1's own kernel.
     public static func compute(_ architecture: MLPArchitecture, _ x1: MatrixView, _ x2: MatrixView?,
-                               nngp: UnsafeMutablePointer<Double>?, ntk: UnsafeMutablePointer<Double>?,
-                               quadraturePoints: Int = 64, progress: Progress = .none) throws {
+                               nngp: MutableMatrixView?, ntk: MutableMatrixView?,
+                               quadraturePoints: Int = 64, progress: ProgressHandler = .none) throws {
         let a = architecture
         try check(a, x1, "X1")
         if let x2 { try check(a, x2, "X2") }
         let n1 = x1.rows, n2 = x2?.rows ?? n1
         _ = try Sizes.product(try Sizes.product(n1, n2, "kernel size"), 8, "kernel bytes")
+        for out in [nngp, ntk].compactMap({ $0 }) { try EmpiricalKernel.checkShape(out, rows: n1, cols: n2) }
         let expect = try GaussianExpectation(a.activation, quadraturePoints: quadraturePoints)
         try progress.report(0)
         if n1 == 0 || n2 == 0 || (nngp == nil && ntk == nil) { return try progress.report(1) }
@@ -59,23 +60,22 @@ public enum InfiniteWidthKernel {
                              sigma: s.pointer, theta: t.pointer)
             }
             for i in 0..<m {
-                let row = (r1.lowerBound + i) * n2 + r2.lowerBound
-                nngp.map { ($0 + row).update(from: s.pointer + i * n, count: n) }
-                ntk.map { ($0 + row).update(from: t.pointer + i * n, count: n) }
+                nngp.map { ($0.base + (r1.lowerBound + i) * $0.ld + r2.lowerBound).update(from: s.pointer + i * n, count: n) }
+                ntk.map { ($0.base + (r1.lowerBound + i) * $0.ld + r2.lowerBound).update(from: t.pointer + i * n, count: n) }
             }
         }
         if x2 == nil {
             for out in [nngp, ntk].compactMap({ $0 }) {
-                Symmetry.mirrorLowerToUpper(out, n: n1, ld: n1)
+                Symmetry.mirrorLowerToUpper(out.base, n: n1, ld: out.ld)
             }
             // x = x': the exact diagonal recursion (ρ = 1), not the clipped correlation.
             for i in 0..<n1 {
-                nngp?[i * n1 + i] = d1.nngp[i]
-                ntk?[i * n1 + i] = d1.ntk[i]
+                nngp?[i, i] = d1.nngp[i]
+                ntk?[i, i] = d1.ntk[i]
             }
         }
-        if let nngp { try InputCheck.finiteResult(nngp, count: n1 * n2, "the infinite-width NNGP") }
-        if let ntk { try InputCheck.finiteResult(ntk, count: n1 * n2, "the infinite-width NTK") }
+        if let nngp { try InputCheck.finiteResult(nngp, "the infinite-width NNGP") }
+        if let ntk { try InputCheck.finiteResult(ntk, "the infinite-width NTK") }
         try progress.report(1)
     }
 
@@ -177,5 +177,27 @@ public enum InfiniteWidthKernel {
             nngp = sigma
             ntk = theta
         }
+    }
+}
+
+extension MLPArchitecture {
+    /// The infinite-width NNGP `Σ(X1, X2)` and NTK `Θ(X1, X2)` of this architecture between the
+    /// rows of `x1` (n1 × d) and `x2` (n2 × d; nil: `x1` itself, exactly symmetric with the
+    /// exact diagonal), each n1 × n2. See `InfiniteWidthKernel` for the recursion and accuracy.
+    public func infiniteWidthKernels(_ x1: Matrix, _ x2: Matrix? = nil, quadraturePoints: Int = 64,
+                                     progress: ProgressHandler = .none) throws -> (nngp: Matrix, ntk: Matrix) {
+        var nngp = try Matrix(rows: x1.rows, cols: x2?.rows ?? x1.rows)
+        var ntk = nngp
+        try x1.withView { v1 in
+            try Matrix.withOptionalView(x2) { v2 in
+                try nngp.withMutableView { s in
+                    try ntk.withMutableView { t in
+                        try InfiniteWidthKernel.compute(self, v1, v2, nngp: s, ntk: t, quadraturePoints: quadraturePoints,
+                                                        progress: progress)
+                    }
+                }
+            }
+        }
+        return (nngp, ntk)
     }
 }

@@ -10,6 +10,7 @@ enum InputCheck {
     /// The scan accumulates `x · 0` per row, which is 0 for finite x and NaN otherwise; the loop
     /// vectorises, so checking costs one streaming read of the matrix.
     static func finite(_ m: MatrixView, _ name: @autoclosure () -> String) throws {
+        guard m.cols > 0 else { return }
         for i in 0..<m.rows where !allFinite(m.row(i), count: m.cols) {
             let row = m.row(i)
             let j = (0..<m.cols).first { !row[$0].isFinite } ?? 0

@@ -68,7 +68,7 @@ enum JacobianColumns {
 public enum JacobianKernel {
     public static func compute(_ j1: UnsafePointer<Double>, n1: Int, _ j2: UnsafePointer<Double>?, n2: Int,
                                outputs k: Int, parameters p: Int, output form: EmpiricalKernel.Output = .mean,
-                               into out: UnsafeMutablePointer<Double>, progress: Progress = .none) throws {
+                               into out: MutableMatrixView, progress: ProgressHandler = .none) throws {
         guard k >= 1 else { throw NTKError.invalidArgument("the number of outputs must be ≥ 1, got \(k)") }
         guard p >= 0, n1 >= 0, n2 >= 0 else { throw NTKError.invalidArgument("sizes must be ≥ 0") }
         if j2 == nil && n2 != n1 {
@@ -79,10 +79,10 @@ public enum JacobianKernel {
         let b = try j2.map { try MatrixView($0, rows: n2, cols: width, name: "J2") }
         let entries = form.entries(k)
         _ = try Sizes.product(try Sizes.product(try Sizes.product(n1, n2, "kernel size"), entries, "kernel size"), 8, "kernel bytes")
+        try EmpiricalKernel.checkShape(out, rows: n1, cols: n2 * entries)
         switch form {
         case .mean:
-            let g = try MutableMatrixView(out, rows: n1, cols: n2, name: "output")
-            try Gram.compute(a, b, alpha: 1 / Double(k), into: g, progress: progress)
+            try Gram.compute(a, b, alpha: 1 / Double(k), into: out, progress: progress)
         case .perOutput, .full:
             try InputCheck.finite(a, "J1")
             if let b { try InputCheck.finite(b, "J2") }
@@ -96,7 +96,7 @@ public enum JacobianKernel {
                 try MatrixProduct.gemm(a.columns(c * p, (c + 1) * p), other.columns(c2 * p, (c2 + 1) * p),
                                        transposeB: true, into: slice)
                 for i in 0..<n1 {
-                    for j in 0..<n2 { out[(i * n2 + j) * entries + (form == .full ? c * k + c2 : c)] = slice[i, j] }
+                    for j in 0..<n2 { out.base[i * out.ld + j * entries + (form == .full ? c * k + c2 : c)] = slice[i, j] }
                 }
                 try progress.report(Double(pair + 1) / Double(pairs))
             }

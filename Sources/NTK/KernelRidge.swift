@@ -32,7 +32,7 @@ public final class KernelRidge: @unchecked Sendable {
     let trainPredictions: Workspace
 
     public convenience init(kTrain: MatrixView, y: MatrixView, f0Train: MatrixView? = nil, ridge: Double = 0,
-                            ridgeRelative: Bool = false, maxJitter: Double = 0, progress: Progress = .none) throws {
+                            ridgeRelative: Bool = false, maxJitter: Double = 0, progress: ProgressHandler = .none) throws {
         try InputCheck.square(kTrain, "K_train")
         let n = kTrain.rows, k = y.cols
         guard y.rows == n else { throw NTKError.dimensionMismatch("Y has \(y.rows) rows but K_train is \(n) × \(n)") }
@@ -141,12 +141,12 @@ extension KernelRidge {
     /// Fits a model from `Matrix` values; see `init(kTrain:y:f0Train:ridge:ridgeRelative:maxJitter:progress:)`.
     public static func fit(kTrain: Matrix, y: Matrix, f0Train: Matrix? = nil, ridge: Double = 0,
                            ridgeRelative: Bool = false, maxJitter: Double = 0,
-                           progress: ((Double) -> Bool)? = nil) throws -> KernelRidge {
+                           progress: ProgressHandler = .none) throws -> KernelRidge {
         try kTrain.withView { k in
             try y.withView { yv in
                 try Matrix.withOptionalView(f0Train) { f0 in
                     try KernelRidge(kTrain: k, y: yv, f0Train: f0, ridge: ridge, ridgeRelative: ridgeRelative,
-                                    maxJitter: maxJitter, progress: Progress(progress))
+                                    maxJitter: maxJitter, progress: progress)
                 }
             }
         }

@@ -13,9 +13,9 @@ import Darwin
 ///   `∂L/∂f = (softmax(f) − y)/rows`; for k = 1 the logistic loss with y ∈ [0, 1],
 ///   `L = (1/rows) Σ_i [log(1 + e^{f_i}) − y_i f_i]`, `∂L/∂f = (σ(f) − y)/rows`.
 ///   Evaluated with log-sum-exp, so large outputs do not overflow.
-public enum Loss: Int32, Sendable {
-    case mse = 0
-    case crossEntropy = 1
+public enum Loss: Sendable {
+    case mse
+    case crossEntropy
 
     /// Checks targets: finite; for cross-entropy, probabilities (k > 1: rows summing to 1 within
     /// 1e-6; k = 1: values in [0, 1]).

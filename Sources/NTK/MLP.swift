@@ -5,9 +5,11 @@ import Synchronization
 /// - `ntk`: `z = (W_std/√fan_in) · h W + b_std · b` with `W, b ~ N(0, 1)`;
 /// - `standard`: `z = h W + b` with `W ~ N(0, W_std²/fan_in)`, `b ~ N(0, b_std²)`.
 /// Both give the same function at initialisation; their tangent kernels differ in scale.
-public enum Parameterization: Int32, Sendable {
-    case ntk = 0
-    case standard = 1
+public enum Parameterization: Sendable {
+    /// `z = (W_std/√fan_in)·h W + b_std·b` with `W, b ~ N(0, 1)` (neural-tangents' default).
+    case ntk
+    /// `z = h W + b` with `W ~ N(0, W_std²/fan_in)`, `b ~ N(0, b_std²)`.
+    case standard
 }
 
 /// The architecture of a dense network (multilayer perceptron): no weights.

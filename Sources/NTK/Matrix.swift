@@ -1,12 +1,20 @@
 /// A dense row-major matrix of doubles owned by Swift: the value type of the Swift API.
 ///
-/// `elements[i * cols + j]` is entry (i, j). Like `Array`, it has value semantics and traps on
-/// an out-of-range subscript (a programming error in Swift code); everything reachable from the
-/// C API works on views instead and validates its input.
-public struct Matrix: Equatable, Sendable, CustomStringConvertible {
+/// `elements[i * cols + j]` is entry (i, j); change entries through `m[i, j]` (the shape is
+/// fixed). Like `Array`, it has value semantics and traps on an out-of-range subscript (a
+/// programming error in Swift code); everything reachable from the C API works on views instead
+/// and validates its input. Literals: `let m: Matrix = [[1, 2], [3, 4]]` (rows of equal length).
+/// Arithmetic: `a + b`, `a - b` (same shape, else `dimensionMismatch`), `s * a`, `a * s`.
+public struct Matrix: Equatable, Sendable, CustomStringConvertible, ExpressibleByArrayLiteral {
+    /// The number of rows.
     public let rows: Int
+    /// The number of columns.
     public let cols: Int
-    public var elements: [Double]
+    /// The entries in row-major order (read-only: write through the subscript).
+    public private(set) var elements: [Double]
+
+    /// The number of columns (the same as `cols`).
+    public var columns: Int { cols }
 
     /// A `rows × cols` matrix with every entry `value`.
     public init(rows: Int, cols: Int, repeating value: Double = 0) throws {
@@ -40,6 +48,44 @@ public struct Matrix: Equatable, Sendable, CustomStringConvertible {
             throw NTKError.dimensionMismatch("row \(i) has \(r.count) entries, row 0 has \(cols)")
         }
         try self.init(rows: rowArrays.count, cols: cols, elements: rowArrays.flatMap { $0 })
+    }
+
+    /// A matrix literal, row by row. A ragged literal is a programming error and traps, as an
+    /// out-of-range index does; use `init(_:)` for rows that come from data.
+    public init(arrayLiteral rows: [Double]...) {
+        let cols = rows.first?.count ?? 0
+        precondition(rows.allSatisfy { $0.count == cols }, "Matrix literal rows have different lengths")
+        self.rows = rows.count
+        self.cols = cols
+        self.elements = rows.flatMap { $0 }
+    }
+
+    /// Row `i` as an array.
+    public func row(_ i: Int) -> [Double] { Array(elements[i * cols..<(i + 1) * cols]) }
+
+    /// Entry-wise sum; throws `dimensionMismatch` unless the shapes agree.
+    public static func + (a: Matrix, b: Matrix) throws -> Matrix { try a.combined(with: b, +) }
+
+    /// Entry-wise difference; throws `dimensionMismatch` unless the shapes agree.
+    public static func - (a: Matrix, b: Matrix) throws -> Matrix { try a.combined(with: b, -) }
+
+    /// Every entry times `s`.
+    public static func * (s: Double, a: Matrix) -> Matrix {
+        var m = a
+        m.elements = a.elements.map { s * $0 }
+        return m
+    }
+
+    /// Every entry times `s`.
+    public static func * (a: Matrix, s: Double) -> Matrix { s * a }
+
+    private func combined(with other: Matrix, _ op: (Double, Double) -> Double) throws -> Matrix {
+        guard rows == other.rows, cols == other.cols else {
+            throw NTKError.dimensionMismatch("matrices of shapes \(rows) × \(cols) and \(other.rows) × \(other.cols)")
+        }
+        var m = self
+        m.elements = zip(elements, other.elements).map { op($0, $1) }
+        return m
     }
 
     /// The `n × n` identity.

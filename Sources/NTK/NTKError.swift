@@ -1,32 +1,32 @@
 /// The one error type thrown by the libntk core.
 ///
-/// Every failure carries a `Kind` (which maps one-to-one to a stable status code of the C API,
-/// see `include/ntk.h`) and a message that names the argument and the reason, e.g.
+/// Every failure carries a `Kind` (which the C boundary maps one-to-one to a stable status code
+/// of the C API, `ntk_status` in `include/ntk.h`) and a message that names the argument and the reason, e.g.
 /// `"K (row 3, column 7) is NaN"`. The C boundary turns it into a status code plus the
 /// thread-local `ntk_last_error()` message; the Python binding into an `ntk.NTKError` subclass.
 public struct NTKError: Error, Equatable, CustomStringConvertible, Sendable {
-    /// Kinds of failure. Raw values are the C status codes and never change.
-    public enum Kind: Int32, Sendable, CaseIterable {
+    /// Kinds of failure.
+    public enum Kind: Sendable, CaseIterable {
         /// A null pointer, a negative size, a bad flag, an out-of-range scalar.
-        case invalidArgument = -1
+        case invalidArgument
         /// Sizes that do not fit together (e.g. `A` is n × d but `B` is m × d' with d ≠ d').
-        case dimensionMismatch = -2
+        case dimensionMismatch
         /// NaN or ±Inf in an input array or scalar.
-        case nonFinite = -3
+        case nonFinite
         /// A matrix that must be symmetric positive definite is not (Cholesky failed).
-        case notPositiveDefinite = -4
+        case notPositiveDefinite
         /// Memory for a workspace could not be allocated.
-        case outOfMemory = -5
+        case outOfMemory
         /// The caller's progress callback asked to stop.
-        case cancelled = -6
+        case cancelled
         /// A numerical routine failed (e.g. an eigensolver did not converge).
-        case numericalFailure = -7
+        case numericalFailure
         /// A size beyond what the library or 32-bit BLAS can address.
-        case tooLarge = -8
+        case tooLarge
         /// A handle that is NULL, freed, or of another type.
-        case invalidHandle = -9
+        case invalidHandle
         /// A bug in libntk: please report it.
-        case internalError = -10
+        case internalError
     }
 
     public let kind: Kind

@@ -57,7 +57,7 @@ enum Parallel {
         }
     }
 
-    static func forEach(count: Int, threads: Int = defaultThreads, progress: Progress = .none,
+    static func forEach(count: Int, threads: Int = defaultThreads, progress: ProgressHandler = .none,
                         work: @escaping (Int, Int) throws -> Void) throws {
         let helpers = max(0, min(threads, count) - 1)
         let loop = Loop(count: count, workers: helpers + 1, work: work)

@@ -9,9 +9,9 @@
 ///   null space).
 /// Cost: O(n k) per ridge for GCV; O(n² (G + G k)) in two GEMMs for LOO over G ridges.
 extension SpectralSolver {
-    public enum SelectionCriterion: Int32, Sendable {
-        case gcv = 0
-        case leaveOneOut = 1
+    public enum SelectionCriterion: Sendable {
+        case gcv
+        case leaveOneOut
     }
 
     /// Scores for every ridge of `ridges` and the index of the best (the first minimum).

@@ -18,9 +18,9 @@
 ///
 /// The object is immutable after creation and may be shared between threads.
 public final class SpectralSolver: @unchecked Sendable {
-    public enum NegativeEigenvaluePolicy: Int32, Sendable {
-        case clamp = 0
-        case error = 1
+    public enum NegativeEigenvaluePolicy: Sendable {
+        case clamp
+        case error
     }
 
     /// Order of the kernel.
@@ -41,19 +41,19 @@ public final class SpectralSolver: @unchecked Sendable {
     /// Decomposes `k` (symmetric, finite; used as `(K + Kᵀ)/2`).
     /// - Throws: as `SymmetricEigen.compute`; `notPositiveDefinite` under `.error`.
     public convenience init(_ k: MatrixView, negativeEigenvalues policy: NegativeEigenvaluePolicy = .clamp,
-                            progress: Progress = .none) throws {
+                            progress: ProgressHandler = .none) throws {
         let (raw, vectors) = try Self.decompose(k, progress: progress)
         try self.init(raw: raw, vectors: vectors, policy: policy)
     }
 
     /// Convenience for a `Matrix`.
     public convenience init(_ k: Matrix, negativeEigenvalues policy: NegativeEigenvaluePolicy = .clamp,
-                            progress: ((Double) -> Bool)? = nil) throws {
-        let (raw, vectors) = try k.withView { try Self.decompose($0, progress: Progress(progress)) }
+                            progress: ProgressHandler = .none) throws {
+        let (raw, vectors) = try k.withView { try Self.decompose($0, progress: progress) }
         try self.init(raw: raw, vectors: vectors, policy: policy)
     }
 
-    private static func decompose(_ k: MatrixView, progress: Progress) throws -> ([Double], Workspace) {
+    private static func decompose(_ k: MatrixView, progress: ProgressHandler) throws -> ([Double], Workspace) {
         try InputCheck.square(k, "K")
         let n = k.rows
         let vectors = try Workspace(count: try Sizes.product(n, n, "size of K"), for: "the eigenvectors")

@@ -14,7 +14,7 @@ public enum SymmetricEigen {
     ///   `tooLarge` (n beyond what LAPACK's 32-bit workspace size can hold, about 32 000),
     ///   `outOfMemory`, `numericalFailure` (no convergence), `cancelled`.
     public static func compute(_ k: MatrixView, values: UnsafeMutablePointer<Double>,
-                               vectors: MutableMatrixView?, progress: Progress = .none) throws {
+                               vectors: MutableMatrixView?, progress: ProgressHandler = .none) throws {
         try InputCheck.square(k, "K")
         let n = k.rows
         // DSYEVD's workspace is 1 + 6n + 2n² doubles and its size is a 32-bit integer.
@@ -61,7 +61,7 @@ public enum SymmetricEigen {
 
 extension SymmetricEigen {
     /// The largest eigenvalue λ_max of the symmetric matrix `k` (values-only DSYEVD).
-    public static func largestEigenvalue(_ k: MatrixView, progress: Progress = .none) throws -> Double {
+    public static func largestEigenvalue(_ k: MatrixView, progress: ProgressHandler = .none) throws -> Double {
         let values = try Workspace(count: max(k.rows, 1), for: "eigenvalues")
         try compute(k, values: values.pointer, vectors: nil, progress: progress)
         return k.rows == 0 ? 0 : values.pointer[k.rows - 1]
@@ -74,14 +74,14 @@ public struct SymmetricEigendecomposition: Sendable {
     public let vectors: Matrix
 
     /// Decomposes `k`; see `SymmetricEigen.compute`.
-    public init(_ k: Matrix, progress: ((Double) -> Bool)? = nil) throws {
+    public init(_ k: Matrix, progress: ProgressHandler = .none) throws {
         // One spare element so that the buffer has a base address even when n = 0.
         var values = [Double](repeating: 0, count: k.rows + 1)
         var vectors = try Matrix(rows: k.rows, cols: k.rows)
         try k.withView { kv in
             try vectors.withMutableView { vv in
                 try values.withUnsafeMutableBufferPointer { w in
-                    try SymmetricEigen.compute(kv, values: w.baseAddress!, vectors: vv, progress: Progress(progress))
+                    try SymmetricEigen.compute(kv, values: w.baseAddress!, vectors: vv, progress: progress)
                 }
             }
         }
@@ -91,11 +91,11 @@ public struct SymmetricEigendecomposition: Sendable {
 }
 
 /// The eigenvalues of a symmetric matrix, ascending.
-public func symmetricEigenvalues(_ k: Matrix, progress: ((Double) -> Bool)? = nil) throws -> [Double] {
+public func symmetricEigenvalues(_ k: Matrix, progress: ProgressHandler = .none) throws -> [Double] {
     var values = [Double](repeating: 0, count: k.rows + 1)
     try k.withView { kv in
         try values.withUnsafeMutableBufferPointer { w in
-            try SymmetricEigen.compute(kv, values: w.baseAddress!, vectors: nil, progress: Progress(progress))
+            try SymmetricEigen.compute(kv, values: w.baseAddress!, vectors: nil, progress: progress)
         }
     }
     return Array(values.prefix(k.rows))

@@ -68,10 +68,11 @@ extension MLP {
     /// Snapshot kernels (m × m for m probe rows) are computed into one workspace allocated
     /// fallibly up front. Without `snapshotHandler` each is copied into `result.kernels`; with
     /// it, `snapshotHandler(epoch, kernel, λ_max)` receives the workspace (valid during the
-    /// call) and `result.kernels` stays empty — for callers that write the kernels elsewhere.
+    /// call) and returns false to stop training, and `result.kernels` stays empty — for callers
+    /// that keep the kernels elsewhere.
     public func train(x: MatrixView, y: MatrixView, options o: TrainingOptions, probe: MatrixView? = nil,
                       callback: ((Int, Double) -> Bool)? = nil,
-                      snapshotHandler: ((Int, UnsafePointer<Double>, Double) throws -> Void)? = nil) throws -> TrainingResult {
+                      snapshotHandler: ((Int, UnsafePointer<Double>, Double) throws -> Bool)? = nil) throws -> TrainingResult {
         let a = architecture, n = x.rows, p = a.parameterCount
         try checkInput(x, "X")
         try checkTargets(y, rows: n, loss: o.loss)
@@ -108,20 +109,19 @@ extension MLP {
 
         var result = TrainingResult(losses: [], epochsRun: 0, diverged: false, snapshotEpochs: [], kernels: [], lambdaMax: [])
         func publish(_ source: UnsafePointer<Double>) throws { try setParameters(source, count: p) }
-        func snapshot(_ epoch: Int) throws {
-            guard snapshots.contains(epoch), let probe, let probeKernel else { return }
+        /// Records the snapshot of `epoch` if one is asked for; false when the handler stops training.
+        func snapshot(_ epoch: Int) throws -> Bool {
+            guard snapshots.contains(epoch), let probe, let probeKernel else { return true }
             try publish(theta.pointer)
             let m = probe.rows
-            try EmpiricalKernel.compute(self, probe, nil, into: probeKernel.pointer)
+            try EmpiricalKernel.compute(self, probe, nil, into: MutableMatrixView(unchecked: probeKernel.pointer, rows: m, cols: m, ld: max(m, 1)))
             let kernel = UnsafePointer(probeKernel.pointer)
             let lambda = try SymmetricEigen.largestEigenvalue(MatrixView(unchecked: kernel, rows: m, cols: m, ld: max(m, 1)))
             result.snapshotEpochs.append(epoch)
             result.lambdaMax.append(lambda)
-            if let snapshotHandler {
-                try snapshotHandler(epoch, kernel, lambda)
-            } else {
-                result.kernels.append(Array(UnsafeBufferPointer(start: kernel, count: m * m)))
-            }
+            if let snapshotHandler { return try snapshotHandler(epoch, kernel, lambda) }
+            result.kernels.append(Array(UnsafeBufferPointer(start: kernel, count: m * m)))
+            return true
         }
 
         var loss = try engine.gradient(theta, x: x, y: y, loss: o.loss, into: batch == n ? gradient.pointer : nil)
@@ -131,7 +131,7 @@ extension MLP {
             return result
         }
         lastGood.pointer.update(from: theta.pointer, count: p)
-        try snapshot(0)
+        guard try snapshot(0) else { return result }
         for epoch in 1...max(o.epochs, 1) where o.epochs >= 1 {
             if batch == n {
                 step(theta.storage.pointer, gradient.pointer, velocity.pointer, p, o)
@@ -164,7 +164,7 @@ extension MLP {
                 break
             }
             lastGood.pointer.update(from: theta.pointer, count: p)
-            try snapshot(epoch)
+            guard try snapshot(epoch) else { break }
             if let callback, !callback(epoch, loss) { break }
         }
         try publish(UnsafePointer(lastGood.pointer))

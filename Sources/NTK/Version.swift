@@ -2,9 +2,9 @@
 /// `Tests/c` checks that header and library agree.
 public enum Version {
     public static let major = 0
-    public static let minor = 1
+    public static let minor = 2
     public static let patch = 0
     /// `major · 10000 + minor · 100 + patch`, as `NTK_VERSION_NUMBER`.
     public static let number = major * 10000 + minor * 100 + patch
-    public static let string: StaticString = "0.1.0"
+    public static let string: StaticString = "0.2.0"
 }

@@ -1,19 +1,19 @@
-// Conversion of raw C arguments into the core's validated types. Every pointer, size and
-// leading dimension is checked here before any memory is touched.
+// Conversion of raw C arguments into the core's validated types. Every pointer, size,
+// leading dimension, enum value and options struct is checked here before any memory is
+// touched; messages use the header's names (never Swift type names).
+import CNTK
 import NTK
 
-/// The C progress callback: `int (*)(void *user, double fraction)`, non-zero cancels.
-public typealias CProgress = @convention(c) (UnsafeMutableRawPointer?, Double) -> Int32
-
-/// The core's `Progress` for a (possibly NULL) C callback and its user pointer.
-func progress(_ callback: CProgress?, _ user: UnsafeMutableRawPointer?) -> Progress {
+/// The core's progress handler for a (possibly NULL) C callback and its user pointer:
+/// the C callback returns non-zero to cancel.
+func progress(_ callback: ntk_progress_fn?, _ user: UnsafeMutableRawPointer?) -> ProgressHandler {
     guard let callback else { return .none }
-    return Progress { fraction in callback(user, fraction) == 0 }
+    return ProgressHandler { fraction in callback(user, fraction) == 0 ? .proceed : .cancel }
 }
 
 /// A size argument (`int64_t`) that must be ≥ 0.
 func size(_ n: Int64, _ name: String) throws -> Int {
-    guard n >= 0 else { throw NTKError(.invalidArgument, "\(name) must be ≥ 0, got \(n)") }
+    guard n >= 0 else { throw NTKError(.invalidArgument, "\(name) must be >= 0, got \(n)") }
     return Int(n)
 }
 
@@ -23,7 +23,7 @@ func input(_ p: UnsafePointer<Double>?, _ rows: Int, _ cols: Int, ld: Int64, _ n
     guard let base = p ?? (rows == 0 || cols == 0 ? emptyInput : nil) else {
         throw NTKError(.invalidArgument, "\(name) is NULL")
     }
-    return try MatrixView(base, rows: rows, cols: cols, ld: Int(ld), name: name)
+    return try MatrixView(base, rows: rows, cols: cols, ld: p == nil ? max(cols, 1) : Int(ld), name: name)
 }
 
 /// A required output matrix, as `input`.
@@ -31,7 +31,19 @@ func output(_ p: UnsafeMutablePointer<Double>?, _ rows: Int, _ cols: Int, ld: In
     guard let base = p ?? (rows == 0 || cols == 0 ? emptyOutput : nil) else {
         throw NTKError(.invalidArgument, "\(name) is NULL")
     }
-    return try MutableMatrixView(base, rows: rows, cols: cols, ld: Int(ld), name: name)
+    return try MutableMatrixView(base, rows: rows, cols: cols, ld: p == nil ? max(cols, 1) : Int(ld), name: name)
+}
+
+/// An optional input matrix: NULL means "absent".
+func optionalInput(_ p: UnsafePointer<Double>?, _ rows: Int, _ cols: Int, ld: Int64, _ name: String) throws -> MatrixView? {
+    guard p != nil else { return nil }
+    return try input(p, rows, cols, ld: ld, name)
+}
+
+/// An optional output matrix: NULL means "not wanted".
+func optionalOutput(_ p: UnsafeMutablePointer<Double>?, _ rows: Int, _ cols: Int, ld: Int64, _ name: String) throws -> MutableMatrixView? {
+    guard p != nil else { return nil }
+    return try output(p, rows, cols, ld: ld, name)
 }
 
 /// A required output vector of `count` doubles.
@@ -42,10 +54,100 @@ func outputVector(_ p: UnsafeMutablePointer<Double>?, _ count: Int, _ name: Stri
     return base
 }
 
-/// A required out-parameter pointer.
-func outPointer<T>(_ p: UnsafeMutablePointer<T>?, _ name: String) throws -> UnsafeMutablePointer<T> {
+/// A required input vector of `count` doubles, as an array (at most 2^28 entries).
+func inputVector(_ p: UnsafePointer<Double>?, _ count: Int, _ name: String) throws -> [Double] {
+    if count == 0 { return [] }
+    guard let p else { throw NTKError(.invalidArgument, "\(name) is NULL") }
+    guard count <= 1 << 28 else { throw NTKError(.tooLarge, "\(name) has \(count) entries, beyond the limit 2^28") }
+    return Array(UnsafeBufferPointer(start: p, count: count))
+}
+
+/// A required out-parameter or descriptor pointer.
+func required<T>(_ p: UnsafeMutablePointer<T>?, _ name: String) throws -> UnsafeMutablePointer<T> {
     guard let p else { throw NTKError(.invalidArgument, "\(name) is NULL") }
     return p
+}
+
+/// A required descriptor pointer.
+func required<T>(_ p: UnsafePointer<T>?, _ name: String) throws -> T {
+    guard let p else { throw NTKError(.invalidArgument, "\(name) is NULL") }
+    return p.pointee
+}
+
+/// `X2` of a kernel `K(X1, X2)`: NULL means X1's own kernel, and then n2 must equal n1.
+func secondSet(_ x2: UnsafePointer<Double>?, n1: Int, n2: Int, d: Int, ld: Int64) throws -> MatrixView? {
+    guard let x2 else {
+        guard n2 == n1 else {
+            throw NTKError(.dimensionMismatch, "X2 is NULL (the kernel of X1 with itself) so n2 must equal n1 = \(n1), got \(n2)")
+        }
+        return nil
+    }
+    return try input(x2, n2, d, ld: ld, "X2")
+}
+
+// MARK: options structs
+
+/// The caller's options struct `T` read over `defaults`: a NULL pointer gives the defaults; a
+/// struct whose leading `size_t size` is smaller than ours (an older header) contributes its
+/// first `size` bytes and keeps our defaults for the rest; a larger one (a newer header) is
+/// accepted only if the bytes we do not know are zero.
+func options<T>(_ p: UnsafePointer<T>?, defaults: T, _ name: String) throws -> T {
+    guard let p else { return defaults }
+    let raw = UnsafeRawPointer(p)
+    let given = raw.loadUnaligned(as: Int.self)
+    let ours = MemoryLayout<T>.size
+    guard given >= MemoryLayout<Int>.size else {
+        throw NTKError(.invalidArgument, "\(name)->size is \(given): initialise the struct with its _init function or initialiser")
+    }
+    if given > ours {
+        guard given <= 1 << 16 else { throw NTKError(.invalidArgument, "\(name)->size is \(given), not the size of an options struct") }
+        let extra = UnsafeRawBufferPointer(start: raw + ours, count: given - ours)
+        guard extra.allSatisfy({ $0 == 0 }) else {
+            throw NTKError(.invalidArgument,
+                           "\(name) comes from a newer libntk (size \(given) > \(ours)) and sets options this library does not know")
+        }
+    }
+    var result = defaults
+    withUnsafeMutableBytes(of: &result) { $0.copyMemory(from: UnsafeRawBufferPointer(start: raw, count: min(given, ours))) }
+    return result
+}
+
+/// Writes `defaults` into a caller's options struct (the `*_options_init` functions).
+func initialise<T>(_ p: UnsafeMutablePointer<T>?, _ defaults: T, _ name: String) throws {
+    try required(p, name).pointee = defaults
+}
+
+// MARK: data descriptors
+
+/// Targets `Y` (n × k) and optional offsets `f0` of an `ntk_targets`.
+struct TargetData {
+    let y: MatrixView
+    let offsets: MatrixView?
+    var outputs: Int { y.cols }
+
+    init(_ p: UnsafePointer<ntk_targets>?, rows n: Int) throws {
+        let t = try required(p, "targets")
+        let k = try size(t.k, "targets->k")
+        y = try input(t.Y, n, k, ld: t.ldy, "targets->Y")
+        offsets = try optionalInput(t.f0, n, k, ld: t.ldf0, "targets->f0")
+    }
+}
+
+/// A test kernel `K_test_train` (m × n) and optional offsets (m × k) of an `ntk_test_kernel`.
+struct TestData {
+    let kernel: MatrixView
+    let offsets: MatrixView?
+
+    init(_ t: ntk_test_kernel, trainRows n: Int, outputs k: Int) throws {
+        let m = try size(t.m, "test->m")
+        kernel = try input(t.K_test_train, m, n, ld: t.ldk, "test->K_test_train")
+        offsets = try optionalInput(t.f0, m, k, ld: t.ldf0, "test->f0")
+    }
+
+    /// An optional `ntk_test_kernel *` (NULL: no test set).
+    static func optional(_ p: UnsafePointer<ntk_test_kernel>?, trainRows n: Int, outputs k: Int) throws -> TestData? {
+        try p.map { try TestData($0.pointee, trainRows: n, outputs: k) }
+    }
 }
 
 // Stand-in addresses for empty matrices passed as NULL; never dereferenced.

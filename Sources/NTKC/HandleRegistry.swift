@@ -30,7 +30,7 @@ final class HandleRegistry: Sendable {
             throw NTKError(.invalidHandle, "\(name) is not a live handle (freed, or not made by libntk)")
         }
         guard let typed = object as? T else {
-            throw NTKError(.invalidHandle, "\(name) is a handle of another type (\(Swift.type(of: object)))")
+            throw NTKError(.invalidHandle, "\(name) is a handle of another type (\(cTypeName(of: object)))")
         }
         return typed
     }
@@ -49,3 +49,14 @@ final class HandleRegistry: Sendable {
 
 @_cdecl("ntk_live_handle_count")
 public func ntk_live_handle_count() -> Int64 { Int64(HandleRegistry.shared.count) }
+
+/// The C name of a handle's type, for messages (never a Swift type name).
+func cTypeName(of object: AnyObject) -> String {
+    switch object {
+    case is MLP: "ntk_mlp"
+    case is KernelRidge: "ntk_kernel_ridge"
+    case is SpectralSolver: "ntk_spectral"
+    case is CholeskyFactorization: "ntk_cholesky_factor"
+    default: "unknown"
+    }
+}

@@ -1,16 +1,30 @@
 // The exported dense-network functions: MLP handles (create, parameters, forward, Jacobian),
-// the empirical NTK (structured or by Jacobian contraction, three output forms, diagonal) and
-// the tangent kernel of any model from its Jacobian. Validation and marshalling only.
+// the empirical NTK (structured or by Jacobian contraction, three output forms, diagonal), the
+// tangent kernel of any model from its Jacobian, and the infinite-width kernels of the same
+// architectures. Validation and marshalling only.
+import CNTK
 import NTK
 
+/// The defaults of `ntk_mlp_options`, as `ntk_mlp_options_init` writes them.
+var mlpDefaults: ntk_mlp_options {
+    ntk_mlp_options(
+        size: MemoryLayout<ntk_mlp_options>.size, activation_parameter: 0.01, w_std: 1, b_std: 0, bias: 1,
+        parameterization: NTK_PARAMETERIZATION_NTK, seed: 0)
+}
+
+@_cdecl("ntk_mlp_options_init")
+public func ntk_mlp_options_init(_ options: UnsafeMutablePointer<ntk_mlp_options>?) -> Int32 {
+    boundary("ntk_mlp_options_init") { try initialise(options, mlpDefaults, "options") }
+}
+
 @_cdecl("ntk_mlp_create")
-public func ntk_mlp_create(_ inputDim: Int64, _ hiddenCount: Int64, _ widths: UnsafePointer<Int64>?,
-                           _ outputDim: Int64, _ activation: Int32, _ activationParameter: Double,
-                           _ wStd: Double, _ bStd: Double, _ bias: Int32, _ parameterization: Int32,
-                           _ seed: UInt64, _ out: UnsafeMutablePointer<OpaquePointer?>?) -> Int32 {
+public func ntk_mlp_create(_ d: Int64, _ hiddenCount: Int64, _ widths: UnsafePointer<Int64>?, _ k: Int64,
+                           _ activationIn: ntk_activation, _ optionsIn: UnsafePointer<ntk_mlp_options>?,
+                           _ out: UnsafeMutablePointer<OpaquePointer?>?) -> Int32 {
     out?.pointee = nil
     return boundary("ntk_mlp_create") {
-        let out = try outPointer(out, "out")
+        let out = try required(out, "out")
+        let o = try options(optionsIn, defaults: mlpDefaults, "options")
         let count = try size(hiddenCount, "num_hidden")
         guard count <= 4096 else { throw NTKError(.tooLarge, "num_hidden = \(count) exceeds 4096 layers") }
         let hidden: [Int]
@@ -21,45 +35,42 @@ public func ntk_mlp_create(_ inputDim: Int64, _ hiddenCount: Int64, _ widths: Un
         } else {
             throw NTKError(.invalidArgument, "widths is NULL")
         }
-        guard bias == 0 || bias == 1 else { throw NTKError(.invalidArgument, "bias must be 0 or 1, got \(bias)") }
-        guard let param = Parameterization(rawValue: parameterization) else {
-            throw NTKError(.invalidArgument, "parameterization must be NTK_PARAMETERIZATION_NTK or _STANDARD, got \(parameterization)")
-        }
+        guard o.bias == 0 || o.bias == 1 else { throw NTKError(.invalidArgument, "options->bias must be 0 or 1, got \(o.bias)") }
         let architecture = try MLPArchitecture(
-            inputDimension: Int(inputDim), hiddenWidths: hidden, outputDimension: Int(outputDim),
-            activation: try Activation(code: activation, parameter: activationParameter),
-            weightStd: wStd, biasStd: bStd, hasBias: bias == 1, parameterization: param)
-        out.pointee = HandleRegistry.shared.register(try MLP(architecture, seed: seed))
+            inputDimension: Int(d), hiddenWidths: hidden, outputDimension: Int(k),
+            activation: try activation(activationIn, slope: o.activation_parameter),
+            weightStd: o.w_std, biasStd: o.b_std, hasBias: o.bias == 1, parameterization: try parameterization(o.parameterization))
+        out.pointee = HandleRegistry.shared.register(try MLP(architecture, seed: o.seed))
     }
 }
 
 @_cdecl("ntk_mlp_info")
-public func ntk_mlp_info(_ handle: OpaquePointer?, _ inputDim: UnsafeMutablePointer<Int64>?,
-                         _ outputDim: UnsafeMutablePointer<Int64>?, _ hiddenCount: UnsafeMutablePointer<Int64>?,
-                         _ parameterCount: UnsafeMutablePointer<Int64>?) -> Int32 {
+public func ntk_mlp_info(_ mlp: OpaquePointer?, _ d: UnsafeMutablePointer<Int64>?,
+                         _ k: UnsafeMutablePointer<Int64>?, _ hiddenCount: UnsafeMutablePointer<Int64>?,
+                         _ p: UnsafeMutablePointer<Int64>?) -> Int32 {
     boundary("ntk_mlp_info") {
-        let a = try HandleRegistry.shared.lookup(handle, as: MLP.self, "mlp").architecture
-        inputDim?.pointee = Int64(a.inputDimension)
-        outputDim?.pointee = Int64(a.outputDimension)
+        let a = try HandleRegistry.shared.lookup(mlp, as: MLP.self, "mlp").architecture
+        d?.pointee = Int64(a.inputDimension)
+        k?.pointee = Int64(a.outputDimension)
         hiddenCount?.pointee = Int64(a.hiddenWidths.count)
-        parameterCount?.pointee = Int64(a.parameterCount)
+        p?.pointee = Int64(a.parameterCount)
     }
 }
 
 @_cdecl("ntk_mlp_widths")
-public func ntk_mlp_widths(_ handle: OpaquePointer?, _ widths: UnsafeMutablePointer<Int64>?) -> Int32 {
+public func ntk_mlp_widths(_ mlp: OpaquePointer?, _ widths: UnsafeMutablePointer<Int64>?) -> Int32 {
     boundary("ntk_mlp_widths") {
-        let a = try HandleRegistry.shared.lookup(handle, as: MLP.self, "mlp").architecture
+        let a = try HandleRegistry.shared.lookup(mlp, as: MLP.self, "mlp").architecture
         if a.hiddenWidths.isEmpty { return }
-        let widths = try outPointer(widths, "widths")
+        let widths = try required(widths, "widths")
         for (i, w) in a.hiddenWidths.enumerated() { widths[i] = Int64(w) }
     }
 }
 
 @_cdecl("ntk_mlp_get_parameters")
-public func ntk_mlp_get_parameters(_ handle: OpaquePointer?, _ theta: UnsafeMutablePointer<Double>?, _ count: Int64) -> Int32 {
+public func ntk_mlp_get_parameters(_ mlp: OpaquePointer?, _ theta: UnsafeMutablePointer<Double>?, _ count: Int64) -> Int32 {
     boundary("ntk_mlp_get_parameters") {
-        let mlp = try HandleRegistry.shared.lookup(handle, as: MLP.self, "mlp")
+        let mlp = try HandleRegistry.shared.lookup(mlp, as: MLP.self, "mlp")
         let p = mlp.architecture.parameterCount
         guard count == Int64(p) else { throw NTKError(.dimensionMismatch, "count is \(count) but the network has \(p) parameters") }
         mlp.copyParameters(into: try outputVector(theta, p, "theta"))
@@ -67,9 +78,9 @@ public func ntk_mlp_get_parameters(_ handle: OpaquePointer?, _ theta: UnsafeMuta
 }
 
 @_cdecl("ntk_mlp_set_parameters")
-public func ntk_mlp_set_parameters(_ handle: OpaquePointer?, _ theta: UnsafePointer<Double>?, _ count: Int64) -> Int32 {
+public func ntk_mlp_set_parameters(_ mlp: OpaquePointer?, _ theta: UnsafePointer<Double>?, _ count: Int64) -> Int32 {
     boundary("ntk_mlp_set_parameters") {
-        let mlp = try HandleRegistry.shared.lookup(handle, as: MLP.self, "mlp")
+        let mlp = try HandleRegistry.shared.lookup(mlp, as: MLP.self, "mlp")
         let p = mlp.architecture.parameterCount
         guard count == Int64(p) else { throw NTKError(.dimensionMismatch, "count is \(count) but the network has \(p) parameters") }
         guard let theta = theta ?? (p == 0 ? UnsafePointer(bitPattern: 8) : nil) else { throw NTKError(.invalidArgument, "theta is NULL") }
@@ -78,124 +89,144 @@ public func ntk_mlp_set_parameters(_ handle: OpaquePointer?, _ theta: UnsafePoin
 }
 
 @_cdecl("ntk_mlp_forward")
-public func ntk_mlp_forward(_ handle: OpaquePointer?, _ n: Int64, _ x: UnsafePointer<Double>?, _ ldx: Int64,
-                            _ out: UnsafeMutablePointer<Double>?, _ ldo: Int64) -> Int32 {
+public func ntk_mlp_forward(_ mlp: OpaquePointer?, _ n: Int64, _ x: UnsafePointer<Double>?, _ ldx: Int64,
+                            _ f: UnsafeMutablePointer<Double>?, _ ldf: Int64) -> Int32 {
     boundary("ntk_mlp_forward") {
-        let mlp = try HandleRegistry.shared.lookup(handle, as: MLP.self, "mlp")
+        let mlp = try HandleRegistry.shared.lookup(mlp, as: MLP.self, "mlp")
         let a = mlp.architecture, n = try size(n, "n")
         try mlp.forward(try input(x, n, a.inputDimension, ld: ldx, "X"),
-                        into: try output(out, n, a.outputDimension, ld: ldo, "out"))
+                        into: try output(f, n, a.outputDimension, ld: ldf, "F"))
     }
 }
 
 @_cdecl("ntk_mlp_jacobian")
-public func ntk_mlp_jacobian(_ handle: OpaquePointer?, _ n: Int64, _ x: UnsafePointer<Double>?, _ ldx: Int64,
+public func ntk_mlp_jacobian(_ mlp: OpaquePointer?, _ n: Int64, _ x: UnsafePointer<Double>?, _ ldx: Int64,
                              _ jac: UnsafeMutablePointer<Double>?) -> Int32 {
     boundary("ntk_mlp_jacobian") {
-        let mlp = try HandleRegistry.shared.lookup(handle, as: MLP.self, "mlp")
+        let mlp = try HandleRegistry.shared.lookup(mlp, as: MLP.self, "mlp")
         let a = mlp.architecture, n = try size(n, "n")
         let xv = try input(x, n, a.inputDimension, ld: ldx, "X")
-        let count = try Sizes.product(try Sizes.product(n, a.outputDimension, "n·k"), a.parameterCount, "Jacobian size")
-        try mlp.jacobian(xv, into: try outputVector(jac, count, "jac"))
+        let count = try Sizes.product(try Sizes.product(n, a.outputDimension, "n*k"), a.parameterCount, "Jacobian size")
+        try mlp.jacobian(xv, into: try outputVector(jac, count, "J"))
     }
 }
 
-func kernelOutput(_ code: Int32) throws -> EmpiricalKernel.Output {
-    guard let form = EmpiricalKernel.Output(rawValue: code) else {
-        throw NTKError(.invalidArgument, "output must be NTK_OUTPUT_MEAN, NTK_OUTPUT_FULL or NTK_OUTPUT_PER_OUTPUT, got \(code)")
-    }
-    return form
+/// The defaults of `ntk_empirical_ntk_options`, as `ntk_empirical_ntk_options_init` writes them.
+var empiricalDefaults: ntk_empirical_ntk_options {
+    ntk_empirical_ntk_options(
+        size: MemoryLayout<ntk_empirical_ntk_options>.size, method: NTK_METHOD_STRUCTURED, memory_limit: 0,
+        progress: nil, progress_user: nil)
+}
+
+@_cdecl("ntk_empirical_ntk_options_init")
+public func ntk_empirical_ntk_options_init(_ options: UnsafeMutablePointer<ntk_empirical_ntk_options>?) -> Int32 {
+    boundary("ntk_empirical_ntk_options_init") { try initialise(options, empiricalDefaults, "options") }
 }
 
 @_cdecl("ntk_empirical_ntk")
-public func ntk_empirical_ntk(_ handle: OpaquePointer?, _ n1: Int64, _ x1: UnsafePointer<Double>?, _ ld1: Int64,
+public func ntk_empirical_ntk(_ mlp: OpaquePointer?, _ n1: Int64, _ x1: UnsafePointer<Double>?, _ ld1: Int64,
                               _ n2: Int64, _ x2: UnsafePointer<Double>?, _ ld2: Int64,
-                              _ outputForm: Int32, _ method: Int32, _ memoryLimit: Int64,
-                              _ out: UnsafeMutablePointer<Double>?,
-                              _ callback: CProgress?, _ user: UnsafeMutableRawPointer?) -> Int32 {
+                              _ outputIn: ntk_output_form, _ optionsIn: UnsafePointer<ntk_empirical_ntk_options>?,
+                              _ kernel: UnsafeMutablePointer<Double>?, _ ldk: Int64) -> Int32 {
     boundary("ntk_empirical_ntk") {
-        let mlp = try HandleRegistry.shared.lookup(handle, as: MLP.self, "mlp")
+        let mlp = try HandleRegistry.shared.lookup(mlp, as: MLP.self, "mlp")
         let a = mlp.architecture
+        let o = try options(optionsIn, defaults: empiricalDefaults, "options")
         let (n1, n2) = (try size(n1, "n1"), try size(n2, "n2"))
-        let form = try kernelOutput(outputForm)
-        guard let method = EmpiricalKernel.Method(rawValue: method) else {
-            throw NTKError(.invalidArgument, "method must be NTK_METHOD_STRUCTURED or NTK_METHOD_JACOBIAN, got \(method)")
-        }
-        guard memoryLimit >= 0 else { throw NTKError(.invalidArgument, "memory_limit must be ≥ 0 (0: default), got \(memoryLimit)") }
-        if x2 == nil && n2 != n1 {
-            throw NTKError(.dimensionMismatch, "X2 is NULL (symmetric kernel) so n2 must equal n1 = \(n1), got \(n2)")
+        let form = try outputForm(outputIn)
+        let method = try kernelMethod(o.method)
+        guard o.memory_limit >= 0 else {
+            throw NTKError(.invalidArgument, "options->memory_limit must be >= 0 (0: default), got \(o.memory_limit)")
         }
         let v1 = try input(x1, n1, a.inputDimension, ld: ld1, "X1")
-        let v2 = try x2.map { try input($0, n2, a.inputDimension, ld: ld2, "X2") }
-        let count = try Sizes.product(try Sizes.product(n1, n2, "kernel size"), form == .mean ? 1 : (form == .perOutput ? a.outputDimension : a.outputDimension * a.outputDimension), "kernel size")
-        try EmpiricalKernel.compute(mlp, v1, v2, output: form, method: method, into: try outputVector(out, count, "out"),
-                                    memoryLimit: memoryLimit == 0 ? nil : Int(memoryLimit), progress: progress(callback, user))
+        let v2 = try secondSet(x2, n1: n1, n2: n2, d: a.inputDimension, ld: ld2)
+        let cols = try Sizes.product(n2, form.entries(a.outputDimension), "n2*e")
+        try EmpiricalKernel.compute(mlp, v1, v2, output: form, method: method, into: try output(kernel, n1, cols, ld: ldk, "K"),
+                                    memoryLimit: o.memory_limit == 0 ? nil : Int(o.memory_limit),
+                                    progress: progress(o.progress, o.progress_user))
     }
 }
 
 @_cdecl("ntk_empirical_ntk_diagonal")
-public func ntk_empirical_ntk_diagonal(_ handle: OpaquePointer?, _ n: Int64, _ x: UnsafePointer<Double>?, _ ldx: Int64,
-                                       _ outputForm: Int32, _ out: UnsafeMutablePointer<Double>?) -> Int32 {
+public func ntk_empirical_ntk_diagonal(_ mlp: OpaquePointer?, _ n: Int64, _ x: UnsafePointer<Double>?, _ ldx: Int64,
+                                       _ outputIn: ntk_output_form, _ diag: UnsafeMutablePointer<Double>?, _ ldd: Int64) -> Int32 {
     boundary("ntk_empirical_ntk_diagonal") {
-        let mlp = try HandleRegistry.shared.lookup(handle, as: MLP.self, "mlp")
+        let mlp = try HandleRegistry.shared.lookup(mlp, as: MLP.self, "mlp")
         let a = mlp.architecture, n = try size(n, "n")
-        let form = try kernelOutput(outputForm)
+        let form = try outputForm(outputIn)
+        guard form != .full else { throw NTKError(.invalidArgument, "output must be NTK_OUTPUT_MEAN or NTK_OUTPUT_PER_OUTPUT for the diagonal") }
         let xv = try input(x, n, a.inputDimension, ld: ldx, "X")
-        let count = try Sizes.product(n, form == .perOutput ? a.outputDimension : 1, "diagonal size")
-        try EmpiricalKernel.diagonal(mlp, xv, output: form, into: try outputVector(out, count, "out"))
+        try EmpiricalKernel.diagonal(mlp, xv, output: form, into: try output(diag, n, form.entries(a.outputDimension), ld: ldd, "diag"))
     }
 }
 
 @_cdecl("ntk_jacobian_ntk")
 public func ntk_jacobian_ntk(_ n1: Int64, _ n2: Int64, _ k: Int64, _ p: Int64,
                              _ j1: UnsafePointer<Double>?, _ j2: UnsafePointer<Double>?,
-                             _ outputForm: Int32, _ out: UnsafeMutablePointer<Double>?,
-                             _ callback: CProgress?, _ user: UnsafeMutableRawPointer?) -> Int32 {
+                             _ outputIn: ntk_output_form, _ kernel: UnsafeMutablePointer<Double>?, _ ldk: Int64,
+                             _ callback: ntk_progress_fn?, _ user: UnsafeMutableRawPointer?) -> Int32 {
     boundary("ntk_jacobian_ntk") {
         let (n1, n2, k, p) = (try size(n1, "n1"), try size(n2, "n2"), try size(k, "k"), try size(p, "p"))
-        let form = try kernelOutput(outputForm)
-        guard k >= 1 else { throw NTKError(.invalidArgument, "k must be ≥ 1") }
-        let width = try Sizes.product(k, p, "k·P")
+        let form = try outputForm(outputIn)
+        guard k >= 1 else { throw NTKError(.invalidArgument, "k must be >= 1") }
+        let width = try Sizes.product(k, p, "k*p")
         let a = try input(j1, n1, width, ld: Int64(max(width, 1)), "J1")
         let b = try j2.map { try input($0, n2, width, ld: Int64(max(width, 1)), "J2") }
-        let entries = form == .mean ? 1 : (form == .perOutput ? k : k * k)
-        let count = try Sizes.product(try Sizes.product(n1, n2, "kernel size"), entries, "kernel size")
+        if j2 == nil && n2 != n1 {
+            throw NTKError(.dimensionMismatch, "J2 is NULL (the kernel of J1 with itself) so n2 must equal n1 = \(n1), got \(n2)")
+        }
+        let cols = try Sizes.product(n2, form.entries(k), "n2*e")
         try JacobianKernel.compute(a.base, n1: n1, b?.base, n2: n2, outputs: k, parameters: p, output: form,
-                                   into: try outputVector(out, count, "out"), progress: progress(callback, user))
+                                   into: try output(kernel, n1, cols, ld: ldk, "K"), progress: progress(callback, user))
     }
 }
 
 @_cdecl("ntk_mlp_free")
-public func ntk_mlp_free(_ handle: OpaquePointer?) { HandleRegistry.shared.release(handle) }
+public func ntk_mlp_free(_ mlp: OpaquePointer?) { HandleRegistry.shared.release(mlp) }
+
+// MARK: infinite width
+
+/// The defaults of `ntk_infinite_width_options`, as `ntk_infinite_width_options_init` writes them.
+var infiniteWidthDefaults: ntk_infinite_width_options {
+    ntk_infinite_width_options(
+        size: MemoryLayout<ntk_infinite_width_options>.size, quadrature_points: 0, progress: nil, progress_user: nil)
+}
+
+@_cdecl("ntk_infinite_width_options_init")
+public func ntk_infinite_width_options_init(_ options: UnsafeMutablePointer<ntk_infinite_width_options>?) -> Int32 {
+    boundary("ntk_infinite_width_options_init") { try initialise(options, infiniteWidthDefaults, "options") }
+}
 
 @_cdecl("ntk_infinite_width_kernels")
-public func ntk_infinite_width_kernels(_ handle: OpaquePointer?, _ n1: Int64, _ x1: UnsafePointer<Double>?, _ ld1: Int64,
+public func ntk_infinite_width_kernels(_ mlp: OpaquePointer?, _ n1: Int64, _ x1: UnsafePointer<Double>?, _ ld1: Int64,
                                        _ n2: Int64, _ x2: UnsafePointer<Double>?, _ ld2: Int64,
-                                       _ quadraturePoints: Int32,
-                                       _ nngp: UnsafeMutablePointer<Double>?, _ ntk: UnsafeMutablePointer<Double>?,
-                                       _ callback: CProgress?, _ user: UnsafeMutableRawPointer?) -> Int32 {
+                                       _ optionsIn: UnsafePointer<ntk_infinite_width_options>?,
+                                       _ nngp: UnsafeMutablePointer<Double>?, _ ldNNGP: Int64,
+                                       _ ntk: UnsafeMutablePointer<Double>?, _ ldNTK: Int64) -> Int32 {
     boundary("ntk_infinite_width_kernels") {
-        let a = try HandleRegistry.shared.lookup(handle, as: MLP.self, "mlp").architecture
+        let a = try HandleRegistry.shared.lookup(mlp, as: MLP.self, "mlp").architecture
+        let o = try options(optionsIn, defaults: infiniteWidthDefaults, "options")
         let (n1, n2) = (try size(n1, "n1"), try size(n2, "n2"))
-        if x2 == nil && n2 != n1 {
-            throw NTKError(.dimensionMismatch, "X2 is NULL (symmetric kernel) so n2 must equal n1 = \(n1), got \(n2)")
+        let v1 = try input(x1, n1, a.inputDimension, ld: ld1, "X1")
+        let v2 = try secondSet(x2, n1: n1, n2: n2, d: a.inputDimension, ld: ld2)
+        let points = o.quadrature_points
+        guard points >= 0, points <= 512 else {
+            throw NTKError(.invalidArgument, "options->quadrature_points must be in 0...512 (0: default 64), got \(points)")
         }
-        guard quadraturePoints >= 0, quadraturePoints <= 512 else {
-            throw NTKError(.invalidArgument, "quadrature_points must be in 0...512 (0: default 64), got \(quadraturePoints)")
-        }
-        if nngp == nil && ntk == nil { throw NTKError(.invalidArgument, "nngp and ntk are both NULL: nothing to compute") }
-        try InfiniteWidthKernel.compute(a, try input(x1, n1, a.inputDimension, ld: ld1, "X1"),
-                                        try x2.map { try input($0, n2, a.inputDimension, ld: ld2, "X2") },
-                                        nngp: nngp, ntk: ntk, quadraturePoints: quadraturePoints == 0 ? 64 : Int(quadraturePoints),
-                                        progress: progress(callback, user))
+        if nngp == nil && ntk == nil { throw NTKError(.invalidArgument, "K_nngp and K_ntk are both NULL: nothing to compute") }
+        try InfiniteWidthKernel.compute(a, v1, v2,
+                                        nngp: try optionalOutput(nngp, n1, n2, ld: ldNNGP, "K_nngp"),
+                                        ntk: try optionalOutput(ntk, n1, n2, ld: ldNTK, "K_ntk"),
+                                        quadraturePoints: points == 0 ? 64 : Int(points),
+                                        progress: progress(o.progress, o.progress_user))
     }
 }
 
 @_cdecl("ntk_infinite_width_diagonal")
-public func ntk_infinite_width_diagonal(_ handle: OpaquePointer?, _ n: Int64, _ x: UnsafePointer<Double>?, _ ldx: Int64,
+public func ntk_infinite_width_diagonal(_ mlp: OpaquePointer?, _ n: Int64, _ x: UnsafePointer<Double>?, _ ldx: Int64,
                                         _ nngp: UnsafeMutablePointer<Double>?, _ ntk: UnsafeMutablePointer<Double>?) -> Int32 {
     boundary("ntk_infinite_width_diagonal") {
-        let a = try HandleRegistry.shared.lookup(handle, as: MLP.self, "mlp").architecture
+        let a = try HandleRegistry.shared.lookup(mlp, as: MLP.self, "mlp").architecture
         let n = try size(n, "n")
         if nngp == nil && ntk == nil { throw NTKError(.invalidArgument, "nngp and ntk are both NULL: nothing to compute") }
         try InfiniteWidthKernel.diagonal(a, try input(x, n, a.inputDimension, ld: ldx, "X"), nngp: nngp, ntk: ntk)

@@ -1,87 +1,73 @@
 // The exported kernel-regression solvers: kernel ridge with offsets (a fitted handle), ridge on
 // explicit features (primal/dual), and the spectral solver (gradient flow at any time, ridge
 // paths, filters, ridge selection, critical learning rate). Validation and marshalling only.
+import CNTK
 import NTK
-
-/// An optional input matrix: NULL means "absent".
-func optionalInput(_ p: UnsafePointer<Double>?, _ rows: Int, _ cols: Int, ld: Int64, _ name: String) throws -> MatrixView? {
-    guard p != nil else { return nil }
-    return try input(p, rows, cols, ld: ld, name)
-}
-
-/// An optional output matrix: NULL means "not wanted".
-func optionalOutput(_ p: UnsafeMutablePointer<Double>?, _ rows: Int, _ cols: Int, ld: Int64, _ name: String) throws -> MutableMatrixView? {
-    guard p != nil else { return nil }
-    return try output(p, rows, cols, ld: ld, name)
-}
-
-/// A required input vector of `count` doubles, as an array (at most 2^28 entries).
-func inputVector(_ p: UnsafePointer<Double>?, _ count: Int, _ name: String) throws -> [Double] {
-    if count == 0 { return [] }
-    guard let p else { throw NTKError(.invalidArgument, "\(name) is NULL") }
-    guard count <= 1 << 28 else { throw NTKError(.tooLarge, "\(name) has \(count) entries, beyond the limit 2^28") }
-    return Array(UnsafeBufferPointer(start: p, count: count))
-}
 
 // MARK: kernel ridge
 
+/// The defaults of `ntk_kernel_ridge_options`, as `ntk_kernel_ridge_options_init` writes them.
+var kernelRidgeDefaults: ntk_kernel_ridge_options {
+    ntk_kernel_ridge_options(
+        size: MemoryLayout<ntk_kernel_ridge_options>.size, ridge_scale: NTK_RIDGE_ABSOLUTE, max_jitter: 0,
+        progress: nil, progress_user: nil)
+}
+
+@_cdecl("ntk_kernel_ridge_options_init")
+public func ntk_kernel_ridge_options_init(_ options: UnsafeMutablePointer<ntk_kernel_ridge_options>?) -> Int32 {
+    boundary("ntk_kernel_ridge_options_init") { try initialise(options, kernelRidgeDefaults, "options") }
+}
+
 @_cdecl("ntk_kernel_ridge_fit")
-public func ntk_kernel_ridge_fit(_ n: Int64, _ k: Int64,
-                                 _ kTrain: UnsafePointer<Double>?, _ ldk: Int64,
-                                 _ y: UnsafePointer<Double>?, _ ldy: Int64,
-                                 _ f0: UnsafePointer<Double>?, _ ldf0: Int64,
-                                 _ ridge: Double, _ flags: Int32, _ maxJitter: Double,
-                                 _ callback: CProgress?, _ user: UnsafeMutableRawPointer?,
+public func ntk_kernel_ridge_fit(_ n: Int64, _ kTrain: UnsafePointer<Double>?, _ ldk: Int64,
+                                 _ targets: UnsafePointer<ntk_targets>?, _ ridge: Double,
+                                 _ optionsIn: UnsafePointer<ntk_kernel_ridge_options>?,
                                  _ out: UnsafeMutablePointer<OpaquePointer?>?) -> Int32 {
     out?.pointee = nil
     return boundary("ntk_kernel_ridge_fit") {
-        let out = try outPointer(out, "out")
-        let (n, k) = (try size(n, "n"), try size(k, "k"))
-        guard flags & ~1 == 0 else { throw NTKError(.invalidArgument, "unknown flags \(flags); only NTK_RIDGE_RELATIVE is defined") }
-        let model = try KernelRidge(kTrain: try input(kTrain, n, n, ld: ldk, "K_train"),
-                                    y: try input(y, n, k, ld: ldy, "Y"),
-                                    f0Train: try optionalInput(f0, n, k, ld: ldf0, "f0_train"),
-                                    ridge: ridge, ridgeRelative: flags & 1 != 0, maxJitter: maxJitter,
-                                    progress: progress(callback, user))
+        let out = try required(out, "out")
+        let o = try options(optionsIn, defaults: kernelRidgeDefaults, "options")
+        let n = try size(n, "n")
+        let t = try TargetData(targets, rows: n)
+        let model = try KernelRidge(kTrain: try input(kTrain, n, n, ld: ldk, "K_train"), y: t.y, f0Train: t.offsets,
+                                    ridge: ridge, ridgeRelative: try ridgeRelative(o.ridge_scale), maxJitter: o.max_jitter,
+                                    progress: progress(o.progress, o.progress_user))
         out.pointee = HandleRegistry.shared.register(model)
     }
 }
 
 @_cdecl("ntk_kernel_ridge_predict")
-public func ntk_kernel_ridge_predict(_ handle: OpaquePointer?, _ m: Int64,
-                                     _ kTest: UnsafePointer<Double>?, _ ldkt: Int64,
-                                     _ f0: UnsafePointer<Double>?, _ ldf0: Int64,
+public func ntk_kernel_ridge_predict(_ model: OpaquePointer?, _ test: UnsafePointer<ntk_test_kernel>?,
                                      _ pred: UnsafeMutablePointer<Double>?, _ ldp: Int64) -> Int32 {
     boundary("ntk_kernel_ridge_predict") {
-        let model = try HandleRegistry.shared.lookup(handle, as: KernelRidge.self, "model")
-        let m = try size(m, "m")
-        try model.predict(kTestTrain: try input(kTest, m, model.n, ld: ldkt, "K_test_train"),
-                          f0Test: try optionalInput(f0, m, model.outputs, ld: ldf0, "f0_test"),
-                          into: try output(pred, m, model.outputs, ld: ldp, "pred"))
+        let model = try HandleRegistry.shared.lookup(model, as: KernelRidge.self, "model")
+        let t = try TestData(try required(test, "test"), trainRows: model.n, outputs: model.outputs)
+        try model.predict(kTestTrain: t.kernel, f0Test: t.offsets,
+                          into: try output(pred, t.kernel.rows, model.outputs, ld: ldp, "pred"))
     }
 }
 
 @_cdecl("ntk_kernel_ridge_train_predictions")
-public func ntk_kernel_ridge_train_predictions(_ handle: OpaquePointer?, _ pred: UnsafeMutablePointer<Double>?, _ ldp: Int64) -> Int32 {
+public func ntk_kernel_ridge_train_predictions(_ model: OpaquePointer?, _ pred: UnsafeMutablePointer<Double>?, _ ldp: Int64) -> Int32 {
     boundary("ntk_kernel_ridge_train_predictions") {
-        let model = try HandleRegistry.shared.lookup(handle, as: KernelRidge.self, "model")
+        let model = try HandleRegistry.shared.lookup(model, as: KernelRidge.self, "model")
         try model.copyTrainPredictions(into: try output(pred, model.n, model.outputs, ld: ldp, "pred"))
     }
 }
 
 @_cdecl("ntk_kernel_ridge_dual_coefficients")
-public func ntk_kernel_ridge_dual_coefficients(_ handle: OpaquePointer?, _ alpha: UnsafeMutablePointer<Double>?, _ lda: Int64) -> Int32 {
+public func ntk_kernel_ridge_dual_coefficients(_ model: OpaquePointer?, _ alpha: UnsafeMutablePointer<Double>?, _ lda: Int64) -> Int32 {
     boundary("ntk_kernel_ridge_dual_coefficients") {
-        let model = try HandleRegistry.shared.lookup(handle, as: KernelRidge.self, "model")
+        let model = try HandleRegistry.shared.lookup(model, as: KernelRidge.self, "model")
         try model.copyDualCoefficients(into: try output(alpha, model.n, model.outputs, ld: lda, "alpha"))
     }
 }
 
 @_cdecl("ntk_kernel_ridge_info")
-public func ntk_kernel_ridge_info(_ handle: OpaquePointer?, _ n: UnsafeMutablePointer<Int64>?, _ k: UnsafeMutablePointer<Int64>?,
+public func ntk_kernel_ridge_info(_ model: OpaquePointer?, _ n: UnsafeMutablePointer<Int64>?, _ k: UnsafeMutablePointer<Int64>?,
                                   _ ridge: UnsafeMutablePointer<Double>?, _ jitter: UnsafeMutablePointer<Double>?) -> Int32 {
     boundary("ntk_kernel_ridge_info") {
-        let model = try HandleRegistry.shared.lookup(handle, as: KernelRidge.self, "model")
+        let model = try HandleRegistry.shared.lookup(model, as: KernelRidge.self, "model")
         n?.pointee = Int64(model.n)
         k?.pointee = Int64(model.outputs)
         ridge?.pointee = model.ridge
@@ -90,60 +76,69 @@ public func ntk_kernel_ridge_info(_ handle: OpaquePointer?, _ n: UnsafeMutablePo
 }
 
 @_cdecl("ntk_kernel_ridge_free")
-public func ntk_kernel_ridge_free(_ handle: OpaquePointer?) { HandleRegistry.shared.release(handle) }
+public func ntk_kernel_ridge_free(_ model: OpaquePointer?) { HandleRegistry.shared.release(model) }
 
 // MARK: features ridge
+
+/// The defaults of `ntk_features_ridge_options`, as `ntk_features_ridge_options_init` writes them.
+var featuresRidgeDefaults: ntk_features_ridge_options {
+    ntk_features_ridge_options(
+        size: MemoryLayout<ntk_features_ridge_options>.size, form: NTK_FORM_AUTO, progress: nil, progress_user: nil)
+}
+
+@_cdecl("ntk_features_ridge_options_init")
+public func ntk_features_ridge_options_init(_ options: UnsafeMutablePointer<ntk_features_ridge_options>?) -> Int32 {
+    boundary("ntk_features_ridge_options_init") { try initialise(options, featuresRidgeDefaults, "options") }
+}
 
 @_cdecl("ntk_features_ridge")
 public func ntk_features_ridge(_ n: Int64, _ p: Int64, _ k: Int64,
                                _ s: UnsafePointer<Double>?, _ lds: Int64,
                                _ y: UnsafePointer<Double>?, _ ldy: Int64,
-                               _ ridge: Double, _ form: Int32,
-                               _ m: Int64, _ sTest: UnsafePointer<Double>?, _ ldst: Int64,
-                               _ weights: UnsafeMutablePointer<Double>?, _ ldw: Int64,
-                               _ predTrain: UnsafeMutablePointer<Double>?, _ ldpt: Int64,
-                               _ predTest: UnsafeMutablePointer<Double>?, _ ldpe: Int64,
-                               _ callback: CProgress?, _ user: UnsafeMutableRawPointer?) -> Int32 {
+                               _ ridge: Double, _ optionsIn: UnsafePointer<ntk_features_ridge_options>?,
+                               _ w: UnsafeMutablePointer<Double>?, _ ldw: Int64) -> Int32 {
     boundary("ntk_features_ridge") {
-        let (n, p, k, m) = (try size(n, "n"), try size(p, "p"), try size(k, "k"), try size(m, "m"))
-        guard let form = FeatureRidge.Form(rawValue: form) else {
-            throw NTKError(.invalidArgument, "form must be NTK_FORM_AUTO, NTK_FORM_PRIMAL or NTK_FORM_DUAL, got \(form)")
-        }
+        let o = try options(optionsIn, defaults: featuresRidgeDefaults, "options")
+        let (n, p, k) = (try size(n, "n"), try size(p, "p"), try size(k, "k"))
         try FeatureRidge.fit(s: try input(s, n, p, ld: lds, "S"), y: try input(y, n, k, ld: ldy, "Y"),
-                             ridge: ridge, form: form,
-                             sTest: try optionalInput(sTest, m, p, ld: ldst, "S_test"),
-                             weights: try optionalOutput(weights, p, k, ld: ldw, "weights"),
-                             trainOut: try optionalOutput(predTrain, n, k, ld: ldpt, "pred_train"),
-                             testOut: try optionalOutput(predTest, m, k, ld: ldpe, "pred_test"),
-                             progress: progress(callback, user))
+                             ridge: ridge, form: try featuresForm(o.form),
+                             weights: try output(w, p, k, ld: ldw, "W"),
+                             progress: progress(o.progress, o.progress_user))
     }
 }
 
 // MARK: spectral solver
 
+/// The defaults of `ntk_spectral_options`, as `ntk_spectral_options_init` writes them.
+var spectralDefaults: ntk_spectral_options {
+    ntk_spectral_options(size: MemoryLayout<ntk_spectral_options>.size, learning_rate: 1)
+}
+
+@_cdecl("ntk_spectral_options_init")
+public func ntk_spectral_options_init(_ options: UnsafeMutablePointer<ntk_spectral_options>?) -> Int32 {
+    boundary("ntk_spectral_options_init") { try initialise(options, spectralDefaults, "options") }
+}
+
 @_cdecl("ntk_spectral_create")
-public func ntk_spectral_create(_ n: Int64, _ k: UnsafePointer<Double>?, _ ldk: Int64, _ policy: Int32,
-                                _ callback: CProgress?, _ user: UnsafeMutableRawPointer?,
+public func ntk_spectral_create(_ n: Int64, _ k: UnsafePointer<Double>?, _ ldk: Int64, _ policy: ntk_negative_eigenvalues,
+                                _ callback: ntk_progress_fn?, _ user: UnsafeMutableRawPointer?,
                                 _ out: UnsafeMutablePointer<OpaquePointer?>?) -> Int32 {
     out?.pointee = nil
     return boundary("ntk_spectral_create") {
-        let out = try outPointer(out, "out")
+        let out = try required(out, "out")
         let n = try size(n, "n")
-        guard let policy = SpectralSolver.NegativeEigenvaluePolicy(rawValue: policy) else {
-            throw NTKError(.invalidArgument, "negative_policy must be NTK_NEGATIVE_CLAMP or NTK_NEGATIVE_ERROR, got \(policy)")
-        }
-        let solver = try SpectralSolver(try input(k, n, n, ld: ldk, "K"), negativeEigenvalues: policy,
+        let solver = try SpectralSolver(try input(k, n, n, ld: ldk, "K"), negativeEigenvalues: try negativePolicy(policy),
                                         progress: progress(callback, user))
         out.pointee = HandleRegistry.shared.register(solver)
     }
 }
 
 @_cdecl("ntk_spectral_info")
-public func ntk_spectral_info(_ handle: OpaquePointer?, _ n: UnsafeMutablePointer<Int64>?,
+public func ntk_spectral_info(_ solver: OpaquePointer?, _ n: UnsafeMutablePointer<Int64>?,
                               _ minRaw: UnsafeMutablePointer<Double>?, _ clamped: UnsafeMutablePointer<Int64>?,
                               _ nullCount: UnsafeMutablePointer<Int64>?, _ cutoff: UnsafeMutablePointer<Double>?) -> Int32 {
     boundary("ntk_spectral_info") {
-        let solver = try HandleRegistry.shared.lookup(handle, as: SpectralSolver.self, "solver")
+        let solver = try HandleRegistry.shared.lookup(solver, as: SpectralSolver.self, "solver")
         n?.pointee = Int64(solver.n)
         minRaw?.pointee = solver.minimumRawEigenvalue
         clamped?.pointee = Int64(solver.clampedCount)
@@ -153,9 +148,9 @@ public func ntk_spectral_info(_ handle: OpaquePointer?, _ n: UnsafeMutablePointe
 }
 
 @_cdecl("ntk_spectral_eigenvalues")
-public func ntk_spectral_eigenvalues(_ handle: OpaquePointer?, _ w: UnsafeMutablePointer<Double>?) -> Int32 {
+public func ntk_spectral_eigenvalues(_ solver: OpaquePointer?, _ w: UnsafeMutablePointer<Double>?) -> Int32 {
     boundary("ntk_spectral_eigenvalues") {
-        let solver = try HandleRegistry.shared.lookup(handle, as: SpectralSolver.self, "solver")
+        let solver = try HandleRegistry.shared.lookup(solver, as: SpectralSolver.self, "solver")
         let w = try outputVector(w, solver.n, "w")
         for (i, v) in solver.eigenvalues.enumerated() { w[i] = v }
     }
@@ -176,90 +171,74 @@ func filterGrid(_ count: Int64, _ times: UnsafePointer<Double>?, _ ridges: Unsaf
 }
 
 @_cdecl("ntk_spectral_predict")
-public func ntk_spectral_predict(_ handle: OpaquePointer?, _ k: Int64,
-                                 _ y: UnsafePointer<Double>?, _ ldy: Int64,
-                                 _ f0: UnsafePointer<Double>?, _ ldf0: Int64,
+public func ntk_spectral_predict(_ solver: OpaquePointer?, _ targets: UnsafePointer<ntk_targets>?,
                                  _ count: Int64, _ times: UnsafePointer<Double>?, _ ridges: UnsafePointer<Double>?,
-                                 _ learningRate: Double,
-                                 _ m: Int64, _ kTest: UnsafePointer<Double>?, _ ldkt: Int64,
-                                 _ f0Test: UnsafePointer<Double>?, _ ldf0t: Int64,
+                                 _ test: UnsafePointer<ntk_test_kernel>?, _ optionsIn: UnsafePointer<ntk_spectral_options>?,
                                  _ predTrain: UnsafeMutablePointer<Double>?, _ predTest: UnsafeMutablePointer<Double>?) -> Int32 {
     boundary("ntk_spectral_predict") {
-        let solver = try HandleRegistry.shared.lookup(handle, as: SpectralSolver.self, "solver")
-        let (k, m) = (try size(k, "k"), try size(m, "m"))
-        let n = solver.n
-        let filters = try filterGrid(count, times, ridges, learningRate, try Sizes.product(n, k, "n·k"))
-        let kt = try optionalInput(kTest, m, n, ld: ldkt, "K_test_train")
-        if predTest != nil && kt == nil { throw NTKError(.invalidArgument, "pred_test needs K_test_train") }
-        try solver.predict(y: try input(y, n, k, ld: ldy, "Y"),
-                           f0Train: try optionalInput(f0, n, k, ld: ldf0, "f0_train"),
-                           filters: filters, kTestTrain: kt,
-                           f0Test: try optionalInput(f0Test, m, k, ld: ldf0t, "f0_test"),
-                           trainOut: predTrain, testOut: kt == nil ? nil : predTest)
+        let solver = try HandleRegistry.shared.lookup(solver, as: SpectralSolver.self, "solver")
+        let o = try options(optionsIn, defaults: spectralDefaults, "options")
+        let t = try TargetData(targets, rows: solver.n)
+        let testData = try TestData.optional(test, trainRows: solver.n, outputs: t.outputs)
+        if predTest != nil && testData == nil { throw NTKError(.invalidArgument, "pred_test needs test (a test kernel)") }
+        let filters = try filterGrid(count, times, ridges, o.learning_rate, try Sizes.product(solver.n, t.outputs, "n*k"))
+        try solver.predict(y: t.y, f0Train: t.offsets, filters: filters, kTestTrain: testData?.kernel,
+                           f0Test: testData?.offsets, trainOut: predTrain, testOut: testData == nil ? nil : predTest)
     }
 }
 
 @_cdecl("ntk_spectral_dual_coefficients")
-public func ntk_spectral_dual_coefficients(_ handle: OpaquePointer?, _ k: Int64,
-                                           _ y: UnsafePointer<Double>?, _ ldy: Int64,
-                                           _ f0: UnsafePointer<Double>?, _ ldf0: Int64,
-                                           _ time: Double, _ ridge: Double, _ learningRate: Double,
+public func ntk_spectral_dual_coefficients(_ solver: OpaquePointer?, _ targets: UnsafePointer<ntk_targets>?,
+                                           _ time: Double, _ ridge: Double, _ optionsIn: UnsafePointer<ntk_spectral_options>?,
                                            _ coef: UnsafeMutablePointer<Double>?, _ ldc: Int64) -> Int32 {
     boundary("ntk_spectral_dual_coefficients") {
-        let solver = try HandleRegistry.shared.lookup(handle, as: SpectralSolver.self, "solver")
-        let k = try size(k, "k")
-        let n = solver.n
-        let filter = try solver.filter(time: time, ridge: ridge, learningRate: learningRate, outputs: k)
-        try solver.dualCoefficients(y: try input(y, n, k, ld: ldy, "Y"),
-                                    f0Train: try optionalInput(f0, n, k, ld: ldf0, "f0_train"),
-                                    filter: filter, into: try output(coef, n, k, ld: ldc, "coef"))
+        let solver = try HandleRegistry.shared.lookup(solver, as: SpectralSolver.self, "solver")
+        let o = try options(optionsIn, defaults: spectralDefaults, "options")
+        let t = try TargetData(targets, rows: solver.n)
+        let filter = try solver.filter(time: time, ridge: ridge, learningRate: o.learning_rate, outputs: t.outputs)
+        try solver.dualCoefficients(y: t.y, f0Train: t.offsets, filter: filter,
+                                    into: try output(coef, solver.n, t.outputs, ld: ldc, "coef"))
     }
 }
 
 @_cdecl("ntk_spectral_filters")
-public func ntk_spectral_filters(_ handle: OpaquePointer?, _ count: Int64,
+public func ntk_spectral_filters(_ solver: OpaquePointer?, _ count: Int64,
                                  _ times: UnsafePointer<Double>?, _ ridges: UnsafePointer<Double>?,
                                  _ learningRate: Double, _ nTargets: Int64,
                                  _ values: UnsafeMutablePointer<Double>?, _ shrinkage: UnsafeMutablePointer<Double>?,
                                  _ dof: UnsafeMutablePointer<Double>?) -> Int32 {
     boundary("ntk_spectral_filters") {
-        let solver = try HandleRegistry.shared.lookup(handle, as: SpectralSolver.self, "solver")
+        let solver = try HandleRegistry.shared.lookup(solver, as: SpectralSolver.self, "solver")
         let nTargets = try size(nTargets, "n_targets")
-        guard nTargets >= 1 else { throw NTKError(.invalidArgument, "n_targets must be ≥ 1") }
+        guard nTargets >= 1 else { throw NTKError(.invalidArgument, "n_targets must be >= 1") }
         let filters = try filterGrid(count, times, ridges, learningRate, nTargets)
-        _ = try Sizes.product(filters.count, solver.n, "filters × eigenvalues")
+        _ = try Sizes.product(filters.count, solver.n, "filters x eigenvalues")
         solver.filterValues(filters, values: values, shrinkage: shrinkage, degreesOfFreedom: dof)
     }
 }
 
 @_cdecl("ntk_spectral_select_ridge")
-public func ntk_spectral_select_ridge(_ handle: OpaquePointer?, _ k: Int64,
-                                      _ y: UnsafePointer<Double>?, _ ldy: Int64,
-                                      _ f0: UnsafePointer<Double>?, _ ldf0: Int64,
-                                      _ count: Int64, _ ridges: UnsafePointer<Double>?, _ criterion: Int32,
+public func ntk_spectral_select_ridge(_ solver: OpaquePointer?, _ targets: UnsafePointer<ntk_targets>?,
+                                      _ count: Int64, _ ridges: UnsafePointer<Double>?, _ criterionIn: ntk_ridge_criterion,
                                       _ scores: UnsafeMutablePointer<Double>?, _ best: UnsafeMutablePointer<Int64>?) -> Int32 {
     boundary("ntk_spectral_select_ridge") {
-        let solver = try HandleRegistry.shared.lookup(handle, as: SpectralSolver.self, "solver")
-        let k = try size(k, "k")
-        guard let criterion = SpectralSolver.SelectionCriterion(rawValue: criterion) else {
-            throw NTKError(.invalidArgument, "criterion must be NTK_CRITERION_GCV or NTK_CRITERION_LOO, got \(criterion)")
-        }
+        let solver = try HandleRegistry.shared.lookup(solver, as: SpectralSolver.self, "solver")
+        let t = try TargetData(targets, rows: solver.n)
+        let rule = try criterion(criterionIn)
         let count = try size(count, "count")
         let grid = try inputVector(ridges, count, "ridges")
         let scoresOut = try outputVector(scores, count, "scores")
-        let result = try solver.selectRidge(y: try input(y, solver.n, k, ld: ldy, "Y"),
-                                            f0Train: try optionalInput(f0, solver.n, k, ld: ldf0, "f0_train"),
-                                            ridges: grid, criterion: criterion)
+        let result = try solver.selectRidge(y: t.y, f0Train: t.offsets, ridges: grid, criterion: rule)
         for (i, s) in result.scores.enumerated() { scoresOut[i] = s }
         best?.pointee = Int64(result.best)
     }
 }
 
 @_cdecl("ntk_spectral_max_learning_rate")
-public func ntk_spectral_max_learning_rate(_ handle: OpaquePointer?, _ nTargets: Int64,
+public func ntk_spectral_max_learning_rate(_ solver: OpaquePointer?, _ nTargets: Int64,
                                            _ eta: UnsafeMutablePointer<Double>?, _ lambdaMax: UnsafeMutablePointer<Double>?) -> Int32 {
     boundary("ntk_spectral_max_learning_rate") {
-        let solver = try HandleRegistry.shared.lookup(handle, as: SpectralSolver.self, "solver")
+        let solver = try HandleRegistry.shared.lookup(solver, as: SpectralSolver.self, "solver")
         let rate = try solver.maxLearningRate(nTargets: try size(nTargets, "n_targets"))
         eta?.pointee = rate
         lambdaMax?.pointee = solver.maxEigenvalue
@@ -267,16 +246,16 @@ public func ntk_spectral_max_learning_rate(_ handle: OpaquePointer?, _ nTargets:
 }
 
 @_cdecl("ntk_spectral_free")
-public func ntk_spectral_free(_ handle: OpaquePointer?) { HandleRegistry.shared.release(handle) }
+public func ntk_spectral_free(_ solver: OpaquePointer?) { HandleRegistry.shared.release(solver) }
 
 @_cdecl("ntk_max_learning_rate")
 public func ntk_max_learning_rate(_ n: Int64, _ k: UnsafePointer<Double>?, _ ldk: Int64, _ nTargets: Int64,
                                   _ eta: UnsafeMutablePointer<Double>?, _ lambdaMax: UnsafeMutablePointer<Double>?,
-                                  _ callback: CProgress?, _ user: UnsafeMutableRawPointer?) -> Int32 {
+                                  _ callback: ntk_progress_fn?, _ user: UnsafeMutableRawPointer?) -> Int32 {
     boundary("ntk_max_learning_rate") {
         let n = try size(n, "n")
         let nTargets = try size(nTargets, "n_targets")
-        guard nTargets >= 1 else { throw NTKError(.invalidArgument, "n_targets must be ≥ 1, got \(nTargets)") }
+        guard nTargets >= 1 else { throw NTKError(.invalidArgument, "n_targets must be >= 1, got \(nTargets)") }
         let largest = try SymmetricEigen.largestEigenvalue(try input(k, n, n, ld: ldk, "K"), progress: progress(callback, user))
         eta?.pointee = try SpectralSolver.maxLearningRate(lambdaMax: largest, nTargets: nTargets)
         lambdaMax?.pointee = largest

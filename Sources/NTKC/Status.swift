@@ -6,6 +6,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import CNTK
 import NTK
 
 /// A pointer to the bytes of a static string literal (NUL-terminated, lives for the process).
@@ -42,28 +43,28 @@ func boundary(_ function: StaticString, _ body: () throws -> Void) -> Int32 {
         return 0
     } catch let error as NTKError {
         LastError.set("\(function): \(error.message)")
-        return error.kind.rawValue
+        return statusCode(error.kind)
     } catch {
         LastError.set("\(function): unexpected error \(error)")
-        return NTKError.Kind.internalError.rawValue
+        return NTK_ERR_INTERNAL.rawValue
     }
 }
 
 @_cdecl("ntk_status_string")
 public func ntk_status_string(_ status: Int32) -> UnsafePointer<CChar> {
     if status == 0 { return cString("success") }
-    switch NTKError.Kind(rawValue: status) {
-    case .invalidArgument: return cString("invalid argument")
-    case .dimensionMismatch: return cString("dimension mismatch")
-    case .nonFinite: return cString("non-finite input")
-    case .notPositiveDefinite: return cString("matrix not positive definite")
-    case .outOfMemory: return cString("out of memory")
-    case .cancelled: return cString("cancelled")
-    case .numericalFailure: return cString("numerical failure")
-    case .tooLarge: return cString("dimension too large")
-    case .invalidHandle: return cString("invalid handle")
-    case .internalError: return cString("internal error")
-    case nil: return cString("unknown status code")
+    switch ntk_status(rawValue: status) {
+    case NTK_ERR_INVALID_ARGUMENT: return cString("invalid argument")
+    case NTK_ERR_DIMENSION_MISMATCH: return cString("dimension mismatch")
+    case NTK_ERR_NON_FINITE: return cString("non-finite input")
+    case NTK_ERR_NOT_POSITIVE_DEFINITE: return cString("matrix not positive definite")
+    case NTK_ERR_OUT_OF_MEMORY: return cString("out of memory")
+    case NTK_ERR_CANCELLED: return cString("cancelled")
+    case NTK_ERR_NUMERICAL: return cString("numerical failure")
+    case NTK_ERR_TOO_LARGE: return cString("dimension too large")
+    case NTK_ERR_INVALID_HANDLE: return cString("invalid handle")
+    case NTK_ERR_INTERNAL: return cString("internal error")
+    default: return cString("unknown status code")
     }
 }
 

@@ -59,7 +59,7 @@ final class CholeskySolverTests: XCTestCase {
     func testCancelDuringBlockedFactorization() throws {
         let k = try randomSPD(1600, p: 4, shift: 1, seed: 9)
         var reports = 0
-        assertThrows(.cancelled, try CholeskyFactorization(k, progress: { f in reports += 1; return f < 0.1 }))
+        assertThrows(.cancelled, try CholeskyFactorization(k, progress: ProgressHandler { f in reports += 1; return f < 0.1 ? .proceed : .cancel }))
         XCTAssertGreaterThan(reports, 1)
     }
 }

@@ -56,20 +56,19 @@ final class InfiniteWidthKernelTests: XCTestCase {
         var rng = TestRandom(seed: 31)
         let a = try MLPArchitecture(inputDimension: 3, hiddenWidths: [1, 1], activation: .erf, biasStd: 0.2)
         let x = try rng.matrix(300, 3)  // two tile rows, worked on by several threads
-        var sym = [Double](repeating: .nan, count: 300 * 300), two = sym, diag = [Double](repeating: .nan, count: 300)
+        let sym = try a.infiniteWidthKernels(x).ntk, two = try a.infiniteWidthKernels(x, x).ntk
+        var diag = [Double](repeating: .nan, count: 300)
         try x.withView { xv in
-            try sym.withUnsafeMutableBufferPointer { try InfiniteWidthKernel.compute(a, xv, nil, nngp: nil, ntk: $0.baseAddress) }
-            try two.withUnsafeMutableBufferPointer { try InfiniteWidthKernel.compute(a, xv, xv, nngp: nil, ntk: $0.baseAddress) }
             try diag.withUnsafeMutableBufferPointer { try InfiniteWidthKernel.diagonal(a, xv, nngp: nil, ntk: $0.baseAddress) }
         }
-        XCTAssertLessThan(zip(sym, two).map { abs($0 - $1) }.max() ?? 1, 1e-12 * (two.map(abs).max() ?? 1))
-        for i in 0..<300 { XCTAssertEqual(sym[i * 300 + i], diag[i]) }
+        XCTAssertLessThan(zip(sym.elements, two.elements).map { abs($0 - $1) }.max() ?? 1, 1e-12 * (two.elements.map(abs).max() ?? 1))
+        for i in 0..<300 { XCTAssertEqual(sym[i, i], diag[i]) }
     }
 
     func testParallelLoopCancelsAndPropagatesErrors() throws {
         var calls = 0
         // One thread: the callback runs after every item, so the third report cancels.
-        assertThrows(.cancelled, try Parallel.forEach(count: 1000, threads: 1, progress: Progress { _ in calls += 1; return calls < 3 }) { _, _ in })
+        assertThrows(.cancelled, try Parallel.forEach(count: 1000, threads: 1, progress: ProgressHandler { _ in calls += 1; return calls < 3 ? .proceed : .cancel }) { _, _ in })
         XCTAssertEqual(calls, 3)
         assertThrows(.numericalFailure, try Parallel.forEach(count: 100, threads: 2) { item, _ in
             if item == 37 { throw NTKError(.numericalFailure, "item 37") }

@@ -20,15 +20,15 @@ final class NetworkTests: XCTestCase {
                 _ method: EmpiricalKernel.Method, memoryLimit: Int? = nil) throws -> [Double] {
         let k = mlp.architecture.outputDimension
         let entries = form == .mean ? 1 : (form == .perOutput ? k : k * k)
-        var out = [Double](repeating: .nan, count: x1.rows * (x2?.rows ?? x1.rows) * entries)
+        var out = try Matrix(rows: x1.rows, cols: (x2?.rows ?? x1.rows) * entries, repeating: .nan)
         try x1.withView { v1 in
             try Matrix.withOptionalView(x2) { v2 in
-                try out.withUnsafeMutableBufferPointer {
-                    try EmpiricalKernel.compute(mlp, v1, v2, output: form, method: method, into: $0.baseAddress!, memoryLimit: memoryLimit)
+                try out.withMutableView {
+                    try EmpiricalKernel.compute(mlp, v1, v2, output: form, method: method, into: $0, memoryLimit: memoryLimit)
                 }
             }
         }
-        return out
+        return out.elements
     }
 
     func testJacobianMatchesFiniteDifferences() throws {

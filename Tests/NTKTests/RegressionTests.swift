@@ -20,13 +20,10 @@ final class RegressionTests: XCTestCase {
     func testKernelRidgeWithOffsets() throws {
         let (k, kt, y, f0, f0t) = try problem()
         let z = 0.3
-        var r = y
-        for i in 0..<r.elements.count { r.elements[i] -= f0.elements[i] }
+        let r = try y - f0
         let alpha = try choleskySolve(k, r, ridge: z)
         let model = try KernelRidge.fit(kTrain: k, y: y, f0Train: f0, ridge: z)
-        var wantTrain = try naiveAB(k, alpha), wantTest = try naiveAB(kt, alpha)
-        for i in 0..<wantTrain.elements.count { wantTrain.elements[i] += f0.elements[i] }
-        for i in 0..<wantTest.elements.count { wantTest.elements[i] += f0t.elements[i] }
+        let wantTrain = try naiveAB(k, alpha) + f0, wantTest = try naiveAB(kt, alpha) + f0t
         XCTAssertLessThan(maxAbsDifference(try model.trainPredictionMatrix(), wantTrain), 1e-12)
         XCTAssertLessThan(maxAbsDifference(try model.predict(kTestTrain: kt, f0Test: f0t), wantTest), 1e-12)
         XCTAssertLessThan(maxAbsDifference(try model.dualCoefficientMatrix(), alpha), 1e-13)
@@ -44,9 +41,8 @@ final class RegressionTests: XCTestCase {
             XCTAssertLessThan(maxAbsDifference(primal.train, dual.train), 1e-12)
             XCTAssertLessThan(maxAbsDifference(primal.test!, dual.test!), 1e-12)
             // Normal equations of the primal: (SᵀS + zI) β = Sᵀ Y.
-            var lhs = try naiveAB(s.transposed, try naiveAB(s, primal.weights))
+            let lhs = try naiveAB(s.transposed, try naiveAB(s, primal.weights)) + 0.2 * primal.weights
             let rhs = try naiveAB(s.transposed, y)
-            for i in 0..<lhs.elements.count { lhs.elements[i] += 0.2 * primal.weights.elements[i] }
             XCTAssertLessThan(maxAbsDifference(lhs, rhs), 1e-12)
         }
     }
@@ -70,24 +66,14 @@ final class RegressionTests: XCTestCase {
     func integrateFlow(_ k: Matrix, y: Matrix, f0: Matrix, eta: Double, ridge: Double, time: Double) throws -> Matrix {
         let nTargets = Double(y.elements.count)
         func rate(_ f: Matrix) throws -> Matrix {
-            var diff = f
-            for i in 0..<diff.elements.count { diff.elements[i] -= y.elements[i] }
-            var d = try naiveAB(k, diff)
-            for i in 0..<d.elements.count { d.elements[i] = -eta / nTargets * (d.elements[i] + ridge * (f.elements[i] - f0.elements[i])) }
-            return d
-        }
-        func step(_ f: Matrix, _ d: Matrix, _ h: Double) -> Matrix {
-            var g = f
-            for i in 0..<g.elements.count { g.elements[i] += h * d.elements[i] }
-            return g
+            (-eta / nTargets) * (try naiveAB(k, try f - y) + ridge * (try f - f0))
         }
         let steps = 4000, h = time / Double(steps)
         var f = f0
         for _ in 0..<steps {
-            let k1 = try rate(f), k2 = try rate(step(f, k1, h / 2)), k3 = try rate(step(f, k2, h / 2)), k4 = try rate(step(f, k3, h))
-            for i in 0..<f.elements.count {
-                f.elements[i] += h / 6 * (k1.elements[i] + 2 * k2.elements[i] + 2 * k3.elements[i] + k4.elements[i])
-            }
+            let k1 = try rate(f), k2 = try rate(try f + (h / 2) * k1), k3 = try rate(try f + (h / 2) * k2)
+            let k4 = try rate(try f + h * k3)
+            f = try f + (h / 6) * (try k1 + 2 * k2 + 2 * k3 + k4)
         }
         return f
     }

@@ -15,27 +15,42 @@ int main(int argc, char **argv) {
     for (int i = 0; i < N * 2; i++) x[i] = (i % 5) * 0.3 - 0.6 + 0.01 * i;
     for (int i = 0; i < N * K; i++) y[i] = (i % 3) - 1.0;
     ntk_blas_set_num_threads(1);
+    const ntk_targets targets = {K, y, K, NULL, 0};
+    const ntk_test_kernel test = {N, k, N, NULL, 0};
+    ntk_empirical_ntk_options jacobian = NTK_EMPIRICAL_NTK_OPTIONS_INIT;
+    jacobian.method = NTK_METHOD_JACOBIAN;
+    ntk_infinite_width_options points = NTK_INFINITE_WIDTH_OPTIONS_INIT;
+    points.quadrature_points = 8;
+    ntk_train_options train = NTK_TRAIN_OPTIONS_INIT;
+    train.learning_rate = 0.1;
+    train.batch_size = 4;
+    train.momentum = 0.5;
+    train.seed = 1;
+    ntk_ode_options ode = NTK_ODE_OPTIONS_INIT;
+    ode.rtol = 1e-8;
+    ode.atol = 1e-10;
+    ntk_mlp_options arch = NTK_MLP_OPTIONS_INIT;
+    arch.b_std = 0.1;
     for (long c = 0; c < cycles; c++) {
         int64_t width = 6;
+        arch.seed = (uint64_t)c;
         ntk_mlp *mlp = NULL;
         ntk_cholesky_factor *factor = NULL;
         ntk_kernel_ridge *ridge = NULL;
         ntk_spectral *spectral = NULL;
-        failed += ntk_mlp_create(2, 1, &width, K, NTK_ACTIVATION_TANH, 0, 1, 0.1, 1, 0, (uint64_t)c, &mlp) != NTK_OK;
-        failed += ntk_empirical_ntk(mlp, N, x, 2, N, NULL, 0, NTK_OUTPUT_MEAN, NTK_METHOD_STRUCTURED, 0, k, NULL, NULL) != NTK_OK;
-        failed += ntk_empirical_ntk(mlp, N, x, 2, N, NULL, 0, NTK_OUTPUT_FULL, NTK_METHOD_JACOBIAN, 0, out, NULL, NULL) != NTK_OK;
-        failed += ntk_infinite_width_kernels(mlp, N, x, 2, N, NULL, 0, 8, out, out + N * N, NULL, NULL) != NTK_OK;
-        failed += ntk_mlp_train(mlp, N, x, 2, y, K, NTK_LOSS_MSE, 0.1, 2, 4, 0.5, 1, 0, NULL, 0, NULL, 0, out, NULL, NULL, NULL,
-                                NULL, NULL, NULL) != NTK_OK;
+        failed += ntk_mlp_create(2, 1, &width, K, NTK_ACTIVATION_TANH, &arch, &mlp) != NTK_OK;
+        failed += ntk_empirical_ntk(mlp, N, x, 2, N, NULL, 0, NTK_OUTPUT_MEAN, NULL, k, N) != NTK_OK;
+        failed += ntk_empirical_ntk(mlp, N, x, 2, N, NULL, 0, NTK_OUTPUT_FULL, &jacobian, out, N * K * K) != NTK_OK;
+        failed += ntk_infinite_width_kernels(mlp, N, x, 2, N, NULL, 0, &points, out, N, out + N * N, N) != NTK_OK;
+        failed += ntk_mlp_train(mlp, N, x, 2, y, K, 2, &train, out, NULL, NULL) != NTK_OK;
         for (int i = 0; i < N; i++) k[i * N + i] += 0.1;
         failed += ntk_cholesky_factor_create(N, k, N, 0.1, NULL, NULL, &factor) != NTK_OK;
         failed += ntk_cholesky_factor_solve(factor, K, y, K, out, K) != NTK_OK;
-        failed += ntk_kernel_ridge_fit(N, K, k, N, y, K, NULL, 0, 0.1, 0, 0, NULL, NULL, &ridge) != NTK_OK;
-        failed += ntk_kernel_ridge_predict(ridge, N, k, N, NULL, 0, out, K) != NTK_OK;
+        failed += ntk_kernel_ridge_fit(N, k, N, &targets, 0.1, NULL, &ridge) != NTK_OK;
+        failed += ntk_kernel_ridge_predict(ridge, &test, out, K) != NTK_OK;
         failed += ntk_spectral_create(N, k, N, NTK_NEGATIVE_CLAMP, NULL, NULL, &spectral) != NTK_OK;
-        failed += ntk_spectral_predict(spectral, K, y, K, NULL, 0, 2, times, NULL, 1, 0, NULL, 0, NULL, 0, out, NULL) != NTK_OK;
-        failed += ntk_gradient_flow_ode(N, K, k, N, y, K, NULL, 0, 2, times, NTK_LOSS_MSE, 1, 0, NULL, 0, NULL, 0, 1e-8, 1e-10,
-                                        out, NULL, NULL, NULL) != NTK_OK;
+        failed += ntk_spectral_predict(spectral, &targets, 2, times, NULL, NULL, NULL, out, NULL) != NTK_OK;
+        failed += ntk_gradient_flow_ode(N, k, N, &targets, NULL, 2, times, NTK_LOSS_MSE, &ode, out, NULL) != NTK_OK;
         ntk_gram(-1, 1, 1, 1, x, 1, NULL, 1, out, 1, NULL, NULL); /* an error message each cycle */
         ntk_mlp_free(mlp);
         ntk_cholesky_factor_free(factor);

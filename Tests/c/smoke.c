@@ -261,9 +261,9 @@ static void test_regression(void) {
     }
     const double z = 0.2;
 
+    const ntk_targets targets = {K, y, K, f0, K}, plain = {K, y, K, NULL, 0};
     ntk_kernel_ridge *model = NULL;
-    check(ntk_kernel_ridge_fit(N, K, k, N, y, K, f0, K, z, 0, 0.0, NULL, NULL, &model) == NTK_OK && model,
-          "kernel ridge fit");
+    check(ntk_kernel_ridge_fit(N, k, N, &targets, z, NULL, &model) == NTK_OK && model, "kernel ridge fit");
     check(ntk_kernel_ridge_dual_coefficients(model, alpha, K) == NTK_OK, "dual coefficients");
     /* (K + zI) alpha = Y - f0 */
     double worst = 0;
@@ -281,25 +281,60 @@ static void test_regression(void) {
             for (int j = 0; j < N; j++) acc += kt[i * N + j] * alpha[j * K + c];
             want[i * K + c] = acc;
         }
-    check(ntk_kernel_ridge_predict(model, M, kt, N, NULL, 0, pred, K) == NTK_OK && max_abs_diff(pred, want, M * K) < 1e-13,
+    const ntk_test_kernel test = {M, kt, N, NULL, 0};
+    check(ntk_kernel_ridge_predict(model, &test, pred, K) == NTK_OK && max_abs_diff(pred, want, M * K) < 1e-13,
           "kernel ridge test predictions are K_test alpha");
+    check(ntk_kernel_ridge_predict(model, NULL, pred, K) == NTK_ERR_INVALID_ARGUMENT, "a NULL test descriptor is rejected");
     double ridge_used = -1, jitter = -1;
     int64_t n_out = 0, k_out = 0;
     check(ntk_kernel_ridge_info(model, &n_out, &k_out, &ridge_used, &jitter) == NTK_OK && n_out == N && k_out == K &&
               ridge_used == z && jitter == 0,
           "kernel ridge info");
+    {
+        /* The relative ridge: z = ridge * trace(K) / n. */
+        ntk_kernel_ridge_options relative;
+        check(ntk_kernel_ridge_options_init(&relative) == NTK_OK && relative.size == sizeof relative &&
+                  relative.ridge_scale == NTK_RIDGE_ABSOLUTE && relative.max_jitter == 0 && relative.progress == NULL,
+              "kernel ridge options: _init sets the size and the defaults");
+        relative.ridge_scale = NTK_RIDGE_RELATIVE;
+        double trace = 0;
+        for (int i = 0; i < N; i++) trace += k[i * N + i];
+        ntk_kernel_ridge *scaled = NULL;
+        check(ntk_kernel_ridge_fit(N, k, N, &targets, 0.5, &relative, &scaled) == NTK_OK &&
+                  ntk_kernel_ridge_info(scaled, NULL, NULL, &ridge_used, NULL) == NTK_OK &&
+                  fabs(ridge_used - 0.5 * trace / N) < 1e-13 * ridge_used,
+              "a relative ridge is scaled by the mean diagonal");
+        ntk_kernel_ridge_free(scaled);
+        relative.ridge_scale = (ntk_ridge_scale)5;
+        check(ntk_kernel_ridge_fit(N, k, N, &targets, 0.5, &relative, &scaled) == NTK_ERR_INVALID_ARGUMENT && !scaled,
+              "an unknown ridge scale is rejected");
+    }
 
     ntk_spectral *solver = NULL;
     check(ntk_spectral_create(N, k, N, NTK_NEGATIVE_CLAMP, NULL, NULL, &solver) == NTK_OK, "spectral solver created");
-    check(ntk_kernel_ridge_predict((const ntk_kernel_ridge *)solver, M, kt, N, NULL, 0, pred, K) == NTK_ERR_INVALID_HANDLE,
-          "a spectral handle is rejected where a kernel ridge handle is expected");
+    check(ntk_kernel_ridge_predict((const ntk_kernel_ridge *)solver, &test, pred, K) == NTK_ERR_INVALID_HANDLE &&
+              strstr(ntk_last_error(), "ntk_spectral") != NULL,
+          "a spectral handle is rejected where a kernel ridge handle is expected, named by its C type");
     double times[2] = {0.0, INFINITY}, ridges[2] = {z, z};
     double flow_train[2 * N * K], flow_test[2 * M * K];
-    check(ntk_spectral_predict(solver, K, y, K, f0, K, 2, times, ridges, 1.0, M, kt, N, NULL, 0, flow_train, flow_test) ==
-              NTK_OK,
+    check(ntk_spectral_predict(solver, &targets, 2, times, ridges, &test, NULL, flow_train, flow_test) == NTK_OK,
           "spectral predictions");
     check(max_abs_diff(flow_train, f0, N * K) < 1e-14, "at t = 0 the train predictions are f0");
     check(max_abs_diff(flow_test + M * K, want, M * K) < 1e-11, "at t = inf the test predictions are kernel ridge's");
+    check(ntk_spectral_predict(solver, &targets, 2, times, ridges, NULL, NULL, flow_train, flow_test) ==
+              NTK_ERR_INVALID_ARGUMENT,
+          "pred_test without a test kernel is rejected");
+    {
+        /* The learning rate scales time: (t, eta) and (2t, eta/2) give the same predictions. */
+        double t1 = 3.0, t2 = 6.0, a1[N * K], a2[N * K];
+        ntk_spectral_options fast = NTK_SPECTRAL_OPTIONS_INIT, slow = NTK_SPECTRAL_OPTIONS_INIT;
+        check(fast.size == sizeof fast && fast.learning_rate == 1.0, "spectral options initialiser");
+        slow.learning_rate = 0.5;
+        check(ntk_spectral_predict(solver, &plain, 1, &t1, NULL, NULL, &fast, a1, NULL) == NTK_OK &&
+                  ntk_spectral_predict(solver, &plain, 1, &t2, NULL, NULL, &slow, a2, NULL) == NTK_OK &&
+                  max_abs_diff(a1, a2, N * K) < 1e-13 && max_abs_diff(a1, y, N * K) > 1e-3,
+              "the learning rate in the options scales time");
+    }
     double lam[N], eta = 0, lmax = 0;
     ntk_eigh(N, k, N, lam, NULL, 0, NULL, NULL);
     check(ntk_spectral_max_learning_rate(solver, N * K, &eta, &lmax) == NTK_OK && fabs(lmax - lam[N - 1]) < 1e-12 * lmax &&
@@ -307,28 +342,29 @@ static void test_regression(void) {
           "critical learning rate 2N / lambda_max");
     double grid[3] = {1e-3, 1e-1, 10}, scores[3];
     int64_t best = -1;
-    check(ntk_spectral_select_ridge(solver, K, y, K, f0, K, 3, grid, NTK_CRITERION_LOO, scores, &best) == NTK_OK &&
+    check(ntk_spectral_select_ridge(solver, &targets, 3, grid, NTK_CRITERION_LOO, scores, &best) == NTK_OK &&
               best >= 0 && best < 3 && scores[best] <= scores[0] && scores[best] <= scores[2],
           "ridge selection returns the minimising index");
-    check(ntk_spectral_select_ridge(solver, K, y, K, f0, K, 3, grid, 7, scores, &best) == NTK_ERR_INVALID_ARGUMENT,
+    check(ntk_spectral_select_ridge(solver, &targets, 3, grid, (ntk_ridge_criterion)7, scores, &best) ==
+              NTK_ERR_INVALID_ARGUMENT,
           "an unknown criterion is rejected");
     double coef[N * K];
-    check(ntk_spectral_dual_coefficients(solver, K, y, K, f0, K, INFINITY, z, 1.0, coef, K) == NTK_OK &&
+    check(ntk_spectral_dual_coefficients(solver, &targets, INFINITY, z, NULL, coef, K) == NTK_OK &&
               max_abs_diff(coef, alpha, N * K) < 1e-11,
           "spectral dual coefficients at t = inf are kernel ridge's alpha");
     double zeros[N * K];
     memset(zeros, 0, sizeof zeros);
-    check(ntk_spectral_dual_coefficients(solver, K, y, K, NULL, 0, 0.0, 0.0, 1.0, coef, K) == NTK_OK &&
+    check(ntk_spectral_dual_coefficients(solver, &plain, 0.0, 0.0, NULL, coef, K) == NTK_OK &&
               max_abs_diff(coef, zeros, N * K) == 0,
           "spectral dual coefficients at t = 0 are zero");
-    check(ntk_spectral_dual_coefficients(solver, K, y, K, NULL, 0, 1.0, 0.0, 1.0, coef, K - 1) == NTK_ERR_INVALID_ARGUMENT &&
-              ntk_spectral_dual_coefficients(solver, K, y, K, NULL, 0, 1.0, 0.0, 1.0, NULL, K) == NTK_ERR_INVALID_ARGUMENT &&
-              ntk_spectral_dual_coefficients(solver, K, y, K, NULL, 0, -1.0, 0.0, 1.0, coef, K) == NTK_ERR_INVALID_ARGUMENT &&
-              ntk_spectral_dual_coefficients(NULL, K, y, K, NULL, 0, 1.0, 0.0, 1.0, coef, K) == NTK_ERR_INVALID_HANDLE,
-          "spectral dual coefficients reject a short ld, NULL output, negative time, NULL solver");
+    check(ntk_spectral_dual_coefficients(solver, &plain, 1.0, 0.0, NULL, coef, K - 1) == NTK_ERR_INVALID_ARGUMENT &&
+              ntk_spectral_dual_coefficients(solver, &plain, 1.0, 0.0, NULL, NULL, K) == NTK_ERR_INVALID_ARGUMENT &&
+              ntk_spectral_dual_coefficients(solver, &plain, -1.0, 0.0, NULL, coef, K) == NTK_ERR_INVALID_ARGUMENT &&
+              ntk_spectral_dual_coefficients(solver, NULL, 1.0, 0.0, NULL, coef, K) == NTK_ERR_INVALID_ARGUMENT &&
+              ntk_spectral_dual_coefficients(NULL, &plain, 1.0, 0.0, NULL, coef, K) == NTK_ERR_INVALID_HANDLE,
+          "spectral dual coefficients reject a short ld, NULL output, negative time, NULL targets, NULL solver");
     times[0] = -1;
-    check(ntk_spectral_predict(solver, K, y, K, NULL, 0, 2, times, NULL, 1.0, 0, NULL, 0, NULL, 0, flow_train, NULL) ==
-              NTK_ERR_INVALID_ARGUMENT,
+    check(ntk_spectral_predict(solver, &plain, 2, times, NULL, NULL, NULL, flow_train, NULL) == NTK_ERR_INVALID_ARGUMENT,
           "a negative time is rejected");
     ntk_spectral_free(solver);
     ntk_kernel_ridge_free(model);
@@ -338,14 +374,14 @@ static void test_regression(void) {
     enum { P = 7 };
     double s[N * P], w1[P * K], w2[P * K];
     for (int i = 0; i < N * P; i++) s[i] = uniform();
-    check(ntk_features_ridge(N, P, K, s, P, y, K, 0.1, NTK_FORM_PRIMAL, 0, NULL, 0, w1, K, NULL, 0, NULL, 0, NULL, NULL) ==
-                  NTK_OK &&
-              ntk_features_ridge(N, P, K, s, P, y, K, 0.1, NTK_FORM_DUAL, 0, NULL, 0, w2, K, NULL, 0, NULL, 0, NULL, NULL) ==
-                  NTK_OK &&
-              max_abs_diff(w1, w2, P * K) < 1e-12,
+    ntk_features_ridge_options primal = NTK_FEATURES_RIDGE_OPTIONS_INIT, dual = NTK_FEATURES_RIDGE_OPTIONS_INIT;
+    primal.form = NTK_FORM_PRIMAL;
+    dual.form = NTK_FORM_DUAL;
+    check(ntk_features_ridge(N, P, K, s, P, y, K, 0.1, &primal, w1, K) == NTK_OK &&
+              ntk_features_ridge(N, P, K, s, P, y, K, 0.1, &dual, w2, K) == NTK_OK && max_abs_diff(w1, w2, P * K) < 1e-12,
           "features ridge: primal and dual weights agree");
-    check(ntk_features_ridge(N, P, K, s, P, y, K, 0.1, 9, 0, NULL, 0, w1, K, NULL, 0, NULL, 0, NULL, NULL) ==
-              NTK_ERR_INVALID_ARGUMENT,
+    dual.form = (ntk_features_form)9;
+    check(ntk_features_ridge(N, P, K, s, P, y, K, 0.1, &dual, w1, K) == NTK_ERR_INVALID_ARGUMENT,
           "features ridge rejects an unknown form");
 }
 
@@ -355,60 +391,187 @@ static int stop_after_two(void *user, int64_t epoch, double loss) {
     return epoch >= 2;
 }
 
+/* Keeps the snapshot kernels: user points at a struct snapshots. */
+struct snapshots {
+    int count;
+    int64_t epochs[4];
+    double lambda[4];
+    double kernels[4][20 * 20];
+};
+
+static int keep_snapshot(void *user, int64_t epoch, const double *kernel, int64_t m, double lambda_max) {
+    struct snapshots *s = user;
+    if (s->count >= 4 || m != 20) return 1;
+    s->epochs[s->count] = epoch;
+    s->lambda[s->count] = lambda_max;
+    memcpy(s->kernels[s->count], kernel, sizeof s->kernels[0]);
+    s->count++;
+    return 0;
+}
+
+static int stop_at_first_snapshot(void *user, int64_t epoch, const double *kernel, int64_t m, double lambda_max) {
+    (void)kernel;
+    (void)m;
+    (void)lambda_max;
+    *(int64_t *)user = epoch;
+    return 1;
+}
+
+/* ntk_train_options as a program built against an older header would have it: everything up
+ * to and including the seed, nothing of the callbacks or snapshots. */
+typedef struct {
+    size_t size;
+    ntk_loss loss;
+    double learning_rate;
+    int64_t batch_size;
+    double momentum;
+    uint64_t seed;
+} train_options_v0;
+
 static void test_training(void) {
     enum { N = 20, D = 2, EPOCHS = 40 };
     int64_t width = 16;
+    ntk_mlp_options arch = NTK_MLP_OPTIONS_INIT;
+    arch.b_std = 0.1;
+    arch.seed = 3;
     ntk_mlp *mlp = NULL;
-    check(ntk_mlp_create(D, 1, &width, 1, NTK_ACTIVATION_TANH, 0, 1.0, 0.1, 1, NTK_PARAMETERIZATION_NTK, 3, &mlp) == NTK_OK,
-          "network for training");
-    double x[N * D], y[N], losses[EPOCHS + 1], kernels[2 * N * N], lmax[2], value = 0;
+    check(ntk_mlp_create(D, 1, &width, 1, NTK_ACTIVATION_TANH, &arch, &mlp) == NTK_OK, "network for training");
+    double x[N * D], y[N], losses[EPOCHS + 1], value = 0;
     for (int i = 0; i < N; i++) {
         x[2 * i] = uniform();
         x[2 * i + 1] = uniform();
         y[i] = sin(3 * x[2 * i]);
     }
     check(ntk_mlp_loss_gradient(mlp, N, x, D, y, 1, NTK_LOSS_MSE, &value, NULL) == NTK_OK && value > 0, "loss");
+    double theta0[128];
+    int64_t p = 0;
+    ntk_mlp_info(mlp, NULL, NULL, NULL, &p);
+    ntk_mlp_get_parameters(mlp, theta0, p);
     int64_t snaps[2] = {0, EPOCHS}, run = -1;
     int diverged = -1;
     double before[N * N], after[N * N];
-    ntk_empirical_ntk(mlp, N, x, D, N, NULL, 0, NTK_OUTPUT_MEAN, NTK_METHOD_STRUCTURED, 0, before, NULL, NULL);
-    check(ntk_mlp_train(mlp, N, x, D, y, 1, NTK_LOSS_MSE, 0.5, EPOCHS, 0, 0.0, 0, 2, snaps, N, x, D, losses, kernels, lmax,
-                        &run, &diverged, NULL, NULL) == NTK_OK && run == EPOCHS && diverged == 0,
+    ntk_empirical_ntk(mlp, N, x, D, N, NULL, 0, NTK_OUTPUT_MEAN, NULL, before, N);
+    static struct snapshots kept;
+    ntk_train_options train;
+    check(ntk_train_options_init(&train) == NTK_OK && train.size == sizeof train && train.loss == NTK_LOSS_MSE &&
+              train.learning_rate == 1.0 && train.batch_size == 0 && train.num_snapshots == 0 &&
+              train.snapshot_callback == NULL,
+          "training options: _init sets the size and the defaults");
+    train.learning_rate = 0.5;
+    train.num_snapshots = 2;
+    train.snapshot_epochs = snaps;
+    train.m = N;
+    train.X_probe = x;
+    train.ldprobe = D;
+    train.snapshot_callback = keep_snapshot;
+    train.snapshot_user = &kept;
+    check(ntk_mlp_train(mlp, N, x, D, y, 1, EPOCHS, &train, losses, &run, &diverged) == NTK_OK && run == EPOCHS &&
+              diverged == 0,
           "full-batch training runs every epoch");
-    ntk_empirical_ntk(mlp, N, x, D, N, NULL, 0, NTK_OUTPUT_MEAN, NTK_METHOD_STRUCTURED, 0, after, NULL, NULL);
-    check(max_abs_diff(kernels, before, N * N) < 1e-13 && max_abs_diff(kernels + N * N, after, N * N) < 1e-13,
-          "the snapshot kernels are the empirical NTKs at epochs 0 and the last");
+    ntk_empirical_ntk(mlp, N, x, D, N, NULL, 0, NTK_OUTPUT_MEAN, NULL, after, N);
+    check(kept.count == 2 && kept.epochs[0] == 0 && kept.epochs[1] == EPOCHS &&
+              max_abs_diff(kept.kernels[0], before, N * N) < 1e-13 && max_abs_diff(kept.kernels[1], after, N * N) < 1e-13 &&
+              kept.lambda[1] > 0,
+          "the snapshot callback receives the empirical NTKs at epochs 0 and the last");
+    {
+        /* The same training from an older, smaller options struct: the fields it has are read,
+         * the rest (callbacks, snapshots) take their defaults even though garbage follows. */
+        double trained[128], again[128], losses_v0[EPOCHS + 1];
+        ntk_mlp_get_parameters(mlp, trained, p);
+        ntk_mlp_set_parameters(mlp, theta0, p);
+        struct {
+            train_options_v0 v0;
+            unsigned char garbage[sizeof(ntk_train_options)];
+        } old;
+        memset(&old, 0xAB, sizeof old);
+        old.v0.size = sizeof old.v0;
+        old.v0.loss = NTK_LOSS_MSE;
+        old.v0.learning_rate = 0.5;
+        old.v0.batch_size = 0;
+        old.v0.momentum = 0.0;
+        old.v0.seed = 0;
+        check(ntk_mlp_train(mlp, N, x, D, y, 1, EPOCHS, (const ntk_train_options *)(const void *)&old, losses_v0, &run,
+                            NULL) == NTK_OK &&
+                  run == EPOCHS && ntk_mlp_get_parameters(mlp, again, p) == NTK_OK && max_abs_diff(again, trained, p) == 0 &&
+                  max_abs_diff(losses_v0, losses, EPOCHS + 1) == 0,
+              "an older, smaller options struct gets the defaults for the fields it lacks");
+        /* A struct from a newer header: unknown bytes that are zero are fine, others are not. */
+        struct {
+            ntk_train_options current;
+            uint64_t future;
+        } newer;
+        memset(&newer, 0, sizeof newer);
+        ntk_train_options_init(&newer.current);
+        newer.current.size = sizeof newer;
+        newer.current.learning_rate = 0.5;
+        ntk_mlp_set_parameters(mlp, theta0, p);
+        check(ntk_mlp_train(mlp, N, x, D, y, 1, 1, &newer.current, NULL, &run, NULL) == NTK_OK && run == 1,
+              "a newer, larger options struct whose unknown fields are zero is accepted");
+        newer.future = 1;
+        check(ntk_mlp_train(mlp, N, x, D, y, 1, 1, &newer.current, NULL, NULL, NULL) == NTK_ERR_INVALID_ARGUMENT &&
+                  strstr(ntk_last_error(), "newer") != NULL,
+              "a newer options struct that sets unknown options is rejected");
+        newer.current.size = 0;
+        check(ntk_mlp_train(mlp, N, x, D, y, 1, 1, &newer.current, NULL, NULL, NULL) == NTK_ERR_INVALID_ARGUMENT,
+              "an options struct with size 0 (never initialised) is rejected");
+        ntk_mlp_set_parameters(mlp, trained, p);
+    }
     {
         /* A probe set whose m x m kernel (72 TB) cannot be allocated: a status, not an abort. */
         const int64_t huge = 3000000;
         double *probe = calloc((size_t)huge * D, sizeof(double));
-        check(probe && ntk_mlp_train(mlp, N, x, D, y, 1, NTK_LOSS_MSE, 0.5, 1, 0, 0.0, 0, 1, snaps, huge, probe, D,
-                                     losses, NULL, NULL, NULL, NULL, NULL, NULL) == NTK_ERR_OUT_OF_MEMORY,
+        ntk_train_options big = NTK_TRAIN_OPTIONS_INIT;
+        big.learning_rate = 0.5;
+        big.num_snapshots = 1;
+        big.snapshot_epochs = snaps;
+        big.m = huge;
+        big.X_probe = probe;
+        big.ldprobe = D;
+        check(probe && ntk_mlp_train(mlp, N, x, D, y, 1, 1, &big, losses, NULL, NULL) == NTK_ERR_OUT_OF_MEMORY,
               "a probe kernel too large for memory fails with OUT_OF_MEMORY");
         free(probe);
         int64_t many[3] = {0, 1, 2};
-        check(ntk_mlp_train(mlp, N, x, D, y, 1, NTK_LOSS_MSE, 0.5, 1, 0, 0.0, 0, 3, many, N, x, D, losses, NULL, NULL,
-                            NULL, NULL, NULL, NULL) == NTK_ERR_INVALID_ARGUMENT,
+        big.num_snapshots = 3;
+        big.snapshot_epochs = many;
+        big.m = N;
+        big.X_probe = x;
+        check(ntk_mlp_train(mlp, N, x, D, y, 1, 1, &big, losses, NULL, NULL) == NTK_ERR_INVALID_ARGUMENT,
               "more snapshots than epochs + 1 are rejected");
+        int64_t stopped_at = -1, later[1] = {3};
+        big.num_snapshots = 1;
+        big.snapshot_epochs = later;
+        big.snapshot_callback = stop_at_first_snapshot;
+        big.snapshot_user = &stopped_at;
+        check(ntk_mlp_train(mlp, N, x, D, y, 1, 10, &big, NULL, &run, NULL) == NTK_OK && run == 3 && stopped_at == 3,
+              "a snapshot callback that returns non-zero stops training");
     }
     check(losses[0] == value && losses[EPOCHS] < 0.5 * losses[0], "the loss falls");
     double distance = -1;
-    check(ntk_kernel_distance(N * N, kernels, kernels + N * N, &distance) == NTK_OK && distance > 0 && distance < 0.5,
+    check(ntk_kernel_distance(N * N, kept.kernels[0], kept.kernels[1], &distance) == NTK_OK && distance > 0 && distance < 0.5,
           "the kernel moved a little");
-    check(ntk_mlp_train(mlp, N, x, D, y, 1, NTK_LOSS_MSE, 0.5, EPOCHS, 0, 0.0, 0, 0, NULL, 0, NULL, 0, losses, NULL, NULL,
-                        &run, NULL, stop_after_two, NULL) == NTK_OK && run == 2 && isnan(losses[3]),
+    ntk_train_options stop = NTK_TRAIN_OPTIONS_INIT;
+    stop.learning_rate = 0.5;
+    stop.epoch_callback = stop_after_two;
+    check(ntk_mlp_train(mlp, N, x, D, y, 1, EPOCHS, &stop, losses, &run, NULL) == NTK_OK && run == 2 && isnan(losses[3]),
           "the epoch callback stops training");
-    check(ntk_mlp_train(mlp, N, x, D, y, 1, NTK_LOSS_CROSS_ENTROPY, 0.5, 1, 0, 0.0, 0, 0, NULL, 0, NULL, 0, losses, NULL,
-                        NULL, NULL, NULL, NULL, NULL) == NTK_ERR_INVALID_ARGUMENT,
+    ntk_train_options entropy = NTK_TRAIN_OPTIONS_INIT;
+    entropy.loss = NTK_LOSS_CROSS_ENTROPY;
+    check(ntk_mlp_train(mlp, N, x, D, y, 1, 1, &entropy, losses, NULL, NULL) == NTK_ERR_INVALID_ARGUMENT,
           "cross-entropy rejects targets outside [0, 1]");
+    double alignment = 0, y2[N * 2];
+    for (int i = 0; i < N; i++) y2[2 * i] = y[i], y2[2 * i + 1] = -999; /* only column 0 is read (ldy = 2) */
+    double direct = 0;
+    check(ntk_kernel_alignment(N, 1, after, N, y, 1, &direct) == NTK_OK &&
+              ntk_kernel_alignment(N, 1, after, N, y2, 2, &alignment) == NTK_OK && alignment == direct && direct > 0,
+          "kernel alignment honours the leading dimension of Y");
     /* ODE with MSE against the spectral closed form. */
     double k[N * N], ode[N], exact[N], t = 5.0;
-    ntk_empirical_ntk(mlp, N, x, D, N, NULL, 0, NTK_OUTPUT_MEAN, NTK_METHOD_STRUCTURED, 0, k, NULL, NULL);
+    ntk_empirical_ntk(mlp, N, x, D, N, NULL, 0, NTK_OUTPUT_MEAN, NULL, k, N);
     ntk_spectral *solver = NULL;
     ntk_spectral_create(N, k, N, NTK_NEGATIVE_CLAMP, NULL, NULL, &solver);
-    check(ntk_gradient_flow_ode(N, 1, k, N, y, 1, NULL, 0, 1, &t, NTK_LOSS_MSE, 1.0, 0, NULL, 0, NULL, 0, 1e-10, 1e-12, ode,
-                                NULL, NULL, NULL) == NTK_OK &&
-              ntk_spectral_predict(solver, 1, y, 1, NULL, 0, 1, &t, NULL, 1.0, 0, NULL, 0, NULL, 0, exact, NULL) == NTK_OK &&
+    const ntk_targets targets = {1, y, 1, NULL, 0};
+    check(ntk_gradient_flow_ode(N, k, N, &targets, NULL, 1, &t, NTK_LOSS_MSE, NULL, ode, NULL) == NTK_OK &&
+              ntk_spectral_predict(solver, &targets, 1, &t, NULL, NULL, NULL, exact, NULL) == NTK_OK &&
               max_abs_diff(ode, exact, N) < 1e-7,
           "the ODE with MSE follows the closed form");
     ntk_spectral_free(solver);
@@ -418,9 +581,15 @@ static void test_training(void) {
 static void test_network(void) {
     enum { N = 5, D = 3, K = 2 };
     int64_t widths[2] = {4, 3};
+    ntk_mlp_options options;
+    check(ntk_mlp_options_init(&options) == NTK_OK && options.size == sizeof options && options.w_std == 1.0 &&
+              options.b_std == 0.0 && options.bias == 1 && options.parameterization == NTK_PARAMETERIZATION_NTK &&
+              options.activation_parameter == 0.01 && options.seed == 0,
+          "MLP options: _init sets the size and the defaults");
+    options.b_std = 0.5;
+    options.seed = 7;
     ntk_mlp *mlp = NULL;
-    check(ntk_mlp_create(D, 2, widths, K, NTK_ACTIVATION_TANH, 0, 1.0, 0.5, 1, NTK_PARAMETERIZATION_NTK, 7, &mlp) == NTK_OK,
-          "MLP created");
+    check(ntk_mlp_create(D, 2, widths, K, NTK_ACTIVATION_TANH, &options, &mlp) == NTK_OK, "MLP created");
     int64_t p = 0, d = 0, k = 0, hidden = 0;
     check(ntk_mlp_info(mlp, &d, &k, &hidden, &p) == NTK_OK && d == D && k == K && hidden == 2 &&
               p == D * 4 + 4 + 4 * 3 + 3 + 3 * K + K,
@@ -429,8 +598,7 @@ static void test_network(void) {
     for (int i = 0; i < N * D; i++) x[i] = uniform();
     check(ntk_mlp_forward(mlp, N, x, D, f, K) == NTK_OK, "forward pass");
     check(ntk_mlp_jacobian(mlp, N, x, D, jac) == NTK_OK, "Jacobian");
-    check(ntk_empirical_ntk(mlp, N, x, D, N, NULL, 0, NTK_OUTPUT_MEAN, NTK_METHOD_STRUCTURED, 0, kernel, NULL, NULL) == NTK_OK,
-          "empirical NTK");
+    check(ntk_empirical_ntk(mlp, N, x, D, N, NULL, 0, NTK_OUTPUT_MEAN, NULL, kernel, N) == NTK_OK, "empirical NTK");
     /* K = (1/k) sum_c J_c J_c^T from the Jacobian, by hand. */
     double worst = 0;
     for (int i = 0; i < N; i++)
@@ -441,43 +609,76 @@ static void test_network(void) {
             worst = fmax(worst, fabs(kernel[i * N + j] - acc / K));
         }
     check(worst < 1e-12, "structured NTK equals the Jacobian contraction");
-    check(ntk_empirical_ntk_diagonal(mlp, N, x, D, NTK_OUTPUT_MEAN, diag) == NTK_OK && fabs(diag[2] - kernel[2 * N + 2]) < 1e-12,
+    {
+        /* A padded output (ldk > n2 * e): the kernel lands in the sub-matrix, the padding is kept. */
+        enum { LD = N * K + 3 };
+        double full[N * N * K], padded[N * LD];
+        for (int i = 0; i < N * LD; i++) padded[i] = -7.0;
+        ntk_empirical_ntk_options jacobian = NTK_EMPIRICAL_NTK_OPTIONS_INIT;
+        jacobian.method = NTK_METHOD_JACOBIAN;
+        check(ntk_empirical_ntk(mlp, N, x, D, N, NULL, 0, NTK_OUTPUT_PER_OUTPUT, &jacobian, padded, LD) == NTK_OK &&
+                  ntk_empirical_ntk(mlp, N, x, D, N, NULL, 0, NTK_OUTPUT_PER_OUTPUT, NULL, full, N * K) == NTK_OK,
+              "per-output NTK into a padded buffer");
+        double gap = 0;
+        int padding_kept = 1;
+        for (int i = 0; i < N; i++) {
+            for (int j = 0; j < N * K; j++) gap = fmax(gap, fabs(padded[i * LD + j] - full[i * N * K + j]));
+            for (int j = N * K; j < LD; j++) padding_kept &= padded[i * LD + j] == -7.0;
+        }
+        check(gap < 1e-12 && padding_kept, "the padded kernel equals the contiguous one and the padding is untouched");
+        check(ntk_empirical_ntk(mlp, N, x, D, N, NULL, 0, NTK_OUTPUT_PER_OUTPUT, NULL, padded, N * K - 1) ==
+                  NTK_ERR_INVALID_ARGUMENT,
+              "ldk < n2 * e is rejected");
+        double diag2[N * 3];
+        check(ntk_empirical_ntk_diagonal(mlp, N, x, D, NTK_OUTPUT_PER_OUTPUT, diag2, 3) == NTK_OK &&
+                  fabs(diag2[3 * 2 + 1] - full[2 * N * K + 2 * K + 1]) < 1e-12,
+              "per-output diagonal with a leading dimension");
+    }
+    check(ntk_empirical_ntk_diagonal(mlp, N, x, D, NTK_OUTPUT_MEAN, diag, 1) == NTK_OK &&
+              fabs(diag[2] - kernel[2 * N + 2]) < 1e-12,
           "diagonal alone");
     double theta[64];
     check(ntk_mlp_get_parameters(mlp, theta, p) == NTK_OK, "get parameters");
     theta[0] = NAN;
     check(ntk_mlp_set_parameters(mlp, theta, p) == NTK_ERR_NON_FINITE, "NaN parameters are rejected");
     check(ntk_mlp_set_parameters(mlp, theta, p - 1) == NTK_ERR_DIMENSION_MISMATCH, "a wrong parameter count is rejected");
-    check(ntk_empirical_ntk(mlp, N, x, D, N, NULL, 0, 5, NTK_METHOD_STRUCTURED, 0, kernel, NULL, NULL) ==
-              NTK_ERR_INVALID_ARGUMENT,
+    check(ntk_empirical_ntk(mlp, N, x, D, N, NULL, 0, (ntk_output_form)5, NULL, kernel, N) == NTK_ERR_INVALID_ARGUMENT,
           "an unknown output form is rejected");
     check(ntk_mlp_forward(mlp, N, x, D - 1, f, K) == NTK_ERR_INVALID_ARGUMENT, "ldx < d is rejected");
     /* Infinite width, one hidden relu layer, W_std = 1, b_std = 0, by hand for two points. */
     ntk_mlp *arch = NULL;
     int64_t one = 1;
-    check(ntk_mlp_create(2, 1, &one, 1, NTK_ACTIVATION_RELU, 0, 1.0, 0.0, 1, NTK_PARAMETERIZATION_NTK, 0, &arch) == NTK_OK,
-          "architecture for the infinite-width kernel");
-    double pts[4] = {1.0, 0.5, -0.3, 2.0}, nngp[4], ntk_inf[4];
-    check(ntk_infinite_width_kernels(arch, 2, pts, 2, 2, NULL, 0, 0, nngp, ntk_inf, NULL, NULL) == NTK_OK,
-          "infinite-width kernels");
+    check(ntk_mlp_create(2, 1, &one, 1, NTK_ACTIVATION_RELU, NULL, &arch) == NTK_OK,
+          "architecture for the infinite-width kernel (NULL options: defaults)");
+    double pts[4] = {1.0, 0.5, -0.3, 2.0}, nngp[4], ntk_inf[6] = {9, 9, 9, 9, 9, 9};
+    check(ntk_infinite_width_kernels(arch, 2, pts, 2, 2, NULL, 0, NULL, nngp, 2, ntk_inf, 3) == NTK_OK,
+          "infinite-width kernels (the NTK into a padded buffer)");
     {
         const double pi = 3.14159265358979323846;
         double q1 = (1.0 + 0.25) / 2, q2 = (0.09 + 4.0) / 2, c = (-0.3 + 1.0) / 2;
         double angle = acos(c / sqrt(q1 * q2));
         double sigma = sqrt(q1 * q2) * (sin(angle) + (pi - angle) * cos(angle)) / (2 * pi);
         double ntk01 = sigma + c * (pi - angle) / (2 * pi);
-        check(fabs(nngp[1] - sigma) < 1e-14 && fabs(ntk_inf[1] - ntk01) < 1e-14 && ntk_inf[1] == ntk_inf[2],
+        check(fabs(nngp[1] - sigma) < 1e-14 && fabs(ntk_inf[1] - ntk01) < 1e-14 && ntk_inf[1] == ntk_inf[3] &&
+                  ntk_inf[2] == 9 && ntk_inf[5] == 9,
               "infinite-width NNGP and NTK match the arc-cosine formulas");
     }
-    check(ntk_infinite_width_kernels(arch, 2, pts, 2, 2, NULL, 0, 0, NULL, NULL, NULL, NULL) == NTK_ERR_INVALID_ARGUMENT,
+    check(ntk_infinite_width_kernels(arch, 2, pts, 2, 2, NULL, 0, NULL, NULL, 0, NULL, 0) == NTK_ERR_INVALID_ARGUMENT,
           "asking for neither kernel is an error");
+    ntk_infinite_width_options points = NTK_INFINITE_WIDTH_OPTIONS_INIT;
+    points.quadrature_points = 513;
+    check(ntk_infinite_width_kernels(arch, 2, pts, 2, 2, NULL, 0, &points, nngp, 2, NULL, 0) == NTK_ERR_INVALID_ARGUMENT,
+          "more than 512 quadrature points are rejected");
     ntk_mlp_free(arch);
 
     ntk_mlp *bad = NULL;
-    check(ntk_mlp_create(D, 2, NULL, K, NTK_ACTIVATION_RELU, 0, 1, 0, 1, 0, 0, &bad) == NTK_ERR_INVALID_ARGUMENT,
+    check(ntk_mlp_create(D, 2, NULL, K, NTK_ACTIVATION_RELU, NULL, &bad) == NTK_ERR_INVALID_ARGUMENT,
           "NULL widths are rejected");
-    check(ntk_mlp_create(D, 0, NULL, K, 42, 0, 1, 0, 1, 0, 0, &bad) == NTK_ERR_INVALID_ARGUMENT && bad == NULL,
+    check(ntk_mlp_create(D, 0, NULL, K, (ntk_activation)42, NULL, &bad) == NTK_ERR_INVALID_ARGUMENT && bad == NULL,
           "an unknown activation is rejected");
+    options.bias = 2;
+    check(ntk_mlp_create(D, 0, NULL, K, NTK_ACTIVATION_RELU, &options, &bad) == NTK_ERR_INVALID_ARGUMENT && bad == NULL,
+          "bias other than 0 or 1 is rejected");
     ntk_mlp_free(mlp);
     check(ntk_live_handle_count() == 0, "MLP freed");
 }

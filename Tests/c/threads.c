@@ -18,6 +18,10 @@ static ntk_cholesky_factor *shared_factor;
 static ntk_kernel_ridge *shared_ridge;
 static ntk_spectral *shared_spectral;
 static ntk_mlp *shared_mlp;
+/* The architecture of every network here, and the data descriptors of the shared problem. */
+static ntk_mlp_options arch = NTK_MLP_OPTIONS_INIT;
+static const ntk_targets targets = {K, y, K, NULL, 0};
+static const ntk_test_kernel test = {M, kt, N, NULL, 0};
 
 static double worst(const double *a, const double *b, int count) {
     double w = 0, scale = 0;
@@ -35,24 +39,24 @@ static void *work(void *arg) {
     double times[2] = {1.0, INFINITY};
     ntk_mlp *own = NULL;
     int64_t width = 20;
-    if (ntk_mlp_create(D, 1, &width, 1, NTK_ACTIVATION_ERF, 0, 1.0, 0.2, 1, NTK_PARAMETERIZATION_NTK, 42, &own) != NTK_OK) failed++;
+    if (ntk_mlp_create(D, 1, &width, 1, NTK_ACTIVATION_ERF, &arch, &own) != NTK_OK) failed++;
     for (int r = 0; r < ROUNDS; r++) {
         if (ntk_cholesky_factor_solve(shared_factor, K, y, K, out, K) != NTK_OK || worst(out, want_solve, N * K) > 1e-12) failed++;
-        if (ntk_kernel_ridge_predict(shared_ridge, M, kt, N, NULL, 0, out, K) != NTK_OK || worst(out, want_predict, M * K) > 1e-12)
+        if (ntk_kernel_ridge_predict(shared_ridge, &test, out, K) != NTK_OK || worst(out, want_predict, M * K) > 1e-12)
             failed++;
-        if (ntk_spectral_predict(shared_spectral, K, y, K, NULL, 0, 2, times, NULL, 1.0, 0, NULL, 0, NULL, 0, flow, NULL) != NTK_OK ||
+        if (ntk_spectral_predict(shared_spectral, &targets, 2, times, NULL, NULL, NULL, flow, NULL) != NTK_OK ||
             worst(flow, want_flow, 2 * N * K) > 1e-12)
             failed++;
-        if (ntk_empirical_ntk(shared_mlp, N, x, D, N, NULL, 0, NTK_OUTPUT_MEAN, NTK_METHOD_STRUCTURED, 0, out, NULL, NULL) != NTK_OK ||
+        if (ntk_empirical_ntk(shared_mlp, N, x, D, N, NULL, 0, NTK_OUTPUT_MEAN, NULL, out, N) != NTK_OK ||
             worst(out, want_ntk, N * N) > 1e-12)
             failed++;
         /* A handle of this thread's own, same architecture and seed as the shared one. */
-        if (ntk_empirical_ntk(own, N, x, D, N, NULL, 0, NTK_OUTPUT_MEAN, NTK_METHOD_STRUCTURED, 0, out, NULL, NULL) != NTK_OK ||
+        if (ntk_empirical_ntk(own, N, x, D, N, NULL, 0, NTK_OUTPUT_MEAN, NULL, out, N) != NTK_OK ||
             worst(out, want_ntk, N * N) > 1e-12)
             failed++;
         /* The thread-local message: each thread provokes its own error and reads it back. */
         char expected[64];
-        snprintf(expected, sizeof expected, "n1 must be ≥ 0, got %ld", -1 - id);
+        snprintf(expected, sizeof expected, "n1 must be >= 0, got %ld", -1 - id);
         ntk_gram(-1 - id, 1, 1, 1.0, x, 1, NULL, 1, out, 1, NULL, NULL);
         if (strstr(ntk_last_error(), expected) == NULL) failed++;
     }
@@ -61,22 +65,24 @@ static void *work(void *arg) {
 }
 
 int main(void) {
+    arch.b_std = 0.2;
+    arch.seed = 42;
     unsigned long long s = 7;
     for (int i = 0; i < N * D; i++) x[i] = (double)((s = s * 6364136223846793005ULL + 1) >> 11) / 9007199254740992.0 - 0.5;
     for (int i = 0; i < M * D; i++) xt[i] = (double)((s = s * 6364136223846793005ULL + 1) >> 11) / 9007199254740992.0 - 0.5;
     for (int i = 0; i < N * K; i++) y[i] = (double)((s = s * 6364136223846793005ULL + 1) >> 11) / 9007199254740992.0 - 0.5;
     int64_t width = 20;
-    int ok = ntk_mlp_create(D, 1, &width, 1, NTK_ACTIVATION_ERF, 0, 1.0, 0.2, 1, NTK_PARAMETERIZATION_NTK, 42, &shared_mlp) == NTK_OK;
-    ok &= ntk_empirical_ntk(shared_mlp, N, x, D, N, NULL, 0, NTK_OUTPUT_MEAN, NTK_METHOD_STRUCTURED, 0, kmat, NULL, NULL) == NTK_OK;
-    ok &= ntk_empirical_ntk(shared_mlp, M, xt, D, N, x, D, NTK_OUTPUT_MEAN, NTK_METHOD_STRUCTURED, 0, kt, NULL, NULL) == NTK_OK;
+    int ok = ntk_mlp_create(D, 1, &width, 1, NTK_ACTIVATION_ERF, &arch, &shared_mlp) == NTK_OK;
+    ok &= ntk_empirical_ntk(shared_mlp, N, x, D, N, NULL, 0, NTK_OUTPUT_MEAN, NULL, kmat, N) == NTK_OK;
+    ok &= ntk_empirical_ntk(shared_mlp, M, xt, D, N, x, D, NTK_OUTPUT_MEAN, NULL, kt, N) == NTK_OK;
     memcpy(want_ntk, kmat, sizeof kmat);
     ok &= ntk_cholesky_factor_create(N, kmat, N, 0.1, NULL, NULL, &shared_factor) == NTK_OK;
     ok &= ntk_cholesky_factor_solve(shared_factor, K, y, K, want_solve, K) == NTK_OK;
-    ok &= ntk_kernel_ridge_fit(N, K, kmat, N, y, K, NULL, 0, 0.1, 0, 0, NULL, NULL, &shared_ridge) == NTK_OK;
-    ok &= ntk_kernel_ridge_predict(shared_ridge, M, kt, N, NULL, 0, want_predict, K) == NTK_OK;
+    ok &= ntk_kernel_ridge_fit(N, kmat, N, &targets, 0.1, NULL, &shared_ridge) == NTK_OK;
+    ok &= ntk_kernel_ridge_predict(shared_ridge, &test, want_predict, K) == NTK_OK;
     ok &= ntk_spectral_create(N, kmat, N, NTK_NEGATIVE_CLAMP, NULL, NULL, &shared_spectral) == NTK_OK;
     double times[2] = {1.0, INFINITY};
-    ok &= ntk_spectral_predict(shared_spectral, K, y, K, NULL, 0, 2, times, NULL, 1.0, 0, NULL, 0, NULL, 0, want_flow, NULL) == NTK_OK;
+    ok &= ntk_spectral_predict(shared_spectral, &targets, 2, times, NULL, NULL, NULL, want_flow, NULL) == NTK_OK;
     int passed = 0, failed = 0;
     if (!ok) {
         printf("setup failed: %s\n", ntk_last_error());

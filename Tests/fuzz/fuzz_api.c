@@ -4,8 +4,9 @@
  *
  * Calls the API in random order with random sizes (small, zero, negative, and beyond what
  * 32/64-bit arithmetic or BLAS can take), random leading dimensions (valid and invalid), NULL
- * pointers, NaN/Inf values, random enum values and flags, and handles that are live, freed,
- * of another type, or foreign pointers. Buffers are always as large as the sizes the library
+ * pointers, NaN/Inf values, random enum values, options structs with random contents and
+ * sizes (0, older/smaller, newer/larger with zero or non-zero unknown bytes), and handles that
+ * are live, freed, of another type, or foreign pointers. Buffers are always as large as the sizes the library
  * may accept (a library cannot check the extent of a caller's buffer), so any crash, any status
  * outside the documented set, a failure without a message, or a success with non-finite output
  * from finite input is a bug. Prints "fuzz: N calls ..." and exits non-zero on a finding. */
@@ -120,6 +121,33 @@ static int cancel_sometimes(void *user, double fraction) {
     return chance(10);
 }
 
+/* An options struct as a caller might pass it: `init` (size bytes, a filled struct) copied into
+ * a buffer with room to spare, then NULL (10%), its own size (70%), size 0 or too small (5%),
+ * an older prefix (5%), or a newer, larger size whose unknown bytes are zero or not (10%). */
+static union {
+    unsigned char bytes[1024];
+    double aligned_d;
+    int64_t aligned_i;
+    void *aligned_p;
+} option_storage;
+static unsigned char *const option_buffer = option_storage.bytes;
+static const void *options(const void *init, size_t size) {
+    if (chance(10)) return NULL;
+    memset(option_buffer, chance(50) ? 0 : 0xA5, sizeof option_storage.bytes);
+    memcpy(option_buffer, init, size);
+    size_t given = size;
+    int r = (int)pick(0, 29);
+    if (r == 0) given = (size_t)pick(0, (int64_t)sizeof(size_t) - 1);
+    if (r == 1) given = sizeof(size_t) + 8 * (size_t)pick(0, (int64_t)(size / 8));
+    if (r == 2 || r == 3) {
+        given = size + (size_t)pick(1, 64);
+        if (chance(50)) memset(option_buffer + size, 0, given - size);
+    }
+    if (given > sizeof option_storage.bytes) given = sizeof option_storage.bytes;
+    memcpy(option_buffer, &given, sizeof given);
+    return option_buffer;
+}
+
 int main(int argc, char **argv) {
     double seconds = argc > 1 ? atof(argv[1]) : 10;
     state = argc > 2 ? strtoull(argv[2], NULL, 10) : (unsigned long long)time(NULL);
@@ -155,15 +183,27 @@ int main(int argc, char **argv) {
             if (type == 0) status = ntk_cholesky_factor_create(n, kk, n, fabs(value()), NULL, NULL, (ntk_cholesky_factor **)&h);
             if (type == 1) {
                 double *y = matrix(n, k, &l1, 1);
-                status = ntk_kernel_ridge_fit(n, k, kk, n, y, l1, NULL, 0, fabs(value()), (int)pick(0, 2), chance(50) ? 1e-6 : 0,
-                                              NULL, NULL, (ntk_kernel_ridge **)&h);
+                ntk_kernel_ridge_options o = NTK_KERNEL_RIDGE_OPTIONS_INIT;
+                o.ridge_scale = (ntk_ridge_scale)pick(0, 2);
+                o.max_jitter = chance(50) ? 1e-6 : (chance(90) ? 0 : value());
+                const ntk_targets t = {k, y, l1, NULL, 0};
+                status = ntk_kernel_ridge_fit(n, kk, n, chance(97) ? &t : NULL, fabs(value()), options(&o, sizeof o),
+                                              (ntk_kernel_ridge **)&h);
                 release(y);
             }
-            if (type == 2) status = ntk_spectral_create(n, kk, n, (int)pick(0, 2), NULL, NULL, (ntk_spectral **)&h);
+            if (type == 2)
+                status = ntk_spectral_create(n, kk, n, (ntk_negative_eigenvalues)pick(0, 2), NULL, NULL, (ntk_spectral **)&h);
             if (type == 3) {
                 int64_t widths[3] = {size(8), size(8), size(8)};
-                status = ntk_mlp_create(size(5), pick(0, 3), chance(95) ? widths : NULL, size(3), (int)pick(0, 10), value(),
-                                        value(), value(), (int)pick(0, 2), (int)pick(0, 2), next_u64(), (ntk_mlp **)&h);
+                ntk_mlp_options o = NTK_MLP_OPTIONS_INIT;
+                o.activation_parameter = value();
+                o.w_std = value();
+                o.b_std = value();
+                o.bias = (int)pick(0, 2);
+                o.parameterization = (ntk_parameterization)pick(0, 2);
+                o.seed = next_u64();
+                status = ntk_mlp_create(size(5), pick(0, 3), chance(95) ? widths : NULL, size(3), (ntk_activation)pick(0, 10),
+                                        options(&o, sizeof o), (ntk_mlp **)&h);
             }
             checked(status, "create");
             if (status == 0 && h == NULL) finding("success without a handle", 0);
@@ -205,7 +245,8 @@ int main(int argc, char **argv) {
             int64_t hn = 0, hk = 0;
             if (ntk_kernel_ridge_info(h, &hn, &hk, NULL, NULL) == 0) n = hn, k = hk;
             double *kt = matrix(m, n, &l1, 1), *p = matrix(m, k, &l2, 0);
-            checked(ntk_kernel_ridge_predict(h, m, kt, l1, NULL, 0, p, l2), "ntk_kernel_ridge_predict");
+            const ntk_test_kernel test = {m, kt, l1, NULL, 0};
+            checked(ntk_kernel_ridge_predict(h, chance(97) ? &test : NULL, p, l2), "ntk_kernel_ridge_predict");
             release(kt), release(p);
             break;
         }
@@ -215,7 +256,9 @@ int main(int argc, char **argv) {
             if (ntk_spectral_info(h, &hn, NULL, NULL, NULL, NULL) == 0) n = hn;
             int64_t count = size(4);
             if (huge(count) || huge(n) || huge(k) || huge(m)) {
-                checked(ntk_spectral_predict(h, k, NULL, 1, NULL, 0, count, NULL, NULL, 1, m, NULL, 1, NULL, 0, NULL, NULL), "predict");
+                const ntk_targets t = {k, NULL, 1, NULL, 0};
+                const ntk_test_kernel test = {m, NULL, 1, NULL, 0};
+                checked(ntk_spectral_predict(h, &t, count, NULL, NULL, chance(50) ? &test : NULL, NULL, NULL, NULL), "predict");
                 break;
             }
             double *y = matrix(n, k, &l1, 1), *kt = chance(50) ? NULL : matrix(m, n, &l2, 1);
@@ -224,18 +267,22 @@ int main(int argc, char **argv) {
             double *train = malloc(sizeof(double) * (size_t)((count > 0 ? count : 1) * (n > 0 ? n : 1) * (k > 0 ? k : 1)));
             double *test = malloc(sizeof(double) * (size_t)((count > 0 ? count : 1) * (m > 0 ? m : 1) * (k > 0 ? k : 1)));
             if (count > 8) count = 8;
-            checked(ntk_spectral_predict(h, k, y, l1, NULL, 0, count, chance(80) ? times : NULL, chance(50) ? ridges : NULL,
-                                         chance(90) ? fabs(value()) : -1, kt ? m : 0, kt, l2, NULL, 0, train, kt ? test : NULL),
+            const ntk_targets t = {k, y, l1, NULL, 0};
+            const ntk_test_kernel tk = {m, kt, l2, NULL, 0};
+            ntk_spectral_options o = NTK_SPECTRAL_OPTIONS_INIT;
+            o.learning_rate = chance(90) ? fabs(value()) : -1;
+            checked(ntk_spectral_predict(h, &t, count, chance(80) ? times : NULL, chance(50) ? ridges : NULL, kt ? &tk : NULL,
+                                         options(&o, sizeof o), train, kt ? test : NULL),
                     "ntk_spectral_predict");
             double *coef = malloc(sizeof(double) * (size_t)((n > 0 ? n : 1) * (k > 0 ? k : 1)));
-            checked(ntk_spectral_dual_coefficients(h, k, y, l1, NULL, 0, chance(20) ? INFINITY : value(), fabs(value()),
-                                                   chance(90) ? fabs(value()) : -1, chance(95) ? coef : NULL,
+            checked(ntk_spectral_dual_coefficients(h, chance(97) ? &t : NULL, chance(20) ? INFINITY : value(), fabs(value()),
+                                                   options(&o, sizeof o), chance(95) ? coef : NULL,
                                                    chance(90) ? (k > 0 ? k : 1) : k - 1),
                     "ntk_spectral_dual_coefficients");
             free(coef);
             double scores[8];
             int64_t best;
-            checked(ntk_spectral_select_ridge(h, k, y, l1, NULL, 0, count, ridges, (int)pick(0, 2), scores, &best), "select");
+            checked(ntk_spectral_select_ridge(h, &t, count, ridges, (ntk_ridge_criterion)pick(0, 2), scores, &best), "select");
             release(y), release(kt), free(train), free(test);
             break;
         }
@@ -252,13 +299,22 @@ int main(int argc, char **argv) {
             /* Room for the largest output: the full kernel (n n k k), the Jacobian (n k P), or both
              * infinite-width kernels (2 n n). */
             double *out = malloc(sizeof(double) * (size_t)((n > 0 ? n : 1) * (n > 0 ? n : 1) * (k * k > 2 ? k * k : 2) + n * k * (p > 0 ? p : 1)));
-            int form = (int)pick(0, 3), method = (int)pick(0, 2);
-            checked(ntk_empirical_ntk(h, n, x, l1, n, NULL, 0, form, method, chance(20) ? pick(1, 100000) : 0, out,
-                                      chance(10) ? cancel_sometimes : NULL, NULL), "ntk_empirical_ntk");
-            checked(ntk_empirical_ntk_diagonal(h, n, x, l1, form, out), "diagonal");
+            ntk_output_form form = (ntk_output_form)pick(0, 3);
+            int64_t e = form == NTK_OUTPUT_MEAN ? 1 : (form == NTK_OUTPUT_PER_OUTPUT ? k : k * k);
+            int64_t ldk = n * e > 0 ? n * e : 1; /* the buffer holds n rows of n * k * k */
+            ntk_empirical_ntk_options o = NTK_EMPIRICAL_NTK_OPTIONS_INIT;
+            o.method = (ntk_kernel_method)pick(0, 2);
+            o.memory_limit = chance(20) ? pick(-1, 100000) : 0;
+            o.progress = chance(10) ? cancel_sometimes : NULL;
+            checked(ntk_empirical_ntk(h, n, x, l1, n, NULL, 0, form, options(&o, sizeof o), out, chance(95) ? ldk : ldk - 1),
+                    "ntk_empirical_ntk");
+            checked(ntk_empirical_ntk_diagonal(h, n, x, l1, form, out, chance(95) ? (e > 0 ? e : 1) : 0), "diagonal");
             checked(ntk_mlp_jacobian(h, n, x, l1, out), "ntk_mlp_jacobian");
-            checked(ntk_infinite_width_kernels(h, n, x, l1, n, NULL, 0, (int)pick(0, 40), out, chance(50) ? out + n * n : NULL,
-                                               NULL, NULL), "infinite width");
+            ntk_infinite_width_options q = NTK_INFINITE_WIDTH_OPTIONS_INIT;
+            q.quadrature_points = (int)pick(-1, 40);
+            checked(ntk_infinite_width_kernels(h, n, x, l1, n, NULL, 0, options(&q, sizeof q), out, n > 0 ? n : 1,
+                                               chance(50) ? out + n * n : NULL, n > 0 ? n : 1),
+                    "infinite width");
             release(x), release(f), free(out);
             break;
         }
@@ -269,8 +325,22 @@ int main(int argc, char **argv) {
             if (huge(n) || huge(d) || huge(k)) break;
             double *x = matrix(n, d, &l1, 1), *y = matrix(n, k, &l2, 1), losses[6];
             int64_t epochs = pick(0, 5), run = 0;
-            checked(ntk_mlp_train(h, n, x, l1, y, l2, (int)pick(0, 2), value(), epochs, pick(0, 4), fabs(value()) * 0.5,
-                                  next_u64(), 0, NULL, 0, NULL, 0, losses, NULL, NULL, &run, NULL, NULL, NULL), "ntk_mlp_train");
+            ntk_train_options o = NTK_TRAIN_OPTIONS_INIT;
+            o.loss = (ntk_loss)pick(0, 2);
+            o.learning_rate = value();
+            o.batch_size = pick(-1, 4);
+            o.momentum = fabs(value()) * 0.5;
+            o.seed = next_u64();
+            int64_t snaps[3] = {0, pick(-1, 6), 5};
+            if (chance(30)) {
+                o.num_snapshots = pick(0, 3);
+                o.snapshot_epochs = chance(95) ? snaps : NULL;
+                o.m = n;
+                o.X_probe = x;
+                o.ldprobe = l1;
+            }
+            checked(ntk_mlp_train(h, n, x, l1, y, l2, epochs, options(&o, sizeof o), chance(90) ? losses : NULL, &run, NULL),
+                    "ntk_mlp_train");
             release(x), release(y);
             break;
         }
@@ -292,21 +362,28 @@ int main(int argc, char **argv) {
         case 10: { /* features ridge */
             double *s = matrix(n, d, &l1, 1), *y = matrix(n, k, &l2, 1);
             double *w = huge(d) || huge(k) ? NULL : malloc(sizeof(double) * (size_t)((d > 0 ? d : 1) * (k > 0 ? k : 1)));
-            checked(ntk_features_ridge(n, d, k, s, l1, y, l2, fabs(value()), (int)pick(0, 3), 0, NULL, 0, w, k > 0 ? k : 1, NULL, 0,
-                                       NULL, 0, NULL, NULL), "ntk_features_ridge");
+            ntk_features_ridge_options o = NTK_FEATURES_RIDGE_OPTIONS_INIT;
+            o.form = (ntk_features_form)pick(0, 3);
+            checked(ntk_features_ridge(n, d, k, s, l1, y, l2, fabs(value()), options(&o, sizeof o), w, k > 0 ? k : 1),
+                    "ntk_features_ridge");
             release(s), release(y), free(w);
             break;
         }
         case 11: { /* ode */
             if (huge(n) || huge(k) || n <= 0 || k <= 0) {
-                checked(ntk_gradient_flow_ode(n, k, NULL, 1, NULL, 1, NULL, 0, 1, NULL, 0, 1, 0, NULL, 0, NULL, 0, 1e-8, 1e-10, NULL,
-                                              NULL, NULL, NULL), "ode");
+                const ntk_targets t = {k, NULL, 1, NULL, 0};
+                checked(ntk_gradient_flow_ode(n, NULL, 1, &t, NULL, 1, NULL, NTK_LOSS_MSE, NULL, NULL, NULL), "ode");
                 break;
             }
             double *kk = kernel(n), *y = matrix(n, k, &l1, 1), t[2] = {fabs(value()), chance(10) ? INFINITY : 0.5};
             double *out = malloc(sizeof(double) * (size_t)(2 * n * k));
-            checked(ntk_gradient_flow_ode(n, k, kk, n, y, l1, NULL, 0, 2, t, (int)pick(0, 2), 0.5, 0, NULL, 0, NULL, 0, 1e-8, 1e-10,
-                                          out, NULL, NULL, NULL), "ode");
+            const ntk_targets targets = {k, y, l1, NULL, 0};
+            ntk_ode_options o = NTK_ODE_OPTIONS_INIT;
+            o.learning_rate = 0.5;
+            o.rtol = chance(95) ? 1e-8 : value();
+            o.atol = 1e-10;
+            checked(ntk_gradient_flow_ode(n, kk, n, &targets, NULL, 2, t, (ntk_loss)pick(0, 2), options(&o, sizeof o), out, NULL),
+                    "ode");
             free(kk), release(y), free(out);
             break;
         }
@@ -314,7 +391,7 @@ int main(int argc, char **argv) {
             double a[9], b[9], out;
             for (int i = 0; i < 9; i++) a[i] = value(), b[i] = value();
             checked(ntk_kernel_distance(pick(-1, 9), chance(5) ? NULL : a, b, &out), "distance");
-            checked(ntk_kernel_alignment(pick(-1, 3), pick(-1, 3), a, b, &out), "alignment");
+            checked(ntk_kernel_alignment(pick(-1, 3), pick(-1, 3), a, 3, b, 3, &out), "alignment");
             checked(ntk_max_learning_rate(pick(-1, 3), a, 3, pick(-1, 5), &out, NULL, NULL, NULL), "max lr");
             calls++;
             (void)ntk_status_string((int)pick(-20, 5));
@@ -323,13 +400,15 @@ int main(int argc, char **argv) {
         default: { /* jacobian kernel */
             int64_t p = size(5);
             if (huge(n) || huge(m) || huge(k) || huge(p) || n * k * p > 100000) {
-                checked(ntk_jacobian_ntk(n, m, k, p, NULL, NULL, 0, NULL, NULL, NULL), "ntk_jacobian_ntk");
+                checked(ntk_jacobian_ntk(n, m, k, p, NULL, NULL, NTK_OUTPUT_MEAN, NULL, 1, NULL, NULL), "ntk_jacobian_ntk");
                 break;
             }
             double *j1 = matrix(n, k * p, &l1, 1), *j2 = chance(50) ? NULL : matrix(m, k * p, &l2, 1);
             double *out = malloc(sizeof(double) * (size_t)((n > 0 ? n : 1) * (m > n ? m : (n > 0 ? n : 1)) * (k * k > 0 ? k * k : 1)));
+            ntk_output_form form = (ntk_output_form)pick(0, 3);
+            int64_t n2 = j2 ? m : n, e = form == NTK_OUTPUT_MEAN ? 1 : (form == NTK_OUTPUT_PER_OUTPUT ? k : k * k);
             if (l1 == k * p && (!j2 || l2 == k * p))
-                checked(ntk_jacobian_ntk(n, j2 ? m : n, k, p, j1, j2, (int)pick(0, 3), out, NULL, NULL), "ntk_jacobian_ntk");
+                checked(ntk_jacobian_ntk(n, n2, k, p, j1, j2, form, out, n2 * e > 0 ? n2 * e : 1, NULL, NULL), "ntk_jacobian_ntk");
             release(j1), release(j2), free(out);
             break;
         }

@@ -7,7 +7,7 @@ Errors raise subclasses of :class:`ntk.NTKError` with the library's message; bad
 also ``ValueError`` s.
 """
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 from .errors import (  # noqa: E402
     CancelledError,

@@ -9,85 +9,202 @@ import ctypes
 import os
 import sys
 import warnings
-from ctypes import POINTER, c_char_p, c_double, c_int, c_int64, c_void_p
+from ctypes import POINTER, c_char_p, c_double, c_int, c_int64, c_size_t, c_uint64, c_void_p
 from pathlib import Path
 
 from .errors import STATUS_ERRORS, InternalError, LibraryNotFoundError
 
-#: The C library major version this package was written for.
-EXPECTED_MAJOR = 0
+#: The C library version this package was written for: the same major version, and while the
+#: major version is 0 (no stability promise yet) the same minor version too.
+EXPECTED_VERSION = (0, 2)
 
 #: ``int (*)(void *user, double fraction)``: the progress callback type.
 PROGRESS_FN = ctypes.CFUNCTYPE(c_int, c_void_p, c_double)
 #: ``int (*)(void *user, int64_t epoch, double loss)``: the training callback type.
 EPOCH_FN = ctypes.CFUNCTYPE(c_int, c_void_p, c_int64, c_double)
+#: ``int (*)(void *user, int64_t epoch, const double *K_probe, int64_t m, double lambda_max)``.
+SNAPSHOT_FN = ctypes.CFUNCTYPE(c_int, c_void_p, c_int64, POINTER(c_double), c_int64, c_double)
+
+#: The typed enums of ntk.h, value for value (tests/test_abi.py checks them against the header).
+ENUMS = {
+    "ntk_status": {
+        "NTK_OK": 0, "NTK_ERR_INVALID_ARGUMENT": -1, "NTK_ERR_DIMENSION_MISMATCH": -2, "NTK_ERR_NON_FINITE": -3,
+        "NTK_ERR_NOT_POSITIVE_DEFINITE": -4, "NTK_ERR_OUT_OF_MEMORY": -5, "NTK_ERR_CANCELLED": -6,
+        "NTK_ERR_NUMERICAL": -7, "NTK_ERR_TOO_LARGE": -8, "NTK_ERR_INVALID_HANDLE": -9, "NTK_ERR_INTERNAL": -10,
+    },
+    "ntk_ridge_scale": {"NTK_RIDGE_ABSOLUTE": 0, "NTK_RIDGE_RELATIVE": 1},
+    "ntk_features_form": {"NTK_FORM_AUTO": 0, "NTK_FORM_PRIMAL": 1, "NTK_FORM_DUAL": 2},
+    "ntk_negative_eigenvalues": {"NTK_NEGATIVE_CLAMP": 0, "NTK_NEGATIVE_ERROR": 1},
+    "ntk_ridge_criterion": {"NTK_CRITERION_GCV": 0, "NTK_CRITERION_LOO": 1},
+    "ntk_activation": {
+        "NTK_ACTIVATION_IDENTITY": 0, "NTK_ACTIVATION_RELU": 1, "NTK_ACTIVATION_LEAKY_RELU": 2, "NTK_ACTIVATION_ABS": 3,
+        "NTK_ACTIVATION_TANH": 4, "NTK_ACTIVATION_ERF": 5, "NTK_ACTIVATION_SIGMOID": 6, "NTK_ACTIVATION_GELU": 7,
+        "NTK_ACTIVATION_SOFTPLUS": 8, "NTK_ACTIVATION_SIN": 9,
+    },
+    "ntk_parameterization": {"NTK_PARAMETERIZATION_NTK": 0, "NTK_PARAMETERIZATION_STANDARD": 1},
+    "ntk_output_form": {"NTK_OUTPUT_MEAN": 0, "NTK_OUTPUT_FULL": 1, "NTK_OUTPUT_PER_OUTPUT": 2},
+    "ntk_kernel_method": {"NTK_METHOD_STRUCTURED": 0, "NTK_METHOD_JACOBIAN": 1},
+    "ntk_loss": {"NTK_LOSS_MSE": 0, "NTK_LOSS_CROSS_ENTROPY": 1},
+}
+
+
+def choices(enum, prefix):
+    """The Python names of a C enum's values: ``NTK_OUTPUT_PER_OUTPUT`` -> ``"per_output"``."""
+    return {name[len(prefix):].lower(): value for name, value in ENUMS[enum].items()}
+
+
+class Targets(ctypes.Structure):
+    """``ntk_targets``: Y (n x k) and offsets f0 (NULL: 0)."""
+    _fields_ = [("k", c_int64), ("Y", POINTER(c_double)), ("ldy", c_int64),
+                ("f0", POINTER(c_double)), ("ldf0", c_int64)]
+
+
+class TestKernel(ctypes.Structure):
+    """``ntk_test_kernel``: K_test_train (m x n) and offsets f0 (NULL: 0)."""
+    _fields_ = [("m", c_int64), ("K_test_train", POINTER(c_double)), ("ldk", c_int64),
+                ("f0", POINTER(c_double)), ("ldf0", c_int64)]
+
+
+class _Options(ctypes.Structure):
+    """An options struct: ``size`` is set to the struct's size, every other field to the C
+    library's default by its ``*_options_init`` function, then the keyword arguments."""
+
+    _init = None
+
+    def __init__(self, **fields):
+        super().__init__()
+        status = getattr(lib, self._init)(ctypes.byref(self))
+        if status:
+            raise_for_status(status)
+        for name, value in fields.items():
+            setattr(self, name, value)
+
+
+class KernelRidgeOptions(_Options):
+    _init = "ntk_kernel_ridge_options_init"
+    _fields_ = [("size", c_size_t), ("ridge_scale", c_int), ("max_jitter", c_double),
+                ("progress", PROGRESS_FN), ("progress_user", c_void_p)]
+
+
+class FeaturesRidgeOptions(_Options):
+    _init = "ntk_features_ridge_options_init"
+    _fields_ = [("size", c_size_t), ("form", c_int), ("progress", PROGRESS_FN), ("progress_user", c_void_p)]
+
+
+class SpectralOptions(_Options):
+    _init = "ntk_spectral_options_init"
+    _fields_ = [("size", c_size_t), ("learning_rate", c_double)]
+
+
+class MLPOptions(_Options):
+    _init = "ntk_mlp_options_init"
+    _fields_ = [("size", c_size_t), ("activation_parameter", c_double), ("w_std", c_double), ("b_std", c_double),
+                ("bias", c_int), ("parameterization", c_int), ("seed", c_uint64)]
+
+
+class EmpiricalNTKOptions(_Options):
+    _init = "ntk_empirical_ntk_options_init"
+    _fields_ = [("size", c_size_t), ("method", c_int), ("memory_limit", c_int64),
+                ("progress", PROGRESS_FN), ("progress_user", c_void_p)]
+
+
+class InfiniteWidthOptions(_Options):
+    _init = "ntk_infinite_width_options_init"
+    _fields_ = [("size", c_size_t), ("quadrature_points", c_int), ("progress", PROGRESS_FN), ("progress_user", c_void_p)]
+
+
+class TrainOptions(_Options):
+    _init = "ntk_train_options_init"
+    _fields_ = [("size", c_size_t), ("loss", c_int), ("learning_rate", c_double), ("batch_size", c_int64),
+                ("momentum", c_double), ("seed", c_uint64), ("epoch_callback", EPOCH_FN), ("epoch_user", c_void_p),
+                ("num_snapshots", c_int64), ("snapshot_epochs", POINTER(c_int64)), ("m", c_int64),
+                ("X_probe", POINTER(c_double)), ("ldprobe", c_int64), ("snapshot_callback", SNAPSHOT_FN),
+                ("snapshot_user", c_void_p)]
+
+
+class ODEOptions(_Options):
+    _init = "ntk_ode_options_init"
+    _fields_ = [("size", c_size_t), ("learning_rate", c_double), ("rtol", c_double), ("atol", c_double),
+                ("progress", PROGRESS_FN), ("progress_user", c_void_p)]
+
+
+#: C struct name -> ctypes class (checked against the header by tests/test_abi.py).
+STRUCTS = {
+    "ntk_targets": Targets, "ntk_test_kernel": TestKernel,
+    "ntk_kernel_ridge_options": KernelRidgeOptions, "ntk_features_ridge_options": FeaturesRidgeOptions,
+    "ntk_spectral_options": SpectralOptions, "ntk_mlp_options": MLPOptions,
+    "ntk_empirical_ntk_options": EmpiricalNTKOptions, "ntk_infinite_width_options": InfiniteWidthOptions,
+    "ntk_train_options": TrainOptions, "ntk_ode_options": ODEOptions,
+}
 
 _d = POINTER(c_double)
+_i64 = POINTER(c_int64)
+_h = c_void_p
+_out = POINTER(c_void_p)
+_P = POINTER
 _SIGNATURES = {
     "ntk_version_number": ([], c_int),
     "ntk_version_string": ([], c_char_p),
     "ntk_status_string": ([c_int], c_char_p),
     "ntk_last_error": ([], c_char_p),
-    "ntk_blas_info": ([POINTER(c_char_p), POINTER(c_char_p), POINTER(c_int), POINTER(c_int)], c_int),
+    "ntk_blas_info": ([_P(c_char_p), _P(c_char_p), _P(c_int), _P(c_int)], c_int),
     "ntk_blas_set_num_threads": ([c_int], c_int),
-    "ntk_gram": ([c_int64, c_int64, c_int64, c_double, _d, c_int64, _d, c_int64, _d, c_int64,
-                  PROGRESS_FN, c_void_p], c_int),
-    "ntk_cholesky_solve": ([c_int64, c_int64, _d, c_int64, c_double, _d, c_int64, _d, c_int64,
-                            PROGRESS_FN, c_void_p], c_int),
-    "ntk_cholesky_factor_create": ([c_int64, _d, c_int64, c_double, PROGRESS_FN, c_void_p,
-                                    POINTER(c_void_p)], c_int),
-    "ntk_cholesky_factor_solve": ([c_void_p, c_int64, _d, c_int64, _d, c_int64], c_int),
-    "ntk_cholesky_factor_order": ([c_void_p, POINTER(c_int64)], c_int),
-    "ntk_cholesky_factor_log_determinant": ([c_void_p, _d], c_int),
-    "ntk_cholesky_factor_free": ([c_void_p], None),
+    "ntk_gram": ([c_int64, c_int64, c_int64, c_double, _d, c_int64, _d, c_int64, _d, c_int64, PROGRESS_FN, c_void_p], c_int),
+    "ntk_cholesky_solve": ([c_int64, c_int64, _d, c_int64, c_double, _d, c_int64, _d, c_int64, PROGRESS_FN, c_void_p], c_int),
+    "ntk_cholesky_factor_create": ([c_int64, _d, c_int64, c_double, PROGRESS_FN, c_void_p, _out], c_int),
+    "ntk_cholesky_factor_solve": ([_h, c_int64, _d, c_int64, _d, c_int64], c_int),
+    "ntk_cholesky_factor_order": ([_h, _i64], c_int),
+    "ntk_cholesky_factor_log_determinant": ([_h, _d], c_int),
+    "ntk_cholesky_factor_free": ([_h], None),
     "ntk_eigh": ([c_int64, _d, c_int64, _d, _d, c_int64, PROGRESS_FN, c_void_p], c_int),
-    "ntk_live_handle_count": ([], c_int64),
-    "ntk_kernel_ridge_fit": ([c_int64, c_int64, _d, c_int64, _d, c_int64, _d, c_int64, c_double, c_int, c_double,
-                              PROGRESS_FN, c_void_p, POINTER(c_void_p)], c_int),
-    "ntk_kernel_ridge_predict": ([c_void_p, c_int64, _d, c_int64, _d, c_int64, _d, c_int64], c_int),
-    "ntk_kernel_ridge_train_predictions": ([c_void_p, _d, c_int64], c_int),
-    "ntk_kernel_ridge_dual_coefficients": ([c_void_p, _d, c_int64], c_int),
-    "ntk_kernel_ridge_info": ([c_void_p, POINTER(c_int64), POINTER(c_int64), _d, _d], c_int),
-    "ntk_kernel_ridge_free": ([c_void_p], None),
-    "ntk_features_ridge": ([c_int64, c_int64, c_int64, _d, c_int64, _d, c_int64, c_double, c_int,
-                            c_int64, _d, c_int64, _d, c_int64, _d, c_int64, _d, c_int64, PROGRESS_FN, c_void_p], c_int),
-    "ntk_spectral_create": ([c_int64, _d, c_int64, c_int, PROGRESS_FN, c_void_p, POINTER(c_void_p)], c_int),
-    "ntk_spectral_info": ([c_void_p, POINTER(c_int64), _d, POINTER(c_int64), POINTER(c_int64), _d], c_int),
-    "ntk_spectral_eigenvalues": ([c_void_p, _d], c_int),
-    "ntk_spectral_predict": ([c_void_p, c_int64, _d, c_int64, _d, c_int64, c_int64, _d, _d, c_double,
-                              c_int64, _d, c_int64, _d, c_int64, _d, _d], c_int),
-    "ntk_spectral_dual_coefficients": ([c_void_p, c_int64, _d, c_int64, _d, c_int64, c_double, c_double, c_double,
-                                        _d, c_int64], c_int),
-    "ntk_spectral_filters": ([c_void_p, c_int64, _d, _d, c_double, c_int64, _d, _d, _d], c_int),
-    "ntk_spectral_select_ridge": ([c_void_p, c_int64, _d, c_int64, _d, c_int64, c_int64, _d, c_int, _d,
-                                   POINTER(c_int64)], c_int),
-    "ntk_spectral_max_learning_rate": ([c_void_p, c_int64, _d, _d], c_int),
-    "ntk_spectral_free": ([c_void_p], None),
-    "ntk_mlp_create": ([c_int64, c_int64, POINTER(c_int64), c_int64, c_int, c_double, c_double, c_double, c_int,
-                        c_int, ctypes.c_uint64, POINTER(c_void_p)], c_int),
-    "ntk_mlp_info": ([c_void_p, POINTER(c_int64), POINTER(c_int64), POINTER(c_int64), POINTER(c_int64)], c_int),
-    "ntk_mlp_widths": ([c_void_p, POINTER(c_int64)], c_int),
-    "ntk_mlp_get_parameters": ([c_void_p, _d, c_int64], c_int),
-    "ntk_mlp_set_parameters": ([c_void_p, _d, c_int64], c_int),
-    "ntk_mlp_forward": ([c_void_p, c_int64, _d, c_int64, _d, c_int64], c_int),
-    "ntk_mlp_jacobian": ([c_void_p, c_int64, _d, c_int64, _d], c_int),
-    "ntk_empirical_ntk": ([c_void_p, c_int64, _d, c_int64, c_int64, _d, c_int64, c_int, c_int, c_int64, _d,
-                           PROGRESS_FN, c_void_p], c_int),
-    "ntk_empirical_ntk_diagonal": ([c_void_p, c_int64, _d, c_int64, c_int, _d], c_int),
-    "ntk_jacobian_ntk": ([c_int64, c_int64, c_int64, c_int64, _d, _d, c_int, _d, PROGRESS_FN, c_void_p], c_int),
-    "ntk_mlp_free": ([c_void_p], None),
-    "ntk_mlp_loss_gradient": ([c_void_p, c_int64, _d, c_int64, _d, c_int64, c_int, _d, _d], c_int),
-    "ntk_mlp_train": ([c_void_p, c_int64, _d, c_int64, _d, c_int64, c_int, c_double, c_int64, c_int64, c_double,
-                       ctypes.c_uint64, c_int64, POINTER(c_int64), c_int64, _d, c_int64, _d, _d, _d, POINTER(c_int64),
-                       POINTER(c_int), EPOCH_FN, c_void_p], c_int),
-    "ntk_kernel_distance": ([c_int64, _d, _d, _d], c_int),
-    "ntk_kernel_alignment": ([c_int64, c_int64, _d, _d, _d], c_int),
-    "ntk_gradient_flow_ode": ([c_int64, c_int64, _d, c_int64, _d, c_int64, _d, c_int64, c_int64, _d, c_int, c_double,
-                               c_int64, _d, c_int64, _d, c_int64, c_double, c_double, _d, _d, PROGRESS_FN, c_void_p], c_int),
-    "ntk_infinite_width_kernels": ([c_void_p, c_int64, _d, c_int64, c_int64, _d, c_int64, c_int, _d, _d,
-                                    PROGRESS_FN, c_void_p], c_int),
-    "ntk_infinite_width_diagonal": ([c_void_p, c_int64, _d, c_int64, _d, _d], c_int),
+    "ntk_kernel_ridge_options_init": ([_P(KernelRidgeOptions)], c_int),
+    "ntk_kernel_ridge_fit": ([c_int64, _d, c_int64, _P(Targets), c_double, _P(KernelRidgeOptions), _out], c_int),
+    "ntk_kernel_ridge_predict": ([_h, _P(TestKernel), _d, c_int64], c_int),
+    "ntk_kernel_ridge_train_predictions": ([_h, _d, c_int64], c_int),
+    "ntk_kernel_ridge_dual_coefficients": ([_h, _d, c_int64], c_int),
+    "ntk_kernel_ridge_info": ([_h, _i64, _i64, _d, _d], c_int),
+    "ntk_kernel_ridge_free": ([_h], None),
+    "ntk_features_ridge_options_init": ([_P(FeaturesRidgeOptions)], c_int),
+    "ntk_features_ridge": ([c_int64, c_int64, c_int64, _d, c_int64, _d, c_int64, c_double, _P(FeaturesRidgeOptions),
+                            _d, c_int64], c_int),
+    "ntk_spectral_options_init": ([_P(SpectralOptions)], c_int),
+    "ntk_spectral_create": ([c_int64, _d, c_int64, c_int, PROGRESS_FN, c_void_p, _out], c_int),
+    "ntk_spectral_info": ([_h, _i64, _d, _i64, _i64, _d], c_int),
+    "ntk_spectral_eigenvalues": ([_h, _d], c_int),
+    "ntk_spectral_predict": ([_h, _P(Targets), c_int64, _d, _d, _P(TestKernel), _P(SpectralOptions), _d, _d], c_int),
+    "ntk_spectral_dual_coefficients": ([_h, _P(Targets), c_double, c_double, _P(SpectralOptions), _d, c_int64], c_int),
+    "ntk_spectral_filters": ([_h, c_int64, _d, _d, c_double, c_int64, _d, _d, _d], c_int),
+    "ntk_spectral_select_ridge": ([_h, _P(Targets), c_int64, _d, c_int, _d, _i64], c_int),
+    "ntk_spectral_max_learning_rate": ([_h, c_int64, _d, _d], c_int),
+    "ntk_spectral_free": ([_h], None),
     "ntk_max_learning_rate": ([c_int64, _d, c_int64, c_int64, _d, _d, PROGRESS_FN, c_void_p], c_int),
+    "ntk_mlp_options_init": ([_P(MLPOptions)], c_int),
+    "ntk_mlp_create": ([c_int64, c_int64, _i64, c_int64, c_int, _P(MLPOptions), _out], c_int),
+    "ntk_mlp_info": ([_h, _i64, _i64, _i64, _i64], c_int),
+    "ntk_mlp_widths": ([_h, _i64], c_int),
+    "ntk_mlp_get_parameters": ([_h, _d, c_int64], c_int),
+    "ntk_mlp_set_parameters": ([_h, _d, c_int64], c_int),
+    "ntk_mlp_forward": ([_h, c_int64, _d, c_int64, _d, c_int64], c_int),
+    "ntk_mlp_jacobian": ([_h, c_int64, _d, c_int64, _d], c_int),
+    "ntk_empirical_ntk_options_init": ([_P(EmpiricalNTKOptions)], c_int),
+    "ntk_empirical_ntk": ([_h, c_int64, _d, c_int64, c_int64, _d, c_int64, c_int, _P(EmpiricalNTKOptions),
+                           _d, c_int64], c_int),
+    "ntk_empirical_ntk_diagonal": ([_h, c_int64, _d, c_int64, c_int, _d, c_int64], c_int),
+    "ntk_jacobian_ntk": ([c_int64, c_int64, c_int64, c_int64, _d, _d, c_int, _d, c_int64, PROGRESS_FN, c_void_p], c_int),
+    "ntk_mlp_free": ([_h], None),
+    "ntk_infinite_width_options_init": ([_P(InfiniteWidthOptions)], c_int),
+    "ntk_infinite_width_kernels": ([_h, c_int64, _d, c_int64, c_int64, _d, c_int64, _P(InfiniteWidthOptions),
+                                    _d, c_int64, _d, c_int64], c_int),
+    "ntk_infinite_width_diagonal": ([_h, c_int64, _d, c_int64, _d, _d], c_int),
+    "ntk_mlp_loss_gradient": ([_h, c_int64, _d, c_int64, _d, c_int64, c_int, _d, _d], c_int),
+    "ntk_train_options_init": ([_P(TrainOptions)], c_int),
+    "ntk_mlp_train": ([_h, c_int64, _d, c_int64, _d, c_int64, c_int64, _P(TrainOptions), _d, _i64, _P(c_int)], c_int),
+    "ntk_kernel_distance": ([c_int64, _d, _d, _d], c_int),
+    "ntk_kernel_alignment": ([c_int64, c_int64, _d, c_int64, _d, c_int64, _d], c_int),
+    "ntk_ode_options_init": ([_P(ODEOptions)], c_int),
+    "ntk_gradient_flow_ode": ([c_int64, _d, c_int64, _P(Targets), _P(TestKernel), c_int64, _d, c_int,
+                               _P(ODEOptions), _d, _d], c_int),
+    "ntk_live_handle_count": ([], c_int64),
 }
 
 
@@ -159,11 +276,12 @@ for _name, (_args, _res) in _SIGNATURES.items():
     _f.argtypes = _args
     _f.restype = _res
 
-_major = lib.ntk_version_number() // 10000
-if _major != EXPECTED_MAJOR:
+_number = lib.ntk_version_number()
+if (_number // 10000, _number // 100 % 100 if EXPECTED_VERSION[0] == 0 else 0) != (
+        EXPECTED_VERSION[0], EXPECTED_VERSION[1] if EXPECTED_VERSION[0] == 0 else 0):
     raise LibraryNotFoundError(
-        f"{path} is libntk {lib.ntk_version_string().decode()}, but this package needs major version "
-        f"{EXPECTED_MAJOR}; rebuild the library or reinstall the package from the same checkout")
+        f"{path} is libntk {lib.ntk_version_string().decode()}, but this package needs version "
+        f"{EXPECTED_VERSION[0]}.{EXPECTED_VERSION[1]}; rebuild the library or reinstall the package from the same checkout")
 
 
 def raise_for_status(status):

@@ -1,12 +1,21 @@
 """Progress callbacks from Python (internal).
 
-A Python ``progress(fraction)`` callable is called with the fraction of work done; returning
-``False`` cancels (the call raises :class:`ntk.CancelledError`); an exception raised inside it
-cancels too and is re-raised from the library call, so a ``KeyboardInterrupt`` works.
+A Python ``progress(fraction)`` callable is called with the fraction of work done. It answers
+"go on?": returning ``None`` (no return statement) or a truthy value goes on; returning any other
+falsy value (``False``, ``0``, ``numpy.False_``) cancels, and the call raises
+:class:`ntk.CancelledError`. An exception raised inside it cancels too and is re-raised from the
+library call, so a ``KeyboardInterrupt`` works. The training ``callback(epoch, loss)`` follows
+the same rule, stopping training instead of cancelling it. (The C callbacks return non-zero to
+cancel; Swift's ``ProgressHandler`` answers ``.proceed`` or ``.cancel``.)
 """
 
 from ._library import PROGRESS_FN, raise_for_status
 from .errors import InvalidArgumentError
+
+
+def wants_cancel(answer):
+    """Whether a callback's return value asks to stop: any falsy value except None."""
+    return answer is not None and not answer
 
 
 class Callback:
@@ -22,7 +31,7 @@ class Callback:
 
         def trampoline(_user, fraction):
             try:
-                return 1 if progress(fraction) is False else 0
+                return 1 if wants_cancel(progress(fraction)) else 0
             except BaseException as e:  # noqa: BLE001 - re-raised after the C call returns
                 self.error = e
                 return 1

@@ -12,15 +12,15 @@ import numpy as np
 
 from . import _arrays
 from ._handle import Handle
-from ._library import call, lib
+from ._library import EmpiricalNTKOptions, InfiniteWidthOptions, MLPOptions, call, choices, lib
 from ._progress import Callback
 from .errors import DimensionMismatchError, InvalidArgumentError
 
-ACTIVATIONS = {"identity": 0, "relu": 1, "leaky_relu": 2, "abs": 3, "tanh": 4, "erf": 5, "sigmoid": 6,
-               "gelu": 7, "softplus": 8, "sin": 9}
-_PARAMETERIZATIONS = {"ntk": 0, "standard": 1}
-_OUTPUTS = {"mean": 0, "full": 1, "per_output": 2}
-_METHODS = {"structured": 0, "jacobian": 1}
+#: The activations by name, with their values of the C enum ``ntk_activation``.
+ACTIVATIONS = choices("ntk_activation", "NTK_ACTIVATION_")
+_PARAMETERIZATIONS = choices("ntk_parameterization", "NTK_PARAMETERIZATION_")
+_OUTPUTS = choices("ntk_output_form", "NTK_OUTPUT_")
+_METHODS = choices("ntk_kernel_method", "NTK_METHOD_")
 
 
 _choice, _int = _arrays.choice, _arrays.integer
@@ -61,10 +61,12 @@ class MLP(Handle):
             seed &= 2**64 - 1
         w_array = (ctypes.c_int64 * max(len(widths), 1))(*widths)
         handle = ctypes.c_void_p()
+        options = MLPOptions(activation_parameter=_arrays.scalar(leaky_slope, "leaky_slope"),
+                             w_std=_arrays.scalar(W_std, "W_std"), b_std=_arrays.scalar(b_std, "b_std"),
+                             bias=1 if bias else 0,
+                             parameterization=_choice(parameterization, _PARAMETERIZATIONS, "parameterization"), seed=seed)
         call("ntk_mlp_create", _int(input_dim, "input_dim"), len(widths), w_array, _int(output_dim, "output_dim"),
-             _choice(activation, ACTIVATIONS, "activation"), _arrays.scalar(leaky_slope, "leaky_slope"),
-             _arrays.scalar(W_std, "W_std"), _arrays.scalar(b_std, "b_std"), 1 if bias else 0,
-             _choice(parameterization, _PARAMETERIZATIONS, "parameterization"), seed, ctypes.byref(handle))
+             _choice(activation, ACTIVATIONS, "activation"), ctypes.byref(options), ctypes.byref(handle))
         self._handle = handle
         self.input_dim, self.widths, self.output_dim = int(input_dim), list(widths), int(output_dim)
         self.activation, self.W_std, self.b_std = activation, float(W_std), float(b_std)
@@ -206,9 +208,15 @@ def empirical_ntk(net, X1, X2=None, output="mean", method="structured", memory_l
         raise InvalidArgumentError(f"memory_limit must be > 0 bytes, got {memory_limit}")
     out = np.empty(_kernel_shape(n1, n2, net.output_dim, output))
     cb = Callback(progress)
-    cb.check(lib.ntk_empirical_ntk(net._live(), n1, p1, ld1, n2, p2, ld2, form, _choice(method, _METHODS, "method"),
-                                   limit, _arrays.pointer(out), cb.c_function, None))
+    options = EmpiricalNTKOptions(method=_choice(method, _METHODS, "method"), memory_limit=limit, progress=cb.c_function)
+    cb.check(lib.ntk_empirical_ntk(net._live(), n1, p1, ld1, n2, p2, ld2, form, ctypes.byref(options),
+                                   _arrays.pointer(out), _row_length(out)))
     return out
+
+
+def _row_length(kernel):
+    """The leading dimension of a contiguous kernel array (n1, n2, ...): one row's entries."""
+    return max(kernel.size // max(kernel.shape[0], 1), 1)
 
 
 def empirical_ntk_diagonal(net, X, output="mean"):
@@ -219,7 +227,8 @@ def empirical_ntk_diagonal(net, X, output="mean"):
         raise InvalidArgumentError(f"output must be 'mean' or 'per_output', got {output!r}")
     x, px, ldx = net._inputs(X)
     out = np.empty((x.shape[0],) if output == "mean" else (x.shape[0], net.output_dim))
-    call("ntk_empirical_ntk_diagonal", net._live(), x.shape[0], px, ldx, _OUTPUTS[output], _arrays.pointer(out))
+    call("ntk_empirical_ntk_diagonal", net._live(), x.shape[0], px, ldx, _OUTPUTS[output], _arrays.pointer(out),
+         1 if output == "mean" else max(net.output_dim, 1))
     return out
 
 
@@ -256,7 +265,8 @@ def jacobian_ntk(J1, J2=None, output="mean", progress=None):
     out = np.empty(_kernel_shape(n1, n2, k, output))
     cb = Callback(progress)
     cb.check(lib.ntk_jacobian_ntk(n1, n2, k, p, _arrays.pointer(j1), _arrays.NULL if j2 is None else _arrays.pointer(j2),
-                                  _choice(output, _OUTPUTS, "output"), _arrays.pointer(out), cb.c_function, None))
+                                  _choice(output, _OUTPUTS, "output"), _arrays.pointer(out), _row_length(out),
+                                  cb.c_function, None))
     return out
 
 
@@ -306,8 +316,8 @@ def _infinite(net, X1, X2, want_nngp, want_ntk, quadrature_points, progress):
     nngp = np.empty((n1, n2)) if want_nngp else None
     ntk_ = np.empty((n1, n2)) if want_ntk else None
     cb = Callback(progress)
-    cb.check(lib.ntk_infinite_width_kernels(net._live(), n1, p1, ld1, n2, p2, ld2, points,
-                                            _arrays.NULL if nngp is None else _arrays.pointer(nngp),
-                                            _arrays.NULL if ntk_ is None else _arrays.pointer(ntk_),
-                                            cb.c_function, None))
+    options = InfiniteWidthOptions(quadrature_points=points, progress=cb.c_function)
+    cb.check(lib.ntk_infinite_width_kernels(net._live(), n1, p1, ld1, n2, p2, ld2, ctypes.byref(options),
+                                            _arrays.NULL if nngp is None else _arrays.pointer(nngp), max(n2, 1),
+                                            _arrays.NULL if ntk_ is None else _arrays.pointer(ntk_), max(n2, 1)))
     return nngp, ntk_

@@ -14,13 +14,15 @@ import numpy as np
 
 from . import _arrays
 from ._handle import Handle
-from ._library import call, lib
+from ._library import (FeaturesRidgeOptions, KernelRidgeOptions, SpectralOptions, Targets, TestKernel, call, choices,
+                       lib)
 from ._progress import Callback
 from .errors import DimensionMismatchError, InvalidArgumentError
 
-_FORMS = {"auto": 0, "primal": 1, "dual": 2}
-_NEGATIVE = {"clamp": 0, "error": 1}
-_CRITERIA = {"gcv": 0, "loo": 1}
+_FORMS = choices("ntk_features_form", "NTK_FORM_")
+_NEGATIVE = choices("ntk_negative_eigenvalues", "NTK_NEGATIVE_")
+_CRITERIA = choices("ntk_ridge_criterion", "NTK_CRITERION_")
+_SCALES = choices("ntk_ridge_scale", "NTK_RIDGE_")
 
 
 _choice = _arrays.choice
@@ -47,6 +49,34 @@ def _test_kernel(K_test_train, n):
     if kt.shape[1] != n:
         raise DimensionMismatchError(f"K_test_train must have {n} columns (training points), got shape {kt.shape}")
     return kt, pkt, ldkt, kt.shape[0]
+
+
+class Problem:
+    """The data of a regression as the C library's descriptors (internal): ``targets`` (an
+    ``ntk_targets``: Y and f0_train) and ``test`` (an ``ntk_test_kernel`` or None: K_test_train
+    and f0_test). The arrays are kept alive with the descriptors."""
+
+    def __init__(self, n, Y, f0_train=None, K_test_train=None, f0_test=None):
+        self.y, py, ldy, self.was_vector = _targets(Y, n)
+        self.k = self.y.shape[1]
+        self.f0, pf0, ldf0 = _arrays.optional_matrix(f0_train, "f0_train", self.y.shape)
+        self.targets = Targets(self.k, py, ldy, pf0, ldf0)
+        self.kt, pkt, ldkt, self.m = _test_kernel(K_test_train, n)
+        if self.kt is None:
+            if f0_test is not None:
+                raise InvalidArgumentError("f0_test needs K_test_train")
+            self.test = None
+            return
+        self.f0_test, pf0t, ldf0t = _arrays.optional_matrix(f0_test, "f0_test", (self.m, self.k))
+        self.test = TestKernel(self.m, pkt, ldkt, pf0t, ldf0t)
+
+    def test_pointer(self):
+        """``const ntk_test_kernel *`` (NULL without a test kernel)."""
+        return None if self.test is None else ctypes.byref(self.test)
+
+    def shape(self, a):
+        """Drops the output axis for a 1-D Y."""
+        return a if a is None or not self.was_vector else a[..., 0]
 
 
 # ----------------------------------------------------------------------------------------
@@ -80,15 +110,16 @@ class KernelRidge(Handle):
     def __init__(self, K_train, Y, ridge=0.0, ridge_relative=False, f0_train=None, max_jitter=0.0, progress=None):
         k, pk, ldk = _square(K_train, "K_train")
         n = k.shape[0]
-        y, py, ldy, self._vector = _targets(Y, n)
-        _, pf0, ldf0 = _arrays.optional_matrix(f0_train, "f0_train", y.shape)
+        data = Problem(n, Y, f0_train)
+        self._vector = data.was_vector
         handle = ctypes.c_void_p()
         cb = Callback(progress)
-        cb.check(lib.ntk_kernel_ridge_fit(n, y.shape[1], pk, ldk, py, ldy, pf0, ldf0, _arrays.scalar(ridge, "ridge"),
-                                          1 if ridge_relative else 0, _arrays.scalar(max_jitter, "max_jitter"),
-                                          cb.c_function, None, ctypes.byref(handle)))
+        options = KernelRidgeOptions(ridge_scale=_SCALES["relative" if ridge_relative else "absolute"],
+                                     max_jitter=_arrays.scalar(max_jitter, "max_jitter"), progress=cb.c_function)
+        cb.check(lib.ntk_kernel_ridge_fit(n, pk, ldk, ctypes.byref(data.targets), _arrays.scalar(ridge, "ridge"),
+                                          ctypes.byref(options), ctypes.byref(handle)))
         self._handle = handle
-        self.n, self.n_outputs = n, y.shape[1]
+        self.n, self.n_outputs = n, data.k
         z, j = ctypes.c_double(), ctypes.c_double()
         call("ntk_kernel_ridge_info", handle, None, None, ctypes.byref(z), ctypes.byref(j))
         self.ridge, self.jitter = z.value, j.value
@@ -102,7 +133,8 @@ class KernelRidge(Handle):
         kt, pkt, ldkt, m = _test_kernel(K_test_train, self.n)
         _, pf0, ldf0 = _arrays.optional_matrix(f0_test, "f0_test", (m, self.n_outputs))
         out, pout = _arrays.output(m, self.n_outputs)
-        call("ntk_kernel_ridge_predict", handle, m, pkt, ldkt, pf0, ldf0, pout, max(self.n_outputs, 1))
+        test = TestKernel(m, pkt, ldkt, pf0, ldf0)
+        call("ntk_kernel_ridge_predict", handle, ctypes.byref(test), pout, max(self.n_outputs, 1))
         return self._shape(out)
 
     @property
@@ -170,12 +202,12 @@ def features_ridge(S_train, Y, S_test=None, ridge=0.0, form="auto", return_weigh
             raise DimensionMismatchError(f"S_test has {st.shape[1]} features but S_train has {p}")
         m = st.shape[0]
     weights, pw = _arrays.output(p, k)
-    train, pt = _arrays.output(n, k)
-    test, pe = (_arrays.output(m, k) if st is not None else (None, _arrays.NULL))
     cb = Callback(progress)
-    cb.check(lib.ntk_features_ridge(n, p, k, ps, lds, py, ldy, _arrays.scalar(ridge, "ridge"),
-                                    _choice(form, _FORMS, "form"), m, pst, ldst, pw, max(k, 1), pt, max(k, 1),
-                                    pe, max(k, 1), cb.c_function, None))
+    options = FeaturesRidgeOptions(form=_choice(form, _FORMS, "form"), progress=cb.c_function)
+    cb.check(lib.ntk_features_ridge(n, p, k, ps, lds, py, ldy, _arrays.scalar(ridge, "ridge"), ctypes.byref(options),
+                                    pw, max(k, 1)))
+    train = s @ weights
+    test = None if st is None else st @ weights
     squeeze = (lambda a: a if a is None else a[:, 0]) if was_vector else (lambda a: a)
     result = (squeeze(train), squeeze(test))
     return result + (squeeze(weights),) if return_weights else result
@@ -232,23 +264,15 @@ class SpectralSolver(Handle):
 
     def _predict(self, Y, times, ridges, learning_rate, K_test_train, f0_train, f0_test):
         handle = self._live()
-        y, py, ldy, was_vector = _targets(Y, self.n)
-        k = y.shape[1]
-        _, pf0, ldf0 = _arrays.optional_matrix(f0_train, "f0_train", y.shape)
-        kt, pkt, ldkt, m = _test_kernel(K_test_train, self.n)
-        if kt is None and f0_test is not None:
-            raise InvalidArgumentError("f0_test needs K_test_train")
-        _, pf0t, ldf0t = _arrays.optional_matrix(f0_test, "f0_test", (m, k))
+        data = Problem(self.n, Y, f0_train, K_test_train, f0_test)
         count = len(times)
-        train = np.empty((count, self.n, k))
-        test = np.empty((count, m, k)) if kt is not None else None
-        call("ntk_spectral_predict", handle, k, py, ldy, pf0, ldf0, count, _arrays.pointer(times),
-             _arrays.pointer(ridges), _arrays.scalar(learning_rate, "learning_rate"), m, pkt, ldkt, pf0t, ldf0t,
+        train = np.empty((count, self.n, data.k))
+        test = np.empty((count, data.m, data.k)) if data.test is not None else None
+        options = SpectralOptions(learning_rate=_arrays.scalar(learning_rate, "learning_rate"))
+        call("ntk_spectral_predict", handle, ctypes.byref(data.targets), count, _arrays.pointer(times),
+             _arrays.pointer(ridges), data.test_pointer(), ctypes.byref(options),
              _arrays.pointer(train), _arrays.NULL if test is None else _arrays.pointer(test))
-        if was_vector:
-            train = train[:, :, 0]
-            test = None if test is None else test[:, :, 0]
-        return train, test
+        return data.shape(train), data.shape(test)
 
     def gradient_flow(self, Y, times, K_test_train=None, learning_rate=1.0, ridge=0.0, f0_train=None, f0_test=None):
         """Predictions of kernel gradient flow with MSE at every time in ``times`` (eq. 18, 20).
@@ -268,12 +292,12 @@ class SpectralSolver(Handle):
         :meth:`gradient_flow` gives for that test kernel, without the solver or the test points.
         """
         handle = self._live()
-        y, py, ldy, was_vector = _targets(Y, self.n)
-        _, pf0, ldf0 = _arrays.optional_matrix(f0_train, "f0_train", y.shape)
-        out, pout = _arrays.output(self.n, y.shape[1])
-        call("ntk_spectral_dual_coefficients", handle, y.shape[1], py, ldy, pf0, ldf0, _arrays.scalar(time, "time"),
-             _arrays.scalar(ridge, "ridge"), _arrays.scalar(learning_rate, "learning_rate"), pout, max(y.shape[1], 1))
-        return out[:, 0] if was_vector else out
+        data = Problem(self.n, Y, f0_train)
+        out, pout = _arrays.output(self.n, data.k)
+        options = SpectralOptions(learning_rate=_arrays.scalar(learning_rate, "learning_rate"))
+        call("ntk_spectral_dual_coefficients", handle, ctypes.byref(data.targets), _arrays.scalar(time, "time"),
+             _arrays.scalar(ridge, "ridge"), ctypes.byref(options), pout, max(data.k, 1))
+        return data.shape(out)
 
     def ridge_path(self, Y, ridges, K_test_train=None, f0_train=None, f0_test=None):
         """Kernel ridge predictions for every ridge of ``ridges`` (G,): ``(pred_train (G, n, k),
@@ -285,12 +309,11 @@ class SpectralSolver(Handle):
         """``(best_ridge, scores)`` by GCV or exact leave-one-out over ``ridges`` (closed forms,
         no refits). Scores are mean squared errors per target entry; ``inf`` where undefined."""
         handle = self._live()
-        y, py, ldy, _ = _targets(Y, self.n)
-        _, pf0, ldf0 = _arrays.optional_matrix(f0_train, "f0_train", y.shape)
+        data = Problem(self.n, Y, f0_train)
         z, pz = _arrays.vector(ridges, "ridges")
         scores = np.empty(len(z))
         best = ctypes.c_int64()
-        call("ntk_spectral_select_ridge", handle, y.shape[1], py, ldy, pf0, ldf0, len(z), pz,
+        call("ntk_spectral_select_ridge", handle, ctypes.byref(data.targets), len(z), pz,
              _choice(criterion, _CRITERIA, "criterion"), _arrays.pointer(scores), ctypes.byref(best))
         return float(z[best.value]), scores
 

@@ -7,7 +7,7 @@ from .errors import InvalidArgumentError
 
 
 def version():
-    """The loaded libntk's version string, e.g. ``"0.1.0"`` (``ntk.__version__`` is the package's)."""
+    """The loaded libntk's version string, e.g. ``"0.2.0"`` (``ntk.__version__`` is the package's)."""
     return lib.ntk_version_string().decode()
 
 

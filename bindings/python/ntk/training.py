@@ -14,15 +14,15 @@ import ctypes
 import numpy as np
 
 from . import _arrays
-from ._library import EPOCH_FN, call, lib
-from ._progress import Callback
+from ._library import EPOCH_FN, SNAPSHOT_FN, ODEOptions, TrainOptions, call, choices, lib, raise_for_status
+from ._progress import Callback, wants_cancel
 from .errors import DimensionMismatchError, InvalidArgumentError
 from ._arrays import integer as _int
 from .network import MLP, empirical_ntk
-from .regression import _square, _test_kernel, gradient_flow, kernel_ridge, max_learning_rate, select_ridge
-from .regression import _targets as _regression_targets
+from .regression import Problem, _square, gradient_flow, kernel_ridge, max_learning_rate, select_ridge
 
-LOSSES = {"mse": 0, "cross_entropy": 1}
+#: The losses by name, with their values of the C enum ``ntk_loss``.
+LOSSES = choices("ntk_loss", "NTK_LOSS_")
 
 
 def _loss(loss):
@@ -69,7 +69,8 @@ def kernel_alignment(K, Y):
     if k.ndim != 2 or k.shape[0] != k.shape[1]:
         raise DimensionMismatchError(f"K must be square, got {k.shape}")
     out = ctypes.c_double()
-    call("ntk_kernel_alignment", k.shape[0], y.shape[1], _arrays.pointer(k), _arrays.pointer(y), ctypes.byref(out))
+    call("ntk_kernel_alignment", k.shape[0], y.shape[1], _arrays.pointer(k), max(k.shape[0], 1), _arrays.pointer(y),
+         max(y.shape[1], 1), ctypes.byref(out))
     return out.value
 
 
@@ -154,39 +155,42 @@ def train(net, X, Y, loss="mse", learning_rate=1.0, epochs=1, batch_size=None, m
     lam0 = max_learning_rate(empirical_ntk(net, x), n * k) if diagnose else None  # 2N / lambda
 
     losses = np.empty(epochs + 1)
-    kernels = np.empty((len(snaps), m, m))
-    lambda_max = np.empty(len(snaps))
+    kernels, lambda_max, reached = [], [], []
     run, diverged = ctypes.c_int64(), ctypes.c_int()
     error = []
 
-    def trampoline(_user, epoch, value):
-        if callback is None:
-            return 0
+    def on_epoch(_user, epoch, value):
         try:
-            return 1 if callback(int(epoch), float(value)) is False else 0
+            return 1 if wants_cancel(callback(int(epoch), float(value))) else 0
         except BaseException as e:  # noqa: BLE001 - re-raised below
             error.append(e)
             return 1
 
-    c_callback = EPOCH_FN(trampoline) if callback is not None else EPOCH_FN()
-    status = lib.ntk_mlp_train(net._live(), n, px, ldx, py, ldy, _loss(loss), _arrays.scalar(learning_rate, "learning_rate"),
-                               epochs, batch, _arrays.scalar(momentum, "momentum"), _int(seed, "seed") & (2**64 - 1),
-                               len(snaps), snaps.ctypes.data_as(ctypes.POINTER(ctypes.c_int64)), m, _arrays.pointer(probe),
-                               max(net.input_dim, 1), _arrays.pointer(losses), _arrays.pointer(kernels),
-                               _arrays.pointer(lambda_max), ctypes.byref(run), ctypes.byref(diverged), c_callback, None)
+    def on_snapshot(_user, epoch, kernel, rows, lam):
+        reached.append(int(epoch))
+        kernels.append(np.ctypeslib.as_array(kernel, shape=(rows, rows)).copy() if rows else np.empty((0, 0)))
+        lambda_max.append(float(lam))
+        return 0
+
+    c_epoch = EPOCH_FN(on_epoch) if callback is not None else EPOCH_FN()
+    c_snapshot = SNAPSHOT_FN(on_snapshot)
+    options = TrainOptions(loss=_loss(loss), learning_rate=_arrays.scalar(learning_rate, "learning_rate"),
+                           batch_size=batch, momentum=_arrays.scalar(momentum, "momentum"),
+                           seed=_int(seed, "seed") & (2**64 - 1), epoch_callback=c_epoch,
+                           num_snapshots=len(snaps), snapshot_epochs=snaps.ctypes.data_as(ctypes.POINTER(ctypes.c_int64)),
+                           m=m, X_probe=_arrays.pointer(probe), ldprobe=max(net.input_dim, 1), snapshot_callback=c_snapshot)
+    status = lib.ntk_mlp_train(net._live(), n, px, ldx, py, ldy, epochs, ctypes.byref(options),
+                               _arrays.pointer(losses), ctypes.byref(run), ctypes.byref(diverged))
     if error:
         raise error[0]
-    from ._library import raise_for_status
     raise_for_status(status)
 
     h = TrainingHistory()
     h.epochs_run, h.diverged = run.value, bool(diverged.value)
     h.losses = losses[:h.epochs_run + 1]
-    reached = snaps <= h.epochs_run
-    if h.diverged:
-        reached &= snaps < h.epochs_run
-    h.snapshot_epochs = snaps[reached].tolist()
-    h.kernels, h.lambda_max = kernels[reached], lambda_max[reached]
+    h.snapshot_epochs = reached
+    h.kernels = np.array(kernels).reshape(len(reached), m, m)
+    h.lambda_max = np.array(lambda_max)
     S = len(h.snapshot_epochs)
     h.distance_to_initial = np.array([kernel_distance(h.kernels[0], K) for K in h.kernels]) if S else np.empty(0)
     h.distance_to_previous = np.array([0.0] + [kernel_distance(h.kernels[i - 1], h.kernels[i]) for i in range(1, S)]) if S else np.empty(0)
@@ -225,26 +229,17 @@ def gradient_flow_ode(K_train, Y, times, loss="mse", K_test_train=None, learning
     """
     k_, pk, ldk = _square(K_train, "K_train")
     n = k_.shape[0]
-    y, py, ldy, was_vector = _regression_targets(Y, n)
-    kk = y.shape[1]
-    _, pf0, ldf0 = _arrays.optional_matrix(f0_train, "f0_train", y.shape)
-    if K_test_train is None and f0_test is not None:
-        raise InvalidArgumentError("f0_test needs K_test_train")
-    kt, pkt, ldkt, m = _test_kernel(K_test_train, n)
-    _, pf0t, ldf0t = _arrays.optional_matrix(f0_test, "f0_test", (m, kk))
+    data = Problem(n, Y, f0_train, K_test_train, f0_test)
     t, pt = _arrays.vector(times, "times")
-    train_out = np.empty((len(t), n, kk))
-    test_out = np.empty((len(t), m, kk)) if kt is not None else None
+    train_out = np.empty((len(t), n, data.k))
+    test_out = np.empty((len(t), data.m, data.k)) if data.test is not None else None
     cb = Callback(progress)
-    cb.check(lib.ntk_gradient_flow_ode(n, kk, pk, ldk, py, ldy, pf0, ldf0, len(t), pt, _loss(loss),
-                                       _arrays.scalar(learning_rate, "learning_rate"), m, pkt, ldkt, pf0t, ldf0t,
-                                       _arrays.scalar(rtol, "rtol"), _arrays.scalar(atol, "atol"),
-                                       _arrays.pointer(train_out), _arrays.NULL if test_out is None else _arrays.pointer(test_out),
-                                       cb.c_function, None))
-    if was_vector:
-        train_out = train_out[:, :, 0]
-        test_out = None if test_out is None else test_out[:, :, 0]
-    return train_out, test_out
+    options = ODEOptions(learning_rate=_arrays.scalar(learning_rate, "learning_rate"), rtol=_arrays.scalar(rtol, "rtol"),
+                         atol=_arrays.scalar(atol, "atol"), progress=cb.c_function)
+    cb.check(lib.ntk_gradient_flow_ode(n, pk, ldk, ctypes.byref(data.targets), data.test_pointer(), len(t), pt,
+                                       _loss(loss), ctypes.byref(options), _arrays.pointer(train_out),
+                                       _arrays.NULL if test_out is None else _arrays.pointer(test_out)))
+    return data.shape(train_out), data.shape(test_out)
 
 
 def after_kernel_predictions(net, X_train, Y, X_test, ridges=None, criterion="gcv"):

@@ -1,0 +1,304 @@
+#!/usr/bin/env python3
+"""Checks that the three descriptions of the C ABI agree with include/ntk.h, the contract.
+
+1. The C boundary: the Clang header that swiftc writes for the ``@_cdecl`` functions of
+   ``Sources/NTKC`` (``--swift-header``) is compiled after ``ntk.h`` by a C compiler, so any
+   disagreement in a parameter or return type is a "conflicting types" error. Handles are the
+   one thing normalised first: Swift sees every opaque handle (``ntk_mlp *``, ...) as a
+   ``void *``, so the copy of ``ntk.h`` used here spells handle parameters ``void *`` too.
+2. The Python binding: every prototype of ``ntk.h`` against ``ntk._library._SIGNATURES``
+   (argument and return ctypes), every enum against ``ntk._library.ENUMS`` (names and values),
+   and every struct against its ctypes ``Structure`` (field names and types in order, and
+   ``sizeof``/``offsetof`` of every field as the C compiler lays them out).
+
+Usage:
+  check_abi.py [--header include/ntk.h] [--swift-header GENERATED.h] [--python]
+Exits 1 and lists every disagreement, 0 when all agree. ``scripts/check_abi.sh`` generates the
+Swift header and runs both checks; ``bindings/python/tests/test_abi.py`` runs them on
+deliberately broken copies of the header to show that they fail.
+"""
+
+import argparse
+import ctypes
+import os
+import re
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+HANDLES = ("ntk_mlp", "ntk_kernel_ridge", "ntk_spectral", "ntk_cholesky_factor")
+
+
+# ---------------------------------------------------------------------------------------------
+# Parsing ntk.h (the subset of C it is written in: prototypes, typedef enums, typedef structs)
+
+
+def _strip_comments(text):
+    text = re.sub(r"/\*.*?\*/", " ", text, flags=re.S)
+    return re.sub(r"//[^\n]*", " ", text)
+
+
+def _normal_type(t):
+    """A C type with one space between tokens and '*' kept apart: 'const double *'."""
+    t = t.replace("*", " * ")
+    return " ".join(t.split())
+
+
+def _split_param(p):
+    """('const double *', 'K') from 'const double *K'; a function-pointer typedef name stays a type."""
+    p = _normal_type(p)
+    if p == "void":
+        return None
+    m = re.match(r"^(.*?)([A-Za-z_]\w*)$", p)
+    if not m or not m.group(1).strip():
+        raise ValueError(f"cannot read the parameter {p!r}")
+    return _normal_type(m.group(1)), m.group(2)
+
+
+def parse_header(text):
+    """``(prototypes, enums, structs)`` of a header's text.
+
+    prototypes: {name: (return type, [(type, name), ...])}; enums: {typedef name: {constant:
+    value}}; structs: {typedef name: [(type, field), ...]}.
+    """
+    code = _strip_comments(text)
+    code = re.sub(r"^\s*#.*$", " ", code, flags=re.M)  # preprocessor lines
+    enums = {}
+    for m in re.finditer(r"typedef\s+enum\s+\w*\s*\{(.*?)\}\s*(\w+)\s*;", code, flags=re.S):
+        values, nxt = {}, 0
+        for item in filter(None, (i.strip() for i in m.group(1).split(","))):
+            name, _, value = (s.strip() for s in item.partition("="))
+            nxt = int(value.replace("(", "").replace(")", "")) if value else nxt
+            values[name] = nxt
+            nxt += 1
+        enums[m.group(2)] = values
+    structs = {}
+    for m in re.finditer(r"typedef\s+struct\s+\w*\s*\{(.*?)\}\s*(\w+)\s*;", code, flags=re.S):
+        fields = []
+        for decl in filter(None, (d.strip() for d in m.group(1).split(";"))):
+            fields.append(_split_param(decl))
+        structs[m.group(2)] = fields
+    body = re.sub(r"typedef[^;]*;", " ", code)
+    prototypes = {}
+    for m in re.finditer(r"([A-Za-z_][\w\s\*]*?)\b(ntk_\w+)\s*\(([^()]*)\)\s*;", body):
+        params = [p for p in (_split_param(p) for p in m.group(3).split(",")) if p is not None]
+        prototypes[m.group(2)] = (_normal_type(m.group(1)), params)
+    return prototypes, enums, structs
+
+
+# ---------------------------------------------------------------------------------------------
+# 1. The C boundary against the header
+
+
+def handles_as_void(text):
+    """ntk.h with every handle parameter written as Swift declares it: ``void *``/``void **``."""
+    names = "|".join(HANDLES)
+    text = re.sub(rf"(?:const\s+)?\b(?:{names})\s*\*\s*\*", "void **", text)
+    return re.sub(rf"(?:const\s+)?\b(?:{names})\s*\*", "void *", text)
+
+
+def swift_prototypes(generated):
+    """The C prototypes of the @_cdecl functions in swiftc's generated header."""
+    lines = [line for line in generated.splitlines() if line.startswith("SWIFT_EXTERN") and "ntk_" in line]
+    out = []
+    for line in lines:
+        line = line.replace("SWIFT_EXTERN", "extern")
+        line = re.sub(r"\s*SWIFT_\w+", "", line)
+        out.append(line)
+    return out
+
+
+def check_swift(header_text, generated_text, compiler="cc"):
+    """Compiles the header (handles as void *) followed by the Swift prototypes; returns errors."""
+    prototypes = swift_prototypes(generated_text)
+    declared = set(parse_header(header_text)[0])
+    errors = []
+    defined = {re.search(r"\b(ntk_\w+)\s*\(", p).group(1) for p in prototypes}
+    for name in sorted(declared - defined):
+        errors.append(f"{name}: declared in ntk.h but not defined by a @_cdecl function")
+    for name in sorted(defined - declared):
+        errors.append(f"{name}: a @_cdecl function that ntk.h does not declare")
+    with tempfile.TemporaryDirectory() as tmp:
+        Path(tmp, "ntk_abi.h").write_text(handles_as_void(header_text))
+        unit = Path(tmp, "abi.c")
+        unit.write_text("#define _Nullable\n#define _Nonnull\n#include <stdbool.h>\n#include \"ntk_abi.h\"\n"
+                        + "\n".join(prototypes) + "\n")
+        run = subprocess.run([compiler, "-std=c11", "-fsyntax-only", "-Werror", "-I", tmp, str(unit)],
+                             capture_output=True, text=True)
+        if run.returncode != 0:
+            for line in run.stderr.splitlines():
+                if "error" in line:
+                    errors.append(f"C boundary: {line.split('error:', 1)[-1].strip()}")
+            if not errors:
+                errors.append("C boundary: the compiler failed:\n" + run.stderr)
+    return errors
+
+
+# ---------------------------------------------------------------------------------------------
+# 2. The Python binding against the header
+
+
+def ctypes_of(c_type, lib):
+    """The ctypes type the binding must use for a C type of ntk.h."""
+    t = c_type.replace("const ", "")
+    scalars = {"int": ctypes.c_int, "int64_t": ctypes.c_int64, "uint64_t": ctypes.c_uint64, "double": ctypes.c_double,
+               "float": ctypes.c_float, "size_t": ctypes.c_size_t, "void": None}
+    callbacks = {"ntk_progress_fn": lib.PROGRESS_FN, "ntk_epoch_fn": lib.EPOCH_FN, "ntk_snapshot_fn": lib.SNAPSHOT_FN}
+    if t in scalars:
+        return scalars[t]
+    if t in callbacks:
+        return callbacks[t]
+    if t in lib.ENUMS:
+        return ctypes.c_int
+    if t == "char *":
+        return ctypes.c_char_p
+    if t == "char * *":
+        return ctypes.POINTER(ctypes.c_char_p)
+    if t == "void *":
+        return ctypes.c_void_p
+    base = t[:-2] if t.endswith(" *") else None
+    if base in HANDLES:
+        return ctypes.c_void_p
+    if base and base.endswith(" *") and base[:-2] in HANDLES:
+        return ctypes.POINTER(ctypes.c_void_p)
+    if base in lib.STRUCTS:
+        return ctypes.POINTER(lib.STRUCTS[base])
+    if base in scalars:
+        return ctypes.POINTER(scalars[base])
+    raise KeyError(f"no ctypes rule for the C type {c_type!r}")
+
+
+def _same(a, b):
+    return a is b or (a is not None and b is not None and ctypes.sizeof(a) == ctypes.sizeof(b)
+                      and getattr(a, "_type_", None) is getattr(b, "_type_", None) and a.__name__ == b.__name__)
+
+
+def check_python(header_text, compiler="cc"):
+    """Compares the binding's declarations with the header; returns errors."""
+    sys.path.insert(0, str(REPO / "bindings" / "python"))
+    from ntk import _library as lib  # noqa: E402  (needs libntk.so: the binding loads it)
+
+    prototypes, enums, structs = parse_header(header_text)
+    errors = []
+    for name in sorted(set(prototypes) ^ set(lib._SIGNATURES)):
+        where = "ntk.h" if name in prototypes else "the Python signatures"
+        errors.append(f"{name}: only in {where}")
+    for name, (ret, params) in sorted(prototypes.items()):
+        if name not in lib._SIGNATURES:
+            continue
+        args, res = lib._SIGNATURES[name]
+        if len(args) != len(params):
+            errors.append(f"{name}: {len(params)} parameters in ntk.h, {len(args)} in the Python signatures")
+            continue
+        for i, ((c_type, pname), py) in enumerate(zip(params, args)):
+            try:
+                want = ctypes_of(c_type, lib)
+            except KeyError as e:
+                errors.append(f"{name}: {e}")
+                continue
+            if not _same(want, py):
+                errors.append(f"{name}: parameter {i} ({c_type} {pname}) is {getattr(py, '__name__', py)} in Python, "
+                              f"should be {getattr(want, '__name__', want)}")
+        try:
+            want = ctypes_of(ret, lib)
+        except KeyError as e:
+            errors.append(f"{name}: {e}")
+            continue
+        if not _same(want, res):
+            errors.append(f"{name}: returns {ret}, Python declares {getattr(res, '__name__', res)}")
+    for name in sorted(set(enums) ^ set(lib.ENUMS)):
+        errors.append(f"enum {name}: only in {'ntk.h' if name in enums else 'ntk._library.ENUMS'}")
+    for name, values in enums.items():
+        if name in lib.ENUMS and values != lib.ENUMS[name]:
+            errors.append(f"enum {name}: ntk.h has {values}, Python has {lib.ENUMS[name]}")
+    for name in sorted(set(structs) ^ set(lib.STRUCTS)):
+        errors.append(f"struct {name}: only in {'ntk.h' if name in structs else 'ntk._library.STRUCTS'}")
+    common = {n: f for n, f in structs.items() if n in lib.STRUCTS}
+    for name, fields in common.items():
+        py_fields = lib.STRUCTS[name]._fields_
+        if [f for _, f in fields] != [f for f, _ in py_fields]:
+            errors.append(f"struct {name}: fields {[f for _, f in fields]} in ntk.h, {[f for f, _ in py_fields]} in Python")
+            continue
+        for (c_type, field), (_, py) in zip(fields, py_fields):
+            try:
+                want = ctypes_of(c_type, lib)
+            except KeyError as e:
+                errors.append(f"struct {name}.{field}: {e}")
+                continue
+            if not _same(want, py):
+                errors.append(f"struct {name}.{field}: {c_type} in ntk.h, {py.__name__} in Python")
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            Path(tmp, "ntk.h").write_text(header_text)
+            layout = _layout(common, compiler, tmp)
+    except subprocess.CalledProcessError as e:
+        errors.append(f"the struct layout program does not compile: {e.stderr}")
+        layout = {}
+    for name, (size, offsets) in layout.items():
+        cls = lib.STRUCTS[name]
+        if ctypes.sizeof(cls) != size:
+            errors.append(f"struct {name}: sizeof is {size} in C, {ctypes.sizeof(cls)} in Python")
+        for field, offset in offsets.items():
+            if getattr(cls, field).offset != offset:
+                errors.append(f"struct {name}.{field}: offset {offset} in C, {getattr(cls, field).offset} in Python")
+    return errors
+
+
+def _layout(structs, compiler, include_dir):
+    """{struct: (sizeof, {field: offsetof})} as the C compiler lays out the header in include_dir."""
+    with tempfile.TemporaryDirectory() as tmp:
+        src = Path(tmp, "layout.c")
+        lines = ['#include <stdio.h>', '#include <stddef.h>', '#include "ntk.h"', "int main(void) {"]
+        for name, fields in structs.items():
+            lines.append(f'    printf("{name} <sizeof> %zu\\n", sizeof({name}));')
+            for _, field in fields:
+                lines.append(f'    printf("{name} {field} %zu\\n", offsetof({name}, {field}));')
+        lines += ["    return 0;", "}"]
+        src.write_text("\n".join(lines) + "\n")
+        exe = Path(tmp, "layout")
+        subprocess.run([compiler, "-std=c99", "-I", include_dir, str(src), "-o", str(exe)],
+                       check=True, capture_output=True, text=True)
+        out = subprocess.run([str(exe)], check=True, capture_output=True, text=True).stdout
+    layout = {}
+    for line in out.splitlines():
+        struct, field, value = line.split()
+        size, offsets = layout.setdefault(struct, (None, {}))
+        if field == "<sizeof>":
+            layout[struct] = (int(value), offsets)
+        else:
+            offsets[field] = int(value)
+    return layout
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--header", default=str(REPO / "include" / "ntk.h"))
+    parser.add_argument("--swift-header", help="swiftc's generated Clang header of the NTKC module")
+    parser.add_argument("--python", action="store_true", help="check the Python ctypes declarations")
+    parser.add_argument("--cc", default=os.environ.get("CC", "cc"))
+    args = parser.parse_args(argv)
+    header = Path(args.header).read_text()
+    errors = []
+    checked = []
+    if args.swift_header:
+        errors += check_swift(header, Path(args.swift_header).read_text(), args.cc)
+        checked.append("the C boundary (@_cdecl prototypes)")
+    if args.python:
+        errors += check_python(header, args.cc)
+        checked.append("the Python signatures, enums and struct layouts")
+    if not checked:
+        parser.error("nothing to check: give --swift-header and/or --python")
+    for e in errors:
+        print("ABI mismatch:", e)
+    count = len(parse_header(header)[0])
+    if errors:
+        print(f"{len(errors)} disagreements with {args.header}")
+        return 1
+    print(f"{args.header}: {count} functions; agrees with " + " and ".join(checked))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Checks the C ABI three ways against include/ntk.h (see scripts/check_abi.py):
+#   - the C boundary: swiftc writes the C prototypes of Sources/NTKC's @_cdecl functions, which
+#     are compiled after ntk.h (a mismatched type is a "conflicting types" error);
+#   - the Python binding: its ctypes signatures, enum values and struct layouts.
+# Needs the release build (scripts/build.sh). Usage: scripts/check_abi.sh [HEADER=include/ntk.h]
+set -euo pipefail
+repo="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$repo"
+header="${1:-include/ntk.h}"
+modules="$(swift build -c release --show-bin-path)/Modules"
+mkdir -p .build/abi
+# The NTKC sources type-checked against the built NTK module, the header module CNTK and CBLAS.
+swiftc -typecheck -parse-as-library -module-name NTKC Sources/NTKC/*.swift -I "$modules" \
+    -Xcc -fmodule-map-file=Sources/CNTK/module.modulemap -Xcc -fmodule-map-file=Sources/CBLAS/module.modulemap \
+    -emit-clang-header-path .build/abi/NTKC-generated.h
+python3 scripts/check_abi.py --header "$header" --swift-header .build/abi/NTKC-generated.h --python
