@@ -6,7 +6,7 @@
  *   OPENBLAS_CORETYPE=SkylakeX ./ntk_ridge
  *
  * A two-hidden-layer relu network f(x; theta) in the NTK parameterization is created from a
- * seed; its empirical NTK K(x, x') = grad f(x) . grad f(x') (eq. 4, 11 of the notes) is computed
+ * seed; its empirical NTK K(x, x') = grad f(x) . grad f(x') (eq. 4, 11 in docs/equations.md) is computed
  * on N training and M test points of y = sin(3 x0) + x1 x2, and kernel ridge regression
  * (eq. 5, 21) predicts the test targets:
  *     pred = f0_test + K_test (K + z I)^-1 (y - f0_train),   z = 1e-3 * mean diag(K)

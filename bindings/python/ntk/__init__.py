@@ -24,9 +24,8 @@ from .errors import (  # noqa: E402
     TooLargeError,
 )
 from .linalg import CholeskyFactor, cholesky_solve, eigh, eigvalsh, gram  # noqa: E402
-from .network import (  # noqa: E402
-    ACTIVATIONS,
-    MLP,
+from .network import ACTIVATIONS, MLP  # noqa: E402
+from .kernels import (  # noqa: E402
     empirical_ntk,
     empirical_ntk_diagonal,
     infinite_width_diagonal,

@@ -194,18 +194,17 @@ def features_ridge(S_train, Y, S_test=None, ridge=0.0, form="auto", return_weigh
     if y.shape[0] != n:
         raise DimensionMismatchError(f"Y has {y.shape[0]} rows but S_train has {n}")
     k = y.shape[1]
-    if S_test is None:
-        st, pst, ldst, m = None, _arrays.NULL, 1, 0
-    else:
-        st, pst, ldst, _ = _arrays.matrix(S_test, "S_test")
+    st = None
+    if S_test is not None:
+        st = _arrays.matrix(S_test, "S_test")[0]
         if st.shape[1] != p:
             raise DimensionMismatchError(f"S_test has {st.shape[1]} features but S_train has {p}")
-        m = st.shape[0]
     weights, pw = _arrays.output(p, k)
     cb = Callback(progress)
     options = FeaturesRidgeOptions(form=_choice(form, _FORMS, "form"), progress=cb.c_function)
     cb.check(lib.ntk_features_ridge(n, p, k, ps, lds, py, ldy, _arrays.scalar(ridge, "ridge"), ctypes.byref(options),
                                     pw, max(k, 1)))
+    # Predictions S W and S_test W (the library returns the weights; one product each).
     train = s @ weights
     test = None if st is None else st @ weights
     squeeze = (lambda a: a if a is None else a[:, 0]) if was_vector else (lambda a: a)

@@ -1,7 +1,7 @@
 """scikit-learn estimators on libntk: :class:`NTKRegressor` and :class:`NTKClassifier`.
 
 Both are kernel machines whose kernel is a neural tangent kernel (or the NNGP) of a dense
-network, solved in closed form (eq. 5, 18-22, 25 of the notes)::
+network, solved in closed form (eq. 5, 18-22, 25 in docs/equations.md)::
 
     prediction(x) = mean(y) + K(x, X) alpha,   alpha = V diag(g(lambda)) V^T (y - mean(y))
 
@@ -38,7 +38,8 @@ try:
 except ImportError as e:  # pragma: no cover - exercised only without scikit-learn
     raise ImportError("ntk.sklearn needs scikit-learn >= 1.6: pip install scikit-learn") from e
 
-from .network import MLP, empirical_ntk, infinite_width_nngp, infinite_width_ntk
+from .kernels import empirical_ntk, infinite_width_nngp, infinite_width_ntk
+from .network import MLP
 from .errors import NotPositiveDefiniteError
 from .regression import KernelRidge, SpectralSolver, max_learning_rate
 

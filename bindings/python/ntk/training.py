@@ -1,4 +1,4 @@
-"""Training networks and watching their tangent kernel move (sections 2-3 of the notes).
+"""Training networks and watching their tangent kernel move (sections 2-3 in docs/equations.md).
 
 - :meth:`MLP.train` / :func:`train`: gradient descent or minibatch SGD with momentum, MSE or
   cross-entropy, the loss per epoch, snapshots of the empirical NTK on a probe set with their
@@ -18,7 +18,8 @@ from ._library import EPOCH_FN, SNAPSHOT_FN, ODEOptions, TrainOptions, call, cho
 from ._progress import Callback, wants_cancel
 from .errors import DimensionMismatchError, InvalidArgumentError
 from ._arrays import integer as _int
-from .network import MLP, empirical_ntk
+from .kernels import empirical_ntk
+from .network import MLP
 from .regression import Problem, _square, gradient_flow, kernel_ridge, max_learning_rate, select_ridge
 
 #: The losses by name, with their values of the C enum ``ntk_loss``.

@@ -59,10 +59,16 @@ def test_c_quick_start_builds_with_the_readme_line_and_runs(tmp_path):
     src.write_text(snippet)
     readme_compile("quick.c", src, tmp_path / "quick")
     out = subprocess.run([str(tmp_path / "quick")], capture_output=True, text=True, check=True).stdout
-    x = [float(v) for v in out.split("=")[1].split()]
+    m = re.match(r"x = (\S+) (\S+) (\S+), Theta\[0\]\[1\] = (\S+)", out)
+    assert m, out
+    x, theta01 = [float(v) for v in m.groups()[:3]], float(m.group(4))
     # Independent check: (A Aᵀ + 0.1 I) x = y.
     a = np.array([[1, 0], [0, 1], [1, 1]], float)
     assert np.allclose(x, np.linalg.solve(a @ a.T + 0.1 * np.eye(3), [1, 2, 3]), rtol=1e-5)
+    # The same infinite-width NTK from Python (the erf kernel itself is tested against its
+    # closed form in test_infinite_width.py); printf's %g keeps 6 digits.
+    net = ntk.MLP(2, [1, 1], activation="erf", W_std=1.5, b_std=0.1)
+    assert theta01 == pytest.approx(ntk.infinite_width_ntk(net, a)[0, 1], rel=1e-5)
 
 
 def test_c_example_builds_with_the_readme_line_and_runs(tmp_path):

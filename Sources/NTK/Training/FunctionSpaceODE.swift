@@ -1,4 +1,4 @@
-/// Function-space gradient flow for any loss (eq. 13 of the notes), with a fixed kernel:
+/// Function-space gradient flow for any loss (eq. 13 in docs/equations.md), with a fixed kernel:
 ///
 ///     d f_train/dt = −η K(X, X) ∇_f L(f_train),     d f_test/dt = −η K(X*, X) ∇_f L(f_train)
 ///
@@ -9,6 +9,7 @@
 /// (η t λ_max / N ≫ 1, typical of long MSE runs) takes many small steps, and more than
 /// `maxSteps` fail with `numericalFailure`.
 public enum FunctionSpaceODE {
+    /// Steps after which the integration gives up with `numericalFailure`.
     public static let maxSteps = 1_000_000
 
     /// Outputs at every time in `times` (each finite and ≥ 0, any order): train

@@ -7,7 +7,7 @@ import Darwin
 /// Training losses of outputs `f` (rows × k) against targets `y`, with their gradient
 /// `∂L/∂f`, which drives both gradient descent and the function-space dynamics (eq. 13).
 ///
-/// - `mse`: `L = (1/N) Σ ½ (f − y)²` over all N = rows·k entries (DESIGN.md), `∂L/∂f = (f − y)/N`;
+/// - `mse`: `L = (1/N) Σ ½ (f − y)²` over all N = rows·k entries (docs/conventions.md), `∂L/∂f = (f − y)/N`;
 /// - `crossEntropy`: for k > 1 softmax over the outputs with targets that are probabilities
 ///   (one-hot labels), `L = −(1/rows) Σ_i Σ_c y_ic log softmax(f_i)_c`,
 ///   `∂L/∂f = (softmax(f) − y)/rows`; for k = 1 the logistic loss with y ∈ [0, 1],

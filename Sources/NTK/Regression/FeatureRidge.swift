@@ -1,6 +1,6 @@
 import CBLAS
 
-/// Ridge regression on explicit features (eq. 3 of the notes): random-features regression and
+/// Ridge regression on explicit features (eq. 3 in docs/equations.md): random-features regression and
 /// the one-step NTK model, whose features are the Jacobian rows `S_i = ∇θ f(x_i)`.
 ///
 ///     β = (zI + SᵀS)⁻¹ Sᵀ Y      (primal, P × P)
@@ -11,6 +11,7 @@ import CBLAS
 /// With `z = 0` the solved system must be positive definite (full column rank for the primal,
 /// full row rank for the dual), else `notPositiveDefinite`.
 public enum FeatureRidge {
+    /// Which linear system is solved; both give the same weights to rounding.
     public enum Form: Sendable {
         case automatic
         case primal

@@ -10,7 +10,7 @@ import Darwin
 /// On the kernel's eigen-directions (eigenvalue λ ≥ 0) the prediction of kernel gradient flow is
 /// `f_t = f_0 + K V diag(g(λ)) Vᵀ (Y − f_0)` with the filter
 ///
-///     g(λ) = (1 − exp(−η t (λ + z) / N)) / (λ + z)          (eq. 20 and 22 of the notes)
+///     g(λ) = (1 − exp(−η t (λ + z) / N)) / (λ + z)          (eq. 20 and 22 in docs/equations.md)
 ///
 /// which solves `df/dt = −(η/N) [K (f − Y) + z (f − f_0)]`, the flow of the loss
 /// `(1/N) [½‖f − Y‖² + ½ z ‖θ − θ₀‖²]` of the linearised model. Special cases:
@@ -19,9 +19,13 @@ import Darwin
 /// - the shrinkage `λ g(λ) ∈ [0, 1]` is what eq. 22 compares: `λ/(λ + z)` for ridge,
 ///   `1 − exp(−η t λ / N)` for early stopping.
 public struct SpectralFilter: Sendable, Equatable {
+    /// Training time t ≥ 0 (`.infinity`: the limit, kernel ridge).
     public let time: Double
+    /// Ridge z ≥ 0, absolute.
     public let ridge: Double
+    /// Learning rate η > 0.
     public let learningRate: Double
+    /// N, the number of target entries (n · k) that normalises the loss.
     public let nTargets: Int
 
     /// - Throws: `invalidArgument` unless `time ≥ 0` (or `+∞`), `ridge ≥ 0` finite,

@@ -1,8 +1,8 @@
-/// The empirical neural tangent kernel of an MLP (eq. 4, 11 of the notes):
+/// The empirical neural tangent kernel of an MLP (eq. 4, 11 in docs/equations.md):
 ///
 ///     K_cc'(x, x') = Σ_p ∂f_c(x)/∂θ_p · ∂f_c'(x')/∂θ_p
 ///
-/// summed over all weights and biases, not divided by width or n (DESIGN.md, as neural-tangents).
+/// summed over all weights and biases, not divided by width or n (docs/conventions.md, as neural-tangents).
 ///
 /// The *structured* method never forms the n × P Jacobian. Per layer l, with `h_l` the layer's
 /// input and `Δ_l` its backpropagated signals (see `NetworkPass`),
@@ -23,6 +23,7 @@
 /// kernel itself is assembled in 256 × 256 tiles; the symmetric case (`x2 = nil`) computes the
 /// lower triangle of tiles only and mirrors it, so it is exactly symmetric.
 public enum EmpiricalKernel {
+    /// The shape of a kernel with k outputs: how many entries each pair (x, x′) has.
     public enum Output: Sendable {
         /// One entry per pair: the mean over outputs of `K_cc`.
         case mean
@@ -41,6 +42,7 @@ public enum EmpiricalKernel {
         }
     }
 
+    /// How the kernel is computed; both give the same kernel to rounding.
     public enum Method: Sendable {
         case structured
         case jacobian
@@ -380,13 +382,6 @@ public enum EmpiricalKernel {
 }
 
 extension MLP {
-    /// `f(X)` for a `Matrix` of inputs (n × d): n × k.
-    public func callAsFunction(_ x: Matrix) throws -> Matrix {
-        var out = try Matrix(rows: x.rows, cols: architecture.outputDimension)
-        try x.withView { xv in try out.withMutableView { try forward(xv, into: $0) } }
-        return out
-    }
-
     /// The empirical NTK, mean over outputs, between the rows of `x1` and `x2` (default `x1`):
     /// n1 × n2. `EmpiricalKernel.compute` has the other forms and options.
     public func empiricalNTK(_ x1: Matrix, _ x2: Matrix? = nil, method: EmpiricalKernel.Method = .structured,

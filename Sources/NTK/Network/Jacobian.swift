@@ -1,4 +1,4 @@
-/// Jacobians of an MLP, and tangent kernels of any model from its Jacobian (eq. 4).
+/// Jacobians of an MLP: the derivatives of its outputs with respect to every parameter.
 extension MLP {
     /// The Jacobian `∂f(X)/∂θ`, n × k × P contiguous (entry `[s][c][p] = ∂f_c(x_s)/∂θ_p`,
     /// θ in the layout of `MLPArchitecture`), into `out`. Memory: the output, n·k·P doubles.
@@ -57,48 +57,6 @@ enum JacobianColumns {
                     }
                     if bias { for j in 0..<fanOut { dst[col + j] = j == c ? c0 : 0 } }
                 }
-            }
-        }
-    }
-}
-
-/// The tangent kernel of any model from its Jacobians (eq. 4): `J1` is n1 × k × P, `J2`
-/// n2 × k × P (or nil for `J1`); the forms are those of `EmpiricalKernel.Output`. The mean over
-/// outputs is one Gram matrix of the rows of J reshaped to n × (k·P), scaled by 1/k.
-public enum JacobianKernel {
-    public static func compute(_ j1: UnsafePointer<Double>, n1: Int, _ j2: UnsafePointer<Double>?, n2: Int,
-                               outputs k: Int, parameters p: Int, output form: EmpiricalKernel.Output = .mean,
-                               into out: MutableMatrixView, progress: ProgressHandler = .none) throws {
-        guard k >= 1 else { throw NTKError.invalidArgument("the number of outputs must be ≥ 1, got \(k)") }
-        guard p >= 0, n1 >= 0, n2 >= 0 else { throw NTKError.invalidArgument("sizes must be ≥ 0") }
-        if j2 == nil && n2 != n1 {
-            throw NTKError.dimensionMismatch("J2 is absent (symmetric kernel) so n2 must equal n1 = \(n1), got \(n2)")
-        }
-        let width = try Sizes.product(k, p, "k·P")
-        let a = try MatrixView(j1, rows: n1, cols: width, name: "J1")
-        let b = try j2.map { try MatrixView($0, rows: n2, cols: width, name: "J2") }
-        let entries = form.entries(k)
-        _ = try Sizes.product(try Sizes.product(try Sizes.product(n1, n2, "kernel size"), entries, "kernel size"), 8, "kernel bytes")
-        try EmpiricalKernel.checkShape(out, rows: n1, cols: n2 * entries)
-        switch form {
-        case .mean:
-            try Gram.compute(a, b, alpha: 1 / Double(k), into: out, progress: progress)
-        case .perOutput, .full:
-            try InputCheck.finite(a, "J1")
-            if let b { try InputCheck.finite(b, "J2") }
-            let other = b ?? a
-            let scratch = try Workspace(count: max(try Sizes.product(n1, n2, "kernel size"), 1), for: "a kernel slice")
-            let slice = MutableMatrixView(unchecked: scratch.pointer, rows: n1, cols: n2, ld: max(n2, 1))
-            try progress.report(0)
-            let pairs = form == .full ? k * k : k
-            for pair in 0..<pairs {
-                let (c, c2) = form == .full ? (pair / k, pair % k) : (pair, pair)
-                try MatrixProduct.gemm(a.columns(c * p, (c + 1) * p), other.columns(c2 * p, (c2 + 1) * p),
-                                       transposeB: true, into: slice)
-                for i in 0..<n1 {
-                    for j in 0..<n2 { out.base[i * out.ld + j * entries + (form == .full ? c * k + c2 : c)] = slice[i, j] }
-                }
-                try progress.report(Double(pair + 1) / Double(pairs))
             }
         }
     }

@@ -33,6 +33,7 @@ public enum Activation: Equatable, Sendable, CustomStringConvertible {
         return 0
     }
 
+    /// The name as neural-tangents and the Python package spell it, e.g. `leaky_relu(0.1)`.
     public var description: String {
         switch self {
         case .identity: "identity"

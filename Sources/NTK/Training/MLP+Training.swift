@@ -1,50 +1,4 @@
-/// Training an MLP by gradient descent (eq. 6-7 of the notes), with snapshots of its tangent
-/// kernel on a probe set as it moves.
-///
-/// Each step is `v ← μ v + ∇θ L`, `θ ← θ − η v` (momentum μ = 0: plain gradient descent) on a
-/// minibatch, or on all rows when `batchSize` is nil or ≥ n (full-batch GD). The loss is that of
-/// `Loss`, normalised over the batch. The gradient is backpropagated with BLAS-3 products:
-/// `∂L/∂W_l = a_l h_lᵀ G_l`, `∂L/∂b_l = c_l Σ_rows G_l`, `G_{l−1} = (a_l G_l W_lᵀ) ⊙ φ'(z_{l−1})`,
-/// starting from `G_L = ∂L/∂f`.
-///
-/// `losses[e]` is the loss on all training rows after e epochs (`losses[0]` at initialisation).
-/// Training stops early when the loss becomes NaN or infinite (`diverged`; the network keeps the
-/// last finite parameters) or when the callback asks to. The network's parameters are updated
-/// (atomically) at every snapshot and at the end.
-public struct TrainingOptions: Sendable {
-    public var loss: Loss
-    public var learningRate: Double
-    public var epochs: Int
-    public var batchSize: Int?
-    public var momentum: Double
-    public var seed: UInt64
-    /// Epochs (0…epochs) after which the empirical NTK of the probe set is recorded.
-    public var snapshotEpochs: [Int]
-
-    public init(loss: Loss = .mse, learningRate: Double = 1, epochs: Int = 1, batchSize: Int? = nil,
-                momentum: Double = 0, seed: UInt64 = 0, snapshotEpochs: [Int] = []) {
-        self.loss = loss
-        self.learningRate = learningRate
-        self.epochs = epochs
-        self.batchSize = batchSize
-        self.momentum = momentum
-        self.seed = seed
-        self.snapshotEpochs = snapshotEpochs
-    }
-}
-
-public struct TrainingResult: Sendable {
-    /// Loss on all training rows after each epoch; `epochsRun + 1` entries.
-    public var losses: [Double]
-    public var epochsRun: Int
-    public var diverged: Bool
-    /// The snapshot epochs reached, and for each the probe kernel (m × m, row-major; empty when
-    /// a snapshot handler received them) and its largest eigenvalue.
-    public var snapshotEpochs: [Int]
-    public var kernels: [[Double]]
-    public var lambdaMax: [Double]
-}
-
+// Training an MLP in place by gradient descent with kernel snapshots (see TrainingOptions).
 extension MLP {
     /// The loss over all rows of `x` and its gradient with respect to θ (P doubles, may be nil).
     public func lossGradient(x: MatrixView, y: MatrixView, loss: Loss, into gradient: UnsafeMutablePointer<Double>?) throws -> Double {
@@ -182,57 +136,5 @@ extension MLP {
                 theta[i] -= o.learningRate * v[i]
             }
         }
-    }
-}
-
-/// Forward pass, loss and backpropagated gradient over blocks of rows.
-final class GradientEngine {
-    let architecture: MLPArchitecture
-    let pass: NetworkPass
-    let outputGradient: Workspace
-    let signals: (Workspace, Workspace)
-
-    init(_ a: MLPArchitecture, capacity: Int) throws {
-        architecture = a
-        pass = try NetworkPass(a, capacity: capacity, deltas: false, derivatives: true)
-        outputGradient = try Workspace(count: try Sizes.product(capacity, a.outputDimension, "gradient"), for: "output gradients")
-        let widest = ([a.inputDimension, a.outputDimension] + a.hiddenWidths).max() ?? 1
-        signals = (try Workspace(count: try Sizes.product(capacity, widest, "signals"), for: "backpropagated signals"),
-                   try Workspace(count: try Sizes.product(capacity, widest, "signals"), for: "backpropagated signals"))
-    }
-
-    /// The loss over all rows of `x` and, if `gradient` is given, `∂L/∂θ` (P doubles).
-    func gradient(_ theta: MLP.ParameterVector, x: MatrixView, y: MatrixView, loss: Loss,
-                  into gradient: UnsafeMutablePointer<Double>?) throws -> Double {
-        let a = architecture, k = a.outputDimension, n = x.rows
-        var total = 0.0
-        for start in stride(from: 0, to: n, by: pass.capacity) {
-            let rows = min(pass.capacity, n - start)
-            try pass.run(x.rowRange(start, start + rows), theta)
-            total += loss.evaluate(pass.outputs, y.rowRange(start, start + rows), rows: rows, k: k, totalRows: n,
-                                   gradient: gradient == nil ? nil : outputGradient.pointer)
-            guard let gradient else { continue }
-            var g = MatrixView(unchecked: UnsafePointer(outputGradient.pointer), rows: rows, cols: k, ld: k)
-            var buffers = signals
-            for l in stride(from: a.layerCount - 1, through: 0, by: -1) {
-                let fanIn = a.fanIn(l), fanOut = a.fanOut(l), scale = a.weightScale(l)
-                let (w, _) = pass.weights(l, theta)
-                let gW = MutableMatrixView(unchecked: gradient + a.weightOffset(l), rows: fanIn, cols: fanOut, ld: fanOut)
-                try MatrixProduct.gemm(pass.input(l), transposeA: true, g, alpha: scale, beta: start == 0 ? 0 : 1, into: gW)
-                if a.hasBias {
-                    let gb = gradient + a.weightOffset(l) + fanIn * fanOut, c = a.biasScale
-                    if start == 0 { gb.update(repeating: 0, count: fanOut) }
-                    for r in 0..<rows { for j in 0..<fanOut { gb[j] += c * g[r, j] } }
-                }
-                guard l > 0 else { break }
-                let next = MutableMatrixView(unchecked: buffers.0.pointer, rows: rows, cols: fanIn, ld: fanIn)
-                try MatrixProduct.gemm(g, w, transposeB: true, alpha: scale, into: next)
-                let dphi = pass.derivativeOf(l - 1)
-                for i in 0..<(rows * fanIn) { next.base[i] *= dphi[i] }
-                g = next.readOnly
-                buffers = (buffers.1, buffers.0)
-            }
-        }
-        return total
     }
 }

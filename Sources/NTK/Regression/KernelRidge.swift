@@ -1,4 +1,4 @@
-/// Kernel ridge regression with offsets, fitted once by Cholesky (eq. 5, 21, 24 of the notes):
+/// Kernel ridge regression with offsets, fitted once by Cholesky (eq. 5, 21, 24 in docs/equations.md):
 ///
 ///     f(x) = f₀(x) + K(x, X) (K(X, X) + zI)⁻¹ (Y − f₀(X))
 ///
@@ -31,6 +31,10 @@ public final class KernelRidge: @unchecked Sendable {
     /// Train predictions, n × outputs.
     let trainPredictions: Workspace
 
+    /// Fits the model to `kTrain` (n × n, symmetric) and `y` (n × k) with offsets `f0Train`
+    /// (nil: 0) and ridge z ≥ 0 (relative to the mean diagonal with `ridgeRelative`).
+    /// - Throws: `invalidArgument`, `dimensionMismatch`, `nonFinite`, `notPositiveDefinite` (see
+    ///   `maxJitter`), `outOfMemory`, `tooLarge`, `cancelled`.
     public convenience init(kTrain: MatrixView, y: MatrixView, f0Train: MatrixView? = nil, ridge: Double = 0,
                             ridgeRelative: Bool = false, maxJitter: Double = 0, progress: ProgressHandler = .none) throws {
         try InputCheck.square(kTrain, "K_train")

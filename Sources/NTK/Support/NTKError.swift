@@ -29,14 +29,18 @@ public struct NTKError: Error, Equatable, CustomStringConvertible, Sendable {
         case internalError
     }
 
+    /// What kind of failure this is.
     public let kind: Kind
+    /// What went wrong, naming the argument, e.g. "K (row 3, column 7) is nan".
     public let message: String
 
+    /// An error of `kind` with `message`.
     public init(_ kind: Kind, _ message: String) {
         self.kind = kind
         self.message = message
     }
 
+    /// "kind: message".
     public var description: String { "\(kind): \(message)" }
 
     static func invalidArgument(_ m: String) -> NTKError { NTKError(.invalidArgument, m) }

@@ -1,8 +1,8 @@
 /// Kernel regression and kernel gradient flow through one eigendecomposition `K = V Λ Vᵀ` of
-/// the training kernel (eq. 17-22 of the notes): after the O(n³) decomposition, predictions for
+/// the training kernel (eq. 17-22 in docs/equations.md): after the O(n³) decomposition, predictions for
 /// a whole grid of training times and ridges cost matrix products only.
 ///
-/// Conventions (DESIGN.md): MSE loss `(1/N) Σ ½(f − y)²` with `N` = number of target entries
+/// Conventions (docs/conventions.md): MSE loss `(1/N) Σ ½(f − y)²` with `N` = number of target entries
 /// (n·k), so train residuals decay as `exp(−η t K / N)`; ridges are absolute.
 ///
 /// Eigenvalue policy, decided once when the solver is made:
@@ -18,6 +18,7 @@
 ///
 /// The object is immutable after creation and may be shared between threads.
 public final class SpectralSolver: @unchecked Sendable {
+    /// What happens to negative eigenvalues of the kernel (see the type's documentation).
     public enum NegativeEigenvaluePolicy: Sendable {
         case clamp
         case error

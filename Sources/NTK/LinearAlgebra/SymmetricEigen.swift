@@ -1,7 +1,7 @@
 import CBLAS
 
 /// The eigendecomposition `K = V diag(w) Vᵀ` of a symmetric matrix, the workhorse of the
-/// spectral solvers (gradient flow at any time, ridge paths, eq. 22 of the notes).
+/// spectral solvers (gradient flow at any time, ridge paths, eq. 22 in docs/equations.md).
 ///
 /// Eigenvalues come in ascending order; column j of `V` is the unit eigenvector of `w[j]`
 /// (numpy's `eigh` convention). The input is checked (square, finite, symmetric to `1e-6`
@@ -70,7 +70,9 @@ extension SymmetricEigen {
 
 /// Eigenvalues (ascending) and eigenvectors (columns) of a symmetric matrix.
 public struct SymmetricEigendecomposition: Sendable {
+    /// The eigenvalues in ascending order.
     public let values: [Double]
+    /// The orthonormal eigenvectors as columns: column j belongs to `values[j]`.
     public let vectors: Matrix
 
     /// Decomposes `k`; see `SymmetricEigen.compute`.

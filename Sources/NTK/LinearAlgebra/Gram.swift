@@ -2,7 +2,7 @@
 /// symmetric case.
 ///
 /// With `A` (n1 × d) and `B` (n2 × d) whose rows are feature vectors (or Jacobian rows,
-/// eq. 4 of the notes), `G_ij = α ⟨a_i, b_j⟩`. The general case is one DGEMM per block of rows;
+/// eq. 4 in docs/equations.md), `G_ij = α ⟨a_i, b_j⟩`. The general case is one DGEMM per block of rows;
 /// the symmetric case computes only the lower triangle (DGEMM left of the diagonal block, DSYRK
 /// on it, n²d flops instead of 2n²d) and then mirrors it, so the result is exactly symmetric.
 /// With a progress callback, rows are processed in blocks so that it can report and cancel.

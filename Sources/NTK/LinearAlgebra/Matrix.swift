@@ -95,6 +95,7 @@ public struct Matrix: Equatable, Sendable, CustomStringConvertible, ExpressibleB
         return m
     }
 
+    /// Entry (i, j); traps outside `0..<rows`, `0..<cols`.
     public subscript(i: Int, j: Int) -> Double {
         get { elements[i * cols + j] }
         set { elements[i * cols + j] = newValue }
@@ -131,6 +132,7 @@ public struct Matrix: Equatable, Sendable, CustomStringConvertible, ExpressibleB
         return try matrix.withView { try body($0) }
     }
 
+    /// The shape and the top-left 8 × 8 entries.
     public var description: String {
         var s = "Matrix(\(rows) × \(cols))"
         for i in 0..<min(rows, 8) {

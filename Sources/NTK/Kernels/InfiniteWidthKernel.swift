@@ -1,5 +1,5 @@
 /// The infinite-width NNGP `Σ` and NTK `Θ` of an MLP architecture (widths do not matter in the
-/// NTK parameterization; its weights are never used). The recursion (DESIGN.md, as
+/// NTK parameterization; its weights are never used). The recursion (docs/conventions.md, as
 /// neural-tangents), over the dense layers l = 0…L with the activation between them:
 ///
 ///     input:          Σ = x·x'/d,   Θ = 0

@@ -7,6 +7,7 @@ import CBLAS
 /// it falls back to generic kernels several times slower. `info.coreName` shows the choice;
 /// set `OPENBLAS_CORETYPE=SkylakeX` in the environment before the process starts to fix it.
 public enum BLAS {
+    /// What OpenBLAS reports about itself.
     public struct Info: Sendable, Equatable {
         /// OpenBLAS's kernel family, e.g. `"SkylakeX"`, `"Haswell"`, `"Prescott"` (generic).
         public let coreName: String

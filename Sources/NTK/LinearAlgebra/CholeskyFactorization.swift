@@ -7,7 +7,7 @@ import CBLAS
 
 /// The Cholesky factorization `K + zI = L Lᵀ` of a symmetric positive definite kernel matrix,
 /// kept so that many right-hand sides can be solved from one factorization: kernel ridge
-/// regression `(K + zI)⁻¹ Y` (eq. 5 and 21 of the notes) and everything built on it.
+/// regression `(K + zI)⁻¹ Y` (eq. 5 and 21 in docs/equations.md) and everything built on it.
 ///
 /// - The input is checked (square, finite, symmetric to `1e-6` relative) and symmetrised,
 ///   `(K + Kᵀ)/2`, so the factor does not depend on which triangle was read.

@@ -7,9 +7,13 @@
 
 /// A read-only row-major view.
 public struct MatrixView {
+    /// Address of entry (0, 0).
     public let base: UnsafePointer<Double>
+    /// The number of rows.
     public let rows: Int
+    /// The number of columns.
     public let cols: Int
+    /// The leading dimension: entry (i, j) is at `base[i * ld + j]`.
     public let ld: Int
 
     /// - Throws: `invalidArgument` for negative sizes or `ld < cols`, `tooLarge` on overflow.
@@ -34,11 +38,18 @@ public struct MatrixView {
 
 /// A writable row-major view.
 public struct MutableMatrixView {
+    /// Address of entry (0, 0).
     public let base: UnsafeMutablePointer<Double>
+    /// The number of rows.
     public let rows: Int
+    /// The number of columns.
     public let cols: Int
+    /// The leading dimension: entry (i, j) is at `base[i * ld + j]`.
     public let ld: Int
 
+    /// A view of `rows × cols` entries at `base` with leading dimension `ld` (default `max(cols, 1)`).
+    /// - Throws: `invalidArgument` for negative sizes or `ld < cols`, `tooLarge` on overflow or a
+    ///   dimension beyond 2³¹ − 1.
     public init(_ base: UnsafeMutablePointer<Double>, rows: Int, cols: Int, ld: Int? = nil,
                 name: String = "output") throws {
         let ld = ld ?? max(cols, 1)
@@ -49,6 +60,7 @@ public struct MutableMatrixView {
         self.ld = ld
     }
 
+    /// The same memory as a read-only view.
     public var readOnly: MatrixView {
         // The shape was validated when `self` was made.
         MatrixView(unchecked: UnsafePointer(base), rows: rows, cols: cols, ld: ld)

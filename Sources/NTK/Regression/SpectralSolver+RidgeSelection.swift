@@ -9,6 +9,7 @@
 ///   null space).
 /// Cost: O(n k) per ridge for GCV; O(n² (G + G k)) in two GEMMs for LOO over G ridges.
 extension SpectralSolver {
+    /// How a ridge is scored.
     public enum SelectionCriterion: Sendable {
         case gcv
         case leaveOneOut
