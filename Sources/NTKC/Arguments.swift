@@ -119,35 +119,24 @@ func initialise<T>(_ p: UnsafeMutablePointer<T>?, _ defaults: T, _ name: String)
 
 // MARK: data descriptors
 
-/// Targets `Y` (n × k) and optional offsets `f0` of an `ntk_targets`.
-struct TargetData {
-    let y: MatrixView
-    let offsets: MatrixView?
-    var outputs: Int { y.cols }
-
-    init(_ p: UnsafePointer<ntk_targets>?, rows n: Int) throws {
-        let t = try required(p, "targets")
-        let k = try size(t.k, "targets->k")
-        y = try input(t.Y, n, k, ld: t.ldy, "targets->Y")
-        offsets = try optionalInput(t.f0, n, k, ld: t.ldf0, "targets->f0")
-    }
+/// The core's `Targets` of an `ntk_targets *` for n training points.
+func targets(_ p: UnsafePointer<ntk_targets>?, rows n: Int) throws -> Targets {
+    let t = try required(p, "targets")
+    let k = try size(t.k, "targets->k")
+    return try Targets(y: try input(t.Y, n, k, ld: t.ldy, "targets->Y"),
+                       offsets: try optionalInput(t.f0, n, k, ld: t.ldf0, "targets->f0"))
 }
 
-/// A test kernel `K_test_train` (m × n) and optional offsets (m × k) of an `ntk_test_kernel`.
-struct TestData {
-    let kernel: MatrixView
-    let offsets: MatrixView?
+/// The core's `TestKernel` of an `ntk_test_kernel` against n training points and k outputs.
+func testKernel(_ t: ntk_test_kernel, trainRows n: Int, outputs k: Int) throws -> TestKernel {
+    let m = try size(t.m, "test->m")
+    return try TestKernel(kernel: try input(t.K_test_train, m, n, ld: t.ldk, "test->K_test_train"),
+                          offsets: try optionalInput(t.f0, m, k, ld: t.ldf0, "test->f0"))
+}
 
-    init(_ t: ntk_test_kernel, trainRows n: Int, outputs k: Int) throws {
-        let m = try size(t.m, "test->m")
-        kernel = try input(t.K_test_train, m, n, ld: t.ldk, "test->K_test_train")
-        offsets = try optionalInput(t.f0, m, k, ld: t.ldf0, "test->f0")
-    }
-
-    /// An optional `ntk_test_kernel *` (NULL: no test set).
-    static func optional(_ p: UnsafePointer<ntk_test_kernel>?, trainRows n: Int, outputs k: Int) throws -> TestData? {
-        try p.map { try TestData($0.pointee, trainRows: n, outputs: k) }
-    }
+/// An optional `ntk_test_kernel *` (NULL: no test set).
+func optionalTestKernel(_ p: UnsafePointer<ntk_test_kernel>?, trainRows n: Int, outputs k: Int) throws -> TestKernel? {
+    try p.map { try testKernel($0.pointee, trainRows: n, outputs: k) }
 }
 
 // Stand-in addresses for empty matrices passed as NULL; never dereferenced.

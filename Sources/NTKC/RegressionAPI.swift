@@ -28,8 +28,7 @@ public func ntk_kernel_ridge_fit(_ n: Int64, _ kTrain: UnsafePointer<Double>?, _
         let out = try required(out, "out")
         let o = try options(optionsIn, defaults: kernelRidgeDefaults, "options")
         let n = try size(n, "n")
-        let t = try TargetData(targets, rows: n)
-        let model = try KernelRidge(kTrain: try input(kTrain, n, n, ld: ldk, "K_train"), y: t.y, f0Train: t.offsets,
+        let model = try KernelRidge(kTrain: try input(kTrain, n, n, ld: ldk, "K_train"), targets: try NTKC.targets(targets, rows: n),
                                     ridge: ridge, ridgeRelative: try ridgeRelative(o.ridge_scale), maxJitter: o.max_jitter,
                                     progress: progress(o.progress, o.progress_user))
         out.pointee = HandleRegistry.shared.register(model)
@@ -41,9 +40,8 @@ public func ntk_kernel_ridge_predict(_ model: OpaquePointer?, _ test: UnsafePoin
                                      _ pred: UnsafeMutablePointer<Double>?, _ ldp: Int64) -> Int32 {
     boundary("ntk_kernel_ridge_predict") {
         let model = try HandleRegistry.shared.lookup(model, as: KernelRidge.self, "model")
-        let t = try TestData(try required(test, "test"), trainRows: model.n, outputs: model.outputs)
-        try model.predict(kTestTrain: t.kernel, f0Test: t.offsets,
-                          into: try output(pred, t.kernel.rows, model.outputs, ld: ldp, "pred"))
+        let t = try testKernel(try required(test, "test"), trainRows: model.n, outputs: model.outputs)
+        try model.predict(test: t, into: try output(pred, t.rows, model.outputs, ld: ldp, "pred"))
     }
 }
 
@@ -178,12 +176,12 @@ public func ntk_spectral_predict(_ solver: OpaquePointer?, _ targets: UnsafePoin
     boundary("ntk_spectral_predict") {
         let solver = try HandleRegistry.shared.lookup(solver, as: SpectralSolver.self, "solver")
         let o = try options(optionsIn, defaults: spectralDefaults, "options")
-        let t = try TargetData(targets, rows: solver.n)
-        let testData = try TestData.optional(test, trainRows: solver.n, outputs: t.outputs)
+        let t = try NTKC.targets(targets, rows: solver.n)
+        let testData = try optionalTestKernel(test, trainRows: solver.n, outputs: t.outputs)
         if predTest != nil && testData == nil { throw NTKError(.invalidArgument, "pred_test needs test (a test kernel)") }
         let filters = try filterGrid(count, times, ridges, o.learning_rate, try Sizes.product(solver.n, t.outputs, "n*k"))
-        try solver.predict(y: t.y, f0Train: t.offsets, filters: filters, kTestTrain: testData?.kernel,
-                           f0Test: testData?.offsets, trainOut: predTrain, testOut: testData == nil ? nil : predTest)
+        try solver.predict(targets: t, filters: filters, test: testData, trainOut: predTrain,
+                           testOut: testData == nil ? nil : predTest)
     }
 }
 
@@ -194,10 +192,9 @@ public func ntk_spectral_dual_coefficients(_ solver: OpaquePointer?, _ targets: 
     boundary("ntk_spectral_dual_coefficients") {
         let solver = try HandleRegistry.shared.lookup(solver, as: SpectralSolver.self, "solver")
         let o = try options(optionsIn, defaults: spectralDefaults, "options")
-        let t = try TargetData(targets, rows: solver.n)
+        let t = try NTKC.targets(targets, rows: solver.n)
         let filter = try solver.filter(time: time, ridge: ridge, learningRate: o.learning_rate, outputs: t.outputs)
-        try solver.dualCoefficients(y: t.y, f0Train: t.offsets, filter: filter,
-                                    into: try output(coef, solver.n, t.outputs, ld: ldc, "coef"))
+        try solver.dualCoefficients(targets: t, filter: filter, into: try output(coef, solver.n, t.outputs, ld: ldc, "coef"))
     }
 }
 
@@ -223,12 +220,12 @@ public func ntk_spectral_select_ridge(_ solver: OpaquePointer?, _ targets: Unsaf
                                       _ scores: UnsafeMutablePointer<Double>?, _ best: UnsafeMutablePointer<Int64>?) -> Int32 {
     boundary("ntk_spectral_select_ridge") {
         let solver = try HandleRegistry.shared.lookup(solver, as: SpectralSolver.self, "solver")
-        let t = try TargetData(targets, rows: solver.n)
+        let t = try NTKC.targets(targets, rows: solver.n)
         let rule = try criterion(criterionIn)
         let count = try size(count, "count")
         let grid = try inputVector(ridges, count, "ridges")
         let scoresOut = try outputVector(scores, count, "scores")
-        let result = try solver.selectRidge(y: t.y, f0Train: t.offsets, ridges: grid, criterion: rule)
+        let result = try solver.selectRidge(targets: t, ridges: grid, criterion: rule)
         for (i, s) in result.scores.enumerated() { scoresOut[i] = s }
         best?.pointee = Int64(result.best)
     }

@@ -116,12 +116,12 @@ public func ntk_gradient_flow_ode(_ n: Int64, _ kTrain: UnsafePointer<Double>?, 
     boundary("ntk_gradient_flow_ode") {
         let o = try options(optionsIn, defaults: odeDefaults, "options")
         let (n, count) = (try size(n, "n"), try size(count, "count"))
-        let t = try TargetData(targets, rows: n)
-        let testData = try TestData.optional(test, trainRows: n, outputs: t.outputs)
+        let t = try NTKC.targets(targets, rows: n)
+        let testData = try optionalTestKernel(test, trainRows: n, outputs: t.outputs)
         if predTest != nil && testData == nil { throw NTKError(.invalidArgument, "pred_test needs test (a test kernel)") }
-        try FunctionSpaceODE.solve(kTrain: try input(kTrain, n, n, ld: ldk, "K_train"), y: t.y, f0Train: t.offsets,
+        try FunctionSpaceODE.solve(kTrain: try input(kTrain, n, n, ld: ldk, "K_train"), targets: t,
                                    times: try inputVector(times, count, "times"), loss: try loss(lossIn),
-                                   learningRate: o.learning_rate, kTestTrain: testData?.kernel, f0Test: testData?.offsets,
+                                   learningRate: o.learning_rate, test: testData,
                                    rtol: o.rtol, atol: o.atol, trainOut: predTrain, testOut: testData == nil ? nil : predTest,
                                    progress: progress(o.progress, o.progress_user))
     }

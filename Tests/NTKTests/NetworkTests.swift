@@ -9,12 +9,7 @@ final class NetworkTests: XCTestCase {
         return out
     }
 
-    func jacobian(_ mlp: MLP, _ x: Matrix) throws -> [Double] {
-        let a = mlp.architecture
-        var j = [Double](repeating: 0, count: x.rows * a.outputDimension * a.parameterCount)
-        try x.withView { xv in try j.withUnsafeMutableBufferPointer { try mlp.jacobian(xv, into: $0.baseAddress!) } }
-        return j
-    }
+    func jacobian(_ mlp: MLP, _ x: Matrix) throws -> [Double] { try mlp.jacobian(x).elements }
 
     func kernel(_ mlp: MLP, _ x1: Matrix, _ x2: Matrix?, _ form: EmpiricalKernel.Output,
                 _ method: EmpiricalKernel.Method, memoryLimit: Int? = nil) throws -> [Double] {
@@ -95,5 +90,16 @@ final class NetworkTests: XCTestCase {
         // Standard errors: 1/√N ≈ 0.0022 for the mean, √(2/N) ≈ 0.0032 for the variance.
         XCTAssertEqual(mean, 0, accuracy: 0.01)
         XCTAssertEqual(variance, 1, accuracy: 0.015)
+    }
+
+    func testJacobianKernelOfTheJacobianIsTheEmpiricalNTK() throws {
+        var rng = TestRandom(seed: 77)
+        let mlp = try MLP(try MLPArchitecture(inputDimension: 3, hiddenWidths: [7, 5], outputDimension: 2, activation: .gelu,
+                                              biasStd: 0.2), seed: 4)
+        let x1 = try rng.matrix(6, 3), x2 = try rng.matrix(4, 3)
+        let j1 = try mlp.jacobian(x1), j2 = try mlp.jacobian(x2)
+        XCTAssertEqual(j1.rows, 12)
+        XCTAssertLessThan(maxAbsDifference(try JacobianKernel.compute(j1, j2, outputs: 2), try mlp.empiricalNTK(x1, x2)), 1e-12)
+        assertThrows(.dimensionMismatch, try JacobianKernel.compute(j1, try rng.matrix(5, j1.cols), outputs: 2))
     }
 }

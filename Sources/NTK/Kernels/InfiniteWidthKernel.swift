@@ -80,7 +80,7 @@ public enum InfiniteWidthKernel {
     }
 
     /// `Σ(x, x)` and `Θ(x, x)` for each row of `x` (n each, or nil), O(n·(d + L)) work.
-    public static func diagonal(_ architecture: MLPArchitecture, _ x: MatrixView, nngp: UnsafeMutablePointer<Double>?,
+    package static func diagonal(_ architecture: MLPArchitecture, _ x: MatrixView, nngp: UnsafeMutablePointer<Double>?,
                                 ntk: UnsafeMutablePointer<Double>?, quadraturePoints: Int = 64) throws {
         try check(architecture, x, "X")
         let d = try DiagonalRecursion(architecture, x, try GaussianExpectation(architecture.activation, quadraturePoints: quadraturePoints))
@@ -195,6 +195,22 @@ extension MLPArchitecture {
                         try InfiniteWidthKernel.compute(self, v1, v2, nngp: s, ntk: t, quadraturePoints: quadraturePoints,
                                                         progress: progress)
                     }
+                }
+            }
+        }
+        return (nngp, ntk)
+    }
+}
+
+extension MLPArchitecture {
+    /// `Σ(x, x)` and `Θ(x, x)` for each row of `x` (n entries each), O(n·(d + L)) work, from the
+    /// exact diagonal recursion (ρ = 1).
+    public func infiniteWidthDiagonal(_ x: Matrix) throws -> (nngp: [Double], ntk: [Double]) {
+        var nngp = [Double](repeating: 0, count: x.rows), ntk = nngp
+        try x.withView { xv in
+            try nngp.withUnsafeMutableBufferPointer { s in
+                try ntk.withUnsafeMutableBufferPointer { t in
+                    try InfiniteWidthKernel.diagonal(self, xv, nngp: s.baseAddress, ntk: t.baseAddress)
                 }
             }
         }

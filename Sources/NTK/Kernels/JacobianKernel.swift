@@ -6,7 +6,7 @@ public enum JacobianKernel {
     /// into `out`, an n1 × (n2 · entries) matrix in the `output` form.
     /// - Throws: `invalidArgument` (k < 1, negative sizes), `dimensionMismatch`, `nonFinite`,
     ///   `tooLarge`, `outOfMemory`, `cancelled`.
-    public static func compute(_ j1: UnsafePointer<Double>, n1: Int, _ j2: UnsafePointer<Double>?, n2: Int,
+    package static func compute(_ j1: UnsafePointer<Double>, n1: Int, _ j2: UnsafePointer<Double>?, n2: Int,
                                outputs k: Int, parameters p: Int, output form: EmpiricalKernel.Output = .mean,
                                into out: MutableMatrixView, progress: ProgressHandler = .none) throws {
         guard k >= 1 else { throw NTKError.invalidArgument("the number of outputs must be ≥ 1, got \(k)") }
@@ -41,5 +41,30 @@ public enum JacobianKernel {
                 try progress.report(Double(pair + 1) / Double(pairs))
             }
         }
+    }
+}
+
+extension JacobianKernel {
+    /// The tangent kernel of Jacobians `j1` ((n1·k) × P, as `MLP.jacobian` returns them) and `j2`
+    /// ((n2·k) × P, nil: `j1`) with k outputs: n1 × (n2 · entries) in the `output` form.
+    public static func compute(_ j1: Matrix, _ j2: Matrix? = nil, outputs k: Int, output form: EmpiricalKernel.Output = .mean,
+                               progress: ProgressHandler = .none) throws -> Matrix {
+        guard k >= 1, j1.rows % k == 0, (j2?.rows ?? 0) % k == 0 else {
+            throw NTKError.dimensionMismatch("Jacobians have \(j1.rows) and \(j2?.rows ?? j1.rows) rows, not multiples of k = \(k)")
+        }
+        if let j2, j2.cols != j1.cols {
+            throw NTKError.dimensionMismatch("J1 has \(j1.cols) parameters but J2 has \(j2.cols)")
+        }
+        let n1 = j1.rows / k, n2 = (j2?.rows ?? j1.rows) / k
+        var out = try Matrix(rows: n1, cols: try Sizes.product(n2, form.entries(k), "kernel columns"))
+        try j1.withView { v1 in
+            try Matrix.withOptionalView(j2) { v2 in
+                try out.withMutableView {
+                    try compute(v1.base, n1: n1, v2?.base, n2: n2, outputs: k, parameters: j1.cols, output: form,
+                                into: $0, progress: progress)
+                }
+            }
+        }
+        return out
     }
 }

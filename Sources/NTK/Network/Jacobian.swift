@@ -2,7 +2,7 @@
 extension MLP {
     /// The Jacobian `∂f(X)/∂θ`, n × k × P contiguous (entry `[s][c][p] = ∂f_c(x_s)/∂θ_p`,
     /// θ in the layout of `MLPArchitecture`), into `out`. Memory: the output, n·k·P doubles.
-    public func jacobian(_ x: MatrixView, into out: UnsafeMutablePointer<Double>) throws {
+    package func jacobian(_ x: MatrixView, into out: UnsafeMutablePointer<Double>) throws {
         try checkInput(x, "X")
         let a = architecture, k = a.outputDimension, p = a.parameterCount
         let n = x.rows
@@ -21,6 +21,17 @@ extension MLP {
             }
         }
         try InputCheck.finiteResult(out, count: n * k * p, "the Jacobian")
+    }
+}
+
+extension MLP {
+    /// The Jacobian `∂f(X)/∂θ` of the rows of `x` (n × d) as an (n·k) × P matrix: row `s·k + c`
+    /// holds `∂f_c(x_s)/∂θ` in the parameter layout of `MLPArchitecture`.
+    public func jacobian(_ x: Matrix) throws -> Matrix {
+        let a = architecture
+        var j = try Matrix(rows: try Sizes.product(x.rows, a.outputDimension, "n·k"), cols: a.parameterCount)
+        try x.withView { xv in try j.withMutableView { try jacobian(xv, into: $0.base) } }
+        return j
     }
 }
 

@@ -44,7 +44,7 @@ public final class MLP: @unchecked Sendable {
     var parameters: ParameterVector { current.withLock { $0 } }
 
     /// Copies θ (P doubles) into `out`.
-    public func copyParameters(into out: UnsafeMutablePointer<Double>) {
+    package func copyParameters(into out: UnsafeMutablePointer<Double>) {
         let p = parameters
         out.update(from: p.pointer, count: architecture.parameterCount)
     }
@@ -57,7 +57,7 @@ public final class MLP: @unchecked Sendable {
 
     /// Replaces θ by the `count` doubles at `theta` (layout as `MLPArchitecture`).
     /// - Throws: `dimensionMismatch` unless `count` is P; `nonFinite` for NaN/Inf.
-    public func setParameters(_ theta: UnsafePointer<Double>, count: Int) throws {
+    package func setParameters(_ theta: UnsafePointer<Double>, count: Int) throws {
         let p = architecture.parameterCount
         guard count == p else { throw NTKError.dimensionMismatch("\(count) parameters given, the network has \(p)") }
         if p > 0 {

@@ -31,24 +31,19 @@ public final class KernelRidge: @unchecked Sendable {
     /// Train predictions, n × outputs.
     let trainPredictions: Workspace
 
-    /// Fits the model to `kTrain` (n × n, symmetric) and `y` (n × k) with offsets `f0Train`
-    /// (nil: 0) and ridge z ≥ 0 (relative to the mean diagonal with `ridgeRelative`).
+    /// Fits the model to `kTrain` (n × n, symmetric) and `targets` (Y and f₀, n × k) with
+    /// ridge z ≥ 0 (relative to the mean diagonal with `ridgeRelative`).
     /// - Throws: `invalidArgument`, `dimensionMismatch`, `nonFinite`, `notPositiveDefinite` (see
     ///   `maxJitter`), `outOfMemory`, `tooLarge`, `cancelled`.
-    public convenience init(kTrain: MatrixView, y: MatrixView, f0Train: MatrixView? = nil, ridge: Double = 0,
+    public convenience init(kTrain: MatrixView, targets: Targets, ridge: Double = 0,
                             ridgeRelative: Bool = false, maxJitter: Double = 0, progress: ProgressHandler = .none) throws {
         try InputCheck.square(kTrain, "K_train")
-        let n = kTrain.rows, k = y.cols
-        guard y.rows == n else { throw NTKError.dimensionMismatch("Y has \(y.rows) rows but K_train is \(n) × \(n)") }
-        if let f0Train, f0Train.rows != n || f0Train.cols != k {
-            throw NTKError.dimensionMismatch("f0_train is \(f0Train.rows) × \(f0Train.cols) but Y is \(n) × \(k)")
-        }
+        let n = kTrain.rows, k = targets.outputs
+        try targets.requireRows(n, "K_train")
         try InputCheck.finite(ridge, "ridge")
         guard ridge >= 0 else { throw NTKError.invalidArgument("ridge must be ≥ 0, got \(ridge)") }
         try InputCheck.finite(maxJitter, "max_jitter")
         guard maxJitter >= 0 else { throw NTKError.invalidArgument("max_jitter must be ≥ 0, got \(maxJitter)") }
-        try InputCheck.finite(y, "Y")
-        if let f0Train { try InputCheck.finite(f0Train, "f0_train") }
         try InputCheck.finite(kTrain, "K_train")
 
         var trace = 0.0
@@ -74,17 +69,13 @@ public final class KernelRidge: @unchecked Sendable {
             }
         }
 
-        let count = try Sizes.product(n, k, "size of Y")
-        let alpha = try Workspace(count: count, for: "dual coefficients")
-        let train = try Workspace(count: count, for: "train predictions")
-        for i in 0..<n {
-            for c in 0..<k { alpha.pointer[i * k + c] = y[i, c] - (f0Train?[i, c] ?? 0) }
-        }
+        let alpha = try targets.residual()
+        let train = try Workspace(count: max(try Sizes.product(n, k, "size of Y"), 1), for: "train predictions")
         try factor.solve(alpha.matrix(n, k).readOnly, into: alpha.matrix(n, k))
         try InputCheck.finiteResult(alpha.pointer, count: n * k, "the dual coefficients")
         let zTotal = z + jitter
         for i in 0..<n {
-            for c in 0..<k { train.pointer[i * k + c] = y[i, c] - zTotal * alpha.pointer[i * k + c] }
+            for c in 0..<k { train.pointer[i * k + c] = targets.y[i, c] - zTotal * alpha.pointer[i * k + c] }
         }
         self.init(n: n, outputs: k, ridge: z, jitter: jitter, factor: factor, alpha: alpha, trainPredictions: train)
     }
@@ -101,26 +92,11 @@ public final class KernelRidge: @unchecked Sendable {
     }
 
     /// Test predictions `f₀_test + K_test_train α` (m × outputs) into `out`.
-    public func predict(kTestTrain: MatrixView, f0Test: MatrixView? = nil, into out: MutableMatrixView) throws {
-        let m = kTestTrain.rows
-        guard kTestTrain.cols == n else {
-            throw NTKError.dimensionMismatch("K_test_train has \(kTestTrain.cols) columns but the model has \(n) training points")
-        }
-        guard out.rows == m, out.cols == outputs else {
-            throw NTKError.dimensionMismatch("the prediction output is \(out.rows) × \(out.cols) but must be \(m) × \(outputs)")
-        }
-        if let f0Test, f0Test.rows != m || f0Test.cols != outputs {
-            throw NTKError.dimensionMismatch("f0_test is \(f0Test.rows) × \(f0Test.cols) but must be \(m) × \(outputs)")
-        }
-        try out.requireDisjoint(from: kTestTrain, "the prediction output", "K_test_train")
-        if let f0Test { try out.requireDisjoint(from: f0Test, "the prediction output", "f0_test") }
-        try InputCheck.finite(kTestTrain, "K_test_train")
-        if let f0Test { try InputCheck.finite(f0Test, "f0_test") }
-        if let f0Test {
-            for i in 0..<m { (out.base + i * out.ld).update(from: f0Test.row(i), count: outputs) }
-        }
-        try MatrixProduct.gemm(kTestTrain, alpha.matrix(n, outputs).readOnly, beta: f0Test == nil ? 0 : 1, into: out)
-        try InputCheck.finiteResult(out, "the test predictions")
+    /// - Throws: `dimensionMismatch`, `invalidArgument` (output overlapping an input),
+    ///   `numericalFailure` (overflow).
+    public func predict(test: TestKernel, into out: MutableMatrixView) throws {
+        try test.require(trainRows: n, outputs: outputs)
+        try test.predict(alpha.matrix(n, outputs).readOnly, into: out)
     }
 
     /// Copies the train predictions (n × outputs) into `out`.
@@ -142,16 +118,14 @@ public final class KernelRidge: @unchecked Sendable {
 }
 
 extension KernelRidge {
-    /// Fits a model from `Matrix` values; see `init(kTrain:y:f0Train:ridge:ridgeRelative:maxJitter:progress:)`.
+    /// Fits a model from `Matrix` values; see `init(kTrain:targets:ridge:ridgeRelative:maxJitter:progress:)`.
     public static func fit(kTrain: Matrix, y: Matrix, f0Train: Matrix? = nil, ridge: Double = 0,
                            ridgeRelative: Bool = false, maxJitter: Double = 0,
                            progress: ProgressHandler = .none) throws -> KernelRidge {
         try kTrain.withView { k in
-            try y.withView { yv in
-                try Matrix.withOptionalView(f0Train) { f0 in
-                    try KernelRidge(kTrain: k, y: yv, f0Train: f0, ridge: ridge, ridgeRelative: ridgeRelative,
-                                    maxJitter: maxJitter, progress: progress)
-                }
+            try Targets.with(y, f0Train) { targets in
+                try KernelRidge(kTrain: k, targets: targets, ridge: ridge, ridgeRelative: ridgeRelative,
+                                maxJitter: maxJitter, progress: progress)
             }
         }
     }
@@ -159,11 +133,7 @@ extension KernelRidge {
     /// Test predictions `f₀_test + K_test_train α` as a new matrix.
     public func predict(kTestTrain: Matrix, f0Test: Matrix? = nil) throws -> Matrix {
         var out = try Matrix(rows: kTestTrain.rows, cols: outputs)
-        try kTestTrain.withView { kt in
-            try Matrix.withOptionalView(f0Test) { f0 in
-                try out.withMutableView { try predict(kTestTrain: kt, f0Test: f0, into: $0) }
-            }
-        }
+        try TestKernel.with(kTestTrain, f0Test) { test in try out.withMutableView { try predict(test: test, into: $0) } }
         return out
     }
 

@@ -18,15 +18,15 @@ extension SpectralSolver {
     /// Scores for every ridge of `ridges` and the index of the best (the first minimum).
     /// - Throws: `invalidArgument` for an empty grid, negative or non-finite ridges;
     ///   `numericalFailure` if no ridge has a finite score.
-    public func selectRidge(y: MatrixView, f0Train: MatrixView?, ridges: [Double],
+    public func selectRidge(targets: Targets, ridges: [Double],
                             criterion: SelectionCriterion) throws -> (scores: [Double], best: Int) {
         guard !ridges.isEmpty else { throw NTKError.invalidArgument("the ridge grid is empty") }
         for z in ridges {
             try InputCheck.finite(z, "ridge")
             guard z >= 0 else { throw NTKError.invalidArgument("ridges must be ≥ 0, got \(z)") }
         }
-        let k = y.cols
-        let r = try residual(y, f0Train)
+        let k = targets.outputs
+        let r = try residual(targets)
         guard n > 0, k > 0 else { throw NTKError.invalidArgument("ridge selection needs at least one target entry") }
         // P = Vᵀ r over all directions (n × k).
         let p = try Workspace(count: try Sizes.product(n, k, "size of Y"), for: "projected residuals")

@@ -106,53 +106,33 @@ public final class SpectralSolver: @unchecked Sendable {
     /// the kernel's range.
     var firstActive: Int { nullCount }
 
-    /// `Y − f₀` (n × k), checked.
-    func residual(_ y: MatrixView, _ f0: MatrixView?) throws -> Workspace {
-        guard y.rows == n else { throw NTKError.dimensionMismatch("Y has \(y.rows) rows but K is \(n) × \(n)") }
-        try InputCheck.finite(y, "Y")
-        if let f0 {
-            guard f0.rows == n, f0.cols == y.cols else {
-                throw NTKError.dimensionMismatch("f0_train is \(f0.rows) × \(f0.cols) but Y is \(y.rows) × \(y.cols)")
-            }
-            try InputCheck.finite(f0, "f0_train")
-        }
-        let k = y.cols
-        let r = try Workspace(count: try Sizes.product(n, k, "size of Y"), for: "the residual Y − f0")
-        for i in 0..<n {
-            for c in 0..<k { r.pointer[i * k + c] = y[i, c] - (f0?[i, c] ?? 0) }
-        }
-        return r
+    /// `Y − f₀` (n × k) of targets with one row per training point.
+    func residual(_ targets: Targets) throws -> Workspace {
+        try targets.requireRows(n, "K")
+        return try targets.residual()
     }
 
     /// Predictions of gradient flow / kernel ridge for every filter of `filters`.
     ///
     /// - Parameters:
-    ///   - y: training targets, n × k.
-    ///   - f0Train: outputs at initialisation on the training points (n × k), or nil for 0.
+    ///   - targets: Y and f₀ on the training points, n × k.
     ///   - filters: the grid (times and ridges; `nTargets` of each must be n·k).
-    ///   - kTestTrain: test-by-train kernel (m × n), or nil for no test predictions.
-    ///   - f0Test: outputs at initialisation on the test points (m × k), or nil for 0.
+    ///   - test: the test kernel (m × n) with its offsets, or nil for no test predictions.
     ///   - trainOut: `filters.count × n × k` contiguous doubles, or nil.
-    ///   - testOut: `filters.count × m × k` contiguous doubles, or nil (needs `kTestTrain`).
+    ///   - testOut: `filters.count × m × k` contiguous doubles, or nil (needs `test`).
     /// Cost: O(n²k + m n r) once plus O((n + m) r k) per filter in one GEMM, r = rank.
-    public func predict(y: MatrixView, f0Train: MatrixView?, filters: [SpectralFilter],
-                        kTestTrain: MatrixView?, f0Test: MatrixView?,
-                        trainOut: UnsafeMutablePointer<Double>?, testOut: UnsafeMutablePointer<Double>?) throws {
-        let k = y.cols
-        let r0 = try residual(y, f0Train)
+    /// The public Swift form is `predict(y:f0Train:filters:)` and its test-kernel variant.
+    package func predict(targets: Targets, filters: [SpectralFilter], test: TestKernel?,
+                         trainOut: UnsafeMutablePointer<Double>?, testOut: UnsafeMutablePointer<Double>?) throws {
+        let k = targets.outputs
+        let r0 = try residual(targets)
         try requireTargetCount(filters, k: k)
-        if let kt = kTestTrain {
-            guard kt.cols == n else { throw NTKError.dimensionMismatch("K_test_train has \(kt.cols) columns but K is \(n) × \(n)") }
-            try InputCheck.finite(kt, "K_test_train")
-            if let f0Test {
-                guard f0Test.rows == kt.rows, f0Test.cols == k else {
-                    throw NTKError.dimensionMismatch("f0_test is \(f0Test.rows) × \(f0Test.cols) but must be \(kt.rows) × \(k)")
-                }
-                try InputCheck.finite(f0Test, "f0_test")
-            }
-        } else if testOut != nil || f0Test != nil {
-            throw NTKError.invalidArgument("test predictions or f0_test need K_test_train")
+        if let test {
+            try test.require(trainRows: n, outputs: k)
+        } else if testOut != nil {
+            throw NTKError.invalidArgument("test predictions need a test kernel")
         }
+        let kTestTrain = test?.kernel
         let count = filters.count
         let m = kTestTrain?.rows ?? 0
         let width = try Sizes.product(count, k, "number of filters × outputs")
@@ -192,7 +172,7 @@ public final class SpectralSolver: @unchecked Sendable {
             fillCoefficients(shrink: true)
             try MatrixProduct.gemm(v, c.matrix(rank, width).readOnly, into: result.matrix(n, width))
             if rank == 0 { result.matrix(n, width).fill(0) }
-            scatter(rows: n, f0: f0Train, into: trainOut)
+            scatter(rows: n, f0: targets.offsets, into: trainOut)
             try InputCheck.finiteResult(trainOut, count: count * n * k, "the train predictions")
         }
         if let testOut, let kt = kTestTrain {
@@ -202,7 +182,7 @@ public final class SpectralSolver: @unchecked Sendable {
             fillCoefficients(shrink: false)
             try MatrixProduct.gemm(ktv.matrix(m, rank).readOnly, c.matrix(rank, width).readOnly, into: result.matrix(m, width))
             if rank == 0 { result.matrix(m, width).fill(0) }
-            scatter(rows: m, f0: f0Test, into: testOut)
+            scatter(rows: m, f0: test?.offsets, into: testOut)
             try InputCheck.finiteResult(testOut, count: count * m * k, "the test predictions")
         }
     }
@@ -239,17 +219,16 @@ public final class SpectralSolver: @unchecked Sendable {
     /// minimum-norm interpolant's `K⁺ (Y − f₀)`).
     ///
     /// - Parameters:
-    ///   - y, f0Train: as in `predict` (n × k; f₀ nil for 0).
+    ///   - targets: Y and f₀ (n × k).
     ///   - filter: the time and ridge; at a finite time `filter.nTargets` must be n·k.
-    ///   - out: n × k; it may share memory with `y` or `f0Train` (they are read before it is written).
+    ///   - out: n × k; it may share memory with Y or f₀ (they are read before it is written).
     /// - Throws: `dimensionMismatch`, `nonFinite`, `numericalFailure` (overflow), `outOfMemory`.
-    public func dualCoefficients(y: MatrixView, f0Train: MatrixView?, filter: SpectralFilter,
-                                 into out: MutableMatrixView) throws {
-        let k = y.cols
+    public func dualCoefficients(targets: Targets, filter: SpectralFilter, into out: MutableMatrixView) throws {
+        let k = targets.outputs
         guard out.rows == n, out.cols == k else {
             throw NTKError.dimensionMismatch("the coefficients are \(out.rows) × \(out.cols) but must be \(n) × \(k)")
         }
-        let r0 = try residual(y, f0Train)
+        let r0 = try residual(targets)
         try requireTargetCount([filter], k: k)
         if k == 0 || n == 0 { return }
         let first = firstActive, rank = n - first
@@ -265,8 +244,9 @@ public final class SpectralSolver: @unchecked Sendable {
 
     /// For each filter: `g(λ_i)` and the shrinkage `λ_i g(λ_i)` for every eigenvalue (count × n,
     /// row t for filter t, each may be nil), and the effective degrees of freedom
-    /// `Σ_i λ_i g(λ_i)` (count, may be nil). Null-space directions have g = 0.
-    public func filterValues(_ filters: [SpectralFilter], values: UnsafeMutablePointer<Double>?,
+    /// `Σ_i λ_i g(λ_i)` (count, may be nil). Null-space directions have g = 0. The public Swift
+    /// form is `filterValues(_:)`.
+    package func filterValues(_ filters: [SpectralFilter], values: UnsafeMutablePointer<Double>?,
                              shrinkage: UnsafeMutablePointer<Double>?, degreesOfFreedom: UnsafeMutablePointer<Double>?) {
         for (t, f) in filters.enumerated() {
             var dof = 0.0
@@ -283,40 +263,71 @@ public final class SpectralSolver: @unchecked Sendable {
 }
 
 extension SpectralSolver {
-    /// `Matrix` version of `predict`: one matrix per filter (n × k train, m × k test).
-    public func predict(y: Matrix, f0Train: Matrix? = nil, filters: [SpectralFilter],
-                        kTestTrain: Matrix? = nil, f0Test: Matrix? = nil) throws -> (train: [Matrix], test: [Matrix]?) {
+    /// Train and (with a test kernel) test predictions for every filter as flat arrays.
+    private func flatPredictions(y: Matrix, f0Train: Matrix?, filters: [SpectralFilter], kTestTrain: Matrix?,
+                                 f0Test: Matrix?) throws -> (train: [Matrix], test: [Matrix]) {
         let k = y.cols, m = kTestTrain?.rows ?? 0
         var train = [Double](repeating: 0, count: try Sizes.product(filters.count, try Sizes.product(n, k, "n·k"), "predictions") + 1)
         var test = [Double](repeating: 0, count: try Sizes.product(filters.count, try Sizes.product(m, k, "m·k"), "predictions") + 1)
-        try y.withView { yv in
-            try Matrix.withOptionalView(f0Train) { f0 in
-                try Matrix.withOptionalView(kTestTrain) { kt in
-                    try Matrix.withOptionalView(f0Test) { f0t in
-                        try train.withUnsafeMutableBufferPointer { tr in
-                            try test.withUnsafeMutableBufferPointer { te in
-                                try predict(y: yv, f0Train: f0, filters: filters, kTestTrain: kt, f0Test: f0t,
-                                            trainOut: tr.baseAddress, testOut: kt == nil ? nil : te.baseAddress)
-                            }
-                        }
+        try Targets.with(y, f0Train) { targets in
+            func run(_ testKernel: TestKernel?) throws {
+                try train.withUnsafeMutableBufferPointer { tr in
+                    try test.withUnsafeMutableBufferPointer { te in
+                        try predict(targets: targets, filters: filters, test: testKernel,
+                                    trainOut: tr.baseAddress, testOut: testKernel == nil ? nil : te.baseAddress)
                     }
                 }
             }
+            if let kTestTrain { try TestKernel.with(kTestTrain, f0Test) { try run($0) } } else { try run(nil) }
         }
         func split(_ flat: [Double], rows: Int) throws -> [Matrix] {
             try (0..<filters.count).map { t in
                 try Matrix(rows: rows, cols: k, elements: Array(flat[(t * rows * k)..<((t + 1) * rows * k)]))
             }
         }
-        return (try split(train, rows: n), kTestTrain == nil ? nil : try split(test, rows: m))
+        return (try split(train, rows: n), kTestTrain == nil ? [] : try split(test, rows: m))
     }
 
-    /// Gradient-flow predictions at `times` (`.infinity` allowed) with learning rate η and ridge z.
+    /// The train predictions for every filter (one n × k matrix each).
+    public func predict(y: Matrix, f0Train: Matrix? = nil, filters: [SpectralFilter]) throws -> [Matrix] {
+        try flatPredictions(y: y, f0Train: f0Train, filters: filters, kTestTrain: nil, f0Test: nil).train
+    }
+
+    /// Train and test predictions for every filter (n × k and m × k matrices).
+    public func predict(y: Matrix, f0Train: Matrix? = nil, filters: [SpectralFilter], kTestTrain: Matrix,
+                        f0Test: Matrix? = nil) throws -> (train: [Matrix], test: [Matrix]) {
+        try flatPredictions(y: y, f0Train: f0Train, filters: filters, kTestTrain: kTestTrain, f0Test: f0Test)
+    }
+
+    /// Gradient-flow predictions on the training points at `times` (`.infinity` allowed) with
+    /// learning rate η and ridge z: one n × k matrix per time.
     public func gradientFlow(y: Matrix, times: [Double], learningRate: Double = 1, ridge: Double = 0,
-                             f0Train: Matrix? = nil, kTestTrain: Matrix? = nil, f0Test: Matrix? = nil)
-        throws -> (train: [Matrix], test: [Matrix]?) {
+                             f0Train: Matrix? = nil) throws -> [Matrix] {
+        let filters = try times.map { try filter(time: $0, ridge: ridge, learningRate: learningRate, outputs: y.cols) }
+        return try predict(y: y, f0Train: f0Train, filters: filters)
+    }
+
+    /// Gradient-flow predictions on the training and the test points at `times`.
+    public func gradientFlow(y: Matrix, times: [Double], kTestTrain: Matrix, f0Test: Matrix? = nil,
+                             learningRate: Double = 1, ridge: Double = 0, f0Train: Matrix? = nil)
+        throws -> (train: [Matrix], test: [Matrix]) {
         let filters = try times.map { try filter(time: $0, ridge: ridge, learningRate: learningRate, outputs: y.cols) }
         return try predict(y: y, f0Train: f0Train, filters: filters, kTestTrain: kTestTrain, f0Test: f0Test)
+    }
+
+    /// The filters of a grid against the eigenvalues: `values` g(λ) and `shrinkage` λ·g(λ)
+    /// (count × n, row t for filter t) and the effective degrees of freedom (count).
+    public func filterValues(_ filters: [SpectralFilter]) throws -> (values: Matrix, shrinkage: Matrix, degreesOfFreedom: [Double]) {
+        var values = try Matrix(rows: filters.count, cols: n), shrinkage = values
+        var dof = [Double](repeating: 0, count: filters.count)
+        try values.withMutableView { v in
+            try shrinkage.withMutableView { s in
+                dof.withUnsafeMutableBufferPointer { d in
+                    filterValues(filters, values: v.base, shrinkage: s.base, degreesOfFreedom: d.baseAddress)
+                }
+            }
+        }
+        return (values, shrinkage, dof)
     }
 
     /// `Matrix` version of `dualCoefficients`: `α` (n × k) for gradient flow at `time` (`.infinity`:
@@ -325,19 +336,13 @@ extension SpectralSolver {
                                  learningRate: Double = 1) throws -> Matrix {
         let filter = try filter(time: time, ridge: ridge, learningRate: learningRate, outputs: y.cols)
         var alpha = try Matrix(rows: n, cols: y.cols)
-        try y.withView { yv in
-            try Matrix.withOptionalView(f0Train) { f0 in
-                try alpha.withMutableView { try dualCoefficients(y: yv, f0Train: f0, filter: filter, into: $0) }
-            }
-        }
+        try Targets.with(y, f0Train) { targets in try alpha.withMutableView { try dualCoefficients(targets: targets, filter: filter, into: $0) } }
         return alpha
     }
 
     /// `Matrix` version of `selectRidge`.
     public func selectRidge(y: Matrix, f0Train: Matrix? = nil, ridges: [Double],
                             criterion: SelectionCriterion) throws -> (scores: [Double], best: Int) {
-        try y.withView { yv in
-            try Matrix.withOptionalView(f0Train) { try selectRidge(y: yv, f0Train: $0, ridges: ridges, criterion: criterion) }
-        }
+        try Targets.with(y, f0Train) { try selectRidge(targets: $0, ridges: ridges, criterion: criterion) }
     }
 }

@@ -13,24 +13,19 @@ public enum FunctionSpaceODE {
     public static let maxSteps = 1_000_000
 
     /// Outputs at every time in `times` (each finite and ≥ 0, any order): train
-    /// `times.count × n × k` and test `times.count × m × k` contiguous (each may be nil).
-    public static func solve(kTrain: MatrixView, y: MatrixView, f0Train: MatrixView?, times: [Double], loss: Loss,
-                             learningRate: Double, kTestTrain: MatrixView?, f0Test: MatrixView?,
-                             rtol: Double = 1e-10, atol: Double = 1e-12,
-                             trainOut: UnsafeMutablePointer<Double>?, testOut: UnsafeMutablePointer<Double>?,
-                             progress: ProgressHandler = .none) throws {
+    /// `times.count × n × k` and test `times.count × m × k` contiguous (each may be nil; the
+    /// test outputs need `test`). The public Swift form is `solve(kTrain:y:times:loss:...)`.
+    package static func solve(kTrain: MatrixView, targets: Targets, times: [Double], loss: Loss,
+                              learningRate: Double, test: TestKernel?,
+                              rtol: Double = 1e-10, atol: Double = 1e-12,
+                              trainOut: UnsafeMutablePointer<Double>?, testOut: UnsafeMutablePointer<Double>?,
+                              progress: ProgressHandler = .none) throws {
         try InputCheck.square(kTrain, "K_train")
-        let n = kTrain.rows, k = y.cols, m = kTestTrain?.rows ?? 0
-        guard y.rows == n else { throw NTKError.dimensionMismatch("Y has \(y.rows) rows but K_train is \(n) × \(n)") }
-        for (v, what) in [(f0Train, "f0_train")] {
-            if let v, v.rows != n || v.cols != k { throw NTKError.dimensionMismatch("\(what) is \(v.rows) × \(v.cols) but Y is \(n) × \(k)") }
-        }
-        if let kt = kTestTrain, kt.cols != n { throw NTKError.dimensionMismatch("K_test_train has \(kt.cols) columns but K_train is \(n) × \(n)") }
-        if let f0Test {
-            guard kTestTrain != nil else { throw NTKError.invalidArgument("f0_test needs K_test_train") }
-            guard f0Test.rows == m, f0Test.cols == k else { throw NTKError.dimensionMismatch("f0_test is \(f0Test.rows) × \(f0Test.cols) but must be \(m) × \(k)") }
-        }
-        if testOut != nil && kTestTrain == nil { throw NTKError.invalidArgument("test outputs need K_test_train") }
+        let n = kTrain.rows, k = targets.outputs, m = test?.rows ?? 0
+        let y = targets.y, f0Train = targets.offsets, kTestTrain = test?.kernel, f0Test = test?.offsets
+        try targets.requireRows(n, "K_train")
+        try test?.require(trainRows: n, outputs: k)
+        if testOut != nil && test == nil { throw NTKError.invalidArgument("test outputs need a test kernel") }
         for t in times {
             guard t.isFinite, t >= 0 else { throw NTKError.invalidArgument("ODE times must be finite and ≥ 0, got \(t) (use gradient_flow for t = inf with MSE)") }
         }
@@ -40,9 +35,6 @@ public enum FunctionSpaceODE {
         }
         try InputCheck.finite(kTrain, "K_train")
         try loss.validate(targets: y)
-        if let f0Train { try InputCheck.finite(f0Train, "f0_train") }
-        if let kt = kTestTrain { try InputCheck.finite(kt, "K_test_train") }
-        if let f0Test { try InputCheck.finite(f0Test, "f0_test") }
         let rows = n + m
         let size = try Sizes.product(rows, k, "ODE state")
         _ = try Sizes.product(try Sizes.product(size, max(times.count, 1), "ODE outputs"), 8, "ODE output bytes")
@@ -156,3 +148,48 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+
+extension FunctionSpaceODE {
+    /// The train outputs (one n × k matrix per time) of the flow from `f0Train` (nil: 0) with
+    /// kernel `kTrain` (n × n) towards `y` (n × k), at every time in `times` (finite, ≥ 0).
+    public static func solve(kTrain: Matrix, y: Matrix, times: [Double], loss: Loss = .mse, learningRate: Double = 1,
+                             f0Train: Matrix? = nil, rtol: Double = 1e-10, atol: Double = 1e-12,
+                             progress: ProgressHandler = .none) throws -> [Matrix] {
+        try run(kTrain, y, f0Train, times, loss, learningRate, nil, nil, rtol, atol, progress).train
+    }
+
+    /// The train and test outputs (n × k and m × k per time); the test points follow through
+    /// `kTestTrain` (m × n) from `f0Test` (nil: 0).
+    public static func solve(kTrain: Matrix, y: Matrix, times: [Double], kTestTrain: Matrix, f0Test: Matrix? = nil,
+                             loss: Loss = .mse, learningRate: Double = 1, f0Train: Matrix? = nil,
+                             rtol: Double = 1e-10, atol: Double = 1e-12,
+                             progress: ProgressHandler = .none) throws -> (train: [Matrix], test: [Matrix]) {
+        try run(kTrain, y, f0Train, times, loss, learningRate, kTestTrain, f0Test, rtol, atol, progress)
+    }
+
+    private static func run(_ kTrain: Matrix, _ y: Matrix, _ f0Train: Matrix?, _ times: [Double], _ loss: Loss,
+                            _ learningRate: Double, _ kTestTrain: Matrix?, _ f0Test: Matrix?, _ rtol: Double,
+                            _ atol: Double, _ progress: ProgressHandler) throws -> (train: [Matrix], test: [Matrix]) {
+        let n = kTrain.rows, m = kTestTrain?.rows ?? 0, k = y.cols
+        var train = [Double](repeating: 0, count: try Sizes.product(times.count, try Sizes.product(n, k, "n·k"), "outputs") + 1)
+        var test = [Double](repeating: 0, count: try Sizes.product(times.count, try Sizes.product(m, k, "m·k"), "outputs") + 1)
+        try kTrain.withView { kv in
+            try Targets.with(y, f0Train) { targets in
+                func go(_ testKernel: TestKernel?) throws {
+                    try train.withUnsafeMutableBufferPointer { tr in
+                        try test.withUnsafeMutableBufferPointer { te in
+                            try solve(kTrain: kv, targets: targets, times: times, loss: loss, learningRate: learningRate,
+                                      test: testKernel, rtol: rtol, atol: atol, trainOut: tr.baseAddress,
+                                      testOut: testKernel == nil ? nil : te.baseAddress, progress: progress)
+                        }
+                    }
+                }
+                if let kTestTrain { try TestKernel.with(kTestTrain, f0Test) { try go($0) } } else { try go(nil) }
+            }
+        }
+        func split(_ flat: [Double], rows: Int) throws -> [Matrix] {
+            try times.indices.map { t in try Matrix(rows: rows, cols: k, elements: Array(flat[(t * rows * k)..<((t + 1) * rows * k)])) }
+        }
+        return (try split(train, rows: n), kTestTrain == nil ? [] : try split(test, rows: m))
+    }
+}

@@ -1,7 +1,7 @@
 // Training an MLP in place by gradient descent with kernel snapshots (see TrainingOptions).
 extension MLP {
     /// The loss over all rows of `x` and its gradient with respect to θ (P doubles, may be nil).
-    public func lossGradient(x: MatrixView, y: MatrixView, loss: Loss, into gradient: UnsafeMutablePointer<Double>?) throws -> Double {
+    package func lossGradient(x: MatrixView, y: MatrixView, loss: Loss, into gradient: UnsafeMutablePointer<Double>?) throws -> Double {
         try checkInput(x, "X")
         try checkTargets(y, rows: x.rows, loss: loss)
         let engine = try GradientEngine(architecture, capacity: min(max(x.rows, 1), 2048))
@@ -23,8 +23,9 @@ extension MLP {
     /// fallibly up front. Without `snapshotHandler` each is copied into `result.kernels`; with
     /// it, `snapshotHandler(epoch, kernel, λ_max)` receives the workspace (valid during the
     /// call) and returns false to stop training, and `result.kernels` stays empty — for callers
-    /// that keep the kernels elsewhere.
-    public func train(x: MatrixView, y: MatrixView, options o: TrainingOptions, probe: MatrixView? = nil,
+    /// that keep the kernels elsewhere (the C API). The public Swift form is
+    /// `train(x:y:options:probe:callback:)` with `Matrix` arguments.
+    package func train(x: MatrixView, y: MatrixView, options o: TrainingOptions, probe: MatrixView? = nil,
                       callback: ((Int, Double) -> Bool)? = nil,
                       snapshotHandler: ((Int, UnsafePointer<Double>, Double) throws -> Bool)? = nil) throws -> TrainingResult {
         let a = architecture, n = x.rows, p = a.parameterCount
@@ -74,7 +75,7 @@ extension MLP {
             result.snapshotEpochs.append(epoch)
             result.lambdaMax.append(lambda)
             if let snapshotHandler { return try snapshotHandler(epoch, kernel, lambda) }
-            result.kernels.append(Array(UnsafeBufferPointer(start: kernel, count: m * m)))
+            result.kernels.append(try Matrix(rows: m, cols: m, elements: Array(UnsafeBufferPointer(start: kernel, count: m * m))))
             return true
         }
 
@@ -134,6 +135,32 @@ extension MLP {
             for i in 0..<p {
                 v[i] = o.momentum * v[i] + g[i]
                 theta[i] -= o.learningRate * v[i]
+            }
+        }
+    }
+}
+
+extension MLP {
+    /// The loss over all rows of `x` (n × d) with targets `y` (n × k) and its gradient with
+    /// respect to θ (P entries, in the layout of `MLPArchitecture`).
+    public func lossGradient(x: Matrix, y: Matrix, loss: Loss = .mse) throws -> (loss: Double, gradient: [Double]) {
+        var gradient = [Double](repeating: 0, count: architecture.parameterCount)
+        let value = try x.withView { xv in
+            try y.withView { yv in
+                try gradient.withUnsafeMutableBufferPointer { try lossGradient(x: xv, y: yv, loss: loss, into: $0.baseAddress) }
+            }
+        }
+        return (value, gradient)
+    }
+
+    /// Trains in place (see `TrainingOptions`) on `x` (n × d) and `y` (n × k), recording the
+    /// empirical NTK of the `probe` rows at `options.snapshotEpochs` into `result.kernels`;
+    /// `callback(epoch, loss)` runs after every epoch and returns false to stop.
+    public func train(x: Matrix, y: Matrix, options: TrainingOptions, probe: Matrix? = nil,
+                      callback: ((Int, Double) -> Bool)? = nil) throws -> TrainingResult {
+        try x.withView { xv in
+            try y.withView { yv in
+                try Matrix.withOptionalView(probe) { try train(x: xv, y: yv, options: options, probe: $0, callback: callback) }
             }
         }
     }

@@ -51,8 +51,8 @@ public struct TrainingResult: Sendable {
     /// The snapshot epochs reached, and for each the probe kernel (m × m, row-major; empty when
     /// a snapshot handler received them) and its largest eigenvalue.
     public var snapshotEpochs: [Int]
-    /// The probe kernels of the snapshots reached (m × m, row-major), unless a handler took them.
-    public var kernels: [[Double]]
+    /// The probe kernels (m × m) of the snapshots reached.
+    public var kernels: [Matrix]
     /// The largest eigenvalue of each snapshot kernel.
     public var lambdaMax: [Double]
 }
