@@ -101,14 +101,14 @@ public func ntk_infinite_width_kernels(_ mlp: OpaquePointer?, _ n1: Int64, _ x1:
         let v1 = try input(x1, n1, a.inputDimension, ld: ld1, "X1")
         let v2 = try secondSet(x2, n1: n1, n2: n2, d: a.inputDimension, ld: ld2)
         let points = o.quadrature_points
-        guard points >= 0, points <= 512 else {
-            throw NTKError(.invalidArgument, "options->quadrature_points must be in 0...512 (0: default 64), got \(points)")
+        guard points >= 0, points <= 64 else {
+            throw NTKError(.invalidArgument, "options->quadrature_points must be in 0...64 (0: automatic), got \(points)")
         }
         if nngp == nil && ntk == nil { throw NTKError(.invalidArgument, "K_nngp and K_ntk are both NULL: nothing to compute") }
         try InfiniteWidthKernel.compute(a, v1, v2,
                                         nngp: try optionalOutput(nngp, n1, n2, ld: ldNNGP, "K_nngp"),
                                         ntk: try optionalOutput(ntk, n1, n2, ld: ldNTK, "K_ntk"),
-                                        quadraturePoints: points == 0 ? 64 : Int(points),
+                                        points: Int(points),
                                         progress: progress(o.progress, o.progress_user))
     }
 }

@@ -51,6 +51,39 @@ final class InfiniteWidthTests: XCTestCase {
     }
 }
 
+final class KolmogorovMixtureTests: XCTestCase {
+    /// The rule integrates the Kolmogorov distribution's known moments: mass 1,
+    /// E[K] = √(π/2) ln 2 and E[K²] = π²/12.
+    func testRuleMoments() throws {
+        for m in [4, 16, 32] {
+            let rule = try KolmogorovMixture.rule(m)
+            XCTAssertEqual(rule.weights.reduce(0, +), 1, accuracy: 1e-14)
+            XCTAssertEqual(zip(rule.nodes, rule.weights).map { $0 * $1 }.reduce(0, +),
+                           (Double.pi / 2).squareRoot() * log(2.0), accuracy: 1e-14)
+            XCTAssertEqual(zip(rule.nodes, rule.weights).map { $0 * $0 * $1 }.reduce(0, +), Double.pi * Double.pi / 12,
+                           accuracy: 1e-14)
+            XCTAssertTrue(rule.nodes.allSatisfy { $0 > 0 } && rule.weights.allSatisfy { $0 > 0 })
+        }
+        assertThrows(.invalidArgument, try KolmogorovMixture.rule(65))
+    }
+
+    /// tanh's mixture kernel equals erf-type closed forms' limit: for tiny variances tanh(u) ≈ u,
+    /// so T ≈ c and T' ≈ 1; and at every variance T' = ∂T/∂c (Price), checked by differences.
+    func testSmallVarianceLimitAndPriceTheorem() throws {
+        for activation in [Activation.tanh, .sigmoid, .softplus, .gelu] {
+            let e = try GaussianExpectation(activation)
+            for (q1, q2, rho) in [(0.3, 0.7, 0.4), (4.0, 9.0, -0.8), (100.0, 80.0, 0.999)] {
+                let c = rho * (q1 * q2).squareRoot(), h = 1e-3 * (1 - abs(rho)) * (q1 * q2).squareRoot()
+                let dT = (e.pair(q1, q2, c + h).0 - e.pair(q1, q2, c - h).0) / (2 * h)
+                XCTAssertEqual(dT, e.pair(q1, q2, c).1, accuracy: 1e-7 * max(1, abs(dT)), "\(activation) q = \(q1), \(q2)")
+            }
+        }
+        let (t, dt) = try GaussianExpectation(.tanh).pair(1e-8, 1e-8, 5e-9)
+        XCTAssertEqual(t, 5e-9, accuracy: 1e-15)
+        XCTAssertEqual(dt, 1, accuracy: 1e-7)
+    }
+}
+
 final class InfiniteWidthKernelTests: XCTestCase {
     func testSymmetricKernelMatchesTwoSidedAndDiagonal() throws {
         var rng = TestRandom(seed: 31)

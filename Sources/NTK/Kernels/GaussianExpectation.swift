@@ -8,38 +8,75 @@ import Darwin
 /// for `(u, v) ~ N(0, [[q1, c], [c, q2]])`,
 ///
 ///     T(q1, q2, c)  = E[φ(u) φ(v)]        (the next layer's NNGP)
-///     T'(q1, q2, c) = E[φ'(u) φ'(v)]      (the factor of the NTK)
+///     T'(q1, q2, c) = E[φ'(u) φ'(v)]      (the factor of the NTK; T' = ∂T/∂c by Price's theorem)
 ///
-/// Closed forms, with ρ = c/√(q1 q2) clipped to [−1, 1] and θ = arccos ρ:
-/// - relu (arc-cosine kernel of degree 1): T = √(q1q2)(sin θ + (π − θ) cos θ)/(2π),
-///   T' = (π − θ)/(2π);
-/// - leaky_relu(α) = α·x + (1 − α)·relu: T = (α² + α(1 − α)) c + (1 − α)² T_relu,
-///   T' = α² + α(1 − α) + (1 − α)² T'_relu; abs is the case α = −1;
-/// - erf: T = (2/π) arcsin(2c/√((1 + 2q1)(1 + 2q2))), T' = (4/π)/√((1 + 2q1)(1 + 2q2) − 4c²);
-/// - sin: T = e^{−(q1+q2)/2} sinh c, T' = e^{−(q1+q2)/2} cosh c;
-/// - identity: T = c, T' = 1.
-/// Every other activation (tanh, sigmoid, gelu, softplus) uses tensor-product Gauss–Hermite
-/// quadrature with `u = √q1 z1`, `v = √q2 (ρ z1 + √(1 − ρ²) z2)`: m² evaluations per pair.
-/// Its accuracy falls as the variances grow (features of φ at scale 1 in u are at scale 1/√q in
-/// z): with m = 64, against the closed forms of erf and sin, ~1e-13 relative for q ≤ 1 and
-/// |ρ| ≤ 0.9, ~6e-4 at q = 4 and |ρ| = 0.99 (tested).
+/// Every activation has an exact or error-controlled formula, accurate at any variance:
+/// - Closed forms, with ρ = c/√(q1 q2) clipped to [−1, 1] and θ = arccos ρ:
+///   - relu (arc-cosine kernel of degree 1): T = √(q1q2)(sin θ + (π − θ) cos θ)/(2π),
+///     T' = (π − θ)/(2π);
+///   - leaky_relu(α) = α·x + (1 − α)·relu: T = (α² + α(1 − α)) c + (1 − α)² T_relu,
+///     T' = α² + α(1 − α) + (1 − α)² T'_relu; abs is the case α = −1;
+///   - erf: T = (2/π) arcsin(2c/√((1 + 2q1)(1 + 2q2))), T' = (4/π)/√((1 + 2q1)(1 + 2q2) − 4c²);
+///   - gelu (exact x·Φ(x)), with P = (1 + q1)(1 + q2), D = P − c², r = c/√P,
+///     κ = (1 − q1q2)/P and N = q1q2 + κc²: T = c/4 + c·arcsin(r)/(2π) + N/(2π√D),
+///     T' = 1/4 + arcsin(r)/(2π) + c(1 + 2κ)/(2π√D) + N c/(2π D^{3/2}) (from Φ(u)Φ(v) =
+///     P(A ≤ u, B ≤ v) with independent standard normals A, B and Gaussian integration by parts);
+///   - sin: T = e^{−(q1+q2)/2} sinh c, T' = e^{−(q1+q2)/2} cosh c;
+///   - identity: T = c, T' = 1.
+/// - tanh, sigmoid and softplus through the normal scale mixture of the logistic
+///   (`KolmogorovMixture`): tanh(x) = E_K[erf(x/(K√2))], so with s = 1/√(K² + q1),
+///   t = 1/√(K'² + q2) for independent Kolmogorov K, K' and x = c·s·t (always < 1),
+///   T_tanh = (2/π) E[arcsin x], T'_tanh = (2/π) E[s t/√(1 − x²)]; sigmoid(x) = (1 + tanh(x/2))/2
+///   gives T_σ(q1, q2, c) = 1/4 + T_tanh(q1/4, q2/4, c/4)/4 and T'_σ = T'_tanh(q1/4, q2/4, c/4)/16;
+///   softplus' = σ gives T'_sp = T_σ and T_sp = m1 m2 + ∫_0^c T_σ, in closed form per node:
+///   T_sp = m1 m2 + c/4 + E[c·arcsin x − a x²/(1 + √(1 − x²))]/(2π) with a = 4/(s t) (s, t
+///   from q/4), and m = E[softplus(√q Z)] = ln 2 + √(2/π)/2 · E_K[q/(√(4K² + q) + 2K)].
+///   The expectations over K use a Gaussian rule of M points per variable (M from the
+///   variance, `KolmogorovMixture.automaticPoints`, ~1e-12 relative; or fixed by `points`):
+///   M1·M2 arcsines per pair, the same accuracy at every input scale.
 /// Zero variances (zero-norm inputs without bias) make u or v the constant 0; then
 /// `T = φ(0)·E[φ(v)]` and `T' = φ'(0)·E[φ'(v)]` exactly.
+/// Gauss–Hermite quadrature in the pre-activations remains as an independent reference for
+/// tests (`forceQuadrature`); its accuracy falls as the variances grow.
 public struct GaussianExpectation: Sendable {
     let activation: Activation
-    let quadrature: GaussHermite
-    /// Whether a closed form exists.
+    let quadrature: GaussHermite?
+    /// Whether a closed form exists (and is used).
     let closedForm: Bool
+    /// The mixture rule size for tanh, sigmoid and softplus (0: from the variance).
+    let mixturePoints: Int
 
-    /// - Parameter forceQuadrature: use quadrature even where a closed form exists (for tests).
-    public init(_ activation: Activation, quadraturePoints: Int = 64, forceQuadrature: Bool = false) throws {
+    /// - Parameters:
+    ///   - points: for tanh, sigmoid and softplus, the Kolmogorov-rule size per variable
+    ///     (1...64; 0: chosen from each variance for ~1e-12 relative accuracy). Fewer points
+    ///     trade accuracy for speed. With `forceQuadrature`, the Gauss–Hermite points (0: 64).
+    ///   - forceQuadrature: use 2-D Gauss–Hermite for every activation (a test reference).
+    /// - Throws: `invalidArgument` for `points` out of range.
+    public init(_ activation: Activation, points: Int = 0, forceQuadrature: Bool = false) throws {
         self.activation = activation
-        self.quadrature = try GaussHermite(points: quadraturePoints)
+        guard points >= 0 else { throw NTKError.invalidArgument("points must be ≥ 0, got \(points)") }
+        if forceQuadrature {
+            quadrature = try GaussHermite(points: points == 0 ? 64 : points)
+            closedForm = false
+            mixturePoints = 0
+            return
+        }
+        quadrature = nil
         switch activation {
-        case .identity, .relu, .leakyReLU, .abs, .erf, .sin: closedForm = !forceQuadrature
-        case .tanh, .sigmoid, .gelu, .softplus: closedForm = false
+        case .identity, .relu, .leakyReLU, .abs, .erf, .sin, .gelu:
+            closedForm = true
+            mixturePoints = 0
+        case .tanh, .sigmoid, .softplus:
+            guard points <= KolmogorovMixture.maxPoints else {
+                throw NTKError.invalidArgument("points must be in 0...\(KolmogorovMixture.maxPoints) (0: automatic), got \(points)")
+            }
+            closedForm = false
+            mixturePoints = points
         }
     }
+
+    /// Whether the expectations go through the Kolmogorov mixture (per-point precomputation).
+    var usesMixture: Bool { quadrature == nil && !closedForm }
 
     private static let invTwoPi = 1 / (2 * Double.pi)
 
@@ -62,10 +99,106 @@ public struct GaussianExpectation: Sendable {
             case .sin:
                 let e = exp(-0.5 * (q1 + q2))
                 return (e * sinh(c), e * cosh(c))
+            case .gelu: return Self.gelu(q1, q2, c)
             default: break
             }
         }
+        if usesMixture { return mixturePair(mixturePoint(q1), mixturePoint(q2), c) }
         return quadraturePair(q1, q2, c)
+    }
+
+    @inline(__always)
+    static func gelu(_ q1: Double, _ q2: Double, _ c: Double) -> (Double, Double) {
+        let p = (1 + q1) * (1 + q2)
+        let d = max(p - c * c, Double.leastNormalMagnitude), rootD = d.squareRoot()
+        let r = min(max(c / p.squareRoot(), -1), 1)
+        let kappa = (1 - q1 * q2) / p
+        let numerator = q1 * q2 + kappa * c * c
+        let angle = asin(r)
+        let t = c / 4 + c * angle * invTwoPi + numerator * invTwoPi / rootD
+        let dt = 0.25 + angle * invTwoPi + c * (1 + 2 * kappa) * invTwoPi / rootD + numerator * c * invTwoPi / (d * rootD)
+        return (t, dt)
+    }
+
+    // MARK: the Kolmogorov mixture (tanh, sigmoid, softplus)
+
+    /// What a point contributes to the mixture sums: the rule's weights w and
+    /// s_i = 1/√(k_i² + q·scale) (scale 1 for tanh, 1/4 for sigmoid and softplus), and for
+    /// softplus m = E[softplus(√q Z)].
+    struct MixturePoint {
+        let weights: [Double]
+        let inverseRoots: [Double]
+        let mean: Double
+    }
+
+    /// The mixture data of a point with pre-activation variance q > 0.
+    func mixturePoint(_ q: Double) -> MixturePoint {
+        let scaled = activation == .tanh ? q : q / 4
+        let m = mixturePoints > 0 ? mixturePoints : KolmogorovMixture.automaticPoints(scaled)
+        // The rules are built once; a size in 1...64 cannot fail (checked in init).
+        guard let rule = try? KolmogorovMixture.rule(m) else { return MixturePoint(weights: [], inverseRoots: [], mean: .nan) }
+        let roots = rule.nodes.map { 1 / ($0 * $0 + scaled).squareRoot() }
+        var mean = 0.0
+        if activation == .softplus {
+            var e = 0.0
+            for (k, w) in zip(rule.nodes, rule.weights) { e += w * q / ((4 * k * k + q).squareRoot() + 2 * k) }
+            mean = log(2.0) + 0.5 * (2 / Double.pi).squareRoot() * e
+        }
+        return MixturePoint(weights: rule.weights, inverseRoots: roots, mean: mean)
+    }
+
+    /// Node pairs whose weight product is below this contribute less than 1e-17 relative and
+    /// are skipped (the rules' tail weights fall to 1e-15 and below).
+    static let negligibleWeight = 1e-18
+
+    /// Σ_i w_i Σ_j w_j (arcsin x_ij, s_i t_j/√(1 − x_ij²), softplus term), x_ij = c' s_i t_j.
+    @inline(__always)
+    func mixtureSums(_ a: MixturePoint, _ b: MixturePoint, _ c: Double) -> (asin: Double, ratio: Double, softplus: Double) {
+        let cScaled = activation == .tanh ? c : c / 4
+        let softplus = activation == .softplus
+        var sumAsin = 0.0, sumRatio = 0.0, sumSoftplus = 0.0
+        a.weights.withUnsafeBufferPointer { wa in
+            a.inverseRoots.withUnsafeBufferPointer { sa in
+                b.weights.withUnsafeBufferPointer { wb in
+                    b.inverseRoots.withUnsafeBufferPointer { tb in
+                        for i in 0..<wa.count {
+                            let wi = wa[i], si = sa[i], cs = cScaled * si
+                            let cutoff = Self.negligibleWeight / wi
+                            var rowAsin = 0.0, rowRatio = 0.0, rowSoftplus = 0.0
+                            for j in 0..<wb.count where wb[j] >= cutoff {
+                                let tj = tb[j], wj = wb[j]
+                                let x = min(max(cs * tj, -1), 1)
+                                let ax = Swift.abs(x)
+                                let root = ((1 - ax) * (1 + ax)).squareRoot()
+                                let angle = asin(x)
+                                rowAsin += wj * angle
+                                if softplus {
+                                    // a·(√(1 − x²) − 1) with a = 4/(s t), without cancellation.
+                                    rowSoftplus += wj * (c * angle - 4 / (si * tj) * x * x / (1 + root))
+                                } else {
+                                    rowRatio += wj * tj / max(root, Double.leastNormalMagnitude)
+                                }
+                            }
+                            sumAsin += wi * rowAsin
+                            sumRatio += wi * si * rowRatio
+                            sumSoftplus += wi * rowSoftplus
+                        }
+                    }
+                }
+            }
+        }
+        return (sumAsin, sumRatio, sumSoftplus)
+    }
+
+    /// (T, T') of a pair from its points' mixture data and the covariance c.
+    @inline(__always)
+    func mixturePair(_ a: MixturePoint, _ b: MixturePoint, _ c: Double) -> (Double, Double) {
+        let (sumAsin, sumRatio, sumSoftplus) = mixtureSums(a, b, c)
+        switch activation {
+        case .tanh: return (2 / Double.pi * sumAsin, 2 / Double.pi * sumRatio)
+        case .sigmoid: return (0.25 + sumAsin * Self.invTwoPi, sumRatio / (8 * Double.pi))
+        default: return (a.mean * b.mean + c / 4 + sumSoftplus * Self.invTwoPi, 0.25 + sumAsin * Self.invTwoPi)
+        }
     }
 
     @inline(__always)
@@ -84,8 +217,9 @@ public struct GaussianExpectation: Sendable {
         return ((a * a + a * b) * c + b * b * t, a * a + a * b + b * b * dt)
     }
 
-    /// Tensor-product Gauss–Hermite for (T, T').
+    /// Tensor-product Gauss–Hermite for (T, T') (the `forceQuadrature` reference).
     func quadraturePair(_ q1: Double, _ q2: Double, _ c: Double) -> (Double, Double) {
+        guard let quadrature else { return (.nan, .nan) }
         let s1 = q1.squareRoot(), s2 = q2.squareRoot()
         let rho = min(max(c / (s1 * s2), -1), 1)
         let perp = (1 - rho * rho).squareRoot()
@@ -122,12 +256,26 @@ public struct GaussianExpectation: Sendable {
         case .relu: return (r, 0.5)
         case .leakyReLU(let a): return ((1 - a) * r, (1 + a) / 2)
         case .abs: return (2 * r, 0)
-        case .sin, .erf, .tanh: return (0, singleQuadrature(q).1)
-        default: return singleQuadrature(q)
+        case .gelu: return (q / (2 * Double.pi * (1 + q)).squareRoot(), 0.5)
+        case .erf: return (0, 2 / (Double.pi * (1 + 2 * q)).squareRoot())
+        case .sin: return (0, exp(-q / 2))
+        case .tanh, .sigmoid, .softplus:
+            guard quadrature == nil else { return singleQuadrature(q) }
+            // E[tanh'(√q Z)] = √(2/π) E_K[1/√(K² + q)]; sigmoid' = tanh'(x/2)/4; softplus' = σ.
+            let point = mixturePoint(q)
+            var e = 0.0
+            for (w, s) in zip(point.weights, point.inverseRoots) { e += w * s }
+            let tanhSlope = (2 / Double.pi).squareRoot() * e
+            switch activation {
+            case .tanh: return (0, tanhSlope)
+            case .sigmoid: return (0.5, tanhSlope / 4)
+            default: return (point.mean, 0.5)
+            }
         }
     }
 
     private func singleQuadrature(_ q: Double) -> (Double, Double) {
+        guard let quadrature else { return (.nan, .nan) }
         let s = q.squareRoot()
         var m = 0.0, dm = 0.0
         for (x, w) in zip(quadrature.nodes, quadrature.weights) {
@@ -148,9 +296,11 @@ public struct GaussianExpectation: Sendable {
             case .abs: return (q, 1)
             case .erf: return (2 / Double.pi * asin(2 * q / (1 + 2 * q)), 4 / Double.pi / (1 + 4 * q).squareRoot())
             case .sin: return (exp(-q) * sinh(q), exp(-q) * cosh(q))
-            default: break
+            default: return pair(q, q, q)
             }
         }
+        if usesMixture { return pair(q, q, q) }
+        guard let quadrature else { return (.nan, .nan) }
         let s = q.squareRoot()
         var t = 0.0, dt = 0.0
         for (x, w) in zip(quadrature.nodes, quadrature.weights) {

@@ -21,14 +21,14 @@ public enum InfiniteWidthKernel {
     /// not wanted); `x2 = nil` means X1's own kernel.
     public static func compute(_ architecture: MLPArchitecture, _ x1: MatrixView, _ x2: MatrixView?,
                                nngp: MutableMatrixView?, ntk: MutableMatrixView?,
-                               quadraturePoints: Int = 64, progress: ProgressHandler = .none) throws {
+                               points: Int = 0, progress: ProgressHandler = .none) throws {
         let a = architecture
         try check(a, x1, "X1")
         if let x2 { try check(a, x2, "X2") }
         let n1 = x1.rows, n2 = x2?.rows ?? n1
         _ = try Sizes.product(try Sizes.product(n1, n2, "kernel size"), 8, "kernel bytes")
         for out in [nngp, ntk].compactMap({ $0 }) { try EmpiricalKernel.checkShape(out, rows: n1, cols: n2) }
-        let expect = try GaussianExpectation(a.activation, quadraturePoints: quadraturePoints)
+        let expect = try GaussianExpectation(a.activation, points: points)
         try progress.report(0)
         if n1 == 0 || n2 == 0 || (nngp == nil && ntk == nil) { return try progress.report(1) }
         let d1 = try DiagonalRecursion(a, x1, expect)
@@ -81,9 +81,9 @@ public enum InfiniteWidthKernel {
 
     /// `Σ(x, x)` and `Θ(x, x)` for each row of `x` (n each, or nil), O(n·(d + L)) work.
     package static func diagonal(_ architecture: MLPArchitecture, _ x: MatrixView, nngp: UnsafeMutablePointer<Double>?,
-                                ntk: UnsafeMutablePointer<Double>?, quadraturePoints: Int = 64) throws {
+                                ntk: UnsafeMutablePointer<Double>?, points: Int = 0) throws {
         try check(architecture, x, "X")
-        let d = try DiagonalRecursion(architecture, x, try GaussianExpectation(architecture.activation, quadraturePoints: quadraturePoints))
+        let d = try DiagonalRecursion(architecture, x, try GaussianExpectation(architecture.activation, points: points))
         for i in 0..<x.rows {
             nngp?[i] = d.nngp[i]
             ntk?[i] = d.ntk[i]
@@ -114,6 +114,26 @@ public enum InfiniteWidthKernel {
                     s[j] = e
                 }
             }
+        }
+        if expect.usesMixture {
+            // Each point's mixture data once per tile, then M1·M2 terms per pair.
+            let rowPoints = rows.map { q1[$0] > 0 ? expect.mixturePoint(q1[$0]) : nil }
+            let colPoints = cols.map { q2[$0] > 0 ? expect.mixturePoint(q2[$0]) : nil }
+            let n = cols.count
+            for i in 0..<rows.count {
+                let s = sigma + i * n, t = theta + i * n
+                for j in 0..<n {
+                    let (e, de): (Double, Double)
+                    if let a = rowPoints[i], let b = colPoints[j] {
+                        (e, de) = expect.mixturePair(a, b, s[j])
+                    } else {
+                        (e, de) = expect.degenerate(q1[rows.lowerBound + i], q2[cols.lowerBound + j])
+                    }
+                    t[j] *= de
+                    s[j] = e
+                }
+            }
+            return
         }
         switch (expect.closedForm, expect.activation) {
         case (true, .relu): each(GaussianExpectation.relu)
@@ -184,7 +204,7 @@ extension MLPArchitecture {
     /// The infinite-width NNGP `Σ(X1, X2)` and NTK `Θ(X1, X2)` of this architecture between the
     /// rows of `x1` (n1 × d) and `x2` (n2 × d; nil: `x1` itself, exactly symmetric with the
     /// exact diagonal), each n1 × n2. See `InfiniteWidthKernel` for the recursion and accuracy.
-    public func infiniteWidthKernels(_ x1: Matrix, _ x2: Matrix? = nil, quadraturePoints: Int = 64,
+    public func infiniteWidthKernels(_ x1: Matrix, _ x2: Matrix? = nil, points: Int = 0,
                                      progress: ProgressHandler = .none) throws -> (nngp: Matrix, ntk: Matrix) {
         var nngp = try Matrix(rows: x1.rows, cols: x2?.rows ?? x1.rows)
         var ntk = nngp
@@ -192,7 +212,7 @@ extension MLPArchitecture {
             try Matrix.withOptionalView(x2) { v2 in
                 try nngp.withMutableView { s in
                     try ntk.withMutableView { t in
-                        try InfiniteWidthKernel.compute(self, v1, v2, nngp: s, ntk: t, quadraturePoints: quadraturePoints,
+                        try InfiniteWidthKernel.compute(self, v1, v2, nngp: s, ntk: t, points: points,
                                                         progress: progress)
                     }
                 }
