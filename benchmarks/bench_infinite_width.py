@@ -1,6 +1,7 @@
-"""Benchmark: infinite-width NTK + NNGP (libntk) vs a vectorised numpy recursion.
+"""Benchmark: infinite-width NTK + NNGP (libntk) vs a vectorised numpy recursion, and every
+activation's throughput side by side with neural-tangents.
 
-    python3 benchmarks/bench_infinite_width.py [--n 4096] [--d 64] [--depth 3]
+    python3 benchmarks/bench_infinite_width.py [--n 4096] [--d 64] [--depth 3] [--nt-python PATH] [--nt-n 1024]
 
 Network: `depth` hidden layers (relu, then erf), W_std^2 = 2 (relu) or 1 (erf), b_std = 0.1,
 NTK parameterization; the symmetric n x n kernels of n random inputs, both computed together.
@@ -8,9 +9,22 @@ numpy runs the same recursion on whole n x n arrays (closed forms, clipped corre
 way one would write it with numpy. The "streaming bound" is the time to write the two n x n
 outputs and read/write them once per layer (2 arrays x 8 n^2 bytes x (1 + 2 depth) passes) at
 this machine's memory bandwidth, measured with numpy's copy of a 256 MiB array.
+
+The second table times every activation (W_std = 1.5, b_std = 0.2, depth hidden layers, the
+symmetric kernels of n points) in kernel entries per second, and the same work in
+neural-tangents 0.6.5 (`_nt_infinite_width.py`, run by the virtualenv's python given with
+--nt-python, default ~/.cache/neural-tangents-venv/bin/python as made by
+shared/tools/neural-tangents-venv.sh; skipped when absent). nt's numerical activations (tanh,
+sigmoid, softplus: Gauss-Hermite of degree 25 per pair) take minutes at n = 4096, so nt runs at
+--nt-n points (default 1024) and the rates are compared; "max rel diff" compares the first 64
+rows of both kernels at nt's n.
 """
 
 import argparse
+import os
+import subprocess
+import tempfile
+from pathlib import Path
 
 import numpy as np
 import scipy
@@ -55,6 +69,8 @@ def main():
     p.add_argument("--d", type=int, default=64)
     p.add_argument("--depth", type=int, default=3)
     p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--nt-python", default=str(Path.home() / ".cache/neural-tangents-venv/bin/python"))
+    p.add_argument("--nt-n", type=int, default=1024)
     args = p.parse_args()
     print_environment(ntk, np, scipy)
     rng = np.random.default_rng(0)
@@ -78,6 +94,49 @@ def main():
         diff = max(np.max(np.abs(nngp - S)) / np.max(np.abs(S)), np.max(np.abs(ntk_ - T)) / np.max(np.abs(T)))
         print(f"{activation:<11}{t_ours:>10.3f}{t_np:>10.3f}{t_np / t_ours:>9.1f}x{t_ours / stream:>18.1f}x"
               f"{diff:>14.1e}{peak_rss_mib():>14.0f}")
+    activations_table(args, X)
+
+
+def activations_table(args, X):
+    names = ["relu", "erf", "gelu", "tanh", "sigmoid", "softplus"]
+    W_std, b_std = 1.5, 0.2
+    ours = {}
+    for name in names:
+        net = ntk.MLP(args.d, [1] * args.depth, activation=name, W_std=W_std, b_std=b_std)
+        ours[name] = timed(lambda: ntk.infinite_width_kernels(net, X), 1 if name in ("tanh", "sigmoid", "softplus") else args.repeats)
+    nt_times, nt_kernels = {}, {}
+    small = X[:args.nt_n]
+    if os.path.exists(args.nt_python):
+        with tempfile.TemporaryDirectory() as tmp:
+            np.save(f"{tmp}/x.npy", small)
+            run = subprocess.run([args.nt_python, str(Path(__file__).with_name("_nt_infinite_width.py")), f"{tmp}/x.npy", tmp,
+                                  str(args.depth), str(W_std), str(b_std), *names], capture_output=True, text=True)
+            for line in run.stdout.splitlines():
+                name, seconds = line.split()
+                nt_times[name] = float(seconds)
+                nt_kernels[name] = dict(np.load(f"{tmp}/{name}.npz"))
+            if run.returncode != 0:
+                print("neural-tangents failed:", run.stderr[-2000:])
+    else:
+        print(f"(neural-tangents not found at {args.nt_python}: its columns are empty)")
+    print(f"\nEvery activation, W_std = {W_std}, b_std = {b_std}, depth {args.depth}: libntk at n = {args.n}, "
+          f"neural-tangents at n = {args.nt_n} (entries per second: n^2 kernel entries, NNGP and NTK together)")
+    header = (f"{'activation':<11}{'libntk s':>10}{'M entries/s':>13}{'cost / relu':>13}{'nt s':>10}{'nt M entries/s':>16}"
+              f"{'libntk / nt rate':>18}{'max rel diff':>14}")
+    print(header)
+    print("-" * len(header))
+    for name in names:
+        rate = args.n ** 2 / ours[name] / 1e6
+        line = f"{name:<11}{ours[name]:>10.3f}{rate:>13.2f}{ours[name] / ours['relu']:>12.1f}x"
+        if name in nt_times:
+            nt_rate = args.nt_n ** 2 / nt_times[name] / 1e6
+            net = ntk.MLP(args.d, [1] * args.depth, activation=name, W_std=W_std, b_std=b_std)
+            nngp, ntk_ = ntk.infinite_width_kernels(net, small[:64], small)
+            ref = nt_kernels[name]
+            diff = max(np.max(np.abs(nngp - ref["nngp"])) / np.max(np.abs(ref["nngp"])),
+                       np.max(np.abs(ntk_ - ref["ntk"])) / np.max(np.abs(ref["ntk"])))
+            line += f"{nt_times[name]:>10.3f}{nt_rate:>16.3f}{rate / nt_rate:>17.1f}x{diff:>14.1e}"
+        print(line)
 
 
 if __name__ == "__main__":

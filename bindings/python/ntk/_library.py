@@ -284,12 +284,51 @@ if (_number // 10000, _number // 100 % 100 if EXPECTED_VERSION[0] == 0 else 0) !
         f"{EXPECTED_VERSION[0]}.{EXPECTED_VERSION[1]}; rebuild the library or reinstall the package from the same checkout")
 
 
+#: C argument names in library messages and what the Python functions call them.
+_PYTHON_NAMES = [("targets->Y", "Y"), ("targets->f0", "f0_train"), ("targets->k", "Y"), ("test->K_test_train", "K_test_train"),
+                 ("test->f0", "f0_test"), ("test->m", "K_test_train"), ("options->ridge_scale", "ridge_relative"),
+                 ("options->activation_parameter", "leaky_slope"), ("options->w_std", "W_std"),
+                 ("options->b_std", "b_std"), ("options->", "")]
+
+
+def _python_entry_point():
+    """The public ntk function or method the user called: the outermost frame of this package."""
+    frame, entry = sys._getframe(1), None
+    while frame is not None:
+        module = frame.f_globals.get("__name__", "")
+        if module == "ntk" or module.startswith("ntk."):
+            entry = frame
+        elif entry is not None:
+            break
+        frame = frame.f_back
+    if entry is None:
+        return None
+    name = getattr(entry.f_code, "co_qualname", entry.f_code.co_name).replace(".__init__", "")
+    module = entry.f_globals["__name__"]
+    return f"ntk.sklearn.{name}" if module == "ntk.sklearn" else f"ntk.{name}"
+
+
+def python_message(message):
+    """A library message in Python's terms: the Python function instead of the C one
+    ("ntk.gram: A (row 2, column 1) is nan" for "ntk_gram: ..."), Python argument names."""
+    head, sep, rest = message.partition(": ")
+    if not (sep and head.startswith("ntk_")):
+        return message
+    for c_name, py_name in _PYTHON_NAMES:
+        rest = rest.replace(c_name, py_name)
+    entry = _python_entry_point()
+    return f"{entry}: {rest}" if entry else rest
+
+
 def raise_for_status(status):
-    """Raises the exception for a non-zero status, with this thread's library message."""
+    """Raises the exception for a non-zero status with this thread's library message, in the
+    terms of the Python function that was called (the C text stays in ``c_message``)."""
     if status == 0:
         return
     message = lib.ntk_last_error().decode("utf-8", errors="replace")
-    raise STATUS_ERRORS.get(status, InternalError)(message or f"status {status}", status)
+    error = STATUS_ERRORS.get(status, InternalError)(python_message(message) if message else f"status {status}", status)
+    error.c_message = message
+    raise error
 
 
 def call(name, *args):

@@ -38,9 +38,16 @@ def test_gram_rejects_bad_arrays(bad, exc):
 def test_nan_and_inf_are_reported_with_position():
     a = np.ones((4, 3))
     a[2, 1] = np.nan
-    with pytest.raises(ntk.NonFiniteError, match=r"ntk_gram: A \(row 2, column 1\) is nan") as e:
+    with pytest.raises(ntk.NonFiniteError, match=r"^ntk.gram: A \(row 2, column 1\) is nan") as e:
         ntk.gram(a)
     assert e.value.status == -3
+    assert e.value.c_message.startswith("ntk_gram: A (row 2, column 1)")  # the library's own text
+    # Messages name the Python function and its arguments, not the C ones.
+    with pytest.raises(ntk.InvalidArgumentError, match=r"^ntk.KernelRidge: ridge must be"):
+        ntk.KernelRidge(np.eye(3), np.ones((3, 1)), ridge=-1.0)
+    with pytest.raises(ntk.InvalidArgumentError, match=r"^ntk.SpectralSolver.gradient_flow: learning rate") as e:
+        ntk.SpectralSolver(np.eye(3)).gradient_flow(np.ones(3), [1.0], learning_rate=-1.0)
+    assert "->" not in str(e.value) and "ntk_" not in str(e.value)
     with pytest.raises(ntk.NonFiniteError):
         ntk.gram(np.ones((2, 2)), alpha=np.inf)
     with pytest.raises(ntk.NonFiniteError):

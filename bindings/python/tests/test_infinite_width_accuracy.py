@@ -160,7 +160,23 @@ def mp_gelu(q1, q2, c):
     return outer(False), outer(True)
 
 
-@pytest.mark.parametrize("activation,expect", [("relu", mp_relu), ("erf", mp_erf), ("gelu", mp_gelu)])
+def mp_leaky(slope):
+    def expect(q1, q2, c):
+        t, dt = mp_relu(q1, q2, c)
+        a, b = mp.mpf(slope), 1 - mp.mpf(slope)
+        return (a * a + a * b) * c + b * b * t, a * a + a * b + b * b * dt
+    return expect
+
+
+def mp_sin(q1, q2, c):
+    e = mp.exp(-(q1 + q2) / 2)
+    return e * mp.sinh(c), e * mp.cosh(c)
+
+
+@pytest.mark.parametrize("activation,expect", [
+    ("relu", mp_relu), ("erf", mp_erf), ("gelu", mp_gelu), ("leaky_relu", mp_leaky(0.01)), ("abs", mp_leaky(-1)),
+    ("sin", mp_sin), ("identity", lambda q1, q2, c: (c, mp.mpf(1))),
+])
 @pytest.mark.parametrize("scale", [1, 3, 10])
 def test_closed_forms_against_extended_precision(activation, expect, scale):
     X = points(scale, seed=5)

@@ -67,5 +67,5 @@ def test_error_messages_are_per_thread():
     b = np.ones((4, 4))
     b[3, 0] = np.inf
     run_in_threads([lambda: fail("a", a), lambda: fail("b", b)])
-    assert messages["a"] == {"ntk_gram: A (row 1, column 2) is nan, must be finite"}
-    assert messages["b"] == {"ntk_gram: A (row 3, column 0) is inf, must be finite"}
+    assert messages["a"] == {"ntk.gram: A (row 1, column 2) is nan, must be finite"}
+    assert messages["b"] == {"ntk.gram: A (row 3, column 0) is inf, must be finite"}
