@@ -175,6 +175,17 @@ def _same(a, b):
                       and getattr(a, "_type_", None) is getattr(b, "_type_", None) and a.__name__ == b.__name__)
 
 
+def _compare(c_type, py, lib, errors, where):
+    """Appends an error unless the ctypes type `py` is the one the binding must use for `c_type`."""
+    try:
+        want = ctypes_of(c_type, lib)
+    except KeyError as e:
+        errors.append(f"{where}: {e}")
+        return
+    if not _same(want, py):
+        errors.append(f"{where} is {getattr(py, '__name__', py)} in Python, should be {getattr(want, '__name__', want)}")
+
+
 def check_python(header_text, compiler="cc"):
     """Compares the binding's declarations with the header; returns errors."""
     sys.path.insert(0, str(REPO / "bindings" / "python"))
@@ -193,21 +204,8 @@ def check_python(header_text, compiler="cc"):
             errors.append(f"{name}: {len(params)} parameters in ntk.h, {len(args)} in the Python signatures")
             continue
         for i, ((c_type, pname), py) in enumerate(zip(params, args)):
-            try:
-                want = ctypes_of(c_type, lib)
-            except KeyError as e:
-                errors.append(f"{name}: {e}")
-                continue
-            if not _same(want, py):
-                errors.append(f"{name}: parameter {i} ({c_type} {pname}) is {getattr(py, '__name__', py)} in Python, "
-                              f"should be {getattr(want, '__name__', want)}")
-        try:
-            want = ctypes_of(ret, lib)
-        except KeyError as e:
-            errors.append(f"{name}: {e}")
-            continue
-        if not _same(want, res):
-            errors.append(f"{name}: returns {ret}, Python declares {getattr(res, '__name__', res)}")
+            _compare(c_type, py, lib, errors, f"{name}: parameter {i} ({c_type} {pname})")
+        _compare(ret, res, lib, errors, f"{name}: the return type ({ret})")
     for name in sorted(set(enums) ^ set(lib.ENUMS)):
         errors.append(f"enum {name}: only in {'ntk.h' if name in enums else 'ntk._library.ENUMS'}")
     for name, values in enums.items():
@@ -222,13 +220,7 @@ def check_python(header_text, compiler="cc"):
             errors.append(f"struct {name}: fields {[f for _, f in fields]} in ntk.h, {[f for f, _ in py_fields]} in Python")
             continue
         for (c_type, field), (_, py) in zip(fields, py_fields):
-            try:
-                want = ctypes_of(c_type, lib)
-            except KeyError as e:
-                errors.append(f"struct {name}.{field}: {e}")
-                continue
-            if not _same(want, py):
-                errors.append(f"struct {name}.{field}: {c_type} in ntk.h, {py.__name__} in Python")
+            _compare(c_type, py, lib, errors, f"struct {name}.{field} ({c_type})")
     try:
         with tempfile.TemporaryDirectory() as tmp:
             Path(tmp, "ntk.h").write_text(header_text)
