@@ -67,6 +67,27 @@ final class KolmogorovMixtureTests: XCTestCase {
         assertThrows(.invalidArgument, try KolmogorovMixture.rule(65))
     }
 
+    /// The power-series path (pairs with |x| ≤ 0.9) equals the direct node-pair sum.
+    func testSeriesPathEqualsDirectSums() throws {
+        for activation in [Activation.tanh, .sigmoid, .softplus] {
+            let e = try GaussianExpectation(activation)
+            for (q1, q2) in [(0.01, 0.3), (1.0, 2.5), (40.0, 900.0)] {
+                let a = e.mixturePoint(q1), b = e.mixturePoint(q2)
+                let scale = activation == .tanh ? 1.0 : 0.25
+                let cMax = GaussianExpectation.seriesBound / (scale * a.largestRoot * b.largestRoot)
+                for fraction in [-1.0, -0.5, 0, 0.3, 0.8, 0.999] {
+                    let c = fraction * min(cMax, (q1 * q2).squareRoot())
+                    let series = e.mixtureSums(a, b, c), direct = e.mixtureSums(a, b, c, direct: true)
+                    // The direct path forms the ratio sum (tanh, sigmoid) or the softplus sum, not both.
+                    let third = activation == .softplus ? (series.softplus, direct.softplus) : (series.ratio, direct.ratio)
+                    for (s, d) in [(series.asin, direct.asin), third] {
+                        XCTAssertEqual(s, d, accuracy: 1e-14 * max(1, abs(d)), "\(activation) q = \(q1), \(q2), c = \(c)")
+                    }
+                }
+            }
+        }
+    }
+
     /// tanh's mixture kernel equals erf-type closed forms' limit: for tiny variances tanh(u) ≈ u,
     /// so T ≈ c and T' ≈ 1; and at every variance T' = ∂T/∂c (Price), checked by differences.
     func testSmallVarianceLimitAndPriceTheorem() throws {

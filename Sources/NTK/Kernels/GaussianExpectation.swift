@@ -129,22 +129,60 @@ public struct GaussianExpectation: Sendable {
         let weights: [Double]
         let inverseRoots: [Double]
         let mean: Double
+        /// The normalised moments `S̃_n = Σ_i w_i (s_i/ŝ)^{2n+1}` (ŝ = `largestRoot`),
+        /// n = 0..<seriesTerms, for the series path: all in [0, 1], no overflow or underflow.
+        let moments: [Double]
+        /// The largest s_i (of the smallest node).
+        let largestRoot: Double
     }
+
+    /// Pairs with |x_ij| ≤ x_max ≤ `seriesBound` for every node pair use the power series of the
+    /// three sums in x (all terms of one sign, so no cancellation), truncated where
+    /// x_max^{2n} < 1e-17 (at most `seriesTerms` terms: 0.9^(2·200) < 1e-18). Per point the
+    /// moments S_n cost O(M·n); per pair the series costs ~3n multiply-adds instead of M1·M2
+    /// arcsines, so only strongly correlated pairs take the direct sum.
+    static let seriesBound = 0.9
+    static let seriesTerms = 200
+    /// a_n = C(2n, n)/(4ⁿ(2n + 1)) (arcsin x = Σ a_n x^{2n+1}), b_n = C(2n, n)/4ⁿ
+    /// (1/√(1 − x²) = Σ b_n x^{2n}), e_n = C(2n, n)/(4ⁿ(2n − 1)) (1 − √(1 − x²) = Σ_{n≥1} e_n x^{2n}).
+    static let seriesCoefficients: (a: [Double], b: [Double], e: [Double]) = {
+        var a: [Double] = [], b: [Double] = [], e: [Double] = []
+        var central = 1.0  // C(2n, n)/4ⁿ
+        for n in 0..<seriesTerms {
+            if n > 0 { central *= Double(2 * n - 1) / Double(2 * n) }
+            a.append(central / Double(2 * n + 1))
+            b.append(central)
+            e.append(n == 0 ? 0 : central / Double(2 * n - 1))
+        }
+        return (a, b, e)
+    }()
 
     /// The mixture data of a point with pre-activation variance q > 0.
     func mixturePoint(_ q: Double) -> MixturePoint {
         let scaled = activation == .tanh ? q : q / 4
         let m = mixturePoints > 0 ? mixturePoints : KolmogorovMixture.automaticPoints(scaled)
         // The rules are built once; a size in 1...64 cannot fail (checked in init).
-        guard let rule = try? KolmogorovMixture.rule(m) else { return MixturePoint(weights: [], inverseRoots: [], mean: .nan) }
+        guard let rule = try? KolmogorovMixture.rule(m) else {
+            return MixturePoint(weights: [], inverseRoots: [], mean: .nan, moments: [], largestRoot: 0)
+        }
         let roots = rule.nodes.map { 1 / ($0 * $0 + scaled).squareRoot() }
+        let largest = roots.max() ?? 0
+        var moments = [Double](repeating: 0, count: Self.seriesTerms)
+        for (w, r) in zip(rule.weights, roots) {
+            let ratio = largest > 0 ? r / largest : 0
+            var power = ratio  // (r/ŝ)^{2n+1}
+            for n in 0..<Self.seriesTerms {
+                moments[n] += w * power
+                power *= ratio * ratio
+            }
+        }
         var mean = 0.0
         if activation == .softplus {
             var e = 0.0
             for (k, w) in zip(rule.nodes, rule.weights) { e += w * q / ((4 * k * k + q).squareRoot() + 2 * k) }
             mean = log(2.0) + 0.5 * (2 / Double.pi).squareRoot() * e
         }
-        return MixturePoint(weights: rule.weights, inverseRoots: roots, mean: mean)
+        return MixturePoint(weights: rule.weights, inverseRoots: roots, mean: mean, moments: moments, largestRoot: largest)
     }
 
     /// Node pairs whose weight product is below this contribute less than 1e-17 relative and
@@ -153,8 +191,15 @@ public struct GaussianExpectation: Sendable {
 
     /// Σ_i w_i Σ_j w_j (arcsin x_ij, s_i t_j/√(1 − x_ij²), softplus term), x_ij = c' s_i t_j.
     @inline(__always)
-    func mixtureSums(_ a: MixturePoint, _ b: MixturePoint, _ c: Double) -> (asin: Double, ratio: Double, softplus: Double) {
+    func mixtureSums(_ a: MixturePoint, _ b: MixturePoint, _ c: Double, direct: Bool = false)
+        -> (asin: Double, ratio: Double, softplus: Double) {
         let cScaled = activation == .tanh ? c : c / 4
+        let largest = Swift.abs(cScaled) * a.largestRoot * b.largestRoot
+        if !direct && largest <= Self.seriesBound && a.moments.count == Self.seriesTerms && b.moments.count == Self.seriesTerms {
+            // Terms until x_max^{2n} < 1e-17 (log(1e-17) = −39.14).
+            let terms = largest < 1e-300 ? 2 : min(Self.seriesTerms, Int(-39.14 / (2 * log(largest))) + 2)
+            return seriesSums(a, b, c, cScaled, terms: terms)
+        }
         let softplus = activation == .softplus
         var sumAsin = 0.0, sumRatio = 0.0, sumSoftplus = 0.0
         a.weights.withUnsafeBufferPointer { wa in
@@ -188,6 +233,29 @@ public struct GaussianExpectation: Sendable {
             }
         }
         return (sumAsin, sumRatio, sumSoftplus)
+    }
+
+    /// The three sums of `mixtureSums` by their power series, `terms` terms. With z = c' ŝ t̂
+    /// (|z| ≤ `seriesBound`) and the normalised moments S̃, T̃:
+    /// Σ w w' arcsin x = z Σ a_n z^{2n} S̃_n T̃_n, Σ w w' s t/√(1 − x²) = ŝ t̂ Σ b_n z^{2n} S̃_n T̃_n,
+    /// Σ w w' (c arcsin x − (4/(s t))(1 − √(1 − x²))) = c·(first) − (4/(ŝ t̂)) Σ_{n≥1} e_n z^{2n} S̃_{n−1} T̃_{n−1}.
+    @inline(__always)
+    func seriesSums(_ a: MixturePoint, _ b: MixturePoint, _ c: Double, _ cScaled: Double, terms: Int)
+        -> (asin: Double, ratio: Double, softplus: Double) {
+        let coefficients = Self.seriesCoefficients
+        let roots = a.largestRoot * b.largestRoot
+        let z = cScaled * roots, y = z * z
+        var sumAsin = 0.0, sumRatio = 0.0, sumRoot = 0.0
+        var power = 1.0  // z^{2n}, ≤ 1
+        for n in 0..<terms {
+            let product = a.moments[n] * b.moments[n]
+            sumAsin += coefficients.a[n] * power * product
+            sumRatio += coefficients.b[n] * power * product
+            if n > 0 { sumRoot += coefficients.e[n] * power * a.moments[n - 1] * b.moments[n - 1] }
+            power *= y
+        }
+        sumAsin *= z
+        return (sumAsin, sumRatio * roots, c * sumAsin - 4 / roots * sumRoot)
     }
 
     /// (T, T') of a pair from its points' mixture data and the covariance c.
