@@ -684,7 +684,8 @@ void ntk_mlp_free(ntk_mlp *mlp);
  * tanh(x) = E_K[erf(x / (K sqrt 2))] with K Kolmogorov-distributed, so their expectations are
  * expectations over K of erf's closed forms, taken with a Gaussian rule of quadrature_points
  * nodes per variable: ~1e-12 relative at every input scale with the automatic choice (16 to 24
- * nodes from each pre-activation variance), M1 * M2 arcsines per pair.
+ * nodes from each pre-activation variance). Pairs of moderate correlation cost a power series
+ * of ~3n terms (n <= 200); strongly correlated ones M1 * M2 arcsines.
  * ------------------------------------------------------------------------------------- */
 
 typedef struct ntk_infinite_width_options {
