@@ -143,6 +143,13 @@ public struct Matrix: Equatable, Sendable, CustomStringConvertible, ExpressibleB
         return s
     }
 
+    /// The first `count` consecutive `rows × cols` blocks of `flat` (count · rows · cols entries,
+    /// row-major): how the grid solvers' contiguous outputs become one matrix per grid point.
+    static func slices(of flat: [Double], count: Int, rows: Int, cols: Int) throws -> [Matrix] {
+        let size = rows * cols
+        return try (0..<count).map { t in try Matrix(rows: rows, cols: cols, elements: Array(flat[(t * size)..<((t + 1) * size)])) }
+    }
+
     /// A matrix of the given (already validated) size filled with zeros.
     init(uncheckedRows rows: Int, cols: Int) {
         self.rows = rows

@@ -280,12 +280,8 @@ extension SpectralSolver {
             }
             if let kTestTrain { try TestKernel.with(kTestTrain, f0Test) { try run($0) } } else { try run(nil) }
         }
-        func split(_ flat: [Double], rows: Int) throws -> [Matrix] {
-            try (0..<filters.count).map { t in
-                try Matrix(rows: rows, cols: k, elements: Array(flat[(t * rows * k)..<((t + 1) * rows * k)]))
-            }
-        }
-        return (try split(train, rows: n), kTestTrain == nil ? [] : try split(test, rows: m))
+        return (try Matrix.slices(of: train, count: filters.count, rows: n, cols: k),
+                kTestTrain == nil ? [] : try Matrix.slices(of: test, count: filters.count, rows: m, cols: k))
     }
 
     /// The train predictions for every filter (one n × k matrix each).

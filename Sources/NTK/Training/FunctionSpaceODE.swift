@@ -187,9 +187,7 @@ extension FunctionSpaceODE {
                 if let kTestTrain { try TestKernel.with(kTestTrain, f0Test) { try go($0) } } else { try go(nil) }
             }
         }
-        func split(_ flat: [Double], rows: Int) throws -> [Matrix] {
-            try times.indices.map { t in try Matrix(rows: rows, cols: k, elements: Array(flat[(t * rows * k)..<((t + 1) * rows * k)])) }
-        }
-        return (try split(train, rows: n), kTestTrain == nil ? [] : try split(test, rows: m))
+        return (try Matrix.slices(of: train, count: times.count, rows: n, cols: k),
+                kTestTrain == nil ? [] : try Matrix.slices(of: test, count: times.count, rows: m, cols: k))
     }
 }
