@@ -1,4 +1,4 @@
-import NTK
+@testable import NTK
 import XCTest
 
 final class CholeskySolverTests: XCTestCase {
@@ -54,6 +54,46 @@ final class CholeskySolverTests: XCTestCase {
         } catch let e as NTKError {
             XCTAssertTrue(e.message.contains("order 3"), e.message)
         }
+    }
+
+    /// The trailing update by row chunks (DGEMM + DSYRK per chunk) gives the factor of one
+    /// update per panel, and reports progress after every chunk, non-decreasing.
+    func testChunkedTrailingUpdate() throws {
+        let n = 1700
+        let k = try randomSPD(n, p: 8, shift: 0.1, seed: 21)
+        var whole = k.elements, chunked = k.elements
+        var fractions: [Double] = []
+        try whole.withUnsafeMutableBufferPointer {
+            try CholeskyFactorization.factorInPlace($0.baseAddress!, n: n, progress: .none, chunk: Int.max / 2)
+        }
+        try chunked.withUnsafeMutableBufferPointer {
+            try CholeskyFactorization.factorInPlace($0.baseAddress!, n: n, progress: ProgressHandler { f in
+                fractions.append(f)
+                return .proceed
+            }, chunk: 1)  // 64-row chunks
+        }
+        var worst = 0.0, scale = 0.0
+        for i in 0..<n {
+            for j in 0...i {
+                worst = max(worst, abs(whole[i * n + j] - chunked[i * n + j]))
+                scale = max(scale, abs(whole[i * n + j]))
+            }
+        }
+        XCTAssertLessThan(worst / scale, 1e-13)
+        // L Lᵀ reproduces K (lower triangle of the chunked factor).
+        var residual = 0.0
+        for i in stride(from: 0, to: n, by: 97) {
+            for j in stride(from: 0, through: i, by: 89) {
+                var s = 0.0
+                for q in 0...j { s += chunked[i * n + q] * chunked[j * n + q] }
+                residual = max(residual, abs(s - k[i, j]))
+            }
+        }
+        XCTAssertLessThan(residual, 1e-12 * (k.elements.map(abs).max() ?? 1))
+        // 4 panels, the first three with trailing updates of 1316, 932 and 548 rows in 64-row chunks.
+        XCTAssertGreaterThanOrEqual(fractions.count, 21 + 15 + 9)
+        XCTAssertEqual(fractions, fractions.sorted())
+        XCTAssertLessThanOrEqual(fractions.last ?? 1, 1)
     }
 
     func testCancelDuringBlockedFactorization() throws {

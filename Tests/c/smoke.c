@@ -683,8 +683,70 @@ static void test_network(void) {
     check(ntk_live_handle_count() == 0, "MLP freed");
 }
 
+/* Collects log messages: counts per level and whether one contained `want`. */
+typedef struct log_record {
+    int info, warning, other;
+    const char *want;
+    int found;
+} log_record;
+
+static void record_log(void *user, ntk_log_level level, const char *message) {
+    log_record *r = user;
+    if (level == NTK_LOG_INFO) r->info++;
+    else if (level == NTK_LOG_WARNING) r->warning++;
+    else r->other++;
+    if (r->want && strstr(message, r->want)) r->found = 1;
+}
+
+static void test_log(void) {
+    log_record r = {0, 0, 0, "BLAS: OpenBLAS core", 0};
+    check(ntk_set_log_handler(record_log, &r, NTK_LOG_INFO) == NTK_OK && r.found && r.info >= 1,
+          "setting a log handler logs the BLAS in use at INFO");
+
+    /* An indefinite matrix: the spectral solver clamps its negative eigenvalue (WARNING). */
+    enum { N = 3 };
+    double k[N * N] = {2, 0, 0, 0, 1, 0, 0, 0, -1};
+    ntk_spectral *solver = NULL;
+    r = (log_record){0, 0, 0, "negative eigenvalue(s) clamped", 0};
+    check(ntk_spectral_create(N, k, N, NTK_NEGATIVE_CLAMP, NULL, NULL, &solver) == NTK_OK && r.found &&
+              r.warning == 1 && r.info == 1,
+          "the spectral solver logs its decomposition (INFO) and the clamping (WARNING)");
+    ntk_spectral_free(solver);
+
+    /* min_level WARNING filters INFO out. */
+    check(ntk_set_log_handler(record_log, &r, NTK_LOG_WARNING) == NTK_OK, "log level WARNING");
+    r = (log_record){0, 0, 0, NULL, 0};
+    check(ntk_spectral_create(N, k, N, NTK_NEGATIVE_CLAMP, NULL, NULL, &solver) == NTK_OK && r.info == 0 &&
+              r.warning == 1,
+          "min_level WARNING passes warnings and drops INFO messages");
+    ntk_spectral_free(solver);
+
+    /* Empirical NTK: the log names the method and the memory limit. */
+    check(ntk_set_log_handler(record_log, &r, NTK_LOG_DEBUG) == NTK_OK, "log level DEBUG");
+    int64_t width = 8;
+    ntk_mlp *mlp = NULL;
+    double x[4] = {0.5, -1, 1, 0.25}, kernel[4];
+    check(ntk_mlp_create(2, 1, &width, 1, NTK_ACTIVATION_TANH, NULL, &mlp) == NTK_OK, "network for the log test");
+    r = (log_record){0, 0, 0, "memory limit of 64.0 MiB", 0};
+    check(ntk_empirical_ntk(mlp, 2, x, 2, 2, NULL, 2, NTK_OUTPUT_MEAN, NULL, kernel, 2) == NTK_OK && r.found,
+          "the empirical NTK logs its memory limit");
+    ntk_mlp_free(mlp);
+
+    /* Bad level, then NULL: no more messages. */
+    check(ntk_set_log_handler(record_log, &r, (ntk_log_level)25) == NTK_ERR_INVALID_ARGUMENT &&
+              strstr(ntk_last_error(), "min_level") != NULL,
+          "an unknown log level is rejected");
+    check(ntk_set_log_handler(NULL, NULL, NTK_LOG_INFO) == NTK_OK, "log handler removed");
+    r = (log_record){0, 0, 0, NULL, 0};
+    check(ntk_spectral_create(N, k, N, NTK_NEGATIVE_CLAMP, NULL, NULL, &solver) == NTK_OK &&
+              r.info + r.warning + r.other == 0,
+          "no handler: nothing is logged");
+    ntk_spectral_free(solver);
+}
+
 int main(void) {
     test_version();
+    test_log();
     test_blas_info();
     test_gram();
     test_cholesky();

@@ -84,6 +84,10 @@ public enum EmpiricalKernel {
             let rows = max(tile / 4, limit / (2 * max(perRow, 1)))
             (block1, block2) = (min(rows, n1), min(rows, n2))
         }
+        Log.info("empirical NTK: \(method) method, \(n1) x \(n2) pairs, \(a.parameterCount) parameters; "
+                 + "activations and signals need \(Log.bytes(together * perRow)) against a memory limit of \(Log.bytes(limit)): "
+                 + (block1 < n1 || block2 < n2 ? "blocks of \(block1) rows, recomputed per block pair"
+                    : together * perRow <= limit ? "one pass" : "one pass (blocks have at least \(tile / 4) rows)"))
         let pass1 = try NetworkPass(a, capacity: block1, deltas: true)
         let pass2 = symmetric ? nil : try NetworkPass(a, capacity: block2, deltas: true)
         let scratch = try TileScratch(a, form: form, method: method, block1: block1, block2: block2)

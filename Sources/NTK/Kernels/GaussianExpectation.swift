@@ -80,6 +80,15 @@ public struct GaussianExpectation: Sendable {
     /// Whether the expectations go through the Kolmogorov mixture (per-point precomputation).
     var usesMixture: Bool { quadrature == nil && !closedForm }
 
+    /// How the expectations are taken, for the log.
+    var method: String {
+        if closedForm { return "closed form" }
+        if let quadrature { return "\(quadrature.nodes.count)-point Gauss-Hermite quadrature" }
+        return mixturePoints > 0
+            ? "Kolmogorov scale mixture, \(mixturePoints) nodes per variable (fixed)"
+            : "Kolmogorov scale mixture, automatic nodes (16-24 per variable, ~1e-12 relative)"
+    }
+
     private static let invTwoPi = 1 / (2 * Double.pi)
 
     /// (T, T') for one pair.

@@ -42,6 +42,7 @@ public enum InfiniteWidthKernel {
             }
         }
         let threads = Parallel.defaultThreads
+        Log.info("infinite-width kernels: \(a.activation), \(a.layerCount) dense layers, \(n1) x \(n2) pairs in \(pairs.count) tiles of \(tile) x \(tile) on \(threads) threads; expectations: \(expect.method)")
         let scratch = try (0..<threads).map { _ in
             (try Workspace(count: tile * tile, for: "a kernel tile"), try Workspace(count: tile * tile, for: "a kernel tile"))
         }

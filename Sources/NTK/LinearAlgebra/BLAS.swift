@@ -27,6 +27,19 @@ public enum BLAS {
              processorCount: Int(openblas_get_num_procs()))
     }
 
+    /// OpenBLAS's generic x86 kernel families: several times slower than the CPU's own.
+    static let genericCores: Set<String> = ["Prescott", "Core2", "Nehalem", "Atom", "Generic", "Katmai", "Northwood"]
+
+    /// Logs the BLAS in use (INFO) and warns about generic kernels; `Log` calls it when a
+    /// handler is installed, so every log starts with the kernels that set the speed.
+    static func logConfiguration() {
+        let info = info
+        Log.info("BLAS: OpenBLAS core \(info.coreName), \(info.threadCount) threads of \(info.processorCount) processors (\(info.config))")
+        if genericCores.contains(info.coreName) {
+            Log.warning("BLAS: OpenBLAS runs generic '\(info.coreName)' kernels, several times slower than the CPU's own; set OPENBLAS_CORETYPE (SkylakeX for AVX-512, Haswell for AVX2) before the process starts")
+        }
+    }
+
     /// Largest thread count accepted by `setThreadCount`.
     public static let maxThreadCount = 1024
 
@@ -41,5 +54,6 @@ public enum BLAS {
             throw NTKError.invalidArgument("BLAS thread count must be in 1...\(maxThreadCount), got \(count)")
         }
         openblas_set_num_threads(Int32(count))
+        Log.info("BLAS: OpenBLAS set to \(count) threads")
     }
 }

@@ -105,13 +105,24 @@ public final class CholeskyFactorization: @unchecked Sendable {
     /// Below this order one DPOTRF call is both fast and quick enough to need no progress.
     static let blockedThreshold = 1536
     static let blockSize = 384
+    /// Most multiply-adds between two progress reports in the trailing update (~0.1 s of
+    /// DGEMM on one core), so that cancellation takes effect quickly at any n.
+    static let updateChunk = 4_000_000_000
 
     /// Factors the row-major n × n matrix at `a` (lower triangle, leading dimension n) in place.
-    static func factorInPlace(_ a: UnsafeMutablePointer<Double>, n: Int, progress: ProgressHandler) throws {
+    ///
+    /// Right-looking by panels of `blockSize` columns: DPOTRF on the diagonal block, DTRSM for
+    /// the panel below it, then the trailing update `A22 ← A22 − L21 L21ᵀ` by row chunks (DGEMM
+    /// left of the diagonal, DSYRK on it), with a progress report after each chunk of at most
+    /// `chunk` multiply-adds (and at least 64 rows).
+    static func factorInPlace(_ a: UnsafeMutablePointer<Double>, n: Int, progress: ProgressHandler,
+                              chunk: Int = updateChunk) throws {
         if n == 0 { return }
         let nb = n <= blockedThreshold ? n : blockSize
         let ld = Int32(n)
         let cube = Double(n) * Double(n) * Double(n)
+        /// Fraction of the n³ work done once the first `k` columns are factored.
+        func done(_ k: Int) -> Double { let left = Double(n - k); return 1 - left * left * left / cube }
         var k0 = 0
         while k0 < n {
             let kb = min(nb, n - k0)
@@ -126,15 +137,27 @@ public final class CholeskyFactorization: @unchecked Sendable {
             let m = n - k0 - kb
             if m > 0 {
                 let a21 = a + (k0 + kb) * n + k0
-                // L21 = A21 · L11⁻ᵀ, then A22 ← A22 − L21 L21ᵀ (lower triangle).
+                // L21 = A21 · L11⁻ᵀ.
                 cblas_dtrsm(CblasRowMajor, CblasRight, CblasLower, CblasTrans, CblasNonUnit,
                             Int32(m), Int32(kb), 1, a11, ld, a21, ld)
-                cblas_dsyrk(CblasRowMajor, CblasLower, CblasNoTrans, Int32(m), Int32(kb),
-                            -1, a21, ld, 1, a21 + kb, ld)
+                // A22 ← A22 − L21 L21ᵀ (lower triangle), rows r0..<r1 of A22 at a time.
+                let rows = max(64, chunk / max(m * kb, 1))
+                var r0 = 0
+                while r0 < m {
+                    let r = min(rows, m - r0)
+                    let li = a21 + r0 * n, aii = a21 + r0 * n + kb + r0
+                    if r0 > 0 {
+                        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(r), Int32(r0), Int32(kb),
+                                    -1, li, ld, a21, ld, 1, a21 + r0 * n + kb, ld)
+                    }
+                    cblas_dsyrk(CblasRowMajor, CblasLower, CblasNoTrans, Int32(r), Int32(kb), -1, li, ld, 1, aii, ld)
+                    r0 += r
+                    let within = Double(r0) / Double(m)
+                    try progress.report(0.99 * (done(k0) + within * within * (done(k0 + kb) - done(k0))))
+                }
             }
             k0 += kb
-            let left = Double(n - k0)
-            try progress.report(0.99 * (1 - left * left * left / cube))
+            try progress.report(0.99 * done(k0))
         }
     }
 }

@@ -69,6 +69,10 @@ public final class KernelRidge: @unchecked Sendable {
             }
         }
 
+        if jitter > 0 {
+            Log.warning("kernel ridge: K_train + ridge·I was not positive definite; added jitter \(jitter) (\(jitter / scale) × mean diagonal) to the diagonal")
+        }
+        Log.info("kernel ridge: Cholesky of the \(n) x \(n) kernel with ridge \(z + jitter), \(k) output(s); the factor takes \(Log.bytes(n * n * 8))")
         let alpha = try targets.residual()
         let train = try Workspace(count: max(try Sizes.product(n, k, "size of Y"), 1), for: "train predictions")
         try factor.solve(alpha.matrix(n, k).readOnly, into: alpha.matrix(n, k))

@@ -82,6 +82,10 @@ public final class SpectralSolver: @unchecked Sendable {
         self.eigenvalues = raw.map { $0 <= cutoff ? 0 : $0 }
         self.nullCount = eigenvalues.filter { $0 == 0 }.count
         self.cutoff = cutoff
+        Log.info("spectral solver: eigendecomposition of the \(n) x \(n) kernel (LAPACK DSYEVD), λ in [\(minimum), \(raw.last ?? 0)], \(nullCount) direction(s) treated as null (λ ≤ \(cutoff))")
+        if clampedCount > 0, minimum < -cutoff {
+            Log.warning("spectral solver: \(clampedCount) negative eigenvalue(s) clamped to 0, the lowest \(minimum) (largest \(raw.last ?? 0)); the kernel is not positive semi-definite")
+        }
     }
 
     /// The largest eigenvalue λ_max.

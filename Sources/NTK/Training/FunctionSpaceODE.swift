@@ -91,6 +91,7 @@ public enum FunctionSpaceODE {
             if let trainOut { (trainOut + index * n * k).update(from: state.pointer, count: n * k) }
             if let testOut { (testOut + index * m * k).update(from: state.pointer + n * k, count: m * k) }
         }
+        Log.info("gradient-flow ODE: \(steps) Dormand-Prince 5(4) steps to t = \(end) (rtol \(rtol), atol \(atol)), \(n) train and \(m) test points")
         try progress.report(1)
     }
 

@@ -79,10 +79,14 @@ extension MLP {
             return true
         }
 
+        Log.info("training: \(n) rows, \(p) parameters, \(o.epochs) epochs of "
+                 + (batch == n ? "full-batch gradient descent" : "minibatches of \(batch) rows")
+                 + ", \(o.loss) loss, learning rate \(o.learningRate), momentum \(o.momentum)")
         var loss = try engine.gradient(theta, x: x, y: y, loss: o.loss, into: batch == n ? gradient.pointer : nil)
         result.losses.append(loss)
         guard loss.isFinite else {
             result.diverged = true
+            Log.warning("training: the initial loss is \(loss); nothing trained")
             return result
         }
         lastGood.pointer.update(from: theta.pointer, count: p)
@@ -116,6 +120,7 @@ extension MLP {
             result.epochsRun = epoch
             if !loss.isFinite {
                 result.diverged = true
+                Log.warning("training diverged at epoch \(epoch) (loss \(loss)); the network keeps the parameters of epoch \(epoch - 1); try a smaller learning rate")
                 break
             }
             lastGood.pointer.update(from: theta.pointer, count: p)
@@ -123,6 +128,7 @@ extension MLP {
             if let callback, !callback(epoch, loss) { break }
         }
         try publish(UnsafePointer(lastGood.pointer))
+        Log.info("training: \(result.epochsRun) of \(o.epochs) epochs run, loss \(result.losses.first ?? .nan) -> \(result.losses.last ?? .nan)")
         return result
     }
 

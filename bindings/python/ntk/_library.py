@@ -24,6 +24,8 @@ PROGRESS_FN = ctypes.CFUNCTYPE(c_int, c_void_p, c_double)
 EPOCH_FN = ctypes.CFUNCTYPE(c_int, c_void_p, c_int64, c_double)
 #: ``int (*)(void *user, int64_t epoch, const double *K_probe, int64_t m, double lambda_max)``.
 SNAPSHOT_FN = ctypes.CFUNCTYPE(c_int, c_void_p, c_int64, POINTER(c_double), c_int64, c_double)
+#: ``void (*)(void *user, ntk_log_level level, const char *message)``: the log handler type.
+LOG_FN = ctypes.CFUNCTYPE(None, c_void_p, c_int, c_char_p)
 
 #: The typed enums of ntk.h, value for value (tests/test_abi.py checks them against the header).
 ENUMS = {
@@ -45,6 +47,7 @@ ENUMS = {
     "ntk_output_form": {"NTK_OUTPUT_MEAN": 0, "NTK_OUTPUT_FULL": 1, "NTK_OUTPUT_PER_OUTPUT": 2},
     "ntk_kernel_method": {"NTK_METHOD_STRUCTURED": 0, "NTK_METHOD_JACOBIAN": 1},
     "ntk_loss": {"NTK_LOSS_MSE": 0, "NTK_LOSS_CROSS_ENTROPY": 1},
+    "ntk_log_level": {"NTK_LOG_DEBUG": 10, "NTK_LOG_INFO": 20, "NTK_LOG_WARNING": 30},
 }
 
 
@@ -149,6 +152,7 @@ _SIGNATURES = {
     "ntk_last_error": ([], c_char_p),
     "ntk_blas_info": ([_P(c_char_p), _P(c_char_p), _P(c_int), _P(c_int)], c_int),
     "ntk_blas_set_num_threads": ([c_int], c_int),
+    "ntk_set_log_handler": ([LOG_FN, c_void_p, c_int], c_int),
     "ntk_gram": ([c_int64, c_int64, c_int64, c_double, _d, c_int64, _d, c_int64, _d, c_int64, PROGRESS_FN, c_void_p], c_int),
     "ntk_cholesky_solve": ([c_int64, c_int64, _d, c_int64, c_double, _d, c_int64, _d, c_int64, PROGRESS_FN, c_void_p], c_int),
     "ntk_cholesky_factor_create": ([c_int64, _d, c_int64, c_double, PROGRESS_FN, c_void_p, _out], c_int),
@@ -291,7 +295,7 @@ _PYTHON_NAMES = [("targets->Y", "Y"), ("targets->f0", "f0_train"), ("targets->k"
                  ("options->b_std", "b_std"), ("options->", "")]
 
 
-def _python_entry_point():
+def python_entry_point():
     """The public ntk function or method the user called: the outermost frame of this package."""
     frame, entry = sys._getframe(1), None
     while frame is not None:
@@ -316,7 +320,7 @@ def python_message(message):
         return message
     for c_name, py_name in _PYTHON_NAMES:
         rest = rest.replace(c_name, py_name)
-    entry = _python_entry_point()
+    entry = python_entry_point()
     return f"{entry}: {rest}" if entry else rest
 
 

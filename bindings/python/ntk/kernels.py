@@ -63,8 +63,8 @@ def empirical_ntk(net, X1, X2=None, output="mean", method="structured", memory_l
     out = np.empty(_kernel_shape(n1, n2, net.output_dim, output))
     cb = Callback(progress)
     options = EmpiricalNTKOptions(method=_choice(method, _METHODS, "method"), memory_limit=limit, progress=cb.c_function)
-    cb.check(lib.ntk_empirical_ntk(net._live(), n1, p1, ld1, n2, p2, ld2, form, ctypes.byref(options),
-                                   _arrays.pointer(out), _row_length(out)))
+    cb.call(lib.ntk_empirical_ntk, net._live(), n1, p1, ld1, n2, p2, ld2, form, ctypes.byref(options),
+            _arrays.pointer(out), _row_length(out))
     return out
 
 
@@ -118,9 +118,9 @@ def jacobian_ntk(J1, J2=None, output="mean", progress=None):
         n2 = j2.shape[0]
     out = np.empty(_kernel_shape(n1, n2, k, output))
     cb = Callback(progress)
-    cb.check(lib.ntk_jacobian_ntk(n1, n2, k, p, _arrays.pointer(j1), _arrays.NULL if j2 is None else _arrays.pointer(j2),
-                                  _choice(output, _OUTPUTS, "output"), _arrays.pointer(out), _row_length(out),
-                                  cb.c_function, None))
+    cb.call(lib.ntk_jacobian_ntk, n1, n2, k, p, _arrays.pointer(j1), _arrays.NULL if j2 is None else _arrays.pointer(j2),
+            _choice(output, _OUTPUTS, "output"), _arrays.pointer(out), _row_length(out),
+            cb.c_function, None)
     return out
 
 
@@ -173,7 +173,7 @@ def _infinite(net, X1, X2, want_nngp, want_ntk, quadrature_points, progress):
     ntk_ = np.empty((n1, n2)) if want_ntk else None
     cb = Callback(progress)
     options = InfiniteWidthOptions(quadrature_points=points, progress=cb.c_function)
-    cb.check(lib.ntk_infinite_width_kernels(net._live(), n1, p1, ld1, n2, p2, ld2, ctypes.byref(options),
-                                            _arrays.NULL if nngp is None else _arrays.pointer(nngp), max(n2, 1),
-                                            _arrays.NULL if ntk_ is None else _arrays.pointer(ntk_), max(n2, 1)))
+    cb.call(lib.ntk_infinite_width_kernels, net._live(), n1, p1, ld1, n2, p2, ld2, ctypes.byref(options),
+            _arrays.NULL if nngp is None else _arrays.pointer(nngp), max(n2, 1),
+            _arrays.NULL if ntk_ is None else _arrays.pointer(ntk_), max(n2, 1))
     return nngp, ntk_

@@ -48,8 +48,8 @@ def gram(A, B=None, alpha=1.0, progress=None):
             raise DimensionMismatchError(f"A has {d} columns but B has {b.shape[1]}")
     g, pg = _arrays.output(n1, n2)
     cb = Callback(progress)
-    cb.check(lib.ntk_gram(n1, n2, d, _arrays.scalar(alpha, "alpha"), pa, lda, pb, ldb, pg,
-                          max(n2, 1), cb.c_function, None))
+    cb.call(lib.ntk_gram, n1, n2, d, _arrays.scalar(alpha, "alpha"), pa, lda, pb, ldb, pg,
+            max(n2, 1), cb.c_function, None)
     return g
 
 
@@ -82,8 +82,8 @@ def cholesky_solve(K, Y, ridge=0.0, progress=None):
         raise DimensionMismatchError(f"K must be ({n}, {n}) to match Y with {n} rows, got {k.shape}")
     x, px = _arrays.output(n, m)
     cb = Callback(progress)
-    cb.check(lib.ntk_cholesky_solve(n, m, pk, ldk, _arrays.scalar(ridge, "ridge"), py, ldy, px,
-                                    max(m, 1), cb.c_function, None))
+    cb.call(lib.ntk_cholesky_solve, n, m, pk, ldk, _arrays.scalar(ridge, "ridge"), py, ldy, px,
+            max(m, 1), cb.c_function, None)
     return x[:, 0] if was_vector else x
 
 
@@ -104,8 +104,8 @@ class CholeskyFactor(Handle):
             raise DimensionMismatchError(f"K must be square, got shape {k.shape}")
         handle = ctypes.c_void_p()
         cb = Callback(progress)
-        cb.check(lib.ntk_cholesky_factor_create(k.shape[0], pk, ldk, _arrays.scalar(ridge, "ridge"),
-                                                cb.c_function, None, ctypes.byref(handle)))
+        cb.call(lib.ntk_cholesky_factor_create, k.shape[0], pk, ldk, _arrays.scalar(ridge, "ridge"),
+                cb.c_function, None, ctypes.byref(handle))
         self._handle = handle
         self.n = k.shape[0]
         self.ridge = float(ridge)
@@ -151,7 +151,7 @@ def eigh(K, progress=None):
     w = np.empty(n)
     v, pv = _arrays.output(n, n)
     cb = Callback(progress)
-    cb.check(lib.ntk_eigh(n, pk, ldk, _arrays.pointer(w), pv, max(n, 1), cb.c_function, None))
+    cb.call(lib.ntk_eigh, n, pk, ldk, _arrays.pointer(w), pv, max(n, 1), cb.c_function, None)
     return w, v
 
 
@@ -163,5 +163,5 @@ def eigvalsh(K, progress=None):
         raise DimensionMismatchError(f"K must be square, got shape {k.shape}")
     w = np.empty(n)
     cb = Callback(progress)
-    cb.check(lib.ntk_eigh(n, pk, ldk, _arrays.pointer(w), None, 1, cb.c_function, None))
+    cb.call(lib.ntk_eigh, n, pk, ldk, _arrays.pointer(w), None, 1, cb.c_function, None)
     return w

@@ -116,8 +116,8 @@ class KernelRidge(Handle):
         cb = Callback(progress)
         options = KernelRidgeOptions(ridge_scale=_SCALES["relative" if ridge_relative else "absolute"],
                                      max_jitter=_arrays.scalar(max_jitter, "max_jitter"), progress=cb.c_function)
-        cb.check(lib.ntk_kernel_ridge_fit(n, pk, ldk, ctypes.byref(data.targets), _arrays.scalar(ridge, "ridge"),
-                                          ctypes.byref(options), ctypes.byref(handle)))
+        cb.call(lib.ntk_kernel_ridge_fit, n, pk, ldk, ctypes.byref(data.targets), _arrays.scalar(ridge, "ridge"),
+                ctypes.byref(options), ctypes.byref(handle))
         self._handle = handle
         self.n, self.n_outputs = n, data.k
         z, j = ctypes.c_double(), ctypes.c_double()
@@ -202,8 +202,8 @@ def features_ridge(S_train, Y, S_test=None, ridge=0.0, form="auto", return_weigh
     weights, pw = _arrays.output(p, k)
     cb = Callback(progress)
     options = FeaturesRidgeOptions(form=_choice(form, _FORMS, "form"), progress=cb.c_function)
-    cb.check(lib.ntk_features_ridge(n, p, k, ps, lds, py, ldy, _arrays.scalar(ridge, "ridge"), ctypes.byref(options),
-                                    pw, max(k, 1)))
+    cb.call(lib.ntk_features_ridge, n, p, k, ps, lds, py, ldy, _arrays.scalar(ridge, "ridge"), ctypes.byref(options),
+            pw, max(k, 1))
     # Predictions S W and S_test W (the library returns the weights; one product each).
     train = s @ weights
     test = None if st is None else st @ weights
@@ -243,8 +243,8 @@ class SpectralSolver(Handle):
         k, pk, ldk = _square(K_train, "K_train")
         handle = ctypes.c_void_p()
         cb = Callback(progress)
-        cb.check(lib.ntk_spectral_create(k.shape[0], pk, ldk, _choice(negative_eigenvalues, _NEGATIVE, "negative_eigenvalues"),
-                                         cb.c_function, None, ctypes.byref(handle)))
+        cb.call(lib.ntk_spectral_create, k.shape[0], pk, ldk, _choice(negative_eigenvalues, _NEGATIVE, "negative_eigenvalues"),
+                cb.c_function, None, ctypes.byref(handle))
         self._handle = handle
         self.n = k.shape[0]
         minimum, cutoff = ctypes.c_double(), ctypes.c_double()
@@ -400,6 +400,6 @@ def max_learning_rate(K_train, n_targets, progress=None):
     k, pk, ldk = _square(K_train, "K_train")
     eta = ctypes.c_double()
     cb = Callback(progress)
-    cb.check(lib.ntk_max_learning_rate(k.shape[0], pk, ldk, _count(n_targets), ctypes.byref(eta), None,
-                                       cb.c_function, None))
+    cb.call(lib.ntk_max_learning_rate, k.shape[0], pk, ldk, _count(n_targets), ctypes.byref(eta), None,
+            cb.c_function, None)
     return eta.value

@@ -1,9 +1,40 @@
-"""The loaded library: version, BLAS kernels and threads."""
+"""The loaded library: version, BLAS kernels and threads, and its log.
 
+The library logs to ``logging.getLogger("ntk")``: at INFO the decisions a user would want to
+know (method, blocks and memory limit, BLAS kernels and threads, quadrature, iterations), at
+WARNING what may cost accuracy or time (generic BLAS kernels, jitter added, negative
+eigenvalues clamped, divergent training). Silent by default (a ``NullHandler``); to see it::
+
+    import logging
+    logging.basicConfig(level=logging.INFO)   # or logging.getLogger("ntk").setLevel(...)
+"""
+
+import atexit
 import ctypes
+import logging
+import os
 
-from ._library import call, lib, path
+from ._library import LOG_FN, call, lib, path
 from .errors import InvalidArgumentError
+
+#: The package's logger; library messages arrive here with their level.
+logger = logging.getLogger("ntk")
+logger.addHandler(logging.NullHandler())
+
+
+def _forward(_user, level, message):
+    """The C log handler: one library message to ``logger`` (never raises into the library)."""
+    try:
+        if logger.isEnabledFor(level):
+            logger.log(level, (message or b"").decode("utf-8", errors="replace"))
+    except BaseException:  # noqa: BLE001 - a failing log handler must not break a computation
+        pass
+
+
+_LOG_HANDLER = LOG_FN(_forward)  # kept alive for the library's lifetime
+call("ntk_set_log_handler", _LOG_HANDLER, None, logging.INFO)
+# No Python callback after the interpreter starts finalising.
+atexit.register(lambda: lib.ntk_set_log_handler(LOG_FN(), None, logging.WARNING))
 
 
 def version():
@@ -43,6 +74,14 @@ def set_num_threads(n):
     if not -2**31 <= n < 2**31:
         raise InvalidArgumentError(f"the thread count must be in 1...1024, got {n}")
     call("ntk_blas_set_num_threads", n)
+
+
+def physical_memory():
+    """Bytes of physical memory of this machine (0 if unknown)."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return 0
 
 
 def live_handle_count():

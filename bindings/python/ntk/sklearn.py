@@ -25,6 +25,10 @@ fitted attributes end in ``_``, input validation) and work in ``Pipeline``,
 Needs scikit-learn >= 1.6 (``pip install scikit-learn``); the rest of ``ntk`` does not.
 """
 
+import contextlib
+import logging
+import sys
+import time
 import warnings
 
 import numpy as np
@@ -42,6 +46,8 @@ from .kernels import empirical_ntk, infinite_width_nngp, infinite_width_ntk
 from .network import MLP
 from .errors import NotPositiveDefiniteError
 from .regression import KernelRidge, SpectralSolver, max_learning_rate
+from ._progress import Bar
+from .runtime import blas_info, logger, physical_memory
 
 __all__ = ["NTKRegressor", "NTKClassifier"]
 
@@ -55,7 +61,7 @@ class _NTKModel(BaseEstimator):
     def __init__(self, kernel="infinite", widths=(512, 512), activation="relu", W_std=np.sqrt(2.0), b_std=0.1,
                  parameterization="ntk", ridge="gcv", ridges=None, ridge_relative=True, time=None,
                  learning_rate=1.0, network_offset=False, center_targets=True, epochs=1000,
-                 train_learning_rate=None, batch_size=None, momentum=0.0, random_state=None):
+                 train_learning_rate=None, batch_size=None, momentum=0.0, random_state=None, verbose=0):
         self.kernel = kernel
         self.widths = widths
         self.activation = activation
@@ -74,6 +80,7 @@ class _NTKModel(BaseEstimator):
         self.batch_size = batch_size
         self.momentum = momentum
         self.random_state = random_state
+        self.verbose = verbose
 
     # -- hyper-parameters -----------------------------------------------------------------
 
@@ -91,6 +98,35 @@ class _NTKModel(BaseEstimator):
             raise ValueError(f"learning_rate must be a number > 0, got {self.learning_rate!r}")
         if self.network_offset and self.kernel not in ("empirical", "after"):
             raise ValueError("network_offset=True needs a network of its own: kernel='empirical' or 'after'")
+        if isinstance(self.verbose, bool) or not isinstance(self.verbose, (int, np.integer)) or self.verbose < 0:
+            raise ValueError(f"verbose must be an int >= 0, got {self.verbose!r}")
+
+    # -- progress and log -----------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _reporting(self):
+        """During fit/predict: with verbose >= 2 the library's INFO log goes to stderr."""
+        handler = None
+        if self.verbose >= 2 and not logger.isEnabledFor(logging.INFO):
+            handler = logging.StreamHandler(sys.stderr)
+            handler.setFormatter(logging.Formatter("[ntk] %(message)s"))
+            logger.addHandler(handler)
+            level = logger.level
+            logger.setLevel(logging.INFO)
+        try:
+            yield
+        finally:
+            if handler is not None:
+                logger.removeHandler(handler)
+                logger.setLevel(level)
+
+    @contextlib.contextmanager
+    def _stage(self, what):
+        """One step of a fit: a progress bar and a timing line on stderr with verbose >= 1."""
+        start = time.perf_counter()
+        yield Bar(f"[{type(self).__name__}] {what}") if self.verbose >= 1 else None
+        if self.verbose >= 1:
+            print(f"[{type(self).__name__}] {what}: {time.perf_counter() - start:.2f} s", file=sys.stderr, flush=True)
 
     def _ridge_grid(self, scale):
         grid = np.geomspace(1e-6, 1e2, 33) if self.ridges is None else np.asarray(self.ridges, dtype=np.float64).ravel()
@@ -108,20 +144,24 @@ class _NTKModel(BaseEstimator):
                    b_std=self.b_std, parameterization=self.parameterization, seed=seed)
 
     def _kernel(self, X1, X2=None):
-        if self.kernel == "infinite":
-            return infinite_width_ntk(self.network_, X1, X2)
-        if self.kernel == "nngp":
-            return infinite_width_nngp(self.network_, X1, X2)
-        return empirical_ntk(self.network_, X1, X2)
+        shape = f"{len(X1)} x {len(X1) if X2 is None else len(X2)}"
+        name = {"infinite": "infinite-width NTK", "nngp": "infinite-width NNGP"}.get(self.kernel, "empirical NTK")
+        with self._stage(f"{name}, {shape}") as bar:
+            if self.kernel == "infinite":
+                return infinite_width_ntk(self.network_, X1, X2, progress=bar)
+            if self.kernel == "nngp":
+                return infinite_width_nngp(self.network_, X1, X2, progress=bar)
+            return empirical_ntk(self.network_, X1, X2, progress=bar)
 
     def _train_network(self, X, Y):
         n, k = Y.shape
         eta = self.train_learning_rate
         if eta is None:  # half the critical rate 2N / lambda_max of the initial NTK
             eta = 0.5 * max_learning_rate(empirical_ntk(self.network_, X), n * k)
-        self.history_ = self.network_.train(X, Y, learning_rate=eta, epochs=self.epochs, batch_size=self.batch_size,
-                                            momentum=self.momentum, seed=self.network_.seed,
-                                            snapshot_epochs=[0, self.epochs], diagnose_catapult=False)
+        with self._stage(f"training, {self.epochs} epochs") as bar:
+            self.history_ = self.network_.train(X, Y, learning_rate=eta, epochs=self.epochs, batch_size=self.batch_size,
+                                                momentum=self.momentum, seed=self.network_.seed,
+                                                snapshot_epochs=[0, self.epochs], diagnose_catapult=False, progress=bar)
         self.train_learning_rate_ = float(eta)
         if self.history_.diverged:
             warnings.warn(f"training diverged at epoch {self.history_.epochs_run} (learning rate {eta:.3g}); the "
@@ -132,7 +172,18 @@ class _NTKModel(BaseEstimator):
     def _fit_outputs(self, X, Y):
         """Fits the kernel machine to X (n, d) and float targets Y (n, k)."""
         self._check_hyperparameters()
+        with self._reporting():
+            return self._fit_reported(X, Y)
+
+    def _fit_reported(self, X, Y):
         n, k = Y.shape
+        if logger.isEnabledFor(logging.INFO):
+            blas = blas_info()
+            need, have = 2 * 8 * n * n, physical_memory()
+            logger.info(f"{type(self).__name__}.fit: {n} x {X.shape[1]} inputs, {k} output(s), {self.kernel!r} kernel; "
+                        f"memory: the kernel and its factor need {need / 2**20:.1f} MiB (dense), "
+                        f"budget {have / 2**30:.1f} GiB of physical memory; "
+                        f"BLAS: OpenBLAS core {blas['core']}, {blas['num_threads']} threads")
         self.y_mean_ = Y.mean(axis=0) if self.center_targets else np.zeros(k)
         Yc = Y - self.y_mean_
         self.network_ = self._network(X.shape[1], k)
@@ -158,15 +209,22 @@ class _NTKModel(BaseEstimator):
         select = isinstance(self.ridge, str) and t == np.inf
         # At a finite time the training time regularises (eq. 22): a string ridge means none.
         z = 0.0 if isinstance(self.ridge, str) else float(self.ridge) * unit
+        n = len(K)
         if t == np.inf and z > 0:
+            logger.info(f"solver: direct, Cholesky kernel ridge of the {n} x {n} kernel (ridge {z:.3g} given)")
             try:  # kernel ridge with a given ridge: one Cholesky factorisation
-                with KernelRidge(K, Y, ridge=z, f0_train=f0) as model:
+                with self._stage(f"Cholesky kernel ridge, n = {n}") as bar, KernelRidge(K, Y, ridge=z, f0_train=f0,
+                                                                                        progress=bar) as model:
                     return model.dual_coef, z, None
             except NotPositiveDefiniteError:
-                pass  # a tiny ridge on a numerically indefinite kernel: the eigen path clamps
+                logger.warning("solver: the kernel is numerically indefinite at this ridge; falling back to the "
+                               "eigendecomposition, which clamps negative eigenvalues")
         # Ridge selection, ridge 0 (pseudo-inverse on a singular kernel) or a finite time: one
         # eigendecomposition.
-        with SpectralSolver(K) as solver:
+        why = (f"ridge selection by {self.ridge}" if select else "ridge 0 (minimum-norm interpolant)" if t == np.inf
+               else f"gradient flow at time {t:g}")
+        logger.info(f"solver: direct, eigendecomposition of the {n} x {n} kernel ({why})")
+        with self._stage(f"eigendecomposition, n = {n}") as bar, SpectralSolver(K, progress=bar) as solver:
             scores = None
             if select:
                 z, scores = solver.select_ridge(Y, self._ridge_grid(scale), criterion=self.ridge, f0_train=f0)
@@ -177,7 +235,9 @@ class _NTKModel(BaseEstimator):
         """The raw outputs (m, k) at validated X."""
         check_is_fitted(self)
         X = validate_data(self, X, reset=False, dtype=np.float64)
-        out = self._kernel(X, self.X_fit_) @ self.dual_coef_ + self.y_mean_
+        with self._reporting():
+            K = self._kernel(X, self.X_fit_)
+        out = K @ self.dual_coef_ + self.y_mean_
         if self.network_offset:
             out += self.output_scale_ * self.network_(X)
         return out
@@ -230,6 +290,10 @@ class NTKRegressor(RegressorMixin, _NTKModel):
         initial NTK; ``batch_size=None`` is full-batch gradient descent.
     random_state : int, RandomState or None, default None
         Seeds the network's initialisation ("empirical", "after").
+    verbose : int, default 0
+        0: silent. 1: a progress bar for each long step (kernel, training, solver) and a line
+        with its time on stderr. 2: also the library's INFO log (solver, memory, BLAS, blocks)
+        on stderr. Ctrl-C stops a fit at any verbosity.
 
     Attributes
     ----------

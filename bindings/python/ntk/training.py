@@ -14,7 +14,7 @@ import ctypes
 import numpy as np
 
 from . import _arrays
-from ._library import EPOCH_FN, SNAPSHOT_FN, ODEOptions, TrainOptions, call, choices, lib, raise_for_status
+from ._library import EPOCH_FN, SNAPSHOT_FN, ODEOptions, TrainOptions, call, choices, lib
 from ._progress import Callback, wants_cancel
 from .errors import DimensionMismatchError, InvalidArgumentError
 from ._arrays import integer as _int
@@ -112,7 +112,7 @@ class TrainingHistory:
 
 
 def train(net, X, Y, loss="mse", learning_rate=1.0, epochs=1, batch_size=None, momentum=0.0, seed=0,
-          snapshot_epochs=None, X_probe=None, Y_probe=None, callback=None, diagnose_catapult=None):
+          snapshot_epochs=None, X_probe=None, Y_probe=None, callback=None, diagnose_catapult=None, progress=None):
     """Trains ``net`` in place by gradient descent; returns a :class:`TrainingHistory`.
 
     Parameters
@@ -125,6 +125,9 @@ def train(net, X, Y, loss="mse", learning_rate=1.0, epochs=1, batch_size=None, m
         default: about 10 epochs spread over the run, 0 and the last included
     X_probe, Y_probe : the probe set (default: the first min(n, 256) training rows and targets)
     callback : ``callback(epoch, loss)``, return False to stop
+    progress : True for a progress bar over the epochs, or ``progress(fraction)``; returning
+        False stops training like the callback. Ctrl-C stops training after the running epoch
+        and raises ``KeyboardInterrupt`` (the network keeps that epoch's parameters).
     diagnose_catapult : compute the training-set NTK's largest eigenvalue at the start and the
         end (two kernels and eigendecompositions of size n) and classify the regime; default
         when n <= 2048
@@ -158,13 +161,17 @@ def train(net, X, Y, loss="mse", learning_rate=1.0, epochs=1, batch_size=None, m
     losses = np.empty(epochs + 1)
     kernels, lambda_max, reached = [], [], []
     run, diverged = ctypes.c_int64(), ctypes.c_int()
-    error = []
+    cb = Callback(progress)
 
     def on_epoch(_user, epoch, value):
+        if cb.answer(epoch / max(epochs, 1)):  # Ctrl-C, or the progress reporter stops
+            return 1
+        if callback is None:
+            return 0
         try:
             return 1 if wants_cancel(callback(int(epoch), float(value))) else 0
-        except BaseException as e:  # noqa: BLE001 - re-raised below
-            error.append(e)
+        except BaseException as e:  # noqa: BLE001 - re-raised by cb.call
+            cb.error = e
             return 1
 
     def on_snapshot(_user, epoch, kernel, rows, lam):
@@ -173,18 +180,16 @@ def train(net, X, Y, loss="mse", learning_rate=1.0, epochs=1, batch_size=None, m
         lambda_max.append(float(lam))
         return 0
 
-    c_epoch = EPOCH_FN(on_epoch) if callback is not None else EPOCH_FN()
+    c_epoch = EPOCH_FN(on_epoch)
     c_snapshot = SNAPSHOT_FN(on_snapshot)
     options = TrainOptions(loss=_loss(loss), learning_rate=_arrays.scalar(learning_rate, "learning_rate"),
                            batch_size=batch, momentum=_arrays.scalar(momentum, "momentum"),
                            seed=_int(seed, "seed") & (2**64 - 1), epoch_callback=c_epoch,
                            num_snapshots=len(snaps), snapshot_epochs=snaps.ctypes.data_as(ctypes.POINTER(ctypes.c_int64)),
                            m=m, X_probe=_arrays.pointer(probe), ldprobe=max(net.input_dim, 1), snapshot_callback=c_snapshot)
-    status = lib.ntk_mlp_train(net._live(), n, px, ldx, py, ldy, epochs, ctypes.byref(options),
-                               _arrays.pointer(losses), ctypes.byref(run), ctypes.byref(diverged))
-    if error:
-        raise error[0]
-    raise_for_status(status)
+    cb.answer(0.0)  # the bar starts before the first epoch
+    cb.call(lib.ntk_mlp_train, net._live(), n, px, ldx, py, ldy, epochs, ctypes.byref(options),
+            _arrays.pointer(losses), ctypes.byref(run), ctypes.byref(diverged))
 
     h = TrainingHistory()
     h.epochs_run, h.diverged = run.value, bool(diverged.value)
@@ -193,8 +198,8 @@ def train(net, X, Y, loss="mse", learning_rate=1.0, epochs=1, batch_size=None, m
     h.kernels = np.array(kernels).reshape(len(reached), m, m)
     h.lambda_max = np.array(lambda_max)
     S = len(h.snapshot_epochs)
-    h.distance_to_initial = np.array([kernel_distance(h.kernels[0], K) for K in h.kernels]) if S else np.empty(0)
-    h.distance_to_previous = np.array([0.0] + [kernel_distance(h.kernels[i - 1], h.kernels[i]) for i in range(1, S)]) if S else np.empty(0)
+    h.distance_to_initial = np.array([_distance(h.kernels[0], K) for K in h.kernels]) if S else np.empty(0)
+    h.distance_to_previous = np.array([0.0] + [_distance(h.kernels[i - 1], h.kernels[i]) for i in range(1, S)]) if S else np.empty(0)
     h.relative_change_to_final = (np.array([np.linalg.norm(K - h.kernels[-1]) / np.linalg.norm(h.kernels[-1]) for K in h.kernels])
                                   if S else np.empty(0))
     h.alignment = (np.array([kernel_alignment(K, probe_y) if np.any(K) and np.any(probe_y) else np.nan for K in h.kernels])
@@ -213,6 +218,11 @@ def train(net, X, Y, loss="mse", learning_rate=1.0, epochs=1, batch_size=None, m
         else:
             h.regime = "lazy"
     return h
+
+
+def _distance(A, B):
+    """Kernel distance, NaN when a kernel is zero (a dead network: the distance is undefined)."""
+    return kernel_distance(A, B) if np.any(A) and np.any(B) else np.nan
 
 
 MLP.train = train
@@ -237,9 +247,9 @@ def gradient_flow_ode(K_train, Y, times, loss="mse", K_test_train=None, learning
     cb = Callback(progress)
     options = ODEOptions(learning_rate=_arrays.scalar(learning_rate, "learning_rate"), rtol=_arrays.scalar(rtol, "rtol"),
                          atol=_arrays.scalar(atol, "atol"), progress=cb.c_function)
-    cb.check(lib.ntk_gradient_flow_ode(n, pk, ldk, ctypes.byref(data.targets), data.test_pointer(), len(t), pt,
-                                       _loss(loss), ctypes.byref(options), _arrays.pointer(train_out),
-                                       _arrays.NULL if test_out is None else _arrays.pointer(test_out)))
+    cb.call(lib.ntk_gradient_flow_ode, n, pk, ldk, ctypes.byref(data.targets), data.test_pointer(), len(t), pt,
+            _loss(loss), ctypes.byref(options), _arrays.pointer(train_out),
+            _arrays.NULL if test_out is None else _arrays.pointer(test_out))
     return data.shape(train_out), data.shape(test_out)
 
 
