@@ -9,13 +9,20 @@
 //   NTKC   the C boundary (@_cdecl functions declared in include/ntk.h), built as libntk.so
 import PackageDescription
 
+/// This folder, for the linker's version script (the link does not run here).
+let packageDirectory = String(#filePath.dropLast("Package.swift".count))
+
 let package = Package(
     name: "libntk",
     products: [
         // Swift programs: `.product(name: "NTK", package: "libntk")`, then `import NTK`.
         .library(name: "NTK", targets: ["NTK"]),
-        // C and Python programs: libntk.so, soname libntk.so.0, the Swift runtime linked in
-        // statically so the library loads into any process without a Swift toolchain.
+        // C and Python programs: libntk.so, the Swift runtime linked in statically so the
+        // library loads into any process without a Swift toolchain. It exports only the ntk_*
+        // functions (Sources/NTKC/exports.map). The build folder's copy has no soname, so a C
+        // program linked against it runs after a plain `swift build -c release`;
+        // scripts/install.sh installs it as libntk.so.X.Y.Z with the soname (libntk.so.0.MINOR
+        // before 1.0, libntk.so.MAJOR after) and its links.
         .library(name: "ntk", type: .dynamic, targets: ["NTKC"]),
     ],
     targets: [
@@ -35,10 +42,11 @@ let package = Package(
         .target(
             name: "NTKC",
             dependencies: ["NTK", "CNTK"],
+            exclude: ["exports.map"],
             linkerSettings: [
                 .unsafeFlags([
                     "-static-stdlib",
-                    "-Xlinker", "-soname", "-Xlinker", "libntk.so.0",
+                    "-Xlinker", "--version-script=\(packageDirectory)Sources/NTKC/exports.map",
                 ]),
             ]
         ),

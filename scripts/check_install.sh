@@ -1,0 +1,145 @@
+#!/usr/bin/env bash
+# Checks the installed forms of libntk, as a new user would use them (run by scripts/test.sh):
+#   1. C: scripts/install.sh into a temporary prefix (and a DESTDIR staging); Tests/install/app.c
+#      built three ways (pkg-config; CMake find_package + ntk::ntk; plain -I/-L/-lntk with an
+#      rpath) and run; the installed library's soname, exports (only ntk_*), stripped; the
+#      version in ntk.pc and the CMake version check; --uninstall leaves nothing.
+#   2. Python: scripts/wheel.sh, the wheel installed into a fresh virtual environment and run
+#      from another folder with no NTK_LIBRARY and no repository on the path; `pip show libntk`.
+#   3. Swift: a package in a temporary folder that depends on libntk by URL (file:// to a clone
+#      tagged with the header's version) and one that depends on it by path (a folder with
+#      another name), each built and run. Needs the committed tree (it clones HEAD).
+# Usage: scripts/check_install.sh [c|python|swift ...]   (default: all three)
+set -euo pipefail
+repo="$(cd "$(dirname "$0")/.." && pwd)"
+parts=("${@:-c python swift}")
+parts=(${parts[*]})
+tmp="$(mktemp -d)"
+trap 'rm -rf "$tmp"' EXIT
+fail() { echo "check_install: $*" >&2; exit 1; }
+
+version="$(sed -n 's/^#define NTK_VERSION_\(MAJOR\|MINOR\|PATCH\) \([0-9]*\)$/\2/p' "$repo/include/ntk.h" | paste -sd.)"
+minor="$(echo "$version" | cut -d. -f2)"
+soname="libntk.so.0.$minor"
+[ "${version%%.*}" = 0 ] || soname="libntk.so.${version%%.*}"
+
+check_c() {
+    local prefix="$tmp/prefix" app="$repo/Tests/install/app.c"
+    bash "$repo/scripts/install.sh" --prefix "$prefix" >/dev/null
+    local lib="$prefix/lib/libntk.so.$version"
+    [ -f "$lib" ] && [ "$(readlink "$prefix/lib/$soname")" = "libntk.so.$version" ] &&
+        [ "$(readlink "$prefix/lib/libntk.so")" = "$soname" ] || fail "missing library or links in $prefix/lib"
+    readelf -d "$lib" | grep -q "(SONAME) *Library soname: \[$soname\]" || fail "soname is not $soname"
+    ! readelf -d "$lib" | grep -qE "RPATH|RUNPATH" || fail "the installed library carries an rpath"
+    ! readelf -S "$lib" | grep -qE '\.symtab|\.debug_' || fail "the installed library is not stripped"
+    local declared exported
+    declared="$(grep -oE '\bntk_[a-z0-9_]+[[:space:]]*\(' "$prefix/include/ntk.h" | tr -d ' (' | sort -u)"
+    exported="$(nm -D --defined-only --extern-only "$lib" | awk '{print $3}' | sort -u)"
+    [ "$declared" = "$exported" ] || fail "exports differ from the header: $(diff <(echo "$declared") <(echo "$exported") | head)"
+    echo "ok   C install: $lib, soname $soname, stripped, exports exactly the $(echo "$exported" | wc -l) ntk_* functions"
+
+    export PKG_CONFIG_PATH="$prefix/lib/pkgconfig"
+    [ "$(pkg-config --modversion ntk)" = "$version" ] || fail "pkg-config --modversion ntk is not $version"
+    # shellcheck disable=SC2046
+    gcc -std=c99 -Wall -Wextra -Werror "$app" $(pkg-config --cflags --libs ntk) -lm -Wl,-rpath,"$prefix/lib" -o "$tmp/app-pc"
+    "$tmp/app-pc" | grep -q "libntk $version ok" || fail "the pkg-config build does not run"
+    echo "ok   pkg-config: cc \$(pkg-config --cflags --libs ntk) builds and runs"
+
+    mkdir -p "$tmp/cmake"
+    cp "$repo/Tests/install/CMakeLists.txt" "$app" "$tmp/cmake/"
+    cmake -S "$tmp/cmake" -B "$tmp/cmake/build" -DCMAKE_PREFIX_PATH="$prefix" -DCMAKE_BUILD_RPATH="$prefix/lib" >/dev/null
+    cmake --build "$tmp/cmake/build" >/dev/null
+    "$tmp/cmake/build/app" | grep -q "libntk $version ok" || fail "the CMake build does not run"
+    readelf -d "$tmp/cmake/build/app" | grep -q "NEEDED.*\[$soname\]" || fail "the CMake build does not need $soname"
+    if [ "${version%%.*}" = 0 ] && [ "$minor" != 1 ]; then
+        mkdir -p "$tmp/cmake-old"
+        printf 'cmake_minimum_required(VERSION 3.16)\nproject(old NONE)\nfind_package(ntk 0.1 QUIET)\nif(ntk_FOUND)\n  message(FATAL_ERROR "accepted")\nendif()\n' \
+            > "$tmp/cmake-old/CMakeLists.txt"
+        cmake -S "$tmp/cmake-old" -B "$tmp/cmake-old/build" -DCMAKE_PREFIX_PATH="$prefix" >/dev/null 2>&1 ||
+            fail "find_package(ntk 0.1) accepted $version (before 1.0 each minor version is another ABI)"
+    fi
+    echo "ok   CMake: find_package(ntk 0.$minor REQUIRED) + ntk::ntk builds and runs; find_package(ntk 0.1) is refused"
+
+    gcc -std=c99 -Wall -Wextra -Werror "$app" -I"$prefix/include" -L"$prefix/lib" -lntk -lm -Wl,-rpath,"$prefix/lib" -o "$tmp/app-plain"
+    "$tmp/app-plain" | grep -q "libntk $version ok" || fail "the plain -I/-L/-lntk build does not run"
+    echo "ok   plain: cc -I<prefix>/include -L<prefix>/lib -lntk -Wl,-rpath,<prefix>/lib builds and runs"
+
+    DESTDIR="$tmp/stage" bash "$repo/scripts/install.sh" --prefix /opt/ntk >/dev/null
+    [ -f "$tmp/stage/opt/ntk/lib/libntk.so.$version" ] && grep -q "^prefix=/opt/ntk$" "$tmp/stage/opt/ntk/lib/pkgconfig/ntk.pc" ||
+        fail "DESTDIR staging did not put the files under DESTDIR with the final prefix in ntk.pc"
+    DESTDIR="$tmp/stage" bash "$repo/scripts/install.sh" --prefix /opt/ntk --uninstall >/dev/null
+    bash "$repo/scripts/install.sh" --prefix "$prefix" --uninstall >/dev/null
+    [ -z "$(find "$prefix" "$tmp/stage" -type f -o -type l)" ] || fail "--uninstall left files: $(find "$prefix" "$tmp/stage" -type f -o -type l)"
+    echo "ok   DESTDIR staging, and --uninstall removes every file it installed"
+
+    # The build folder's library, linked directly as the README shows, runs without any link.
+    local built
+    built="$("$repo/scripts/build.sh" 2>/dev/null)"
+    gcc -std=c99 "$app" -I"$repo/include" -L"$(dirname "$built")" -lntk -lm -Wl,-rpath,"$(dirname "$built")" -o "$tmp/app-build"
+    "$tmp/app-build" | grep -q "libntk $version ok" || fail "a program linked against the build folder does not run"
+    echo "ok   build folder: -L.build/release -lntk runs after a plain build"
+}
+
+check_python() {
+    local wheel venv="$tmp/venv" elsewhere="$tmp/elsewhere"
+    wheel="$(bash "$repo/scripts/wheel.sh")"
+    case "$wheel" in *"libntk-$version-py3-none-"*.whl) ;; *) fail "unexpected wheel $wheel" ;; esac
+    python3 -m venv "$venv"
+    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "$wheel"
+    mkdir -p "$elsewhere"
+    (cd "$elsewhere" && env -u NTK_LIBRARY -u PYTHONPATH "$venv/bin/python" - "$venv" <<'EOF'
+import sys
+import numpy as np
+import ntk
+assert ntk.library_path().startswith(sys.argv[1]), ntk.library_path()   # the bundled library
+K = np.array([[2.0, 1.0], [1.0, 2.0]])
+_, test = ntk.kernel_ridge(K, np.array([0.8, 2.0]), K_test_train=K[:1], ridge=0.5)
+assert abs(test[0] - 0.8) < 1e-12, test      # alpha = (0, 0.8), K[0] alpha = 0.8
+print("wheel ok", ntk.__version__, ntk.version())
+EOF
+    ) | grep -q "wheel ok $version $version" || fail "the installed wheel does not run"
+    [ "$("$venv/bin/python" -m pip show libntk | sed -n 's/^Version: //p')" = "$version" ] || fail "pip show libntk is not $version"
+    echo "ok   wheel: $(basename "$wheel") runs in a fresh venv from another folder without NTK_LIBRARY; pip show libntk: $version"
+}
+
+check_swift() {
+    git -C "$repo" diff --quiet HEAD -- Package.swift Sources include ||
+        echo "note: uncommitted changes in Package.swift, Sources or include are not in the clones" >&2
+    mkdir -p "$tmp/remote"
+    git clone --quiet "$repo" "$tmp/remote/libntk"
+    git -C "$tmp/remote/libntk" tag "$version"
+    git clone --quiet "$repo" "$tmp/another-folder-name"
+    local kind dep package
+    for kind in url path; do
+        if [ "$kind" = url ]; then
+            dep=".package(url: \"file://$tmp/remote/libntk\", from: \"$version\")"; package="libntk"
+        else
+            dep=".package(path: \"$tmp/another-folder-name\")"; package="another-folder-name"
+        fi
+        mkdir -p "$tmp/consumer-$kind/Sources/consumer"
+        cp "$repo/Tests/install/swift/main.swift" "$tmp/consumer-$kind/Sources/consumer/main.swift"
+        cat > "$tmp/consumer-$kind/Package.swift" <<EOF
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "consumer",
+    dependencies: [$dep],
+    targets: [.executableTarget(name: "consumer", dependencies: [.product(name: "NTK", package: "$package")])]
+)
+EOF
+        (cd "$tmp/consumer-$kind" && swift build --quiet >/dev/null 2>"$tmp/swift-$kind.log") ||
+            { cat "$tmp/swift-$kind.log" >&2; fail "the Swift package depending on libntk by $kind does not build"; }
+        "$tmp/consumer-$kind/.build/debug/consumer" | grep -q "NTK $version ok" || fail "the Swift consumer ($kind) does not run"
+        echo "ok   Swift: a package depending on libntk by $kind ($dep) builds and runs"
+    done
+}
+
+for part in "${parts[@]}"; do
+    case "$part" in
+        c) check_c ;;
+        python) check_python ;;
+        swift) check_swift ;;
+        *) fail "unknown part '$part' (c, python, swift)" ;;
+    esac
+done
