@@ -3,6 +3,7 @@
 examples/ntk_ridge.c, the Swift quick start, and the study (examples/ntk_study.py) in a small
 configuration with its report and four plots."""
 
+import os
 import re
 import shutil
 import subprocess
@@ -38,26 +39,42 @@ def test_python_blocks_run(page, capsys):
         assert "not positive definite" in capsys.readouterr().out
 
 
-def readme_compile(source_name, source, exe):
+def readme_compile(source_name, source, exe, prefix=None):
     """Runs the README's gcc line for `source_name` from the repository root, with the source
-    and the executable redirected into a temporary folder (nothing else changed)."""
+    and the executable redirected into a temporary folder (nothing else changed): the line that
+    links the build folder, or with `prefix` the one that uses pkg-config on an installed
+    prefix (the README's `$HOME/.local`, here `prefix`)."""
+    marker = "pkg-config" if prefix else "-L.build/release"
     (line,) = [ln for b in blocks(REPO / "README.md", "sh") for ln in b.splitlines()
-               if ln.startswith("gcc ") and f" {source_name} " in ln]
+               if ln.startswith("gcc ") and f" {source_name} " in ln and marker in ln]
     output = Path(source_name).stem
     assert line.endswith(f"-o {output}"), line
-    libdir = Path(ntk.library_path()).parent
-    if libdir.resolve() != (REPO / ".build" / "release").resolve():
-        pytest.fail(f"the README's line links .build/release, but the library under test is in {libdir}")
+    env = None
+    if prefix:
+        line = line.replace('"$HOME/.local', f'"{prefix}')
+        env = dict(os.environ, PKG_CONFIG_PATH=str(prefix / "lib" / "pkgconfig"))
+    else:
+        libdir = Path(ntk.library_path()).parent
+        if libdir.resolve() != (REPO / ".build" / "release").resolve():
+            pytest.fail(f"the README's line links .build/release, but the library under test is in {libdir}")
     command = (line.replace("$PWD", str(REPO)).replace(f" {source_name} ", f" {source} ")
                .replace(f"-o {output}", f"-o {exe}"))
-    subprocess.run(command, shell=True, cwd=REPO, check=True)
+    subprocess.run(command, shell=True, cwd=REPO, check=True, env=env)
 
 
-def test_c_quick_start_builds_with_the_readme_line_and_runs(tmp_path):
+@pytest.mark.parametrize("form", ["build folder", "installed"])
+def test_c_quick_start_builds_with_the_readme_line_and_runs(tmp_path, form):
     (snippet,) = [b for b in blocks(REPO / "README.md", "c") if b.startswith("/* quick.c */")]
     src = tmp_path / "quick.c"
     src.write_text(snippet)
-    readme_compile("quick.c", src, tmp_path / "quick")
+    prefix = None
+    if form == "installed":  # the README's install line, into a temporary prefix
+        (install,) = [ln for b in blocks(REPO / "README.md", "sh") for ln in b.splitlines()
+                      if ln.startswith("bash scripts/install.sh")]
+        prefix = tmp_path / "prefix"
+        subprocess.run(install.replace('"$HOME/.local"', str(prefix)), shell=True, cwd=REPO, check=True,
+                       capture_output=True)
+    readme_compile("quick.c", src, tmp_path / "quick", prefix)
     out = subprocess.run([str(tmp_path / "quick")], capture_output=True, text=True, check=True).stdout
     m = re.match(r"x = (\S+) (\S+) (\S+), Theta\[0\]\[1\] = (\S+)", out)
     assert m, out
