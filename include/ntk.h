@@ -549,6 +549,96 @@ int ntk_max_learning_rate(int64_t n, const double *K, int64_t ldk, int64_t n_tar
                           ntk_progress_fn progress, void *progress_user);
 
 /* ---------------------------------------------------------------------------------------
+ * The family of interpolators: the Gaussian over initialisations, GP posteriors
+ *
+ * Infinitely wide networks trained by gradient flow with MSE from random initialisations give
+ * Gaussian outputs (Lee et al. 2019, eq. 16). With Theta the trained kernel plus the ridge z
+ * (the NTK when all layers train, the NNGP kernel K when only the readout does), N = n * k:
+ *   A_t  = Theta(x, X) (Theta + zI)^-1 (I - exp(-eta t (Theta + zI) / N))
+ *   mean = A_t Y,   cov = K(x, x') + A_t K_XX A_t^T - A_t K(X, x') - K(x, X) A_t^T
+ * with K_XX the training NNGP kernel (plus z in the NNGP regime). The covariance is the same
+ * for every output column. One eigendecomposition serves every time; t = inf is the limit.
+ * ------------------------------------------------------------------------------------- */
+
+/* Which layers are trained. */
+typedef enum ntk_ensemble_regime {
+    NTK_REGIME_NTK = 0, /* every layer: the NTK drives the flow, the NNGP kernel is f0's prior */
+    NTK_REGIME_NNGP = 1 /* the readout only: the NNGP kernel is both */
+} ntk_ensemble_regime;
+
+typedef struct ntk_ensemble_options {
+    size_t size;                 /* sizeof(ntk_ensemble_options), set by _init */
+    ntk_ensemble_regime regime;  /* default NTK_REGIME_NTK */
+    double learning_rate;        /* eta > 0; default 1 */
+    double ridge;                /* z >= 0 added to the trained kernel, absolute; default 0 */
+    ntk_progress_fn progress;    /* default NULL; reported per time */
+    void *progress_user;
+} ntk_ensemble_options;
+
+#define NTK_ENSEMBLE_OPTIONS_INIT { sizeof(ntk_ensemble_options), NTK_REGIME_NTK, 1.0, 0.0, NULL, NULL }
+
+/* Sets options->size and every default. Errors: INVALID_ARGUMENT (NULL). */
+int ntk_ensemble_options_init(ntk_ensemble_options *options);
+
+/* The kernels of m test points: NNGP and NTK against the n training points (m x n; the NTK
+ * only in the NTK regime, else NULL) and the NNGP kernel among them (m x m, symmetric). A
+ * plain descriptor, fixed for 1.x. */
+typedef struct ntk_ensemble_test {
+    int64_t m;
+    const double *nngp_test_train;
+    int64_t ld_nngp_test_train;
+    const double *ntk_test_train;
+    int64_t ld_ntk_test_train;
+    const double *nngp_test;
+    int64_t ld_nngp_test;
+} ntk_ensemble_test;
+
+/* Mean and covariance over initialisations at each of times[count] (>= 0, INFINITY allowed,
+ * any order). nngp_train and ntk_train are the n x n training kernels (ntk_train may be NULL
+ * in the NNGP regime); targets holds Y (n x k; its f0 must be NULL: the ensemble starts from
+ * random networks). test NULL: on the training points themselves (Theta(x, X) = Theta and
+ * K(x, .) = K_XX, without the ridge). Outputs, contiguous, either may be NULL:
+ * mean count x m x k, cov count x m x m (m = n without test). options may be NULL.
+ * Cost: one n x n eigendecomposition (plus 2 n^3 for K_XX in the NTK's basis), then per time
+ * O(m n^2 + m^2 n) in the NTK regime, O(m^2 n) in the NNGP one.
+ * Errors: INVALID_ARGUMENT (NULL, ld, regime, times, learning_rate, ridge, f0 given, missing
+ * NTK kernels, not symmetric), DIMENSION_MISMATCH, NON_FINITE, NUMERICAL, OUT_OF_MEMORY,
+ * TOO_LARGE, CANCELLED. Thread-safe. */
+int ntk_ensemble_gradient_flow(int64_t n, const double *nngp_train, int64_t ld_nngp,
+                               const double *ntk_train, int64_t ld_ntk,
+                               const ntk_targets *targets, const ntk_ensemble_test *test,
+                               int64_t count, const double *times,
+                               const ntk_ensemble_options *options, double *mean, double *cov);
+
+typedef struct ntk_gp_options {
+    size_t size;              /* sizeof(ntk_gp_options), set by _init */
+    double ridge;             /* z >= 0, the noise variance; default 0 */
+    ntk_progress_fn progress; /* default NULL; reported during the factorisation */
+    void *progress_user;
+} ntk_gp_options;
+
+#define NTK_GP_OPTIONS_INIT { sizeof(ntk_gp_options), 0.0, NULL, NULL }
+
+/* Sets options->size and every default. Errors: INVALID_ARGUMENT (NULL). */
+int ntk_gp_options_init(ntk_gp_options *options);
+
+/* Gaussian-process posterior with the kernel K as prior covariance and Gaussian noise of
+ * variance z = options->ridge: the NNGP posterior (exact Bayesian inference for the infinitely
+ * wide network) with the NNGP kernel, the NTK-GP with the NTK. With prior mean f0
+ * (targets->f0 on the training points, test->f0 on the test points; NULL: 0):
+ *   mean = f0(x) + K(x, X) (K + zI)^-1 (Y - f0),  cov = K(x, x') - K(x, X) (K + zI)^-1 K(X, x')
+ *   log_marginal_likelihood = sum over the k columns of log N(Y - f0; 0, K + zI).
+ * K_train n x n and K_test m x m symmetric; test->K_test_train m x n. Outputs contiguous, each
+ * may be NULL: mean m x k, cov m x m; log_marginal_likelihood a double. options may be NULL.
+ * Errors: INVALID_ARGUMENT (NULL, ld, ridge, not symmetric), DIMENSION_MISMATCH, NON_FINITE,
+ * NOT_POSITIVE_DEFINITE (K + zI: add noise), NUMERICAL, OUT_OF_MEMORY, TOO_LARGE, CANCELLED.
+ * Thread-safe. */
+int ntk_gp_posterior(int64_t n, const double *K_train, int64_t ldk, const ntk_targets *targets,
+                     const ntk_test_kernel *test, const double *K_test, int64_t ld_test,
+                     const ntk_gp_options *options,
+                     double *mean, double *cov, double *log_marginal_likelihood);
+
+/* ---------------------------------------------------------------------------------------
  * Dense networks (MLP) and their empirical neural tangent kernel
  *
  * f(x) = z_L, z_l = a_l h_l W_l + c_l b_l, h_0 = x, h_{l+1} = phi(z_l), with W_l fan_in x fan_out.

@@ -744,8 +744,62 @@ static void test_log(void) {
     ntk_spectral_free(solver);
 }
 
+/* One training point, one test point: Theta = a, K = b, Theta(x, X) = th, K(x, X) = c,
+ * K(x, x) = d. With N = 1: A_t = th (1 - exp(-eta t a)) / a, mean = A y, var = d + A^2 b - 2 A c. */
+static void test_ensemble(void) {
+    const double a = 2, b = 1.5, th = 1.2, c = 0.9, d = 1.1, y = 0.7;
+    const double times[3] = {0, 1, INFINITY};
+    double mean[3], cov[3];
+    ntk_targets targets = {1, &y, 1, NULL, 1};
+    ntk_ensemble_test test = {1, &c, 1, &th, 1, &d, 1};
+    ntk_ensemble_options options;
+    check(ntk_ensemble_options_init(&options) == NTK_OK && options.regime == NTK_REGIME_NTK &&
+              options.learning_rate == 1 && options.ridge == 0,
+          "ensemble options default to the NTK regime, rate 1, no ridge");
+    options.learning_rate = 0.5;
+    check(ntk_ensemble_gradient_flow(1, &b, 1, &a, 1, &targets, &test, 3, times, &options, mean, cov) == NTK_OK,
+          "ensemble gradient flow on one point");
+    int ok = 1;
+    for (int i = 0; i < 3; i++) {
+        double A = th * (isinf(times[i]) ? 1 : -expm1(-0.5 * times[i] * a)) / a;
+        ok &= fabs(mean[i] - A * y) < 1e-15 && fabs(cov[i] - (d + A * A * b - 2 * A * c)) < 1e-14;
+    }
+    check(ok, "ensemble mean and variance equal the scalar closed form at t = 0, 1, inf");
+
+    double f0 = 0.1;
+    ntk_targets with_offsets = {1, &y, 1, &f0, 1};
+    check(ntk_ensemble_gradient_flow(1, &b, 1, &a, 1, &with_offsets, &test, 3, times, NULL, mean, cov) ==
+                  NTK_ERR_INVALID_ARGUMENT && strstr(ntk_last_error(), "targets->f0 must be NULL") != NULL,
+          "the ensemble rejects offsets");
+    check(ntk_ensemble_gradient_flow(1, &b, 1, NULL, 1, &targets, &test, 3, times, NULL, mean, cov) ==
+              NTK_ERR_INVALID_ARGUMENT,
+          "the NTK regime needs ntk_train");
+    double negative = -1;
+    check(ntk_ensemble_gradient_flow(1, &b, 1, &a, 1, &targets, &test, 1, &negative, NULL, mean, cov) ==
+              NTK_ERR_INVALID_ARGUMENT,
+          "negative times are rejected");
+
+    /* GP posterior with noise z: mean = c y / (b + z), var = d - c^2 / (b + z),
+     * log p(y) = -y^2 / (2 (b + z)) - log(b + z) / 2 - log(2 pi) / 2. */
+    ntk_gp_options gp;
+    check(ntk_gp_options_init(&gp) == NTK_OK && gp.ridge == 0, "GP options default to no noise");
+    gp.ridge = 0.25;
+    ntk_test_kernel kt = {1, &c, 1, NULL, 1};
+    double m = 0, v = 0, lml = 0, z = 0.25;
+    check(ntk_gp_posterior(1, &b, 1, &targets, &kt, &d, 1, &gp, &m, &v, &lml) == NTK_OK &&
+              fabs(m - c * y / (b + z)) < 1e-15 && fabs(v - (d - c * c / (b + z))) < 1e-15 &&
+              fabs(lml - (-y * y / (2 * (b + z)) - 0.5 * log(b + z) - 0.5 * log(2 * 3.14159265358979323846))) < 1e-14,
+          "GP posterior mean, variance and log marginal likelihood on one point");
+    double singular[4] = {1, 1, 1, 1}, yy[2] = {1, 1}, k2[2] = {1, 1};
+    ntk_targets t2 = {1, yy, 1, NULL, 1};
+    ntk_test_kernel kt2 = {1, k2, 2, NULL, 1};
+    check(ntk_gp_posterior(2, singular, 2, &t2, &kt2, &d, 1, NULL, &m, &v, &lml) == NTK_ERR_NOT_POSITIVE_DEFINITE,
+          "a singular kernel without noise is not positive definite");
+}
+
 int main(void) {
     test_version();
+    test_ensemble();
     test_log();
     test_blas_info();
     test_gram();

@@ -397,6 +397,38 @@ int main(int argc, char **argv) {
             (void)ntk_status_string((int)pick(-20, 5));
             break;
         }
+        case 13: { /* ensemble over initialisations, GP posterior */
+            if (huge(n) || huge(m) || huge(k) || n <= 0 || k <= 0 || m < 0) {
+                const ntk_targets t = {k, NULL, 1, NULL, 0};
+                checked(ntk_ensemble_gradient_flow(n, NULL, 1, NULL, 1, &t, NULL, 1, NULL, NULL, NULL, NULL), "ensemble");
+                checked(ntk_gp_posterior(n, NULL, 1, &t, NULL, NULL, 1, NULL, NULL, NULL, NULL), "gp");
+                break;
+            }
+            double *nngp = kernel(n), *ntk = kernel(n), *y = matrix(n, k, &l1, 1);
+            double *kt = matrix(m, n, &l2, 1), *tt = kernel(m), *tt2 = matrix(m, n, &l3, 1);
+            double t[3] = {fabs(value()), chance(20) ? INFINITY : 0.5, chance(5) ? -1 : 2};
+            double *mean = malloc(sizeof(double) * (size_t)(3 * (n > m ? n : m) * k));
+            double *cov = malloc(sizeof(double) * (size_t)(3 * (n > m ? n * n : (m > 0 ? m * m : 1))));
+            const ntk_targets targets = {k, y, l1, NULL, 0};
+            const ntk_ensemble_test test = {m, kt, l2, tt2, l3, tt, m > 0 ? m : 1};
+            ntk_ensemble_options o = NTK_ENSEMBLE_OPTIONS_INIT;
+            o.regime = (ntk_ensemble_regime)pick(0, 3);
+            o.ridge = chance(80) ? fabs(value()) : value();
+            o.learning_rate = chance(90) ? 0.7 : value();
+            checked(ntk_ensemble_gradient_flow(n, nngp, n, chance(90) ? ntk : NULL, n, &targets, chance(50) && m > 0 ? &test : NULL,
+                                               3, t, options(&o, sizeof o), chance(90) ? mean : NULL, cov),
+                    "ntk_ensemble_gradient_flow");
+            if (m > 0) {
+                ntk_gp_options g = NTK_GP_OPTIONS_INIT;
+                g.ridge = chance(80) ? fabs(value()) : value();
+                const ntk_test_kernel tk = {m, kt, l2, NULL, 0};
+                double lml;
+                checked(ntk_gp_posterior(n, nngp, n, &targets, &tk, tt, m, options(&g, sizeof g), mean, cov, &lml),
+                        "ntk_gp_posterior");
+            }
+            free(nngp), free(ntk), release(y), release(kt), free(tt), release(tt2), free(mean), free(cov);
+            break;
+        }
         default: { /* jacobian kernel */
             int64_t p = size(5);
             if (huge(n) || huge(m) || huge(k) || huge(p) || n * k * p > 100000) {

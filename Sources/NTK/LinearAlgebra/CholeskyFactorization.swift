@@ -88,6 +88,18 @@ public final class CholeskyFactorization: @unchecked Sendable {
                     Int32(n), m, 1, l, ldl, x.base, ldx)
     }
 
+    /// Solves `L X = B` in place (the first half of `solve`): afterwards `‖x_j‖²` is
+    /// `b_jᵀ (K + zI)⁻¹ b_j`, which is how posterior covariances stay symmetric and PSD.
+    /// `b` is n × m with its own leading dimension; shapes are checked.
+    package func solveLower(_ b: MutableMatrixView) throws {
+        guard b.rows == n else { throw NTKError.dimensionMismatch("the right-hand side has \(b.rows) rows but K is \(n) × \(n)") }
+        let m = try Sizes.blasInt(b.cols, "columns of the right-hand side")
+        let ldb = try Sizes.blasInt(b.ld, "leading dimension of the right-hand side")
+        if n == 0 || m == 0 { return }
+        cblas_dtrsm(CblasRowMajor, CblasLeft, CblasLower, CblasNoTrans, CblasNonUnit,
+                    Int32(n), m, 1, UnsafePointer(factor.pointer), Int32(n), b.base, ldb)
+    }
+
     /// `(K + zI)⁻¹ Y` as a new matrix.
     public func solve(_ y: Matrix) throws -> Matrix {
         var x = try Matrix(rows: y.rows, cols: y.cols)

@@ -33,7 +33,7 @@ enum MatrixProduct {
 extension MatrixProduct {
     /// The lower triangle of `c ← α · a · aᵀ` (DSYRK); the strict upper triangle of `c` is not
     /// written. Shapes validated by the caller as for `gemm`.
-    static func syrkLower(_ a: MatrixView, alpha: Double = 1, into c: MutableMatrixView) throws {
+    static func syrkLower(_ a: MatrixView, alpha: Double = 1, beta: Double = 0, into c: MutableMatrixView) throws {
         guard c.rows == a.rows, c.cols == a.rows else {
             throw NTKError(.internalError, "symmetric product of \(a.rows)×\(a.cols) into \(c.rows)×\(c.cols)")
         }
@@ -42,11 +42,44 @@ extension MatrixProduct {
         }
         if a.rows == 0 { return }
         if a.cols == 0 {
-            for i in 0..<a.rows { for j in 0...i { c[i, j] = 0 } }
+            for i in 0..<a.rows { for j in 0...i { c[i, j] *= beta } }
             return
         }
         cblas_dsyrk(CblasRowMajor, CblasLower, CblasNoTrans, Int32(a.rows), Int32(a.cols), alpha, a.base, Int32(a.ld),
-                    0, c.base, Int32(c.ld))
+                    beta, c.base, Int32(c.ld))
+    }
+
+    /// The lower triangle of `c ← α (a bᵀ + b aᵀ) + β c` (DSYR2K), a and b of one shape.
+    static func syr2kLower(_ a: MatrixView, _ b: MatrixView, alpha: Double = 1, beta: Double = 0,
+                           into c: MutableMatrixView) throws {
+        guard b.rows == a.rows, b.cols == a.cols, c.rows == a.rows, c.cols == a.rows else {
+            throw NTKError(.internalError, "symmetric rank-2k product of \(a.rows)×\(a.cols) and \(b.rows)×\(b.cols) into \(c.rows)×\(c.cols)")
+        }
+        for (value, what) in [(a.rows, "rows"), (a.cols, "inner dimension"), (a.ld, "leading dimension"),
+                              (b.ld, "leading dimension"), (c.ld, "leading dimension")] {
+            _ = try Sizes.blasInt(value, "symmetric product \(what)")
+        }
+        if a.rows == 0 { return }
+        if a.cols == 0 {
+            for i in 0..<a.rows { for j in 0...i { c[i, j] *= beta } }
+            return
+        }
+        cblas_dsyr2k(CblasRowMajor, CblasLower, CblasNoTrans, Int32(a.rows), Int32(a.cols), alpha, a.base, Int32(a.ld),
+                     b.base, Int32(b.ld), beta, c.base, Int32(c.ld))
+    }
+
+    /// `c ← a · s` for a symmetric `s` of which the lower triangle is read (DSYMM, s on the right).
+    static func symmRight(_ a: MatrixView, symmetric s: MatrixView, into c: MutableMatrixView) throws {
+        guard s.rows == s.cols, s.rows == a.cols, c.rows == a.rows, c.cols == a.cols else {
+            throw NTKError(.internalError, "symmetric product of \(a.rows)×\(a.cols) by \(s.rows)×\(s.cols) into \(c.rows)×\(c.cols)")
+        }
+        for (value, what) in [(a.rows, "rows"), (a.cols, "columns"), (a.ld, "leading dimension"),
+                              (s.ld, "leading dimension"), (c.ld, "leading dimension")] {
+            _ = try Sizes.blasInt(value, "symmetric product \(what)")
+        }
+        if a.rows == 0 || a.cols == 0 { return }
+        cblas_dsymm(CblasRowMajor, CblasRight, CblasLower, Int32(a.rows), Int32(a.cols), 1, s.base, Int32(s.ld),
+                    a.base, Int32(a.ld), 0, c.base, Int32(c.ld))
     }
 }
 

@@ -55,6 +55,7 @@ from .training import (  # noqa: E402
     loss_and_gradient,
     train,
 )
+from .ensembles import SampledEnsemble, ensemble_gradient_flow, gp_posterior, sampled_ensemble  # noqa: E402
 from .runtime import blas_info, library_path, live_handle_count, set_num_threads, version  # noqa: E402
 
 __all__ = [
@@ -66,6 +67,7 @@ __all__ = [
     "infinite_width_kernels", "infinite_width_ntk", "infinite_width_nngp", "infinite_width_diagonal",
     "train", "TrainingHistory", "LOSSES", "loss_and_gradient", "gradient_flow_ode", "kernel_distance",
     "kernel_alignment", "after_kernel_predictions", "linearization_gap",
+    "ensemble_gradient_flow", "gp_posterior", "sampled_ensemble", "SampledEnsemble",
     "NTKError", "LibraryNotFoundError", "InvalidArgumentError", "DimensionMismatchError",
     "NonFiniteError", "TooLargeError", "InvalidHandleError", "NotPositiveDefiniteError",
     "NumericalError", "OutOfMemoryError", "CancelledError", "InternalError",

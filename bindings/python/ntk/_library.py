@@ -48,6 +48,7 @@ ENUMS = {
     "ntk_kernel_method": {"NTK_METHOD_STRUCTURED": 0, "NTK_METHOD_JACOBIAN": 1},
     "ntk_loss": {"NTK_LOSS_MSE": 0, "NTK_LOSS_CROSS_ENTROPY": 1},
     "ntk_log_level": {"NTK_LOG_DEBUG": 10, "NTK_LOG_INFO": 20, "NTK_LOG_WARNING": 30},
+    "ntk_ensemble_regime": {"NTK_REGIME_NTK": 0, "NTK_REGIME_NNGP": 1},
 }
 
 
@@ -131,6 +132,25 @@ class ODEOptions(_Options):
                 ("progress", PROGRESS_FN), ("progress_user", c_void_p)]
 
 
+class EnsembleOptions(_Options):
+    _init = "ntk_ensemble_options_init"
+    _fields_ = [("size", c_size_t), ("regime", c_int), ("learning_rate", c_double), ("ridge", c_double),
+                ("progress", PROGRESS_FN), ("progress_user", c_void_p)]
+
+
+class GPOptions(_Options):
+    _init = "ntk_gp_options_init"
+    _fields_ = [("size", c_size_t), ("ridge", c_double), ("progress", PROGRESS_FN), ("progress_user", c_void_p)]
+
+
+class EnsembleTest(ctypes.Structure):
+    """``ntk_ensemble_test``: the test points' NNGP and NTK kernels against the training points
+    (m x n) and their NNGP kernel (m x m)."""
+    _fields_ = [("m", c_int64), ("nngp_test_train", POINTER(c_double)), ("ld_nngp_test_train", c_int64),
+                ("ntk_test_train", POINTER(c_double)), ("ld_ntk_test_train", c_int64),
+                ("nngp_test", POINTER(c_double)), ("ld_nngp_test", c_int64)]
+
+
 #: C struct name -> ctypes class (checked against the header by tests/test_abi.py).
 STRUCTS = {
     "ntk_targets": Targets, "ntk_test_kernel": TestKernel,
@@ -138,6 +158,7 @@ STRUCTS = {
     "ntk_spectral_options": SpectralOptions, "ntk_mlp_options": MLPOptions,
     "ntk_empirical_ntk_options": EmpiricalNTKOptions, "ntk_infinite_width_options": InfiniteWidthOptions,
     "ntk_train_options": TrainOptions, "ntk_ode_options": ODEOptions,
+    "ntk_ensemble_options": EnsembleOptions, "ntk_ensemble_test": EnsembleTest, "ntk_gp_options": GPOptions,
 }
 
 _d = POINTER(c_double)
@@ -206,6 +227,11 @@ _SIGNATURES = {
     "ntk_kernel_distance": ([c_int64, _d, _d, _d], c_int),
     "ntk_kernel_alignment": ([c_int64, c_int64, _d, c_int64, _d, c_int64, _d], c_int),
     "ntk_ode_options_init": ([_P(ODEOptions)], c_int),
+    "ntk_ensemble_options_init": ([_P(EnsembleOptions)], c_int),
+    "ntk_ensemble_gradient_flow": ([c_int64, _d, c_int64, _d, c_int64, _P(Targets), _P(EnsembleTest), c_int64, _d,
+                                    _P(EnsembleOptions), _d, _d], c_int),
+    "ntk_gp_options_init": ([_P(GPOptions)], c_int),
+    "ntk_gp_posterior": ([c_int64, _d, c_int64, _P(Targets), _P(TestKernel), _d, c_int64, _P(GPOptions), _d, _d, _d], c_int),
     "ntk_gradient_flow_ode": ([c_int64, _d, c_int64, _P(Targets), _P(TestKernel), c_int64, _d, c_int,
                                _P(ODEOptions), _d, _d], c_int),
     "ntk_live_handle_count": ([], c_int64),

@@ -35,10 +35,11 @@ def _square(K, name):
     return k, pk, ldk
 
 
-def _targets(Y, n):
+def _targets(Y, n, kernel="K_train"):
+    """Y as an (n, k) float64 matrix with its pointer and leading dimension, and whether it was 1-D."""
     y, py, ldy, was_vector = _arrays.matrix(Y, "Y", vector_ok=True)
     if y.shape[0] != n:
-        raise DimensionMismatchError(f"Y has {y.shape[0]} rows but K_train is ({n}, {n})")
+        raise DimensionMismatchError(f"Y has {y.shape[0]} rows but {kernel} is ({n}, {n})")
     return y, py, ldy, was_vector
 
 

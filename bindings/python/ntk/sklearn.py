@@ -42,7 +42,8 @@ try:
 except ImportError as e:  # pragma: no cover - exercised only without scikit-learn
     raise ImportError("ntk.sklearn needs scikit-learn >= 1.6: pip install scikit-learn") from e
 
-from .kernels import empirical_ntk, infinite_width_nngp, infinite_width_ntk
+from .ensembles import ensemble_gradient_flow
+from .kernels import empirical_ntk, infinite_width_kernels, infinite_width_nngp, infinite_width_ntk
 from .network import MLP
 from .errors import NotPositiveDefiniteError
 from .regression import KernelRidge, SpectralSolver, max_learning_rate
@@ -325,10 +326,46 @@ class NTKRegressor(RegressorMixin, _NTKModel):
         self._y_was_vector = y.ndim == 1
         return self._fit_outputs(X, y.reshape(len(y), -1).astype(np.float64))
 
-    def predict(self, X):
-        """Predictions (m,) — or (m, k) when fitted on a 2-D y."""
+    def predict(self, X, return_std=False, return_cov=False):
+        """Predictions (m,) — or (m, k) when fitted on a 2-D y.
+
+        With ``return_std=True`` (or ``return_cov=True``) also the standard deviation (m,) —
+        (m, k) for a 2-D y — or covariance (m, m) — (m, m, k) — of the prediction over random
+        initialisations of the infinitely wide network, as scikit-learn's
+        ``GaussianProcessRegressor`` returns them (the latent function, without noise):
+        ``kernel="infinite"`` gives the NTK ensemble of networks trained for ``time`` (every
+        layer trained), ``kernel="nngp"`` the NNGP ensemble (only the readout trained; at
+        ``time=None`` the NNGP posterior). Other kernels have no such distribution (ValueError).
+        The mean is :meth:`predict`'s. See :func:`ntk.ensemble_gradient_flow`.
+        """
+        if return_std and return_cov:
+            raise RuntimeError("At most one of return_std or return_cov can be requested.")
         out = self._outputs(X)
-        return out[:, 0] if self._y_was_vector else out
+        mean = out[:, 0] if self._y_was_vector else out
+        if not (return_std or return_cov):
+            return mean
+        if self.kernel not in ("infinite", "nngp"):
+            raise ValueError(f"return_std and return_cov need kernel='infinite' or 'nngp' (an infinite-width ensemble), "
+                             f"not {self.kernel!r}")
+        cov = self._ensemble_covariance(validate_data(self, X, reset=False, dtype=np.float64))
+        k = out.shape[1]
+        if return_cov:
+            return mean, (cov if self._y_was_vector else np.repeat(cov[:, :, None], k, axis=2))
+        std = np.sqrt(np.maximum(np.diag(cov), 0.0))
+        return mean, (std if self._y_was_vector else np.repeat(std[:, None], k, axis=1))
+
+    def _ensemble_covariance(self, X):
+        """The (m, m) covariance over initialisations at the fitted time, ridge and learning rate."""
+        with self._reporting(), self._stage(f"ensemble covariance, {len(X)} x {len(self.X_fit_)}") as bar:
+            nngp, ntk = infinite_width_kernels(self.network_, self.X_fit_)
+            nngp_tx, ntk_tx = infinite_width_kernels(self.network_, X, self.X_fit_)
+            nngp_tt = infinite_width_nngp(self.network_, X)
+            time = np.inf if self.time is None else float(self.time)
+            _, cov = ensemble_gradient_flow(nngp, ntk, np.zeros((len(nngp), self.dual_coef_.shape[1])), [time],
+                                            nngp_test_train=nngp_tx, ntk_test_train=ntk_tx, nngp_test=nngp_tt,
+                                            regime="ntk" if self.kernel == "infinite" else "nngp",
+                                            learning_rate=self.learning_rate, ridge=self.ridge_, progress=bar)
+        return cov[0]
 
 
 class NTKClassifier(ClassifierMixin, _NTKModel):

@@ -1,0 +1,272 @@
+"""The family of interpolators: what gradient flow gives over random initialisations.
+
+Gradient flow from a random theta_0 gives "a family of interpolators indexed by the random seed"
+(eq. 20-21 of the lecture notes). For infinitely wide networks the family is Gaussian, with a
+closed-form mean and covariance at every training time (Lee et al. 2019, eq. 16):
+
+- :func:`ensemble_gradient_flow` — that mean and covariance, in the "ntk" regime (every layer
+  trained) or the "nngp" regime (only the readout), at any times (``inf`` included);
+- :func:`gp_posterior` — Gaussian-process posteriors at t = inf for any kernel: the NNGP
+  posterior (exact Bayesian inference for the infinitely wide network) or the NTK-GP, with the
+  log marginal likelihood for choosing W_std, b_std or the depth;
+- :func:`sampled_ensemble` — the same statistics from M finite networks (linearised or trained)
+  of one architecture, to see how close finite width is to the limit.
+
+Conventions as :func:`ntk.gradient_flow`: MSE ``(1/N) sum 1/2 (f - y)^2`` with N = n * k, time in
+units of the learning rate, absolute ridges. A 1-D ``Y`` is taken as (n, 1); means keep the
+output axis.
+"""
+
+import concurrent.futures
+import ctypes
+import os
+
+import numpy as np
+
+from . import _arrays
+from ._library import EnsembleOptions, EnsembleTest, GPOptions, Targets, TestKernel, choices, lib
+from ._progress import Callback
+from .errors import CancelledError, DimensionMismatchError, InvalidArgumentError
+from .kernels import empirical_ntk
+from .network import MLP
+from .regression import _targets as regression_targets
+from .regression import gradient_flow
+
+__all__ = ["ensemble_gradient_flow", "gp_posterior", "sampled_ensemble", "SampledEnsemble"]
+
+_REGIMES = choices("ntk_ensemble_regime", "NTK_REGIME_")
+
+
+def _square(K, name, n=None):
+    k, pk, ldk, _ = _arrays.matrix(K, name)
+    if k.shape[0] != k.shape[1] or (n is not None and k.shape[0] != n):
+        want = "square" if n is None else f"({n}, {n})"
+        raise DimensionMismatchError(f"{name} must be {want}, got shape {k.shape}")
+    return k, pk, ldk
+
+
+def _rect(K, name, rows, cols):
+    k, pk, ldk, _ = _arrays.matrix(K, name)
+    if (rows is not None and k.shape[0] != rows) or k.shape[1] != cols:
+        raise DimensionMismatchError(f"{name} must have shape ({'m' if rows is None else rows}, {cols}), got {k.shape}")
+    return k, pk, ldk
+
+
+def _times(times):
+    t = np.atleast_1d(np.asarray(times, dtype=np.float64))
+    if t.ndim != 1:
+        raise InvalidArgumentError(f"times must be a number or a 1-D sequence, got shape {t.shape}")
+    if np.any(np.isnan(t)) or np.any(t < 0):
+        raise InvalidArgumentError(f"times must be >= 0 (numpy.inf allowed), got {t}")
+    return np.ascontiguousarray(t)
+
+
+def ensemble_gradient_flow(nngp_train, ntk_train, Y, times, nngp_test_train=None, ntk_test_train=None,
+                           nngp_test=None, regime="ntk", learning_rate=1.0, ridge=0.0, progress=None):
+    """Mean and covariance over initialisations of infinitely wide networks trained by gradient
+    flow, at every time of ``times`` (``numpy.inf`` allowed).
+
+    With Theta the trained kernel (the NTK for ``regime="ntk"``, the NNGP kernel K for
+    ``"nngp"``) plus the ridge z, and N = n * k::
+
+        A_t  = Theta(x, X) (Theta + zI)^-1 (I - exp(-eta t (Theta + zI) / N))
+        mean = A_t Y
+        cov  = K(x, x') + A_t K_XX A_t^T - A_t K(X, x') - K(x, X) A_t^T
+
+    (K_XX with the ridge in the "nngp" regime, where this is
+    ``K(x, x') - K(x, X) (K + zI)^-1 (I - exp(-2 eta t (K + zI)/N)) K(X, x')``; at t = inf the
+    NNGP posterior). One eigendecomposition serves every time.
+
+    Parameters
+    ----------
+    nngp_train, ntk_train : (n, n) training kernels; ``ntk_train`` may be None for "nngp"
+    Y : (n, k) or (n,) targets
+    times : number or (T,) times >= 0
+    nngp_test_train, ntk_test_train, nngp_test : (m, n), (m, n), (m, m) kernels of test points;
+        all None for the distribution on the training points themselves (Theta(x, X) = Theta,
+        no ridge on the test side). ``ntk_test_train`` is needed only for "ntk".
+    regime : "ntk" or "nngp"
+    learning_rate, ridge : eta > 0 and z >= 0 (absolute)
+    progress : True for a bar, or ``progress(fraction)``
+
+    Returns
+    -------
+    mean : (T, m, k) — (T, n, k) without test kernels
+    cov : (T, m, m) — the same for every output column; symmetric PSD to rounding
+    """
+    which = _arrays.choice(regime, _REGIMES, "regime")
+    nngp, pnngp, ldnngp = _square(nngp_train, "nngp_train")
+    n = nngp.shape[0]
+    if which == _REGIMES["ntk"]:
+        if ntk_train is None:
+            raise InvalidArgumentError("regime='ntk' needs ntk_train")
+        ntk, pntk, ldntk = _square(ntk_train, "ntk_train", n)
+    else:
+        ntk, pntk, ldntk = None, _arrays.NULL, 1
+    y, py, ldy, _ = regression_targets(Y, n, "nngp_train")
+    k = y.shape[1]
+    t = _times(times)
+    given = [a is not None for a in (nngp_test_train, nngp_test)] + ([ntk_test_train is not None] if ntk is not None else [])
+    keep = [y, nngp, ntk]
+    if any(given) and not all(given):
+        raise InvalidArgumentError("test kernels come together: nngp_test_train and nngp_test"
+                                   + (", and ntk_test_train for regime='ntk'" if ntk is not None else ""))
+    test = None
+    m = n
+    if all(given):
+        kt, pkt, ldkt = _rect(nngp_test_train, "nngp_test_train", None, n)
+        m = kt.shape[0]
+        ktt, pktt, ldktt = _square(nngp_test, "nngp_test", m)
+        if ntk is not None:
+            tt, ptt, ldtt = _rect(ntk_test_train, "ntk_test_train", m, n)
+            keep.append(tt)
+        else:
+            ptt, ldtt = _arrays.NULL, 1
+        keep += [kt, ktt]
+        test = EnsembleTest(m, pkt, ldkt, ptt, ldtt, pktt, ldktt)
+    mean = np.empty((len(t), m, k))
+    cov = np.empty((len(t), m, m))
+    cb = Callback(progress)
+    options = EnsembleOptions(regime=which, learning_rate=_arrays.scalar(learning_rate, "learning_rate"),
+                              ridge=_arrays.scalar(ridge, "ridge"), progress=cb.c_function)
+    targets = Targets(k, py, ldy, _arrays.NULL, 1)
+    cb.call(lib.ntk_ensemble_gradient_flow, n, pnngp, ldnngp, pntk, ldntk, ctypes.byref(targets),
+            None if test is None else ctypes.byref(test), len(t), _arrays.pointer(t), ctypes.byref(options),
+            _arrays.pointer(mean), _arrays.pointer(cov))
+    del keep
+    return mean, cov
+
+
+def gp_posterior(K_train, Y, K_test_train, K_test, ridge=0.0, f0_train=None, f0_test=None, progress=None):
+    """Gaussian-process posterior with the kernel as prior covariance and Gaussian noise of
+    variance ``ridge``: the NNGP posterior with the NNGP kernel (exact Bayesian inference for
+    the infinitely wide network), the NTK-GP (He et al. 2020) with the NTK.
+
+    ``mean = f0_test + K(x, X) (K + zI)^-1 (Y - f0_train)``,
+    ``cov = K(x, x') - K(x, X) (K + zI)^-1 K(X, x')`` (the same for every output column), and the
+    log marginal likelihood ``sum_c log N(Y[:, c] - f0; 0, K + zI)`` for choosing kernel
+    hyper-parameters. ``K + zI`` must be positive definite (a ridge > 0 for singular kernels).
+
+    Returns ``(mean (m, k), cov (m, m), log_marginal_likelihood)``; a 1-D Y counts as (n, 1).
+    ``progress``: True for a bar, or ``progress(fraction)`` (reported during the factorisation).
+    """
+    k_train, pk, ldk = _square(K_train, "K_train")
+    n = k_train.shape[0]
+    y, py, ldy, _ = regression_targets(Y, n)
+    k = y.shape[1]
+    f0, pf0, ldf0 = _arrays.optional_matrix(f0_train, "f0_train", y.shape)
+    kt, pkt, ldkt = _rect(K_test_train, "K_test_train", None, n)
+    m = kt.shape[0]
+    ktt, pktt, ldktt = _square(K_test, "K_test", m)
+    f0t, pf0t, ldf0t = _arrays.optional_matrix(f0_test, "f0_test", (m, k))
+    targets = Targets(k, py, ldy, pf0, ldf0)
+    test = TestKernel(m, pkt, ldkt, pf0t, ldf0t)
+    mean, cov, lml = np.empty((m, k)), np.empty((m, m)), ctypes.c_double()
+    cb = Callback(progress)
+    options = GPOptions(ridge=_arrays.scalar(ridge, "ridge"), progress=cb.c_function)
+    cb.call(lib.ntk_gp_posterior, n, pk, ldk, ctypes.byref(targets), ctypes.byref(test), pktt, ldktt,
+            ctypes.byref(options), _arrays.pointer(mean), _arrays.pointer(cov), ctypes.byref(lml))
+    del f0, f0t
+    return mean, cov, lml.value
+
+
+class SampledEnsemble:
+    """Predictions of M finite networks from M seeds, and their statistics.
+
+    Attributes: ``samples`` (M, T, m, k); ``mean`` (T, m, k); ``cov`` (T, m, m), the sample
+    covariance over seeds averaged over the k output columns (the infinite-width covariance is
+    the same for every column); ``seeds`` (M,); ``times`` (T,); ``mode``.
+    """
+
+    def __init__(self, samples, seeds, times, mode):
+        self.samples, self.seeds, self.times, self.mode = samples, np.asarray(seeds), times, mode
+        self.mean = samples.mean(axis=0)
+        centred = samples - self.mean
+        M, k = samples.shape[0], samples.shape[3]
+        self.cov = np.einsum("stic,stjc->tij", centred, centred) / (max(M - 1, 1) * k)
+
+    def __repr__(self):
+        M, T, m, k = self.samples.shape
+        return f"SampledEnsemble(mode={self.mode!r}, networks={M}, times={T}, points={m}, outputs={k})"
+
+
+def sampled_ensemble(net, X_train, Y, times, X_test=None, n_networks=100, mode="linearized", learning_rate=1.0,
+                     ridge=0.0, seeds=None, workers=None, progress=None):
+    """Predictions of ``n_networks`` networks of ``net``'s architecture, one per seed, trained
+    on (X_train, Y) with MSE, at every time of ``times``, and their mean and covariance.
+
+    mode : "linearized" — each network's linearisation, by gradient flow with its own empirical
+        NTK from its own outputs f(X; theta_0) (exact at any time, ``inf`` included; with
+        ``ridge``); for k > 1 outputs the full (n k) x (n k) kernel is used. "trained" — the
+        networks themselves, trained by full-batch gradient descent with ``learning_rate``:
+        time t is t steps, so times must be whole numbers (no ridge).
+    seeds : the seeds (default 0, 1, ..., n_networks - 1); workers : threads over seeds (default:
+        the number of processors; every network's work runs in the library, outside the GIL).
+    X_test : None for predictions on X_train. Returns a :class:`SampledEnsemble`.
+    """
+    if not isinstance(net, MLP):
+        raise InvalidArgumentError(f"net must be an ntk.MLP (its architecture is used), got {type(net).__name__}")
+    if mode not in ("linearized", "trained"):
+        raise InvalidArgumentError(f"mode must be 'linearized' or 'trained', got {mode!r}")
+    x, _, _ = net._inputs(X_train)
+    xt = x if X_test is None else net._inputs(X_test, "X_test")[0]
+    y = np.asarray(Y, dtype=np.float64)
+    y = y.reshape(len(y), -1) if y.ndim == 1 else y
+    n, k = y.shape[0], net.output_dim
+    if y.shape != (x.shape[0], k):
+        raise DimensionMismatchError(f"Y must have shape ({x.shape[0]}, {k}) (or ({x.shape[0]},) for one output), got {np.shape(Y)}")
+    t = _times(times)
+    seeds = list(range(_arrays.integer(n_networks, "n_networks"))) if seeds is None else [int(s) for s in seeds]
+    if len(seeds) < 2:
+        raise InvalidArgumentError(f"a sampled ensemble needs at least 2 networks, got {len(seeds)}")
+    eta = _arrays.scalar(learning_rate, "learning_rate")
+    z = _arrays.scalar(ridge, "ridge")
+    if mode == "trained":
+        if z != 0:
+            raise InvalidArgumentError("mode='trained' has no ridge (train the linearised networks for that)")
+        if not np.all(np.isfinite(t)) or np.any(t != np.round(t)):
+            raise InvalidArgumentError(f"mode='trained' needs whole numbers of steps as times, got {t}")
+    architecture = net._architecture()
+    m = xt.shape[0]
+
+    def one(seed):
+        member = MLP(**{**architecture, "seed": seed})
+        f0, f0t = member(x).reshape(n, k), member(xt).reshape(m, k)
+        if mode == "linearized":
+            full = k > 1
+            K = empirical_ntk(member, x, output="full" if full else "mean")
+            Kt = empirical_ntk(member, xt, x, output="full" if full else "mean")
+            if full:  # (n1, n2, k, k) -> (n1 k, n2 k): one flow for all outputs
+                K = K.transpose(0, 2, 1, 3).reshape(n * k, n * k)
+                Kt = Kt.transpose(0, 2, 1, 3).reshape(m * k, n * k)
+            _, pred = gradient_flow(K, y.reshape(-1, 1), t, K_test_train=Kt, learning_rate=eta,
+                                    ridge=z, f0_train=f0.reshape(-1, 1), f0_test=f0t.reshape(-1, 1))
+            return pred.reshape(len(t), m, k)
+        out = np.empty((len(t), m, k))
+        done = 0
+        for i in np.argsort(t, kind="stable"):
+            steps = int(t[i]) - done
+            if steps > 0:
+                member.train(x, y, learning_rate=eta, epochs=steps, snapshot_epochs=[], diagnose_catapult=False)
+                done += steps
+            out[i] = member(xt).reshape(m, k)
+        return out
+
+    workers = workers or min(len(seeds), os.cpu_count() or 1)
+    samples = np.empty((len(seeds), len(t), m, k))
+    report = Callback(progress)  # a bar or callable over networks; Ctrl-C reaches the library calls
+    with concurrent.futures.ThreadPoolExecutor(max_workers=_arrays.integer(workers, "workers")) as pool:
+        futures = {pool.submit(one, s): i for i, s in enumerate(seeds)}
+        try:
+            for done, future in enumerate(concurrent.futures.as_completed(futures)):
+                samples[futures[future]] = future.result()
+                if report.answer((done + 1) / len(seeds)):
+                    raise report.error or CancelledError("ntk.sampled_ensemble: the progress callback asked to stop")
+        except BaseException:
+            for f in futures:
+                f.cancel()
+            raise
+        finally:
+            if report.bar is not None:
+                report.bar.close()
+    return SampledEnsemble(samples, seeds, t, mode)
