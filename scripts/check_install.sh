@@ -107,7 +107,7 @@ check_swift() {
         echo "note: uncommitted changes in Package.swift, Sources or include are not in the clones" >&2
     mkdir -p "$tmp/remote"
     git clone --quiet "$repo" "$tmp/remote/libntk"
-    git -C "$tmp/remote/libntk" tag "$version"
+    git -C "$tmp/remote/libntk" tag -f "$version" >/dev/null  # HEAD, even where a release tag exists
     git clone --quiet "$repo" "$tmp/another-folder-name"
     local kind dep package
     for kind in url path; do
