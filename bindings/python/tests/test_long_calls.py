@@ -151,7 +151,7 @@ def test_progress_true_draws_a_stderr_bar_without_tqdm(without_tqdm, capsys):
 
 
 def test_progress_true_uses_tqdm_when_installed(capsys):
-    pytest.importorskip("tqdm")  # scripts/setup.sh installs it; the fallback is tested above
+    import tqdm  # noqa: F401 - a test dependency ([test] extra); the fallback is tested above
     net = ntk.MLP(4, [8])
     ntk.infinite_width_ntk(net, np.random.default_rng(3).standard_normal((700, 4)), progress=True)
     err = capsys.readouterr().err
