@@ -13,10 +13,8 @@ enum MatrixProduct {
         guard kA == kB, c.rows == m, c.cols == n else {
             throw NTKError(.internalError, "matrix product of \(m)×\(kA) by \(kB)×\(n) into \(c.rows)×\(c.cols)")
         }
-        for (value, what) in [(m, "rows"), (n, "columns"), (kA, "inner dimension"),
-                              (a.ld, "leading dimension"), (b.ld, "leading dimension"), (c.ld, "leading dimension")] {
-            _ = try Sizes.blasInt(value, "matrix product \(what)")
-        }
+        try requireBLASSizes([(m, "rows"), (n, "columns"), (kA, "inner dimension"),
+                              (a.ld, "leading dimension"), (b.ld, "leading dimension"), (c.ld, "leading dimension")], "matrix product")
         if m == 0 || n == 0 { return }
         if kA == 0 {
             if beta == 0 { c.fill(0) } else if beta != 1 {
@@ -31,15 +29,20 @@ enum MatrixProduct {
 }
 
 extension MatrixProduct {
+    /// Throws `tooLarge` unless every size of a BLAS call fits BLAS's 32-bit integers; `what`
+    /// names the operation in the message ("matrix product rows", ...).
+    static func requireBLASSizes(_ sizes: [(Int, String)], _ what: String) throws {
+        for (value, name) in sizes { _ = try Sizes.blasInt(value, "\(what) \(name)") }
+    }
+
     /// The lower triangle of `c ← α · a · aᵀ` (DSYRK); the strict upper triangle of `c` is not
     /// written. Shapes validated by the caller as for `gemm`.
     static func syrkLower(_ a: MatrixView, alpha: Double = 1, beta: Double = 0, into c: MutableMatrixView) throws {
         guard c.rows == a.rows, c.cols == a.rows else {
             throw NTKError(.internalError, "symmetric product of \(a.rows)×\(a.cols) into \(c.rows)×\(c.cols)")
         }
-        for (value, what) in [(a.rows, "rows"), (a.cols, "inner dimension"), (a.ld, "leading dimension"), (c.ld, "leading dimension")] {
-            _ = try Sizes.blasInt(value, "symmetric product \(what)")
-        }
+        try requireBLASSizes([(a.rows, "rows"), (a.cols, "inner dimension"), (a.ld, "leading dimension"),
+                              (c.ld, "leading dimension")], "symmetric product")
         if a.rows == 0 { return }
         if a.cols == 0 {
             for i in 0..<a.rows { for j in 0...i { c[i, j] *= beta } }
@@ -55,10 +58,8 @@ extension MatrixProduct {
         guard b.rows == a.rows, b.cols == a.cols, c.rows == a.rows, c.cols == a.rows else {
             throw NTKError(.internalError, "symmetric rank-2k product of \(a.rows)×\(a.cols) and \(b.rows)×\(b.cols) into \(c.rows)×\(c.cols)")
         }
-        for (value, what) in [(a.rows, "rows"), (a.cols, "inner dimension"), (a.ld, "leading dimension"),
-                              (b.ld, "leading dimension"), (c.ld, "leading dimension")] {
-            _ = try Sizes.blasInt(value, "symmetric product \(what)")
-        }
+        try requireBLASSizes([(a.rows, "rows"), (a.cols, "inner dimension"), (a.ld, "leading dimension"),
+                              (b.ld, "leading dimension"), (c.ld, "leading dimension")], "symmetric product")
         if a.rows == 0 { return }
         if a.cols == 0 {
             for i in 0..<a.rows { for j in 0...i { c[i, j] *= beta } }
@@ -73,10 +74,8 @@ extension MatrixProduct {
         guard s.rows == s.cols, s.rows == a.cols, c.rows == a.rows, c.cols == a.cols else {
             throw NTKError(.internalError, "symmetric product of \(a.rows)×\(a.cols) by \(s.rows)×\(s.cols) into \(c.rows)×\(c.cols)")
         }
-        for (value, what) in [(a.rows, "rows"), (a.cols, "columns"), (a.ld, "leading dimension"),
-                              (s.ld, "leading dimension"), (c.ld, "leading dimension")] {
-            _ = try Sizes.blasInt(value, "symmetric product \(what)")
-        }
+        try requireBLASSizes([(a.rows, "rows"), (a.cols, "columns"), (a.ld, "leading dimension"),
+                              (s.ld, "leading dimension"), (c.ld, "leading dimension")], "symmetric product")
         if a.rows == 0 || a.cols == 0 { return }
         cblas_dsymm(CblasRowMajor, CblasRight, CblasLower, Int32(a.rows), Int32(a.cols), 1, s.base, Int32(s.ld),
                     a.base, Int32(a.ld), 0, c.base, Int32(c.ld))

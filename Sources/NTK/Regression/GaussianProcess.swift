@@ -41,15 +41,14 @@ public enum GaussianProcess {
 
         // α = K_z⁻¹ (Y − f₀): the mean and the likelihood's quadratic form.
         let residual = try targets.residual()
-        let alpha = try factor.solve(try Matrix(rows: n, cols: k, elements: Array(UnsafeBufferPointer(start: residual.pointer, count: n * k))))
+        let alpha = try Workspace(count: max(n * k, 1), for: "the dual coefficients")
+        try factor.solve(residual.matrix(n, k).readOnly, into: alpha.matrix(n, k))
         var quadratic = 0.0
-        for q in 0..<(n * k) { quadratic += residual.pointer[q] * alpha.elements[q] }
+        for q in 0..<(n * k) { quadratic += residual.pointer[q] * alpha.pointer[q] }
         let logLikelihood = -0.5 * quadratic - 0.5 * Double(k) * factor.logDeterminant
             - 0.5 * Double(n * k) * log(2 * Double.pi)
         if let meanOut {
-            try alpha.withView { a in
-                try test.predict(a, into: MutableMatrixView(unchecked: meanOut, rows: m, cols: k, ld: max(k, 1)))
-            }
+            try test.predict(alpha.matrix(n, k).readOnly, into: MutableMatrixView(unchecked: meanOut, rows: m, cols: k, ld: max(k, 1)))
         }
         if let covOut, m > 0 {
             // W = L⁻¹ K(X, x'): n × m; cov = K(x, x') − Wᵀ W.
