@@ -191,6 +191,26 @@ typedef void (*ntk_log_fn)(void *user, ntk_log_level level, const char *message)
 int ntk_set_log_handler(ntk_log_fn handler, void *user, ntk_log_level min_level);
 
 /* ---------------------------------------------------------------------------------------
+ * Memory budget
+ *
+ * Blocked computations (the empirical NTK's per-sample activations, the Nystrom solvers'
+ * kernel blocks and cache) size their working memory to a budget: the call's own limit when
+ * it has one (an options field; 0 = none), else the process-wide budget set here, else a
+ * quarter of the machine's physical memory (1 GiB if that cannot be read). A call whose
+ * smallest working set exceeds its budget fails with NTK_ERR_OUT_OF_MEMORY before any work.
+ * The budget bounds working memory, not the caller's inputs and outputs.
+ * ------------------------------------------------------------------------------------- */
+
+/* Sets the process-wide memory budget in bytes (0: automatic, a quarter of physical memory).
+ * Thread-safe; calls already running keep the budget they started with.
+ * Errors: INVALID_ARGUMENT (bytes < 0). */
+int ntk_set_memory_budget(int64_t bytes);
+
+/* The process-wide budget in effect and the physical memory (0 if unknown), in bytes.
+ * Either pointer may be NULL. Never fails. */
+int ntk_memory_budget(int64_t *bytes, int64_t *physical);
+
+/* ---------------------------------------------------------------------------------------
  * BLAS
  * ------------------------------------------------------------------------------------- */
 
@@ -742,7 +762,8 @@ typedef enum ntk_kernel_method {
 typedef struct ntk_empirical_ntk_options {
     size_t size;              /* sizeof(ntk_empirical_ntk_options), set by _init */
     ntk_kernel_method method; /* default NTK_METHOD_STRUCTURED */
-    /* Bytes for per-sample activations and signals (0, the default: 64 MiB). Within it all
+    /* Bytes for per-sample activations and signals (0, the default: the memory budget,
+     * see ntk_set_memory_budget). Within it all
      * forward/backward passes run once; beyond it blocks of samples are recomputed (slower,
      * bounded memory; the n x p Jacobian is never formed). */
     int64_t memory_limit;
@@ -837,6 +858,155 @@ int ntk_infinite_width_kernels(const ntk_mlp *mlp, int64_t n1, const double *X1,
  * OUT_OF_MEMORY, TOO_LARGE. Read-only (thread-safe). */
 int ntk_infinite_width_diagonal(const ntk_mlp *mlp, int64_t n, const double *X, int64_t ldx,
                                 double *nngp, double *ntk);
+
+/* ---------------------------------------------------------------------------------------
+ * Large scale: Nystrom kernel ridge regression and Falkon
+ *
+ * Kernel ridge regression restricted to m centres C among the n training points, never
+ * forming an n x n matrix. With K_nm = K(X, C), K_mm = K(C, C) = L L^T, R = Y - f0 and the
+ * absolute ridge z, the model is f(x) = f0(x) + K(x, C) beta with
+ *     (K_nm^T K_nm + z K_mm) beta = K_nm^T R,
+ * kernel ridge with the Nystrom kernel K~ = K_nm K_mm^-1 K_nm^T (all n points as centres:
+ * exactly dense kernel ridge). Memory O(n d + m^2); time n m kernel entries plus:
+ *   NTK_NYSTROM_DIRECT  one pass forming K_nm^T K_nm (n m^2 flops, DSYRK) and one m x m
+ *                       eigendecomposition of L^-1 K_nm^T K_nm L^-T: then every ridge, GCV
+ *                       score and gradient-flow time (eq. 22 with K~) costs O(m^2 k) more,
+ *                       with no further pass over the data (ntk_nystrom_path, _select_ridge).
+ *   NTK_NYSTROM_CG      Falkon: conjugate gradients preconditioned with the m x m Cholesky
+ *                       factors of K_mm and (n/m) L^T L + z I; each iteration applies K_nm
+ *                       and its transpose (4 n m k flops), from a cache of K_nm when it fits
+ *                       the memory budget, else recomputing its blocks. One ridge per fit.
+ * The kernel is the infinite-width NTK or NNGP of an MLP architecture (computed block by
+ * block), or one the caller computed (ntk_nystrom_fit_kernel: K_nm and K_mm given).
+ * ------------------------------------------------------------------------------------- */
+
+/* How the m centres are chosen among the n training points. */
+typedef enum ntk_center_selection {
+    NTK_CENTERS_UNIFORM = 0,          /* m distinct points uniformly at random (seeded) */
+    NTK_CENTERS_PIVOTED_CHOLESKY = 1  /* greedy pivoted Cholesky of the kernel on a pool of
+                                         max(4m, 8192) uniform points (all when n is smaller):
+                                         spread-out centres, never near-duplicates; costs
+                                         pool x m kernel entries and O(pool m^2) flops; may stop
+                                         with fewer than m centres if the kernel's rank is lower */
+} ntk_center_selection;
+
+/* How the Nystrom system is solved (see above). */
+typedef enum ntk_nystrom_solver {
+    NTK_NYSTROM_DIRECT = 0,
+    NTK_NYSTROM_CG = 1
+} ntk_nystrom_solver;
+
+/* Which infinite-width kernel of the architecture. */
+typedef enum ntk_kernel_kind {
+    NTK_KERNEL_NTK = 0,
+    NTK_KERNEL_NNGP = 1
+} ntk_kernel_kind;
+
+typedef struct ntk_nystrom_options {
+    size_t size;                   /* sizeof(ntk_nystrom_options), set by _init */
+    ntk_nystrom_solver solver;     /* default NTK_NYSTROM_DIRECT */
+    ntk_center_selection centers;  /* default NTK_CENTERS_UNIFORM (ignored by _fit_kernel) */
+    ntk_kernel_kind kernel;        /* default NTK_KERNEL_NTK (ignored by _fit_kernel) */
+    int preconditioned;            /* CG: 1 (default) Falkon's preconditioner, 0 plain CG */
+    uint64_t seed;                 /* centre sampling; default 0 */
+    double tol;                    /* CG: stop at this relative residual (> 0); default 1e-8 */
+    int64_t max_iter;              /* CG: iteration cap (>= 1); default 100 */
+    int quadrature_points;         /* as ntk_infinite_width_options; default 0 (automatic) */
+    int64_t memory_limit;          /* bytes of working memory; 0 (default): the memory budget */
+    ntk_progress_fn progress;      /* default NULL; reported per block of kernel rows */
+    void *progress_user;
+} ntk_nystrom_options;
+
+#define NTK_NYSTROM_OPTIONS_INIT \
+    { sizeof(ntk_nystrom_options), NTK_NYSTROM_DIRECT, NTK_CENTERS_UNIFORM, NTK_KERNEL_NTK, 1, 0, 1e-8, 100, 0, 0, NULL, NULL }
+
+/* Sets options->size and every default. Errors: INVALID_ARGUMENT (NULL). */
+int ntk_nystrom_options_init(ntk_nystrom_options *options);
+
+/* A fitted Nystrom model (opaque). Read-only after fitting: thread-safe. */
+typedef struct ntk_nystrom ntk_nystrom;
+
+/* Fits on the n training points X (n x d) with the infinite-width kernel of mlp's
+ * architecture, n_centers centres (1 <= n_centers <= n), targets Y (n x k) with offsets f0
+ * (may be NULL) and ridge z >= 0 (absolute). options may be NULL (defaults). CG that does not
+ * reach options->tol within max_iter is not an error: the model holds the last iterate,
+ * ntk_nystrom_info reports converged = 0 and the residual, and a WARNING is logged.
+ * Errors: INVALID_ARGUMENT (NULL, ld, enums, n_centers, ridge, tol <= 0, max_iter < 1,
+ * memory_limit < 0), DIMENSION_MISMATCH, NON_FINITE, NOT_POSITIVE_DEFINITE (K(C, C) singular
+ * even with jitter), NUMERICAL, OUT_OF_MEMORY (before any work when the budget is too small
+ * for the m x m matrices), TOO_LARGE, CANCELLED. */
+int ntk_nystrom_fit(const ntk_mlp *mlp, int64_t n, const double *X, int64_t ldx,
+                    const ntk_targets *targets, double ridge, int64_t n_centers,
+                    const ntk_nystrom_options *options, ntk_nystrom **out);
+
+/* Fits on a kernel the caller computed: K_nm = K(X, C) (n x m) and K_mm = K(C, C) (m x m,
+ * symmetric). Predictions then take K(X_test, C) (test->K_test_centers). Errors: as
+ * ntk_nystrom_fit. */
+int ntk_nystrom_fit_kernel(int64_t n, int64_t m, const double *K_nm, int64_t ld_nm,
+                           const double *K_mm, int64_t ld_mm, const ntk_targets *targets, double ridge,
+                           const ntk_nystrom_options *options, ntk_nystrom **out);
+
+/* t test points: their rows X (t x d) for a model fitted on points, or their kernel against
+ * the centres K_test_centers (t x m) for one fitted on a kernel (the other NULL), and the
+ * offsets f0 (t x k; NULL means 0). A plain descriptor, fixed for 1.x. */
+typedef struct ntk_nystrom_test {
+    int64_t t;
+    const double *X;
+    int64_t ldx;
+    const double *K_test_centers;
+    int64_t ldk;
+    const double *f0;
+    int64_t ldf0;
+} ntk_nystrom_test;
+
+/* Predictions f0 + K(x, C) beta of the fitted ridge, t x k into pred (leading dimension ldp).
+ * Training-set predictions: pass the training points as the test set (another pass over
+ * them). progress may be NULL. Errors: INVALID_ARGUMENT (NULL, ld, X for a kernel-fitted model
+ * or the reverse), DIMENSION_MISMATCH, NON_FINITE, NUMERICAL, OUT_OF_MEMORY, TOO_LARGE,
+ * CANCELLED. Thread-safe. */
+int ntk_nystrom_predict(const ntk_nystrom *model, const ntk_nystrom_test *test,
+                        double *pred, int64_t ldp, ntk_progress_fn progress, void *progress_user);
+
+/* Predictions for every (times[i], ridges[i]) of a grid (count points; times NULL: all
+ * INFINITY, ridges NULL: all 0): gradient flow with the Nystrom kernel up to time t (t = INFINITY:
+ * kernel ridge with that ridge), learning rate eta, N = n k, as ntk_spectral_predict with K~ in
+ * place of K. Output contiguous count x t x k. One pass over the test points for the whole
+ * grid. NTK_NYSTROM_DIRECT models only.
+ * Errors: as ntk_nystrom_predict; INVALID_ARGUMENT (a CG model, times < 0, ridges < 0, eta). */
+int ntk_nystrom_path(const ntk_nystrom *model, const ntk_nystrom_test *test, int64_t count,
+                     const double *times, const double *ridges, double learning_rate,
+                     double *pred, ntk_progress_fn progress, void *progress_user);
+
+/* GCV scores (as ntk_spectral_select_ridge with NTK_CRITERION_GCV, for K~) of each of
+ * ridges[count] (>= 0) into scores, and the index of the smallest into *best (may be NULL).
+ * O(m k) per ridge, no pass over the data. NTK_NYSTROM_DIRECT models only.
+ * Errors: INVALID_ARGUMENT (NULL, a CG model, empty grid, ridges < 0), NON_FINITE,
+ * NUMERICAL (no finite score). */
+int ntk_nystrom_select_ridge(const ntk_nystrom *model, int64_t count, const double *ridges,
+                             double *scores, int64_t *best);
+
+/* Sizes and diagnostics; every out-pointer may be NULL. iterations: CG iterations run (0 for
+ * DIRECT); residual: the last relative residual (0 for DIRECT); converged: 1 or 0; jitter: the
+ * diagonal added to K_mm (0 if none); m may be < n_centers with pivoted Cholesky. */
+int ntk_nystrom_info(const ntk_nystrom *model, int64_t *n, int64_t *m, int64_t *k,
+                     int64_t *iterations, double *residual, int *converged, double *jitter);
+
+/* The CG residual after each iteration (iterations doubles; see _info). */
+int ntk_nystrom_residuals(const ntk_nystrom *model, double *history);
+
+/* The indices of the centres among the training points (m int64s, in the order chosen).
+ * INVALID_ARGUMENT for a model fitted on a kernel (its centres are the caller's). */
+int ntk_nystrom_centers(const ntk_nystrom *model, int64_t *indices);
+
+/* beta (m x k) into coef (leading dimension ldc). */
+int ntk_nystrom_coefficients(const ntk_nystrom *model, double *coef, int64_t ldc);
+
+/* The m eigenvalues of L^-1 K_nm^T K_nm L^-T (the non-zero spectrum of K~), ascending.
+ * NTK_NYSTROM_DIRECT models only. */
+int ntk_nystrom_eigenvalues(const ntk_nystrom *model, double *w);
+
+/* Frees the model. NULL and already-freed handles are ignored. */
+void ntk_nystrom_free(ntk_nystrom *model);
 
 /* ---------------------------------------------------------------------------------------
  * Training the network, the moving kernel, and function-space dynamics

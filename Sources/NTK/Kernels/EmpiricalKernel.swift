@@ -18,7 +18,7 @@
 /// Outputs are contiguous row-major with those shapes.
 ///
 /// Memory: samples are processed in blocks whose activations and signals fit `memoryLimit`
-/// bytes (default `defaultMemoryLimit`); when all of them fit, each sample's forward and backward
+/// bytes (default: the process-wide `MemoryBudget`); when all of them fit, each sample's forward and backward
 /// pass runs once, otherwise blocks are recomputed as needed (more time, bounded memory). The
 /// kernel itself is assembled in 256 × 256 tiles; the symmetric case (`x2 = nil`) computes the
 /// lower triangle of tiles only and mirrors it, so it is exactly symmetric.
@@ -48,8 +48,6 @@ public enum EmpiricalKernel {
         case jacobian
     }
 
-    /// Default budget for per-sample activations and signals: 64 MiB.
-    public static let defaultMemoryLimit = 64 << 20
     static let tile = 256
 
     /// Computes the kernel of `mlp` between the rows of `x1` (n1 × d) and of `x2` (n2 × d, or nil
@@ -67,8 +65,7 @@ public enum EmpiricalKernel {
         let entries = form.entries(k)
         try checkShape(out, rows: n1, cols: n2 * entries)
         _ = try Sizes.product(try Sizes.product(try Sizes.product(n1, n2, "kernel size"), entries, "kernel size"), 8, "kernel bytes")
-        let limit = memoryLimit ?? defaultMemoryLimit
-        guard limit > 0 else { throw NTKError.invalidArgument("memory limit must be > 0 bytes, got \(limit)") }
+        let limit = try MemoryBudget.resolve(memoryLimit)
         try progress.report(0)
         if n1 == 0 || n2 == 0 { return try progress.report(1) }
 
@@ -148,8 +145,7 @@ public enum EmpiricalKernel {
         let n = x.rows
         try checkShape(out, rows: n, cols: form.entries(k))
         if n == 0 { return }
-        let limit = memoryLimit ?? defaultMemoryLimit
-        guard limit > 0 else { throw NTKError.invalidArgument("memory limit must be > 0 bytes, got \(limit)") }
+        let limit = try MemoryBudget.resolve(memoryLimit)
         let block = min(n, max(tile / 4, limit / max(NetworkPass.bytesPerRow(a, deltas: true), 1)))
         let pass = try NetworkPass(a, capacity: block, deltas: true)
         let theta = mlp.parameters

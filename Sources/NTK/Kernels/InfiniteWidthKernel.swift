@@ -22,6 +22,13 @@ public enum InfiniteWidthKernel {
     public static func compute(_ architecture: MLPArchitecture, _ x1: MatrixView, _ x2: MatrixView?,
                                nngp: MutableMatrixView?, ntk: MutableMatrixView?,
                                points: Int = 0, progress: ProgressHandler = .none) throws {
+        try compute(architecture, x1, x2, nngp: nngp, ntk: ntk, points: points, progress: progress, log: true)
+    }
+
+    /// `compute` with the log line optional: blocked callers (Nyström passes) log once themselves.
+    package static func compute(_ architecture: MLPArchitecture, _ x1: MatrixView, _ x2: MatrixView?,
+                                nngp: MutableMatrixView?, ntk: MutableMatrixView?, points: Int,
+                                progress: ProgressHandler, log: Bool) throws {
         let a = architecture
         try check(a, x1, "X1")
         if let x2 { try check(a, x2, "X2") }
@@ -42,7 +49,7 @@ public enum InfiniteWidthKernel {
             }
         }
         let threads = Parallel.defaultThreads
-        Log.info("infinite-width kernels: \(a.activation), \(a.layerCount) dense layers, \(n1) x \(n2) pairs in \(pairs.count) tiles of \(tile) x \(tile) on \(threads) threads; expectations: \(expect.method)")
+        if log { Log.info("infinite-width kernels: \(a.activation), \(a.layerCount) dense layers, \(n1) x \(n2) pairs in \(pairs.count) tiles of \(tile) x \(tile) on \(threads) threads; expectations: \(expect.method)") }
         let scratch = try (0..<threads).map { _ in
             (try Workspace(count: tile * tile, for: "a kernel tile"), try Workspace(count: tile * tile, for: "a kernel tile"))
         }

@@ -31,3 +31,12 @@ public struct ProgressHandler {
         if handler(min(max(fraction, 0), 1)) == .cancel { throw NTKError.cancelled }
     }
 }
+
+extension ProgressHandler {
+    /// A handler for one stage of a longer operation: its fractions 0…1 are reported to this
+    /// handler as `from…to`; cancellation passes through.
+    func stage(_ from: Double, _ to: Double) -> ProgressHandler {
+        guard let handler else { return .none }
+        return ProgressHandler { handler(from + (to - from) * min(max($0, 0), 1)) }
+    }
+}

@@ -11,6 +11,7 @@ __version__ = "0.2.0"
 
 from .errors import (  # noqa: E402
     CancelledError,
+    ConvergenceWarning,
     DimensionMismatchError,
     InternalError,
     InvalidArgumentError,
@@ -56,10 +57,20 @@ from .training import (  # noqa: E402
     train,
 )
 from .ensembles import SampledEnsemble, ensemble_gradient_flow, gp_posterior, sampled_ensemble  # noqa: E402
-from .runtime import blas_info, library_path, live_handle_count, set_num_threads, version  # noqa: E402
+from .large_scale import NystromRidge, nystrom_ridge  # noqa: E402
+from .runtime import (  # noqa: E402
+    blas_info,
+    library_path,
+    live_handle_count,
+    memory_budget,
+    set_memory_budget,
+    set_num_threads,
+    version,
+)
 
 __all__ = [
     "__version__", "version", "library_path", "blas_info", "set_num_threads", "live_handle_count",
+    "memory_budget", "set_memory_budget",
     "gram", "cholesky_solve", "CholeskyFactor", "eigh", "eigvalsh",
     "kernel_ridge", "KernelRidge", "features_ridge", "SpectralSolver", "gradient_flow", "ridge_path",
     "select_ridge", "max_learning_rate",
@@ -68,6 +79,7 @@ __all__ = [
     "train", "TrainingHistory", "LOSSES", "loss_and_gradient", "gradient_flow_ode", "kernel_distance",
     "kernel_alignment", "after_kernel_predictions", "linearization_gap",
     "ensemble_gradient_flow", "gp_posterior", "sampled_ensemble", "SampledEnsemble",
+    "NystromRidge", "nystrom_ridge", "ConvergenceWarning",
     "NTKError", "LibraryNotFoundError", "InvalidArgumentError", "DimensionMismatchError",
     "NonFiniteError", "TooLargeError", "InvalidHandleError", "NotPositiveDefiniteError",
     "NumericalError", "OutOfMemoryError", "CancelledError", "InternalError",

@@ -49,6 +49,9 @@ ENUMS = {
     "ntk_loss": {"NTK_LOSS_MSE": 0, "NTK_LOSS_CROSS_ENTROPY": 1},
     "ntk_log_level": {"NTK_LOG_DEBUG": 10, "NTK_LOG_INFO": 20, "NTK_LOG_WARNING": 30},
     "ntk_ensemble_regime": {"NTK_REGIME_NTK": 0, "NTK_REGIME_NNGP": 1},
+    "ntk_center_selection": {"NTK_CENTERS_UNIFORM": 0, "NTK_CENTERS_PIVOTED_CHOLESKY": 1},
+    "ntk_nystrom_solver": {"NTK_NYSTROM_DIRECT": 0, "NTK_NYSTROM_CG": 1},
+    "ntk_kernel_kind": {"NTK_KERNEL_NTK": 0, "NTK_KERNEL_NNGP": 1},
 }
 
 
@@ -151,6 +154,20 @@ class EnsembleTest(ctypes.Structure):
                 ("nngp_test", POINTER(c_double)), ("ld_nngp_test", c_int64)]
 
 
+class NystromOptions(_Options):
+    _init = "ntk_nystrom_options_init"
+    _fields_ = [("size", c_size_t), ("solver", c_int), ("centers", c_int), ("kernel", c_int), ("preconditioned", c_int),
+                ("seed", c_uint64), ("tol", c_double), ("max_iter", c_int64), ("quadrature_points", c_int),
+                ("memory_limit", c_int64), ("progress", PROGRESS_FN), ("progress_user", c_void_p)]
+
+
+class NystromTest(ctypes.Structure):
+    """``ntk_nystrom_test``: test points X (t x d) or their kernel against the centres (t x m),
+    and offsets f0 (NULL: 0)."""
+    _fields_ = [("t", c_int64), ("X", POINTER(c_double)), ("ldx", c_int64), ("K_test_centers", POINTER(c_double)),
+                ("ldk", c_int64), ("f0", POINTER(c_double)), ("ldf0", c_int64)]
+
+
 #: C struct name -> ctypes class (checked against the header by tests/test_abi.py).
 STRUCTS = {
     "ntk_targets": Targets, "ntk_test_kernel": TestKernel,
@@ -159,6 +176,7 @@ STRUCTS = {
     "ntk_empirical_ntk_options": EmpiricalNTKOptions, "ntk_infinite_width_options": InfiniteWidthOptions,
     "ntk_train_options": TrainOptions, "ntk_ode_options": ODEOptions,
     "ntk_ensemble_options": EnsembleOptions, "ntk_ensemble_test": EnsembleTest, "ntk_gp_options": GPOptions,
+    "ntk_nystrom_options": NystromOptions, "ntk_nystrom_test": NystromTest,
 }
 
 _d = POINTER(c_double)
@@ -234,6 +252,21 @@ _SIGNATURES = {
     "ntk_gp_posterior": ([c_int64, _d, c_int64, _P(Targets), _P(TestKernel), _d, c_int64, _P(GPOptions), _d, _d, _d], c_int),
     "ntk_gradient_flow_ode": ([c_int64, _d, c_int64, _P(Targets), _P(TestKernel), c_int64, _d, c_int,
                                _P(ODEOptions), _d, _d], c_int),
+    "ntk_set_memory_budget": ([c_int64], c_int),
+    "ntk_memory_budget": ([_i64, _i64], c_int),
+    "ntk_nystrom_options_init": ([_P(NystromOptions)], c_int),
+    "ntk_nystrom_fit": ([_h, c_int64, _d, c_int64, _P(Targets), c_double, c_int64, _P(NystromOptions), _out], c_int),
+    "ntk_nystrom_fit_kernel": ([c_int64, c_int64, _d, c_int64, _d, c_int64, _P(Targets), c_double, _P(NystromOptions),
+                                _out], c_int),
+    "ntk_nystrom_predict": ([_h, _P(NystromTest), _d, c_int64, PROGRESS_FN, c_void_p], c_int),
+    "ntk_nystrom_path": ([_h, _P(NystromTest), c_int64, _d, _d, c_double, _d, PROGRESS_FN, c_void_p], c_int),
+    "ntk_nystrom_select_ridge": ([_h, c_int64, _d, _d, _i64], c_int),
+    "ntk_nystrom_info": ([_h, _i64, _i64, _i64, _i64, _d, _P(c_int), _d], c_int),
+    "ntk_nystrom_residuals": ([_h, _d], c_int),
+    "ntk_nystrom_centers": ([_h, _i64], c_int),
+    "ntk_nystrom_coefficients": ([_h, _d, c_int64], c_int),
+    "ntk_nystrom_eigenvalues": ([_h, _d], c_int),
+    "ntk_nystrom_free": ([_h], None),
     "ntk_live_handle_count": ([], c_int64),
 }
 

@@ -60,6 +60,11 @@ class InternalError(NTKError, RuntimeError):
     """A bug in libntk; please report it with the message."""
 
 
+class ConvergenceWarning(UserWarning):
+    """An iterative solver stopped at its iteration cap before reaching its tolerance; the
+    result is its last iterate."""
+
+
 # C status code -> exception class (codes are stable, see include/ntk.h).
 STATUS_ERRORS = {
     -1: InvalidArgumentError,

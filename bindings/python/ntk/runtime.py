@@ -12,7 +12,8 @@ eigenvalues clamped, divergent training). Silent by default (a ``NullHandler``);
 import atexit
 import ctypes
 import logging
-import os
+
+import numpy as np
 
 from ._library import LOG_FN, call, lib, path
 from .errors import InvalidArgumentError
@@ -78,10 +79,30 @@ def set_num_threads(n):
 
 def physical_memory():
     """Bytes of physical memory of this machine (0 if unknown)."""
-    try:
-        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (ValueError, OSError, AttributeError):
-        return 0
+    physical = ctypes.c_int64()
+    call("ntk_memory_budget", None, ctypes.byref(physical))
+    return physical.value
+
+
+def memory_budget():
+    """The process-wide memory budget in bytes: what blocked computations (the empirical NTK's
+    activations, the Nyström solvers' kernel blocks and caches) may use when a call sets no
+    ``memory_limit`` of its own. By default a quarter of physical memory."""
+    budget = ctypes.c_int64()
+    call("ntk_memory_budget", ctypes.byref(budget), None)
+    return budget.value
+
+
+def set_memory_budget(nbytes):
+    """Sets the process-wide memory budget in bytes (None or 0: back to a quarter of physical
+    memory). A call whose smallest working set does not fit its budget raises
+    :class:`ntk.OutOfMemoryError` before doing any work."""
+    value = 0 if nbytes is None else nbytes
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise InvalidArgumentError(f"the memory budget must be an int number of bytes or None, got {nbytes!r}")
+    if not 0 <= value < 2**63:
+        raise InvalidArgumentError(f"the memory budget must be >= 0 bytes (0 or None: automatic), got {nbytes}")
+    call("ntk_set_memory_budget", int(value))
 
 
 def live_handle_count():

@@ -1,0 +1,106 @@
+/// A kernel `k(x, x′)` on points of ℝᵈ that can be evaluated between any two sets of rows:
+/// what the large-scale solvers need to compute `K(X, C)` block by block instead of storing
+/// an n × n matrix.
+public protocol PointKernel: Sendable {
+    /// d, the number of columns of every point set.
+    var inputDimension: Int { get }
+    /// `K(x1, x2)` (n1 × n2) into `out`; `x2 = nil` means `x1` with itself (exactly symmetric).
+    func evaluate(_ x1: MatrixView, _ x2: MatrixView?, into out: MutableMatrixView, progress: ProgressHandler) throws
+    /// `k(x, x)` for each row of `x`.
+    func diagonal(_ x: MatrixView, into out: UnsafeMutablePointer<Double>) throws
+    /// A short description for logs ("infinite-width relu NTK, 3 dense layers").
+    var summary: String { get }
+}
+
+/// The infinite-width NTK or NNGP of an MLP architecture as a `PointKernel`
+/// (`InfiniteWidthKernel` does the work).
+public struct InfiniteWidthPointKernel: PointKernel {
+    /// Which of the two kernels.
+    public enum Kind: Sendable {
+        case ntk
+        case nngp
+    }
+
+    public let architecture: MLPArchitecture
+    public let kind: Kind
+    /// Kolmogorov-rule size for tanh, sigmoid and softplus (0: automatic).
+    public let points: Int
+
+    public init(_ architecture: MLPArchitecture, kind: Kind = .ntk, points: Int = 0) {
+        self.architecture = architecture
+        self.kind = kind
+        self.points = points
+    }
+
+    public var inputDimension: Int { architecture.inputDimension }
+
+    public var summary: String {
+        "infinite-width \(architecture.activation) \(kind == .ntk ? "NTK" : "NNGP"), \(architecture.layerCount) dense layers"
+    }
+
+    public func evaluate(_ x1: MatrixView, _ x2: MatrixView?, into out: MutableMatrixView, progress: ProgressHandler) throws {
+        try InfiniteWidthKernel.compute(architecture, x1, x2, nngp: kind == .nngp ? out : nil, ntk: kind == .ntk ? out : nil,
+                                        points: points, progress: progress, log: false)
+    }
+
+    public func diagonal(_ x: MatrixView, into out: UnsafeMutablePointer<Double>) throws {
+        try InfiniteWidthKernel.diagonal(architecture, x, nngp: kind == .nngp ? out : nil, ntk: kind == .ntk ? out : nil,
+                                         points: points)
+    }
+}
+
+/// The n × m cross-kernel `K(X, C)` between n data points and m centres, delivered by blocks
+/// of rows so that the large-scale solvers never need it whole.
+public protocol CrossKernel {
+    /// n, the number of data points.
+    var rows: Int { get }
+    /// m, the number of centres.
+    var columns: Int { get }
+    /// Whether `block` computes its entries (true) or points into stored memory (false).
+    var computesBlocks: Bool { get }
+    /// Rows `range` of `K(X, C)`: a view of stored memory, or computed into `scratch` (at least
+    /// `range.count × columns`, contiguous) and returned as a view of it.
+    func block(_ range: Range<Int>, scratch: MutableMatrixView) throws -> MatrixView
+}
+
+/// A cross-kernel the caller computed: an n × m matrix in memory.
+public struct StoredCrossKernel: CrossKernel {
+    public let matrix: MatrixView
+    /// - Throws: `nonFinite` (naming the matrix `name`) for NaN or infinite entries.
+    public init(_ matrix: MatrixView, name: String = "K_nm") throws {
+        try InputCheck.finite(matrix, name)
+        self.matrix = matrix
+    }
+    public var rows: Int { matrix.rows }
+    public var columns: Int { matrix.cols }
+    public var computesBlocks: Bool { false }
+    public func block(_ range: Range<Int>, scratch: MutableMatrixView) throws -> MatrixView {
+        matrix.rowRange(range.lowerBound, range.upperBound)
+    }
+}
+
+/// `K(X, C)` of a `PointKernel`, each block computed when asked for.
+public struct ComputedCrossKernel: CrossKernel {
+    public let kernel: PointKernel
+    public let x: MatrixView
+    public let centers: MatrixView
+
+    /// - Throws: `dimensionMismatch` when X or C do not have the kernel's input dimension.
+    public init(_ kernel: PointKernel, x: MatrixView, centers: MatrixView) throws {
+        for (m, name) in [(x, "X"), (centers, "the centres")] where m.cols != kernel.inputDimension {
+            throw NTKError.dimensionMismatch("\(name) has \(m.cols) columns but the input dimension is \(kernel.inputDimension)")
+        }
+        self.kernel = kernel
+        self.x = x
+        self.centers = centers
+    }
+
+    public var rows: Int { x.rows }
+    public var columns: Int { centers.rows }
+    public var computesBlocks: Bool { true }
+    public func block(_ range: Range<Int>, scratch: MutableMatrixView) throws -> MatrixView {
+        let out = MutableMatrixView(unchecked: scratch.base, rows: range.count, cols: columns, ld: max(columns, 1))
+        try kernel.evaluate(x.rowRange(range.lowerBound, range.upperBound), centers, into: out, progress: .none)
+        return out.readOnly
+    }
+}

@@ -1,0 +1,248 @@
+"""Kernel regression beyond the dense ceiling: Nyström kernel ridge regression and Falkon.
+
+The model is kernel ridge regression restricted to ``m`` centres ``C`` among the ``n`` training
+points (docs/equations.md, "Nyström and Falkon")::
+
+    f(x) = f0(x) + K(x, C) beta,    (K_nm^T K_nm + z K_mm) beta = K_nm^T (Y - f0)
+
+with ``K_nm = K(X, C)``, ``K_mm = K(C, C)`` and the absolute ridge ``z``: kernel ridge with the
+Nyström kernel ``K~ = K_nm K_mm^-1 K_mn``, which with all points as centres is exactly dense
+kernel ridge. Nothing of size n x n is ever formed: memory is O(n d + m^2), and the kernel rows
+are computed block by block within the memory budget (:func:`ntk.set_memory_budget`).
+
+Solvers:
+
+- ``"direct"`` (default): one pass over the data forms ``K_nm^T K_nm`` (n m^2 flops), then one
+  m x m eigendecomposition; afterwards every ridge, GCV score and gradient-flow time is cheap
+  (:meth:`NystromRidge.path`, :meth:`NystromRidge.select_ridge`).
+- ``"cg"``: Falkon, conjugate gradients with Falkon's preconditioner; each iteration applies
+  ``K_nm`` twice (cached when it fits the budget). One ridge per fit.
+"""
+
+import ctypes
+import warnings
+
+import numpy as np
+
+from . import _arrays
+from ._handle import Handle
+from ._library import NystromOptions, NystromTest, Targets, call, choices, lib
+from ._progress import Callback
+from .errors import ConvergenceWarning, DimensionMismatchError, InvalidArgumentError
+from .network import MLP
+
+_SOLVERS = {"direct": choices("ntk_nystrom_solver", "NTK_NYSTROM_")["direct"],
+            "cg": choices("ntk_nystrom_solver", "NTK_NYSTROM_")["cg"]}
+_CENTERS = {"uniform": 0, "pivoted_cholesky": 1}
+_KERNELS = choices("ntk_kernel_kind", "NTK_KERNEL_")
+
+_int, _scalar = _arrays.integer, _arrays.scalar
+
+
+def _options(solver, centers, kernel, tol, max_iter, preconditioned, seed, quadrature_points, memory_limit, cb):
+    seed = _int(seed, "seed")
+    limit = 0 if memory_limit is None else _int(memory_limit, "memory_limit")
+    if memory_limit is not None and limit <= 0:
+        raise InvalidArgumentError(f"memory_limit must be > 0 bytes (or None for the memory budget), got {memory_limit}")
+    return NystromOptions(
+        solver=_arrays.choice(solver, _SOLVERS, "solver"), centers=_arrays.choice(centers, _CENTERS, "centers"),
+        kernel=_arrays.choice(kernel, _KERNELS, "kernel"), preconditioned=1 if preconditioned else 0,
+        seed=seed & (2**64 - 1), tol=_scalar(tol, "tol"), max_iter=_int(max_iter, "max_iter"),
+        quadrature_points=0 if quadrature_points is None else _int(quadrature_points, "quadrature_points"),
+        memory_limit=limit, progress=cb.c_function)
+
+
+class NystromRidge(Handle):
+    """Nyström kernel ridge regression (and Falkon) with the infinite-width kernel of ``net``.
+
+    Parameters
+    ----------
+    net : MLP
+        Only its architecture is used (the infinite-width NTK or NNGP).
+    X : array_like, (n, d)
+    Y : array_like, (n, k) or (n,)
+    ridge : float
+        ``z >= 0``, absolute (the ridge of ``K + zI`` in dense kernel ridge).
+    n_centers : int
+        m, 1 <= m <= n. ~sqrt(n) suffices for the optimal rate in theory; a few thousand is
+        typical. With ``centers="pivoted_cholesky"`` fewer may be used if the kernel's rank is lower.
+    f0_train : array_like, (n, k), optional
+        Offsets (outputs at initialisation, or of a trained network for boosting).
+    kernel : "ntk" (default) or "nngp"
+    centers : "uniform" (default) or "pivoted_cholesky"
+        Uniform sampling, or greedy pivoted Cholesky on a pool of max(4m, 8192) points (spread
+        out, never near-duplicates; costs pool x m kernel entries).
+    solver : "direct" (default) or "cg" (Falkon)
+    tol, max_iter : CG stopping rule: relative residual of the preconditioned system, iteration
+        cap. A fit that does not converge warns (:class:`ntk.ConvergenceWarning`) and keeps the
+        last iterate; ``converged`` and ``residuals`` tell.
+    preconditioned : bool
+        CG with Falkon's preconditioner (default) or plain CG (for comparison).
+    seed : int
+        Centre sampling.
+    quadrature_points : int, optional
+        As :func:`ntk.infinite_width_kernels`.
+    memory_limit : int, optional
+        Bytes of working memory for this fit (default: the memory budget).
+    progress : callable or True, optional
+
+    Attributes: ``n``, ``n_centers`` (m used), ``n_outputs``, ``ridge``, ``solver``, ``centers``
+    (indices into X, in the order chosen), ``coef_`` (beta, (m, k)), ``eigenvalues`` (direct only),
+    ``iterations``, ``residuals``, ``converged``, ``jitter``.
+    """
+
+    _free = "ntk_nystrom_free"
+
+    def __init__(self, net, X, Y, ridge, n_centers, f0_train=None, kernel="ntk", centers="uniform", solver="direct",
+                 tol=1e-8, max_iter=100, preconditioned=True, seed=0, quadrature_points=None, memory_limit=None,
+                 progress=None):
+        if not isinstance(net, MLP):
+            raise InvalidArgumentError(f"net must be an ntk.MLP, got {type(net).__name__}")
+        x, px, ldx = net._inputs(X, "X")
+        targets = _Targets(Y, f0_train, x.shape[0], "X")
+        cb = Callback(progress)
+        options = _options(solver, centers, kernel, tol, max_iter, preconditioned, seed, quadrature_points,
+                           memory_limit, cb)
+        handle = ctypes.c_void_p()
+        cb.call(lib.ntk_nystrom_fit, net._live(), x.shape[0], px, ldx, ctypes.byref(targets.c), _scalar(ridge, "ridge"),
+                _int(n_centers, "n_centers"), ctypes.byref(options), ctypes.byref(handle))
+        self._handle = handle
+        self._init(targets.was_vector, solver, net.input_dim, on_points=True)
+
+    @classmethod
+    def from_kernel(cls, K_nm, K_mm, Y, ridge, f0_train=None, solver="direct", tol=1e-8, max_iter=100,
+                    preconditioned=True, memory_limit=None, progress=None):
+        """Fits on a kernel you computed: ``K_nm = K(X, C)`` (n, m) and ``K_mm = K(C, C)`` (m, m).
+
+        Predictions then take ``K_test_centers = K(X_test, C)``. Other parameters as the class.
+        """
+        knm, pnm, ldnm, _ = _arrays.matrix(K_nm, "K_nm")
+        kmm, pmm, ldmm, _ = _arrays.matrix(K_mm, "K_mm")
+        n, m = knm.shape
+        if kmm.shape != (m, m):
+            raise DimensionMismatchError(f"K_mm must have shape ({m}, {m}) to match K_nm {knm.shape}, got {kmm.shape}")
+        targets = _Targets(Y, f0_train, n, "K_nm")
+        cb = Callback(progress)
+        options = _options(solver, "uniform", "ntk", tol, max_iter, preconditioned, 0, None, memory_limit, cb)
+        handle = ctypes.c_void_p()
+        cb.call(lib.ntk_nystrom_fit_kernel, n, m, pnm, ldnm, pmm, ldmm, ctypes.byref(targets.c),
+                _scalar(ridge, "ridge"), ctypes.byref(options), ctypes.byref(handle))
+        self = cls.__new__(cls)
+        self._handle = handle
+        self._init(targets.was_vector, solver, None, on_points=False)
+        return self
+
+    def _init(self, was_vector, solver, input_dim, on_points):
+        self._vector, self.solver, self._input_dim, self._on_points = was_vector, solver, input_dim, on_points
+        n, m, k, iterations = (ctypes.c_int64() for _ in range(4))
+        residual, jitter, converged = ctypes.c_double(), ctypes.c_double(), ctypes.c_int()
+        call("ntk_nystrom_info", self._live(), ctypes.byref(n), ctypes.byref(m), ctypes.byref(k), ctypes.byref(iterations),
+             ctypes.byref(residual), ctypes.byref(converged), ctypes.byref(jitter))
+        self.n, self.n_centers, self.n_outputs = n.value, m.value, k.value
+        self.iterations, self.converged, self.jitter = iterations.value, bool(converged.value), jitter.value
+        self.residuals = np.empty(self.iterations)
+        call("ntk_nystrom_residuals", self._live(), _arrays.pointer(self.residuals))
+        if on_points:
+            self.centers = np.empty(self.n_centers, dtype=np.int64)
+            call("ntk_nystrom_centers", self._live(), self.centers.ctypes.data_as(ctypes.POINTER(ctypes.c_int64)))
+        else:
+            self.centers = None
+        self.coef_ = np.empty((self.n_centers, self.n_outputs))
+        call("ntk_nystrom_coefficients", self._live(), _arrays.pointer(self.coef_), max(self.n_outputs, 1))
+        if solver == "direct":
+            self.eigenvalues = np.empty(self.n_centers)
+            call("ntk_nystrom_eigenvalues", self._live(), _arrays.pointer(self.eigenvalues))
+        else:
+            self.eigenvalues = None
+        if not self.converged:
+            warnings.warn(f"Nyström CG did not reach tol in {self.iterations} iterations: relative residual "
+                          f"{self.residuals[-1]:.3g}; the model holds the last iterate (raise max_iter or tol)",
+                          ConvergenceWarning, stacklevel=3)
+
+    def _test(self, X, K_test_centers, f0_test):
+        """The ``ntk_nystrom_test`` of a call, with the arrays it points to kept alive."""
+        if (X is None) == (K_test_centers is None):
+            raise InvalidArgumentError("give exactly one of X (points) and K_test_centers (their kernel against the centres)")
+        keep = []
+        if X is not None:
+            if not self._on_points:
+                raise InvalidArgumentError("this model was fitted on a kernel (from_kernel): pass K_test_centers, not X")
+            x, px, ldx, _ = _arrays.matrix(X, "X")
+            if x.shape[1] != self._input_dim:
+                raise DimensionMismatchError(f"X must have {self._input_dim} columns, got shape {x.shape}")
+            t, keep = x.shape[0], [x]
+            pk, ldk = _arrays.NULL, 1
+        else:
+            if self._on_points:
+                raise InvalidArgumentError("this model was fitted on points: pass X, not K_test_centers")
+            kt, pk, ldk, _ = _arrays.matrix(K_test_centers, "K_test_centers")
+            if kt.shape[1] != self.n_centers:
+                raise DimensionMismatchError(f"K_test_centers must have {self.n_centers} columns (centres), got shape {kt.shape}")
+            t, keep = kt.shape[0], [kt]
+            px, ldx = _arrays.NULL, 1
+        f0, pf0, ldf0 = _arrays.optional_matrix(f0_test, "f0_test", (t, self.n_outputs))
+        keep.append(f0)
+        return NystromTest(t, px, ldx, pk, ldk, pf0, ldf0), t, keep
+
+    def _shape(self, a):
+        return a[..., 0] if self._vector else a
+
+    def predict(self, X=None, K_test_centers=None, f0_test=None, progress=None):
+        """``f0_test + K(X, C) beta``: (t, k), or (t,) for a 1-D Y. Training-set predictions:
+        pass the training points (one more pass over them)."""
+        test, t, _keep = self._test(X, K_test_centers, f0_test)
+        out = np.empty((t, self.n_outputs))
+        cb = Callback(progress)
+        cb.call(lib.ntk_nystrom_predict, self._live(), ctypes.byref(test), _arrays.pointer(out), max(self.n_outputs, 1),
+                cb.c_function, None)
+        return self._shape(out)
+
+    def path(self, X=None, K_test_centers=None, f0_test=None, times=None, ridges=None, learning_rate=1.0, progress=None):
+        """Predictions along a grid of (time, ridge) pairs: gradient flow with the Nyström
+        kernel up to each time (``inf``: kernel ridge), as :func:`ntk.ridge_path` /
+        :func:`ntk.gradient_flow` with ``K~``. ``times`` and ``ridges`` broadcast against each
+        other (None: inf and 0). Returns (count, t, k), or (count, t) for a 1-D Y. Direct only;
+        one pass over the test points for the whole grid."""
+        t_grid = np.inf if times is None else times
+        z_grid = 0.0 if ridges is None else ridges
+        try:
+            t_grid, z_grid = np.broadcast_arrays(np.atleast_1d(np.asarray(t_grid, dtype=np.float64)),
+                                                 np.atleast_1d(np.asarray(z_grid, dtype=np.float64)))
+        except ValueError as e:
+            raise DimensionMismatchError(f"times and ridges do not broadcast: {e}") from None
+        if t_grid.ndim != 1:
+            raise DimensionMismatchError(f"times and ridges must be scalars or 1-D, got shape {t_grid.shape}")
+        t_grid, z_grid = np.ascontiguousarray(t_grid), np.ascontiguousarray(z_grid)
+        test, t, _keep = self._test(X, K_test_centers, f0_test)
+        count = t_grid.shape[0]
+        out = np.empty((count, t, self.n_outputs))
+        cb = Callback(progress)
+        cb.call(lib.ntk_nystrom_path, self._live(), ctypes.byref(test), count, _arrays.pointer(t_grid),
+                _arrays.pointer(z_grid), _scalar(learning_rate, "learning_rate"), _arrays.pointer(out), cb.c_function, None)
+        return self._shape(out)
+
+    def select_ridge(self, ridges):
+        """GCV scores of each ridge (as :func:`ntk.select_ridge` with ``K~``) and the best
+        ridge: ``(scores, best_ridge)``. O(m k) per ridge, no pass over the data. Direct only."""
+        grid, pg = _arrays.vector(ridges, "ridges")
+        scores = np.empty(grid.shape[0])
+        best = ctypes.c_int64()
+        call("ntk_nystrom_select_ridge", self._live(), grid.shape[0], pg, _arrays.pointer(scores), ctypes.byref(best))
+        return scores, float(grid[best.value])
+
+
+class _Targets:
+    """Y and f0_train as an ``ntk_targets`` for n points (the arrays are kept alive)."""
+
+    def __init__(self, Y, f0_train, n, against):
+        self.y, py, ldy, self.was_vector = _arrays.matrix(Y, "Y", vector_ok=True)
+        if self.y.shape[0] != n:
+            raise DimensionMismatchError(f"Y has {self.y.shape[0]} rows but {against} has {n}")
+        self.f0, pf0, ldf0 = _arrays.optional_matrix(f0_train, "f0_train", self.y.shape)
+        self.c = Targets(self.y.shape[1], py, ldy, pf0, ldf0)
+
+
+def nystrom_ridge(net, X, Y, X_test, ridge, n_centers, **options):
+    """Fits :class:`NystromRidge` and returns its predictions at ``X_test`` (t, k) or (t,)."""
+    with NystromRidge(net, X, Y, ridge, n_centers, **options) as model:
+        return model.predict(X_test)
