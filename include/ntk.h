@@ -977,6 +977,12 @@ int ntk_nystrom_path(const ntk_nystrom *model, const ntk_nystrom_test *test, int
                      const double *times, const double *ridges, double learning_rate,
                      double *pred, ntk_progress_fn progress, void *progress_user);
 
+/* The coefficients beta of every grid point of ntk_nystrom_path (same grid rules), contiguous
+ * count x m x k: predictions are f0(x) + K(x, C) beta_i. NTK_NYSTROM_DIRECT models only.
+ * Errors: INVALID_ARGUMENT (NULL, a CG model, times < 0, ridges < 0, eta), TOO_LARGE. */
+int ntk_nystrom_path_coefficients(const ntk_nystrom *model, int64_t count, const double *times,
+                                  const double *ridges, double learning_rate, double *coef);
+
 /* GCV scores (as ntk_spectral_select_ridge with NTK_CRITERION_GCV, for K~) of each of
  * ridges[count] (>= 0) into scores, and the index of the smallest into *best (may be NULL).
  * O(m k) per ridge, no pass over the data. NTK_NYSTROM_DIRECT models only.

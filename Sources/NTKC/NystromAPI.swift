@@ -151,6 +151,18 @@ public func ntk_nystrom_path(_ model: OpaquePointer?, _ test: UnsafePointer<ntk_
     }
 }
 
+@_cdecl("ntk_nystrom_path_coefficients")
+public func ntk_nystrom_path_coefficients(_ model: OpaquePointer?, _ count: Int64, _ times: UnsafePointer<Double>?,
+                                          _ ridges: UnsafePointer<Double>?, _ learningRate: Double,
+                                          _ coef: UnsafeMutablePointer<Double>?) -> Int32 {
+    boundary("ntk_nystrom_path_coefficients") {
+        let model = try HandleRegistry.shared.lookup(model, as: NystromRidge.self, "model")
+        let filters = try filterGrid(count, times, ridges, learningRate, try Sizes.product(model.n, model.outputs, "n*k"))
+        let total = try Sizes.product(try Sizes.product(filters.count, model.centerCount, "count*m"), model.outputs, "count*m*k")
+        try model.pathCoefficients(filters: filters, into: try outputVector(coef, total, "coef"))
+    }
+}
+
 @_cdecl("ntk_nystrom_select_ridge")
 public func ntk_nystrom_select_ridge(_ model: OpaquePointer?, _ count: Int64, _ ridges: UnsafePointer<Double>?,
                                      _ scores: UnsafeMutablePointer<Double>?, _ best: UnsafeMutablePointer<Int64>?) -> Int32 {

@@ -727,8 +727,11 @@ static void test_log(void) {
     ntk_mlp *mlp = NULL;
     double x[4] = {0.5, -1, 1, 0.25}, kernel[4];
     check(ntk_mlp_create(2, 1, &width, 1, NTK_ACTIVATION_TANH, NULL, &mlp) == NTK_OK, "network for the log test");
-    r = (log_record){0, 0, 0, "memory limit of 64.0 MiB", 0};
-    check(ntk_empirical_ntk(mlp, 2, x, 2, 2, NULL, 2, NTK_OUTPUT_MEAN, NULL, kernel, 2) == NTK_OK && r.found,
+    r = (log_record){0, 0, 0, "memory limit of 3.0 MiB", 0};
+    ntk_empirical_ntk_options limited;
+    ntk_empirical_ntk_options_init(&limited);
+    limited.memory_limit = 3 << 20;
+    check(ntk_empirical_ntk(mlp, 2, x, 2, 2, NULL, 2, NTK_OUTPUT_MEAN, &limited, kernel, 2) == NTK_OK && r.found,
           "the empirical NTK logs its memory limit");
     ntk_mlp_free(mlp);
 
@@ -797,9 +800,125 @@ static void test_ensemble(void) {
           "a singular kernel without noise is not positive definite");
 }
 
+/* Nystrom with one centre has a closed form: K_nm = a (n x 1), K_mm = c, beta = a^T y / (a^T a + z c). */
+static void test_nystrom(void) {
+    double a[4] = {1.0, 0.5, -0.25, 2.0}, c = 1.5, y[8] = {1, 2, 0, -1, 3, 0.5, -2, 1}, z = 0.3;
+    ntk_targets targets = {2, y, 2, NULL, 2};
+    double ata = 0, aty[2] = {0, 0};
+    for (int i = 0; i < 4; i++) {
+        ata += a[i] * a[i];
+        aty[0] += a[i] * y[2 * i];
+        aty[1] += a[i] * y[2 * i + 1];
+    }
+    double beta[2] = {aty[0] / (ata + z * c), aty[1] / (ata + z * c)};
+    ntk_nystrom_options options;
+    check(ntk_nystrom_options_init(&options) == NTK_OK && options.solver == NTK_NYSTROM_DIRECT &&
+              options.centers == NTK_CENTERS_UNIFORM && options.tol == 1e-8 && options.max_iter == 100 &&
+              options.preconditioned == 1,
+          "nystrom options default to the direct solver, uniform centres, tol 1e-8, 100 iterations");
+    int64_t before = ntk_live_handle_count();
+    for (int solver = 0; solver < 2; solver++) {
+        options.solver = solver == 0 ? NTK_NYSTROM_DIRECT : NTK_NYSTROM_CG;
+        ntk_nystrom *model = NULL;
+        int status = ntk_nystrom_fit_kernel(4, 1, a, 1, &c, 1, &targets, z, &options, &model);
+        double b = 0.7, pred[2] = {0, 0}, coef[2] = {0, 0};
+        ntk_nystrom_test test = {1, NULL, 1, &b, 1, NULL, 1};
+        check(status == NTK_OK && ntk_nystrom_predict(model, &test, pred, 2, NULL, NULL) == NTK_OK &&
+                  ntk_nystrom_coefficients(model, coef, 2) == NTK_OK && fabs(coef[0] - beta[0]) < 1e-13 &&
+                  fabs(coef[1] - beta[1]) < 1e-13 && fabs(pred[0] - b * beta[0]) < 1e-13 && fabs(pred[1] - b * beta[1]) < 1e-13,
+              solver == 0 ? "direct Nystrom with one centre equals the closed form" : "Falkon CG with one centre equals the closed form");
+        int64_t n = 0, m = 0, k = 0, iterations = -1;
+        int converged = 0;
+        check(ntk_nystrom_info(model, &n, &m, &k, &iterations, NULL, &converged, NULL) == NTK_OK && n == 4 && m == 1 &&
+                  k == 2 && converged == 1 && (solver == 0 ? iterations == 0 : iterations >= 1),
+              "nystrom info reports sizes, iterations and convergence");
+        if (solver == 0) {
+            /* Path at t = inf with ridge 0.3 and 1.2; GCV of one ridge; eigenvalue a^T a / c. */
+            double times[2] = {INFINITY, INFINITY}, ridges[2] = {0.3, 1.2}, path[4], w = 0, score = 0;
+            int64_t best = -1;
+            check(ntk_nystrom_path(model, &test, 2, times, ridges, 1.0, path, NULL, NULL) == NTK_OK &&
+                      fabs(path[2] - b * aty[0] / (ata + 1.2 * c)) < 1e-13 && fabs(path[0] - pred[0]) < 1e-13 &&
+                      ntk_nystrom_eigenvalues(model, &w) == NTK_OK && fabs(w - ata / c) < 1e-13 &&
+                      ntk_nystrom_select_ridge(model, 1, ridges, &score, &best) == NTK_OK && best == 0 && score > 0,
+                  "nystrom path, eigenvalue and GCV on one centre");
+            ntk_nystrom_test with_points = {1, &b, 1, NULL, 1, NULL, 1};
+            check(ntk_nystrom_predict(model, &with_points, pred, 2, NULL, NULL) == NTK_ERR_INVALID_ARGUMENT &&
+                      strstr(ntk_last_error(), "K_test_centers") != NULL,
+                  "a kernel-fitted model refuses test points");
+            check(ntk_nystrom_centers(model, &n) == NTK_ERR_INVALID_ARGUMENT, "a kernel-fitted model has no centre indices");
+        } else {
+            check(ntk_nystrom_path(model, &test, 1, NULL, NULL, 1.0, pred, NULL, NULL) == NTK_ERR_INVALID_ARGUMENT,
+                  "a CG model has no ridge path");
+        }
+        ntk_nystrom_free(model);
+        ntk_nystrom_free(model); /* already freed: ignored */
+    }
+    /* On points: all of them as centres is dense kernel ridge with the same kernel. (To ~1e-9:
+     * K(X, C) is evaluated as a cross-kernel, whose entries at coincident points carry the
+     * arccos rounding near correlation 1, while K_mm and the dense kernel use the exact diagonal.) */
+    int64_t widths[1] = {16};
+    ntk_mlp *mlp = NULL;
+    ntk_mlp_create(2, 1, widths, 1, NTK_ACTIVATION_RELU, NULL, &mlp);
+    double x[8] = {0.1, 0.9, -0.4, 0.3, 0.8, -0.7, -0.2, -0.5}, k4[16], ky[4] = {1, -1, 0.5, 2};
+    ntk_infinite_width_kernels(mlp, 4, x, 2, 4, NULL, 2, NULL, NULL, 1, k4, 4);
+    ntk_targets t1 = {1, ky, 1, NULL, 1};
+    ntk_kernel_ridge *dense = NULL;
+    double dense_pred[4], nys_pred[4];
+    ntk_test_kernel on_train = {4, k4, 4, NULL, 1};
+    ntk_kernel_ridge_fit(4, k4, 4, &t1, 0.05, NULL, &dense);
+    ntk_kernel_ridge_predict(dense, &on_train, dense_pred, 1);
+    ntk_kernel_ridge_free(dense);
+    ntk_nystrom *model = NULL;
+    ntk_nystrom_test points = {4, x, 2, NULL, 1, NULL, 1};
+    int64_t centers[4] = {-1, -1, -1, -1};
+    check(ntk_nystrom_fit(mlp, 4, x, 2, &t1, 0.05, 4, NULL, &model) == NTK_OK &&
+              ntk_nystrom_predict(model, &points, nys_pred, 1, NULL, NULL) == NTK_OK &&
+              max_abs_diff(nys_pred, dense_pred, 4) < 1e-7 && ntk_nystrom_centers(model, centers) == NTK_OK &&
+              centers[0] + centers[1] + centers[2] + centers[3] == 6,
+          "Nystrom on points with all of them as centres equals dense kernel ridge");
+    ntk_nystrom_test both = {4, x, 2, k4, 4, NULL, 1};
+    check(ntk_nystrom_predict(model, &both, nys_pred, 1, NULL, NULL) == NTK_ERR_INVALID_ARGUMENT,
+          "a test set with both X and K_test_centers is refused");
+    ntk_nystrom_free(model);
+    /* Bad input and cancellation. */
+    model = (ntk_nystrom *)&c;
+    check(ntk_nystrom_fit(mlp, 4, x, 2, &t1, 0.05, 0, NULL, &model) == NTK_ERR_INVALID_ARGUMENT && model == NULL &&
+              ntk_nystrom_fit(mlp, 4, x, 2, &t1, 0.05, 5, NULL, &model) == NTK_ERR_INVALID_ARGUMENT &&
+              ntk_nystrom_fit(mlp, 4, x, 2, &t1, -1.0, 2, NULL, &model) == NTK_ERR_INVALID_ARGUMENT &&
+              ntk_nystrom_fit(mlp, 4, x, 2, &t1, 0.05, 2, NULL, NULL) == NTK_ERR_INVALID_ARGUMENT,
+          "n_centers outside 1..n, a negative ridge and a NULL out-pointer are invalid arguments");
+    ntk_nystrom_options bad;
+    ntk_nystrom_options_init(&bad);
+    bad.tol = 0;
+    int s1 = ntk_nystrom_fit(mlp, 4, x, 2, &t1, 0.05, 2, &bad, &model);
+    ntk_nystrom_options_init(&bad);
+    bad.solver = (ntk_nystrom_solver)7;
+    int s2 = ntk_nystrom_fit(mlp, 4, x, 2, &t1, 0.05, 2, &bad, &model);
+    ntk_nystrom_options_init(&bad);
+    bad.memory_limit = 100;
+    int s3 = ntk_nystrom_fit(mlp, 4, x, 2, &t1, 0.05, 2, &bad, &model);
+    ntk_nystrom_options_init(&bad);
+    int reports = 0;
+    bad.progress = cancel_at_first_report;
+    bad.progress_user = &reports;
+    int s4 = ntk_nystrom_fit(mlp, 4, x, 2, &t1, 0.05, 2, &bad, &model);
+    check(s1 == NTK_ERR_INVALID_ARGUMENT && s2 == NTK_ERR_INVALID_ARGUMENT && s3 == NTK_ERR_OUT_OF_MEMORY &&
+              s4 == NTK_ERR_CANCELLED && reports == 1 && model == NULL,
+          "tol <= 0, an unknown solver, a too small memory limit and cancellation fail cleanly");
+    check(ntk_live_handle_count() == before + 1, "no Nystrom handle leaked (only the MLP is alive)");
+    ntk_mlp_free(mlp);
+    int64_t budget = 0, physical = 0;
+    check(ntk_memory_budget(&budget, &physical) == NTK_OK && budget > 0 && (physical == 0 || budget == physical / 4) &&
+              ntk_set_memory_budget(1 << 20) == NTK_OK && ntk_memory_budget(&budget, NULL) == NTK_OK && budget == (1 << 20) &&
+              ntk_set_memory_budget(-1) == NTK_ERR_INVALID_ARGUMENT && ntk_set_memory_budget(0) == NTK_OK &&
+              ntk_memory_budget(&budget, NULL) == NTK_OK && (physical == 0 || budget == physical / 4),
+          "the memory budget defaults to a quarter of physical memory and can be set and reset");
+}
+
 int main(void) {
     test_version();
     test_ensemble();
+    test_nystrom();
     test_log();
     test_blas_info();
     test_gram();

@@ -156,7 +156,7 @@ int main(int argc, char **argv) {
     clock_t start = clock();
     time_t wall = time(NULL);
     while (difftime(time(NULL), wall) < seconds) {
-        int op = (int)pick(0, 16);
+        int op = (int)pick(0, 17);
         int64_t n = size(9), m = size(7), d = size(6), k = size(3);
         int64_t l1, l2, l3;
         switch (op) {
@@ -427,6 +427,54 @@ int main(int argc, char **argv) {
                         "ntk_gp_posterior");
             }
             free(nngp), free(ntk), release(y), release(kt), free(tt), release(tt2), free(mean), free(cov);
+            break;
+        }
+        case 14: { /* Nystrom: on a caller's kernel and on points, then every query */
+            void *h = any_handle(3);
+            int64_t din = 0, dout = 0;
+            if (ntk_mlp_info(h, &din, &dout, NULL, NULL) == 0) d = din;
+            int64_t c = chance(80) ? pick(0, n > 0 && !huge(n) ? n : 3) : m;
+            if (huge(n) || huge(d) || huge(k) || huge(c) || huge(m) || n * (d + c + k) > 100000) {
+                checked(ntk_nystrom_fit_kernel(n, c, NULL, 1, NULL, 1, NULL, 0.1, NULL, NULL), "nystrom kernel");
+                break;
+            }
+            double *knm = matrix(n, c, &l1, 1), *kmm = kernel(c), *y = matrix(n, k, &l2, 1), *x = matrix(n, d, &l3, 1);
+            const ntk_targets targets = {k, y, l2, NULL, 0};
+            ntk_nystrom_options o = NTK_NYSTROM_OPTIONS_INIT;
+            o.solver = (ntk_nystrom_solver)pick(0, 2);
+            o.centers = (ntk_center_selection)pick(0, 2);
+            o.kernel = (ntk_kernel_kind)pick(0, 2);
+            o.tol = chance(90) ? 1e-8 : value();
+            o.max_iter = chance(90) ? 20 : pick(-2, 3);
+            o.memory_limit = chance(20) ? pick(-1, 100000) : 0;
+            o.preconditioned = (int)pick(0, 2);
+            o.progress = chance(10) ? cancel_sometimes : NULL;
+            double ridge = chance(80) ? fabs(value()) : value();
+            ntk_nystrom *model = NULL;
+            if (chance(50))
+                checked(ntk_nystrom_fit_kernel(n, c, knm, l1, kmm, c > 0 ? c : 1, &targets, ridge, options(&o, sizeof o), &model),
+                        "ntk_nystrom_fit_kernel");
+            else
+                checked(ntk_nystrom_fit(h, n, x, l3, &targets, ridge, c, options(&o, sizeof o), &model), "ntk_nystrom_fit");
+            int64_t mm = 0, kk = 0;
+            if (ntk_nystrom_info(model, NULL, &mm, &kk, NULL, NULL, NULL, NULL) == 0 && mm <= 100 && kk <= 10) {
+                double *tx = matrix(m, d, &l1, 1), *tk = matrix(m, mm, &l2, 1);
+                double *out = malloc(sizeof(double) * (size_t)(3 * (m > 0 ? m : 1) * (kk > 0 ? kk : 1) + 3 * mm * kk + 3));
+                const ntk_nystrom_test test = {m, chance(50) ? tx : NULL, l1, chance(50) ? tk : NULL, l2, NULL, 0};
+                double times[3] = {INFINITY, fabs(value()), chance(5) ? -1 : 3}, ridges[3] = {0.1, value(), 0};
+                checked(ntk_nystrom_predict(model, &test, out, kk > 0 ? kk : 1, chance(10) ? cancel_sometimes : NULL, NULL),
+                        "ntk_nystrom_predict");
+                checked(ntk_nystrom_path(model, &test, 3, times, chance(50) ? ridges : NULL, chance(90) ? 1.0 : value(), out,
+                                         NULL, NULL), "ntk_nystrom_path");
+                checked(ntk_nystrom_path_coefficients(model, 3, times, ridges, 1.0, out), "ntk_nystrom_path_coefficients");
+                int64_t best = 0;
+                checked(ntk_nystrom_select_ridge(model, chance(90) ? 3 : 0, ridges, out, &best), "ntk_nystrom_select_ridge");
+                checked(ntk_nystrom_eigenvalues(model, out), "ntk_nystrom_eigenvalues");
+                checked(ntk_nystrom_coefficients(model, out, kk > 0 ? kk : 1), "ntk_nystrom_coefficients");
+                release(tx), release(tk), free(out);
+            }
+            ntk_nystrom_free(model);
+            release(knm), free(kmm), release(y), release(x);
             break;
         }
         default: { /* jacobian kernel */

@@ -543,6 +543,22 @@ public final class NystromRidge: @unchecked Sendable {
                     into: out, ld: max(k, 1), shape: shape, progress: progress)
     }
 
+    /// β of every filter into `out`, contiguous `filters × m × k` (`.direct` models only):
+    /// predictions are `f₀(x) + K(x, C) β_f`.
+    public func pathCoefficients(filters: [SpectralFilter], into out: UnsafeMutablePointer<Double>) throws {
+        guard let spectrum else {
+            throw NTKError.invalidArgument("ridge paths and gradient flow need the direct Nyström solver (this model was fitted by conjugate gradients)")
+        }
+        let m = centerCount, k = outputs, width = try Sizes.product(filters.count, k, "filters × outputs")
+        let beta = try Workspace(count: try Sizes.product(m, max(width, 1), "path coefficients"), for: "the path coefficients")
+        try Self.filteredCoefficients(spectrum: spectrum, factor: factor, m: m, k: k, filters: filters, into: beta.matrix(m, width))
+        for f in 0..<filters.count {
+            for i in 0..<m {
+                for c in 0..<k { out[(f * m + i) * k + c] = beta.pointer[i * width + f * k + c] }
+            }
+        }
+    }
+
     /// The shared prediction loop: for `count` coefficient sets side by side in `coefficients`
     /// (m × count·k), writes set f's predictions at `out + f·t·ld` (t × k, leading dimension ld).
     private func predict(cross: CrossKernel, offsets: MatrixView?, coefficients: MatrixView, count: Int,

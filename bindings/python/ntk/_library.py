@@ -260,6 +260,7 @@ _SIGNATURES = {
                                 _out], c_int),
     "ntk_nystrom_predict": ([_h, _P(NystromTest), _d, c_int64, PROGRESS_FN, c_void_p], c_int),
     "ntk_nystrom_path": ([_h, _P(NystromTest), c_int64, _d, _d, c_double, _d, PROGRESS_FN, c_void_p], c_int),
+    "ntk_nystrom_path_coefficients": ([_h, c_int64, _d, _d, c_double, _d], c_int),
     "ntk_nystrom_select_ridge": ([_h, c_int64, _d, _d, _i64], c_int),
     "ntk_nystrom_info": ([_h, _i64, _i64, _i64, _i64, _d, _P(c_int), _d], c_int),
     "ntk_nystrom_residuals": ([_h, _d], c_int),

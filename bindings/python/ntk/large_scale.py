@@ -197,22 +197,22 @@ class NystromRidge(Handle):
                 cb.c_function, None)
         return self._shape(out)
 
+    def path_coef(self, times=None, ridges=None, learning_rate=1.0):
+        """The coefficients beta of each grid point of :meth:`path`: (count, m, k), or (count, m)
+        for a 1-D Y; predictions are ``f0(x) + K(x, C) @ beta``. Direct only."""
+        t_grid, z_grid = _grid(times, ridges)
+        out = np.empty((t_grid.shape[0], self.n_centers, self.n_outputs))
+        call("ntk_nystrom_path_coefficients", self._live(), t_grid.shape[0], _arrays.pointer(t_grid),
+             _arrays.pointer(z_grid), _scalar(learning_rate, "learning_rate"), _arrays.pointer(out))
+        return self._shape(out)
+
     def path(self, X=None, K_test_centers=None, f0_test=None, times=None, ridges=None, learning_rate=1.0, progress=None):
         """Predictions along a grid of (time, ridge) pairs: gradient flow with the Nyström
         kernel up to each time (``inf``: kernel ridge), as :func:`ntk.ridge_path` /
         :func:`ntk.gradient_flow` with ``K~``. ``times`` and ``ridges`` broadcast against each
         other (None: inf and 0). Returns (count, t, k), or (count, t) for a 1-D Y. Direct only;
         one pass over the test points for the whole grid."""
-        t_grid = np.inf if times is None else times
-        z_grid = 0.0 if ridges is None else ridges
-        try:
-            t_grid, z_grid = np.broadcast_arrays(np.atleast_1d(np.asarray(t_grid, dtype=np.float64)),
-                                                 np.atleast_1d(np.asarray(z_grid, dtype=np.float64)))
-        except ValueError as e:
-            raise DimensionMismatchError(f"times and ridges do not broadcast: {e}") from None
-        if t_grid.ndim != 1:
-            raise DimensionMismatchError(f"times and ridges must be scalars or 1-D, got shape {t_grid.shape}")
-        t_grid, z_grid = np.ascontiguousarray(t_grid), np.ascontiguousarray(z_grid)
+        t_grid, z_grid = _grid(times, ridges)
         test, t, _keep = self._test(X, K_test_centers, f0_test)
         count = t_grid.shape[0]
         out = np.empty((count, t, self.n_outputs))
@@ -229,6 +229,20 @@ class NystromRidge(Handle):
         best = ctypes.c_int64()
         call("ntk_nystrom_select_ridge", self._live(), grid.shape[0], pg, _arrays.pointer(scores), ctypes.byref(best))
         return scores, float(grid[best.value])
+
+
+def _grid(times, ridges):
+    """The (time, ridge) grid of a path: two contiguous float64 vectors of one length."""
+    t_grid = np.inf if times is None else times
+    z_grid = 0.0 if ridges is None else ridges
+    try:
+        t_grid, z_grid = np.broadcast_arrays(np.atleast_1d(np.asarray(t_grid, dtype=np.float64)),
+                                             np.atleast_1d(np.asarray(z_grid, dtype=np.float64)))
+    except (TypeError, ValueError) as e:
+        raise DimensionMismatchError(f"times and ridges must be numbers that broadcast together: {e}") from None
+    if t_grid.ndim != 1:
+        raise DimensionMismatchError(f"times and ridges must be scalars or 1-D, got shape {t_grid.shape}")
+    return np.ascontiguousarray(t_grid), np.ascontiguousarray(z_grid)
 
 
 class _Targets:

@@ -17,6 +17,10 @@ Kernels (``kernel=``):
 - ``"after"``: the after-kernel K(., .; theta_T) of a network trained inside ``fit`` by
   full-batch gradient descent on the (centred) targets with MSE (eq. 25).
 
+Beyond the dense ceiling (n of ~20,000 on 24 GiB) ``solver="nystrom"`` (or ``"cg"``, Falkon)
+fits the infinite-width kernels on m centres in O(n m) memory; ``solver="auto"`` switches by
+itself when the dense kernel would not fit the memory budget.
+
 They follow scikit-learn's conventions (``get_params``/``set_params``, ``fit`` returns self,
 fitted attributes end in ``_``, input validation) and work in ``Pipeline``,
 ``cross_val_score`` and ``GridSearchCV``. Inputs should be standardised (e.g.
@@ -43,17 +47,22 @@ except ImportError as e:  # pragma: no cover - exercised only without scikit-lea
     raise ImportError("ntk.sklearn needs scikit-learn >= 1.6: pip install scikit-learn") from e
 
 from .ensembles import ensemble_gradient_flow
-from .kernels import empirical_ntk, infinite_width_kernels, infinite_width_nngp, infinite_width_ntk
+from .kernels import (empirical_ntk, infinite_width_diagonal, infinite_width_kernels, infinite_width_nngp,
+                      infinite_width_ntk)
+from .large_scale import NystromRidge
 from .network import MLP
 from .errors import NotPositiveDefiniteError
 from .regression import KernelRidge, SpectralSolver, max_learning_rate
 from ._progress import Bar
-from .runtime import blas_info, logger, physical_memory
+from .runtime import blas_info, logger, memory_budget, physical_memory
 
 __all__ = ["NTKRegressor", "NTKClassifier"]
 
 KERNELS = ("infinite", "nngp", "empirical", "after")
+SOLVERS = ("auto", "direct", "nystrom", "cg")
 _CRITERIA = ("gcv", "loo")
+#: Rows of test kernel computed at once in predict (bounds its memory to ~256 MiB).
+_PREDICT_BYTES = 256 << 20
 
 
 class _NTKModel(BaseEstimator):
@@ -62,7 +71,8 @@ class _NTKModel(BaseEstimator):
     def __init__(self, kernel="infinite", widths=(512, 512), activation="relu", W_std=np.sqrt(2.0), b_std=0.1,
                  parameterization="ntk", ridge="gcv", ridges=None, ridge_relative=True, time=None,
                  learning_rate=1.0, network_offset=False, center_targets=True, epochs=1000,
-                 train_learning_rate=None, batch_size=None, momentum=0.0, random_state=None, verbose=0):
+                 train_learning_rate=None, batch_size=None, momentum=0.0, solver="auto", n_centers=None,
+                 centers="uniform", tol=1e-8, max_iter=100, random_state=None, verbose=0):
         self.kernel = kernel
         self.widths = widths
         self.activation = activation
@@ -80,6 +90,11 @@ class _NTKModel(BaseEstimator):
         self.train_learning_rate = train_learning_rate
         self.batch_size = batch_size
         self.momentum = momentum
+        self.solver = solver
+        self.n_centers = n_centers
+        self.centers = centers
+        self.tol = tol
+        self.max_iter = max_iter
         self.random_state = random_state
         self.verbose = verbose
 
@@ -101,6 +116,25 @@ class _NTKModel(BaseEstimator):
             raise ValueError("network_offset=True needs a network of its own: kernel='empirical' or 'after'")
         if isinstance(self.verbose, bool) or not isinstance(self.verbose, (int, np.integer)) or self.verbose < 0:
             raise ValueError(f"verbose must be an int >= 0, got {self.verbose!r}")
+        if self.solver not in SOLVERS:
+            raise ValueError(f"solver must be one of {SOLVERS}, got {self.solver!r}")
+        if self.solver in ("nystrom", "cg") and self.kernel not in ("infinite", "nngp"):
+            raise ValueError(f"solver={self.solver!r} needs kernel='infinite' or 'nngp' (the matrix-free empirical-NTK "
+                             f"solver is not available yet); use solver='direct' for kernel={self.kernel!r}")
+        if self.n_centers is not None and (isinstance(self.n_centers, bool) or not isinstance(self.n_centers, (int, np.integer))
+                                           or self.n_centers < 1):
+            raise ValueError(f"n_centers must be None or an int >= 1, got {self.n_centers!r}")
+        if self.centers not in ("uniform", "pivoted_cholesky"):
+            raise ValueError(f"centers must be 'uniform' or 'pivoted_cholesky', got {self.centers!r}")
+        if not (np.isscalar(self.tol) and np.isfinite(self.tol) and self.tol > 0):
+            raise ValueError(f"tol must be a number > 0, got {self.tol!r}")
+        if isinstance(self.max_iter, bool) or not isinstance(self.max_iter, (int, np.integer)) or self.max_iter < 1:
+            raise ValueError(f"max_iter must be an int >= 1, got {self.max_iter!r}")
+        if self.solver == "cg" and (isinstance(self.ridge, str) or self.time is not None):
+            raise ValueError("solver='cg' (Falkon) fits one given ridge at t = inf: give ridge as a number and time=None, "
+                             "or use solver='nystrom' for ridge selection and finite times")
+        if self.solver == "nystrom" and self.ridge == "loo":
+            raise ValueError("solver='nystrom' selects ridges by GCV only: ridge='gcv' or a number")
 
     # -- progress and log -----------------------------------------------------------------
 
@@ -195,10 +229,55 @@ class _NTKModel(BaseEstimator):
             rms = float(np.sqrt(np.mean(Yc**2))) if Yc.size else 0.0
             self.output_scale_ = rms if rms > 0 else 1.0
             self._train_network(X, Yc / self.output_scale_)
+        self.solver_ = self._choose_solver(n)
+        if self.solver_ != "direct":
+            return self._fit_nystrom(X, Yc)
         self.X_fit_ = np.array(X, dtype=np.float64, order="C", copy=True)  # later changes to X don't leak in
         K = self._kernel(X)
         f0 = self.output_scale_ * self.network_(X) if self.network_offset else None
         self.dual_coef_, self.ridge_, self.ridge_scores_ = self._solve(K, Yc, f0)
+        return self
+
+    def _choose_solver(self, n):
+        """"direct" while the dense kernel and its factor (16 n^2 bytes) fit the memory budget,
+        else "nystrom" (for the infinite-width kernels); an explicit choice is kept."""
+        if self.solver != "auto":
+            return self.solver
+        need, budget = 16 * n * n, memory_budget()
+        if need <= budget or self.kernel not in ("infinite", "nngp") or self.network_offset:
+            return "direct"
+        logger.info(f"solver: auto -> nystrom: the dense kernel and its factor would need {need / 2**30:.1f} GiB, "
+                    f"beyond the memory budget of {budget / 2**30:.1f} GiB")
+        return "nystrom"
+
+    def _fit_nystrom(self, X, Y):
+        """Nyström (direct, with GCV and finite times) or Falkon CG on the infinite-width kernel:
+        ``X_fit_`` holds the centres and ``dual_coef_`` beta, so predictions keep their form."""
+        n = len(X)
+        m = min(n, 2048 if self.n_centers is None else int(self.n_centers))
+        kind = "ntk" if self.kernel == "infinite" else "nngp"
+        nngp_diagonal, ntk_diagonal = infinite_width_diagonal(self.network_, X)
+        diagonal = ntk_diagonal if kind == "ntk" else nngp_diagonal
+        scale = float(np.mean(diagonal)) if n else 1.0
+        scale = scale if scale > 0 else 1.0
+        unit = scale if self.ridge_relative else 1.0
+        t = np.inf if self.time is None else float(self.time)
+        select = isinstance(self.ridge, str) and t == np.inf
+        z = 0.0 if isinstance(self.ridge, str) else float(self.ridge) * unit
+        inner = "direct" if self.solver_ == "nystrom" else "cg"
+        logger.info(f"solver: {self.solver_}, {m} {self.centers} centres of {n} points"
+                    + (f", Falkon CG to tol {self.tol:g}" if inner == "cg" else ", normal equations + eigendecomposition"))
+        seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
+        with self._stage(f"Nyström ({inner}), n = {n}, m = {m}") as bar, NystromRidge(
+                self.network_, X, Y, z, m, kernel=kind, centers=self.centers, solver=inner, tol=self.tol,
+                max_iter=self.max_iter, seed=seed, progress=bar) as model:
+            scores = None
+            if select:
+                scores, z = model.select_ridge(self._ridge_grid(scale))
+            coef = model.coef_ if inner == "cg" else model.path_coef(times=t, ridges=z, learning_rate=self.learning_rate)[0]
+            self.X_fit_ = np.ascontiguousarray(X[model.centers])
+            self.n_iter_ = model.iterations
+        self.dual_coef_, self.ridge_, self.ridge_scores_ = np.ascontiguousarray(coef), float(z), scores
         return self
 
     def _solve(self, K, Y, f0):
@@ -236,9 +315,14 @@ class _NTKModel(BaseEstimator):
         """The raw outputs (m, k) at validated X."""
         check_is_fitted(self)
         X = validate_data(self, X, reset=False, dtype=np.float64)
+        rows = max(1, _PREDICT_BYTES // (8 * max(len(self.X_fit_), 1)))
         with self._reporting():
-            K = self._kernel(X, self.X_fit_)
-        out = K @ self.dual_coef_ + self.y_mean_
+            if len(X) <= rows:
+                out = self._kernel(X, self.X_fit_) @ self.dual_coef_
+            else:  # blocks of test rows, so the test kernel never exceeds _PREDICT_BYTES
+                out = np.concatenate([self._kernel(X[i:i + rows], self.X_fit_) @ self.dual_coef_
+                                      for i in range(0, len(X), rows)])
+        out = out + self.y_mean_
         if self.network_offset:
             out += self.output_scale_ * self.network_(X)
         return out
@@ -289,8 +373,24 @@ class NTKRegressor(RegressorMixin, _NTKModel):
         targets' units;
         ``train_learning_rate=None`` is half the critical rate ``2N / lambda_max`` of the
         initial NTK; ``batch_size=None`` is full-batch gradient descent.
+    solver : "auto", "direct", "nystrom" or "cg", default "auto"
+        "direct": the dense kernel, solved exactly (Cholesky or one eigendecomposition).
+        "nystrom": Nyström kernel ridge with ``n_centers`` centres (infinite-width kernels only;
+        O(n m) memory, never n x n): one pass over the data, then GCV selection and finite times
+        as in the dense case, with the Nyström kernel (see :class:`ntk.NystromRidge`).
+        "cg": Falkon, Nyström with preconditioned conjugate gradients to ``tol`` (a given ridge
+        at t = inf only). "auto": "direct" while the dense kernel and its factor (16 n^2 bytes)
+        fit the memory budget (:func:`ntk.memory_budget`, a quarter of physical memory by
+        default: n up to ~20,000 on 24 GiB), else "nystrom".
+    n_centers : int or None, default None
+        Centres of the Nyström solvers (None: min(n, 2048)).
+    centers : "uniform" or "pivoted_cholesky", default "uniform"
+        How the centres are chosen (uniform sampling, or randomly pivoted Cholesky).
+    tol, max_iter : float, int, default 1e-8, 100
+        The "cg" solver's stopping rule (relative residual, iteration cap; not converging
+        warns with :class:`ntk.ConvergenceWarning`).
     random_state : int, RandomState or None, default None
-        Seeds the network's initialisation ("empirical", "after").
+        Seeds the network's initialisation ("empirical", "after") and the centres.
     verbose : int, default 0
         0: silent. 1: a progress bar for each long step (kernel, training, solver) and a line
         with its time on stderr. 2: also the library's INFO log (solver, memory, BLAS, blocks)
@@ -300,6 +400,11 @@ class NTKRegressor(RegressorMixin, _NTKModel):
     ----------
     dual_coef_ : ndarray (n, k)
         alpha; predictions are ``y_mean_ + K(x, X_fit_) @ dual_coef_`` (+ ``network_(x)``).
+        With the Nyström solvers ``X_fit_`` holds the m centres and ``dual_coef_`` is beta (m, k).
+    solver_ : str
+        The solver used ("direct", "nystrom" or "cg").
+    n_iter_ : int
+        CG iterations of the "cg" solver (0 for "nystrom"; absent for "direct").
     y_mean_ : ndarray (k,)
     ridge_ : float
         The absolute ridge used (selected or given).
@@ -347,6 +452,8 @@ class NTKRegressor(RegressorMixin, _NTKModel):
         if self.kernel not in ("infinite", "nngp"):
             raise ValueError(f"return_std and return_cov need kernel='infinite' or 'nngp' (an infinite-width ensemble), "
                              f"not {self.kernel!r}")
+        if self.solver_ != "direct":
+            raise ValueError(f"return_std and return_cov need the dense solver (solver='direct'), not {self.solver_!r}")
         cov = self._ensemble_covariance(validate_data(self, X, reset=False, dtype=np.float64))
         k = out.shape[1]
         if return_cov:
