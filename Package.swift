@@ -5,6 +5,7 @@
 // Layers (see README.md, "Architecture"):
 //   CBLAS  system library: OpenBLAS cblas + LAPACKE (Debian libopenblas-dev, liblapacke-dev)
 //   CNTK   include/ntk.h as a Clang module: the C boundary is declared with the header's types
+//   CKernels  C inner loops of the core that need vector instructions (AVX2 with a runtime check)
 //   NTK    the Swift core and Swift API (`import NTK`); pure numerics, throws typed errors
 //   NTKC   the C boundary (@_cdecl functions declared in include/ntk.h), built as libntk.so
 import PackageDescription
@@ -32,8 +33,12 @@ let package = Package(
             providers: [.apt(["libopenblas-dev", "liblapacke-dev"])]
         ),
         .target(
+            name: "CKernels",
+            path: "Sources/CKernels"
+        ),
+        .target(
             name: "NTK",
-            dependencies: ["CBLAS"]
+            dependencies: ["CBLAS", "CKernels"]
         ),
         .systemLibrary(
             name: "CNTK",

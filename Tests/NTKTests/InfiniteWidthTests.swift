@@ -20,6 +20,32 @@ final class InfiniteWidthTests: XCTestCase {
         return worst
     }
 
+    /// The vectorised relu-family row update (AVX2, polynomial acos) against the scalar closed
+    /// forms with libm's acos, at correlations covering every branch of the acos reduction
+    /// (|ρ| ≤ ½, > ½, ±1 exactly, clipped beyond) and odd row lengths (the scalar tail).
+    func testVectorisedReluRowMatchesTheScalarClosedForm() {
+        var rng = TestRandom(seed: 77)
+        for slope in [nil, 0.1, -1.0] as [Double?] {
+            for n in [1, 3, 4, 37] {
+                let q1 = 0.5 + abs(rng.next())
+                let q2 = (0..<n).map { _ in 0.1 + 3 * abs(rng.next()) }
+                let special: [Double] = [1, -1, 0.5, -0.5, 0.5000001, 0, 1.0000001, -1.2, 0.999999999]
+                let c = (0..<n).map { j in (j < special.count ? special[j] : rng.next()) * (q1 * q2[j]).squareRoot() }
+                let tangent = (0..<n).map { _ in 1 + rng.next() }
+                var sigma = c, theta = tangent
+                q2.withUnsafeBufferPointer { q in
+                    InfiniteWidthKernel.reluRow(q1: q1, columnVariance: q.baseAddress!, sigma: &sigma, theta: &theta, count: n, slope: slope)
+                }
+                for j in 0..<n {
+                    let (t, dt) = slope.map { GaussianExpectation.leaky($0, q1, q2[j], c[j]) } ?? GaussianExpectation.relu(q1, q2[j], c[j])
+                    let scale = (q1 * q2[j]).squareRoot()
+                    XCTAssertEqual(sigma[j], t, accuracy: 4e-15 * scale, "slope \(String(describing: slope)), n \(n), j \(j)")
+                    XCTAssertEqual(theta[j], tangent[j] * dt, accuracy: 4e-15, "slope \(String(describing: slope)), n \(n), j \(j)")
+                }
+            }
+        }
+    }
+
     /// The documented accuracy of the quadrature path, measured on the smooth closed forms.
     func testQuadratureAccuracyAgainstClosedForms() throws {
         let moderate = grid([0.3, 0.6, 1.0], [-0.9, -0.5, 0, 0.5, 0.9])

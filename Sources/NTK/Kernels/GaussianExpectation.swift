@@ -285,7 +285,8 @@ public struct GaussianExpectation: Sendable {
         let root = q1.squareRoot() * q2.squareRoot()  // not √(q1 q2): no overflow for huge variances
         let rho = min(max(c / root, -1), 1)
         let theta = acos(rho)
-        let t = root * ((1 - rho * rho).squareRoot() + (Double.pi - theta) * rho) * invTwoPi
+        // sin θ = √((1 − ρ)(1 + ρ)): no cancellation in 1 − ρ² near |ρ| = 1.
+        let t = root * (((1 - rho) * (1 + rho)).squareRoot() + (Double.pi - theta) * rho) * invTwoPi
         return (t, (Double.pi - theta) * invTwoPi)
     }
 

@@ -1,3 +1,5 @@
+internal import CKernels
+
 /// The infinite-width NNGP `Σ` and NTK `Θ` of an MLP architecture (widths do not matter in the
 /// NTK parameterization; its weights are never used). The recursion (docs/conventions.md, as
 /// neural-tangents), over the dense layers l = 0…L with the activation between them:
@@ -144,11 +146,47 @@ public enum InfiniteWidthKernel {
             return
         }
         switch (expect.closedForm, expect.activation) {
-        case (true, .relu): each(GaussianExpectation.relu)
-        case (true, .leakyReLU(let slope)): each { GaussianExpectation.leaky(slope, $0, $1, $2) }
-        case (true, .abs): each { GaussianExpectation.leaky(-1, $0, $1, $2) }
+        case (true, .relu): reluFamily(nil)
+        case (true, .leakyReLU(let slope)): reluFamily(slope)
+        case (true, .abs): reluFamily(-1)
         default: each(expect.pair)
         }
+
+        /// Rows with positive variances go through the vectorised `reluRow`; a tile
+        /// with a zero variance anywhere (zero-norm inputs without bias) takes the scalar path.
+        func reluFamily(_ slope: Double?) {
+            let scalar: (Double, Double, Double) -> (Double, Double) = { q1, q2, c in
+                slope.map { GaussianExpectation.leaky($0, q1, q2, c) } ?? GaussianExpectation.relu(q1, q2, c)
+            }
+            guard cols.allSatisfy({ q2[$0] > 0 }) else { return each(scalar) }
+            let n = cols.count
+            q2.withUnsafeBufferPointer { columns in
+                for (i, a) in rows.enumerated() {
+                    let qi = q1[a], s = sigma + i * n, t = theta + i * n
+                    if qi > 0 {
+                        reluRow(q1: qi, columnVariance: columns.baseAddress! + cols.lowerBound, sigma: s, theta: t,
+                                count: n, slope: slope)
+                    } else {
+                        for j in 0..<n {
+                            let (e, de) = expect.degenerate(qi, q2[cols.lowerBound + j])
+                            t[j] *= de
+                            s[j] = e
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// The relu (slope nil), leaky relu or abs (slope −1) update of one row of a tile:
+    /// `sigma[j] ← T(q1, q2[j], sigma[j])`, `theta[j] ← theta[j] · T'(…)`, as
+    /// `GaussianExpectation.relu`/`leaky` but four entries at a time (AVX2 + FMA when the CPU has
+    /// them; `ckernels_relu_row`, with a polynomial acos within 2 ulp). Requires q1 > 0 and every
+    /// q2 > 0.
+    package static func reluRow(q1: Double, columnVariance q2: UnsafePointer<Double>, sigma: UnsafeMutablePointer<Double>,
+                                theta: UnsafeMutablePointer<Double>, count n: Int, slope: Double?) {
+        let a = slope ?? 0, b = 1 - a
+        ckernels_relu_row(q1, q2, sigma, theta, n, a * a + a * b, b * b)
     }
 
     /// The dense-layer update of `count` (Σ, Θ) entries.

@@ -236,6 +236,7 @@ class _NTKModel(BaseEstimator):
         K = self._kernel(X)
         f0 = self.output_scale_ * self.network_(X) if self.network_offset else None
         self.dual_coef_, self.ridge_, self.ridge_scores_ = self._solve(K, Yc, f0)
+        self.n_iter_ = 1
         return self
 
     def _choose_solver(self, n):
@@ -276,7 +277,7 @@ class _NTKModel(BaseEstimator):
                 scores, z = model.select_ridge(self._ridge_grid(scale))
             coef = model.coef_ if inner == "cg" else model.path_coef(times=t, ridges=z, learning_rate=self.learning_rate)[0]
             self.X_fit_ = np.ascontiguousarray(X[model.centers])
-            self.n_iter_ = model.iterations
+            self.n_iter_ = model.iterations if inner == "cg" else 1
         self.dual_coef_, self.ridge_, self.ridge_scores_ = np.ascontiguousarray(coef), float(z), scores
         return self
 
@@ -404,7 +405,7 @@ class NTKRegressor(RegressorMixin, _NTKModel):
     solver_ : str
         The solver used ("direct", "nystrom" or "cg").
     n_iter_ : int
-        CG iterations of the "cg" solver (0 for "nystrom"; absent for "direct").
+        CG iterations of the "cg" solver; 1 (one closed-form solve) for "direct" and "nystrom".
     y_mean_ : ndarray (k,)
     ridge_ : float
         The absolute ridge used (selected or given).

@@ -78,7 +78,9 @@ def test_every_flag_is_a_typed_enum():
     assert flags == [("ntk_status_string", "int", "status"), ("ntk_blas_set_num_threads", "int", "num_threads")]
     assert "#define NTK_" not in re.sub(r"#define NTK_(H|VERSION_\w+|\w+_OPTIONS_INIT)\b", "", HEADER)
     int_fields = [(s, f) for s, fields in structs.items() for t, f in fields if t == "int"]
-    assert int_fields == [("ntk_mlp_options", "bias"), ("ntk_infinite_width_options", "quadrature_points")]
+    # Booleans (0/1, as C99 without stdbool) and counts.
+    assert int_fields == [("ntk_mlp_options", "bias"), ("ntk_infinite_width_options", "quadrature_points"),
+                          ("ntk_nystrom_options", "preconditioned"), ("ntk_nystrom_options", "quadrature_points")]
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,0 +1,16 @@
+/* Vectorised inner loops of the Swift core (internal: not part of the C API, not exported). */
+#ifndef CKERNELS_H
+#define CKERNELS_H
+
+/* The relu-family nonlinearity update of one row of an infinite-width kernel tile. For j < n,
+ * with q2 = column_variance[j] > 0, c = sigma[j], rho = clip(c / sqrt(q1 q2), -1, 1),
+ * theta = acos(rho):
+ *   T  = sqrt(q1 q2) (sin theta + (pi - theta) rho) / (2 pi),   T' = (pi - theta) / (2 pi)
+ *   sigma[j] <- linear c + quadratic T,   tangent[j] <- tangent[j] (linear + quadratic T')
+ * (relu: linear 0, quadratic 1; leaky relu with slope a: linear a^2 + a(1 - a), quadratic
+ * (1 - a)^2). Requires q1 > 0. AVX2 + FMA when the CPU has them (checked once), else scalar;
+ * both use the same polynomial acos (see relu_row.c), within 2 ulp of pi. */
+void ckernels_relu_row(double q1, const double *column_variance, double *sigma, double *tangent, long n,
+                       double linear, double quadratic);
+
+#endif
