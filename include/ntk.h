@@ -1015,6 +1015,101 @@ int ntk_nystrom_eigenvalues(const ntk_nystrom *model, double *w);
 void ntk_nystrom_free(ntk_nystrom *model);
 
 /* ---------------------------------------------------------------------------------------
+ * Large scale: matrix-free empirical NTK (conjugate gradients, Lanczos)
+ *
+ * The empirical NTK (mean over outputs) of an MLP at any n, never formed: a product K v costs
+ * one sweep of J^T v (per layer a GEMM of the samples' backpropagated signals and activations)
+ * and one of J g (a GEMM and a row-wise dot product), about 4 n P flops, with the activations
+ * and signals of all samples kept when they fit half the memory budget (else recomputed per
+ * product). Two solvers on it:
+ *   ntk_empirical_ridge_fit      (K + z I) alpha = Y - f0 by conjugate gradients, preconditioned
+ *                                with a rank-m Nystrom approximation of K (m uniform centres,
+ *                                Woodbury); predictions f0(x) + K(x, X) alpha.
+ *   ntk_empirical_gradient_flow  MSE gradient flow at finite times: train f0 + R - e^{-sK} R and
+ *                                test f0(x) + K(x, X) phi_s(K) R, s = eta t / N, phi_s(l) =
+ *                                (1 - e^{-s l}) / l, by Lanczos with full reorthogonalisation (one
+ *                                Krylov basis per target column serves every time).
+ * ------------------------------------------------------------------------------------- */
+
+typedef struct ntk_matrix_free_options {
+    size_t size;                  /* sizeof(ntk_matrix_free_options), set by _init */
+    double tol;                   /* > 0; CG: relative residual; Lanczos: relative change of the
+                                     approximation between checks (every 5 steps); default 1e-8 */
+    int64_t max_iter;             /* >= 1; CG iterations / Lanczos steps per column; default 500 */
+    int64_t preconditioner_rank;  /* CG: Nystrom centres of the preconditioner (0: none); default 256 */
+    uint64_t seed;                /* the preconditioner's centres; default 0 */
+    double learning_rate;         /* gradient flow: eta > 0; default 1 */
+    int64_t memory_limit;         /* bytes of working memory; 0 (default): the memory budget */
+    ntk_progress_fn progress;     /* default NULL; reported per iteration */
+    void *progress_user;
+} ntk_matrix_free_options;
+
+#define NTK_MATRIX_FREE_OPTIONS_INIT \
+    { sizeof(ntk_matrix_free_options), 1e-8, 500, 256, 0, 1.0, 0, NULL, NULL }
+
+/* Sets options->size and every default. Errors: INVALID_ARGUMENT (NULL). */
+int ntk_matrix_free_options_init(ntk_matrix_free_options *options);
+
+/* m points: their rows X (m x d) and the offsets f0 (m x k; NULL means 0). A plain descriptor,
+ * fixed for 1.x. */
+typedef struct ntk_points {
+    int64_t m;
+    const double *X;
+    int64_t ldx;
+    const double *f0;
+    int64_t ldf0;
+} ntk_points;
+
+/* A fitted matrix-free empirical NTK ridge model (opaque). It keeps a copy of the network's
+ * parameters at the fit and J(X)^T alpha, not X. Read-only after fitting: thread-safe. */
+typedef struct ntk_empirical_ridge ntk_empirical_ridge;
+
+/* Fits (K + z I) alpha = Y - f0 for the empirical NTK of mlp on X (n x d), targets Y (n x k)
+ * with offsets f0 (may be NULL), ridge z >= 0. CG that does not reach options->tol within
+ * max_iter is not an error: the model holds the last iterate, ntk_empirical_ridge_info reports
+ * converged = 0 and the residual, and a WARNING is logged. options may be NULL.
+ * Errors: INVALID_ARGUMENT (NULL, ld, ridge, tol <= 0, max_iter < 1, preconditioner_rank < 0,
+ * memory_limit < 0), DIMENSION_MISMATCH, NON_FINITE, NOT_POSITIVE_DEFINITE (the
+ * preconditioner's centre kernel singular beyond jitter), OUT_OF_MEMORY (before any work),
+ * TOO_LARGE, CANCELLED. */
+int ntk_empirical_ridge_fit(const ntk_mlp *mlp, int64_t n, const double *X, int64_t ldx,
+                            const ntk_targets *targets, double ridge,
+                            const ntk_matrix_free_options *options, ntk_empirical_ridge **out);
+
+/* Predictions f0 + K(x, X) alpha at test->X (m x d) into pred (m x k, leading dimension ldp).
+ * progress may be NULL. Errors: INVALID_ARGUMENT (NULL, ld), DIMENSION_MISMATCH, NON_FINITE,
+ * NUMERICAL, OUT_OF_MEMORY, CANCELLED. Thread-safe. */
+int ntk_empirical_ridge_predict(const ntk_empirical_ridge *model, const ntk_points *test,
+                                double *pred, int64_t ldp, ntk_progress_fn progress, void *progress_user);
+
+/* Sizes and diagnostics; every out-pointer may be NULL. */
+int ntk_empirical_ridge_info(const ntk_empirical_ridge *model, int64_t *n, int64_t *k,
+                             int64_t *iterations, double *residual, int *converged);
+
+/* The relative residual after each iteration (iterations doubles). */
+int ntk_empirical_ridge_residuals(const ntk_empirical_ridge *model, double *history);
+
+/* alpha (n x k) into alpha (leading dimension lda). */
+int ntk_empirical_ridge_dual_coefficients(const ntk_empirical_ridge *model, double *alpha, int64_t lda);
+
+/* Frees the model. NULL and already-freed handles are ignored. */
+void ntk_empirical_ridge_free(ntk_empirical_ridge *model);
+
+/* Gradient flow with MSE under the empirical NTK of mlp on X (n x d) at times[count] (finite,
+ * >= 0, any order; t = INFINITY is ntk_empirical_ridge_fit), targets Y (n x k) with offsets f0,
+ * learning rate options->learning_rate, N = n k. Outputs contiguous, either may be NULL:
+ * pred_train count x n x k, pred_test count x m x k (needs test, may be NULL).
+ * *error_estimate (may be NULL): the largest relative change of the Lanczos approximation at its
+ * last check (0 if the Krylov space became invariant: exact); above options->tol after max_iter
+ * steps a WARNING is logged (not an error).
+ * Errors: INVALID_ARGUMENT (NULL, ld, times, learning_rate, tol, max_iter), DIMENSION_MISMATCH,
+ * NON_FINITE, NUMERICAL, OUT_OF_MEMORY, TOO_LARGE, CANCELLED. */
+int ntk_empirical_gradient_flow(const ntk_mlp *mlp, int64_t n, const double *X, int64_t ldx,
+                                const ntk_targets *targets, int64_t count, const double *times,
+                                const ntk_points *test, const ntk_matrix_free_options *options,
+                                double *pred_train, double *pred_test, double *error_estimate);
+
+/* ---------------------------------------------------------------------------------------
  * Training the network, the moving kernel, and function-space dynamics
  * ------------------------------------------------------------------------------------- */
 

@@ -57,7 +57,7 @@ from .training import (  # noqa: E402
     train,
 )
 from .ensembles import SampledEnsemble, ensemble_gradient_flow, gp_posterior, sampled_ensemble  # noqa: E402
-from .large_scale import NystromRidge, nystrom_ridge  # noqa: E402
+from .large_scale import EmpiricalNTKRidge, NystromRidge, empirical_gradient_flow, nystrom_ridge  # noqa: E402
 from .runtime import (  # noqa: E402
     blas_info,
     library_path,
@@ -79,7 +79,7 @@ __all__ = [
     "train", "TrainingHistory", "LOSSES", "loss_and_gradient", "gradient_flow_ode", "kernel_distance",
     "kernel_alignment", "after_kernel_predictions", "linearization_gap",
     "ensemble_gradient_flow", "gp_posterior", "sampled_ensemble", "SampledEnsemble",
-    "NystromRidge", "nystrom_ridge", "ConvergenceWarning",
+    "NystromRidge", "nystrom_ridge", "EmpiricalNTKRidge", "empirical_gradient_flow", "ConvergenceWarning",
     "NTKError", "LibraryNotFoundError", "InvalidArgumentError", "DimensionMismatchError",
     "NonFiniteError", "TooLargeError", "InvalidHandleError", "NotPositiveDefiniteError",
     "NumericalError", "OutOfMemoryError", "CancelledError", "InternalError",

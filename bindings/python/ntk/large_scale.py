@@ -1,4 +1,5 @@
-"""Kernel regression beyond the dense ceiling: Nyström kernel ridge regression and Falkon.
+"""Kernel regression beyond the dense ceiling: Nyström kernel ridge regression and Falkon, and the
+matrix-free empirical NTK (conjugate gradients, Lanczos gradient flow).
 
 The model is kernel ridge regression restricted to ``m`` centres ``C`` among the ``n`` training
 points (docs/equations.md, "Nyström and Falkon")::
@@ -17,6 +18,11 @@ Solvers:
   (:meth:`NystromRidge.path`, :meth:`NystromRidge.select_ridge`).
 - ``"cg"``: Falkon, conjugate gradients with Falkon's preconditioner; each iteration applies
   ``K_nm`` twice (cached when it fits the budget). One ridge per fit.
+
+The empirical NTK of a finite network is used exactly, without forming it:
+:class:`EmpiricalNTKRidge` solves ``(K + zI) alpha = Y - f0`` by preconditioned conjugate
+gradients on NTK-vector products ``K v = J (J^T v)`` (about 4 n P flops each), and
+:func:`empirical_gradient_flow` gives gradient-flow predictions at any finite times by Lanczos.
 """
 
 import ctypes
@@ -26,7 +32,7 @@ import numpy as np
 
 from . import _arrays
 from ._handle import Handle
-from ._library import NystromOptions, NystromTest, Targets, call, choices, lib
+from ._library import MatrixFreeOptions, NystromOptions, NystromTest, Points, Targets, call, choices, lib
 from ._progress import Callback
 from .errors import ConvergenceWarning, DimensionMismatchError, InvalidArgumentError
 from .network import MLP
@@ -260,3 +266,138 @@ def nystrom_ridge(net, X, Y, X_test, ridge, n_centers, **options):
     """Fits :class:`NystromRidge` and returns its predictions at ``X_test`` (t, k) or (t,)."""
     with NystromRidge(net, X, Y, ridge, n_centers, **options) as model:
         return model.predict(X_test)
+
+
+def _matrix_free_options(tol, max_iter, preconditioner_rank, seed, learning_rate, memory_limit, cb):
+    limit = 0 if memory_limit is None else _int(memory_limit, "memory_limit")
+    if memory_limit is not None and limit <= 0:
+        raise InvalidArgumentError(f"memory_limit must be > 0 bytes (or None for the memory budget), got {memory_limit}")
+    return MatrixFreeOptions(tol=_scalar(tol, "tol"), max_iter=_int(max_iter, "max_iter"),
+                             preconditioner_rank=_int(preconditioner_rank, "preconditioner_rank"),
+                             seed=_int(seed, "seed") & (2**64 - 1), learning_rate=_scalar(learning_rate, "learning_rate"),
+                             memory_limit=limit, progress=cb.c_function)
+
+
+def _points(net, X, f0, k, name="X_test"):
+    """An ``ntk_points`` for X (m, d) and optional offsets (m, k), with the arrays kept alive."""
+    x, px, ldx = net._inputs(X, name)
+    f, pf, ldf = _arrays.optional_matrix(f0, "f0_test", (x.shape[0], k))
+    return Points(x.shape[0], px, ldx, pf, ldf), x.shape[0], (x, f)
+
+
+class EmpiricalNTKRidge(Handle):
+    """Exact kernel ridge with the empirical NTK of ``net`` at any n, matrix-free.
+
+    Solves ``(K + zI) alpha = Y - f0`` by conjugate gradients on NTK-vector products
+    ``K v = (1/k) sum_c J_c (J_c^T v)`` (nothing of size n^2 is formed), preconditioned with a
+    rank-m Nyström approximation of K (m uniform centres, applied by the Woodbury identity).
+    Predictions: ``f0(x) + K(x, X) alpha``.
+
+    Parameters
+    ----------
+    net : MLP
+        Its current parameters are copied at the fit.
+    X : array_like, (n, d)
+    Y : array_like, (n, k) or (n,)
+    ridge : float
+        ``z >= 0``, absolute.
+    f0_train : array_like, optional
+        Offsets, e.g. ``net(X)`` for the linearised network (eq. 21).
+    tol, max_iter : relative residual at which CG stops, iteration cap. A fit that does not
+        converge warns (:class:`ntk.ConvergenceWarning`) and keeps the last iterate.
+    preconditioner_rank : int
+        Nyström centres of the preconditioner (0: plain CG).
+    seed : int
+        The preconditioner's centres.
+    memory_limit : int, optional
+        Bytes of working memory (default: the memory budget).
+    progress : callable or True, optional
+
+    Attributes: ``n``, ``n_outputs``, ``ridge``, ``iterations``, ``residuals``, ``converged``,
+    ``dual_coef`` (alpha, (n, k)).
+    """
+
+    _free = "ntk_empirical_ridge_free"
+
+    def __init__(self, net, X, Y, ridge, f0_train=None, tol=1e-8, max_iter=500, preconditioner_rank=256, seed=0,
+                 memory_limit=None, progress=None):
+        if not isinstance(net, MLP):
+            raise InvalidArgumentError(f"net must be an ntk.MLP, got {type(net).__name__}")
+        x, px, ldx = net._inputs(X, "X")
+        targets = _Targets(Y, f0_train, x.shape[0], "X")
+        cb = Callback(progress)
+        options = _matrix_free_options(tol, max_iter, preconditioner_rank, seed, 1.0, memory_limit, cb)
+        handle = ctypes.c_void_p()
+        cb.call(lib.ntk_empirical_ridge_fit, net._live(), x.shape[0], px, ldx, ctypes.byref(targets.c),
+                _scalar(ridge, "ridge"), ctypes.byref(options), ctypes.byref(handle))
+        self._handle, self._net, self._vector = handle, net, targets.was_vector
+        n, k, iterations = ctypes.c_int64(), ctypes.c_int64(), ctypes.c_int64()
+        residual, converged = ctypes.c_double(), ctypes.c_int()
+        call("ntk_empirical_ridge_info", handle, ctypes.byref(n), ctypes.byref(k), ctypes.byref(iterations),
+             ctypes.byref(residual), ctypes.byref(converged))
+        self.n, self.n_outputs, self.iterations = n.value, k.value, iterations.value
+        self.ridge, self.converged = float(ridge), bool(converged.value)
+        self.residuals = np.empty(self.iterations)
+        call("ntk_empirical_ridge_residuals", handle, _arrays.pointer(self.residuals))
+        if not self.converged:
+            warnings.warn(f"empirical NTK ridge: CG did not reach tol in {self.iterations} iterations: relative "
+                          f"residual {self.residuals[-1]:.3g}; the model holds the last iterate", ConvergenceWarning,
+                          stacklevel=2)
+
+    @property
+    def dual_coef(self):
+        """alpha, (n, k) (or (n,) for a 1-D Y)."""
+        out = np.empty((self.n, self.n_outputs))
+        call("ntk_empirical_ridge_dual_coefficients", self._live(), _arrays.pointer(out), max(self.n_outputs, 1))
+        return out[:, 0] if self._vector else out
+
+    def predict(self, X, f0_test=None, progress=None):
+        """``f0_test + K(X, X_train) alpha``: (m, k), or (m,) for a 1-D Y."""
+        points, m, _keep = _points(self._net, X, f0_test, self.n_outputs)
+        out = np.empty((m, self.n_outputs))
+        cb = Callback(progress)
+        cb.call(lib.ntk_empirical_ridge_predict, self._live(), ctypes.byref(points), _arrays.pointer(out),
+                max(self.n_outputs, 1), cb.c_function, None)
+        return out[:, 0] if self._vector else out
+
+
+def empirical_gradient_flow(net, X, Y, times, X_test=None, f0_train=None, f0_test=None, learning_rate=1.0, tol=1e-8,
+                            max_iter=500, memory_limit=None, progress=None):
+    """Gradient flow with MSE under the empirical NTK at finite times, matrix-free (Lanczos).
+
+    Train predictions ``f0 + R - e^{-sK} R`` and test predictions ``f0(x) + K(x, X) phi_s(K) R``
+    with ``R = Y - f0``, ``s = learning_rate * t / N`` (N = n k), ``phi_s(l) = (1 - e^{-s l})/l``,
+    from one Lanczos basis per target column (full reorthogonalisation), which serves every time;
+    as :func:`ntk.gradient_flow` on the dense empirical NTK, without forming it. ``t = inf`` is
+    :class:`EmpiricalNTKRidge` with ridge 0.
+
+    Returns ``(pred_train, pred_test, error_estimate)``: (T, n, k) and (T, m, k) (or without the
+    last axis for a 1-D Y; ``pred_test`` is None without X_test) and the largest relative change of
+    the approximation at the last check (0: exact, the Krylov space was invariant). An estimate
+    above ``tol`` after ``max_iter`` steps warns with :class:`ntk.ConvergenceWarning`.
+    """
+    if not isinstance(net, MLP):
+        raise InvalidArgumentError(f"net must be an ntk.MLP, got {type(net).__name__}")
+    x, px, ldx = net._inputs(X, "X")
+    targets = _Targets(Y, f0_train, x.shape[0], "X")
+    grid, pg = _arrays.vector(times, "times")
+    k = targets.y.shape[1]
+    test, m, _keep = (None, 0, None) if X_test is None else _points(net, X_test, f0_test, k)
+    if X_test is None and f0_test is not None:
+        raise InvalidArgumentError("f0_test needs X_test")
+    cb = Callback(progress)
+    options = _matrix_free_options(tol, max_iter, 0, 0, learning_rate, memory_limit, cb)
+    train = np.empty((grid.shape[0], x.shape[0], k))
+    pred_test = np.empty((grid.shape[0], m, k)) if test is not None else None
+    estimate = ctypes.c_double()
+    cb.call(lib.ntk_empirical_gradient_flow, net._live(), x.shape[0], px, ldx, ctypes.byref(targets.c), grid.shape[0], pg,
+            None if test is None else ctypes.byref(test), ctypes.byref(options), _arrays.pointer(train),
+            None if pred_test is None else _arrays.pointer(pred_test), ctypes.byref(estimate))
+    if estimate.value > tol:
+        warnings.warn(f"empirical_gradient_flow: the Lanczos approximation changed by {estimate.value:.3g} (> tol) at "
+                      f"its last check after max_iter = {max_iter} steps", ConvergenceWarning, stacklevel=2)
+    if targets.was_vector:
+        train = train[..., 0]
+        pred_test = None if pred_test is None else pred_test[..., 0]
+    return train, pred_test, estimate.value
+

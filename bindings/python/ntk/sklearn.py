@@ -47,9 +47,9 @@ except ImportError as e:  # pragma: no cover - exercised only without scikit-lea
     raise ImportError("ntk.sklearn needs scikit-learn >= 1.6: pip install scikit-learn") from e
 
 from .ensembles import ensemble_gradient_flow
-from .kernels import (empirical_ntk, infinite_width_diagonal, infinite_width_kernels, infinite_width_nngp,
+from .kernels import (empirical_ntk, empirical_ntk_diagonal, infinite_width_diagonal, infinite_width_kernels, infinite_width_nngp,
                       infinite_width_ntk)
-from .large_scale import NystromRidge
+from .large_scale import EmpiricalNTKRidge, NystromRidge
 from .network import MLP
 from .errors import NotPositiveDefiniteError
 from .regression import KernelRidge, SpectralSolver, max_learning_rate
@@ -118,9 +118,9 @@ class _NTKModel(BaseEstimator):
             raise ValueError(f"verbose must be an int >= 0, got {self.verbose!r}")
         if self.solver not in SOLVERS:
             raise ValueError(f"solver must be one of {SOLVERS}, got {self.solver!r}")
-        if self.solver in ("nystrom", "cg") and self.kernel not in ("infinite", "nngp"):
-            raise ValueError(f"solver={self.solver!r} needs kernel='infinite' or 'nngp' (the matrix-free empirical-NTK "
-                             f"solver is not available yet); use solver='direct' for kernel={self.kernel!r}")
+        if self.solver == "nystrom" and self.kernel not in ("infinite", "nngp"):
+            raise ValueError(f"solver='nystrom' needs kernel='infinite' or 'nngp'; for kernel={self.kernel!r} use "
+                             "solver='cg' (matrix-free, exact) or 'direct'")
         if self.n_centers is not None and (isinstance(self.n_centers, bool) or not isinstance(self.n_centers, (int, np.integer))
                                            or self.n_centers < 1):
             raise ValueError(f"n_centers must be None or an int >= 1, got {self.n_centers!r}")
@@ -131,8 +131,8 @@ class _NTKModel(BaseEstimator):
         if isinstance(self.max_iter, bool) or not isinstance(self.max_iter, (int, np.integer)) or self.max_iter < 1:
             raise ValueError(f"max_iter must be an int >= 1, got {self.max_iter!r}")
         if self.solver == "cg" and (isinstance(self.ridge, str) or self.time is not None):
-            raise ValueError("solver='cg' (Falkon) fits one given ridge at t = inf: give ridge as a number and time=None, "
-                             "or use solver='nystrom' for ridge selection and finite times")
+            raise ValueError("solver='cg' fits one given ridge at t = inf: give ridge as a number and time=None, "
+                             "or use solver='nystrom' (or 'direct') for ridge selection and finite times")
         if self.solver == "nystrom" and self.ridge == "loo":
             raise ValueError("solver='nystrom' selects ridges by GCV only: ridge='gcv' or a number")
 
@@ -230,6 +230,9 @@ class _NTKModel(BaseEstimator):
             self.output_scale_ = rms if rms > 0 else 1.0
             self._train_network(X, Yc / self.output_scale_)
         self.solver_ = self._choose_solver(n)
+        self.matrix_free_ = None
+        if self.solver_ == "cg" and self.kernel in ("empirical", "after"):
+            return self._fit_matrix_free(X, Yc)
         if self.solver_ != "direct":
             return self._fit_nystrom(X, Yc)
         self.X_fit_ = np.array(X, dtype=np.float64, order="C", copy=True)  # later changes to X don't leak in
@@ -250,6 +253,24 @@ class _NTKModel(BaseEstimator):
         logger.info(f"solver: auto -> nystrom: the dense kernel and its factor would need {need / 2**30:.1f} GiB, "
                     f"beyond the memory budget of {budget / 2**30:.1f} GiB")
         return "nystrom"
+
+    def _fit_matrix_free(self, X, Y):
+        """The empirical / after-kernel by CG on NTK-vector products (exact kernel ridge, no n x n
+        kernel). The model is kept (``matrix_free_``) for predictions; ``X_fit_`` holds X."""
+        n = len(X)
+        scale = float(np.mean(empirical_ntk_diagonal(self.network_, X))) if n else 1.0
+        scale = scale if scale > 0 else 1.0
+        z = float(self.ridge) * (scale if self.ridge_relative else 1.0)
+        f0 = self.output_scale_ * self.network_(X) if self.network_offset else None
+        logger.info(f"solver: cg, matrix-free empirical NTK ridge of {n} points to tol {self.tol:g}")
+        with self._stage(f"matrix-free CG, n = {n}") as bar:
+            self.matrix_free_ = EmpiricalNTKRidge(self.network_, X, Y, z, f0_train=f0, tol=self.tol, max_iter=self.max_iter,
+                                                  seed=int(check_random_state(self.random_state).randint(2**31 - 1)),
+                                                  progress=bar)
+        self.X_fit_ = np.array(X, dtype=np.float64, order="C", copy=True)
+        self.dual_coef_, self.ridge_, self.ridge_scores_ = self.matrix_free_.dual_coef, z, None
+        self.n_iter_ = self.matrix_free_.iterations
+        return self
 
     def _fit_nystrom(self, X, Y):
         """Nyström (direct, with GCV and finite times) or Falkon CG on the infinite-width kernel:
@@ -316,6 +337,10 @@ class _NTKModel(BaseEstimator):
         """The raw outputs (m, k) at validated X."""
         check_is_fitted(self)
         X = validate_data(self, X, reset=False, dtype=np.float64)
+        if getattr(self, "matrix_free_", None) is not None and self.solver_ == "cg":
+            f0 = self.output_scale_ * self.network_(X) if self.network_offset else None
+            with self._reporting():
+                return self.matrix_free_.predict(X, f0_test=f0) + self.y_mean_
         rows = max(1, _PREDICT_BYTES // (8 * max(len(self.X_fit_), 1)))
         with self._reporting():
             if len(X) <= rows:
@@ -379,8 +404,9 @@ class NTKRegressor(RegressorMixin, _NTKModel):
         "nystrom": Nyström kernel ridge with ``n_centers`` centres (infinite-width kernels only;
         O(n m) memory, never n x n): one pass over the data, then GCV selection and finite times
         as in the dense case, with the Nyström kernel (see :class:`ntk.NystromRidge`).
-        "cg": Falkon, Nyström with preconditioned conjugate gradients to ``tol`` (a given ridge
-        at t = inf only). "auto": "direct" while the dense kernel and its factor (16 n^2 bytes)
+        "cg": conjugate gradients to ``tol`` for a given ridge at t = inf: Falkon (Nyström with
+        its preconditioner) for the infinite-width kernels; for "empirical" and "after" the exact
+        kernel ridge on NTK-vector products, never forming the kernel (:class:`ntk.EmpiricalNTKRidge`). "auto": "direct" while the dense kernel and its factor (16 n^2 bytes)
         fit the memory budget (:func:`ntk.memory_budget`, a quarter of physical memory by
         default: n up to ~20,000 on 24 GiB), else "nystrom".
     n_centers : int or None, default None

@@ -269,3 +269,113 @@ def test_estimator_solvers(rng):
             NTKRegressor(**bad).fit(X, y)
     with pytest.raises(ValueError, match="dense solver"):
         full.predict(Xt, return_std=True)
+
+
+# ----------------------------------------------------------------------------------------------
+# The matrix-free empirical NTK: CG kernel ridge and Lanczos gradient flow, against the dense
+# empirical NTK (ntk.empirical_ntk) with numpy.linalg.solve and scipy.linalg.expm.
+
+
+@pytest.fixture
+def empirical(rng):
+    n, d = 160, 3
+    X = rng.standard_normal((n, d))
+    Xt = rng.standard_normal((25, d))
+    net = ntk.MLP(d, [24, 16], 2, activation="tanh", b_std=0.3, seed=4)
+    Y = np.column_stack([np.sin(X[:, 0]), X[:, 1] * X[:, 2]])
+    return net, X, Y, Xt
+
+
+def test_matrix_free_ridge_equals_dense_kernel_ridge(empirical):
+    net, X, Y, Xt = empirical
+    K, Kt = ntk.empirical_ntk(net, X), ntk.empirical_ntk(net, Xt, X)
+    f0, f0t = net(X), net(Xt)
+    z = 1e-3 * np.trace(K) / len(K)
+    alpha = np.linalg.solve(K + z * np.eye(len(K)), Y - f0)
+    with ntk.EmpiricalNTKRidge(net, X, Y, z, f0_train=f0, tol=1e-12, max_iter=1000, preconditioner_rank=40) as model:
+        assert model.converged and model.residuals[-1] <= 1e-12
+        assert relative(model.dual_coef, alpha) < 1e-8
+        assert relative(model.predict(Xt, f0_test=f0t), f0t + Kt @ alpha) < 1e-9
+        # The model keeps the parameters of the fit: changing the network afterwards changes nothing.
+        before = model.predict(Xt)
+        net.set_flat_parameters(net.flat_parameters * 1.1)
+        assert np.array_equal(model.predict(Xt), before)
+
+
+def test_nystrom_preconditioner_saves_iterations(empirical):
+    net, X, Y, _ = empirical
+    K = ntk.empirical_ntk(net, X)
+    z = 1e-6 * np.trace(K) / len(K)
+    kwargs = dict(tol=1e-10, max_iter=5000)
+    with ntk.EmpiricalNTKRidge(net, X, Y[:, 0], z, preconditioner_rank=80, **kwargs) as fast, \
+            ntk.EmpiricalNTKRidge(net, X, Y[:, 0], z, preconditioner_rank=0, **kwargs) as plain:
+        assert fast.converged and plain.converged
+        assert fast.iterations * 3 < plain.iterations, (fast.iterations, plain.iterations)
+        assert relative(fast.dual_coef, plain.dual_coef) < 1e-5
+
+
+def test_lanczos_gradient_flow_equals_the_matrix_exponential(empirical):
+    net, X, Y, Xt = empirical
+    n, k = Y.shape
+    K, Kt = ntk.empirical_ntk(net, X), ntk.empirical_ntk(net, Xt, X)
+    f0, f0t = net(X), net(Xt)
+    eta, N = 0.5, Y.size
+    lam = np.linalg.eigvalsh(K)[-1]
+    times = np.array([0.0, 3.0 * N / lam, 30.0 * N / lam, 1e3 * N / lam])
+    train, test, estimate = ntk.empirical_gradient_flow(net, X, Y, times, X_test=Xt, f0_train=f0, f0_test=f0t,
+                                                        learning_rate=eta, tol=1e-12)
+    R = Y - f0
+    assert estimate <= 1e-12
+    for i, t in enumerate(times):
+        A = eta * K / N
+        expect_train = f0 + R - scipy.linalg.expm(-t * A) @ R
+        augmented = np.zeros((2 * n, 2 * n))
+        augmented[:n, :n], augmented[:n, n:] = -A, np.eye(n)
+        expect_test = f0t + (eta / N) * Kt @ scipy.linalg.expm(t * augmented)[:n, n:] @ R
+        assert np.abs(train[i] - expect_train).max() < 1e-8 * np.abs(expect_train).max(), t
+        assert np.abs(test[i] - expect_test).max() < 1e-8 * np.abs(expect_test).max(), t
+
+
+def test_matrix_free_bad_input_and_cancellation(empirical):
+    net, X, Y, Xt = empirical
+    for kwargs, match in [(dict(tol=0.0), "tol"), (dict(max_iter=0), "max_iter"), (dict(preconditioner_rank=-1), "rank")]:
+        with pytest.raises(ntk.InvalidArgumentError, match=match):
+            ntk.EmpiricalNTKRidge(net, X, Y, 0.1, **kwargs)
+    with pytest.raises(ntk.InvalidArgumentError, match="ridge"):
+        ntk.EmpiricalNTKRidge(net, X, Y, -0.1)
+    with pytest.raises(ntk.DimensionMismatchError):
+        ntk.EmpiricalNTKRidge(net, X, Y[:10], 0.1)
+    with pytest.raises(ntk.OutOfMemoryError, match="memory budget"):
+        ntk.EmpiricalNTKRidge(net, X, Y, 0.1, memory_limit=10_000)
+    for times in ([np.inf], [-1.0], [np.nan]):
+        with pytest.raises(ntk.InvalidArgumentError, match="times"):
+            ntk.empirical_gradient_flow(net, X, Y, times)
+    with pytest.raises(ntk.InvalidArgumentError, match="learning_rate"):
+        ntk.empirical_gradient_flow(net, X, Y, [1.0], learning_rate=0.0)
+    with pytest.warns(ntk.ConvergenceWarning):
+        model = ntk.EmpiricalNTKRidge(net, X, Y, 1e-8, max_iter=2, preconditioner_rank=0)
+    assert not model.converged and model.iterations == 2
+    with pytest.raises(ntk.DimensionMismatchError):
+        model.predict(Xt[:, :2])
+    before = ntk.live_handle_count()
+    calls = []
+    with pytest.raises(ntk.CancelledError):
+        ntk.EmpiricalNTKRidge(net, X, Y, 1e-3, progress=lambda f: calls.append(f) or len(calls) < 4)
+    with pytest.raises(ntk.CancelledError):
+        ntk.empirical_gradient_flow(net, X, Y, [1.0], progress=lambda f: False)
+    assert ntk.live_handle_count() == before
+    assert np.all(np.isfinite(model.predict(Xt)))
+
+
+def test_estimator_matrix_free_solver(rng):
+    X = rng.standard_normal((200, 3))
+    y = np.sin(X[:, 0]) + X[:, 1]
+    Xt = rng.standard_normal((20, 3))
+    args = dict(kernel="empirical", widths=(32,), ridge=1e-3, random_state=3)
+    dense = NTKRegressor(solver="direct", **args).fit(X, y)
+    free = NTKRegressor(solver="cg", tol=1e-12, max_iter=2000, **args).fit(X, y)
+    assert free.solver_ == "cg" and free.n_iter_ >= 1
+    assert relative(free.predict(Xt), dense.predict(Xt)) < 1e-7
+    offset = dict(args, network_offset=True)
+    assert relative(NTKRegressor(solver="cg", tol=1e-12, max_iter=2000, **offset).fit(X, y).predict(Xt),
+                    NTKRegressor(solver="direct", **offset).fit(X, y).predict(Xt)) < 1e-7

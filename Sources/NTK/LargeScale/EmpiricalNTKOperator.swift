@@ -1,0 +1,194 @@
+/// Products with the empirical NTK of an MLP without forming the kernel or the Jacobian: with
+/// `J_c` the n × P Jacobian of output c and the mean over the k outputs (the library's default
+/// kernel, docs/conventions.md),
+///
+///     K V = (1/k) Σ_c J_c (J_cᵀ V)        (n × t, for V n × t)
+///
+/// in two sweeps over the samples' activations `h_l` and backpropagated signals `Δ_l`
+/// (`NetworkPass`), since `∂f_c/∂W_l = a_l h_l ⊗ Δ_l^c` and `∂f_c/∂b_l = c_l Δ_l^c`:
+/// - `J_cᵀ v` (a P-vector, per layer a fan_out × fan_in matrix and a bias): `a_l Δ_l^cᵀ diag(v) H_l`
+///   and `c_l Δ_l^cᵀ v` — one GEMM per layer;
+/// - `J_c g` at sample s: `Σ_l a_l Δ_l^c(s) · (G_l h_l(s)) + c_l Δ_l^c(s) · g_b` — one GEMM per layer
+///   and a row-wise dot product (the output layer's Δ is the unit vector of c).
+/// A product costs about 4·n·P·t·k flops and nothing of size n² exists. The passes are computed once
+/// and kept when all n rows fit the memory budget (`NetworkPass.bytesPerRow` each), else
+/// recomputed block by block in every product (twice the forward/backward work per product).
+///
+/// The network's parameters are read once, when the operator is made.
+final class EmpiricalNTKOperator {
+    let architecture: MLPArchitecture
+    let theta: MLP.ParameterVector
+    let x: MatrixView
+    let blockRows: Int
+    /// The passes of every block when cached; else one pass reused for each block.
+    private let cached: [NetworkPass]
+    private let scratchPass: NetworkPass?
+    var n: Int { x.rows }
+    var outputs: Int { architecture.outputDimension }
+
+    /// - Throws: `outOfMemory` when not even a block of 64 rows fits `budget`.
+    init(_ mlp: MLP, x: MatrixView, budget: Int) throws {
+        let a = mlp.architecture
+        try mlp.checkInput(x, "X")
+        architecture = a
+        theta = mlp.parameters
+        self.x = x
+        let perRow = NetworkPass.bytesPerRow(a, deltas: true)
+        let n = x.rows
+        try MemoryBudget.require(try Sizes.product(min(max(n, 1), 64), perRow, "activations"), within: budget,
+                                 for: "the empirical NTK's activations and signals of 64 samples")
+        if try Sizes.product(max(n, 1), perRow, "activations") <= budget / 2 {
+            // Everything once: blocks of at most 4096 rows (GEMM-sized), all kept.
+            blockRows = max(1, min(n, 4096))
+            var passes: [NetworkPass] = []
+            for r0 in stride(from: 0, to: n, by: blockRows) {
+                let p = try NetworkPass(a, capacity: blockRows, deltas: true)
+                try p.run(x.rowRange(r0, min(r0 + blockRows, n)), theta)
+                passes.append(p)
+            }
+            cached = passes
+            scratchPass = nil
+        } else {
+            blockRows = max(64, min(n, budget / 2 / max(perRow, 1)))
+            cached = []
+            scratchPass = try NetworkPass(a, capacity: blockRows, deltas: true)
+        }
+        Log.info("empirical NTK products: \(n) samples, \(a.parameterCount) parameters; activations and signals "
+                 + (cached.isEmpty ? "recomputed per product in blocks of \(blockRows)" : "kept (\(Log.bytes(n * perRow)))"))
+    }
+
+    /// Calls `body(rows, pass)` with the pass of every block of X in order.
+    func forEachBlock(_ body: (Range<Int>, NetworkPass) throws -> Void) throws {
+        for (b, r0) in stride(from: 0, to: n, by: blockRows).enumerated() {
+            let rows = r0..<min(r0 + blockRows, n)
+            if cached.isEmpty, let p = scratchPass {
+                try p.run(x.rowRange(rows.lowerBound, rows.upperBound), theta)
+                try body(rows, p)
+            } else {
+                try body(rows, cached[b])
+            }
+        }
+    }
+
+    /// Doubles of one parameter-space vector `g` (the layout `accumulateTranspose` writes):
+    /// per hidden layer a fan_out × fan_in matrix then fan_out biases; for the output layer
+    /// fan_in weights then one bias (the column of output c).
+    static func vectorLength(_ a: MLPArchitecture) -> Int {
+        var total = 0
+        for l in 0..<a.layerCount {
+            total += l == a.layerCount - 1 ? a.fanIn(l) + 1 : a.fanOut(l) * (a.fanIn(l) + 1)
+        }
+        return total
+    }
+
+    /// `g[c, r] += J_c(block)ᵀ v[:, r]` for every output c and column r of `v` (block rows × t);
+    /// `g` holds k·t vectors of `vectorLength` doubles, (c, r) at `(c·t + r)·length`.
+    static func accumulateTranspose(_ pass: NetworkPass, _ v: MatrixView, into g: UnsafeMutablePointer<Double>,
+                                    scratch: UnsafeMutablePointer<Double>) throws {
+        let a = pass.architecture, k = a.outputDimension, t = v.cols, rows = v.rows, length = vectorLength(a)
+        let cb = a.hasBias ? a.biasScale : 0
+        for r in 0..<t {
+            var offset = 0
+            for l in 0..<a.layerCount {
+                let fanIn = a.fanIn(l), fanOut = a.fanOut(l), scale = a.weightScale(l)
+                let h = pass.input(l)
+                // W = diag(v_r) H (rows × fanIn).
+                for s in 0..<rows {
+                    let vs = v[s, r], src = h.row(s), dst = scratch + s * fanIn
+                    for i in 0..<fanIn { dst[i] = vs * src[i] }
+                }
+                let weighted = MatrixView(unchecked: UnsafePointer(scratch), rows: rows, cols: fanIn, ld: max(fanIn, 1))
+                for c in 0..<k {
+                    let out = g + (c * t + r) * length + offset
+                    if l == a.layerCount - 1 {
+                        // Output layer: Δ = e_c; weights a Hᵀ v_r, bias c_b Σ v_r.
+                        for s in 0..<rows {
+                            let w = weighted.row(s)
+                            for i in 0..<fanIn { out[i] += scale * w[i] }
+                            out[fanIn] += cb * v[s, r]
+                        }
+                        continue
+                    }
+                    let delta = pass.delta(l)
+                    let dc = MatrixView(unchecked: delta.base + c * fanOut, rows: rows, cols: fanOut, ld: delta.ld)
+                    try MatrixProduct.gemm(dc, transposeA: true, weighted, alpha: scale, beta: 1,
+                                           into: MutableMatrixView(unchecked: out, rows: fanOut, cols: fanIn, ld: max(fanIn, 1)))
+                    if cb != 0 {
+                        let bias = out + fanOut * fanIn
+                        for s in 0..<rows {
+                            let vs = cb * v[s, r], d = dc.row(s)
+                            for j in 0..<fanOut { bias[j] += vs * d[j] }
+                        }
+                    }
+                }
+                offset += l == a.layerCount - 1 ? fanIn + 1 : fanOut * (fanIn + 1)
+            }
+        }
+    }
+
+    /// `out[s, r] = weight · Σ_c J_c(block)[s] · g[c, r]` for the block's rows (out: rows × t).
+    static func forward(_ pass: NetworkPass, _ g: UnsafePointer<Double>, columns t: Int, weight: Double,
+                        into out: MutableMatrixView, scratch: UnsafeMutablePointer<Double>) throws {
+        let a = pass.architecture, k = a.outputDimension, rows = pass.rows, length = vectorLength(a)
+        let cb = a.hasBias ? a.biasScale : 0
+        out.fill(0)
+        for r in 0..<t {
+            var offset = 0
+            for l in 0..<a.layerCount {
+                let fanIn = a.fanIn(l), fanOut = a.fanOut(l), scale = a.weightScale(l)
+                let h = pass.input(l)
+                for c in 0..<k {
+                    let gv = g + (c * t + r) * length + offset
+                    if l == a.layerCount - 1 {
+                        for s in 0..<rows {
+                            let hs = h.row(s)
+                            var dot = 0.0
+                            for i in 0..<fanIn { dot += hs[i] * gv[i] }
+                            out[s, r] += weight * (scale * dot + cb * gv[fanIn])
+                        }
+                        continue
+                    }
+                    // Q = a H Gᵀ (rows × fanOut), then row-wise Δ^c(s) · (Q(s) + c_b g_b).
+                    let q = MutableMatrixView(unchecked: scratch, rows: rows, cols: fanOut, ld: max(fanOut, 1))
+                    try MatrixProduct.gemm(h, MatrixView(unchecked: gv, rows: fanOut, cols: fanIn, ld: max(fanIn, 1)),
+                                           transposeB: true, alpha: scale, into: q)
+                    let bias = gv + fanOut * fanIn
+                    let delta = pass.delta(l)
+                    for s in 0..<rows {
+                        let d = delta.row(s) + c * fanOut, qs = scratch + s * fanOut
+                        var dot = 0.0
+                        for j in 0..<fanOut { dot += d[j] * (qs[j] + cb * bias[j]) }
+                        out[s, r] += weight * dot
+                    }
+                }
+                offset += l == a.layerCount - 1 ? fanIn + 1 : fanOut * (fanIn + 1)
+            }
+        }
+    }
+
+    /// Scratch doubles the two sweeps need for a block.
+    var scratchCount: Int {
+        let a = architecture
+        let widest = (0..<a.layerCount).map { max(a.fanIn($0), a.fanOut($0)) }.max() ?? 1
+        return blockRows * widest
+    }
+
+    /// `J(X)ᵀ V` for all outputs: k·t parameter-space vectors (see `accumulateTranspose`).
+    func transpose(_ v: MatrixView, into g: Workspace, scratch: Workspace) throws {
+        let length = Self.vectorLength(architecture)
+        g.pointer.update(repeating: 0, count: outputs * v.cols * length)
+        try forEachBlock { rows, pass in
+            try Self.accumulateTranspose(pass, v.rowRange(rows.lowerBound, rows.upperBound), into: g.pointer, scratch: scratch.pointer)
+        }
+    }
+
+    /// `out = K V` (n × t) with the mean-over-outputs kernel.
+    func apply(_ v: MatrixView, into out: MutableMatrixView, g: Workspace, scratch: Workspace) throws {
+        try transpose(v, into: g, scratch: scratch)
+        let weight = 1 / Double(outputs)
+        try forEachBlock { rows, pass in
+            try Self.forward(pass, UnsafePointer(g.pointer), columns: v.cols, weight: weight,
+                             into: out.rowRange(rows.lowerBound, rows.upperBound), scratch: scratch.pointer)
+        }
+    }
+}

@@ -1,0 +1,137 @@
+// The matrix-free empirical NTK: CG kernel ridge (a fitted handle) and Lanczos gradient flow.
+// Validation and marshalling only.
+import CNTK
+import NTK
+
+/// The defaults of `ntk_matrix_free_options`, as `ntk_matrix_free_options_init` writes them.
+var matrixFreeDefaults: ntk_matrix_free_options {
+    ntk_matrix_free_options(size: MemoryLayout<ntk_matrix_free_options>.size, tol: 1e-8, max_iter: 500, preconditioner_rank: 256,
+                            seed: 0, learning_rate: 1, memory_limit: 0, progress: nil, progress_user: nil)
+}
+
+@_cdecl("ntk_matrix_free_options_init")
+public func ntk_matrix_free_options_init(_ options: UnsafeMutablePointer<ntk_matrix_free_options>?) -> Int32 {
+    boundary("ntk_matrix_free_options_init") { try initialise(options, matrixFreeDefaults, "options") }
+}
+
+/// The shared checks of the options (each solver reads the fields it uses).
+func checkMatrixFree(_ o: ntk_matrix_free_options) throws {
+    guard o.tol.isFinite, o.tol > 0 else { throw NTKError(.invalidArgument, "options->tol must be > 0 and finite, got \(o.tol)") }
+    guard o.max_iter >= 1 else { throw NTKError(.invalidArgument, "options->max_iter must be >= 1, got \(o.max_iter)") }
+    guard o.preconditioner_rank >= 0 else {
+        throw NTKError(.invalidArgument, "options->preconditioner_rank must be >= 0 (0: none), got \(o.preconditioner_rank)")
+    }
+    guard o.memory_limit >= 0 else {
+        throw NTKError(.invalidArgument, "options->memory_limit must be >= 0 (0: the memory budget), got \(o.memory_limit)")
+    }
+    guard o.learning_rate.isFinite, o.learning_rate > 0 else {
+        throw NTKError(.invalidArgument, "options->learning_rate must be > 0 and finite, got \(o.learning_rate)")
+    }
+}
+
+/// The rows and offsets of an `ntk_points *` for a network with input dimension d and k outputs.
+func points(_ p: UnsafePointer<ntk_points>?, d: Int, k: Int, _ name: String) throws -> (MatrixView, MatrixView?) {
+    let t = try required(p, name)
+    let m = try size(t.m, "\(name)->m")
+    return (try input(t.X, m, d, ld: t.ldx, "\(name)->X"), try optionalInput(t.f0, m, k, ld: t.ldf0, "\(name)->f0"))
+}
+
+@_cdecl("ntk_empirical_ridge_fit")
+public func ntk_empirical_ridge_fit(_ mlp: OpaquePointer?, _ n: Int64, _ x: UnsafePointer<Double>?, _ ldx: Int64,
+                                    _ targets: UnsafePointer<ntk_targets>?, _ ridge: Double,
+                                    _ optionsIn: UnsafePointer<ntk_matrix_free_options>?,
+                                    _ out: UnsafeMutablePointer<OpaquePointer?>?) -> Int32 {
+    out?.pointee = nil
+    return boundary("ntk_empirical_ridge_fit") {
+        let out = try required(out, "out")
+        let net = try HandleRegistry.shared.lookup(mlp, as: MLP.self, "mlp")
+        let o = try options(optionsIn, defaults: matrixFreeDefaults, "options")
+        try checkMatrixFree(o)
+        let n = try size(n, "n")
+        var settings = EmpiricalNTKRidge.Options()
+        settings.tolerance = o.tol
+        settings.maxIterations = Int(o.max_iter)
+        settings.preconditionerRank = Int(o.preconditioner_rank)
+        settings.seed = o.seed
+        settings.memoryLimit = o.memory_limit == 0 ? nil : Int(o.memory_limit)
+        let model = try EmpiricalNTKRidge(mlp: net, x: try input(x, n, net.architecture.inputDimension, ld: ldx, "X"),
+                                          targets: try NTKC.targets(targets, rows: n), ridge: ridge, options: settings,
+                                          progress: progress(o.progress, o.progress_user))
+        out.pointee = HandleRegistry.shared.register(model)
+    }
+}
+
+@_cdecl("ntk_empirical_ridge_predict")
+public func ntk_empirical_ridge_predict(_ model: OpaquePointer?, _ test: UnsafePointer<ntk_points>?,
+                                        _ pred: UnsafeMutablePointer<Double>?, _ ldp: Int64,
+                                        _ callback: ntk_progress_fn?, _ user: UnsafeMutableRawPointer?) -> Int32 {
+    boundary("ntk_empirical_ridge_predict") {
+        let model = try HandleRegistry.shared.lookup(model, as: EmpiricalNTKRidge.self, "model")
+        let (x, f0) = try points(test, d: model.inputDimension, k: model.outputs, "test")
+        try model.predict(x: x, offsets: f0, into: try output(pred, x.rows, model.outputs, ld: ldp, "pred"),
+                          progress: progress(callback, user))
+    }
+}
+
+@_cdecl("ntk_empirical_ridge_info")
+public func ntk_empirical_ridge_info(_ model: OpaquePointer?, _ n: UnsafeMutablePointer<Int64>?, _ k: UnsafeMutablePointer<Int64>?,
+                                     _ iterations: UnsafeMutablePointer<Int64>?, _ residual: UnsafeMutablePointer<Double>?,
+                                     _ converged: UnsafeMutablePointer<Int32>?) -> Int32 {
+    boundary("ntk_empirical_ridge_info") {
+        let model = try HandleRegistry.shared.lookup(model, as: EmpiricalNTKRidge.self, "model")
+        n?.pointee = Int64(model.n)
+        k?.pointee = Int64(model.outputs)
+        iterations?.pointee = Int64(model.iterations)
+        residual?.pointee = model.residuals.last ?? 0
+        converged?.pointee = model.converged ? 1 : 0
+    }
+}
+
+@_cdecl("ntk_empirical_ridge_residuals")
+public func ntk_empirical_ridge_residuals(_ model: OpaquePointer?, _ history: UnsafeMutablePointer<Double>?) -> Int32 {
+    boundary("ntk_empirical_ridge_residuals") {
+        let model = try HandleRegistry.shared.lookup(model, as: EmpiricalNTKRidge.self, "model")
+        let out = try outputVector(history, model.residuals.count, "history")
+        for (i, r) in model.residuals.enumerated() { out[i] = r }
+    }
+}
+
+@_cdecl("ntk_empirical_ridge_dual_coefficients")
+public func ntk_empirical_ridge_dual_coefficients(_ model: OpaquePointer?, _ alpha: UnsafeMutablePointer<Double>?, _ lda: Int64) -> Int32 {
+    boundary("ntk_empirical_ridge_dual_coefficients") {
+        let model = try HandleRegistry.shared.lookup(model, as: EmpiricalNTKRidge.self, "model")
+        try model.copyDualCoefficients(into: try output(alpha, model.n, model.outputs, ld: lda, "alpha"))
+    }
+}
+
+@_cdecl("ntk_empirical_ridge_free")
+public func ntk_empirical_ridge_free(_ model: OpaquePointer?) { HandleRegistry.shared.release(model) }
+
+@_cdecl("ntk_empirical_gradient_flow")
+public func ntk_empirical_gradient_flow(_ mlp: OpaquePointer?, _ n: Int64, _ x: UnsafePointer<Double>?, _ ldx: Int64,
+                                        _ targets: UnsafePointer<ntk_targets>?, _ count: Int64, _ times: UnsafePointer<Double>?,
+                                        _ test: UnsafePointer<ntk_points>?, _ optionsIn: UnsafePointer<ntk_matrix_free_options>?,
+                                        _ predTrain: UnsafeMutablePointer<Double>?, _ predTest: UnsafeMutablePointer<Double>?,
+                                        _ errorEstimate: UnsafeMutablePointer<Double>?) -> Int32 {
+    boundary("ntk_empirical_gradient_flow") {
+        let net = try HandleRegistry.shared.lookup(mlp, as: MLP.self, "mlp")
+        let a = net.architecture
+        let o = try options(optionsIn, defaults: matrixFreeDefaults, "options")
+        try checkMatrixFree(o)
+        let n = try size(n, "n")
+        let t = try NTKC.targets(targets, rows: n)
+        let timeList = try inputVector(times, try size(count, "count"), "times")
+        let testData = try test.map { try points($0, d: a.inputDimension, k: t.outputs, "test") }
+        if predTest != nil && testData == nil { throw NTKError(.invalidArgument, "pred_test needs test (the test points)") }
+        var settings = KrylovFlow.Options()
+        settings.learningRate = o.learning_rate
+        settings.tolerance = o.tol
+        settings.maxIterations = Int(o.max_iter)
+        settings.memoryLimit = o.memory_limit == 0 ? nil : Int(o.memory_limit)
+        let result = try KrylovFlow.predict(mlp: net, x: try input(x, n, a.inputDimension, ld: ldx, "X"), targets: t, times: timeList,
+                                            options: settings, test: testData?.0, testOffsets: testData?.1,
+                                            trainOut: predTrain, testOut: testData == nil ? nil : predTest,
+                                            progress: progress(o.progress, o.progress_user))
+        errorEstimate?.pointee = result.errorEstimate
+    }
+}

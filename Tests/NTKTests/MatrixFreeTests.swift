@@ -1,0 +1,71 @@
+@testable import NTK
+import XCTest
+
+/// NTK–vector products against explicit Jacobian products, and the Lanczos flow against the dense
+/// spectral solver.
+final class MatrixFreeTests: XCTestCase {
+    /// K V = (1/k) Σ_c J_c J_cᵀ V with J from `MLP.jacobian` (rows s·k + c), for cached passes
+    /// and for passes recomputed in blocks (a budget too small to keep them).
+    func testProductsEqualExplicitJacobianProducts() throws {
+        let a = try MLPArchitecture(inputDimension: 3, hiddenWidths: [7, 5], outputDimension: 2, activation: .tanh, biasStd: 0.4)
+        let mlp = try MLP(a, seed: 9)
+        var rng = TestRandom(seed: 4)
+        let x = try rng.matrix(150, 3), v = try rng.matrix(150, 3)
+        let j = try mlp.jacobian(x)   // (n·k) × P
+        let n = 150, k = 2, p = a.parameterCount
+        var expected = try Matrix(rows: n, cols: 3)
+        for r in 0..<3 {
+            for c in 0..<k {
+                var g = [Double](repeating: 0, count: p)
+                for s in 0..<n { for q in 0..<p { g[q] += j[s * k + c, q] * v[s, r] } }
+                for s in 0..<n {
+                    var dot = 0.0
+                    for q in 0..<p { dot += j[s * k + c, q] * g[q] }
+                    expected[s, r] += dot / Double(k)
+                }
+            }
+        }
+        let scale = expected.elements.map(abs).max()!
+        for budget in [1 << 30, 100 * NetworkPass.bytesPerRow(a, deltas: true)] {
+            let got = try x.withView { xv in
+                try v.withView { vv -> Matrix in
+                    let op = try EmpiricalNTKOperator(mlp, x: xv, budget: budget)
+                    let g = try Workspace(count: k * 3 * EmpiricalNTKOperator.vectorLength(a), for: "test")
+                    let scratch = try Workspace(count: op.scratchCount, for: "test")
+                    var out = try Matrix(rows: n, cols: 3)
+                    try out.withMutableView { try op.apply(vv, into: $0, g: g, scratch: scratch) }
+                    return out
+                }
+            }
+            XCTAssertLessThan(maxAbsDifference(got, expected) / scale, 1e-13, "budget \(budget)")
+        }
+    }
+
+    /// The Lanczos flow on the training points against the eigendecomposition of the dense kernel.
+    func testKrylovFlowMatchesTheSpectralSolver() throws {
+        let a = try MLPArchitecture(inputDimension: 2, hiddenWidths: [16], outputDimension: 1, activation: .relu, biasStd: 0.2)
+        let mlp = try MLP(a, seed: 2)
+        var rng = TestRandom(seed: 8)
+        let x = try rng.matrix(80, 2), y = try rng.matrix(80, 1)
+        var k = try Matrix(rows: 80, cols: 80)
+        try x.withView { xv in try k.withMutableView { try EmpiricalKernel.compute(mlp, xv, nil, into: $0) } }
+        let solver = try SpectralSolver(k)
+        let times = [0.5, 20.0, 400.0]
+        let dense = try solver.gradientFlow(y: y, times: times)
+        var flat = [Double](repeating: 0, count: times.count * 80)
+        let diagnostics = try x.withView { xv in
+            try Targets.with(y, nil) { t in
+                try flat.withUnsafeMutableBufferPointer { out in
+                    var options = KrylovFlow.Options()
+                    options.tolerance = 1e-13
+                    return try KrylovFlow.predict(mlp: mlp, x: xv, targets: t, times: times, options: options,
+                                                  trainOut: out.baseAddress, testOut: nil)
+                }
+            }
+        }
+        XCTAssertTrue(diagnostics.converged)
+        for (f, _) in times.enumerated() {
+            for i in 0..<80 { XCTAssertEqual(flat[f * 80 + i], dense[f][i, 0], accuracy: 1e-9) }
+        }
+    }
+}
