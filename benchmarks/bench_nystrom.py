@@ -8,19 +8,18 @@ x_1 x_2 / 2 + noise 0.1 in d = 20).
 1. million: NTKRegressor(kernel="infinite", solver="nystrom", n_centers=4096) fit on n points
    and predict 10^4, in a child process (its peak resident memory is the job's). Targets:
    <= 10 minutes, <= 6 GiB at n = 10^6.
-2. accuracy: at n = --dense (dense still fits), dense kernel ridge (Cholesky of the n x n kernel)
-   against Nyström with 4096 centres, test MSE on 10^4 points (target: within 2 %), both with
-   the ridge that GCV picks on the Nyström model (a grid of 25 ridges); and at
-   n = --exact Nyström with every point as a centre (Falkon CG, the m x m factors of n points)
-   against dense kernel ridge (target: 1e-6 relative).
-3. peer: at n = --peer, m = 2048 (the same centres and ridge), what a user would assemble today:
+2. peer: at n = --peer, m = 2048 (the same centres and ridge), what a user would assemble today:
    neural-tangents' kernel_fn for K(X, C), K(C, C), K(X_test, C) (jit-compiled, row batches,
    float64 CPU) and the normal equations in scipy (_nt_nystrom.py, run by --nt-python, default
    ~/.cache/neural-tangents-venv/bin/python); libntk's direct Nyström and Falkon CG (K_nm cached
    within the memory budget). Target: the same predictions to 1e-6, libntk >= 3x faster.
-4. path: at n = --path, m = 2048, one direct Nyström fit, then predictions of gradient flow at
+3. path: at n = --path, m = 2048, one direct Nyström fit, then predictions of gradient flow at
    50 times on 10^4 test points (target: fit + path <= 1.3 x fit).
-
+4. accuracy: at n = --dense (dense still fits), dense kernel ridge (Cholesky of the n x n kernel)
+   against Nyström with 4096 centres, test MSE on 10^4 points (target: within 2 %), both with
+   the ridge that GCV picks on the Nyström model (a grid of 25 ridges); and at
+   n = --exact Nyström with every point as a centre (Falkon CG, the m x m factors of n points)
+   against dense kernel ridge (target: 1e-6 relative).
 GFLOP/s counts n m^2 for K_nm^T K_nm (the direct solver's dominant BLAS work).
 """
 
@@ -111,7 +110,7 @@ def run_accuracy(n_dense, n_exact):
         pred_nys = model.predict(Xt)
     t_nys = time.perf_counter() - t0
     mse_dense, mse_nys = np.mean((pred_dense - yt) ** 2), np.mean((pred_nys - yt) ** 2)
-    print(f"\n2. accuracy against dense kernel ridge, ridge {z / scale:.3g} x mean diagonal (GCV on the Nyström model), 10^4 test points")
+    print(f"\n4. accuracy against dense kernel ridge, ridge {z / scale:.3g} x mean diagonal (GCV on the Nyström model), 10^4 test points")
     print(f"{'n':>7} {'m':>6} {'dense s':>8} {'Nystrom s':>10} {'dense MSE':>10} {'Nystrom MSE':>12} {'MSE ratio':>10} {'max rel diff':>13}")
     print(f"{n_dense:7d} {4096:6d} {t_dense:8.1f} {t_nys:10.1f} {mse_dense:10.5f} {mse_nys:12.5f} {mse_nys / mse_dense:10.4f} "
           f"{np.abs(pred_nys - pred_dense).max() / np.abs(pred_dense).max():13.2e}")
@@ -166,7 +165,7 @@ def run_peer(n, nt_python):
                              np.abs(nt_pred - pred).max() / np.abs(pred).max()))
             else:
                 print("neural-tangents run failed:", out.stderr[-2000:])
-    print(f"\n3. versus what a user would assemble today: n = {n:,}, m = {m}, same centres and ridge, 10^4 test points")
+    print(f"\n2. versus what a user would assemble today: n = {n:,}, m = {m}, same centres and ridge, 10^4 test points")
     print(f"{'':58} {'seconds':>8} {'peak RSS MiB':>13} {'rel diff':>9} {'nt / this':>10}")
     for name, t, rss, diff in rows:
         ratio = f"{t_nt / t:9.2f}x" if t_nt else ""
@@ -191,7 +190,7 @@ def run_path(n):
     model.predict(Xt)
     t_one = time.perf_counter() - t0
     mse = np.mean((path - truth(Xt)) ** 2, axis=1)
-    print(f"\n4. gradient flow at 50 times (49 finite + inf) from one fit: n = {n:,}, m = {m}, 10^4 test points")
+    print(f"\n3. gradient flow at 50 times (49 finite + inf) from one fit: n = {n:,}, m = {m}, 10^4 test points")
     print(f"{'fit s':>7} {'path s':>7} {'one predict s':>14} {'(fit + path) / fit':>19} {'best test MSE':>14} {'at t':>9}")
     print(f"{t_fit:7.1f} {t_path:7.2f} {t_one:14.2f} {(t_fit + t_path) / t_fit:19.3f} {mse.min():14.5f} {times[np.argmin(mse)]:9.3g}")
 
@@ -213,12 +212,14 @@ def main():
     print(f"memory budget {ntk.memory_budget() / 2**30:.2f} GiB of {ntk.runtime.physical_memory() / 2**30:.1f} GiB physical")
     if "million" not in args.skip:
         run_million(args.million)
-    if "accuracy" not in args.skip:
-        run_accuracy(args.dense, args.exact)
+    # The peer comparison first: its peak-memory column is this process's high-water mark (and a
+    # child's inherits it), which the dense kernels of the accuracy section would raise.
     if "peer" not in args.skip:
         run_peer(args.peer, args.nt_python)
     if "path" not in args.skip:
         run_path(args.path)
+    if "accuracy" not in args.skip:
+        run_accuracy(args.dense, args.exact)
 
 
 if __name__ == "__main__":

@@ -2,8 +2,9 @@
 # Sets everything up, then runs the main job: the NTK study on scikit-learn's diabetes data
 # (examples/ntk_study.py: report + 4 plots in ntk_study_output/, about a minute on 2 cores), the
 # family of interpolators over seeds (examples/ensemble_study.py: report + 2 plots in
-# ensemble_study_output/, about 15 s), and the C example (examples/ntk_ridge.c: an empirical NTK
-# and a kernel ridge prediction).
+# ensemble_study_output/, about 15 s), Nyström and the matrix-free empirical NTK on 53,940 diamonds
+# (examples/diamonds_large_scale.py: report + plot in diamonds_output/, about 1.5 min), and the C
+# example (examples/ntk_ridge.c: an empirical NTK and a kernel ridge prediction).
 # Arguments are passed to the study, e.g. `bash scripts/demo.sh --large` or `--out DIR`.
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/.." && pwd)"
@@ -15,6 +16,9 @@ python3 examples/ntk_study.py "$@"
 
 echo; echo "== The family of interpolators (examples/ensemble_study.py)"
 python3 examples/ensemble_study.py
+
+echo; echo "== Past the dense ceiling: 53,940 diamonds (examples/diamonds_large_scale.py)"
+python3 examples/diamonds_large_scale.py
 
 echo; echo "== C example (examples/ntk_ridge.c, built with the README's compile line)"
 mkdir -p .build/examples

@@ -915,10 +915,90 @@ static void test_nystrom(void) {
           "the memory budget defaults to a quarter of physical memory and can be set and reset");
 }
 
+/* The matrix-free empirical NTK against the dense one: kernel ridge and gradient flow. */
+static void test_matrix_free(void) {
+    int64_t widths[2] = {6, 5};
+    ntk_mlp *mlp = NULL;
+    ntk_mlp_create(2, 2, widths, 1, NTK_ACTIVATION_TANH, NULL, &mlp);
+    enum { N = 12 };
+    double x[2 * N], y[N], k[N * N], a[N * N + N], alpha[N], z = 0.05;
+    for (int i = 0; i < 2 * N; i++) x[i] = uniform();
+    for (int i = 0; i < N; i++) y[i] = sin(3 * x[2 * i]) + x[2 * i + 1];
+    ntk_empirical_ntk(mlp, N, x, 2, N, NULL, 2, NTK_OUTPUT_MEAN, NULL, k, N);
+    /* Dense reference: Gaussian elimination on (K + zI) alpha = y. */
+    for (int i = 0; i < N; i++) {
+        for (int j = 0; j < N; j++) a[i * (N + 1) + j] = k[i * N + j] + (i == j ? z : 0);
+        a[i * (N + 1) + N] = y[i];
+    }
+    for (int c = 0; c < N; c++)
+        for (int r = c + 1; r < N; r++) {
+            double f = a[r * (N + 1) + c] / a[c * (N + 1) + c];
+            for (int j = c; j <= N; j++) a[r * (N + 1) + j] -= f * a[c * (N + 1) + j];
+        }
+    for (int r = N - 1; r >= 0; r--) {
+        double s = a[r * (N + 1) + N];
+        for (int j = r + 1; j < N; j++) s -= a[r * (N + 1) + j] * alpha[j];
+        alpha[r] = s / a[r * (N + 1) + r];
+    }
+    ntk_targets targets = {1, y, 1, NULL, 1};
+    ntk_matrix_free_options options;
+    check(ntk_matrix_free_options_init(&options) == NTK_OK && options.tol == 1e-8 && options.max_iter == 500 &&
+              options.preconditioner_rank == 256 && options.learning_rate == 1.0,
+          "matrix-free options default to tol 1e-8, 500 iterations, rank 256, rate 1");
+    options.tol = 1e-13;
+    options.preconditioner_rank = 4;
+    ntk_empirical_ridge *model = NULL;
+    double got[N], pred[N], expected[N];
+    int64_t iterations = 0;
+    int converged = 0;
+    for (int i = 0; i < N; i++) {
+        expected[i] = 0;
+        for (int j = 0; j < N; j++) expected[i] += k[i * N + j] * alpha[j];
+    }
+    ntk_points train = {N, x, 2, NULL, 1};
+    check(ntk_empirical_ridge_fit(mlp, N, x, 2, &targets, z, &options, &model) == NTK_OK &&
+              ntk_empirical_ridge_dual_coefficients(model, got, 1) == NTK_OK && max_abs_diff(got, alpha, N) < 1e-9 &&
+              ntk_empirical_ridge_predict(model, &train, pred, 1, NULL, NULL) == NTK_OK &&
+              max_abs_diff(pred, expected, N) < 1e-9 &&
+              ntk_empirical_ridge_info(model, NULL, NULL, &iterations, NULL, &converged) == NTK_OK && converged == 1 &&
+              iterations >= 1,
+          "matrix-free CG kernel ridge equals Gaussian elimination on the dense empirical NTK");
+    ntk_empirical_ridge_free(model);
+    /* Gradient flow at t = 0 is f0 (here 0) and at a long time approaches kernel regression. */
+    double times[2] = {0.0, 1e13}, flow[2 * N], estimate = -1;
+    options.tol = 1e-12;
+    check(ntk_empirical_gradient_flow(mlp, N, x, 2, &targets, 2, times, NULL, &options, flow, NULL, &estimate) == NTK_OK &&
+              fabs(flow[0]) < 1e-12 && max_abs_diff(flow + N, y, N) < 1e-6 && estimate >= 0,
+          "Lanczos gradient flow starts at f0 and ends at the targets (K is invertible)");
+    double bad_time = INFINITY;
+    check(ntk_empirical_gradient_flow(mlp, N, x, 2, &targets, 1, &bad_time, NULL, NULL, flow, NULL, NULL) ==
+                  NTK_ERR_INVALID_ARGUMENT &&
+              ntk_empirical_gradient_flow(mlp, N, x, 2, &targets, 1, times, NULL, NULL, flow, flow, NULL) ==
+                  NTK_ERR_INVALID_ARGUMENT,
+          "gradient flow refuses t = inf and pred_test without test points");
+    ntk_matrix_free_options bad;
+    ntk_matrix_free_options_init(&bad);
+    bad.tol = -1;
+    int s1 = ntk_empirical_ridge_fit(mlp, N, x, 2, &targets, z, &bad, &model);
+    ntk_matrix_free_options_init(&bad);
+    bad.preconditioner_rank = -3;
+    int s2 = ntk_empirical_ridge_fit(mlp, N, x, 2, &targets, z, &bad, &model);
+    ntk_matrix_free_options_init(&bad);
+    int reports = 0;
+    bad.progress = cancel_at_first_report;
+    bad.progress_user = &reports;
+    int s3 = ntk_empirical_ridge_fit(mlp, N, x, 2, &targets, z, &bad, &model);
+    check(s1 == NTK_ERR_INVALID_ARGUMENT && s2 == NTK_ERR_INVALID_ARGUMENT && s3 == NTK_ERR_CANCELLED && model == NULL &&
+              ntk_empirical_ridge_fit(mlp, N, x, 2, &targets, -1.0, NULL, &model) == NTK_ERR_INVALID_ARGUMENT,
+          "bad tolerance, rank and ridge, and cancellation, fail cleanly");
+    ntk_mlp_free(mlp);
+}
+
 int main(void) {
     test_version();
     test_ensemble();
     test_nystrom();
+    test_matrix_free();
     test_log();
     test_blas_info();
     test_gram();

@@ -156,7 +156,7 @@ int main(int argc, char **argv) {
     clock_t start = clock();
     time_t wall = time(NULL);
     while (difftime(time(NULL), wall) < seconds) {
-        int op = (int)pick(0, 17);
+        int op = (int)pick(0, 18);
         int64_t n = size(9), m = size(7), d = size(6), k = size(3);
         int64_t l1, l2, l3;
         switch (op) {
@@ -475,6 +475,39 @@ int main(int argc, char **argv) {
             }
             ntk_nystrom_free(model);
             release(knm), free(kmm), release(y), release(x);
+            break;
+        }
+        case 15: { /* matrix-free empirical NTK: CG ridge and Lanczos flow */
+            void *h = any_handle(3);
+            int64_t din = 0, dout = 0;
+            if (ntk_mlp_info(h, &din, &dout, NULL, NULL) == 0) d = din, k = chance(80) ? dout : k;
+            if (huge(n) || huge(d) || huge(k) || huge(m) || n * (d + k) > 20000 || m * d > 20000) {
+                checked(ntk_empirical_ridge_fit(h, n, NULL, 1, NULL, 0.1, NULL, NULL), "empirical ridge");
+                break;
+            }
+            double *x = matrix(n, d, &l1, 1), *y = matrix(n, k, &l2, 1), *tx = matrix(m, d, &l3, 1);
+            const ntk_targets targets = {k, y, l2, NULL, 0};
+            ntk_matrix_free_options o = NTK_MATRIX_FREE_OPTIONS_INIT;
+            o.tol = chance(90) ? 1e-6 : value();
+            o.max_iter = chance(90) ? 10 : pick(-2, 3);
+            o.preconditioner_rank = chance(90) ? pick(0, 8) : pick(-3, 100000);
+            o.learning_rate = chance(90) ? 0.5 : value();
+            o.memory_limit = chance(20) ? pick(-1, 100000) : 0;
+            o.progress = chance(10) ? cancel_sometimes : NULL;
+            const ntk_points test = {m, tx, l3, NULL, 0};
+            double *out = malloc(sizeof(double) * (size_t)(2 * ((n > m ? n : m) + 1) * (k > 0 ? k : 1)));
+            ntk_empirical_ridge *model = NULL;
+            checked(ntk_empirical_ridge_fit(h, n, x, l1, &targets, chance(80) ? fabs(value()) : value(), options(&o, sizeof o), &model),
+                    "ntk_empirical_ridge_fit");
+            if (model) {
+                checked(ntk_empirical_ridge_predict(model, &test, out, k > 0 ? k : 1, NULL, NULL), "ntk_empirical_ridge_predict");
+                checked(ntk_empirical_ridge_residuals(model, out), "ntk_empirical_ridge_residuals");
+                ntk_empirical_ridge_free(model);
+            }
+            double times[2] = {fabs(value()), chance(5) ? -1 : 2};
+            checked(ntk_empirical_gradient_flow(h, n, x, l1, &targets, 2, times, chance(50) ? &test : NULL, options(&o, sizeof o),
+                                                chance(90) ? out : NULL, NULL, NULL), "ntk_empirical_gradient_flow");
+            release(x), release(y), release(tx), free(out);
             break;
         }
         default: { /* jacobian kernel */

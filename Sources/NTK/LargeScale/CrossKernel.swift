@@ -104,3 +104,23 @@ public struct ComputedCrossKernel: CrossKernel {
         return out.readOnly
     }
 }
+
+/// Writes block predictions into a caller's output: `block` holds rows `rows` of `groups` sets of
+/// k columns side by side (rows.count × groups·k); set g's row i goes to `out + g·total·ld + i·ld`,
+/// plus the offsets (total × k) when given. Shared by the large-scale predictors.
+/// - Throws: `numericalFailure` (naming `what`) when a prediction is not finite.
+func scatterPredictions(_ block: MutableMatrixView, rows: Range<Int>, groups: Int, outputs k: Int, total: Int,
+                        offsets: MatrixView?, into out: UnsafeMutablePointer<Double>, ld: Int, _ what: String) throws {
+    var finite = true
+    for g in 0..<groups {
+        for (local, i) in rows.enumerated() {
+            let dst = out + g * total * ld + i * ld
+            for c in 0..<k {
+                dst[c] = block[local, g * k + c] + (offsets?[i, c] ?? 0)
+                finite = finite && dst[c].isFinite
+            }
+        }
+    }
+    guard finite else { throw NTKError.numericalFailure("\(what) overflowed (non-finite values)") }
+}
+

@@ -80,13 +80,16 @@ public final class EmpiricalNTKRidge: @unchecked Sendable {
                                                     try Sizes.product(6 * n, max(t, 1), "CG vectors"), "working set"), 8, "bytes")
         try MemoryBudget.require(fixed, within: budget, for: "matrix-free empirical NTK ridge (n = \(n), preconditioner rank \(m))")
         try progress.report(0)
+        // The preconditioner first, its kernel rows in blocks of a small working set, so that its
+        // peak does not add to the operator's kept activations.
+        let preconditioner = m > 0 ? try NystromPreconditioner(mlp, x: x, rank: m, ridge: z, seed: options.seed,
+                                                               budget: min(budget - fixed, 256 << 20),
+                                                               progress: progress.stage(0, 0.1)) : nil
         let op = try EmpiricalNTKOperator(mlp, x: x, budget: budget - fixed)
         let length = EmpiricalNTKOperator.vectorLength(a)
         let g = try Workspace(count: try Sizes.product(try Sizes.product(a.outputDimension, max(t, 1), "k·t"), length, "parameter vectors"),
                               for: "parameter-space vectors")
         let scratch = try Workspace(count: op.scratchCount, for: "kernel product scratch")
-        let preconditioner = m > 0 ? try NystromPreconditioner(mlp, x: x, rank: m, ridge: z, seed: options.seed, budget: budget,
-                                                               progress: progress.stage(0, 0.1)) : nil
         let nt = n * t
         func vectors(_ what: String) throws -> Workspace { try Workspace(count: max(nt, 1), for: what) }
         let alpha = try vectors("the dual coefficients"), r = try vectors("the CG residual"), p = try vectors("the CG direction")
@@ -203,17 +206,8 @@ public final class EmpiricalNTKRidge: @unchecked Sendable {
             let pb = products.matrix(r.count, width)
             try EmpiricalNTKOperator.forward(pass, UnsafePointer(g.pointer), columns: width, weight: weight, into: pb,
                                              scratch: scratch.pointer)
-            var finite = true
-            for f in 0..<count {
-                for (local, i) in r.enumerated() {
-                    let dst = out + f * rows * ld + i * ld
-                    for c in 0..<t {
-                        dst[c] = pb[local, f * t + c] + (offsets?[i, c] ?? 0)
-                        finite = finite && dst[c].isFinite
-                    }
-                }
-            }
-            guard finite else { throw NTKError.numericalFailure("the predictions overflowed (non-finite values)") }
+            try scatterPredictions(pb, rows: r, groups: count, outputs: t, total: rows, offsets: offsets, into: out, ld: ld,
+                                   "the predictions")
             try progress.report(Double(r.upperBound) / Double(rows))
         }
     }

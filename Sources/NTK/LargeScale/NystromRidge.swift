@@ -588,17 +588,8 @@ public final class NystromRidge: @unchecked Sendable {
             let kb = try cross.block(r, scratch: scratch?.matrix(r.count, m) ?? MutableMatrixView(unchecked: UnsafeMutablePointer(mutating: emptyBlock), rows: 0, cols: m, ld: m))
             let pb = products.matrix(r.count, width)
             try MatrixProduct.gemm(kb, coefficients, into: pb)
-            var finite = true
-            for f in 0..<count {
-                for (local, i) in r.enumerated() {
-                    let dst = out + f * t * ld + i * ld
-                    for c in 0..<k {
-                        dst[c] = pb[local, f * k + c] + (offsets?[i, c] ?? 0)
-                        finite = finite && dst[c].isFinite
-                    }
-                }
-            }
-            guard finite else { throw NTKError.numericalFailure("the Nyström predictions overflowed (non-finite values)") }
+            try scatterPredictions(pb, rows: r, groups: count, outputs: k, total: t, offsets: offsets, into: out, ld: ld,
+                                   "the Nyström predictions")
             try progress.report(Double(r.upperBound) / Double(t))
         }
     }
