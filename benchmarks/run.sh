@@ -17,3 +17,7 @@ echo; echo "== benchmarks/bench_training.py"
 python3 benchmarks/bench_training.py
 echo; echo "== benchmarks/bench_sklearn.py"
 python3 benchmarks/bench_sklearn.py
+echo; echo "== benchmarks/bench_nystrom.py (about 20 minutes: 10^6 points, a dense 30,000-point kernel ridge, neural-tangents at 2 10^5)"
+python3 benchmarks/bench_nystrom.py
+echo; echo "== benchmarks/bench_matrix_free.py (about 15 minutes: PCG at n = 2 10^5)"
+python3 benchmarks/bench_matrix_free.py
