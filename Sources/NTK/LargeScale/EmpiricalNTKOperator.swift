@@ -12,7 +12,7 @@
 ///   and a row-wise dot product (the output layer's Δ is the unit vector of c).
 /// A product costs about 4·n·P·t·k flops and nothing of size n² exists. The passes are computed once
 /// and kept when all n rows fit the memory budget (`NetworkPass.bytesPerRow` each), else
-/// recomputed block by block in every product (twice the forward/backward work per product).
+/// recomputed block by block in every product (the forward/backward pass again in both sweeps).
 ///
 /// The network's parameters are read once, when the operator is made.
 final class EmpiricalNTKOperator {
@@ -37,7 +37,7 @@ final class EmpiricalNTKOperator {
         let n = x.rows
         try MemoryBudget.require(try Sizes.product(min(max(n, 1), 64), perRow, "activations"), within: budget,
                                  for: "the empirical NTK's activations and signals of 64 samples")
-        if try Sizes.product(max(n, 1), perRow, "activations") <= budget / 2 {
+        if try Sizes.product(max(n, 1), perRow, "activations") <= budget {
             // Everything once: blocks of at most 4096 rows (GEMM-sized), all kept.
             blockRows = max(1, min(n, 4096))
             var passes: [NetworkPass] = []
@@ -49,7 +49,8 @@ final class EmpiricalNTKOperator {
             cached = passes
             scratchPass = nil
         } else {
-            blockRows = max(64, min(n, budget / 2 / max(perRow, 1)))
+            // Blocks of at most 8192 rows: larger ones no longer speed up the GEMMs.
+            blockRows = max(64, min(n, 8192, budget / max(perRow, 1)))
             cached = []
             scratchPass = try NetworkPass(a, capacity: blockRows, deltas: true)
         }

@@ -75,8 +75,8 @@ public final class EmpiricalNTKRidge: @unchecked Sendable {
         }
         let budget = try MemoryBudget.resolve(options.memoryLimit)
         let m = min(options.preconditionerRank, n)
-        // The preconditioner (n × m twice at most, m × m) and the CG vectors (6 n × t) first.
-        let fixed = try Sizes.product(try Sizes.sum(try Sizes.product(2 * n, m, "preconditioner"),
+        // The preconditioner (U: n × m, and three m × m) and the CG vectors (6 n × t) first.
+        let fixed = try Sizes.product(try Sizes.sum(try Sizes.product(n + 3 * m, m, "preconditioner"),
                                                     try Sizes.product(6 * n, max(t, 1), "CG vectors"), "working set"), 8, "bytes")
         try MemoryBudget.require(fixed, within: budget, for: "matrix-free empirical NTK ridge (n = \(n), preconditioner rank \(m))")
         try progress.report(0)
