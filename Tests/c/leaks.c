@@ -29,6 +29,10 @@ int main(int argc, char **argv) {
     ntk_ode_options ode = NTK_ODE_OPTIONS_INIT;
     ode.rtol = 1e-8;
     ode.atol = 1e-10;
+    ntk_nystrom_options nystrom_options = NTK_NYSTROM_OPTIONS_INIT;
+    nystrom_options.centers = NTK_CENTERS_PIVOTED_CHOLESKY;
+    ntk_matrix_free_options matrix_free = NTK_MATRIX_FREE_OPTIONS_INIT;
+    matrix_free.preconditioner_rank = 3;
     ntk_mlp_options arch = NTK_MLP_OPTIONS_INIT;
     arch.b_std = 0.1;
     for (long c = 0; c < cycles; c++) {
@@ -38,6 +42,8 @@ int main(int argc, char **argv) {
         ntk_cholesky_factor *factor = NULL;
         ntk_kernel_ridge *ridge = NULL;
         ntk_spectral *spectral = NULL;
+        ntk_nystrom *nystrom = NULL;
+        ntk_empirical_ridge *free_ridge = NULL;
         failed += ntk_mlp_create(2, 1, &width, K, NTK_ACTIVATION_TANH, &arch, &mlp) != NTK_OK;
         failed += ntk_empirical_ntk(mlp, N, x, 2, N, NULL, 0, NTK_OUTPUT_MEAN, NULL, k, N) != NTK_OK;
         failed += ntk_empirical_ntk(mlp, N, x, 2, N, NULL, 0, NTK_OUTPUT_FULL, &jacobian, out, N * K * K) != NTK_OK;
@@ -51,14 +57,25 @@ int main(int argc, char **argv) {
         failed += ntk_spectral_create(N, k, N, NTK_NEGATIVE_CLAMP, NULL, NULL, &spectral) != NTK_OK;
         failed += ntk_spectral_predict(spectral, &targets, 2, times, NULL, NULL, NULL, out, NULL) != NTK_OK;
         failed += ntk_gradient_flow_ode(N, k, N, &targets, NULL, 2, times, NTK_LOSS_MSE, &ode, out, NULL) != NTK_OK;
+        const ntk_nystrom_test on_train = {N, x, 2, NULL, 1, NULL, 0};
+        failed += ntk_nystrom_fit(mlp, N, x, 2, &targets, 0.1, 4, &nystrom_options, &nystrom) != NTK_OK;
+        failed += ntk_nystrom_predict(nystrom, &on_train, out, K, NULL, NULL) != NTK_OK;
+        failed += ntk_nystrom_path(nystrom, &on_train, 2, times, NULL, 1.0, out, NULL, NULL) != NTK_OK;
+        const ntk_points points_x = {N, x, 2, NULL, 0};
+        failed += ntk_empirical_ridge_fit(mlp, N, x, 2, &targets, 0.1, &matrix_free, &free_ridge) != NTK_OK;
+        failed += ntk_empirical_ridge_predict(free_ridge, &points_x, out, K, NULL, NULL) != NTK_OK;
+        failed += ntk_empirical_gradient_flow(mlp, N, x, 2, &targets, 2, times, &points_x, &matrix_free, out,
+                                              out + 2 * N * K, NULL) != NTK_OK;
         ntk_gram(-1, 1, 1, 1, x, 1, NULL, 1, out, 1, NULL, NULL); /* an error message each cycle */
         ntk_mlp_free(mlp);
         ntk_cholesky_factor_free(factor);
         ntk_kernel_ridge_free(ridge);
         ntk_spectral_free(spectral);
+        ntk_nystrom_free(nystrom);
+        ntk_empirical_ridge_free(free_ridge);
     }
     long alive = (long)ntk_live_handle_count();
-    printf("%s %ld cycles of 4 handle types: %ld failed calls\n", failed ? "FAIL" : "ok  ", cycles, failed);
+    printf("%s %ld cycles of 6 handle types: %ld failed calls\n", failed ? "FAIL" : "ok  ", cycles, failed);
     printf("%s live handles after the cycles: %ld\n", alive ? "FAIL" : "ok  ", alive);
     printf("%d passed, %d failed\n", (failed == 0) + (alive == 0), (failed != 0) + (alive != 0));
     return failed != 0 || alive != 0;
