@@ -459,7 +459,9 @@ int main(int argc, char **argv) {
             int64_t mm = 0, kk = 0;
             if (ntk_nystrom_info(model, NULL, &mm, &kk, NULL, NULL, NULL, NULL) == 0 && mm <= 100 && kk <= 10) {
                 double *tx = matrix(m, d, &l1, 1), *tk = matrix(m, mm, &l2, 1);
-                double *out = malloc(sizeof(double) * (size_t)(3 * (m > 0 ? m : 1) * (kk > 0 ? kk : 1) + 3 * mm * kk + 3));
+                /* Room for every output below: paths (3 x m x k), coefficients (3 x mm x k), eigenvalues (mm). */
+                int64_t k1 = kk > 0 ? kk : 1;
+                double *out = malloc(sizeof(double) * (size_t)(3 * (m > 0 ? m : 1) * k1 + 3 * mm * k1 + mm + 3));
                 const ntk_nystrom_test test = {m, chance(50) ? tx : NULL, l1, chance(50) ? tk : NULL, l2, NULL, 0};
                 double times[3] = {INFINITY, fabs(value()), chance(5) ? -1 : 3}, ridges[3] = {0.1, value(), 0};
                 checked(ntk_nystrom_predict(model, &test, out, kk > 0 ? kk : 1, chance(10) ? cancel_sometimes : NULL, NULL),
@@ -495,13 +497,18 @@ int main(int argc, char **argv) {
             o.memory_limit = chance(20) ? pick(-1, 100000) : 0;
             o.progress = chance(10) ? cancel_sometimes : NULL;
             const ntk_points test = {m, tx, l3, NULL, 0};
-            double *out = malloc(sizeof(double) * (size_t)(2 * ((n > m ? n : m) + 1) * (k > 0 ? k : 1)));
+            /* Predictions (m x k) or train flows (2 x n x k). */
+            double *out = malloc(sizeof(double) * (size_t)(2 * ((n > m ? n : m) + 1) * (k > 0 ? k : 1) + 16));
             ntk_empirical_ridge *model = NULL;
             checked(ntk_empirical_ridge_fit(h, n, x, l1, &targets, chance(80) ? fabs(value()) : value(), options(&o, sizeof o), &model),
                     "ntk_empirical_ridge_fit");
             if (model) {
                 checked(ntk_empirical_ridge_predict(model, &test, out, k > 0 ? k : 1, NULL, NULL), "ntk_empirical_ridge_predict");
-                checked(ntk_empirical_ridge_residuals(model, out), "ntk_empirical_ridge_residuals");
+                int64_t iterations = 0;
+                checked(ntk_empirical_ridge_info(model, NULL, NULL, &iterations, NULL, NULL), "ntk_empirical_ridge_info");
+                double *history = malloc(sizeof(double) * (size_t)(iterations + 1)); /* the options may keep max_iter's default */
+                checked(ntk_empirical_ridge_residuals(model, history), "ntk_empirical_ridge_residuals");
+                free(history);
                 ntk_empirical_ridge_free(model);
             }
             double times[2] = {fabs(value()), chance(5) ? -1 : 2};

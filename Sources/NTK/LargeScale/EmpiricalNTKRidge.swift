@@ -261,6 +261,7 @@ final class NystromPreconditioner {
     /// out = P⁻¹ r (n × t each).
     func apply(_ r: MatrixView, into out: MutableMatrixView) throws {
         let t = r.cols
+        if t == 0 || n == 0 { return }
         let w = try Workspace(count: max(m * t, 1), for: "a preconditioner product")
         try MatrixProduct.gemm(u.matrix(n, m).readOnly, transposeA: true, r, into: w.matrix(m, t))
         let l = UnsafePointer(inner.pointer)
