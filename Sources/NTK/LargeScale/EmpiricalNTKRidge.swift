@@ -106,10 +106,10 @@ public final class EmpiricalNTKRidge: @unchecked Sendable {
         alpha.pointer.update(repeating: 0, count: max(nt, 1))
         r.pointer.update(from: residual.pointer, count: nt)
         let norms = columnDots(r, r).map { $0.squareRoot() }
-        func precondition() throws {
+        func applyPreconditioner() throws {
             if let preconditioner { try preconditioner.apply(view(r).readOnly, into: view(s)) } else { s.pointer.update(from: r.pointer, count: nt) }
         }
-        try precondition()
+        try applyPreconditioner()
         p.pointer.update(from: s.pointer, count: nt)
         var rs = columnDots(r, s)
         var history: [Double] = []
@@ -129,7 +129,7 @@ public final class EmpiricalNTKRidge: @unchecked Sendable {
                     r.pointer[i * t + c] -= step * q.pointer[i * t + c]
                 }
             }
-            try precondition()
+            try applyPreconditioner()
             let next = columnDots(r, s)
             for c in 0..<t {
                 let ratio = rs[c] != 0 ? next[c] / rs[c] : 0
