@@ -159,6 +159,24 @@ const char *ntk_last_error(void);
  * cancel. It must not call back into the library with the same handle it is reporting on. */
 typedef int (*ntk_progress_fn)(void *user, double fraction);
 
+/* ---------------------------------------------------------------------------------------
+ * Data parallelism: one part of a data set split by rows over several processes
+ *
+ * The large-scale solvers (ntk_nystrom_fit_centers, ntk_nystrom_fit_kernel,
+ * ntk_empirical_ridge_fit) can fit on rows spread over P processes: each process passes its
+ * own rows and an ntk_reduce_fn in the options. At fixed points of the algorithm (the same
+ * points, in the same order and with the same count on every process) the solver fills a
+ * buffer with its partial sums and calls reduce(values, count, user), which must replace the
+ * count doubles by their elementwise sum over all processes (MPI_Allreduce with MPI_SUM does
+ * this; libntk_mpi, include/ntk_mpi.h, supplies it). Every process then holds the model fitted
+ * on all the rows, with n the total. What is summed: for Nystrom, n, K_nm^T K_nm and
+ * K_nm^T (Y - f0) (one reduction, direct solver) or one m x k product per CG iteration; for the
+ * matrix-free empirical NTK, J^T v (P parameters x k) and the CG dot products per iteration.
+ * The centres must be the same points on every process. A non-zero return stops the call
+ * with NTK_ERR_CANCELLED ("the data partition's reduction failed"). NULL: no partition.
+ * ------------------------------------------------------------------------------------- */
+typedef int (*ntk_reduce_fn)(double *values, int64_t count, void *user);
+
 /* How often a long operation reports: at 0 and 1 and at least every ~0.1 s of work in
  * between (kernel tiles, Cholesky row chunks, ODE steps, training epochs), so a callback that
  * asks to cancel takes effect within a fraction of a second. The exception is the symmetric
@@ -915,10 +933,13 @@ typedef struct ntk_nystrom_options {
     int64_t memory_limit;          /* bytes of working memory; 0 (default): the memory budget */
     ntk_progress_fn progress;      /* default NULL; reported per block of kernel rows */
     void *progress_user;
+    ntk_reduce_fn reduce;          /* default NULL; rows split over processes (see "Data parallelism") */
+    void *reduce_user;
 } ntk_nystrom_options;
 
 #define NTK_NYSTROM_OPTIONS_INIT \
-    { sizeof(ntk_nystrom_options), NTK_NYSTROM_DIRECT, NTK_CENTERS_UNIFORM, NTK_KERNEL_NTK, 1, 0, 1e-8, 100, 0, 0, NULL, NULL }
+    { sizeof(ntk_nystrom_options), NTK_NYSTROM_DIRECT, NTK_CENTERS_UNIFORM, NTK_KERNEL_NTK, 1, 0, 1e-8, 100, 0, 0, NULL, NULL, \
+      NULL, NULL }
 
 /* Sets options->size and every default. Errors: INVALID_ARGUMENT (NULL). */
 int ntk_nystrom_options_init(ntk_nystrom_options *options);
@@ -938,6 +959,15 @@ typedef struct ntk_nystrom ntk_nystrom;
 int ntk_nystrom_fit(const ntk_mlp *mlp, int64_t n, const double *X, int64_t ldx,
                     const ntk_targets *targets, double ridge, int64_t n_centers,
                     const ntk_nystrom_options *options, ntk_nystrom **out);
+
+/* Fits as ntk_nystrom_fit on the caller's m centre points C (m x d, leading dimension ldc;
+ * any points, not necessarily rows of X), e.g. the same centres on every process of a data
+ * partition. ntk_nystrom_centers then fails (the centres have no indices).
+ * Errors: as ntk_nystrom_fit (INVALID_ARGUMENT for m < 1). */
+int ntk_nystrom_fit_centers(const ntk_mlp *mlp, int64_t n, const double *X, int64_t ldx,
+                            const ntk_targets *targets, double ridge, int64_t m,
+                            const double *C, int64_t ldc,
+                            const ntk_nystrom_options *options, ntk_nystrom **out);
 
 /* Fits on a kernel the caller computed: K_nm = K(X, C) (n x m) and K_mm = K(C, C) (m x m,
  * symmetric). Predictions then take K(X_test, C) (test->K_test_centers). Errors: as
@@ -1042,10 +1072,14 @@ typedef struct ntk_matrix_free_options {
     int64_t memory_limit;         /* bytes of working memory; 0 (default): the memory budget */
     ntk_progress_fn progress;     /* default NULL; reported per iteration */
     void *progress_user;
+    ntk_reduce_fn reduce;         /* default NULL; ntk_empirical_ridge_fit only: rows split over
+                                     processes (see "Data parallelism"); needs
+                                     preconditioner_rank = 0 (plain CG) */
+    void *reduce_user;
 } ntk_matrix_free_options;
 
 #define NTK_MATRIX_FREE_OPTIONS_INIT \
-    { sizeof(ntk_matrix_free_options), 1e-8, 500, 256, 0, 1.0, 0, NULL, NULL }
+    { sizeof(ntk_matrix_free_options), 1e-8, 500, 256, 0, 1.0, 0, NULL, NULL, NULL, NULL }
 
 /* Sets options->size and every default. Errors: INVALID_ARGUMENT (NULL). */
 int ntk_matrix_free_options_init(ntk_matrix_free_options *options);

@@ -145,7 +145,7 @@ def ctypes_of(c_type, lib):
     t = c_type.replace("const ", "")
     scalars = {"int": ctypes.c_int, "int64_t": ctypes.c_int64, "uint64_t": ctypes.c_uint64, "double": ctypes.c_double,
                "float": ctypes.c_float, "size_t": ctypes.c_size_t, "void": None}
-    callbacks = {"ntk_progress_fn": lib.PROGRESS_FN, "ntk_epoch_fn": lib.EPOCH_FN, "ntk_snapshot_fn": lib.SNAPSHOT_FN,
+    callbacks = {"ntk_progress_fn": lib.PROGRESS_FN, "ntk_reduce_fn": lib.REDUCE_FN, "ntk_epoch_fn": lib.EPOCH_FN, "ntk_snapshot_fn": lib.SNAPSHOT_FN,
                  "ntk_log_fn": lib.LOG_FN}
     if t in scalars:
         return scalars[t]

@@ -11,6 +11,22 @@ func progress(_ callback: ntk_progress_fn?, _ user: UnsafeMutableRawPointer?) ->
     return ProgressHandler { fraction in callback(user, fraction) == 0 ? .proceed : .cancel }
 }
 
+/// The core's data partition of an `ntk_reduce_fn` (nil: none). A non-zero return becomes
+/// `cancelled`, naming the reduction.
+func partition(_ reduce: ntk_reduce_fn?, _ user: UnsafeMutableRawPointer?) -> DataPartition? {
+    guard let reduce else { return nil }
+    let context = ReduceContext(user: user)
+    return DataPartition { values, count in
+        guard reduce(values, Int64(count), context.user) == 0 else {
+            throw NTKError(.cancelled, "the data partition's reduction failed (options->reduce returned non-zero)")
+        }
+    }
+}
+
+/// The caller's `reduce_user`, carried into the core's `@Sendable` closure: the caller promised
+/// the callback may be called from the thread that called the library.
+private struct ReduceContext: @unchecked Sendable { let user: UnsafeMutableRawPointer? }
+
 /// A size argument (`int64_t`) that must be ≥ 0.
 func size(_ n: Int64, _ name: String) throws -> Int {
     guard n >= 0 else { throw NTKError(.invalidArgument, "\(name) must be >= 0, got \(n)") }

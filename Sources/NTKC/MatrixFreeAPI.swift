@@ -6,7 +6,8 @@ import NTK
 /// The defaults of `ntk_matrix_free_options`, as `ntk_matrix_free_options_init` writes them.
 var matrixFreeDefaults: ntk_matrix_free_options {
     ntk_matrix_free_options(size: MemoryLayout<ntk_matrix_free_options>.size, tol: 1e-8, max_iter: 500, preconditioner_rank: 256,
-                            seed: 0, learning_rate: 1, memory_limit: 0, progress: nil, progress_user: nil)
+                            seed: 0, learning_rate: 1, memory_limit: 0, progress: nil, progress_user: nil,
+                            reduce: nil, reduce_user: nil)
 }
 
 @_cdecl("ntk_matrix_free_options_init")
@@ -54,6 +55,7 @@ public func ntk_empirical_ridge_fit(_ mlp: OpaquePointer?, _ n: Int64, _ x: Unsa
         settings.preconditionerRank = Int(o.preconditioner_rank)
         settings.seed = o.seed
         settings.memoryLimit = o.memory_limit == 0 ? nil : Int(o.memory_limit)
+        settings.partition = partition(o.reduce, o.reduce_user)
         let model = try EmpiricalNTKRidge(mlp: net, x: try input(x, n, net.architecture.inputDimension, ld: ldx, "X"),
                                           targets: try NTKC.targets(targets, rows: n), ridge: ridge, options: settings,
                                           progress: progress(o.progress, o.progress_user))
@@ -123,6 +125,9 @@ public func ntk_empirical_gradient_flow(_ mlp: OpaquePointer?, _ n: Int64, _ x: 
         let timeList = try inputVector(times, try size(count, "count"), "times")
         let testData = try test.map { try points($0, d: a.inputDimension, k: t.outputs, "test") }
         if predTest != nil && testData == nil { throw NTKError(.invalidArgument, "pred_test needs test (the test points)") }
+        guard o.reduce == nil else {
+            throw NTKError(.invalidArgument, "options->reduce is for ntk_empirical_ridge_fit only (the Lanczos flow has no data partition)")
+        }
         var settings = KrylovFlow.Options()
         settings.learningRate = o.learning_rate
         settings.tolerance = o.tol

@@ -31,7 +31,7 @@ func kernelKind(_ k: ntk_kernel_kind) throws -> InfiniteWidthPointKernel.Kind {
 var nystromDefaults: ntk_nystrom_options {
     ntk_nystrom_options(size: MemoryLayout<ntk_nystrom_options>.size, solver: NTK_NYSTROM_DIRECT, centers: NTK_CENTERS_UNIFORM,
                         kernel: NTK_KERNEL_NTK, preconditioned: 1, seed: 0, tol: 1e-8, max_iter: 100, quadrature_points: 0,
-                        memory_limit: 0, progress: nil, progress_user: nil)
+                        memory_limit: 0, progress: nil, progress_user: nil, reduce: nil, reduce_user: nil)
 }
 
 @_cdecl("ntk_nystrom_options_init")
@@ -55,7 +55,17 @@ func nystromOptions(_ o: ntk_nystrom_options) throws -> NystromRidge.Options {
     options.maxIterations = Int(o.max_iter)
     options.preconditioned = o.preconditioned == 1
     options.memoryLimit = o.memory_limit == 0 ? nil : Int(o.memory_limit)
+    options.partition = partition(o.reduce, o.reduce_user)
     return options
+}
+
+/// The infinite-width kernel of a fit on points (options->kernel, options->quadrature_points).
+func nystromKernel(_ a: MLPArchitecture, _ o: ntk_nystrom_options) throws -> InfiniteWidthPointKernel {
+    let points = o.quadrature_points
+    guard points >= 0, points <= 64 else {
+        throw NTKError(.invalidArgument, "options->quadrature_points must be in 0...64 (0: automatic), got \(points)")
+    }
+    return InfiniteWidthPointKernel(a, kind: try kernelKind(o.kernel), points: Int(points))
 }
 
 @_cdecl("ntk_nystrom_fit")
@@ -69,15 +79,35 @@ public func ntk_nystrom_fit(_ mlp: OpaquePointer?, _ n: Int64, _ x: UnsafePointe
         let a = try HandleRegistry.shared.lookup(mlp, as: MLP.self, "mlp").architecture
         let o = try options(optionsIn, defaults: nystromDefaults, "options")
         let n = try size(n, "n")
-        let points = o.quadrature_points
-        guard points >= 0, points <= 64 else {
-            throw NTKError(.invalidArgument, "options->quadrature_points must be in 0...64 (0: automatic), got \(points)")
+        guard o.reduce == nil else {
+            throw NTKError(.invalidArgument, "options->reduce needs the same centres on every process: use ntk_nystrom_fit_centers")
         }
-        let kernel = InfiniteWidthPointKernel(a, kind: try kernelKind(o.kernel), points: Int(points))
+        let kernel = try nystromKernel(a, o)
         let model = try NystromRidge.fit(kernel: kernel, x: try input(x, n, a.inputDimension, ld: ldx, "X"),
                                          targets: try NTKC.targets(targets, rows: n), ridge: ridge,
                                          centers: try size(centers, "n_centers"), selection: try centerSelection(o.centers),
                                          seed: o.seed, options: try nystromOptions(o), progress: progress(o.progress, o.progress_user))
+        out.pointee = HandleRegistry.shared.register(model)
+    }
+}
+
+@_cdecl("ntk_nystrom_fit_centers")
+public func ntk_nystrom_fit_centers(_ mlp: OpaquePointer?, _ n: Int64, _ x: UnsafePointer<Double>?, _ ldx: Int64,
+                                    _ targets: UnsafePointer<ntk_targets>?, _ ridge: Double, _ m: Int64,
+                                    _ c: UnsafePointer<Double>?, _ ldc: Int64,
+                                    _ optionsIn: UnsafePointer<ntk_nystrom_options>?,
+                                    _ out: UnsafeMutablePointer<OpaquePointer?>?) -> Int32 {
+    out?.pointee = nil
+    return boundary("ntk_nystrom_fit_centers") {
+        let out = try required(out, "out")
+        let a = try HandleRegistry.shared.lookup(mlp, as: MLP.self, "mlp").architecture
+        let o = try options(optionsIn, defaults: nystromDefaults, "options")
+        let n = try size(n, "n"), m = try size(m, "m")
+        guard m >= 1 else { throw NTKError(.invalidArgument, "m (the number of centres) must be >= 1, got \(m)") }
+        let model = try NystromRidge.fit(kernel: try nystromKernel(a, o), x: try input(x, n, a.inputDimension, ld: ldx, "X"),
+                                         targets: try NTKC.targets(targets, rows: n), ridge: ridge,
+                                         centers: try input(c, m, a.inputDimension, ld: ldc, "C"),
+                                         options: try nystromOptions(o), progress: progress(o.progress, o.progress_user))
         out.pointee = HandleRegistry.shared.register(model)
     }
 }
@@ -209,6 +239,9 @@ public func ntk_nystrom_centers(_ model: OpaquePointer?, _ indices: UnsafeMutabl
         let model = try HandleRegistry.shared.lookup(model, as: NystromRidge.self, "model")
         guard model.kernel != nil else {
             throw NTKError(.invalidArgument, "this model was fitted on a kernel (ntk_nystrom_fit_kernel): its centres are the caller's")
+        }
+        guard model.centerIndices.count == model.centerCount else {
+            throw NTKError(.invalidArgument, "this model was fitted on the caller's centre points (ntk_nystrom_fit_centers): they have no indices")
         }
         let out = try required(indices, "indices")
         for (i, c) in model.centerIndices.enumerated() { out[i] = Int64(c) }

@@ -183,9 +183,12 @@ final class EmpiricalNTKOperator {
         }
     }
 
-    /// `out = K V` (n × t) with the mean-over-outputs kernel.
-    func apply(_ v: MatrixView, into out: MutableMatrixView, g: Workspace, scratch: Workspace) throws {
+    /// `out = K V` (n × t) with the mean-over-outputs kernel. With a partition the rows are one
+    /// part of the data: `JᵀV` is summed over the parts (one reduction) before `J(JᵀV)`.
+    func apply(_ v: MatrixView, into out: MutableMatrixView, g: Workspace, scratch: Workspace,
+               partition: DataPartition? = nil) throws {
         try transpose(v, into: g, scratch: scratch)
+        try partition.sum(g.pointer, outputs * v.cols * Self.vectorLength(architecture))
         let weight = 1 / Double(outputs)
         try forEachBlock { rows, pass in
             try Self.forward(pass, UnsafePointer(g.pointer), columns: v.cols, weight: weight,

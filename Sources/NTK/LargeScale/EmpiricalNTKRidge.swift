@@ -30,10 +30,15 @@ public final class EmpiricalNTKRidge: @unchecked Sendable {
         public var seed: UInt64 = 0
         /// Bytes of working memory (nil: the process-wide `MemoryBudget`).
         public var memoryLimit: Int? = nil
+        /// The rows are one part of a data set split over processes (nil: they are all of it):
+        /// `JᵀV` and the CG dot products are summed over the parts, so every part runs the
+        /// iterations of the fit on all the rows and keeps its own rows' α. Needs
+        /// `preconditionerRank = 0`.
+        public var partition: DataPartition? = nil
         public init() {}
     }
 
-    /// n, the number of training points.
+    /// n, the number of training points (this part's, with a partition).
     public let n: Int
     /// t, the number of target columns.
     public let outputs: Int
@@ -73,6 +78,10 @@ public final class EmpiricalNTKRidge: @unchecked Sendable {
         guard options.preconditionerRank >= 0 else {
             throw NTKError.invalidArgument("the preconditioner rank must be >= 0, got \(options.preconditionerRank)")
         }
+        guard options.partition == nil || options.preconditionerRank == 0 else {
+            throw NTKError.invalidArgument("a data partition needs preconditioner_rank = 0 (plain CG), got \(options.preconditionerRank)")
+        }
+        let partition = options.partition
         let budget = try MemoryBudget.resolve(options.memoryLimit)
         let m = min(options.preconditionerRank, n)
         // The preconditioner (U: n × m, and three m × m) and the CG vectors (6 n × t) first.
@@ -96,22 +105,23 @@ public final class EmpiricalNTKRidge: @unchecked Sendable {
         let q = try vectors("the CG product"), s = try vectors("the preconditioned residual")
         let residual = try targets.residual()
         func view(_ w: Workspace) -> MutableMatrixView { w.matrix(n, t) }
-        func columnDots(_ u: Workspace, _ v: Workspace) -> [Double] {
-            (0..<t).map { c in
+        /// Σ_i u_ic v_ic per column, over every part of a partition.
+        func columnDots(_ u: Workspace, _ v: Workspace) throws -> [Double] {
+            try partition.total((0..<t).map { c in
                 var sum = 0.0
                 for i in 0..<n { sum += u.pointer[i * t + c] * v.pointer[i * t + c] }
                 return sum
-            }
+            })
         }
         alpha.pointer.update(repeating: 0, count: max(nt, 1))
         r.pointer.update(from: residual.pointer, count: nt)
-        let norms = columnDots(r, r).map { $0.squareRoot() }
+        let norms = try columnDots(r, r).map { $0.squareRoot() }
         func applyPreconditioner() throws {
             if let preconditioner { try preconditioner.apply(view(r).readOnly, into: view(s)) } else { s.pointer.update(from: r.pointer, count: nt) }
         }
         try applyPreconditioner()
         p.pointer.update(from: s.pointer, count: nt)
-        var rs = columnDots(r, s)
+        var rs = try columnDots(r, s)
         var history: [Double] = []
         var converged = norms.allSatisfy { $0 == 0 }
         var iteration = 0
@@ -119,9 +129,9 @@ public final class EmpiricalNTKRidge: @unchecked Sendable {
         Log.info("empirical NTK ridge: \(n) points, \(t) target column(s), ridge \(z), CG \(m > 0 ? "with a rank-\(m) Nyström preconditioner" : "without preconditioner"), tolerance \(options.tolerance)")
         while !converged && iteration < cap {
             iteration += 1
-            try op.apply(view(p).readOnly, into: view(q), g: g, scratch: scratch)
+            try op.apply(view(p).readOnly, into: view(q), g: g, scratch: scratch, partition: partition)
             if z > 0 { cblas_daxpy(Int32(nt), z, p.pointer, 1, q.pointer, 1) }
-            let pq = columnDots(p, q)
+            let pq = try columnDots(p, q)
             for c in 0..<t {
                 let step = pq[c] > 0 && rs[c] != 0 ? rs[c] / pq[c] : 0
                 for i in 0..<n {
@@ -130,13 +140,13 @@ public final class EmpiricalNTKRidge: @unchecked Sendable {
                 }
             }
             try applyPreconditioner()
-            let next = columnDots(r, s)
+            let next = try columnDots(r, s)
             for c in 0..<t {
                 let ratio = rs[c] != 0 ? next[c] / rs[c] : 0
                 for i in 0..<n { p.pointer[i * t + c] = s.pointer[i * t + c] + ratio * p.pointer[i * t + c] }
             }
             rs = next
-            let rr = columnDots(r, r)
+            let rr = try columnDots(r, r)
             let relative = (0..<t).map { norms[$0] > 0 ? rr[$0].squareRoot() / norms[$0] : 0 }.max() ?? 0
             history.append(relative)
             converged = relative <= options.tolerance
@@ -151,6 +161,7 @@ public final class EmpiricalNTKRidge: @unchecked Sendable {
         // J(X)ᵀ α for predictions.
         let transposed = try Workspace(count: g.count, for: "J(X)ᵀ α")
         try op.transpose(view(alpha).readOnly, into: transposed, scratch: scratch)
+        try partition.sum(transposed.pointer, transposed.count)
         self.n = n
         self.outputs = t
         self.ridge = z

@@ -55,6 +55,10 @@ public final class NystromRidge: @unchecked Sendable {
         public var preconditioned: Bool = true
         /// Bytes of working memory (nil: the process-wide `MemoryBudget`).
         public var memoryLimit: Int? = nil
+        /// The rows are one part of a data set split over processes (nil: they are all of it).
+        /// The centres must then be the same points on every part; the model is the one fitted
+        /// on all the rows, on every part (n is the total).
+        public var partition: DataPartition? = nil
         public init() {}
 
         func validate() throws {
@@ -64,7 +68,7 @@ public final class NystromRidge: @unchecked Sendable {
         }
     }
 
-    /// n, the number of training points.
+    /// n, the number of training points (over all parts of a partition).
     public let n: Int
     /// m, the number of centres.
     public let centerCount: Int
@@ -159,6 +163,30 @@ public final class NystromRidge: @unchecked Sendable {
                                 progress: progress.stage(selection == .uniform ? 0 : 0.2, 1))
     }
 
+    /// Fits on `K(X, C)` of `kernel` with the caller's centres C (m × d, any points, not
+    /// necessarily rows of X) — for instance the same centres on every part of a partition.
+    /// - Throws: as the cross-kernel initialiser; `invalidArgument` when C has no rows.
+    public static func fit(kernel: PointKernel, x: MatrixView, targets: Targets, ridge: Double, centers c: MatrixView,
+                           options: Options = Options(), progress: ProgressHandler = .none) throws -> NystromRidge {
+        let d = kernel.inputDimension
+        guard x.cols == d else { throw NTKError.dimensionMismatch("X has \(x.cols) columns but the input dimension is \(d)") }
+        guard c.cols == d else { throw NTKError.dimensionMismatch("C has \(c.cols) columns but the input dimension is \(d)") }
+        guard targets.rows == x.rows else { throw NTKError.dimensionMismatch("Y has \(targets.rows) rows but X has \(x.rows)") }
+        let m = c.rows
+        guard m >= 1 else { throw NTKError.invalidArgument("the number of centres must be >= 1") }
+        try InputCheck.finite(x, "X")
+        try InputCheck.finite(c, "C")
+        try Self.check(ridge: ridge, options: options)
+        let points = try Workspace(count: try Sizes.product(m, d, "centre points"), for: "the centres")
+        for r in 0..<m { (points.pointer + r * d).update(from: c.row(r), count: d) }
+        let own = MatrixView(unchecked: UnsafePointer(points.pointer), rows: m, cols: d, ld: max(d, 1))
+        let kmm = try Workspace(count: try Sizes.product(m, m, "centre kernel"), for: "the centres' kernel")
+        try kernel.evaluate(own, nil, into: kmm.matrix(m, m), progress: .none)
+        let cross = try ComputedCrossKernel(kernel, x: x, centers: own)
+        return try NystromRidge(cross: cross, kCenters: kmm.matrix(m, m).readOnly, targets: targets, ridge: ridge,
+                                options: options, kernel: kernel, centerIndices: [], centerPoints: points, progress: progress)
+    }
+
     static func check(ridge: Double, options: Options) throws {
         try InputCheck.finite(ridge, "ridge")
         guard ridge >= 0 else { throw NTKError.invalidArgument("ridge must be >= 0, got \(ridge)") }
@@ -204,8 +232,10 @@ public final class NystromRidge: @unchecked Sendable {
         let residual = try targets.residual()
         let r = residual.matrix(n, k).readOnly
         let pass = try Pass(cross: cross, blockRows: blockRows, cache: cache, progress: progress)
+        // n over all parts of a partition (the local n without one).
+        let total = Int(try options.partition.total(Double(n)))
 
-        self.n = n
+        self.n = total
         self.centerCount = m
         self.outputs = k
         self.ridge = ridge
@@ -219,17 +249,17 @@ public final class NystromRidge: @unchecked Sendable {
         self.coefficients = try Workspace(count: try Sizes.product(m, max(k, 1), "coefficients"), for: "the coefficients")
         switch options.solver {
         case .direct:
-            let spectrum = try Self.spectrum(pass: pass, factor: factor, residual: r, progress: progress)
+            let spectrum = try Self.spectrum(pass: pass, factor: factor, residual: r, partition: options.partition, progress: progress)
             self.spectrum = spectrum
             self.iterations = 0
             self.residuals = []
             self.converged = true
-            let filter = try SpectralFilter(time: .infinity, ridge: ridge, learningRate: 1, nTargets: max(n * k, 1))
+            let filter = try SpectralFilter(time: .infinity, ridge: ridge, learningRate: 1, nTargets: max(total * k, 1))
             try Self.filteredCoefficients(spectrum: spectrum, factor: factor, m: m, k: k, filters: [filter],
                                           into: coefficients.matrix(m, k))
         case .conjugateGradient:
             self.spectrum = nil
-            let result = try Self.falkon(pass: pass, factor: factor, residual: r, ridge: ridge, options: options,
+            let result = try Self.falkon(pass: pass, totalRows: total, factor: factor, residual: r, ridge: ridge, options: options,
                                          into: coefficients.matrix(m, k), progress: progress)
             (self.iterations, self.residuals, self.converged) = result
         }
@@ -325,18 +355,29 @@ public final class NystromRidge: @unchecked Sendable {
         }
     }
 
-    /// The `.direct` solver: one pass for G = K_mnK_nm and K_mn R, then M = L⁻¹GL⁻ᵀ = UΛUᵀ.
-    static func spectrum(pass: Pass, factor: Workspace, residual r: MatrixView, progress: ProgressHandler) throws -> Spectrum {
+    /// The `.direct` solver: one pass for G = K_mnK_nm and K_mn R (summed over the parts of a
+    /// partition, in one reduction with ‖R‖²), then M = L⁻¹GL⁻ᵀ = UΛUᵀ.
+    static func spectrum(pass: Pass, factor: Workspace, residual r: MatrixView, partition: DataPartition?,
+                         progress: ProgressHandler) throws -> Spectrum {
         let n = pass.n, m = pass.m, k = r.cols
-        let g = try Workspace(count: m * m, for: "K_mn K_nm")
-        let b = try Workspace(count: try Sizes.product(m, max(k, 1), "K_mn R"), for: "K_mn R")
-        g.pointer.update(repeating: 0, count: m * m)
-        b.pointer.update(repeating: 0, count: m * max(k, 1))
+        // One buffer: G (m × m), K_mn R (m × k), then ‖R_c‖² per column.
+        let g = try Workspace(count: try Sizes.sum(m * m, try Sizes.product(m + 1, max(k, 1), "K_mn R"), "normal equations"),
+                              for: "K_mn K_nm")
+        let b = g.pointer + m * m
+        g.pointer.update(repeating: 0, count: g.count)
         try pass.forEachBlock(report: { 0.85 * $0 }) { rows, kb in
             cblas_dsyrk(CblasRowMajor, CblasLower, CblasTrans, Int32(m), Int32(rows.count), 1, kb.base, Int32(kb.ld),
                         1, g.pointer, Int32(m))
-            try MatrixProduct.gemm(kb, transposeA: true, r.rowRange(rows.lowerBound, rows.upperBound), beta: 1, into: b.matrix(m, k))
+            try MatrixProduct.gemm(kb, transposeA: true, r.rowRange(rows.lowerBound, rows.upperBound), beta: 1,
+                                   into: MutableMatrixView(unchecked: b, rows: m, cols: k, ld: max(k, 1)))
         }
+        let squares = b + m * max(k, 1)
+        for c in 0..<k {
+            var total = 0.0
+            for i in 0..<n { total += r[i, c] * r[i, c] }
+            squares[c] = total
+        }
+        try partition.sum(g.pointer, g.count)
         // M = L⁻¹ G L⁻ᵀ, symmetrised.
         Symmetry.mirrorLowerToUpper(g.pointer, n: m, ld: m)
         let l = UnsafePointer(factor.pointer)
@@ -361,14 +402,14 @@ public final class NystromRidge: @unchecked Sendable {
         let eigenvalues = values.map { $0 <= cutoff ? 0 : $0 }
         // c = Uᵀ L⁻¹ K_mn R, and the part of ‖R‖² outside span(Φ): ‖R‖² − Σ_i c_i²/λ_i.
         if k > 0 {
-            cblas_dtrsm(CblasRowMajor, CblasLeft, CblasLower, CblasNoTrans, CblasNonUnit, Int32(m), Int32(k), 1, l, Int32(m), b.pointer, Int32(k))
+            cblas_dtrsm(CblasRowMajor, CblasLeft, CblasLower, CblasNoTrans, CblasNonUnit, Int32(m), Int32(k), 1, l, Int32(m), b, Int32(k))
         }
         let projected = try Workspace(count: try Sizes.product(m, max(k, 1), "projected targets"), for: "the projected targets")
-        try MatrixProduct.gemm(vectors.matrix(m, m).readOnly, transposeA: true, b.matrix(m, k).readOnly, into: projected.matrix(m, k))
+        try MatrixProduct.gemm(vectors.matrix(m, m).readOnly, transposeA: true,
+                               MatrixView(unchecked: UnsafePointer(b), rows: m, cols: k, ld: max(k, 1)), into: projected.matrix(m, k))
         var outside = [Double](repeating: 0, count: k)
         for c in 0..<k {
-            var total = 0.0
-            for i in 0..<n { total += r[i, c] * r[i, c] }
+            let total = squares[c]
             var inside = 0.0
             for i in 0..<m where eigenvalues[i] > 0 { inside += projected.pointer[i * k + c] * projected.pointer[i * k + c] / eigenvalues[i] }
             outside[c] = max(total - inside, 0)
@@ -397,9 +438,9 @@ public final class NystromRidge: @unchecked Sendable {
     }
 
     /// Falkon: CG on `Bᵀ H B γ = Bᵀ K_mn R`, `H = K_mnK_nm + z L Lᵀ`, β = B γ (B = I unpreconditioned).
-    static func falkon(pass: Pass, factor: Workspace, residual r: MatrixView, ridge z: Double, options: Options,
+    static func falkon(pass: Pass, totalRows n: Int, factor: Workspace, residual r: MatrixView, ridge z: Double, options: Options,
                        into beta: MutableMatrixView, progress: ProgressHandler) throws -> (Int, [Double], Bool) {
-        let n = pass.n, m = pass.m, k = r.cols
+        let m = pass.m, k = r.cols
         let l = UnsafePointer(factor.pointer), ldl = Int32(m)
         if k == 0 { return (0, [], true) }
         // A Aᵀ = (n/m) LᵀL + z I.
@@ -416,7 +457,7 @@ public final class NystromRidge: @unchecked Sendable {
         func vectors(_ what: String) throws -> Workspace { try Workspace(count: mk, for: what) }
         let x = try vectors("the CG iterate"), res = try vectors("the CG residual"), p = try vectors("the CG direction")
         let q = try vectors("the CG product"), v = try vectors("a CG scratch vector")
-        let u = try Workspace(count: try Sizes.product(pass.cache != nil ? n : pass.blockRows, k, "block product"), for: "a block product")
+        let u = try Workspace(count: try Sizes.product(pass.cache != nil ? pass.n : pass.blockRows, k, "block product"), for: "a block product")
         let ik = Int32(k)
         /// x ← Bx = L⁻ᵀ A⁻ᵀ x (in place).
         func applyB(_ x: UnsafeMutablePointer<Double>) {
@@ -438,6 +479,7 @@ public final class NystromRidge: @unchecked Sendable {
             let span = (1 - start) / Double(cap + 1)
             try pass.normalProduct(v.matrix(m, k).readOnly, into: out.matrix(m, k), block: u,
                                    report: { start + span * (Double(iteration) + $0) })
+            try options.partition.sum(out.pointer, mk)
             if z > 0 {
                 // + z L Lᵀ v
                 cblas_dtrmm(CblasRowMajor, CblasLeft, CblasLower, CblasTrans, CblasNonUnit, ldl, ik, 1, l, ldl, v.pointer, ik)
@@ -452,6 +494,7 @@ public final class NystromRidge: @unchecked Sendable {
         try pass.forEachBlock(report: { start + span0 * $0 }) { rows, kb in
             try MatrixProduct.gemm(kb, transposeA: true, r.rowRange(rows.lowerBound, rows.upperBound), beta: 1, into: res.matrix(m, k))
         }
+        try options.partition.sum(res.pointer, mk)
         applyBT(res.pointer)
         func columnNorms(_ w: Workspace) -> [Double] {
             (0..<k).map { c in

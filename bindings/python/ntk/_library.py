@@ -24,6 +24,9 @@ PROGRESS_FN = ctypes.CFUNCTYPE(c_int, c_void_p, c_double)
 EPOCH_FN = ctypes.CFUNCTYPE(c_int, c_void_p, c_int64, c_double)
 #: ``int (*)(void *user, int64_t epoch, const double *K_probe, int64_t m, double lambda_max)``.
 SNAPSHOT_FN = ctypes.CFUNCTYPE(c_int, c_void_p, c_int64, POINTER(c_double), c_int64, c_double)
+#: ``int (*)(double *values, int64_t count, void *user)``: the data-partition reduction
+#: (ntk.distributed fills it with MPI_Allreduce).
+REDUCE_FN = ctypes.CFUNCTYPE(c_int, POINTER(c_double), c_int64, c_void_p)
 #: ``void (*)(void *user, ntk_log_level level, const char *message)``: the log handler type.
 LOG_FN = ctypes.CFUNCTYPE(None, c_void_p, c_int, c_char_p)
 
@@ -158,7 +161,8 @@ class NystromOptions(_Options):
     _init = "ntk_nystrom_options_init"
     _fields_ = [("size", c_size_t), ("solver", c_int), ("centers", c_int), ("kernel", c_int), ("preconditioned", c_int),
                 ("seed", c_uint64), ("tol", c_double), ("max_iter", c_int64), ("quadrature_points", c_int),
-                ("memory_limit", c_int64), ("progress", PROGRESS_FN), ("progress_user", c_void_p)]
+                ("memory_limit", c_int64), ("progress", PROGRESS_FN), ("progress_user", c_void_p),
+                ("reduce", REDUCE_FN), ("reduce_user", c_void_p)]
 
 
 class NystromTest(ctypes.Structure):
@@ -172,7 +176,7 @@ class MatrixFreeOptions(_Options):
     _init = "ntk_matrix_free_options_init"
     _fields_ = [("size", c_size_t), ("tol", c_double), ("max_iter", c_int64), ("preconditioner_rank", c_int64),
                 ("seed", c_uint64), ("learning_rate", c_double), ("memory_limit", c_int64),
-                ("progress", PROGRESS_FN), ("progress_user", c_void_p)]
+                ("progress", PROGRESS_FN), ("progress_user", c_void_p), ("reduce", REDUCE_FN), ("reduce_user", c_void_p)]
 
 
 class Points(ctypes.Structure):
@@ -269,6 +273,8 @@ _SIGNATURES = {
     "ntk_memory_budget": ([_i64, _i64], c_int),
     "ntk_nystrom_options_init": ([_P(NystromOptions)], c_int),
     "ntk_nystrom_fit": ([_h, c_int64, _d, c_int64, _P(Targets), c_double, c_int64, _P(NystromOptions), _out], c_int),
+    "ntk_nystrom_fit_centers": ([_h, c_int64, _d, c_int64, _P(Targets), c_double, c_int64, _d, c_int64,
+                                 _P(NystromOptions), _out], c_int),
     "ntk_nystrom_fit_kernel": ([c_int64, c_int64, _d, c_int64, _d, c_int64, _P(Targets), c_double, _P(NystromOptions),
                                 _out], c_int),
     "ntk_nystrom_predict": ([_h, _P(NystromTest), _d, c_int64, PROGRESS_FN, c_void_p], c_int),

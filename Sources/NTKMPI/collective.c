@@ -1,0 +1,322 @@
+/* The collective error protocol, fingerprints of replicated arguments, and the small
+ * collective helpers every entry point shares. */
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cblas.h>
+
+#include "internal.h"
+
+static _Thread_local char last_error[1200];
+
+const char *ntk_mpi_last_error(void) { return last_error; }
+
+void call_begin(ntk_mpi_call *call, const char *function, MPI_Comm comm) {
+    call->function = function;
+    call->comm = comm;
+    call->rank = 0;
+    call->size = 1;
+    call->status = NTK_OK;
+    call->message[0] = '\0';
+    if (comm != MPI_COMM_NULL) {
+        MPI_Comm_rank(comm, &call->rank);
+        MPI_Comm_size(comm, &call->size);
+    }
+}
+
+int call_fail(ntk_mpi_call *call, int status, const char *format, ...) {
+    if (call->status != NTK_OK) return status;
+    call->status = status;
+    va_list args;
+    va_start(args, format);
+    vsnprintf(call->message, sizeof call->message, format, args);
+    va_end(args);
+    return status;
+}
+
+int call_fail_ntk(ntk_mpi_call *call, int status) {
+    return call_fail(call, status, "%s", ntk_last_error());
+}
+
+int call_agree(ntk_mpi_call *call) {
+    if (call->comm == MPI_COMM_NULL) return call->status;
+    int worst = 0;
+    MPI_Allreduce(&call->status, &worst, 1, MPI_INT, MPI_MIN, call->comm);
+    if (worst == NTK_OK) return NTK_OK;
+    int candidate = call->status == worst ? call->rank : call->size, root = 0;
+    MPI_Allreduce(&candidate, &root, 1, MPI_INT, MPI_MIN, call->comm);
+    char text[sizeof call->message];
+    if (call->rank == root) memcpy(text, call->message, sizeof text);
+    MPI_Bcast(text, (int)sizeof text, MPI_CHAR, root, call->comm);
+    text[sizeof text - 1] = '\0';
+    call->status = worst;
+    snprintf(call->message, sizeof call->message, "rank %d: %s", root, text);
+    return worst;
+}
+
+int call_finish(ntk_mpi_call *call) {
+    int status = call_agree(call);
+    if (status != NTK_OK) {
+        if (strncmp(call->message, "rank ", 5) == 0 || call->comm == MPI_COMM_NULL) {
+            snprintf(last_error, sizeof last_error, "%s: %s", call->function, call->message);
+        } else {
+            snprintf(last_error, sizeof last_error, "%s: %s", call->function, call->message);
+        }
+    }
+    return status;
+}
+
+int call_same(ntk_mpi_call *call, const double *values, int count, const char *const *names, int status) {
+    if (call_agree(call) != NTK_OK) return call->status;
+    double *low = malloc(sizeof(double) * (size_t)(2 * count + 1));
+    int ok = low != NULL;
+    int all_ok = 0;
+    MPI_Allreduce(&ok, &all_ok, 1, MPI_INT, MPI_MIN, call->comm);
+    if (!all_ok) {
+        if (!ok) call_fail(call, NTK_ERR_OUT_OF_MEMORY, "out of memory for a consistency check");
+        free(low);
+        return call_agree(call);
+    }
+    double *high = low + count;
+    MPI_Allreduce(values, low, count, MPI_DOUBLE, MPI_MIN, call->comm);
+    MPI_Allreduce(values, high, count, MPI_DOUBLE, MPI_MAX, call->comm);
+    for (int i = 0; i < count; i++) {
+        if (!(low[i] == high[i])) {
+            call_fail(call, status, "%s differs across the ranks (from %.17g to %.17g): arguments documented as "
+                      "replicated must be the same on every rank", names[i], low[i], high[i]);
+            break;
+        }
+    }
+    free(low);
+    return call_agree(call);
+}
+
+int sum_doubles(MPI_Comm comm, double *values, int64_t count) {
+    const int64_t chunk = (int64_t)1 << 28;
+    for (int64_t start = 0; start < count; start += chunk) {
+        int part = (int)(count - start < chunk ? count - start : chunk);
+        if (MPI_Allreduce(MPI_IN_PLACE, values + start, part, MPI_DOUBLE, MPI_SUM, comm) != MPI_SUCCESS) return -1;
+    }
+    return 0;
+}
+
+void fingerprint(const double *X, int64_t rows, int64_t cols, int64_t ld, double out[2]) {
+    double plain = 0, weighted = 0;
+    for (int64_t i = 0; i < rows; i++) {
+        for (int64_t j = 0; j < cols; j++) {
+            double x = X[i * ld + j];
+            plain += x;
+            weighted += x * (double)(((i * 131 + j) % 1009) + 1);
+        }
+    }
+    out[0] = plain;
+    out[1] = weighted;
+}
+
+int network_fingerprint(const ntk_mlp *mlp, int with_parameters, double out[6], int64_t *d_out, int64_t *k_out) {
+    int64_t d = 0, k = 0, hidden = 0, p = 0;
+    int status = ntk_mlp_info(mlp, &d, &k, &hidden, &p);
+    if (status != NTK_OK) return status;
+    out[0] = (double)d;
+    out[1] = (double)k;
+    out[2] = (double)hidden;
+    out[3] = (double)p;
+    out[4] = 0;
+    out[5] = 0;
+    *d_out = d;
+    *k_out = k;
+    /* Two fixed probe points. */
+    double *probe = malloc(sizeof(double) * (size_t)(2 * (d > 0 ? d : 1) + 2 * (k > 0 ? k : 1)));
+    if (probe == NULL) return NTK_ERR_OUT_OF_MEMORY;
+    for (int64_t j = 0; j < 2 * d; j++) probe[j] = sin(1.0 + (double)j);
+    double diag[2] = {0, 0};
+    status = ntk_infinite_width_diagonal(mlp, 2, probe, d > 0 ? d : 1, NULL, diag);
+    if (status == NTK_OK) out[4] = diag[0] + 2 * diag[1];
+    if (status == NTK_OK && with_parameters) {
+        double *f = probe + 2 * (d > 0 ? d : 1);
+        status = ntk_mlp_forward(mlp, 2, probe, d > 0 ? d : 1, f, k > 0 ? k : 1);
+        if (status == NTK_OK) {
+            double fp[2];
+            fingerprint(f, 2, k, k > 0 ? k : 1, fp);
+            out[5] = fp[0] + fp[1];
+        }
+    }
+    free(probe);
+    return status;
+}
+
+void *call_alloc(ntk_mpi_call *call, int64_t count, int64_t size, const char *what) {
+    if (count < 0 || size <= 0 || (count > 0 && count > INT64_MAX / size)) {
+        call_fail(call, NTK_ERR_TOO_LARGE, "%s: %lld elements are too many", what, (long long)count);
+        return NULL;
+    }
+    void *p = calloc((size_t)(count > 0 ? count : 1), (size_t)size);
+    if (p == NULL) {
+        call_fail(call, NTK_ERR_OUT_OF_MEMORY, "out of memory for %s (%lld bytes)", what, (long long)(count * size));
+    }
+    return p;
+}
+
+int gather_points(ntk_mpi_call *call, const ntk_mpi_points *points, int64_t d, const char *name,
+                  const double **X, int64_t *ldx, int64_t *n, double **owned) {
+    *X = NULL;
+    *owned = NULL;
+    *n = 0;
+    *ldx = d > 0 ? d : 1;
+    int layout = -1;
+    if (points == NULL) {
+        call_fail(call, NTK_ERR_INVALID_ARGUMENT, "%s is NULL", name);
+    } else if (points->layout != NTK_MPI_REPLICATED && points->layout != NTK_MPI_BY_ROWS) {
+        call_fail(call, NTK_ERR_INVALID_ARGUMENT, "%s->layout is %d, must be NTK_MPI_REPLICATED or NTK_MPI_BY_ROWS",
+                  name, (int)points->layout);
+    } else if (points->n < 0) {
+        call_fail(call, NTK_ERR_INVALID_ARGUMENT, "%s->n must be >= 0, got %lld", name, (long long)points->n);
+    } else if (points->n > 0 && points->X == NULL) {
+        call_fail(call, NTK_ERR_INVALID_ARGUMENT, "%s->X is NULL", name);
+    } else if (points->n > 0 && points->ldx < (d > 0 ? d : 1)) {
+        call_fail(call, NTK_ERR_INVALID_ARGUMENT, "%s->ldx is %lld, must be >= d = %lld", name,
+                  (long long)points->ldx, (long long)d);
+    } else {
+        layout = (int)points->layout;
+        for (int64_t i = 0; i < points->n && call->status == NTK_OK; i++) {
+            for (int64_t j = 0; j < d; j++) {
+                if (!isfinite(points->X[i * points->ldx + j])) {
+                    call_fail(call, NTK_ERR_NON_FINITE, "%s->X (row %lld, column %lld) is %g, must be finite", name,
+                              (long long)i, (long long)j, points->X[i * points->ldx + j]);
+                    break;
+                }
+            }
+        }
+    }
+    double shape[1] = {(double)layout};
+    static const char *const layout_name[] = {"the points' layout"};
+    if (call_same(call, shape, 1, layout_name, NTK_ERR_INVALID_ARGUMENT) != NTK_OK) return call->status;
+    if (layout == NTK_MPI_REPLICATED) {
+        double fp[3] = {(double)points->n, 0, 0};
+        fingerprint(points->X, points->n, d, points->ldx, fp + 1);
+        static const char *const names[] = {"n (replicated points)", "the replicated points (a checksum)",
+                                            "the replicated points (a weighted checksum)"};
+        if (call_same(call, fp, 3, names, NTK_ERR_INVALID_ARGUMENT) != NTK_OK) return call->status;
+        *X = points->X;
+        *ldx = points->ldx;
+        *n = points->n;
+        return NTK_OK;
+    }
+    /* By rows: every rank's count, then the rows in rank order. */
+    int64_t *counts = call_alloc(call, call->size, sizeof(int64_t), "row counts");
+    if (call_agree(call) != NTK_OK) { free(counts); return call->status; }
+    int64_t mine = points->n;
+    MPI_Allgather(&mine, 1, MPI_INT64_T, counts, 1, MPI_INT64_T, call->comm);
+    int64_t total = 0;
+    for (int r = 0; r < call->size; r++) total += counts[r];
+    int64_t width = d > 0 ? d : 1;
+    double *all = call_alloc(call, total * width, sizeof(double), "the gathered points");
+    double *packed = call_alloc(call, mine * width, sizeof(double), "the packed points");
+    if (call_agree(call) != NTK_OK) { free(counts); free(all); free(packed); return call->status; }
+    for (int64_t i = 0; i < mine; i++) memcpy(packed + i * width, points->X + i * points->ldx, sizeof(double) * (size_t)d);
+    /* Allgatherv takes int counts: send in row chunks small enough for them. */
+    int *recv = malloc(sizeof(int) * (size_t)call->size), *displs = malloc(sizeof(int) * (size_t)call->size);
+    int fits = recv != NULL && displs != NULL && total * width < INT32_MAX;
+    int all_fit = 0;
+    MPI_Allreduce(&fits, &all_fit, 1, MPI_INT, MPI_MIN, call->comm);
+    if (!all_fit) {
+        call_fail(call, NTK_ERR_TOO_LARGE, "%s: %lld x %lld gathered points exceed MPI's int counts", name,
+                  (long long)total, (long long)d);
+    } else {
+        int64_t offset = 0;
+        for (int r = 0; r < call->size; r++) {
+            recv[r] = (int)(counts[r] * width);
+            displs[r] = (int)offset;
+            offset += counts[r] * width;
+        }
+        MPI_Allgatherv(packed, (int)(mine * width), MPI_DOUBLE, all, recv, displs, MPI_DOUBLE, call->comm);
+    }
+    free(recv);
+    free(displs);
+    free(counts);
+    free(packed);
+    if (call_agree(call) != NTK_OK) { free(all); return call->status; }
+    *X = all;
+    *owned = all;
+    *ldx = width;
+    *n = total;
+    return NTK_OK;
+}
+
+double *residual_of(ntk_mpi_call *call, const ntk_targets *targets, int64_t n, const char *name) {
+    if (targets == NULL) { call_fail(call, NTK_ERR_INVALID_ARGUMENT, "%s is NULL", name); return NULL; }
+    int64_t k = targets->k;
+    if (k < 0) { call_fail(call, NTK_ERR_INVALID_ARGUMENT, "%s->k must be >= 0, got %lld", name, (long long)k); return NULL; }
+    if (n * k > 0 && targets->Y == NULL) { call_fail(call, NTK_ERR_INVALID_ARGUMENT, "%s->Y is NULL", name); return NULL; }
+    if (n * k > 0 && targets->ldy < k) {
+        call_fail(call, NTK_ERR_INVALID_ARGUMENT, "%s->ldy is %lld, must be >= k = %lld", name, (long long)targets->ldy, (long long)k);
+        return NULL;
+    }
+    if (n * k > 0 && targets->f0 != NULL && targets->ldf0 < k) {
+        call_fail(call, NTK_ERR_INVALID_ARGUMENT, "%s->ldf0 is %lld, must be >= k = %lld", name, (long long)targets->ldf0, (long long)k);
+        return NULL;
+    }
+    double *r = call_alloc(call, n * k, sizeof(double), "the residual Y - f0");
+    if (r == NULL) return NULL;
+    for (int64_t i = 0; i < n; i++) {
+        for (int64_t c = 0; c < k; c++) {
+            double y = targets->Y[i * targets->ldy + c], f = targets->f0 ? targets->f0[i * targets->ldf0 + c] : 0;
+            if (!isfinite(y) || !isfinite(f)) {
+                call_fail(call, NTK_ERR_NON_FINITE, "%s->%s (row %lld, column %lld) is %g, must be finite", name,
+                          isfinite(y) ? "f0" : "Y", (long long)i, (long long)c, isfinite(y) ? f : y);
+                free(r);
+                return NULL;
+            }
+            r[i * k + c] = y - f;
+        }
+    }
+    return r;
+}
+
+int distributed_times(ntk_mpi_call *call, const ntk_mpi_matrix *A, const double *B, int64_t width, double *out) {
+    int lr = A->local_rows, lc = A->local_cols;
+    memset(out, 0, sizeof(double) * (size_t)(A->rows * width));
+    double *packed = call_alloc(call, (int64_t)lc * width, sizeof(double), "a block of a product");
+    double *block = call_alloc(call, (int64_t)lr * width, sizeof(double), "a block of a product");
+    if (call_agree(call) != NTK_OK) { free(packed); free(block); return call->status; }
+    if (lr > 0 && lc > 0 && width > 0) {
+        for (int j = 0; j < lc; j++) memcpy(packed + (int64_t)j * width, B + A->col_index[j] * width, sizeof(double) * (size_t)width);
+        /* block (lr x width, column-major) = A_loc (lr x lc) * packed^T-as-stored (lc x width row-major). */
+        cblas_dgemm(CblasColMajor, CblasNoTrans, CblasTrans, lr, (int)width, lc, 1.0, A->data, A->lld, packed, (int)width,
+                    0.0, block, lr);
+        for (int i = 0; i < lr; i++) {
+            double *row = out + A->row_index[i] * width;
+            for (int64_t c = 0; c < width; c++) row[c] += block[i + c * lr];
+        }
+    }
+    free(packed);
+    free(block);
+    if (sum_doubles(call->comm, out, A->rows * width) != 0) call_fail(call, NTK_ERR_INTERNAL, "MPI_Allreduce failed");
+    return call_agree(call);
+}
+
+int distributed_transpose_times(ntk_mpi_call *call, const ntk_mpi_matrix *A, const double *B, int64_t width,
+                                double *out) {
+    int lr = A->local_rows, lc = A->local_cols;
+    memset(out, 0, sizeof(double) * (size_t)(A->cols * width));
+    double *packed = call_alloc(call, (int64_t)lr * width, sizeof(double), "a block of a product");
+    double *block = call_alloc(call, (int64_t)lc * width, sizeof(double), "a block of a product");
+    if (call_agree(call) != NTK_OK) { free(packed); free(block); return call->status; }
+    if (lr > 0 && lc > 0 && width > 0) {
+        for (int i = 0; i < lr; i++) memcpy(packed + (int64_t)i * width, B + A->row_index[i] * width, sizeof(double) * (size_t)width);
+        /* block (lc x width, column-major) = A_loc^T (lc x lr) * packed (lr x width). */
+        cblas_dgemm(CblasColMajor, CblasTrans, CblasTrans, lc, (int)width, lr, 1.0, A->data, A->lld, packed, (int)width,
+                    0.0, block, lc);
+        for (int j = 0; j < lc; j++) {
+            double *row = out + A->col_index[j] * width;
+            for (int64_t c = 0; c < width; c++) row[c] += block[j + c * lc];
+        }
+    }
+    free(packed);
+    free(block);
+    if (sum_doubles(call->comm, out, A->cols * width) != 0) call_fail(call, NTK_ERR_INTERNAL, "MPI_Allreduce failed");
+    return call_agree(call);
+}

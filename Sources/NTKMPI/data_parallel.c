@@ -1,0 +1,192 @@
+/* Data-parallel large n: each rank passes its own rows, and libntk's Nystrom and matrix-free
+ * empirical-NTK solvers run on them with an ntk_reduce_fn that sums over the communicator.
+ *
+ * The reduction protocol keeps every rank out of a dead collective. Each reduction is two
+ * MPI_Allreduce calls: first a state (1: "I am in a reduction"), then, only if every rank is
+ * in one, the data. A rank whose libntk call has returned (success or failure) answers the
+ * state round with 0 until no rank is in a reduction any more; a rank that sees a 0 stops its
+ * own solver (the callback fails). Then the ranks agree on the status: a rank stopped that
+ * way reports no error of its own, so every rank returns the first failure's status and
+ * message. */
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+typedef struct reducer {
+    MPI_Comm comm;
+    int stopped;    /* another rank left the algorithm: this rank's solver was stopped */
+} reducer;
+
+static int reduce_sum(double *values, int64_t count, void *user) {
+    reducer *r = user;
+    int state[2] = {1, -1}, seen[2] = {0, 0};
+    MPI_Allreduce(state, seen, 2, MPI_INT, MPI_MAX, r->comm);
+    if (seen[1] != -1) {  /* some rank answered 0: it has left */
+        r->stopped = 1;
+        return 1;
+    }
+    return sum_doubles(r->comm, values, count) == 0 ? 0 : 1;
+}
+
+/* After this rank's libntk call returned: answer state rounds until no rank is in one. */
+static void reduce_leave(reducer *r) {
+    int state[2] = {0, 0}, seen[2] = {1, 0};
+    do {
+        MPI_Allreduce(state, seen, 2, MPI_INT, MPI_MAX, r->comm);
+    } while (seen[0] == 1);
+}
+
+/* Agrees after a data-parallel libntk call that returned status here. */
+static int settle(ntk_mpi_call *call, reducer *r, int status) {
+    reduce_leave(r);
+    if (status != NTK_OK && !r->stopped) call_fail_ntk(call, status);
+    int stopped = r->stopped, any_stopped = 0;
+    MPI_Allreduce(&stopped, &any_stopped, 1, MPI_INT, MPI_MAX, call->comm);
+    int agreed = call_agree(call);
+    if (agreed == NTK_OK && any_stopped) {
+        /* Stopped with no failure anywhere: the ranks ran different algorithms. */
+        call_fail(call, NTK_ERR_INTERNAL, "the ranks left the solver at different points");
+        agreed = call_agree(call);
+    }
+    return agreed;
+}
+
+/* The checks every data-parallel fit shares: the communicator, the network (same parameters
+ * everywhere when with_parameters), this rank's rows and targets, and the total row count. */
+static int common_checks(ntk_mpi_call *call, const ntk_mlp *mlp, int with_parameters, int64_t n, const double *X,
+                         int64_t ldx, const ntk_targets *targets, double ridge, int64_t *d, int64_t *k, int64_t *total) {
+    double net[8] = {0};
+    int status = network_fingerprint(mlp, with_parameters, net, d, k);
+    if (status != NTK_OK) call_fail_ntk(call, status);
+    if (n < 0) call_fail(call, NTK_ERR_INVALID_ARGUMENT, "n must be >= 0, got %lld", (long long)n);
+    if (n > 0 && X == NULL) call_fail(call, NTK_ERR_INVALID_ARGUMENT, "X is NULL");
+    if (n > 0 && ldx < *d) call_fail(call, NTK_ERR_INVALID_ARGUMENT, "ldx is %lld, must be >= d = %lld", (long long)ldx, (long long)*d);
+    if (targets == NULL) call_fail(call, NTK_ERR_INVALID_ARGUMENT, "targets is NULL");
+    if (!isfinite(ridge) || ridge < 0) call_fail(call, NTK_ERR_INVALID_ARGUMENT, "ridge must be >= 0 and finite, got %g", ridge);
+    net[6] = targets ? (double)targets->k : -1;
+    net[7] = ridge;
+    static const char *const names[] = {"the network's input dimension", "the network's outputs", "the network's depth",
+                                        "the network's parameter count", "the network's architecture (a probe of its kernel)",
+                                        "the network's parameters (a probe of its outputs)", "targets->k", "ridge"};
+    if (call_same(call, net, 8, names, NTK_ERR_INVALID_ARGUMENT) != NTK_OK) return call->status;
+    int64_t mine = n > 0 ? n : 0;
+    MPI_Allreduce(&mine, total, 1, MPI_INT64_T, MPI_SUM, call->comm);
+    return NTK_OK;
+}
+
+/* m distinct indices of 0..total-1, uniformly (selection sampling, Knuth's algorithm S),
+ * from a seeded splitmix64 stream: the same on every rank. */
+static void sample_indices(int64_t total, int64_t m, uint64_t seed, int64_t *out) {
+    uint64_t state = seed ^ 0x6a09e667f3bcc909ULL;
+    int64_t chosen = 0;
+    for (int64_t i = 0; i < total && chosen < m; i++) {
+        state += 0x9e3779b97f4a7c15ULL;
+        uint64_t z = state;
+        z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+        z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+        z ^= z >> 31;
+        double u = (double)(z >> 11) * 0x1.0p-53;
+        if ((double)(total - i) * u < (double)(m - chosen)) out[chosen++] = i;
+    }
+}
+
+int ntk_mpi_nystrom_fit(MPI_Comm comm, const ntk_mlp *mlp, int64_t n, const double *X, int64_t ldx,
+                        const ntk_targets *targets, double ridge, int64_t m, const double *C, int64_t ldc,
+                        const ntk_nystrom_options *options, ntk_nystrom **out) {
+    ntk_mpi_call call;
+    if (out) *out = NULL;
+    call_begin(&call, "ntk_mpi_nystrom_fit", comm);
+    if (comm == MPI_COMM_NULL) { call_fail(&call, NTK_ERR_INVALID_ARGUMENT, "comm is MPI_COMM_NULL"); return call_finish(&call); }
+    if (out == NULL) call_fail(&call, NTK_ERR_INVALID_ARGUMENT, "out is NULL");
+    ntk_nystrom_options o;
+    ntk_nystrom_options_init(&o);
+    if (options != NULL) {
+        if (options->size < sizeof(size_t) || options->size > sizeof o) {
+            call_fail(&call, NTK_ERR_INVALID_ARGUMENT, "options->size is %zu, must be in %zu...%zu", options->size, sizeof(size_t), sizeof o);
+        } else {
+            memcpy(&o, options, options->size);
+            o.size = sizeof o;
+        }
+    }
+    int64_t d = 0, k = 0, total = 0;
+    if (common_checks(&call, mlp, 0, n, X, ldx, targets, ridge, &d, &k, &total) != NTK_OK) return call_finish(&call);
+    if (m < 1 || m > total) call_fail(&call, NTK_ERR_INVALID_ARGUMENT, "m (the number of centres) must be in 1...%lld (all the rows), got %lld", (long long)total, (long long)m);
+    if (C != NULL && ldc < d) call_fail(&call, NTK_ERR_INVALID_ARGUMENT, "ldc is %lld, must be >= d = %lld", (long long)ldc, (long long)d);
+    double settings[10] = {(double)m, (double)o.solver, (double)o.kernel, (double)o.preconditioned, (double)o.seed, o.tol,
+                           (double)o.max_iter, (double)o.quadrature_points, (double)(C != NULL), 0};
+    double fp[2] = {0, 0};
+    if (C != NULL && call.status == NTK_OK && m > 0) { fingerprint(C, m, d, ldc, fp); settings[9] = fp[0] + fp[1]; }
+    static const char *const names[] = {"m", "options->solver", "options->kernel", "options->preconditioned", "options->seed",
+                                        "options->tol", "options->max_iter", "options->quadrature_points",
+                                        "whether C is given", "the centres C (a checksum)"};
+    if (call_same(&call, settings, 10, names, NTK_ERR_INVALID_ARGUMENT) != NTK_OK) return call_finish(&call);
+    double *centers = NULL;
+    int64_t ldcenters = ldc;
+    if (C == NULL) {
+        /* Uniform centres among all the rows: each rank contributes the chosen rows it holds. */
+        int64_t width = d > 0 ? d : 1, first = 0, mine = n;
+        int64_t *index = call_alloc(&call, m, sizeof(int64_t), "the centre indices");
+        centers = call_alloc(&call, m * width, sizeof(double), "the centres");
+        if (call_agree(&call) != NTK_OK) { free(index); free(centers); return call_finish(&call); }
+        MPI_Exscan(&mine, &first, 1, MPI_INT64_T, MPI_SUM, comm);
+        if (call.rank == 0) first = 0;
+        sample_indices(total, m, o.seed, index);
+        for (int64_t c = 0; c < m; c++) {
+            if (index[c] >= first && index[c] < first + n) memcpy(centers + c * width, X + (index[c] - first) * ldx, sizeof(double) * (size_t)d);
+        }
+        free(index);
+        if (sum_doubles(comm, centers, m * width) != 0) call_fail(&call, NTK_ERR_INTERNAL, "MPI_Allreduce failed");
+        if (call_agree(&call) != NTK_OK) { free(centers); return call_finish(&call); }
+        ldcenters = width;
+    }
+    reducer r = {comm, 0};
+    o.reduce = reduce_sum;
+    o.reduce_user = &r;
+    ntk_nystrom *model = NULL;
+    int status = ntk_nystrom_fit_centers(mlp, n, X, ldx, targets, ridge, m, C ? C : centers, ldcenters, &o, &model);
+    free(centers);
+    if (settle(&call, &r, status) != NTK_OK) { ntk_nystrom_free(model); return call_finish(&call); }
+    *out = model;
+    return NTK_OK;
+}
+
+int ntk_mpi_empirical_ridge_fit(MPI_Comm comm, const ntk_mlp *mlp, int64_t n, const double *X, int64_t ldx,
+                                const ntk_targets *targets, double ridge, const ntk_matrix_free_options *options,
+                                ntk_empirical_ridge **out) {
+    ntk_mpi_call call;
+    if (out) *out = NULL;
+    call_begin(&call, "ntk_mpi_empirical_ridge_fit", comm);
+    if (comm == MPI_COMM_NULL) { call_fail(&call, NTK_ERR_INVALID_ARGUMENT, "comm is MPI_COMM_NULL"); return call_finish(&call); }
+    if (out == NULL) call_fail(&call, NTK_ERR_INVALID_ARGUMENT, "out is NULL");
+    ntk_matrix_free_options o;
+    ntk_matrix_free_options_init(&o);
+    o.preconditioner_rank = 0;
+    if (options != NULL) {
+        if (options->size < sizeof(size_t) || options->size > sizeof o) {
+            call_fail(&call, NTK_ERR_INVALID_ARGUMENT, "options->size is %zu, must be in %zu...%zu", options->size, sizeof(size_t), sizeof o);
+        } else {
+            memcpy(&o, options, options->size);
+            o.size = sizeof o;
+        }
+    }
+    if (o.preconditioner_rank != 0) {
+        call_fail(&call, NTK_ERR_INVALID_ARGUMENT, "options->preconditioner_rank must be 0 (data-parallel CG is unpreconditioned), got %lld",
+                  (long long)o.preconditioner_rank);
+    }
+    int64_t d = 0, k = 0, total = 0;
+    if (common_checks(&call, mlp, 1, n, X, ldx, targets, ridge, &d, &k, &total) != NTK_OK) return call_finish(&call);
+    double settings[2] = {o.tol, (double)o.max_iter};
+    static const char *const names[] = {"options->tol", "options->max_iter"};
+    if (call_same(&call, settings, 2, names, NTK_ERR_INVALID_ARGUMENT) != NTK_OK) return call_finish(&call);
+    reducer r = {comm, 0};
+    o.reduce = reduce_sum;
+    o.reduce_user = &r;
+    ntk_empirical_ridge *model = NULL;
+    int status = ntk_empirical_ridge_fit(mlp, n, X, ldx, targets, ridge, &o, &model);
+    if (settle(&call, &r, status) != NTK_OK) { ntk_empirical_ridge_free(model); return call_finish(&call); }
+    *out = model;
+    return NTK_OK;
+}

@@ -1,0 +1,87 @@
+/* libntk_mpi's internals: the objects behind the handles of ntk_mpi.h and the collective
+ * error protocol every entry point follows. */
+#ifndef NTK_MPI_INTERNAL_H
+#define NTK_MPI_INTERNAL_H
+
+#include <stdint.h>
+
+#include "ntk_mpi.h"
+
+struct ntk_mpi_grid {
+    MPI_Comm comm;         /* a duplicate of the caller's communicator */
+    int rank, size;
+    int blacs_handle, context;
+    int nprow, npcol, myrow, mycol;
+    int nb;                /* block size (rows = columns) */
+};
+
+struct ntk_mpi_matrix {
+    const ntk_mpi_grid *grid;
+    int64_t rows, cols;
+    int local_rows, local_cols, lld;
+    double *data;          /* column-major local blocks */
+    int desc[9];
+    int64_t *row_index;    /* global index of each local row / column */
+    int64_t *col_index;
+};
+
+/* One call of an entry point on this rank: its first failure and, once agreed, the status
+ * and message every rank returns. */
+typedef struct ntk_mpi_call {
+    const char *function;
+    MPI_Comm comm;
+    int rank, size;
+    int status;            /* this rank's first failure (0: none) */
+    char message[1024];
+} ntk_mpi_call;
+
+void call_begin(ntk_mpi_call *call, const char *function, MPI_Comm comm);
+/* Records a failure on this rank (the first one wins); returns status. */
+int call_fail(ntk_mpi_call *call, int status, const char *format, ...) __attribute__((format(printf, 3, 4)));
+/* Records a failed libntk call with libntk's own message. */
+int call_fail_ntk(ntk_mpi_call *call, int status);
+/* Collective: every rank learns the worst status and the message of the lowest rank that
+ * has it; returns that status (0 when every rank is fine). */
+int call_agree(ntk_mpi_call *call);
+/* call_agree, then sets ntk_mpi_last_error() on failure; returns the agreed status. */
+int call_finish(ntk_mpi_call *call);
+/* Collective: fails (then agrees) unless values[i] is the same on every rank; names[i]
+ * names each value. Returns the agreed status. */
+int call_same(ntk_mpi_call *call, const double *values, int count, const char *const *names, int status);
+
+/* Sums count doubles over the communicator in place (chunked for MPI's int counts). */
+int sum_doubles(MPI_Comm comm, double *values, int64_t count);
+
+/* Fingerprints for the "replicated" checks. */
+void fingerprint(const double *X, int64_t rows, int64_t cols, int64_t ld, double out[2]);
+/* d, k, hidden layers, p and two probes of the network: its outputs (parameters) and its
+ * infinite-width NTK diagonal (architecture, activation, parameterization) at fixed points.
+ * with_parameters 0 leaves the parameter probe out (infinite-width kernels use only the
+ * architecture). Returns an ntk status. */
+int network_fingerprint(const ntk_mlp *mlp, int with_parameters, double out[6], int64_t *d, int64_t *k);
+
+/* Every rank's rows of a points set as one replicated n x d array: *X points into the
+ * caller's array (replicated) or to *owned (by rows, gathered; free it). Collective.
+ * Local failures are recorded in call; returns the agreed status. */
+int gather_points(ntk_mpi_call *call, const ntk_mpi_points *points, int64_t d, const char *name,
+                  const double **X, int64_t *ldx, int64_t *n, double **owned);
+
+/* The residual Y - f0 (n x k, contiguous) of replicated targets, checked finite; NULL and a
+ * recorded failure on error. */
+double *residual_of(ntk_mpi_call *call, const ntk_targets *targets, int64_t n, const char *name);
+
+/* Local GEMM helpers on a distributed matrix A (local array, column-major):
+ * out (rows x width, row-major, zeroed first) += A * B where B is cols x width replicated
+ * row-major and rows are A's global rows; then summed over the ranks. Collective. */
+int distributed_times(ntk_mpi_call *call, const ntk_mpi_matrix *A, const double *B, int64_t width, double *out);
+/* out (cols x width) = A^T B with B rows x width replicated; summed over the ranks. */
+int distributed_transpose_times(ntk_mpi_call *call, const ntk_mpi_matrix *A, const double *B, int64_t width,
+                                double *out);
+
+/* A rows x cols matrix of zeros on the grid (NULL and a recorded failure on error). */
+ntk_mpi_matrix *matrix_new_for(ntk_mpi_call *call, const ntk_mpi_grid *grid, int64_t rows, int64_t cols);
+
+/* Allocation that records OUT_OF_MEMORY. */
+void *call_alloc(ntk_mpi_call *call, int64_t count, int64_t size, const char *what);
+
+#endif
