@@ -20,6 +20,8 @@ void call_begin(ntk_mpi_call *call, const char *function, MPI_Comm comm) {
     call->rank = 0;
     call->size = 1;
     call->status = NTK_OK;
+    call->agreed = 0;
+    call->root = 0;
     call->message[0] = '\0';
     if (comm != MPI_COMM_NULL) {
         MPI_Comm_rank(comm, &call->rank);
@@ -30,6 +32,7 @@ void call_begin(ntk_mpi_call *call, const char *function, MPI_Comm comm) {
 int call_fail(ntk_mpi_call *call, int status, const char *format, ...) {
     if (call->status != NTK_OK) return status;
     call->status = status;
+    call->root = call->rank;
     va_list args;
     va_start(args, format);
     vsnprintf(call->message, sizeof call->message, format, args);
@@ -42,28 +45,28 @@ int call_fail_ntk(ntk_mpi_call *call, int status) {
 }
 
 int call_agree(ntk_mpi_call *call) {
-    if (call->comm == MPI_COMM_NULL) return call->status;
+    /* Once agreed, every rank holds the same failure: nothing more to say. */
+    if (call->comm == MPI_COMM_NULL || call->agreed) return call->status;
     int worst = 0;
     MPI_Allreduce(&call->status, &worst, 1, MPI_INT, MPI_MIN, call->comm);
     if (worst == NTK_OK) return NTK_OK;
     int candidate = call->status == worst ? call->rank : call->size, root = 0;
     MPI_Allreduce(&candidate, &root, 1, MPI_INT, MPI_MIN, call->comm);
-    char text[sizeof call->message];
-    if (call->rank == root) memcpy(text, call->message, sizeof text);
-    MPI_Bcast(text, (int)sizeof text, MPI_CHAR, root, call->comm);
-    text[sizeof text - 1] = '\0';
+    MPI_Bcast(call->message, (int)sizeof call->message, MPI_CHAR, root, call->comm);
+    call->message[sizeof call->message - 1] = '\0';
     call->status = worst;
-    snprintf(call->message, sizeof call->message, "rank %d: %s", root, text);
+    call->root = root;
+    call->agreed = 1;
     return worst;
 }
 
 int call_finish(ntk_mpi_call *call) {
     int status = call_agree(call);
     if (status != NTK_OK) {
-        if (strncmp(call->message, "rank ", 5) == 0 || call->comm == MPI_COMM_NULL) {
+        if (call->comm == MPI_COMM_NULL) {
             snprintf(last_error, sizeof last_error, "%s: %s", call->function, call->message);
         } else {
-            snprintf(last_error, sizeof last_error, "%s: %s", call->function, call->message);
+            snprintf(last_error, sizeof last_error, "%s: rank %d: %s", call->function, call->root, call->message);
         }
     }
     return status;

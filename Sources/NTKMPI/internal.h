@@ -31,7 +31,9 @@ typedef struct ntk_mpi_call {
     const char *function;
     MPI_Comm comm;
     int rank, size;
-    int status;            /* this rank's first failure (0: none) */
+    int status;            /* this rank's first failure (0: none); the agreed one once agreed */
+    int agreed;            /* 1 once a failure has been agreed (on every rank at once) */
+    int root;              /* the rank whose failure was agreed */
     char message[1024];
 } ntk_mpi_call;
 
