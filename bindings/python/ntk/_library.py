@@ -397,7 +397,7 @@ def python_entry_point():
         return None
     name = getattr(entry.f_code, "co_qualname", entry.f_code.co_name).replace(".__init__", "")
     module = entry.f_globals["__name__"]
-    return f"ntk.sklearn.{name}" if module == "ntk.sklearn" else f"ntk.{name}"
+    return f"{module}.{name}" if module in ("ntk.sklearn", "ntk.distributed") else f"ntk.{name}"
 
 
 def python_message(message):

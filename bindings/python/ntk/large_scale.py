@@ -75,9 +75,10 @@ class NystromRidge(Handle):
     f0_train : array_like, (n, k), optional
         Offsets (outputs at initialisation, or of a trained network for boosting).
     kernel : "ntk" (default) or "nngp"
-    centers : "uniform" (default) or "pivoted_cholesky"
+    centers : "uniform" (default), "pivoted_cholesky", or an array (m, d) of centre points
         Uniform sampling, or greedy pivoted Cholesky on a pool of max(4m, 8192) points (spread
-        out, never near-duplicates; costs pool x m kernel entries).
+        out, never near-duplicates; costs pool x m kernel entries), or your own points (any
+        points, not necessarily rows of X; ``n_centers`` must then be m or None).
     solver : "direct" (default) or "cg" (Falkon)
     tol, max_iter : CG stopping rule: relative residual of the preconditioned system, iteration
         cap. A fit that does not converge warns (:class:`ntk.ConvergenceWarning`) and keeps the
@@ -93,7 +94,7 @@ class NystromRidge(Handle):
     progress : callable or True, optional
 
     Attributes: ``n``, ``n_centers`` (m used), ``n_outputs``, ``ridge``, ``solver``, ``centers``
-    (indices into X, in the order chosen), ``coef_`` (beta, (m, k)), ``eigenvalues`` (direct only),
+    (indices into X, in the order chosen; None for centre points you gave), ``coef_`` (beta, (m, k)), ``eigenvalues`` (direct only),
     ``iterations``, ``residuals``, ``converged``, ``jitter``.
     """
 
@@ -107,13 +108,21 @@ class NystromRidge(Handle):
         x, px, ldx = net._inputs(X, "X")
         targets = _Targets(Y, f0_train, x.shape[0], "X")
         cb = Callback(progress)
-        options = _options(solver, centers, kernel, tol, max_iter, preconditioned, seed, quadrature_points,
-                           memory_limit, cb)
+        points = not isinstance(centers, str)
+        options = _options(solver, "uniform" if points else centers, kernel, tol, max_iter, preconditioned, seed,
+                           quadrature_points, memory_limit, cb)
         handle = ctypes.c_void_p()
-        cb.call(lib.ntk_nystrom_fit, net._live(), x.shape[0], px, ldx, ctypes.byref(targets.c), _scalar(ridge, "ridge"),
-                _int(n_centers, "n_centers"), ctypes.byref(options), ctypes.byref(handle))
+        if points:
+            c, pc, ldc = net._inputs(centers, "centers")
+            if n_centers is not None and _int(n_centers, "n_centers") != c.shape[0]:
+                raise DimensionMismatchError(f"n_centers is {n_centers} but centers has {c.shape[0]} rows")
+            cb.call(lib.ntk_nystrom_fit_centers, net._live(), x.shape[0], px, ldx, ctypes.byref(targets.c),
+                    _scalar(ridge, "ridge"), c.shape[0], pc, ldc, ctypes.byref(options), ctypes.byref(handle))
+        else:
+            cb.call(lib.ntk_nystrom_fit, net._live(), x.shape[0], px, ldx, ctypes.byref(targets.c), _scalar(ridge, "ridge"),
+                    _int(n_centers, "n_centers"), ctypes.byref(options), ctypes.byref(handle))
         self._handle = handle
-        self._init(targets.was_vector, solver, net.input_dim, on_points=True)
+        self._init(targets.was_vector, solver, net.input_dim, on_points=True, indices=not points)
 
     @classmethod
     def from_kernel(cls, K_nm, K_mm, Y, ridge, f0_train=None, solver="direct", tol=1e-8, max_iter=100,
@@ -138,7 +147,7 @@ class NystromRidge(Handle):
         self._init(targets.was_vector, solver, None, on_points=False)
         return self
 
-    def _init(self, was_vector, solver, input_dim, on_points):
+    def _init(self, was_vector, solver, input_dim, on_points, indices=True):
         self._vector, self.solver, self._input_dim, self._on_points = was_vector, solver, input_dim, on_points
         n, m, k, iterations = (ctypes.c_int64() for _ in range(4))
         residual, jitter, converged = ctypes.c_double(), ctypes.c_double(), ctypes.c_int()
@@ -148,7 +157,7 @@ class NystromRidge(Handle):
         self.iterations, self.converged, self.jitter = iterations.value, bool(converged.value), jitter.value
         self.residuals = np.empty(self.iterations)
         call("ntk_nystrom_residuals", self._live(), _arrays.pointer(self.residuals))
-        if on_points:
+        if on_points and indices:
             self.centers = np.empty(self.n_centers, dtype=np.int64)
             call("ntk_nystrom_centers", self._live(), self.centers.ctypes.data_as(ctypes.POINTER(ctypes.c_int64)))
         else:
@@ -330,7 +339,10 @@ class EmpiricalNTKRidge(Handle):
         handle = ctypes.c_void_p()
         cb.call(lib.ntk_empirical_ridge_fit, net._live(), x.shape[0], px, ldx, ctypes.byref(targets.c),
                 _scalar(ridge, "ridge"), ctypes.byref(options), ctypes.byref(handle))
-        self._handle, self._net, self._vector = handle, net, targets.was_vector
+        self._init(handle, net, targets.was_vector, ridge)
+
+    def _init(self, handle, net, was_vector, ridge):
+        self._handle, self._net, self._vector = handle, net, was_vector
         n, k, iterations = ctypes.c_int64(), ctypes.c_int64(), ctypes.c_int64()
         residual, converged = ctypes.c_double(), ctypes.c_int()
         call("ntk_empirical_ridge_info", handle, ctypes.byref(n), ctypes.byref(k), ctypes.byref(iterations),

@@ -1,0 +1,435 @@
+"""libntk beyond one machine: MPI + ScaLAPACK (libntk_mpi.so), with mpi4py communicators.
+
+Run a script on several processes with ``mpirun -np P python script.py``; every rank runs
+the same calls (they are collective). Two ways to spread the work:
+
+- **Dense, block-cyclic.** A :class:`Grid` arranges the ranks as a process grid; a
+  :class:`DistributedMatrix` is split into blocks dealt over it (ScaLAPACK's layout), each rank
+  computing and holding only its blocks. :func:`infinite_width_kernel` and :func:`empirical_ntk`
+  fill them; :class:`KernelRidge` (Cholesky, PDPOTRF) and `SpectralSolver` (PDSYEVD: gradient
+  flow at any time, ridge paths, GCV and leave-one-out) solve on them. Memory per rank is about
+  n²/P doubles per matrix. Inputs (X, Y, offsets) and results of size n x k are replicated.
+- **Data-parallel rows.** :func:`nystrom_ridge` and :func:`empirical_ridge` take each rank's own
+  rows and return ordinary :class:`ntk.NystromRidge` / :class:`ntk.EmpiricalNTKRidge` models,
+  the same on every rank, fitted on all the rows with one MPI_Allreduce per operator product.
+
+Errors are collective: every rank raises the same exception with the same message, naming the
+rank that failed first; no rank is left waiting. Arguments documented as replicated are
+checked to be equal on every rank. Run one BLAS thread per rank (``OPENBLAS_NUM_THREADS=1``)
+unless ranks have cores to spare.
+
+Close grids and matrices explicitly (``with`` or ``close()``) on every rank: freeing a grid
+frees its communicator, which MPI treats as collective.
+"""
+
+import ctypes
+import os
+from ctypes import POINTER, c_char_p, c_double, c_int, c_int64, c_void_p
+from pathlib import Path
+
+import numpy as np
+
+from . import _arrays
+from ._handle import Handle
+from ._library import (PROGRESS_FN, KernelRidgeOptions, NystromOptions, SpectralOptions, Targets, choices, path,
+                       python_message)
+from .errors import STATUS_ERRORS, DimensionMismatchError, InternalError, InvalidArgumentError, LibraryNotFoundError
+from .large_scale import EmpiricalNTKRidge, NystromRidge, _matrix_free_options, _options, _Targets
+from .network import MLP
+
+__all__ = ["Grid", "DistributedMatrix", "infinite_width_kernel", "empirical_ntk", "KernelRidge", "SpectralSolver",
+           "nystrom_ridge", "empirical_ridge"]
+
+_int, _scalar = _arrays.integer, _arrays.scalar
+
+
+class _Points(ctypes.Structure):
+    """``ntk_mpi_points``."""
+    _fields_ = [("n", c_int64), ("X", POINTER(c_double)), ("ldx", c_int64), ("layout", c_int)]
+
+
+_d, _i64, _h, _out, _P = POINTER(c_double), POINTER(c_int64), c_void_p, POINTER(c_void_p), POINTER
+_SIGNATURES = {
+    "ntk_mpi_last_error": ([], c_char_p),
+    "ntk_mpi_grid_create": ([c_void_p, c_int, c_int, c_int64, _out], c_int),
+    "ntk_mpi_grid_info": ([_h, _P(c_int), _P(c_int), _P(c_int), _P(c_int), _P(c_int), _P(c_int), _i64], c_int),
+    "ntk_mpi_grid_free": ([_h], None),
+    "ntk_mpi_matrix_create": ([_h, c_int64, c_int64, _out], c_int),
+    "ntk_mpi_matrix_size": ([_h, _i64, _i64], c_int),
+    "ntk_mpi_matrix_local": ([_h, _P(_d), _i64, _i64, _i64], c_int),
+    "ntk_mpi_matrix_indices": ([_h, _i64, _i64], c_int),
+    "ntk_mpi_matrix_descriptor": ([_h, _P(c_int)], c_int),
+    "ntk_mpi_matrix_gather": ([_h, _d, c_int64], c_int),
+    "ntk_mpi_matrix_free": ([_h], None),
+    "ntk_mpi_infinite_width_kernel": ([_h, _h, c_int, _P(_Points), _P(_Points), c_void_p, _out], c_int),
+    "ntk_mpi_empirical_ntk": ([_h, _h, _P(_Points), _P(_Points), c_void_p, _out], c_int),
+    "ntk_mpi_kernel_ridge_fit": ([_h, _P(Targets), c_double, _P(KernelRidgeOptions), _out], c_int),
+    "ntk_mpi_kernel_ridge_predict": ([_h, _h, _d, c_int64, _d, c_int64], c_int),
+    "ntk_mpi_kernel_ridge_results": ([_h, _d, c_int64, _d, c_int64], c_int),
+    "ntk_mpi_kernel_ridge_info": ([_h, _i64, _i64, _d], c_int),
+    "ntk_mpi_kernel_ridge_free": ([_h], None),
+    "ntk_mpi_spectral_create": ([_h, c_int, _out], c_int),
+    "ntk_mpi_spectral_eigenvalues": ([_h, _d], c_int),
+    "ntk_mpi_spectral_predict": ([_h, _P(Targets), c_int64, _d, _d, _h, _d, c_int64, _P(SpectralOptions), _d, _d], c_int),
+    "ntk_mpi_spectral_select_ridge": ([_h, _P(Targets), c_int64, _d, c_int, _d, _i64], c_int),
+    "ntk_mpi_spectral_free": ([_h], None),
+    "ntk_mpi_nystrom_fit": ([c_void_p, _h, c_int64, _d, c_int64, _P(Targets), c_double, c_int64, _d, c_int64,
+                             _P(NystromOptions), _out], c_int),
+    "ntk_mpi_empirical_ridge_fit": ([c_void_p, _h, c_int64, _d, c_int64, _P(Targets), c_double, c_void_p, _out], c_int),
+}
+
+
+def _load():
+    """libntk_mpi.so: NTK_MPI_LIBRARY, else next to the libntk.so this package loaded (it must be
+    that same libntk.so, whose handles it shares)."""
+    env = os.environ.get("NTK_MPI_LIBRARY")
+    candidates = [Path(env)] if env else []
+    candidates.append(Path(path).parent / "libntk_mpi.so")
+    tried = []
+    for candidate in candidates:
+        if not candidate.is_file():
+            tried.append(f"{candidate}: no such file")
+            continue
+        try:
+            library = ctypes.CDLL(str(candidate))
+        except OSError as e:
+            tried.append(f"{candidate}: {e}")
+            continue
+        for name, (args, res) in _SIGNATURES.items():
+            function = getattr(library, name)
+            function.argtypes, function.restype = args, res
+        return library
+    raise LibraryNotFoundError(
+        "libntk_mpi.so not found next to " + str(path) + ": build it with scripts/build_mpi.sh (needs Debian's "
+        "libopenmpi-dev and libscalapack-openmpi-dev), or set NTK_MPI_LIBRARY. Tried:\n  " + "\n  ".join(tried))
+
+
+mpi = _load()
+
+
+def _check(status):
+    """Raises the typed exception of a failed ntk_mpi call (the same on every rank)."""
+    if status == 0:
+        return
+    message = mpi.ntk_mpi_last_error().decode("utf-8", errors="replace")
+    error = STATUS_ERRORS.get(status, InternalError)(python_message(message) if message else f"status {status}", status)
+    error.c_message = message
+    raise error
+
+
+def _comm_handle(comm):
+    """The C ``MPI_Comm`` of an mpi4py communicator (None: COMM_WORLD)."""
+    try:
+        from mpi4py import MPI
+    except ImportError as e:  # pragma: no cover - the distributed extra installs it
+        raise LibraryNotFoundError("ntk.distributed needs mpi4py (pip install mpi4py)") from e
+    if comm is None:
+        comm = MPI.COMM_WORLD
+    if not isinstance(comm, MPI.Comm):
+        raise InvalidArgumentError(f"comm must be an mpi4py communicator, got {type(comm).__name__}")
+    if comm == MPI.COMM_NULL:
+        raise InvalidArgumentError("comm is MPI.COMM_NULL")
+    return c_void_p(MPI._handleof(comm)), comm
+
+
+class _Handle(Handle):
+    """A handle of libntk_mpi (freed by its own library)."""
+
+    def close(self):
+        handle, self._handle = self._handle, None
+        if handle is not None and mpi is not None:
+            getattr(mpi, self._free)(handle)
+
+
+class Grid(_Handle):
+    """A BLACS process grid over an mpi4py communicator (default COMM_WORLD).
+
+    ``shape`` is (nprow, npcol) with nprow * npcol = comm.size (None: the most square one);
+    ``block_size`` the side of the square blocks dealt over it (ScaLAPACK's NB, default 64).
+    Attributes: ``comm``, ``rank``, ``size``, ``shape``, ``coords`` (this rank's grid row and
+    column), ``block_size``.
+    """
+
+    _free = "ntk_mpi_grid_free"
+
+    def __init__(self, comm=None, shape=None, block_size=64):
+        handle_c, self.comm = _comm_handle(comm)
+        nprow, npcol = (0, 0) if shape is None else (_int(shape[0], "shape[0]"), _int(shape[1], "shape[1]"))
+        handle = c_void_p()
+        _check(mpi.ntk_mpi_grid_create(handle_c, nprow, npcol, _int(block_size, "block_size"), ctypes.byref(handle)))
+        self._handle = handle
+        values = [c_int() for _ in range(6)]
+        nb = c_int64()
+        mpi.ntk_mpi_grid_info(handle, *(ctypes.byref(v) for v in values), ctypes.byref(nb))
+        self.rank, self.size = values[0].value, values[1].value
+        self.shape = (values[2].value, values[3].value)
+        self.coords = (values[4].value, values[5].value)
+        self.block_size = nb.value
+
+
+class DistributedMatrix(_Handle):
+    """A rows x cols matrix split block-cyclically over a :class:`Grid` (ScaLAPACK's layout).
+
+    ``local`` is this rank's part, a writable (local_rows, local_cols) Fortran-ordered numpy
+    view; ``row_indices`` and ``col_indices`` give the global index of each local row and
+    column, so ``local[i, j]`` is entry ``(row_indices[i], col_indices[j])``. ``descriptor`` is
+    ScaLAPACK's 9-integer descriptor. :meth:`gather` returns the whole matrix on every rank
+    (small matrices, tests). Create one with :meth:`zeros` and fill ``local`` to bring a kernel
+    you computed yourself.
+    """
+
+    _free = "ntk_mpi_matrix_free"
+
+    @classmethod
+    def zeros(cls, grid, rows, cols):
+        """A matrix of zeros (collective)."""
+        handle = c_void_p()
+        _check(mpi.ntk_mpi_matrix_create(grid._live(), _int(rows, "rows"), _int(cols, "cols"), ctypes.byref(handle)))
+        return cls._wrap(handle, grid)
+
+    @classmethod
+    def _wrap(cls, handle, grid):
+        self = cls.__new__(cls)
+        self._handle, self.grid = handle, grid
+        rows, cols, lr, lc, lld = (c_int64() for _ in range(5))
+        data = _d()
+        mpi.ntk_mpi_matrix_size(handle, ctypes.byref(rows), ctypes.byref(cols))
+        mpi.ntk_mpi_matrix_local(handle, ctypes.byref(data), ctypes.byref(lr), ctypes.byref(lc), ctypes.byref(lld))
+        self.shape = (rows.value, cols.value)
+        self.row_indices = np.empty(lr.value, dtype=np.int64)
+        self.col_indices = np.empty(lc.value, dtype=np.int64)
+        mpi.ntk_mpi_matrix_indices(handle, self.row_indices.ctypes.data_as(_i64), self.col_indices.ctypes.data_as(_i64))
+        if lr.value * lc.value > 0:
+            flat = np.ctypeslib.as_array(data, shape=(lld.value * lc.value,))
+            self.local = flat.reshape((lc.value, lld.value)).T[: lr.value, :]
+        else:
+            self.local = np.zeros((lr.value, lc.value), order="F")
+        return self
+
+    @property
+    def descriptor(self):
+        desc = (c_int * 9)()
+        mpi.ntk_mpi_matrix_descriptor(self._live(), desc)
+        return tuple(desc)
+
+    def gather(self):
+        """The whole matrix, (rows, cols), on every rank (collective)."""
+        out = np.empty(self.shape)
+        _check(mpi.ntk_mpi_matrix_gather(self._live(), _arrays.pointer(out), max(self.shape[1], 1)))
+        return out
+
+    def close(self):
+        self.local = None
+        super().close()
+
+
+_LAYOUTS = {"replicated": 0, "rows": 1}
+
+
+def _points(net, X, layout, name):
+    x, px, ldx = net._inputs(X, name)
+    return _Points(x.shape[0], px, ldx, _arrays.choice(layout, _LAYOUTS, f"{name}_layout")), x
+
+
+def _kernel(function, grid, net, X1, X2, layout, layout2, *extra):
+    if not isinstance(net, MLP):
+        raise InvalidArgumentError(f"net must be an ntk.MLP, got {type(net).__name__}")
+    p1, keep1 = _points(net, X1, layout, "X1")
+    p2, keep2 = (None, None) if X2 is None else _points(net, X2, layout2, "X2")
+    handle = c_void_p()
+    _check(function(grid._live(), net._live(), *extra, ctypes.byref(p1), None if p2 is None else ctypes.byref(p2),
+                    None, ctypes.byref(handle)))
+    del keep1, keep2
+    return DistributedMatrix._wrap(handle, grid)
+
+
+def infinite_width_kernel(grid, net, X1, X2=None, kind="ntk", layout="replicated", layout2="replicated"):
+    """The infinite-width NTK (``kind="ntk"``) or NNGP kernel of ``net``'s architecture between
+    X1 and X2 (None: X1's own kernel, with the exact diagonal), as a :class:`DistributedMatrix`
+    each rank computes its own blocks of. ``layout="replicated"``: every rank passes all the rows
+    (checked equal); ``"rows"``: each rank passes its own rows, in rank order."""
+    kinds = choices("ntk_kernel_kind", "NTK_KERNEL_")
+    return _kernel(mpi.ntk_mpi_infinite_width_kernel, grid, net, X1, X2, layout, layout2,
+                   _arrays.choice(kind, kinds, "kind"))
+
+
+def empirical_ntk(grid, net, X1, X2=None, layout="replicated", layout2="replicated"):
+    """The empirical NTK of ``net`` (mean over outputs) as a :class:`DistributedMatrix`; the
+    network's parameters must be the same on every rank (checked). Layouts as
+    :func:`infinite_width_kernel`."""
+    return _kernel(mpi.ntk_mpi_empirical_ntk, grid, net, X1, X2, layout, layout2)
+
+
+def _matrix(K, name):
+    if not isinstance(K, DistributedMatrix):
+        raise InvalidArgumentError(f"{name} must be an ntk.distributed.DistributedMatrix, got {type(K).__name__}")
+    return K
+
+
+class KernelRidge(_Handle):
+    """Kernel ridge regression on a distributed kernel (Cholesky with PDPOTRF/PDPOTRS):
+    ``pred(x) = f0(x) + K(x, X) (K + zI)^-1 (Y - f0(X))``, as :class:`ntk.KernelRidge`.
+
+    ``Y`` (n, k) or (n,) and ``f0_train`` are replicated; ``ridge`` is absolute, or relative to
+    the mean diagonal with ``ridge_relative=True``. Attributes (on every rank): ``ridge`` (the
+    absolute z), ``dual_coef`` (alpha), ``train_predictions`` (``Y - z alpha``).
+    """
+
+    _free = "ntk_mpi_kernel_ridge_free"
+
+    def __init__(self, K_train, Y, ridge=0.0, ridge_relative=False, f0_train=None):
+        K = _matrix(K_train, "K_train")
+        targets = _Targets(Y, f0_train, K.shape[0], "K_train")
+        options = KernelRidgeOptions(ridge_scale=1 if ridge_relative else 0)
+        handle = c_void_p()
+        _check(mpi.ntk_mpi_kernel_ridge_fit(K._live(), ctypes.byref(targets.c), _scalar(ridge, "ridge"),
+                                            ctypes.byref(options), ctypes.byref(handle)))
+        self._handle, self._vector, self._k = handle, targets.was_vector, targets.y.shape[1]
+        n, z = K.shape[0], c_double()
+        mpi.ntk_mpi_kernel_ridge_info(handle, None, None, ctypes.byref(z))
+        self.ridge = z.value
+        self._train, alpha = np.empty((n, self._k)), np.empty((n, self._k))
+        mpi.ntk_mpi_kernel_ridge_results(handle, _arrays.pointer(self._train), max(self._k, 1), _arrays.pointer(alpha),
+                                         max(self._k, 1))
+        self.dual_coef = self._shape(alpha)
+
+    def _shape(self, a):
+        return a[:, 0] if self._vector else a
+
+    @property
+    def train_predictions(self):
+        """``Y - z alpha`` (= f0 + K alpha), (n, k) or (n,)."""
+        return self._shape(self._train.copy())
+
+    def predict(self, K_test_train, f0_test=None):
+        """``f0_test + K_test_train alpha`` on every rank, with ``K_test_train`` the distributed
+        (m, n) test-train kernel on the same grid."""
+        K = _matrix(K_test_train, "K_test_train")
+        m = K.shape[0]
+        f, pf, ldf = _arrays.optional_matrix(f0_test, "f0_test", (m, self._k))
+        out = np.empty((m, self._k))
+        _check(mpi.ntk_mpi_kernel_ridge_predict(self._live(), K._live(), pf, ldf, _arrays.pointer(out), max(self._k, 1)))
+        return self._shape(out)
+
+
+class SpectralSolver(_Handle):
+    """One distributed eigendecomposition ``K = V diag(lambda) V^T`` (PDSYEVD), then the
+    methods of :class:`ntk.SpectralSolver` on it: gradient flow at any times (eq. 18, 20;
+    ``inf`` is kernel regression), ridge paths, ridge selection by GCV or leave-one-out, with
+    ``g(lambda) = (1 - exp(-eta t (lambda + z) / N)) / (lambda + z)``, N = n k, the same
+    eigenvalue policy and null space. Results are replicated on every rank; test kernels are
+    distributed (m, n) matrices on the same grid.
+    """
+
+    _free = "ntk_mpi_spectral_free"
+
+    def __init__(self, K_train, negative_eigenvalues="clamp"):
+        K = _matrix(K_train, "K_train")
+        policy = _arrays.choice(negative_eigenvalues, {"clamp": 0, "error": 1}, "negative_eigenvalues")
+        handle = c_void_p()
+        _check(mpi.ntk_mpi_spectral_create(K._live(), policy, ctypes.byref(handle)))
+        self._handle, self.n = handle, K.shape[0]
+        self.eigenvalues = np.empty(self.n)
+        mpi.ntk_mpi_spectral_eigenvalues(handle, _arrays.pointer(self.eigenvalues))
+
+    def _predict(self, Y, times, ridges, learning_rate, K_test_train, f0_train, f0_test):
+        targets = _Targets(Y, f0_train, self.n, "K_train")
+        k, count = targets.y.shape[1], len(times)
+        m, f, pf, ldf = 0, None, _arrays.NULL, 1
+        if K_test_train is not None:
+            K = _matrix(K_test_train, "K_test_train")
+            m = K.shape[0]
+            f, pf, ldf = _arrays.optional_matrix(f0_test, "f0_test", (m, k))
+        train = np.empty((count, self.n, k))
+        test = np.empty((count, m, k)) if K_test_train is not None else None
+        options = SpectralOptions(learning_rate=_scalar(learning_rate, "learning_rate"))
+        _check(mpi.ntk_mpi_spectral_predict(self._live(), ctypes.byref(targets.c), count, _arrays.pointer(times),
+                                            _arrays.pointer(ridges), None if K_test_train is None else K_test_train._live(),
+                                            pf, ldf, ctypes.byref(options), _arrays.pointer(train),
+                                            _arrays.NULL if test is None else _arrays.pointer(test)))
+        if targets.was_vector:
+            return train[:, :, 0], None if test is None else test[:, :, 0]
+        return train, test
+
+    def gradient_flow(self, Y, times, K_test_train=None, learning_rate=1.0, ridge=0.0, f0_train=None, f0_test=None):
+        """``(pred_train (T, n, k), pred_test (T, m, k) or None)`` at every time of ``times``."""
+        t, _ = _arrays.vector(times, "times")
+        return self._predict(Y, t, np.full(t.shape, _scalar(ridge, "ridge")), learning_rate, K_test_train, f0_train,
+                             f0_test)
+
+    def ridge_path(self, Y, ridges, K_test_train=None, f0_train=None, f0_test=None):
+        """Kernel ridge predictions for every ridge of ``ridges`` (G,)."""
+        z, _ = _arrays.vector(ridges, "ridges")
+        return self._predict(Y, np.full(z.shape, np.inf), z, 1.0, K_test_train, f0_train, f0_test)
+
+    def predict(self, Y, times, ridges, K_test_train=None, learning_rate=1.0, f0_train=None, f0_test=None):
+        """Predictions at the grid points ``(times[i], ridges[i])``."""
+        t, _ = _arrays.vector(times, "times")
+        z, _ = _arrays.vector(ridges, "ridges")
+        if t.shape != z.shape:
+            raise DimensionMismatchError(f"times has {t.shape[0]} entries but ridges has {z.shape[0]}")
+        return self._predict(Y, t, z, learning_rate, K_test_train, f0_train, f0_test)
+
+    def select_ridge(self, Y, ridges, criterion="gcv", f0_train=None):
+        """``(best_ridge, scores)`` by GCV (``"gcv"``) or exact leave-one-out (``"loo"``)."""
+        targets = _Targets(Y, f0_train, self.n, "K_train")
+        z, pz = _arrays.vector(ridges, "ridges")
+        scores = np.empty(z.shape[0])
+        best = c_int64()
+        _check(mpi.ntk_mpi_spectral_select_ridge(self._live(), ctypes.byref(targets.c), z.shape[0], pz,
+                                                 _arrays.choice(criterion, {"gcv": 0, "loo": 1}, "criterion"),
+                                                 _arrays.pointer(scores), ctypes.byref(best)))
+        return float(z[best.value]), scores
+
+
+def nystrom_ridge(comm, net, X, Y, ridge, n_centers, centers=None, f0_train=None, solver="direct", kernel="ntk",
+                  tol=1e-8, max_iter=100, preconditioned=True, seed=0, quadrature_points=None, memory_limit=None):
+    """Data-parallel Nyström / Falkon: each rank passes its own rows ``X`` (n_r, d) and ``Y``;
+    the result is an :class:`ntk.NystromRidge`, the same on every rank, fitted on all the rows
+    (``n`` the total). ``centers``: (m, d) points, replicated, or None for ``n_centers`` drawn
+    uniformly from all the rows with ``seed``. Other parameters as :class:`ntk.NystromRidge`."""
+    if not isinstance(net, MLP):
+        raise InvalidArgumentError(f"net must be an ntk.MLP, got {type(net).__name__}")
+    comm_c, _ = _comm_handle(comm)
+    x, px, ldx = net._inputs(X, "X")
+    targets = _Targets(Y, f0_train, x.shape[0], "X")
+    options = _options(solver, "uniform", kernel, tol, max_iter, preconditioned, seed, quadrature_points,
+                       memory_limit, _NoProgress)
+    if centers is None:
+        m, pc, ldc, keep = _int(n_centers, "n_centers"), _arrays.NULL, 1, None
+    else:
+        keep, pc, ldc = net._inputs(centers, "centers")
+        m = keep.shape[0]
+    handle = c_void_p()
+    _check(mpi.ntk_mpi_nystrom_fit(comm_c, net._live(), x.shape[0], px, ldx, ctypes.byref(targets.c),
+                                   _scalar(ridge, "ridge"), m, pc, ldc, ctypes.byref(options), ctypes.byref(handle)))
+    del keep
+    model = NystromRidge.__new__(NystromRidge)
+    model._handle = handle
+    model._init(targets.was_vector, solver, net.input_dim, on_points=True, indices=False)
+    return model
+
+
+def empirical_ridge(comm, net, X, Y, ridge, f0_train=None, tol=1e-8, max_iter=500, memory_limit=None):
+    """Data-parallel matrix-free empirical NTK kernel ridge (plain CG, one MPI_Allreduce of the
+    parameter-sized ``J^T v`` per product): each rank passes its own rows; the result is an
+    :class:`ntk.EmpiricalNTKRidge` whose predictions are the full model's on every rank and
+    whose ``dual_coef`` is this rank's rows of alpha. ``net``'s parameters must be the same on
+    every rank (checked)."""
+    if not isinstance(net, MLP):
+        raise InvalidArgumentError(f"net must be an ntk.MLP, got {type(net).__name__}")
+    comm_c, _ = _comm_handle(comm)
+    x, px, ldx = net._inputs(X, "X")
+    targets = _Targets(Y, f0_train, x.shape[0], "X")
+    options = _matrix_free_options(tol, max_iter, 0, 0, 1.0, memory_limit, _NoProgress)
+    handle = c_void_p()
+    _check(mpi.ntk_mpi_empirical_ridge_fit(comm_c, net._live(), x.shape[0], px, ldx, ctypes.byref(targets.c),
+                                           _scalar(ridge, "ridge"), ctypes.byref(options), ctypes.byref(handle)))
+    model = EmpiricalNTKRidge.__new__(EmpiricalNTKRidge)
+    model._init(handle, net, targets.was_vector, ridge)
+    return model
+
+
+class _NoProgress:
+    """Collective calls report no progress (a callback on one rank could not cancel the others)."""
+    c_function = PROGRESS_FN()

@@ -1,0 +1,227 @@
+"""ntk.distributed under mpirun (np = 1, 2, 4): every rank runs these tests in step.
+
+    mpirun -np 2 python -m pytest bindings/python/tests_mpi -q -p no:cacheprovider
+
+Each distributed result is compared with the single-process library (and, for the solvers,
+with plain numpy) on every rank. Tolerances: kernels 1e-12, kernel ridge / gradient flow /
+GCV 1e-10, data-parallel fits 1e-8 (relative to the largest entry).
+"""
+
+import numpy as np
+import pytest
+from mpi4py import MPI
+
+import ntk
+from ntk import distributed as dist
+
+COMM = MPI.COMM_WORLD
+RANK, SIZE = COMM.rank, COMM.size
+
+
+def rel(a, b):
+    a, b = np.asarray(a), np.asarray(b)
+    return np.max(np.abs(a - b)) / max(np.max(np.abs(b)), 1e-300)
+
+
+@pytest.fixture(scope="module")
+def grid():
+    with dist.Grid(COMM, block_size=16) as g:
+        yield g
+
+
+@pytest.fixture(scope="module")
+def data():
+    rng = np.random.default_rng(0)
+    X, Xt = rng.standard_normal((120, 4)), rng.standard_normal((30, 4))
+    Y, f0, f0t = rng.standard_normal((120, 2)), 0.1 * rng.standard_normal((120, 2)), 0.1 * rng.standard_normal((30, 2))
+    return X, Xt, Y, f0, f0t
+
+
+def my_rows(a):
+    n = a.shape[0]
+    return a[n * RANK // SIZE: n * (RANK + 1) // SIZE]
+
+
+def test_grid_shape(grid):
+    assert grid.shape[0] * grid.shape[1] == SIZE and grid.size == SIZE and grid.rank == RANK
+    assert 0 <= grid.coords[0] < grid.shape[0] and grid.block_size == 16
+
+
+@pytest.mark.parametrize("activation", ["relu", "erf", "tanh"])
+@pytest.mark.parametrize("kind", ["ntk", "nngp"])
+def test_infinite_width_kernels_equal_single_process(grid, data, activation, kind):
+    X, Xt, *_ = data
+    net = ntk.MLP(4, [16, 16], 1, activation=activation, b_std=0.1)
+    with dist.infinite_width_kernel(grid, net, X, kind=kind) as K, \
+            dist.infinite_width_kernel(grid, net, my_rows(Xt), X, kind=kind, layout="rows") as Kt:
+        nngp, theta = ntk.infinite_width_kernels(net, X)
+        nngp_t, theta_t = ntk.infinite_width_kernels(net, Xt, X)
+        assert rel(K.gather(), theta if kind == "ntk" else nngp) <= 1e-12
+        assert rel(Kt.gather(), theta_t if kind == "ntk" else nngp_t) <= 1e-12
+        # The local view is this rank's blocks.
+        full = K.gather()
+        assert np.array_equal(K.local, full[np.ix_(K.row_indices, K.col_indices)])
+
+
+def test_empirical_ntk_equals_single_process(grid, data):
+    X, Xt, *_ = data
+    net = ntk.MLP(4, [32], 2, seed=3)
+    with dist.empirical_ntk(grid, net, X) as K, dist.empirical_ntk(grid, net, Xt, X) as Kt:
+        assert rel(K.gather(), ntk.empirical_ntk(net, X)) <= 1e-12
+        assert rel(Kt.gather(), ntk.empirical_ntk(net, Xt, X)) <= 1e-12
+
+
+def test_own_kernel_in_local_blocks(grid, data):
+    """A kernel the caller fills block by block (here RBF) gives numpy's kernel ridge."""
+    X, Xt, Y, *_ = data
+    rbf = lambda a, b: np.exp(-0.5 * ((a[:, None, :] - b[None, :, :]) ** 2).sum(-1))  # noqa: E731
+    with dist.DistributedMatrix.zeros(grid, 120, 120) as K, dist.DistributedMatrix.zeros(grid, 30, 120) as Kt:
+        K.local[:] = rbf(X[K.row_indices], X[K.col_indices])
+        Kt.local[:] = rbf(Xt[Kt.row_indices], X[Kt.col_indices])
+        with dist.KernelRidge(K, Y, ridge=1e-2) as model:
+            expected = rbf(Xt, X) @ np.linalg.solve(rbf(X, X) + 1e-2 * np.eye(120), Y)
+            assert rel(model.predict(Kt), expected) <= 1e-10
+
+
+def test_kernel_ridge_equals_single_process(grid, data):
+    X, Xt, Y, f0, f0t = data
+    net = ntk.MLP(4, [16, 16], 2, b_std=0.1)
+    with dist.infinite_width_kernel(grid, net, X) as K, dist.infinite_width_kernel(grid, net, Xt, X) as Kt:
+        _, theta = ntk.infinite_width_kernels(net, X)
+        _, theta_t = ntk.infinite_width_kernels(net, Xt, X)
+        for relative in (False, True):
+            with dist.KernelRidge(K, Y, ridge=1e-3, f0_train=f0, ridge_relative=relative) as model, \
+                    ntk.KernelRidge(theta, Y, ridge=1e-3, f0_train=f0, ridge_relative=relative) as single:
+                assert rel(model.predict(Kt, f0t), single.predict(theta_t, f0t)) <= 1e-10
+                assert rel(model.train_predictions, single.train_predictions) <= 1e-10
+                assert rel(model.dual_coef, single.dual_coef) <= 1e-10
+                assert model.ridge == pytest.approx(single.ridge, rel=1e-12)
+        # numpy, independently
+        with dist.KernelRidge(K, Y[:, 0], ridge=1e-2) as model:
+            expected = theta_t @ np.linalg.solve(theta + 1e-2 * np.eye(120), Y[:, 0])
+            pred = model.predict(Kt)
+            assert pred.shape == (30,) and rel(pred, expected) <= 1e-10
+
+
+def test_spectral_flow_and_gcv_equal_single_process(grid, data):
+    X, Xt, Y, f0, f0t = data
+    net = ntk.MLP(4, [16], 2, b_std=0.1)
+    times = np.array([0.0, 1.0, 10.0, np.inf, np.inf])
+    ridges = np.array([0.0, 0.0, 0.0, 0.0, 1e-2])
+    with dist.infinite_width_kernel(grid, net, X) as K, dist.infinite_width_kernel(grid, net, Xt, X) as Kt:
+        _, theta = ntk.infinite_width_kernels(net, X)
+        _, theta_t = ntk.infinite_width_kernels(net, Xt, X)
+        with dist.SpectralSolver(K) as solver:
+            train, test = solver.predict(Y, times, ridges, K_test_train=Kt, learning_rate=100, f0_train=f0, f0_test=f0t)
+            with ntk.SpectralSolver(theta) as single:
+                assert rel(solver.eigenvalues, single.eigenvalues) <= 1e-10
+                for t, z in zip(times, ridges):
+                    s_train, s_test = single.gradient_flow(Y, [t], K_test_train=theta_t, learning_rate=100, ridge=z,
+                                                           f0_train=f0, f0_test=f0t)
+                    i = list(zip(times, ridges)).index((t, z))
+                    assert rel(train[i], s_train[0]) <= 1e-10 and rel(test[i], s_test[0]) <= 1e-10
+                path, _ = solver.ridge_path(Y, [1e-3, 1e-1], f0_train=f0)
+                s_path, _ = single.ridge_path(Y, [1e-3, 1e-1], f0_train=f0)
+                assert rel(path, s_path) <= 1e-10
+                grid_r = np.logspace(-5, 1, 7)
+                for criterion in ("gcv", "loo"):
+                    best, scores = solver.select_ridge(Y, grid_r, criterion=criterion, f0_train=f0)
+                    s_best, s_scores = single.select_ridge(Y, grid_r, criterion=criterion, f0_train=f0)
+                    assert rel(scores, s_scores) <= 1e-10 and best == s_best
+            # The matrix exponential, independently: train residual at t = 10 with eta = 100.
+            from scipy.linalg import expm
+            n_targets = Y.size
+            expected = Y - expm(-100 * 10 * theta / n_targets) @ (Y - f0)
+            assert rel(train[2], expected) <= 1e-9
+            assert np.allclose(train[0], f0, atol=1e-12)
+
+
+def test_data_parallel_nystrom_equals_single_process(data):
+    rng = np.random.default_rng(1)
+    X, Y, Xt = rng.standard_normal((400, 4)), rng.standard_normal((400, 2)), rng.standard_normal((25, 4))
+    C = X[::7][:50]
+    net = ntk.MLP(4, [16], 2)
+    for solver in ("direct", "cg"):
+        model = dist.nystrom_ridge(COMM, net, my_rows(X), my_rows(Y), 1e-3, None, centers=C, solver=solver,
+                                   tol=1e-12, max_iter=500)
+        single = ntk.NystromRidge(net, X, Y, 1e-3, None, centers=C, solver=solver, tol=1e-12, max_iter=500)
+        with model, single:
+            assert model.n == 400
+            assert rel(model.predict(Xt), single.predict(Xt)) <= 1e-8
+            if solver == "direct":
+                assert rel(model.select_ridge([1e-4, 1e-2, 1])[0], single.select_ridge([1e-4, 1e-2, 1])[0]) <= 1e-8
+    with dist.nystrom_ridge(COMM, net, my_rows(X), my_rows(Y), 1e-3, 40, seed=5) as sampled:
+        coef = np.ascontiguousarray(sampled.coef_)
+        high, low = np.empty_like(coef), np.empty_like(coef)
+        COMM.Allreduce(coef, high, op=MPI.MAX)
+        COMM.Allreduce(coef, low, op=MPI.MIN)
+        assert np.array_equal(high, low)
+
+
+def test_data_parallel_empirical_ridge_equals_single_process():
+    rng = np.random.default_rng(2)
+    X, Y, Xt = rng.standard_normal((300, 3)), rng.standard_normal(300), rng.standard_normal((20, 3))
+    net = ntk.MLP(3, [24], 1, seed=4)
+    with dist.empirical_ridge(COMM, net, my_rows(X), my_rows(Y), 0.1, tol=1e-12, max_iter=3000) as model, \
+            ntk.EmpiricalNTKRidge(net, X, Y, 0.1, tol=1e-12, max_iter=3000, preconditioner_rank=0) as single:
+        assert rel(model.predict(Xt), single.predict(Xt)) <= 1e-8
+        assert rel(model.dual_coef, my_rows(single.dual_coef)) <= 1e-8
+        # numpy: the dense empirical NTK ridge.
+        K = ntk.empirical_ntk(net, X)
+        expected = ntk.empirical_ntk(net, Xt, X) @ np.linalg.solve(K + 0.1 * np.eye(300), Y)
+        assert rel(model.predict(Xt), expected) <= 1e-8
+
+
+def _same_everywhere(text):
+    return COMM.allgather(text) == [text] * SIZE
+
+
+def test_bad_argument_on_one_rank_is_everyones_error(grid, data):
+    X, Xt, Y, *_ = data
+    net = ntk.MLP(4, [8], 2)
+    with dist.infinite_width_kernel(grid, net, X) as K:
+        if RANK == SIZE - 1 and K.local.size:
+            K.local[0, 0] = np.nan
+        with pytest.raises(ntk.NonFiniteError) as e:
+            dist.KernelRidge(K, Y, ridge=1e-2)
+        assert f"rank {SIZE - 1}" in str(e.value) and _same_everywhere(str(e.value))
+        assert "ntk.distributed.KernelRidge" in str(e.value)
+    bad = my_rows(X).copy()
+    if RANK == 0:
+        bad[0, 1] = np.inf
+    with pytest.raises(ntk.NonFiniteError) as e:
+        dist.nystrom_ridge(COMM, net, bad, my_rows(Y), 1e-3, None, centers=X[:10])
+    assert _same_everywhere(str(e.value))
+
+
+def test_mismatched_inputs_across_ranks(grid, data):
+    """Inputs documented as replicated that differ by rank (fewer rows, another network) fail on
+    every rank; with one rank they are consistent and the calls succeed."""
+    X, *_ = data
+    net = ntk.MLP(4, [8], 1)
+    other = ntk.MLP(4, [8], 1, seed=RANK)
+    X2 = X[: 120 - RANK]
+    if SIZE == 1:
+        with dist.infinite_width_kernel(grid, net, X2) as K, dist.empirical_ntk(grid, other, X) as E:
+            assert K.shape == (120, 120) and E.shape == (120, 120)
+        return
+    with pytest.raises(ntk.InvalidArgumentError) as e:
+        dist.infinite_width_kernel(grid, net, X2)
+    assert "differs across the ranks" in str(e.value) and _same_everywhere(str(e.value))
+    with pytest.raises(ntk.InvalidArgumentError) as e:
+        dist.empirical_ntk(grid, other, X)
+    assert "parameters" in str(e.value) and _same_everywhere(str(e.value))
+
+
+def test_out_of_memory_on_one_rank_is_everyones(data):
+    X, _, Y, *_ = data
+    net = ntk.MLP(4, [8], 2)
+    if RANK == 0:
+        ntk.set_memory_budget(1024)
+    try:
+        with pytest.raises(ntk.OutOfMemoryError) as e:
+            dist.empirical_ridge(COMM, net, my_rows(X), my_rows(Y), 0.1)
+        assert _same_everywhere(str(e.value))
+    finally:
+        if RANK == 0:
+            ntk.set_memory_budget(None)
