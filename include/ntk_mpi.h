@@ -9,7 +9,8 @@
  *   mpicc prog.c -I<repo>/include -L<dir> -lntk_mpi -lntk -Wl,-rpath,<dir>
  *   mpirun -np 4 ./prog
  * Debian: openmpi-bin, libopenmpi-dev, libscalapack-openmpi-dev. Run one BLAS thread per rank
- * (OPENBLAS_NUM_THREADS=1) unless ranks have cores to spare.
+ * (OPENBLAS_NUM_THREADS=1) unless ranks have cores to spare. The header compiles as C99 and as
+ * C++ (with Open MPI, define OMPI_SKIP_MPICXX: its deprecated C++ bindings warn under -Wextra).
  *
  * Two ways to spread the work
  * ---------------------------

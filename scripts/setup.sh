@@ -1,15 +1,18 @@
 #!/usr/bin/env bash
 # Sets up everything libntk needs on a fresh Debian machine with the Swift toolchain:
-# OpenBLAS + LAPACKE (and for the tests and installs: gcc, valgrind, cmake, pkg-config, patchelf)
-# with apt, a release build of libntk.so, and with pip the Python package (distribution libntk,
-# with the library bundled) and its optional extras for the examples and the tests (numpy, scipy,
-# scikit-learn, matplotlib, pandas, pytest, tqdm). Safe to run again: it only installs what is missing.
+# OpenBLAS + LAPACKE (and for the tests and installs: gcc, valgrind, cmake, pkg-config, patchelf;
+# for the distributed layer: Open MPI and ScaLAPACK) with apt, release builds of libntk.so and
+# libntk_mpi.so, and with pip the Python package (distribution libntk, with the library bundled)
+# and its optional extras for the examples, the tests and ntk.distributed (numpy, scipy,
+# scikit-learn, matplotlib, pandas, pytest, tqdm, mpi4py). Safe to run again: it only installs what is missing.
 # Sourced by scripts/demo.sh and scripts/test.sh; exports NTK_LIBRARY.
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
 need=()
-for pkg in libopenblas-dev liblapacke-dev gcc valgrind cmake pkg-config patchelf; do
+# MPI and ScaLAPACK for the distributed layer (libntk_mpi.so); libntk.so itself needs neither.
+for pkg in libopenblas-dev liblapacke-dev gcc valgrind cmake pkg-config patchelf \
+           openmpi-bin libopenmpi-dev libscalapack-openmpi-dev; do
     dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then
@@ -23,6 +26,8 @@ fi
 echo "== building libntk.so (swift build -c release)"
 NTK_LIBRARY="$("$repo/scripts/build.sh")"
 export NTK_LIBRARY
+echo "== building libntk_mpi.so (mpicc)"
+bash "$repo/scripts/build_mpi.sh"
 
 echo "== installing Python dependencies and the ntk package (pip)"
 # Up to 0.2 the package's distribution was called "ntk" (a name taken on PyPI by another project):
@@ -31,4 +36,4 @@ if python3 -m pip show -f ntk 2>/dev/null | grep -q "ntk/_library.py"; then
     python3 -m pip uninstall --quiet --yes --disable-pip-version-check --root-user-action=ignore ntk
 fi
 python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore \
-    "$repo/bindings/python[examples,test]"
+    "$repo/bindings/python[examples,test,distributed]"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Sets everything up, then runs every test suite: the exported-symbol and ABI checks, the Swift tests
 # (XCTest), the C smoke, threads and leak tests, the sanitizer builds with a short fuzz run, the
-# Python tests (pytest), and the installed forms (scripts/check_install.sh). Exits non-zero if any fails.
+# Python tests (pytest), the distributed layer under mpirun (scripts/test_mpi.sh), and the installed forms (scripts/check_install.sh). Exits non-zero if any fails.
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$repo"
@@ -36,6 +36,9 @@ bash scripts/sanitizers.sh "${NTK_FUZZ_SECONDS:-60}"
 
 echo "== Python tests"
 python3 -m pytest -q bindings/python/tests
+
+echo "== distributed layer (MPI + ScaLAPACK) under mpirun, 1, 2 and 4 ranks: C, Swift, Python"
+bash scripts/test_mpi.sh 1 2 4
 
 echo "== installed forms: C prefix (pkg-config, CMake, plain), the Python wheel, Swift package by URL and path"
 bash scripts/check_install.sh
