@@ -522,7 +522,8 @@ int ntk_spectral_eigenvalues(const ntk_spectral *solver, double *w);
  * Outputs (each may be NULL; pred_test needs test) are contiguous 3-D arrays: pred_train
  * count x n x k, pred_test count x m x k (element [i][a][c] at (i * rows + a) * k + c); they
  * must not overlap the inputs. options may be NULL (learning rate 1).
- * Cost: O(n^2 k + m n^2) once and O((n + m) n k) per point, in GEMMs. Read-only (thread-safe).
+ * Cost: O((n + m) n k) per point, in GEMMs (O(m n^2) once instead when the grid has more
+ * points x outputs than the kernel has non-null eigenvalues). Read-only (thread-safe).
  * Errors: INVALID_ARGUMENT (NULL, ld, time < 0, ridge < 0, learning_rate <= 0),
  * DIMENSION_MISMATCH, NON_FINITE, NUMERICAL (overflow), OUT_OF_MEMORY, TOO_LARGE. */
 int ntk_spectral_predict(const ntk_spectral *solver, const ntk_targets *targets,

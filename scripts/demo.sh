@@ -20,6 +20,10 @@ python3 examples/ensemble_study.py
 echo; echo "== Past the dense ceiling: 53,940 diamonds (examples/diamonds_large_scale.py)"
 python3 examples/diamonds_large_scale.py
 
+echo; echo "== Over MPI ranks: the diamonds on 2 ranks (examples/distributed_ridge.py, mpirun -np 2)"
+OPENBLAS_NUM_THREADS=1 OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 \
+    mpirun --oversubscribe -np 2 python3 examples/distributed_ridge.py
+
 echo; echo "== C example (examples/ntk_ridge.c, built with the README's compile line)"
 mkdir -p .build/examples
 gcc -std=c99 -Iinclude examples/ntk_ridge.c -L.build/release -lntk -Wl,-rpath,"$PWD/.build/release" -lm \

@@ -180,11 +180,22 @@ public final class SpectralSolver: @unchecked Sendable {
             try InputCheck.finiteResult(trainOut, count: count * n * k, "the train predictions")
         }
         if let testOut, let kt = kTestTrain {
-            // Test: f₀* + (K_* V) diag(g) P.
-            let ktv = try Workspace(count: max(try Sizes.product(m, rank, "test projection"), 1), for: "the test projection")
-            try MatrixProduct.gemm(kt, v, into: ktv.matrix(m, rank))
+            // Test: f₀* + K_* V diag(g) P, associated the cheaper way: K_* (V c) costs
+            // n·r·w + m·n·w flops, (K_* V) c costs m·n·r + m·r·w; the first wins whenever the
+            // grid (w = points × outputs) is narrower than the spectrum, as it usually is.
             fillCoefficients(shrink: false)
-            try MatrixProduct.gemm(ktv.matrix(m, rank).readOnly, c.matrix(rank, width).readOnly, into: result.matrix(m, width))
+            let viaCoefficients = Double(n) * Double(rank) * Double(width) + Double(m) * Double(n) * Double(width)
+            let viaProjection = Double(m) * Double(n) * Double(rank) + Double(m) * Double(rank) * Double(width)
+            if viaCoefficients <= viaProjection {
+                let beta = try Workspace(count: max(try Sizes.product(n, width, "dual coefficients"), 1), for: "the dual coefficients")
+                try MatrixProduct.gemm(v, c.matrix(rank, width).readOnly, into: beta.matrix(n, width))
+                if rank == 0 { beta.matrix(n, width).fill(0) }
+                try MatrixProduct.gemm(kt, beta.matrix(n, width).readOnly, into: result.matrix(m, width))
+            } else {
+                let ktv = try Workspace(count: max(try Sizes.product(m, rank, "test projection"), 1), for: "the test projection")
+                try MatrixProduct.gemm(kt, v, into: ktv.matrix(m, rank))
+                try MatrixProduct.gemm(ktv.matrix(m, rank).readOnly, c.matrix(rank, width).readOnly, into: result.matrix(m, width))
+            }
             if rank == 0 { result.matrix(m, width).fill(0) }
             scatter(rows: m, f0: test?.offsets, into: testOut)
             try InputCheck.finiteResult(testOut, count: count * m * k, "the test predictions")
