@@ -104,9 +104,9 @@ int ntk_mpi_matrix_local(const ntk_mpi_matrix *A, double **data, int64_t *local_
  * may be NULL. Local (i, j) is global (row_index[i], col_index[j]). Not collective. */
 int ntk_mpi_matrix_indices(const ntk_mpi_matrix *A, int64_t *row_index, int64_t *col_index);
 
-/* ScaLAPACK's descriptor of the matrix (DTYPE = 1, CTXT, M, N, MB, NB, RSRC = 0, CSRC = 0,
- * LLD), for calling ScaLAPACK on it directly. Not collective. */
-int ntk_mpi_matrix_descriptor(const ntk_mpi_matrix *A, int desc[9]);
+/* ScaLAPACK's descriptor of the matrix into desc (9 ints: DTYPE = 1, CTXT, M, N, MB, NB,
+ * RSRC = 0, CSRC = 0, LLD), for calling ScaLAPACK on it directly. Not collective. */
+int ntk_mpi_matrix_descriptor(const ntk_mpi_matrix *A, int *desc);
 
 /* The whole matrix on every rank (rows x cols, row-major, leading dimension ld >= cols),
  * for small matrices and tests. Collective. Errors: INVALID_ARGUMENT, TOO_LARGE. */

@@ -11,8 +11,12 @@
    and every struct against its ctypes ``Structure`` (field names and types in order, and
    ``sizeof``/``offsetof`` of every field as the C compiler lays them out).
 
+3. The distributed binding (``--mpi-header include/ntk_mpi.h``): ``ntk.distributed``'s
+   signatures, enums and struct layouts against ntk_mpi.h, the same way.
+
 Usage:
   check_abi.py [--header include/ntk.h] [--swift-header GENERATED.h] [--python]
+  check_abi.py --mpi-header include/ntk_mpi.h
 Exits 1 and lists every disagreement, 0 when all agree. ``scripts/check_abi.sh`` generates the
 Swift header and runs both checks; ``bindings/python/tests/test_abi.py`` runs them on
 deliberately broken copies of the header to show that they fail.
@@ -140,9 +144,11 @@ def check_swift(header_text, generated_text, compiler="cc"):
 # 2. The Python binding against the header
 
 
-def ctypes_of(c_type, lib):
-    """The ctypes type the binding must use for a C type of ntk.h."""
+def ctypes_of(c_type, lib, handles=HANDLES):
+    """The ctypes type the binding must use for a C type of ntk.h (or ntk_mpi.h)."""
     t = c_type.replace("const ", "")
+    if t == "MPI_Comm":  # a pointer in Open MPI; mpi4py hands its value over as a void *
+        return ctypes.c_void_p
     scalars = {"int": ctypes.c_int, "int64_t": ctypes.c_int64, "uint64_t": ctypes.c_uint64, "double": ctypes.c_double,
                "float": ctypes.c_float, "size_t": ctypes.c_size_t, "void": None}
     callbacks = {"ntk_progress_fn": lib.PROGRESS_FN, "ntk_reduce_fn": lib.REDUCE_FN, "ntk_epoch_fn": lib.EPOCH_FN, "ntk_snapshot_fn": lib.SNAPSHOT_FN,
@@ -160,10 +166,12 @@ def ctypes_of(c_type, lib):
     if t == "void *":
         return ctypes.c_void_p
     base = t[:-2] if t.endswith(" *") else None
-    if base in HANDLES:
+    if base in handles:
         return ctypes.c_void_p
-    if base and base.endswith(" *") and base[:-2] in HANDLES:
+    if base and base.endswith(" *") and base[:-2] in handles:
         return ctypes.POINTER(ctypes.c_void_p)
+    if base and base.endswith(" *") and base[:-2] in scalars:
+        return ctypes.POINTER(ctypes.POINTER(scalars[base[:-2]]))
     if base in lib.STRUCTS:
         return ctypes.POINTER(lib.STRUCTS[base])
     if base in scalars:
@@ -176,10 +184,10 @@ def _same(a, b):
                       and getattr(a, "_type_", None) is getattr(b, "_type_", None) and a.__name__ == b.__name__)
 
 
-def _compare(c_type, py, lib, errors, where):
+def _compare(c_type, py, lib, errors, where, handles=HANDLES):
     """Appends an error unless the ctypes type `py` is the one the binding must use for `c_type`."""
     try:
-        want = ctypes_of(c_type, lib)
+        want = ctypes_of(c_type, lib, handles)
     except KeyError as e:
         errors.append(f"{where}: {e}")
         return
@@ -239,11 +247,71 @@ def check_python(header_text, compiler="cc"):
     return errors
 
 
-def _layout(structs, compiler, include_dir):
+MPI_HANDLES = HANDLES + ("ntk_mpi_grid", "ntk_mpi_matrix", "ntk_mpi_kernel_ridge", "ntk_mpi_spectral")
+
+
+def check_python_mpi(header_text, compiler="mpicc"):
+    """Compares ntk.distributed's declarations with ntk_mpi.h (needs libntk_mpi.so); returns errors."""
+    sys.path.insert(0, str(REPO / "bindings" / "python"))
+    from ntk import _library as lib  # noqa: E402
+    from ntk import distributed  # noqa: E402
+
+    class Both:  # ntk.h's names and ntk_mpi.h's, as ctypes_of looks them up
+        PROGRESS_FN, REDUCE_FN, EPOCH_FN, SNAPSHOT_FN, LOG_FN = (lib.PROGRESS_FN, lib.REDUCE_FN, lib.EPOCH_FN,
+                                                                 lib.SNAPSHOT_FN, lib.LOG_FN)
+        ENUMS = {**lib.ENUMS, **distributed.ENUMS}
+        STRUCTS = {**lib.STRUCTS, **distributed.STRUCTS}
+
+    prototypes, enums, structs = parse_header(header_text)
+    signatures = distributed._SIGNATURES
+    errors = []
+    for name in sorted(set(prototypes) ^ set(signatures)):
+        errors.append(f"{name}: only in {'ntk_mpi.h' if name in prototypes else 'ntk.distributed._SIGNATURES'}")
+    for name, (ret, params) in sorted(prototypes.items()):
+        if name not in signatures:
+            continue
+        args, res = signatures[name]
+        if len(args) != len(params):
+            errors.append(f"{name}: {len(params)} parameters in ntk_mpi.h, {len(args)} in the Python signatures")
+            continue
+        for i, ((c_type, pname), py) in enumerate(zip(params, args)):
+            _compare(c_type, py, Both, errors, f"{name}: parameter {i} ({c_type} {pname})", MPI_HANDLES)
+        _compare(ret, res, Both, errors, f"{name}: the return type ({ret})", MPI_HANDLES)
+    if enums != distributed.ENUMS:
+        errors.append(f"enums: ntk_mpi.h has {enums}, ntk.distributed.ENUMS {distributed.ENUMS}")
+    for name in sorted(set(structs) ^ set(distributed.STRUCTS)):
+        errors.append(f"struct {name}: only in {'ntk_mpi.h' if name in structs else 'ntk.distributed.STRUCTS'}")
+    common = {n: f for n, f in structs.items() if n in distributed.STRUCTS}
+    for name, fields in common.items():
+        py_fields = distributed.STRUCTS[name]._fields_
+        if [f for _, f in fields] != [f for f, _ in py_fields]:
+            errors.append(f"struct {name}: fields differ: {[f for _, f in fields]} / {[f for f, _ in py_fields]}")
+            continue
+        for (c_type, field), (_, py) in zip(fields, py_fields):
+            _compare(c_type, py, Both, errors, f"struct {name}.{field} ({c_type})", MPI_HANDLES)
+    with tempfile.TemporaryDirectory() as tmp:
+        Path(tmp, "ntk.h").write_text((REPO / "include" / "ntk.h").read_text())
+        Path(tmp, "ntk_mpi.h").write_text(header_text)
+        try:
+            layout = _layout(common, compiler, tmp, header="ntk_mpi.h")
+        except subprocess.CalledProcessError as e:
+            errors.append(f"the struct layout program does not compile: {e.stderr}")
+            layout = {}
+    for name, (size, offsets) in layout.items():
+        cls = distributed.STRUCTS[name]
+        if ctypes.sizeof(cls) != size:
+            errors.append(f"struct {name}: sizeof is {size} in C, {ctypes.sizeof(cls)} in Python")
+        for field, offset in offsets.items():
+            if getattr(cls, field).offset != offset:
+                errors.append(f"struct {name}.{field}: offset {offset} in C, {getattr(cls, field).offset} in Python")
+    return errors
+
+
+def _layout(structs, compiler, include_dir, header="ntk.h"):
     """{struct: (sizeof, {field: offsetof})} as the C compiler lays out the header in include_dir."""
     with tempfile.TemporaryDirectory() as tmp:
         src = Path(tmp, "layout.c")
-        lines = ['#include <stdio.h>', '#include <stddef.h>', '#include "ntk.h"', "int main(void) {"]
+        lines = ['#include <stdio.h>', '#include <stddef.h>', f'#include "{header}"', "int main(void) {"]
         for name, fields in structs.items():
             lines.append(f'    printf("{name} <sizeof> %zu\\n", sizeof({name}));')
             for _, field in fields:
@@ -270,8 +338,20 @@ def main(argv=None):
     parser.add_argument("--header", default=str(REPO / "include" / "ntk.h"))
     parser.add_argument("--swift-header", help="swiftc's generated Clang header of the NTKC module")
     parser.add_argument("--python", action="store_true", help="check the Python ctypes declarations")
+    parser.add_argument("--mpi-header", help="check ntk.distributed against this ntk_mpi.h (needs libntk_mpi.so, mpicc)")
     parser.add_argument("--cc", default=os.environ.get("CC", "cc"))
     args = parser.parse_args(argv)
+    if args.mpi_header:
+        text = Path(args.mpi_header).read_text()
+        errors = check_python_mpi(text)
+        for e in errors:
+            print("ABI mismatch:", e)
+        if errors:
+            print(f"{len(errors)} disagreements with {args.mpi_header}")
+            return 1
+        print(f"{args.mpi_header}: {len(parse_header(text)[0])} functions; agrees with ntk.distributed's signatures, "
+              "enums and struct layouts")
+        return 0
     header = Path(args.header).read_text()
     errors = []
     checked = []

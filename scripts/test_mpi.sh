@@ -18,8 +18,8 @@ export OPENBLAS_NUM_THREADS=1 OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CO
 export OMPI_MCA_rmaps_base_oversubscribe=1
 run() { timeout 600 mpirun --oversubscribe -np "$@"; }
 
-echo "== ntk_mpi.h compiles as C99 and C++11 (-Wall -Wextra -pedantic -Werror)"
 mkdir -p .build/mpitests
+echo "== ntk_mpi.h compiles as C99 and C++11 (-Wall -Wextra -pedantic -Werror)"
 printf '#include "ntk_mpi.h"\nint main(void) { return ntk_mpi_last_error() == 0; }\n' > .build/mpitests/header.c
 mpicc -std=c99 -Wall -Wextra -pedantic -Werror -Iinclude -fsyntax-only .build/mpitests/header.c
 # (Open MPI's deprecated C++ bindings do not compile warning-free: skipped as usual.)
@@ -34,6 +34,16 @@ if [ "$declared" != "$exported" ]; then
     exit 1
 fi
 echo "$(echo "$exported" | wc -l) functions"
+
+echo "== ABI: ntk.distributed's ctypes declarations against ntk_mpi.h"
+NTK_LIBRARY="$bin/libntk.so" python3 scripts/check_abi.py --mpi-header include/ntk_mpi.h
+# ... and the check fails on a header whose struct field changed type.
+python3 -c 'import sys; s = open("include/ntk_mpi.h").read(); k = "const double *X;\n    int64_t ldx;"
+assert k in s; sys.stdout.write(s.replace(k, "const double *X;\n    int ldx;"))' > .build/mpitests/ntk_mpi_broken.h
+if NTK_LIBRARY="$bin/libntk.so" python3 scripts/check_abi.py --mpi-header .build/mpitests/ntk_mpi_broken.h > /dev/null; then
+    echo "check_abi.py accepted a broken ntk_mpi.h" >&2
+    exit 1
+fi
 
 echo "== C test under mpirun"
 mpicc -std=c11 -O1 -g -Wall -Wextra -Werror -Iinclude Tests/mpi/test_mpi.c -o .build/mpitests/test_mpi \

@@ -149,7 +149,7 @@ int ntk_mpi_matrix_indices(const ntk_mpi_matrix *A, int64_t *row_index, int64_t 
     return NTK_OK;
 }
 
-int ntk_mpi_matrix_descriptor(const ntk_mpi_matrix *A, int desc[9]) {
+int ntk_mpi_matrix_descriptor(const ntk_mpi_matrix *A, int *desc) {
     if (A == NULL) return NTK_ERR_INVALID_HANDLE;
     if (desc == NULL) return NTK_ERR_INVALID_ARGUMENT;
     memcpy(desc, A->desc, sizeof A->desc);

@@ -31,8 +31,8 @@ import numpy as np
 
 from . import _arrays
 from ._handle import Handle
-from ._library import (PROGRESS_FN, KernelRidgeOptions, NystromOptions, SpectralOptions, Targets, choices, path,
-                       python_message)
+from ._library import (PROGRESS_FN, EmpiricalNTKOptions, InfiniteWidthOptions, KernelRidgeOptions, MatrixFreeOptions,
+                       NystromOptions, SpectralOptions, Targets, choices, path, python_message)
 from .errors import STATUS_ERRORS, DimensionMismatchError, InternalError, InvalidArgumentError, LibraryNotFoundError
 from .large_scale import EmpiricalNTKRidge, NystromRidge, _matrix_free_options, _options, _Targets
 from .network import MLP
@@ -48,6 +48,11 @@ class _Points(ctypes.Structure):
     _fields_ = [("n", c_int64), ("X", POINTER(c_double)), ("ldx", c_int64), ("layout", c_int)]
 
 
+#: The enums and structs of ntk_mpi.h (scripts/check_abi.py checks them against the header).
+ENUMS = {"ntk_mpi_layout": {"NTK_MPI_REPLICATED": 0, "NTK_MPI_BY_ROWS": 1}}
+STRUCTS = {"ntk_mpi_points": _Points}
+
+
 _d, _i64, _h, _out, _P = POINTER(c_double), POINTER(c_int64), c_void_p, POINTER(c_void_p), POINTER
 _SIGNATURES = {
     "ntk_mpi_last_error": ([], c_char_p),
@@ -61,8 +66,8 @@ _SIGNATURES = {
     "ntk_mpi_matrix_descriptor": ([_h, _P(c_int)], c_int),
     "ntk_mpi_matrix_gather": ([_h, _d, c_int64], c_int),
     "ntk_mpi_matrix_free": ([_h], None),
-    "ntk_mpi_infinite_width_kernel": ([_h, _h, c_int, _P(_Points), _P(_Points), c_void_p, _out], c_int),
-    "ntk_mpi_empirical_ntk": ([_h, _h, _P(_Points), _P(_Points), c_void_p, _out], c_int),
+    "ntk_mpi_infinite_width_kernel": ([_h, _h, c_int, _P(_Points), _P(_Points), _P(InfiniteWidthOptions), _out], c_int),
+    "ntk_mpi_empirical_ntk": ([_h, _h, _P(_Points), _P(_Points), _P(EmpiricalNTKOptions), _out], c_int),
     "ntk_mpi_kernel_ridge_fit": ([_h, _P(Targets), c_double, _P(KernelRidgeOptions), _out], c_int),
     "ntk_mpi_kernel_ridge_predict": ([_h, _h, _d, c_int64, _d, c_int64], c_int),
     "ntk_mpi_kernel_ridge_results": ([_h, _d, c_int64, _d, c_int64], c_int),
@@ -75,7 +80,8 @@ _SIGNATURES = {
     "ntk_mpi_spectral_free": ([_h], None),
     "ntk_mpi_nystrom_fit": ([c_void_p, _h, c_int64, _d, c_int64, _P(Targets), c_double, c_int64, _d, c_int64,
                              _P(NystromOptions), _out], c_int),
-    "ntk_mpi_empirical_ridge_fit": ([c_void_p, _h, c_int64, _d, c_int64, _P(Targets), c_double, c_void_p, _out], c_int),
+    "ntk_mpi_empirical_ridge_fit": ([c_void_p, _h, c_int64, _d, c_int64, _P(Targets), c_double, _P(MatrixFreeOptions),
+                                     _out], c_int),
 }
 
 
@@ -223,7 +229,7 @@ class DistributedMatrix(_Handle):
         super().close()
 
 
-_LAYOUTS = {"replicated": 0, "rows": 1}
+_LAYOUTS = {"replicated": ENUMS["ntk_mpi_layout"]["NTK_MPI_REPLICATED"], "rows": ENUMS["ntk_mpi_layout"]["NTK_MPI_BY_ROWS"]}
 
 
 def _points(net, X, layout, name):
