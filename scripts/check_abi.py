@@ -230,15 +230,23 @@ def check_python(header_text, compiler="cc"):
             continue
         for (c_type, field), (_, py) in zip(fields, py_fields):
             _compare(c_type, py, lib, errors, f"struct {name}.{field} ({c_type})")
+    errors += _compare_layouts(common, lib.STRUCTS, {"ntk.h": header_text}, compiler)
+    return errors
+
+
+def _compare_layouts(common, classes, headers, compiler, header="ntk.h"):
+    """Errors where sizeof/offsetof of the structs `common` (as `header` in the files `headers`
+    lays them out) differ from their ctypes `classes`."""
+    errors = []
     try:
         with tempfile.TemporaryDirectory() as tmp:
-            Path(tmp, "ntk.h").write_text(header_text)
-            layout = _layout(common, compiler, tmp)
+            for name, text in headers.items():
+                Path(tmp, name).write_text(text)
+            layout = _layout(common, compiler, tmp, header)
     except subprocess.CalledProcessError as e:
-        errors.append(f"the struct layout program does not compile: {e.stderr}")
-        layout = {}
+        return [f"the struct layout program does not compile: {e.stderr}"]
     for name, (size, offsets) in layout.items():
-        cls = lib.STRUCTS[name]
+        cls = classes[name]
         if ctypes.sizeof(cls) != size:
             errors.append(f"struct {name}: sizeof is {size} in C, {ctypes.sizeof(cls)} in Python")
         for field, offset in offsets.items():
@@ -289,22 +297,8 @@ def check_python_mpi(header_text, compiler="mpicc"):
             continue
         for (c_type, field), (_, py) in zip(fields, py_fields):
             _compare(c_type, py, Both, errors, f"struct {name}.{field} ({c_type})", MPI_HANDLES)
-    with tempfile.TemporaryDirectory() as tmp:
-        Path(tmp, "ntk.h").write_text((REPO / "include" / "ntk.h").read_text())
-        Path(tmp, "ntk_mpi.h").write_text(header_text)
-        try:
-            layout = _layout(common, compiler, tmp, header="ntk_mpi.h")
-        except subprocess.CalledProcessError as e:
-            errors.append(f"the struct layout program does not compile: {e.stderr}")
-            layout = {}
-    for name, (size, offsets) in layout.items():
-        cls = distributed.STRUCTS[name]
-        if ctypes.sizeof(cls) != size:
-            errors.append(f"struct {name}: sizeof is {size} in C, {ctypes.sizeof(cls)} in Python")
-        for field, offset in offsets.items():
-            if getattr(cls, field).offset != offset:
-                errors.append(f"struct {name}.{field}: offset {offset} in C, {getattr(cls, field).offset} in Python")
-    return errors
+    headers = {"ntk.h": (REPO / "include" / "ntk.h").read_text(), "ntk_mpi.h": header_text}
+    return errors + _compare_layouts(common, distributed.STRUCTS, headers, compiler, header="ntk_mpi.h")
 
 
 def _layout(structs, compiler, include_dir, header="ntk.h"):

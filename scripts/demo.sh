@@ -3,8 +3,9 @@
 # (examples/ntk_study.py: report + 4 plots in ntk_study_output/, about a minute on 2 cores), the
 # family of interpolators over seeds (examples/ensemble_study.py: report + 2 plots in
 # ensemble_study_output/, about 15 s), Nyström and the matrix-free empirical NTK on 53,940 diamonds
-# (examples/diamonds_large_scale.py: report + plot in diamonds_output/, about 1.5 min), and the C
-# example (examples/ntk_ridge.c: an empirical NTK and a kernel ridge prediction).
+# (examples/diamonds_large_scale.py: report + plot in diamonds_output/, about 1.5 min), the same
+# table over two MPI ranks (examples/distributed_ridge.py under mpirun -np 2, about 1.5 min), and
+# the C example (examples/ntk_ridge.c: an empirical NTK and a kernel ridge prediction).
 # Arguments are passed to the study, e.g. `bash scripts/demo.sh --large` or `--out DIR`.
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/.." && pwd)"

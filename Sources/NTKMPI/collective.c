@@ -279,47 +279,39 @@ double *residual_of(ntk_mpi_call *call, const ntk_targets *targets, int64_t n, c
     return r;
 }
 
-int distributed_times(ntk_mpi_call *call, const ntk_mpi_matrix *A, const double *B, int64_t width, double *out) {
-    int lr = A->local_rows, lc = A->local_cols;
-    memset(out, 0, sizeof(double) * (size_t)(A->rows * width));
-    double *packed = call_alloc(call, (int64_t)lc * width, sizeof(double), "a block of a product");
-    double *block = call_alloc(call, (int64_t)lr * width, sizeof(double), "a block of a product");
+/* out = op(A) B summed over the ranks, op(A) = A or A^T: each rank multiplies its local array
+ * by the rows of B its columns (rows, transposed) select, scatters the result into the rows of
+ * out its rows (columns) own, and one allreduce adds the ranks' parts. */
+static int distributed_product(ntk_mpi_call *call, const ntk_mpi_matrix *A, int transpose, const double *B,
+                               int64_t width, double *out) {
+    int in_count = transpose ? A->local_rows : A->local_cols, out_count = transpose ? A->local_cols : A->local_rows;
+    const int64_t *in_index = transpose ? A->row_index : A->col_index, *out_index = transpose ? A->col_index : A->row_index;
+    int64_t out_rows = transpose ? A->cols : A->rows;
+    if (out_rows * width > 0) memset(out, 0, sizeof(double) * (size_t)(out_rows * width));
+    double *packed = call_alloc(call, (int64_t)in_count * width, sizeof(double), "a block of a product");
+    double *block = call_alloc(call, (int64_t)out_count * width, sizeof(double), "a block of a product");
     if (call_agree(call) != NTK_OK) { free(packed); free(block); return call->status; }
-    if (lr > 0 && lc > 0 && width > 0) {
-        for (int j = 0; j < lc; j++) memcpy(packed + (int64_t)j * width, B + A->col_index[j] * width, sizeof(double) * (size_t)width);
-        /* block (lr x width, column-major) = A_loc (lr x lc) * packed^T-as-stored (lc x width row-major). */
-        cblas_dgemm(CblasColMajor, CblasNoTrans, CblasTrans, lr, (int)width, lc, 1.0, A->data, A->lld, packed, (int)width,
-                    0.0, block, lr);
-        for (int i = 0; i < lr; i++) {
-            double *row = out + A->row_index[i] * width;
-            for (int64_t c = 0; c < width; c++) row[c] += block[i + c * lr];
+    if (in_count > 0 && out_count > 0 && width > 0) {
+        for (int i = 0; i < in_count; i++) memcpy(packed + (int64_t)i * width, B + in_index[i] * width, sizeof(double) * (size_t)width);
+        /* block (out_count x width, column-major) = op(A_loc) * packed (in_count x width, row-major). */
+        cblas_dgemm(CblasColMajor, transpose ? CblasTrans : CblasNoTrans, CblasTrans, out_count, (int)width, in_count, 1.0,
+                    A->data, A->lld, packed, (int)width, 0.0, block, out_count);
+        for (int i = 0; i < out_count; i++) {
+            double *row = out + out_index[i] * width;
+            for (int64_t c = 0; c < width; c++) row[c] += block[i + c * out_count];
         }
     }
     free(packed);
     free(block);
-    if (sum_doubles(call->comm, out, A->rows * width) != 0) call_fail(call, NTK_ERR_INTERNAL, "MPI_Allreduce failed");
+    if (sum_doubles(call->comm, out, out_rows * width) != 0) call_fail(call, NTK_ERR_INTERNAL, "MPI_Allreduce failed");
     return call_agree(call);
+}
+
+int distributed_times(ntk_mpi_call *call, const ntk_mpi_matrix *A, const double *B, int64_t width, double *out) {
+    return distributed_product(call, A, 0, B, width, out);
 }
 
 int distributed_transpose_times(ntk_mpi_call *call, const ntk_mpi_matrix *A, const double *B, int64_t width,
                                 double *out) {
-    int lr = A->local_rows, lc = A->local_cols;
-    memset(out, 0, sizeof(double) * (size_t)(A->cols * width));
-    double *packed = call_alloc(call, (int64_t)lr * width, sizeof(double), "a block of a product");
-    double *block = call_alloc(call, (int64_t)lc * width, sizeof(double), "a block of a product");
-    if (call_agree(call) != NTK_OK) { free(packed); free(block); return call->status; }
-    if (lr > 0 && lc > 0 && width > 0) {
-        for (int i = 0; i < lr; i++) memcpy(packed + (int64_t)i * width, B + A->row_index[i] * width, sizeof(double) * (size_t)width);
-        /* block (lc x width, column-major) = A_loc^T (lc x lr) * packed (lr x width). */
-        cblas_dgemm(CblasColMajor, CblasTrans, CblasTrans, lc, (int)width, lr, 1.0, A->data, A->lld, packed, (int)width,
-                    0.0, block, lc);
-        for (int j = 0; j < lc; j++) {
-            double *row = out + A->col_index[j] * width;
-            for (int64_t c = 0; c < width; c++) row[c] += block[j + c * lc];
-        }
-    }
-    free(packed);
-    free(block);
-    if (sum_doubles(call->comm, out, A->cols * width) != 0) call_fail(call, NTK_ERR_INTERNAL, "MPI_Allreduce failed");
-    return call_agree(call);
+    return distributed_product(call, A, 1, B, width, out);
 }

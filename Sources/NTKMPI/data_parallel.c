@@ -54,6 +54,19 @@ static int settle(ntk_mpi_call *call, reducer *r, int status) {
     return agreed;
 }
 
+/* The caller's options struct (NULL: the defaults already in *dst) over the defaults: the
+ * fields its `size` covers; a struct larger than this library's is rejected. */
+static void copy_options(ntk_mpi_call *call, void *dst, size_t dst_size, const void *src) {
+    if (src == NULL) return;
+    size_t size = *(const size_t *)src;
+    if (size < sizeof(size_t) || size > dst_size) {
+        call_fail(call, NTK_ERR_INVALID_ARGUMENT, "options->size is %zu, must be in %zu...%zu", size, sizeof(size_t), dst_size);
+        return;
+    }
+    memcpy(dst, src, size);
+    *(size_t *)dst = dst_size;
+}
+
 /* The checks every data-parallel fit shares: the communicator, the network (same parameters
  * everywhere when with_parameters), this rank's rows and targets, and the total row count. */
 static int common_checks(ntk_mpi_call *call, const ntk_mlp *mlp, int with_parameters, int64_t n, const double *X,
@@ -103,14 +116,7 @@ int ntk_mpi_nystrom_fit(MPI_Comm comm, const ntk_mlp *mlp, int64_t n, const doub
     if (out == NULL) call_fail(&call, NTK_ERR_INVALID_ARGUMENT, "out is NULL");
     ntk_nystrom_options o;
     ntk_nystrom_options_init(&o);
-    if (options != NULL) {
-        if (options->size < sizeof(size_t) || options->size > sizeof o) {
-            call_fail(&call, NTK_ERR_INVALID_ARGUMENT, "options->size is %zu, must be in %zu...%zu", options->size, sizeof(size_t), sizeof o);
-        } else {
-            memcpy(&o, options, options->size);
-            o.size = sizeof o;
-        }
-    }
+    copy_options(&call, &o, sizeof o, options);
     int64_t d = 0, k = 0, total = 0;
     if (common_checks(&call, mlp, 0, n, X, ldx, targets, ridge, &d, &k, &total) != NTK_OK) return call_finish(&call);
     if (m < 1 || m > total) call_fail(&call, NTK_ERR_INVALID_ARGUMENT, "m (the number of centres) must be in 1...%lld (all the rows), got %lld", (long long)total, (long long)m);
@@ -164,14 +170,7 @@ int ntk_mpi_empirical_ridge_fit(MPI_Comm comm, const ntk_mlp *mlp, int64_t n, co
     ntk_matrix_free_options o;
     ntk_matrix_free_options_init(&o);
     o.preconditioner_rank = 0;
-    if (options != NULL) {
-        if (options->size < sizeof(size_t) || options->size > sizeof o) {
-            call_fail(&call, NTK_ERR_INVALID_ARGUMENT, "options->size is %zu, must be in %zu...%zu", options->size, sizeof(size_t), sizeof o);
-        } else {
-            memcpy(&o, options, options->size);
-            o.size = sizeof o;
-        }
-    }
+    copy_options(&call, &o, sizeof o, options);
     if (o.preconditioner_rank != 0) {
         call_fail(&call, NTK_ERR_INVALID_ARGUMENT, "options->preconditioner_rank must be 0 (data-parallel CG is unpreconditioned), got %lld",
                   (long long)o.preconditioner_rank);
