@@ -22,3 +22,16 @@ def load():
     X = np.column_stack(columns)
     y = np.log(df["price"].to_numpy(float))
     return X, y
+
+
+def split(X, y, test_rows=10_000, seed=0):
+    """A seeded split with `test_rows` held out, inputs and targets standardised on the training
+    rows: (X_train, y_train, X_test, y_test, y_sd), y_sd converting target errors back to log
+    price."""
+    order = np.random.default_rng(seed).permutation(len(X))
+    test, train = order[:test_rows], order[test_rows:]
+    mu, sd = X[train].mean(0), X[train].std(0)
+    X = (X - mu) / sd
+    y_mu, y_sd = y[train].mean(), y[train].std()
+    y = (y - y_mu) / y_sd
+    return X[train], y[train], X[test], y[test], y_sd

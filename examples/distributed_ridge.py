@@ -27,7 +27,7 @@ import numpy as np
 from mpi4py import MPI
 
 import ntk
-from diamonds_data import load
+from diamonds_data import load, split
 from ntk import distributed as dist
 
 COMM = MPI.COMM_WORLD
@@ -45,20 +45,14 @@ def main():
     args = p.parse_args()
 
     X, y = load()
-    order = np.random.default_rng(0).permutation(len(X))
-    test, train = order[:10_000], order[10_000:]
-    mu, sd = X[train].mean(0), X[train].std(0)
-    X = (X - mu) / sd
-    y_mu, y_sd = y[train].mean(), y[train].std()
-    y = (y - y_mu) / y_sd
-    Xtr, ytr, Xte, yte = X[train], y[train], X[test], y[test]
+    Xtr, ytr, Xte, yte, y_sd = split(X, y)
     net = ntk.MLP(X.shape[1], [512, 512], 1, W_std=np.sqrt(2.0), b_std=0.1)
     rmse = lambda pred: float(np.sqrt(np.mean((pred - yte) ** 2)) * y_sd)  # noqa: E731
-    say(f"diamonds: {len(train):,} train, {len(test):,} test rows on {COMM.size} rank(s) "
+    say(f"diamonds: {len(Xtr):,} train, {len(Xte):,} test rows on {COMM.size} rank(s) "
         f"(ntk {ntk.version()}, OpenBLAS {ntk.blas_info()['core']}, {ntk.blas_info()['num_threads']} thread(s) per rank)")
 
     # 1. Dense block-cyclic kernels and solvers on a subset.
-    n = min(args.dense_n, len(train))
+    n = min(args.dense_n, len(Xtr))
     COMM.Barrier()
     t0 = time.perf_counter()
     with dist.Grid(COMM) as grid:
@@ -94,7 +88,7 @@ def main():
         fit = time.perf_counter() - t0
     with dist.nystrom_ridge(COMM, net, Xtr[share], ytr[share], best, args.centers, seed=1) as model:
         pred = model.predict(Xte)
-    say(f"\n2. data-parallel Nyström on all {len(train):,} rows ({len(Xtr[share]):,} on rank 0), "
+    say(f"\n2. data-parallel Nyström on all {len(Xtr):,} rows ({len(Xtr[share]):,} on rank 0), "
         f"{args.centers} centres: fit + GCV {fit:.1f} s, ridge {best:.3g}, test RMSE {rmse(pred):.4f}")
     peaks = COMM.gather(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, root=0)
     if COMM.rank == 0:

@@ -222,16 +222,23 @@ def check_python(header_text, compiler="cc"):
             errors.append(f"enum {name}: ntk.h has {values}, Python has {lib.ENUMS[name]}")
     for name in sorted(set(structs) ^ set(lib.STRUCTS)):
         errors.append(f"struct {name}: only in {'ntk.h' if name in structs else 'ntk._library.STRUCTS'}")
-    common = {n: f for n, f in structs.items() if n in lib.STRUCTS}
-    for name, fields in common.items():
-        py_fields = lib.STRUCTS[name]._fields_
-        if [f for _, f in fields] != [f for f, _ in py_fields]:
-            errors.append(f"struct {name}: fields {[f for _, f in fields]} in ntk.h, {[f for f, _ in py_fields]} in Python")
-            continue
-        for (c_type, field), (_, py) in zip(fields, py_fields):
-            _compare(c_type, py, lib, errors, f"struct {name}.{field} ({c_type})")
+    common = _compare_fields(structs, lib.STRUCTS, lib, errors)
     errors += _compare_layouts(common, lib.STRUCTS, {"ntk.h": header_text}, compiler)
     return errors
+
+
+def _compare_fields(structs, classes, lib, errors, handles=HANDLES):
+    """Appends the field disagreements of the header's structs with their ctypes `classes`;
+    returns the structs both have."""
+    common = {n: f for n, f in structs.items() if n in classes}
+    for name, fields in common.items():
+        py_fields = classes[name]._fields_
+        if [f for _, f in fields] != [f for f, _ in py_fields]:
+            errors.append(f"struct {name}: fields {[f for _, f in fields]} in the header, {[f for f, _ in py_fields]} in Python")
+            continue
+        for (c_type, field), (_, py) in zip(fields, py_fields):
+            _compare(c_type, py, lib, errors, f"struct {name}.{field} ({c_type})", handles)
+    return common
 
 
 def _compare_layouts(common, classes, headers, compiler, header="ntk.h"):
@@ -289,14 +296,7 @@ def check_python_mpi(header_text, compiler="mpicc"):
         errors.append(f"enums: ntk_mpi.h has {enums}, ntk.distributed.ENUMS {distributed.ENUMS}")
     for name in sorted(set(structs) ^ set(distributed.STRUCTS)):
         errors.append(f"struct {name}: only in {'ntk_mpi.h' if name in structs else 'ntk.distributed.STRUCTS'}")
-    common = {n: f for n, f in structs.items() if n in distributed.STRUCTS}
-    for name, fields in common.items():
-        py_fields = distributed.STRUCTS[name]._fields_
-        if [f for _, f in fields] != [f for f, _ in py_fields]:
-            errors.append(f"struct {name}: fields differ: {[f for _, f in fields]} / {[f for f, _ in py_fields]}")
-            continue
-        for (c_type, field), (_, py) in zip(fields, py_fields):
-            _compare(c_type, py, Both, errors, f"struct {name}.{field} ({c_type})", MPI_HANDLES)
+    common = _compare_fields(structs, distributed.STRUCTS, Both, errors, MPI_HANDLES)
     headers = {"ntk.h": (REPO / "include" / "ntk.h").read_text(), "ntk_mpi.h": header_text}
     return errors + _compare_layouts(common, distributed.STRUCTS, headers, compiler, header="ntk_mpi.h")
 

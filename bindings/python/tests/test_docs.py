@@ -173,3 +173,14 @@ def test_the_ensemble_study_writes_its_report_and_two_plots(tmp_path):
     coverages = [float(c) for c in re.findall(r"(?:68|95) %: ([0-9.]+)", report)]
     assert len(coverages) == 4 and all(0 <= c <= 1 for c in coverages)
     assert coverages[1] > coverages[0]      # the 95 % interval covers more than the 68 % one
+
+
+def test_every_example_script_compiles():
+    """The examples that the tests do not run end to end (they take minutes, or MPI) at least
+    parse: a syntax error in one once went unnoticed until the demo ran it."""
+    import py_compile
+
+    scripts = sorted((REPO / "examples").glob("*.py"))
+    assert {"diamonds_large_scale.py", "distributed_ridge.py", "diamonds_data.py"} <= {p.name for p in scripts}
+    for script in scripts:
+        py_compile.compile(str(script), doraise=True)
