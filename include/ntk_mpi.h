@@ -42,6 +42,12 @@
  *             column 0) is nan, must be finite"). A failure on one rank (a NaN in its block,
  *             an allocation that fails there) never leaves another rank waiting in a
  *             collective. Out-handles are NULL on every rank after a failure.
+ * Handles     ntk_mpi_grid, ntk_mpi_matrix, ntk_mpi_kernel_ridge and ntk_mpi_spectral are
+ *             checked against a table of live handles: a NULL, freed or mistyped one gives
+ *             NTK_ERR_INVALID_HANDLE, never a crash. Such a handle names no communicator, so
+ *             that error is the calling rank's alone (ranks that passed valid handles wait for
+ *             it in their collective): pass valid handles on every rank. *_free functions are
+ *             local (not collective) except ntk_mpi_grid_free, and accept NULL and freed handles.
  * Order       Matrices in ntk.h's row-major convention everywhere except the local arrays of
  *             an ntk_mpi_matrix, which are ScaLAPACK's column-major blocks.
  * Threads     Calls on one communicator must come from one thread at a time per rank (MPI's
@@ -79,7 +85,8 @@ int ntk_mpi_grid_create(MPI_Comm comm, int nprow, int npcol, int64_t block_size,
 int ntk_mpi_grid_info(const ntk_mpi_grid *grid, int *rank, int *size, int *nprow, int *npcol,
                       int *myrow, int *mycol, int64_t *block_size);
 
-/* Frees the grid (collective). NULL is ignored. Matrices made on it must be freed first. */
+/* Frees the grid (collective: it frees the grid's communicator). NULL and freed grids are
+ * ignored. Matrices made on it must be freed first. */
 void ntk_mpi_grid_free(ntk_mpi_grid *grid);
 
 /* ---------------------------------------------------------------------------------------

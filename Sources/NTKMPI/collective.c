@@ -1,6 +1,7 @@
 /* The collective error protocol, fingerprints of replicated arguments, and the small
  * collective helpers every entry point shares. */
 #include <math.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +12,57 @@
 #include "internal.h"
 
 static _Thread_local char last_error[1200];
+
+/* The table of live handles (a small array: programs hold a handful). */
+static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct { const void *handle; enum handle_kind kind; } *registry;
+static size_t registry_count, registry_capacity;
+
+int handle_register(const void *handle, enum handle_kind kind) {
+    pthread_mutex_lock(&registry_lock);
+    int status = 0;
+    if (registry_count == registry_capacity) {
+        size_t capacity = registry_capacity ? 2 * registry_capacity : 64;
+        void *grown = realloc(registry, capacity * sizeof *registry);
+        if (grown == NULL) {
+            status = -1;
+        } else {
+            registry = grown;
+            registry_capacity = capacity;
+        }
+    }
+    if (status == 0) {
+        registry[registry_count].handle = handle;
+        registry[registry_count].kind = kind;
+        registry_count++;
+    }
+    pthread_mutex_unlock(&registry_lock);
+    return status;
+}
+
+/* The index of a live handle of that kind, or -1 (call with the lock held). */
+static long registry_find(const void *handle, enum handle_kind kind) {
+    if (handle == NULL) return -1;
+    for (size_t i = 0; i < registry_count; i++) {
+        if (registry[i].handle == handle && registry[i].kind == kind) return (long)i;
+    }
+    return -1;
+}
+
+int handle_release(const void *handle, enum handle_kind kind) {
+    pthread_mutex_lock(&registry_lock);
+    long i = registry_find(handle, kind);
+    if (i >= 0) registry[i] = registry[--registry_count];
+    pthread_mutex_unlock(&registry_lock);
+    return i >= 0;
+}
+
+int handle_live(const void *handle, enum handle_kind kind) {
+    pthread_mutex_lock(&registry_lock);
+    long i = registry_find(handle, kind);
+    pthread_mutex_unlock(&registry_lock);
+    return i >= 0;
+}
 
 const char *ntk_mpi_last_error(void) { return last_error; }
 

@@ -80,8 +80,21 @@ int distributed_times(ntk_mpi_call *call, const ntk_mpi_matrix *A, const double 
 int distributed_transpose_times(ntk_mpi_call *call, const ntk_mpi_matrix *A, const double *B, int64_t width,
                                 double *out);
 
-/* A rows x cols matrix of zeros on the grid (NULL and a recorded failure on error). */
+/* A rows x cols matrix of zeros on the grid (NULL and a recorded failure on error); internal
+ * until registered. */
 ntk_mpi_matrix *matrix_new_for(ntk_mpi_call *call, const ntk_mpi_grid *grid, int64_t rows, int64_t cols);
+/* Frees a matrix, registered or not (internal copies). NULL is ignored. */
+void matrix_release(ntk_mpi_matrix *A);
+
+/* Live handles, by kind: a handle is valid exactly while registered, so a NULL, freed or
+ * mistyped handle is reported (INVALID_HANDLE) instead of being dereferenced. */
+enum handle_kind { HANDLE_GRID = 1, HANDLE_MATRIX, HANDLE_KERNEL_RIDGE, HANDLE_SPECTRAL };
+/* Registers a new handle: 0, or -1 when the table cannot grow (out of memory). */
+int handle_register(const void *handle, enum handle_kind kind);
+/* Forgets a handle: 1 if it was live with that kind (the caller then frees it), else 0. */
+int handle_release(const void *handle, enum handle_kind kind);
+/* Whether the handle is live with that kind. */
+int handle_live(const void *handle, enum handle_kind kind);
 
 /* Allocation that records OUT_OF_MEMORY. */
 void *call_alloc(ntk_mpi_call *call, int64_t count, int64_t size, const char *what);

@@ -7,6 +7,14 @@
 #include "internal.h"
 #include "scalapack.h"
 
+/* Frees a grid's BLACS context, its communicator and itself. */
+static void grid_release(ntk_mpi_grid *grid) {
+    Cblacs_gridexit(grid->context);
+    Cfree_blacs_system_handle(grid->blacs_handle);
+    MPI_Comm_free(&grid->comm);
+    free(grid);
+}
+
 int ntk_mpi_grid_create(MPI_Comm comm, int nprow, int npcol, int64_t block_size, ntk_mpi_grid **out) {
     ntk_mpi_call call;
     if (out) *out = NULL;
@@ -43,14 +51,21 @@ int ntk_mpi_grid_create(MPI_Comm comm, int nprow, int npcol, int64_t block_size,
     Cblacs_gridinit(&grid->context, "Row", nprow, npcol);
     Cblacs_gridinfo(grid->context, &grid->nprow, &grid->npcol, &grid->myrow, &grid->mycol);
     if (grid->myrow < 0 || grid->mycol < 0) call_fail(&call, NTK_ERR_INTERNAL, "BLACS did not place this rank on the grid");
-    if (call_agree(&call) != NTK_OK) { free(grid); return call_finish(&call); }
+    if (call.status == NTK_OK && handle_register(grid, HANDLE_GRID) != 0) {
+        call_fail(&call, NTK_ERR_OUT_OF_MEMORY, "out of memory for the handle table");
+    }
+    if (call_agree(&call) != NTK_OK) {
+        handle_release(grid, HANDLE_GRID);
+        grid_release(grid);
+        return call_finish(&call);
+    }
     *out = grid;
     return NTK_OK;
 }
 
 int ntk_mpi_grid_info(const ntk_mpi_grid *grid, int *rank, int *size, int *nprow, int *npcol,
                       int *myrow, int *mycol, int64_t *block_size) {
-    if (grid == NULL) return NTK_ERR_INVALID_HANDLE;
+    if (!handle_live(grid, HANDLE_GRID)) return NTK_ERR_INVALID_HANDLE;
     if (rank) *rank = grid->rank;
     if (size) *size = grid->size;
     if (nprow) *nprow = grid->nprow;
@@ -62,11 +77,7 @@ int ntk_mpi_grid_info(const ntk_mpi_grid *grid, int *rank, int *size, int *nprow
 }
 
 void ntk_mpi_grid_free(ntk_mpi_grid *grid) {
-    if (grid == NULL) return;
-    Cblacs_gridexit(grid->context);
-    Cfree_blacs_system_handle(grid->blacs_handle);
-    MPI_Comm_free(&grid->comm);
-    free(grid);
+    if (handle_release(grid, HANDLE_GRID)) grid_release(grid);
 }
 
 /* The matrix's local shape, descriptor and index maps; failures recorded in call. */
@@ -97,7 +108,7 @@ ntk_mpi_matrix *matrix_new_for(ntk_mpi_call *call, const ntk_mpi_grid *grid, int
     A->data = call_alloc(call, (int64_t)A->lld * A->local_cols, sizeof(double), "a local block of a distributed matrix");
     A->row_index = call_alloc(call, A->local_rows, sizeof(int64_t), "row indices");
     A->col_index = call_alloc(call, A->local_cols, sizeof(int64_t), "column indices");
-    if (A->data == NULL || A->row_index == NULL || A->col_index == NULL) { ntk_mpi_matrix_free(A); return NULL; }
+    if (A->data == NULL || A->row_index == NULL || A->col_index == NULL) { matrix_release(A); return NULL; }
     for (int i = 0; i < A->local_rows; i++) {
         A->row_index[i] = ((int64_t)(i / grid->nb) * grid->nprow + grid->myrow) * grid->nb + i % grid->nb;
     }
@@ -107,12 +118,26 @@ ntk_mpi_matrix *matrix_new_for(ntk_mpi_call *call, const ntk_mpi_grid *grid, int
     return A;
 }
 
+/* Registers a new matrix and agrees; on failure (anywhere) frees it. Returns the agreed status. */
+static int publish_matrix(ntk_mpi_call *call, ntk_mpi_matrix *A, ntk_mpi_matrix **out) {
+    if (call->status == NTK_OK && handle_register(A, HANDLE_MATRIX) != 0) {
+        call_fail(call, NTK_ERR_OUT_OF_MEMORY, "out of memory for the handle table");
+    }
+    if (call_agree(call) != NTK_OK) {
+        handle_release(A, HANDLE_MATRIX);
+        matrix_release(A);
+        return call_finish(call);
+    }
+    *out = A;
+    return NTK_OK;
+}
+
 int ntk_mpi_matrix_create(const ntk_mpi_grid *grid, int64_t rows, int64_t cols, ntk_mpi_matrix **out) {
     ntk_mpi_call call;
     if (out) *out = NULL;
-    if (grid == NULL) {
+    if (!handle_live(grid, HANDLE_GRID)) {
         call_begin(&call, "ntk_mpi_matrix_create", MPI_COMM_NULL);
-        call_fail(&call, NTK_ERR_INVALID_HANDLE, "grid is NULL");
+        call_fail(&call, NTK_ERR_INVALID_HANDLE, "grid is NULL or not a live ntk_mpi_grid (freed?)");
         return call_finish(&call);
     }
     call_begin(&call, "ntk_mpi_matrix_create", grid->comm);
@@ -121,20 +146,18 @@ int ntk_mpi_matrix_create(const ntk_mpi_grid *grid, int64_t rows, int64_t cols, 
     static const char *const names[] = {"rows", "cols"};
     if (call_same(&call, shape, 2, names, NTK_ERR_DIMENSION_MISMATCH) != NTK_OK) return call_finish(&call);
     ntk_mpi_matrix *A = matrix_new_for(&call, grid, rows, cols);
-    if (call_agree(&call) != NTK_OK) { ntk_mpi_matrix_free(A); return call_finish(&call); }
-    *out = A;
-    return NTK_OK;
+    return publish_matrix(&call, A, out);
 }
 
 int ntk_mpi_matrix_size(const ntk_mpi_matrix *A, int64_t *rows, int64_t *cols) {
-    if (A == NULL) return NTK_ERR_INVALID_HANDLE;
+    if (!handle_live(A, HANDLE_MATRIX)) return NTK_ERR_INVALID_HANDLE;
     if (rows) *rows = A->rows;
     if (cols) *cols = A->cols;
     return NTK_OK;
 }
 
 int ntk_mpi_matrix_local(const ntk_mpi_matrix *A, double **data, int64_t *local_rows, int64_t *local_cols, int64_t *lld) {
-    if (A == NULL) return NTK_ERR_INVALID_HANDLE;
+    if (!handle_live(A, HANDLE_MATRIX)) return NTK_ERR_INVALID_HANDLE;
     if (data) *data = A->data;
     if (local_rows) *local_rows = A->local_rows;
     if (local_cols) *local_cols = A->local_cols;
@@ -143,14 +166,14 @@ int ntk_mpi_matrix_local(const ntk_mpi_matrix *A, double **data, int64_t *local_
 }
 
 int ntk_mpi_matrix_indices(const ntk_mpi_matrix *A, int64_t *row_index, int64_t *col_index) {
-    if (A == NULL) return NTK_ERR_INVALID_HANDLE;
+    if (!handle_live(A, HANDLE_MATRIX)) return NTK_ERR_INVALID_HANDLE;
     if (row_index) memcpy(row_index, A->row_index, sizeof(int64_t) * (size_t)A->local_rows);
     if (col_index) memcpy(col_index, A->col_index, sizeof(int64_t) * (size_t)A->local_cols);
     return NTK_OK;
 }
 
 int ntk_mpi_matrix_descriptor(const ntk_mpi_matrix *A, int *desc) {
-    if (A == NULL) return NTK_ERR_INVALID_HANDLE;
+    if (!handle_live(A, HANDLE_MATRIX)) return NTK_ERR_INVALID_HANDLE;
     if (desc == NULL) return NTK_ERR_INVALID_ARGUMENT;
     memcpy(desc, A->desc, sizeof A->desc);
     return NTK_OK;
@@ -158,9 +181,9 @@ int ntk_mpi_matrix_descriptor(const ntk_mpi_matrix *A, int *desc) {
 
 int ntk_mpi_matrix_gather(const ntk_mpi_matrix *A, double *out, int64_t ld) {
     ntk_mpi_call call;
-    if (A == NULL) {
+    if (!handle_live(A, HANDLE_MATRIX)) {
         call_begin(&call, "ntk_mpi_matrix_gather", MPI_COMM_NULL);
-        call_fail(&call, NTK_ERR_INVALID_HANDLE, "A is NULL");
+        call_fail(&call, NTK_ERR_INVALID_HANDLE, "A is NULL or not a live ntk_mpi_matrix (freed?)");
         return call_finish(&call);
     }
     call_begin(&call, "ntk_mpi_matrix_gather", A->grid->comm);
@@ -180,6 +203,10 @@ int ntk_mpi_matrix_gather(const ntk_mpi_matrix *A, double *out, int64_t ld) {
 }
 
 void ntk_mpi_matrix_free(ntk_mpi_matrix *A) {
+    if (handle_release(A, HANDLE_MATRIX)) matrix_release(A);
+}
+
+void matrix_release(ntk_mpi_matrix *A) {
     if (A == NULL) return;
     free(A->data);
     free(A->row_index);
@@ -205,9 +232,9 @@ static int distributed_kernel(const char *function, const ntk_mpi_grid *grid, co
                               ntk_mpi_matrix **out) {
     ntk_mpi_call call;
     if (out) *out = NULL;
-    if (grid == NULL) {
+    if (!handle_live(grid, HANDLE_GRID)) {
         call_begin(&call, function, MPI_COMM_NULL);
-        call_fail(&call, NTK_ERR_INVALID_HANDLE, "grid is NULL");
+        call_fail(&call, NTK_ERR_INVALID_HANDLE, "grid is NULL or not a live ntk_mpi_grid (freed?)");
         return call_finish(&call);
     }
     call_begin(&call, function, grid->comm);
@@ -277,9 +304,7 @@ static int distributed_kernel(const char *function, const ntk_mpi_grid *grid, co
     free(cols);
     free(own1);
     free(own2);
-    if (call_agree(&call) != NTK_OK) { ntk_mpi_matrix_free(A); return call_finish(&call); }
-    *out = A;
-    return NTK_OK;
+    return publish_matrix(&call, A, out);
 }
 
 int ntk_mpi_infinite_width_kernel(const ntk_mpi_grid *grid, const ntk_mlp *mlp, ntk_kernel_kind kind,

@@ -25,11 +25,12 @@ struct ntk_mpi_spectral {
     int64_t n;
 };
 
-/* Begins a call on the matrix's grid (a NULL matrix is reported without communication). */
+/* Begins a call on the matrix's grid (an invalid matrix is reported on this rank alone: it
+ * names no communicator to agree on). */
 static int begin_on(ntk_mpi_call *call, const char *function, const ntk_mpi_matrix *A, const char *name) {
-    if (A == NULL) {
+    if (!handle_live(A, HANDLE_MATRIX)) {
         call_begin(call, function, MPI_COMM_NULL);
-        call_fail(call, NTK_ERR_INVALID_HANDLE, "%s is NULL", name);
+        call_fail(call, NTK_ERR_INVALID_HANDLE, "%s is NULL or not a live ntk_mpi_matrix (freed?)", name);
         return call_finish(call);
     }
     call_begin(call, function, A->grid->comm);
@@ -58,7 +59,7 @@ static ntk_mpi_matrix *copy_of(ntk_mpi_call *call, const ntk_mpi_matrix *A) {
     B->data = call_alloc(call, (int64_t)A->lld * A->local_cols, sizeof(double), "a copy of a distributed matrix");
     B->row_index = call_alloc(call, A->local_rows, sizeof(int64_t), "row indices");
     B->col_index = call_alloc(call, A->local_cols, sizeof(int64_t), "column indices");
-    if (B->data == NULL || B->row_index == NULL || B->col_index == NULL) { ntk_mpi_matrix_free(B); return NULL; }
+    if (B->data == NULL || B->row_index == NULL || B->col_index == NULL) { matrix_release(B); return NULL; }
     memcpy(B->data, A->data, sizeof(double) * (size_t)((int64_t)A->lld * A->local_cols));
     memcpy(B->row_index, A->row_index, sizeof(int64_t) * (size_t)A->local_rows);
     memcpy(B->col_index, A->col_index, sizeof(int64_t) * (size_t)A->local_cols);
@@ -152,14 +153,19 @@ int ntk_mpi_kernel_ridge_fit(const ntk_mpi_matrix *K, const ntk_targets *targets
     model->ridge = z;
     model->alpha = alpha;
     model->train = train;
-    ntk_mpi_matrix_free(F);
-    ntk_mpi_matrix_free(B);
+    if (handle_register(model, HANDLE_KERNEL_RIDGE) != 0) call_fail(&call, NTK_ERR_OUT_OF_MEMORY, "out of memory for the handle table");
+    if (call_agree(&call) != NTK_OK) {
+        handle_release(model, HANDLE_KERNEL_RIDGE);
+        goto failed;
+    }
+    matrix_release(F);
+    matrix_release(B);
     free(r);
     *out = model;
     return NTK_OK;
 failed:
-    ntk_mpi_matrix_free(F);
-    ntk_mpi_matrix_free(B);
+    matrix_release(F);
+    matrix_release(B);
     free(model);
     free(alpha);
     free(train);
@@ -186,7 +192,10 @@ int ntk_mpi_kernel_ridge_predict(const ntk_mpi_kernel_ridge *model, const ntk_mp
                                  const double *f0_test, int64_t ldf0, double *pred, int64_t ldp) {
     ntk_mpi_call call;
     if (begin_on(&call, "ntk_mpi_kernel_ridge_predict", K_test, "K_test") != NTK_OK) return call.status;
-    if (model == NULL) call_fail(&call, NTK_ERR_INVALID_HANDLE, "model is NULL");
+    if (!handle_live(model, HANDLE_KERNEL_RIDGE)) {
+        call_fail(&call, NTK_ERR_INVALID_HANDLE, "model is NULL or not a live ntk_mpi_kernel_ridge (freed?)");
+        model = NULL;
+    }
     int64_t m = K_test->rows, k = model ? model->k : 0;
     if (model && K_test->cols != model->n) {
         call_fail(&call, NTK_ERR_DIMENSION_MISMATCH, "K_test has %lld columns but the model has n = %lld", (long long)K_test->cols,
@@ -208,7 +217,7 @@ int ntk_mpi_kernel_ridge_predict(const ntk_mpi_kernel_ridge *model, const ntk_mp
 
 int ntk_mpi_kernel_ridge_results(const ntk_mpi_kernel_ridge *model, double *pred_train, int64_t ldp,
                                  double *alpha, int64_t lda) {
-    if (model == NULL) return NTK_ERR_INVALID_HANDLE;
+    if (!handle_live(model, HANDLE_KERNEL_RIDGE)) return NTK_ERR_INVALID_HANDLE;
     int64_t k = model->k;
     if ((pred_train && ldp < k) || (alpha && lda < k)) return NTK_ERR_INVALID_ARGUMENT;
     for (int64_t i = 0; i < model->n; i++) {
@@ -219,7 +228,7 @@ int ntk_mpi_kernel_ridge_results(const ntk_mpi_kernel_ridge *model, double *pred
 }
 
 int ntk_mpi_kernel_ridge_info(const ntk_mpi_kernel_ridge *model, int64_t *n, int64_t *k, double *ridge) {
-    if (model == NULL) return NTK_ERR_INVALID_HANDLE;
+    if (!handle_live(model, HANDLE_KERNEL_RIDGE)) return NTK_ERR_INVALID_HANDLE;
     if (n) *n = model->n;
     if (k) *k = model->k;
     if (ridge) *ridge = model->ridge;
@@ -227,7 +236,7 @@ int ntk_mpi_kernel_ridge_info(const ntk_mpi_kernel_ridge *model, int64_t *n, int
 }
 
 void ntk_mpi_kernel_ridge_free(ntk_mpi_kernel_ridge *model) {
-    if (model == NULL) return;
+    if (!handle_release(model, HANDLE_KERNEL_RIDGE)) return;
     free(model->alpha);
     free(model->train);
     free(model);
@@ -284,25 +293,33 @@ int ntk_mpi_spectral_create(const ntk_mpi_matrix *K, ntk_negative_eigenvalues po
     for (int64_t i = 0; i < n; i++) if (w[i] <= cutoff) w[i] = 0;
     free(work);
     free(iwork);
-    ntk_mpi_matrix_free(A);
+    matrix_release(A);
     solver->grid = K->grid;
     solver->vectors = Z;
     solver->eigenvalues = w;
     solver->n = n;
+    if (handle_register(solver, HANDLE_SPECTRAL) != 0) call_fail(&call, NTK_ERR_OUT_OF_MEMORY, "out of memory for the handle table");
+    if (call_agree(&call) != NTK_OK) {
+        handle_release(solver, HANDLE_SPECTRAL);
+        matrix_release(Z);
+        free(w);
+        free(solver);
+        return call_finish(&call);
+    }
     *out = solver;
     return NTK_OK;
 failed:
     free(work);
     free(iwork);
-    ntk_mpi_matrix_free(A);
-    ntk_mpi_matrix_free(Z);
+    matrix_release(A);
+    matrix_release(Z);
     free(w);
     free(solver);
     return call_finish(&call);
 }
 
 int ntk_mpi_spectral_eigenvalues(const ntk_mpi_spectral *solver, double *w) {
-    if (solver == NULL) return NTK_ERR_INVALID_HANDLE;
+    if (!handle_live(solver, HANDLE_SPECTRAL)) return NTK_ERR_INVALID_HANDLE;
     if (w == NULL && solver->n > 0) return NTK_ERR_INVALID_ARGUMENT;
     if (solver->n > 0) memcpy(w, solver->eigenvalues, sizeof(double) * (size_t)solver->n);
     return NTK_OK;
@@ -322,12 +339,16 @@ int ntk_mpi_spectral_predict(const ntk_mpi_spectral *solver, const ntk_targets *
                              const double *f0_test, int64_t ldf0, const ntk_spectral_options *options,
                              double *pred_train, double *pred_test) {
     ntk_mpi_call call;
-    if (solver == NULL) {
+    if (!handle_live(solver, HANDLE_SPECTRAL)) {
         call_begin(&call, "ntk_mpi_spectral_predict", MPI_COMM_NULL);
-        call_fail(&call, NTK_ERR_INVALID_HANDLE, "solver is NULL");
+        call_fail(&call, NTK_ERR_INVALID_HANDLE, "solver is NULL or not a live ntk_mpi_spectral (freed?)");
         return call_finish(&call);
     }
     call_begin(&call, "ntk_mpi_spectral_predict", solver->grid->comm);
+    if (K_test != NULL && !handle_live(K_test, HANDLE_MATRIX)) {
+        call_fail(&call, NTK_ERR_INVALID_HANDLE, "K_test is not a live ntk_mpi_matrix (freed?)");
+        K_test = NULL;
+    }
     int64_t n = solver->n, k = targets ? targets->k : 0, m = K_test ? K_test->rows : 0;
     double eta = 1;
     if (options != NULL) {
@@ -407,9 +428,9 @@ done:
 int ntk_mpi_spectral_select_ridge(const ntk_mpi_spectral *solver, const ntk_targets *targets, int64_t count,
                                   const double *ridges, ntk_ridge_criterion criterion, double *scores, int64_t *best) {
     ntk_mpi_call call;
-    if (solver == NULL) {
+    if (!handle_live(solver, HANDLE_SPECTRAL)) {
         call_begin(&call, "ntk_mpi_spectral_select_ridge", MPI_COMM_NULL);
-        call_fail(&call, NTK_ERR_INVALID_HANDLE, "solver is NULL");
+        call_fail(&call, NTK_ERR_INVALID_HANDLE, "solver is NULL or not a live ntk_mpi_spectral (freed?)");
         return call_finish(&call);
     }
     call_begin(&call, "ntk_mpi_spectral_select_ridge", solver->grid->comm);
@@ -494,13 +515,13 @@ done:
     free(diagonal);
     free(scaled);
     free(solved);
-    ntk_mpi_matrix_free(squares);
+    matrix_release(squares);
     return call_finish(&call);
 }
 
 void ntk_mpi_spectral_free(ntk_mpi_spectral *solver) {
-    if (solver == NULL) return;
-    ntk_mpi_matrix_free(solver->vectors);
+    if (!handle_release(solver, HANDLE_SPECTRAL)) return;
+    matrix_release(solver->vectors);
     free(solver->eigenvalues);
     free(solver);
 }

@@ -357,6 +357,23 @@ int main(int argc, char **argv) {
     int nprow = 0, npcol = 0;
     ntk_mpi_grid_info(grid, NULL, NULL, &nprow, &npcol, NULL, NULL, NULL);
     CHECK(nprow * npcol == size_, "grid shape %d x %d", nprow, npcol);
+    /* Freed and foreign handles are reported, not dereferenced. */
+    {
+        ntk_mpi_matrix *A = NULL;
+        ntk_mpi_matrix_create(grid, 10, 10, &A);
+        ntk_mpi_matrix_free(A);
+        int64_t rows = -1;
+        CHECK(ntk_mpi_matrix_size(A, &rows, NULL) == NTK_ERR_INVALID_HANDLE && rows == -1, "a freed matrix");
+        ntk_mpi_matrix_free(A); /* twice: ignored */
+        double fake[16] = {0};
+        ntk_mpi_kernel_ridge *model = NULL;
+        ntk_targets t = {1, fake, 1, NULL, 0};
+        CHECK(ntk_mpi_kernel_ridge_fit((const ntk_mpi_matrix *)fake, &t, 1.0, NULL, &model) == NTK_ERR_INVALID_HANDLE &&
+              model == NULL, "a foreign pointer as a matrix: %s", ntk_mpi_last_error());
+        CHECK(ntk_mpi_grid_info((const ntk_mpi_grid *)A, NULL, NULL, NULL, NULL, NULL, NULL, NULL) == NTK_ERR_INVALID_HANDLE,
+              "a matrix as a grid");
+        CHECK(ntk_mpi_spectral_eigenvalues(NULL, fake) == NTK_ERR_INVALID_HANDLE, "a NULL solver");
+    }
     ntk_mpi_grid *bad = NULL;
     s = ntk_mpi_grid_create(MPI_COMM_WORLD, size_ + 1, 1, 0, &bad);
     CHECK(agreed(s, NTK_ERR_INVALID_ARGUMENT) && bad == NULL, "a grid that does not match: %d", s);
