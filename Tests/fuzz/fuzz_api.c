@@ -115,6 +115,12 @@ static void *any_handle(int type) {
 static void remember_freed(void *h) {
     if (h) freed[nfreed < 32 ? nfreed++ : (int)pick(0, 31)] = h;
 }
+/* A data partition of one part (the sum over parts is the part itself), failing sometimes. */
+static int reduce_one_part(double *values, int64_t count, void *user) {
+    (void)values, (void)count, (void)user;
+    return chance(3);
+}
+
 static int cancel_sometimes(void *user, double fraction) {
     (void)user;
     (void)fraction;
@@ -449,13 +455,24 @@ int main(int argc, char **argv) {
             o.memory_limit = chance(20) ? pick(-1, 100000) : 0;
             o.preconditioned = (int)pick(0, 2);
             o.progress = chance(10) ? cancel_sometimes : NULL;
+            o.reduce = chance(20) ? reduce_one_part : NULL;
             double ridge = chance(80) ? fabs(value()) : value();
             ntk_nystrom *model = NULL;
-            if (chance(50))
+            if (chance(40)) {
                 checked(ntk_nystrom_fit_kernel(n, c, knm, l1, kmm, c > 0 ? c : 1, &targets, ridge, options(&o, sizeof o), &model),
                         "ntk_nystrom_fit_kernel");
-            else
+            } else if (chance(50)) {
                 checked(ntk_nystrom_fit(h, n, x, l3, &targets, ridge, c, options(&o, sizeof o), &model), "ntk_nystrom_fit");
+            } else {
+                int64_t lc = 1;
+                double *centers = matrix(c, d, &lc, 1);
+                checked(ntk_nystrom_fit_centers(h, n, x, l3, &targets, ridge, c, centers, lc, options(&o, sizeof o), &model),
+                        "ntk_nystrom_fit_centers");
+                release(centers);
+            }
+            int64_t *indices = malloc(sizeof(int64_t) * (size_t)(c > 0 ? c : 1));
+            checked(ntk_nystrom_centers(model, indices), "ntk_nystrom_centers");
+            free(indices);
             int64_t mm = 0, kk = 0;
             if (ntk_nystrom_info(model, NULL, &mm, &kk, NULL, NULL, NULL, NULL) == 0 && mm <= 100 && kk <= 10) {
                 double *tx = matrix(m, d, &l1, 1), *tk = matrix(m, mm, &l2, 1);
@@ -496,6 +513,7 @@ int main(int argc, char **argv) {
             o.learning_rate = chance(90) ? 0.5 : value();
             o.memory_limit = chance(20) ? pick(-1, 100000) : 0;
             o.progress = chance(10) ? cancel_sometimes : NULL;
+            o.reduce = chance(15) ? reduce_one_part : NULL;
             const ntk_points test = {m, tx, l3, NULL, 0};
             /* Predictions (m x k) or train flows (2 x n x k). */
             double *out = malloc(sizeof(double) * (size_t)(2 * ((n > m ? n : m) + 1) * (k > 0 ? k : 1) + 16));
