@@ -64,6 +64,25 @@ int handle_live(const void *handle, enum handle_kind kind) {
     return i >= 0;
 }
 
+int call_begin_handle(ntk_mpi_call *call, const char *function, const void *handle, enum handle_kind kind,
+                      const char *name) {
+    static const char *const type_names[] = {"", "ntk_mpi_grid", "ntk_mpi_matrix", "ntk_mpi_kernel_ridge", "ntk_mpi_spectral"};
+    if (!handle_live(handle, kind)) {
+        call_begin(call, function, MPI_COMM_NULL);
+        call_fail(call, NTK_ERR_INVALID_HANDLE, "%s is NULL or not a live %s (freed?)", name, type_names[kind]);
+        return call_finish(call);
+    }
+    MPI_Comm comm = MPI_COMM_NULL;
+    switch (kind) {
+    case HANDLE_GRID: comm = ((const ntk_mpi_grid *)handle)->comm; break;
+    case HANDLE_MATRIX: comm = ((const ntk_mpi_matrix *)handle)->grid->comm; break;
+    case HANDLE_SPECTRAL: comm = ((const ntk_mpi_spectral *)handle)->grid->comm; break;
+    case HANDLE_KERNEL_RIDGE: break; /* a model has no communicator: its calls begin on a matrix's */
+    }
+    call_begin(call, function, comm);
+    return NTK_OK;
+}
+
 const char *ntk_mpi_last_error(void) { return last_error; }
 
 void call_begin(ntk_mpi_call *call, const char *function, MPI_Comm comm) {

@@ -83,6 +83,14 @@ int distributed_transpose_times(ntk_mpi_call *call, const ntk_mpi_matrix *A, con
 /* A rows x cols matrix of zeros on the grid (NULL and a recorded failure on error); internal
  * until registered. */
 ntk_mpi_matrix *matrix_new_for(ntk_mpi_call *call, const ntk_mpi_grid *grid, int64_t rows, int64_t cols);
+/* The spectral solver: the distributed eigenvectors and the eigenvalues after the policy. */
+struct ntk_mpi_spectral {
+    const ntk_mpi_grid *grid;
+    ntk_mpi_matrix *vectors; /* V, distributed */
+    double *eigenvalues;     /* ascending */
+    int64_t n;
+};
+
 /* Frees a matrix, registered or not (internal copies). NULL is ignored. */
 void matrix_release(ntk_mpi_matrix *A);
 
@@ -95,6 +103,11 @@ int handle_register(const void *handle, enum handle_kind kind);
 int handle_release(const void *handle, enum handle_kind kind);
 /* Whether the handle is live with that kind. */
 int handle_live(const void *handle, enum handle_kind kind);
+/* Begins a call on the communicator of a grid, a matrix or a spectral solver: NTK_OK, or
+ * INVALID_HANDLE (with the message set) when the handle is not live — reported on this rank
+ * alone, since an invalid handle names no communicator to agree on. */
+int call_begin_handle(ntk_mpi_call *call, const char *function, const void *handle, enum handle_kind kind,
+                      const char *name);
 
 /* Allocation that records OUT_OF_MEMORY. */
 void *call_alloc(ntk_mpi_call *call, int64_t count, int64_t size, const char *what);

@@ -135,12 +135,7 @@ static int publish_matrix(ntk_mpi_call *call, ntk_mpi_matrix *A, ntk_mpi_matrix 
 int ntk_mpi_matrix_create(const ntk_mpi_grid *grid, int64_t rows, int64_t cols, ntk_mpi_matrix **out) {
     ntk_mpi_call call;
     if (out) *out = NULL;
-    if (!handle_live(grid, HANDLE_GRID)) {
-        call_begin(&call, "ntk_mpi_matrix_create", MPI_COMM_NULL);
-        call_fail(&call, NTK_ERR_INVALID_HANDLE, "grid is NULL or not a live ntk_mpi_grid (freed?)");
-        return call_finish(&call);
-    }
-    call_begin(&call, "ntk_mpi_matrix_create", grid->comm);
+    if (call_begin_handle(&call, "ntk_mpi_matrix_create", grid, HANDLE_GRID, "grid") != NTK_OK) return call.status;
     if (out == NULL) call_fail(&call, NTK_ERR_INVALID_ARGUMENT, "out is NULL");
     double shape[2] = {(double)rows, (double)cols};
     static const char *const names[] = {"rows", "cols"};
@@ -181,12 +176,7 @@ int ntk_mpi_matrix_descriptor(const ntk_mpi_matrix *A, int *desc) {
 
 int ntk_mpi_matrix_gather(const ntk_mpi_matrix *A, double *out, int64_t ld) {
     ntk_mpi_call call;
-    if (!handle_live(A, HANDLE_MATRIX)) {
-        call_begin(&call, "ntk_mpi_matrix_gather", MPI_COMM_NULL);
-        call_fail(&call, NTK_ERR_INVALID_HANDLE, "A is NULL or not a live ntk_mpi_matrix (freed?)");
-        return call_finish(&call);
-    }
-    call_begin(&call, "ntk_mpi_matrix_gather", A->grid->comm);
+    if (call_begin_handle(&call, "ntk_mpi_matrix_gather", A, HANDLE_MATRIX, "A") != NTK_OK) return call.status;
     if (A->rows * A->cols > 0 && out == NULL) call_fail(&call, NTK_ERR_INVALID_ARGUMENT, "out is NULL");
     else if (A->rows * A->cols > 0 && ld < A->cols) {
         call_fail(&call, NTK_ERR_INVALID_ARGUMENT, "ld is %lld, must be >= cols = %lld", (long long)ld, (long long)A->cols);
@@ -232,12 +222,7 @@ static int distributed_kernel(const char *function, const ntk_mpi_grid *grid, co
                               ntk_mpi_matrix **out) {
     ntk_mpi_call call;
     if (out) *out = NULL;
-    if (!handle_live(grid, HANDLE_GRID)) {
-        call_begin(&call, function, MPI_COMM_NULL);
-        call_fail(&call, NTK_ERR_INVALID_HANDLE, "grid is NULL or not a live ntk_mpi_grid (freed?)");
-        return call_finish(&call);
-    }
-    call_begin(&call, function, grid->comm);
+    if (call_begin_handle(&call, function, grid, HANDLE_GRID, "grid") != NTK_OK) return call.status;
     if (out == NULL) call_fail(&call, NTK_ERR_INVALID_ARGUMENT, "out is NULL");
     if (family == KERNEL_INFINITE && kind != NTK_KERNEL_NTK && kind != NTK_KERNEL_NNGP) {
         call_fail(&call, NTK_ERR_INVALID_ARGUMENT, "kind is %d, must be NTK_KERNEL_NTK or NTK_KERNEL_NNGP", (int)kind);

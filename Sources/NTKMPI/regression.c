@@ -18,23 +18,9 @@ struct ntk_mpi_kernel_ridge {
     double *train;      /* Y - z alpha, n x k */
 };
 
-struct ntk_mpi_spectral {
-    const ntk_mpi_grid *grid;
-    ntk_mpi_matrix *vectors; /* V, distributed */
-    double *eigenvalues;     /* after the policy, ascending */
-    int64_t n;
-};
-
-/* Begins a call on the matrix's grid (an invalid matrix is reported on this rank alone: it
- * names no communicator to agree on). */
+/* Begins a call on the matrix's grid (see call_begin_handle). */
 static int begin_on(ntk_mpi_call *call, const char *function, const ntk_mpi_matrix *A, const char *name) {
-    if (!handle_live(A, HANDLE_MATRIX)) {
-        call_begin(call, function, MPI_COMM_NULL);
-        call_fail(call, NTK_ERR_INVALID_HANDLE, "%s is NULL or not a live ntk_mpi_matrix (freed?)", name);
-        return call_finish(call);
-    }
-    call_begin(call, function, A->grid->comm);
-    return NTK_OK;
+    return call_begin_handle(call, function, A, HANDLE_MATRIX, name);
 }
 
 /* Records a non-finite entry of the local array. */
@@ -339,12 +325,7 @@ int ntk_mpi_spectral_predict(const ntk_mpi_spectral *solver, const ntk_targets *
                              const double *f0_test, int64_t ldf0, const ntk_spectral_options *options,
                              double *pred_train, double *pred_test) {
     ntk_mpi_call call;
-    if (!handle_live(solver, HANDLE_SPECTRAL)) {
-        call_begin(&call, "ntk_mpi_spectral_predict", MPI_COMM_NULL);
-        call_fail(&call, NTK_ERR_INVALID_HANDLE, "solver is NULL or not a live ntk_mpi_spectral (freed?)");
-        return call_finish(&call);
-    }
-    call_begin(&call, "ntk_mpi_spectral_predict", solver->grid->comm);
+    if (call_begin_handle(&call, "ntk_mpi_spectral_predict", solver, HANDLE_SPECTRAL, "solver") != NTK_OK) return call.status;
     if (K_test != NULL && !handle_live(K_test, HANDLE_MATRIX)) {
         call_fail(&call, NTK_ERR_INVALID_HANDLE, "K_test is not a live ntk_mpi_matrix (freed?)");
         K_test = NULL;
@@ -428,12 +409,9 @@ done:
 int ntk_mpi_spectral_select_ridge(const ntk_mpi_spectral *solver, const ntk_targets *targets, int64_t count,
                                   const double *ridges, ntk_ridge_criterion criterion, double *scores, int64_t *best) {
     ntk_mpi_call call;
-    if (!handle_live(solver, HANDLE_SPECTRAL)) {
-        call_begin(&call, "ntk_mpi_spectral_select_ridge", MPI_COMM_NULL);
-        call_fail(&call, NTK_ERR_INVALID_HANDLE, "solver is NULL or not a live ntk_mpi_spectral (freed?)");
-        return call_finish(&call);
+    if (call_begin_handle(&call, "ntk_mpi_spectral_select_ridge", solver, HANDLE_SPECTRAL, "solver") != NTK_OK) {
+        return call.status;
     }
-    call_begin(&call, "ntk_mpi_spectral_select_ridge", solver->grid->comm);
     int64_t n = solver->n, k = targets ? targets->k : 0;
     if (count < 1) call_fail(&call, NTK_ERR_INVALID_ARGUMENT, "the ridge grid is empty");
     else if (ridges == NULL) call_fail(&call, NTK_ERR_INVALID_ARGUMENT, "ridges is NULL");

@@ -362,11 +362,15 @@ def _load():
         "NTK_LIBRARY=/path/to/libntk.so or run from the repository. Tried:\n  " + "\n  ".join(tried))
 
 
+def declare(library, signatures):
+    """Sets ``argtypes`` and ``restype`` of every function of ``signatures`` on ``library``."""
+    for name, (args, res) in signatures.items():
+        function = getattr(library, name)
+        function.argtypes, function.restype = args, res
+
+
 lib, path = _load()
-for _name, (_args, _res) in _SIGNATURES.items():
-    _f = getattr(lib, _name)
-    _f.argtypes = _args
-    _f.restype = _res
+declare(lib, _SIGNATURES)
 
 _number = lib.ntk_version_number()
 if (_number // 10000, _number // 100 % 100 if EXPECTED_VERSION[0] == 0 else 0) != (

@@ -32,7 +32,7 @@ import numpy as np
 from . import _arrays
 from ._handle import Handle
 from ._library import (PROGRESS_FN, EmpiricalNTKOptions, InfiniteWidthOptions, KernelRidgeOptions, MatrixFreeOptions,
-                       NystromOptions, SpectralOptions, Targets, choices, path, python_message)
+                       NystromOptions, SpectralOptions, Targets, choices, declare, path, python_message)
 from .errors import STATUS_ERRORS, DimensionMismatchError, InternalError, InvalidArgumentError, LibraryNotFoundError
 from .large_scale import EmpiricalNTKRidge, NystromRidge, _matrix_free_options, _options, _Targets
 from .network import MLP
@@ -101,9 +101,7 @@ def _load():
         except OSError as e:
             tried.append(f"{candidate}: {e}")
             continue
-        for name, (args, res) in _SIGNATURES.items():
-            function = getattr(library, name)
-            function.argtypes, function.restype = args, res
+        declare(library, _SIGNATURES)
         return library
     raise LibraryNotFoundError(
         "libntk_mpi.so not found next to " + str(path) + ": build it with scripts/build_mpi.sh (needs Debian's "
