@@ -34,10 +34,13 @@ def numpy_blas():
         return "unknown (pip install threadpoolctl)", None
     for pool in threadpool_info():
         if pool.get("user_api") == "blas" and "numpy" in pool.get("filepath", "") + pool.get("prefix", ""):
-            return f"{pool.get('internal_api')} {pool.get('version')} {pool.get('architecture')}", pool.get("num_threads")
+            name = f"{pool.get('internal_api')} {pool.get('version')} {pool.get('architecture')}"
+            return name, pool.get("num_threads")
     for pool in threadpool_info():
         if pool.get("user_api") == "blas":
-            return f"{pool.get('internal_api')} {pool.get('version')} {pool.get('architecture')} ({pool.get('filepath')})", pool.get("num_threads")
+            name = (f"{pool.get('internal_api')} {pool.get('version')} {pool.get('architecture')} "
+                    f"({pool.get('filepath')})")
+            return name, pool.get("num_threads")
     return "unknown", None
 
 

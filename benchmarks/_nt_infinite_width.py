@@ -32,7 +32,8 @@ ACTIVATIONS = {
 
 
 def main():
-    x_path, out_dir, depth, w_std, b_std = sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4]), float(sys.argv[5])
+    x_path, out_dir = sys.argv[1], sys.argv[2]
+    depth, w_std, b_std = int(sys.argv[3]), float(sys.argv[4]), float(sys.argv[5])
     X = jnp.asarray(np.load(x_path))
     for name in sys.argv[6:]:
         layers = []

@@ -118,7 +118,8 @@ def child_scipy(n, m):
     KtV = Kt @ V
     flows = []
     for s in TIMES:
-        g = np.where(w > 0, 1 / np.where(w > 0, w, 1), 0) if np.isinf(s) else -np.expm1(-w * s / N) / np.where(w > 0, w, 1)
+        safe = np.where(w > 0, w, 1)
+        g = np.where(w > 0, 1 / safe, 0) if np.isinf(s) else -np.expm1(-w * s / N) / safe
         flows.append(KtV @ (g[:, None] * p))
     trace = [np.sum(w / (w + z)) for z in RIDGES]
     scores = [np.sum(((z / (w + z))[:, None] * p) ** 2) / N / (1 - tr / n) ** 2 for z, tr in zip(RIDGES, trace)]
@@ -146,7 +147,8 @@ def child_mpi(n, m):
         return result
 
     with dist.Grid(comm, block_size=64) as grid:
-        K, Kt = stage("kernel", lambda: (dist.infinite_width_kernel(grid, net, X), dist.infinite_width_kernel(grid, net, Xt, X)))
+        K, Kt = stage("kernel",
+                      lambda: (dist.infinite_width_kernel(grid, net, X), dist.infinite_width_kernel(grid, net, Xt, X)))
         model = stage("ridge_fit", lambda: dist.KernelRidge(K, Y, ridge=RIDGE))
         pred = stage("ridge_predict", lambda: model.predict(Kt))
         model.close()
@@ -191,7 +193,8 @@ def main():
 
     import ntk
     info = ntk.blas_info()
-    print(f"libntk {ntk.__version__}; {info['config']}, core {info['core']}; n = {args.n}, m = {args.test}, ranks = {args.ranks}; "
+    print(f"libntk {ntk.__version__}; {info['config']}, core {info['core']}; n = {args.n}, m = {args.test}, ranks = "
+          f"{args.ranks}; "
           f"{os.cpu_count()} cores")
     results = {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -201,7 +204,8 @@ def main():
     n = args.n
     flops = {"ridge_fit": n ** 3 / 3, "eigh": 9 * n ** 3}
     print()
-    print(f"{'stage':<14} {'scipy s':>9} {'libntk s':>9} {'mpi s':>9} {'mpi/libntk':>11} {'GFLOP/s libntk':>15} {'GFLOP/s mpi':>12}")
+    print(f"{'stage':<14} {'scipy s':>9} {'libntk s':>9} {'mpi s':>9} {'mpi/libntk':>11} {'GFLOP/s libntk':>15} "
+          f"{'GFLOP/s mpi':>12}")
     for stage in ("kernel", "ridge_fit", "ridge_predict", "eigh", "flow_gcv"):
         s = results.get("scipy", {}).get("times", {}).get(stage)
         a, b = results["single"]["times"][stage], results["mpi"]["times"][stage]
@@ -222,7 +226,8 @@ def main():
           f"gradient flow {rel(results['mpi']['flow'], results['single']['flow']):.1e}, "
           f"GCV {rel(results['mpi']['scores'], results['single']['scores']):.1e}")
     if "scipy" in results:
-        print(f"agreement libntk vs scipy: ridge predictions {rel(results['single']['pred'], results['scipy']['pred']):.1e}, "
+        print(f"agreement libntk vs scipy: ridge predictions "
+              f"{rel(results['single']['pred'], results['scipy']['pred']):.1e}, "
               f"gradient flow {rel(results['single']['flow'], results['scipy']['flow']):.1e}, "
               f"GCV {rel(results['single']['scores'], results['scipy']['scores']):.1e}")
 

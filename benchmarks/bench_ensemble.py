@@ -77,7 +77,8 @@ def main():
     results = {}
     for regime in ("ntk", "nngp"):
         def ours():
-            results[regime] = ntk.ensemble_gradient_flow(nngp, ntk_, y, times, nngp_test_train=nngp_tx, ntk_test_train=ntk_tx,
+            results[regime] = ntk.ensemble_gradient_flow(nngp, ntk_, y, times, nngp_test_train=nngp_tx,
+                                                         ntk_test_train=ntk_tx,
                                                          nngp_test=nngp_tt, regime=regime)
         t_ours = timed(ours, args.repeats)
         t_numpy = timed(lambda: numpy_ensemble(nngp, ntk_, nngp_tx, ntk_tx, nngp_tt, y, times, regime), args.repeats)
@@ -94,12 +95,14 @@ def main():
     if not os.path.exists(args.nt_python):
         print(f"\n(neural-tangents not found at {args.nt_python}: no comparison)")
         return
-    print(f"\n{'neural-tangents 0.6.5 gradient_descent_mse_ensemble':58s} {'seconds':>9s} {'x ours':>8s} {'max rel diff':>18s} {'peak MiB':>9s}")
+    print(f"\n{'neural-tangents 0.6.5 gradient_descent_mse_ensemble':58s} {'seconds':>9s} {'x ours':>8s} "
+          f"{'max rel diff':>18s} {'peak MiB':>9s}")
     with tempfile.TemporaryDirectory() as tmp:
         np.savez(f"{tmp}/k.npz", nngp_all=nngp_all, ntk_all=ntk_all, y=y)
         for regime in ("ntk", "nngp"):
             t_ours = timed(lambda: ntk.ensemble_gradient_flow(nngp, ntk_, y, times, nngp_test_train=nngp_tx,
-                                                              ntk_test_train=ntk_tx, nngp_test=nngp_tt, regime=regime), 1)
+                                                              ntk_test_train=ntk_tx, nngp_test=nngp_tt,
+                                                              regime=regime), 1)
             run = subprocess.run([args.nt_python, str(Path(__file__).with_name("_nt_ensemble.py")), f"{tmp}/k.npz",
                                   f"{tmp}/out.npz", regime, *[str(t) for t in times]], capture_output=True, text=True)
             if run.returncode != 0:

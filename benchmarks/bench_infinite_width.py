@@ -82,7 +82,8 @@ def main():
     stream = 2 * 8 * args.n**2 * passes / bandwidth
     print(f"memory bandwidth (numpy copy, read + write): {bandwidth / 1e9:.1f} GB/s; "
           f"streaming bound for n = {args.n}, depth {args.depth}: {stream:.3f} s\n")
-    header = f"{'activation':<11}{'libntk s':>10}{'numpy s':>10}{'speed-up':>10}{'x streaming bound':>19}{'max rel diff':>14}{'peak RSS MiB':>14}"
+    header = (f"{'activation':<11}{'libntk s':>10}{'numpy s':>10}{'speed-up':>10}{'x streaming bound':>19}"
+              f"{'max rel diff':>14}{'peak RSS MiB':>14}")
     print(header)
     print("-" * len(header))
     for activation, w_std in (("relu", np.sqrt(2)), ("erf", 1.0)):
@@ -103,13 +104,15 @@ def activations_table(args, X):
     ours = {}
     for name in names:
         net = ntk.MLP(args.d, [1] * args.depth, activation=name, W_std=W_std, b_std=b_std)
-        ours[name] = timed(lambda: ntk.infinite_width_kernels(net, X), 1 if name in ("tanh", "sigmoid", "softplus") else args.repeats)
+        ours[name] = timed(lambda: ntk.infinite_width_kernels(net, X),
+                           1 if name in ("tanh", "sigmoid", "softplus") else args.repeats)
     nt_times, nt_kernels = {}, {}
     small = X[:args.nt_n]
     if os.path.exists(args.nt_python):
         with tempfile.TemporaryDirectory() as tmp:
             np.save(f"{tmp}/x.npy", small)
-            run = subprocess.run([args.nt_python, str(Path(__file__).with_name("_nt_infinite_width.py")), f"{tmp}/x.npy", tmp,
+            run = subprocess.run([args.nt_python, str(Path(__file__).with_name("_nt_infinite_width.py")),
+                                  f"{tmp}/x.npy", tmp,
                                   str(args.depth), str(W_std), str(b_std), *names], capture_output=True, text=True)
             for line in run.stdout.splitlines():
                 name, seconds = line.split()
@@ -121,7 +124,8 @@ def activations_table(args, X):
         print(f"(neural-tangents not found at {args.nt_python}: its columns are empty)")
     print(f"\nEvery activation, W_std = {W_std}, b_std = {b_std}, depth {args.depth}: libntk at n = {args.n}, "
           f"neural-tangents at n = {args.nt_n} (entries per second: n^2 kernel entries, NNGP and NTK together)")
-    header = (f"{'activation':<11}{'libntk s':>10}{'M entries/s':>13}{'cost / relu':>13}{'nt s':>10}{'nt M entries/s':>16}"
+    header = (f"{'activation':<11}{'libntk s':>10}{'M entries/s':>13}{'cost / relu':>13}{'nt s':>10}"
+              f"{'nt M entries/s':>16}"
               f"{'libntk / nt rate':>18}{'max rel diff':>14}")
     print(header)
     print("-" * len(header))

@@ -55,7 +55,8 @@ def main():
     x_ref = np.linalg.solve(k + z * np.eye(n), y)
     assert np.max(np.abs(ntk.cholesky_solve(k, y, ridge=z) - x_ref)) < 1e-9 * np.max(np.abs(x_ref))
 
-    header = f"{'operation':<16}{'libntk ms':>11}{'numpy ms':>11}{'speed-up':>10}{'(median)':>10}{'libntk GF/s':>13}{'numpy GF/s':>12}{'% DGEMM':>9}{'peak RSS MiB':>14}"
+    header = (f"{'operation':<16}{'libntk ms':>11}{'numpy ms':>11}{'speed-up':>10}{'(median)':>10}{'libntk GF/s':>13}"
+              f"{'numpy GF/s':>12}{'% DGEMM':>9}{'peak RSS MiB':>14}")
     print(header)
     print("-" * len(header))
     dgemm_rate = None
@@ -64,7 +65,8 @@ def main():
         if dgemm_rate is None:
             dgemm_rate = flops / t_theirs / 1e9
         gf_ours, gf_theirs = flops / t_ours / 1e9, flops / t_theirs / 1e9
-        print(f"{name:<16}{1e3 * t_ours:>11.1f}{1e3 * t_theirs:>11.1f}{t_theirs / t_ours:>9.2f}x{f'({med_theirs / med_ours:.2f}x)':>10}"
+        print(f"{name:<16}{1e3 * t_ours:>11.1f}{1e3 * t_theirs:>11.1f}{t_theirs / t_ours:>9.2f}x"
+              f"{f'({med_theirs / med_ours:.2f}x)':>10}"
               f"{gf_ours:>13.1f}{gf_theirs:>12.1f}{100 * gf_ours / dgemm_rate:>8.0f}%{peak_rss_mib():>14.0f}")
     print(f"\nDGEMM rate of this run (numpy A @ B.T): {dgemm_rate:.1f} GFLOP/s")
 

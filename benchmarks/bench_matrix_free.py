@@ -97,10 +97,12 @@ def run_large(n, max_iter):
         raise SystemExit("the large child failed")
     r = json.loads(out.stdout.strip().splitlines()[-1])
     flops = 4 * n * r["P"] * (r["iterations"] + 1)
-    print(f"\n2. matrix-free PCG to relative residual 1e-6 (ridge 1e-2 x mean diagonal, rank-512 preconditioner), n = {n:,}, P = {r['P']:,} (dense K: {8 * n * n / 2**30:,.0f} GiB)")
+    print(f"\n2. matrix-free PCG to relative residual 1e-6 (ridge 1e-2 x mean diagonal, rank-512 preconditioner), n = "
+          f"{n:,}, P = {r['P']:,} (dense K: {8 * n * n / 2**30:,.0f} GiB)")
     print(f"{'seconds':>8} {'minutes':>8} {'iterations':>11} {'residual':>9} {'converged':>10} {'s / iteration':>14} "
           f"{'GFLOP/s':>8} {'peak RSS GiB':>13}")
-    print(f"{r['seconds']:8.1f} {r['seconds'] / 60:8.2f} {r['iterations']:11d} {r['residual']:9.1e} {str(r['converged']):>10} "
+    print(f"{r['seconds']:8.1f} {r['seconds'] / 60:8.2f} {r['iterations']:11d} {r['residual']:9.1e} "
+          f"{str(r['converged']):>10} "
           f"{r['seconds'] / r['iterations']:14.2f} {flops / r['seconds'] / 1e9:8.1f} {r['rss'] / 1024:13.2f}")
 
 
@@ -119,7 +121,8 @@ def run_flow(n):
     print(f"\n3. gradient flow at 4 times (1 to 1000 x N / lambda_max), n = {n:,}, training points")
     print(f"{'':48} {'seconds':>8} {'max rel diff':>13} {'estimate':>9}")
     print(f"{'scipy expm_multiply on the dense kernel':48} {t_scipy:8.2f}")
-    print(f"{'libntk Lanczos, matrix-free':48} {t_lanczos:8.2f} {np.abs(train - dense).max() / np.abs(dense).max():13.1e} "
+    print(f"{'libntk Lanczos, matrix-free':48} {t_lanczos:8.2f} "
+          f"{np.abs(train - dense).max() / np.abs(dense).max():13.1e} "
           f"{estimate:9.1e}")
 
 

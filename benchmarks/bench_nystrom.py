@@ -83,7 +83,8 @@ def run_million(n):
     m = 4096
     print(f"\n1. n = {n:,}, d = {D}, m = {m} uniform centres, ridge 1e-4 x mean diagonal "
           "(NTKRegressor(solver='nystrom'))")
-    print(f"{'fit s':>8} {'predict 1e4 s':>14} {'total min':>10} {'GFLOP/s (n m^2)':>16} {'peak RSS GiB':>13} {'test MSE':>9}")
+    print(f"{'fit s':>8} {'predict 1e4 s':>14} {'total min':>10} {'GFLOP/s (n m^2)':>16} {'peak RSS GiB':>13} "
+          f"{'test MSE':>9}")
     print(f"{r['fit']:8.1f} {r['predict']:14.2f} {(r['fit'] + r['predict']) / 60:10.2f} "
           f"{n * m * m / r['fit'] / 1e9:16.1f} {r['rss'] / 1024:13.2f} {r['mse']:9.4f}")
 
@@ -110,9 +111,12 @@ def run_accuracy(n_dense, n_exact):
         pred_nys = model.predict(Xt)
     t_nys = time.perf_counter() - t0
     mse_dense, mse_nys = np.mean((pred_dense - yt) ** 2), np.mean((pred_nys - yt) ** 2)
-    print(f"\n4. accuracy against dense kernel ridge, ridge {z / scale:.3g} x mean diagonal (GCV on the Nyström model), 10^4 test points")
-    print(f"{'n':>7} {'m':>6} {'dense s':>8} {'Nystrom s':>10} {'dense MSE':>10} {'Nystrom MSE':>12} {'MSE ratio':>10} {'max rel diff':>13}")
-    print(f"{n_dense:7d} {4096:6d} {t_dense:8.1f} {t_nys:10.1f} {mse_dense:10.5f} {mse_nys:12.5f} {mse_nys / mse_dense:10.4f} "
+    print(f"\n4. accuracy against dense kernel ridge, ridge {z / scale:.3g} x mean diagonal (GCV on the Nyström "
+          f"model), 10^4 test points")
+    print(f"{'n':>7} {'m':>6} {'dense s':>8} {'Nystrom s':>10} {'dense MSE':>10} {'Nystrom MSE':>12} "
+          f"{'MSE ratio':>10} {'max rel diff':>13}")
+    print(f"{n_dense:7d} {4096:6d} {t_dense:8.1f} {t_nys:10.1f} {mse_dense:10.5f} {mse_nys:12.5f} "
+          f"{mse_nys / mse_dense:10.4f} "
           f"{np.abs(pred_nys - pred_dense).max() / np.abs(pred_dense).max():13.2e}")
     X, y = X[:n_exact], y[:n_exact]
     K = ntk.infinite_width_ntk(net, X)
@@ -127,7 +131,8 @@ def run_accuracy(n_dense, n_exact):
         iterations = model.iterations
     t_nys = time.perf_counter() - t0
     print(f"{n_exact:7d} {n_exact:6d} {t_dense:8.1f} {t_nys:10.1f} {np.mean((pred_dense - yt) ** 2):10.5f} "
-          f"{np.mean((pred_nys - yt) ** 2):12.5f} {'':>10} {np.abs(pred_nys - pred_dense).max() / np.abs(pred_dense).max():13.2e}"
+          f"{np.mean((pred_nys - yt) ** 2):12.5f} {'':>10} "
+          f"{np.abs(pred_nys - pred_dense).max() / np.abs(pred_dense).max():13.2e}"
           f"   (all points as centres, Falkon CG: {iterations} iterations; dense side: scipy solve)")
 
 
@@ -155,9 +160,11 @@ def run_peer(n, nt_python):
     nt_pred, t_nt = None, None
     if nt_python and Path(nt_python).exists():
         with tempfile.TemporaryDirectory() as tmp:
-            np.savez(Path(tmp) / "in.npz", X=X, y=y, X_test=Xt, centers=centers, ridge=z, depth=DEPTH, W_std=W_STD, b_std=B_STD)
+            np.savez(Path(tmp) / "in.npz", X=X, y=y, X_test=Xt, centers=centers, ridge=z, depth=DEPTH, W_std=W_STD,
+                     b_std=B_STD)
             out = subprocess.run([nt_python, str(Path(__file__).parent / "_nt_nystrom.py"), str(Path(tmp) / "in.npz"),
-                                  str(Path(tmp) / "out.npz")], capture_output=True, text=True, env={**os.environ, "JAX_PLATFORMS": "cpu"})
+                                  str(Path(tmp) / "out.npz")], capture_output=True, text=True,
+                                 env={**os.environ, "JAX_PLATFORMS": "cpu"})
             if out.returncode == 0:
                 t_nt, rss_nt, t_kernels = (float(v) for v in out.stdout.split()[-3:])
                 nt_pred = np.load(Path(tmp) / "out.npz")["pred"]
@@ -191,8 +198,10 @@ def run_path(n):
     t_one = time.perf_counter() - t0
     mse = np.mean((path - truth(Xt)) ** 2, axis=1)
     print(f"\n3. gradient flow at 50 times (49 finite + inf) from one fit: n = {n:,}, m = {m}, 10^4 test points")
-    print(f"{'fit s':>7} {'path s':>7} {'one predict s':>14} {'(fit + path) / fit':>19} {'best test MSE':>14} {'at t':>9}")
-    print(f"{t_fit:7.1f} {t_path:7.2f} {t_one:14.2f} {(t_fit + t_path) / t_fit:19.3f} {mse.min():14.5f} {times[np.argmin(mse)]:9.3g}")
+    print(f"{'fit s':>7} {'path s':>7} {'one predict s':>14} {'(fit + path) / fit':>19} {'best test MSE':>14} "
+          f"{'at t':>9}")
+    print(f"{t_fit:7.1f} {t_path:7.2f} {t_one:14.2f} {(t_fit + t_path) / t_fit:19.3f} {mse.min():14.5f} "
+          f"{times[np.argmin(mse)]:9.3g}")
 
 
 def main():
@@ -209,7 +218,8 @@ def main():
     if args.child_million:
         return million_child(args.child_million)
     print_environment(ntk, np, scipy)
-    print(f"memory budget {ntk.memory_budget() / 2**30:.2f} GiB of {ntk.runtime.physical_memory() / 2**30:.1f} GiB physical")
+    print(f"memory budget {ntk.memory_budget() / 2**30:.2f} GiB of {ntk.runtime.physical_memory() / 2**30:.1f} GiB "
+          f"physical")
     if "million" not in args.skip:
         run_million(args.million)
     # The peer comparison first: its peak-memory column is this process's high-water mark (and a

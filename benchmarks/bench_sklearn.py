@@ -88,7 +88,8 @@ def main():
         w = rng.standard_normal(d) / np.sqrt(d)
         X, X_test = rng.standard_normal((n, d)), rng.standard_normal((m, d))
         y = np.sin(2 * X @ w) + 0.1 * rng.standard_normal(n)
-        model = NTKRegressor(kernel="infinite", widths=(512,) * DEPTH, W_std=W_STD, b_std=B_STD, ridge="gcv", ridges=grid)
+        model = NTKRegressor(kernel="infinite", widths=(512,) * DEPTH, W_std=W_STD, b_std=B_STD, ridge="gcv",
+                             ridges=grid)
 
         def ours():
             return model.fit(X, y).predict(X_test)

@@ -53,7 +53,8 @@ def ridge_rows(n, k, repeats, rng):
     want = scipy_version()
     got = ours()
     assert np.max(np.abs(got[1] - want[1])) < 1e-8 * np.max(np.abs(want[1]))
-    rows = [("libntk kernel_ridge", timed(ours, repeats)), ("scipy cho_factor+cho_solve", timed(scipy_version, repeats))]
+    rows = [("libntk kernel_ridge", timed(ours, repeats)),
+            ("scipy cho_factor+cho_solve", timed(scipy_version, repeats))]
     if SkKernelRidge is not None:
         def sklearn_version():
             model = SkKernelRidge(alpha=z, kernel="precomputed").fit(K, Y)
@@ -107,7 +108,8 @@ def main():
     print_environment(ntk, np, scipy)
     k = args.outputs
 
-    print(f"\n1. Kernel ridge fit + predict, k = {k} outputs, m = n/4 test points, ridge 1e-3 (best of {args.repeats})\n")
+    print(f"\n1. Kernel ridge fit + predict, k = {k} outputs, m = n/4 test points, ridge 1e-3 (best of "
+          f"{args.repeats})\n")
     header = f"{'n':>6}  {'method':<28}{'seconds':>9}{'vs scipy':>10}{'GFLOP/s':>9}{'peak RSS MiB':>14}"
     print(header)
     print("-" * len(header))
@@ -122,10 +124,12 @@ def main():
     t_eig, t_predict, t_numpy, err = flow_rows(n, k, args.times, args.repeats, rng)
     print(f"  libntk eigendecomposition (SpectralSolver)         {t_eig:8.3f} s")
     print(f"  libntk predictions at {args.times} times (train + test)     {t_predict:8.3f} s")
-    print(f"  libntk total / one eigendecomposition                {(t_eig + t_predict) / t_eig:8.2f}x   (target <= 1.3x)")
+    print(f"  libntk total / one eigendecomposition                {(t_eig + t_predict) / t_eig:8.2f}x   (target <= "
+          f"1.3x)")
     print(f"  numpy: eigh once + {args.times} eigen-basis predictions   {t_numpy:8.3f} s   "
           f"(libntk {t_numpy / (t_eig + t_predict):.2f}x faster); max relative difference {err:.1e}")
-    print(f"  naive: a factorization per time, {args.times} x eigh          ~{args.times * t_eig:7.0f} s   (estimated, not run)")
+    print(f"  naive: a factorization per time, {args.times} x eigh          ~{args.times * t_eig:7.0f} s   "
+          f"(estimated, not run)")
     print(f"  peak RSS {peak_rss_mib():.0f} MiB")
 
 

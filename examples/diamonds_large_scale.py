@@ -50,7 +50,8 @@ def main():
     X, y = load()
     Xtr, ytr, Xte, yte, y_sd = split(X, y)
     print(f"diamonds: {len(X):,} rows, {X.shape[1]} features; {len(Xtr):,} train, {len(Xte):,} test "
-          f"(ntk {ntk.version()}, OpenBLAS {ntk.blas_info()['core']}, memory budget {ntk.memory_budget() / 2**30:.1f} GiB)")
+          f"(ntk {ntk.version()}, OpenBLAS {ntk.blas_info()['core']}, "
+          f"memory budget {ntk.memory_budget() / 2**30:.1f} GiB)")
     rows = []
 
     def rmse(pred):  # in units of log price
@@ -62,9 +63,11 @@ def main():
         t0 = time.perf_counter()
         model = NTKRegressor(solver="nystrom", n_centers=m, **common).fit(Xtr, ytr)
         pred = model.predict(Xte)
-        rows.append((f"Nystrom, infinite NTK, n = {len(Xtr):,}, m = {m}", time.perf_counter() - t0, rmse(pred), peak_gib()))
+        rows.append((f"Nystrom, infinite NTK, n = {len(Xtr):,}, m = {m}", time.perf_counter() - t0, rmse(pred),
+                     peak_gib()))
         ridge = model.ridge_ / float(np.mean(ntk.infinite_width_diagonal(model.network_, Xtr)[1]))
-        print(f"  {rows[-1][0]}: {rows[-1][1]:.1f} s, test RMSE {rows[-1][2]:.4f} (GCV ridge {ridge:.2g} x mean diagonal)",
+        print(f"  {rows[-1][0]}: {rows[-1][1]:.1f} s, test RMSE {rows[-1][2]:.4f} (GCV ridge {ridge:.2g} x mean "
+              f"diagonal)",
               flush=True)
 
     # Dense on a subset, with the ridge GCV chose for the largest Nyström model (a Cholesky
@@ -73,7 +76,8 @@ def main():
     t0 = time.perf_counter()
     dense = NTKRegressor(solver="direct", ridge=ridge, **common).fit(Xtr[:n_dense], ytr[:n_dense])
     pred = dense.predict(Xte)
-    rows.append((f"dense kernel ridge, infinite NTK, n = {n_dense:,}", time.perf_counter() - t0, rmse(pred), peak_gib()))
+    rows.append((f"dense kernel ridge, infinite NTK, n = {n_dense:,}", time.perf_counter() - t0, rmse(pred),
+                 peak_gib()))
     print(f"  {rows[-1][0]}: {rows[-1][1]:.1f} s, test RMSE {rows[-1][2]:.4f}", flush=True)
 
     t0 = time.perf_counter()
@@ -105,7 +109,8 @@ def main():
     errors = [e for _, _, e, _ in models]
     bars = ax.barh(range(len(models)), errors, color=["#4c72b0", "#4c72b0", "#8c8c8c", "#dd8452"][:len(models)])
     for bar, (_, t, e, gib) in zip(bars, models):
-        ax.text(bar.get_width() * 1.01, bar.get_y() + bar.get_height() / 2, f"{e:.3f}  ({t:.0f} s; process peak {gib:.1f} GiB)",
+        ax.text(bar.get_width() * 1.01, bar.get_y() + bar.get_height() / 2,
+                f"{e:.3f}  ({t:.0f} s; process peak {gib:.1f} GiB)",
                 va="center", fontsize=8)
     ax.set_yticks(range(len(models)), labels, fontsize=8)
     ax.invert_yaxis()

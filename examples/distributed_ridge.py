@@ -49,7 +49,8 @@ def main():
     net = ntk.MLP(X.shape[1], [512, 512], 1, W_std=np.sqrt(2.0), b_std=0.1)
     rmse = lambda pred: float(np.sqrt(np.mean((pred - yte) ** 2)) * y_sd)  # noqa: E731
     say(f"diamonds: {len(Xtr):,} train, {len(Xte):,} test rows on {COMM.size} rank(s) "
-        f"(ntk {ntk.version()}, OpenBLAS {ntk.blas_info()['core']}, {ntk.blas_info()['num_threads']} thread(s) per rank)")
+        f"(ntk {ntk.version()}, OpenBLAS {ntk.blas_info()['core']}, "
+        f"{ntk.blas_info()['num_threads']} thread(s) per rank)")
 
     # 1. Dense block-cyclic kernels and solvers on a subset.
     n = min(args.dense_n, len(Xtr))

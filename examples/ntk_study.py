@@ -49,7 +49,8 @@ def mse(prediction, target):
 
 def checkpoints(epochs, count=40):
     """0, then about `count` epochs spread evenly on a log scale up to `epochs`."""
-    return sorted({0, *np.unique(np.geomspace(1, max(epochs, 1), count).round().astype(int)).tolist()} & set(range(epochs + 1)))
+    steps = np.unique(np.geomspace(1, max(epochs, 1), count).round().astype(int)).tolist()
+    return sorted({0, *steps} & set(range(epochs + 1)))
 
 
 def load_data(seed, n_train):
@@ -79,7 +80,8 @@ def train_and_watch(net, X, y, X_test, y_test, eta, epochs, label, record_output
         if mark > done:
             h = net.train(X, y, learning_rate=eta, epochs=mark - done, snapshot_epochs=[], diagnose_catapult=False)
             if h.diverged:
-                raise RuntimeError(f"{label}: training diverged at epoch {done + h.epochs_run}; lower the learning rate")
+                raise RuntimeError(f"{label}: training diverged at epoch {done + h.epochs_run}; lower the learning "
+                                   f"rate")
             done = mark
         K = ntk.empirical_ntk(net, X)
         rec["epoch"].append(mark)

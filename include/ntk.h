@@ -94,8 +94,8 @@
  * the callback types never change. New functions, enum constants and options fields may be
  * added in minor versions. Anything experimental is declared in a section headed
  * "Experimental" and its names carry the prefix ntk_x_ / NTK_X_; it may change in any minor
- * version (there is none today). Version 0.x makes no such promise; CHANGELOG.md lists every
- * change of signature.
+ * version (today: the spectral calculus, ntk_x_spectrum_*). Version 0.x makes no such promise;
+ * CHANGELOG.md lists every change of signature.
  */
 #ifndef NTK_H
 #define NTK_H
@@ -180,8 +180,8 @@ typedef int (*ntk_reduce_fn)(double *values, int64_t count, void *user);
 /* How often a long operation reports: at 0 and 1 and at least every ~0.1 s of work in
  * between (kernel tiles, Cholesky row chunks, ODE steps, training epochs), so a callback that
  * asks to cancel takes effect within a fraction of a second. The exception is the symmetric
- * eigensolver (ntk_eigh, ntk_eigvalsh, ntk_spectral_new, ntk_max_learning_rate and the
- * spectral solvers): one LAPACK DSYEVD call that cannot be interrupted, measured 0.8 s at
+ * eigensolver (ntk_eigh, ntk_spectral_create, ntk_max_learning_rate and the other spectral
+ * solvers): one LAPACK DSYEVD call that cannot be interrupted, measured 0.8 s at
  * n = 2000 and 7 s at n = 4000 on two cores (cubic: about a minute at n = 8000);
  * cancellation takes effect when it ends. */
 
@@ -939,8 +939,8 @@ typedef struct ntk_nystrom_options {
 } ntk_nystrom_options;
 
 #define NTK_NYSTROM_OPTIONS_INIT \
-    { sizeof(ntk_nystrom_options), NTK_NYSTROM_DIRECT, NTK_CENTERS_UNIFORM, NTK_KERNEL_NTK, 1, 0, 1e-8, 100, 0, 0, NULL, NULL, \
-      NULL, NULL }
+    { sizeof(ntk_nystrom_options), NTK_NYSTROM_DIRECT, NTK_CENTERS_UNIFORM, NTK_KERNEL_NTK, 1, 0, 1e-8, 100, 0, 0, \
+      NULL, NULL, NULL, NULL }
 
 /* Sets options->size and every default. Errors: INVALID_ARGUMENT (NULL). */
 int ntk_nystrom_options_init(ntk_nystrom_options *options);
@@ -1253,6 +1253,75 @@ int ntk_gradient_flow_ode(int64_t n, const double *K_train, int64_t ldk,
                           int64_t count, const double *times, ntk_loss loss,
                           const ntk_ode_options *options,
                           double *pred_train, double *pred_test);
+
+/* ---------------------------------------------------------------------------------------
+ * Experimental: the spectral calculus on an eigendecomposition computed elsewhere
+ *
+ * The formulas of the spectral solver, for a caller that decomposed the kernel itself (libntk_mpi
+ * does, with ScaLAPACK): K = V diag(lambda) V^T on n training points, and the targets in that
+ * eigenbasis, P = V^T (Y - f0). The same code serves ntk_spectral_* and the direct
+ * ntk_nystrom_* solver: the eigenvalue policy, the filter g (see "Spectral solver"), GCV and
+ * leave-one-out. It may change in any minor version.
+ * ------------------------------------------------------------------------------------- */
+
+/* A spectrum: `count` eigenvalues (ascending, >= 0 after ntk_x_spectrum_regularize; exactly 0
+ * marks the null space) of a kernel on n training points (count <= n), the targets in its
+ * orthonormal eigenbasis P (count x k, leading dimension ldp >= k; may be NULL when k = 0),
+ * and outside = |(I - V V^T)(Y - f0)|^2 summed over the outputs (0 for a full spectrum,
+ * count = n). A plain description: the library keeps none of its pointers. */
+typedef struct ntk_x_spectrum {
+    int64_t count;
+    int64_t n;
+    int64_t k;
+    const double *eigenvalues;
+    const double *projected;
+    int64_t ldp;
+    double outside;
+} ntk_x_spectrum;
+
+/* Which weight ntk_x_spectrum_filter applies. */
+typedef enum ntk_x_filter_form {
+    NTK_X_FILTER_VALUE = 0,    /* g(lambda): dual coefficients and test predictions */
+    NTK_X_FILTER_SHRINKAGE = 1 /* lambda g(lambda): train predictions */
+} ntk_x_filter_form;
+
+/* The eigenvalue policy of ntk_spectral_create, in place on w[count] (ascending): values <=
+ * cutoff = count * DBL_EPSILON * max|w| become 0 (the null space; negative ones are clamped),
+ * or under NTK_NEGATIVE_ERROR a value below -cutoff fails. *null_count (the zeros after the
+ * policy) and *cutoff may be NULL.
+ * Errors: INVALID_ARGUMENT (NULL, policy), NON_FINITE, NOT_POSITIVE_DEFINITE. */
+int ntk_x_spectrum_regularize(int64_t count, double *w, ntk_negative_eigenvalues policy,
+                              int64_t *null_count, double *cutoff);
+
+/* Filtered targets of a grid of grid_count points (times, ridges: as ntk_spectral_predict,
+ * N = n k): out[i * ldo + j * k + c] = w_j(lambda_i) P[i][c], with w = g or lambda g by `form`
+ * and g = 0 on the null space; out is count x (grid_count k). V times it gives the dual
+ * coefficients (NTK_X_FILTER_VALUE) or the train predictions minus f0 (SHRINKAGE).
+ * Errors: INVALID_ARGUMENT (NULL, ld, grid values, learning_rate <= 0, form), NON_FINITE. */
+int ntk_x_spectrum_filter(const ntk_x_spectrum *spectrum, int64_t grid_count, const double *times,
+                          const double *ridges, double learning_rate, ntk_x_filter_form form,
+                          double *out, int64_t ldo);
+
+/* GCV scores (as ntk_spectral_select_ridge) of ridges[ridge_count] into scores[ridge_count] and
+ * *best (may be NULL). Errors: INVALID_ARGUMENT (NULL, empty grid, ridges < 0, no targets),
+ * NUMERICAL (no finite score). */
+int ntk_x_spectrum_gcv(const ntk_x_spectrum *spectrum, int64_t ridge_count, const double *ridges,
+                       double *scores, int64_t *best);
+
+/* Leave-one-out scores in two steps around the caller's products with V (full spectrum only:
+ * count = n, outside = 0). ntk_x_spectrum_loo_terms writes inverse (count x ridge_count,
+ * inverse[i][j] = 1/(lambda_i + z_j), 0 where lambda_i + z_j = 0) and scaled (count x
+ * ridge_count k, scaled[i][j k + c] = inverse[i][j] P[i][c]). The caller forms diagonals =
+ * (V o V) inverse (n x ridge_count, o: the elementwise product) and solutions = V scaled (n x
+ * ridge_count k); ntk_x_spectrum_loo turns them into scores[ridge_count] (+INFINITY for a
+ * singular K + zI) and *best (may be NULL).
+ * Errors: INVALID_ARGUMENT (NULL, ld, empty grid, ridges < 0, partial spectrum), NON_FINITE,
+ * NUMERICAL (no finite score). */
+int ntk_x_spectrum_loo_terms(const ntk_x_spectrum *spectrum, int64_t ridge_count, const double *ridges,
+                             double *inverse, int64_t ldi, double *scaled, int64_t lds);
+int ntk_x_spectrum_loo(const ntk_x_spectrum *spectrum, int64_t ridge_count, const double *ridges,
+                       const double *diagonals, int64_t ldd, const double *solutions, int64_t ldsol,
+                       double *scores, int64_t *best);
 
 /* ---------------------------------------------------------------------------------------
  * Diagnostics

@@ -18,7 +18,7 @@ Usage:
   check_abi.py [--header include/ntk.h] [--swift-header GENERATED.h] [--python]
   check_abi.py --mpi-header include/ntk_mpi.h
 Exits 1 and lists every disagreement, 0 when all agree. ``scripts/check_abi.sh`` generates the
-Swift header and runs both checks; ``bindings/python/tests/test_abi.py`` runs them on
+Swift header and runs both checks; ``bindings/python/tests/test_contract.py`` runs them on
 deliberately broken copies of the header to show that they fail.
 """
 
@@ -151,7 +151,8 @@ def ctypes_of(c_type, lib, handles=HANDLES):
         return ctypes.c_void_p
     scalars = {"int": ctypes.c_int, "int64_t": ctypes.c_int64, "uint64_t": ctypes.c_uint64, "double": ctypes.c_double,
                "float": ctypes.c_float, "size_t": ctypes.c_size_t, "void": None}
-    callbacks = {"ntk_progress_fn": lib.PROGRESS_FN, "ntk_reduce_fn": lib.REDUCE_FN, "ntk_epoch_fn": lib.EPOCH_FN, "ntk_snapshot_fn": lib.SNAPSHOT_FN,
+    callbacks = {"ntk_progress_fn": lib.PROGRESS_FN, "ntk_reduce_fn": lib.REDUCE_FN, "ntk_epoch_fn": lib.EPOCH_FN,
+                 "ntk_snapshot_fn": lib.SNAPSHOT_FN,
                  "ntk_log_fn": lib.LOG_FN}
     if t in scalars:
         return scalars[t]
@@ -192,7 +193,8 @@ def _compare(c_type, py, lib, errors, where, handles=HANDLES):
         errors.append(f"{where}: {e}")
         return
     if not _same(want, py):
-        errors.append(f"{where} is {getattr(py, '__name__', py)} in Python, should be {getattr(want, '__name__', want)}")
+        errors.append(f"{where} is {getattr(py, '__name__', py)} in Python, should be "
+                      f"{getattr(want, '__name__', want)}")
 
 
 def check_python(header_text, compiler="cc"):
@@ -234,7 +236,8 @@ def _compare_fields(structs, classes, lib, errors, handles=HANDLES):
     for name, fields in common.items():
         py_fields = classes[name]._fields_
         if [f for _, f in fields] != [f for f, _ in py_fields]:
-            errors.append(f"struct {name}: fields {[f for _, f in fields]} in the header, {[f for f, _ in py_fields]} in Python")
+            errors.append(f"struct {name}: fields {[f for _, f in fields]} in the header, {[f for f, _ in py_fields]} "
+                          f"in Python")
             continue
         for (c_type, field), (_, py) in zip(fields, py_fields):
             _compare(c_type, py, lib, errors, f"struct {name}.{field} ({c_type})", handles)
@@ -332,7 +335,8 @@ def main(argv=None):
     parser.add_argument("--header", default=str(REPO / "include" / "ntk.h"))
     parser.add_argument("--swift-header", help="swiftc's generated Clang header of the NTKC module")
     parser.add_argument("--python", action="store_true", help="check the Python ctypes declarations")
-    parser.add_argument("--mpi-header", help="check ntk.distributed against this ntk_mpi.h (needs libntk_mpi.so, mpicc)")
+    parser.add_argument("--mpi-header",
+                        help="check ntk.distributed against this ntk_mpi.h (needs libntk_mpi.so, mpicc)")
     parser.add_argument("--cc", default=os.environ.get("CC", "cc"))
     args = parser.parse_args(argv)
     if args.mpi_header:

@@ -43,7 +43,8 @@ func input(_ p: UnsafePointer<Double>?, _ rows: Int, _ cols: Int, ld: Int64, _ n
 }
 
 /// A required output matrix, as `input`.
-func output(_ p: UnsafeMutablePointer<Double>?, _ rows: Int, _ cols: Int, ld: Int64, _ name: String) throws -> MutableMatrixView {
+func output(_ p: UnsafeMutablePointer<Double>?, _ rows: Int, _ cols: Int, ld: Int64,
+            _ name: String) throws -> MutableMatrixView {
     guard let base = p ?? (rows == 0 || cols == 0 ? emptyOutput : nil) else {
         throw NTKError(.invalidArgument, "\(name) is NULL")
     }
@@ -51,19 +52,22 @@ func output(_ p: UnsafeMutablePointer<Double>?, _ rows: Int, _ cols: Int, ld: In
 }
 
 /// An optional input matrix: NULL means "absent".
-func optionalInput(_ p: UnsafePointer<Double>?, _ rows: Int, _ cols: Int, ld: Int64, _ name: String) throws -> MatrixView? {
+func optionalInput(_ p: UnsafePointer<Double>?, _ rows: Int, _ cols: Int, ld: Int64,
+                   _ name: String) throws -> MatrixView? {
     guard p != nil else { return nil }
     return try input(p, rows, cols, ld: ld, name)
 }
 
 /// An optional output matrix: NULL means "not wanted".
-func optionalOutput(_ p: UnsafeMutablePointer<Double>?, _ rows: Int, _ cols: Int, ld: Int64, _ name: String) throws -> MutableMatrixView? {
+func optionalOutput(_ p: UnsafeMutablePointer<Double>?, _ rows: Int, _ cols: Int, ld: Int64,
+                    _ name: String) throws -> MutableMatrixView? {
     guard p != nil else { return nil }
     return try output(p, rows, cols, ld: ld, name)
 }
 
 /// A required output vector of `count` doubles.
-func outputVector(_ p: UnsafeMutablePointer<Double>?, _ count: Int, _ name: String) throws -> UnsafeMutablePointer<Double> {
+func outputVector(_ p: UnsafeMutablePointer<Double>?, _ count: Int,
+                  _ name: String) throws -> UnsafeMutablePointer<Double> {
     guard let base = p ?? (count == 0 ? emptyOutput : nil) else {
         throw NTKError(.invalidArgument, "\(name) is NULL")
     }
@@ -94,7 +98,8 @@ func required<T>(_ p: UnsafePointer<T>?, _ name: String) throws -> T {
 func secondSet(_ x2: UnsafePointer<Double>?, n1: Int, n2: Int, d: Int, ld: Int64) throws -> MatrixView? {
     guard let x2 else {
         guard n2 == n1 else {
-            throw NTKError(.dimensionMismatch, "X2 is NULL (the kernel of X1 with itself) so n2 must equal n1 = \(n1), got \(n2)")
+            throw NTKError(.dimensionMismatch,
+                           "X2 is NULL (the kernel of X1 with itself) so n2 must equal n1 = \(n1), got \(n2)")
         }
         return nil
     }
@@ -113,18 +118,23 @@ func options<T>(_ p: UnsafePointer<T>?, defaults: T, _ name: String) throws -> T
     let given = raw.loadUnaligned(as: Int.self)
     let ours = MemoryLayout<T>.size
     guard given >= MemoryLayout<Int>.size else {
-        throw NTKError(.invalidArgument, "\(name)->size is \(given): initialise the struct with its _init function or initialiser")
+        throw NTKError(.invalidArgument,
+                       "\(name)->size is \(given): initialise the struct with its _init function or initialiser")
     }
     if given > ours {
-        guard given <= 1 << 16 else { throw NTKError(.invalidArgument, "\(name)->size is \(given), not the size of an options struct") }
+        guard given <= 1 << 16 else {
+            throw NTKError(.invalidArgument, "\(name)->size is \(given), not the size of an options struct")
+        }
         let extra = UnsafeRawBufferPointer(start: raw + ours, count: given - ours)
         guard extra.allSatisfy({ $0 == 0 }) else {
             throw NTKError(.invalidArgument,
-                           "\(name) comes from a newer libntk (size \(given) > \(ours)) and sets options this library does not know")
+                           "\(name) comes from a newer libntk (size \(given) > \(ours)) and sets options this "
+                               + "library does not know")
         }
     }
     var result = defaults
-    withUnsafeMutableBytes(of: &result) { $0.copyMemory(from: UnsafeRawBufferPointer(start: raw, count: min(given, ours))) }
+    withUnsafeMutableBytes(of: &result) { $0.copyMemory(from: UnsafeRawBufferPointer(start: raw,
+                                                                                     count: min(given, ours))) }
     return result
 }
 

@@ -24,17 +24,20 @@ public func ntk_ensemble_options_init(_ options: UnsafeMutablePointer<ntk_ensemb
 @_cdecl("ntk_ensemble_gradient_flow")
 public func ntk_ensemble_gradient_flow(_ n: Int64, _ nngpTrain: UnsafePointer<Double>?, _ ldNNGP: Int64,
                                        _ ntkTrain: UnsafePointer<Double>?, _ ldNTK: Int64,
-                                       _ targets: UnsafePointer<ntk_targets>?, _ test: UnsafePointer<ntk_ensemble_test>?,
+                                       _ targets: UnsafePointer<ntk_targets>?,
+                                       _ test: UnsafePointer<ntk_ensemble_test>?,
                                        _ count: Int64, _ times: UnsafePointer<Double>?,
                                        _ optionsIn: UnsafePointer<ntk_ensemble_options>?,
-                                       _ mean: UnsafeMutablePointer<Double>?, _ cov: UnsafeMutablePointer<Double>?) -> Int32 {
+                                       _ mean: UnsafeMutablePointer<Double>?,
+                                       _ cov: UnsafeMutablePointer<Double>?) -> Int32 {
     boundary("ntk_ensemble_gradient_flow") {
         let o = try options(optionsIn, defaults: ensembleDefaults, "options")
         let regime = try ensembleRegime(o.regime)
         let (n, count) = (try size(n, "n"), try size(count, "count"))
         let t = try NTKC.targets(targets, rows: n)
         guard t.offsets == nil else {
-            throw NTKError(.invalidArgument, "targets->f0 must be NULL: the ensemble starts from random networks (its mean offset is 0)")
+            throw NTKError(.invalidArgument,
+                           "targets->f0 must be NULL: the ensemble starts from random networks (its mean offset is 0)")
         }
         let nngp = try input(nngpTrain, n, n, ld: ldNNGP, "nngp_train")
         let ntk = regime == .ntk ? try input(ntkTrain, n, n, ld: ldNTK, "ntk_train") : nil
@@ -43,7 +46,8 @@ public func ntk_ensemble_gradient_flow(_ n: Int64, _ nngpTrain: UnsafePointer<Do
             let m = try size(e.m, "test->m")
             testData = EnsembleFlow.Test(
                 nngpTestTrain: try input(e.nngp_test_train, m, n, ld: e.ld_nngp_test_train, "test->nngp_test_train"),
-                ntkTestTrain: regime == .ntk ? try input(e.ntk_test_train, m, n, ld: e.ld_ntk_test_train, "test->ntk_test_train") : nil,
+                ntkTestTrain: regime == .ntk ? try input(e.ntk_test_train, m, n, ld: e.ld_ntk_test_train,
+                                                         "test->ntk_test_train") : nil,
                 nngpTest: try input(e.nngp_test, m, m, ld: e.ld_nngp_test, "test->nngp_test"))
         }
         let timeList = try inputVector(times, count, "times")
@@ -56,7 +60,8 @@ public func ntk_ensemble_gradient_flow(_ n: Int64, _ nngpTrain: UnsafePointer<Do
         }
         let flow = try EnsembleFlow(nngpTrain: nngp, ntkTrain: ntk, regime: regime, ridge: o.ridge,
                                     progress: progress(o.progress, o.progress_user))
-        try flow.predict(y: t.y, times: timeList, learningRate: o.learning_rate, test: testData, meanOut: mean, covOut: cov,
+        try flow.predict(y: t.y, times: timeList, learningRate: o.learning_rate, test: testData, meanOut: mean,
+                         covOut: cov,
                          progress: progress(o.progress, o.progress_user))
     }
 }
@@ -83,8 +88,10 @@ public func ntk_gp_posterior(_ n: Int64, _ kTrain: UnsafePointer<Double>?, _ ldk
         let n = try size(n, "n")
         let t = try NTKC.targets(targets, rows: n)
         let testData = try testKernel(try required(test, "test"), trainRows: n, outputs: t.outputs)
-        let value = try GaussianProcess.posterior(kTrain: try input(kTrain, n, n, ld: ldk, "K_train"), targets: t, test: testData,
-                                                  kTest: try input(kTest, testData.rows, testData.rows, ld: ldTest, "K_test"),
+        let value = try GaussianProcess.posterior(kTrain: try input(kTrain, n, n, ld: ldk, "K_train"), targets: t,
+                                                  test: testData,
+                                                  kTest: try input(kTest, testData.rows, testData.rows, ld: ldTest,
+                                                                   "K_test"),
                                                   ridge: o.ridge, meanOut: mean, covOut: cov,
                                                   progress: progress(o.progress, o.progress_user))
         logLikelihood?.pointee = value

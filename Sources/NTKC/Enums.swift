@@ -13,7 +13,9 @@ func activation(_ a: ntk_activation, slope: Double) throws -> Activation {
     case NTK_ACTIVATION_IDENTITY: return .identity
     case NTK_ACTIVATION_RELU: return .relu
     case NTK_ACTIVATION_LEAKY_RELU:
-        guard slope.isFinite else { throw NTKError(.nonFinite, "activation_parameter (the leaky_relu slope) is \(slope), must be finite") }
+        guard slope.isFinite else {
+            throw NTKError(.nonFinite, "activation_parameter (the leaky_relu slope) is \(slope), must be finite")
+        }
         return .leakyReLU(slope: slope)
     case NTK_ACTIVATION_ABS: return .abs
     case NTK_ACTIVATION_TANH: return .tanh
@@ -105,5 +107,14 @@ func statusCode(_ kind: NTKError.Kind) -> Int32 {
     case .tooLarge: NTK_ERR_TOO_LARGE.rawValue
     case .invalidHandle: NTK_ERR_INVALID_HANDLE.rawValue
     case .internalError: NTK_ERR_INTERNAL.rawValue
+    }
+}
+
+/// Whether `ntk_x_spectrum_filter` weighs by the shrinkage λ g(λ) (true) or by g(λ).
+func shrinks(_ form: ntk_x_filter_form) throws -> Bool {
+    switch form {
+    case NTK_X_FILTER_VALUE: return false
+    case NTK_X_FILTER_SHRINKAGE: return true
+    default: throw invalid("form", form.rawValue, "NTK_X_FILTER_VALUE or NTK_X_FILTER_SHRINKAGE")
     }
 }

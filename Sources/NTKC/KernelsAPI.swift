@@ -35,7 +35,8 @@ public func ntk_empirical_ntk(_ mlp: OpaquePointer?, _ n1: Int64, _ x1: UnsafePo
         let v1 = try input(x1, n1, a.inputDimension, ld: ld1, "X1")
         let v2 = try secondSet(x2, n1: n1, n2: n2, d: a.inputDimension, ld: ld2)
         let cols = try Sizes.product(n2, form.entries(a.outputDimension), "n2*e")
-        try EmpiricalKernel.compute(mlp, v1, v2, output: form, method: method, into: try output(kernel, n1, cols, ld: ldk, "K"),
+        try EmpiricalKernel.compute(mlp, v1, v2, output: form, method: method,
+                                    into: try output(kernel, n1, cols, ld: ldk, "K"),
                                     memoryLimit: o.memory_limit == 0 ? nil : Int(o.memory_limit),
                                     progress: progress(o.progress, o.progress_user))
     }
@@ -43,14 +44,18 @@ public func ntk_empirical_ntk(_ mlp: OpaquePointer?, _ n1: Int64, _ x1: UnsafePo
 
 @_cdecl("ntk_empirical_ntk_diagonal")
 public func ntk_empirical_ntk_diagonal(_ mlp: OpaquePointer?, _ n: Int64, _ x: UnsafePointer<Double>?, _ ldx: Int64,
-                                       _ outputIn: ntk_output_form, _ diag: UnsafeMutablePointer<Double>?, _ ldd: Int64) -> Int32 {
+                                       _ outputIn: ntk_output_form, _ diag: UnsafeMutablePointer<Double>?,
+                                       _ ldd: Int64) -> Int32 {
     boundary("ntk_empirical_ntk_diagonal") {
         let mlp = try HandleRegistry.shared.lookup(mlp, as: MLP.self, "mlp")
         let a = mlp.architecture, n = try size(n, "n")
         let form = try outputForm(outputIn)
-        guard form != .full else { throw NTKError(.invalidArgument, "output must be NTK_OUTPUT_MEAN or NTK_OUTPUT_PER_OUTPUT for the diagonal") }
+        guard form != .full else {
+            throw NTKError(.invalidArgument, "output must be NTK_OUTPUT_MEAN or NTK_OUTPUT_PER_OUTPUT for the diagonal")
+        }
         let xv = try input(x, n, a.inputDimension, ld: ldx, "X")
-        try EmpiricalKernel.diagonal(mlp, xv, output: form, into: try output(diag, n, form.entries(a.outputDimension), ld: ldd, "diag"))
+        try EmpiricalKernel.diagonal(mlp, xv, output: form,
+                                     into: try output(diag, n, form.entries(a.outputDimension), ld: ldd, "diag"))
     }
 }
 
@@ -67,7 +72,8 @@ public func ntk_jacobian_ntk(_ n1: Int64, _ n2: Int64, _ k: Int64, _ p: Int64,
         let a = try input(j1, n1, width, ld: Int64(max(width, 1)), "J1")
         let b = try j2.map { try input($0, n2, width, ld: Int64(max(width, 1)), "J2") }
         if j2 == nil && n2 != n1 {
-            throw NTKError(.dimensionMismatch, "J2 is NULL (the kernel of J1 with itself) so n2 must equal n1 = \(n1), got \(n2)")
+            throw NTKError(.dimensionMismatch,
+                           "J2 is NULL (the kernel of J1 with itself) so n2 must equal n1 = \(n1), got \(n2)")
         }
         let cols = try Sizes.product(n2, form.entries(k), "n2*e")
         try JacobianKernel.compute(a.base, n1: n1, b?.base, n2: n2, outputs: k, parameters: p, output: form,
@@ -102,9 +108,11 @@ public func ntk_infinite_width_kernels(_ mlp: OpaquePointer?, _ n1: Int64, _ x1:
         let v2 = try secondSet(x2, n1: n1, n2: n2, d: a.inputDimension, ld: ld2)
         let points = o.quadrature_points
         guard points >= 0, points <= 64 else {
-            throw NTKError(.invalidArgument, "options->quadrature_points must be in 0...64 (0: automatic), got \(points)")
+            throw NTKError(.invalidArgument,
+                           "options->quadrature_points must be in 0...64 (0: automatic), got \(points)")
         }
-        if nngp == nil && ntk == nil { throw NTKError(.invalidArgument, "K_nngp and K_ntk are both NULL: nothing to compute") }
+        if nngp == nil && ntk == nil { throw NTKError(.invalidArgument,
+                                                      "K_nngp and K_ntk are both NULL: nothing to compute") }
         try InfiniteWidthKernel.compute(a, v1, v2,
                                         nngp: try optionalOutput(nngp, n1, n2, ld: ldNNGP, "K_nngp"),
                                         ntk: try optionalOutput(ntk, n1, n2, ld: ldNTK, "K_ntk"),
@@ -115,11 +123,13 @@ public func ntk_infinite_width_kernels(_ mlp: OpaquePointer?, _ n1: Int64, _ x1:
 
 @_cdecl("ntk_infinite_width_diagonal")
 public func ntk_infinite_width_diagonal(_ mlp: OpaquePointer?, _ n: Int64, _ x: UnsafePointer<Double>?, _ ldx: Int64,
-                                        _ nngp: UnsafeMutablePointer<Double>?, _ ntk: UnsafeMutablePointer<Double>?) -> Int32 {
+                                        _ nngp: UnsafeMutablePointer<Double>?,
+                                        _ ntk: UnsafeMutablePointer<Double>?) -> Int32 {
     boundary("ntk_infinite_width_diagonal") {
         let a = try HandleRegistry.shared.lookup(mlp, as: MLP.self, "mlp").architecture
         let n = try size(n, "n")
-        if nngp == nil && ntk == nil { throw NTKError(.invalidArgument, "nngp and ntk are both NULL: nothing to compute") }
+        if nngp == nil && ntk == nil { throw NTKError(.invalidArgument,
+                                                      "nngp and ntk are both NULL: nothing to compute") }
         try InfiniteWidthKernel.diagonal(a, try input(x, n, a.inputDimension, ld: ldx, "X"), nngp: nngp, ntk: ntk)
     }
 }

@@ -14,7 +14,8 @@ public func ntk_gram(_ n1: Int64, _ n2: Int64, _ d: Int64, _ alpha: Double,
     boundary("ntk_gram") {
         let (n1, n2, d) = (try size(n1, "n1"), try size(n2, "n2"), try size(d, "d"))
         if b == nil && n2 != n1 {
-            throw NTKError(.dimensionMismatch, "B is NULL (the symmetric Gram matrix A A^T) so n2 must equal n1 = \(n1), got \(n2)")
+            throw NTKError(.dimensionMismatch,
+                           "B is NULL (the symmetric Gram matrix A A^T) so n2 must equal n1 = \(n1), got \(n2)")
         }
         let av = try input(a, n1, d, ld: lda, "A")
         let bv = try b.map { try input($0, n2, d, ld: ldb, "B") }
@@ -75,10 +76,12 @@ public func ntk_cholesky_factor_order(_ handle: OpaquePointer?, _ n: UnsafeMutab
 }
 
 @_cdecl("ntk_cholesky_factor_log_determinant")
-public func ntk_cholesky_factor_log_determinant(_ handle: OpaquePointer?, _ value: UnsafeMutablePointer<Double>?) -> Int32 {
+public func ntk_cholesky_factor_log_determinant(_ handle: OpaquePointer?,
+                                                _ value: UnsafeMutablePointer<Double>?) -> Int32 {
     boundary("ntk_cholesky_factor_log_determinant") {
         let value = try required(value, "value")
-        value.pointee = try HandleRegistry.shared.lookup(handle, as: CholeskyFactorization.self, "factor").logDeterminant
+        value.pointee = try HandleRegistry.shared.lookup(handle, as: CholeskyFactorization.self,
+                                                         "factor").logDeterminant
     }
 }
 

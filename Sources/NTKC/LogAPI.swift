@@ -13,7 +13,8 @@ public func ntk_set_log_handler(_ handler: ntk_log_fn?, _ user: UnsafeMutableRaw
                                 _ minLevel: ntk_log_level) -> Int32 {
     boundary("ntk_set_log_handler") {
         guard let level = LogLevel(rawValue: Int(minLevel.rawValue)) else {
-            throw NTKError(.invalidArgument, "min_level must be NTK_LOG_DEBUG, NTK_LOG_INFO or NTK_LOG_WARNING, got \(minLevel.rawValue)")
+            throw NTKError(.invalidArgument,
+                           "min_level must be NTK_LOG_DEBUG, NTK_LOG_INFO or NTK_LOG_WARNING, got \(minLevel.rawValue)")
         }
         guard let handler else { return Log.setHandler(minimumLevel: level, nil) }
         let c = CLogHandler(function: handler, user: user)

@@ -5,7 +5,8 @@ import NTK
 
 /// The defaults of `ntk_matrix_free_options`, as `ntk_matrix_free_options_init` writes them.
 var matrixFreeDefaults: ntk_matrix_free_options {
-    ntk_matrix_free_options(size: MemoryLayout<ntk_matrix_free_options>.size, tol: 1e-8, max_iter: 500, preconditioner_rank: 256,
+    ntk_matrix_free_options(size: MemoryLayout<ntk_matrix_free_options>.size, tol: 1e-8, max_iter: 500,
+                            preconditioner_rank: 256,
                             seed: 0, learning_rate: 1, memory_limit: 0, progress: nil, progress_user: nil,
                             reduce: nil, reduce_user: nil)
 }
@@ -17,13 +18,17 @@ public func ntk_matrix_free_options_init(_ options: UnsafeMutablePointer<ntk_mat
 
 /// The shared checks of the options (each solver reads the fields it uses).
 func checkMatrixFree(_ o: ntk_matrix_free_options) throws {
-    guard o.tol.isFinite, o.tol > 0 else { throw NTKError(.invalidArgument, "options->tol must be > 0 and finite, got \(o.tol)") }
+    guard o.tol.isFinite, o.tol > 0 else {
+        throw NTKError(.invalidArgument, "options->tol must be > 0 and finite, got \(o.tol)")
+    }
     guard o.max_iter >= 1 else { throw NTKError(.invalidArgument, "options->max_iter must be >= 1, got \(o.max_iter)") }
     guard o.preconditioner_rank >= 0 else {
-        throw NTKError(.invalidArgument, "options->preconditioner_rank must be >= 0 (0: none), got \(o.preconditioner_rank)")
+        throw NTKError(.invalidArgument,
+                       "options->preconditioner_rank must be >= 0 (0: none), got \(o.preconditioner_rank)")
     }
     guard o.memory_limit >= 0 else {
-        throw NTKError(.invalidArgument, "options->memory_limit must be >= 0 (0: the memory budget), got \(o.memory_limit)")
+        throw NTKError(.invalidArgument,
+                       "options->memory_limit must be >= 0 (0: the memory budget), got \(o.memory_limit)")
     }
     guard o.learning_rate.isFinite, o.learning_rate > 0 else {
         throw NTKError(.invalidArgument, "options->learning_rate must be > 0 and finite, got \(o.learning_rate)")
@@ -76,8 +81,10 @@ public func ntk_empirical_ridge_predict(_ model: OpaquePointer?, _ test: UnsafeP
 }
 
 @_cdecl("ntk_empirical_ridge_info")
-public func ntk_empirical_ridge_info(_ model: OpaquePointer?, _ n: UnsafeMutablePointer<Int64>?, _ k: UnsafeMutablePointer<Int64>?,
-                                     _ iterations: UnsafeMutablePointer<Int64>?, _ residual: UnsafeMutablePointer<Double>?,
+public func ntk_empirical_ridge_info(_ model: OpaquePointer?, _ n: UnsafeMutablePointer<Int64>?,
+                                     _ k: UnsafeMutablePointer<Int64>?,
+                                     _ iterations: UnsafeMutablePointer<Int64>?,
+                                     _ residual: UnsafeMutablePointer<Double>?,
                                      _ converged: UnsafeMutablePointer<Int32>?) -> Int32 {
     boundary("ntk_empirical_ridge_info") {
         let model = try HandleRegistry.shared.lookup(model, as: EmpiricalNTKRidge.self, "model")
@@ -99,7 +106,8 @@ public func ntk_empirical_ridge_residuals(_ model: OpaquePointer?, _ history: Un
 }
 
 @_cdecl("ntk_empirical_ridge_dual_coefficients")
-public func ntk_empirical_ridge_dual_coefficients(_ model: OpaquePointer?, _ alpha: UnsafeMutablePointer<Double>?, _ lda: Int64) -> Int32 {
+public func ntk_empirical_ridge_dual_coefficients(_ model: OpaquePointer?, _ alpha: UnsafeMutablePointer<Double>?,
+                                                  _ lda: Int64) -> Int32 {
     boundary("ntk_empirical_ridge_dual_coefficients") {
         let model = try HandleRegistry.shared.lookup(model, as: EmpiricalNTKRidge.self, "model")
         try model.copyDualCoefficients(into: try output(alpha, model.n, model.outputs, ld: lda, "alpha"))
@@ -111,9 +119,12 @@ public func ntk_empirical_ridge_free(_ model: OpaquePointer?) { HandleRegistry.s
 
 @_cdecl("ntk_empirical_gradient_flow")
 public func ntk_empirical_gradient_flow(_ mlp: OpaquePointer?, _ n: Int64, _ x: UnsafePointer<Double>?, _ ldx: Int64,
-                                        _ targets: UnsafePointer<ntk_targets>?, _ count: Int64, _ times: UnsafePointer<Double>?,
-                                        _ test: UnsafePointer<ntk_points>?, _ optionsIn: UnsafePointer<ntk_matrix_free_options>?,
-                                        _ predTrain: UnsafeMutablePointer<Double>?, _ predTest: UnsafeMutablePointer<Double>?,
+                                        _ targets: UnsafePointer<ntk_targets>?, _ count: Int64,
+                                        _ times: UnsafePointer<Double>?,
+                                        _ test: UnsafePointer<ntk_points>?,
+                                        _ optionsIn: UnsafePointer<ntk_matrix_free_options>?,
+                                        _ predTrain: UnsafeMutablePointer<Double>?,
+                                        _ predTest: UnsafeMutablePointer<Double>?,
                                         _ errorEstimate: UnsafeMutablePointer<Double>?) -> Int32 {
     boundary("ntk_empirical_gradient_flow") {
         let net = try HandleRegistry.shared.lookup(mlp, as: MLP.self, "mlp")
@@ -124,16 +135,20 @@ public func ntk_empirical_gradient_flow(_ mlp: OpaquePointer?, _ n: Int64, _ x: 
         let t = try NTKC.targets(targets, rows: n)
         let timeList = try inputVector(times, try size(count, "count"), "times")
         let testData = try test.map { try points($0, d: a.inputDimension, k: t.outputs, "test") }
-        if predTest != nil && testData == nil { throw NTKError(.invalidArgument, "pred_test needs test (the test points)") }
+        if predTest != nil && testData == nil { throw NTKError(.invalidArgument,
+                                                               "pred_test needs test (the test points)") }
         guard o.reduce == nil else {
-            throw NTKError(.invalidArgument, "options->reduce is for ntk_empirical_ridge_fit only (the Lanczos flow has no data partition)")
+            throw NTKError(.invalidArgument,
+                           "options->reduce is for ntk_empirical_ridge_fit only (the Lanczos flow has no data "
+                               + "partition)")
         }
         var settings = KrylovFlow.Options()
         settings.learningRate = o.learning_rate
         settings.tolerance = o.tol
         settings.maxIterations = Int(o.max_iter)
         settings.memoryLimit = o.memory_limit == 0 ? nil : Int(o.memory_limit)
-        let result = try KrylovFlow.predict(mlp: net, x: try input(x, n, a.inputDimension, ld: ldx, "X"), targets: t, times: timeList,
+        let result = try KrylovFlow.predict(mlp: net, x: try input(x, n, a.inputDimension, ld: ldx, "X"), targets: t,
+                                            times: timeList,
                                             options: settings, test: testData?.0, testOffsets: testData?.1,
                                             trainOut: predTrain, testOut: testData == nil ? nil : predTest,
                                             progress: progress(o.progress, o.progress_user))

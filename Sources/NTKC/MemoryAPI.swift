@@ -8,7 +8,8 @@ public func ntk_set_memory_budget(_ bytes: Int64) -> Int32 {
 }
 
 @_cdecl("ntk_memory_budget")
-public func ntk_memory_budget(_ bytes: UnsafeMutablePointer<Int64>?, _ physical: UnsafeMutablePointer<Int64>?) -> Int32 {
+public func ntk_memory_budget(_ bytes: UnsafeMutablePointer<Int64>?,
+                              _ physical: UnsafeMutablePointer<Int64>?) -> Int32 {
     boundary("ntk_memory_budget") {
         bytes?.pointee = Int64(MemoryBudget.processDefault)
         physical?.pointee = Int64(MemoryBudget.physicalMemory)

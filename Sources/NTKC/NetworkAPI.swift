@@ -33,11 +33,14 @@ public func ntk_mlp_create(_ d: Int64, _ hiddenCount: Int64, _ widths: UnsafePoi
         } else {
             throw NTKError(.invalidArgument, "widths is NULL")
         }
-        guard o.bias == 0 || o.bias == 1 else { throw NTKError(.invalidArgument, "options->bias must be 0 or 1, got \(o.bias)") }
+        guard o.bias == 0 || o.bias == 1 else {
+            throw NTKError(.invalidArgument, "options->bias must be 0 or 1, got \(o.bias)")
+        }
         let architecture = try MLPArchitecture(
             inputDimension: Int(d), hiddenWidths: hidden, outputDimension: Int(k),
             activation: try activation(activationIn, slope: o.activation_parameter),
-            weightStd: o.w_std, biasStd: o.b_std, hasBias: o.bias == 1, parameterization: try parameterization(o.parameterization))
+            weightStd: o.w_std, biasStd: o.b_std, hasBias: o.bias == 1,
+            parameterization: try parameterization(o.parameterization))
         out.pointee = HandleRegistry.shared.register(try MLP(architecture, seed: o.seed))
     }
 }
@@ -66,11 +69,14 @@ public func ntk_mlp_widths(_ mlp: OpaquePointer?, _ widths: UnsafeMutablePointer
 }
 
 @_cdecl("ntk_mlp_get_parameters")
-public func ntk_mlp_get_parameters(_ mlp: OpaquePointer?, _ theta: UnsafeMutablePointer<Double>?, _ count: Int64) -> Int32 {
+public func ntk_mlp_get_parameters(_ mlp: OpaquePointer?, _ theta: UnsafeMutablePointer<Double>?,
+                                   _ count: Int64) -> Int32 {
     boundary("ntk_mlp_get_parameters") {
         let mlp = try HandleRegistry.shared.lookup(mlp, as: MLP.self, "mlp")
         let p = mlp.architecture.parameterCount
-        guard count == Int64(p) else { throw NTKError(.dimensionMismatch, "count is \(count) but the network has \(p) parameters") }
+        guard count == Int64(p) else {
+            throw NTKError(.dimensionMismatch, "count is \(count) but the network has \(p) parameters")
+        }
         mlp.copyParameters(into: try outputVector(theta, p, "theta"))
     }
 }
@@ -80,8 +86,12 @@ public func ntk_mlp_set_parameters(_ mlp: OpaquePointer?, _ theta: UnsafePointer
     boundary("ntk_mlp_set_parameters") {
         let mlp = try HandleRegistry.shared.lookup(mlp, as: MLP.self, "mlp")
         let p = mlp.architecture.parameterCount
-        guard count == Int64(p) else { throw NTKError(.dimensionMismatch, "count is \(count) but the network has \(p) parameters") }
-        guard let theta = theta ?? (p == 0 ? UnsafePointer(bitPattern: 8) : nil) else { throw NTKError(.invalidArgument, "theta is NULL") }
+        guard count == Int64(p) else {
+            throw NTKError(.dimensionMismatch, "count is \(count) but the network has \(p) parameters")
+        }
+        guard let theta = theta ?? (p == 0 ? UnsafePointer(bitPattern: 8) : nil) else {
+            throw NTKError(.invalidArgument, "theta is NULL")
+        }
         try mlp.setParameters(theta, count: p)
     }
 }

@@ -29,8 +29,10 @@ func kernelKind(_ k: ntk_kernel_kind) throws -> InfiniteWidthPointKernel.Kind {
 
 /// The defaults of `ntk_nystrom_options`, as `ntk_nystrom_options_init` writes them.
 var nystromDefaults: ntk_nystrom_options {
-    ntk_nystrom_options(size: MemoryLayout<ntk_nystrom_options>.size, solver: NTK_NYSTROM_DIRECT, centers: NTK_CENTERS_UNIFORM,
-                        kernel: NTK_KERNEL_NTK, preconditioned: 1, seed: 0, tol: 1e-8, max_iter: 100, quadrature_points: 0,
+    ntk_nystrom_options(size: MemoryLayout<ntk_nystrom_options>.size, solver: NTK_NYSTROM_DIRECT,
+                        centers: NTK_CENTERS_UNIFORM,
+                        kernel: NTK_KERNEL_NTK, preconditioned: 1, seed: 0, tol: 1e-8, max_iter: 100,
+                        quadrature_points: 0,
                         memory_limit: 0, progress: nil, progress_user: nil, reduce: nil, reduce_user: nil)
 }
 
@@ -43,10 +45,13 @@ public func ntk_nystrom_options_init(_ options: UnsafeMutablePointer<ntk_nystrom
 func nystromOptions(_ o: ntk_nystrom_options) throws -> NystromRidge.Options {
     var options = NystromRidge.Options()
     options.solver = try nystromSolver(o.solver)
-    guard o.tol.isFinite, o.tol > 0 else { throw NTKError(.invalidArgument, "options->tol must be > 0 and finite, got \(o.tol)") }
+    guard o.tol.isFinite, o.tol > 0 else {
+        throw NTKError(.invalidArgument, "options->tol must be > 0 and finite, got \(o.tol)")
+    }
     guard o.max_iter >= 1 else { throw NTKError(.invalidArgument, "options->max_iter must be >= 1, got \(o.max_iter)") }
     guard o.memory_limit >= 0 else {
-        throw NTKError(.invalidArgument, "options->memory_limit must be >= 0 (0: the memory budget), got \(o.memory_limit)")
+        throw NTKError(.invalidArgument,
+                       "options->memory_limit must be >= 0 (0: the memory budget), got \(o.memory_limit)")
     }
     guard o.preconditioned == 0 || o.preconditioned == 1 else {
         throw NTKError(.invalidArgument, "options->preconditioned must be 0 or 1, got \(o.preconditioned)")
@@ -80,13 +85,16 @@ public func ntk_nystrom_fit(_ mlp: OpaquePointer?, _ n: Int64, _ x: UnsafePointe
         let o = try options(optionsIn, defaults: nystromDefaults, "options")
         let n = try size(n, "n")
         guard o.reduce == nil else {
-            throw NTKError(.invalidArgument, "options->reduce needs the same centres on every process: use ntk_nystrom_fit_centers")
+            throw NTKError(.invalidArgument,
+                           "options->reduce needs the same centres on every process: use ntk_nystrom_fit_centers")
         }
         let kernel = try nystromKernel(a, o)
         let model = try NystromRidge.fit(kernel: kernel, x: try input(x, n, a.inputDimension, ld: ldx, "X"),
                                          targets: try NTKC.targets(targets, rows: n), ridge: ridge,
-                                         centers: try size(centers, "n_centers"), selection: try centerSelection(o.centers),
-                                         seed: o.seed, options: try nystromOptions(o), progress: progress(o.progress, o.progress_user))
+                                         centers: try size(centers, "n_centers"),
+                                         selection: try centerSelection(o.centers),
+                                         seed: o.seed, options: try nystromOptions(o),
+                                         progress: progress(o.progress, o.progress_user))
         out.pointee = HandleRegistry.shared.register(model)
     }
 }
@@ -104,10 +112,12 @@ public func ntk_nystrom_fit_centers(_ mlp: OpaquePointer?, _ n: Int64, _ x: Unsa
         let o = try options(optionsIn, defaults: nystromDefaults, "options")
         let n = try size(n, "n"), m = try size(m, "m")
         guard m >= 1 else { throw NTKError(.invalidArgument, "m (the number of centres) must be >= 1, got \(m)") }
-        let model = try NystromRidge.fit(kernel: try nystromKernel(a, o), x: try input(x, n, a.inputDimension, ld: ldx, "X"),
+        let model = try NystromRidge.fit(kernel: try nystromKernel(a, o),
+                                         x: try input(x, n, a.inputDimension, ld: ldx, "X"),
                                          targets: try NTKC.targets(targets, rows: n), ridge: ridge,
                                          centers: try input(c, m, a.inputDimension, ld: ldc, "C"),
-                                         options: try nystromOptions(o), progress: progress(o.progress, o.progress_user))
+                                         options: try nystromOptions(o),
+                                         progress: progress(o.progress, o.progress_user))
         out.pointee = HandleRegistry.shared.register(model)
     }
 }
@@ -122,10 +132,13 @@ public func ntk_nystrom_fit_kernel(_ n: Int64, _ m: Int64, _ knm: UnsafePointer<
         let out = try required(out, "out")
         let o = try options(optionsIn, defaults: nystromDefaults, "options")
         let (n, m) = (try size(n, "n"), try size(m, "m"))
-        guard m >= 1, m <= n else { throw NTKError(.invalidArgument, "m (the number of centres) must be in 1...n = \(n), got \(m)") }
+        guard m >= 1, m <= n else {
+            throw NTKError(.invalidArgument, "m (the number of centres) must be in 1...n = \(n), got \(m)")
+        }
         let cross = try StoredCrossKernel(try input(knm, n, m, ld: ldnm, "K_nm"))
         let model = try NystromRidge(cross: cross, kCenters: try input(kmm, m, m, ld: ldmm, "K_mm"),
-                                     targets: try NTKC.targets(targets, rows: n), ridge: ridge, options: try nystromOptions(o),
+                                     targets: try NTKC.targets(targets, rows: n), ridge: ridge,
+                                     options: try nystromOptions(o),
                                      progress: progress(o.progress, o.progress_user))
         out.pointee = HandleRegistry.shared.register(model)
     }
@@ -139,13 +152,16 @@ func nystromTest(_ p: UnsafePointer<ntk_nystrom_test>?, _ model: NystromRidge) t
     switch (t.X, t.K_test_centers) {
     case (let x?, nil):
         guard let kernel = model.kernel else {
-            throw NTKError(.invalidArgument, "this model was fitted on a kernel (ntk_nystrom_fit_kernel): give test->K_test_centers, not test->X")
+            throw NTKError(.invalidArgument,
+                           "this model was fitted on a kernel (ntk_nystrom_fit_kernel): give test->K_test_centers, "
+                               + "not test->X")
         }
         let xv = try input(x, rows, kernel.inputDimension, ld: t.ldx, "test->X")
         return (try model.crossKernel(x: xv), offsets)
     case (nil, let k?):
         guard model.kernel == nil else {
-            throw NTKError(.invalidArgument, "this model was fitted on points (ntk_nystrom_fit): give test->X, not test->K_test_centers")
+            throw NTKError(.invalidArgument,
+                           "this model was fitted on points (ntk_nystrom_fit): give test->X, not test->K_test_centers")
         }
         let kv = try input(k, rows, model.centerCount, ld: t.ldk, "test->K_test_centers")
         return (try StoredCrossKernel(kv, name: "test->K_test_centers"), offsets)
@@ -161,7 +177,8 @@ public func ntk_nystrom_predict(_ model: OpaquePointer?, _ test: UnsafePointer<n
     boundary("ntk_nystrom_predict") {
         let model = try HandleRegistry.shared.lookup(model, as: NystromRidge.self, "model")
         let (cross, offsets) = try nystromTest(test, model)
-        try model.predict(cross: cross, offsets: offsets, into: try output(pred, cross.rows, model.outputs, ld: ldp, "pred"),
+        try model.predict(cross: cross, offsets: offsets,
+                          into: try output(pred, cross.rows, model.outputs, ld: ldp, "pred"),
                           progress: progress(callback, user))
     }
 }
@@ -174,9 +191,12 @@ public func ntk_nystrom_path(_ model: OpaquePointer?, _ test: UnsafePointer<ntk_
     boundary("ntk_nystrom_path") {
         let model = try HandleRegistry.shared.lookup(model, as: NystromRidge.self, "model")
         let (cross, offsets) = try nystromTest(test, model)
-        let filters = try filterGrid(count, times, ridges, learningRate, try Sizes.product(model.n, model.outputs, "n*k"))
-        let total = try Sizes.product(try Sizes.product(filters.count, cross.rows, "count*t"), model.outputs, "count*t*k")
-        try model.predictPath(cross: cross, offsets: offsets, filters: filters, into: try outputVector(pred, total, "pred"),
+        let filters = try filterGrid(count, times, ridges, learningRate,
+                                     try Sizes.product(model.n, model.outputs, "n*k"))
+        let total = try Sizes.product(try Sizes.product(filters.count, cross.rows, "count*t"), model.outputs,
+                                      "count*t*k")
+        try model.predictPath(cross: cross, offsets: offsets, filters: filters,
+                              into: try outputVector(pred, total, "pred"),
                               progress: progress(callback, user))
     }
 }
@@ -187,15 +207,18 @@ public func ntk_nystrom_path_coefficients(_ model: OpaquePointer?, _ count: Int6
                                           _ coef: UnsafeMutablePointer<Double>?) -> Int32 {
     boundary("ntk_nystrom_path_coefficients") {
         let model = try HandleRegistry.shared.lookup(model, as: NystromRidge.self, "model")
-        let filters = try filterGrid(count, times, ridges, learningRate, try Sizes.product(model.n, model.outputs, "n*k"))
-        let total = try Sizes.product(try Sizes.product(filters.count, model.centerCount, "count*m"), model.outputs, "count*m*k")
+        let filters = try filterGrid(count, times, ridges, learningRate,
+                                     try Sizes.product(model.n, model.outputs, "n*k"))
+        let total = try Sizes.product(try Sizes.product(filters.count, model.centerCount, "count*m"), model.outputs,
+                                      "count*m*k")
         try model.pathCoefficients(filters: filters, into: try outputVector(coef, total, "coef"))
     }
 }
 
 @_cdecl("ntk_nystrom_select_ridge")
 public func ntk_nystrom_select_ridge(_ model: OpaquePointer?, _ count: Int64, _ ridges: UnsafePointer<Double>?,
-                                     _ scores: UnsafeMutablePointer<Double>?, _ best: UnsafeMutablePointer<Int64>?) -> Int32 {
+                                     _ scores: UnsafeMutablePointer<Double>?,
+                                     _ best: UnsafeMutablePointer<Int64>?) -> Int32 {
     boundary("ntk_nystrom_select_ridge") {
         let model = try HandleRegistry.shared.lookup(model, as: NystromRidge.self, "model")
         let count = try size(count, "count")
@@ -203,12 +226,13 @@ public func ntk_nystrom_select_ridge(_ model: OpaquePointer?, _ count: Int64, _ 
         let out = try outputVector(scores, count, "scores")
         let result = try model.selectRidge(ridges: grid)
         for (i, s) in result.scores.enumerated() { out[i] = s }
-        best?.pointee = Int64(result.best)
+        best?.pointee = Int64(result.index)
     }
 }
 
 @_cdecl("ntk_nystrom_info")
-public func ntk_nystrom_info(_ model: OpaquePointer?, _ n: UnsafeMutablePointer<Int64>?, _ m: UnsafeMutablePointer<Int64>?,
+public func ntk_nystrom_info(_ model: OpaquePointer?, _ n: UnsafeMutablePointer<Int64>?,
+                             _ m: UnsafeMutablePointer<Int64>?,
                              _ k: UnsafeMutablePointer<Int64>?, _ iterations: UnsafeMutablePointer<Int64>?,
                              _ residual: UnsafeMutablePointer<Double>?, _ converged: UnsafeMutablePointer<Int32>?,
                              _ jitter: UnsafeMutablePointer<Double>?) -> Int32 {
@@ -238,10 +262,13 @@ public func ntk_nystrom_centers(_ model: OpaquePointer?, _ indices: UnsafeMutabl
     boundary("ntk_nystrom_centers") {
         let model = try HandleRegistry.shared.lookup(model, as: NystromRidge.self, "model")
         guard model.kernel != nil else {
-            throw NTKError(.invalidArgument, "this model was fitted on a kernel (ntk_nystrom_fit_kernel): its centres are the caller's")
+            throw NTKError(.invalidArgument,
+                           "this model was fitted on a kernel (ntk_nystrom_fit_kernel): its centres are the caller's")
         }
         guard model.centerIndices.count == model.centerCount else {
-            throw NTKError(.invalidArgument, "this model was fitted on the caller's centre points (ntk_nystrom_fit_centers): they have no indices")
+            throw NTKError(.invalidArgument,
+                           "this model was fitted on the caller's centre points (ntk_nystrom_fit_centers): they have "
+                               + "no indices")
         }
         let out = try required(indices, "indices")
         for (i, c) in model.centerIndices.enumerated() { out[i] = Int64(c) }
@@ -249,7 +276,8 @@ public func ntk_nystrom_centers(_ model: OpaquePointer?, _ indices: UnsafeMutabl
 }
 
 @_cdecl("ntk_nystrom_coefficients")
-public func ntk_nystrom_coefficients(_ model: OpaquePointer?, _ coef: UnsafeMutablePointer<Double>?, _ ldc: Int64) -> Int32 {
+public func ntk_nystrom_coefficients(_ model: OpaquePointer?, _ coef: UnsafeMutablePointer<Double>?,
+                                     _ ldc: Int64) -> Int32 {
     boundary("ntk_nystrom_coefficients") {
         let model = try HandleRegistry.shared.lookup(model, as: NystromRidge.self, "model")
         try model.copyCoefficients(into: try output(coef, model.centerCount, model.outputs, ld: ldc, "coef"))
@@ -261,7 +289,8 @@ public func ntk_nystrom_eigenvalues(_ model: OpaquePointer?, _ w: UnsafeMutableP
     boundary("ntk_nystrom_eigenvalues") {
         let model = try HandleRegistry.shared.lookup(model, as: NystromRidge.self, "model")
         guard let values = model.eigenvalues else {
-            throw NTKError(.invalidArgument, "eigenvalues need the direct Nyström solver (this model was fitted by conjugate gradients)")
+            throw NTKError(.invalidArgument,
+                           "eigenvalues need the direct Nyström solver (this model was fitted by conjugate gradients)")
         }
         let out = try outputVector(w, values.count, "w")
         for (i, v) in values.enumerated() { out[i] = v }

@@ -28,8 +28,10 @@ public func ntk_kernel_ridge_fit(_ n: Int64, _ kTrain: UnsafePointer<Double>?, _
         let out = try required(out, "out")
         let o = try options(optionsIn, defaults: kernelRidgeDefaults, "options")
         let n = try size(n, "n")
-        let model = try KernelRidge(kTrain: try input(kTrain, n, n, ld: ldk, "K_train"), targets: try NTKC.targets(targets, rows: n),
-                                    ridge: ridge, ridgeRelative: try ridgeRelative(o.ridge_scale), maxJitter: o.max_jitter,
+        let model = try KernelRidge(kTrain: try input(kTrain, n, n, ld: ldk, "K_train"),
+                                    targets: try NTKC.targets(targets, rows: n),
+                                    ridge: ridge, ridgeRelative: try ridgeRelative(o.ridge_scale),
+                                    maxJitter: o.max_jitter,
                                     progress: progress(o.progress, o.progress_user))
         out.pointee = HandleRegistry.shared.register(model)
     }
@@ -46,7 +48,8 @@ public func ntk_kernel_ridge_predict(_ model: OpaquePointer?, _ test: UnsafePoin
 }
 
 @_cdecl("ntk_kernel_ridge_train_predictions")
-public func ntk_kernel_ridge_train_predictions(_ model: OpaquePointer?, _ pred: UnsafeMutablePointer<Double>?, _ ldp: Int64) -> Int32 {
+public func ntk_kernel_ridge_train_predictions(_ model: OpaquePointer?, _ pred: UnsafeMutablePointer<Double>?,
+                                               _ ldp: Int64) -> Int32 {
     boundary("ntk_kernel_ridge_train_predictions") {
         let model = try HandleRegistry.shared.lookup(model, as: KernelRidge.self, "model")
         try model.copyTrainPredictions(into: try output(pred, model.n, model.outputs, ld: ldp, "pred"))
@@ -54,7 +57,8 @@ public func ntk_kernel_ridge_train_predictions(_ model: OpaquePointer?, _ pred: 
 }
 
 @_cdecl("ntk_kernel_ridge_dual_coefficients")
-public func ntk_kernel_ridge_dual_coefficients(_ model: OpaquePointer?, _ alpha: UnsafeMutablePointer<Double>?, _ lda: Int64) -> Int32 {
+public func ntk_kernel_ridge_dual_coefficients(_ model: OpaquePointer?, _ alpha: UnsafeMutablePointer<Double>?,
+                                               _ lda: Int64) -> Int32 {
     boundary("ntk_kernel_ridge_dual_coefficients") {
         let model = try HandleRegistry.shared.lookup(model, as: KernelRidge.self, "model")
         try model.copyDualCoefficients(into: try output(alpha, model.n, model.outputs, ld: lda, "alpha"))
@@ -62,8 +66,10 @@ public func ntk_kernel_ridge_dual_coefficients(_ model: OpaquePointer?, _ alpha:
 }
 
 @_cdecl("ntk_kernel_ridge_info")
-public func ntk_kernel_ridge_info(_ model: OpaquePointer?, _ n: UnsafeMutablePointer<Int64>?, _ k: UnsafeMutablePointer<Int64>?,
-                                  _ ridge: UnsafeMutablePointer<Double>?, _ jitter: UnsafeMutablePointer<Double>?) -> Int32 {
+public func ntk_kernel_ridge_info(_ model: OpaquePointer?, _ n: UnsafeMutablePointer<Int64>?,
+                                  _ k: UnsafeMutablePointer<Int64>?,
+                                  _ ridge: UnsafeMutablePointer<Double>?,
+                                  _ jitter: UnsafeMutablePointer<Double>?) -> Int32 {
     boundary("ntk_kernel_ridge_info") {
         let model = try HandleRegistry.shared.lookup(model, as: KernelRidge.self, "model")
         n?.pointee = Int64(model.n)
@@ -118,14 +124,16 @@ public func ntk_spectral_options_init(_ options: UnsafeMutablePointer<ntk_spectr
 }
 
 @_cdecl("ntk_spectral_create")
-public func ntk_spectral_create(_ n: Int64, _ k: UnsafePointer<Double>?, _ ldk: Int64, _ policy: ntk_negative_eigenvalues,
+public func ntk_spectral_create(_ n: Int64, _ k: UnsafePointer<Double>?, _ ldk: Int64,
+                                _ policy: ntk_negative_eigenvalues,
                                 _ callback: ntk_progress_fn?, _ user: UnsafeMutableRawPointer?,
                                 _ out: UnsafeMutablePointer<OpaquePointer?>?) -> Int32 {
     out?.pointee = nil
     return boundary("ntk_spectral_create") {
         let out = try required(out, "out")
         let n = try size(n, "n")
-        let solver = try SpectralSolver(try input(k, n, n, ld: ldk, "K"), negativeEigenvalues: try negativePolicy(policy),
+        let solver = try SpectralSolver(try input(k, n, n, ld: ldk, "K"),
+                                        negativeEigenvalues: try negativePolicy(policy),
                                         progress: progress(callback, user))
         out.pointee = HandleRegistry.shared.register(solver)
     }
@@ -134,7 +142,8 @@ public func ntk_spectral_create(_ n: Int64, _ k: UnsafePointer<Double>?, _ ldk: 
 @_cdecl("ntk_spectral_info")
 public func ntk_spectral_info(_ solver: OpaquePointer?, _ n: UnsafeMutablePointer<Int64>?,
                               _ minRaw: UnsafeMutablePointer<Double>?, _ clamped: UnsafeMutablePointer<Int64>?,
-                              _ nullCount: UnsafeMutablePointer<Int64>?, _ cutoff: UnsafeMutablePointer<Double>?) -> Int32 {
+                              _ nullCount: UnsafeMutablePointer<Int64>?,
+                              _ cutoff: UnsafeMutablePointer<Double>?) -> Int32 {
     boundary("ntk_spectral_info") {
         let solver = try HandleRegistry.shared.lookup(solver, as: SpectralSolver.self, "solver")
         n?.pointee = Int64(solver.n)
@@ -171,15 +180,19 @@ func filterGrid(_ count: Int64, _ times: UnsafePointer<Double>?, _ ridges: Unsaf
 @_cdecl("ntk_spectral_predict")
 public func ntk_spectral_predict(_ solver: OpaquePointer?, _ targets: UnsafePointer<ntk_targets>?,
                                  _ count: Int64, _ times: UnsafePointer<Double>?, _ ridges: UnsafePointer<Double>?,
-                                 _ test: UnsafePointer<ntk_test_kernel>?, _ optionsIn: UnsafePointer<ntk_spectral_options>?,
-                                 _ predTrain: UnsafeMutablePointer<Double>?, _ predTest: UnsafeMutablePointer<Double>?) -> Int32 {
+                                 _ test: UnsafePointer<ntk_test_kernel>?,
+                                 _ optionsIn: UnsafePointer<ntk_spectral_options>?,
+                                 _ predTrain: UnsafeMutablePointer<Double>?,
+                                 _ predTest: UnsafeMutablePointer<Double>?) -> Int32 {
     boundary("ntk_spectral_predict") {
         let solver = try HandleRegistry.shared.lookup(solver, as: SpectralSolver.self, "solver")
         let o = try options(optionsIn, defaults: spectralDefaults, "options")
         let t = try NTKC.targets(targets, rows: solver.n)
         let testData = try optionalTestKernel(test, trainRows: solver.n, outputs: t.outputs)
-        if predTest != nil && testData == nil { throw NTKError(.invalidArgument, "pred_test needs test (a test kernel)") }
-        let filters = try filterGrid(count, times, ridges, o.learning_rate, try Sizes.product(solver.n, t.outputs, "n*k"))
+        if predTest != nil && testData == nil { throw NTKError(.invalidArgument,
+                                                               "pred_test needs test (a test kernel)") }
+        let filters = try filterGrid(count, times, ridges, o.learning_rate,
+                                     try Sizes.product(solver.n, t.outputs, "n*k"))
         try solver.predict(targets: t, filters: filters, test: testData, trainOut: predTrain,
                            testOut: testData == nil ? nil : predTest)
     }
@@ -187,14 +200,16 @@ public func ntk_spectral_predict(_ solver: OpaquePointer?, _ targets: UnsafePoin
 
 @_cdecl("ntk_spectral_dual_coefficients")
 public func ntk_spectral_dual_coefficients(_ solver: OpaquePointer?, _ targets: UnsafePointer<ntk_targets>?,
-                                           _ time: Double, _ ridge: Double, _ optionsIn: UnsafePointer<ntk_spectral_options>?,
+                                           _ time: Double, _ ridge: Double,
+                                           _ optionsIn: UnsafePointer<ntk_spectral_options>?,
                                            _ coef: UnsafeMutablePointer<Double>?, _ ldc: Int64) -> Int32 {
     boundary("ntk_spectral_dual_coefficients") {
         let solver = try HandleRegistry.shared.lookup(solver, as: SpectralSolver.self, "solver")
         let o = try options(optionsIn, defaults: spectralDefaults, "options")
         let t = try NTKC.targets(targets, rows: solver.n)
         let filter = try solver.filter(time: time, ridge: ridge, learningRate: o.learning_rate, outputs: t.outputs)
-        try solver.dualCoefficients(targets: t, filter: filter, into: try output(coef, solver.n, t.outputs, ld: ldc, "coef"))
+        try solver.dualCoefficients(targets: t, filter: filter,
+                                    into: try output(coef, solver.n, t.outputs, ld: ldc, "coef"))
     }
 }
 
@@ -216,8 +231,10 @@ public func ntk_spectral_filters(_ solver: OpaquePointer?, _ count: Int64,
 
 @_cdecl("ntk_spectral_select_ridge")
 public func ntk_spectral_select_ridge(_ solver: OpaquePointer?, _ targets: UnsafePointer<ntk_targets>?,
-                                      _ count: Int64, _ ridges: UnsafePointer<Double>?, _ criterionIn: ntk_ridge_criterion,
-                                      _ scores: UnsafeMutablePointer<Double>?, _ best: UnsafeMutablePointer<Int64>?) -> Int32 {
+                                      _ count: Int64, _ ridges: UnsafePointer<Double>?,
+                                      _ criterionIn: ntk_ridge_criterion,
+                                      _ scores: UnsafeMutablePointer<Double>?,
+                                      _ best: UnsafeMutablePointer<Int64>?) -> Int32 {
     boundary("ntk_spectral_select_ridge") {
         let solver = try HandleRegistry.shared.lookup(solver, as: SpectralSolver.self, "solver")
         let t = try NTKC.targets(targets, rows: solver.n)
@@ -227,13 +244,14 @@ public func ntk_spectral_select_ridge(_ solver: OpaquePointer?, _ targets: Unsaf
         let scoresOut = try outputVector(scores, count, "scores")
         let result = try solver.selectRidge(targets: t, ridges: grid, criterion: rule)
         for (i, s) in result.scores.enumerated() { scoresOut[i] = s }
-        best?.pointee = Int64(result.best)
+        best?.pointee = Int64(result.index)
     }
 }
 
 @_cdecl("ntk_spectral_max_learning_rate")
 public func ntk_spectral_max_learning_rate(_ solver: OpaquePointer?, _ nTargets: Int64,
-                                           _ eta: UnsafeMutablePointer<Double>?, _ lambdaMax: UnsafeMutablePointer<Double>?) -> Int32 {
+                                           _ eta: UnsafeMutablePointer<Double>?,
+                                           _ lambdaMax: UnsafeMutablePointer<Double>?) -> Int32 {
     boundary("ntk_spectral_max_learning_rate") {
         let solver = try HandleRegistry.shared.lookup(solver, as: SpectralSolver.self, "solver")
         let rate = try solver.maxLearningRate(nTargets: try size(nTargets, "n_targets"))
@@ -253,7 +271,8 @@ public func ntk_max_learning_rate(_ n: Int64, _ k: UnsafePointer<Double>?, _ ldk
         let n = try size(n, "n")
         let nTargets = try size(nTargets, "n_targets")
         guard nTargets >= 1 else { throw NTKError(.invalidArgument, "n_targets must be >= 1, got \(nTargets)") }
-        let largest = try SymmetricEigen.largestEigenvalue(try input(k, n, n, ld: ldk, "K"), progress: progress(callback, user))
+        let largest = try SymmetricEigen.largestEigenvalue(try input(k, n, n, ld: ldk, "K"),
+                                                           progress: progress(callback, user))
         eta?.pointee = try SpectralSolver.maxLearningRate(lambdaMax: largest, nTargets: nTargets)
         lambdaMax?.pointee = largest
     }

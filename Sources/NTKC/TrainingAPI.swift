@@ -7,7 +7,8 @@ import NTK
 /// The defaults of `ntk_train_options`, as `ntk_train_options_init` writes them.
 var trainDefaults: ntk_train_options {
     ntk_train_options(
-        size: MemoryLayout<ntk_train_options>.size, loss: NTK_LOSS_MSE, learning_rate: 1, batch_size: 0, momentum: 0, seed: 0,
+        size: MemoryLayout<ntk_train_options>.size, loss: NTK_LOSS_MSE, learning_rate: 1, batch_size: 0, momentum: 0,
+        seed: 0,
         epoch_callback: nil, epoch_user: nil, num_snapshots: 0, snapshot_epochs: nil, m: 0, X_probe: nil, ldprobe: 0,
         snapshot_callback: nil, snapshot_user: nil)
 }
@@ -20,12 +21,14 @@ public func ntk_train_options_init(_ options: UnsafeMutablePointer<ntk_train_opt
 @_cdecl("ntk_mlp_loss_gradient")
 public func ntk_mlp_loss_gradient(_ mlp: OpaquePointer?, _ n: Int64, _ x: UnsafePointer<Double>?, _ ldx: Int64,
                                   _ y: UnsafePointer<Double>?, _ ldy: Int64, _ lossIn: ntk_loss,
-                                  _ value: UnsafeMutablePointer<Double>?, _ gradient: UnsafeMutablePointer<Double>?) -> Int32 {
+                                  _ value: UnsafeMutablePointer<Double>?,
+                                  _ gradient: UnsafeMutablePointer<Double>?) -> Int32 {
     boundary("ntk_mlp_loss_gradient") {
         let mlp = try HandleRegistry.shared.lookup(mlp, as: MLP.self, "mlp")
         let a = mlp.architecture, n = try size(n, "n")
         let v = try mlp.lossGradient(x: try input(x, n, a.inputDimension, ld: ldx, "X"),
-                                     y: try input(y, n, a.outputDimension, ld: ldy, "Y"), loss: try loss(lossIn), into: gradient)
+                                     y: try input(y, n, a.outputDimension, ld: ldy, "Y"), loss: try loss(lossIn),
+                                     into: gradient)
         value?.pointee = v
     }
 }
@@ -42,27 +45,35 @@ public func ntk_mlp_train(_ mlp: OpaquePointer?, _ n: Int64, _ x: UnsafePointer<
         let o = try options(optionsIn, defaults: trainDefaults, "options")
         let (n, epochs) = (try size(n, "n"), try size(epochs, "epochs"))
         let count = try size(o.num_snapshots, "options->num_snapshots")
-        guard o.batch_size >= 0 else { throw NTKError(.invalidArgument, "options->batch_size must be >= 0 (0: full batch), got \(o.batch_size)") }
+        guard o.batch_size >= 0 else {
+            throw NTKError(.invalidArgument, "options->batch_size must be >= 0 (0: full batch), got \(o.batch_size)")
+        }
         // Copied into an array: bounded by the epochs (each epoch at most once).
         guard count <= epochs + 1 else {
             throw NTKError(.invalidArgument, "options->num_snapshots = \(count) exceeds epochs + 1 = \(epochs + 1)")
         }
         var snapshots: [Int] = []
         if count > 0 {
-            guard let list = o.snapshot_epochs else { throw NTKError(.invalidArgument, "options->snapshot_epochs is NULL") }
+            guard let list = o.snapshot_epochs else {
+                throw NTKError(.invalidArgument, "options->snapshot_epochs is NULL")
+            }
             snapshots = (0..<count).map { Int(list[$0]) }
         }
-        let probe = count > 0 ? try input(o.X_probe, try size(o.m, "options->m"), a.inputDimension, ld: o.ldprobe, "options->X_probe") : nil
+        let probe = count > 0 ? try input(o.X_probe, try size(o.m, "options->m"), a.inputDimension, ld: o.ldprobe,
+                                          "options->X_probe") : nil
         let lossesOut = try losses.map { try outputVector($0, epochs + 1, "losses") }
         let settings = TrainingOptions(loss: try loss(o.loss), learningRate: o.learning_rate, epochs: epochs,
-                                       batchSize: o.batch_size == 0 ? nil : Int(o.batch_size), momentum: o.momentum, seed: o.seed,
+                                       batchSize: o.batch_size == 0 ? nil : Int(o.batch_size), momentum: o.momentum,
+                                       seed: o.seed,
                                        snapshotEpochs: snapshots)
         let (onEpoch, epochUser) = (o.epoch_callback, o.epoch_user)
         let (onSnapshot, snapshotUser) = (o.snapshot_callback, o.snapshot_user)
         let m = Int64(probe?.rows ?? 0)
-        let result = try mlp.train(x: try input(x, n, a.inputDimension, ld: ldx, "X"), y: try input(y, n, a.outputDimension, ld: ldy, "Y"),
+        let result = try mlp.train(x: try input(x, n, a.inputDimension, ld: ldx, "X"),
+                                   y: try input(y, n, a.outputDimension, ld: ldy, "Y"),
                                    options: settings, probe: probe,
-                                   callback: onEpoch.map { cb in { epoch, value in cb(epochUser, Int64(epoch), value) == 0 } },
+                                   callback: onEpoch.map { cb in { epoch,
+                                                                  value in cb(epochUser, Int64(epoch), value) == 0 } },
                                    snapshotHandler: { epoch, kernel, lambda in
                                        onSnapshot.map { $0(snapshotUser, Int64(epoch), kernel, m, lambda) == 0 } ?? true
                                    })
@@ -92,7 +103,8 @@ public func ntk_kernel_alignment(_ n: Int64, _ k: Int64, _ kernel: UnsafePointer
     boundary("ntk_kernel_alignment") {
         let (n, k) = (try size(n, "n"), try size(k, "k"))
         let out = try required(alignment, "alignment")
-        out.pointee = try KernelComparison.alignment(try input(kernel, n, n, ld: ldk, "K"), try input(y, n, k, ld: ldy, "Y"))
+        out.pointee = try KernelComparison.alignment(try input(kernel, n, n, ld: ldk, "K"),
+                                                     try input(y, n, k, ld: ldy, "Y"))
     }
 }
 
@@ -112,17 +124,20 @@ public func ntk_gradient_flow_ode(_ n: Int64, _ kTrain: UnsafePointer<Double>?, 
                                   _ targets: UnsafePointer<ntk_targets>?, _ test: UnsafePointer<ntk_test_kernel>?,
                                   _ count: Int64, _ times: UnsafePointer<Double>?, _ lossIn: ntk_loss,
                                   _ optionsIn: UnsafePointer<ntk_ode_options>?,
-                                  _ predTrain: UnsafeMutablePointer<Double>?, _ predTest: UnsafeMutablePointer<Double>?) -> Int32 {
+                                  _ predTrain: UnsafeMutablePointer<Double>?,
+                                  _ predTest: UnsafeMutablePointer<Double>?) -> Int32 {
     boundary("ntk_gradient_flow_ode") {
         let o = try options(optionsIn, defaults: odeDefaults, "options")
         let (n, count) = (try size(n, "n"), try size(count, "count"))
         let t = try NTKC.targets(targets, rows: n)
         let testData = try optionalTestKernel(test, trainRows: n, outputs: t.outputs)
-        if predTest != nil && testData == nil { throw NTKError(.invalidArgument, "pred_test needs test (a test kernel)") }
+        if predTest != nil && testData == nil { throw NTKError(.invalidArgument,
+                                                               "pred_test needs test (a test kernel)") }
         try FunctionSpaceODE.solve(kTrain: try input(kTrain, n, n, ld: ldk, "K_train"), targets: t,
                                    times: try inputVector(times, count, "times"), loss: try loss(lossIn),
                                    learningRate: o.learning_rate, test: testData,
-                                   rtol: o.rtol, atol: o.atol, trainOut: predTrain, testOut: testData == nil ? nil : predTest,
+                                   rtol: o.rtol, atol: o.atol, trainOut: predTrain,
+                                   testOut: testData == nil ? nil : predTest,
                                    progress: progress(o.progress, o.progress_user))
     }
 }

@@ -66,7 +66,8 @@ int handle_live(const void *handle, enum handle_kind kind) {
 
 int call_begin_handle(ntk_mpi_call *call, const char *function, const void *handle, enum handle_kind kind,
                       const char *name) {
-    static const char *const type_names[] = {"", "ntk_mpi_grid", "ntk_mpi_matrix", "ntk_mpi_kernel_ridge", "ntk_mpi_spectral"};
+    static const char *const type_names[] = {"", "ntk_mpi_grid", "ntk_mpi_matrix", "ntk_mpi_kernel_ridge",
+                                             "ntk_mpi_spectral"};
     if (!handle_live(handle, kind)) {
         call_begin(call, function, MPI_COMM_NULL);
         call_fail(call, NTK_ERR_INVALID_HANDLE, "%s is NULL or not a live %s (freed?)", name, type_names[kind]);
@@ -112,6 +113,7 @@ int call_fail(ntk_mpi_call *call, int status, const char *format, ...) {
 }
 
 int call_fail_ntk(ntk_mpi_call *call, int status) {
+    if (status == NTK_OK) return NTK_OK;
     return call_fail(call, status, "%s", ntk_last_error());
 }
 
@@ -159,8 +161,9 @@ int call_same(ntk_mpi_call *call, const double *values, int count, const char *c
     MPI_Allreduce(values, high, count, MPI_DOUBLE, MPI_MAX, call->comm);
     for (int i = 0; i < count; i++) {
         if (!(low[i] == high[i])) {
-            call_fail(call, status, "%s differs across the ranks (from %.17g to %.17g): arguments documented as "
-                      "replicated must be the same on every rank", names[i], low[i], high[i]);
+            call_fail(call, status,
+                      "%s differs across the ranks (from %.17g to %.17g): arguments documented as replicated must be "
+                          "the same on every rank", names[i], low[i], high[i]);
             break;
         }
     }
@@ -234,13 +237,8 @@ void *call_alloc(ntk_mpi_call *call, int64_t count, int64_t size, const char *wh
     return p;
 }
 
-int gather_points(ntk_mpi_call *call, const ntk_mpi_points *points, int64_t d, const char *name,
-                  const double **X, int64_t *ldx, int64_t *n, double **owned) {
-    *X = NULL;
-    *owned = NULL;
-    *n = 0;
-    *ldx = d > 0 ? d : 1;
-    int layout = -1;
+/* Checks a points descriptor on this rank (records the failure); returns its layout, or -1. */
+static int check_points(ntk_mpi_call *call, const ntk_mpi_points *points, int64_t d, const char *name) {
     if (points == NULL) {
         call_fail(call, NTK_ERR_INVALID_ARGUMENT, "%s is NULL", name);
     } else if (points->layout != NTK_MPI_REPLICATED && points->layout != NTK_MPI_BY_ROWS) {
@@ -254,17 +252,27 @@ int gather_points(ntk_mpi_call *call, const ntk_mpi_points *points, int64_t d, c
         call_fail(call, NTK_ERR_INVALID_ARGUMENT, "%s->ldx is %lld, must be >= d = %lld", name,
                   (long long)points->ldx, (long long)d);
     } else {
-        layout = (int)points->layout;
-        for (int64_t i = 0; i < points->n && call->status == NTK_OK; i++) {
+        for (int64_t i = 0; i < points->n; i++) {
             for (int64_t j = 0; j < d; j++) {
                 if (!isfinite(points->X[i * points->ldx + j])) {
                     call_fail(call, NTK_ERR_NON_FINITE, "%s->X (row %lld, column %lld) is %g, must be finite", name,
                               (long long)i, (long long)j, points->X[i * points->ldx + j]);
-                    break;
+                    return -1;
                 }
             }
         }
+        return (int)points->layout;
     }
+    return -1;
+}
+
+int gather_points(ntk_mpi_call *call, const ntk_mpi_points *points, int64_t d, const char *name,
+                  const double **X, int64_t *ldx, int64_t *n, double **owned) {
+    *X = NULL;
+    *owned = NULL;
+    *n = 0;
+    *ldx = d > 0 ? d : 1;
+    int layout = check_points(call, points, d, name);
     double shape[1] = {(double)layout};
     static const char *const layout_name[] = {"the points' layout"};
     if (call_same(call, shape, 1, layout_name, NTK_ERR_INVALID_ARGUMENT) != NTK_OK) return call->status;
@@ -290,7 +298,9 @@ int gather_points(ntk_mpi_call *call, const ntk_mpi_points *points, int64_t d, c
     double *all = call_alloc(call, total * width, sizeof(double), "the gathered points");
     double *packed = call_alloc(call, mine * width, sizeof(double), "the packed points");
     if (call_agree(call) != NTK_OK) { free(counts); free(all); free(packed); return call->status; }
-    for (int64_t i = 0; i < mine; i++) memcpy(packed + i * width, points->X + i * points->ldx, sizeof(double) * (size_t)d);
+    for (int64_t i = 0; i < mine; i++) {
+        memcpy(packed + i * width, points->X + i * points->ldx, sizeof(double) * (size_t)d);
+    }
     /* Allgatherv takes int counts: send in row chunks small enough for them. */
     int *recv = malloc(sizeof(int) * (size_t)call->size), *displs = malloc(sizeof(int) * (size_t)call->size);
     int fits = recv != NULL && displs != NULL && total * width < INT32_MAX;
@@ -323,14 +333,18 @@ int gather_points(ntk_mpi_call *call, const ntk_mpi_points *points, int64_t d, c
 double *residual_of(ntk_mpi_call *call, const ntk_targets *targets, int64_t n, const char *name) {
     if (targets == NULL) { call_fail(call, NTK_ERR_INVALID_ARGUMENT, "%s is NULL", name); return NULL; }
     int64_t k = targets->k;
-    if (k < 0) { call_fail(call, NTK_ERR_INVALID_ARGUMENT, "%s->k must be >= 0, got %lld", name, (long long)k); return NULL; }
-    if (n * k > 0 && targets->Y == NULL) { call_fail(call, NTK_ERR_INVALID_ARGUMENT, "%s->Y is NULL", name); return NULL; }
+    if (k < 0) { call_fail(call, NTK_ERR_INVALID_ARGUMENT, "%s->k must be >= 0, got %lld", name,
+                           (long long)k); return NULL; }
+    if (n * k > 0 && targets->Y == NULL) { call_fail(call, NTK_ERR_INVALID_ARGUMENT, "%s->Y is NULL",
+                                                     name); return NULL; }
     if (n * k > 0 && targets->ldy < k) {
-        call_fail(call, NTK_ERR_INVALID_ARGUMENT, "%s->ldy is %lld, must be >= k = %lld", name, (long long)targets->ldy, (long long)k);
+        call_fail(call, NTK_ERR_INVALID_ARGUMENT, "%s->ldy is %lld, must be >= k = %lld", name, (long long)targets->ldy,
+                  (long long)k);
         return NULL;
     }
     if (n * k > 0 && targets->f0 != NULL && targets->ldf0 < k) {
-        call_fail(call, NTK_ERR_INVALID_ARGUMENT, "%s->ldf0 is %lld, must be >= k = %lld", name, (long long)targets->ldf0, (long long)k);
+        call_fail(call, NTK_ERR_INVALID_ARGUMENT, "%s->ldf0 is %lld, must be >= k = %lld", name,
+                  (long long)targets->ldf0, (long long)k);
         return NULL;
     }
     double *r = call_alloc(call, n * k, sizeof(double), "the residual Y - f0");
@@ -356,16 +370,19 @@ double *residual_of(ntk_mpi_call *call, const ntk_targets *targets, int64_t n, c
 static int distributed_product(ntk_mpi_call *call, const ntk_mpi_matrix *A, int transpose, const double *B,
                                int64_t width, double *out) {
     int in_count = transpose ? A->local_rows : A->local_cols, out_count = transpose ? A->local_cols : A->local_rows;
-    const int64_t *in_index = transpose ? A->row_index : A->col_index, *out_index = transpose ? A->col_index : A->row_index;
+    const int64_t *in_index = transpose ? A->row_index : A->col_index,
+    *out_index = transpose ? A->col_index : A->row_index;
     int64_t out_rows = transpose ? A->cols : A->rows;
     if (out_rows * width > 0) memset(out, 0, sizeof(double) * (size_t)(out_rows * width));
     double *packed = call_alloc(call, (int64_t)in_count * width, sizeof(double), "a block of a product");
     double *block = call_alloc(call, (int64_t)out_count * width, sizeof(double), "a block of a product");
     if (call_agree(call) != NTK_OK) { free(packed); free(block); return call->status; }
     if (in_count > 0 && out_count > 0 && width > 0) {
-        for (int i = 0; i < in_count; i++) memcpy(packed + (int64_t)i * width, B + in_index[i] * width, sizeof(double) * (size_t)width);
+        for (int i = 0; i < in_count; i++) memcpy(packed + (int64_t)i * width, B + in_index[i] * width,
+                                                  sizeof(double) * (size_t)width);
         /* block (out_count x width, column-major) = op(A_loc) * packed (in_count x width, row-major). */
-        cblas_dgemm(CblasColMajor, transpose ? CblasTrans : CblasNoTrans, CblasTrans, out_count, (int)width, in_count, 1.0,
+        cblas_dgemm(CblasColMajor, transpose ? CblasTrans : CblasNoTrans, CblasTrans, out_count, (int)width, in_count,
+                    1.0,
                     A->data, A->lld, packed, (int)width, 0.0, block, out_count);
         for (int i = 0; i < out_count; i++) {
             double *row = out + out_index[i] * width;

@@ -60,7 +60,8 @@ static void copy_options(ntk_mpi_call *call, void *dst, size_t dst_size, const v
     if (src == NULL) return;
     size_t size = *(const size_t *)src;
     if (size < sizeof(size_t) || size > dst_size) {
-        call_fail(call, NTK_ERR_INVALID_ARGUMENT, "options->size is %zu, must be in %zu...%zu", size, sizeof(size_t), dst_size);
+        call_fail(call, NTK_ERR_INVALID_ARGUMENT, "options->size is %zu, must be in %zu...%zu", size, sizeof(size_t),
+                  dst_size);
         return;
     }
     memcpy(dst, src, size);
@@ -70,19 +71,23 @@ static void copy_options(ntk_mpi_call *call, void *dst, size_t dst_size, const v
 /* The checks every data-parallel fit shares: the communicator, the network (same parameters
  * everywhere when with_parameters), this rank's rows and targets, and the total row count. */
 static int common_checks(ntk_mpi_call *call, const ntk_mlp *mlp, int with_parameters, int64_t n, const double *X,
-                         int64_t ldx, const ntk_targets *targets, double ridge, int64_t *d, int64_t *k, int64_t *total) {
+                         int64_t ldx, const ntk_targets *targets, double ridge, int64_t *d, int64_t *k,
+                         int64_t *total) {
     double net[8] = {0};
     int status = network_fingerprint(mlp, with_parameters, net, d, k);
     if (status != NTK_OK) call_fail_ntk(call, status);
     if (n < 0) call_fail(call, NTK_ERR_INVALID_ARGUMENT, "n must be >= 0, got %lld", (long long)n);
     if (n > 0 && X == NULL) call_fail(call, NTK_ERR_INVALID_ARGUMENT, "X is NULL");
-    if (n > 0 && ldx < *d) call_fail(call, NTK_ERR_INVALID_ARGUMENT, "ldx is %lld, must be >= d = %lld", (long long)ldx, (long long)*d);
+    if (n > 0 && ldx < *d) call_fail(call, NTK_ERR_INVALID_ARGUMENT, "ldx is %lld, must be >= d = %lld", (long long)ldx,
+                                     (long long)*d);
     if (targets == NULL) call_fail(call, NTK_ERR_INVALID_ARGUMENT, "targets is NULL");
-    if (!isfinite(ridge) || ridge < 0) call_fail(call, NTK_ERR_INVALID_ARGUMENT, "ridge must be >= 0 and finite, got %g", ridge);
+    if (!isfinite(ridge) || ridge < 0) call_fail(call, NTK_ERR_INVALID_ARGUMENT,
+                                                 "ridge must be >= 0 and finite, got %g", ridge);
     net[6] = targets ? (double)targets->k : -1;
     net[7] = ridge;
     static const char *const names[] = {"the network's input dimension", "the network's outputs", "the network's depth",
-                                        "the network's parameter count", "the network's architecture (a probe of its kernel)",
+                                        "the network's parameter count",
+                                        "the network's architecture (a probe of its kernel)",
                                         "the network's parameters (a probe of its outputs)", "targets->k", "ridge"};
     if (call_same(call, net, 8, names, NTK_ERR_INVALID_ARGUMENT) != NTK_OK) return call->status;
     int64_t mine = n > 0 ? n : 0;
@@ -112,20 +117,26 @@ int ntk_mpi_nystrom_fit(MPI_Comm comm, const ntk_mlp *mlp, int64_t n, const doub
     ntk_mpi_call call;
     if (out) *out = NULL;
     call_begin(&call, "ntk_mpi_nystrom_fit", comm);
-    if (comm == MPI_COMM_NULL) { call_fail(&call, NTK_ERR_INVALID_ARGUMENT, "comm is MPI_COMM_NULL"); return call_finish(&call); }
+    if (comm == MPI_COMM_NULL) { call_fail(&call, NTK_ERR_INVALID_ARGUMENT,
+                                           "comm is MPI_COMM_NULL"); return call_finish(&call); }
     if (out == NULL) call_fail(&call, NTK_ERR_INVALID_ARGUMENT, "out is NULL");
     ntk_nystrom_options o;
     ntk_nystrom_options_init(&o);
     copy_options(&call, &o, sizeof o, options);
     int64_t d = 0, k = 0, total = 0;
     if (common_checks(&call, mlp, 0, n, X, ldx, targets, ridge, &d, &k, &total) != NTK_OK) return call_finish(&call);
-    if (m < 1 || m > total) call_fail(&call, NTK_ERR_INVALID_ARGUMENT, "m (the number of centres) must be in 1...%lld (all the rows), got %lld", (long long)total, (long long)m);
-    if (C != NULL && ldc < d) call_fail(&call, NTK_ERR_INVALID_ARGUMENT, "ldc is %lld, must be >= d = %lld", (long long)ldc, (long long)d);
-    double settings[10] = {(double)m, (double)o.solver, (double)o.kernel, (double)o.preconditioned, (double)o.seed, o.tol,
+    if (m < 1 || m > total) call_fail(&call, NTK_ERR_INVALID_ARGUMENT,
+                                      "m (the number of centres) must be in 1...%lld (all the rows), got %lld",
+                                      (long long)total, (long long)m);
+    if (C != NULL && ldc < d) call_fail(&call, NTK_ERR_INVALID_ARGUMENT, "ldc is %lld, must be >= d = %lld",
+                                        (long long)ldc, (long long)d);
+    double settings[10] = {(double)m, (double)o.solver, (double)o.kernel, (double)o.preconditioned, (double)o.seed,
+                           o.tol,
                            (double)o.max_iter, (double)o.quadrature_points, (double)(C != NULL), 0};
     double fp[2] = {0, 0};
     if (C != NULL && call.status == NTK_OK && m > 0) { fingerprint(C, m, d, ldc, fp); settings[9] = fp[0] + fp[1]; }
-    static const char *const names[] = {"m", "options->solver", "options->kernel", "options->preconditioned", "options->seed",
+    static const char *const names[] = {"m", "options->solver", "options->kernel", "options->preconditioned",
+                                        "options->seed",
                                         "options->tol", "options->max_iter", "options->quadrature_points",
                                         "whether C is given", "the centres C (a checksum)"};
     if (call_same(&call, settings, 10, names, NTK_ERR_INVALID_ARGUMENT) != NTK_OK) return call_finish(&call);
@@ -141,7 +152,8 @@ int ntk_mpi_nystrom_fit(MPI_Comm comm, const ntk_mlp *mlp, int64_t n, const doub
         if (call.rank == 0) first = 0;
         sample_indices(total, m, o.seed, index);
         for (int64_t c = 0; c < m; c++) {
-            if (index[c] >= first && index[c] < first + n) memcpy(centers + c * width, X + (index[c] - first) * ldx, sizeof(double) * (size_t)d);
+            if (index[c] >= first && index[c] < first + n) memcpy(centers + c * width, X + (index[c] - first) * ldx,
+                                                                  sizeof(double) * (size_t)d);
         }
         free(index);
         if (sum_doubles(comm, centers, m * width) != 0) call_fail(&call, NTK_ERR_INTERNAL, "MPI_Allreduce failed");
@@ -165,14 +177,16 @@ int ntk_mpi_empirical_ridge_fit(MPI_Comm comm, const ntk_mlp *mlp, int64_t n, co
     ntk_mpi_call call;
     if (out) *out = NULL;
     call_begin(&call, "ntk_mpi_empirical_ridge_fit", comm);
-    if (comm == MPI_COMM_NULL) { call_fail(&call, NTK_ERR_INVALID_ARGUMENT, "comm is MPI_COMM_NULL"); return call_finish(&call); }
+    if (comm == MPI_COMM_NULL) { call_fail(&call, NTK_ERR_INVALID_ARGUMENT,
+                                           "comm is MPI_COMM_NULL"); return call_finish(&call); }
     if (out == NULL) call_fail(&call, NTK_ERR_INVALID_ARGUMENT, "out is NULL");
     ntk_matrix_free_options o;
     ntk_matrix_free_options_init(&o);
     o.preconditioner_rank = 0;
     copy_options(&call, &o, sizeof o, options);
     if (o.preconditioner_rank != 0) {
-        call_fail(&call, NTK_ERR_INVALID_ARGUMENT, "options->preconditioner_rank must be 0 (data-parallel CG is unpreconditioned), got %lld",
+        call_fail(&call, NTK_ERR_INVALID_ARGUMENT,
+                  "options->preconditioner_rank must be 0 (data-parallel CG is unpreconditioned), got %lld",
                   (long long)o.preconditioner_rank);
     }
     int64_t d = 0, k = 0, total = 0;

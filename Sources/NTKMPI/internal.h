@@ -40,7 +40,7 @@ typedef struct ntk_mpi_call {
 void call_begin(ntk_mpi_call *call, const char *function, MPI_Comm comm);
 /* Records a failure on this rank (the first one wins); returns status. */
 int call_fail(ntk_mpi_call *call, int status, const char *format, ...) __attribute__((format(printf, 3, 4)));
-/* Records a failed libntk call with libntk's own message. */
+/* Records a failed libntk call with libntk's own message (nothing for NTK_OK); returns status. */
 int call_fail_ntk(ntk_mpi_call *call, int status);
 /* Collective: every rank learns the worst status and the message of the lowest rank that
  * has it; returns that status (0 when every rank is fine). */

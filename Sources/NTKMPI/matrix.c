@@ -26,7 +26,8 @@ int ntk_mpi_grid_create(MPI_Comm comm, int nprow, int npcol, int64_t block_size,
     call_begin(&call, "ntk_mpi_grid_create", comm);
     if (out == NULL) call_fail(&call, NTK_ERR_INVALID_ARGUMENT, "out is NULL");
     if (block_size < 0 || block_size > 1 << 20) {
-        call_fail(&call, NTK_ERR_INVALID_ARGUMENT, "block_size must be in 0...2^20 (0: 64), got %lld", (long long)block_size);
+        call_fail(&call, NTK_ERR_INVALID_ARGUMENT, "block_size must be in 0...2^20 (0: 64), got %lld",
+                  (long long)block_size);
     }
     if (nprow == 0 && npcol == 0) {
         nprow = (int)sqrt((double)call.size);
@@ -34,8 +35,9 @@ int ntk_mpi_grid_create(MPI_Comm comm, int nprow, int npcol, int64_t block_size,
         if (nprow < 1) nprow = 1;
         npcol = call.size / nprow;
     } else if (nprow < 1 || npcol < 1 || (int64_t)nprow * npcol != call.size) {
-        call_fail(&call, NTK_ERR_INVALID_ARGUMENT, "the grid %d x %d does not match the communicator's %d ranks "
-                  "(nprow = npcol = 0 chooses one)", nprow, npcol, call.size);
+        call_fail(&call, NTK_ERR_INVALID_ARGUMENT,
+                  "the grid %d x %d does not match the communicator's %d ranks (nprow = npcol = 0 chooses one)", nprow,
+                  npcol, call.size);
     }
     double shape[3] = {(double)nprow, (double)npcol, (double)block_size};
     static const char *const names[] = {"nprow", "npcol", "block_size"};
@@ -50,7 +52,8 @@ int ntk_mpi_grid_create(MPI_Comm comm, int nprow, int npcol, int64_t block_size,
     grid->context = grid->blacs_handle;
     Cblacs_gridinit(&grid->context, "Row", nprow, npcol);
     Cblacs_gridinfo(grid->context, &grid->nprow, &grid->npcol, &grid->myrow, &grid->mycol);
-    if (grid->myrow < 0 || grid->mycol < 0) call_fail(&call, NTK_ERR_INTERNAL, "BLACS did not place this rank on the grid");
+    if (grid->myrow < 0 || grid->mycol < 0) call_fail(&call, NTK_ERR_INTERNAL,
+                                                      "BLACS did not place this rank on the grid");
     if (call.status == NTK_OK && handle_register(grid, HANDLE_GRID) != 0) {
         call_fail(&call, NTK_ERR_OUT_OF_MEMORY, "out of memory for the handle table");
     }
@@ -83,11 +86,13 @@ void ntk_mpi_grid_free(ntk_mpi_grid *grid) {
 /* The matrix's local shape, descriptor and index maps; failures recorded in call. */
 ntk_mpi_matrix *matrix_new_for(ntk_mpi_call *call, const ntk_mpi_grid *grid, int64_t rows, int64_t cols) {
     if (rows < 0 || cols < 0) {
-        call_fail(call, NTK_ERR_INVALID_ARGUMENT, "the matrix size %lld x %lld is negative", (long long)rows, (long long)cols);
+        call_fail(call, NTK_ERR_INVALID_ARGUMENT, "the matrix size %lld x %lld is negative", (long long)rows,
+                  (long long)cols);
         return NULL;
     }
     if (rows > INT32_MAX || cols > INT32_MAX) {
-        call_fail(call, NTK_ERR_TOO_LARGE, "%lld x %lld exceeds ScaLAPACK's 32-bit sizes", (long long)rows, (long long)cols);
+        call_fail(call, NTK_ERR_TOO_LARGE, "%lld x %lld exceeds ScaLAPACK's 32-bit sizes", (long long)rows,
+                  (long long)cols);
         return NULL;
     }
     ntk_mpi_matrix *A = call_alloc(call, 1, sizeof *A, "a distributed matrix");
@@ -105,7 +110,8 @@ ntk_mpi_matrix *matrix_new_for(ntk_mpi_call *call, const ntk_mpi_grid *grid, int
         A->desc[0] = 1; A->desc[1] = grid->context; A->desc[2] = m; A->desc[3] = n;
         A->desc[4] = grid->nb; A->desc[5] = grid->nb; A->desc[6] = 0; A->desc[7] = 0; A->desc[8] = A->lld;
     }
-    A->data = call_alloc(call, (int64_t)A->lld * A->local_cols, sizeof(double), "a local block of a distributed matrix");
+    A->data = call_alloc(call, (int64_t)A->lld * A->local_cols, sizeof(double),
+                         "a local block of a distributed matrix");
     A->row_index = call_alloc(call, A->local_rows, sizeof(int64_t), "row indices");
     A->col_index = call_alloc(call, A->local_cols, sizeof(int64_t), "column indices");
     if (A->data == NULL || A->row_index == NULL || A->col_index == NULL) { matrix_release(A); return NULL; }
@@ -151,7 +157,8 @@ int ntk_mpi_matrix_size(const ntk_mpi_matrix *A, int64_t *rows, int64_t *cols) {
     return NTK_OK;
 }
 
-int ntk_mpi_matrix_local(const ntk_mpi_matrix *A, double **data, int64_t *local_rows, int64_t *local_cols, int64_t *lld) {
+int ntk_mpi_matrix_local(const ntk_mpi_matrix *A, double **data, int64_t *local_rows, int64_t *local_cols,
+                         int64_t *lld) {
     if (!handle_live(A, HANDLE_MATRIX)) return NTK_ERR_INVALID_HANDLE;
     if (data) *data = A->data;
     if (local_rows) *local_rows = A->local_rows;
@@ -179,15 +186,20 @@ int ntk_mpi_matrix_gather(const ntk_mpi_matrix *A, double *out, int64_t ld) {
     if (call_begin_handle(&call, "ntk_mpi_matrix_gather", A, HANDLE_MATRIX, "A") != NTK_OK) return call.status;
     if (A->rows * A->cols > 0 && out == NULL) call_fail(&call, NTK_ERR_INVALID_ARGUMENT, "out is NULL");
     else if (A->rows * A->cols > 0 && ld < A->cols) {
-        call_fail(&call, NTK_ERR_INVALID_ARGUMENT, "ld is %lld, must be >= cols = %lld", (long long)ld, (long long)A->cols);
+        call_fail(&call, NTK_ERR_INVALID_ARGUMENT, "ld is %lld, must be >= cols = %lld", (long long)ld,
+                  (long long)A->cols);
     }
     double *all = call_alloc(&call, A->rows * A->cols, sizeof(double), "the gathered matrix");
     if (call_agree(&call) != NTK_OK) { free(all); return call_finish(&call); }
     for (int j = 0; j < A->local_cols; j++) {
-        for (int i = 0; i < A->local_rows; i++) all[A->row_index[i] * A->cols + A->col_index[j]] = A->data[i + (int64_t)j * A->lld];
+        for (int i = 0; i < A->local_rows; i++) {
+            all[A->row_index[i] * A->cols + A->col_index[j]] = A->data[i + (int64_t)j * A->lld];
+        }
     }
-    if (sum_doubles(A->grid->comm, all, A->rows * A->cols) != 0) call_fail(&call, NTK_ERR_INTERNAL, "MPI_Allreduce failed");
-    for (int64_t i = 0; i < A->rows && call.status == NTK_OK; i++) memcpy(out + i * ld, all + i * A->cols, sizeof(double) * (size_t)A->cols);
+    if (sum_doubles(A->grid->comm, all, A->rows * A->cols) != 0) call_fail(&call, NTK_ERR_INTERNAL,
+                                                                           "MPI_Allreduce failed");
+    for (int64_t i = 0; i < A->rows && call.status == NTK_OK; i++) memcpy(out + i * ld, all + i * A->cols,
+                                                                          sizeof(double) * (size_t)A->cols);
     free(all);
     return call_finish(&call);
 }
@@ -218,7 +230,8 @@ static double *pick_rows(ntk_mpi_call *call, const double *X, int64_t ldx, int64
 
 static int distributed_kernel(const char *function, const ntk_mpi_grid *grid, const ntk_mlp *mlp, kernel_family family,
                               ntk_kernel_kind kind, const ntk_mpi_points *X1, const ntk_mpi_points *X2,
-                              const ntk_infinite_width_options *iw_options, const ntk_empirical_ntk_options *emp_options,
+                              const ntk_infinite_width_options *iw_options,
+                              const ntk_empirical_ntk_options *emp_options,
                               ntk_mpi_matrix **out) {
     ntk_mpi_call call;
     if (out) *out = NULL;
@@ -233,7 +246,8 @@ static int distributed_kernel(const char *function, const ntk_mpi_grid *grid, co
     if (status != NTK_OK) call_fail_ntk(&call, status);
     net[6] = family == KERNEL_INFINITE ? (double)kind : -1;
     static const char *const names[] = {"the network's input dimension", "the network's outputs", "the network's depth",
-                                        "the network's parameter count", "the network's architecture (a probe of its kernel)",
+                                        "the network's parameter count",
+                                        "the network's architecture (a probe of its kernel)",
                                         "the network's parameters (a probe of its outputs)", "kind"};
     if (call_same(&call, net, 7, names, NTK_ERR_INVALID_ARGUMENT) != NTK_OK) return call_finish(&call);
     const double *x1 = NULL, *x2 = NULL;
@@ -262,7 +276,8 @@ static int distributed_kernel(const char *function, const ntk_mpi_grid *grid, co
                                                 kind == NTK_KERNEL_NNGP ? A->data : NULL, A->lld,
                                                 kind == NTK_KERNEL_NTK ? A->data : NULL, A->lld);
         } else {
-            status = ntk_empirical_ntk(mlp, A->local_cols, cols, dd, A->local_rows, rows, dd, NTK_OUTPUT_MEAN, emp_options,
+            status = ntk_empirical_ntk(mlp, A->local_cols, cols, dd, A->local_rows, rows, dd, NTK_OUTPUT_MEAN,
+                                       emp_options,
                                        A->data, A->lld);
         }
         if (status != NTK_OK) call_fail_ntk(&call, status);
@@ -295,10 +310,12 @@ static int distributed_kernel(const char *function, const ntk_mpi_grid *grid, co
 int ntk_mpi_infinite_width_kernel(const ntk_mpi_grid *grid, const ntk_mlp *mlp, ntk_kernel_kind kind,
                                   const ntk_mpi_points *X1, const ntk_mpi_points *X2,
                                   const ntk_infinite_width_options *options, ntk_mpi_matrix **out) {
-    return distributed_kernel("ntk_mpi_infinite_width_kernel", grid, mlp, KERNEL_INFINITE, kind, X1, X2, options, NULL, out);
+    return distributed_kernel("ntk_mpi_infinite_width_kernel", grid, mlp, KERNEL_INFINITE, kind, X1, X2, options, NULL,
+                              out);
 }
 
 int ntk_mpi_empirical_ntk(const ntk_mpi_grid *grid, const ntk_mlp *mlp, const ntk_mpi_points *X1,
                           const ntk_mpi_points *X2, const ntk_empirical_ntk_options *options, ntk_mpi_matrix **out) {
-    return distributed_kernel("ntk_mpi_empirical_ntk", grid, mlp, KERNEL_EMPIRICAL, NTK_KERNEL_NTK, X1, X2, NULL, options, out);
+    return distributed_kernel("ntk_mpi_empirical_ntk", grid, mlp, KERNEL_EMPIRICAL, NTK_KERNEL_NTK, X1, X2, NULL,
+                              options, out);
 }

@@ -1,7 +1,9 @@
 /* Distributed kernel ridge regression (PDPOTRF/PDPOTRS) and the distributed spectral solver
- * (PDSYEVD): gradient flow at any time, ridge paths, GCV and leave-one-out. The formulas are
- * the single-process library's (ntk.h, "Kernel ridge regression", "Spectral solver"); the
- * n x n work runs on the block-cyclic matrices, everything of size n x k is replicated. */
+ * (PDSYEVD): gradient flow at any time, ridge paths, GCV and leave-one-out. The spectral
+ * formulas (eigenvalue policy, filters, GCV, leave-one-out) are libntk's own, reached through
+ * its spectral calculus (ntk.h, "Experimental: ntk_x_spectrum_*"); here only the n x n
+ * products with the eigenvectors run on the block-cyclic matrices. Everything of size n x k is
+ * replicated. */
 #include <float.h>
 #include <stddef.h>
 #include <math.h>
@@ -58,9 +60,75 @@ static double *replicated_residual(ntk_mpi_call *call, const ntk_targets *target
     double *r = residual_of(call, targets, n, "targets");
     double fp[3] = {targets ? (double)targets->k : -1, 0, 0};
     if (r != NULL) fingerprint(r, n, targets->k, targets->k > 0 ? targets->k : 1, fp + 1);
-    static const char *const names[] = {"targets->k", "the targets Y - f0 (a checksum)", "the targets Y - f0 (a weighted checksum)"};
+    static const char *const names[] = {"targets->k", "the targets Y - f0 (a checksum)",
+                                        "the targets Y - f0 (a weighted checksum)"};
     if (call_same(call, fp, 3, names, NTK_ERR_INVALID_ARGUMENT) != NTK_OK) { free(r); return NULL; }
     return r;
+}
+
+/* The ridge scale of (possibly NULL, possibly older) options; records a bad value. */
+static ntk_ridge_scale ridge_scale_of(ntk_mpi_call *call, const ntk_kernel_ridge_options *options) {
+    ntk_ridge_scale scale = NTK_RIDGE_ABSOLUTE;
+    if (options == NULL) return scale;
+    if (options->size < sizeof(size_t)) {
+        call_fail(call, NTK_ERR_INVALID_ARGUMENT, "options->size is %zu, too small", options->size);
+    } else if (options->size >= offsetof(ntk_kernel_ridge_options, ridge_scale) + sizeof(ntk_ridge_scale)) {
+        scale = options->ridge_scale;
+    }
+    if (scale != NTK_RIDGE_ABSOLUTE && scale != NTK_RIDGE_RELATIVE) {
+        call_fail(call, NTK_ERR_INVALID_ARGUMENT,
+                  "options->ridge_scale is %d, must be NTK_RIDGE_ABSOLUTE or NTK_RIDGE_RELATIVE", (int)scale);
+    }
+    return scale;
+}
+
+/* Collective: the absolute ridge (a relative one scales by K's mean diagonal). */
+static double absolute_ridge(ntk_mpi_call *call, const ntk_mpi_matrix *K, double ridge, ntk_ridge_scale scale) {
+    double trace = 0;
+    for (int j = 0; j < K->local_cols; j++) {
+        for (int i = 0; i < K->local_rows; i++) {
+            if (K->row_index[i] == K->col_index[j]) trace += K->data[i + (int64_t)j * K->lld];
+        }
+    }
+    MPI_Allreduce(MPI_IN_PLACE, &trace, 1, MPI_DOUBLE, MPI_SUM, call->comm);
+    return scale == NTK_RIDGE_RELATIVE ? ridge * (K->rows > 0 ? trace / (double)K->rows : 0) : ridge;
+}
+
+/* Collective: F <- chol(F + z I) (PDPOTRF), then alpha (n x k, replicated) = F^-1 r through B, the
+ * residual r laid out on the grid (PDPOTRS). Records failures; returns the agreed status. */
+static int cholesky_solve(ntk_mpi_call *call, ntk_mpi_matrix *F, ntk_mpi_matrix *B, const double *r, int64_t k,
+                          double z, double *alpha) {
+    int64_t n = F->rows;
+    for (int j = 0; j < F->local_cols; j++) {
+        for (int i = 0; i < F->local_rows; i++) {
+            if (F->row_index[i] == F->col_index[j]) F->data[i + (int64_t)j * F->lld] += z;
+        }
+    }
+    if (n == 0) return NTK_OK;
+    int nn = (int)n, one = 1, info = 0;
+    pdpotrf_("L", &nn, F->data, &one, &one, F->desc, &info, 1);
+    if (info > 0) {
+        call_fail(call, NTK_ERR_NOT_POSITIVE_DEFINITE, "K_train + z I (z = %g) is not positive definite (PDPOTRF: "
+                  "the leading minor of order %d is not positive); use a ridge > 0", z, info);
+    } else if (info < 0) {
+        call_fail(call, NTK_ERR_INTERNAL, "PDPOTRF rejected argument %d", -info);
+    }
+    if (call_agree(call) != NTK_OK || k == 0) return call->status;
+    for (int j = 0; j < B->local_cols; j++) {
+        for (int i = 0; i < B->local_rows; i++) {
+            B->data[i + (int64_t)j * B->lld] = r[B->row_index[i] * k + B->col_index[j]];
+        }
+    }
+    int kk = (int)k;
+    pdpotrs_("L", &nn, &kk, F->data, &one, &one, F->desc, B->data, &one, &one, B->desc, &info, 1);
+    if (info != 0) call_fail(call, NTK_ERR_INTERNAL, "PDPOTRS failed (info %d)", info);
+    for (int j = 0; j < B->local_cols; j++) {
+        for (int i = 0; i < B->local_rows; i++) {
+            alpha[B->row_index[i] * k + B->col_index[j]] = B->data[i + (int64_t)j * B->lld];
+        }
+    }
+    if (sum_doubles(call->comm, alpha, n * k) != 0) call_fail(call, NTK_ERR_INTERNAL, "MPI_Allreduce failed");
+    return call_agree(call);
 }
 
 int ntk_mpi_kernel_ridge_fit(const ntk_mpi_matrix *K, const ntk_targets *targets, double ridge,
@@ -70,17 +138,13 @@ int ntk_mpi_kernel_ridge_fit(const ntk_mpi_matrix *K, const ntk_targets *targets
     if (begin_on(&call, "ntk_mpi_kernel_ridge_fit", K, "K_train") != NTK_OK) return call.status;
     if (out == NULL) call_fail(&call, NTK_ERR_INVALID_ARGUMENT, "out is NULL");
     if (K->rows != K->cols) {
-        call_fail(&call, NTK_ERR_DIMENSION_MISMATCH, "K_train is %lld x %lld, must be square", (long long)K->rows, (long long)K->cols);
+        call_fail(&call, NTK_ERR_DIMENSION_MISMATCH, "K_train is %lld x %lld, must be square", (long long)K->rows,
+                  (long long)K->cols);
     }
-    if (!isfinite(ridge) || ridge < 0) call_fail(&call, NTK_ERR_INVALID_ARGUMENT, "ridge must be >= 0 and finite, got %g", ridge);
-    ntk_ridge_scale scale = NTK_RIDGE_ABSOLUTE;
-    if (options != NULL) {
-        if (options->size < sizeof(size_t)) call_fail(&call, NTK_ERR_INVALID_ARGUMENT, "options->size is %zu, too small", options->size);
-        else if (options->size >= offsetof(ntk_kernel_ridge_options, ridge_scale) + sizeof(ntk_ridge_scale)) scale = options->ridge_scale;
-        if (scale != NTK_RIDGE_ABSOLUTE && scale != NTK_RIDGE_RELATIVE) {
-            call_fail(&call, NTK_ERR_INVALID_ARGUMENT, "options->ridge_scale is %d, must be NTK_RIDGE_ABSOLUTE or NTK_RIDGE_RELATIVE", (int)scale);
-        }
+    if (!isfinite(ridge) || ridge < 0) {
+        call_fail(&call, NTK_ERR_INVALID_ARGUMENT, "ridge must be >= 0 and finite, got %g", ridge);
     }
+    ntk_ridge_scale scale = ridge_scale_of(&call, options);
     check_local_finite(&call, K, "K_train");
     double settings[2] = {ridge, (double)scale};
     static const char *const names[] = {"ridge", "options->ridge_scale"};
@@ -88,47 +152,14 @@ int ntk_mpi_kernel_ridge_fit(const ntk_mpi_matrix *K, const ntk_targets *targets
     int64_t n = K->rows, k = targets ? targets->k : 0;
     double *r = replicated_residual(&call, targets, n);
     if (r == NULL) return call_finish(&call);
-    /* The absolute ridge: relative ridges scale by the mean diagonal. */
-    double trace = 0;
-    for (int j = 0; j < K->local_cols; j++) {
-        for (int i = 0; i < K->local_rows; i++) if (K->row_index[i] == K->col_index[j]) trace += K->data[i + (int64_t)j * K->lld];
-    }
-    MPI_Allreduce(MPI_IN_PLACE, &trace, 1, MPI_DOUBLE, MPI_SUM, call.comm);
-    double z = scale == NTK_RIDGE_RELATIVE ? ridge * (n > 0 ? trace / (double)n : 0) : ridge;
+    double z = absolute_ridge(&call, K, ridge, scale);
     ntk_mpi_matrix *F = copy_of(&call, K);
     ntk_mpi_kernel_ridge *model = call_alloc(&call, 1, sizeof *model, "the model");
     double *alpha = call_alloc(&call, n * k, sizeof(double), "alpha");
     double *train = call_alloc(&call, n * k, sizeof(double), "the train predictions");
     /* B: the residual as a distributed n x k matrix on the same grid. */
     ntk_mpi_matrix *B = matrix_new_for(&call, K->grid, n, k);
-    if (call_agree(&call) != NTK_OK) goto failed;
-    for (int j = 0; j < F->local_cols; j++) {
-        for (int i = 0; i < F->local_rows; i++) if (F->row_index[i] == F->col_index[j]) F->data[i + (int64_t)j * F->lld] += z;
-    }
-    if (n > 0) {
-        int nn = (int)n, one = 1, info = 0;
-        pdpotrf_("L", &nn, F->data, &one, &one, F->desc, &info, 1);
-        if (info > 0) {
-            call_fail(&call, NTK_ERR_NOT_POSITIVE_DEFINITE, "K_train + z I (z = %g) is not positive definite (PDPOTRF: the "
-                      "leading minor of order %d is not positive); use a ridge > 0", z, info);
-        } else if (info < 0) {
-            call_fail(&call, NTK_ERR_INTERNAL, "PDPOTRF rejected argument %d", -info);
-        }
-        if (call_agree(&call) != NTK_OK) goto failed;
-        if (k > 0) {
-            for (int j = 0; j < B->local_cols; j++) {
-                for (int i = 0; i < B->local_rows; i++) B->data[i + (int64_t)j * B->lld] = r[B->row_index[i] * k + B->col_index[j]];
-            }
-            int kk = (int)k;
-            pdpotrs_("L", &nn, &kk, F->data, &one, &one, F->desc, B->data, &one, &one, B->desc, &info, 1);
-            if (info != 0) call_fail(&call, NTK_ERR_INTERNAL, "PDPOTRS failed (info %d)", info);
-            for (int j = 0; j < B->local_cols; j++) {
-                for (int i = 0; i < B->local_rows; i++) alpha[B->row_index[i] * k + B->col_index[j]] = B->data[i + (int64_t)j * B->lld];
-            }
-            if (sum_doubles(call.comm, alpha, n * k) != 0) call_fail(&call, NTK_ERR_INTERNAL, "MPI_Allreduce failed");
-            if (call_agree(&call) != NTK_OK) goto failed;
-        }
-    }
+    if (call_agree(&call) != NTK_OK || cholesky_solve(&call, F, B, r, k, z, alpha) != NTK_OK) goto failed;
     for (int64_t i = 0; i < n * k; i++) {
         train[i] = (targets->Y[(i / k) * targets->ldy + i % k]) - z * alpha[i];
         if (!isfinite(alpha[i])) { call_fail(&call, NTK_ERR_NUMERICAL, "alpha is not finite (overflow)"); break; }
@@ -139,7 +170,9 @@ int ntk_mpi_kernel_ridge_fit(const ntk_mpi_matrix *K, const ntk_targets *targets
     model->ridge = z;
     model->alpha = alpha;
     model->train = train;
-    if (handle_register(model, HANDLE_KERNEL_RIDGE) != 0) call_fail(&call, NTK_ERR_OUT_OF_MEMORY, "out of memory for the handle table");
+    if (handle_register(model, HANDLE_KERNEL_RIDGE) != 0) {
+        call_fail(&call, NTK_ERR_OUT_OF_MEMORY, "out of memory for the handle table");
+    }
     if (call_agree(&call) != NTK_OK) {
         handle_release(model, HANDLE_KERNEL_RIDGE);
         goto failed;
@@ -160,13 +193,16 @@ failed:
 }
 
 /* Adds replicated offsets f0 (rows x k) to out; checks them first. */
-static void check_offsets(ntk_mpi_call *call, const double *f0, int64_t ldf0, int64_t rows, int64_t k, const char *name) {
+static void check_offsets(ntk_mpi_call *call, const double *f0, int64_t ldf0, int64_t rows, int64_t k,
+                          const char *name) {
     if (f0 == NULL || rows * k == 0) return;
-    if (ldf0 < k) { call_fail(call, NTK_ERR_INVALID_ARGUMENT, "%s: ld is %lld, must be >= k = %lld", name, (long long)ldf0, (long long)k); return; }
+    if (ldf0 < k) { call_fail(call, NTK_ERR_INVALID_ARGUMENT, "%s: ld is %lld, must be >= k = %lld", name,
+                              (long long)ldf0, (long long)k); return; }
     for (int64_t i = 0; i < rows; i++) {
         for (int64_t c = 0; c < k; c++) {
             if (!isfinite(f0[i * ldf0 + c])) {
-                call_fail(call, NTK_ERR_NON_FINITE, "%s (row %lld, column %lld) is %g, must be finite", name, (long long)i,
+                call_fail(call, NTK_ERR_NON_FINITE, "%s (row %lld, column %lld) is %g, must be finite", name,
+                          (long long)i,
                           (long long)c, f0[i * ldf0 + c]);
                 return;
             }
@@ -184,16 +220,19 @@ int ntk_mpi_kernel_ridge_predict(const ntk_mpi_kernel_ridge *model, const ntk_mp
     }
     int64_t m = K_test->rows, k = model ? model->k : 0;
     if (model && K_test->cols != model->n) {
-        call_fail(&call, NTK_ERR_DIMENSION_MISMATCH, "K_test has %lld columns but the model has n = %lld", (long long)K_test->cols,
+        call_fail(&call, NTK_ERR_DIMENSION_MISMATCH, "K_test has %lld columns but the model has n = %lld",
+                  (long long)K_test->cols,
                   (long long)model->n);
     }
     if (m * k > 0 && pred == NULL) call_fail(&call, NTK_ERR_INVALID_ARGUMENT, "pred is NULL");
-    if (m * k > 0 && ldp < k) call_fail(&call, NTK_ERR_INVALID_ARGUMENT, "ldp is %lld, must be >= k = %lld", (long long)ldp, (long long)k);
+    if (m * k > 0 && ldp < k) call_fail(&call, NTK_ERR_INVALID_ARGUMENT, "ldp is %lld, must be >= k = %lld",
+                                        (long long)ldp, (long long)k);
     check_offsets(&call, f0_test, ldf0, m, k, "f0_test");
     check_local_finite(&call, K_test, "K_test");
     double *result = call_alloc(&call, m * k, sizeof(double), "the predictions");
     if (call_agree(&call) != NTK_OK) { free(result); return call_finish(&call); }
-    if (distributed_times(&call, K_test, model->alpha, k, result) != NTK_OK) { free(result); return call_finish(&call); }
+    if (distributed_times(&call, K_test, model->alpha, k,
+                          result) != NTK_OK) { free(result); return call_finish(&call); }
     for (int64_t i = 0; i < m; i++) {
         for (int64_t c = 0; c < k; c++) pred[i * ldp + c] = (f0_test ? f0_test[i * ldf0 + c] : 0) + result[i * k + c];
     }
@@ -236,10 +275,12 @@ int ntk_mpi_spectral_create(const ntk_mpi_matrix *K, ntk_negative_eigenvalues po
     if (begin_on(&call, "ntk_mpi_spectral_create", K, "K") != NTK_OK) return call.status;
     if (out == NULL) call_fail(&call, NTK_ERR_INVALID_ARGUMENT, "out is NULL");
     if (K->rows != K->cols) {
-        call_fail(&call, NTK_ERR_DIMENSION_MISMATCH, "K is %lld x %lld, must be square", (long long)K->rows, (long long)K->cols);
+        call_fail(&call, NTK_ERR_DIMENSION_MISMATCH, "K is %lld x %lld, must be square", (long long)K->rows,
+                  (long long)K->cols);
     }
     if (policy != NTK_NEGATIVE_CLAMP && policy != NTK_NEGATIVE_ERROR) {
-        call_fail(&call, NTK_ERR_INVALID_ARGUMENT, "policy is %d, must be NTK_NEGATIVE_CLAMP or NTK_NEGATIVE_ERROR", (int)policy);
+        call_fail(&call, NTK_ERR_INVALID_ARGUMENT, "policy is %d, must be NTK_NEGATIVE_CLAMP or NTK_NEGATIVE_ERROR",
+                  (int)policy);
     }
     check_local_finite(&call, K, "K");
     double settings[1] = {(double)policy};
@@ -268,15 +309,9 @@ int ntk_mpi_spectral_create(const ntk_mpi_matrix *K, ntk_negative_eigenvalues po
         if (info != 0) call_fail(&call, NTK_ERR_NUMERICAL, "PDSYEVD failed (info %d)", info);
         if (call_agree(&call) != NTK_OK) goto failed;
     }
-    /* The single-process policy: cutoff n eps lambda_max, clamp or reject negatives. */
-    double largest = 0;
-    for (int64_t i = 0; i < n; i++) largest = fabs(w[i]) > largest ? fabs(w[i]) : largest;
-    double cutoff = (double)n * DBL_EPSILON * largest;
-    if (policy == NTK_NEGATIVE_ERROR && n > 0 && w[0] < -cutoff) {
-        call_fail(&call, NTK_ERR_NOT_POSITIVE_DEFINITE, "K has a negative eigenvalue %g below -cutoff = %g", w[0], -cutoff);
-    }
+    /* libntk's eigenvalue policy (the same on every rank: the eigenvalues are replicated). */
+    if (n > 0) call_fail_ntk(&call, ntk_x_spectrum_regularize(n, w, policy, NULL, NULL));
     if (call_agree(&call) != NTK_OK) goto failed;
-    for (int64_t i = 0; i < n; i++) if (w[i] <= cutoff) w[i] = 0;
     free(work);
     free(iwork);
     matrix_release(A);
@@ -284,7 +319,8 @@ int ntk_mpi_spectral_create(const ntk_mpi_matrix *K, ntk_negative_eigenvalues po
     solver->vectors = Z;
     solver->eigenvalues = w;
     solver->n = n;
-    if (handle_register(solver, HANDLE_SPECTRAL) != 0) call_fail(&call, NTK_ERR_OUT_OF_MEMORY, "out of memory for the handle table");
+    if (handle_register(solver, HANDLE_SPECTRAL) != 0) call_fail(&call, NTK_ERR_OUT_OF_MEMORY,
+                                                                 "out of memory for the handle table");
     if (call_agree(&call) != NTK_OK) {
         handle_release(solver, HANDLE_SPECTRAL);
         matrix_release(Z);
@@ -311,13 +347,32 @@ int ntk_mpi_spectral_eigenvalues(const ntk_mpi_spectral *solver, double *w) {
     return NTK_OK;
 }
 
-/* g(lambda) of the grid point (t, z) as the single-process SpectralFilter. */
-static double filter_value(double lambda, double t, double z, double eta, double n_targets) {
-    double s = lambda + z;
-    if (isinf(t)) return s > 0 ? 1 / s : 0;
-    double scaled = eta * t / n_targets;
-    if (s == 0) return scaled;
-    return -expm1(-s * scaled) / s;
+/* The learning rate of (possibly NULL, possibly older) options; records a bad value. */
+static double learning_rate_of(ntk_mpi_call *call, const ntk_spectral_options *options) {
+    double eta = 1;
+    if (options != NULL && options->size < sizeof(size_t)) {
+        call_fail(call, NTK_ERR_INVALID_ARGUMENT, "options->size is %zu, too small", options->size);
+    } else if (options != NULL && options->size >= offsetof(ntk_spectral_options, learning_rate) + sizeof(double)) {
+        eta = options->learning_rate;
+    }
+    if (!isfinite(eta) || eta <= 0) {
+        call_fail(call, NTK_ERR_INVALID_ARGUMENT, "options->learning_rate must be > 0 and finite, got %g", eta);
+    }
+    return eta;
+}
+
+/* out[t][i][c] = f0[i][c] + result[i][t k + c] for count grid points of rows x k predictions. */
+static void write_predictions(ntk_mpi_call *call, int64_t count, int64_t rows, int64_t k, const double *result,
+                              const double *f0, int64_t ldf0, double *out) {
+    for (int64_t t = 0; t < count; t++) {
+        for (int64_t i = 0; i < rows; i++) {
+            for (int64_t col = 0; col < k; col++) {
+                double v = (f0 ? f0[i * ldf0 + col] : 0) + result[i * count * k + t * k + col];
+                if (!isfinite(v)) call_fail(call, NTK_ERR_NUMERICAL, "a prediction overflowed");
+                out[(t * rows + i) * k + col] = v;
+            }
+        }
+    }
 }
 
 int ntk_mpi_spectral_predict(const ntk_mpi_spectral *solver, const ntk_targets *targets, int64_t count,
@@ -325,31 +380,33 @@ int ntk_mpi_spectral_predict(const ntk_mpi_spectral *solver, const ntk_targets *
                              const double *f0_test, int64_t ldf0, const ntk_spectral_options *options,
                              double *pred_train, double *pred_test) {
     ntk_mpi_call call;
-    if (call_begin_handle(&call, "ntk_mpi_spectral_predict", solver, HANDLE_SPECTRAL, "solver") != NTK_OK) return call.status;
+    if (call_begin_handle(&call, "ntk_mpi_spectral_predict", solver, HANDLE_SPECTRAL, "solver") != NTK_OK) {
+        return call.status;
+    }
     if (K_test != NULL && !handle_live(K_test, HANDLE_MATRIX)) {
         call_fail(&call, NTK_ERR_INVALID_HANDLE, "K_test is not a live ntk_mpi_matrix (freed?)");
         K_test = NULL;
     }
     int64_t n = solver->n, k = targets ? targets->k : 0, m = K_test ? K_test->rows : 0;
-    double eta = 1;
-    if (options != NULL) {
-        if (options->size < sizeof(size_t)) call_fail(&call, NTK_ERR_INVALID_ARGUMENT, "options->size is %zu, too small", options->size);
-        else if (options->size >= offsetof(ntk_spectral_options, learning_rate) + sizeof(double)) eta = options->learning_rate;
-    }
-    if (!isfinite(eta) || eta <= 0) call_fail(&call, NTK_ERR_INVALID_ARGUMENT, "options->learning_rate must be > 0 and finite, got %g", eta);
+    double eta = learning_rate_of(&call, options);
     if (count < 0) call_fail(&call, NTK_ERR_INVALID_ARGUMENT, "count must be >= 0, got %lld", (long long)count);
     for (int64_t i = 0; i < count && call.status == NTK_OK; i++) {
-        if (times && (isnan(times[i]) || times[i] < 0)) call_fail(&call, NTK_ERR_INVALID_ARGUMENT, "times[%lld] is %g, must be >= 0", (long long)i, times[i]);
-        if (ridges && (!isfinite(ridges[i]) || ridges[i] < 0)) call_fail(&call, NTK_ERR_INVALID_ARGUMENT, "ridges[%lld] is %g, must be >= 0 and finite", (long long)i, ridges[i]);
+        if (times && (isnan(times[i]) || times[i] < 0)) {
+            call_fail(&call, NTK_ERR_INVALID_ARGUMENT, "times[%lld] is %g, must be >= 0", (long long)i, times[i]);
+        }
+        if (ridges && (!isfinite(ridges[i]) || ridges[i] < 0)) {
+            call_fail(&call, NTK_ERR_INVALID_ARGUMENT, "ridges[%lld] is %g, must be >= 0 and finite", (long long)i,
+                      ridges[i]);
+        }
     }
-    if (K_test && K_test->grid != solver->grid) call_fail(&call, NTK_ERR_INVALID_ARGUMENT, "K_test is on another grid than the solver");
+    if (K_test && K_test->grid != solver->grid) {
+        call_fail(&call, NTK_ERR_INVALID_ARGUMENT, "K_test is on another grid than the solver");
+    }
     if (K_test && K_test->cols != n) {
-        call_fail(&call, NTK_ERR_DIMENSION_MISMATCH, "K_test has %lld columns but K has n = %lld", (long long)K_test->cols, (long long)n);
+        call_fail(&call, NTK_ERR_DIMENSION_MISMATCH, "K_test has %lld columns but K has n = %lld",
+                  (long long)K_test->cols, (long long)n);
     }
     if (pred_test && K_test == NULL) call_fail(&call, NTK_ERR_INVALID_ARGUMENT, "pred_test needs K_test");
-    if (count * n * k > 0 && pred_train == NULL && pred_test == NULL) {
-        /* Nothing to write: still a valid call. */
-    }
     if (K_test) { check_offsets(&call, f0_test, ldf0, m, k, "f0_test"); check_local_finite(&call, K_test, "K_test"); }
     double settings[3] = {(double)count, eta, (double)(K_test != NULL)};
     static const char *const names[] = {"count", "options->learning_rate", "whether K_test is given"};
@@ -357,7 +414,6 @@ int ntk_mpi_spectral_predict(const ntk_mpi_spectral *solver, const ntk_targets *
     double *r = replicated_residual(&call, targets, n);
     if (r == NULL) return call_finish(&call);
     int64_t width = count * k;
-    double n_targets = (double)(n * k > 1 ? n * k : 1);
     double *p = call_alloc(&call, n * k, sizeof(double), "the projected targets");
     double *c = call_alloc(&call, n * width, sizeof(double), "the filtered coefficients");
     double *result = call_alloc(&call, (n > m ? n : m) * width, sizeof(double), "the predictions");
@@ -365,36 +421,21 @@ int ntk_mpi_spectral_predict(const ntk_mpi_spectral *solver, const ntk_targets *
     if (call_agree(&call) != NTK_OK || width == 0 || n == 0) goto done;
     /* P = V^T (Y - f0). */
     if (distributed_transpose_times(&call, solver->vectors, r, k, p) != NTK_OK) goto done;
+    ntk_x_spectrum spectrum = {n, n, k, solver->eigenvalues, p, k, 0};
     for (int pass = 0; pass < 2; pass++) {
         double *out = pass == 0 ? pred_train : pred_test;
         if (out == NULL) continue;
-        for (int64_t j = 0; j < n; j++) {
-            double lambda = solver->eigenvalues[j];
-            for (int64_t t = 0; t < count; t++) {
-                double g = lambda > 0 ? filter_value(lambda, times ? times[t] : INFINITY, ridges ? ridges[t] : 0, eta, n_targets) : 0;
-                if (pass == 0) g *= lambda;
-                for (int64_t col = 0; col < k; col++) c[j * width + t * k + col] = g * p[j * k + col];
-            }
-        }
+        /* c = lambda g(lambda) P (train) or g(lambda) P (test). */
+        call_fail_ntk(&call, ntk_x_spectrum_filter(&spectrum, count, times, ridges, eta,
+                                                   pass == 0 ? NTK_X_FILTER_SHRINKAGE : NTK_X_FILTER_VALUE, c, width));
+        if (call_agree(&call) != NTK_OK) goto done;
         /* V c: train predictions (shrinkage), or the dual coefficients for K_test. */
         if (distributed_times(&call, solver->vectors, c, width, pass == 0 ? result : beta) != NTK_OK) goto done;
-        int64_t rows = n;
-        const double *f0 = targets->f0;
-        int64_t ld = targets->ldf0;
-        if (pass == 1) {
+        if (pass == 0) {
+            write_predictions(&call, count, n, k, result, targets->f0, targets->ldf0, out);
+        } else {
             if (distributed_times(&call, K_test, beta, width, result) != NTK_OK) goto done;
-            rows = m;
-            f0 = f0_test;
-            ld = ldf0;
-        }
-        for (int64_t t = 0; t < count; t++) {
-            for (int64_t i = 0; i < rows; i++) {
-                for (int64_t col = 0; col < k; col++) {
-                    double v = (f0 ? f0[i * ld + col] : 0) + result[i * width + t * k + col];
-                    if (!isfinite(v)) call_fail(&call, NTK_ERR_NUMERICAL, "a prediction overflowed");
-                    out[(t * rows + i) * k + col] = v;
-                }
-            }
+            write_predictions(&call, count, m, k, result, f0_test, ldf0, out);
         }
     }
 done:
@@ -417,10 +458,12 @@ int ntk_mpi_spectral_select_ridge(const ntk_mpi_spectral *solver, const ntk_targ
     else if (ridges == NULL) call_fail(&call, NTK_ERR_INVALID_ARGUMENT, "ridges is NULL");
     else if (scores == NULL) call_fail(&call, NTK_ERR_INVALID_ARGUMENT, "scores is NULL");
     for (int64_t j = 0; j < count && ridges && call.status == NTK_OK; j++) {
-        if (!isfinite(ridges[j]) || ridges[j] < 0) call_fail(&call, NTK_ERR_INVALID_ARGUMENT, "ridges must be >= 0, got %g", ridges[j]);
+        if (!isfinite(ridges[j]) || ridges[j] < 0) call_fail(&call, NTK_ERR_INVALID_ARGUMENT,
+                                                             "ridges must be >= 0, got %g", ridges[j]);
     }
     if (criterion != NTK_CRITERION_GCV && criterion != NTK_CRITERION_LOO) {
-        call_fail(&call, NTK_ERR_INVALID_ARGUMENT, "criterion is %d, must be NTK_CRITERION_GCV or NTK_CRITERION_LOO", (int)criterion);
+        call_fail(&call, NTK_ERR_INVALID_ARGUMENT, "criterion is %d, must be NTK_CRITERION_GCV or NTK_CRITERION_LOO",
+                  (int)criterion);
     }
     if (n == 0 || k == 0) call_fail(&call, NTK_ERR_INVALID_ARGUMENT, "ridge selection needs at least one target entry");
     double settings[2] = {(double)count, (double)criterion};
@@ -428,26 +471,14 @@ int ntk_mpi_spectral_select_ridge(const ntk_mpi_spectral *solver, const ntk_targ
     if (call_same(&call, settings, 2, names, NTK_ERR_INVALID_ARGUMENT) != NTK_OK) return call_finish(&call);
     double *r = replicated_residual(&call, targets, n);
     if (r == NULL) return call_finish(&call);
-    const double *w = solver->eigenvalues;
-    double entries = (double)(n * k);
     double *p = call_alloc(&call, n * k, sizeof(double), "the projected targets");
     double *h = NULL, *diagonal = NULL, *scaled = NULL, *solved = NULL;
     ntk_mpi_matrix *squares = NULL;
     if (call_agree(&call) != NTK_OK) goto done;
     if (distributed_transpose_times(&call, solver->vectors, r, k, p) != NTK_OK) goto done;
+    ntk_x_spectrum spectrum = {n, n, k, solver->eigenvalues, p, k, 0};
     if (criterion == NTK_CRITERION_GCV) {
-        for (int64_t j = 0; j < count; j++) {
-            double z = ridges[j], residual = 0, trace = 0;
-            for (int64_t i = 0; i < n; i++) {
-                double row = 0;
-                for (int64_t c = 0; c < k; c++) row += p[i * k + c] * p[i * k + c];
-                double keep = w[i] > 0 ? z / (w[i] + z) : 1;
-                residual += keep * keep * row;
-                trace += w[i] > 0 ? w[i] / (w[i] + z) : 0;
-            }
-            double denominator = 1 - trace / (double)n;
-            scores[j] = denominator > 1e-12 ? residual / entries / (denominator * denominator) : INFINITY;
-        }
+        call_fail_ntk(&call, ntk_x_spectrum_gcv(&spectrum, count, ridges, scores, best));
     } else {
         /* diag((K + zI)^-1) = (V o V) h and (K + zI)^-1 r = V (h o P), for every ridge at once. */
         int64_t g = count, width = g * k;
@@ -457,35 +488,13 @@ int ntk_mpi_spectral_select_ridge(const ntk_mpi_spectral *solver, const ntk_targ
         solved = call_alloc(&call, n * width, sizeof(double), "the solutions");
         squares = copy_of(&call, solver->vectors);
         if (call_agree(&call) != NTK_OK) goto done;
-        int *singular = calloc((size_t)g, sizeof(int));
-        for (int64_t i = 0; i < n; i++) {
-            for (int64_t j = 0; j < g; j++) {
-                double s = w[i] + ridges[j];
-                h[i * g + j] = s > 0 ? 1 / s : 0;
-                if (!(s > 0) && singular) singular[j] = 1;
-            }
-        }
+        call_fail_ntk(&call, ntk_x_spectrum_loo_terms(&spectrum, g, ridges, h, g, scaled, width));
+        if (call_agree(&call) != NTK_OK) goto done;
         for (int64_t e = 0; e < (int64_t)squares->lld * squares->local_cols; e++) squares->data[e] *= squares->data[e];
-        for (int64_t i = 0; i < n; i++) {
-            for (int64_t j = 0; j < g; j++) for (int64_t c = 0; c < k; c++) scaled[i * width + j * k + c] = h[i * g + j] * p[i * k + c];
-        }
         if (distributed_times(&call, squares, h, g, diagonal) != NTK_OK ||
-            distributed_times(&call, solver->vectors, scaled, width, solved) != NTK_OK) { free(singular); goto done; }
-        for (int64_t j = 0; j < g; j++) {
-            if (singular && singular[j]) { scores[j] = INFINITY; continue; }
-            double sum = 0;
-            for (int64_t a = 0; a < n; a++) {
-                double d = diagonal[a * g + j];
-                for (int64_t c = 0; c < k; c++) { double e = solved[a * width + j * k + c] / d; sum += e * e; }
-            }
-            scores[j] = sum / entries;
-        }
-        free(singular);
+            distributed_times(&call, solver->vectors, scaled, width, solved) != NTK_OK) goto done;
+        call_fail_ntk(&call, ntk_x_spectrum_loo(&spectrum, g, ridges, diagonal, g, solved, width, scores, best));
     }
-    int64_t first = -1;
-    for (int64_t j = 0; j < count; j++) if (isfinite(scores[j]) && (first < 0 || scores[j] < scores[first])) first = j;
-    if (first < 0) call_fail(&call, NTK_ERR_NUMERICAL, "no ridge in the grid gives a finite score; include ridges > 0");
-    if (best) *best = first;
 done:
     free(r);
     free(p);

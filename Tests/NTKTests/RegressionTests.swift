@@ -102,7 +102,9 @@ final class RegressionTests: XCTestCase {
     func testLeaveOneOutMatchesRefits() throws {
         let (k, _, y, f0, _) = try problem(n: 10, seed: 11)
         let ridges = [0.0, 0.01, 1.0]
-        let (scores, best) = try SpectralSolver(k).selectRidge(y: y, f0Train: f0, ridges: ridges, criterion: .leaveOneOut)
+        let selection = try SpectralSolver(k).selectRidge(y: y, f0Train: f0, ridges: ridges, criterion: .leaveOneOut)
+        let (scores, best) = (selection.scores, selection.index)
+        XCTAssertEqual(selection.ridge, ridges[best])
         for (g, z) in ridges.enumerated() {
             var sum = 0.0
             for i in 0..<10 {

@@ -44,7 +44,8 @@ def header_version():
     header = REPO / "include" / "ntk.h"
     if not header.is_file():
         return None
-    parts = [re.search(rf"^#define NTK_VERSION_{p} (\d+)$", header.read_text(), re.M) for p in ("MAJOR", "MINOR", "PATCH")]
+    text = header.read_text()
+    parts = [re.search(rf"^#define NTK_VERSION_{p} (\d+)$", text, re.M) for p in ("MAJOR", "MINOR", "PATCH")]
     return ".".join(m.group(1) for m in parts) if all(parts) else None
 
 
@@ -86,7 +87,8 @@ class BuildWithLibrary(build_py):
     def run(self):
         expected, have = header_version(), package_version()
         if expected is not None and expected != have:
-            sys.exit(f"ntk.__version__ is {have} but include/ntk.h says {expected}: update bindings/python/ntk/__init__.py")
+            sys.exit(f"ntk.__version__ is {have} but include/ntk.h says {expected}: update "
+                     f"bindings/python/ntk/__init__.py")
         super().run()
         library = library_to_bundle()
         if library is not None:

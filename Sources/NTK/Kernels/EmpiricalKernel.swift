@@ -64,7 +64,8 @@ public enum EmpiricalKernel {
         let n1 = x1.rows, n2 = x2?.rows ?? n1
         let entries = form.entries(k)
         try checkShape(out, rows: n1, cols: n2 * entries)
-        _ = try Sizes.product(try Sizes.product(try Sizes.product(n1, n2, "kernel size"), entries, "kernel size"), 8, "kernel bytes")
+        _ = try Sizes.product(try Sizes.product(try Sizes.product(n1, n2, "kernel size"), entries, "kernel size"), 8,
+                              "kernel bytes")
         let limit = try MemoryBudget.resolve(memoryLimit)
         try progress.report(0)
         if n1 == 0 || n2 == 0 { return try progress.report(1) }
@@ -81,8 +82,8 @@ public enum EmpiricalKernel {
             let rows = max(tile / 4, limit / (2 * max(perRow, 1)))
             (block1, block2) = (min(rows, n1), min(rows, n2))
         }
-        Log.info("empirical NTK: \(method) method, \(n1) x \(n2) pairs, \(a.parameterCount) parameters; "
-                 + "activations and signals need \(Log.bytes(together * perRow)) against a memory limit of \(Log.bytes(limit)): "
+        Log.info("empirical NTK: \(method) method, \(n1) x \(n2) pairs, \(a.parameterCount) parameters; activations "
+                 + "and signals need \(Log.bytes(together * perRow)) against a memory limit of \(Log.bytes(limit)): "
                  + (block1 < n1 || block2 < n2 ? "blocks of \(block1) rows, recomputed per block pair"
                     : together * perRow <= limit ? "one pass" : "one pass (blocks have at least \(tile / 4) rows)"))
         let pass1 = try NetworkPass(a, capacity: block1, deltas: true)
@@ -170,7 +171,11 @@ public enum EmpiricalKernel {
                     for c in 0..<k {
                         var signal = 0.0
                         for j in 0..<w { signal += delta[c * w + j] * delta[c * w + j] }
-                        if form == .mean { dst[0] += activations * signal / Double(k) } else { dst[c] += activations * signal }
+                        if form == .mean {
+                            dst[0] += activations * signal / Double(k)
+                        } else {
+                            dst[c] += activations * signal
+                        }
                     }
                 }
             }
@@ -194,7 +199,8 @@ public enum EmpiricalKernel {
     /// Checks that an output has the shape of the kernel it receives.
     static func checkShape(_ out: MutableMatrixView, rows: Int, cols: Int) throws {
         guard out.rows == rows, out.cols == cols else {
-            throw NTKError.dimensionMismatch("the output is \(out.rows) × \(out.cols) but the kernel is \(rows) × \(cols)")
+            throw NTKError.dimensionMismatch("the output is \(out.rows) × \(out.cols) but the kernel is \(rows) × "
+                                             + "\(cols)")
         }
     }
 
@@ -230,9 +236,12 @@ public enum EmpiricalKernel {
                 // Jacobian chunks of at most 2²² doubles (32 MiB) per side.
                 let widest = (0..<a.layerCount).map { a.fanOut($0) + 1 }.max() ?? 1
                 jacobianColumns = max(widest, (1 << 22) / max(t * k, 1))
-                jacobian1 = try Workspace(count: try Sizes.product(t * k, jacobianColumns, "Jacobian chunk"), for: "Jacobian chunks")
-                jacobian2 = try Workspace(count: try Sizes.product(t * k, jacobianColumns, "Jacobian chunk"), for: "Jacobian chunks")
-                contraction = try Workspace(count: try Sizes.product(t * k, t * k, "contraction"), for: "the contraction")
+                jacobian1 = try Workspace(count: try Sizes.product(t * k, jacobianColumns, "Jacobian chunk"),
+                                          for: "Jacobian chunks")
+                jacobian2 = try Workspace(count: try Sizes.product(t * k, jacobianColumns, "Jacobian chunk"),
+                                          for: "Jacobian chunks")
+                contraction = try Workspace(count: try Sizes.product(t * k, t * k, "contraction"),
+                                            for: "the contraction")
             } else {
                 (jacobianColumns, jacobian1, jacobian2, contraction) = (0, nil, nil, nil)
             }
@@ -269,7 +278,8 @@ public enum EmpiricalKernel {
         target.zero()
         for l in 0..<layers {
             let scale = a.weightScale(l)
-            try product(p1.input(l).rowRange(r1.lowerBound, r1.upperBound), p2.input(l).rowRange(r2.lowerBound, r2.upperBound),
+            try product(p1.input(l).rowRange(r1.lowerBound, r1.upperBound),
+                        p2.input(l).rowRange(r2.lowerBound, r2.upperBound),
                         alpha: scale * scale, into: h)
             if c2 != 0 { for i in 0..<m { for j in 0..<width(i) { h.base[i * n + j] += c2 } } }
             if l == layers - 1 {
@@ -304,7 +314,8 @@ public enum EmpiricalKernel {
                 accumulate(0)
             case .perOutput:
                 for c in 0..<k {
-                    try product(delta1.columns(c * w, (c + 1) * w), delta2.columns(c * w, (c + 1) * w), alpha: 1, into: d)
+                    try product(delta1.columns(c * w, (c + 1) * w), delta2.columns(c * w, (c + 1) * w), alpha: 1,
+                                into: d)
                     accumulate(c)
                 }
             case .full:
@@ -389,7 +400,8 @@ extension MLP {
         var out = try Matrix(rows: x1.rows, cols: x2?.rows ?? x1.rows)
         try x1.withView { v1 in
             try Matrix.withOptionalView(x2) { v2 in
-                try out.withMutableView { try EmpiricalKernel.compute(self, v1, v2, method: method, into: $0, progress: progress) }
+                try out.withMutableView { try EmpiricalKernel.compute(self, v1, v2, method: method, into: $0,
+                                                                      progress: progress) }
             }
         }
         return out

@@ -70,7 +70,8 @@ public struct GaussianExpectation: Sendable {
             mixturePoints = 0
         case .tanh, .sigmoid, .softplus:
             guard points <= KolmogorovMixture.maxPoints else {
-                throw NTKError.invalidArgument("points must be in 0...\(KolmogorovMixture.maxPoints) (0: automatic), got \(points)")
+                throw NTKError.invalidArgument("points must be in 0...\(KolmogorovMixture.maxPoints) (0: automatic), "
+                                               + "got \(points)")
             }
             closedForm = false
             mixturePoints = points
@@ -127,7 +128,8 @@ public struct GaussianExpectation: Sendable {
         let numerator = q1 * q2 + kappa * c * c
         let angle = asin(r)
         let t = c / 4 + c * angle * invTwoPi + numerator * invTwoPi / rootD
-        let dt = 0.25 + angle * invTwoPi + c * (1 + 2 * kappa) * invTwoPi / rootD + numerator * c * invTwoPi / (d * rootD)
+        let dt = 0.25 + angle * invTwoPi + c * (1 + 2 * kappa) * invTwoPi / rootD
+            + numerator * c * invTwoPi / (d * rootD)
         return (t, dt)
     }
 
@@ -193,7 +195,8 @@ public struct GaussianExpectation: Sendable {
             for (k, w) in zip(rule.nodes, rule.weights) { e += w * q / ((4 * k * k + q).squareRoot() + 2 * k) }
             mean = log(2.0) + 0.5 * (2 / Double.pi).squareRoot() * e
         }
-        return MixturePoint(weights: rule.weights, inverseRoots: roots, mean: mean, moments: moments, largestRoot: largest)
+        return MixturePoint(weights: rule.weights, inverseRoots: roots, mean: mean, moments: moments,
+                            largestRoot: largest)
     }
 
     /// Node pairs whose weight product is below this contribute less than 1e-17 relative and
@@ -206,7 +209,8 @@ public struct GaussianExpectation: Sendable {
         -> (asin: Double, ratio: Double, softplus: Double) {
         let cScaled = activation == .tanh ? c : c / 4
         let largest = Swift.abs(cScaled) * a.largestRoot * b.largestRoot
-        if !direct && largest <= Self.seriesBound && a.moments.count == Self.seriesTerms && b.moments.count == Self.seriesTerms {
+        let seriesReady = a.moments.count == Self.seriesTerms && b.moments.count == Self.seriesTerms
+        if !direct && largest <= Self.seriesBound && seriesReady {
             // Terms until x_max^{2n} < 1e-17 (log(1e-17) = −39.14).
             let terms = largest < 1e-300 ? 2 : min(Self.seriesTerms, Int(-39.14 / (2 * log(largest))) + 2)
             return seriesSums(a, b, c, cScaled, terms: terms)

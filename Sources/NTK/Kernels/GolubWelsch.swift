@@ -7,7 +7,8 @@ import CBLAS
 enum GolubWelsch {
     /// Nodes (ascending) and weights of the rule with Jacobi diagonal `diagonal` (m entries) and
     /// off-diagonal `offDiagonal` (m − 1 entries).
-    static func rule(diagonal: [Double], offDiagonal: [Double], mass: Double, _ what: String) throws -> ([Double], [Double]) {
+    static func rule(diagonal: [Double], offDiagonal: [Double], mass: Double,
+                     _ what: String) throws -> ([Double], [Double]) {
         let m = diagonal.count
         var d = diagonal
         var e = offDiagonal + [0]  // DSTEV takes max(1, m − 1) entries

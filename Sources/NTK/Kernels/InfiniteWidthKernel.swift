@@ -51,16 +51,20 @@ public enum InfiniteWidthKernel {
             }
         }
         let threads = Parallel.defaultThreads
-        if log { Log.info("infinite-width kernels: \(a.activation), \(a.layerCount) dense layers, \(n1) x \(n2) pairs in \(pairs.count) tiles of \(tile) x \(tile) on \(threads) threads; expectations: \(expect.method)") }
+        if log { Log.info("infinite-width kernels: \(a.activation), \(a.layerCount) dense layers, \(n1) x "
+                          + "\(n2) pairs in \(pairs.count) tiles of \(tile) x \(tile) on \(threads) threads; "
+                              + "expectations: \(expect.method)") }
         let scratch = try (0..<threads).map { _ in
-            (try Workspace(count: tile * tile, for: "a kernel tile"), try Workspace(count: tile * tile, for: "a kernel tile"))
+            (try Workspace(count: tile * tile, for: "a kernel tile"),
+             try Workspace(count: tile * tile, for: "a kernel tile"))
         }
         try Parallel.forEach(count: pairs.count, threads: threads, progress: progress) { item, worker in
             let (r1, r2) = pairs[item]
             let (s, t) = scratch[worker]
             let m = r1.count, n = r2.count
             let sView = MutableMatrixView(unchecked: s.pointer, rows: m, cols: n, ld: n)
-            try MatrixProduct.gemm(x1.rowRange(r1.lowerBound, r1.upperBound), other.rowRange(r2.lowerBound, r2.upperBound),
+            try MatrixProduct.gemm(x1.rowRange(r1.lowerBound, r1.upperBound),
+                                   other.rowRange(r2.lowerBound, r2.upperBound),
                                    transposeB: true, alpha: 1 / Double(a.inputDimension), into: sView)
             t.pointer.update(repeating: 0, count: m * n)
             for l in 0..<a.layerCount {
@@ -70,8 +74,9 @@ public enum InfiniteWidthKernel {
                              sigma: s.pointer, theta: t.pointer)
             }
             for i in 0..<m {
-                nngp.map { ($0.base + (r1.lowerBound + i) * $0.ld + r2.lowerBound).update(from: s.pointer + i * n, count: n) }
-                ntk.map { ($0.base + (r1.lowerBound + i) * $0.ld + r2.lowerBound).update(from: t.pointer + i * n, count: n) }
+                let row = r1.lowerBound + i
+                nngp.map { ($0.base + row * $0.ld + r2.lowerBound).update(from: s.pointer + i * n, count: n) }
+                ntk.map { ($0.base + row * $0.ld + r2.lowerBound).update(from: t.pointer + i * n, count: n) }
             }
         }
         if x2 == nil {
@@ -102,7 +107,8 @@ public enum InfiniteWidthKernel {
 
     static func check(_ a: MLPArchitecture, _ x: MatrixView, _ name: String) throws {
         guard x.cols == a.inputDimension else {
-            throw NTKError.dimensionMismatch("\(name) has \(x.cols) columns but the input dimension is \(a.inputDimension)")
+            throw NTKError.dimensionMismatch("\(name) has \(x.cols) columns but the input dimension is "
+                                             + "\(a.inputDimension)")
         }
         _ = try Sizes.blasInt(x.rows, "rows of \(name)")
         _ = try Sizes.blasInt(x.ld, "leading dimension of \(name)")
@@ -111,7 +117,8 @@ public enum InfiniteWidthKernel {
 
     /// The nonlinearity update of a tile: Σ ← T(q1, q2, Σ), Θ ← Θ · T'(q1, q2, Σ). The
     /// activation is chosen once per tile, so the closed forms run in tight loops.
-    static func nonlinearity(_ expect: GaussianExpectation, q1: [Double], rows: Range<Int>, q2: [Double], cols: Range<Int>,
+    static func nonlinearity(_ expect: GaussianExpectation, q1: [Double], rows: Range<Int>, q2: [Double],
+                             cols: Range<Int>,
                              sigma: UnsafeMutablePointer<Double>, theta: UnsafeMutablePointer<Double>) {
         @inline(__always) func each(_ f: (Double, Double, Double) -> (Double, Double)) {
             let n = cols.count
@@ -183,7 +190,8 @@ public enum InfiniteWidthKernel {
     /// `GaussianExpectation.relu`/`leaky` but four entries at a time (AVX2 + FMA when the CPU has
     /// them; `ckernels_relu_row`, with a polynomial acos within 2 ulp). Requires q1 > 0 and every
     /// q2 > 0.
-    package static func reluRow(q1: Double, columnVariance q2: UnsafePointer<Double>, sigma: UnsafeMutablePointer<Double>,
+    package static func reluRow(q1: Double, columnVariance q2: UnsafePointer<Double>,
+                                sigma: UnsafeMutablePointer<Double>,
                                 theta: UnsafeMutablePointer<Double>, count n: Int, slope: Double?) {
         let a = slope ?? 0, b = 1 - a
         ckernels_relu_row(q1, q2, sigma, theta, n, a * a + a * b, b * b)
@@ -191,7 +199,8 @@ public enum InfiniteWidthKernel {
 
     /// The dense-layer update of `count` (Σ, Θ) entries.
     @inline(__always)
-    static func dense(_ a: MLPArchitecture, _ l: Int, sigma: UnsafeMutablePointer<Double>, theta: UnsafeMutablePointer<Double>, count: Int) {
+    static func dense(_ a: MLPArchitecture, _ l: Int, sigma: UnsafeMutablePointer<Double>,
+                      theta: UnsafeMutablePointer<Double>, count: Int) {
         let w2 = a.weightStd * a.weightStd
         let b2 = a.hasBias ? a.biasStd * a.biasStd : 0
         if a.parameterization == .ntk {
@@ -229,7 +238,8 @@ public enum InfiniteWidthKernel {
             for l in 0..<a.layerCount {
                 sigma.withUnsafeMutableBufferPointer { s in
                     theta.withUnsafeMutableBufferPointer { t in
-                        if n > 0 { InfiniteWidthKernel.dense(a, l, sigma: s.baseAddress!, theta: t.baseAddress!, count: n) }
+                        if n > 0 { InfiniteWidthKernel.dense(a, l, sigma: s.baseAddress!, theta: t.baseAddress!,
+                                                             count: n) }
                     }
                 }
                 guard l < a.layerCount - 1 else { break }

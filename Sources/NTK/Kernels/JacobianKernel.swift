@@ -18,7 +18,8 @@ public enum JacobianKernel {
         let a = try MatrixView(j1, rows: n1, cols: width, name: "J1")
         let b = try j2.map { try MatrixView($0, rows: n2, cols: width, name: "J2") }
         let entries = form.entries(k)
-        _ = try Sizes.product(try Sizes.product(try Sizes.product(n1, n2, "kernel size"), entries, "kernel size"), 8, "kernel bytes")
+        _ = try Sizes.product(try Sizes.product(try Sizes.product(n1, n2, "kernel size"), entries, "kernel size"), 8,
+                              "kernel bytes")
         try EmpiricalKernel.checkShape(out, rows: n1, cols: n2 * entries)
         switch form {
         case .mean:
@@ -36,7 +37,8 @@ public enum JacobianKernel {
                 try MatrixProduct.gemm(a.columns(c * p, (c + 1) * p), other.columns(c2 * p, (c2 + 1) * p),
                                        transposeB: true, into: slice)
                 for i in 0..<n1 {
-                    for j in 0..<n2 { out.base[i * out.ld + j * entries + (form == .full ? c * k + c2 : c)] = slice[i, j] }
+                    let column = form == .full ? c * k + c2 : c
+                    for j in 0..<n2 { out.base[i * out.ld + j * entries + column] = slice[i, j] }
                 }
                 try progress.report(Double(pair + 1) / Double(pairs))
             }
@@ -47,10 +49,12 @@ public enum JacobianKernel {
 extension JacobianKernel {
     /// The tangent kernel of Jacobians `j1` ((n1·k) × P, as `MLP.jacobian` returns them) and `j2`
     /// ((n2·k) × P, nil: `j1`) with k outputs: n1 × (n2 · entries) in the `output` form.
-    public static func compute(_ j1: Matrix, _ j2: Matrix? = nil, outputs k: Int, output form: EmpiricalKernel.Output = .mean,
+    public static func compute(_ j1: Matrix, _ j2: Matrix? = nil, outputs k: Int,
+                               output form: EmpiricalKernel.Output = .mean,
                                progress: ProgressHandler = .none) throws -> Matrix {
         guard k >= 1, j1.rows % k == 0, (j2?.rows ?? 0) % k == 0 else {
-            throw NTKError.dimensionMismatch("Jacobians have \(j1.rows) and \(j2?.rows ?? j1.rows) rows, not multiples of k = \(k)")
+            throw NTKError.dimensionMismatch("Jacobians have \(j1.rows) and \(j2?.rows ?? j1.rows) rows, not "
+                                             + "multiples of k = \(k)")
         }
         if let j2, j2.cols != j1.cols {
             throw NTKError.dimensionMismatch("J1 has \(j1.cols) parameters but J2 has \(j2.cols)")

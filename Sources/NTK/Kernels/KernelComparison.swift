@@ -4,7 +4,9 @@ public enum KernelComparison {
     /// length (any shape): 0 for identical kernels, invariant to scaling either one, at most 2.
     /// - Throws: `dimensionMismatch`, `nonFinite`, `invalidArgument` when either kernel is zero.
     public static func distance(_ a: MatrixView, _ b: MatrixView) throws -> Double {
-        guard a.rows == b.rows, a.cols == b.cols else { throw NTKError.dimensionMismatch("the kernels have different sizes") }
+        guard a.rows == b.rows, a.cols == b.cols else {
+            throw NTKError.dimensionMismatch("the kernels have different sizes")
+        }
         try InputCheck.finite(a, "A")
         try InputCheck.finite(b, "B")
         var ab = 0.0, aa = 0.0, bb = 0.0
@@ -23,7 +25,9 @@ public enum KernelComparison {
     /// Kernel–target alignment `⟨K, Y Yᵀ⟩_F / (‖K‖_F ‖Y Yᵀ‖_F)` for K (n × n) and targets Y (n × k).
     public static func alignment(_ k: MatrixView, _ y: MatrixView) throws -> Double {
         try InputCheck.square(k, "K")
-        guard y.rows == k.rows else { throw NTKError.dimensionMismatch("Y has \(y.rows) rows but K is \(k.rows) × \(k.rows)") }
+        guard y.rows == k.rows else {
+            throw NTKError.dimensionMismatch("Y has \(y.rows) rows but K is \(k.rows) × \(k.rows)")
+        }
         try InputCheck.finite(k, "K")
         try InputCheck.finite(y, "Y")
         let n = k.rows, c = y.cols
@@ -38,7 +42,9 @@ public enum KernelComparison {
                 tt += b * b
             }
         }
-        guard kk > 0, tt > 0, c > 0 else { throw NTKError.invalidArgument("alignment is undefined for a zero kernel or zero targets") }
+        guard kk > 0, tt > 0, c > 0 else {
+            throw NTKError.invalidArgument("alignment is undefined for a zero kernel or zero targets")
+        }
         return inner / (kk.squareRoot() * tt.squareRoot())
     }
 }

@@ -35,16 +35,20 @@ public struct InfiniteWidthPointKernel: PointKernel {
     public var inputDimension: Int { architecture.inputDimension }
 
     public var summary: String {
-        "infinite-width \(architecture.activation) \(kind == .ntk ? "NTK" : "NNGP"), \(architecture.layerCount) dense layers"
+        "infinite-width \(architecture.activation) \(kind == .ntk ? "NTK" : "NNGP"), "
+            + "\(architecture.layerCount) dense layers"
     }
 
-    public func evaluate(_ x1: MatrixView, _ x2: MatrixView?, into out: MutableMatrixView, progress: ProgressHandler) throws {
-        try InfiniteWidthKernel.compute(architecture, x1, x2, nngp: kind == .nngp ? out : nil, ntk: kind == .ntk ? out : nil,
+    public func evaluate(_ x1: MatrixView, _ x2: MatrixView?, into out: MutableMatrixView,
+                         progress: ProgressHandler) throws {
+        try InfiniteWidthKernel.compute(architecture, x1, x2, nngp: kind == .nngp ? out : nil,
+                                        ntk: kind == .ntk ? out : nil,
                                         points: points, progress: progress, log: false)
     }
 
     public func diagonal(_ x: MatrixView, into out: UnsafeMutablePointer<Double>) throws {
-        try InfiniteWidthKernel.diagonal(architecture, x, nngp: kind == .nngp ? out : nil, ntk: kind == .ntk ? out : nil,
+        try InfiniteWidthKernel.diagonal(architecture, x, nngp: kind == .nngp ? out : nil,
+                                         ntk: kind == .ntk ? out : nil,
                                          points: points)
     }
 }
@@ -88,7 +92,8 @@ public struct ComputedCrossKernel: CrossKernel {
     /// - Throws: `dimensionMismatch` when X or C do not have the kernel's input dimension.
     public init(_ kernel: PointKernel, x: MatrixView, centers: MatrixView) throws {
         for (m, name) in [(x, "X"), (centers, "the centres")] where m.cols != kernel.inputDimension {
-            throw NTKError.dimensionMismatch("\(name) has \(m.cols) columns but the input dimension is \(kernel.inputDimension)")
+            throw NTKError.dimensionMismatch("\(name) has \(m.cols) columns but the input dimension is "
+                                             + "\(kernel.inputDimension)")
         }
         self.kernel = kernel
         self.x = x

@@ -55,7 +55,8 @@ final class EmpiricalNTKOperator {
             scratchPass = try NetworkPass(a, capacity: blockRows, deltas: true)
         }
         Log.info("empirical NTK products: \(n) samples, \(a.parameterCount) parameters; activations and signals "
-                 + (cached.isEmpty ? "recomputed per product in blocks of \(blockRows)" : "kept (\(Log.bytes(n * perRow)))"))
+                 + (cached.isEmpty ? "recomputed per product in blocks of \(blockRows)" : "kept "
+                    + "(\(Log.bytes(n * perRow)))"))
     }
 
     /// Calls `body(rows, pass)` with the pass of every block of X in order.
@@ -113,7 +114,8 @@ final class EmpiricalNTKOperator {
                     let delta = pass.delta(l)
                     let dc = MatrixView(unchecked: delta.base + c * fanOut, rows: rows, cols: fanOut, ld: delta.ld)
                     try MatrixProduct.gemm(dc, transposeA: true, weighted, alpha: scale, beta: 1,
-                                           into: MutableMatrixView(unchecked: out, rows: fanOut, cols: fanIn, ld: max(fanIn, 1)))
+                                           into: MutableMatrixView(unchecked: out, rows: fanOut, cols: fanIn,
+                                                                   ld: max(fanIn, 1)))
                     if cb != 0 {
                         let bias = out + fanOut * fanIn
                         for s in 0..<rows {
@@ -179,7 +181,8 @@ final class EmpiricalNTKOperator {
         let length = Self.vectorLength(architecture)
         g.pointer.update(repeating: 0, count: outputs * v.cols * length)
         try forEachBlock { rows, pass in
-            try Self.accumulateTranspose(pass, v.rowRange(rows.lowerBound, rows.upperBound), into: g.pointer, scratch: scratch.pointer)
+            try Self.accumulateTranspose(pass, v.rowRange(rows.lowerBound, rows.upperBound), into: g.pointer,
+                                         scratch: scratch.pointer)
         }
     }
 

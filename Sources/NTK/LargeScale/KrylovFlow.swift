@@ -3,10 +3,9 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
-import CBLAS
 
 /// Gradient flow with MSE under the empirical NTK at large n by Lanczos (eq. 18–20 without
-/// the n × n kernel): with R = Y − f₀, N = n·t target entries and s = η·time/N,
+/// the n × n kernel): with R = Y − f₀, N = n·k target entries and s = η·time/N,
 ///
 ///     f_train(time) = f₀ + R − e^{−sK} R,      f_test(time) = f₀(x) + K(x, X) φ_s(K) R,
 ///     φ_s(λ) = (1 − e^{−sλ})/λ   (= s at λ = 0).
@@ -41,154 +40,174 @@ public enum KrylovFlow {
 
     static let checkEvery = 5
 
-    /// Predictions at every time into `trainOut` (times × n × t, contiguous) and, with `test`,
-    /// `testOut` (times × m × t); either may be nil.
+    /// Predictions at every time into `trainOut` (times × n × k, contiguous) and, with `test`,
+    /// `testOut` (times × m × k); either may be nil.
     /// - Throws: `invalidArgument` (times not finite and ≥ 0, options), `dimensionMismatch`,
     ///   `nonFinite`, `outOfMemory`, `numericalFailure`, `cancelled`.
     public static func predict(mlp: MLP, x: MatrixView, targets: Targets, times: [Double], options: Options = Options(),
                                test: MatrixView? = nil, testOffsets: MatrixView? = nil,
                                trainOut: UnsafeMutablePointer<Double>?, testOut: UnsafeMutablePointer<Double>?,
                                progress: ProgressHandler = .none) throws -> Diagnostics {
-        let a = mlp.architecture
-        try mlp.checkInput(x, "X")
-        let n = x.rows, t = targets.outputs
-        guard targets.rows == n else { throw NTKError.dimensionMismatch("Y has \(targets.rows) rows but X has \(n)") }
-        for time in times where !(time.isFinite && time >= 0) {
-            throw NTKError.invalidArgument("times must be finite and >= 0 (t = inf is kernel ridge: use the empirical NTK ridge solver), got \(time)")
-        }
-        try InputCheck.finite(options.learningRate, "learning_rate")
-        guard options.learningRate > 0 else { throw NTKError.invalidArgument("learning_rate must be > 0, got \(options.learningRate)") }
-        try InputCheck.finite(options.tolerance, "tolerance")
-        guard options.tolerance > 0 else { throw NTKError.invalidArgument("tolerance must be > 0, got \(options.tolerance)") }
-        guard options.maxIterations >= 1 else { throw NTKError.invalidArgument("max_iter must be >= 1, got \(options.maxIterations)") }
-        if let test { guard test.cols == a.inputDimension else {
-            throw NTKError.dimensionMismatch("X_test has \(test.cols) columns but the input dimension is \(a.inputDimension)")
-        } }
+        try validate(mlp: mlp, x: x, targets: targets, times: times, options: options, test: test,
+                     testOffsets: testOffsets)
+        let n = x.rows, k = targets.outputs, count = times.count
         let budget = try MemoryBudget.resolve(options.memoryLimit)
         let steps = min(options.maxIterations, max(n, 1))
         let basisBytes = try Sizes.product(try Sizes.product(steps + 1, max(n, 1), "Lanczos basis"), 8, "bytes")
         try MemoryBudget.require(basisBytes, within: budget, for: "a Lanczos basis of \(steps + 1) vectors of \(n)")
         try progress.report(0)
         let op = try EmpiricalNTKOperator(mlp, x: x, budget: budget - basisBytes)
-        let length = EmpiricalNTKOperator.vectorLength(a)
-        let g = try Workspace(count: try Sizes.product(a.outputDimension, length, "parameter vector"), for: "parameter-space vectors")
+        let g = try Workspace(count: try Sizes.product(mlp.architecture.outputDimension,
+                                                       EmpiricalNTKOperator.vectorLength(mlp.architecture),
+                                                       "parameter vector"), for: "parameter-space vectors")
         let scratch = try Workspace(count: op.scratchCount, for: "kernel product scratch")
+        let lanczos = Lanczos(order: n) { q, w in
+            try op.apply(MatrixView(unchecked: q, rows: n, cols: 1, ld: 1),
+                         into: MutableMatrixView(unchecked: w, rows: n, cols: 1, ld: 1), g: g, scratch: scratch)
+        }
         let residual = try targets.residual()
-        let count = times.count
-        let scaled = times.map { options.learningRate * $0 / Double(max(n * t, 1)) }
+        let scaled = times.map { options.learningRate * $0 / Double(max(n * k, 1)) }
         // Per column: the φ-coefficient vectors Q φ(T) e₁ ‖r‖ (n × count) for the test side.
-        let phi = try Workspace(count: try Sizes.product(try Sizes.product(n, max(count, 1), "n·times"), max(t, 1), "size"),
+        let phi = try Workspace(count: try Sizes.product(try Sizes.product(n, max(count, 1), "n·times"), max(k, 1),
+                                                         "size"),
                                 for: "the flow coefficients")
         let basis = try Workspace(count: (steps + 1) * max(n, 1), for: "the Lanczos basis")
-        let w = try Workspace(count: max(n, 1), for: "a Lanczos vector")
-        var iterations: [Int] = []
-        var worst = 0.0
-        var allConverged = true
-        Log.info("Krylov flow: \(n) points, \(t) column(s), \(count) time(s), up to \(steps) Lanczos steps per column, tolerance \(options.tolerance)")
-        for c in 0..<t {
-            // r = column c of R.
-            var beta0 = 0.0
-            for i in 0..<n { beta0 += residual.pointer[i * t + c] * residual.pointer[i * t + c] }
-            beta0 = beta0.squareRoot()
-            var alphas: [Double] = [], betas: [Double] = []
-            var previous: [[Double]] = []
-            var change = Double.infinity
-            var j = 0
-            var invariant = beta0 == 0
-            if !invariant { for i in 0..<n { basis.pointer[i] = residual.pointer[i * t + c] / beta0 } }
-            var coefficients: (e: [[Double]], phi: [[Double]]) = ([], [])
-            while !invariant && j < steps {
-                let qj = basis.pointer + j * n
-                try op.apply(MatrixView(unchecked: UnsafePointer(qj), rows: n, cols: 1, ld: 1),
-                             into: MutableMatrixView(unchecked: w.pointer, rows: n, cols: 1, ld: 1), g: g, scratch: scratch)
-                let alpha = cblas_ddot(Int32(n), qj, 1, w.pointer, 1)
-                // Full reorthogonalisation (twice is enough): w ← w − Q (Qᵀ w).
-                for _ in 0..<2 {
-                    let span = j + 1
-                    var h = [Double](repeating: 0, count: span)
-                    cblas_dgemv(CblasRowMajor, CblasNoTrans, Int32(span), Int32(n), 1, basis.pointer, Int32(n), w.pointer, 1, 0, &h, 1)
-                    cblas_dgemv(CblasRowMajor, CblasTrans, Int32(span), Int32(n), -1, basis.pointer, Int32(n), h, 1, 1, w.pointer, 1)
-                }
-                let beta = cblas_dnrm2(Int32(n), w.pointer, 1)
-                alphas.append(alpha)
-                j += 1
-                invariant = beta <= 1e-13 * max(abs(alpha), alphas.map(abs).max() ?? 0) || j == n
-                if !invariant {
-                    betas.append(beta)
-                    let next = basis.pointer + j * n
-                    for i in 0..<n { next[i] = w.pointer[i] / beta }
-                }
-                if invariant || j % checkEvery == 0 || j == steps {
-                    coefficients = try smallFunctions(alphas, Array(betas.prefix(j - 1)), scaled: scaled, norm: beta0)
-                    let current = coefficients.e + coefficients.phi
-                    if !previous.isEmpty {
-                        change = 0
-                        for (new, old) in zip(current, previous) {
-                            var difference = 0.0, size = 0.0
-                            for (i, v) in new.enumerated() {
-                                let o = i < old.count ? old[i] : 0
-                                difference += (v - o) * (v - o)
-                                size += v * v
-                            }
-                            change = max(change, size > 0 ? (difference / size).squareRoot() : difference.squareRoot())
-                        }
-                    }
-                    previous = current
-                    if change <= options.tolerance { break }
-                }
-                try progress.report(0.9 * (Double(c) + Double(j) / Double(steps)) / Double(max(t, 1)))
+        let column = try Workspace(count: max(n, 1), for: "a target column")
+        defer { withExtendedLifetime((phi, basis, column, g, scratch)) {} }
+        var iterations: [Int] = [], worst = 0.0, allConverged = true
+        Log.info("Krylov flow: \(n) points, \(k) column(s), \(count) time(s), up to \(steps) Lanczos steps per "
+                 + "column, tolerance \(options.tolerance)")
+        for c in 0..<k {
+            for i in 0..<n { column.pointer[i] = residual.pointer[i * k + c] }
+            let flow = try flowColumn(lanczos, start: column.pointer, basis: basis.pointer, scaled: scaled,
+                                      steps: steps,
+                                      tolerance: options.tolerance) { j in
+                try progress.report(0.9 * (Double(c) + Double(j) / Double(steps)) / Double(max(k, 1)))
             }
-            if beta0 > 0 && coefficients.e.isEmpty {
-                coefficients = try smallFunctions(alphas, Array(betas.prefix(max(j - 1, 0))), scaled: scaled, norm: beta0)
-            }
-            let converged = invariant || change <= options.tolerance
-            allConverged = allConverged && converged
-            worst = max(worst, invariant ? 0 : change)
-            iterations.append(j)
-            // Train: f₀ + r − Q e^{−sT} e₁ β₀; test coefficients Q φ(T) e₁ β₀.
-            for (f, _) in times.enumerated() {
+            allConverged = allConverged && flow.converged
+            worst = max(worst, flow.change)
+            iterations.append(flow.steps)
+            // Train: f₀ + r − Q e^{−sT} e₁ β₀ = Y − Q e^{−sT} e₁ β₀; test coefficients Q φ(T) e₁ β₀.
+            for f in 0..<count {
                 for i in 0..<n {
                     var e = 0.0, p = 0.0
-                    for k in 0..<j {
-                        let q = basis.pointer[k * n + i]
-                        e += q * (coefficients.e.isEmpty ? 0 : coefficients.e[f][k])
-                        p += q * (coefficients.phi.isEmpty ? 0 : coefficients.phi[f][k])
+                    for j in 0..<flow.steps {
+                        let q = basis.pointer[j * n + i]
+                        e += q * (flow.e.isEmpty ? 0 : flow.e[f][j])
+                        p += q * (flow.phi.isEmpty ? 0 : flow.phi[f][j])
                     }
-                    phi.pointer[i * count * t + f * t + c] = p
-                    if let trainOut {
-                        trainOut[(f * n + i) * t + c] = targets.y[i, c] - e
-                    }
+                    phi.pointer[i * count * k + f * k + c] = p
+                    trainOut?[(f * n + i) * k + c] = targets.y[i, c] - e
                 }
             }
         }
         if !allConverged {
-            Log.warning("Krylov flow: the Lanczos approximation did not settle within \(steps) steps (relative change \(worst) > tolerance \(options.tolerance))")
+            Log.warning("Krylov flow: the Lanczos approximation did not settle within \(steps) steps (relative "
+                        + "change \(worst) > tolerance \(options.tolerance))")
         }
-        if let trainOut { try InputCheck.finiteResult(trainOut, count: count * n * t, "the train predictions") }
+        if let trainOut { try InputCheck.finiteResult(trainOut, count: count * n * k, "the train predictions") }
         if let test, let testOut {
-            // K(x, X) φ(K) R = (1/k) Σ_c J_c(x) J_c(X)ᵀ (Q φ(T) e₁ β₀), every time and column at once.
-            let width = count * t
-            let transposed = try Workspace(count: try Sizes.product(try Sizes.product(a.outputDimension, max(width, 1), "k·t"), length, "parameter vectors"),
-                                           for: "J(X)ᵀ of the flow coefficients")
-            try op.transpose(MatrixView(unchecked: UnsafePointer(phi.pointer), rows: n, cols: width, ld: max(width, 1)),
-                             into: transposed, scratch: scratch)
-            // Predictions come out as m × (times·t); reorder into times × m × t with the offsets.
-            let m = test.rows
-            let flat = try Workspace(count: max(try Sizes.product(m, width, "test predictions"), 1), for: "test predictions")
-            try EmpiricalNTKRidge.predict(a, op.theta, transposed: transposed, columns: width, x: test, offsets: nil, count: 1,
-                                          into: flat.pointer, ld: max(width, 1), shape: flat.matrix(m, width),
-                                          progress: progress.stage(0.9, 1))
-            if let testOffsets, testOffsets.rows != m || testOffsets.cols != t {
-                throw NTKError.dimensionMismatch("f0_test is \(testOffsets.rows) × \(testOffsets.cols) but must be \(m) × \(t)")
-            }
-            for f in 0..<count {
-                for i in 0..<m {
-                    for c in 0..<t { testOut[(f * m + i) * t + c] = flat.pointer[i * width + f * t + c] + (testOffsets?[i, c] ?? 0) }
-                }
-            }
+            try testPredictions(op, coefficients: phi.matrix(n, count * k).readOnly, times: count, x: test,
+                                offsets: testOffsets,
+                                into: testOut, scratch: scratch, progress: progress.stage(0.9, 1))
         }
         try progress.report(1)
         return Diagnostics(iterations: iterations, errorEstimate: worst, converged: allConverged)
+    }
+
+    /// Throws unless the inputs and options are valid (see `predict`).
+    private static func validate(mlp: MLP, x: MatrixView, targets: Targets, times: [Double], options: Options,
+                                 test: MatrixView?, testOffsets: MatrixView?) throws {
+        try mlp.checkInput(x, "X")
+        guard targets.rows == x.rows else {
+            throw NTKError.dimensionMismatch("Y has \(targets.rows) rows but X has \(x.rows)")
+        }
+        for time in times where !(time.isFinite && time >= 0) {
+            throw NTKError.invalidArgument(
+                "times must be finite and >= 0 (t = inf is kernel ridge: use the empirical NTK ridge solver), got "
+                    + "\(time)")
+        }
+        try InputCheck.finite(options.learningRate, "learning rate")
+        guard options.learningRate > 0 else {
+            throw NTKError.invalidArgument("the learning rate must be > 0, got \(options.learningRate)")
+        }
+        _ = try ConjugateGradient.Settings(tolerance: options.tolerance, maxIterations: options.maxIterations)
+        let d = mlp.architecture.inputDimension
+        if let test, test.cols != d {
+            throw NTKError.dimensionMismatch("X_test has \(test.cols) columns but the input dimension is \(d)")
+        }
+        if let test, let testOffsets, testOffsets.rows != test.rows || testOffsets.cols != targets.outputs {
+            throw NTKError.dimensionMismatch(
+                "f0_test is \(testOffsets.rows) × \(testOffsets.cols) but must be \(test.rows) × \(targets.outputs)")
+        }
+    }
+
+    /// One target column's flow: Lanczos from r, checked every `checkEvery` steps by the largest
+    /// relative change of the small-matrix functions over times and both functions.
+    private static func flowColumn(_ lanczos: Lanczos, start: UnsafePointer<Double>,
+                                   basis: UnsafeMutablePointer<Double>,
+                                   scaled: [Double], steps: Int, tolerance: Double,
+                                   afterStep: (Int) throws -> Void) throws
+        -> (e: [[Double]], phi: [[Double]], steps: Int, change: Double, converged: Bool) {
+        let norm = try VectorOperations.norm(start, count: lanczos.order)
+        var previous: [[Double]] = []
+        var change = Double.infinity
+        var coefficients: (e: [[Double]], phi: [[Double]]) = ([], [])
+        let recurrence = try lanczos.run(start: start, basis: basis, maxSteps: steps, checkEvery: checkEvery,
+                                         check: { r in
+            coefficients = try smallFunctions(r.alphas, Array(r.betas.prefix(r.steps - 1)), scaled: scaled, norm: norm)
+            let current = coefficients.e + coefficients.phi
+            if !previous.isEmpty {
+                change = 0
+                for (new, old) in zip(current, previous) {
+                    var difference = 0.0, size = 0.0
+                    for (i, v) in new.enumerated() {
+                        let o = i < old.count ? old[i] : 0
+                        difference += (v - o) * (v - o)
+                        size += v * v
+                    }
+                    change = max(change, size > 0 ? (difference / size).squareRoot() : difference.squareRoot())
+                }
+            }
+            previous = current
+            return change <= tolerance
+        }, afterStep: afterStep)
+        let j = recurrence.steps
+        if norm > 0 && coefficients.e.isEmpty {
+            coefficients = try smallFunctions(recurrence.alphas, Array(recurrence.betas.prefix(max(j - 1, 0))),
+                                              scaled: scaled,
+                                              norm: norm)
+        }
+        let converged = recurrence.invariant || change <= tolerance
+        return (coefficients.e, coefficients.phi, j, recurrence.invariant ? 0 : change, converged)
+    }
+
+    /// Test predictions `f₀(x) + K(x, X) φ(K) R` for every time: `(1/k′) Σ_c J_c(x) J_c(X)ᵀ Φ`
+    /// (k′ network outputs) with Φ the flow coefficients (n × times·k), reordered into times × m × k.
+    private static func testPredictions(_ op: EmpiricalNTKOperator, coefficients: MatrixView, times count: Int,
+                                        x: MatrixView,
+                                        offsets: MatrixView?, into out: UnsafeMutablePointer<Double>,
+                                        scratch: Workspace,
+                                        progress: ProgressHandler) throws {
+        let a = op.architecture, width = coefficients.cols, k = width / max(count, 1), m = x.rows
+        let length = EmpiricalNTKOperator.vectorLength(a)
+        let transposed = try Workspace(count: try Sizes.product(try Sizes.product(a.outputDimension, max(width, 1),
+                                                                                  "outputs × columns"),
+                                                                length, "parameter vectors"),
+                                       for: "J(X)ᵀ of the flow coefficients")
+        try op.transpose(coefficients, into: transposed, scratch: scratch)
+        let flat = try Workspace(count: max(try Sizes.product(m, width, "test predictions"), 1),
+                                 for: "test predictions")
+        try EmpiricalNTKRidge.predict(a, op.theta, transposed: transposed, columns: width, x: x, offsets: nil, count: 1,
+                                      into: flat.pointer, ld: max(width, 1), shape: flat.matrix(m, width),
+                                      progress: progress)
+        for f in 0..<count {
+            for i in 0..<m {
+                for c in 0..<k {
+                    out[(f * m + i) * k + c] = flat.pointer[i * width + f * k + c] + (offsets?[i, c] ?? 0)
+                }
+            }
+        }
     }
 
     /// ‖r‖ · S g(Θ) Sᵀ e₁ for g = e^{−s·} and φ_s, each time s, from the tridiagonal matrix with

@@ -3,7 +3,6 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
-import CBLAS
 
 /// The choice of the m Nyström centres among n data points.
 ///
@@ -61,9 +60,12 @@ public enum NystromCenters {
         let candidates = p == n ? Array(0..<n) : try uniform(n: n, m: p, seed: seed)
         _ = try Sizes.blasInt(p, "pivoted Cholesky pool")
         _ = try Sizes.blasInt(m, "number of centres")
-        let bytes = try Sizes.product(try Sizes.product(p, m + 4, "pivoted Cholesky factor"), 8, "pivoted Cholesky bytes")
-        try MemoryBudget.require(bytes, within: budget, for: "pivoted Cholesky on a pool of \(p) points for \(m) centres")
-        Log.info("Nyström centres: randomly pivoted Cholesky of the \(kernel.summary) on \(p == n ? "all \(n) points" : "a uniform pool of \(p) of \(n) points"), up to \(m) centres")
+        let bytes = try Sizes.product(try Sizes.product(p, m + 4, "pivoted Cholesky factor"), 8,
+                                      "pivoted Cholesky bytes")
+        try MemoryBudget.require(bytes, within: budget,
+                                 for: "pivoted Cholesky on a pool of \(p) points for \(m) centres")
+        Log.info("Nyström centres: randomly pivoted Cholesky of the \(kernel.summary) on "
+                 + "\(p == n ? "all \(n) points" : "a uniform pool of \(p) of \(n) points"), up to \(m) centres")
         // The pool's points, contiguous.
         let d = x.cols
         let poolX = try Workspace(count: try Sizes.product(p, d, "pool size"), for: "the candidate pool")
@@ -71,7 +73,8 @@ public enum NystromCenters {
         let poolView = MatrixView(unchecked: UnsafePointer(poolX.pointer), rows: p, cols: d, ld: max(d, 1))
         let residual = try Workspace(count: p, for: "the residual diagonal")
         try kernel.diagonal(poolView, into: residual.pointer)
-        let factor = try Workspace(count: try Sizes.product(p, m, "pivoted Cholesky factor"), for: "the pivoted Cholesky factor")
+        let factor = try Workspace(count: try Sizes.product(p, m, "pivoted Cholesky factor"),
+                                   for: "the pivoted Cholesky factor")
         let column = try Workspace(count: p, for: "a kernel column")
         let columnView = MutableMatrixView(unchecked: column.pointer, rows: p, cols: 1, ld: 1)
         var largestDiagonal = 0.0
@@ -103,10 +106,9 @@ public enum NystromCenters {
             }
             // column = K(pool, x_best) − L[:, 0..<k] L[best, 0..<k]ᵀ, scaled by 1/√residual.
             try kernel.evaluate(poolView, poolView.rowRange(best, best + 1), into: columnView, progress: .none)
-            let f = factor.pointer
             if k > 0 {
-                cblas_dgemv(CblasRowMajor, CblasNoTrans, Int32(p), Int32(k), -1, f, Int32(m), f + best * m, 1,
-                            1, column.pointer, 1)
+                let f = MatrixView(unchecked: UnsafePointer(factor.pointer), rows: p, cols: k, ld: m)
+                try VectorOperations.gemv(f, f.base + best * m, alpha: -1, beta: 1, into: column.pointer)
             }
             let bestValue = column.pointer[best]
             guard bestValue > floor else {
@@ -118,7 +120,7 @@ public enum NystromCenters {
             let scale = 1 / bestValue.squareRoot()
             for i in 0..<p {
                 let value = taken[i] && i != best ? 0 : column.pointer[i] * scale
-                f[i * m + k] = value
+                factor.pointer[i * m + k] = value
                 residual.pointer[i] = taken[i] ? 0 : residual.pointer[i] - value * value
             }
             try progress.report(Double(k + 1) / Double(m))

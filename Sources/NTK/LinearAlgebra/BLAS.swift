@@ -34,9 +34,12 @@ public enum BLAS {
     /// handler is installed, so every log starts with the kernels that set the speed.
     static func logConfiguration() {
         let info = info
-        Log.info("BLAS: OpenBLAS core \(info.coreName), \(info.threadCount) threads of \(info.processorCount) processors (\(info.config))")
+        Log.info("BLAS: OpenBLAS core \(info.coreName), \(info.threadCount) threads of "
+                 + "\(info.processorCount) processors (\(info.config))")
         if genericCores.contains(info.coreName) {
-            Log.warning("BLAS: OpenBLAS runs generic '\(info.coreName)' kernels, several times slower than the CPU's own; set OPENBLAS_CORETYPE (SkylakeX for AVX-512, Haswell for AVX2) before the process starts")
+            Log.warning("BLAS: OpenBLAS runs generic '\(info.coreName)' kernels, several times slower than the CPU's "
+                        + "own; set OPENBLAS_CORETYPE (SkylakeX for AVX-512, Haswell for AVX2) before the process "
+                            + "starts")
         }
     }
 

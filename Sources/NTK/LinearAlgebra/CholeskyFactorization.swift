@@ -92,7 +92,9 @@ public final class CholeskyFactorization: @unchecked Sendable {
     /// `b_jᵀ (K + zI)⁻¹ b_j`, which is how posterior covariances stay symmetric and PSD.
     /// `b` is n × m with its own leading dimension; shapes are checked.
     package func solveLower(_ b: MutableMatrixView) throws {
-        guard b.rows == n else { throw NTKError.dimensionMismatch("the right-hand side has \(b.rows) rows but K is \(n) × \(n)") }
+        guard b.rows == n else {
+            throw NTKError.dimensionMismatch("the right-hand side has \(b.rows) rows but K is \(n) × \(n)")
+        }
         let m = try Sizes.blasInt(b.cols, "columns of the right-hand side")
         let ldb = try Sizes.blasInt(b.ld, "leading dimension of the right-hand side")
         if n == 0 || m == 0 { return }
@@ -143,7 +145,8 @@ public final class CholeskyFactorization: @unchecked Sendable {
             let info = LAPACKE_dpotrf(LAPACK_COL_MAJOR, CChar(UInt8(ascii: "U")), Int32(kb), a11, ld)
             if info > 0 {
                 throw NTKError.notPositiveDefinite(
-                    "K + ridge·I is not positive definite: its leading minor of order \(k0 + Int(info)) is not positive (try a larger ridge)")
+                    "K + ridge·I is not positive definite: its leading minor of order \(k0 + Int(info)) is not "
+                        + "positive (try a larger ridge)")
             }
             if info < 0 { throw NTKError(.internalError, "DPOTRF rejected argument \(-info)") }
             let m = n - k0 - kb

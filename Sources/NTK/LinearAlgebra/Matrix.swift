@@ -118,7 +118,8 @@ public struct Matrix: Equatable, Sendable, CustomStringConvertible, ExpressibleB
     }
 
     /// Calls `body` with a writable view of the elements.
-    public mutating func withMutableView<R>(name: String = "matrix", _ body: (MutableMatrixView) throws -> R) throws -> R {
+    public mutating func withMutableView<R>(name: String = "matrix",
+                                            _ body: (MutableMatrixView) throws -> R) throws -> R {
         let (r, c) = (rows, cols)
         return try elements.withUnsafeMutableBufferPointer { buf in
             let base = buf.baseAddress ?? Matrix.emptyBase
@@ -147,7 +148,8 @@ public struct Matrix: Equatable, Sendable, CustomStringConvertible, ExpressibleB
     /// row-major): how the grid solvers' contiguous outputs become one matrix per grid point.
     static func slices(of flat: [Double], count: Int, rows: Int, cols: Int) throws -> [Matrix] {
         let size = rows * cols
-        return try (0..<count).map { t in try Matrix(rows: rows, cols: cols, elements: Array(flat[(t * size)..<((t + 1) * size)])) }
+        return try (0..<count).map { t in try Matrix(rows: rows, cols: cols,
+                                                     elements: Array(flat[(t * size)..<((t + 1) * size)])) }
     }
 
     /// A matrix of the given (already validated) size filled with zeros.

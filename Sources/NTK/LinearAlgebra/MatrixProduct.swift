@@ -14,7 +14,8 @@ enum MatrixProduct {
             throw NTKError(.internalError, "matrix product of \(m)×\(kA) by \(kB)×\(n) into \(c.rows)×\(c.cols)")
         }
         try requireBLASSizes([(m, "rows"), (n, "columns"), (kA, "inner dimension"),
-                              (a.ld, "leading dimension"), (b.ld, "leading dimension"), (c.ld, "leading dimension")], "matrix product")
+                              (a.ld, "leading dimension"), (b.ld, "leading dimension"), (c.ld, "leading dimension")],
+                              "matrix product")
         if m == 0 || n == 0 { return }
         if kA == 0 {
             if beta == 0 { c.fill(0) } else if beta != 1 {
@@ -35,28 +36,33 @@ extension MatrixProduct {
         for (value, name) in sizes { _ = try Sizes.blasInt(value, "\(what) \(name)") }
     }
 
-    /// The lower triangle of `c ← α · a · aᵀ` (DSYRK); the strict upper triangle of `c` is not
-    /// written. Shapes validated by the caller as for `gemm`.
-    static func syrkLower(_ a: MatrixView, alpha: Double = 1, beta: Double = 0, into c: MutableMatrixView) throws {
-        guard c.rows == a.rows, c.cols == a.rows else {
+    /// The lower triangle of `c ← α · a · aᵀ + β c` (DSYRK; with `transposeA`, `α · aᵀ · a + β c`); the strict
+    /// upper triangle of `c` is not written. Shapes validated by the caller as for `gemm`.
+    static func syrkLower(_ a: MatrixView, transposeA: Bool = false, alpha: Double = 1, beta: Double = 0,
+                          into c: MutableMatrixView) throws {
+        let (order, inner) = transposeA ? (a.cols, a.rows) : (a.rows, a.cols)
+        guard c.rows == order, c.cols == order else {
             throw NTKError(.internalError, "symmetric product of \(a.rows)×\(a.cols) into \(c.rows)×\(c.cols)")
         }
-        try requireBLASSizes([(a.rows, "rows"), (a.cols, "inner dimension"), (a.ld, "leading dimension"),
+        try requireBLASSizes([(a.rows, "rows"), (a.cols, "columns"), (a.ld, "leading dimension"),
                               (c.ld, "leading dimension")], "symmetric product")
-        if a.rows == 0 { return }
-        if a.cols == 0 {
-            for i in 0..<a.rows { for j in 0...i { c[i, j] *= beta } }
+        if order == 0 { return }
+        if inner == 0 {
+            for i in 0..<order { for j in 0...i { c[i, j] *= beta } }
             return
         }
-        cblas_dsyrk(CblasRowMajor, CblasLower, CblasNoTrans, Int32(a.rows), Int32(a.cols), alpha, a.base, Int32(a.ld),
-                    beta, c.base, Int32(c.ld))
+        cblas_dsyrk(CblasRowMajor, CblasLower, transposeA ? CblasTrans : CblasNoTrans, Int32(order), Int32(inner),
+                    alpha,
+                    a.base, Int32(a.ld), beta, c.base, Int32(c.ld))
     }
 
     /// The lower triangle of `c ← α (a bᵀ + b aᵀ) + β c` (DSYR2K), a and b of one shape.
     static func syr2kLower(_ a: MatrixView, _ b: MatrixView, alpha: Double = 1, beta: Double = 0,
                            into c: MutableMatrixView) throws {
         guard b.rows == a.rows, b.cols == a.cols, c.rows == a.rows, c.cols == a.rows else {
-            throw NTKError(.internalError, "symmetric rank-2k product of \(a.rows)×\(a.cols) and \(b.rows)×\(b.cols) into \(c.rows)×\(c.cols)")
+            throw NTKError(.internalError,
+                           "symmetric rank-2k product of \(a.rows)×\(a.cols) and \(b.rows)×\(b.cols) into "
+                               + "\(c.rows)×\(c.cols)")
         }
         try requireBLASSizes([(a.rows, "rows"), (a.cols, "inner dimension"), (a.ld, "leading dimension"),
                               (b.ld, "leading dimension"), (c.ld, "leading dimension")], "symmetric product")
@@ -72,7 +78,8 @@ extension MatrixProduct {
     /// `c ← a · s` for a symmetric `s` of which the lower triangle is read (DSYMM, s on the right).
     static func symmRight(_ a: MatrixView, symmetric s: MatrixView, into c: MutableMatrixView) throws {
         guard s.rows == s.cols, s.rows == a.cols, c.rows == a.rows, c.cols == a.cols else {
-            throw NTKError(.internalError, "symmetric product of \(a.rows)×\(a.cols) by \(s.rows)×\(s.cols) into \(c.rows)×\(c.cols)")
+            throw NTKError(.internalError,
+                           "symmetric product of \(a.rows)×\(a.cols) by \(s.rows)×\(s.cols) into \(c.rows)×\(c.cols)")
         }
         try requireBLASSizes([(a.rows, "rows"), (a.cols, "columns"), (a.ld, "leading dimension"),
                               (s.ld, "leading dimension"), (c.ld, "leading dimension")], "symmetric product")
@@ -101,6 +108,11 @@ extension MutableMatrixView {
     /// Rows `from..<to` as a view sharing this memory.
     func rowRange(_ from: Int, _ to: Int) -> MutableMatrixView {
         MutableMatrixView(unchecked: base + from * ld, rows: to - from, cols: cols, ld: ld)
+    }
+
+    /// Copies `source` (of this view's shape) into this view.
+    func copy(from source: MatrixView) {
+        for i in 0..<rows { (base + i * ld).update(from: source.base + i * source.ld, count: cols) }
     }
 
     /// Columns `from..<to` as a view sharing this memory.

@@ -107,12 +107,14 @@ enum Shape {
             throw NTKError.invalidArgument("\(name) has negative size \(rows) × \(cols)")
         }
         guard ld >= max(cols, 1) else {
-            throw NTKError.invalidArgument("leading dimension of \(name) is \(ld) but must be ≥ max(columns, 1) = \(max(cols, 1))")
+            throw NTKError.invalidArgument("leading dimension of \(name) is \(ld) but must be ≥ max(columns, 1) = "
+                                           + "\(max(cols, 1))")
         }
         // Every dimension must fit 32-bit BLAS, empty matrices included: a view of 0 columns
         // and 2^62 rows would otherwise make row loops run (uselessly) for ever.
         guard rows <= Int(Int32.max), cols <= Int(Int32.max) else {
-            throw NTKError.tooLarge("\(name) is \(rows) × \(cols), beyond the 32-bit BLAS limit \(Int32.max) per dimension")
+            throw NTKError.tooLarge("\(name) is \(rows) × \(cols), beyond the 32-bit BLAS limit \(Int32.max) per "
+                                    + "dimension")
         }
         if rows == 0 || cols == 0 { return 0 }
         let lastRow = try Sizes.product(rows - 1, ld, "extent of \(name)")

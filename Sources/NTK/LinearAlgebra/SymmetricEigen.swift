@@ -18,11 +18,13 @@ public enum SymmetricEigen {
         try InputCheck.square(k, "K")
         let n = k.rows
         // DSYEVD's workspace is 1 + 6n + 2n² doubles and its size is a 32-bit integer.
-        let lwork = try Sizes.sum(try Sizes.product(2 * n, n, "eigensolver workspace"), 6 * n + 1, "eigensolver workspace")
+        let lwork = try Sizes.sum(try Sizes.product(2 * n, n, "eigensolver workspace"), 6 * n + 1,
+                                  "eigensolver workspace")
         _ = try Sizes.blasInt(lwork, "eigensolver workspace for n = \(n)")
         if let vectors {
             guard vectors.rows == n, vectors.cols == n else {
-                throw NTKError.dimensionMismatch("eigenvector output is \(vectors.rows) × \(vectors.cols) but K is \(n) × \(n)")
+                throw NTKError.dimensionMismatch("eigenvector output is \(vectors.rows) × \(vectors.cols) but K is "
+                                                 + "\(n) × \(n)")
             }
             try vectors.requireDisjoint(from: k, "eigenvector output", "K")
             _ = try Sizes.blasInt(vectors.ld, "leading dimension of the eigenvector output")
@@ -51,7 +53,8 @@ public enum SymmetricEigen {
             if info == LAPACK_WORK_MEMORY_ERROR || info == LAPACK_TRANSPOSE_MEMORY_ERROR {
                 throw NTKError.outOfMemory("could not allocate the eigensolver workspace for n = \(n)")
             }
-            if info > 0 { throw NTKError.numericalFailure("the symmetric eigensolver (DSYEVD) did not converge (info \(info))") }
+            if info > 0 { throw NTKError.numericalFailure("the symmetric eigensolver (DSYEVD) did not converge (info "
+                                                          + "\(info))") }
             if info < 0 { throw NTKError(.internalError, "DSYEVD rejected argument \(-info)") }
         }
         if vectors != nil { Symmetry.transposeInPlace(a, n: n, ld: lda) }

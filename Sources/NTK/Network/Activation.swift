@@ -109,7 +109,8 @@ public enum Activation: Equatable, Sendable, CustomStringConvertible {
     }
 
     @inline(__always)
-    private static func map(_ z: UnsafeMutablePointer<Double>, _ derivative: UnsafeMutablePointer<Double>?, _ count: Int,
+    private static func map(_ z: UnsafeMutablePointer<Double>, _ derivative: UnsafeMutablePointer<Double>?,
+                            _ count: Int,
                             _ f: (Double) -> (Double, Double)) {
         if let derivative {
             for i in 0..<count {

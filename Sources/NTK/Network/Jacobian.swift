@@ -6,7 +6,8 @@ extension MLP {
         try checkInput(x, "X")
         let a = architecture, k = a.outputDimension, p = a.parameterCount
         let n = x.rows
-        _ = try Sizes.product(try Sizes.product(try Sizes.product(n, k, "Jacobian rows"), p, "Jacobian size"), 8, "Jacobian bytes")
+        _ = try Sizes.product(try Sizes.product(try Sizes.product(n, k, "Jacobian rows"), p, "Jacobian size"), 8,
+                              "Jacobian bytes")
         if n == 0 { return }
         let block = min(n, 256)
         let pass = try NetworkPass(a, capacity: block, deltas: true)
@@ -16,8 +17,10 @@ extension MLP {
             try pass.run(x.rowRange(r0, r0 + rows), theta)
             for l in 0..<a.layerCount {
                 let cols = a.fanIn(l) * a.fanOut(l) + (a.hasBias ? a.fanOut(l) : 0)
-                let target = MutableMatrixView(unchecked: out + r0 * k * p + a.weightOffset(l), rows: rows * k, cols: cols, ld: p)
-                JacobianColumns.write(pass, rows: 0..<rows, layer: l, units: 0..<a.fanIn(l), bias: a.hasBias, into: target)
+                let target = MutableMatrixView(unchecked: out + r0 * k * p + a.weightOffset(l), rows: rows * k,
+                                               cols: cols, ld: p)
+                JacobianColumns.write(pass, rows: 0..<rows, layer: l, units: 0..<a.fanIn(l), bias: a.hasBias,
+                                      into: target)
             }
         }
         try InputCheck.finiteResult(out, count: n * k * p, "the Jacobian")

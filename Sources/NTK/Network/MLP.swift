@@ -82,7 +82,8 @@ public final class MLP: @unchecked Sendable {
     /// Checks that `x` has the input dimension and is finite.
     func checkInput(_ x: MatrixView, _ name: String) throws {
         guard x.cols == architecture.inputDimension else {
-            throw NTKError.dimensionMismatch("\(name) has \(x.cols) columns but the network's input dimension is \(architecture.inputDimension)")
+            throw NTKError.dimensionMismatch("\(name) has \(x.cols) columns but the network's input dimension is "
+                                             + "\(architecture.inputDimension)")
         }
         _ = try Sizes.blasInt(x.rows, "rows of \(name)")
         _ = try Sizes.blasInt(x.ld, "leading dimension of \(name)")
@@ -94,7 +95,8 @@ public final class MLP: @unchecked Sendable {
         try checkInput(x, "X")
         let a = architecture
         guard out.rows == x.rows, out.cols == a.outputDimension else {
-            throw NTKError.dimensionMismatch("output is \(out.rows) × \(out.cols) but f(X) is \(x.rows) × \(a.outputDimension)")
+            throw NTKError.dimensionMismatch("output is \(out.rows) × \(out.cols) but f(X) is \(x.rows) × "
+                                             + "\(a.outputDimension)")
         }
         try out.requireDisjoint(from: x, "output", "X")
         let theta = parameters
@@ -105,7 +107,8 @@ public final class MLP: @unchecked Sendable {
             let rows = min(block, x.rows - r0)
             try pass.run(x.rowRange(r0, r0 + rows), theta)
             let z = pass.outputs
-            for s in 0..<rows { (out.base + (r0 + s) * out.ld).update(from: z + s * a.outputDimension, count: a.outputDimension) }
+            for s in 0..<rows { (out.base + (r0 + s) * out.ld).update(from: z + s * a.outputDimension,
+                                                                      count: a.outputDimension) }
             r0 += rows
         }
         try InputCheck.finiteResult(out, "the network's outputs")

@@ -43,8 +43,12 @@ public struct MLPArchitecture: Sendable, Equatable {
     public init(inputDimension: Int, hiddenWidths: [Int], outputDimension: Int = 1, activation: Activation = .relu,
                 weightStd: Double = 1, biasStd: Double = 0, hasBias: Bool = true,
                 parameterization: Parameterization = .ntk) throws {
-        guard inputDimension >= 1 else { throw NTKError.invalidArgument("input dimension must be ≥ 1, got \(inputDimension)") }
-        guard outputDimension >= 1 else { throw NTKError.invalidArgument("output dimension must be ≥ 1, got \(outputDimension)") }
+        guard inputDimension >= 1 else {
+            throw NTKError.invalidArgument("input dimension must be ≥ 1, got \(inputDimension)")
+        }
+        guard outputDimension >= 1 else {
+            throw NTKError.invalidArgument("output dimension must be ≥ 1, got \(outputDimension)")
+        }
         for (i, w) in hiddenWidths.enumerated() where w < 1 {
             throw NTKError.invalidArgument("hidden width \(i) must be ≥ 1, got \(w)")
         }
@@ -57,7 +61,8 @@ public struct MLPArchitecture: Sendable, Equatable {
         for s in sizes { _ = try Sizes.blasInt(s, "layer width") }
         var count = 0
         for l in 0..<(sizes.count - 1) {
-            count = try Sizes.sum(count, try Sizes.product(sizes[l], sizes[l + 1], "weights of layer \(l)"), "parameter count")
+            count = try Sizes.sum(count, try Sizes.product(sizes[l], sizes[l + 1], "weights of layer \(l)"),
+                                  "parameter count")
             if hasBias { count = try Sizes.sum(count, sizes[l + 1], "parameter count") }
         }
         self.inputDimension = inputDimension

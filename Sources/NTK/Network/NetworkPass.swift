@@ -39,10 +39,14 @@ final class NetworkPass {
         self.withDeltas = deltas
         self.withDerivatives = deltas || derivatives
         let k = a.outputDimension
-        hidden = try a.hiddenWidths.map { try Workspace(count: try Sizes.product(capacity, $0, "activations"), for: "activations") }
-        derivative = (deltas || derivatives) ? try a.hiddenWidths.map { try Workspace(count: try Sizes.product(capacity, $0, "derivatives"), for: "derivatives") } : []
+        hidden = try a.hiddenWidths.map { try Workspace(count: try Sizes.product(capacity, $0, "activations"),
+                                                        for: "activations") }
+        derivative = (deltas || derivatives) ? try a.hiddenWidths.map {
+            try Workspace(count: try Sizes.product(capacity, $0, "derivatives"), for: "derivatives")
+        } : []
         self.deltas = deltas ? try a.hiddenWidths.map {
-            try Workspace(count: try Sizes.product(capacity, try Sizes.product(k, $0, "signals"), "backpropagated signals"),
+            try Workspace(count: try Sizes.product(capacity, try Sizes.product(k, $0, "signals"),
+                                                   "backpropagated signals"),
                           for: "backpropagated signals")
         } : []
         output = try Workspace(count: try Sizes.product(capacity, k, "outputs"), for: "outputs")
@@ -50,7 +54,8 @@ final class NetworkPass {
 
     /// `h_l`: rows × fanIn(l).
     func input(_ l: Int) -> MatrixView {
-        l == 0 ? x : MatrixView(unchecked: UnsafePointer(hidden[l - 1].pointer), rows: rows, cols: architecture.fanIn(l), ld: architecture.fanIn(l))
+        l == 0 ? x : MatrixView(unchecked: UnsafePointer(hidden[l - 1].pointer), rows: rows,
+                                cols: architecture.fanIn(l), ld: architecture.fanIn(l))
     }
 
     /// `Δ_l` for a hidden layer l: rows × (k · fanOut(l)).
@@ -69,7 +74,8 @@ final class NetworkPass {
     func weights(_ l: Int, _ theta: MLP.ParameterVector) -> (w: MatrixView, b: UnsafePointer<Double>) {
         let a = architecture
         let base = theta.pointer + a.weightOffset(l)
-        return (MatrixView(unchecked: base, rows: a.fanIn(l), cols: a.fanOut(l), ld: a.fanOut(l)), base + a.fanIn(l) * a.fanOut(l))
+        return (MatrixView(unchecked: base, rows: a.fanIn(l), cols: a.fanOut(l), ld: a.fanOut(l)),
+                base + a.fanIn(l) * a.fanOut(l))
     }
 
     /// Runs the pass on `block` (at most `capacity` rows, already validated).
@@ -109,7 +115,8 @@ final class NetworkPass {
         while l >= 1 {
             let (w, _) = weights(l, theta)
             let fanIn = a.fanIn(l), fanOut = a.fanOut(l)
-            let upper = MatrixView(unchecked: UnsafePointer(deltas[l].pointer), rows: rows * k, cols: fanOut, ld: fanOut)
+            let upper = MatrixView(unchecked: UnsafePointer(deltas[l].pointer), rows: rows * k, cols: fanOut,
+                                   ld: fanOut)
             let lower = MutableMatrixView(unchecked: deltas[l - 1].pointer, rows: rows * k, cols: fanIn, ld: fanIn)
             try MatrixProduct.gemm(upper, w, transposeB: true, alpha: a.weightScale(l), into: lower)
             let phi = derivative[l - 1].pointer

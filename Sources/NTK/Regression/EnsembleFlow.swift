@@ -59,7 +59,8 @@ public final class EnsembleFlow: @unchecked Sendable {
             guard let ntkTrain else { throw NTKError.invalidArgument("the ntk regime needs ntk_train") }
             try InputCheck.square(ntkTrain, "ntk_train")
             guard ntkTrain.rows == n else {
-                throw NTKError.dimensionMismatch("ntk_train is \(ntkTrain.rows) × \(ntkTrain.rows) but nngp_train is \(n) × \(n)")
+                throw NTKError.dimensionMismatch("ntk_train is \(ntkTrain.rows) × \(ntkTrain.rows) but nngp_train is "
+                                                 + "\(n) × \(n)")
             }
             try InputCheck.finite(ntkTrain, "ntk_train")
         }
@@ -127,20 +128,23 @@ public final class EnsembleFlow: @unchecked Sendable {
     package func predict(y: MatrixView, times: [Double], learningRate: Double, test: Test?,
                          meanOut: UnsafeMutablePointer<Double>?, covOut: UnsafeMutablePointer<Double>?,
                          progress: ProgressHandler = .none) throws {
-        guard y.rows == n else { throw NTKError.dimensionMismatch("Y has \(y.rows) rows but the kernels are \(n) × \(n)") }
+        guard y.rows == n else {
+            throw NTKError.dimensionMismatch("Y has \(y.rows) rows but the kernels are \(n) × \(n)")
+        }
         try InputCheck.finite(y, "Y")
         let k = y.cols
-        let filters = try times.map { try solver.filter(time: $0, ridge: ridge, learningRate: learningRate, outputs: max(k, 1)) }
+        let filters = try times.map { try solver.filter(time: $0, ridge: ridge, learningRate: learningRate,
+                                                        outputs: max(k, 1)) }
         let m = test?.rows ?? n
         if let test {
             try checkTest(test)
         }
         let count = times.count
-        _ = try Sizes.product(try Sizes.product(count, try Sizes.product(m, max(m, k), "output size"), "output size"), 8, "output bytes")
+        _ = try Sizes.product(try Sizes.product(count, try Sizes.product(m, max(m, k), "output size"), "output size"),
+                              8, "output bytes")
         try progress.report(0)
         if count == 0 || (meanOut == nil && covOut == nil) { return try progress.report(1) }
 
-        let trainedTrain = (ntkTrain ?? nngpTrain).matrix(n, n).readOnly
         let trainedTestTrain = test.map { regime == .ntk ? $0.ntkTestTrain! : $0.nngpTestTrain }
         if let meanOut {
             let targets = try Targets(y: y)
@@ -155,6 +159,15 @@ public final class EnsembleFlow: @unchecked Sendable {
         guard let covOut else { return try progress.report(1) }
         if m == 0 { return try progress.report(1) }
 
+        try covariances(filters: filters, test: test, trainedTestTrain: trainedTestTrain, into: covOut,
+                        progress: progress)
+    }
+
+    /// The covariance at each filter's time into `covOut` (count × m × m), see `predict`.
+    private func covariances(filters: [SpectralFilter], test: Test?, trainedTestTrain: MatrixView?,
+                             into covOut: UnsafeMutablePointer<Double>, progress: ProgressHandler) throws {
+        let m = test?.rows ?? n, count = filters.count
+        let trainedTrain = (ntkTrain ?? nngpTrain).matrix(n, n).readOnly
         let first = solver.firstActive, rank = n - first
         let v = solver.vectorView.columns(first, n)
         let lambda = Array(solver.eigenvalues[first...])
@@ -199,11 +212,16 @@ public final class EnsembleFlow: @unchecked Sendable {
                     try MatrixProduct.syrkLower(scaled.matrix(m, rank).readOnly, alpha: -1, beta: 1, into: out)
                 case .ntk:
                     // W = B diag(g); Z = W M / 2 − C; cov = 𝒦tt + Z Wᵀ + W Zᵀ.
-                    guard let c, let half, let projectedPrior else { throw NTKError(.internalError, "ntk regime without its prior") }
-                    for i in 0..<m { for j in 0..<rank { scaled.pointer[i * rank + j] = b.pointer[i * rank + j] * g[j] } }
+                    guard let c, let half, let projectedPrior else {
+                        throw NTKError(.internalError, "ntk regime without its prior")
+                    }
+                    for i in 0..<m {
+                        for j in 0..<rank { scaled.pointer[i * rank + j] = b.pointer[i * rank + j] * g[j] }
+                    }
                     let mActive = MatrixView(unchecked: UnsafePointer(projectedPrior.pointer + first * n + first),
                                              rows: rank, cols: rank, ld: n)
-                    try MatrixProduct.symmRight(scaled.matrix(m, rank).readOnly, symmetric: mActive, into: half.matrix(m, rank))
+                    try MatrixProduct.symmRight(scaled.matrix(m, rank).readOnly, symmetric: mActive,
+                                                into: half.matrix(m, rank))
                     for q in 0..<(m * rank) { half.pointer[q] = 0.5 * half.pointer[q] - c.pointer[q] }
                     try MatrixProduct.syr2kLower(half.matrix(m, rank).readOnly, scaled.matrix(m, rank).readOnly,
                                                  alpha: 1, beta: 1, into: out)
@@ -231,7 +249,8 @@ public final class EnsembleFlow: @unchecked Sendable {
                 }
             }
         }
-        return (try Matrix.slices(of: mean, count: count, rows: m, cols: k), try Matrix.slices(of: cov, count: count, rows: m, cols: m))
+        return (try Matrix.slices(of: mean, count: count, rows: m, cols: k),
+                try Matrix.slices(of: cov, count: count, rows: m, cols: m))
     }
 
     private func checkTest(_ test: Test) throws {
@@ -244,7 +263,9 @@ public final class EnsembleFlow: @unchecked Sendable {
         }
         try require(test.nngpTestTrain, rows: m, cols: n, "nngp_test_train")
         if regime == .ntk {
-            guard let ntk = test.ntkTestTrain else { throw NTKError.invalidArgument("the ntk regime needs ntk_test_train") }
+            guard let ntk = test.ntkTestTrain else {
+                throw NTKError.invalidArgument("the ntk regime needs ntk_test_train")
+            }
             try require(ntk, rows: m, cols: n, "ntk_test_train")
         }
         try require(test.nngpTest, rows: m, cols: m, "nngp_test")

@@ -30,9 +30,11 @@ public enum FeatureRidge {
             throw NTKError.dimensionMismatch("S_test has \(sTest.cols) features but S has \(p)")
         }
         if testOut != nil && sTest == nil { throw NTKError.invalidArgument("test predictions need S_test") }
-        for (out, rows, name) in [(weights, p, "weights"), (trainOut, n, "train predictions"), (testOut, sTest?.rows ?? 0, "test predictions")] {
+        for (out, rows, name) in [(weights, p, "weights"), (trainOut, n, "train predictions"),
+                                  (testOut, sTest?.rows ?? 0, "test predictions")] {
             if let out, out.rows != rows || out.cols != k {
-                throw NTKError.dimensionMismatch("the \(name) output is \(out.rows) × \(out.cols) but must be \(rows) × \(k)")
+                throw NTKError.dimensionMismatch("the \(name) output is \(out.rows) × \(out.cols) but must be "
+                                                 + "\(rows) × \(k)")
             }
         }
         for (out, name) in [(weights, "weights"), (trainOut, "train predictions"), (testOut, "test predictions")] {
@@ -56,7 +58,8 @@ public enum FeatureRidge {
             // (zI + SᵀS) β = Sᵀ Y.
             let gram = try Workspace(count: max(try Sizes.product(p, p, "size of SᵀS"), 1), for: "SᵀS")
             if p > 0 && n > 0 {
-                cblas_dsyrk(CblasRowMajor, CblasLower, CblasTrans, Int32(p), Int32(n), 1, s.base, Int32(s.ld), 0, gram.pointer, Int32(p))
+                cblas_dsyrk(CblasRowMajor, CblasLower, CblasTrans, Int32(p), Int32(n), 1, s.base, Int32(s.ld), 0,
+                            gram.pointer, Int32(p))
             } else {
                 gram.matrix(p, p).fill(0)
             }

@@ -25,7 +25,8 @@ public enum GaussianProcess {
     ///   `notPositiveDefinite`, `numericalFailure` (overflow), `outOfMemory`, `tooLarge`, `cancelled`.
     package static func posterior(kTrain: MatrixView, targets: Targets, test: TestKernel, kTest: MatrixView,
                                   ridge: Double, meanOut: UnsafeMutablePointer<Double>?,
-                                  covOut: UnsafeMutablePointer<Double>?, progress: ProgressHandler = .none) throws -> Double {
+                                  covOut: UnsafeMutablePointer<Double>?,
+                                  progress: ProgressHandler = .none) throws -> Double {
         try InputCheck.square(kTrain, "K_train")
         let n = kTrain.rows, k = targets.outputs, m = test.rows
         try targets.requireRows(n, "K_train")
@@ -37,7 +38,8 @@ public enum GaussianProcess {
         try Symmetry.symmetrizedCopy(kTest, into: testCopy.pointer, ldOut: max(m, 1), name: "K_test")
         Symmetry.mirrorLowerToUpper(testCopy.pointer, n: m, ld: max(m, 1))
         let factor = try CholeskyFactorization(kTrain, ridge: ridge, progress: progress)
-        Log.info("GP posterior: Cholesky of the \(n) x \(n) kernel with noise variance (ridge) \(ridge), \(m) test points, \(k) output(s)")
+        Log.info("GP posterior: Cholesky of the \(n) x \(n) kernel with noise variance (ridge) \(ridge), \(m) test "
+                 + "points, \(k) output(s)")
 
         // α = K_z⁻¹ (Y − f₀): the mean and the likelihood's quadratic form.
         let residual = try targets.residual()
@@ -48,11 +50,13 @@ public enum GaussianProcess {
         let logLikelihood = -0.5 * quadratic - 0.5 * Double(k) * factor.logDeterminant
             - 0.5 * Double(n * k) * log(2 * Double.pi)
         if let meanOut {
-            try test.predict(alpha.matrix(n, k).readOnly, into: MutableMatrixView(unchecked: meanOut, rows: m, cols: k, ld: max(k, 1)))
+            try test.predict(alpha.matrix(n, k).readOnly,
+                             into: MutableMatrixView(unchecked: meanOut, rows: m, cols: k, ld: max(k, 1)))
         }
         if let covOut, m > 0 {
             // W = L⁻¹ K(X, x'): n × m; cov = K(x, x') − Wᵀ W.
-            let w = try Workspace(count: max(try Sizes.product(n, m, "the posterior factor"), 1), for: "the posterior factor")
+            let w = try Workspace(count: max(try Sizes.product(n, m, "the posterior factor"), 1),
+                                  for: "the posterior factor")
             for i in 0..<n { for j in 0..<m { w.pointer[i * m + j] = test.kernel[j, i] } }
             try factor.solveLower(w.matrix(n, m))
             let out = MutableMatrixView(unchecked: covOut, rows: m, cols: m, ld: m)
@@ -63,7 +67,9 @@ public enum GaussianProcess {
             try InputCheck.finiteResult(covOut, count: m * m, "the posterior covariance")
         }
         try progress.report(1)
-        guard logLikelihood.isFinite else { throw NTKError.numericalFailure("the log marginal likelihood is \(logLikelihood)") }
+        guard logLikelihood.isFinite else {
+            throw NTKError.numericalFailure("the log marginal likelihood is \(logLikelihood)")
+        }
         return logLikelihood
     }
 
@@ -71,7 +77,8 @@ public enum GaussianProcess {
     /// likelihood; `f0Train`/`f0Test` are the prior means (nil: 0).
     public static func posterior(kTrain: Matrix, y: Matrix, kTestTrain: Matrix, kTest: Matrix, ridge: Double = 0,
                                  f0Train: Matrix? = nil, f0Test: Matrix? = nil,
-                                 progress: ProgressHandler = .none) throws -> (mean: Matrix, cov: Matrix, logMarginalLikelihood: Double) {
+                                 progress: ProgressHandler = .none) throws -> (mean: Matrix, cov: Matrix,
+                                                                               logMarginalLikelihood: Double) {
         let m = kTestTrain.rows, k = y.columns
         var mean = try Matrix(rows: m, cols: k)
         var cov = try Matrix(rows: m, cols: m)
@@ -82,7 +89,8 @@ public enum GaussianProcess {
                         try kTest.withView { kttv in
                             try mean.withMutableView { mv in
                                 try cov.withMutableView { cv in
-                                    try posterior(kTrain: kv, targets: targets, test: try TestKernel(kernel: ktv, offsets: f0t),
+                                    try posterior(kTrain: kv, targets: targets,
+                                                  test: try TestKernel(kernel: ktv, offsets: f0t),
                                                   kTest: kttv, ridge: ridge, meanOut: m * k > 0 ? mv.base : nil,
                                                   covOut: m > 0 ? cv.base : nil, progress: progress)
                                 }

@@ -36,7 +36,8 @@ public final class KernelRidge: @unchecked Sendable {
     /// - Throws: `invalidArgument`, `dimensionMismatch`, `nonFinite`, `notPositiveDefinite` (see
     ///   `maxJitter`), `outOfMemory`, `tooLarge`, `cancelled`.
     public convenience init(kTrain: MatrixView, targets: Targets, ridge: Double = 0,
-                            ridgeRelative: Bool = false, maxJitter: Double = 0, progress: ProgressHandler = .none) throws {
+                            ridgeRelative: Bool = false, maxJitter: Double = 0,
+                            progress: ProgressHandler = .none) throws {
         try InputCheck.square(kTrain, "K_train")
         let n = kTrain.rows, k = targets.outputs
         try targets.requireRows(n, "K_train")
@@ -63,16 +64,19 @@ public final class KernelRidge: @unchecked Sendable {
                 let limit = maxJitter * scale
                 if jitter >= limit {
                     throw NTKError.notPositiveDefinite(
-                        "\(e.message); still not positive definite with the largest allowed jitter \(limit) (max_jitter × mean diagonal)")
+                        "\(e.message); still not positive definite with the largest allowed jitter "
+                            + "\(limit) (max_jitter × mean diagonal)")
                 }
                 jitter = jitter == 0 ? min(1e-10 * scale, limit) : min(jitter * 10, limit)
             }
         }
 
         if jitter > 0 {
-            Log.warning("kernel ridge: K_train + ridge·I was not positive definite; added jitter \(jitter) (\(jitter / scale) × mean diagonal) to the diagonal")
+            Log.warning("kernel ridge: K_train + ridge·I was not positive definite; added jitter "
+                        + "\(jitter) (\(jitter / scale) × mean diagonal) to the diagonal")
         }
-        Log.info("kernel ridge: Cholesky of the \(n) x \(n) kernel with ridge \(z + jitter), \(k) output(s); the factor takes \(Log.bytes(n * n * 8))")
+        Log.info("kernel ridge: Cholesky of the \(n) x \(n) kernel with ridge \(z + jitter), \(k) output(s); the "
+                 + "factor takes \(Log.bytes(n * n * 8))")
         let alpha = try targets.residual()
         let train = try Workspace(count: max(try Sizes.product(n, k, "size of Y"), 1), for: "train predictions")
         try factor.solve(alpha.matrix(n, k).readOnly, into: alpha.matrix(n, k))
@@ -115,7 +119,8 @@ public final class KernelRidge: @unchecked Sendable {
 
     private func copy(_ source: Workspace, into out: MutableMatrixView, _ what: String) throws {
         guard out.rows == n, out.cols == outputs else {
-            throw NTKError.dimensionMismatch("the \(what) output is \(out.rows) × \(out.cols) but must be \(n) × \(outputs)")
+            throw NTKError.dimensionMismatch("the \(what) output is \(out.rows) × \(out.cols) but must be \(n) × "
+                                             + "\(outputs)")
         }
         for i in 0..<n { (out.base + i * out.ld).update(from: source.pointer + i * outputs, count: outputs) }
     }
@@ -137,7 +142,8 @@ extension KernelRidge {
     /// Test predictions `f₀_test + K_test_train α` as a new matrix.
     public func predict(kTestTrain: Matrix, f0Test: Matrix? = nil) throws -> Matrix {
         var out = try Matrix(rows: kTestTrain.rows, cols: outputs)
-        try TestKernel.with(kTestTrain, f0Test) { test in try out.withMutableView { try predict(test: test, into: $0) } }
+        try TestKernel.with(kTestTrain,
+                            f0Test) { test in try out.withMutableView { try predict(test: test, into: $0) } }
         return out
     }
 

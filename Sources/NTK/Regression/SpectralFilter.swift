@@ -36,7 +36,9 @@ public struct SpectralFilter: Sendable, Equatable {
         guard ridge >= 0 else { throw NTKError.invalidArgument("ridge must be ≥ 0, got \(ridge)") }
         try InputCheck.finite(learningRate, "learning rate")
         guard learningRate > 0 else { throw NTKError.invalidArgument("learning rate must be > 0, got \(learningRate)") }
-        guard nTargets >= 1 else { throw NTKError.invalidArgument("the number of target entries must be ≥ 1, got \(nTargets)") }
+        guard nTargets >= 1 else {
+            throw NTKError.invalidArgument("the number of target entries must be ≥ 1, got \(nTargets)")
+        }
         self.time = time
         self.ridge = ridge
         self.learningRate = learningRate
@@ -51,11 +53,15 @@ public struct SpectralFilter: Sendable, Equatable {
     @inline(__always)
     public func value(_ lambda: Double) -> Double {
         let s = lambda + ridge
-        if time == .infinity { return s > 0 ? 1 / s : 0 }
+        if time == .infinity { return Self.inverse(s) }
         let scaledTime = learningRate * time / Double(nTargets)
         if s == 0 { return scaledTime }
         return -expm1(-s * scaledTime) / s
     }
+
+    /// `1/s` for `s > 0`, else 0: the filter at t = ∞ of a direction with `λ + z = s`.
+    @inline(__always)
+    static func inverse(_ s: Double) -> Double { s > 0 ? 1 / s : 0 }
 
     /// The shrinkage factor `λ g(λ)` in [0, 1].
     @inline(__always)

@@ -38,6 +38,8 @@ public final class SpectralSolver: @unchecked Sendable {
     public let cutoff: Double
     /// Eigenvectors as the columns of a row-major n × n matrix.
     let vectors: Workspace
+    /// The eigenvalues as a spectrum without targets (filter values, degrees of freedom).
+    let spectrum: Spectrum
 
     /// Decomposes `k` (symmetric, finite; used as `(K + Kᵀ)/2`).
     /// - Throws: as `SymmetricEigen.compute`; `notPositiveDefinite` under `.error`.
@@ -67,24 +69,20 @@ public final class SpectralSolver: @unchecked Sendable {
     }
 
     private init(raw: [Double], vectors: Workspace, policy: NegativeEigenvaluePolicy) throws {
-        let n = raw.count
-        let largest = raw.map(abs).max() ?? 0
-        let cutoff = Double(n) * Double.ulpOfOne * largest
-        let minimum = raw.first ?? 0
-        if policy == .error, minimum < -cutoff {
-            throw NTKError.notPositiveDefinite(
-                "K has a negative eigenvalue \(minimum) (largest \(raw.last ?? 0)); it is not positive semi-definite")
-        }
-        self.n = n
+        let r = try Spectrum.regularize(raw, rejectNegative: policy == .error)
+        self.n = raw.count
         self.vectors = vectors
-        self.minimumRawEigenvalue = minimum
-        self.clampedCount = raw.filter { $0 < 0 }.count
-        self.eigenvalues = raw.map { $0 <= cutoff ? 0 : $0 }
-        self.nullCount = eigenvalues.filter { $0 == 0 }.count
-        self.cutoff = cutoff
-        Log.info("spectral solver: eigendecomposition of the \(n) x \(n) kernel (LAPACK DSYEVD), λ in [\(minimum), \(raw.last ?? 0)], \(nullCount) direction(s) treated as null (λ ≤ \(cutoff))")
-        if clampedCount > 0, minimum < -cutoff {
-            Log.warning("spectral solver: \(clampedCount) negative eigenvalue(s) clamped to 0, the lowest \(minimum) (largest \(raw.last ?? 0)); the kernel is not positive semi-definite")
+        self.minimumRawEigenvalue = r.minimumRaw
+        self.clampedCount = r.clampedCount
+        self.eigenvalues = r.values
+        self.nullCount = r.nullCount
+        self.cutoff = r.cutoff
+        self.spectrum = try Spectrum(eigenvalues: r.values, points: raw.count)
+        Log.info("spectral solver: eigendecomposition of the \(n) x \(n) kernel (LAPACK DSYEVD), λ in "
+                 + "[\(r.minimumRaw), \(raw.last ?? 0)], \(nullCount) direction(s) treated as null (λ ≤ \(cutoff))")
+        if clampedCount > 0, r.minimumRaw < -cutoff {
+            Log.warning("spectral solver: \(clampedCount) negative eigenvalue(s) clamped to 0, the lowest "
+                        + "\(r.minimumRaw) (largest \(raw.last ?? 0)); the kernel is not positive semi-definite")
         }
     }
 
@@ -99,7 +97,9 @@ public final class SpectralSolver: @unchecked Sendable {
 
     /// `2N / λ_max`, `+∞` when λ_max ≤ 0 (a zero kernel learns nothing at any rate).
     public static func maxLearningRate(lambdaMax: Double, nTargets: Int) throws -> Double {
-        guard nTargets >= 1 else { throw NTKError.invalidArgument("the number of target entries must be ≥ 1, got \(nTargets)") }
+        guard nTargets >= 1 else {
+            throw NTKError.invalidArgument("the number of target entries must be ≥ 1, got \(nTargets)")
+        }
         return lambdaMax > 0 ? 2 * Double(nTargets) / lambdaMax : .infinity
     }
 
@@ -147,17 +147,14 @@ public final class SpectralSolver: @unchecked Sendable {
         let v = vectorView.columns(first, n)                       // n × r
         let p = try projected(r0, k: k)                            // P = Vᵀ (Y − f₀): r × k
         // C[:, t·k + c] = g_t(λ) · P[:, c]: r × (count·k).
-        let c = try Workspace(count: max(try Sizes.product(rank, width, "filter coefficients"), 1), for: "filter coefficients")
-        let result = try Workspace(count: max(try Sizes.product(max(n, m), width, "prediction block"), 1), for: "predictions")
+        let c = try Workspace(count: max(try Sizes.product(rank, width, "filter coefficients"), 1),
+                              for: "filter coefficients")
+        let result = try Workspace(count: max(try Sizes.product(max(n, m), width, "prediction block"), 1),
+                                   for: "predictions")
 
-        func fillCoefficients(shrink: Bool) {
-            for i in 0..<rank {
-                let lambda = eigenvalues[first + i]
-                for (t, f) in filters.enumerated() {
-                    let g = shrink ? f.shrinkage(lambda) : f.value(lambda)
-                    for col in 0..<k { c.pointer[i * width + t * k + col] = g * p.pointer[i * k + col] }
-                }
-            }
+        func fillCoefficients(shrink: Bool) throws {
+            try spectrum.filtered(filters, shrink: shrink, directions: first..<n, source: p.matrix(rank, k).readOnly,
+                                  into: c.matrix(rank, width))
         }
         /// out[t][i][col] = f0[i][col] + result[i][t·k + col]
         func scatter(rows: Int, f0: MatrixView?, into out: UnsafeMutablePointer<Double>) {
@@ -173,7 +170,7 @@ public final class SpectralSolver: @unchecked Sendable {
 
         if let trainOut {
             // Train: f₀ + V diag(λ g) P = f₀ + V (shrinkage ⊙ P).
-            fillCoefficients(shrink: true)
+            try fillCoefficients(shrink: true)
             try MatrixProduct.gemm(v, c.matrix(rank, width).readOnly, into: result.matrix(n, width))
             if rank == 0 { result.matrix(n, width).fill(0) }
             scatter(rows: n, f0: targets.offsets, into: trainOut)
@@ -183,18 +180,21 @@ public final class SpectralSolver: @unchecked Sendable {
             // Test: f₀* + K_* V diag(g) P, associated the cheaper way: K_* (V c) costs
             // n·r·w + m·n·w flops, (K_* V) c costs m·n·r + m·r·w; the first wins whenever the
             // grid (w = points × outputs) is narrower than the spectrum, as it usually is.
-            fillCoefficients(shrink: false)
+            try fillCoefficients(shrink: false)
             let viaCoefficients = Double(n) * Double(rank) * Double(width) + Double(m) * Double(n) * Double(width)
             let viaProjection = Double(m) * Double(n) * Double(rank) + Double(m) * Double(rank) * Double(width)
             if viaCoefficients <= viaProjection {
-                let beta = try Workspace(count: max(try Sizes.product(n, width, "dual coefficients"), 1), for: "the dual coefficients")
+                let beta = try Workspace(count: max(try Sizes.product(n, width, "dual coefficients"), 1),
+                                         for: "the dual coefficients")
                 try MatrixProduct.gemm(v, c.matrix(rank, width).readOnly, into: beta.matrix(n, width))
                 if rank == 0 { beta.matrix(n, width).fill(0) }
                 try MatrixProduct.gemm(kt, beta.matrix(n, width).readOnly, into: result.matrix(m, width))
             } else {
-                let ktv = try Workspace(count: max(try Sizes.product(m, rank, "test projection"), 1), for: "the test projection")
+                let ktv = try Workspace(count: max(try Sizes.product(m, rank, "test projection"), 1),
+                                        for: "the test projection")
                 try MatrixProduct.gemm(kt, v, into: ktv.matrix(m, rank))
-                try MatrixProduct.gemm(ktv.matrix(m, rank).readOnly, c.matrix(rank, width).readOnly, into: result.matrix(m, width))
+                try MatrixProduct.gemm(ktv.matrix(m, rank).readOnly, c.matrix(rank, width).readOnly,
+                                       into: result.matrix(m, width))
             }
             if rank == 0 { result.matrix(m, width).fill(0) }
             scatter(rows: m, f0: test?.offsets, into: testOut)
@@ -221,7 +221,8 @@ public final class SpectralSolver: @unchecked Sendable {
     /// `Vᵀ (Y − f₀)` on the kernel's range (r × k, r = rank), the residual in eigen-coordinates.
     private func projected(_ residual: Workspace, k: Int) throws -> Workspace {
         let rank = n - firstActive
-        let p = try Workspace(count: max(try Sizes.product(rank, k, "projected residuals"), 1), for: "projected residuals")
+        let p = try Workspace(count: max(try Sizes.product(rank, k, "projected residuals"), 1),
+                              for: "projected residuals")
         try MatrixProduct.gemm(vectorView.columns(firstActive, n), transposeA: true, residual.matrix(n, k).readOnly,
                                into: p.matrix(rank, k))
         return p
@@ -249,11 +250,10 @@ public final class SpectralSolver: @unchecked Sendable {
         let first = firstActive, rank = n - first
         guard rank > 0 else { out.fill(0); return }
         let p = try projected(r0, k: k)
-        for i in 0..<rank {
-            let g = filter.value(eigenvalues[first + i])
-            for c in 0..<k { p.pointer[i * k + c] *= g }
-        }
-        try MatrixProduct.gemm(vectorView.columns(first, n), p.matrix(rank, k).readOnly, into: out)
+        let c = try Workspace(count: try Sizes.product(rank, k, "filtered targets"), for: "the filtered targets")
+        try spectrum.filtered([filter], shrink: false, directions: first..<n, source: p.matrix(rank, k).readOnly,
+                              into: c.matrix(rank, k))
+        try MatrixProduct.gemm(vectorView.columns(first, n), c.matrix(rank, k).readOnly, into: out)
         try InputCheck.finiteResult(out, "the dual coefficients")
     }
 
@@ -262,18 +262,9 @@ public final class SpectralSolver: @unchecked Sendable {
     /// `Σ_i λ_i g(λ_i)` (count, may be nil). Null-space directions have g = 0. The public Swift
     /// form is `filterValues(_:)`.
     package func filterValues(_ filters: [SpectralFilter], values: UnsafeMutablePointer<Double>?,
-                             shrinkage: UnsafeMutablePointer<Double>?, degreesOfFreedom: UnsafeMutablePointer<Double>?) {
-        for (t, f) in filters.enumerated() {
-            var dof = 0.0
-            for i in 0..<n {
-                let lambda = eigenvalues[i]
-                let g = i < firstActive ? 0 : f.value(lambda)
-                values?[t * n + i] = g
-                shrinkage?[t * n + i] = lambda * g
-                dof += lambda * g
-            }
-            degreesOfFreedom?[t] = dof
-        }
+                              shrinkage: UnsafeMutablePointer<Double>?,
+                              degreesOfFreedom: UnsafeMutablePointer<Double>?) {
+        spectrum.filterValues(filters, values: values, shrinkage: shrinkage, degreesOfFreedom: degreesOfFreedom)
     }
 }
 
@@ -282,8 +273,10 @@ extension SpectralSolver {
     private func flatPredictions(y: Matrix, f0Train: Matrix?, filters: [SpectralFilter], kTestTrain: Matrix?,
                                  f0Test: Matrix?) throws -> (train: [Matrix], test: [Matrix]) {
         let k = y.cols, m = kTestTrain?.rows ?? 0
-        var train = [Double](repeating: 0, count: try Sizes.product(filters.count, try Sizes.product(n, k, "n·k"), "predictions") + 1)
-        var test = [Double](repeating: 0, count: try Sizes.product(filters.count, try Sizes.product(m, k, "m·k"), "predictions") + 1)
+        var train = [Double](repeating: 0, count: try Sizes.product(filters.count, try Sizes.product(n, k, "n·k"),
+                                                                    "predictions") + 1)
+        var test = [Double](repeating: 0, count: try Sizes.product(filters.count, try Sizes.product(m, k, "m·k"),
+                                                                   "predictions") + 1)
         try Targets.with(y, f0Train) { targets in
             func run(_ testKernel: TestKernel?) throws {
                 try train.withUnsafeMutableBufferPointer { tr in
@@ -328,7 +321,8 @@ extension SpectralSolver {
 
     /// The filters of a grid against the eigenvalues: `values` g(λ) and `shrinkage` λ·g(λ)
     /// (count × n, row t for filter t) and the effective degrees of freedom (count).
-    public func filterValues(_ filters: [SpectralFilter]) throws -> (values: Matrix, shrinkage: Matrix, degreesOfFreedom: [Double]) {
+    public func filterValues(_ filters: [SpectralFilter]) throws -> (values: Matrix, shrinkage: Matrix,
+                                                                     degreesOfFreedom: [Double]) {
         var values = try Matrix(rows: filters.count, cols: n), shrinkage = values
         var dof = [Double](repeating: 0, count: filters.count)
         try values.withMutableView { v in
@@ -347,13 +341,15 @@ extension SpectralSolver {
                                  learningRate: Double = 1) throws -> Matrix {
         let filter = try filter(time: time, ridge: ridge, learningRate: learningRate, outputs: y.cols)
         var alpha = try Matrix(rows: n, cols: y.cols)
-        try Targets.with(y, f0Train) { targets in try alpha.withMutableView { try dualCoefficients(targets: targets, filter: filter, into: $0) } }
+        try Targets.with(y, f0Train) { targets in
+            try alpha.withMutableView { try dualCoefficients(targets: targets, filter: filter, into: $0) }
+        }
         return alpha
     }
 
     /// `Matrix` version of `selectRidge`.
     public func selectRidge(y: Matrix, f0Train: Matrix? = nil, ridges: [Double],
-                            criterion: SelectionCriterion) throws -> (scores: [Double], best: Int) {
+                            criterion: SelectionCriterion) throws -> RidgeSelection {
         try Targets.with(y, f0Train) { try selectRidge(targets: $0, ridges: ridges, criterion: criterion) }
     }
 }

@@ -25,7 +25,8 @@ public struct TestKernel {
     /// offsets a column per output.
     func require(trainRows n: Int, outputs k: Int) throws {
         guard kernel.cols == n else {
-            throw NTKError.dimensionMismatch("K_test_train has \(kernel.cols) columns but there are \(n) training points")
+            throw NTKError.dimensionMismatch("K_test_train has \(kernel.cols) columns but there are \(n) training "
+                                             + "points")
         }
         if let f0 = offsets, f0.cols != k {
             throw NTKError.dimensionMismatch("f0_test is \(f0.rows) × \(f0.cols) but must be \(rows) × \(k)")
@@ -37,7 +38,8 @@ public struct TestKernel {
     func predict(_ coefficients: MatrixView, into out: MutableMatrixView) throws {
         let k = coefficients.cols
         guard out.rows == rows, out.cols == k else {
-            throw NTKError.dimensionMismatch("the prediction output is \(out.rows) × \(out.cols) but must be \(rows) × \(k)")
+            throw NTKError.dimensionMismatch("the prediction output is \(out.rows) × \(out.cols) but must be "
+                                             + "\(rows) × \(k)")
         }
         try out.requireDisjoint(from: kernel, "the prediction output", "K_test_train")
         if let offsets {
@@ -50,6 +52,8 @@ public struct TestKernel {
 
     /// Calls `body` with the test kernel of `kernel` and `offsets` given as `Matrix` values.
     static func with<R>(_ kernel: Matrix, _ offsets: Matrix?, _ body: (TestKernel) throws -> R) throws -> R {
-        try kernel.withView { kv in try Matrix.withOptionalView(offsets) { try body(TestKernel(kernel: kv, offsets: $0)) } }
+        try kernel.withView { kv in
+            try Matrix.withOptionalView(offsets) { try body(TestKernel(kernel: kv, offsets: $0)) }
+        }
     }
 }

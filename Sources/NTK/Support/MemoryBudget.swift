@@ -40,9 +40,12 @@ public enum MemoryBudget {
     /// Sets the process-wide budget in bytes (0: back to automatic).
     /// - Throws: `invalidArgument` for a negative value.
     public static func setProcessDefault(_ bytes: Int) throws {
-        guard bytes >= 0 else { throw NTKError.invalidArgument("the memory budget must be >= 0 bytes (0: automatic), got \(bytes)") }
+        guard bytes >= 0 else {
+            throw NTKError.invalidArgument("the memory budget must be >= 0 bytes (0: automatic), got \(bytes)")
+        }
         setting.store(bytes, ordering: .releasing)
-        Log.info("memory budget: \(bytes == 0 ? "automatic, \(Log.bytes(automatic))" : Log.bytes(bytes)) for every blocked computation")
+        Log.info("memory budget: \(bytes == 0 ? "automatic, \(Log.bytes(automatic))" : Log.bytes(bytes)) for every "
+                 + "blocked computation")
     }
 
     /// The process-wide budget in bytes: the setting, or the automatic budget.
@@ -54,15 +57,18 @@ public enum MemoryBudget {
     /// The budget of one call: its own `limit` (nil or 0: the process-wide budget).
     public static func resolve(_ limit: Int?) throws -> Int {
         guard let limit, limit != 0 else { return processDefault }
-        guard limit > 0 else { throw NTKError.invalidArgument("memory limit must be > 0 bytes (or 0 for the default), got \(limit)") }
+        guard limit > 0 else {
+            throw NTKError.invalidArgument("memory limit must be > 0 bytes (or 0 for the default), got \(limit)")
+        }
         return limit
     }
 
     /// Throws `outOfMemory` when `bytes` (the smallest working set of `what`) exceed `budget`.
     public static func require(_ bytes: Int, within budget: Int, for what: @autoclosure () -> String) throws {
         guard bytes <= budget else {
-            throw NTKError.outOfMemory("\(what()) needs at least \(Log.bytes(bytes)) of working memory but the memory budget is \(Log.bytes(budget)); "
-                                       + "raise the budget (the call's memory limit or ntk_set_memory_budget) or shrink the problem")
+            throw NTKError.outOfMemory("\(what()) needs at least \(Log.bytes(bytes)) of working memory but the "
+                                       + "memory budget is \(Log.bytes(budget)); raise the budget (the call's memory "
+                                           + "limit or ntk_set_memory_budget) or shrink the problem")
         }
     }
 }

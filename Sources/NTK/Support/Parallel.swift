@@ -50,7 +50,9 @@ enum Parallel {
                     done.add(1, ordering: .relaxed)
                     try afterEach()
                 } catch {
-                    if failures[worker] == nil { failures[worker] = error as? NTKError ?? NTKError(.internalError, "\(error)") }
+                    if failures[worker] == nil {
+                        failures[worker] = error as? NTKError ?? NTKError(.internalError, "\(error)")
+                    }
                     stop.store(true, ordering: .relaxed)
                 }
             }
@@ -76,7 +78,9 @@ enum Parallel {
                 Unmanaged<Helper>.fromOpaque(context).release()  // no thread: the caller does the work
             }
         }
-        loop.drain(worker: 0) { try progress.report(0.99 * Double(loop.done.load(ordering: .relaxed)) / Double(max(count, 1))) }
+        loop.drain(worker: 0) {
+            try progress.report(0.99 * Double(loop.done.load(ordering: .relaxed)) / Double(max(count, 1)))
+        }
         for id in ids { pthread_join(id, nil) }
         for w in 0..<loop.workers { if let error = loop.failures[w] { throw error } }
     }

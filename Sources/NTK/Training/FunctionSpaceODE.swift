@@ -20,21 +20,11 @@ public enum FunctionSpaceODE {
                               rtol: Double = 1e-10, atol: Double = 1e-12,
                               trainOut: UnsafeMutablePointer<Double>?, testOut: UnsafeMutablePointer<Double>?,
                               progress: ProgressHandler = .none) throws {
-        try InputCheck.square(kTrain, "K_train")
+        try validate(kTrain: kTrain, targets: targets, times: times, loss: loss, test: test,
+                     tolerances: [(learningRate, "learning rate"), (rtol, "rtol"), (atol, "atol")],
+                     wantsTest: testOut != nil)
         let n = kTrain.rows, k = targets.outputs, m = test?.rows ?? 0
         let y = targets.y, f0Train = targets.offsets, kTestTrain = test?.kernel, f0Test = test?.offsets
-        try targets.requireRows(n, "K_train")
-        try test?.require(trainRows: n, outputs: k)
-        if testOut != nil && test == nil { throw NTKError.invalidArgument("test outputs need a test kernel") }
-        for t in times {
-            guard t.isFinite, t >= 0 else { throw NTKError.invalidArgument("ODE times must be finite and ≥ 0, got \(t) (use gradient_flow for t = inf with MSE)") }
-        }
-        for (v, what) in [(learningRate, "learning rate"), (rtol, "rtol"), (atol, "atol")] {
-            try InputCheck.finite(v, what)
-            guard v > 0 else { throw NTKError.invalidArgument("\(what) must be > 0, got \(v)") }
-        }
-        try InputCheck.finite(kTrain, "K_train")
-        try loss.validate(targets: y)
         let rows = n + m
         let size = try Sizes.product(rows, k, "ODE state")
         _ = try Sizes.product(try Sizes.product(size, max(times.count, 1), "ODE outputs"), 8, "ODE output bytes")
@@ -53,9 +43,11 @@ public enum FunctionSpaceODE {
         func rate(_ s: UnsafePointer<Double>, into out: UnsafeMutablePointer<Double>) throws {
             loss.evaluate(s, y, rows: n, k: k, gradient: lossGradient.pointer)
             let g = MatrixView(unchecked: UnsafePointer(lossGradient.pointer), rows: n, cols: k, ld: k)
-            try MatrixProduct.gemm(kTrain, g, alpha: -learningRate, into: MutableMatrixView(unchecked: out, rows: n, cols: k, ld: k))
+            try MatrixProduct.gemm(kTrain, g, alpha: -learningRate,
+                                   into: MutableMatrixView(unchecked: out, rows: n, cols: k, ld: k))
             if let kt = kTestTrain {
-                try MatrixProduct.gemm(kt, g, alpha: -learningRate, into: MutableMatrixView(unchecked: out + n * k, rows: m, cols: k, ld: k))
+                try MatrixProduct.gemm(kt, g, alpha: -learningRate,
+                                       into: MutableMatrixView(unchecked: out + n * k, rows: m, cols: k, ld: k))
             }
         }
 
@@ -70,12 +62,16 @@ public enum FunctionSpaceODE {
             while t < target {
                 steps += 1
                 if steps > maxSteps {
-                    throw NTKError.numericalFailure("the ODE needed more than \(maxSteps) steps to reach t = \(target); the problem is stiff: use gradient_flow for MSE, or shorter times")
+                    throw NTKError.numericalFailure("the ODE needed more than \(maxSteps) steps to reach "
+                                                    + "t = \(target); the problem is stiff: use gradient_flow for "
+                                                        + "MSE, or shorter times")
                 }
                 let hStep = min(h, target - t)
-                let (error, _) = try dormandPrinceStep(state.pointer, stages, trial.pointer, size, hStep, rtol, atol, rate)
+                let (error, _) = try dormandPrinceStep(state.pointer, stages, trial.pointer, size, hStep, rtol, atol,
+                                                       rate)
                 guard error.isFinite else {
-                    throw NTKError.numericalFailure("the ODE solution overflowed near t = \(t) (inputs or learning rate too large)")
+                    throw NTKError.numericalFailure(
+                        "the ODE solution overflowed near t = \(t) (inputs or learning rate too large)")
                 }
                 if error <= 1 {
                     t = hStep == target - t ? target : t + hStep
@@ -86,16 +82,40 @@ public enum FunctionSpaceODE {
                 }
                 let factor = error == 0 ? 5 : min(5, max(0.2, 0.9 * pow(error, -0.2)))
                 h = hStep * factor
-                guard h.isFinite, h > 0 else { throw NTKError.numericalFailure("the ODE step size collapsed at t = \(t)") }
+                guard h.isFinite, h > 0 else {
+                    throw NTKError.numericalFailure("the ODE step size collapsed at t = \(t)")
+                }
             }
             if let trainOut { (trainOut + index * n * k).update(from: state.pointer, count: n * k) }
             if let testOut { (testOut + index * m * k).update(from: state.pointer + n * k, count: m * k) }
         }
-        Log.info("gradient-flow ODE: \(steps) Dormand-Prince 5(4) steps to t = \(end) (rtol \(rtol), atol \(atol)), \(n) train and \(m) test points")
+        Log.info("gradient-flow ODE: \(steps) Dormand-Prince 5(4) steps to t = \(end) (rtol \(rtol), atol \(atol)), "
+                 + "\(n) train and \(m) test points")
         try progress.report(1)
     }
 
-    static func initialStep(_ s: UnsafePointer<Double>, _ f: UnsafePointer<Double>, _ size: Int, _ end: Double) -> Double {
+    /// Throws unless the kernel, targets, test kernel, times (finite, ≥ 0) and the positive
+    /// settings `tolerances` (value, name) are valid for `solve`.
+    private static func validate(kTrain: MatrixView, targets: Targets, times: [Double], loss: Loss, test: TestKernel?,
+                                 tolerances: [(Double, String)], wantsTest: Bool) throws {
+        try InputCheck.square(kTrain, "K_train")
+        try targets.requireRows(kTrain.rows, "K_train")
+        try test?.require(trainRows: kTrain.rows, outputs: targets.outputs)
+        if wantsTest && test == nil { throw NTKError.invalidArgument("test outputs need a test kernel") }
+        for t in times where !(t.isFinite && t >= 0) {
+            throw NTKError.invalidArgument("ODE times must be finite and ≥ 0, got \(t) (use gradient_flow for t = "
+                                           + "inf with MSE)")
+        }
+        for (v, what) in tolerances {
+            try InputCheck.finite(v, what)
+            guard v > 0 else { throw NTKError.invalidArgument("\(what) must be > 0, got \(v)") }
+        }
+        try InputCheck.finite(kTrain, "K_train")
+        try loss.validate(targets: targets.y)
+    }
+
+    static func initialStep(_ s: UnsafePointer<Double>, _ f: UnsafePointer<Double>, _ size: Int,
+                            _ end: Double) -> Double {
         var d0 = 0.0, d1 = 0.0
         for i in 0..<size { d0 = max(d0, abs(s[i])); d1 = max(d1, abs(f[i])) }
         let guess = d1 > 0 ? 0.01 * max(d0, 1e-6) / d1 : end
@@ -118,9 +138,11 @@ public enum FunctionSpaceODE {
 
     /// One trial step of size h from `y` (stage 0 holds f(y)); the 5th-order solution goes to
     /// `out`, stage 6 to f(out). Returns the scaled RMS error.
-    static func dormandPrinceStep(_ y: UnsafePointer<Double>, _ k: [Workspace], _ out: UnsafeMutablePointer<Double>, _ size: Int,
+    static func dormandPrinceStep(_ y: UnsafePointer<Double>, _ k: [Workspace], _ out: UnsafeMutablePointer<Double>,
+                                  _ size: Int,
                                   _ h: Double, _ rtol: Double, _ atol: Double,
-                                  _ rate: (UnsafePointer<Double>, UnsafeMutablePointer<Double>) throws -> Void) throws -> (Double, Void) {
+                                  _ rate: (UnsafePointer<Double>,
+                                           UnsafeMutablePointer<Double>) throws -> Void) throws -> (Double, Void) {
         for s in 1...6 {
             let row = a[s]
             for i in 0..<size {
@@ -172,14 +194,17 @@ extension FunctionSpaceODE {
                             _ learningRate: Double, _ kTestTrain: Matrix?, _ f0Test: Matrix?, _ rtol: Double,
                             _ atol: Double, _ progress: ProgressHandler) throws -> (train: [Matrix], test: [Matrix]) {
         let n = kTrain.rows, m = kTestTrain?.rows ?? 0, k = y.cols
-        var train = [Double](repeating: 0, count: try Sizes.product(times.count, try Sizes.product(n, k, "n·k"), "outputs") + 1)
-        var test = [Double](repeating: 0, count: try Sizes.product(times.count, try Sizes.product(m, k, "m·k"), "outputs") + 1)
+        var train = [Double](repeating: 0,
+                             count: try Sizes.product(times.count, try Sizes.product(n, k, "n·k"), "outputs") + 1)
+        var test = [Double](repeating: 0,
+                            count: try Sizes.product(times.count, try Sizes.product(m, k, "m·k"), "outputs") + 1)
         try kTrain.withView { kv in
             try Targets.with(y, f0Train) { targets in
                 func go(_ testKernel: TestKernel?) throws {
                     try train.withUnsafeMutableBufferPointer { tr in
                         try test.withUnsafeMutableBufferPointer { te in
-                            try solve(kTrain: kv, targets: targets, times: times, loss: loss, learningRate: learningRate,
+                            try solve(kTrain: kv, targets: targets, times: times, loss: loss,
+                                      learningRate: learningRate,
                                       test: testKernel, rtol: rtol, atol: atol, trainOut: tr.baseAddress,
                                       testOut: testKernel == nil ? nil : te.baseAddress, progress: progress)
                         }

@@ -8,7 +8,8 @@ final class GradientEngine {
     init(_ a: MLPArchitecture, capacity: Int) throws {
         architecture = a
         pass = try NetworkPass(a, capacity: capacity, deltas: false, derivatives: true)
-        outputGradient = try Workspace(count: try Sizes.product(capacity, a.outputDimension, "gradient"), for: "output gradients")
+        outputGradient = try Workspace(count: try Sizes.product(capacity, a.outputDimension, "gradient"),
+                                       for: "output gradients")
         let widest = ([a.inputDimension, a.outputDimension] + a.hiddenWidths).max() ?? 1
         signals = (try Workspace(count: try Sizes.product(capacity, widest, "signals"), for: "backpropagated signals"),
                    try Workspace(count: try Sizes.product(capacity, widest, "signals"), for: "backpropagated signals"))
@@ -30,8 +31,10 @@ final class GradientEngine {
             for l in stride(from: a.layerCount - 1, through: 0, by: -1) {
                 let fanIn = a.fanIn(l), fanOut = a.fanOut(l), scale = a.weightScale(l)
                 let (w, _) = pass.weights(l, theta)
-                let gW = MutableMatrixView(unchecked: gradient + a.weightOffset(l), rows: fanIn, cols: fanOut, ld: fanOut)
-                try MatrixProduct.gemm(pass.input(l), transposeA: true, g, alpha: scale, beta: start == 0 ? 0 : 1, into: gW)
+                let gW = MutableMatrixView(unchecked: gradient + a.weightOffset(l), rows: fanIn, cols: fanOut,
+                                           ld: fanOut)
+                try MatrixProduct.gemm(pass.input(l), transposeA: true, g, alpha: scale, beta: start == 0 ? 0 : 1,
+                                       into: gW)
                 if a.hasBias {
                     let gb = gradient + a.weightOffset(l) + fanIn * fanOut, c = a.biasScale
                     if start == 0 { gb.update(repeating: 0, count: fanOut) }

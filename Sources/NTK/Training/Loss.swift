@@ -27,12 +27,14 @@ public enum Loss: Sendable {
             for c in 0..<y.cols {
                 let v = y[i, c]
                 guard v >= 0, v <= 1 else {
-                    throw NTKError.invalidArgument("cross-entropy targets must be probabilities in [0, 1]; Y (row \(i), column \(c)) is \(v)")
+                    throw NTKError.invalidArgument("cross-entropy targets must be probabilities in [0, 1]; Y (row "
+                                                   + "\(i), column \(c)) is \(v)")
                 }
                 sum += v
             }
             if y.cols > 1 && abs(sum - 1) > 1e-6 {
-                throw NTKError.invalidArgument("cross-entropy targets must sum to 1 over the outputs; row \(i) sums to \(sum)")
+                throw NTKError.invalidArgument("cross-entropy targets must sum to 1 over the outputs; row \(i) sums "
+                                               + "to \(sum)")
             }
         }
     }

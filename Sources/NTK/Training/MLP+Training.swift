@@ -1,7 +1,8 @@
 // Training an MLP in place by gradient descent with kernel snapshots (see TrainingOptions).
 extension MLP {
     /// The loss over all rows of `x` and its gradient with respect to θ (P doubles, may be nil).
-    package func lossGradient(x: MatrixView, y: MatrixView, loss: Loss, into gradient: UnsafeMutablePointer<Double>?) throws -> Double {
+    package func lossGradient(x: MatrixView, y: MatrixView, loss: Loss,
+                              into gradient: UnsafeMutablePointer<Double>?) throws -> Double {
         try checkInput(x, "X")
         try checkTargets(y, rows: x.rows, loss: loss)
         let engine = try GradientEngine(architecture, capacity: min(max(x.rows, 1), 2048))
@@ -10,7 +11,8 @@ extension MLP {
 
     func checkTargets(_ y: MatrixView, rows: Int, loss: Loss) throws {
         guard y.rows == rows, y.cols == architecture.outputDimension else {
-            throw NTKError.dimensionMismatch("Y is \(y.rows) × \(y.cols) but must be \(rows) × \(architecture.outputDimension)")
+            throw NTKError.dimensionMismatch("Y is \(y.rows) × \(y.cols) but must be \(rows) × "
+                                             + "\(architecture.outputDimension)")
         }
         try loss.validate(targets: y)
     }
@@ -27,21 +29,13 @@ extension MLP {
     /// `train(x:y:options:probe:callback:)` with `Matrix` arguments.
     package func train(x: MatrixView, y: MatrixView, options o: TrainingOptions, probe: MatrixView? = nil,
                       callback: ((Int, Double) -> Bool)? = nil,
-                      snapshotHandler: ((Int, UnsafePointer<Double>, Double) throws -> Bool)? = nil) throws -> TrainingResult {
+                      snapshotHandler: ((Int, UnsafePointer<Double>,
+                                         Double) throws -> Bool)? = nil) throws -> TrainingResult {
         let a = architecture, n = x.rows, p = a.parameterCount
         try checkInput(x, "X")
         try checkTargets(y, rows: n, loss: o.loss)
-        try InputCheck.finite(o.learningRate, "learning rate")
-        guard o.learningRate > 0 else { throw NTKError.invalidArgument("learning rate must be > 0, got \(o.learningRate)") }
-        try InputCheck.finite(o.momentum, "momentum")
-        guard o.momentum >= 0, o.momentum < 1 else { throw NTKError.invalidArgument("momentum must be in [0, 1), got \(o.momentum)") }
-        guard o.epochs >= 0 else { throw NTKError.invalidArgument("epochs must be ≥ 0, got \(o.epochs)") }
         guard n >= 1 else { throw NTKError.invalidArgument("training needs at least one row") }
-        if let b = o.batchSize, b < 1 { throw NTKError.invalidArgument("batch size must be ≥ 1, got \(b)") }
-        let snapshots = Array(Set(o.snapshotEpochs)).sorted()
-        if let bad = snapshots.first(where: { $0 < 0 || $0 > o.epochs }) {
-            throw NTKError.invalidArgument("snapshot epoch \(bad) is outside 0...\(o.epochs)")
-        }
+        let snapshots = try o.validatedSnapshots()
         var probeKernel: Workspace?
         if !snapshots.isEmpty {
             guard let probe else { throw NTKError.invalidArgument("kernel snapshots need a probe set") }
@@ -57,26 +51,16 @@ extension MLP {
         let gradient = try Workspace(count: p, for: "the gradient")
         let velocity = try Workspace(count: p, for: "the momentum")
         velocity.pointer.update(repeating: 0, count: p)
-        let batchX = batch < n ? try Workspace(count: try Sizes.product(batch, a.inputDimension, "batch"), for: "a batch") : nil
-        let batchY = batch < n ? try Workspace(count: try Sizes.product(batch, a.outputDimension, "batch"), for: "a batch") : nil
-        var order = Array(0..<n)
-        var rng = NormalGenerator(seed: o.seed)
+        let minibatches = batch < n ? try Minibatches(x: x, y: y, size: batch, seed: o.seed) : nil
 
-        var result = TrainingResult(losses: [], epochsRun: 0, diverged: false, snapshotEpochs: [], kernels: [], lambdaMax: [])
-        func publish(_ source: UnsafePointer<Double>) throws { try setParameters(source, count: p) }
+        var result = TrainingResult(losses: [], epochsRun: 0, diverged: false, snapshotEpochs: [], kernels: [],
+                                    lambdaMax: [])
         /// Records the snapshot of `epoch` if one is asked for; false when the handler stops training.
         func snapshot(_ epoch: Int) throws -> Bool {
             guard snapshots.contains(epoch), let probe, let probeKernel else { return true }
-            try publish(theta.pointer)
-            let m = probe.rows
-            try EmpiricalKernel.compute(self, probe, nil, into: MutableMatrixView(unchecked: probeKernel.pointer, rows: m, cols: m, ld: max(m, 1)))
-            let kernel = UnsafePointer(probeKernel.pointer)
-            let lambda = try SymmetricEigen.largestEigenvalue(MatrixView(unchecked: kernel, rows: m, cols: m, ld: max(m, 1)))
-            result.snapshotEpochs.append(epoch)
-            result.lambdaMax.append(lambda)
-            if let snapshotHandler { return try snapshotHandler(epoch, kernel, lambda) }
-            result.kernels.append(try Matrix(rows: m, cols: m, elements: Array(UnsafeBufferPointer(start: kernel, count: m * m))))
-            return true
+            try setParameters(theta.pointer, count: p)
+            return try recordSnapshot(epoch: epoch, probe: probe, kernel: probeKernel, handler: snapshotHandler,
+                                      into: &result)
         }
 
         Log.info("training: \(n) rows, \(p) parameters, \(o.epochs) epochs of "
@@ -92,44 +76,55 @@ extension MLP {
         lastGood.pointer.update(from: theta.pointer, count: p)
         guard try snapshot(0) else { return result }
         for epoch in 1...max(o.epochs, 1) where o.epochs >= 1 {
-            if batch == n {
-                step(theta.storage.pointer, gradient.pointer, velocity.pointer, p, o)
-            } else {
-                // Shuffle (Fisher–Yates on SplitMix64 words), then one step per minibatch.
-                for i in stride(from: n - 1, to: 0, by: -1) {
-                    let j = Int(rng.nextWord() % UInt64(i + 1))
-                    order.swapAt(i, j)
-                }
-                for start in stride(from: 0, to: n, by: batch) {
-                    let rows = min(batch, n - start)
-                    guard let bx = batchX, let by = batchY else { break }
-                    for (r, source) in order[start..<(start + rows)].enumerated() {
-                        (bx.pointer + r * a.inputDimension).update(from: x.row(source), count: a.inputDimension)
-                        (by.pointer + r * a.outputDimension).update(from: y.row(source), count: a.outputDimension)
-                    }
-                    let xb = MatrixView(unchecked: bx.pointer, rows: rows, cols: a.inputDimension, ld: a.inputDimension)
-                    let yb = MatrixView(unchecked: by.pointer, rows: rows, cols: a.outputDimension, ld: a.outputDimension)
+            if let minibatches {
+                try minibatches.epoch { xb, yb in
                     _ = try engine.gradient(theta, x: xb, y: yb, loss: o.loss, into: gradient.pointer)
                     step(theta.storage.pointer, gradient.pointer, velocity.pointer, p, o)
                 }
+            } else {
+                step(theta.storage.pointer, gradient.pointer, velocity.pointer, p, o)
             }
             // The loss after this epoch (and, full batch, the gradient for the next step, if any).
             let more = epoch < o.epochs
-            loss = try engine.gradient(theta, x: x, y: y, loss: o.loss, into: batch == n && more ? gradient.pointer : nil)
+            loss = try engine.gradient(theta, x: x, y: y, loss: o.loss,
+                                       into: batch == n && more ? gradient.pointer : nil)
             result.losses.append(loss)
             result.epochsRun = epoch
             if !loss.isFinite {
                 result.diverged = true
-                Log.warning("training diverged at epoch \(epoch) (loss \(loss)); the network keeps the parameters of epoch \(epoch - 1); try a smaller learning rate")
+                Log.warning("training diverged at epoch \(epoch) (loss \(loss)); the network keeps the parameters of "
+                            + "epoch \(epoch - 1); try a smaller learning rate")
                 break
             }
             lastGood.pointer.update(from: theta.pointer, count: p)
             guard try snapshot(epoch) else { break }
             if let callback, !callback(epoch, loss) { break }
         }
-        try publish(UnsafePointer(lastGood.pointer))
-        Log.info("training: \(result.epochsRun) of \(o.epochs) epochs run, loss \(result.losses.first ?? .nan) -> \(result.losses.last ?? .nan)")
+        try setParameters(UnsafePointer(lastGood.pointer), count: p)
+        Log.info("training: \(result.epochsRun) of \(o.epochs) epochs run, loss \(result.losses.first ?? .nan) -> "
+                 + "\(result.losses.last ?? .nan)")
         return result
+    }
+
+    /// Appends the empirical NTK of `probe` (with the network's current parameters) and its
+    /// largest eigenvalue to `result` — the kernel itself only without a `handler`, which
+    /// otherwise receives it (valid during the call) and returns false to stop training.
+    private func recordSnapshot(epoch: Int, probe: MatrixView, kernel probeKernel: Workspace,
+                                handler: ((Int, UnsafePointer<Double>, Double) throws -> Bool)?,
+                                into result: inout TrainingResult) throws -> Bool {
+        let m = probe.rows
+        try EmpiricalKernel.compute(self, probe, nil,
+                                    into: MutableMatrixView(unchecked: probeKernel.pointer, rows: m, cols: m,
+                                                            ld: max(m, 1)))
+        let kernel = UnsafePointer(probeKernel.pointer)
+        let lambda = try SymmetricEigen.largestEigenvalue(MatrixView(unchecked: kernel, rows: m, cols: m,
+                                                                     ld: max(m, 1)))
+        result.snapshotEpochs.append(epoch)
+        result.lambdaMax.append(lambda)
+        if let handler { return try handler(epoch, kernel, lambda) }
+        result.kernels.append(try Matrix(rows: m, cols: m,
+                                         elements: Array(UnsafeBufferPointer(start: kernel, count: m * m))))
+        return true
     }
 
     /// One (momentum) gradient step in place.
@@ -153,7 +148,8 @@ extension MLP {
         var gradient = [Double](repeating: 0, count: architecture.parameterCount)
         let value = try x.withView { xv in
             try y.withView { yv in
-                try gradient.withUnsafeMutableBufferPointer { try lossGradient(x: xv, y: yv, loss: loss, into: $0.baseAddress) }
+                try gradient.withUnsafeMutableBufferPointer { try lossGradient(x: xv, y: yv, loss: loss,
+                                                                               into: $0.baseAddress) }
             }
         }
         return (value, gradient)
@@ -166,7 +162,8 @@ extension MLP {
                       callback: ((Int, Double) -> Bool)? = nil) throws -> TrainingResult {
         try x.withView { xv in
             try y.withView { yv in
-                try Matrix.withOptionalView(probe) { try train(x: xv, y: yv, options: options, probe: $0, callback: callback) }
+                try Matrix.withOptionalView(probe) { try train(x: xv, y: yv, options: options, probe: $0,
+                                                               callback: callback) }
             }
         }
     }

@@ -38,6 +38,25 @@ public struct TrainingOptions: Sendable {
         self.seed = seed
         self.snapshotEpochs = snapshotEpochs
     }
+
+    /// The snapshot epochs, sorted and without repeats. - Throws: `invalidArgument` unless
+    /// η > 0 is finite, μ ∈ [0, 1), epochs ≥ 0, the batch size ≥ 1 and every snapshot epoch lies
+    /// in 0...epochs.
+    func validatedSnapshots() throws -> [Int] {
+        try InputCheck.finite(learningRate, "learning rate")
+        guard learningRate > 0 else { throw NTKError.invalidArgument("learning rate must be > 0, got \(learningRate)") }
+        try InputCheck.finite(momentum, "momentum")
+        guard momentum >= 0, momentum < 1 else {
+            throw NTKError.invalidArgument("momentum must be in [0, 1), got \(momentum)")
+        }
+        guard epochs >= 0 else { throw NTKError.invalidArgument("epochs must be ≥ 0, got \(epochs)") }
+        if let b = batchSize, b < 1 { throw NTKError.invalidArgument("batch size must be ≥ 1, got \(b)") }
+        let snapshots = Array(Set(snapshotEpochs)).sorted()
+        if let bad = snapshots.first(where: { $0 < 0 || $0 > epochs }) {
+            throw NTKError.invalidArgument("snapshot epoch \(bad) is outside 0...\(epochs)")
+        }
+        return snapshots
+    }
 }
 
 /// What a training run did.

@@ -30,7 +30,7 @@ REDUCE_FN = ctypes.CFUNCTYPE(c_int, POINTER(c_double), c_int64, c_void_p)
 #: ``void (*)(void *user, ntk_log_level level, const char *message)``: the log handler type.
 LOG_FN = ctypes.CFUNCTYPE(None, c_void_p, c_int, c_char_p)
 
-#: The typed enums of ntk.h, value for value (tests/test_abi.py checks them against the header).
+#: The typed enums of ntk.h, value for value (scripts/check_abi.py checks them against the header).
 ENUMS = {
     "ntk_status": {
         "NTK_OK": 0, "NTK_ERR_INVALID_ARGUMENT": -1, "NTK_ERR_DIMENSION_MISMATCH": -2, "NTK_ERR_NON_FINITE": -3,
@@ -55,6 +55,7 @@ ENUMS = {
     "ntk_center_selection": {"NTK_CENTERS_UNIFORM": 0, "NTK_CENTERS_PIVOTED_CHOLESKY": 1},
     "ntk_nystrom_solver": {"NTK_NYSTROM_DIRECT": 0, "NTK_NYSTROM_CG": 1},
     "ntk_kernel_kind": {"NTK_KERNEL_NTK": 0, "NTK_KERNEL_NNGP": 1},
+    "ntk_x_filter_form": {"NTK_X_FILTER_VALUE": 0, "NTK_X_FILTER_SHRINKAGE": 1},
 }
 
 
@@ -120,7 +121,8 @@ class EmpiricalNTKOptions(_Options):
 
 class InfiniteWidthOptions(_Options):
     _init = "ntk_infinite_width_options_init"
-    _fields_ = [("size", c_size_t), ("quadrature_points", c_int), ("progress", PROGRESS_FN), ("progress_user", c_void_p)]
+    _fields_ = [("size", c_size_t), ("quadrature_points", c_int), ("progress", PROGRESS_FN),
+                ("progress_user", c_void_p)]
 
 
 class TrainOptions(_Options):
@@ -176,15 +178,24 @@ class MatrixFreeOptions(_Options):
     _init = "ntk_matrix_free_options_init"
     _fields_ = [("size", c_size_t), ("tol", c_double), ("max_iter", c_int64), ("preconditioner_rank", c_int64),
                 ("seed", c_uint64), ("learning_rate", c_double), ("memory_limit", c_int64),
-                ("progress", PROGRESS_FN), ("progress_user", c_void_p), ("reduce", REDUCE_FN), ("reduce_user", c_void_p)]
+                ("progress", PROGRESS_FN), ("progress_user", c_void_p), ("reduce", REDUCE_FN),
+                ("reduce_user", c_void_p)]
 
 
 class Points(ctypes.Structure):
     """``ntk_points``: rows X (m x d) and offsets f0 (NULL: 0)."""
-    _fields_ = [("m", c_int64), ("X", POINTER(c_double)), ("ldx", c_int64), ("f0", POINTER(c_double)), ("ldf0", c_int64)]
+    _fields_ = [("m", c_int64), ("X", POINTER(c_double)), ("ldx", c_int64), ("f0", POINTER(c_double)),
+                ("ldf0", c_int64)]
 
 
-#: C struct name -> ctypes class (checked against the header by tests/test_abi.py).
+class Spectrum(ctypes.Structure):
+    """``ntk_x_spectrum`` (experimental): eigenvalues of a kernel on n points, the targets in its
+    eigenbasis P (count x k) and the mass outside the span."""
+    _fields_ = [("count", c_int64), ("n", c_int64), ("k", c_int64), ("eigenvalues", POINTER(c_double)),
+                ("projected", POINTER(c_double)), ("ldp", c_int64), ("outside", c_double)]
+
+
+#: C struct name -> ctypes class (checked against the header by scripts/check_abi.py).
 STRUCTS = {
     "ntk_targets": Targets, "ntk_test_kernel": TestKernel,
     "ntk_kernel_ridge_options": KernelRidgeOptions, "ntk_features_ridge_options": FeaturesRidgeOptions,
@@ -193,7 +204,7 @@ STRUCTS = {
     "ntk_train_options": TrainOptions, "ntk_ode_options": ODEOptions,
     "ntk_ensemble_options": EnsembleOptions, "ntk_ensemble_test": EnsembleTest, "ntk_gp_options": GPOptions,
     "ntk_nystrom_options": NystromOptions, "ntk_nystrom_test": NystromTest,
-    "ntk_matrix_free_options": MatrixFreeOptions, "ntk_points": Points,
+    "ntk_matrix_free_options": MatrixFreeOptions, "ntk_points": Points, "ntk_x_spectrum": Spectrum,
 }
 
 _d = POINTER(c_double)
@@ -209,8 +220,10 @@ _SIGNATURES = {
     "ntk_blas_info": ([_P(c_char_p), _P(c_char_p), _P(c_int), _P(c_int)], c_int),
     "ntk_blas_set_num_threads": ([c_int], c_int),
     "ntk_set_log_handler": ([LOG_FN, c_void_p, c_int], c_int),
-    "ntk_gram": ([c_int64, c_int64, c_int64, c_double, _d, c_int64, _d, c_int64, _d, c_int64, PROGRESS_FN, c_void_p], c_int),
-    "ntk_cholesky_solve": ([c_int64, c_int64, _d, c_int64, c_double, _d, c_int64, _d, c_int64, PROGRESS_FN, c_void_p], c_int),
+    "ntk_gram": ([c_int64, c_int64, c_int64, c_double, _d, c_int64, _d, c_int64, _d, c_int64, PROGRESS_FN, c_void_p],
+                 c_int),
+    "ntk_cholesky_solve": ([c_int64, c_int64, _d, c_int64, c_double, _d, c_int64, _d, c_int64, PROGRESS_FN, c_void_p],
+                           c_int),
     "ntk_cholesky_factor_create": ([c_int64, _d, c_int64, c_double, PROGRESS_FN, c_void_p, _out], c_int),
     "ntk_cholesky_factor_solve": ([_h, c_int64, _d, c_int64, _d, c_int64], c_int),
     "ntk_cholesky_factor_order": ([_h, _i64], c_int),
@@ -237,6 +250,11 @@ _SIGNATURES = {
     "ntk_spectral_select_ridge": ([_h, _P(Targets), c_int64, _d, c_int, _d, _i64], c_int),
     "ntk_spectral_max_learning_rate": ([_h, c_int64, _d, _d], c_int),
     "ntk_spectral_free": ([_h], None),
+    "ntk_x_spectrum_regularize": ([c_int64, _d, c_int, _i64, _d], c_int),
+    "ntk_x_spectrum_filter": ([_P(Spectrum), c_int64, _d, _d, c_double, c_int, _d, c_int64], c_int),
+    "ntk_x_spectrum_gcv": ([_P(Spectrum), c_int64, _d, _d, _i64], c_int),
+    "ntk_x_spectrum_loo_terms": ([_P(Spectrum), c_int64, _d, _d, c_int64, _d, c_int64], c_int),
+    "ntk_x_spectrum_loo": ([_P(Spectrum), c_int64, _d, _d, c_int64, _d, c_int64, _d, _i64], c_int),
     "ntk_max_learning_rate": ([c_int64, _d, c_int64, c_int64, _d, _d, PROGRESS_FN, c_void_p], c_int),
     "ntk_mlp_options_init": ([_P(MLPOptions)], c_int),
     "ntk_mlp_create": ([c_int64, c_int64, _i64, c_int64, c_int, _P(MLPOptions), _out], c_int),
@@ -250,7 +268,8 @@ _SIGNATURES = {
     "ntk_empirical_ntk": ([_h, c_int64, _d, c_int64, c_int64, _d, c_int64, c_int, _P(EmpiricalNTKOptions),
                            _d, c_int64], c_int),
     "ntk_empirical_ntk_diagonal": ([_h, c_int64, _d, c_int64, c_int, _d, c_int64], c_int),
-    "ntk_jacobian_ntk": ([c_int64, c_int64, c_int64, c_int64, _d, _d, c_int, _d, c_int64, PROGRESS_FN, c_void_p], c_int),
+    "ntk_jacobian_ntk": ([c_int64, c_int64, c_int64, c_int64, _d, _d, c_int, _d, c_int64, PROGRESS_FN, c_void_p],
+                         c_int),
     "ntk_mlp_free": ([_h], None),
     "ntk_infinite_width_options_init": ([_P(InfiniteWidthOptions)], c_int),
     "ntk_infinite_width_kernels": ([_h, c_int64, _d, c_int64, c_int64, _d, c_int64, _P(InfiniteWidthOptions),
@@ -266,7 +285,8 @@ _SIGNATURES = {
     "ntk_ensemble_gradient_flow": ([c_int64, _d, c_int64, _d, c_int64, _P(Targets), _P(EnsembleTest), c_int64, _d,
                                     _P(EnsembleOptions), _d, _d], c_int),
     "ntk_gp_options_init": ([_P(GPOptions)], c_int),
-    "ntk_gp_posterior": ([c_int64, _d, c_int64, _P(Targets), _P(TestKernel), _d, c_int64, _P(GPOptions), _d, _d, _d], c_int),
+    "ntk_gp_posterior": ([c_int64, _d, c_int64, _P(Targets), _P(TestKernel), _d, c_int64, _P(GPOptions), _d, _d, _d],
+                         c_int),
     "ntk_gradient_flow_ode": ([c_int64, _d, c_int64, _P(Targets), _P(TestKernel), c_int64, _d, c_int,
                                _P(ODEOptions), _d, _d], c_int),
     "ntk_set_memory_budget": ([c_int64], c_int),
@@ -294,8 +314,8 @@ _SIGNATURES = {
     "ntk_empirical_ridge_residuals": ([_h, _d], c_int),
     "ntk_empirical_ridge_dual_coefficients": ([_h, _d, c_int64], c_int),
     "ntk_empirical_ridge_free": ([_h], None),
-    "ntk_empirical_gradient_flow": ([_h, c_int64, _d, c_int64, _P(Targets), c_int64, _d, _P(Points), _P(MatrixFreeOptions),
-                                     _d, _d, _d], c_int),
+    "ntk_empirical_gradient_flow": ([_h, c_int64, _d, c_int64, _P(Targets), c_int64, _d, _P(Points),
+                                     _P(MatrixFreeOptions), _d, _d, _d], c_int),
     "ntk_live_handle_count": ([], c_int64),
 }
 
@@ -377,11 +397,13 @@ if (_number // 10000, _number // 100 % 100 if EXPECTED_VERSION[0] == 0 else 0) !
         EXPECTED_VERSION[0], EXPECTED_VERSION[1] if EXPECTED_VERSION[0] == 0 else 0):
     raise LibraryNotFoundError(
         f"{path} is libntk {lib.ntk_version_string().decode()}, but this package needs version "
-        f"{EXPECTED_VERSION[0]}.{EXPECTED_VERSION[1]}; rebuild the library or reinstall the package from the same checkout")
+        f"{EXPECTED_VERSION[0]}.{EXPECTED_VERSION[1]}; rebuild the library or reinstall the package from the "
+        "same checkout")
 
 
 #: C argument names in library messages and what the Python functions call them.
-_PYTHON_NAMES = [("targets->Y", "Y"), ("targets->f0", "f0_train"), ("targets->k", "Y"), ("test->K_test_train", "K_test_train"),
+_PYTHON_NAMES = [("targets->Y", "Y"), ("targets->f0", "f0_train"), ("targets->k", "Y"),
+                 ("test->K_test_train", "K_test_train"),
                  ("test->f0", "f0_test"), ("test->m", "K_test_train"), ("options->ridge_scale", "ridge_relative"),
                  ("options->activation_parameter", "leaky_slope"), ("options->w_std", "W_std"),
                  ("options->b_std", "b_std"), ("options->", "")]

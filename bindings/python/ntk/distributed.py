@@ -75,7 +75,8 @@ _SIGNATURES = {
     "ntk_mpi_kernel_ridge_free": ([_h], None),
     "ntk_mpi_spectral_create": ([_h, c_int, _out], c_int),
     "ntk_mpi_spectral_eigenvalues": ([_h, _d], c_int),
-    "ntk_mpi_spectral_predict": ([_h, _P(Targets), c_int64, _d, _d, _h, _d, c_int64, _P(SpectralOptions), _d, _d], c_int),
+    "ntk_mpi_spectral_predict": ([_h, _P(Targets), c_int64, _d, _d, _h, _d, c_int64, _P(SpectralOptions), _d, _d],
+                                 c_int),
     "ntk_mpi_spectral_select_ridge": ([_h, _P(Targets), c_int64, _d, c_int, _d, _i64], c_int),
     "ntk_mpi_spectral_free": ([_h], None),
     "ntk_mpi_nystrom_fit": ([c_void_p, _h, c_int64, _d, c_int64, _P(Targets), c_double, c_int64, _d, c_int64,
@@ -227,7 +228,8 @@ class DistributedMatrix(_Handle):
         super().close()
 
 
-_LAYOUTS = {"replicated": ENUMS["ntk_mpi_layout"]["NTK_MPI_REPLICATED"], "rows": ENUMS["ntk_mpi_layout"]["NTK_MPI_BY_ROWS"]}
+_LAYOUTS = {"replicated": ENUMS["ntk_mpi_layout"]["NTK_MPI_REPLICATED"],
+            "rows": ENUMS["ntk_mpi_layout"]["NTK_MPI_BY_ROWS"]}
 
 
 def _points(net, X, layout, name):
@@ -312,7 +314,8 @@ class KernelRidge(_Handle):
         m = K.shape[0]
         f, pf, ldf = _arrays.optional_matrix(f0_test, "f0_test", (m, self._k))
         out = np.empty((m, self._k))
-        _check(mpi.ntk_mpi_kernel_ridge_predict(self._live(), K._live(), pf, ldf, _arrays.pointer(out), max(self._k, 1)))
+        _check(mpi.ntk_mpi_kernel_ridge_predict(self._live(), K._live(), pf, ldf, _arrays.pointer(out),
+                                                max(self._k, 1)))
         return self._shape(out)
 
 
@@ -348,7 +351,8 @@ class SpectralSolver(_Handle):
         test = np.empty((count, m, k)) if K_test_train is not None else None
         options = SpectralOptions(learning_rate=_scalar(learning_rate, "learning_rate"))
         _check(mpi.ntk_mpi_spectral_predict(self._live(), ctypes.byref(targets.c), count, _arrays.pointer(times),
-                                            _arrays.pointer(ridges), None if K_test_train is None else K_test_train._live(),
+                                            _arrays.pointer(ridges),
+                                            None if K_test_train is None else K_test_train._live(),
                                             pf, ldf, ctypes.byref(options), _arrays.pointer(train),
                                             _arrays.NULL if test is None else _arrays.pointer(test)))
         if targets.was_vector:

@@ -106,7 +106,8 @@ def ensemble_gradient_flow(nngp_train, ntk_train, Y, times, nngp_test_train=None
     y, py, ldy, _ = regression_targets(Y, n, "nngp_train")
     k = y.shape[1]
     t = _times(times)
-    given = [a is not None for a in (nngp_test_train, nngp_test)] + ([ntk_test_train is not None] if ntk is not None else [])
+    given = [a is not None for a in (nngp_test_train, nngp_test)]
+    given += [ntk_test_train is not None] if ntk is not None else []
     keep = [y, nngp, ntk]
     if any(given) and not all(given):
         raise InvalidArgumentError("test kernels come together: nngp_test_train and nngp_test"
@@ -214,7 +215,8 @@ def sampled_ensemble(net, X_train, Y, times, X_test=None, n_networks=100, mode="
     y = y.reshape(len(y), -1) if y.ndim == 1 else y
     n, k = y.shape[0], net.output_dim
     if y.shape != (x.shape[0], k):
-        raise DimensionMismatchError(f"Y must have shape ({x.shape[0]}, {k}) (or ({x.shape[0]},) for one output), got {np.shape(Y)}")
+        raise DimensionMismatchError(f"Y must have shape ({x.shape[0]}, {k}) (or ({x.shape[0]},) for one output), "
+                                     f"got {np.shape(Y)}")
     t = _times(times)
     seeds = list(range(_arrays.integer(n_networks, "n_networks"))) if seeds is None else [int(s) for s in seeds]
     if len(seeds) < 2:

@@ -62,7 +62,8 @@ def empirical_ntk(net, X1, X2=None, output="mean", method="structured", memory_l
         raise InvalidArgumentError(f"memory_limit must be > 0 bytes, got {memory_limit}")
     out = np.empty(_kernel_shape(n1, n2, net.output_dim, output))
     cb = Callback(progress)
-    options = EmpiricalNTKOptions(method=_choice(method, _METHODS, "method"), memory_limit=limit, progress=cb.c_function)
+    options = EmpiricalNTKOptions(method=_choice(method, _METHODS, "method"), memory_limit=limit,
+                                  progress=cb.c_function)
     cb.call(lib.ntk_empirical_ntk, net._live(), n1, p1, ld1, n2, p2, ld2, form, ctypes.byref(options),
             _arrays.pointer(out), _row_length(out))
     return out
@@ -118,7 +119,8 @@ def jacobian_ntk(J1, J2=None, output="mean", progress=None):
         n2 = j2.shape[0]
     out = np.empty(_kernel_shape(n1, n2, k, output))
     cb = Callback(progress)
-    cb.call(lib.ntk_jacobian_ntk, n1, n2, k, p, _arrays.pointer(j1), _arrays.NULL if j2 is None else _arrays.pointer(j2),
+    cb.call(lib.ntk_jacobian_ntk, n1, n2, k, p, _arrays.pointer(j1),
+            _arrays.NULL if j2 is None else _arrays.pointer(j2),
             _choice(output, _OUTPUTS, "output"), _arrays.pointer(out), _row_length(out),
             cb.c_function, None)
     return out

@@ -49,7 +49,8 @@ def _options(solver, centers, kernel, tol, max_iter, preconditioned, seed, quadr
     seed = _int(seed, "seed")
     limit = 0 if memory_limit is None else _int(memory_limit, "memory_limit")
     if memory_limit is not None and limit <= 0:
-        raise InvalidArgumentError(f"memory_limit must be > 0 bytes (or None for the memory budget), got {memory_limit}")
+        raise InvalidArgumentError(f"memory_limit must be > 0 bytes (or None for the memory budget), "
+                                   f"got {memory_limit}")
     return NystromOptions(
         solver=_arrays.choice(solver, _SOLVERS, "solver"), centers=_arrays.choice(centers, _CENTERS, "centers"),
         kernel=_arrays.choice(kernel, _KERNELS, "kernel"), preconditioned=1 if preconditioned else 0,
@@ -94,8 +95,8 @@ class NystromRidge(Handle):
     progress : callable or True, optional
 
     Attributes: ``n``, ``n_centers`` (m used), ``n_outputs``, ``ridge``, ``solver``, ``centers``
-    (indices into X, in the order chosen; None for centre points you gave), ``coef_`` (beta, (m, k)), ``eigenvalues`` (direct only),
-    ``iterations``, ``residuals``, ``converged``, ``jitter``.
+    (indices into X, in the order chosen; None for centre points you gave), ``coef_`` (beta, (m, k)),
+    ``eigenvalues`` (direct only), ``iterations``, ``residuals``, ``converged``, ``jitter``.
     """
 
     _free = "ntk_nystrom_free"
@@ -119,7 +120,8 @@ class NystromRidge(Handle):
             cb.call(lib.ntk_nystrom_fit_centers, net._live(), x.shape[0], px, ldx, ctypes.byref(targets.c),
                     _scalar(ridge, "ridge"), c.shape[0], pc, ldc, ctypes.byref(options), ctypes.byref(handle))
         else:
-            cb.call(lib.ntk_nystrom_fit, net._live(), x.shape[0], px, ldx, ctypes.byref(targets.c), _scalar(ridge, "ridge"),
+            cb.call(lib.ntk_nystrom_fit, net._live(), x.shape[0], px, ldx, ctypes.byref(targets.c),
+                    _scalar(ridge, "ridge"),
                     _int(n_centers, "n_centers"), ctypes.byref(options), ctypes.byref(handle))
         self._handle = handle
         self._init(targets.was_vector, solver, net.input_dim, on_points=True, indices=not points)
@@ -151,7 +153,8 @@ class NystromRidge(Handle):
         self._vector, self.solver, self._input_dim, self._on_points = was_vector, solver, input_dim, on_points
         n, m, k, iterations = (ctypes.c_int64() for _ in range(4))
         residual, jitter, converged = ctypes.c_double(), ctypes.c_double(), ctypes.c_int()
-        call("ntk_nystrom_info", self._live(), ctypes.byref(n), ctypes.byref(m), ctypes.byref(k), ctypes.byref(iterations),
+        call("ntk_nystrom_info", self._live(), ctypes.byref(n), ctypes.byref(m), ctypes.byref(k),
+             ctypes.byref(iterations),
              ctypes.byref(residual), ctypes.byref(converged), ctypes.byref(jitter))
         self.n, self.n_centers, self.n_outputs = n.value, m.value, k.value
         self.iterations, self.converged, self.jitter = iterations.value, bool(converged.value), jitter.value
@@ -177,11 +180,13 @@ class NystromRidge(Handle):
     def _test(self, X, K_test_centers, f0_test):
         """The ``ntk_nystrom_test`` of a call, with the arrays it points to kept alive."""
         if (X is None) == (K_test_centers is None):
-            raise InvalidArgumentError("give exactly one of X (points) and K_test_centers (their kernel against the centres)")
+            raise InvalidArgumentError("give exactly one of X (points) and K_test_centers "
+                                       "(their kernel against the centres)")
         keep = []
         if X is not None:
             if not self._on_points:
-                raise InvalidArgumentError("this model was fitted on a kernel (from_kernel): pass K_test_centers, not X")
+                raise InvalidArgumentError("this model was fitted on a kernel (from_kernel): "
+                                           "pass K_test_centers, not X")
             x, px, ldx, _ = _arrays.matrix(X, "X")
             if x.shape[1] != self._input_dim:
                 raise DimensionMismatchError(f"X must have {self._input_dim} columns, got shape {x.shape}")
@@ -192,7 +197,8 @@ class NystromRidge(Handle):
                 raise InvalidArgumentError("this model was fitted on points: pass X, not K_test_centers")
             kt, pk, ldk, _ = _arrays.matrix(K_test_centers, "K_test_centers")
             if kt.shape[1] != self.n_centers:
-                raise DimensionMismatchError(f"K_test_centers must have {self.n_centers} columns (centres), got shape {kt.shape}")
+                raise DimensionMismatchError(f"K_test_centers must have {self.n_centers} columns (centres), "
+                                             f"got shape {kt.shape}")
             t, keep = kt.shape[0], [kt]
             px, ldx = _arrays.NULL, 1
         f0, pf0, ldf0 = _arrays.optional_matrix(f0_test, "f0_test", (t, self.n_outputs))
@@ -221,7 +227,8 @@ class NystromRidge(Handle):
              _arrays.pointer(z_grid), _scalar(learning_rate, "learning_rate"), _arrays.pointer(out))
         return self._shape(out)
 
-    def path(self, X=None, K_test_centers=None, f0_test=None, times=None, ridges=None, learning_rate=1.0, progress=None):
+    def path(self, X=None, K_test_centers=None, f0_test=None, times=None, ridges=None, learning_rate=1.0,
+             progress=None):
         """Predictions along a grid of (time, ridge) pairs: gradient flow with the Nyström
         kernel up to each time (``inf``: kernel ridge), as :func:`ntk.ridge_path` /
         :func:`ntk.gradient_flow` with ``K~``. ``times`` and ``ridges`` broadcast against each
@@ -233,7 +240,8 @@ class NystromRidge(Handle):
         out = np.empty((count, t, self.n_outputs))
         cb = Callback(progress)
         cb.call(lib.ntk_nystrom_path, self._live(), ctypes.byref(test), count, _arrays.pointer(t_grid),
-                _arrays.pointer(z_grid), _scalar(learning_rate, "learning_rate"), _arrays.pointer(out), cb.c_function, None)
+                _arrays.pointer(z_grid), _scalar(learning_rate, "learning_rate"), _arrays.pointer(out),
+                cb.c_function, None)
         return self._shape(out)
 
     def select_ridge(self, ridges):
@@ -280,10 +288,12 @@ def nystrom_ridge(net, X, Y, X_test, ridge, n_centers, **options):
 def _matrix_free_options(tol, max_iter, preconditioner_rank, seed, learning_rate, memory_limit, cb):
     limit = 0 if memory_limit is None else _int(memory_limit, "memory_limit")
     if memory_limit is not None and limit <= 0:
-        raise InvalidArgumentError(f"memory_limit must be > 0 bytes (or None for the memory budget), got {memory_limit}")
+        raise InvalidArgumentError(f"memory_limit must be > 0 bytes (or None for the memory budget), "
+                                   f"got {memory_limit}")
     return MatrixFreeOptions(tol=_scalar(tol, "tol"), max_iter=_int(max_iter, "max_iter"),
                              preconditioner_rank=_int(preconditioner_rank, "preconditioner_rank"),
-                             seed=_int(seed, "seed") & (2**64 - 1), learning_rate=_scalar(learning_rate, "learning_rate"),
+                             seed=_int(seed, "seed") & (2**64 - 1),
+                             learning_rate=_scalar(learning_rate, "learning_rate"),
                              memory_limit=limit, progress=cb.c_function)
 
 
@@ -402,7 +412,8 @@ def empirical_gradient_flow(net, X, Y, times, X_test=None, f0_train=None, f0_tes
     train = np.empty((grid.shape[0], x.shape[0], k))
     pred_test = np.empty((grid.shape[0], m, k)) if test is not None else None
     estimate = ctypes.c_double()
-    cb.call(lib.ntk_empirical_gradient_flow, net._live(), x.shape[0], px, ldx, ctypes.byref(targets.c), grid.shape[0], pg,
+    cb.call(lib.ntk_empirical_gradient_flow, net._live(), x.shape[0], px, ldx, ctypes.byref(targets.c), grid.shape[0],
+            pg,
             None if test is None else ctypes.byref(test), ctypes.byref(options), _arrays.pointer(train),
             None if pred_test is None else _arrays.pointer(pred_test), ctypes.byref(estimate))
     if estimate.value > tol:

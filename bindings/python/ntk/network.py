@@ -61,7 +61,8 @@ class MLP(Handle):
         options = MLPOptions(activation_parameter=_arrays.scalar(leaky_slope, "leaky_slope"),
                              w_std=_arrays.scalar(W_std, "W_std"), b_std=_arrays.scalar(b_std, "b_std"),
                              bias=1 if bias else 0,
-                             parameterization=_choice(parameterization, _PARAMETERIZATIONS, "parameterization"), seed=seed)
+                             parameterization=_choice(parameterization, _PARAMETERIZATIONS,
+                                                      "parameterization"), seed=seed)
         call("ntk_mlp_create", _int(input_dim, "input_dim"), len(widths), w_array, _int(output_dim, "output_dim"),
              _choice(activation, ACTIVATIONS, "activation"), ctypes.byref(options), ctypes.byref(handle))
         self._handle = handle

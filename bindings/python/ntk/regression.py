@@ -244,7 +244,8 @@ class SpectralSolver(Handle):
         k, pk, ldk = _square(K_train, "K_train")
         handle = ctypes.c_void_p()
         cb = Callback(progress)
-        cb.call(lib.ntk_spectral_create, k.shape[0], pk, ldk, _choice(negative_eigenvalues, _NEGATIVE, "negative_eigenvalues"),
+        cb.call(lib.ntk_spectral_create, k.shape[0], pk, ldk,
+                _choice(negative_eigenvalues, _NEGATIVE, "negative_eigenvalues"),
                 cb.c_function, None, ctypes.byref(handle))
         self._handle = handle
         self.n = k.shape[0]

@@ -47,8 +47,8 @@ except ImportError as e:  # pragma: no cover - exercised only without scikit-lea
     raise ImportError("ntk.sklearn needs scikit-learn >= 1.6: pip install scikit-learn") from e
 
 from .ensembles import ensemble_gradient_flow
-from .kernels import (empirical_ntk, empirical_ntk_diagonal, infinite_width_diagonal, infinite_width_kernels, infinite_width_nngp,
-                      infinite_width_ntk)
+from .kernels import (empirical_ntk, empirical_ntk_diagonal, infinite_width_diagonal, infinite_width_kernels,
+                      infinite_width_nngp, infinite_width_ntk)
 from .large_scale import EmpiricalNTKRidge, NystromRidge
 from .network import MLP
 from .errors import NotPositiveDefiniteError
@@ -121,8 +121,8 @@ class _NTKModel(BaseEstimator):
         if self.solver == "nystrom" and self.kernel not in ("infinite", "nngp"):
             raise ValueError(f"solver='nystrom' needs kernel='infinite' or 'nngp'; for kernel={self.kernel!r} use "
                              "solver='cg' (matrix-free, exact) or 'direct'")
-        if self.n_centers is not None and (isinstance(self.n_centers, bool) or not isinstance(self.n_centers, (int, np.integer))
-                                           or self.n_centers < 1):
+        integral = isinstance(self.n_centers, (int, np.integer)) and not isinstance(self.n_centers, bool)
+        if self.n_centers is not None and (not integral or self.n_centers < 1):
             raise ValueError(f"n_centers must be None or an int >= 1, got {self.n_centers!r}")
         if self.centers not in ("uniform", "pivoted_cholesky"):
             raise ValueError(f"centers must be 'uniform' or 'pivoted_cholesky', got {self.centers!r}")
@@ -173,7 +173,8 @@ class _NTKModel(BaseEstimator):
 
     def _network(self, input_dim, output_dim):
         if np.ndim(self.widths) != 1:
-            raise ValueError(f"widths must be a sequence of hidden-layer widths such as (512, 512), got {self.widths!r}")
+            raise ValueError(f"widths must be a sequence of hidden-layer widths such as (512, 512), "
+                             f"got {self.widths!r}")
         seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
         return MLP(input_dim, list(self.widths), output_dim=output_dim, activation=self.activation, W_std=self.W_std,
                    b_std=self.b_std, parameterization=self.parameterization, seed=seed)
@@ -264,7 +265,8 @@ class _NTKModel(BaseEstimator):
         f0 = self.output_scale_ * self.network_(X) if self.network_offset else None
         logger.info(f"solver: cg, matrix-free empirical NTK ridge of {n} points to tol {self.tol:g}")
         with self._stage(f"matrix-free CG, n = {n}") as bar:
-            self.matrix_free_ = EmpiricalNTKRidge(self.network_, X, Y, z, f0_train=f0, tol=self.tol, max_iter=self.max_iter,
+            self.matrix_free_ = EmpiricalNTKRidge(self.network_, X, Y, z, f0_train=f0, tol=self.tol,
+                                                  max_iter=self.max_iter,
                                                   seed=int(check_random_state(self.random_state).randint(2**31 - 1)),
                                                   progress=bar)
         self.X_fit_ = np.array(X, dtype=np.float64, order="C", copy=True)
@@ -288,7 +290,8 @@ class _NTKModel(BaseEstimator):
         z = 0.0 if isinstance(self.ridge, str) else float(self.ridge) * unit
         inner = "direct" if self.solver_ == "nystrom" else "cg"
         logger.info(f"solver: {self.solver_}, {m} {self.centers} centres of {n} points"
-                    + (f", Falkon CG to tol {self.tol:g}" if inner == "cg" else ", normal equations + eigendecomposition"))
+                    + (f", Falkon CG to tol {self.tol:g}" if inner == "cg"
+                       else ", normal equations + eigendecomposition"))
         seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
         with self._stage(f"Nyström ({inner}), n = {n}, m = {m}") as bar, NystromRidge(
                 self.network_, X, Y, z, m, kernel=kind, centers=self.centers, solver=inner, tol=self.tol,
@@ -296,7 +299,8 @@ class _NTKModel(BaseEstimator):
             scores = None
             if select:
                 scores, z = model.select_ridge(self._ridge_grid(scale))
-            coef = model.coef_ if inner == "cg" else model.path_coef(times=t, ridges=z, learning_rate=self.learning_rate)[0]
+            coef = model.coef_ if inner == "cg" else model.path_coef(times=t, ridges=z,
+                                                                     learning_rate=self.learning_rate)[0]
             self.X_fit_ = np.ascontiguousarray(X[model.centers])
             self.n_iter_ = model.iterations if inner == "cg" else 1
         self.dual_coef_, self.ridge_, self.ridge_scores_ = np.ascontiguousarray(coef), float(z), scores
@@ -406,9 +410,10 @@ class NTKRegressor(RegressorMixin, _NTKModel):
         as in the dense case, with the Nyström kernel (see :class:`ntk.NystromRidge`).
         "cg": conjugate gradients to ``tol`` for a given ridge at t = inf: Falkon (Nyström with
         its preconditioner) for the infinite-width kernels; for "empirical" and "after" the exact
-        kernel ridge on NTK-vector products, never forming the kernel (:class:`ntk.EmpiricalNTKRidge`). "auto": "direct" while the dense kernel and its factor (16 n^2 bytes)
-        fit the memory budget (:func:`ntk.memory_budget`, a quarter of physical memory by
-        default: n up to ~20,000 on 24 GiB), else "nystrom".
+        kernel ridge on NTK-vector products, never forming the kernel (:class:`ntk.EmpiricalNTKRidge`).
+        "auto": "direct" while the dense kernel and its factor (16 n^2 bytes) fit the memory budget
+        (:func:`ntk.memory_budget`, a quarter of physical memory by default: n up to ~20,000 on
+        24 GiB), else "nystrom".
     n_centers : int or None, default None
         Centres of the Nyström solvers (None: min(n, 2048)).
     centers : "uniform" or "pivoted_cholesky", default "uniform"
@@ -477,8 +482,8 @@ class NTKRegressor(RegressorMixin, _NTKModel):
         if not (return_std or return_cov):
             return mean
         if self.kernel not in ("infinite", "nngp"):
-            raise ValueError(f"return_std and return_cov need kernel='infinite' or 'nngp' (an infinite-width ensemble), "
-                             f"not {self.kernel!r}")
+            raise ValueError("return_std and return_cov need kernel='infinite' or 'nngp' (an infinite-width "
+                             f"ensemble), not {self.kernel!r}")
         if self.solver_ != "direct":
             raise ValueError(f"return_std and return_cov need the dense solver (solver='direct'), not {self.solver_!r}")
         cov = self._ensemble_covariance(validate_data(self, X, reset=False, dtype=np.float64))

@@ -185,8 +185,10 @@ def train(net, X, Y, loss="mse", learning_rate=1.0, epochs=1, batch_size=None, m
     options = TrainOptions(loss=_loss(loss), learning_rate=_arrays.scalar(learning_rate, "learning_rate"),
                            batch_size=batch, momentum=_arrays.scalar(momentum, "momentum"),
                            seed=_int(seed, "seed") & (2**64 - 1), epoch_callback=c_epoch,
-                           num_snapshots=len(snaps), snapshot_epochs=snaps.ctypes.data_as(ctypes.POINTER(ctypes.c_int64)),
-                           m=m, X_probe=_arrays.pointer(probe), ldprobe=max(net.input_dim, 1), snapshot_callback=c_snapshot)
+                           num_snapshots=len(snaps),
+                           snapshot_epochs=snaps.ctypes.data_as(ctypes.POINTER(ctypes.c_int64)),
+                           m=m, X_probe=_arrays.pointer(probe), ldprobe=max(net.input_dim, 1),
+                           snapshot_callback=c_snapshot)
     cb.answer(0.0)  # the bar starts before the first epoch
     cb.call(lib.ntk_mlp_train, net._live(), n, px, ldx, py, ldy, epochs, ctypes.byref(options),
             _arrays.pointer(losses), ctypes.byref(run), ctypes.byref(diverged))
@@ -199,10 +201,12 @@ def train(net, X, Y, loss="mse", learning_rate=1.0, epochs=1, batch_size=None, m
     h.lambda_max = np.array(lambda_max)
     S = len(h.snapshot_epochs)
     h.distance_to_initial = np.array([_distance(h.kernels[0], K) for K in h.kernels]) if S else np.empty(0)
-    h.distance_to_previous = np.array([0.0] + [_distance(h.kernels[i - 1], h.kernels[i]) for i in range(1, S)]) if S else np.empty(0)
-    h.relative_change_to_final = (np.array([np.linalg.norm(K - h.kernels[-1]) / np.linalg.norm(h.kernels[-1]) for K in h.kernels])
-                                  if S else np.empty(0))
-    h.alignment = (np.array([kernel_alignment(K, probe_y) if np.any(K) and np.any(probe_y) else np.nan for K in h.kernels])
+    h.distance_to_previous = (np.array([0.0] + [_distance(h.kernels[i - 1], h.kernels[i]) for i in range(1, S)])
+                              if S else np.empty(0))
+    h.relative_change_to_final = (np.array([np.linalg.norm(K - h.kernels[-1]) / np.linalg.norm(h.kernels[-1])
+                                            for K in h.kernels]) if S else np.empty(0))
+    h.alignment = (np.array([kernel_alignment(K, probe_y) if np.any(K) and np.any(probe_y) else np.nan
+                             for K in h.kernels])
                    if probe_y is not None and S else None)
     h.lambda_max_train_initial = h.lambda_max_train_final = h.critical_learning_rates = h.regime = None
     if diagnose:
@@ -245,7 +249,8 @@ def gradient_flow_ode(K_train, Y, times, loss="mse", K_test_train=None, learning
     train_out = np.empty((len(t), n, data.k))
     test_out = np.empty((len(t), data.m, data.k)) if data.test is not None else None
     cb = Callback(progress)
-    options = ODEOptions(learning_rate=_arrays.scalar(learning_rate, "learning_rate"), rtol=_arrays.scalar(rtol, "rtol"),
+    options = ODEOptions(learning_rate=_arrays.scalar(learning_rate, "learning_rate"),
+                         rtol=_arrays.scalar(rtol, "rtol"),
                          atol=_arrays.scalar(atol, "atol"), progress=cb.c_function)
     cb.call(lib.ntk_gradient_flow_ode, n, pk, ldk, ctypes.byref(data.targets), data.test_pointer(), len(t), pt,
             _loss(loss), ctypes.byref(options), _arrays.pointer(train_out),
@@ -275,7 +280,8 @@ def after_kernel_predictions(net, X_train, Y, X_test, ridges=None, criterion="gc
     z_kernel, _ = select_ridge(K, y, ridges, criterion=criterion)
     boosting = kernel_ridge(K, y, K_test, ridge=z_boost, f0_train=f_train, f0_test=f_test, max_jitter=1e-8)[1]
     kernel = kernel_ridge(K, y, K_test, ridge=z_kernel, max_jitter=1e-8)[1]
-    return {"network": f_test, "boosting": boosting, "kernel": kernel, "ridge_boosting": z_boost, "ridge_kernel": z_kernel}
+    return {"network": f_test, "boosting": boosting, "kernel": kernel, "ridge_boosting": z_boost,
+            "ridge_kernel": z_kernel}
 
 
 def linearization_gap(initial, trained, X_train, Y, X_eval, learning_rate, steps):
@@ -292,7 +298,8 @@ def linearization_gap(initial, trained, X_train, Y, X_eval, learning_rate, steps
     K0_eval = empirical_ntk(initial, X_eval, X_train)
     f0_train, f0_eval = initial(X_train), initial(X_eval)
     y = np.asarray(Y, dtype=np.float64).reshape(f0_train.shape)
-    _, lin = gradient_flow(K0, y, [float(steps)], K0_eval, learning_rate=learning_rate, f0_train=f0_train, f0_test=f0_eval)
+    _, lin = gradient_flow(K0, y, [float(steps)], K0_eval, learning_rate=learning_rate, f0_train=f0_train,
+                           f0_test=f0_eval)
     lin = lin[0]
     net_out = trained(X_eval)
     gap = np.linalg.norm(net_out - lin) / max(np.linalg.norm(lin - f0_eval), 1e-300)

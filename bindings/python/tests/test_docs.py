@@ -125,7 +125,8 @@ def test_the_study_writes_its_report_and_four_plots(tmp_path):
     """examples/ntk_study.py in a small configuration (the demo runs the full one)."""
     out = tmp_path / "study"
     run = subprocess.run([sys.executable, str(REPO / "examples" / "ntk_study.py"), "--out", str(out), "--epochs", "60",
-                          "--widths", "64", "64", "--compare-widths", "16"], capture_output=True, text=True, timeout=600)
+                          "--widths", "64", "64", "--compare-widths", "16"],
+                         capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stderr[-3000:]
     assert "training [64, 64]" in run.stdout and "wrote" in run.stdout   # progress is shown
     plots = sorted(p.name for p in out.glob("*.png"))
@@ -154,8 +155,8 @@ def test_the_study_writes_its_report_and_four_plots(tmp_path):
 def test_the_ensemble_study_writes_its_report_and_two_plots(tmp_path):
     """examples/ensemble_study.py in a small configuration."""
     out = tmp_path / "ensemble"
-    run = subprocess.run([sys.executable, str(REPO / "examples" / "ensemble_study.py"), "--out", str(out), "--networks", "12",
-                          "--widths", "64"], capture_output=True, text=True, timeout=600)
+    run = subprocess.run([sys.executable, str(REPO / "examples" / "ensemble_study.py"), "--out", str(out), "--networks",
+                          "12", "--widths", "64"], capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stderr[-3000:]
     assert "sampling 12 linearised networks" in run.stdout and "wrote" in run.stdout
     plots = sorted(p.name for p in out.glob("*.png"))

@@ -118,7 +118,8 @@ def test_marginal_likelihood_prefers_the_generating_kernel(rng):
     bad = ntk.MLP(3, [1, 1], activation="erf", W_std=0.3, b_std=2.0)
     K = ntk.infinite_width_nngp(good, X)
     Y = np.linalg.cholesky(K + 1e-2 * np.eye(60)) @ rng.standard_normal((60, 4))
-    scores = [ntk.gp_posterior(ntk.infinite_width_nngp(net, X), Y, K[:2], K[:2, :2], ridge=1e-2)[2] for net in (good, bad)]
+    scores = [ntk.gp_posterior(ntk.infinite_width_nngp(net, X), Y, K[:2], K[:2, :2], ridge=1e-2)[2]
+              for net in (good, bad)]
     assert scores[0] > scores[1] + 10
 
 
@@ -142,7 +143,8 @@ def test_errors(rng):
     with pytest.raises(ntk.NonFiniteError, match="nngp_test"):
         bad = nngp[4:, 4:].copy()
         bad[0, 1] = np.nan
-        ntk.ensemble_gradient_flow(K, T, Y, [1.0], nngp_test_train=nngp[4:, :4], ntk_test_train=ntk_[4:, :4], nngp_test=bad)
+        ntk.ensemble_gradient_flow(K, T, Y, [1.0], nngp_test_train=nngp[4:, :4], ntk_test_train=ntk_[4:, :4],
+                                   nngp_test=bad)
     with pytest.raises(ntk.InvalidArgumentError, match="nngp_test is not symmetric"):
         ntk.ensemble_gradient_flow(K, T, Y, [1.0], nngp_test_train=nngp[4:, :4], ntk_test_train=ntk_[4:, :4],
                                    nngp_test=np.array([[1.0, 2.0], [0.0, 1.0]]))
@@ -165,13 +167,14 @@ def test_c_rejects_offsets_and_bad_regime(rng):
     mean = np.empty((1, 3, 1))
     t = np.array([1.0])
     targets = Targets(1, _arrays.pointer(Y), 1, _arrays.pointer(f0), 1)
-    status = lib.ntk_ensemble_gradient_flow(3, _arrays.pointer(K), 3, _arrays.pointer(K), 3, ctypes.byref(targets), None,
-                                            1, _arrays.pointer(t), None, _arrays.pointer(mean), None)
+    status = lib.ntk_ensemble_gradient_flow(3, _arrays.pointer(K), 3, _arrays.pointer(K), 3, ctypes.byref(targets),
+                                            None, 1, _arrays.pointer(t), None, _arrays.pointer(mean), None)
     assert status == -1 and b"targets->f0 must be NULL" in lib.ntk_last_error()
     options = EnsembleOptions(regime=7)
     targets = Targets(1, _arrays.pointer(Y), 1, None, 1)
-    status = lib.ntk_ensemble_gradient_flow(3, _arrays.pointer(K), 3, _arrays.pointer(K), 3, ctypes.byref(targets), None,
-                                            1, _arrays.pointer(t), ctypes.byref(options), _arrays.pointer(mean), None)
+    status = lib.ntk_ensemble_gradient_flow(3, _arrays.pointer(K), 3, _arrays.pointer(K), 3, ctypes.byref(targets),
+                                            None, 1, _arrays.pointer(t), ctypes.byref(options), _arrays.pointer(mean),
+                                            None)
     assert status == -1 and b"options->regime must be NTK_REGIME_NTK or NTK_REGIME_NNGP, got 7" in lib.ntk_last_error()
 
 

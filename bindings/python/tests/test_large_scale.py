@@ -4,7 +4,6 @@ References are independent numpy/scipy computations on explicit matrices: dense 
 (numpy.linalg.solve), the Nyström normal equations, the dense Nyström kernel
 K~ = K_nm K_mm^-1 K_mn with scipy.linalg.expm for gradient flow, and GCV from its hat matrix."""
 
-import warnings
 
 import numpy as np
 import pytest
@@ -338,7 +337,8 @@ def test_lanczos_gradient_flow_equals_the_matrix_exponential(empirical):
 
 def test_matrix_free_bad_input_and_cancellation(empirical):
     net, X, Y, Xt = empirical
-    for kwargs, match in [(dict(tol=0.0), "tol"), (dict(max_iter=0), "max_iter"), (dict(preconditioner_rank=-1), "rank")]:
+    for kwargs, match in [(dict(tol=0.0), "tol"), (dict(max_iter=0), "max_iter"),
+                          (dict(preconditioner_rank=-1), "rank")]:
         with pytest.raises(ntk.InvalidArgumentError, match=match):
             ntk.EmpiricalNTKRidge(net, X, Y, 0.1, **kwargs)
     with pytest.raises(ntk.InvalidArgumentError, match="ridge"):

@@ -15,7 +15,8 @@ REPO = Path(__file__).resolve().parents[3]
 
 def header_version():
     text = (REPO / "include" / "ntk.h").read_text()
-    return tuple(int(re.search(rf"^#define NTK_VERSION_{p} (\d+)$", text, re.M).group(1)) for p in ("MAJOR", "MINOR", "PATCH"))
+    return tuple(int(re.search(rf"^#define NTK_VERSION_{p} (\d+)$", text, re.M).group(1))
+                 for p in ("MAJOR", "MINOR", "PATCH"))
 
 
 def test_every_version_is_the_headers():

@@ -77,7 +77,8 @@ class TestFeaturesRidge:
         s, st, y = rng.standard_normal((n, p)), rng.standard_normal((6, p)), rng.standard_normal((n, 2))
         z = 0.3
         beta = np.linalg.solve(z * np.eye(p) + s.T @ s, s.T @ y)
-        results = [ntk.features_ridge(s, y, st, ridge=z, form=f, return_weights=True) for f in ("primal", "dual", "auto")]
+        results = [ntk.features_ridge(s, y, st, ridge=z, form=f, return_weights=True)
+                   for f in ("primal", "dual", "auto")]
         for train, test, weights in results:
             assert rel(weights, beta) < 1e-10
             assert rel(train, s @ beta) < 1e-10

@@ -122,7 +122,8 @@ def test_kernel_distance_and_alignment(rng):
     want = 1 - np.sum(A * B) / (np.linalg.norm(A) * np.linalg.norm(B))
     assert ntk.kernel_distance(A, B) == pytest.approx(want, rel=1e-13)
     y = rng.standard_normal((6, 2))
-    assert ntk.kernel_alignment(A, y) == pytest.approx(np.sum(A * (y @ y.T)) / (np.linalg.norm(A) * np.linalg.norm(y @ y.T)), rel=1e-13)
+    expected = np.sum(A * (y @ y.T)) / (np.linalg.norm(A) * np.linalg.norm(y @ y.T))
+    assert ntk.kernel_alignment(A, y) == pytest.approx(expected, rel=1e-13)
     with pytest.raises(ntk.InvalidArgumentError):
         ntk.kernel_distance(A, np.zeros_like(A))
 
@@ -152,7 +153,8 @@ def test_training_mechanics(rng):
     net = ntk.MLP(5, [64], output_dim=2, activation="relu", W_std=np.sqrt(2), seed=0)
     seen = []
     h = net.train(X, Y, loss="cross_entropy", learning_rate=2.0, epochs=30, batch_size=16, momentum=0.9, seed=4,
-                  snapshot_epochs=[0, 10, 30], X_probe=X[:40], Y_probe=Y[:40], callback=lambda e, l: seen.append((e, l)))
+                  snapshot_epochs=[0, 10, 30], X_probe=X[:40], Y_probe=Y[:40],
+                  callback=lambda e, l: seen.append((e, l)))
     assert h.epochs_run == 30 and len(h.losses) == 31 and not h.diverged
     assert h.losses[-1] < 0.5 * h.losses[0]
     assert [e for e, _ in seen] == list(range(1, 31)) and np.allclose([l for _, l in seen], h.losses[1:])

@@ -84,7 +84,9 @@ public final class Network: @unchecked Sendable {
         try checkNTK(w.withUnsafeBufferPointer {
             ntk_mlp_create(Int64(d), Int64(w.count), $0.baseAddress, Int64(k), activation, &options, &out)
         })
-        guard let out else { throw NTKDistributedError(status: NTK_ERR_INTERNAL.rawValue, message: "ntk_mlp_create gave no handle") }
+        guard let out else {
+            throw NTKDistributedError(status: NTK_ERR_INTERNAL.rawValue, message: "ntk_mlp_create gave no handle")
+        }
         handle = out
         inputDimension = d
         outputs = k

@@ -88,9 +88,11 @@ public enum InfiniteWidthKind: Sendable {
 }
 
 /// Runs `body` with `ntk_mpi_points` for rows of X (n × d, row-major).
-func withPoints<R>(_ x: [Double], _ d: Int, _ layout: PointLayout, _ body: (UnsafePointer<ntk_mpi_points>) throws -> R) rethrows -> R {
+func withPoints<R>(_ x: [Double], _ d: Int, _ layout: PointLayout,
+                   _ body: (UnsafePointer<ntk_mpi_points>) throws -> R) rethrows -> R {
     try x.withUnsafeBufferPointer { p in
-        var points = ntk_mpi_points(n: Int64(d > 0 ? x.count / d : 0), X: p.baseAddress, ldx: Int64(max(d, 1)), layout: layout.c)
+        var points = ntk_mpi_points(n: Int64(d > 0 ? x.count / d : 0), X: p.baseAddress, ldx: Int64(max(d, 1)),
+                                    layout: layout.c)
         return try body(&points)
     }
 }

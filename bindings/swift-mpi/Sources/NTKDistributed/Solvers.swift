@@ -1,10 +1,12 @@
 import CNTKMPI
 
 /// Runs `body` with an `ntk_targets` for Y (n × k row-major) and optional f0.
-func withTargets<R>(_ y: [Double], _ k: Int, _ f0: [Double]?, _ body: (UnsafePointer<ntk_targets>) throws -> R) rethrows -> R {
+func withTargets<R>(_ y: [Double], _ k: Int, _ f0: [Double]?,
+                    _ body: (UnsafePointer<ntk_targets>) throws -> R) rethrows -> R {
     try y.withUnsafeBufferPointer { py in
         try (f0 ?? []).withUnsafeBufferPointer { pf in
-            var t = ntk_targets(k: Int64(k), Y: py.baseAddress, ldy: Int64(max(k, 1)), f0: f0 == nil ? nil : pf.baseAddress,
+            var t = ntk_targets(k: Int64(k), Y: py.baseAddress, ldy: Int64(max(k, 1)),
+                                f0: f0 == nil ? nil : pf.baseAddress,
                                 ldf0: Int64(max(k, 1)))
             return try body(&t)
         }
@@ -38,7 +40,8 @@ public final class KernelRidge: @unchecked Sendable {
     public func predict(_ kTest: DistributedMatrix, f0: [Double]? = nil) throws -> [Double] {
         var out = [Double](repeating: 0, count: kTest.rows * outputs)
         try (f0 ?? []).withUnsafeBufferPointer { pf in
-            try checkMPI(ntk_mpi_kernel_ridge_predict(handle, kTest.handle, f0 == nil ? nil : pf.baseAddress, Int64(max(outputs, 1)),
+            try checkMPI(ntk_mpi_kernel_ridge_predict(handle, kTest.handle, f0 == nil ? nil : pf.baseAddress,
+                                                      Int64(max(outputs, 1)),
                                                       &out, Int64(max(outputs, 1))))
         }
         return out
@@ -62,7 +65,8 @@ public final class SpectralSolver: @unchecked Sendable {
 
     public init(kernel: DistributedMatrix, clampNegative: Bool = true) throws {
         var out: OpaquePointer?
-        try checkMPI(ntk_mpi_spectral_create(kernel.handle, clampNegative ? NTK_NEGATIVE_CLAMP : NTK_NEGATIVE_ERROR, &out))
+        try checkMPI(ntk_mpi_spectral_create(kernel.handle, clampNegative ? NTK_NEGATIVE_CLAMP : NTK_NEGATIVE_ERROR,
+                                             &out))
         handle = out!
         n = kernel.rows
     }
@@ -93,7 +97,8 @@ public final class SpectralSolver: @unchecked Sendable {
             try (f0Test ?? []).withUnsafeBufferPointer { pf in
                 try testOut.withUnsafeMutableBufferPointer { pt in
                     try checkMPI(ntk_mpi_spectral_predict(handle, targets, Int64(count), times, ridges, test?.handle,
-                                                          f0Test == nil ? nil : pf.baseAddress, Int64(max(k, 1)), &options,
+                                                          f0Test == nil ? nil : pf.baseAddress, Int64(max(k, 1)),
+                                                          &options,
                                                           &train, test == nil ? nil : pt.baseAddress))
                 }
             }
@@ -108,7 +113,8 @@ public final class SpectralSolver: @unchecked Sendable {
         var best: Int64 = -1
         try withTargets(y, k, f0) { targets in
             try checkMPI(ntk_mpi_spectral_select_ridge(handle, targets, Int64(ridges.count), ridges,
-                                                       leaveOneOut ? NTK_CRITERION_LOO : NTK_CRITERION_GCV, &scores, &best))
+                                                       leaveOneOut ? NTK_CRITERION_LOO : NTK_CRITERION_GCV, &scores,
+                                                       &best))
         }
         return (scores, Int(best))
     }
@@ -135,7 +141,8 @@ public final class NystromModel: @unchecked Sendable {
         var out: OpaquePointer?
         try withTargets(y, k, nil) { targets in
             try (centers ?? []).withUnsafeBufferPointer { pc in
-                try checkMPI(ntk_mpi_nystrom_fit(communicator.comm, network.handle, Int64(x.count / max(d, 1)), x, Int64(max(d, 1)),
+                try checkMPI(ntk_mpi_nystrom_fit(communicator.comm, network.handle, Int64(x.count / max(d, 1)), x,
+                                                 Int64(max(d, 1)),
                                                  targets, ridge, Int64(m), centers == nil ? nil : pc.baseAddress,
                                                  Int64(max(d, 1)), &options, &out))
             }
@@ -150,7 +157,8 @@ public final class NystromModel: @unchecked Sendable {
         let t = x.count / max(inputDimension, 1)
         var out = [Double](repeating: 0, count: t * outputs)
         try x.withUnsafeBufferPointer { px in
-            var test = ntk_nystrom_test(t: Int64(t), X: px.baseAddress, ldx: Int64(max(inputDimension, 1)), K_test_centers: nil,
+            var test = ntk_nystrom_test(t: Int64(t), X: px.baseAddress, ldx: Int64(max(inputDimension, 1)),
+                                        K_test_centers: nil,
                                         ldk: 1, f0: nil, ldf0: 1)
             try checkNTK(ntk_nystrom_predict(handle, &test, &out, Int64(max(outputs, 1)), nil, nil))
         }

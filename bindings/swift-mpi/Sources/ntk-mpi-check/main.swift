@@ -29,7 +29,9 @@ func relativeError(_ a: [Double], _ b: [Double]) -> Double {
     return a.count == b.count ? diff / scale : .infinity
 }
 
-func points(_ count: Int, _ seed: Double) -> [Double] { (0..<count).map { sin(seed + 0.7 * Double($0)) + 0.3 * cos(1.3 * Double($0) * seed) } }
+func points(_ count: Int, _ seed: Double) -> [Double] {
+    (0..<count).map { sin(seed + 0.7 * Double($0)) + 0.3 * cos(1.3 * Double($0) * seed) }
+}
 
 let n = 96, m = 20, d = 3, k = 2
 let x = points(n * d, 0.4), xTest = points(m * d, 2.2), y = points(n * k, 1.7)
@@ -40,12 +42,15 @@ do {
     let net = try Network(inputDimension: d, widths: [16, 16], outputs: k, bStd: 0.1, seed: 3)
     let kTrain = try infiniteWidthKernel(grid: grid, network: net, x1: x)
     let first = m * rank / size, last = m * (rank + 1) / size
-    let kTest = try infiniteWidthKernel(grid: grid, network: net, x1: Array(xTest[(first * d)..<(last * d)]), layout1: .byRows,
+    let kTest = try infiniteWidthKernel(grid: grid, network: net, x1: Array(xTest[(first * d)..<(last * d)]),
+                                        layout1: .byRows,
                                         x2: x)
     // Single-process kernels from libntk.
     var theta = [Double](repeating: 0, count: n * n), thetaTest = [Double](repeating: 0, count: m * n)
-    ntk_infinite_width_kernels(net.handle, Int64(n), x, Int64(d), Int64(n), nil, Int64(d), nil, nil, Int64(n), &theta, Int64(n))
-    ntk_infinite_width_kernels(net.handle, Int64(m), xTest, Int64(d), Int64(n), x, Int64(d), nil, nil, Int64(n), &thetaTest, Int64(n))
+    ntk_infinite_width_kernels(net.handle, Int64(n), x, Int64(d), Int64(n), nil, Int64(d), nil, nil, Int64(n), &theta,
+                               Int64(n))
+    ntk_infinite_width_kernels(net.handle, Int64(m), xTest, Int64(d), Int64(n), x, Int64(d), nil, nil, Int64(n),
+                               &thetaTest, Int64(n))
     check(relativeError(try kTrain.gather(), theta) <= 1e-12, "train kernel")
     check(relativeError(try kTest.gather(), thetaTest) <= 1e-12, "test kernel")
 
@@ -102,7 +107,8 @@ do {
     }
     var nyExpected = [Double](repeating: 0, count: m * k)
     xTest.withUnsafeBufferPointer { px in
-        var test = ntk_nystrom_test(t: Int64(m), X: px.baseAddress, ldx: Int64(d), K_test_centers: nil, ldk: 1, f0: nil, ldf0: 1)
+        var test = ntk_nystrom_test(t: Int64(m), X: px.baseAddress, ldx: Int64(d), K_test_centers: nil, ldk: 1, f0: nil,
+                                    ldf0: 1)
         ntk_nystrom_predict(nyOut, &test, &nyExpected, Int64(k), nil, nil)
     }
     ntk_nystrom_free(nyOut)
@@ -115,7 +121,8 @@ do {
         _ = try KernelRidge(kernel: kTrain, y: y, outputs: k, ridge: 1e-3)
         check(false, "a NaN on one rank must fail")
     } catch let e as NTKDistributedError {
-        check(e.status == NTK_ERR_NON_FINITE.rawValue && e.message.contains("rank \(size - 1)"), "agreed error: \(e.message)")
+        check(e.status == NTK_ERR_NON_FINITE.rawValue && e.message.contains("rank \(size - 1)"),
+              "agreed error: \(e.message)")
     }
 } catch {
     check(false, "unexpected error: \(error)")

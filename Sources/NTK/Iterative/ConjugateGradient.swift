@@ -1,0 +1,143 @@
+/// Block preconditioned conjugate gradients: solves `A X = B` for a symmetric positive
+/// (semi-)definite operator A (n × n, applied by the caller) and k right-hand sides at once.
+///
+/// Each column runs its own CG recurrence — its own step lengths — while all columns share every
+/// application of A and of the preconditioner M⁻¹ (one block product per iteration). From X = 0:
+///
+///     R = B, S = M⁻¹R, P = S;  then per iteration  Q = A P,
+///     a_c = (r_c·s_c) / (p_c·q_c),  x_c += a_c p_c,  r_c −= a_c q_c,  S = M⁻¹R,
+///     b_c = (r_c·s_c)_new / (r_c·s_c)_old,  p_c = s_c + b_c p_c
+///
+/// (a column whose curvature p·q is not positive, or whose residual vanished, stops moving).
+/// The solver stops when the relative residual `max_c ‖r_c‖ / ‖b_c‖` (the recursively updated
+/// one) is at most `tolerance` — at once when B = 0 — or after `maxIterations`; then `converged`
+/// is false, a warning is logged and X is the last iterate. With the rows split over the parts
+/// of a data partition, `reduce` sums each batch of partial dot products over the parts (one
+/// reduction per batch), so every part takes the same steps.
+///
+/// Used by Falkon (`NystromRidge`, preconditioning by a change of variables inside its
+/// operator) and by the matrix-free empirical NTK ridge (`EmpiricalNTKRidge`, with a
+/// `Preconditioner`).
+struct ConjugateGradient {
+    /// When to stop, validated once.
+    struct Settings: Sendable {
+        /// Relative residual at which to stop (> 0).
+        let tolerance: Double
+        /// The iteration cap (≥ 1).
+        let maxIterations: Int
+
+        /// - Throws: `invalidArgument` unless the tolerance is finite and > 0 and the cap ≥ 1.
+        init(tolerance: Double, maxIterations: Int) throws {
+            try InputCheck.finite(tolerance, "tolerance")
+            guard tolerance > 0 else {
+                throw NTKError.invalidArgument("the tolerance (tol) must be > 0, got \(tolerance)")
+            }
+            guard maxIterations >= 1 else {
+                throw NTKError.invalidArgument("the iteration cap (max_iter) must be >= 1, got \(maxIterations)")
+            }
+            self.tolerance = tolerance
+            self.maxIterations = maxIterations
+        }
+    }
+
+    /// What the solver did.
+    struct Outcome: Sendable {
+        /// Iterations run.
+        let iterations: Int
+        /// The relative residual (largest over columns) after each iteration.
+        let residuals: [Double]
+        /// Whether the tolerance was reached.
+        let converged: Bool
+    }
+
+    /// n, the rows of X and B.
+    let rows: Int
+    /// k, the columns (right-hand sides).
+    let columns: Int
+    /// `out ← A v` for v (n × k); the second argument is the iteration (1-based), for progress.
+    let apply: (MatrixView, MutableMatrixView, Int) throws -> Void
+    /// `out ← M⁻¹ r` (nil: no preconditioner, S = R).
+    let preconditioner: Preconditioner?
+    /// Sums partial dot products over the parts of a partition in place (nil: no partition).
+    let reduce: ((inout [Double]) throws -> Void)?
+    /// The solver's name in the log ("Nyström CG", ...).
+    let name: String
+
+    /// Solves into `x` (n × k, contiguous; overwritten) for the right-hand side `b` (n × k).
+    /// `progress(iteration)` runs after each iteration. - Throws: what `apply`, the
+    /// preconditioner, `reduce` or `progress` throw; `outOfMemory`.
+    func solve(_ b: MatrixView, into x: MutableMatrixView, settings: Settings,
+               progress: (Int) throws -> Void = { _ in }) throws -> Outcome {
+        let n = rows, k = columns, size = max(n * k, 1)
+        guard b.rows == n, b.cols == k, x.rows == n, x.cols == k else {
+            throw NTKError(.internalError,
+                           "\(name): a system of \(n) × \(k) with B \(b.rows) × \(b.cols), X \(x.rows) × \(x.cols)")
+        }
+        x.fill(0)
+        if k == 0 { return Outcome(iterations: 0, residuals: [], converged: true) }
+        // R, P, Q and (with a preconditioner) S; kept alive to the end of the solve.
+        let buffers = try (0..<(preconditioner == nil ? 3 : 4)).map { _ in try Workspace(count: size,
+                                                                                         for: "the CG vectors") }
+        defer { withExtendedLifetime(buffers) {} }
+        let r = buffers[0].matrix(n, k), p = buffers[1].matrix(n, k), q = buffers[2].matrix(n, k)
+        let s = preconditioner == nil ? r : buffers[3].matrix(n, k)
+        r.copy(from: b)
+        try preconditioner?.apply(r.readOnly, into: s)
+        p.copy(from: s.readOnly)
+        // One reduction: ‖b_c‖² then r_c·s_c (the same numbers without a preconditioner).
+        var initial = columnDots(r, r) + (preconditioner == nil ? [] : columnDots(r, s))
+        try reduce?(&initial)
+        let norms = initial.prefix(k).map { $0.squareRoot() }
+        var rs = preconditioner == nil ? Array(initial.prefix(k)) : Array(initial.suffix(k))
+        var history: [Double] = []
+        var converged = norms.allSatisfy { $0 == 0 }
+        var iteration = 0
+        while !converged && iteration < settings.maxIterations {
+            iteration += 1
+            try apply(p.readOnly, q, iteration)
+            var pq = columnDots(p, q)
+            try reduce?(&pq)
+            for c in 0..<k {
+                let step = pq[c] > 0 && rs[c] != 0 ? rs[c] / pq[c] : 0
+                for i in 0..<n {
+                    x[i, c] += step * p[i, c]
+                    r[i, c] -= step * q[i, c]
+                }
+            }
+            try preconditioner?.apply(r.readOnly, into: s)
+            var next = columnDots(r, s) + (preconditioner == nil ? [] : columnDots(r, r))
+            try reduce?(&next)
+            let rr = preconditioner == nil ? Array(next) : Array(next.suffix(k))
+            for c in 0..<k {
+                let ratio = rs[c] != 0 ? next[c] / rs[c] : 0
+                for i in 0..<n { p[i, c] = s[i, c] + ratio * p[i, c] }
+            }
+            rs = Array(next.prefix(k))
+            let relative = (0..<k).map { norms[$0] > 0 ? rr[$0].squareRoot() / norms[$0] : 0 }.max() ?? 0
+            history.append(relative)
+            converged = relative <= settings.tolerance
+            try progress(iteration)
+        }
+        if converged {
+            Log.info("\(name): converged in \(iteration) iteration(s), relative residual \(history.last ?? 0)")
+        } else {
+            Log.warning("\(name): no convergence in \(settings.maxIterations) iterations; relative residual "
+                        + "\(history.last ?? .nan) > tolerance \(settings.tolerance); the result is the last iterate")
+        }
+        return Outcome(iterations: iteration, residuals: history, converged: converged)
+    }
+
+    /// `Σ_i u_ic v_ic` for each column c (this part's rows only).
+    private func columnDots(_ u: MutableMatrixView, _ v: MutableMatrixView) -> [Double] {
+        var sums = [Double](repeating: 0, count: columns)
+        for i in 0..<rows { for c in 0..<columns { sums[c] += u[i, c] * v[i, c] } }
+        return sums
+    }
+}
+
+/// A preconditioner `M⁻¹` for `ConjugateGradient`: an approximation of the inverse of the
+/// system's operator, symmetric positive definite, applied to a block of columns.
+protocol Preconditioner {
+    /// `out ← M⁻¹ r` (n × k each; `out` does not alias `r`).
+    func apply(_ r: MatrixView, into out: MutableMatrixView) throws
+}

@@ -1,0 +1,51 @@
+/// The `.conjugateGradient` Nyström solver: Falkon.
+extension NystromRidge {
+    /// CG (`ConjugateGradient`) on `Bᵀ H B γ = Bᵀ K_mn R` with `H = K_mnK_nm + z L Lᵀ` and the
+    /// `FalkonPreconditioner` B (B = I unpreconditioned); writes β = B γ into `beta` (m × k). Each
+    /// iteration is one pass over `K(X, C)` (`K_mn (K_nm v)`), summed over the parts of a partition.
+    static func falkon(pass: CrossKernelPass, totalRows n: Int, factor: Workspace, residual r: MatrixView,
+                       ridge z: Double,
+                       options: Options, into beta: MutableMatrixView, progress: ProgressHandler) throws
+        -> ConjugateGradient.Outcome {
+        let m = pass.m, k = r.cols
+        let settings = try options.settings()
+        if k == 0 { return ConjugateGradient.Outcome(iterations: 0, residuals: [], converged: true) }
+        let l = factor.matrix(m, m).readOnly
+        let b = options.preconditioned ? try FalkonPreconditioner(factor: l, points: n, ridge: z) : nil
+        let mk = m * k
+        // v (scratch), the right-hand side and γ; kept alive to the end of the solve.
+        let buffers = try (0..<3).map { _ in try Workspace(count: mk, for: "the Falkon vectors") }
+        defer { withExtendedLifetime(buffers) {} }
+        let v = buffers[0].matrix(m, k), rhs = buffers[1].matrix(m, k), gamma = buffers[2].matrix(m, k)
+        let u = try Workspace(count: try Sizes.product(pass.cache != nil ? pass.n : pass.blockRows, k, "block product"),
+                              for: "a block product")
+        let start = pass.cache != nil ? 0.3 : 0.0
+        let span = (1 - start) / Double(settings.maxIterations + 1)
+        // Right-hand side Bᵀ K_mn R.
+        rhs.fill(0)
+        try pass.forEachBlock(report: { start + span * $0 }) { rows, kb in
+            try MatrixProduct.gemm(kb, transposeA: true, r.rowRange(rows.lowerBound, rows.upperBound), beta: 1,
+                                   into: rhs)
+        }
+        try options.partition.sum(rhs.base, mk)
+        try b?.applyTranspose(rhs)
+        let cg = ConjugateGradient(rows: m, columns: k, apply: { p, out, iteration in
+            // out ← Bᵀ H B p.
+            v.copy(from: p)
+            try b?.apply(v)
+            try pass.normalProduct(v.readOnly, into: out, block: u, report: { start + span * (Double(iteration) + $0) })
+            try options.partition.sum(out.base, mk)
+            if z > 0 {
+                // + z L Lᵀ v
+                try TriangularProduct.multiply(l, transpose: true, v)
+                try TriangularProduct.multiply(l, v)
+                try VectorOperations.axpy(z, v.base, out.base, count: mk)
+            }
+            try b?.applyTranspose(out)
+        }, preconditioner: nil, reduce: nil, name: "Nyström CG")
+        let outcome = try cg.solve(rhs.readOnly, into: gamma, settings: settings)
+        try b?.apply(gamma)
+        beta.copy(from: gamma.readOnly)
+        return outcome
+    }
+}

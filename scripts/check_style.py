@@ -1,0 +1,87 @@
+#!/usr/bin/env python3
+"""The source-shape rules of docs/development.md that no formatter enforces for us:
+
+- no line of library source longer than 120 columns (Swift, C, the C headers, Python);
+- no library function longer than 80 lines (Swift `func`/`init`, C function definitions);
+- `Sources/NTK/LargeScale/` calls no BLAS or LAPACK directly (`LinearAlgebra/` wraps them);
+- `Sources/NTKMPI/` restates none of libntk's spectral formulas (it calls `ntk_x_spectrum_*`).
+
+Usage: check_style.py [--list]   (exit 1 and one line per violation; --list prints the longest
+functions too). Run by scripts/test.sh (both lanes)."""
+
+import re
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+MAX_COLUMNS = 120
+MAX_FUNCTION_LINES = 80
+LIBRARY = [*REPO.glob("Sources/**/*.swift"), *REPO.glob("Sources/**/*.c"), *REPO.glob("Sources/**/*.h"),
+           *REPO.glob("include/*.h"), *REPO.glob("bindings/python/ntk/*.py"),
+           *REPO.glob("bindings/swift-mpi/Sources/**/*.swift")]
+# What a spectral formula looks like in C: the filter's expm1, the GCV denominator, the LOO ratio.
+SPECTRAL_PATTERNS = [r"expm1\s*\(", r"1\s*-\s*trace\s*/", r"DBL_EPSILON\s*\*", r"solved\[[^]]*\]\s*/\s*d\b"]
+
+
+def functions(path, lines):
+    """(name, first line, line count) of each function body in a Swift or C file, by brace
+    matching from a line that opens a `func`/`init` (Swift) or a top-level definition (C)."""
+    swift = path.suffix == ".swift"
+    start = re.compile(r"^\s*(?:@\w+(?:\([^)]*\))?\s+)*(?:(?:public|package|private|fileprivate|internal|static|"
+                       r"override|final|convenience|mutating|nonisolated|required)\s+)*(?:func\s+(\w+)|(init)\b)"
+                       if swift else r"^(?:static\s+)?[A-Za-z_][\w\s\*]*?\b(\w+)\s*\([^;]*$")
+    i = 0
+    while i < len(lines):
+        m = start.match(lines[i])
+        if not m or (not swift and lines[i].startswith((" ", "\t", "#", "/", "}"))):
+            i += 1
+            continue
+        name = next(g for g in m.groups() if g)
+        depth, opened, j = 0, False, i
+        while j < len(lines):
+            code = re.sub(r'"(?:\\.|[^"\\])*"', '""', lines[j].split("//")[0])
+            depth += code.count("{") - code.count("}")
+            opened = opened or "{" in code
+            if opened and depth <= 0:
+                break
+            if not opened and code.rstrip().endswith(";"):
+                break
+            j += 1
+        if opened:
+            yield name, i + 1, j - i + 1
+        i = j + 1 if opened else i + 1
+
+
+def main():
+    problems, lengths = [], []
+    for path in sorted(set(LIBRARY)):
+        rel = path.relative_to(REPO)
+        lines = path.read_text().splitlines()
+        for n, line in enumerate(lines, 1):
+            if len(line) > MAX_COLUMNS:
+                problems.append(f"{rel}:{n}: {len(line)} columns (limit {MAX_COLUMNS})")
+        if path.suffix in (".swift", ".c"):
+            for name, first, count in functions(path, lines):
+                lengths.append((count, f"{rel}:{first} {name}"))
+                if count > MAX_FUNCTION_LINES:
+                    problems.append(f"{rel}:{first}: {name} is {count} lines (limit {MAX_FUNCTION_LINES})")
+        if rel.parts[:3] == ("Sources", "NTK", "LargeScale"):
+            for n, line in enumerate(lines, 1):
+                if re.search(r"\b(cblas_|LAPACKE_)\w+", line):
+                    problems.append(f"{rel}:{n}: calls BLAS/LAPACK directly (use LinearAlgebra/)")
+        if rel.parts[:2] == ("Sources", "NTKMPI"):
+            for n, line in enumerate(lines, 1):
+                for pattern in SPECTRAL_PATTERNS:
+                    if re.search(pattern, line.split("/*")[0]):
+                        problems.append(f"{rel}:{n}: a spectral formula in libntk_mpi (use ntk_x_spectrum_*)")
+    if "--list" in sys.argv:
+        for count, where in sorted(lengths, reverse=True)[:15]:
+            print(f"{count:5d}  {where}")
+    for p in problems:
+        print(p)
+    print(f"check_style: {len(problems)} problem(s) in {len(set(LIBRARY))} files")
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
