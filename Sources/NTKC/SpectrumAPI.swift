@@ -75,7 +75,8 @@ public func ntk_x_spectrum_gcv(_ spectrumIn: UnsafePointer<ntk_x_spectrum>?, _ r
         let out = try outputVector(scores, grid.count, "scores")
         let values = try s.gcvScores(grid)
         for (i, v) in values.enumerated() { out[i] = v }
-        best?.pointee = Int64(try RidgeSelection(ridges: grid, scores: values, criterion: .gcv).index)
+        let selection = try RidgeSelection(ridges: grid, scores: values, criterion: .gcv)
+        best?.pointee = Int64(selection.index)
     }
 }
 
@@ -113,6 +114,7 @@ public func ntk_x_spectrum_loo(_ spectrumIn: UnsafePointer<ntk_x_spectrum>?, _ r
         let out = try outputVector(scores, g, "scores")
         let values = try s.looScores(grid, singular: terms.singular, diagonals: d, solutions: x)
         for (i, v) in values.enumerated() { out[i] = v }
-        best?.pointee = Int64(try RidgeSelection(ridges: grid, scores: values, criterion: .leaveOneOut).index)
+        let selection = try RidgeSelection(ridges: grid, scores: values, criterion: .leaveOneOut)
+        best?.pointee = Int64(selection.index)
     }
 }

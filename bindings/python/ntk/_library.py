@@ -12,11 +12,13 @@ import warnings
 from ctypes import POINTER, c_char_p, c_double, c_int, c_int64, c_size_t, c_uint64, c_void_p
 from pathlib import Path
 
+from . import __version__
 from .errors import STATUS_ERRORS, InternalError, LibraryNotFoundError
 
-#: The C library version this package was written for: the same major version, and while the
-#: major version is 0 (no stability promise yet) the same minor version too.
-EXPECTED_VERSION = (0, 2)
+#: The C library version this package was written for (its own version, which scripts/version.py
+#: writes from include/ntk.h): the same major version, and while the major version is 0 (no
+#: stability promise yet) the same minor version too.
+EXPECTED_VERSION = tuple(int(part) for part in __version__.split(".")[:2])
 
 #: ``int (*)(void *user, double fraction)``: the progress callback type.
 PROGRESS_FN = ctypes.CFUNCTYPE(c_int, c_void_p, c_double)

@@ -1,0 +1,142 @@
+@testable import NTK
+import XCTest
+
+/// The iterative solvers on explicit matrices, against naive dense references: Gaussian
+/// elimination for CG's solution, `Qᵀ A Q` and `Qᵀ Q` for the Lanczos recurrence.
+final class IterativeTests: XCTestCase {
+    /// A badly scaled SPD matrix: D S D with S well conditioned and D spanning three decades.
+    func problem(_ n: Int, k: Int, seed: UInt64) throws -> (Matrix, Matrix) {
+        let s = try randomSPD(n, p: n, shift: 0.5, seed: seed)
+        var a = s
+        for i in 0..<n { for j in 0..<n { a[i, j] *= pow(10, 1.5 * Double(i + j) / Double(n)) } }
+        var rng = TestRandom(seed: seed + 1)
+        return (a, try rng.matrix(n, k))
+    }
+
+    /// Gaussian elimination with partial pivoting: the independent reference for A X = B.
+    func naiveSolve(_ a: Matrix, _ b: Matrix) throws -> Matrix {
+        let n = a.rows, k = b.cols
+        var m = a, x = b
+        for c in 0..<n {
+            let p = (c..<n).max { abs(m[$0, c]) < abs(m[$1, c]) }!
+            for j in 0..<n { let t = m[c, j]; m[c, j] = m[p, j]; m[p, j] = t }
+            for j in 0..<k { let t = x[c, j]; x[c, j] = x[p, j]; x[p, j] = t }
+            for r in (c + 1)..<n {
+                let f = m[r, c] / m[c, c]
+                for j in c..<n { m[r, j] -= f * m[c, j] }
+                for j in 0..<k { x[r, j] -= f * x[c, j] }
+            }
+        }
+        for c in stride(from: n - 1, through: 0, by: -1) {
+            for j in 0..<k {
+                var s = x[c, j]
+                for q in (c + 1)..<n { s -= m[c, q] * x[q, j] }
+                x[c, j] = s / m[c, c]
+            }
+        }
+        return x
+    }
+
+    /// The inverse diagonal of A, as a `Preconditioner`.
+    struct Jacobi: Preconditioner {
+        let inverse: [Double]
+        func apply(_ r: MatrixView, into out: MutableMatrixView) throws {
+            for i in 0..<r.rows { for c in 0..<r.cols { out[i, c] = inverse[i] * r[i, c] } }
+        }
+    }
+
+    func solve(_ a: Matrix, _ b: Matrix, preconditioner: Preconditioner?, tolerance: Double = 1e-12,
+               cap: Int = 2000) throws -> (Matrix, ConjugateGradient.Outcome, Int) {
+        var products = 0
+        let cg = ConjugateGradient(rows: a.rows, columns: b.cols, apply: { v, out, _ in
+            products += 1
+            try a.withView { try MatrixProduct.gemm($0, v, into: out) }
+        }, preconditioner: preconditioner, reduce: nil, name: "test CG")
+        var x = try Matrix(rows: b.rows, cols: b.cols)
+        let outcome = try b.withView { bv in
+            try x.withMutableView { try cg.solve(bv, into: $0, settings: try .init(tolerance: tolerance, maxIterations: cap)) }
+        }
+        return (x, outcome, products)
+    }
+
+    func testBlockCGSolvesEveryColumn() throws {
+        let (a, b) = try problem(40, k: 3, seed: 5)
+        let reference = try naiveSolve(a, b)
+        let scale = reference.elements.map(abs).max() ?? 1
+        for preconditioner in [nil, Jacobi(inverse: (0..<40).map { 1 / a[$0, $0] })] as [Preconditioner?] {
+            let (x, outcome, products) = try solve(a, b, preconditioner: preconditioner)
+            XCTAssertTrue(outcome.converged)
+            XCTAssertEqual(products, outcome.iterations, "one block product per iteration")
+            XCTAssertEqual(outcome.residuals.count, outcome.iterations)
+            XCTAssertLessThanOrEqual(outcome.residuals.last ?? 1, 1e-12)
+            XCTAssertLessThan(maxAbsDifference(x, reference) / scale, 1e-8)
+        }
+    }
+
+    func testThePreconditionerPaysOffOnABadlyScaledMatrix() throws {
+        let (a, b) = try problem(60, k: 1, seed: 8)
+        let plain = try solve(a, b, preconditioner: nil, tolerance: 1e-10).1
+        let jacobi = try solve(a, b, preconditioner: Jacobi(inverse: (0..<60).map { 1 / a[$0, $0] }), tolerance: 1e-10).1
+        XCTAssertTrue(plain.converged && jacobi.converged)
+        XCTAssertLessThan(jacobi.iterations, plain.iterations)
+    }
+
+    func testCapAndZeroRightHandSide() throws {
+        let (a, b) = try problem(30, k: 2, seed: 2)
+        let capped = try solve(a, b, preconditioner: nil, cap: 3)
+        XCTAssertFalse(capped.1.converged)
+        XCTAssertEqual(capped.1.iterations, 3)
+        let zero = try solve(a, try Matrix(rows: 30, cols: 2), preconditioner: nil)
+        XCTAssertTrue(zero.1.converged)
+        XCTAssertEqual(zero.1.iterations, 0)
+        XCTAssertEqual(zero.0.elements.map(abs).max(), 0)
+        assertThrows(.invalidArgument, try ConjugateGradient.Settings(tolerance: 0, maxIterations: 1))
+        assertThrows(.invalidArgument, try ConjugateGradient.Settings(tolerance: 1e-8, maxIterations: 0))
+        assertThrows(.nonFinite, try ConjugateGradient.Settings(tolerance: .nan, maxIterations: 5))
+    }
+
+    /// Q orthonormal and Qᵀ A Q tridiagonal with the recurrence's α and β; at j = n the space is
+    /// invariant.
+    func testLanczosBuildsAnOrthonormalKrylovBasis() throws {
+        let n = 25
+        let a = try randomSPD(n, p: n, shift: 0.1, seed: 4)
+        var rng = TestRandom(seed: 9)
+        let start = (0..<n).map { _ in rng.next() }
+        let basis = UnsafeMutablePointer<Double>.allocate(capacity: (n + 1) * n)
+        defer { basis.deallocate() }
+        let lanczos = Lanczos(order: n) { q, w in
+            for i in 0..<n { w[i] = (0..<n).reduce(0.0) { $0 + a[i, $1] * q[$1] } }
+        }
+        var checks = 0
+        let r = try start.withUnsafeBufferPointer { s in
+            try lanczos.run(start: s.baseAddress!, basis: basis, maxSteps: n, checkEvery: 5,
+                            check: { _ in checks += 1; return false }, afterStep: { _ in })
+        }
+        XCTAssertTrue(r.invariant)
+        XCTAssertEqual(r.steps, n)
+        XCTAssertEqual(checks, 5, "every 5 steps, the last one included")
+        for i in 0..<n {
+            for j in 0..<n {
+                let qtq = (0..<n).reduce(0.0) { $0 + basis[i * n + $1] * basis[j * n + $1] }
+                XCTAssertEqual(qtq, i == j ? 1 : 0, accuracy: 1e-12)
+                var qtaq = 0.0
+                for p in 0..<n { for q in 0..<n { qtaq += basis[i * n + p] * a[p, q] * basis[j * n + q] } }
+                let expected = i == j ? r.alphas[i] : abs(i - j) == 1 ? r.betas[min(i, j)] : 0
+                XCTAssertEqual(qtaq, expected, accuracy: 1e-10)
+            }
+        }
+        let norm = start.reduce(0) { $0 + $1 * $1 }.squareRoot()
+        for i in 0..<n { XCTAssertEqual(basis[i], start[i] / norm, accuracy: 1e-15) }
+        // A shifted rank-5 matrix has 6 distinct eigenvalues: the space is invariant after ~6 steps.
+        let low = try randomSPD(n, p: 5, shift: 0.1, seed: 6)
+        let short = Lanczos(order: n) { q, w in
+            for i in 0..<n { w[i] = (0..<n).reduce(0.0) { $0 + low[i, $1] * q[$1] } }
+        }
+        let early = try start.withUnsafeBufferPointer { s in
+            try short.run(start: s.baseAddress!, basis: basis, maxSteps: n, checkEvery: 5,
+                          check: { _ in false }, afterStep: { _ in })
+        }
+        XCTAssertTrue(early.invariant)
+        XCTAssertLessThanOrEqual(early.steps, 8)
+    }
+}
