@@ -93,7 +93,8 @@ def test_gcv_is_the_hat_matrix_formula(rng):
     s, *_ = _spectrum(K, R)
     ridges = np.array([1e-3, 1e-1, 1.0, 10.0])
     scores, best = np.empty(4), ctypes.c_int64()
-    _ok(lib.ntk_x_spectrum_gcv(ctypes.byref(s), 4, _arrays.pointer(ridges), _arrays.pointer(scores), ctypes.byref(best)))
+    _ok(lib.ntk_x_spectrum_gcv(ctypes.byref(s), 4, _arrays.pointer(ridges), _arrays.pointer(scores),
+                               ctypes.byref(best)))
     for z, score in zip(ridges, scores):
         H = K @ np.linalg.inv(K + z * np.eye(n))
         expected = np.sum(((np.eye(n) - H) @ R) ** 2) / (n * k) / (1 - np.trace(H) / n) ** 2
