@@ -84,7 +84,7 @@ def child_single(n, m):
     times["eigh"] = time.perf_counter() - t
     t = time.perf_counter()
     train, test = solver.gradient_flow(Y, TIMES, K_test_train=Kt, learning_rate=1.0)
-    best, scores = solver.select_ridge(Y, RIDGES)
+    best, _, scores = solver.select_ridge(Y, RIDGES)
     times["flow_gcv"] = time.perf_counter() - t
     return {"times": times, "peak_mib": [peak_mib()], "pred": pred[:50, 0].tolist(), "flow": test[:, :50, 0].tolist(),
             "scores": scores.tolist()}
@@ -156,7 +156,7 @@ def child_mpi(n, m):
 
         def flow():
             train, test = solver.gradient_flow(Y, TIMES, K_test_train=Kt, learning_rate=1.0)
-            return test, solver.select_ridge(Y, RIDGES)[1]
+            return test, solver.select_ridge(Y, RIDGES).scores
         test, scores = stage("flow_gcv", flow)
         solver.close()
         K.close()

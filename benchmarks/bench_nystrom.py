@@ -97,7 +97,7 @@ def run_accuracy(n_dense, n_exact):
     # The ridge a user would pick: GCV over a grid, on the Nyström model (the same ridge for both).
     scale = float(np.mean(ntk.infinite_width_diagonal(net, X)[1]))
     with ntk.NystromRidge(net, X, y, 0.0, 4096, seed=0) as model:
-        _, z = model.select_ridge(scale * np.geomspace(1e-6, 1, 25))
+        z = model.select_ridge(scale * np.geomspace(1e-6, 1, 25)).ridge
     t0 = time.perf_counter()
     K = ntk.infinite_width_ntk(net, X)
     with ntk.KernelRidge(K, y, ridge=z) as dense:

@@ -65,7 +65,7 @@ def main():
             t_kernel = time.perf_counter() - t0
             with dist.SpectralSolver(K) as solver:
                 ridges = np.logspace(-6, 0, 13) * solver.eigenvalues[-1] / n
-                ridge, _ = solver.select_ridge(ytr[:n], ridges)
+                ridge = solver.select_ridge(ytr[:n], ridges).ridge
                 # Gradient flow of the infinitely wide network itself (no ridge), learning rate 1:
                 # the top directions are learned by t ~ n / lambda_max, the rest later.
                 times = [1e1, 1e2, 1e3, 1e4, 1e5, np.inf]
@@ -85,7 +85,7 @@ def main():
     COMM.Barrier()
     t0 = time.perf_counter()
     with dist.nystrom_ridge(COMM, net, Xtr[share], ytr[share], ridge, args.centers, seed=1) as model:
-        _, best = model.select_ridge(np.logspace(-9, 0, 19))
+        best = model.select_ridge(np.logspace(-9, 0, 19)).ridge
         fit = time.perf_counter() - t0
     with dist.nystrom_ridge(COMM, net, Xtr[share], ytr[share], best, args.centers, seed=1) as model:
         pred = model.predict(Xte)

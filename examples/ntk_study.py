@@ -164,7 +164,7 @@ def main(argv=None):
 
     ridges = np.geomspace(1e-6, 1e2, 33)
     KT = ntk.empirical_ntk(net, Xtr)  # the after-kernel, for its spectrum
-    z0, _ = ntk.select_ridge(K0, ytr, ridges * np.trace(K0) / n)
+    z0 = ntk.select_ridge(K0, ytr, ridges * np.trace(K0) / n).ridge
     after = ntk.after_kernel_predictions(net, Xtr, ytr, Xte)
     infinite = NTKRegressor(kernel="infinite", widths=tuple(args.widths), ridge="gcv", ridges=ridges).fit(Xtr, ytr)
     rows = [

@@ -37,6 +37,7 @@ from .kernels import (  # noqa: E402
 )
 from .regression import (  # noqa: E402
     KernelRidge,
+    RidgeSelection,
     SpectralSolver,
     features_ridge,
     gradient_flow,
@@ -73,7 +74,7 @@ __all__ = [
     "memory_budget", "set_memory_budget",
     "gram", "cholesky_solve", "CholeskyFactor", "eigh", "eigvalsh",
     "kernel_ridge", "KernelRidge", "features_ridge", "SpectralSolver", "gradient_flow", "ridge_path",
-    "select_ridge", "max_learning_rate",
+    "select_ridge", "RidgeSelection", "max_learning_rate",
     "MLP", "ACTIVATIONS", "empirical_ntk", "empirical_ntk_diagonal", "jacobian_ntk",
     "infinite_width_kernels", "infinite_width_ntk", "infinite_width_nngp", "infinite_width_diagonal",
     "train", "TrainingHistory", "LOSSES", "loss_and_gradient", "gradient_flow_ode", "kernel_distance",

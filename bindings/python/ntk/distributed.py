@@ -36,6 +36,7 @@ from ._library import (PROGRESS_FN, EmpiricalNTKOptions, InfiniteWidthOptions, K
 from .errors import STATUS_ERRORS, DimensionMismatchError, InternalError, InvalidArgumentError, LibraryNotFoundError
 from .large_scale import EmpiricalNTKRidge, NystromRidge, _matrix_free_options, _options, _Targets
 from .network import MLP
+from .regression import RidgeSelection, deprecated_alias
 
 __all__ = ["Grid", "DistributedMatrix", "infinite_width_kernel", "empirical_ntk", "KernelRidge", "SpectralSolver",
            "nystrom_ridge", "empirical_ridge"]
@@ -278,7 +279,7 @@ class KernelRidge(_Handle):
 
     ``Y`` (n, k) or (n,) and ``f0_train`` are replicated; ``ridge`` is absolute, or relative to
     the mean diagonal with ``ridge_relative=True``. Attributes (on every rank): ``ridge`` (the
-    absolute z), ``dual_coef`` (alpha), ``train_predictions`` (``Y - z alpha``).
+    absolute z), ``dual_coef_`` (alpha), ``train_predictions`` (``Y - z alpha``).
     """
 
     _free = "ntk_mpi_kernel_ridge_free"
@@ -297,7 +298,9 @@ class KernelRidge(_Handle):
         self._train, alpha = np.empty((n, self._k)), np.empty((n, self._k))
         mpi.ntk_mpi_kernel_ridge_results(handle, _arrays.pointer(self._train), max(self._k, 1), _arrays.pointer(alpha),
                                          max(self._k, 1))
-        self.dual_coef = self._shape(alpha)
+        self.dual_coef_ = self._shape(alpha)
+
+    dual_coef = deprecated_alias("dual_coef_", "dual_coef")
 
     def _shape(self, a):
         return a[:, 0] if self._vector else a
@@ -379,7 +382,8 @@ class SpectralSolver(_Handle):
         return self._predict(Y, t, z, learning_rate, K_test_train, f0_train, f0_test)
 
     def select_ridge(self, Y, ridges, criterion="gcv", f0_train=None):
-        """``(best_ridge, scores)`` by GCV (``"gcv"``) or exact leave-one-out (``"loo"``)."""
+        """A :class:`ntk.RidgeSelection` ``(ridge, index, scores)`` by GCV (``"gcv"``) or exact
+        leave-one-out (``"loo"``), as :meth:`ntk.SpectralSolver.select_ridge`."""
         targets = _Targets(Y, f0_train, self.n, "K_train")
         z, pz = _arrays.vector(ridges, "ridges")
         scores = np.empty(z.shape[0])
@@ -387,7 +391,7 @@ class SpectralSolver(_Handle):
         _check(mpi.ntk_mpi_spectral_select_ridge(self._live(), ctypes.byref(targets.c), z.shape[0], pz,
                                                  _arrays.choice(criterion, {"gcv": 0, "loo": 1}, "criterion"),
                                                  _arrays.pointer(scores), ctypes.byref(best)))
-        return float(z[best.value]), scores
+        return RidgeSelection.of(z, scores, best.value)
 
 
 def nystrom_ridge(comm, net, X, Y, ridge, n_centers, centers=None, f0_train=None, solver="direct", kernel="ntk",
@@ -422,7 +426,7 @@ def empirical_ridge(comm, net, X, Y, ridge, f0_train=None, tol=1e-8, max_iter=50
     """Data-parallel matrix-free empirical NTK kernel ridge (plain CG, one MPI_Allreduce of the
     parameter-sized ``J^T v`` per product): each rank passes its own rows; the result is an
     :class:`ntk.EmpiricalNTKRidge` whose predictions are the full model's on every rank and
-    whose ``dual_coef`` is this rank's rows of alpha. ``net``'s parameters must be the same on
+    whose ``dual_coef_`` is this rank's rows of alpha. ``net``'s parameters must be the same on
     every rank (checked)."""
     if not isinstance(net, MLP):
         raise InvalidArgumentError(f"net must be an ntk.MLP, got {type(net).__name__}")

@@ -36,6 +36,7 @@ from ._library import MatrixFreeOptions, NystromOptions, NystromTest, Points, Ta
 from ._progress import Callback
 from .errors import ConvergenceWarning, DimensionMismatchError, InvalidArgumentError
 from .network import MLP
+from .regression import RidgeSelection, deprecated_alias
 
 _SOLVERS = {"direct": choices("ntk_nystrom_solver", "NTK_NYSTROM_")["direct"],
             "cg": choices("ntk_nystrom_solver", "NTK_NYSTROM_")["cg"]}
@@ -245,13 +246,14 @@ class NystromRidge(Handle):
         return self._shape(out)
 
     def select_ridge(self, ridges):
-        """GCV scores of each ridge (as :func:`ntk.select_ridge` with ``K~``) and the best
-        ridge: ``(scores, best_ridge)``. O(m k) per ridge, no pass over the data. Direct only."""
+        """GCV of each ridge (as :func:`ntk.select_ridge` with ``K~``): a
+        :class:`ntk.RidgeSelection` ``(ridge, index, scores)``. O(m k) per ridge, no pass over the
+        data. Direct only."""
         grid, pg = _arrays.vector(ridges, "ridges")
         scores = np.empty(grid.shape[0])
         best = ctypes.c_int64()
         call("ntk_nystrom_select_ridge", self._live(), grid.shape[0], pg, _arrays.pointer(scores), ctypes.byref(best))
-        return scores, float(grid[best.value])
+        return RidgeSelection.of(grid, scores, best.value)
 
 
 def _grid(times, ridges):
@@ -333,7 +335,7 @@ class EmpiricalNTKRidge(Handle):
     progress : callable or True, optional
 
     Attributes: ``n``, ``n_outputs``, ``ridge``, ``iterations``, ``residuals``, ``converged``,
-    ``dual_coef`` (alpha, (n, k)).
+    ``dual_coef_`` (alpha, (n, k)).
     """
 
     _free = "ntk_empirical_ridge_free"
@@ -367,11 +369,13 @@ class EmpiricalNTKRidge(Handle):
                           stacklevel=2)
 
     @property
-    def dual_coef(self):
-        """alpha, (n, k) (or (n,) for a 1-D Y)."""
+    def dual_coef_(self):
+        """alpha, (n, k) (or (n,) for a 1-D Y): predictions are ``f0(x) + K(x, X) @ alpha``."""
         out = np.empty((self.n, self.n_outputs))
         call("ntk_empirical_ridge_dual_coefficients", self._live(), _arrays.pointer(out), max(self.n_outputs, 1))
         return out[:, 0] if self._vector else out
+
+    dual_coef = deprecated_alias("dual_coef_", "dual_coef")
 
     def predict(self, X, f0_test=None, progress=None):
         """``f0_test + K(X, X_train) alpha``: (m, k), or (m,) for a 1-D Y."""

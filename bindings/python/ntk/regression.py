@@ -9,6 +9,7 @@ back without the output axis.
 
 import ctypes
 import warnings
+from typing import NamedTuple
 
 import numpy as np
 
@@ -26,6 +27,42 @@ _SCALES = choices("ntk_ridge_scale", "NTK_RIDGE_")
 
 
 _choice = _arrays.choice
+
+
+class RidgeSelection(NamedTuple):
+    """What every ``select_ridge`` returns (:func:`ntk.select_ridge`, :meth:`SpectralSolver.select_ridge`,
+    :meth:`ntk.NystromRidge.select_ridge`, :meth:`ntk.distributed.SpectralSolver.select_ridge`).
+
+    Attributes
+    ----------
+    ridge : float
+        The ridge with the smallest score (the first of ties).
+    index : int
+        Its position in the grid.
+    scores : numpy.ndarray, (G,)
+        Every ridge's score: mean squared error per target entry; ``inf`` where the criterion is
+        undefined (GCV of an interpolating fit, leave-one-out with a singular ``K + zI``).
+    """
+
+    ridge: float
+    index: int
+    scores: np.ndarray
+
+    @classmethod
+    def of(cls, grid, scores, best):
+        """From the C library's outputs: the grid, its scores and the index of the best."""
+        return cls(float(grid[best]), int(best), scores)
+
+
+def deprecated_alias(new, old):
+    """A read-only property ``old`` that warns and returns ``self.new`` (renamed in 0.3)."""
+
+    def getter(self):
+        warnings.warn(f"{type(self).__name__}.{old} is deprecated and will be removed in 1.0: use {new}",
+                      DeprecationWarning, stacklevel=2)
+        return getattr(self, new)
+
+    return property(getter, doc=f"Deprecated alias of ``{new}`` (0.3).")
 
 
 def _square(K, name):
@@ -103,7 +140,7 @@ class KernelRidge(Handle):
     progress : callable, optional
 
     Attributes: ``n``, ``n_outputs``, ``ridge`` (absolute z used), ``jitter``,
-    ``train_predictions``, ``dual_coef`` (alpha).
+    ``train_predictions``, ``dual_coef_`` (alpha).
     """
 
     _free = "ntk_kernel_ridge_free"
@@ -146,11 +183,14 @@ class KernelRidge(Handle):
         return self._shape(out)
 
     @property
-    def dual_coef(self):
-        """``alpha = (K + (z + jitter) I)^-1 (Y - f0)``."""
+    def dual_coef_(self):
+        """``alpha = (K + (z + jitter) I)^-1 (Y - f0)``: (n, k), or (n,) for a 1-D Y; predictions
+        are ``f0(x) + K(x, X) @ alpha``."""
         out, pout = _arrays.output(self.n, self.n_outputs)
         call("ntk_kernel_ridge_dual_coefficients", self._live(), pout, max(self.n_outputs, 1))
         return self._shape(out)
+
+    dual_coef = deprecated_alias("dual_coef_", "dual_coef")
 
     def __repr__(self):
         if self._handle is None:
@@ -307,8 +347,8 @@ class SpectralSolver(Handle):
         return self._predict(Y, np.full(z.shape, np.inf), z, 1.0, K_test_train, f0_train, f0_test)
 
     def select_ridge(self, Y, ridges, criterion="gcv", f0_train=None):
-        """``(best_ridge, scores)`` by GCV or exact leave-one-out over ``ridges`` (closed forms,
-        no refits). Scores are mean squared errors per target entry; ``inf`` where undefined."""
+        """A :class:`RidgeSelection` ``(ridge, index, scores)`` by GCV (``"gcv"``) or exact
+        leave-one-out (``"loo"``) over ``ridges`` (closed forms, no refits)."""
         handle = self._live()
         data = Problem(self.n, Y, f0_train)
         z, pz = _arrays.vector(ridges, "ridges")
@@ -316,7 +356,7 @@ class SpectralSolver(Handle):
         best = ctypes.c_int64()
         call("ntk_spectral_select_ridge", handle, ctypes.byref(data.targets), len(z), pz,
              _choice(criterion, _CRITERIA, "criterion"), _arrays.pointer(scores), ctypes.byref(best))
-        return float(z[best.value]), scores
+        return RidgeSelection.of(z, scores, best.value)
 
     def filters(self, times=None, ridges=None, learning_rate=1.0, n_targets=None):
         """The spectral filters of a grid (eq. 22), for plotting ridge against early stopping.
@@ -385,12 +425,12 @@ def ridge_path(K_train, Y, ridges, K_test_train=None, f0_train=None, f0_test=Non
 
 
 def select_ridge(K_train, Y, ridges, criterion="gcv", f0_train=None, progress=None):
-    """``(best_ridge, scores)``: GCV (``"gcv"``) or exact leave-one-out (``"loo"``) error of
-    kernel ridge for every ridge, from one eigendecomposition (eq. 25's "judiciously chosen z").
+    """GCV (``"gcv"``) or exact leave-one-out (``"loo"``) error of kernel ridge for every ridge,
+    from one eigendecomposition (eq. 25's "judiciously chosen z").
 
-    K_train (n, n), Y (n, k) or (n,), ridges (G,) absolute, f0_train like Y or None; returns
-    the first minimising ridge (float) and the scores (G,), mean squared errors per target
-    entry (``inf`` where undefined)."""
+    K_train (n, n), Y (n, k) or (n,), ridges (G,) absolute, f0_train like Y or None. Returns a
+    :class:`RidgeSelection` ``(ridge, index, scores)``: the first minimising ridge, its index and
+    the scores (G,), mean squared errors per target entry (``inf`` where undefined)."""
     with SpectralSolver(K_train, progress=progress) as solver:
         return solver.select_ridge(Y, ridges, criterion, f0_train)
 

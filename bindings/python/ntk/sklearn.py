@@ -270,7 +270,7 @@ class _NTKModel(BaseEstimator):
                                                   seed=int(check_random_state(self.random_state).randint(2**31 - 1)),
                                                   progress=bar)
         self.X_fit_ = np.array(X, dtype=np.float64, order="C", copy=True)
-        self.dual_coef_, self.ridge_, self.ridge_scores_ = self.matrix_free_.dual_coef, z, None
+        self.dual_coef_, self.ridge_, self.ridge_scores_ = self.matrix_free_.dual_coef_, z, None
         self.n_iter_ = self.matrix_free_.iterations
         return self
 
@@ -298,7 +298,7 @@ class _NTKModel(BaseEstimator):
                 max_iter=self.max_iter, seed=seed, progress=bar) as model:
             scores = None
             if select:
-                scores, z = model.select_ridge(self._ridge_grid(scale))
+                z, _, scores = model.select_ridge(self._ridge_grid(scale))
             coef = model.coef_ if inner == "cg" else model.path_coef(times=t, ridges=z,
                                                                      learning_rate=self.learning_rate)[0]
             self.X_fit_ = np.ascontiguousarray(X[model.centers])
@@ -321,7 +321,7 @@ class _NTKModel(BaseEstimator):
             try:  # kernel ridge with a given ridge: one Cholesky factorisation
                 with self._stage(f"Cholesky kernel ridge, n = {n}") as bar, KernelRidge(K, Y, ridge=z, f0_train=f0,
                                                                                         progress=bar) as model:
-                    return model.dual_coef, z, None
+                    return model.dual_coef_, z, None
             except NotPositiveDefiniteError:
                 logger.warning("solver: the kernel is numerically indefinite at this ridge; falling back to the "
                                "eigendecomposition, which clamps negative eigenvalues")
@@ -333,7 +333,7 @@ class _NTKModel(BaseEstimator):
         with self._stage(f"eigendecomposition, n = {n}") as bar, SpectralSolver(K, progress=bar) as solver:
             scores = None
             if select:
-                z, scores = solver.select_ridge(Y, self._ridge_grid(scale), criterion=self.ridge, f0_train=f0)
+                z, _, scores = solver.select_ridge(Y, self._ridge_grid(scale), criterion=self.ridge, f0_train=f0)
             alpha = solver.dual_coef(Y, time=t, ridge=z, learning_rate=self.learning_rate, f0_train=f0)
         return alpha, float(z), scores
 

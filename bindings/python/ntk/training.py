@@ -276,8 +276,8 @@ def after_kernel_predictions(net, X_train, Y, X_test, ridges=None, criterion="gc
     y = np.asarray(Y, dtype=np.float64).reshape(f_train.shape)
     if ridges is None:
         ridges = np.geomspace(1e-8, 1e2, 25) * np.trace(K) / len(K)
-    z_boost, _ = select_ridge(K, y, ridges, criterion=criterion, f0_train=f_train)
-    z_kernel, _ = select_ridge(K, y, ridges, criterion=criterion)
+    z_boost = select_ridge(K, y, ridges, criterion=criterion, f0_train=f_train).ridge
+    z_kernel = select_ridge(K, y, ridges, criterion=criterion).ridge
     boosting = kernel_ridge(K, y, K_test, ridge=z_boost, f0_train=f_train, f0_test=f_test, max_jitter=1e-8)[1]
     kernel = kernel_ridge(K, y, K_test, ridge=z_kernel, max_jitter=1e-8)[1]
     return {"network": f_test, "boosting": boosting, "kernel": kernel, "ridge_boosting": z_boost,

@@ -101,7 +101,7 @@ def test_gcv_matches_the_hat_matrix_of_the_nystrom_kernel(problem):
     Knm, Kmm, _ = nystrom_matrices(net, X, X[:1], model.centers)
     Ktilde = Knm @ np.linalg.solve(Kmm, Knm.T)
     ridges = np.geomspace(1e-3, 10, 7)
-    scores, best = model.select_ridge(ridges)
+    best, _, scores = model.select_ridge(ridges)
     for z, score in zip(ridges, scores):
         H = Ktilde @ np.linalg.inv(Ktilde + z * np.eye(n))
         expect = np.sum(((np.eye(n) - H) @ Y) ** 2) / (n * k) / (1 - np.trace(H) / n) ** 2
@@ -293,7 +293,7 @@ def test_matrix_free_ridge_equals_dense_kernel_ridge(empirical):
     alpha = np.linalg.solve(K + z * np.eye(len(K)), Y - f0)
     with ntk.EmpiricalNTKRidge(net, X, Y, z, f0_train=f0, tol=1e-12, max_iter=1000, preconditioner_rank=40) as model:
         assert model.converged and model.residuals[-1] <= 1e-12
-        assert relative(model.dual_coef, alpha) < 1e-8
+        assert relative(model.dual_coef_, alpha) < 1e-8
         assert relative(model.predict(Xt, f0_test=f0t), f0t + Kt @ alpha) < 1e-9
         # The model keeps the parameters of the fit: changing the network afterwards changes nothing.
         before = model.predict(Xt)
@@ -310,7 +310,7 @@ def test_nystrom_preconditioner_saves_iterations(empirical):
             ntk.EmpiricalNTKRidge(net, X, Y[:, 0], z, preconditioner_rank=0, **kwargs) as plain:
         assert fast.converged and plain.converged
         assert fast.iterations * 3 < plain.iterations, (fast.iterations, plain.iterations)
-        assert relative(fast.dual_coef, plain.dual_coef) < 1e-5
+        assert relative(fast.dual_coef_, plain.dual_coef_) < 1e-5
 
 
 def test_lanczos_gradient_flow_equals_the_matrix_exponential(empirical):

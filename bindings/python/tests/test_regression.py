@@ -42,7 +42,7 @@ class TestKernelRidge:
         alpha = np.linalg.solve(K + z * np.eye(len(K)), Y)
         with ntk.KernelRidge(K, Y, ridge=0.1, ridge_relative=True) as model:
             assert model.ridge == pytest.approx(z, rel=1e-14) and model.jitter == 0
-            assert rel(model.dual_coef, alpha) < 1e-10
+            assert rel(model.dual_coef_, alpha) < 1e-10
             for _ in range(3):
                 other = rng.standard_normal((7, len(K)))
                 assert rel(model.predict(other), other @ alpha) < 1e-10
@@ -197,8 +197,8 @@ class TestRidgePathAndSelection:
     def test_loo_and_gcv_match_brute_force(self, problem):
         K, Y, f0 = problem["K"] + 0.02 * np.eye(40), problem["Y"], problem["f0"]
         ridges = [0.0, 1e-3, 1e-2, 0.1, 1.0, 10.0]
-        best_loo, loo = ntk.select_ridge(K, Y, ridges, criterion="loo", f0_train=f0)
-        best_gcv, gcv = ntk.select_ridge(K, Y, ridges, criterion="gcv", f0_train=f0)
+        best_loo, _, loo = ntk.select_ridge(K, Y, ridges, criterion="loo", f0_train=f0)
+        best_gcv, _, gcv = ntk.select_ridge(K, Y, ridges, criterion="gcv", f0_train=f0)
         for i, z in enumerate(ridges):
             want_loo, want_gcv = self.brute_force(K, Y, f0, z)
             assert loo[i] == pytest.approx(want_loo, rel=1e-8)
@@ -208,10 +208,32 @@ class TestRidgePathAndSelection:
                 assert gcv[i] == pytest.approx(want_gcv, rel=1e-8)
         assert best_loo == ridges[int(np.argmin(loo))] and best_gcv == ridges[int(np.argmin(gcv))]
 
+    def test_every_select_ridge_has_one_shape(self, problem):
+        """ntk.select_ridge, SpectralSolver.select_ridge and NystromRidge.select_ridge all return a
+        RidgeSelection (ridge, index, scores), the ridge being the grid's entry at index."""
+        K, Y = problem["K"] + 0.02 * np.eye(40), problem["Y"]
+        grid = np.geomspace(1e-4, 10, 7)
+        net = ntk.MLP(3, [16], seed=0)
+        X = np.random.default_rng(1).standard_normal((40, 3))
+        with ntk.SpectralSolver(K) as solver, ntk.NystromRidge(net, X, Y, 0.1, 40) as nystrom:
+            selections = [ntk.select_ridge(K, Y, grid), solver.select_ridge(Y, grid, criterion="loo"),
+                          nystrom.select_ridge(grid)]
+        for s in selections:
+            assert isinstance(s, ntk.RidgeSelection)
+            assert s.ridge == grid[s.index] and s.scores.shape == grid.shape
+            assert s.index == int(np.argmin(s.scores))
+        assert selections[0].scores == pytest.approx(ntk.select_ridge(K, Y, grid, criterion="gcv").scores)
+
+    def test_renamed_attributes_warn_and_agree(self, problem):
+        with ntk.KernelRidge(problem["K"], problem["Y"], ridge=0.1) as model:
+            with pytest.warns(DeprecationWarning, match="dual_coef_"):
+                old = model.dual_coef
+            np.testing.assert_array_equal(old, model.dual_coef_)
+
     def test_singular_kernel_scores(self, rng):
         s = rng.standard_normal((20, 4))
         K, y = s @ s.T, rng.standard_normal(20)
-        _, loo = ntk.select_ridge(K, y, [0.0, 0.5], criterion="loo")
+        loo = ntk.select_ridge(K, y, [0.0, 0.5], criterion="loo").scores
         assert loo[0] == np.inf and np.isfinite(loo[1])
         assert loo[1] == pytest.approx(self.brute_force(K, y[:, None], np.zeros((20, 1)), 0.5)[0], rel=1e-8)
         with pytest.raises(ntk.NumericalError):

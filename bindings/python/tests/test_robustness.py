@@ -71,13 +71,13 @@ def test_singular_near_singular_and_indefinite_kernels(rng):
 def test_constant_targets(rng):
     K = random_spd(rng, 15)
     for y in (np.zeros(15), np.full(15, 3.0)):
-        best, scores = ntk.select_ridge(K, y, [1e-3, 1e-1, 10.0], criterion="loo")
+        best, _, scores = ntk.select_ridge(K, y, [1e-3, 1e-1, 10.0], criterion="loo")
         assert np.all(np.isfinite(scores)) and best in (1e-3, 1e-1, 10.0)
         train, _ = ntk.kernel_ridge(K, y, ridge=0.1)
         want = K @ np.linalg.solve(K + 0.1 * np.eye(15), y)
         assert np.allclose(train, want, rtol=1e-10, atol=1e-14)
     # Zero targets: every GCV score is 0 and the first ridge is chosen.
-    best, scores = ntk.select_ridge(K, np.zeros(15), [1e-3, 1.0])
+    best, _, scores = ntk.select_ridge(K, np.zeros(15), [1e-3, 1.0])
     assert np.all(scores == 0) and best == 1e-3
 
 

@@ -94,7 +94,7 @@ def test_kernel_ridge_equals_single_process(grid, data):
                     ntk.KernelRidge(theta, Y, ridge=1e-3, f0_train=f0, ridge_relative=relative) as single:
                 assert rel(model.predict(Kt, f0t), single.predict(theta_t, f0t)) <= 1e-10
                 assert rel(model.train_predictions, single.train_predictions) <= 1e-10
-                assert rel(model.dual_coef, single.dual_coef) <= 1e-10
+                assert rel(model.dual_coef_, single.dual_coef_) <= 1e-10
                 assert model.ridge == pytest.approx(single.ridge, rel=1e-12)
         # numpy, independently
         with dist.KernelRidge(K, Y[:, 0], ridge=1e-2) as model:
@@ -125,8 +125,8 @@ def test_spectral_flow_and_gcv_equal_single_process(grid, data):
                 assert rel(path, s_path) <= 1e-10
                 grid_r = np.logspace(-5, 1, 7)
                 for criterion in ("gcv", "loo"):
-                    best, scores = solver.select_ridge(Y, grid_r, criterion=criterion, f0_train=f0)
-                    s_best, s_scores = single.select_ridge(Y, grid_r, criterion=criterion, f0_train=f0)
+                    best, _, scores = solver.select_ridge(Y, grid_r, criterion=criterion, f0_train=f0)
+                    s_best, _, s_scores = single.select_ridge(Y, grid_r, criterion=criterion, f0_train=f0)
                     assert rel(scores, s_scores) <= 1e-10 and best == s_best
             # The matrix exponential, independently: train residual at t = 10 with eta = 100.
             from scipy.linalg import expm
@@ -149,7 +149,8 @@ def test_data_parallel_nystrom_equals_single_process(data):
             assert model.n == 400
             assert rel(model.predict(Xt), single.predict(Xt)) <= 1e-8
             if solver == "direct":
-                assert rel(model.select_ridge([1e-4, 1e-2, 1])[0], single.select_ridge([1e-4, 1e-2, 1])[0]) <= 1e-8
+                grid = [1e-4, 1e-2, 1]
+                assert rel(model.select_ridge(grid).scores, single.select_ridge(grid).scores) <= 1e-8
     with dist.nystrom_ridge(COMM, net, my_rows(X), my_rows(Y), 1e-3, 40, seed=5) as sampled:
         coef = np.ascontiguousarray(sampled.coef_)
         high, low = np.empty_like(coef), np.empty_like(coef)
@@ -165,7 +166,7 @@ def test_data_parallel_empirical_ridge_equals_single_process():
     with dist.empirical_ridge(COMM, net, my_rows(X), my_rows(Y), 0.1, tol=1e-12, max_iter=3000) as model, \
             ntk.EmpiricalNTKRidge(net, X, Y, 0.1, tol=1e-12, max_iter=3000, preconditioner_rank=0) as single:
         assert rel(model.predict(Xt), single.predict(Xt)) <= 1e-8
-        assert rel(model.dual_coef, my_rows(single.dual_coef)) <= 1e-8
+        assert rel(model.dual_coef_, my_rows(single.dual_coef_)) <= 1e-8
         # numpy: the dense empirical NTK ridge.
         K = ntk.empirical_ntk(net, X)
         expected = ntk.empirical_ntk(net, Xt, X) @ np.linalg.solve(K + 0.1 * np.eye(300), Y)

@@ -13,6 +13,14 @@ func withTargets<R>(_ y: [Double], _ k: Int, _ f0: [Double]?,
     }
 }
 
+/// The outcome of ridge selection, as the core's `NTK.RidgeSelection` and Python's
+/// `ntk.RidgeSelection`: the chosen ridge, its index in the grid and every ridge's score.
+public struct RidgeSelection: Sendable, Equatable {
+    public let ridge: Double
+    public let index: Int
+    public let scores: [Double]
+}
+
 /// Kernel ridge regression on a distributed kernel (PDPOTRF/PDPOTRS):
 /// `pred(x) = f0(x) + K(x, X) (K + zI)⁻¹ (Y − f0(X))`. Y (n × k, row-major) replicated.
 public final class KernelRidge: @unchecked Sendable {
@@ -108,7 +116,7 @@ public final class SpectralSolver: @unchecked Sendable {
 
     /// GCV (or exact leave-one-out) scores of each ridge and the index of the best.
     public func selectRidge(y: [Double], outputs k: Int, f0: [Double]? = nil, ridges: [Double],
-                            leaveOneOut: Bool = false) throws -> (scores: [Double], best: Int) {
+                            leaveOneOut: Bool = false) throws -> RidgeSelection {
         var scores = [Double](repeating: 0, count: ridges.count)
         var best: Int64 = -1
         try withTargets(y, k, f0) { targets in
@@ -116,7 +124,7 @@ public final class SpectralSolver: @unchecked Sendable {
                                                        leaveOneOut ? NTK_CRITERION_LOO : NTK_CRITERION_GCV, &scores,
                                                        &best))
         }
-        return (scores, Int(best))
+        return RidgeSelection(ridge: ridges[Int(best)], index: Int(best), scores: scores)
     }
 
     deinit { ntk_mpi_spectral_free(handle) }

@@ -93,7 +93,8 @@ do {
     ntk_spectral_free(spectral)
     check(relativeError(flow.train, sTrain) <= 1e-10 && relativeError(flow.test ?? [], sTest) <= 1e-10, "gradient flow")
     let gcv = try solver.selectRidge(y: y, outputs: k, ridges: grid4)
-    check(relativeError(gcv.scores, sScores) <= 1e-10 && gcv.best == Int(sBest), "GCV")
+    check(relativeError(gcv.scores, sScores) <= 1e-10 && gcv.index == Int(sBest) && gcv.ridge == grid4[gcv.index],
+          "GCV")
 
     // Data-parallel Nyström against the single-process fit on all rows.
     let rows = Array(x[(n * rank / size * d)..<(n * (rank + 1) / size * d)])
