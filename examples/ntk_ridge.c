@@ -1,6 +1,6 @@
 /* libntk from C: the empirical NTK of a network and the kernel ridge prediction it makes.
  *
- * Build and run (the README's C compile line, from the repository root after scripts/build.sh):
+ * Build and run (the compile line of docs/c-api.md, from the repository root after scripts/build.sh):
  *   gcc -std=c99 -Iinclude examples/ntk_ridge.c -L.build/release -lntk \
  *       -Wl,-rpath,$PWD/.build/release -lm -o ntk_ridge
  *   OPENBLAS_CORETYPE=SkylakeX ./ntk_ridge

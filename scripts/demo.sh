@@ -25,7 +25,7 @@ echo; echo "== Over MPI ranks: the diamonds on 2 ranks (examples/distributed_rid
 OPENBLAS_NUM_THREADS=1 OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 \
     mpirun --oversubscribe -np 2 python3 examples/distributed_ridge.py
 
-echo; echo "== C example (examples/ntk_ridge.c, built with the README's compile line)"
+echo; echo "== C example (examples/ntk_ridge.c, built with the compile line of docs/c-api.md)"
 mkdir -p .build/examples
 gcc -std=c99 -Iinclude examples/ntk_ridge.c -L.build/release -lntk -Wl,-rpath,"$PWD/.build/release" -lm \
     -o .build/examples/ntk_ridge

@@ -1,7 +1,9 @@
 """Every example in the README and in docs/ runs as written, so none can rot: the Python blocks
-(each checks its own numbers), the C quick start, the README's compile line for
-examples/ntk_ridge.c, the Swift quick start, and the study (examples/ntk_study.py) in a small
-configuration with its report and four plots."""
+(each checks its own numbers), the C programs (the README's quick start with its compile lines,
+built-folder and installed, and every C block of docs/ that names its file), the compile line
+for examples/ntk_ridge.c, the Swift blocks, and the studies (examples/ntk_study.py,
+examples/ensemble_study.py) in small configurations with their reports and plots. The MPI blocks
+(```python mpi) run under mpirun in tests_mpi/test_docs_mpi.py."""
 
 import os
 import re
@@ -24,11 +26,25 @@ def blocks(page, language):
     return re.findall(rf"```{language}\n(.*?)```", page.read_text(), flags=re.S)
 
 
+#: What each page shows in code that the tests run (a page may have more).
+COVERAGE = {
+    "README.md": ["python", "c", "swift"], "equations.md": ["python"], "conventions.md": ["python"],
+    "python.md": ["python"], "large-scale.md": ["python"], "long-computations.md": ["python"],
+    "studies.md": ["python"], "distributed.md": ["python mpi"], "c-api.md": ["c"], "swift.md": ["swift"],
+}
+
+
 def test_every_page_is_covered():
     names = {p.name for p in PAGES}
-    assert {"README.md", "equations.md", "conventions.md"} <= names
+    assert set(COVERAGE) <= names
     for page in PAGES:
-        assert blocks(page, "python"), f"{page.name} has no Python example"
+        for language in COVERAGE.get(page.name, []):
+            assert blocks(page, language), f"{page.name} has no {language} example"
+
+
+def test_the_readme_stays_short():
+    """The README is what a newcomer reads first; the manual is in docs/."""
+    assert len((REPO / "README.md").read_text().splitlines()) <= 200
 
 
 @pytest.mark.parametrize("page", PAGES, ids=lambda p: p.name)
@@ -39,14 +55,18 @@ def test_python_blocks_run(page, capsys):
         assert "not positive definite" in capsys.readouterr().out
 
 
+def sh_lines(prefix):
+    """The lines of the sh blocks of every page that start with `prefix`."""
+    return [ln for page in PAGES for b in blocks(page, "sh") for ln in b.splitlines() if ln.startswith(prefix)]
+
+
 def readme_compile(source_name, source, exe, prefix=None):
-    """Runs the README's gcc line for `source_name` from the repository root, with the source
-    and the executable redirected into a temporary folder (nothing else changed): the line that
-    links the build folder, or with `prefix` the one that uses pkg-config on an installed
-    prefix (the README's `$HOME/.local`, here `prefix`)."""
+    """Runs the documented gcc line for `source_name` (README or docs/) from the repository root,
+    with the source and the executable redirected into a temporary folder (nothing else
+    changed): the line that links the build folder, or with `prefix` the one that uses
+    pkg-config on an installed prefix (the docs' `$HOME/.local`, here `prefix`)."""
     marker = "pkg-config" if prefix else "-L.build/release"
-    (line,) = [ln for b in blocks(REPO / "README.md", "sh") for ln in b.splitlines()
-               if ln.startswith("gcc ") and f" {source_name} " in ln and marker in ln]
+    (line,) = [ln for ln in sh_lines("gcc ") if f" {source_name} " in ln and marker in ln]
     output = Path(source_name).stem
     assert line.endswith(f"-o {output}"), line
     env = None
@@ -69,8 +89,7 @@ def test_c_quick_start_builds_with_the_readme_line_and_runs(tmp_path, form):
     src.write_text(snippet)
     prefix = None
     if form == "installed":  # the README's install line, into a temporary prefix
-        (install,) = [ln for b in blocks(REPO / "README.md", "sh") for ln in b.splitlines()
-                      if ln.startswith("bash scripts/install.sh")]
+        (install,) = sh_lines("bash scripts/install.sh")
         prefix = tmp_path / "prefix"
         subprocess.run(install.replace('"$HOME/.local"', str(prefix)), shell=True, cwd=REPO, check=True,
                        capture_output=True)
@@ -88,6 +107,22 @@ def test_c_quick_start_builds_with_the_readme_line_and_runs(tmp_path, form):
     assert theta01 == pytest.approx(ntk.infinite_width_ntk(net, a)[0, 1], rel=1e-5)
 
 
+def test_every_named_c_block_of_the_docs_builds_and_runs(tmp_path):
+    """A C block that starts with `/* name.c */` is a whole program: it builds against the build
+    folder's library as the README does (with -lm, and -Wall -Wextra -Werror -pedantic) and
+    exits 0."""
+    programs = [(page.name, b) for page in PAGES[1:] for b in blocks(page, "c") if re.match(r"/\* \w+\.c \*/", b)]
+    assert programs, "docs/ has no complete C program"
+    for page, program in programs:
+        name = re.match(r"/\* (\w+)\.c \*/", program).group(1)
+        src = tmp_path / f"{name}.c"
+        src.write_text(program)
+        subprocess.run(f"gcc -std=c99 -Wall -Wextra -Werror -pedantic -Iinclude {src} -L.build/release -lntk "
+                       f"-Wl,-rpath,{REPO}/.build/release -lm -o {tmp_path / name}", shell=True, cwd=REPO, check=True)
+        run = subprocess.run([str(tmp_path / name)], capture_output=True, text=True)
+        assert run.returncode == 0, f"{page}, {name}.c: {run.stdout}{run.stderr}"
+
+
 def test_c_example_builds_with_the_readme_line_and_runs(tmp_path):
     readme_compile("examples/ntk_ridge.c", REPO / "examples" / "ntk_ridge.c", tmp_path / "ntk_ridge")
     run = subprocess.run([str(tmp_path / "ntk_ridge")], capture_output=True, text=True)
@@ -97,28 +132,43 @@ def test_c_example_builds_with_the_readme_line_and_runs(tmp_path):
     assert "K is 400 x 400" in run.stdout
 
 
-def test_swift_quick_start_builds_and_runs(tmp_path):
-    """The Swift snippet as the main.swift of a package that depends on this one by path."""
+def test_swift_blocks_build_and_run(tmp_path):
+    """Each Swift block (the README's quick start first, then docs/) as the main.swift of an
+    executable target, in one package that depends on this one by path."""
     if shutil.which("swift") is None:
         pytest.fail("the Swift toolchain is needed for this test (it is part of the development setup)")
-    (snippet,) = blocks(REPO / "README.md", "swift")
+    (readme,) = blocks(REPO / "README.md", "swift")
+    snippets = [readme] + [b for page in PAGES[1:] for b in blocks(page, "swift")]
+    assert len(snippets) >= 3
     package = tmp_path / "quickstart"
-    (package / "Sources" / "QuickStart").mkdir(parents=True)
-    (package / "Sources" / "QuickStart" / "main.swift").write_text(snippet)
+    names = [f"Example{i}" for i in range(len(snippets))]
+    for name, snippet in zip(names, snippets):
+        (package / "Sources" / name).mkdir(parents=True)
+        (package / "Sources" / name / "main.swift").write_text(snippet)
     # SwiftPM names a path dependency after its folder, and the README calls it libntk.
     (tmp_path / "libntk").symlink_to(REPO)
+    dependency = '.product(name: "NTK", package: "libntk")'
+    targets = ",\n        ".join(f'.executableTarget(name: "{name}", dependencies: [{dependency}])' for name in names)
     (package / "Package.swift").write_text(f'''// swift-tools-version:6.0
 import PackageDescription
 let package = Package(
     name: "quickstart",
     dependencies: [.package(path: "{tmp_path / 'libntk'}")],
-    targets: [.executableTarget(name: "QuickStart", dependencies: [.product(name: "NTK", package: "libntk")])]
+    targets: [
+        {targets}
+    ]
 )
 ''')
-    run = subprocess.run(["swift", "run", "--package-path", str(package), "QuickStart"], capture_output=True,
-                         text=True, timeout=900)
-    assert run.returncode == 0, run.stderr[-3000:]
-    assert "Matrix(3 × 1)" in run.stdout
+    build = subprocess.run(["swift", "build", "--package-path", str(package)], capture_output=True, text=True,
+                           timeout=900)
+    assert build.returncode == 0, build.stdout[-3000:] + build.stderr[-3000:]
+    outputs = []
+    for name in names:
+        run = subprocess.run(["swift", "run", "--skip-build", "--package-path", str(package), name],
+                             capture_output=True, text=True, timeout=300)
+        assert run.returncode == 0, f"{name}: {run.stderr[-3000:]}"
+        outputs.append(run.stdout)
+    assert "Matrix(3 × 1)" in outputs[0]
 
 
 def test_the_study_writes_its_report_and_four_plots(tmp_path):

@@ -15,7 +15,7 @@ def mpi_blocks():
 
 
 def test_there_is_an_mpi_example():
-    assert any(name == "README.md" for name, _, _ in mpi_blocks())
+    assert any(name == "distributed.md" for name, _, _ in mpi_blocks())
 
 
 def test_mpi_examples_run():
