@@ -440,12 +440,14 @@ def python_message(message):
     return f"{entry}: {rest}" if entry else rest
 
 
-def raise_for_status(status):
+def raise_for_status(status, last_error=None):
     """Raises the exception for a non-zero status with this thread's library message, in the
-    terms of the Python function that was called (the C text stays in ``c_message``)."""
+    terms of the Python function that was called (the C text stays in ``c_message``).
+    ``last_error`` reads the message (default: ``ntk_last_error``; libntk_mpi's for
+    ``ntk.distributed``)."""
     if status == 0:
         return
-    message = lib.ntk_last_error().decode("utf-8", errors="replace")
+    message = (last_error or lib.ntk_last_error)().decode("utf-8", errors="replace")
     error = STATUS_ERRORS.get(status, InternalError)(python_message(message) if message else f"status {status}", status)
     error.c_message = message
     raise error

@@ -30,11 +30,12 @@ from pathlib import Path
 import numpy as np
 
 from . import _arrays
+from ._data import TargetData
 from ._handle import Handle
 from ._library import (PROGRESS_FN, EmpiricalNTKOptions, InfiniteWidthOptions, KernelRidgeOptions, MatrixFreeOptions,
-                       NystromOptions, SpectralOptions, Targets, choices, declare, path, python_message)
-from .errors import STATUS_ERRORS, DimensionMismatchError, InternalError, InvalidArgumentError, LibraryNotFoundError
-from .large_scale import EmpiricalNTKRidge, NystromRidge, _matrix_free_options, _options, _Targets
+                       NystromOptions, SpectralOptions, Targets, choices, declare, path, raise_for_status)
+from .errors import DimensionMismatchError, InvalidArgumentError, LibraryNotFoundError
+from .large_scale import EmpiricalNTKRidge, NystromRidge, _matrix_free_options, _options
 from .network import MLP
 from .regression import RidgeSelection, deprecated_alias
 
@@ -115,12 +116,7 @@ mpi = _load()
 
 def _check(status):
     """Raises the typed exception of a failed ntk_mpi call (the same on every rank)."""
-    if status == 0:
-        return
-    message = mpi.ntk_mpi_last_error().decode("utf-8", errors="replace")
-    error = STATUS_ERRORS.get(status, InternalError)(python_message(message) if message else f"status {status}", status)
-    error.c_message = message
-    raise error
+    raise_for_status(status, mpi.ntk_mpi_last_error)
 
 
 def _comm_handle(comm):
@@ -286,7 +282,7 @@ class KernelRidge(_Handle):
 
     def __init__(self, K_train, Y, ridge=0.0, ridge_relative=False, f0_train=None):
         K = _matrix(K_train, "K_train")
-        targets = _Targets(Y, f0_train, K.shape[0], "K_train")
+        targets = TargetData(Y, K.shape[0], "K_train", f0_train)
         options = KernelRidgeOptions(ridge_scale=1 if ridge_relative else 0)
         handle = c_void_p()
         _check(mpi.ntk_mpi_kernel_ridge_fit(K._live(), ctypes.byref(targets.c), _scalar(ridge, "ridge"),
@@ -343,7 +339,7 @@ class SpectralSolver(_Handle):
         mpi.ntk_mpi_spectral_eigenvalues(handle, _arrays.pointer(self.eigenvalues))
 
     def _predict(self, Y, times, ridges, learning_rate, K_test_train, f0_train, f0_test):
-        targets = _Targets(Y, f0_train, self.n, "K_train")
+        targets = TargetData(Y, self.n, "K_train", f0_train)
         k, count = targets.y.shape[1], len(times)
         m, f, pf, ldf = 0, None, _arrays.NULL, 1
         if K_test_train is not None:
@@ -384,7 +380,7 @@ class SpectralSolver(_Handle):
     def select_ridge(self, Y, ridges, criterion="gcv", f0_train=None):
         """A :class:`ntk.RidgeSelection` ``(ridge, index, scores)`` by GCV (``"gcv"``) or exact
         leave-one-out (``"loo"``), as :meth:`ntk.SpectralSolver.select_ridge`."""
-        targets = _Targets(Y, f0_train, self.n, "K_train")
+        targets = TargetData(Y, self.n, "K_train", f0_train)
         z, pz = _arrays.vector(ridges, "ridges")
         scores = np.empty(z.shape[0])
         best = c_int64()
@@ -404,7 +400,7 @@ def nystrom_ridge(comm, net, X, Y, ridge, n_centers, centers=None, f0_train=None
         raise InvalidArgumentError(f"net must be an ntk.MLP, got {type(net).__name__}")
     comm_c, _ = _comm_handle(comm)
     x, px, ldx = net._inputs(X, "X")
-    targets = _Targets(Y, f0_train, x.shape[0], "X")
+    targets = TargetData(Y, x.shape[0], "X", f0_train)
     options = _options(solver, "uniform", kernel, tol, max_iter, preconditioned, seed, quadrature_points,
                        memory_limit, _NoProgress)
     if centers is None:
@@ -432,7 +428,7 @@ def empirical_ridge(comm, net, X, Y, ridge, f0_train=None, tol=1e-8, max_iter=50
         raise InvalidArgumentError(f"net must be an ntk.MLP, got {type(net).__name__}")
     comm_c, _ = _comm_handle(comm)
     x, px, ldx = net._inputs(X, "X")
-    targets = _Targets(Y, f0_train, x.shape[0], "X")
+    targets = TargetData(Y, x.shape[0], "X", f0_train)
     options = _matrix_free_options(tol, max_iter, 0, 0, 1.0, memory_limit, _NoProgress)
     handle = c_void_p()
     _check(mpi.ntk_mpi_empirical_ridge_fit(comm_c, net._live(), x.shape[0], px, ldx, ctypes.byref(targets.c),

@@ -24,25 +24,17 @@ import os
 import numpy as np
 
 from . import _arrays
-from ._library import EnsembleOptions, EnsembleTest, GPOptions, Targets, TestKernel, choices, lib
+from ._data import TargetData, square
+from ._library import EnsembleOptions, EnsembleTest, GPOptions, TestKernel, choices, lib
 from ._progress import Callback
 from .errors import CancelledError, DimensionMismatchError, InvalidArgumentError
 from .kernels import empirical_ntk
 from .network import MLP
-from .regression import _targets as regression_targets
 from .regression import gradient_flow
 
 __all__ = ["ensemble_gradient_flow", "gp_posterior", "sampled_ensemble", "SampledEnsemble"]
 
 _REGIMES = choices("ntk_ensemble_regime", "NTK_REGIME_")
-
-
-def _square(K, name, n=None):
-    k, pk, ldk, _ = _arrays.matrix(K, name)
-    if k.shape[0] != k.shape[1] or (n is not None and k.shape[0] != n):
-        want = "square" if n is None else f"({n}, {n})"
-        raise DimensionMismatchError(f"{name} must be {want}, got shape {k.shape}")
-    return k, pk, ldk
 
 
 def _rect(K, name, rows, cols):
@@ -95,16 +87,16 @@ def ensemble_gradient_flow(nngp_train, ntk_train, Y, times, nngp_test_train=None
     cov : (T, m, m) — the same for every output column; symmetric PSD to rounding
     """
     which = _arrays.choice(regime, _REGIMES, "regime")
-    nngp, pnngp, ldnngp = _square(nngp_train, "nngp_train")
+    nngp, pnngp, ldnngp = square(nngp_train, "nngp_train")
     n = nngp.shape[0]
     if which == _REGIMES["ntk"]:
         if ntk_train is None:
             raise InvalidArgumentError("regime='ntk' needs ntk_train")
-        ntk, pntk, ldntk = _square(ntk_train, "ntk_train", n)
+        ntk, pntk, ldntk = square(ntk_train, "ntk_train", n)
     else:
         ntk, pntk, ldntk = None, _arrays.NULL, 1
-    y, py, ldy, _ = regression_targets(Y, n, "nngp_train")
-    k = y.shape[1]
+    data = TargetData(Y, n, "nngp_train")            # the ensemble starts from random networks: no f0
+    y, k = data.y, data.k
     t = _times(times)
     given = [a is not None for a in (nngp_test_train, nngp_test)]
     given += [ntk_test_train is not None] if ntk is not None else []
@@ -117,7 +109,7 @@ def ensemble_gradient_flow(nngp_train, ntk_train, Y, times, nngp_test_train=None
     if all(given):
         kt, pkt, ldkt = _rect(nngp_test_train, "nngp_test_train", None, n)
         m = kt.shape[0]
-        ktt, pktt, ldktt = _square(nngp_test, "nngp_test", m)
+        ktt, pktt, ldktt = square(nngp_test, "nngp_test", m)
         if ntk is not None:
             tt, ptt, ldtt = _rect(ntk_test_train, "ntk_test_train", m, n)
             keep.append(tt)
@@ -130,8 +122,7 @@ def ensemble_gradient_flow(nngp_train, ntk_train, Y, times, nngp_test_train=None
     cb = Callback(progress)
     options = EnsembleOptions(regime=which, learning_rate=_arrays.scalar(learning_rate, "learning_rate"),
                               ridge=_arrays.scalar(ridge, "ridge"), progress=cb.c_function)
-    targets = Targets(k, py, ldy, _arrays.NULL, 1)
-    cb.call(lib.ntk_ensemble_gradient_flow, n, pnngp, ldnngp, pntk, ldntk, ctypes.byref(targets),
+    cb.call(lib.ntk_ensemble_gradient_flow, n, pnngp, ldnngp, pntk, ldntk, ctypes.byref(data.c),
             None if test is None else ctypes.byref(test), len(t), _arrays.pointer(t), ctypes.byref(options),
             _arrays.pointer(mean), _arrays.pointer(cov))
     del keep
@@ -151,23 +142,21 @@ def gp_posterior(K_train, Y, K_test_train, K_test, ridge=0.0, f0_train=None, f0_
     Returns ``(mean (m, k), cov (m, m), log_marginal_likelihood)``; a 1-D Y counts as (n, 1).
     ``progress``: True for a bar, or ``progress(fraction)`` (reported during the factorisation).
     """
-    k_train, pk, ldk = _square(K_train, "K_train")
+    k_train, pk, ldk = square(K_train, "K_train")
     n = k_train.shape[0]
-    y, py, ldy, _ = regression_targets(Y, n)
-    k = y.shape[1]
-    f0, pf0, ldf0 = _arrays.optional_matrix(f0_train, "f0_train", y.shape)
+    data = TargetData(Y, n, "K_train", f0_train)
+    k = data.k
     kt, pkt, ldkt = _rect(K_test_train, "K_test_train", None, n)
     m = kt.shape[0]
-    ktt, pktt, ldktt = _square(K_test, "K_test", m)
+    ktt, pktt, ldktt = square(K_test, "K_test", m)
     f0t, pf0t, ldf0t = _arrays.optional_matrix(f0_test, "f0_test", (m, k))
-    targets = Targets(k, py, ldy, pf0, ldf0)
     test = TestKernel(m, pkt, ldkt, pf0t, ldf0t)
     mean, cov, lml = np.empty((m, k)), np.empty((m, m)), ctypes.c_double()
     cb = Callback(progress)
     options = GPOptions(ridge=_arrays.scalar(ridge, "ridge"), progress=cb.c_function)
-    cb.call(lib.ntk_gp_posterior, n, pk, ldk, ctypes.byref(targets), ctypes.byref(test), pktt, ldktt,
+    cb.call(lib.ntk_gp_posterior, n, pk, ldk, ctypes.byref(data.c), ctypes.byref(test), pktt, ldktt,
             ctypes.byref(options), _arrays.pointer(mean), _arrays.pointer(cov), ctypes.byref(lml))
-    del f0, f0t
+    del data, f0t
     return mean, cov, lml.value
 
 

@@ -32,9 +32,10 @@ import numpy as np
 
 from . import _arrays
 from ._handle import Handle
-from ._library import MatrixFreeOptions, NystromOptions, NystromTest, Points, Targets, call, choices, lib
+from ._library import MatrixFreeOptions, NystromOptions, NystromTest, Points, call, choices, lib
 from ._progress import Callback
 from .errors import ConvergenceWarning, DimensionMismatchError, InvalidArgumentError
+from ._data import TargetData
 from .network import MLP
 from .regression import RidgeSelection, deprecated_alias
 
@@ -108,7 +109,7 @@ class NystromRidge(Handle):
         if not isinstance(net, MLP):
             raise InvalidArgumentError(f"net must be an ntk.MLP, got {type(net).__name__}")
         x, px, ldx = net._inputs(X, "X")
-        targets = _Targets(Y, f0_train, x.shape[0], "X")
+        targets = TargetData(Y, x.shape[0], "X", f0_train)
         cb = Callback(progress)
         points = not isinstance(centers, str)
         options = _options(solver, "uniform" if points else centers, kernel, tol, max_iter, preconditioned, seed,
@@ -139,7 +140,7 @@ class NystromRidge(Handle):
         n, m = knm.shape
         if kmm.shape != (m, m):
             raise DimensionMismatchError(f"K_mm must have shape ({m}, {m}) to match K_nm {knm.shape}, got {kmm.shape}")
-        targets = _Targets(Y, f0_train, n, "K_nm")
+        targets = TargetData(Y, n, "K_nm", f0_train)
         cb = Callback(progress)
         options = _options(solver, "uniform", "ntk", tol, max_iter, preconditioned, 0, None, memory_limit, cb)
         handle = ctypes.c_void_p()
@@ -270,17 +271,6 @@ def _grid(times, ridges):
     return np.ascontiguousarray(t_grid), np.ascontiguousarray(z_grid)
 
 
-class _Targets:
-    """Y and f0_train as an ``ntk_targets`` for n points (the arrays are kept alive)."""
-
-    def __init__(self, Y, f0_train, n, against):
-        self.y, py, ldy, self.was_vector = _arrays.matrix(Y, "Y", vector_ok=True)
-        if self.y.shape[0] != n:
-            raise DimensionMismatchError(f"Y has {self.y.shape[0]} rows but {against} has {n}")
-        self.f0, pf0, ldf0 = _arrays.optional_matrix(f0_train, "f0_train", self.y.shape)
-        self.c = Targets(self.y.shape[1], py, ldy, pf0, ldf0)
-
-
 def nystrom_ridge(net, X, Y, X_test, ridge, n_centers, **options):
     """Fits :class:`NystromRidge` and returns its predictions at ``X_test`` (t, k) or (t,)."""
     with NystromRidge(net, X, Y, ridge, n_centers, **options) as model:
@@ -345,7 +335,7 @@ class EmpiricalNTKRidge(Handle):
         if not isinstance(net, MLP):
             raise InvalidArgumentError(f"net must be an ntk.MLP, got {type(net).__name__}")
         x, px, ldx = net._inputs(X, "X")
-        targets = _Targets(Y, f0_train, x.shape[0], "X")
+        targets = TargetData(Y, x.shape[0], "X", f0_train)
         cb = Callback(progress)
         options = _matrix_free_options(tol, max_iter, preconditioner_rank, seed, 1.0, memory_limit, cb)
         handle = ctypes.c_void_p()
@@ -405,7 +395,7 @@ def empirical_gradient_flow(net, X, Y, times, X_test=None, f0_train=None, f0_tes
     if not isinstance(net, MLP):
         raise InvalidArgumentError(f"net must be an ntk.MLP, got {type(net).__name__}")
     x, px, ldx = net._inputs(X, "X")
-    targets = _Targets(Y, f0_train, x.shape[0], "X")
+    targets = TargetData(Y, x.shape[0], "X", f0_train)
     grid, pg = _arrays.vector(times, "times")
     k = targets.y.shape[1]
     test, m, _keep = (None, 0, None) if X_test is None else _points(net, X_test, f0_test, k)

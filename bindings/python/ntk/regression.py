@@ -14,8 +14,9 @@ from typing import NamedTuple
 import numpy as np
 
 from . import _arrays
+from ._data import Problem, square, test_matrix
 from ._handle import Handle
-from ._library import (FeaturesRidgeOptions, KernelRidgeOptions, SpectralOptions, Targets, TestKernel, call, choices,
+from ._library import (FeaturesRidgeOptions, KernelRidgeOptions, SpectralOptions, TestKernel, call, choices,
                        lib)
 from ._progress import Callback
 from .errors import DimensionMismatchError, InvalidArgumentError
@@ -65,58 +66,6 @@ def deprecated_alias(new, old):
     return property(getter, doc=f"Deprecated alias of ``{new}`` (0.3).")
 
 
-def _square(K, name):
-    k, pk, ldk, _ = _arrays.matrix(K, name)
-    if k.shape[0] != k.shape[1]:
-        raise DimensionMismatchError(f"{name} must be square, got shape {k.shape}")
-    return k, pk, ldk
-
-
-def _targets(Y, n, kernel="K_train"):
-    """Y as an (n, k) float64 matrix with its pointer and leading dimension, and whether it was 1-D."""
-    y, py, ldy, was_vector = _arrays.matrix(Y, "Y", vector_ok=True)
-    if y.shape[0] != n:
-        raise DimensionMismatchError(f"Y has {y.shape[0]} rows but {kernel} is ({n}, {n})")
-    return y, py, ldy, was_vector
-
-
-def _test_kernel(K_test_train, n):
-    if K_test_train is None:
-        return None, _arrays.NULL, 1, 0
-    kt, pkt, ldkt, _ = _arrays.matrix(K_test_train, "K_test_train")
-    if kt.shape[1] != n:
-        raise DimensionMismatchError(f"K_test_train must have {n} columns (training points), got shape {kt.shape}")
-    return kt, pkt, ldkt, kt.shape[0]
-
-
-class Problem:
-    """The data of a regression as the C library's descriptors (internal): ``targets`` (an
-    ``ntk_targets``: Y and f0_train) and ``test`` (an ``ntk_test_kernel`` or None: K_test_train
-    and f0_test). The arrays are kept alive with the descriptors."""
-
-    def __init__(self, n, Y, f0_train=None, K_test_train=None, f0_test=None):
-        self.y, py, ldy, self.was_vector = _targets(Y, n)
-        self.k = self.y.shape[1]
-        self.f0, pf0, ldf0 = _arrays.optional_matrix(f0_train, "f0_train", self.y.shape)
-        self.targets = Targets(self.k, py, ldy, pf0, ldf0)
-        self.kt, pkt, ldkt, self.m = _test_kernel(K_test_train, n)
-        if self.kt is None:
-            if f0_test is not None:
-                raise InvalidArgumentError("f0_test needs K_test_train")
-            self.test = None
-            return
-        self.f0_test, pf0t, ldf0t = _arrays.optional_matrix(f0_test, "f0_test", (self.m, self.k))
-        self.test = TestKernel(self.m, pkt, ldkt, pf0t, ldf0t)
-
-    def test_pointer(self):
-        """``const ntk_test_kernel *`` (NULL without a test kernel)."""
-        return None if self.test is None else ctypes.byref(self.test)
-
-    def shape(self, a):
-        """Drops the output axis for a 1-D Y."""
-        return a if a is None or not self.was_vector else a[..., 0]
-
-
 # ----------------------------------------------------------------------------------------
 # Kernel ridge regression with offsets
 
@@ -146,7 +95,7 @@ class KernelRidge(Handle):
     _free = "ntk_kernel_ridge_free"
 
     def __init__(self, K_train, Y, ridge=0.0, ridge_relative=False, f0_train=None, max_jitter=0.0, progress=None):
-        k, pk, ldk = _square(K_train, "K_train")
+        k, pk, ldk = square(K_train, "K_train")
         n = k.shape[0]
         data = Problem(n, Y, f0_train)
         self._vector = data.was_vector
@@ -168,7 +117,7 @@ class KernelRidge(Handle):
     def predict(self, K_test_train, f0_test=None):
         """``f0_test + K_test_train @ alpha``: shape (m, k), or (m,) for a 1-D Y."""
         handle = self._live()
-        kt, pkt, ldkt, m = _test_kernel(K_test_train, self.n)
+        kt, pkt, ldkt, m = test_matrix(K_test_train, self.n)
         _, pf0, ldf0 = _arrays.optional_matrix(f0_test, "f0_test", (m, self.n_outputs))
         out, pout = _arrays.output(m, self.n_outputs)
         test = TestKernel(m, pkt, ldkt, pf0, ldf0)
@@ -281,7 +230,7 @@ class SpectralSolver(Handle):
     _free = "ntk_spectral_free"
 
     def __init__(self, K_train, negative_eigenvalues="clamp", progress=None):
-        k, pk, ldk = _square(K_train, "K_train")
+        k, pk, ldk = square(K_train, "K_train")
         handle = ctypes.c_void_p()
         cb = Callback(progress)
         cb.call(lib.ntk_spectral_create, k.shape[0], pk, ldk,
@@ -439,7 +388,7 @@ def max_learning_rate(K_train, n_targets, progress=None):
     """The largest stable learning rate of gradient descent on the linearised model with MSE,
     ``2 N / lambda_max(K_train)`` for K_train (n, n) and N = n_targets = n * k target entries;
     inf for a zero kernel."""
-    k, pk, ldk = _square(K_train, "K_train")
+    k, pk, ldk = square(K_train, "K_train")
     eta = ctypes.c_double()
     cb = Callback(progress)
     cb.call(lib.ntk_max_learning_rate, k.shape[0], pk, ldk, _count(n_targets), ctypes.byref(eta), None,

@@ -163,6 +163,13 @@ class _NTKModel(BaseEstimator):
         if self.verbose >= 1:
             print(f"[{type(self).__name__}] {what}: {time.perf_counter() - start:.2f} s", file=sys.stderr, flush=True)
 
+    def _ridge_units(self, diagonal):
+        """``(scale, unit)``: the kernel's mean diagonal (1 for an empty or zero kernel) and what one
+        unit of ``ridge``/``ridges`` is in absolute terms (the scale with ``ridge_relative``, else 1)."""
+        scale = float(np.mean(diagonal)) if len(diagonal) else 1.0
+        scale = scale if scale > 0 else 1.0
+        return scale, scale if self.ridge_relative else 1.0
+
     def _ridge_grid(self, scale):
         grid = np.geomspace(1e-6, 1e2, 33) if self.ridges is None else np.asarray(self.ridges, dtype=np.float64).ravel()
         if grid.size == 0 or not np.all(np.isfinite(grid)) or np.any(grid < 0):
@@ -259,9 +266,7 @@ class _NTKModel(BaseEstimator):
         """The empirical / after-kernel by CG on NTK-vector products (exact kernel ridge, no n x n
         kernel). The model is kept (``matrix_free_``) for predictions; ``X_fit_`` holds X."""
         n = len(X)
-        scale = float(np.mean(empirical_ntk_diagonal(self.network_, X))) if n else 1.0
-        scale = scale if scale > 0 else 1.0
-        z = float(self.ridge) * (scale if self.ridge_relative else 1.0)
+        z = float(self.ridge) * self._ridge_units(empirical_ntk_diagonal(self.network_, X))[1]
         f0 = self.output_scale_ * self.network_(X) if self.network_offset else None
         logger.info(f"solver: cg, matrix-free empirical NTK ridge of {n} points to tol {self.tol:g}")
         with self._stage(f"matrix-free CG, n = {n}") as bar:
@@ -282,9 +287,7 @@ class _NTKModel(BaseEstimator):
         kind = "ntk" if self.kernel == "infinite" else "nngp"
         nngp_diagonal, ntk_diagonal = infinite_width_diagonal(self.network_, X)
         diagonal = ntk_diagonal if kind == "ntk" else nngp_diagonal
-        scale = float(np.mean(diagonal)) if n else 1.0
-        scale = scale if scale > 0 else 1.0
-        unit = scale if self.ridge_relative else 1.0
+        scale, unit = self._ridge_units(diagonal)
         t = np.inf if self.time is None else float(self.time)
         select = isinstance(self.ridge, str) and t == np.inf
         z = 0.0 if isinstance(self.ridge, str) else float(self.ridge) * unit
@@ -308,9 +311,7 @@ class _NTKModel(BaseEstimator):
 
     def _solve(self, K, Y, f0):
         """``(alpha, z, scores)`` for the kernel K (n, n), centred targets Y (n, k), offsets f0."""
-        scale = float(np.trace(K)) / len(K)
-        scale = scale if scale > 0 else 1.0
-        unit = scale if self.ridge_relative else 1.0
+        scale, unit = self._ridge_units(np.diagonal(K))
         t = np.inf if self.time is None else float(self.time)
         select = isinstance(self.ridge, str) and t == np.inf
         # At a finite time the training time regularises (eq. 22): a string ridge means none.

@@ -20,7 +20,8 @@ from .errors import DimensionMismatchError, InvalidArgumentError
 from ._arrays import integer as _int
 from .kernels import empirical_ntk
 from .network import MLP
-from .regression import Problem, _square, gradient_flow, kernel_ridge, max_learning_rate, select_ridge
+from ._data import Problem, TargetData, square
+from .regression import gradient_flow, kernel_ridge, max_learning_rate, select_ridge
 
 #: The losses by name, with their values of the C enum ``ntk_loss``.
 LOSSES = choices("ntk_loss", "NTK_LOSS_")
@@ -32,21 +33,14 @@ def _loss(loss):
     return LOSSES[loss]
 
 
-def _targets(net, Y, n):
-    y, py, ldy, was_vector = _arrays.matrix(Y, "Y", vector_ok=True)
-    if y.shape != (n, net.output_dim):
-        raise DimensionMismatchError(f"Y must have shape ({n}, {net.output_dim}), got {np.shape(Y)}")
-    return y, py, ldy, was_vector
-
-
 def loss_and_gradient(net, X, Y, loss="mse"):
     """``(loss, gradient)`` of ``net`` on X (n, d) and Y (n, k): the loss (float, see :func:`train`
     for the definitions) and d loss / d theta, (P,) in the flat parameter layout."""
     x, px, ldx = net._inputs(X)
-    y, py, ldy, _ = _targets(net, Y, x.shape[0])
+    data = TargetData(Y, x.shape[0], "X", outputs=net.output_dim)
     value, grad = ctypes.c_double(), np.empty(net.num_parameters)
-    call("ntk_mlp_loss_gradient", net._live(), x.shape[0], px, ldx, py, ldy, _loss(loss), ctypes.byref(value),
-         _arrays.pointer(grad))
+    call("ntk_mlp_loss_gradient", net._live(), x.shape[0], px, ldx, data.c.Y, data.c.ldy, _loss(loss),
+         ctypes.byref(value), _arrays.pointer(grad))
     return value.value, grad
 
 
@@ -136,7 +130,8 @@ def train(net, X, Y, loss="mse", learning_rate=1.0, epochs=1, batch_size=None, m
         raise InvalidArgumentError(f"net must be an ntk.MLP, got {type(net).__name__}")
     x, px, ldx = net._inputs(X)
     n = x.shape[0]
-    y, py, ldy, _ = _targets(net, Y, n)
+    data = TargetData(Y, n, "X", outputs=net.output_dim)
+    y, py, ldy = data.y, data.c.Y, data.c.ldy
     epochs = _int(epochs, "epochs")
     if epochs < 0:
         raise InvalidArgumentError(f"epochs must be >= 0, got {epochs}")
@@ -148,7 +143,7 @@ def train(net, X, Y, loss="mse", learning_rate=1.0, epochs=1, batch_size=None, m
         probe, probe_y = x[:m], y[:m]
     else:
         probe = net._inputs(X_probe, "X_probe")[0]
-        probe_y = None if Y_probe is None else _targets(net, Y_probe, probe.shape[0])[0]
+        probe_y = None if Y_probe is None else TargetData(Y_probe, probe.shape[0], "X_probe", outputs=net.output_dim).y
     probe = np.ascontiguousarray(probe)
     m = probe.shape[0]
     batch = 0 if batch_size is None else _int(batch_size, "batch_size")
@@ -242,7 +237,7 @@ def gradient_flow_ode(K_train, Y, times, loss="mse", K_test_train=None, learning
     Times must be finite and >= 0. For "mse" the closed form :func:`ntk.gradient_flow` is exact
     and faster; "cross_entropy" takes one-hot/probability targets (k > 1) or labels in [0, 1].
     """
-    k_, pk, ldk = _square(K_train, "K_train")
+    k_, pk, ldk = square(K_train, "K_train")
     n = k_.shape[0]
     data = Problem(n, Y, f0_train, K_test_train, f0_test)
     t, pt = _arrays.vector(times, "times")
