@@ -19,7 +19,7 @@ echo; echo "== benchmarks/bench_sklearn.py"
 python3 benchmarks/bench_sklearn.py
 echo; echo "== benchmarks/bench_nystrom.py (about 20 minutes: 10^6 points, a dense 30,000-point kernel ridge, neural-tangents at 2 10^5)"
 python3 benchmarks/bench_nystrom.py
-echo; echo "== benchmarks/bench_matrix_free.py (about 15 minutes: PCG at n = 2 10^5)"
-python3 benchmarks/bench_matrix_free.py
+echo; echo "== benchmarks/bench_empirical_solvers.py (about 15 minutes: PCG at n = 2 10^5)"
+python3 benchmarks/bench_empirical_solvers.py
 echo; echo "== benchmarks/bench_distributed.py (about 25 minutes: n = 16,000 eigendecompositions, single process, mpirun -np 2 and scipy)"
 python3 benchmarks/bench_distributed.py

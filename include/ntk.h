@@ -1062,8 +1062,8 @@ void ntk_nystrom_free(ntk_nystrom *model);
  *                                Krylov basis per target column serves every time).
  * ------------------------------------------------------------------------------------- */
 
-typedef struct ntk_matrix_free_options {
-    size_t size;                  /* sizeof(ntk_matrix_free_options), set by _init */
+typedef struct ntk_empirical_solver_options {
+    size_t size;                  /* sizeof(ntk_empirical_solver_options), set by _init */
     double tol;                   /* > 0; CG: relative residual; Lanczos: relative change of the
                                      approximation between checks (every 5 steps); default 1e-8 */
     int64_t max_iter;             /* >= 1; CG iterations / Lanczos steps per column; default 500 */
@@ -1077,13 +1077,18 @@ typedef struct ntk_matrix_free_options {
                                      processes (see "Data parallelism"); needs
                                      preconditioner_rank = 0 (plain CG) */
     void *reduce_user;
-} ntk_matrix_free_options;
+} ntk_empirical_solver_options;
 
-#define NTK_MATRIX_FREE_OPTIONS_INIT \
-    { sizeof(ntk_matrix_free_options), 1e-8, 500, 256, 0, 1.0, 0, NULL, NULL, NULL, NULL }
+#define NTK_EMPIRICAL_SOLVER_OPTIONS_INIT \
+    { sizeof(ntk_empirical_solver_options), 1e-8, 500, 256, 0, 1.0, 0, NULL, NULL, NULL, NULL }
 
 /* Sets options->size and every default. Errors: INVALID_ARGUMENT (NULL). */
-int ntk_matrix_free_options_init(ntk_matrix_free_options *options);
+int ntk_empirical_solver_options_init(ntk_empirical_solver_options *options);
+
+/* Deprecated names of 0.2 (removed in 1.0): the same struct, initialiser and function. */
+typedef ntk_empirical_solver_options ntk_matrix_free_options;
+#define NTK_MATRIX_FREE_OPTIONS_INIT NTK_EMPIRICAL_SOLVER_OPTIONS_INIT
+int ntk_matrix_free_options_init(ntk_empirical_solver_options *options);
 
 /* m points: their rows X (m x d) and the offsets f0 (m x k; NULL means 0). A plain descriptor,
  * fixed for 1.x. */
@@ -1109,7 +1114,7 @@ typedef struct ntk_empirical_ridge ntk_empirical_ridge;
  * TOO_LARGE, CANCELLED. */
 int ntk_empirical_ridge_fit(const ntk_mlp *mlp, int64_t n, const double *X, int64_t ldx,
                             const ntk_targets *targets, double ridge,
-                            const ntk_matrix_free_options *options, ntk_empirical_ridge **out);
+                            const ntk_empirical_solver_options *options, ntk_empirical_ridge **out);
 
 /* Predictions f0 + K(x, X) alpha at test->X (m x d) into pred (m x k, leading dimension ldp).
  * progress may be NULL. Errors: INVALID_ARGUMENT (NULL, ld), DIMENSION_MISMATCH, NON_FINITE,
@@ -1141,7 +1146,7 @@ void ntk_empirical_ridge_free(ntk_empirical_ridge *model);
  * NON_FINITE, NUMERICAL, OUT_OF_MEMORY, TOO_LARGE, CANCELLED. */
 int ntk_empirical_gradient_flow(const ntk_mlp *mlp, int64_t n, const double *X, int64_t ldx,
                                 const ntk_targets *targets, int64_t count, const double *times,
-                                const ntk_points *test, const ntk_matrix_free_options *options,
+                                const ntk_points *test, const ntk_empirical_solver_options *options,
                                 double *pred_train, double *pred_test, double *error_estimate);
 
 /* ---------------------------------------------------------------------------------------

@@ -252,7 +252,7 @@ int ntk_mpi_nystrom_fit(MPI_Comm comm, const ntk_mlp *mlp, int64_t n, const doub
  * predictions on any points are the full model's. Errors: as ntk_empirical_ridge_fit, agreed. */
 int ntk_mpi_empirical_ridge_fit(MPI_Comm comm, const ntk_mlp *mlp, int64_t n, const double *X, int64_t ldx,
                                 const ntk_targets *targets, double ridge,
-                                const ntk_matrix_free_options *options, ntk_empirical_ridge **out);
+                                const ntk_empirical_solver_options *options, ntk_empirical_ridge **out);
 
 #ifdef __cplusplus
 }

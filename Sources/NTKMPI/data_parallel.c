@@ -172,7 +172,7 @@ int ntk_mpi_nystrom_fit(MPI_Comm comm, const ntk_mlp *mlp, int64_t n, const doub
 }
 
 int ntk_mpi_empirical_ridge_fit(MPI_Comm comm, const ntk_mlp *mlp, int64_t n, const double *X, int64_t ldx,
-                                const ntk_targets *targets, double ridge, const ntk_matrix_free_options *options,
+                                const ntk_targets *targets, double ridge, const ntk_empirical_solver_options *options,
                                 ntk_empirical_ridge **out) {
     ntk_mpi_call call;
     if (out) *out = NULL;
@@ -180,8 +180,8 @@ int ntk_mpi_empirical_ridge_fit(MPI_Comm comm, const ntk_mlp *mlp, int64_t n, co
     if (comm == MPI_COMM_NULL) { call_fail(&call, NTK_ERR_INVALID_ARGUMENT,
                                            "comm is MPI_COMM_NULL"); return call_finish(&call); }
     if (out == NULL) call_fail(&call, NTK_ERR_INVALID_ARGUMENT, "out is NULL");
-    ntk_matrix_free_options o;
-    ntk_matrix_free_options_init(&o);
+    ntk_empirical_solver_options o;
+    ntk_empirical_solver_options_init(&o);
     o.preconditioner_rank = 0;
     copy_options(&call, &o, sizeof o, options);
     if (o.preconditioner_rank != 0) {

@@ -31,7 +31,7 @@ int main(int argc, char **argv) {
     ode.atol = 1e-10;
     ntk_nystrom_options nystrom_options = NTK_NYSTROM_OPTIONS_INIT;
     nystrom_options.centers = NTK_CENTERS_PIVOTED_CHOLESKY;
-    ntk_matrix_free_options matrix_free = NTK_MATRIX_FREE_OPTIONS_INIT;
+    ntk_empirical_solver_options matrix_free = NTK_EMPIRICAL_SOLVER_OPTIONS_INIT;
     matrix_free.preconditioner_rank = 3;
     ntk_mlp_options arch = NTK_MLP_OPTIONS_INIT;
     arch.b_std = 0.1;

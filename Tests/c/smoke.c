@@ -941,10 +941,16 @@ static void test_matrix_free(void) {
         alpha[r] = s / a[r * (N + 1) + r];
     }
     ntk_targets targets = {1, y, 1, NULL, 1};
-    ntk_matrix_free_options options;
-    check(ntk_matrix_free_options_init(&options) == NTK_OK && options.tol == 1e-8 && options.max_iter == 500 &&
+    ntk_empirical_solver_options options;
+    check(ntk_empirical_solver_options_init(&options) == NTK_OK && options.tol == 1e-8 && options.max_iter == 500 &&
               options.preconditioner_rank == 256 && options.learning_rate == 1.0,
           "matrix-free options default to tol 1e-8, 500 iterations, rank 256, rate 1");
+    {   /* The deprecated names of 0.2 are the same struct, initialiser and function. */
+        ntk_matrix_free_options old = NTK_MATRIX_FREE_OPTIONS_INIT, by_call;
+        check(ntk_matrix_free_options_init(&by_call) == NTK_OK && old.size == sizeof options &&
+                  by_call.size == old.size && by_call.max_iter == old.max_iter && old.tol == options.tol,
+              "ntk_matrix_free_options, its initialiser and _init still work (deprecated)");
+    }
     options.tol = 1e-13;
     options.preconditioner_rank = 4;
     ntk_empirical_ridge *model = NULL;
@@ -976,14 +982,14 @@ static void test_matrix_free(void) {
               ntk_empirical_gradient_flow(mlp, N, x, 2, &targets, 1, times, NULL, NULL, flow, flow, NULL) ==
                   NTK_ERR_INVALID_ARGUMENT,
           "gradient flow refuses t = inf and pred_test without test points");
-    ntk_matrix_free_options bad;
-    ntk_matrix_free_options_init(&bad);
+    ntk_empirical_solver_options bad;
+    ntk_empirical_solver_options_init(&bad);
     bad.tol = -1;
     int s1 = ntk_empirical_ridge_fit(mlp, N, x, 2, &targets, z, &bad, &model);
-    ntk_matrix_free_options_init(&bad);
+    ntk_empirical_solver_options_init(&bad);
     bad.preconditioner_rank = -3;
     int s2 = ntk_empirical_ridge_fit(mlp, N, x, 2, &targets, z, &bad, &model);
-    ntk_matrix_free_options_init(&bad);
+    ntk_empirical_solver_options_init(&bad);
     int reports = 0;
     bad.progress = cancel_at_first_report;
     bad.progress_user = &reports;

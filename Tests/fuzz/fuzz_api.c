@@ -506,7 +506,7 @@ int main(int argc, char **argv) {
             }
             double *x = matrix(n, d, &l1, 1), *y = matrix(n, k, &l2, 1), *tx = matrix(m, d, &l3, 1);
             const ntk_targets targets = {k, y, l2, NULL, 0};
-            ntk_matrix_free_options o = NTK_MATRIX_FREE_OPTIONS_INIT;
+            ntk_empirical_solver_options o = NTK_EMPIRICAL_SOLVER_OPTIONS_INIT;
             o.tol = chance(90) ? 1e-6 : value();
             o.max_iter = chance(90) ? 10 : pick(-2, 3);
             o.preconditioner_rank = chance(90) ? pick(0, 8) : pick(-3, 100000);

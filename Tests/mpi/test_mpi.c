@@ -292,8 +292,8 @@ static void test_data_parallel(void) {
     }
     /* Matrix-free empirical NTK CG. */
     {
-        ntk_matrix_free_options o;
-        ntk_matrix_free_options_init(&o);
+        ntk_empirical_solver_options o;
+        ntk_empirical_solver_options_init(&o);
         o.preconditioner_rank = 0;
         o.tol = 1e-12;
         o.max_iter = 2000;
@@ -329,8 +329,8 @@ static void test_data_parallel(void) {
         CHECK(agreed(s, NTK_ERR_NON_FINITE) && dm == NULL, "NaN in one rank's rows: %d", s);
         free(Xbad);
         if (rank_ == 0) ntk_set_memory_budget(1024);
-        ntk_matrix_free_options o;
-        ntk_matrix_free_options_init(&o);
+        ntk_empirical_solver_options o;
+        ntk_empirical_solver_options_init(&o);
         o.preconditioner_rank = 0;
         ntk_empirical_ridge *em = NULL;
         s = ntk_mpi_empirical_ridge_fit(MPI_COMM_WORLD, mlp, n, X + first * D, D, &mine, 0.1, &o, &em);

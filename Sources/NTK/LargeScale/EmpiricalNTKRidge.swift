@@ -12,7 +12,8 @@
 /// Stops when every column's relative residual `‖R − (K + zI)α‖ / ‖R‖` (recursively updated) is
 /// at most `tolerance`, or after `maxIterations` (then `converged` is false, a warning is
 /// logged, and the model holds the last iterate). Predictions need `J(X)ᵀ α`, kept after the fit
-/// (k·t parameter-space vectors), and one pass over the test points.
+/// (one parameter-space vector per network output and target column), and one pass over the test
+/// points.
 ///
 /// The network's parameters are read once, at the fit; later changes to the network do not
 /// affect the model. Immutable after fitting; predictions may run on several threads at once.
@@ -140,7 +141,7 @@ public final class EmpiricalNTKRidge: @unchecked Sendable {
         try progress.report(1)
     }
 
-    /// `f₀ + K(x, X) α` (rows × t) at the rows of `x`.
+    /// `f₀ + K(x, X) α` (rows × k) at the rows of `x`.
     /// - Throws: `dimensionMismatch`, `nonFinite`, `outOfMemory`, `cancelled`.
     public func predict(x: MatrixView, offsets: MatrixView?, into out: MutableMatrixView,
                         progress: ProgressHandler = .none) throws {
@@ -148,9 +149,9 @@ public final class EmpiricalNTKRidge: @unchecked Sendable {
                          count: 1, into: out.base, ld: out.ld, shape: out, progress: progress)
     }
 
-    /// `f₀ + weight · Σ_c J_c(x) g[c, ·]` for `count` groups of t columns side by side in `g`
+    /// `f₀ + weight · Σ_c J_c(x) g[c, ·]` for `count` groups of k columns side by side in `g`
     /// (group f's prediction at `out + f·rows·ld`), one pass over the rows of `x`.
-    static func predict(_ a: MLPArchitecture, _ theta: MLP.ParameterVector, transposed g: Workspace, columns t: Int,
+    static func predict(_ a: MLPArchitecture, _ theta: MLP.ParameterVector, transposed g: Workspace, columns k: Int,
                         x: MatrixView, offsets: MatrixView?, count: Int, into out: UnsafeMutablePointer<Double>,
                         ld: Int,
                         shape: MutableMatrixView, progress: ProgressHandler) throws {
@@ -160,19 +161,19 @@ public final class EmpiricalNTKRidge: @unchecked Sendable {
         }
         try InputCheck.finite(x, "X_test")
         let rows = x.rows
-        guard shape.rows == rows, shape.cols == t else {
+        guard shape.rows == rows, shape.cols == k else {
             throw NTKError.dimensionMismatch("the prediction output is \(shape.rows) × \(shape.cols) but must be "
-                                             + "\(rows) × \(t)")
+                                             + "\(rows) × \(k)")
         }
         if let offsets {
-            guard offsets.rows == rows, offsets.cols == t else {
+            guard offsets.rows == rows, offsets.cols == k else {
                 throw NTKError.dimensionMismatch("f0_test is \(offsets.rows) × \(offsets.cols) but must be \(rows) × "
-                                                 + "\(t)")
+                                                 + "\(k)")
             }
             try InputCheck.finite(offsets, "f0_test")
         }
         try progress.report(0)
-        let width = count * t
+        let width = count * k
         if rows == 0 || width == 0 { return try progress.report(1) }
         let block = min(rows, 2048)
         let pass = try NetworkPass(a, capacity: block, deltas: true)
@@ -187,14 +188,14 @@ public final class EmpiricalNTKRidge: @unchecked Sendable {
             let pb = products.matrix(r.count, width)
             try EmpiricalNTKOperator.forward(pass, UnsafePointer(g.pointer), columns: width, weight: weight, into: pb,
                                              scratch: scratch.pointer)
-            try scatterPredictions(pb, rows: r, groups: count, outputs: t, total: rows, offsets: offsets, into: out,
+            try scatterPredictions(pb, rows: r, groups: count, outputs: k, total: rows, offsets: offsets, into: out,
                                    ld: ld,
                                    "the predictions")
             try progress.report(Double(r.upperBound) / Double(rows))
         }
     }
 
-    /// Copies α (n × t) into `out`.
+    /// Copies α (n × k) into `out`.
     public func copyDualCoefficients(into out: MutableMatrixView) throws {
         guard out.rows == n, out.cols == outputs else {
             throw NTKError.dimensionMismatch("the coefficient output is \(out.rows) × \(out.cols) but must be \(n) × "

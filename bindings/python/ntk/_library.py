@@ -176,8 +176,8 @@ class NystromTest(ctypes.Structure):
                 ("ldk", c_int64), ("f0", POINTER(c_double)), ("ldf0", c_int64)]
 
 
-class MatrixFreeOptions(_Options):
-    _init = "ntk_matrix_free_options_init"
+class EmpiricalSolverOptions(_Options):
+    _init = "ntk_empirical_solver_options_init"
     _fields_ = [("size", c_size_t), ("tol", c_double), ("max_iter", c_int64), ("preconditioner_rank", c_int64),
                 ("seed", c_uint64), ("learning_rate", c_double), ("memory_limit", c_int64),
                 ("progress", PROGRESS_FN), ("progress_user", c_void_p), ("reduce", REDUCE_FN),
@@ -206,7 +206,7 @@ STRUCTS = {
     "ntk_train_options": TrainOptions, "ntk_ode_options": ODEOptions,
     "ntk_ensemble_options": EnsembleOptions, "ntk_ensemble_test": EnsembleTest, "ntk_gp_options": GPOptions,
     "ntk_nystrom_options": NystromOptions, "ntk_nystrom_test": NystromTest,
-    "ntk_matrix_free_options": MatrixFreeOptions, "ntk_points": Points, "ntk_x_spectrum": Spectrum,
+    "ntk_empirical_solver_options": EmpiricalSolverOptions, "ntk_points": Points, "ntk_x_spectrum": Spectrum,
 }
 
 _d = POINTER(c_double)
@@ -309,15 +309,17 @@ _SIGNATURES = {
     "ntk_nystrom_coefficients": ([_h, _d, c_int64], c_int),
     "ntk_nystrom_eigenvalues": ([_h, _d], c_int),
     "ntk_nystrom_free": ([_h], None),
-    "ntk_matrix_free_options_init": ([_P(MatrixFreeOptions)], c_int),
-    "ntk_empirical_ridge_fit": ([_h, c_int64, _d, c_int64, _P(Targets), c_double, _P(MatrixFreeOptions), _out], c_int),
+    "ntk_empirical_solver_options_init": ([_P(EmpiricalSolverOptions)], c_int),
+    "ntk_matrix_free_options_init": ([_P(EmpiricalSolverOptions)], c_int),  # deprecated name (0.2)
+    "ntk_empirical_ridge_fit": ([_h, c_int64, _d, c_int64, _P(Targets), c_double, _P(EmpiricalSolverOptions), _out],
+                                c_int),
     "ntk_empirical_ridge_predict": ([_h, _P(Points), _d, c_int64, PROGRESS_FN, c_void_p], c_int),
     "ntk_empirical_ridge_info": ([_h, _i64, _i64, _i64, _d, _P(c_int)], c_int),
     "ntk_empirical_ridge_residuals": ([_h, _d], c_int),
     "ntk_empirical_ridge_dual_coefficients": ([_h, _d, c_int64], c_int),
     "ntk_empirical_ridge_free": ([_h], None),
     "ntk_empirical_gradient_flow": ([_h, c_int64, _d, c_int64, _P(Targets), c_int64, _d, _P(Points),
-                                     _P(MatrixFreeOptions), _d, _d, _d], c_int),
+                                     _P(EmpiricalSolverOptions), _d, _d, _d], c_int),
     "ntk_live_handle_count": ([], c_int64),
 }
 

@@ -32,10 +32,11 @@ import numpy as np
 from . import _arrays
 from ._data import TargetData
 from ._handle import Handle
-from ._library import (PROGRESS_FN, EmpiricalNTKOptions, InfiniteWidthOptions, KernelRidgeOptions, MatrixFreeOptions,
-                       NystromOptions, SpectralOptions, Targets, choices, declare, path, raise_for_status)
+from ._library import (PROGRESS_FN, EmpiricalNTKOptions, EmpiricalSolverOptions, InfiniteWidthOptions,
+                       KernelRidgeOptions, NystromOptions, SpectralOptions, Targets, choices, declare, path,
+                       raise_for_status)
 from .errors import DimensionMismatchError, InvalidArgumentError, LibraryNotFoundError
-from .large_scale import EmpiricalNTKRidge, NystromRidge, _matrix_free_options, _options
+from .large_scale import EmpiricalNTKRidge, NystromRidge, _empirical_solver_options, _options
 from .network import MLP
 from .regression import RidgeSelection, deprecated_alias
 
@@ -83,8 +84,8 @@ _SIGNATURES = {
     "ntk_mpi_spectral_free": ([_h], None),
     "ntk_mpi_nystrom_fit": ([c_void_p, _h, c_int64, _d, c_int64, _P(Targets), c_double, c_int64, _d, c_int64,
                              _P(NystromOptions), _out], c_int),
-    "ntk_mpi_empirical_ridge_fit": ([c_void_p, _h, c_int64, _d, c_int64, _P(Targets), c_double, _P(MatrixFreeOptions),
-                                     _out], c_int),
+    "ntk_mpi_empirical_ridge_fit": ([c_void_p, _h, c_int64, _d, c_int64, _P(Targets), c_double,
+                                     _P(EmpiricalSolverOptions), _out], c_int),
 }
 
 
@@ -429,7 +430,7 @@ def empirical_ridge(comm, net, X, Y, ridge, f0_train=None, tol=1e-8, max_iter=50
     comm_c, _ = _comm_handle(comm)
     x, px, ldx = net._inputs(X, "X")
     targets = TargetData(Y, x.shape[0], "X", f0_train)
-    options = _matrix_free_options(tol, max_iter, 0, 0, 1.0, memory_limit, _NoProgress)
+    options = _empirical_solver_options(tol, max_iter, 0, 0, 1.0, memory_limit, _NoProgress)
     handle = c_void_p()
     _check(mpi.ntk_mpi_empirical_ridge_fit(comm_c, net._live(), x.shape[0], px, ldx, ctypes.byref(targets.c),
                                            _scalar(ridge, "ridge"), ctypes.byref(options), ctypes.byref(handle)))

@@ -32,7 +32,7 @@ import numpy as np
 
 from . import _arrays
 from ._handle import Handle
-from ._library import MatrixFreeOptions, NystromOptions, NystromTest, Points, call, choices, lib
+from ._library import EmpiricalSolverOptions, NystromOptions, NystromTest, Points, call, choices, lib
 from ._progress import Callback
 from .errors import ConvergenceWarning, DimensionMismatchError, InvalidArgumentError
 from ._data import TargetData
@@ -277,12 +277,12 @@ def nystrom_ridge(net, X, Y, X_test, ridge, n_centers, **options):
         return model.predict(X_test)
 
 
-def _matrix_free_options(tol, max_iter, preconditioner_rank, seed, learning_rate, memory_limit, cb):
+def _empirical_solver_options(tol, max_iter, preconditioner_rank, seed, learning_rate, memory_limit, cb):
     limit = 0 if memory_limit is None else _int(memory_limit, "memory_limit")
     if memory_limit is not None and limit <= 0:
         raise InvalidArgumentError(f"memory_limit must be > 0 bytes (or None for the memory budget), "
                                    f"got {memory_limit}")
-    return MatrixFreeOptions(tol=_scalar(tol, "tol"), max_iter=_int(max_iter, "max_iter"),
+    return EmpiricalSolverOptions(tol=_scalar(tol, "tol"), max_iter=_int(max_iter, "max_iter"),
                              preconditioner_rank=_int(preconditioner_rank, "preconditioner_rank"),
                              seed=_int(seed, "seed") & (2**64 - 1),
                              learning_rate=_scalar(learning_rate, "learning_rate"),
@@ -337,7 +337,7 @@ class EmpiricalNTKRidge(Handle):
         x, px, ldx = net._inputs(X, "X")
         targets = TargetData(Y, x.shape[0], "X", f0_train)
         cb = Callback(progress)
-        options = _matrix_free_options(tol, max_iter, preconditioner_rank, seed, 1.0, memory_limit, cb)
+        options = _empirical_solver_options(tol, max_iter, preconditioner_rank, seed, 1.0, memory_limit, cb)
         handle = ctypes.c_void_p()
         cb.call(lib.ntk_empirical_ridge_fit, net._live(), x.shape[0], px, ldx, ctypes.byref(targets.c),
                 _scalar(ridge, "ridge"), ctypes.byref(options), ctypes.byref(handle))
@@ -402,7 +402,7 @@ def empirical_gradient_flow(net, X, Y, times, X_test=None, f0_train=None, f0_tes
     if X_test is None and f0_test is not None:
         raise InvalidArgumentError("f0_test needs X_test")
     cb = Callback(progress)
-    options = _matrix_free_options(tol, max_iter, 0, 0, learning_rate, memory_limit, cb)
+    options = _empirical_solver_options(tol, max_iter, 0, 0, learning_rate, memory_limit, cb)
     train = np.empty((grid.shape[0], x.shape[0], k))
     pred_test = np.empty((grid.shape[0], m, k)) if test is not None else None
     estimate = ctypes.c_double()

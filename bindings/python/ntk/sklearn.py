@@ -238,7 +238,7 @@ class _NTKModel(BaseEstimator):
             self.output_scale_ = rms if rms > 0 else 1.0
             self._train_network(X, Yc / self.output_scale_)
         self.solver_ = self._choose_solver(n)
-        self.matrix_free_ = None
+        self.empirical_ridge_ = None
         if self.solver_ == "cg" and self.kernel in ("empirical", "after"):
             return self._fit_matrix_free(X, Yc)
         if self.solver_ != "direct":
@@ -264,19 +264,19 @@ class _NTKModel(BaseEstimator):
 
     def _fit_matrix_free(self, X, Y):
         """The empirical / after-kernel by CG on NTK-vector products (exact kernel ridge, no n x n
-        kernel). The model is kept (``matrix_free_``) for predictions; ``X_fit_`` holds X."""
+        kernel). The model is kept (``empirical_ridge_``) for predictions; ``X_fit_`` holds X."""
         n = len(X)
         z = float(self.ridge) * self._ridge_units(empirical_ntk_diagonal(self.network_, X))[1]
         f0 = self.output_scale_ * self.network_(X) if self.network_offset else None
         logger.info(f"solver: cg, matrix-free empirical NTK ridge of {n} points to tol {self.tol:g}")
         with self._stage(f"matrix-free CG, n = {n}") as bar:
-            self.matrix_free_ = EmpiricalNTKRidge(self.network_, X, Y, z, f0_train=f0, tol=self.tol,
+            self.empirical_ridge_ = EmpiricalNTKRidge(self.network_, X, Y, z, f0_train=f0, tol=self.tol,
                                                   max_iter=self.max_iter,
                                                   seed=int(check_random_state(self.random_state).randint(2**31 - 1)),
                                                   progress=bar)
         self.X_fit_ = np.array(X, dtype=np.float64, order="C", copy=True)
-        self.dual_coef_, self.ridge_, self.ridge_scores_ = self.matrix_free_.dual_coef_, z, None
-        self.n_iter_ = self.matrix_free_.iterations
+        self.dual_coef_, self.ridge_, self.ridge_scores_ = self.empirical_ridge_.dual_coef_, z, None
+        self.n_iter_ = self.empirical_ridge_.iterations
         return self
 
     def _fit_nystrom(self, X, Y):
@@ -342,10 +342,10 @@ class _NTKModel(BaseEstimator):
         """The raw outputs (m, k) at validated X."""
         check_is_fitted(self)
         X = validate_data(self, X, reset=False, dtype=np.float64)
-        if getattr(self, "matrix_free_", None) is not None and self.solver_ == "cg":
+        if getattr(self, "empirical_ridge_", None) is not None and self.solver_ == "cg":
             f0 = self.output_scale_ * self.network_(X) if self.network_offset else None
             with self._reporting():
-                return self.matrix_free_.predict(X, f0_test=f0) + self.y_mean_
+                return self.empirical_ridge_.predict(X, f0_test=f0) + self.y_mean_
         rows = max(1, _PREDICT_BYTES // (8 * max(len(self.X_fit_), 1)))
         with self._reporting():
             if len(X) <= rows:

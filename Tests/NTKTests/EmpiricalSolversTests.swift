@@ -3,7 +3,7 @@ import XCTest
 
 /// NTK–vector products against explicit Jacobian products, and the Lanczos flow against the dense
 /// spectral solver.
-final class MatrixFreeTests: XCTestCase {
+final class EmpiricalSolversTests: XCTestCase {
     /// K V = (1/k) Σ_c J_c J_cᵀ V with J from `MLP.jacobian` (rows s·k + c), for cached passes
     /// and for passes recomputed in blocks (a budget too small to keep them).
     func testProductsEqualExplicitJacobianProducts() throws {
@@ -42,7 +42,7 @@ final class MatrixFreeTests: XCTestCase {
     }
 
     /// The Lanczos flow on the training points against the eigendecomposition of the dense kernel.
-    func testKrylovFlowMatchesTheSpectralSolver() throws {
+    func testEmpiricalGradientFlowMatchesTheSpectralSolver() throws {
         let a = try MLPArchitecture(inputDimension: 2, hiddenWidths: [16], outputDimension: 1, activation: .relu, biasStd: 0.2)
         let mlp = try MLP(a, seed: 2)
         var rng = TestRandom(seed: 8)
@@ -56,10 +56,10 @@ final class MatrixFreeTests: XCTestCase {
         let diagnostics = try x.withView { xv in
             try Targets.with(y, nil) { t in
                 try flat.withUnsafeMutableBufferPointer { out in
-                    var options = KrylovFlow.Options()
+                    var options = EmpiricalGradientFlow.Options()
                     options.tolerance = 1e-13
-                    return try KrylovFlow.predict(mlp: mlp, x: xv, targets: t, times: times, options: options,
-                                                  trainOut: out.baseAddress, testOut: nil)
+                    return try EmpiricalGradientFlow.predict(mlp: mlp, x: xv, targets: t, times: times,
+                                                             options: options, trainOut: out.baseAddress, testOut: nil)
                 }
             }
         }

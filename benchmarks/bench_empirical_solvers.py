@@ -1,7 +1,7 @@
 """Benchmark: the matrix-free empirical NTK — exact kernel ridge by preconditioned CG on
 NTK-vector products, and gradient flow by Lanczos — against the dense kernel with numpy/scipy.
 
-    python3 benchmarks/bench_matrix_free.py [--large 200000] [--exact 10000] [--flow 5000] [--skip ...]
+    python3 benchmarks/bench_empirical_solvers.py [--large 200000] [--exact 10000] [--flow 5000] [--skip ...]
 
 Network: relu MLP d = 20 -> [256, 256] -> 1 (W_std^2 = 2, b_std = 0.1, NTK parameterization,
 seed 0); synthetic regression as bench_nystrom.py; ridge 1e-3 x the mean diagonal of K.

@@ -19,7 +19,7 @@ import Darwin
 /// (β_j ≈ 0: the result is exact), or after `maxIterations` steps (a warning is logged). Each step
 /// is one NTK–vector product (`EmpiricalNTKOperator`); memory (j + 1)·n doubles per column.
 /// Finite times only: t = ∞ is kernel regression, `EmpiricalNTKRidge`.
-public enum KrylovFlow {
+public enum EmpiricalGradientFlow {
     public struct Options: Sendable {
         public var learningRate: Double = 1
         public var tolerance: Double = 1e-10
@@ -75,8 +75,8 @@ public enum KrylovFlow {
         let column = try Workspace(count: max(n, 1), for: "a target column")
         defer { withExtendedLifetime((phi, basis, column, g, scratch)) {} }
         var iterations: [Int] = [], worst = 0.0, allConverged = true
-        Log.info("Krylov flow: \(n) points, \(k) column(s), \(count) time(s), up to \(steps) Lanczos steps per "
-                 + "column, tolerance \(options.tolerance)")
+        Log.info("empirical gradient flow: \(n) points, \(k) column(s), \(count) time(s), up to \(steps) Lanczos "
+                 + "steps per column, tolerance \(options.tolerance)")
         for c in 0..<k {
             for i in 0..<n { column.pointer[i] = residual.pointer[i * k + c] }
             let flow = try flowColumn(lanczos, start: column.pointer, basis: basis.pointer, scaled: scaled,
@@ -102,8 +102,8 @@ public enum KrylovFlow {
             }
         }
         if !allConverged {
-            Log.warning("Krylov flow: the Lanczos approximation did not settle within \(steps) steps (relative "
-                        + "change \(worst) > tolerance \(options.tolerance))")
+            Log.warning("empirical gradient flow: the Lanczos approximation did not settle within \(steps) steps "
+                        + "(relative change \(worst) > tolerance \(options.tolerance))")
         }
         if let trainOut { try InputCheck.finiteResult(trainOut, count: count * n * k, "the train predictions") }
         if let test, let testOut {

@@ -3,21 +3,27 @@
 import CNTK
 import NTK
 
-/// The defaults of `ntk_matrix_free_options`, as `ntk_matrix_free_options_init` writes them.
-var matrixFreeDefaults: ntk_matrix_free_options {
-    ntk_matrix_free_options(size: MemoryLayout<ntk_matrix_free_options>.size, tol: 1e-8, max_iter: 500,
+/// The defaults of `ntk_empirical_solver_options`, as `ntk_empirical_solver_options_init` writes them.
+var empiricalSolverDefaults: ntk_empirical_solver_options {
+    ntk_empirical_solver_options(size: MemoryLayout<ntk_empirical_solver_options>.size, tol: 1e-8, max_iter: 500,
                             preconditioner_rank: 256,
                             seed: 0, learning_rate: 1, memory_limit: 0, progress: nil, progress_user: nil,
                             reduce: nil, reduce_user: nil)
 }
 
+@_cdecl("ntk_empirical_solver_options_init")
+public func ntk_empirical_solver_options_init(_ options: UnsafeMutablePointer<ntk_empirical_solver_options>?) -> Int32 {
+    boundary("ntk_empirical_solver_options_init") { try initialise(options, empiricalSolverDefaults, "options") }
+}
+
+/// The deprecated name of `ntk_empirical_solver_options_init` (0.2).
 @_cdecl("ntk_matrix_free_options_init")
-public func ntk_matrix_free_options_init(_ options: UnsafeMutablePointer<ntk_matrix_free_options>?) -> Int32 {
-    boundary("ntk_matrix_free_options_init") { try initialise(options, matrixFreeDefaults, "options") }
+public func ntk_matrix_free_options_init(_ options: UnsafeMutablePointer<ntk_empirical_solver_options>?) -> Int32 {
+    boundary("ntk_matrix_free_options_init") { try initialise(options, empiricalSolverDefaults, "options") }
 }
 
 /// The shared checks of the options (each solver reads the fields it uses).
-func checkMatrixFree(_ o: ntk_matrix_free_options) throws {
+func checkEmpiricalSolver(_ o: ntk_empirical_solver_options) throws {
     guard o.tol.isFinite, o.tol > 0 else {
         throw NTKError(.invalidArgument, "options->tol must be > 0 and finite, got \(o.tol)")
     }
@@ -45,14 +51,14 @@ func points(_ p: UnsafePointer<ntk_points>?, d: Int, k: Int, _ name: String) thr
 @_cdecl("ntk_empirical_ridge_fit")
 public func ntk_empirical_ridge_fit(_ mlp: OpaquePointer?, _ n: Int64, _ x: UnsafePointer<Double>?, _ ldx: Int64,
                                     _ targets: UnsafePointer<ntk_targets>?, _ ridge: Double,
-                                    _ optionsIn: UnsafePointer<ntk_matrix_free_options>?,
+                                    _ optionsIn: UnsafePointer<ntk_empirical_solver_options>?,
                                     _ out: UnsafeMutablePointer<OpaquePointer?>?) -> Int32 {
     out?.pointee = nil
     return boundary("ntk_empirical_ridge_fit") {
         let out = try required(out, "out")
         let net = try HandleRegistry.shared.lookup(mlp, as: MLP.self, "mlp")
-        let o = try options(optionsIn, defaults: matrixFreeDefaults, "options")
-        try checkMatrixFree(o)
+        let o = try options(optionsIn, defaults: empiricalSolverDefaults, "options")
+        try checkEmpiricalSolver(o)
         let n = try size(n, "n")
         var settings = EmpiricalNTKRidge.Options()
         settings.tolerance = o.tol
@@ -122,15 +128,15 @@ public func ntk_empirical_gradient_flow(_ mlp: OpaquePointer?, _ n: Int64, _ x: 
                                         _ targets: UnsafePointer<ntk_targets>?, _ count: Int64,
                                         _ times: UnsafePointer<Double>?,
                                         _ test: UnsafePointer<ntk_points>?,
-                                        _ optionsIn: UnsafePointer<ntk_matrix_free_options>?,
+                                        _ optionsIn: UnsafePointer<ntk_empirical_solver_options>?,
                                         _ predTrain: UnsafeMutablePointer<Double>?,
                                         _ predTest: UnsafeMutablePointer<Double>?,
                                         _ errorEstimate: UnsafeMutablePointer<Double>?) -> Int32 {
     boundary("ntk_empirical_gradient_flow") {
         let net = try HandleRegistry.shared.lookup(mlp, as: MLP.self, "mlp")
         let a = net.architecture
-        let o = try options(optionsIn, defaults: matrixFreeDefaults, "options")
-        try checkMatrixFree(o)
+        let o = try options(optionsIn, defaults: empiricalSolverDefaults, "options")
+        try checkEmpiricalSolver(o)
         let n = try size(n, "n")
         let t = try NTKC.targets(targets, rows: n)
         let timeList = try inputVector(times, try size(count, "count"), "times")
@@ -142,16 +148,16 @@ public func ntk_empirical_gradient_flow(_ mlp: OpaquePointer?, _ n: Int64, _ x: 
                            "options->reduce is for ntk_empirical_ridge_fit only (the Lanczos flow has no data "
                                + "partition)")
         }
-        var settings = KrylovFlow.Options()
+        var settings = EmpiricalGradientFlow.Options()
         settings.learningRate = o.learning_rate
         settings.tolerance = o.tol
         settings.maxIterations = Int(o.max_iter)
         settings.memoryLimit = o.memory_limit == 0 ? nil : Int(o.memory_limit)
-        let result = try KrylovFlow.predict(mlp: net, x: try input(x, n, a.inputDimension, ld: ldx, "X"), targets: t,
-                                            times: timeList,
-                                            options: settings, test: testData?.0, testOffsets: testData?.1,
-                                            trainOut: predTrain, testOut: testData == nil ? nil : predTest,
-                                            progress: progress(o.progress, o.progress_user))
+        let result = try EmpiricalGradientFlow.predict(mlp: net, x: try input(x, n, a.inputDimension, ld: ldx, "X"),
+                                                       targets: t, times: timeList, options: settings,
+                                                       test: testData?.0, testOffsets: testData?.1, trainOut: predTrain,
+                                                       testOut: testData == nil ? nil : predTest,
+                                                       progress: progress(o.progress, o.progress_user))
         errorEstimate?.pointee = result.errorEstimate
     }
 }
