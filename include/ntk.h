@@ -1085,11 +1085,6 @@ typedef struct ntk_empirical_solver_options {
 /* Sets options->size and every default. Errors: INVALID_ARGUMENT (NULL). */
 int ntk_empirical_solver_options_init(ntk_empirical_solver_options *options);
 
-/* Deprecated names of 0.2 (removed in 1.0): the same struct, initialiser and function. */
-typedef ntk_empirical_solver_options ntk_matrix_free_options;
-#define NTK_MATRIX_FREE_OPTIONS_INIT NTK_EMPIRICAL_SOLVER_OPTIONS_INIT
-int ntk_matrix_free_options_init(ntk_empirical_solver_options *options);
-
 /* m points: their rows X (m x d) and the offsets f0 (m x k; NULL means 0). A plain descriptor,
  * fixed for 1.x. */
 typedef struct ntk_points {

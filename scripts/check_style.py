@@ -2,13 +2,15 @@
 """The source-shape rules of docs/development.md that no formatter enforces for us:
 
 - no line of library source longer than 120 columns (Swift, C, the C headers, Python);
-- no library function longer than 80 lines (Swift `func`/`init`, C function definitions);
+- no library function longer than 80 lines (Swift `func`/`init`, C function definitions, Python
+  functions of the package without their docstrings);
 - `Sources/NTK/LargeScale/` calls no BLAS or LAPACK directly (`LinearAlgebra/` wraps them);
 - `Sources/NTKMPI/` restates none of libntk's spectral formulas (it calls `ntk_x_spectrum_*`).
 
 Usage: check_style.py [--list]   (exit 1 and one line per violation; --list prints the longest
 functions too). Run by scripts/test.sh (both lanes)."""
 
+import ast
 import re
 import sys
 from pathlib import Path
@@ -52,6 +54,16 @@ def functions(path, lines):
         i = j + 1 if opened else i + 1
 
 
+def python_functions(text):
+    """(name, first line, line count) of each Python function, its docstring not counted."""
+    for node in ast.walk(ast.parse(text)):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            body = node.body
+            documented = len(body) > 1 and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant)
+            start = body[1].lineno if documented else body[0].lineno
+            yield node.name, node.lineno, node.end_lineno - start + 2
+
+
 def main():
     problems, lengths = [], []
     for path in sorted(set(LIBRARY)):
@@ -60,8 +72,9 @@ def main():
         for n, line in enumerate(lines, 1):
             if len(line) > MAX_COLUMNS:
                 problems.append(f"{rel}:{n}: {len(line)} columns (limit {MAX_COLUMNS})")
-        if path.suffix in (".swift", ".c"):
-            for name, first, count in functions(path, lines):
+        if path.suffix in (".swift", ".c", ".py"):
+            found = python_functions("\n".join(lines)) if path.suffix == ".py" else functions(path, lines)
+            for name, first, count in found:
                 lengths.append((count, f"{rel}:{first} {name}"))
                 if count > MAX_FUNCTION_LINES:
                     problems.append(f"{rel}:{first}: {name} is {count} lines (limit {MAX_FUNCTION_LINES})")

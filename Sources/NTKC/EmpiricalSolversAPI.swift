@@ -16,12 +16,6 @@ public func ntk_empirical_solver_options_init(_ options: UnsafeMutablePointer<nt
     boundary("ntk_empirical_solver_options_init") { try initialise(options, empiricalSolverDefaults, "options") }
 }
 
-/// The deprecated name of `ntk_empirical_solver_options_init` (0.2).
-@_cdecl("ntk_matrix_free_options_init")
-public func ntk_matrix_free_options_init(_ options: UnsafeMutablePointer<ntk_empirical_solver_options>?) -> Int32 {
-    boundary("ntk_matrix_free_options_init") { try initialise(options, empiricalSolverDefaults, "options") }
-}
-
 /// The shared checks of the options (each solver reads the fields it uses).
 func checkEmpiricalSolver(_ o: ntk_empirical_solver_options) throws {
     guard o.tol.isFinite, o.tol > 0 else {

@@ -1,4 +1,4 @@
-import NTK
+@testable import NTK
 import XCTest
 
 /// Nyström / Falkon against dense kernel ridge and against each other.
@@ -70,5 +70,27 @@ final class NystromTests: XCTestCase {
         var calls = 0
         assertThrows(.cancelled, try NystromRidge.fit(kernel: kernel, x: x, y: y, ridge: 0.1, centers: 10,
                                                       progress: ProgressHandler { _ in calls += 1; return calls > 2 ? .cancel : .proceed }))
+    }
+
+    /// A fit on no rows (a part of a partition may have none) with the caller's centres: both
+    /// solvers return β = 0, so predictions are the offsets. Once a zero-step loop over the
+    /// cached kernel rows (found by the fuzzer).
+    func testNoRows() throws {
+        let (c, _) = try data(6, seed: 8)
+        let kernel = InfiniteWidthPointKernel(architecture)
+        let x = try Matrix(rows: 0, cols: 3), y = try Matrix(rows: 0, cols: 2)
+        for solver in [NystromRidge.Solver.direct, .conjugateGradient] {
+            var options = NystromRidge.Options()
+            options.solver = solver
+            let model = try x.withView { xv in
+                try Targets.with(y, nil) { t in
+                    try c.withView { try NystromRidge.fit(kernel: kernel, x: xv, targets: t, ridge: 0.1, centers: $0,
+                                                          options: options) }
+                }
+            }
+            XCTAssertEqual(model.n, 0)
+            XCTAssertEqual(try model.coefficientMatrix().elements, [Double](repeating: 0, count: 12))
+            XCTAssertEqual(try model.predict(x: c).elements.map(abs).max(), 0)
+        }
     }
 }

@@ -945,12 +945,6 @@ static void test_matrix_free(void) {
     check(ntk_empirical_solver_options_init(&options) == NTK_OK && options.tol == 1e-8 && options.max_iter == 500 &&
               options.preconditioner_rank == 256 && options.learning_rate == 1.0,
           "matrix-free options default to tol 1e-8, 500 iterations, rank 256, rate 1");
-    {   /* The deprecated names of 0.2 are the same struct, initialiser and function. */
-        ntk_matrix_free_options old = NTK_MATRIX_FREE_OPTIONS_INIT, by_call;
-        check(ntk_matrix_free_options_init(&by_call) == NTK_OK && old.size == sizeof options &&
-                  by_call.size == old.size && by_call.max_iter == old.max_iter && old.tol == options.tol,
-              "ntk_matrix_free_options, its initialiser and _init still work (deprecated)");
-    }
     options.tol = 1e-13;
     options.preconditioner_rank = 4;
     ntk_empirical_ridge *model = NULL;

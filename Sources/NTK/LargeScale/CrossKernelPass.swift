@@ -36,7 +36,7 @@ final class CrossKernelPass {
     /// Calls `body(rows, K(X[rows], C))` for every block in order; `report(fraction)` maps
     /// the pass's progress into the caller's.
     func forEachBlock(report: (Double) -> Double, _ body: (Range<Int>, MatrixView) throws -> Void) throws {
-        let rows = cache != nil ? n : blockRows
+        let rows = max(cache != nil ? n : blockRows, 1)  // n = 0 (a part with no rows): no block
         for r0 in stride(from: 0, to: n, by: rows) {
             let r = r0..<min(r0 + rows, n)
             let block: MatrixView

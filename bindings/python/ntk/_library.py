@@ -310,7 +310,6 @@ _SIGNATURES = {
     "ntk_nystrom_eigenvalues": ([_h, _d], c_int),
     "ntk_nystrom_free": ([_h], None),
     "ntk_empirical_solver_options_init": ([_P(EmpiricalSolverOptions)], c_int),
-    "ntk_matrix_free_options_init": ([_P(EmpiricalSolverOptions)], c_int),  # deprecated name (0.2)
     "ntk_empirical_ridge_fit": ([_h, c_int64, _d, c_int64, _P(Targets), c_double, _P(EmpiricalSolverOptions), _out],
                                 c_int),
     "ntk_empirical_ridge_predict": ([_h, _P(Points), _d, c_int64, PROGRESS_FN, c_void_p], c_int),

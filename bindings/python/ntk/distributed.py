@@ -38,7 +38,7 @@ from ._library import (PROGRESS_FN, EmpiricalNTKOptions, EmpiricalSolverOptions,
 from .errors import DimensionMismatchError, InvalidArgumentError, LibraryNotFoundError
 from .large_scale import EmpiricalNTKRidge, NystromRidge, _empirical_solver_options, _options
 from .network import MLP
-from .regression import RidgeSelection, deprecated_alias
+from .regression import RidgeSelection
 
 __all__ = ["Grid", "DistributedMatrix", "infinite_width_kernel", "empirical_ntk", "KernelRidge", "SpectralSolver",
            "nystrom_ridge", "empirical_ridge"]
@@ -296,8 +296,6 @@ class KernelRidge(_Handle):
         mpi.ntk_mpi_kernel_ridge_results(handle, _arrays.pointer(self._train), max(self._k, 1), _arrays.pointer(alpha),
                                          max(self._k, 1))
         self.dual_coef_ = self._shape(alpha)
-
-    dual_coef = deprecated_alias("dual_coef_", "dual_coef")
 
     def _shape(self, a):
         return a[:, 0] if self._vector else a

@@ -37,7 +37,7 @@ from ._progress import Callback
 from .errors import ConvergenceWarning, DimensionMismatchError, InvalidArgumentError
 from ._data import TargetData
 from .network import MLP
-from .regression import RidgeSelection, deprecated_alias
+from .regression import RidgeSelection
 
 _SOLVERS = {"direct": choices("ntk_nystrom_solver", "NTK_NYSTROM_")["direct"],
             "cg": choices("ntk_nystrom_solver", "NTK_NYSTROM_")["cg"]}
@@ -364,8 +364,6 @@ class EmpiricalNTKRidge(Handle):
         out = np.empty((self.n, self.n_outputs))
         call("ntk_empirical_ridge_dual_coefficients", self._live(), _arrays.pointer(out), max(self.n_outputs, 1))
         return out[:, 0] if self._vector else out
-
-    dual_coef = deprecated_alias("dual_coef_", "dual_coef")
 
     def predict(self, X, f0_test=None, progress=None):
         """``f0_test + K(X, X_train) alpha``: (m, k), or (m,) for a 1-D Y."""

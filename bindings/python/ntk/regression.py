@@ -55,7 +55,7 @@ class RidgeSelection(NamedTuple):
         return cls(float(grid[best]), int(best), scores)
 
 
-def deprecated_alias(new, old):
+def _deprecated_alias(new, old):
     """A read-only property ``old`` that warns and returns ``self.new`` (renamed in 0.3)."""
 
     def getter(self):
@@ -139,7 +139,7 @@ class KernelRidge(Handle):
         call("ntk_kernel_ridge_dual_coefficients", self._live(), pout, max(self.n_outputs, 1))
         return self._shape(out)
 
-    dual_coef = deprecated_alias("dual_coef_", "dual_coef")
+    dual_coef = _deprecated_alias("dual_coef_", "dual_coef")
 
     def __repr__(self):
         if self._handle is None:

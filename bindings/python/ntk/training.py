@@ -194,6 +194,16 @@ def train(net, X, Y, loss="mse", learning_rate=1.0, epochs=1, batch_size=None, m
     h.snapshot_epochs = reached
     h.kernels = np.array(kernels).reshape(len(reached), m, m)
     h.lambda_max = np.array(lambda_max)
+    _kernel_movement(h, probe_y)
+    h.lambda_max_train_initial = h.lambda_max_train_final = h.critical_learning_rates = h.regime = None
+    if diagnose:
+        _diagnose_catapult(h, lam0, 2 * n * k / max_learning_rate(empirical_ntk(net, x), n * k), n * k)
+    return h
+
+
+def _kernel_movement(h, probe_y):
+    """The snapshot kernels' distances (to the first, to the previous), relative change to the
+    last, and alignment with the probe targets (None without them), into the history ``h``."""
     S = len(h.snapshot_epochs)
     h.distance_to_initial = np.array([_distance(h.kernels[0], K) for K in h.kernels]) if S else np.empty(0)
     h.distance_to_previous = (np.array([0.0] + [_distance(h.kernels[i - 1], h.kernels[i]) for i in range(1, S)])
@@ -203,20 +213,21 @@ def train(net, X, Y, loss="mse", learning_rate=1.0, epochs=1, batch_size=None, m
     h.alignment = (np.array([kernel_alignment(K, probe_y) if np.any(K) and np.any(probe_y) else np.nan
                              for K in h.kernels])
                    if probe_y is not None and S else None)
-    h.lambda_max_train_initial = h.lambda_max_train_final = h.critical_learning_rates = h.regime = None
-    if diagnose:
-        N = n * k
-        h.lambda_max_train_initial = 2 * N / lam0
-        h.critical_learning_rates = (lam0, 2 * lam0)
-        h.lambda_max_train_final = 2 * N / max_learning_rate(empirical_ntk(net, x), N)
-        first, last = h.losses[0], h.losses[-1]
-        if h.diverged or not last < first:
-            h.regime = "divergent"
-        elif np.max(h.losses) > first and h.lambda_max_train_final < h.lambda_max_train_initial:
-            h.regime = "catapult"
-        else:
-            h.regime = "lazy"
-    return h
+
+
+def _diagnose_catapult(h, lam0, lambda_final, N):
+    """The training-set NTK's largest eigenvalue before (from the critical rate ``lam0`` = 2N/λ)
+    and after training, the critical learning rates, and the regime (lazy, catapult, divergent)."""
+    h.lambda_max_train_initial = 2 * N / lam0
+    h.critical_learning_rates = (lam0, 2 * lam0)
+    h.lambda_max_train_final = lambda_final
+    first, last = h.losses[0], h.losses[-1]
+    if h.diverged or not last < first:
+        h.regime = "divergent"
+    elif np.max(h.losses) > first and h.lambda_max_train_final < h.lambda_max_train_initial:
+        h.regime = "catapult"
+    else:
+        h.regime = "lazy"
 
 
 def _distance(A, B):
