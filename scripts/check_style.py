@@ -5,7 +5,9 @@
 - no library function longer than 80 lines (Swift `func`/`init`, C function definitions, Python
   functions of the package without their docstrings);
 - `Sources/NTK/LargeScale/` calls no BLAS or LAPACK directly (`LinearAlgebra/` wraps them);
-- `Sources/NTKMPI/` restates none of libntk's spectral formulas (it calls `ntk_x_spectrum_*`).
+- `Sources/NTKMPI/` restates none of libntk's spectral formulas (it calls `ntk_x_spectrum_*`);
+- the Python package's public functions, methods and classes that take parameters document
+  them in a numpydoc ``Parameters`` section.
 
 Usage: check_style.py [--list]   (exit 1 and one line per violation; --list prints the longest
 functions too). Run by scripts/test.sh (both lanes)."""
@@ -64,6 +66,26 @@ def python_functions(text):
             yield node.name, node.lineno, node.end_lineno - start + 2
 
 
+def undocumented_parameters(text):
+    """(qualified name, line) of the public functions, methods and classes (by their __init__)
+    of a module that take parameters but have no numpydoc Parameters section."""
+    def visit(node, prefix):
+        for child in ast.iter_child_nodes(node):
+            if child.name.startswith("_") if isinstance(child, (ast.ClassDef, ast.FunctionDef)) else True:
+                continue
+            if isinstance(child, ast.ClassDef):
+                init = [m for m in child.body if isinstance(m, ast.FunctionDef) and m.name == "__init__"]
+                takes = bool(init) and len(init[0].args.args) > 1
+                yield from ([] if not takes or "Parameters\n" in (ast.get_docstring(child) or "")
+                            else [(prefix + child.name, child.lineno)])
+                yield from visit(child, prefix + child.name + ".")
+            elif not any(isinstance(d, ast.Name) and d.id == "property" for d in child.decorator_list):
+                names = [a.arg for a in child.args.args + child.args.kwonlyargs if a.arg not in ("self", "cls")]
+                if names and "Parameters\n" not in (ast.get_docstring(child) or ""):
+                    yield prefix + child.name, child.lineno
+    yield from visit(ast.parse(text), "")
+
+
 def main():
     problems, lengths = [], []
     for path in sorted(set(LIBRARY)):
@@ -78,6 +100,9 @@ def main():
                 lengths.append((count, f"{rel}:{first} {name}"))
                 if count > MAX_FUNCTION_LINES:
                     problems.append(f"{rel}:{first}: {name} is {count} lines (limit {MAX_FUNCTION_LINES})")
+        if rel.parts[:3] == ("bindings", "python", "ntk") and not path.name.startswith("_"):
+            for name, line in undocumented_parameters("\n".join(lines)):
+                problems.append(f"{rel}:{line}: {name} takes parameters but has no numpydoc Parameters section")
         if rel.parts[:3] == ("Sources", "NTK", "LargeScale"):
             for n, line in enumerate(lines, 1):
                 if re.search(r"\b(cblas_|LAPACKE_)\w+", line):

@@ -145,12 +145,22 @@ class _Handle(Handle):
 
 
 class Grid(_Handle):
-    """A BLACS process grid over an mpi4py communicator (default COMM_WORLD).
+    """A BLACS process grid over an mpi4py communicator.
 
-    ``shape`` is (nprow, npcol) with nprow * npcol = comm.size (None: the most square one);
-    ``block_size`` the side of the square blocks dealt over it (ScaLAPACK's NB, default 64).
-    Attributes: ``comm``, ``rank``, ``size``, ``shape``, ``coords`` (this rank's grid row and
-    column), ``block_size``.
+    Parameters
+    ----------
+    comm : mpi4py.MPI.Comm, optional
+        Default ``COMM_WORLD``.
+    shape : (int, int), optional
+        (nprow, npcol) with nprow * npcol = comm.size; None: the most square one.
+    block_size : int
+        The side of the square blocks dealt over the grid (ScaLAPACK's NB), default 64.
+
+    Attributes
+    ----------
+    comm, rank, size, shape, block_size
+    coords : (int, int)
+        This rank's grid row and column.
     """
 
     _free = "ntk_mpi_grid_free"
@@ -173,19 +183,35 @@ class Grid(_Handle):
 class DistributedMatrix(_Handle):
     """A rows x cols matrix split block-cyclically over a :class:`Grid` (ScaLAPACK's layout).
 
-    ``local`` is this rank's part, a writable (local_rows, local_cols) Fortran-ordered numpy
-    view; ``row_indices`` and ``col_indices`` give the global index of each local row and
-    column, so ``local[i, j]`` is entry ``(row_indices[i], col_indices[j])``. ``descriptor`` is
-    ScaLAPACK's 9-integer descriptor. :meth:`gather` returns the whole matrix on every rank
-    (small matrices, tests). Create one with :meth:`zeros` and fill ``local`` to bring a kernel
-    you computed yourself.
+    Create one with :meth:`zeros` and fill ``local`` to bring a kernel you computed yourself, or
+    get one from :func:`infinite_width_kernel` / :func:`empirical_ntk`.
+
+    Attributes
+    ----------
+    shape : (int, int)
+    local : numpy.ndarray, (local_rows, local_cols)
+        This rank's part, a writable Fortran-ordered view: ``local[i, j]`` is entry
+        ``(row_indices[i], col_indices[j])``.
+    row_indices, col_indices : numpy.ndarray of int
+    descriptor : numpy.ndarray, (9,)
+        ScaLAPACK's descriptor.
     """
 
     _free = "ntk_mpi_matrix_free"
 
     @classmethod
     def zeros(cls, grid, rows, cols):
-        """A matrix of zeros (collective)."""
+        """A matrix of zeros (collective).
+
+        Parameters
+        ----------
+        grid : Grid
+        rows, cols : int
+
+        Returns
+        -------
+        DistributedMatrix
+        """
         handle = c_void_p()
         _check(mpi.ntk_mpi_matrix_create(grid._live(), _int(rows, "rows"), _int(cols, "cols"), ctypes.byref(handle)))
         return cls._wrap(handle, grid)
@@ -216,7 +242,12 @@ class DistributedMatrix(_Handle):
         return tuple(desc)
 
     def gather(self):
-        """The whole matrix, (rows, cols), on every rank (collective)."""
+        """The whole matrix on every rank (collective; for small matrices and tests).
+
+        Returns
+        -------
+        numpy.ndarray, (rows, cols)
+        """
         out = np.empty(self.shape)
         _check(mpi.ntk_mpi_matrix_gather(self._live(), _arrays.pointer(out), max(self.shape[1], 1)))
         return out
@@ -248,19 +279,45 @@ def _kernel(function, grid, net, X1, X2, layout, layout2, *extra):
 
 
 def infinite_width_kernel(grid, net, X1, X2=None, kind="ntk", layout="replicated", layout2="replicated"):
-    """The infinite-width NTK (``kind="ntk"``) or NNGP kernel of ``net``'s architecture between
-    X1 and X2 (None: X1's own kernel, with the exact diagonal), as a :class:`DistributedMatrix`
-    each rank computes its own blocks of. ``layout="replicated"``: every rank passes all the rows
-    (checked equal); ``"rows"``: each rank passes its own rows, in rank order."""
+    """The infinite-width NTK or NNGP of ``net``'s architecture as a distributed matrix.
+
+    Each rank computes its own blocks (collective).
+
+    Parameters
+    ----------
+    grid : Grid
+    net : ntk.MLP
+    X1 : array_like, (n1, d) — or this rank's rows with ``layout="rows"``
+    X2 : array_like, (n2, d), optional
+        None: X1's own kernel, with the exact diagonal.
+    kind : "ntk" (default) or "nngp"
+    layout, layout2 : "replicated" (default) or "rows"
+        "replicated": every rank passes all the rows (checked equal); "rows": each rank passes its
+        own rows, in rank order.
+
+    Returns
+    -------
+    DistributedMatrix, (n1, n2)
+    """
     kinds = choices("ntk_kernel_kind", "NTK_KERNEL_")
     return _kernel(mpi.ntk_mpi_infinite_width_kernel, grid, net, X1, X2, layout, layout2,
                    _arrays.choice(kind, kinds, "kind"))
 
 
 def empirical_ntk(grid, net, X1, X2=None, layout="replicated", layout2="replicated"):
-    """The empirical NTK of ``net`` (mean over outputs) as a :class:`DistributedMatrix`; the
-    network's parameters must be the same on every rank (checked). Layouts as
-    :func:`infinite_width_kernel`."""
+    """The empirical NTK of ``net`` (mean over outputs) as a distributed matrix (collective).
+
+    The network's parameters must be the same on every rank (checked).
+
+    Parameters
+    ----------
+    grid, net, X1, X2, layout, layout2
+        As :func:`infinite_width_kernel`.
+
+    Returns
+    -------
+    DistributedMatrix, (n1, n2)
+    """
     return _kernel(mpi.ntk_mpi_empirical_ntk, grid, net, X1, X2, layout, layout2)
 
 
@@ -271,12 +328,27 @@ def _matrix(K, name):
 
 
 class KernelRidge(_Handle):
-    """Kernel ridge regression on a distributed kernel (Cholesky with PDPOTRF/PDPOTRS):
+    """Kernel ridge regression on a distributed kernel, by Cholesky (PDPOTRF/PDPOTRS).
+
     ``pred(x) = f0(x) + K(x, X) (K + zI)^-1 (Y - f0(X))``, as :class:`ntk.KernelRidge`.
 
-    ``Y`` (n, k) or (n,) and ``f0_train`` are replicated; ``ridge`` is absolute, or relative to
-    the mean diagonal with ``ridge_relative=True``. Attributes (on every rank): ``ridge`` (the
-    absolute z), ``dual_coef_`` (alpha), ``train_predictions`` (``Y - z alpha``).
+    Parameters
+    ----------
+    K_train : DistributedMatrix, (n, n)
+    Y : array_like, (n, k) or (n,)
+        Replicated.
+    ridge : float
+        Absolute, or relative to the mean diagonal with ``ridge_relative=True``.
+    ridge_relative : bool
+    f0_train : array_like, optional
+        Replicated.
+
+    Attributes
+    ----------
+    ridge : float
+        The absolute z, on every rank.
+    dual_coef_ : numpy.ndarray, (n, k) or (n,)
+        alpha, on every rank.
     """
 
     _free = "ntk_mpi_kernel_ridge_free"
@@ -302,12 +374,24 @@ class KernelRidge(_Handle):
 
     @property
     def train_predictions(self):
-        """``Y - z alpha`` (= f0 + K alpha), (n, k) or (n,)."""
+        """``Y - z alpha`` (= f0 + K alpha): (n, k), or (n,) for a 1-D Y.
+        """
         return self._shape(self._train.copy())
 
     def predict(self, K_test_train, f0_test=None):
-        """``f0_test + K_test_train alpha`` on every rank, with ``K_test_train`` the distributed
-        (m, n) test-train kernel on the same grid."""
+        """Predictions on every rank (collective).
+
+        Parameters
+        ----------
+        K_test_train : DistributedMatrix, (m, n)
+            On the same grid.
+        f0_test : array_like, optional
+            Replicated.
+
+        Returns
+        -------
+        numpy.ndarray, (m, k) — or (m,) for a 1-D Y
+        """
         K = _matrix(K_test_train, "K_test_train")
         m = K.shape[0]
         f, pf, ldf = _arrays.optional_matrix(f0_test, "f0_test", (m, self._k))
@@ -318,12 +402,18 @@ class KernelRidge(_Handle):
 
 
 class SpectralSolver(_Handle):
-    """One distributed eigendecomposition ``K = V diag(lambda) V^T`` (PDSYEVD), then the
-    methods of :class:`ntk.SpectralSolver` on it: gradient flow at any times (eq. 18, 20;
-    ``inf`` is kernel regression), ridge paths, ridge selection by GCV or leave-one-out, with
-    ``g(lambda) = (1 - exp(-eta t (lambda + z) / N)) / (lambda + z)``, N = n k, the same
-    eigenvalue policy and null space. Results are replicated on every rank; test kernels are
-    distributed (m, n) matrices on the same grid.
+    """One distributed eigendecomposition ``K = V diag(lambda) V^T`` (PDSYEVD), then cheap grids.
+
+    The methods of :class:`ntk.SpectralSolver` on it: gradient flow at any times (eq. 18, 20;
+    ``inf`` is kernel regression), ridge paths and ridge selection by GCV or leave-one-out, with
+    libntk's spectral calculus (the same filter, eigenvalue policy and null space as the
+    single-process solver). Results are replicated on every rank; test kernels are distributed
+    (m, n) matrices on the same grid.
+
+    Parameters
+    ----------
+    K_train : DistributedMatrix, (n, n)
+    negative_eigenvalues : "clamp" (default) or "error"
     """
 
     _free = "ntk_mpi_spectral_free"
@@ -358,18 +448,56 @@ class SpectralSolver(_Handle):
         return train, test
 
     def gradient_flow(self, Y, times, K_test_train=None, learning_rate=1.0, ridge=0.0, f0_train=None, f0_test=None):
-        """``(pred_train (T, n, k), pred_test (T, m, k) or None)`` at every time of ``times``."""
+        """Predictions of gradient flow at every time, as :meth:`ntk.SpectralSolver.gradient_flow`.
+
+        Parameters
+        ----------
+        Y, times, learning_rate, ridge, f0_train, f0_test
+            As :meth:`ntk.SpectralSolver.gradient_flow` (replicated).
+        K_test_train : DistributedMatrix, (m, n), optional
+
+        Returns
+        -------
+        pred_train : numpy.ndarray, (T, n, k) — or (T, n)
+        pred_test : numpy.ndarray, (T, m, k) — or (T, m); None without ``K_test_train``
+        """
         t, _ = _arrays.vector(times, "times")
         return self._predict(Y, t, np.full(t.shape, _scalar(ridge, "ridge")), learning_rate, K_test_train, f0_train,
                              f0_test)
 
     def ridge_path(self, Y, ridges, K_test_train=None, f0_train=None, f0_test=None):
-        """Kernel ridge predictions for every ridge of ``ridges`` (G,)."""
+        """Kernel ridge predictions for every ridge of a grid.
+
+        Parameters
+        ----------
+        Y, ridges, f0_train, f0_test
+            As :meth:`ntk.SpectralSolver.ridge_path` (replicated).
+        K_test_train : DistributedMatrix, (m, n), optional
+
+        Returns
+        -------
+        pred_train : numpy.ndarray, (G, n, k) — or (G, n)
+        pred_test : numpy.ndarray, (G, m, k) — or (G, m); None without ``K_test_train``
+        """
         z, _ = _arrays.vector(ridges, "ridges")
         return self._predict(Y, np.full(z.shape, np.inf), z, 1.0, K_test_train, f0_train, f0_test)
 
     def predict(self, Y, times, ridges, K_test_train=None, learning_rate=1.0, f0_train=None, f0_test=None):
-        """Predictions at the grid points ``(times[i], ridges[i])``."""
+        """Predictions at the grid points ``(times[i], ridges[i])``.
+
+        Parameters
+        ----------
+        Y : array_like, (n, k) or (n,)
+        times, ridges : array_like, (G,)
+        K_test_train : DistributedMatrix, (m, n), optional
+        learning_rate : float
+        f0_train, f0_test : array_like, optional
+
+        Returns
+        -------
+        pred_train : numpy.ndarray, (G, n, k) — or (G, n)
+        pred_test : numpy.ndarray, (G, m, k) — or (G, m); None without ``K_test_train``
+        """
         t, _ = _arrays.vector(times, "times")
         z, _ = _arrays.vector(ridges, "ridges")
         if t.shape != z.shape:
@@ -377,8 +505,20 @@ class SpectralSolver(_Handle):
         return self._predict(Y, t, z, learning_rate, K_test_train, f0_train, f0_test)
 
     def select_ridge(self, Y, ridges, criterion="gcv", f0_train=None):
-        """A :class:`ntk.RidgeSelection` ``(ridge, index, scores)`` by GCV (``"gcv"``) or exact
-        leave-one-out (``"loo"``), as :meth:`ntk.SpectralSolver.select_ridge`."""
+        """Ridge selection by GCV or exact leave-one-out, as :meth:`ntk.SpectralSolver.select_ridge`.
+
+        Parameters
+        ----------
+        Y : array_like, (n, k) or (n,)
+        ridges : array_like, (G,)
+        criterion : "gcv" (default) or "loo"
+        f0_train : array_like, optional
+
+        Returns
+        -------
+        ntk.RidgeSelection
+            ``(ridge, index, scores)``, the same on every rank.
+        """
         targets = TargetData(Y, self.n, "K_train", f0_train)
         z, pz = _arrays.vector(ridges, "ridges")
         scores = np.empty(z.shape[0])
@@ -386,15 +526,33 @@ class SpectralSolver(_Handle):
         _check(mpi.ntk_mpi_spectral_select_ridge(self._live(), ctypes.byref(targets.c), z.shape[0], pz,
                                                  _arrays.choice(criterion, {"gcv": 0, "loo": 1}, "criterion"),
                                                  _arrays.pointer(scores), ctypes.byref(best)))
-        return RidgeSelection.of(z, scores, best.value)
+        return RidgeSelection._of(z, scores, best.value)
 
 
 def nystrom_ridge(comm, net, X, Y, ridge, n_centers, centers=None, f0_train=None, solver="direct", kernel="ntk",
                   tol=1e-8, max_iter=100, preconditioned=True, seed=0, quadrature_points=None, memory_limit=None):
-    """Data-parallel Nyström / Falkon: each rank passes its own rows ``X`` (n_r, d) and ``Y``;
-    the result is an :class:`ntk.NystromRidge`, the same on every rank, fitted on all the rows
-    (``n`` the total). ``centers``: (m, d) points, replicated, or None for ``n_centers`` drawn
-    uniformly from all the rows with ``seed``. Other parameters as :class:`ntk.NystromRidge`."""
+    """Data-parallel Nyström / Falkon: each rank passes its own rows (collective).
+
+    Parameters
+    ----------
+    comm : mpi4py.MPI.Comm
+    net : ntk.MLP
+    X : array_like, (n_r, d)
+        This rank's rows.
+    Y : array_like, (n_r, k) or (n_r,)
+    ridge : float
+    n_centers : int
+        Drawn uniformly from all the rows with ``seed`` when ``centers`` is None.
+    centers : array_like, (m, d), optional
+        Replicated centre points.
+    f0_train, solver, kernel, tol, max_iter, preconditioned, seed, quadrature_points, memory_limit
+        As :class:`ntk.NystromRidge`.
+
+    Returns
+    -------
+    ntk.NystromRidge
+        The same on every rank, fitted on all the rows (``n`` is the total).
+    """
     if not isinstance(net, MLP):
         raise InvalidArgumentError(f"net must be an ntk.MLP, got {type(net).__name__}")
     comm_c, _ = _comm_handle(comm)
@@ -418,11 +576,27 @@ def nystrom_ridge(comm, net, X, Y, ridge, n_centers, centers=None, f0_train=None
 
 
 def empirical_ridge(comm, net, X, Y, ridge, f0_train=None, tol=1e-8, max_iter=500, memory_limit=None):
-    """Data-parallel matrix-free empirical NTK kernel ridge (plain CG, one MPI_Allreduce of the
-    parameter-sized ``J^T v`` per product): each rank passes its own rows; the result is an
-    :class:`ntk.EmpiricalNTKRidge` whose predictions are the full model's on every rank and
-    whose ``dual_coef_`` is this rank's rows of alpha. ``net``'s parameters must be the same on
-    every rank (checked)."""
+    """Data-parallel matrix-free empirical NTK kernel ridge: each rank passes its own rows (collective).
+
+    Plain CG, with one ``MPI_Allreduce`` of the parameter-sized ``J^T v`` per product. ``net``'s
+    parameters must be the same on every rank (checked).
+
+    Parameters
+    ----------
+    comm : mpi4py.MPI.Comm
+    net : ntk.MLP
+    X : array_like, (n_r, d)
+    Y : array_like, (n_r, k) or (n_r,)
+    ridge : float
+    f0_train, tol, max_iter, memory_limit
+        As :class:`ntk.EmpiricalNTKRidge`.
+
+    Returns
+    -------
+    ntk.EmpiricalNTKRidge
+        Its predictions are the full model's on every rank; its ``dual_coef_`` is this rank's rows
+        of alpha.
+    """
     if not isinstance(net, MLP):
         raise InvalidArgumentError(f"net must be an ntk.MLP, got {type(net).__name__}")
     comm_c, _ = _comm_handle(comm)

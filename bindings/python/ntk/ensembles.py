@@ -130,17 +130,32 @@ def ensemble_gradient_flow(nngp_train, ntk_train, Y, times, nngp_test_train=None
 
 
 def gp_posterior(K_train, Y, K_test_train, K_test, ridge=0.0, f0_train=None, f0_test=None, progress=None):
-    """Gaussian-process posterior with the kernel as prior covariance and Gaussian noise of
-    variance ``ridge``: the NNGP posterior with the NNGP kernel (exact Bayesian inference for
-    the infinitely wide network), the NTK-GP (He et al. 2020) with the NTK.
+    """Gaussian-process posterior with the kernel as prior covariance and noise variance ``ridge``.
 
+    With the NNGP kernel this is the NNGP posterior (exact Bayesian inference for the infinitely
+    wide network), with the NTK the NTK-GP (He et al. 2020):
     ``mean = f0_test + K(x, X) (K + zI)^-1 (Y - f0_train)``,
     ``cov = K(x, x') - K(x, X) (K + zI)^-1 K(X, x')`` (the same for every output column), and the
     log marginal likelihood ``sum_c log N(Y[:, c] - f0; 0, K + zI)`` for choosing kernel
     hyper-parameters. ``K + zI`` must be positive definite (a ridge > 0 for singular kernels).
 
-    Returns ``(mean (m, k), cov (m, m), log_marginal_likelihood)``; a 1-D Y counts as (n, 1).
-    ``progress``: True for a bar, or ``progress(fraction)`` (reported during the factorisation).
+    Parameters
+    ----------
+    K_train : array_like, (n, n)
+    Y : array_like, (n, k) or (n,)
+    K_test_train : array_like, (m, n)
+    K_test : array_like, (m, m)
+    ridge : float
+        The noise variance z >= 0.
+    f0_train, f0_test : array_like, optional
+    progress : True or callable, optional
+        Reported during the factorisation.
+
+    Returns
+    -------
+    mean : numpy.ndarray, (m, k)
+    cov : numpy.ndarray, (m, m)
+    log_marginal_likelihood : float
     """
     k_train, pk, ldk = square(K_train, "K_train")
     n = k_train.shape[0]
@@ -161,11 +176,25 @@ def gp_posterior(K_train, Y, K_test_train, K_test, ridge=0.0, f0_train=None, f0_
 
 
 class SampledEnsemble:
-    """Predictions of M finite networks from M seeds, and their statistics.
+    """Predictions of M finite networks from M seeds, and their statistics (what :func:`sampled_ensemble` returns).
 
-    Attributes: ``samples`` (M, T, m, k); ``mean`` (T, m, k); ``cov`` (T, m, m), the sample
-    covariance over seeds averaged over the k output columns (the infinite-width covariance is
-    the same for every column); ``seeds`` (M,); ``times`` (T,); ``mode``.
+    Parameters
+    ----------
+    samples : numpy.ndarray, (M, T, m, k)
+    seeds : sequence of int, (M,)
+    times : sequence of float, (T,)
+    mode : str
+
+    Attributes
+    ----------
+    samples : numpy.ndarray, (M, T, m, k)
+    mean : numpy.ndarray, (T, m, k)
+    cov : numpy.ndarray, (T, m, m)
+        The sample covariance over seeds, averaged over the k output columns (the infinite-width
+        covariance is the same for every column).
+    seeds : numpy.ndarray, (M,)
+    times : numpy.ndarray, (T,)
+    mode : str
     """
 
     def __init__(self, samples, seeds, times, mode):
@@ -182,17 +211,37 @@ class SampledEnsemble:
 
 def sampled_ensemble(net, X_train, Y, times, X_test=None, n_networks=100, mode="linearized", learning_rate=1.0,
                      ridge=0.0, seeds=None, workers=None, progress=None):
-    """Predictions of ``n_networks`` networks of ``net``'s architecture, one per seed, trained
-    on (X_train, Y) with MSE, at every time of ``times``, and their mean and covariance.
+    """Predictions of ``n_networks`` networks of ``net``'s architecture, one per seed, and their statistics.
 
-    mode : "linearized" — each network's linearisation, by gradient flow with its own empirical
-        NTK from its own outputs f(X; theta_0) (exact at any time, ``inf`` included; with
-        ``ridge``); for k > 1 outputs the full (n k) x (n k) kernel is used. "trained" — the
-        networks themselves, trained by full-batch gradient descent with ``learning_rate``:
-        time t is t steps, so times must be whole numbers (no ridge).
-    seeds : the seeds (default 0, 1, ..., n_networks - 1); workers : threads over seeds (default:
-        the number of processors; every network's work runs in the library, outside the GIL).
-    X_test : None for predictions on X_train. Returns a :class:`SampledEnsemble`.
+    Each network is trained on (X_train, Y) with MSE; predictions at every time of ``times``.
+
+    Parameters
+    ----------
+    net : MLP
+        The architecture (its parameters are not used).
+    X_train : array_like, (n, d)
+    Y : array_like, (n, k) or (n,)
+    times : array_like, (T,)
+    X_test : array_like, (m, d), optional
+        None: predictions on X_train.
+    n_networks : int
+    mode : "linearized" or "trained"
+        "linearized": each network's linearisation, by gradient flow with its own empirical NTK
+        from its own outputs f(X; theta_0) (exact at any time, ``inf`` included; with ``ridge``);
+        for k > 1 outputs the full (n k) x (n k) kernel is used. "trained": the networks
+        themselves, by full-batch gradient descent with ``learning_rate``; time t is t steps, so
+        times must be whole numbers (no ridge).
+    learning_rate : float
+    ridge : float
+    seeds : sequence of int, optional
+        Default 0, 1, ..., n_networks - 1.
+    workers : int, optional
+        Threads over seeds (default: the number of processors; the work runs outside the GIL).
+    progress : True or callable, optional
+
+    Returns
+    -------
+    SampledEnsemble
     """
     if not isinstance(net, MLP):
         raise InvalidArgumentError(f"net must be an ntk.MLP (its architecture is used), got {type(net).__name__}")

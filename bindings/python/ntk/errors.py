@@ -9,7 +9,15 @@ import numpy as np
 
 
 class NTKError(Exception):
-    """Base class of every error raised by ntk. ``status`` is the C status code (or None)."""
+    """Base class of every error raised by ntk.
+
+    Parameters
+    ----------
+    message : str
+        The library's message, in the terms of the Python function that was called.
+    status : int, optional
+        The C status code (None for errors raised in Python).
+    """
 
     def __init__(self, message, status=None):
         super().__init__(message)

@@ -75,7 +75,18 @@ def _row_length(kernel):
 
 
 def empirical_ntk_diagonal(net, X, output="mean"):
-    """``K(x, x)`` for each row of X without the rest of the kernel: (n,) or (n, k)."""
+    """``K(x, x)`` for each row of X, without the rest of the kernel.
+
+    Parameters
+    ----------
+    net : MLP
+    X : array_like, (n, d)
+    output : "mean" (default) or "per_output"
+
+    Returns
+    -------
+    numpy.ndarray, (n,) for "mean" or (n, k) for "per_output"
+    """
     if not isinstance(net, MLP):
         raise InvalidArgumentError(f"net must be an ntk.MLP, got {type(net).__name__}")
     if output not in ("mean", "per_output"):
@@ -104,9 +115,21 @@ def _jacobian_array(J, name):
 def jacobian_ntk(J1, J2=None, output="mean", progress=None):
     """The tangent kernel of any model from its Jacobians (eq. 4).
 
-    ``J1`` is (n1, P) or (n1, k, P), ``J2`` likewise (omitted: J1's own kernel). Returns the
-    mean over outputs ``(1/k) sum_c J1[:, c] J2[:, c].T`` (n1, n2) by default; ``output``
-    "per_output" (n1, n2, k) and "full" (n1, n2, k, k) as :func:`empirical_ntk`.
+    Parameters
+    ----------
+    J1 : array_like, (n1, P) or (n1, k, P)
+        The Jacobian of the model's outputs at n1 points with respect to its P parameters.
+    J2 : array_like, (n2, P) or (n2, k, P), optional
+        Omitted: J1's own kernel.
+    output : "mean" (default), "per_output" or "full"
+        As :func:`empirical_ntk`.
+    progress : True or callable, optional
+
+    Returns
+    -------
+    numpy.ndarray
+        The mean over outputs ``(1/k) sum_c J1[:, c] J2[:, c].T``, (n1, n2); "per_output"
+        (n1, n2, k); "full" (n1, n2, k, k).
     """
     j1 = _jacobian_array(J1, "J1")
     n1, k, p = j1.shape
@@ -127,34 +150,79 @@ def jacobian_ntk(J1, J2=None, output="mean", progress=None):
 
 
 def infinite_width_kernels(net, X1, X2=None, quadrature_points=None, progress=None):
-    """The infinite-width NNGP and NTK of ``net``'s architecture: ``(nngp, ntk)``, each (n1, n2).
+    """The infinite-width NNGP and NTK of ``net``'s architecture.
 
-    Only the architecture is used (depth, activation, W_std, b_std, bias, parameterization); in
-    the NTK parameterization widths do not matter, so ``ntk.MLP(d, [1] * depth, ...)`` is a cheap
-    description. In the standard parameterization the NTK grows with width and the network's
-    actual widths are used. relu, leaky_relu, abs, erf, gelu, sin and identity use closed
-    forms (exact to rounding); tanh, sigmoid and softplus the normal scale mixture of the
-    logistic, ``tanh(x) = E_K[erf(x / (K sqrt 2))]`` with K Kolmogorov-distributed, whose
-    expectation over K is a Gaussian rule of ``quadrature_points`` points per variable (default
-    None: chosen from each pre-activation variance for ~1e-12 relative accuracy; 1...64 fixes it,
-    fewer points are faster and less accurate). The accuracy does not degrade with the input
-    scale (see docs/conventions.md). X2 omitted: X1's own kernels, exactly symmetric.
+    Only the architecture is used (depth, activation, W_std, b_std, bias, parameterization); in the
+    NTK parameterization widths do not matter, so ``ntk.MLP(d, [1] * depth, ...)`` is a cheap
+    description. In the standard parameterization the NTK grows with width and the network's actual
+    widths are used. relu, leaky_relu, abs, erf, gelu, sin and identity use closed forms (exact to
+    rounding); tanh, sigmoid and softplus the normal scale mixture of the logistic,
+    ``tanh(x) = E_K[erf(x / (K sqrt 2))]`` with K Kolmogorov-distributed, integrated by a Gaussian
+    rule. The accuracy does not degrade with the input scale (see docs/conventions.md).
+
+    Parameters
+    ----------
+    net : MLP
+    X1 : array_like, (n1, d)
+    X2 : array_like, (n2, d), optional
+        Omitted: X1's own kernels, exactly symmetric.
+    quadrature_points : int, optional
+        Points per variable of the rule for tanh, sigmoid and softplus: None (default) chooses them
+        from each pre-activation variance for ~1e-12 relative accuracy; 1...64 fixes the number
+        (fewer are faster and less accurate).
+    progress : True or callable, optional
+
+    Returns
+    -------
+    nngp : numpy.ndarray, (n1, n2)
+    ntk : numpy.ndarray, (n1, n2)
     """
     return _infinite(net, X1, X2, True, True, quadrature_points, progress)
 
 
 def infinite_width_ntk(net, X1, X2=None, quadrature_points=None, progress=None):
-    """The infinite-width NTK Theta(X1, X2), (n1, n2); see :func:`infinite_width_kernels`."""
+    """The infinite-width NTK Theta(X1, X2) alone.
+
+    Parameters
+    ----------
+    net, X1, X2, quadrature_points, progress
+        As :func:`infinite_width_kernels`.
+
+    Returns
+    -------
+    numpy.ndarray, (n1, n2)
+    """
     return _infinite(net, X1, X2, False, True, quadrature_points, progress)[1]
 
 
 def infinite_width_nngp(net, X1, X2=None, quadrature_points=None, progress=None):
-    """The infinite-width NNGP Sigma(X1, X2), (n1, n2); see :func:`infinite_width_kernels`."""
+    """The infinite-width NNGP Sigma(X1, X2) alone.
+
+    Parameters
+    ----------
+    net, X1, X2, quadrature_points, progress
+        As :func:`infinite_width_kernels`.
+
+    Returns
+    -------
+    numpy.ndarray, (n1, n2)
+    """
     return _infinite(net, X1, X2, True, False, quadrature_points, progress)[0]
 
 
 def infinite_width_diagonal(net, X):
-    """``(Sigma(x, x), Theta(x, x))`` for each row of X, each (n,)."""
+    """``(Sigma(x, x), Theta(x, x))`` for each row of X, without the rest of the kernels.
+
+    Parameters
+    ----------
+    net : MLP
+    X : array_like, (n, d)
+
+    Returns
+    -------
+    nngp : numpy.ndarray, (n,)
+    ntk : numpy.ndarray, (n,)
+    """
     if not isinstance(net, MLP):
         raise InvalidArgumentError(f"net must be an ntk.MLP, got {type(net).__name__}")
     x, px, ldx = net._inputs(X)

@@ -96,9 +96,23 @@ class NystromRidge(Handle):
         Bytes of working memory for this fit (default: the memory budget).
     progress : callable or True, optional
 
-    Attributes: ``n``, ``n_centers`` (m used), ``n_outputs``, ``ridge``, ``solver``, ``centers``
-    (indices into X, in the order chosen; None for centre points you gave), ``coef_`` (beta, (m, k)),
-    ``eigenvalues`` (direct only), ``iterations``, ``residuals``, ``converged``, ``jitter``.
+    Attributes
+    ----------
+    n, n_outputs : int
+    n_centers : int
+        m, the number of centres used.
+    ridge : float
+    solver : str
+    centers : numpy.ndarray of int or None
+        Indices into X, in the order chosen; None for centre points you gave.
+    coef_ : numpy.ndarray, (m, k)
+        beta: predictions are ``f0(x) + K(x, C) @ beta``.
+    eigenvalues : numpy.ndarray, (m,) or None
+        The Nyström kernel's non-trivial spectrum (direct solver only).
+    iterations : int
+    residuals : numpy.ndarray, (iterations,)
+    converged : bool
+    jitter : float
     """
 
     _free = "ntk_nystrom_free"
@@ -131,9 +145,21 @@ class NystromRidge(Handle):
     @classmethod
     def from_kernel(cls, K_nm, K_mm, Y, ridge, f0_train=None, solver="direct", tol=1e-8, max_iter=100,
                     preconditioned=True, memory_limit=None, progress=None):
-        """Fits on a kernel you computed: ``K_nm = K(X, C)`` (n, m) and ``K_mm = K(C, C)`` (m, m).
+        """Fits on a kernel you computed instead of points.
 
-        Predictions then take ``K_test_centers = K(X_test, C)``. Other parameters as the class.
+        Parameters
+        ----------
+        K_nm : array_like, (n, m)
+            ``K(X, C)``, the kernel between the training points and the centres.
+        K_mm : array_like, (m, m)
+            ``K(C, C)``, symmetric positive semi-definite.
+        Y, ridge, f0_train, solver, tol, max_iter, preconditioned, memory_limit, progress
+            As the class.
+
+        Returns
+        -------
+        NystromRidge
+            Its predictions take ``K_test_centers = K(X_test, C)`` instead of points.
         """
         knm, pnm, ldnm, _ = _arrays.matrix(K_nm, "K_nm")
         kmm, pmm, ldmm, _ = _arrays.matrix(K_mm, "K_mm")
@@ -211,8 +237,22 @@ class NystromRidge(Handle):
         return a[..., 0] if self._vector else a
 
     def predict(self, X=None, K_test_centers=None, f0_test=None, progress=None):
-        """``f0_test + K(X, C) beta``: (t, k), or (t,) for a 1-D Y. Training-set predictions:
-        pass the training points (one more pass over them)."""
+        """Predictions ``f0_test + K(X, C) beta`` of the fitted ridge.
+
+        Parameters
+        ----------
+        X : array_like, (t, d), optional
+            Test points (models fitted on points); the training points give training predictions
+            (one more pass over them).
+        K_test_centers : array_like, (t, m), optional
+            Their kernel against the centres instead (models fitted by :meth:`from_kernel`).
+        f0_test : array_like, (t, k) or (t,), optional
+        progress : True or callable, optional
+
+        Returns
+        -------
+        numpy.ndarray, (t, k) — or (t,) for a 1-D Y
+        """
         test, t, _keep = self._test(X, K_test_centers, f0_test)
         out = np.empty((t, self.n_outputs))
         cb = Callback(progress)
@@ -221,8 +261,19 @@ class NystromRidge(Handle):
         return self._shape(out)
 
     def path_coef(self, times=None, ridges=None, learning_rate=1.0):
-        """The coefficients beta of each grid point of :meth:`path`: (count, m, k), or (count, m)
-        for a 1-D Y; predictions are ``f0(x) + K(x, C) @ beta``. Direct only."""
+        """The coefficients beta of every grid point of :meth:`path` (direct solver only).
+
+        Parameters
+        ----------
+        times, ridges : float or array_like, optional
+            Broadcast against each other (None: inf and 0).
+        learning_rate : float
+
+        Returns
+        -------
+        numpy.ndarray, (count, m, k) — or (count, m) for a 1-D Y
+            Predictions are ``f0(x) + K(x, C) @ beta``.
+        """
         t_grid, z_grid = _grid(times, ridges)
         out = np.empty((t_grid.shape[0], self.n_centers, self.n_outputs))
         call("ntk_nystrom_path_coefficients", self._live(), t_grid.shape[0], _arrays.pointer(t_grid),
@@ -231,11 +282,25 @@ class NystromRidge(Handle):
 
     def path(self, X=None, K_test_centers=None, f0_test=None, times=None, ridges=None, learning_rate=1.0,
              progress=None):
-        """Predictions along a grid of (time, ridge) pairs: gradient flow with the Nyström
-        kernel up to each time (``inf``: kernel ridge), as :func:`ntk.ridge_path` /
-        :func:`ntk.gradient_flow` with ``K~``. ``times`` and ``ridges`` broadcast against each
-        other (None: inf and 0). Returns (count, t, k), or (count, t) for a 1-D Y. Direct only;
-        one pass over the test points for the whole grid."""
+        """Predictions along a grid of (time, ridge) pairs with the Nyström kernel ``K~``.
+
+        Gradient flow up to each time (``inf``: kernel ridge), as :func:`ntk.ridge_path` /
+        :func:`ntk.gradient_flow` with ``K~`` in place of K; one pass over the test points for the
+        whole grid. Direct solver only.
+
+        Parameters
+        ----------
+        X, K_test_centers, f0_test
+            The test points, as :meth:`predict`.
+        times, ridges : float or array_like, optional
+            Broadcast against each other (None: inf and 0).
+        learning_rate : float
+        progress : True or callable, optional
+
+        Returns
+        -------
+        numpy.ndarray, (count, t, k) — or (count, t) for a 1-D Y
+        """
         t_grid, z_grid = _grid(times, ridges)
         test, t, _keep = self._test(X, K_test_centers, f0_test)
         count = t_grid.shape[0]
@@ -247,14 +312,25 @@ class NystromRidge(Handle):
         return self._shape(out)
 
     def select_ridge(self, ridges):
-        """GCV of each ridge (as :func:`ntk.select_ridge` with ``K~``): a
-        :class:`ntk.RidgeSelection` ``(ridge, index, scores)``. O(m k) per ridge, no pass over the
-        data. Direct only."""
+        """GCV of each ridge, as :func:`ntk.select_ridge` with ``K~`` (direct solver only).
+
+        O(m k) per ridge, no pass over the data.
+
+        Parameters
+        ----------
+        ridges : array_like, (G,)
+            Absolute ridges >= 0.
+
+        Returns
+        -------
+        RidgeSelection
+            ``(ridge, index, scores)``.
+        """
         grid, pg = _arrays.vector(ridges, "ridges")
         scores = np.empty(grid.shape[0])
         best = ctypes.c_int64()
         call("ntk_nystrom_select_ridge", self._live(), grid.shape[0], pg, _arrays.pointer(scores), ctypes.byref(best))
-        return RidgeSelection.of(grid, scores, best.value)
+        return RidgeSelection._of(grid, scores, best.value)
 
 
 def _grid(times, ridges):
@@ -272,7 +348,18 @@ def _grid(times, ridges):
 
 
 def nystrom_ridge(net, X, Y, X_test, ridge, n_centers, **options):
-    """Fits :class:`NystromRidge` and returns its predictions at ``X_test`` (t, k) or (t,)."""
+    """Fits :class:`NystromRidge` and predicts at ``X_test``.
+
+    Parameters
+    ----------
+    net, X, Y, ridge, n_centers, **options
+        As :class:`NystromRidge`.
+    X_test : array_like, (t, d)
+
+    Returns
+    -------
+    numpy.ndarray, (t, k) — or (t,) for a 1-D Y
+    """
     with NystromRidge(net, X, Y, ridge, n_centers, **options) as model:
         return model.predict(X_test)
 
@@ -324,8 +411,16 @@ class EmpiricalNTKRidge(Handle):
         Bytes of working memory (default: the memory budget).
     progress : callable or True, optional
 
-    Attributes: ``n``, ``n_outputs``, ``ridge``, ``iterations``, ``residuals``, ``converged``,
-    ``dual_coef_`` (alpha, (n, k)).
+    Attributes
+    ----------
+    n, n_outputs : int
+    ridge : float
+    iterations : int
+    residuals : numpy.ndarray, (iterations,)
+        The largest relative residual over columns after each iteration.
+    converged : bool
+    dual_coef_ : numpy.ndarray, (n, k)
+        alpha.
     """
 
     _free = "ntk_empirical_ridge_free"
@@ -360,13 +455,27 @@ class EmpiricalNTKRidge(Handle):
 
     @property
     def dual_coef_(self):
-        """alpha, (n, k) (or (n,) for a 1-D Y): predictions are ``f0(x) + K(x, X) @ alpha``."""
+        """The dual coefficients alpha: (n, k), or (n,) for a 1-D Y.
+
+        Predictions are ``f0(x) + K(x, X) @ alpha``.
+        """
         out = np.empty((self.n, self.n_outputs))
         call("ntk_empirical_ridge_dual_coefficients", self._live(), _arrays.pointer(out), max(self.n_outputs, 1))
         return out[:, 0] if self._vector else out
 
     def predict(self, X, f0_test=None, progress=None):
-        """``f0_test + K(X, X_train) alpha``: (m, k), or (m,) for a 1-D Y."""
+        """Predictions ``f0_test + K(X, X_train) alpha``, one pass over the test points.
+
+        Parameters
+        ----------
+        X : array_like, (m, d)
+        f0_test : array_like, (m, k) or (m,), optional
+        progress : True or callable, optional
+
+        Returns
+        -------
+        numpy.ndarray, (m, k) — or (m,) for a 1-D Y
+        """
         points, m, _keep = _points(self._net, X, f0_test, self.n_outputs)
         out = np.empty((m, self.n_outputs))
         cb = Callback(progress)
@@ -381,14 +490,34 @@ def empirical_gradient_flow(net, X, Y, times, X_test=None, f0_train=None, f0_tes
 
     Train predictions ``f0 + R - e^{-sK} R`` and test predictions ``f0(x) + K(x, X) phi_s(K) R``
     with ``R = Y - f0``, ``s = learning_rate * t / N`` (N = n k), ``phi_s(l) = (1 - e^{-s l})/l``,
-    from one Lanczos basis per target column (full reorthogonalisation), which serves every time;
-    as :func:`ntk.gradient_flow` on the dense empirical NTK, without forming it. ``t = inf`` is
+    from one Lanczos basis per target column (full reorthogonalisation), which serves every time:
+    :func:`ntk.gradient_flow` on the dense empirical NTK, without forming it. ``t = inf`` is
     :class:`EmpiricalNTKRidge` with ridge 0.
 
-    Returns ``(pred_train, pred_test, error_estimate)``: (T, n, k) and (T, m, k) (or without the
-    last axis for a 1-D Y; ``pred_test`` is None without X_test) and the largest relative change of
-    the approximation at the last check (0: exact, the Krylov space was invariant). An estimate
-    above ``tol`` after ``max_iter`` steps warns with :class:`ntk.ConvergenceWarning`.
+    Parameters
+    ----------
+    net : MLP
+    X : array_like, (n, d)
+    Y : array_like, (n, k) or (n,)
+    times : array_like, (T,)
+        Finite times >= 0.
+    X_test : array_like, (m, d), optional
+    f0_train, f0_test : array_like, optional
+    learning_rate : float
+    tol : float
+        Relative change of the approximation between checks (every 5 steps) at which to stop.
+    max_iter : int
+        Lanczos steps per target column.
+    memory_limit : int, optional
+    progress : True or callable, optional
+
+    Returns
+    -------
+    pred_train : numpy.ndarray, (T, n, k) — or (T, n) for a 1-D Y
+    pred_test : numpy.ndarray, (T, m, k) — or (T, m); None without ``X_test``
+    error_estimate : float
+        The largest relative change at the last check (0: exact, the Krylov space was invariant).
+        Above ``tol`` after ``max_iter`` steps it warns with :class:`ntk.ConvergenceWarning`.
     """
     if not isinstance(net, MLP):
         raise InvalidArgumentError(f"net must be an ntk.MLP, got {type(net).__name__}")

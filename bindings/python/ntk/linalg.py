@@ -90,10 +90,16 @@ def cholesky_solve(K, Y, ridge=0.0, progress=None):
 class CholeskyFactor(Handle):
     """The factorization ``K + ridge * I = L L^T``, kept for many solves.
 
-    ``CholeskyFactor(K, ridge=0.0, progress=None)`` factors once (same checks and errors as
-    :func:`cholesky_solve`); :meth:`solve` then costs O(n^2 m). The factor holds n*n doubles in
-    the library until :meth:`close` (or garbage collection); it can be used as a context manager
-    and shared by threads.
+    Factors once (the checks and errors of :func:`cholesky_solve`); :meth:`solve` then costs
+    O(n^2 m). The factor holds n*n doubles in the library until :meth:`close` (or garbage
+    collection); it can be used as a context manager and shared by threads.
+
+    Parameters
+    ----------
+    K : array_like, (n, n), symmetric
+    ridge : float
+        ``z >= 0``, absolute.
+    progress : True or callable, optional
     """
 
     _free = "ntk_cholesky_factor_free"
@@ -111,7 +117,16 @@ class CholeskyFactor(Handle):
         self.ridge = float(ridge)
 
     def solve(self, Y):
-        """``(K + ridge * I)^-1 Y`` for Y of shape (n, m) or (n,); returns Y's shape."""
+        """``(K + ridge * I)^-1 Y`` with the kept factor, O(n^2 m).
+
+        Parameters
+        ----------
+        Y : array_like, (n, m) or (n,)
+
+        Returns
+        -------
+        numpy.ndarray with the shape of Y
+        """
         handle = self._live()
         y, py, ldy, was_vector = _arrays.matrix(Y, "Y", vector_ok=True)
         if y.shape[0] != self.n:
@@ -123,7 +138,8 @@ class CholeskyFactor(Handle):
 
     @property
     def log_determinant(self):
-        """``log det(K + ridge * I)``."""
+        """``log det(K + ridge * I)``, a float.
+        """
         value = ctypes.c_double()
         call("ntk_cholesky_factor_log_determinant", self._live(), ctypes.byref(value))
         return value.value
@@ -134,10 +150,20 @@ class CholeskyFactor(Handle):
 
 
 def eigh(K, progress=None):
-    """Eigendecomposition ``K = V diag(w) V.T`` of a symmetric matrix.
+    """Eigendecomposition ``K = V diag(w) V.T`` of a symmetric matrix (LAPACK DSYEVD).
 
-    Returns ``(w, V)``: eigenvalues ascending, shape (n,), and orthonormal eigenvectors as the
-    columns of V, shape (n, n) — the convention of ``numpy.linalg.eigh``. LAPACK DSYEVD.
+    Parameters
+    ----------
+    K : array_like, (n, n), symmetric
+    progress : True or callable, optional
+        The decomposition itself (one LAPACK call) cannot be interrupted.
+
+    Returns
+    -------
+    w : numpy.ndarray, (n,)
+        Eigenvalues, ascending.
+    V : numpy.ndarray, (n, n)
+        Orthonormal eigenvectors as columns, the convention of ``numpy.linalg.eigh``.
 
     Raises
     ------
@@ -156,7 +182,17 @@ def eigh(K, progress=None):
 
 
 def eigvalsh(K, progress=None):
-    """Eigenvalues (n,) of a symmetric K (n, n), ascending; several times cheaper than :func:`eigh`."""
+    """Eigenvalues of a symmetric matrix, ascending; several times cheaper than :func:`eigh`.
+
+    Parameters
+    ----------
+    K : array_like, (n, n), symmetric
+    progress : True or callable, optional
+
+    Returns
+    -------
+    numpy.ndarray, (n,)
+    """
     k, pk, ldk, _ = _arrays.matrix(K, "K")
     n = k.shape[0]
     if k.shape != (n, n):

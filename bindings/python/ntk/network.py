@@ -88,7 +88,13 @@ class MLP(Handle):
         return theta
 
     def set_flat_parameters(self, theta):
-        """Loads theta from one vector of length ``num_parameters``."""
+        """Loads theta from one vector.
+
+        Parameters
+        ----------
+        theta : array_like, (P,)
+            ``P = num_parameters``, in the flat layout of the class.
+        """
         t, pt = _arrays.vector(theta, "theta")
         if t.shape != (self.num_parameters,):
             raise DimensionMismatchError(f"theta must have {self.num_parameters} entries, got {t.shape}")
@@ -105,7 +111,13 @@ class MLP(Handle):
         return arrays
 
     def set_parameters(self, arrays):
-        """Loads ``[W0, b0, W1, b1, ...]``; every shape is checked."""
+        """Loads the layers' parameters; every shape is checked.
+
+        Parameters
+        ----------
+        arrays : sequence of array_like
+            ``[W0 (fan_in, fan_out), b0 (fan_out,), W1, b1, ...]`` (no biases without ``bias``).
+        """
         arrays = list(arrays)
         if len(arrays) != len(self.parameter_shapes):
             raise DimensionMismatchError(f"expected {len(self.parameter_shapes)} arrays, got {len(arrays)}")
@@ -131,7 +143,17 @@ class MLP(Handle):
         return out
 
     def jacobian(self, X):
-        """``df(X)/dtheta``, shape (n, k, P), in the flat parameter layout."""
+        """The Jacobian of the outputs with respect to the parameters.
+
+        Parameters
+        ----------
+        X : array_like, (n, d)
+
+        Returns
+        -------
+        numpy.ndarray, (n, k, P)
+            ``df(X)/dtheta`` in the flat parameter layout.
+        """
         x, px, ldx = self._inputs(X)
         jac = np.empty((x.shape[0], self.output_dim, self.num_parameters))
         call("ntk_mlp_jacobian", self._live(), x.shape[0], px, ldx, _arrays.pointer(jac))

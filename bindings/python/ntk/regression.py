@@ -50,7 +50,7 @@ class RidgeSelection(NamedTuple):
     scores: np.ndarray
 
     @classmethod
-    def of(cls, grid, scores, best):
+    def _of(cls, grid, scores, best):
         """From the C library's outputs: the grid, its scores and the index of the best."""
         return cls(float(grid[best]), int(best), scores)
 
@@ -88,8 +88,15 @@ class KernelRidge(Handle):
         it; ``jitter`` reports what was added.
     progress : callable, optional
 
-    Attributes: ``n``, ``n_outputs``, ``ridge`` (absolute z used), ``jitter``,
-    ``train_predictions``, ``dual_coef_`` (alpha).
+    Attributes
+    ----------
+    n, n_outputs : int
+    ridge : float
+        The absolute z used.
+    jitter : float
+    train_predictions : numpy.ndarray, (n, k)
+    dual_coef_ : numpy.ndarray, (n, k)
+        alpha.
     """
 
     _free = "ntk_kernel_ridge_free"
@@ -115,7 +122,20 @@ class KernelRidge(Handle):
         return a[:, 0] if self._vector else a
 
     def predict(self, K_test_train, f0_test=None):
-        """``f0_test + K_test_train @ alpha``: shape (m, k), or (m,) for a 1-D Y."""
+        """Predictions at test points.
+
+        Parameters
+        ----------
+        K_test_train : array_like, (m, n)
+            The kernel between the test points and the training points.
+        f0_test : array_like, (m, k) or (m,), optional
+            Offsets at the test points (None: 0).
+
+        Returns
+        -------
+        numpy.ndarray, (m, k) — or (m,) for a 1-D Y
+            ``f0_test + K_test_train @ alpha``.
+        """
         handle = self._live()
         kt, pkt, ldkt, m = test_matrix(K_test_train, self.n)
         _, pf0, ldf0 = _arrays.optional_matrix(f0_test, "f0_test", (m, self.n_outputs))
@@ -126,15 +146,18 @@ class KernelRidge(Handle):
 
     @property
     def train_predictions(self):
-        """``f0 + K alpha`` on the training points."""
+        """The fitted values ``f0 + K alpha`` on the training points: (n, k), or (n,) for a 1-D Y.
+        """
         out, pout = _arrays.output(self.n, self.n_outputs)
         call("ntk_kernel_ridge_train_predictions", self._live(), pout, max(self.n_outputs, 1))
         return self._shape(out)
 
     @property
     def dual_coef_(self):
-        """``alpha = (K + (z + jitter) I)^-1 (Y - f0)``: (n, k), or (n,) for a 1-D Y; predictions
-        are ``f0(x) + K(x, X) @ alpha``."""
+        """The dual coefficients ``alpha = (K + (z + jitter) I)^-1 (Y - f0)``: (n, k), or (n,) for a 1-D Y.
+
+        Predictions at any points are ``f0(x) + K(x, X) @ alpha``.
+        """
         out, pout = _arrays.output(self.n, self.n_outputs)
         call("ntk_kernel_ridge_dual_coefficients", self._live(), pout, max(self.n_outputs, 1))
         return self._shape(out)
@@ -151,10 +174,24 @@ def kernel_ridge(K_train, Y, K_test_train=None, ridge=0.0, ridge_relative=False,
                  max_jitter=0.0, progress=None):
     """Kernel ridge predictions ``f0 + K (zI + K)^-1 (Y - f0_train)`` (eq. 5, 21, 24).
 
-    Returns ``(pred_train, pred_test)``: shapes (n, k) and (m, k) (or (n,), (m,) for a 1-D Y);
-    ``pred_test`` is None without ``K_test_train``. Arguments as :class:`KernelRidge`.
+    Parameters
+    ----------
+    K_train, Y, ridge, ridge_relative, f0_train, max_jitter, progress
+        As :class:`KernelRidge`.
+    K_test_train : array_like, (m, n), optional
+        The test-train kernel; None for training predictions only.
+    f0_test : array_like, (m, k) or (m,), optional
+        Offsets at the test points.
 
-    Raises NotPositiveDefiniteError when ``K + zI`` is not positive definite (see max_jitter).
+    Returns
+    -------
+    pred_train : numpy.ndarray, (n, k) — or (n,) for a 1-D Y
+    pred_test : numpy.ndarray, (m, k) — or (m,); None without ``K_test_train``
+
+    Raises
+    ------
+    NotPositiveDefiniteError
+        When ``K + zI`` is not positive definite (see ``max_jitter``).
     """
     with KernelRidge(K_train, Y, ridge=ridge, ridge_relative=ridge_relative, f0_train=f0_train,
                      max_jitter=max_jitter, progress=progress) as model:
@@ -171,12 +208,30 @@ def kernel_ridge(K_train, Y, K_test_train=None, ridge=0.0, ridge_relative=False,
 def features_ridge(S_train, Y, S_test=None, ridge=0.0, form="auto", return_weights=False, progress=None):
     """Ridge regression on features: ``beta = (zI + S^T S)^-1 S^T Y = S^T (zI + S S^T)^-1 Y``.
 
-    This is random-features regression, and with Jacobian rows as features the one-step NTK
-    model (eq. 3). ``form="auto"`` solves the smaller system (p x p when p < n); "primal" and
-    "dual" force one; all give the same predictions to rounding (push-through identity).
+    This is random-features regression, and with Jacobian rows as features the one-step NTK model
+    (eq. 3). The primal and dual forms give the same predictions to rounding (the push-through
+    identity).
 
-    Returns ``(pred_train, pred_test)`` (pred_test None without S_test), plus the weights beta
-    (p, k) when ``return_weights``. A 1-D Y gives 1-D results.
+    Parameters
+    ----------
+    S_train : array_like, (n, p)
+        Features of the training points.
+    Y : array_like, (n, k) or (n,)
+    S_test : array_like, (m, p), optional
+        Features of the test points.
+    ridge : float
+        ``z >= 0``, absolute.
+    form : "auto" (default), "primal" or "dual"
+        "auto" solves the smaller system (p x p when p < n).
+    return_weights : bool
+        Also return beta.
+    progress : True or callable, optional
+
+    Returns
+    -------
+    pred_train : numpy.ndarray, (n, k) — or (n,) for a 1-D Y
+    pred_test : numpy.ndarray, (m, k) — or (m,); None without ``S_test``
+    weights : numpy.ndarray, (p, k) — or (p,); only with ``return_weights``
     """
     s, ps, lds, _ = _arrays.matrix(S_train, "S_train")
     n, p = s.shape
@@ -223,8 +278,13 @@ class SpectralSolver(Handle):
     predictions, so ``t = inf`` with ``ridge = 0`` is the minimum-norm interpolant even for a
     singular kernel.
 
-    Attributes: ``n``, ``eigenvalues`` (ascending, after the policy), ``min_raw_eigenvalue``,
-    ``clamped_count``, ``null_count``, ``cutoff``, ``max_eigenvalue``.
+    Attributes
+    ----------
+    n : int
+    eigenvalues : numpy.ndarray, (n,)
+        Ascending, after the policy.
+    min_raw_eigenvalue, cutoff, max_eigenvalue : float
+    clamped_count, null_count : int
     """
 
     _free = "ntk_spectral_free"
@@ -265,21 +325,50 @@ class SpectralSolver(Handle):
         return data.shape(train), data.shape(test)
 
     def gradient_flow(self, Y, times, K_test_train=None, learning_rate=1.0, ridge=0.0, f0_train=None, f0_test=None):
-        """Predictions of kernel gradient flow with MSE at every time in ``times`` (eq. 18, 20).
+        """Predictions of kernel gradient flow with MSE at every time (eq. 18, 20).
 
-        ``times`` (T,) may include ``numpy.inf`` (kernel regression). Returns
-        ``(pred_train (T, n, k), pred_test (T, m, k) or None)``; (T, n) and (T, m) for a 1-D Y.
+        Parameters
+        ----------
+        Y : array_like, (n, k) or (n,)
+        times : array_like, (T,)
+            Training times >= 0; ``numpy.inf`` is kernel regression (with ``ridge``: kernel ridge).
+        K_test_train : array_like, (m, n), optional
+        learning_rate : float
+            eta > 0.
+        ridge : float
+            ``z >= 0``, absolute, the same for every time.
+        f0_train, f0_test : array_like, optional
+            Offsets (outputs at initialisation) on the training and test points.
+
+        Returns
+        -------
+        pred_train : numpy.ndarray, (T, n, k) — or (T, n) for a 1-D Y
+        pred_test : numpy.ndarray, (T, m, k) — or (T, m); None without ``K_test_train``
         """
         t, _ = _arrays.vector(times, "times")
         z = np.full(t.shape, _arrays.scalar(ridge, "ridge"))
         return self._predict(Y, t, z, learning_rate, K_test_train, f0_train, f0_test)
 
     def dual_coef(self, Y, time=np.inf, ridge=0.0, learning_rate=1.0, f0_train=None):
-        """The dual coefficients ``alpha = V diag(g(lambda)) V^T (Y - f0_train)`` of gradient flow
-        at ``time`` (``inf``: kernel ridge) with ``ridge``: shape (n, k), or (n,) for a 1-D Y.
+        """The dual coefficients of one grid point: ``alpha = V diag(g(lambda)) V^T (Y - f0_train)``.
 
         Predictions at any points are then ``f0(x) + K(x, X) @ alpha`` — the same numbers as
         :meth:`gradient_flow` gives for that test kernel, without the solver or the test points.
+
+        Parameters
+        ----------
+        Y : array_like, (n, k) or (n,)
+        time : float
+            Training time >= 0; ``numpy.inf`` (default) is kernel ridge.
+        ridge : float
+            ``z >= 0``, absolute.
+        learning_rate : float
+            eta > 0.
+        f0_train : array_like, (n, k) or (n,), optional
+
+        Returns
+        -------
+        numpy.ndarray, (n, k) — or (n,) for a 1-D Y
         """
         handle = self._live()
         data = Problem(self.n, Y, f0_train)
@@ -290,14 +379,42 @@ class SpectralSolver(Handle):
         return data.shape(out)
 
     def ridge_path(self, Y, ridges, K_test_train=None, f0_train=None, f0_test=None):
-        """Kernel ridge predictions for every ridge of ``ridges`` (G,): ``(pred_train (G, n, k),
-        pred_test (G, m, k) or None)``."""
+        """Kernel ridge predictions for every ridge of a grid (t = inf).
+
+        Parameters
+        ----------
+        Y : array_like, (n, k) or (n,)
+        ridges : array_like, (G,)
+            Absolute ridges >= 0.
+        K_test_train : array_like, (m, n), optional
+        f0_train, f0_test : array_like, optional
+
+        Returns
+        -------
+        pred_train : numpy.ndarray, (G, n, k) — or (G, n) for a 1-D Y
+        pred_test : numpy.ndarray, (G, m, k) — or (G, m); None without ``K_test_train``
+        """
         z, _ = _arrays.vector(ridges, "ridges")
         return self._predict(Y, np.full(z.shape, np.inf), z, 1.0, K_test_train, f0_train, f0_test)
 
     def select_ridge(self, Y, ridges, criterion="gcv", f0_train=None):
-        """A :class:`RidgeSelection` ``(ridge, index, scores)`` by GCV (``"gcv"``) or exact
-        leave-one-out (``"loo"``) over ``ridges`` (closed forms, no refits)."""
+        """Scores every ridge of a grid by closed forms on the eigendecomposition (no refits).
+
+        Parameters
+        ----------
+        Y : array_like, (n, k) or (n,)
+        ridges : array_like, (G,)
+            Absolute ridges >= 0.
+        criterion : "gcv" (default) or "loo"
+            Generalised cross-validation, or the exact leave-one-out error.
+        f0_train : array_like, (n, k) or (n,), optional
+
+        Returns
+        -------
+        RidgeSelection
+            ``(ridge, index, scores)``: the first minimising ridge, its index, and the scores (G,) —
+            mean squared errors per target entry, ``inf`` where undefined.
+        """
         handle = self._live()
         data = Problem(self.n, Y, f0_train)
         z, pz = _arrays.vector(ridges, "ridges")
@@ -305,15 +422,26 @@ class SpectralSolver(Handle):
         best = ctypes.c_int64()
         call("ntk_spectral_select_ridge", handle, ctypes.byref(data.targets), len(z), pz,
              _choice(criterion, _CRITERIA, "criterion"), _arrays.pointer(scores), ctypes.byref(best))
-        return RidgeSelection.of(z, scores, best.value)
+        return RidgeSelection._of(z, scores, best.value)
 
     def filters(self, times=None, ridges=None, learning_rate=1.0, n_targets=None):
         """The spectral filters of a grid (eq. 22), for plotting ridge against early stopping.
 
-        Give ``times`` (early stopping, with optional scalar or per-time ``ridges``) or
-        ``ridges`` alone (kernel ridge, t = inf). ``n_targets`` is N (default n).
-        Returns a dict: ``values`` g(lambda) and ``shrinkage`` lambda * g(lambda), both
-        (G, n) against ``eigenvalues``, and ``dof``, the effective degrees of freedom (G,).
+        Parameters
+        ----------
+        times : float or array_like, optional
+            Early stopping at these times (with optional scalar or per-time ``ridges``); None: t = inf.
+        ridges : float or array_like, optional
+            Alone: kernel ridge with these ridges.
+        learning_rate : float
+        n_targets : int, optional
+            N (default n).
+
+        Returns
+        -------
+        dict
+            ``values`` g(lambda) and ``shrinkage`` lambda * g(lambda), both (G, n) against
+            ``eigenvalues``, and ``dof``, the effective degrees of freedom (G,).
         """
         handle = self._live()
         if times is None and ridges is None:
@@ -336,7 +464,18 @@ class SpectralSolver(Handle):
         return {"values": values, "shrinkage": shrinkage, "dof": dof}
 
     def max_learning_rate(self, n_targets):
-        """The critical learning rate ``2 N / lambda_max`` for N = ``n_targets`` target entries."""
+        """The critical learning rate ``2 N / lambda_max`` of gradient descent with MSE.
+
+        Parameters
+        ----------
+        n_targets : int
+            N >= 1, the number of target entries (n k).
+
+        Returns
+        -------
+        float
+            ``inf`` for a zero kernel.
+        """
         eta = ctypes.c_double()
         call("ntk_spectral_max_learning_rate", self._live(), _count(n_targets), ctypes.byref(eta), None)
         return eta.value
@@ -356,38 +495,84 @@ def _count(n_targets):
 
 def gradient_flow(K_train, Y, times, K_test_train=None, learning_rate=1.0, ridge=0.0, f0_train=None, f0_test=None,
                   progress=None):
-    """Kernel gradient flow with MSE at every time of ``times`` (eq. 18, 20; inf allowed).
+    """Kernel gradient flow with MSE at every time (eq. 18, 20), from one eigendecomposition.
 
-    ``f_t = f0 + K V diag((1 - exp(-eta t (lambda + z)/N)) / (lambda + z)) V^T (Y - f0)`` with
-    N = n * k. Returns ``(pred_train (T, n, k), pred_test (T, m, k) or None)``, or (T, n),
-    (T, m) for a 1-D Y. One eigendecomposition; see :class:`SpectralSolver` to reuse it.
+    Parameters
+    ----------
+    K_train : array_like, (n, n), symmetric
+    Y, times, K_test_train, learning_rate, ridge, f0_train, f0_test
+        As :meth:`SpectralSolver.gradient_flow`.
+    progress : True or callable, optional
+        Reported during the eigendecomposition.
+
+    Returns
+    -------
+    pred_train : numpy.ndarray, (T, n, k) — or (T, n) for a 1-D Y
+    pred_test : numpy.ndarray, (T, m, k) — or (T, m); None without ``K_test_train``
     """
     with SpectralSolver(K_train, progress=progress) as solver:
         return solver.gradient_flow(Y, times, K_test_train, learning_rate, ridge, f0_train, f0_test)
 
 
 def ridge_path(K_train, Y, ridges, K_test_train=None, f0_train=None, f0_test=None, progress=None):
-    """Kernel ridge predictions for every ridge: ``(pred_train (G, n, k), pred_test (G, m, k) or
-    None)``. One eigendecomposition for the whole path."""
+    """Kernel ridge predictions for every ridge of a grid, from one eigendecomposition.
+
+    Parameters
+    ----------
+    K_train : array_like, (n, n), symmetric
+    Y, ridges, K_test_train, f0_train, f0_test
+        As :meth:`SpectralSolver.ridge_path`.
+    progress : True or callable, optional
+
+    Returns
+    -------
+    pred_train : numpy.ndarray, (G, n, k) — or (G, n) for a 1-D Y
+    pred_test : numpy.ndarray, (G, m, k) — or (G, m); None without ``K_test_train``
+    """
     with SpectralSolver(K_train, progress=progress) as solver:
         return solver.ridge_path(Y, ridges, K_test_train, f0_train, f0_test)
 
 
 def select_ridge(K_train, Y, ridges, criterion="gcv", f0_train=None, progress=None):
-    """GCV (``"gcv"``) or exact leave-one-out (``"loo"``) error of kernel ridge for every ridge,
-    from one eigendecomposition (eq. 25's "judiciously chosen z").
+    """GCV or exact leave-one-out error of kernel ridge for every ridge (eq. 25's "judiciously chosen z").
 
-    K_train (n, n), Y (n, k) or (n,), ridges (G,) absolute, f0_train like Y or None. Returns a
-    :class:`RidgeSelection` ``(ridge, index, scores)``: the first minimising ridge, its index and
-    the scores (G,), mean squared errors per target entry (``inf`` where undefined)."""
+    Parameters
+    ----------
+    K_train : array_like, (n, n), symmetric
+    Y : array_like, (n, k) or (n,)
+    ridges : array_like, (G,)
+        Absolute ridges >= 0.
+    criterion : "gcv" (default) or "loo"
+    f0_train : array_like, (n, k) or (n,), optional
+    progress : True or callable, optional
+
+    Returns
+    -------
+    RidgeSelection
+        ``(ridge, index, scores)``: the first minimising ridge, its index, and the scores (G,) —
+        mean squared errors per target entry, ``inf`` where undefined.
+    """
     with SpectralSolver(K_train, progress=progress) as solver:
         return solver.select_ridge(Y, ridges, criterion, f0_train)
 
 
 def max_learning_rate(K_train, n_targets, progress=None):
-    """The largest stable learning rate of gradient descent on the linearised model with MSE,
-    ``2 N / lambda_max(K_train)`` for K_train (n, n) and N = n_targets = n * k target entries;
-    inf for a zero kernel."""
+    """The largest stable learning rate of gradient descent on the linearised model with MSE.
+
+    Only the largest eigenvalue is computed.
+
+    Parameters
+    ----------
+    K_train : array_like, (n, n), symmetric
+    n_targets : int
+        N = n k >= 1, the number of target entries.
+    progress : True or callable, optional
+
+    Returns
+    -------
+    float
+        ``2 N / lambda_max(K_train)``; ``inf`` for a zero kernel.
+    """
     k, pk, ldk = square(K_train, "K_train")
     eta = ctypes.c_double()
     cb = Callback(progress)

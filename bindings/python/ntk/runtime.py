@@ -49,10 +49,14 @@ def library_path():
 
 
 def blas_info():
-    """Which BLAS runs: ``{"core": ..., "config": ..., "num_threads": ..., "num_procs": ...}``.
+    """Which BLAS runs.
 
-    ``core`` is OpenBLAS's kernel family ("SkylakeX", "Haswell", ...; "Prescott" means generic
-    kernels, several times slower).
+    Returns
+    -------
+    dict
+        ``{"core": ..., "config": ..., "num_threads": ..., "num_procs": ...}``; ``core`` is
+        OpenBLAS's kernel family ("SkylakeX", "Haswell", ...; "Prescott" means generic kernels,
+        several times slower).
     """
     core, config = ctypes.c_char_p(), ctypes.c_char_p()
     threads, procs = ctypes.c_int(), ctypes.c_int()
@@ -66,9 +70,14 @@ def blas_info():
 
 
 def set_num_threads(n):
-    """Sets OpenBLAS's thread count for every later call (process-wide), 1 <= n <= 1024.
+    """Sets OpenBLAS's thread count for every later call (process-wide).
 
     Call it before starting work, not while other threads are inside the library.
+
+    Parameters
+    ----------
+    n : int
+        1 <= n <= 1024.
     """
     if isinstance(n, bool) or not isinstance(n, int):
         raise InvalidArgumentError(f"the thread count must be an int, got {n!r}")
@@ -94,9 +103,16 @@ def memory_budget():
 
 
 def set_memory_budget(nbytes):
-    """Sets the process-wide memory budget in bytes (None or 0: back to a quarter of physical
-    memory). A call whose smallest working set does not fit its budget raises
-    :class:`ntk.OutOfMemoryError` before doing any work."""
+    """Sets the process-wide memory budget.
+
+    A call whose smallest working set does not fit its budget raises
+    :class:`ntk.OutOfMemoryError` before doing any work.
+
+    Parameters
+    ----------
+    nbytes : int or None
+        Bytes; None or 0: back to a quarter of physical memory.
+    """
     value = 0 if nbytes is None else nbytes
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
         raise InvalidArgumentError(f"the memory budget must be an int number of bytes or None, got {nbytes!r}")

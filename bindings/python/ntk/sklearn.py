@@ -459,22 +459,43 @@ class NTKRegressor(RegressorMixin, _NTKModel):
         return tags
 
     def fit(self, X, y):
-        """Fits on X (n, d) and y (n,) or (n, k); returns self."""
+        """Fits the estimator.
+
+        Parameters
+        ----------
+        X : array_like, (n, d)
+        y : array_like, (n,) or (n, k)
+
+        Returns
+        -------
+        self
+        """
         X, y = validate_data(self, X, y, multi_output=True, y_numeric=True, dtype=np.float64)
         self._y_was_vector = y.ndim == 1
         return self._fit_outputs(X, y.reshape(len(y), -1).astype(np.float64))
 
     def predict(self, X, return_std=False, return_cov=False):
-        """Predictions (m,) — or (m, k) when fitted on a 2-D y.
+        """Predictions, and optionally their spread over random initialisations.
 
-        With ``return_std=True`` (or ``return_cov=True``) also the standard deviation (m,) —
-        (m, k) for a 2-D y — or covariance (m, m) — (m, m, k) — of the prediction over random
-        initialisations of the infinitely wide network, as scikit-learn's
+        With ``return_std=True`` (or ``return_cov=True``) also the standard deviation or covariance of
+        the prediction over random initialisations of the infinitely wide network, as scikit-learn's
         ``GaussianProcessRegressor`` returns them (the latent function, without noise):
-        ``kernel="infinite"`` gives the NTK ensemble of networks trained for ``time`` (every
-        layer trained), ``kernel="nngp"`` the NNGP ensemble (only the readout trained; at
-        ``time=None`` the NNGP posterior). Other kernels have no such distribution (ValueError).
-        The mean is :meth:`predict`'s. See :func:`ntk.ensemble_gradient_flow`.
+        ``kernel="infinite"`` gives the NTK ensemble of networks trained for ``time`` (every layer
+        trained), ``kernel="nngp"`` the NNGP ensemble (only the readout trained; at ``time=None`` the
+        NNGP posterior). Other kernels have no such distribution (ValueError). See
+        :func:`ntk.ensemble_gradient_flow`.
+
+        Parameters
+        ----------
+        X : array_like, (m, d)
+        return_std, return_cov : bool
+            At most one of them.
+
+        Returns
+        -------
+        mean : numpy.ndarray, (m,) — or (m, k) when fitted on a 2-D y
+        std : numpy.ndarray, (m,) — or (m, k); with ``return_std``
+        cov : numpy.ndarray, (m, m) — or (m, m, k); with ``return_cov``
         """
         if return_std and return_cov:
             raise RuntimeError("At most one of return_std or return_cov can be requested.")
@@ -521,7 +542,18 @@ class NTKClassifier(ClassifierMixin, _NTKModel):
     """
 
     def fit(self, X, y):
-        """Fits on X (n, d) and class labels y (n,); returns self."""
+        """Fits on class labels (one-hot targets, MSE).
+
+        Parameters
+        ----------
+        X : array_like, (n, d)
+        y : array_like, (n,)
+            Class labels.
+
+        Returns
+        -------
+        self
+        """
         X, y = validate_data(self, X, y, dtype=np.float64)
         check_classification_targets(y)
         self.classes_, index = np.unique(y, return_inverse=True)
@@ -530,17 +562,44 @@ class NTKClassifier(ClassifierMixin, _NTKModel):
         return self._fit_outputs(X, Y)
 
     def decision_function(self, X):
-        """Outputs (m, C); (m,) for two classes (positive favours ``classes_[1]``)."""
+        """The outputs for each class.
+
+        Parameters
+        ----------
+        X : array_like, (m, d)
+
+        Returns
+        -------
+        numpy.ndarray, (m, C) — or (m,) for two classes (positive favours ``classes_[1]``)
+        """
         out = self._outputs(X)
         return out[:, 1] - out[:, 0] if out.shape[1] == 2 else out
 
     def predict(self, X):
-        """The class of the largest output, (m,)."""
+        """The class of the largest output.
+
+        Parameters
+        ----------
+        X : array_like, (m, d)
+
+        Returns
+        -------
+        numpy.ndarray, (m,)
+        """
         out = self._outputs(X)  # checks that the classifier is fitted before classes_ is read
         return self.classes_[np.argmax(out, axis=1)]
 
     def predict_proba(self, X):
-        """Softmax of the outputs, (m, C): rows sum to 1, ordered as ``classes_``."""
+        """Softmax of the outputs: rows sum to 1, ordered as ``classes_``.
+
+        Parameters
+        ----------
+        X : array_like, (m, d)
+
+        Returns
+        -------
+        numpy.ndarray, (m, C)
+        """
         out = self._outputs(X)
         out = out - out.max(axis=1, keepdims=True)
         p = np.exp(out)

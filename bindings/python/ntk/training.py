@@ -34,8 +34,22 @@ def _loss(loss):
 
 
 def loss_and_gradient(net, X, Y, loss="mse"):
-    """``(loss, gradient)`` of ``net`` on X (n, d) and Y (n, k): the loss (float, see :func:`train`
-    for the definitions) and d loss / d theta, (P,) in the flat parameter layout."""
+    """The loss of ``net`` on (X, Y) and its gradient with respect to the parameters.
+
+    Parameters
+    ----------
+    net : MLP
+    X : array_like, (n, d)
+    Y : array_like, (n, k)
+    loss : "mse" (default) or "cross_entropy"
+        As :func:`train`.
+
+    Returns
+    -------
+    loss : float
+    gradient : numpy.ndarray, (P,)
+        d loss / d theta in the flat parameter layout.
+    """
     x, px, ldx = net._inputs(X)
     data = TargetData(Y, x.shape[0], "X", outputs=net.output_dim)
     value, grad = ctypes.c_double(), np.empty(net.num_parameters)
@@ -45,8 +59,16 @@ def loss_and_gradient(net, X, Y, loss="mse"):
 
 
 def kernel_distance(A, B):
-    """``1 - <A, B>_F / (|A|_F |B|_F)`` of two kernels of the same shape (e.g. (n, n)): 0 for
-    identical kernels, invariant to scaling; a float in [0, 2]."""
+    """The kernel distance ``1 - <A, B>_F / (|A|_F |B|_F)``: 0 for identical kernels, invariant to scaling.
+
+    Parameters
+    ----------
+    A, B : array_like of one shape (e.g. (n, n))
+
+    Returns
+    -------
+    float in [0, 2]
+    """
     a = np.ascontiguousarray(A, dtype=np.float64)
     b = np.ascontiguousarray(B, dtype=np.float64)
     if a.shape != b.shape:
@@ -57,8 +79,22 @@ def kernel_distance(A, B):
 
 
 def kernel_alignment(K, Y):
-    """Kernel-target alignment ``<K, Y Y^T>_F / (|K|_F |Y Y^T|_F)`` of K (n, n) and Y (n, k) or
-    (n,): a float in [-1, 1]; InvalidArgumentError for a zero kernel or zero targets."""
+    """Kernel-target alignment ``<K, Y Y^T>_F / (|K|_F |Y Y^T|_F)``.
+
+    Parameters
+    ----------
+    K : array_like, (n, n)
+    Y : array_like, (n, k) or (n,)
+
+    Returns
+    -------
+    float in [-1, 1]
+
+    Raises
+    ------
+    InvalidArgumentError
+        For a zero kernel or zero targets.
+    """
     k = np.ascontiguousarray(K, dtype=np.float64)
     y = np.ascontiguousarray(np.asarray(Y, dtype=np.float64).reshape(len(k), -1))
     if k.ndim != 2 or k.shape[0] != k.shape[1]:
@@ -90,9 +126,19 @@ class TrainingHistory:
     """
 
     def stabilization_epoch(self, epsilon):
-        """The first snapshot epoch T after which the probe kernel stays within ``epsilon``
-        (relative Frobenius) of K_T: ``|K_t - K_T| <= epsilon |K_T|`` for every later snapshot t
-        (the Proposition's assumption); None if no snapshot qualifies."""
+        """The first snapshot epoch after which the probe kernel stays close to the last one.
+
+        Parameters
+        ----------
+        epsilon : float
+            Relative Frobenius tolerance: ``|K_t - K_T| <= epsilon |K_T|`` for every later snapshot t
+            (the Proposition's assumption), K_T the last snapshot.
+
+        Returns
+        -------
+        int or None
+            None if no snapshot qualifies.
+        """
         K = self.kernels
         for i, epoch in enumerate(self.snapshot_epochs):
             ref = np.linalg.norm(K[i])
@@ -241,12 +287,30 @@ MLP.loss_and_gradient = loss_and_gradient
 
 def gradient_flow_ode(K_train, Y, times, loss="mse", K_test_train=None, learning_rate=1.0, f0_train=None, f0_test=None,
                       rtol=1e-10, atol=1e-12, progress=None):
-    """Function-space gradient flow for any loss with a fixed kernel (eq. 13):
-    ``df/dt = -eta K grad_f L(f)`` on the train points, driving the test points through
-    ``K_test_train``; adaptive Dormand-Prince 5(4). Mirrors :func:`ntk.gradient_flow`:
-    returns ``(pred_train (T, n, k), pred_test (T, m, k) or None)``; a 1-D Y gives (T, n).
-    Times must be finite and >= 0. For "mse" the closed form :func:`ntk.gradient_flow` is exact
-    and faster; "cross_entropy" takes one-hot/probability targets (k > 1) or labels in [0, 1].
+    """Function-space gradient flow for any loss with a fixed kernel (eq. 13), by adaptive Dormand-Prince 5(4).
+
+    ``df/dt = -eta K grad_f L(f)`` on the training points, driving the test points through
+    ``K_test_train``. For "mse" the closed form :func:`ntk.gradient_flow` is exact and faster.
+
+    Parameters
+    ----------
+    K_train : array_like, (n, n)
+    Y : array_like, (n, k) or (n,)
+        "cross_entropy" takes one-hot or probability targets (k > 1) or labels in [0, 1] (k = 1).
+    times : array_like, (T,)
+        Finite times >= 0.
+    loss : "mse" (default) or "cross_entropy"
+    K_test_train : array_like, (m, n), optional
+    learning_rate : float
+    f0_train, f0_test : array_like, optional
+    rtol, atol : float
+        The step-size control's tolerances.
+    progress : True or callable, optional
+
+    Returns
+    -------
+    pred_train : numpy.ndarray, (T, n, k) — or (T, n) for a 1-D Y
+    pred_test : numpy.ndarray, (T, m, k) — or (T, m); None without ``K_test_train``
     """
     k_, pk, ldk = square(K_train, "K_train")
     n = k_.shape[0]
@@ -267,14 +331,24 @@ def gradient_flow_ode(K_train, Y, times, loss="mse", K_test_train=None, learning
 def after_kernel_predictions(net, X_train, Y, X_test, ridges=None, criterion="gcv"):
     """Predictors built on the trained network's after-kernel ``K_T = K(., .; theta_T)``.
 
-    X_train (n, d), Y (n, k) or (n,), X_test (m, d). Returns a dict of test predictions, each
-    (m, k), and the ridges chosen:
-    ``network``: f_T(X_test);
-    ``boosting`` (eq. 24): f_T(x) + K_T(x, X) (z I + K_T)^-1 (Y - f_T(X)), z selected by
-    ``criterion`` ("gcv" or "loo") on the residuals;
-    ``kernel`` (eq. 25): K_T(x, X) (z~ I + K_T)^-1 Y, z~ selected on Y;
-    ``ridge_boosting``, ``ridge_kernel``: the selected ridges.
-    ``ridges`` default: 25 values from 1e-8 to 1e2 times the mean diagonal of K_T.
+    Parameters
+    ----------
+    net : MLP
+        The trained network.
+    X_train : array_like, (n, d)
+    Y : array_like, (n, k) or (n,)
+    X_test : array_like, (m, d)
+    ridges : array_like, optional
+        Default: 25 values from 1e-8 to 1e2 times the mean diagonal of K_T.
+    criterion : "gcv" (default) or "loo"
+
+    Returns
+    -------
+    dict
+        Test predictions, each (m, k): ``network`` f_T(X_test); ``boosting`` (eq. 24)
+        f_T(x) + K_T(x, X) (z I + K_T)^-1 (Y - f_T(X)), z selected on the residuals; ``kernel``
+        (eq. 25) K_T(x, X) (z~ I + K_T)^-1 Y, z~ selected on Y; and the selected ridges
+        ``ridge_boosting``, ``ridge_kernel``.
     """
     K = empirical_ntk(net, X_train)
     K_test = empirical_ntk(net, X_test, X_train)
@@ -293,12 +367,28 @@ def after_kernel_predictions(net, X_train, Y, X_test, ridges=None, criterion="gc
 def linearization_gap(initial, trained, X_train, Y, X_eval, learning_rate, steps):
     """The trained network against its linearisation around the initial parameters.
 
-    ``initial`` is a copy of the network before training (``net.copy()``), ``trained`` the
-    network after ``steps`` full-batch MSE gradient-descent steps with ``learning_rate``. The
-    linearised model's outputs are the kernel gradient flow with the initial NTK at time
-    ``steps`` (eq. 18, 20; discrete steps match the flow when ``learning_rate * lambda_max / N``
-    is small). Returns ``(network, linearized, gap)`` with the outputs on X_eval and the
-    relative gap ``|f_net - f_lin| / |f_lin - f_0|`` (movement not explained by the kernel).
+    The linearised model's outputs are the kernel gradient flow with the initial NTK at time
+    ``steps`` (eq. 18, 20; discrete steps match the flow when ``learning_rate * lambda_max / N`` is
+    small).
+
+    Parameters
+    ----------
+    initial : MLP
+        A copy of the network before training (``net.copy()``).
+    trained : MLP
+        The network after ``steps`` full-batch MSE gradient-descent steps with ``learning_rate``.
+    X_train : array_like, (n, d)
+    Y : array_like, (n, k)
+    X_eval : array_like, (m, d)
+    learning_rate : float
+    steps : int
+
+    Returns
+    -------
+    network : numpy.ndarray, (m, k)
+    linearized : numpy.ndarray, (m, k)
+    gap : float
+        ``|f_net - f_lin| / |f_lin - f_0|``: the movement the kernel does not explain.
     """
     K0 = empirical_ntk(initial, X_train)
     K0_eval = empirical_ntk(initial, X_eval, X_train)

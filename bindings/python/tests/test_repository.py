@@ -38,6 +38,22 @@ def test_check_style_finds_each_kind_of_violation(tmp_path):
     mpi = tmp_path / "Sources" / "NTKMPI"
     mpi.mkdir(parents=True)
     (mpi / "bad.c").write_text("static double g(double s, double t) {\n    return -expm1(-s * t) / s;\n}\n")
+    package = tmp_path / "bindings" / "python" / "ntk"
+    package.mkdir(parents=True)
+    (package / "bad.py").write_text('''def documented(x):
+    """Twice x.
+
+    Parameters
+    ----------
+    x : float
+    """
+    return 2 * x
+
+
+def undocumented(x):
+    """Twice x."""
+    return 2 * x
+''')
     r = run("check_style.py", tmp_path)
     assert r.returncode == 1
     problems = [line for line in r.stdout.splitlines() if not line.startswith("check_style:")]
@@ -45,7 +61,8 @@ def test_check_style_finds_each_kind_of_violation(tmp_path):
     assert any("calls BLAS/LAPACK directly" in p for p in problems), r.stdout
     assert any("columns (limit 120)" in p for p in problems), r.stdout
     assert any("spectral formula in libntk_mpi" in p for p in problems), r.stdout
-    assert len(problems) == 4, r.stdout
+    assert any("undocumented takes parameters" in p for p in problems), r.stdout
+    assert len(problems) == 5, r.stdout
 
 
 def test_version_has_one_source(tmp_path):
