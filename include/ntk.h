@@ -273,6 +273,19 @@ typedef struct ntk_test_kernel {
     int64_t ldf0;
 } ntk_test_kernel;
 
+/* A grid of `count` points (times[i], ridges[i]) of kernel gradient flow with MSE at learning
+ * rate eta (see "Spectral solver"): times >= 0, +INFINITY for the limit t = inf (kernel ridge);
+ * ridges >= 0, absolute. times NULL means all +INFINITY, ridges NULL all 0; learning_rate > 0
+ * (1 is the usual choice; it only scales time). Every solver that answers for a grid of
+ * (time, ridge) points takes one; calls that take times alone (the ODE, the ensemble, the
+ * Lanczos flow) have the learning rate in their options. A plain descriptor, fixed for 1.x. */
+typedef struct ntk_grid {
+    int64_t count;
+    const double *times;
+    const double *ridges;
+    double learning_rate;
+} ntk_grid;
+
 /* ---------------------------------------------------------------------------------------
  * Gram matrices
  * ------------------------------------------------------------------------------------- */
@@ -488,16 +501,6 @@ typedef enum ntk_negative_eigenvalues {
     NTK_NEGATIVE_ERROR = 1  /* fail with NOT_POSITIVE_DEFINITE below -cutoff */
 } ntk_negative_eigenvalues;
 
-typedef struct ntk_spectral_options {
-    size_t size;          /* sizeof(ntk_spectral_options), set by _init */
-    double learning_rate; /* eta > 0; default 1 */
-} ntk_spectral_options;
-
-#define NTK_SPECTRAL_OPTIONS_INIT { sizeof(ntk_spectral_options), 1.0 }
-
-/* Sets options->size and every default. Errors: INVALID_ARGUMENT (NULL). */
-int ntk_spectral_options_init(ntk_spectral_options *options);
-
 typedef struct ntk_spectral ntk_spectral;
 
 /* Decomposes K (n x n, symmetric) into a new handle *out (NULL on failure).
@@ -516,43 +519,36 @@ int ntk_spectral_info(const ntk_spectral *solver, int64_t *n, double *min_raw_ei
  * Errors: INVALID_ARGUMENT (w NULL with n > 0). Read-only (thread-safe). */
 int ntk_spectral_eigenvalues(const ntk_spectral *solver, double *w);
 
-/* Predictions at `count` grid points (times[i], ridges[i]); times NULL means all +INFINITY
- * (kernel ridge), ridges NULL means all 0. times >= 0 (+INFINITY allowed), ridges >= 0.
- * targets: Y and f0 (n x k). test: a test kernel (m x n) with its offsets, or NULL for none.
- * Outputs (each may be NULL; pred_test needs test) are contiguous 3-D arrays: pred_train
- * count x n x k, pred_test count x m x k (element [i][a][c] at (i * rows + a) * k + c); they
- * must not overlap the inputs. options may be NULL (learning rate 1).
+/* Predictions at every point of the grid (see ntk_grid). targets: Y and f0 (n x k). test: a
+ * test kernel (m x n) with its offsets, or NULL for none. Outputs (each may be NULL;
+ * pred_test needs test) are contiguous 3-D arrays: pred_train count x n x k, pred_test
+ * count x m x k (element [i][a][c] at (i * rows + a) * k + c); they must not overlap the inputs.
  * Cost: O((n + m) n k) per point, in GEMMs (O(m n^2) once instead when the grid has more
  * points x outputs than the kernel has non-null eigenvalues). Read-only (thread-safe).
  * Errors: INVALID_ARGUMENT (NULL, ld, time < 0, ridge < 0, learning_rate <= 0),
  * DIMENSION_MISMATCH, NON_FINITE, NUMERICAL (overflow), OUT_OF_MEMORY, TOO_LARGE. */
-int ntk_spectral_predict(const ntk_spectral *solver, const ntk_targets *targets,
-                         int64_t count, const double *times, const double *ridges,
-                         const ntk_test_kernel *test, const ntk_spectral_options *options,
-                         double *pred_train, double *pred_test);
+int ntk_spectral_predict(const ntk_spectral *solver, const ntk_targets *targets, const ntk_grid *grid,
+                         const ntk_test_kernel *test, double *pred_train, double *pred_test);
 
-/* The dual coefficients of one grid point (time, ridge as in ntk_spectral_predict):
- * coef = V diag(g(lambda)) V^T (Y - f0), n x k (leading dimension ldc >= k), so that
- * predictions at any points are f0(x) + K(x, X) coef — a fitted model to keep after the
- * solver is freed. coef may be the same memory as targets->Y or targets->f0 (they are read
- * first). Null-space directions are left out (time = +INFINITY, ridge = 0: the minimum-norm
- * interpolant's K^+ (Y - f0)).
- * Errors: INVALID_ARGUMENT (NULL, ld, time < 0, ridge < 0, learning_rate <= 0),
- * NON_FINITE, NUMERICAL (overflow), OUT_OF_MEMORY. Cost: O(n^2 k). Read-only (thread-safe). */
-int ntk_spectral_dual_coefficients(const ntk_spectral *solver, const ntk_targets *targets,
-                                   double time, double ridge, const ntk_spectral_options *options,
-                                   double *coef, int64_t ldc);
+/* The dual coefficients of every grid point: coef_i = V diag(g_i(lambda)) V^T (Y - f0),
+ * n x k each, contiguous count x n x k, so that predictions at any points are
+ * f0(x) + K(x, X) coef_i — a fitted model to keep after the solver is freed. coef may be the
+ * same memory as targets->Y or targets->f0 (they are read first). Null-space directions are
+ * left out (t = +INFINITY, z = 0: the minimum-norm interpolant's K^+ (Y - f0)).
+ * Errors: INVALID_ARGUMENT (NULL, time < 0, ridge < 0, learning_rate <= 0), NON_FINITE,
+ * NUMERICAL (overflow), OUT_OF_MEMORY, TOO_LARGE. Cost: O(n^2 k) per point. Read-only
+ * (thread-safe). */
+int ntk_spectral_dual_coefficients(const ntk_spectral *solver, const ntk_targets *targets, const ntk_grid *grid,
+                                   double *coef);
 
-/* The filters of `count` grid points (as ntk_spectral_predict, with N = n_targets >= 1):
+/* The filters of every grid point, with N = n_targets >= 1 target entries:
  * values[i * n + j] = g_i(lambda_j), shrinkage[i * n + j] = lambda_j g_i(lambda_j) in [0, 1]
  * (lambda/(lambda + z) for ridge, 1 - exp(-eta t lambda/N) for early stopping), and the
  * effective degrees of freedom dof[i] = sum_j lambda_j g_i(lambda_j). Null-space directions
  * have g = 0. Each output may be NULL (values and shrinkage are count x n, contiguous).
  * Errors: INVALID_ARGUMENT (grid values, learning_rate <= 0, n_targets < 1), TOO_LARGE.
  * Read-only (thread-safe). */
-int ntk_spectral_filters(const ntk_spectral *solver, int64_t count,
-                         const double *times, const double *ridges,
-                         double learning_rate, int64_t n_targets,
+int ntk_spectral_filters(const ntk_spectral *solver, const ntk_grid *grid, int64_t n_targets,
                          double *values, double *shrinkage, double *dof);
 
 /* How ntk_spectral_select_ridge scores a ridge. */
@@ -998,21 +994,18 @@ typedef struct ntk_nystrom_test {
 int ntk_nystrom_predict(const ntk_nystrom *model, const ntk_nystrom_test *test,
                         double *pred, int64_t ldp, ntk_progress_fn progress, void *progress_user);
 
-/* Predictions for every (times[i], ridges[i]) of a grid (count points; times NULL: all
- * INFINITY, ridges NULL: all 0): gradient flow with the Nystrom kernel up to time t (t = INFINITY:
- * kernel ridge with that ridge), learning rate eta, N = n k, as ntk_spectral_predict with K~ in
- * place of K. Output contiguous count x t x k. One pass over the test points for the whole
- * grid. NTK_NYSTROM_DIRECT models only.
+/* Predictions for every point of the grid (see ntk_grid): gradient flow with the Nystrom kernel
+ * up to time t (t = INFINITY: kernel ridge with that ridge), N = n k, as ntk_spectral_predict
+ * with K~ in place of K. Output contiguous count x t x k. One pass over the test points for the
+ * whole grid. NTK_NYSTROM_DIRECT models only.
  * Errors: as ntk_nystrom_predict; INVALID_ARGUMENT (a CG model, times < 0, ridges < 0, eta). */
-int ntk_nystrom_path(const ntk_nystrom *model, const ntk_nystrom_test *test, int64_t count,
-                     const double *times, const double *ridges, double learning_rate,
+int ntk_nystrom_path(const ntk_nystrom *model, const ntk_nystrom_test *test, const ntk_grid *grid,
                      double *pred, ntk_progress_fn progress, void *progress_user);
 
-/* The coefficients beta of every grid point of ntk_nystrom_path (same grid rules), contiguous
- * count x m x k: predictions are f0(x) + K(x, C) beta_i. NTK_NYSTROM_DIRECT models only.
+/* The coefficients beta of every grid point of ntk_nystrom_path, contiguous count x m x k:
+ * predictions are f0(x) + K(x, C) beta_i. NTK_NYSTROM_DIRECT models only.
  * Errors: INVALID_ARGUMENT (NULL, a CG model, times < 0, ridges < 0, eta), TOO_LARGE. */
-int ntk_nystrom_path_coefficients(const ntk_nystrom *model, int64_t count, const double *times,
-                                  const double *ridges, double learning_rate, double *coef);
+int ntk_nystrom_path_coefficients(const ntk_nystrom *model, const ntk_grid *grid, double *coef);
 
 /* GCV scores (as ntk_spectral_select_ridge with NTK_CRITERION_GCV, for K~) of each of
  * ridges[count] (>= 0) into scores, and the index of the smallest into *best (may be NULL).
@@ -1293,13 +1286,12 @@ typedef enum ntk_x_filter_form {
 int ntk_x_spectrum_regularize(int64_t count, double *w, ntk_negative_eigenvalues policy,
                               int64_t *null_count, double *cutoff);
 
-/* Filtered targets of a grid of grid_count points (times, ridges: as ntk_spectral_predict,
- * N = n k): out[i * ldo + j * k + c] = w_j(lambda_i) P[i][c], with w = g or lambda g by `form`
- * and g = 0 on the null space; out is count x (grid_count k). V times it gives the dual
- * coefficients (NTK_X_FILTER_VALUE) or the train predictions minus f0 (SHRINKAGE).
+/* Filtered targets of every point j of the grid (N = n k): out[i * ldo + j * k + c] =
+ * w_j(lambda_i) P[i][c], with w = g or lambda g by `form` and g = 0 on the null space; out is
+ * count x (grid->count k). V times it gives the dual coefficients (NTK_X_FILTER_VALUE) or the
+ * train predictions minus f0 (SHRINKAGE).
  * Errors: INVALID_ARGUMENT (NULL, ld, grid values, learning_rate <= 0, form), NON_FINITE. */
-int ntk_x_spectrum_filter(const ntk_x_spectrum *spectrum, int64_t grid_count, const double *times,
-                          const double *ridges, double learning_rate, ntk_x_filter_form form,
+int ntk_x_spectrum_filter(const ntk_x_spectrum *spectrum, const ntk_grid *grid, ntk_x_filter_form form,
                           double *out, int64_t ldo);
 
 /* GCV scores (as ntk_spectral_select_ridge) of ridges[ridge_count] into scores[ridge_count] and

@@ -209,15 +209,13 @@ int ntk_mpi_spectral_create(const ntk_mpi_matrix *K, ntk_negative_eigenvalues po
 /* The n eigenvalues after the policy (ascending), replicated. Not collective. */
 int ntk_mpi_spectral_eigenvalues(const ntk_mpi_spectral *solver, double *w);
 
-/* Predictions at count grid points as ntk_spectral_predict (times NULL: all +INFINITY,
- * ridges NULL: all 0), replicated on every rank: pred_train count x n x k, pred_test
- * count x m x k with K_test (m x n, distributed on the same grid; NULL for none) and f0_test
- * (m x k replicated, NULL: 0). targets replicated. options may be NULL. Collective.
- * Errors: as ntk_spectral_predict, agreed. */
-int ntk_mpi_spectral_predict(const ntk_mpi_spectral *solver, const ntk_targets *targets,
-                             int64_t count, const double *times, const double *ridges,
+/* Predictions at every point of the grid (ntk_grid, replicated) as ntk_spectral_predict,
+ * replicated on every rank: pred_train count x n x k, pred_test count x m x k with K_test
+ * (m x n, distributed on the same process grid; NULL for none) and f0_test (m x k replicated,
+ * NULL: 0). targets replicated. Collective. Errors: as ntk_spectral_predict, agreed. */
+int ntk_mpi_spectral_predict(const ntk_mpi_spectral *solver, const ntk_targets *targets, const ntk_grid *grid,
                              const ntk_mpi_matrix *K_test, const double *f0_test, int64_t ldf0,
-                             const ntk_spectral_options *options, double *pred_train, double *pred_test);
+                             double *pred_train, double *pred_test);
 
 /* Scores ridges as ntk_spectral_select_ridge (GCV or exact leave-one-out), replicated.
  * Collective. Errors: as ntk_spectral_select_ridge, agreed. */

@@ -184,15 +184,13 @@ public func ntk_nystrom_predict(_ model: OpaquePointer?, _ test: UnsafePointer<n
 }
 
 @_cdecl("ntk_nystrom_path")
-public func ntk_nystrom_path(_ model: OpaquePointer?, _ test: UnsafePointer<ntk_nystrom_test>?, _ count: Int64,
-                             _ times: UnsafePointer<Double>?, _ ridges: UnsafePointer<Double>?, _ learningRate: Double,
-                             _ pred: UnsafeMutablePointer<Double>?,
+public func ntk_nystrom_path(_ model: OpaquePointer?, _ test: UnsafePointer<ntk_nystrom_test>?,
+                             _ grid: UnsafePointer<ntk_grid>?, _ pred: UnsafeMutablePointer<Double>?,
                              _ callback: ntk_progress_fn?, _ user: UnsafeMutableRawPointer?) -> Int32 {
     boundary("ntk_nystrom_path") {
         let model = try HandleRegistry.shared.lookup(model, as: NystromRidge.self, "model")
         let (cross, offsets) = try nystromTest(test, model)
-        let filters = try filterGrid(count, times, ridges, learningRate,
-                                     try Sizes.product(model.n, model.outputs, "n*k"))
+        let filters = try filterGrid(grid, try Sizes.product(model.n, model.outputs, "n*k"))
         let total = try Sizes.product(try Sizes.product(filters.count, cross.rows, "count*t"), model.outputs,
                                       "count*t*k")
         try model.predictPath(cross: cross, offsets: offsets, filters: filters,
@@ -202,13 +200,11 @@ public func ntk_nystrom_path(_ model: OpaquePointer?, _ test: UnsafePointer<ntk_
 }
 
 @_cdecl("ntk_nystrom_path_coefficients")
-public func ntk_nystrom_path_coefficients(_ model: OpaquePointer?, _ count: Int64, _ times: UnsafePointer<Double>?,
-                                          _ ridges: UnsafePointer<Double>?, _ learningRate: Double,
+public func ntk_nystrom_path_coefficients(_ model: OpaquePointer?, _ grid: UnsafePointer<ntk_grid>?,
                                           _ coef: UnsafeMutablePointer<Double>?) -> Int32 {
     boundary("ntk_nystrom_path_coefficients") {
         let model = try HandleRegistry.shared.lookup(model, as: NystromRidge.self, "model")
-        let filters = try filterGrid(count, times, ridges, learningRate,
-                                     try Sizes.product(model.n, model.outputs, "n*k"))
+        let filters = try filterGrid(grid, try Sizes.product(model.n, model.outputs, "n*k"))
         let total = try Sizes.product(try Sizes.product(filters.count, model.centerCount, "count*m"), model.outputs,
                                       "count*m*k")
         try model.pathCoefficients(filters: filters, into: try outputVector(coef, total, "coef"))

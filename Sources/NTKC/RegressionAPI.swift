@@ -113,16 +113,6 @@ public func ntk_features_ridge(_ n: Int64, _ p: Int64, _ k: Int64,
 
 // MARK: spectral solver
 
-/// The defaults of `ntk_spectral_options`, as `ntk_spectral_options_init` writes them.
-var spectralDefaults: ntk_spectral_options {
-    ntk_spectral_options(size: MemoryLayout<ntk_spectral_options>.size, learning_rate: 1)
-}
-
-@_cdecl("ntk_spectral_options_init")
-public func ntk_spectral_options_init(_ options: UnsafeMutablePointer<ntk_spectral_options>?) -> Int32 {
-    boundary("ntk_spectral_options_init") { try initialise(options, spectralDefaults, "options") }
-}
-
 @_cdecl("ntk_spectral_create")
 public func ntk_spectral_create(_ n: Int64, _ k: UnsafePointer<Double>?, _ ldk: Int64,
                                 _ policy: ntk_negative_eigenvalues,
@@ -163,36 +153,38 @@ public func ntk_spectral_eigenvalues(_ solver: OpaquePointer?, _ w: UnsafeMutabl
     }
 }
 
-/// The filter grid of a C call: `times` (NULL: all +inf) and `ridges` (NULL: all 0).
-func filterGrid(_ count: Int64, _ times: UnsafePointer<Double>?, _ ridges: UnsafePointer<Double>?,
-                _ learningRate: Double, _ nTargets: Int) throws -> [SpectralFilter] {
-    let count = try size(count, "count")
+/// The filters of an `ntk_grid *` for `nTargets` target entries: `times` NULL means all +inf,
+/// `ridges` NULL all 0.
+func filterGrid(_ p: UnsafePointer<ntk_grid>?, _ nTargets: Int) throws -> [SpectralFilter] {
+    let grid = try required(p, "grid")
+    let count = try size(grid.count, "grid->count")
     // The grid is copied into Swift arrays: bound it before allocating (2^28 points is far
     // beyond any useful grid and keeps the copy under 2 GiB).
-    guard count <= 1 << 28 else { throw NTKError(.tooLarge, "count = \(count) grid points exceeds the limit 2^28") }
-    let t = times == nil ? [Double](repeating: .infinity, count: count) : try inputVector(times, count, "times")
-    let z = ridges == nil ? [Double](repeating: 0, count: count) : try inputVector(ridges, count, "ridges")
+    guard count <= 1 << 28 else {
+        throw NTKError(.tooLarge, "grid->count = \(count) grid points exceeds the limit 2^28")
+    }
+    _ = try SpectralFilter(learningRate: grid.learning_rate)  // checks it even for an empty grid
+    let t = grid.times == nil ? [Double](repeating: .infinity, count: count)
+        : try inputVector(grid.times, count, "grid->times")
+    let z = grid.ridges == nil ? [Double](repeating: 0, count: count)
+        : try inputVector(grid.ridges, count, "grid->ridges")
     return try (0..<count).map {
-        try SpectralFilter(time: t[$0], ridge: z[$0], learningRate: learningRate, nTargets: max(nTargets, 1))
+        try SpectralFilter(time: t[$0], ridge: z[$0], learningRate: grid.learning_rate, nTargets: max(nTargets, 1))
     }
 }
 
 @_cdecl("ntk_spectral_predict")
 public func ntk_spectral_predict(_ solver: OpaquePointer?, _ targets: UnsafePointer<ntk_targets>?,
-                                 _ count: Int64, _ times: UnsafePointer<Double>?, _ ridges: UnsafePointer<Double>?,
-                                 _ test: UnsafePointer<ntk_test_kernel>?,
-                                 _ optionsIn: UnsafePointer<ntk_spectral_options>?,
+                                 _ grid: UnsafePointer<ntk_grid>?, _ test: UnsafePointer<ntk_test_kernel>?,
                                  _ predTrain: UnsafeMutablePointer<Double>?,
                                  _ predTest: UnsafeMutablePointer<Double>?) -> Int32 {
     boundary("ntk_spectral_predict") {
         let solver = try HandleRegistry.shared.lookup(solver, as: SpectralSolver.self, "solver")
-        let o = try options(optionsIn, defaults: spectralDefaults, "options")
         let t = try NTKC.targets(targets, rows: solver.n)
         let testData = try optionalTestKernel(test, trainRows: solver.n, outputs: t.outputs)
         if predTest != nil && testData == nil { throw NTKError(.invalidArgument,
                                                                "pred_test needs test (a test kernel)") }
-        let filters = try filterGrid(count, times, ridges, o.learning_rate,
-                                     try Sizes.product(solver.n, t.outputs, "n*k"))
+        let filters = try filterGrid(grid, try Sizes.product(solver.n, t.outputs, "n*k"))
         try solver.predict(targets: t, filters: filters, test: testData, trainOut: predTrain,
                            testOut: testData == nil ? nil : predTest)
     }
@@ -200,30 +192,27 @@ public func ntk_spectral_predict(_ solver: OpaquePointer?, _ targets: UnsafePoin
 
 @_cdecl("ntk_spectral_dual_coefficients")
 public func ntk_spectral_dual_coefficients(_ solver: OpaquePointer?, _ targets: UnsafePointer<ntk_targets>?,
-                                           _ time: Double, _ ridge: Double,
-                                           _ optionsIn: UnsafePointer<ntk_spectral_options>?,
-                                           _ coef: UnsafeMutablePointer<Double>?, _ ldc: Int64) -> Int32 {
+                                           _ grid: UnsafePointer<ntk_grid>?,
+                                           _ coef: UnsafeMutablePointer<Double>?) -> Int32 {
     boundary("ntk_spectral_dual_coefficients") {
         let solver = try HandleRegistry.shared.lookup(solver, as: SpectralSolver.self, "solver")
-        let o = try options(optionsIn, defaults: spectralDefaults, "options")
         let t = try NTKC.targets(targets, rows: solver.n)
-        let filter = try solver.filter(time: time, ridge: ridge, learningRate: o.learning_rate, outputs: t.outputs)
-        try solver.dualCoefficients(targets: t, filter: filter,
-                                    into: try output(coef, solver.n, t.outputs, ld: ldc, "coef"))
+        let filters = try filterGrid(grid, try Sizes.product(solver.n, t.outputs, "n*k"))
+        let each = try Sizes.product(solver.n, t.outputs, "n*k")
+        let out = try outputVector(coef, try Sizes.product(filters.count, each, "count*n*k"), "coef")
+        try solver.dualCoefficients(targets: t, filters: filters, into: out)
     }
 }
 
 @_cdecl("ntk_spectral_filters")
-public func ntk_spectral_filters(_ solver: OpaquePointer?, _ count: Int64,
-                                 _ times: UnsafePointer<Double>?, _ ridges: UnsafePointer<Double>?,
-                                 _ learningRate: Double, _ nTargets: Int64,
+public func ntk_spectral_filters(_ solver: OpaquePointer?, _ grid: UnsafePointer<ntk_grid>?, _ nTargets: Int64,
                                  _ values: UnsafeMutablePointer<Double>?, _ shrinkage: UnsafeMutablePointer<Double>?,
                                  _ dof: UnsafeMutablePointer<Double>?) -> Int32 {
     boundary("ntk_spectral_filters") {
         let solver = try HandleRegistry.shared.lookup(solver, as: SpectralSolver.self, "solver")
         let nTargets = try size(nTargets, "n_targets")
         guard nTargets >= 1 else { throw NTKError(.invalidArgument, "n_targets must be >= 1") }
-        let filters = try filterGrid(count, times, ridges, learningRate, nTargets)
+        let filters = try filterGrid(grid, nTargets)
         _ = try Sizes.product(filters.count, solver.n, "filters x eigenvalues")
         solver.filterValues(filters, values: values, shrinkage: shrinkage, degreesOfFreedom: dof)
     }

@@ -51,16 +51,14 @@ public func ntk_x_spectrum_regularize(_ count: Int64, _ w: UnsafeMutablePointer<
 }
 
 @_cdecl("ntk_x_spectrum_filter")
-public func ntk_x_spectrum_filter(_ spectrumIn: UnsafePointer<ntk_x_spectrum>?, _ gridCount: Int64,
-                                  _ times: UnsafePointer<Double>?, _ ridges: UnsafePointer<Double>?,
-                                  _ learningRate: Double,
+public func ntk_x_spectrum_filter(_ spectrumIn: UnsafePointer<ntk_x_spectrum>?, _ grid: UnsafePointer<ntk_grid>?,
                                   _ form: ntk_x_filter_form, _ out: UnsafeMutablePointer<Double>?,
                                   _ ldo: Int64) -> Int32 {
     boundary("ntk_x_spectrum_filter") {
         let s = try spectrum(spectrumIn)
         let shrink = try shrinks(form)
-        let filters = try filterGrid(gridCount, times, ridges, learningRate, s.targetEntries)
-        let width = try Sizes.product(filters.count, s.outputs, "grid_count * k")
+        let filters = try filterGrid(grid, s.targetEntries)
+        let width = try Sizes.product(filters.count, s.outputs, "grid->count * k")
         try s.filteredTargets(filters, shrink: shrink, into: try output(out, s.count, width, ld: ldo, "out"))
     }
 }

@@ -347,18 +347,31 @@ int ntk_mpi_spectral_eigenvalues(const ntk_mpi_spectral *solver, double *w) {
     return NTK_OK;
 }
 
-/* The learning rate of (possibly NULL, possibly older) options; records a bad value. */
-static double learning_rate_of(ntk_mpi_call *call, const ntk_spectral_options *options) {
-    double eta = 1;
-    if (options != NULL && options->size < sizeof(size_t)) {
-        call_fail(call, NTK_ERR_INVALID_ARGUMENT, "options->size is %zu, too small", options->size);
-    } else if (options != NULL && options->size >= offsetof(ntk_spectral_options, learning_rate) + sizeof(double)) {
-        eta = options->learning_rate;
+/* Checks a replicated grid on this rank (records the first bad value); returns its count, or 0. */
+static int64_t check_grid(ntk_mpi_call *call, const ntk_grid *grid) {
+    if (grid == NULL) {
+        call_fail(call, NTK_ERR_INVALID_ARGUMENT, "grid is NULL");
+        return 0;
     }
-    if (!isfinite(eta) || eta <= 0) {
-        call_fail(call, NTK_ERR_INVALID_ARGUMENT, "options->learning_rate must be > 0 and finite, got %g", eta);
+    if (grid->count < 0) {
+        call_fail(call, NTK_ERR_INVALID_ARGUMENT, "grid->count must be >= 0, got %lld", (long long)grid->count);
+        return 0;
     }
-    return eta;
+    if (!isfinite(grid->learning_rate) || grid->learning_rate <= 0) {
+        call_fail(call, NTK_ERR_INVALID_ARGUMENT, "grid->learning_rate must be > 0 and finite, got %g",
+                  grid->learning_rate);
+    }
+    for (int64_t i = 0; i < grid->count && call->status == NTK_OK; i++) {
+        if (grid->times && (isnan(grid->times[i]) || grid->times[i] < 0)) {
+            call_fail(call, NTK_ERR_INVALID_ARGUMENT, "grid->times[%lld] is %g, must be >= 0", (long long)i,
+                      grid->times[i]);
+        }
+        if (grid->ridges && (!isfinite(grid->ridges[i]) || grid->ridges[i] < 0)) {
+            call_fail(call, NTK_ERR_INVALID_ARGUMENT, "grid->ridges[%lld] is %g, must be >= 0 and finite", (long long)i,
+                      grid->ridges[i]);
+        }
+    }
+    return call->status == NTK_OK ? grid->count : 0;
 }
 
 /* out[t][i][c] = f0[i][c] + result[i][t k + c] for count grid points of rows x k predictions. */
@@ -375,9 +388,8 @@ static void write_predictions(ntk_mpi_call *call, int64_t count, int64_t rows, i
     }
 }
 
-int ntk_mpi_spectral_predict(const ntk_mpi_spectral *solver, const ntk_targets *targets, int64_t count,
-                             const double *times, const double *ridges, const ntk_mpi_matrix *K_test,
-                             const double *f0_test, int64_t ldf0, const ntk_spectral_options *options,
+int ntk_mpi_spectral_predict(const ntk_mpi_spectral *solver, const ntk_targets *targets, const ntk_grid *grid,
+                             const ntk_mpi_matrix *K_test, const double *f0_test, int64_t ldf0,
                              double *pred_train, double *pred_test) {
     ntk_mpi_call call;
     if (call_begin_handle(&call, "ntk_mpi_spectral_predict", solver, HANDLE_SPECTRAL, "solver") != NTK_OK) {
@@ -388,17 +400,8 @@ int ntk_mpi_spectral_predict(const ntk_mpi_spectral *solver, const ntk_targets *
         K_test = NULL;
     }
     int64_t n = solver->n, k = targets ? targets->k : 0, m = K_test ? K_test->rows : 0;
-    double eta = learning_rate_of(&call, options);
-    if (count < 0) call_fail(&call, NTK_ERR_INVALID_ARGUMENT, "count must be >= 0, got %lld", (long long)count);
-    for (int64_t i = 0; i < count && call.status == NTK_OK; i++) {
-        if (times && (isnan(times[i]) || times[i] < 0)) {
-            call_fail(&call, NTK_ERR_INVALID_ARGUMENT, "times[%lld] is %g, must be >= 0", (long long)i, times[i]);
-        }
-        if (ridges && (!isfinite(ridges[i]) || ridges[i] < 0)) {
-            call_fail(&call, NTK_ERR_INVALID_ARGUMENT, "ridges[%lld] is %g, must be >= 0 and finite", (long long)i,
-                      ridges[i]);
-        }
-    }
+    int64_t count = check_grid(&call, grid);
+    double eta = grid ? grid->learning_rate : 0;
     if (K_test && K_test->grid != solver->grid) {
         call_fail(&call, NTK_ERR_INVALID_ARGUMENT, "K_test is on another grid than the solver");
     }
@@ -409,7 +412,7 @@ int ntk_mpi_spectral_predict(const ntk_mpi_spectral *solver, const ntk_targets *
     if (pred_test && K_test == NULL) call_fail(&call, NTK_ERR_INVALID_ARGUMENT, "pred_test needs K_test");
     if (K_test) { check_offsets(&call, f0_test, ldf0, m, k, "f0_test"); check_local_finite(&call, K_test, "K_test"); }
     double settings[3] = {(double)count, eta, (double)(K_test != NULL)};
-    static const char *const names[] = {"count", "options->learning_rate", "whether K_test is given"};
+    static const char *const names[] = {"grid->count", "grid->learning_rate", "whether K_test is given"};
     if (call_same(&call, settings, 3, names, NTK_ERR_INVALID_ARGUMENT) != NTK_OK) return call_finish(&call);
     double *r = replicated_residual(&call, targets, n);
     if (r == NULL) return call_finish(&call);
@@ -426,8 +429,8 @@ int ntk_mpi_spectral_predict(const ntk_mpi_spectral *solver, const ntk_targets *
         double *out = pass == 0 ? pred_train : pred_test;
         if (out == NULL) continue;
         /* c = lambda g(lambda) P (train) or g(lambda) P (test). */
-        call_fail_ntk(&call, ntk_x_spectrum_filter(&spectrum, count, times, ridges, eta,
-                                                   pass == 0 ? NTK_X_FILTER_SHRINKAGE : NTK_X_FILTER_VALUE, c, width));
+        ntk_x_filter_form form = pass == 0 ? NTK_X_FILTER_SHRINKAGE : NTK_X_FILTER_VALUE;
+        call_fail_ntk(&call, ntk_x_spectrum_filter(&spectrum, grid, form, c, width));
         if (call_agree(&call) != NTK_OK) goto done;
         /* V c: train predictions (shrinkage), or the dual coefficients for K_test. */
         if (distributed_times(&call, solver->vectors, c, width, pass == 0 ? result : beta) != NTK_OK) goto done;

@@ -12,6 +12,7 @@ enum { N = 8, K = 2 };
 int main(int argc, char **argv) {
     long cycles = argc > 1 ? atol(argv[1]) : 10000, failed = 0;
     double x[N * 2], y[N * K], k[N * N], out[N * N * K * K], times[2] = {1.0, 2.0};
+    const ntk_grid grid = {2, times, NULL, 1.0};
     for (int i = 0; i < N * 2; i++) x[i] = (i % 5) * 0.3 - 0.6 + 0.01 * i;
     for (int i = 0; i < N * K; i++) y[i] = (i % 3) - 1.0;
     ntk_blas_set_num_threads(1);
@@ -55,12 +56,12 @@ int main(int argc, char **argv) {
         failed += ntk_kernel_ridge_fit(N, k, N, &targets, 0.1, NULL, &ridge) != NTK_OK;
         failed += ntk_kernel_ridge_predict(ridge, &test, out, K) != NTK_OK;
         failed += ntk_spectral_create(N, k, N, NTK_NEGATIVE_CLAMP, NULL, NULL, &spectral) != NTK_OK;
-        failed += ntk_spectral_predict(spectral, &targets, 2, times, NULL, NULL, NULL, out, NULL) != NTK_OK;
+        failed += ntk_spectral_predict(spectral, &targets, &grid, NULL, out, NULL) != NTK_OK;
         failed += ntk_gradient_flow_ode(N, k, N, &targets, NULL, 2, times, NTK_LOSS_MSE, &ode, out, NULL) != NTK_OK;
         const ntk_nystrom_test on_train = {N, x, 2, NULL, 1, NULL, 0};
         failed += ntk_nystrom_fit(mlp, N, x, 2, &targets, 0.1, 4, &nystrom_options, &nystrom) != NTK_OK;
         failed += ntk_nystrom_predict(nystrom, &on_train, out, K, NULL, NULL) != NTK_OK;
-        failed += ntk_nystrom_path(nystrom, &on_train, 2, times, NULL, 1.0, out, NULL, NULL) != NTK_OK;
+        failed += ntk_nystrom_path(nystrom, &on_train, &grid, out, NULL, NULL) != NTK_OK;
         const ntk_points points_x = {N, x, 2, NULL, 0};
         failed += ntk_empirical_ridge_fit(mlp, N, x, 2, &targets, 0.1, &matrix_free, &free_ridge) != NTK_OK;
         failed += ntk_empirical_ridge_predict(free_ridge, &points_x, out, K, NULL, NULL) != NTK_OK;

@@ -316,24 +316,28 @@ static void test_regression(void) {
               strstr(ntk_last_error(), "ntk_spectral") != NULL,
           "a spectral handle is rejected where a kernel ridge handle is expected, named by its C type");
     double times[2] = {0.0, INFINITY}, ridges[2] = {z, z};
+    const ntk_grid two = {2, times, ridges, 1.0};
     double flow_train[2 * N * K], flow_test[2 * M * K];
-    check(ntk_spectral_predict(solver, &targets, 2, times, ridges, &test, NULL, flow_train, flow_test) == NTK_OK,
+    check(ntk_spectral_predict(solver, &targets, &two, &test, flow_train, flow_test) == NTK_OK,
           "spectral predictions");
     check(max_abs_diff(flow_train, f0, N * K) < 1e-14, "at t = 0 the train predictions are f0");
     check(max_abs_diff(flow_test + M * K, want, M * K) < 1e-11, "at t = inf the test predictions are kernel ridge's");
-    check(ntk_spectral_predict(solver, &targets, 2, times, ridges, NULL, NULL, flow_train, flow_test) ==
-              NTK_ERR_INVALID_ARGUMENT,
+    check(ntk_spectral_predict(solver, &targets, &two, NULL, flow_train, flow_test) == NTK_ERR_INVALID_ARGUMENT,
           "pred_test without a test kernel is rejected");
+    check(ntk_spectral_predict(solver, &targets, NULL, NULL, flow_train, NULL) == NTK_ERR_INVALID_ARGUMENT &&
+              strstr(ntk_last_error(), "grid is NULL") != NULL,
+          "a NULL grid is rejected");
     {
         /* The learning rate scales time: (t, eta) and (2t, eta/2) give the same predictions. */
         double t1 = 3.0, t2 = 6.0, a1[N * K], a2[N * K];
-        ntk_spectral_options fast = NTK_SPECTRAL_OPTIONS_INIT, slow = NTK_SPECTRAL_OPTIONS_INIT;
-        check(fast.size == sizeof fast && fast.learning_rate == 1.0, "spectral options initialiser");
-        slow.learning_rate = 0.5;
-        check(ntk_spectral_predict(solver, &plain, 1, &t1, NULL, NULL, &fast, a1, NULL) == NTK_OK &&
-                  ntk_spectral_predict(solver, &plain, 1, &t2, NULL, NULL, &slow, a2, NULL) == NTK_OK &&
+        const ntk_grid fast = {1, &t1, NULL, 1.0}, slow = {1, &t2, NULL, 0.5}, stopped = {1, &t1, NULL, 0.0};
+        check(ntk_spectral_predict(solver, &plain, &fast, NULL, a1, NULL) == NTK_OK &&
+                  ntk_spectral_predict(solver, &plain, &slow, NULL, a2, NULL) == NTK_OK &&
                   max_abs_diff(a1, a2, N * K) < 1e-13 && max_abs_diff(a1, y, N * K) > 1e-3,
-              "the learning rate in the options scales time");
+              "the grid's learning rate scales time");
+        check(ntk_spectral_predict(solver, &plain, &stopped, NULL, a1, NULL) == NTK_ERR_INVALID_ARGUMENT &&
+                  strstr(ntk_last_error(), "learning rate must be > 0") != NULL,
+              "a learning rate of 0 is rejected");
     }
     double lam[N], eta = 0, lmax = 0;
     ntk_eigh(N, k, N, lam, NULL, 0, NULL, NULL);
@@ -348,23 +352,23 @@ static void test_regression(void) {
     check(ntk_spectral_select_ridge(solver, &targets, 3, grid, (ntk_ridge_criterion)7, scores, &best) ==
               NTK_ERR_INVALID_ARGUMENT,
           "an unknown criterion is rejected");
-    double coef[N * K];
-    check(ntk_spectral_dual_coefficients(solver, &targets, INFINITY, z, NULL, coef, K) == NTK_OK &&
-              max_abs_diff(coef, alpha, N * K) < 1e-11,
+    double coef[2 * N * K];
+    check(ntk_spectral_dual_coefficients(solver, &targets, &two, coef) == NTK_OK &&
+              max_abs_diff(coef + N * K, alpha, N * K) < 1e-11,
           "spectral dual coefficients at t = inf are kernel ridge's alpha");
-    double zeros[N * K];
+    double zeros[N * K], one_time = 0.0, minus = -1.0;
     memset(zeros, 0, sizeof zeros);
-    check(ntk_spectral_dual_coefficients(solver, &plain, 0.0, 0.0, NULL, coef, K) == NTK_OK &&
+    const ntk_grid at_zero = {1, &one_time, NULL, 1.0}, negative = {1, &minus, NULL, 1.0};
+    check(ntk_spectral_dual_coefficients(solver, &plain, &at_zero, coef) == NTK_OK &&
               max_abs_diff(coef, zeros, N * K) == 0,
           "spectral dual coefficients at t = 0 are zero");
-    check(ntk_spectral_dual_coefficients(solver, &plain, 1.0, 0.0, NULL, coef, K - 1) == NTK_ERR_INVALID_ARGUMENT &&
-              ntk_spectral_dual_coefficients(solver, &plain, 1.0, 0.0, NULL, NULL, K) == NTK_ERR_INVALID_ARGUMENT &&
-              ntk_spectral_dual_coefficients(solver, &plain, -1.0, 0.0, NULL, coef, K) == NTK_ERR_INVALID_ARGUMENT &&
-              ntk_spectral_dual_coefficients(solver, NULL, 1.0, 0.0, NULL, coef, K) == NTK_ERR_INVALID_ARGUMENT &&
-              ntk_spectral_dual_coefficients(NULL, &plain, 1.0, 0.0, NULL, coef, K) == NTK_ERR_INVALID_HANDLE,
-          "spectral dual coefficients reject a short ld, NULL output, negative time, NULL targets, NULL solver");
+    check(ntk_spectral_dual_coefficients(solver, &plain, &at_zero, NULL) == NTK_ERR_INVALID_ARGUMENT &&
+              ntk_spectral_dual_coefficients(solver, &plain, &negative, coef) == NTK_ERR_INVALID_ARGUMENT &&
+              ntk_spectral_dual_coefficients(solver, NULL, &at_zero, coef) == NTK_ERR_INVALID_ARGUMENT &&
+              ntk_spectral_dual_coefficients(NULL, &plain, &at_zero, coef) == NTK_ERR_INVALID_HANDLE,
+          "spectral dual coefficients reject a NULL output, negative time, NULL targets, NULL solver");
     times[0] = -1;
-    check(ntk_spectral_predict(solver, &plain, 2, times, NULL, NULL, NULL, flow_train, NULL) == NTK_ERR_INVALID_ARGUMENT,
+    check(ntk_spectral_predict(solver, &plain, &two, NULL, flow_train, NULL) == NTK_ERR_INVALID_ARGUMENT,
           "a negative time is rejected");
     ntk_spectral_free(solver);
     ntk_kernel_ridge_free(model);
@@ -571,7 +575,7 @@ static void test_training(void) {
     ntk_spectral_create(N, k, N, NTK_NEGATIVE_CLAMP, NULL, NULL, &solver);
     const ntk_targets targets = {1, y, 1, NULL, 0};
     check(ntk_gradient_flow_ode(N, k, N, &targets, NULL, 1, &t, NTK_LOSS_MSE, NULL, ode, NULL) == NTK_OK &&
-              ntk_spectral_predict(solver, &targets, 1, &t, NULL, NULL, NULL, exact, NULL) == NTK_OK &&
+              ntk_spectral_predict(solver, &targets, &(const ntk_grid){1, &t, NULL, 1.0}, NULL, exact, NULL) == NTK_OK &&
               max_abs_diff(ode, exact, N) < 1e-7,
           "the ODE with MSE follows the closed form");
     ntk_spectral_free(solver);
@@ -836,7 +840,8 @@ static void test_nystrom(void) {
             /* Path at t = inf with ridge 0.3 and 1.2; GCV of one ridge; eigenvalue a^T a / c. */
             double times[2] = {INFINITY, INFINITY}, ridges[2] = {0.3, 1.2}, path[4], w = 0, score = 0;
             int64_t best = -1;
-            check(ntk_nystrom_path(model, &test, 2, times, ridges, 1.0, path, NULL, NULL) == NTK_OK &&
+            const ntk_grid path_grid = {2, times, ridges, 1.0};
+            check(ntk_nystrom_path(model, &test, &path_grid, path, NULL, NULL) == NTK_OK &&
                       fabs(path[2] - b * aty[0] / (ata + 1.2 * c)) < 1e-13 && fabs(path[0] - pred[0]) < 1e-13 &&
                       ntk_nystrom_eigenvalues(model, &w) == NTK_OK && fabs(w - ata / c) < 1e-13 &&
                       ntk_nystrom_select_ridge(model, 1, ridges, &score, &best) == NTK_OK && best == 0 && score > 0,
@@ -847,7 +852,8 @@ static void test_nystrom(void) {
                   "a kernel-fitted model refuses test points");
             check(ntk_nystrom_centers(model, &n) == NTK_ERR_INVALID_ARGUMENT, "a kernel-fitted model has no centre indices");
         } else {
-            check(ntk_nystrom_path(model, &test, 1, NULL, NULL, 1.0, pred, NULL, NULL) == NTK_ERR_INVALID_ARGUMENT,
+            check(ntk_nystrom_path(model, &test, &(const ntk_grid){1, NULL, NULL, 1.0}, pred, NULL, NULL) ==
+                      NTK_ERR_INVALID_ARGUMENT,
                   "a CG model has no ridge path");
         }
         ntk_nystrom_free(model);

@@ -37,6 +37,7 @@ static void *work(void *arg) {
     long failed = 0;
     double out[N * N], flow[2 * N * K];
     double times[2] = {1.0, INFINITY};
+    const ntk_grid grid = {2, times, NULL, 1.0};
     ntk_mlp *own = NULL;
     int64_t width = 20;
     if (ntk_mlp_create(D, 1, &width, 1, NTK_ACTIVATION_ERF, &arch, &own) != NTK_OK) failed++;
@@ -44,7 +45,7 @@ static void *work(void *arg) {
         if (ntk_cholesky_factor_solve(shared_factor, K, y, K, out, K) != NTK_OK || worst(out, want_solve, N * K) > 1e-12) failed++;
         if (ntk_kernel_ridge_predict(shared_ridge, &test, out, K) != NTK_OK || worst(out, want_predict, M * K) > 1e-12)
             failed++;
-        if (ntk_spectral_predict(shared_spectral, &targets, 2, times, NULL, NULL, NULL, flow, NULL) != NTK_OK ||
+        if (ntk_spectral_predict(shared_spectral, &targets, &grid, NULL, flow, NULL) != NTK_OK ||
             worst(flow, want_flow, 2 * N * K) > 1e-12)
             failed++;
         if (ntk_empirical_ntk(shared_mlp, N, x, D, N, NULL, 0, NTK_OUTPUT_MEAN, NULL, out, N) != NTK_OK ||
@@ -82,7 +83,8 @@ int main(void) {
     ok &= ntk_kernel_ridge_predict(shared_ridge, &test, want_predict, K) == NTK_OK;
     ok &= ntk_spectral_create(N, kmat, N, NTK_NEGATIVE_CLAMP, NULL, NULL, &shared_spectral) == NTK_OK;
     double times[2] = {1.0, INFINITY};
-    ok &= ntk_spectral_predict(shared_spectral, &targets, 2, times, NULL, NULL, NULL, want_flow, NULL) == NTK_OK;
+    const ntk_grid grid = {2, times, NULL, 1.0};
+    ok &= ntk_spectral_predict(shared_spectral, &targets, &grid, NULL, want_flow, NULL) == NTK_OK;
     int passed = 0, failed = 0;
     if (!ok) {
         printf("setup failed: %s\n", ntk_last_error());

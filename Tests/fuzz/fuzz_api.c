@@ -264,7 +264,8 @@ int main(int argc, char **argv) {
             if (huge(count) || huge(n) || huge(k) || huge(m)) {
                 const ntk_targets t = {k, NULL, 1, NULL, 0};
                 const ntk_test_kernel test = {m, NULL, 1, NULL, 0};
-                checked(ntk_spectral_predict(h, &t, count, NULL, NULL, chance(50) ? &test : NULL, NULL, NULL, NULL), "predict");
+                const ntk_grid g = {count, NULL, NULL, 1.0};
+                checked(ntk_spectral_predict(h, &t, &g, chance(50) ? &test : NULL, NULL, NULL), "predict");
                 break;
             }
             double *y = matrix(n, k, &l1, 1), *kt = chance(50) ? NULL : matrix(m, n, &l2, 1);
@@ -275,15 +276,14 @@ int main(int argc, char **argv) {
             if (count > 8) count = 8;
             const ntk_targets t = {k, y, l1, NULL, 0};
             const ntk_test_kernel tk = {m, kt, l2, NULL, 0};
-            ntk_spectral_options o = NTK_SPECTRAL_OPTIONS_INIT;
-            o.learning_rate = chance(90) ? fabs(value()) : -1;
-            checked(ntk_spectral_predict(h, &t, count, chance(80) ? times : NULL, chance(50) ? ridges : NULL, kt ? &tk : NULL,
-                                         options(&o, sizeof o), train, kt ? test : NULL),
+            const ntk_grid g = {count, chance(80) ? times : NULL, chance(50) ? ridges : NULL,
+                                chance(90) ? fabs(value()) : -1};
+            checked(ntk_spectral_predict(h, &t, chance(97) ? &g : NULL, kt ? &tk : NULL, train, kt ? test : NULL),
                     "ntk_spectral_predict");
             double *coef = malloc(sizeof(double) * (size_t)((n > 0 ? n : 1) * (k > 0 ? k : 1)));
-            checked(ntk_spectral_dual_coefficients(h, chance(97) ? &t : NULL, chance(20) ? INFINITY : value(), fabs(value()),
-                                                   options(&o, sizeof o), chance(95) ? coef : NULL,
-                                                   chance(90) ? (k > 0 ? k : 1) : k - 1),
+            double point_t = chance(20) ? INFINITY : value(), point_z = fabs(value());
+            const ntk_grid one = {chance(95) ? 1 : 0, &point_t, &point_z, g.learning_rate};
+            checked(ntk_spectral_dual_coefficients(h, chance(97) ? &t : NULL, &one, chance(95) ? coef : NULL),
                     "ntk_spectral_dual_coefficients");
             free(coef);
             double scores[8];
@@ -483,9 +483,10 @@ int main(int argc, char **argv) {
                 double times[3] = {INFINITY, fabs(value()), chance(5) ? -1 : 3}, ridges[3] = {0.1, value(), 0};
                 checked(ntk_nystrom_predict(model, &test, out, kk > 0 ? kk : 1, chance(10) ? cancel_sometimes : NULL, NULL),
                         "ntk_nystrom_predict");
-                checked(ntk_nystrom_path(model, &test, 3, times, chance(50) ? ridges : NULL, chance(90) ? 1.0 : value(), out,
-                                         NULL, NULL), "ntk_nystrom_path");
-                checked(ntk_nystrom_path_coefficients(model, 3, times, ridges, 1.0, out), "ntk_nystrom_path_coefficients");
+                const ntk_grid g = {3, times, chance(50) ? ridges : NULL, chance(90) ? 1.0 : value()};
+                checked(ntk_nystrom_path(model, &test, &g, out, NULL, NULL), "ntk_nystrom_path");
+                const ntk_grid g2 = {3, times, ridges, 1.0};
+                checked(ntk_nystrom_path_coefficients(model, &g2, out), "ntk_nystrom_path_coefficients");
                 int64_t best = 0;
                 checked(ntk_nystrom_select_ridge(model, chance(90) ? 3 : 0, ridges, out, &best), "ntk_nystrom_select_ridge");
                 checked(ntk_nystrom_eigenvalues(model, out), "ntk_nystrom_eigenvalues");

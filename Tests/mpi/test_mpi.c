@@ -172,13 +172,11 @@ static void test_kernels_and_solvers(ntk_mpi_grid *grid) {
             CHECK(relative_error(wd, ws, N) <= 1e-10, "eigenvalues: %.3g", relative_error(wd, ws, N));
             enum { C = 6 };
             double times[C] = {0, 1, 10, INFINITY, 5, INFINITY}, ridges[C] = {0, 0, 0, 0, 1e-2, 1e-2};
-            ntk_spectral_options so;
-            ntk_spectral_options_init(&so);
-            so.learning_rate = 50;
+            const ntk_grid grid = {C, times, ridges, 50};
             static double trd[C * N * K], trs[C * N * K], ted[C * M * K], tes[C * M * K];
-            s = ntk_mpi_spectral_predict(ds, &targets, C, times, ridges, Kx, f0t, K, &so, trd, ted);
+            s = ntk_mpi_spectral_predict(ds, &targets, &grid, Kx, f0t, K, trd, ted);
             CHECK(s == NTK_OK, "spectral predict: %s", ntk_mpi_last_error());
-            ntk_spectral_predict(ss, &targets, C, times, ridges, &tk, &so, trs, tes);
+            ntk_spectral_predict(ss, &targets, &grid, &tk, trs, tes);
             double e1 = relative_error(trd, trs, C * N * K), e2 = relative_error(ted, tes, C * M * K);
             CHECK(e1 <= 1e-10 && e2 <= 1e-10, "spectral predictions: train %.3g test %.3g", e1, e2);
             double grid_r[5] = {1e-4, 1e-3, 1e-2, 1e-1, 1};
@@ -207,7 +205,8 @@ static void test_kernels_and_solvers(ntk_mpi_grid *grid) {
         ntk_mpi_spectral *ds = NULL;
         ntk_mpi_spectral_create(Kt, NTK_NEGATIVE_CLAMP, &ds);
         double pred[M * K];
-        int s = ntk_mpi_spectral_predict(ds, &targets, 1, NULL, NULL, Kx, NULL, 0, NULL, NULL, pred);
+        const ntk_grid one = {1, NULL, NULL, 1.0};
+        int s = ntk_mpi_spectral_predict(ds, &targets, &one, Kx, NULL, 0, NULL, pred);
         CHECK(agreed(s, NTK_ERR_NON_FINITE), "NaN on one rank: status %d (%s)", s, ntk_mpi_last_error());
         if (poisoned) data[0] = saved;
         ntk_mpi_spectral_free(ds);

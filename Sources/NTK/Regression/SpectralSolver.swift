@@ -257,6 +257,38 @@ public final class SpectralSolver: @unchecked Sendable {
         try InputCheck.finiteResult(out, "the dual coefficients")
     }
 
+    /// The dual coefficients of every filter of a grid, contiguous `filters.count × n × k` at
+    /// `out` (which may share memory with Y or f₀: they are read first), from one product with
+    /// the eigenvectors. The C form of `dualCoefficients(targets:filter:into:)`.
+    package func dualCoefficients(targets: Targets, filters: [SpectralFilter],
+                                  into out: UnsafeMutablePointer<Double>) throws {
+        let k = targets.outputs, count = filters.count
+        let r0 = try residual(targets)
+        try requireTargetCount(filters, k: k)
+        let width = try Sizes.product(count, k, "filters × outputs")
+        if width == 0 || n == 0 { return }
+        let first = firstActive, rank = n - first
+        let result = try Workspace(count: try Sizes.product(n, width, "dual coefficients"),
+                                   for: "the dual coefficients")
+        if rank == 0 {
+            result.matrix(n, width).fill(0)
+        } else {
+            let p = try projected(r0, k: k)
+            let c = try Workspace(count: try Sizes.product(rank, width, "filtered targets"),
+                                  for: "the filtered targets")
+            try spectrum.filtered(filters, shrink: false, directions: first..<n, source: p.matrix(rank, k).readOnly,
+                                  into: c.matrix(rank, width))
+            try MatrixProduct.gemm(vectorView.columns(first, n), c.matrix(rank, width).readOnly,
+                                   into: result.matrix(n, width))
+        }
+        for f in 0..<count {
+            for i in 0..<n {
+                for col in 0..<k { out[(f * n + i) * k + col] = result.pointer[i * width + f * k + col] }
+            }
+        }
+        try InputCheck.finiteResult(out, count: count * n * k, "the dual coefficients")
+    }
+
     /// For each filter: `g(λ_i)` and the shrinkage `λ_i g(λ_i)` for every eigenvalue (count × n,
     /// row t for filter t, each may be nil), and the effective degrees of freedom
     /// `Σ_i λ_i g(λ_i)` (count, may be nil). Null-space directions have g = 0. The public Swift

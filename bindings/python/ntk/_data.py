@@ -5,7 +5,7 @@ module. The numpy arrays are kept alive with the descriptors that point into the
 import ctypes
 
 from . import _arrays
-from ._library import Targets, TestKernel
+from ._library import Grid, Targets, TestKernel
 from .errors import DimensionMismatchError, InvalidArgumentError
 
 
@@ -70,3 +70,12 @@ class Problem(TargetData):
     def test_pointer(self):
         """``const ntk_test_kernel *`` (NULL without a test kernel)."""
         return None if self.test is None else ctypes.byref(self.test)
+
+
+def make_grid(times, ridges, learning_rate):
+    """An ``ntk_grid`` over float64 vectors ``times`` and ``ridges`` of one length (None: all inf,
+    all 0; at least one given); the caller keeps the vectors alive while the grid is used."""
+    count = len(times) if times is not None else len(ridges)
+    return Grid(count, _arrays.NULL if times is None else _arrays.pointer(times),
+                _arrays.NULL if ridges is None else _arrays.pointer(ridges),
+                _arrays.scalar(learning_rate, "learning_rate"))

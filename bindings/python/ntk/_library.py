@@ -72,6 +72,13 @@ class Targets(ctypes.Structure):
                 ("f0", POINTER(c_double)), ("ldf0", c_int64)]
 
 
+class Grid(ctypes.Structure):
+    """``ntk_grid``: ``count`` points (times[i], ridges[i]) of gradient flow at ``learning_rate``
+    (times NULL: all inf; ridges NULL: all 0)."""
+    _fields_ = [("count", c_int64), ("times", POINTER(c_double)), ("ridges", POINTER(c_double)),
+                ("learning_rate", c_double)]
+
+
 class TestKernel(ctypes.Structure):
     """``ntk_test_kernel``: K_test_train (m x n) and offsets f0 (NULL: 0)."""
     _fields_ = [("m", c_int64), ("K_test_train", POINTER(c_double)), ("ldk", c_int64),
@@ -102,11 +109,6 @@ class KernelRidgeOptions(_Options):
 class FeaturesRidgeOptions(_Options):
     _init = "ntk_features_ridge_options_init"
     _fields_ = [("size", c_size_t), ("form", c_int), ("progress", PROGRESS_FN), ("progress_user", c_void_p)]
-
-
-class SpectralOptions(_Options):
-    _init = "ntk_spectral_options_init"
-    _fields_ = [("size", c_size_t), ("learning_rate", c_double)]
 
 
 class MLPOptions(_Options):
@@ -201,7 +203,7 @@ class Spectrum(ctypes.Structure):
 STRUCTS = {
     "ntk_targets": Targets, "ntk_test_kernel": TestKernel,
     "ntk_kernel_ridge_options": KernelRidgeOptions, "ntk_features_ridge_options": FeaturesRidgeOptions,
-    "ntk_spectral_options": SpectralOptions, "ntk_mlp_options": MLPOptions,
+    "ntk_grid": Grid, "ntk_mlp_options": MLPOptions,
     "ntk_empirical_ntk_options": EmpiricalNTKOptions, "ntk_infinite_width_options": InfiniteWidthOptions,
     "ntk_train_options": TrainOptions, "ntk_ode_options": ODEOptions,
     "ntk_ensemble_options": EnsembleOptions, "ntk_ensemble_test": EnsembleTest, "ntk_gp_options": GPOptions,
@@ -242,18 +244,17 @@ _SIGNATURES = {
     "ntk_features_ridge_options_init": ([_P(FeaturesRidgeOptions)], c_int),
     "ntk_features_ridge": ([c_int64, c_int64, c_int64, _d, c_int64, _d, c_int64, c_double, _P(FeaturesRidgeOptions),
                             _d, c_int64], c_int),
-    "ntk_spectral_options_init": ([_P(SpectralOptions)], c_int),
     "ntk_spectral_create": ([c_int64, _d, c_int64, c_int, PROGRESS_FN, c_void_p, _out], c_int),
     "ntk_spectral_info": ([_h, _i64, _d, _i64, _i64, _d], c_int),
     "ntk_spectral_eigenvalues": ([_h, _d], c_int),
-    "ntk_spectral_predict": ([_h, _P(Targets), c_int64, _d, _d, _P(TestKernel), _P(SpectralOptions), _d, _d], c_int),
-    "ntk_spectral_dual_coefficients": ([_h, _P(Targets), c_double, c_double, _P(SpectralOptions), _d, c_int64], c_int),
-    "ntk_spectral_filters": ([_h, c_int64, _d, _d, c_double, c_int64, _d, _d, _d], c_int),
+    "ntk_spectral_predict": ([_h, _P(Targets), _P(Grid), _P(TestKernel), _d, _d], c_int),
+    "ntk_spectral_dual_coefficients": ([_h, _P(Targets), _P(Grid), _d], c_int),
+    "ntk_spectral_filters": ([_h, _P(Grid), c_int64, _d, _d, _d], c_int),
     "ntk_spectral_select_ridge": ([_h, _P(Targets), c_int64, _d, c_int, _d, _i64], c_int),
     "ntk_spectral_max_learning_rate": ([_h, c_int64, _d, _d], c_int),
     "ntk_spectral_free": ([_h], None),
     "ntk_x_spectrum_regularize": ([c_int64, _d, c_int, _i64, _d], c_int),
-    "ntk_x_spectrum_filter": ([_P(Spectrum), c_int64, _d, _d, c_double, c_int, _d, c_int64], c_int),
+    "ntk_x_spectrum_filter": ([_P(Spectrum), _P(Grid), c_int, _d, c_int64], c_int),
     "ntk_x_spectrum_gcv": ([_P(Spectrum), c_int64, _d, _d, _i64], c_int),
     "ntk_x_spectrum_loo_terms": ([_P(Spectrum), c_int64, _d, _d, c_int64, _d, c_int64], c_int),
     "ntk_x_spectrum_loo": ([_P(Spectrum), c_int64, _d, _d, c_int64, _d, c_int64, _d, _i64], c_int),
@@ -300,8 +301,8 @@ _SIGNATURES = {
     "ntk_nystrom_fit_kernel": ([c_int64, c_int64, _d, c_int64, _d, c_int64, _P(Targets), c_double, _P(NystromOptions),
                                 _out], c_int),
     "ntk_nystrom_predict": ([_h, _P(NystromTest), _d, c_int64, PROGRESS_FN, c_void_p], c_int),
-    "ntk_nystrom_path": ([_h, _P(NystromTest), c_int64, _d, _d, c_double, _d, PROGRESS_FN, c_void_p], c_int),
-    "ntk_nystrom_path_coefficients": ([_h, c_int64, _d, _d, c_double, _d], c_int),
+    "ntk_nystrom_path": ([_h, _P(NystromTest), _P(Grid), _d, PROGRESS_FN, c_void_p], c_int),
+    "ntk_nystrom_path_coefficients": ([_h, _P(Grid), _d], c_int),
     "ntk_nystrom_select_ridge": ([_h, c_int64, _d, _d, _i64], c_int),
     "ntk_nystrom_info": ([_h, _i64, _i64, _i64, _i64, _d, _P(c_int), _d], c_int),
     "ntk_nystrom_residuals": ([_h, _d], c_int),

@@ -30,10 +30,10 @@ from pathlib import Path
 import numpy as np
 
 from . import _arrays
-from ._data import TargetData
+from ._data import TargetData, make_grid
 from ._handle import Handle
 from ._library import (PROGRESS_FN, EmpiricalNTKOptions, EmpiricalSolverOptions, InfiniteWidthOptions,
-                       KernelRidgeOptions, NystromOptions, SpectralOptions, Targets, choices, declare, path,
+                       Grid, KernelRidgeOptions, NystromOptions, Targets, choices, declare, path,
                        raise_for_status)
 from .errors import DimensionMismatchError, InvalidArgumentError, LibraryNotFoundError
 from .large_scale import EmpiricalNTKRidge, NystromRidge, _empirical_solver_options, _options
@@ -78,8 +78,7 @@ _SIGNATURES = {
     "ntk_mpi_kernel_ridge_free": ([_h], None),
     "ntk_mpi_spectral_create": ([_h, c_int, _out], c_int),
     "ntk_mpi_spectral_eigenvalues": ([_h, _d], c_int),
-    "ntk_mpi_spectral_predict": ([_h, _P(Targets), c_int64, _d, _d, _h, _d, c_int64, _P(SpectralOptions), _d, _d],
-                                 c_int),
+    "ntk_mpi_spectral_predict": ([_h, _P(Targets), _P(Grid), _h, _d, c_int64, _d, _d], c_int),
     "ntk_mpi_spectral_select_ridge": ([_h, _P(Targets), c_int64, _d, c_int, _d, _i64], c_int),
     "ntk_mpi_spectral_free": ([_h], None),
     "ntk_mpi_nystrom_fit": ([c_void_p, _h, c_int64, _d, c_int64, _P(Targets), c_double, c_int64, _d, c_int64,
@@ -437,11 +436,10 @@ class SpectralSolver(_Handle):
             f, pf, ldf = _arrays.optional_matrix(f0_test, "f0_test", (m, k))
         train = np.empty((count, self.n, k))
         test = np.empty((count, m, k)) if K_test_train is not None else None
-        options = SpectralOptions(learning_rate=_scalar(learning_rate, "learning_rate"))
-        _check(mpi.ntk_mpi_spectral_predict(self._live(), ctypes.byref(targets.c), count, _arrays.pointer(times),
-                                            _arrays.pointer(ridges),
-                                            None if K_test_train is None else K_test_train._live(),
-                                            pf, ldf, ctypes.byref(options), _arrays.pointer(train),
+        points = make_grid(times, ridges, learning_rate)
+        _check(mpi.ntk_mpi_spectral_predict(self._live(), ctypes.byref(targets.c), ctypes.byref(points),
+                                            None if K_test_train is None else K_test_train._live(), pf, ldf,
+                                            _arrays.pointer(train),
                                             _arrays.NULL if test is None else _arrays.pointer(test)))
         if targets.was_vector:
             return train[:, :, 0], None if test is None else test[:, :, 0]

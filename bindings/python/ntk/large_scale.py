@@ -35,7 +35,7 @@ from ._handle import Handle
 from ._library import EmpiricalSolverOptions, NystromOptions, NystromTest, Points, call, choices, lib
 from ._progress import Callback
 from .errors import ConvergenceWarning, DimensionMismatchError, InvalidArgumentError
-from ._data import TargetData
+from ._data import TargetData, make_grid
 from .network import MLP
 from .regression import RidgeSelection
 
@@ -276,8 +276,8 @@ class NystromRidge(Handle):
         """
         t_grid, z_grid = _grid(times, ridges)
         out = np.empty((t_grid.shape[0], self.n_centers, self.n_outputs))
-        call("ntk_nystrom_path_coefficients", self._live(), t_grid.shape[0], _arrays.pointer(t_grid),
-             _arrays.pointer(z_grid), _scalar(learning_rate, "learning_rate"), _arrays.pointer(out))
+        points = make_grid(t_grid, z_grid, learning_rate)
+        call("ntk_nystrom_path_coefficients", self._live(), ctypes.byref(points), _arrays.pointer(out))
         return self._shape(out)
 
     def path(self, X=None, K_test_centers=None, f0_test=None, times=None, ridges=None, learning_rate=1.0,
@@ -306,8 +306,8 @@ class NystromRidge(Handle):
         count = t_grid.shape[0]
         out = np.empty((count, t, self.n_outputs))
         cb = Callback(progress)
-        cb.call(lib.ntk_nystrom_path, self._live(), ctypes.byref(test), count, _arrays.pointer(t_grid),
-                _arrays.pointer(z_grid), _scalar(learning_rate, "learning_rate"), _arrays.pointer(out),
+        points = make_grid(t_grid, z_grid, learning_rate)
+        cb.call(lib.ntk_nystrom_path, self._live(), ctypes.byref(test), ctypes.byref(points), _arrays.pointer(out),
                 cb.c_function, None)
         return self._shape(out)
 

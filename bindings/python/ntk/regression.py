@@ -14,9 +14,9 @@ from typing import NamedTuple
 import numpy as np
 
 from . import _arrays
-from ._data import Problem, square, test_matrix
+from ._data import Problem, make_grid, square, test_matrix
 from ._handle import Handle
-from ._library import (FeaturesRidgeOptions, KernelRidgeOptions, SpectralOptions, TestKernel, call, choices,
+from ._library import (FeaturesRidgeOptions, KernelRidgeOptions, TestKernel, call, choices,
                        lib)
 from ._progress import Callback
 from .errors import DimensionMismatchError, InvalidArgumentError
@@ -318,9 +318,8 @@ class SpectralSolver(Handle):
         count = len(times)
         train = np.empty((count, self.n, data.k))
         test = np.empty((count, data.m, data.k)) if data.test is not None else None
-        options = SpectralOptions(learning_rate=_arrays.scalar(learning_rate, "learning_rate"))
-        call("ntk_spectral_predict", handle, ctypes.byref(data.targets), count, _arrays.pointer(times),
-             _arrays.pointer(ridges), data.test_pointer(), ctypes.byref(options),
+        points = make_grid(times, ridges, learning_rate)
+        call("ntk_spectral_predict", handle, ctypes.byref(data.targets), ctypes.byref(points), data.test_pointer(),
              _arrays.pointer(train), _arrays.NULL if test is None else _arrays.pointer(test))
         return data.shape(train), data.shape(test)
 
@@ -373,9 +372,9 @@ class SpectralSolver(Handle):
         handle = self._live()
         data = Problem(self.n, Y, f0_train)
         out, pout = _arrays.output(self.n, data.k)
-        options = SpectralOptions(learning_rate=_arrays.scalar(learning_rate, "learning_rate"))
-        call("ntk_spectral_dual_coefficients", handle, ctypes.byref(data.targets), _arrays.scalar(time, "time"),
-             _arrays.scalar(ridge, "ridge"), ctypes.byref(options), pout, max(data.k, 1))
+        t, z = np.array([_arrays.scalar(time, "time")]), np.array([_arrays.scalar(ridge, "ridge")])
+        points = make_grid(t, z, learning_rate)
+        call("ntk_spectral_dual_coefficients", handle, ctypes.byref(data.targets), ctypes.byref(points), pout)
         return data.shape(out)
 
     def ridge_path(self, Y, ridges, K_test_train=None, f0_train=None, f0_test=None):
@@ -458,8 +457,8 @@ class SpectralSolver(Handle):
                 raise DimensionMismatchError(f"ridges has {len(z)} entries but times has {len(t)}")
         n_targets = _count(self.n if n_targets is None else n_targets)
         values, shrinkage, dof = np.empty((len(t), self.n)), np.empty((len(t), self.n)), np.empty(len(t))
-        call("ntk_spectral_filters", handle, len(t), _arrays.pointer(t), _arrays.pointer(z),
-             _arrays.scalar(learning_rate, "learning_rate"), int(n_targets), _arrays.pointer(values),
+        points = make_grid(t, z, learning_rate)
+        call("ntk_spectral_filters", handle, ctypes.byref(points), int(n_targets), _arrays.pointer(values),
              _arrays.pointer(shrinkage), _arrays.pointer(dof))
         return {"values": values, "shrinkage": shrinkage, "dof": dof}
 

@@ -12,7 +12,7 @@ import pytest
 
 import ntk
 from ntk import _arrays
-from ntk._library import ENUMS, Spectrum, lib
+from ntk._library import ENUMS, Grid, Spectrum, lib
 
 VALUE = ENUMS["ntk_x_filter_form"]["NTK_X_FILTER_VALUE"]
 SHRINKAGE = ENUMS["ntk_x_filter_form"]["NTK_X_FILTER_SHRINKAGE"]
@@ -68,8 +68,8 @@ def test_filter_matches_the_closed_form_and_the_spectral_solver(rng):
     eta, N = 0.7, n * k
     out = np.empty((n, len(times) * k))
     for form in (VALUE, SHRINKAGE):
-        _ok(lib.ntk_x_spectrum_filter(ctypes.byref(s), len(times), _arrays.pointer(times), _arrays.pointer(ridges),
-                                      eta, form, _arrays.pointer(out), out.shape[1]))
+        grid = Grid(len(times), _arrays.pointer(times), _arrays.pointer(ridges), eta)
+        _ok(lib.ntk_x_spectrum_filter(ctypes.byref(s), ctypes.byref(grid), form, _arrays.pointer(out), out.shape[1]))
         for j, (t, z) in enumerate(zip(times, ridges)):
             lam = w + z
             with np.errstate(divide="ignore", invalid="ignore"):
@@ -161,13 +161,18 @@ def test_errors_are_clear(rng):
     bad[0] = -1.0
     t = Spectrum(n, n, k, _arrays.pointer(bad), _arrays.pointer(P), k, 0.0)
     out = np.empty((n, k))
-    assert lib.ntk_x_spectrum_filter(ctypes.byref(t), 1, None, None, 1.0, VALUE, _arrays.pointer(out), k) == -1
+    one = Grid(1, None, None, 1.0)
+    assert lib.ntk_x_spectrum_filter(ctypes.byref(t), ctypes.byref(one), VALUE, _arrays.pointer(out), k) == -1
     assert b"ntk_x_spectrum_regularize" in lib.ntk_last_error()
     partial = Spectrum(n - 1, n, k, _arrays.pointer(w[1:].copy()), _arrays.pointer(P[1:].copy()), k, 0.5)
     inverse, scaled = np.empty((n, 1)), np.empty((n, 1))
     assert lib.ntk_x_spectrum_loo_terms(ctypes.byref(partial), 1, _arrays.pointer(np.ones(1)),
                                         _arrays.pointer(inverse), 1, _arrays.pointer(scaled), 1) == -1
     assert b"full spectrum" in lib.ntk_last_error()
-    assert lib.ntk_x_spectrum_filter(ctypes.byref(s), 1, None, None, 1.0, 5, _arrays.pointer(out), k) == -1
-    assert lib.ntk_x_spectrum_filter(ctypes.byref(s), 1, None, None, 0.0, VALUE, _arrays.pointer(out), k) == -1
-    assert lib.ntk_x_spectrum_filter(ctypes.byref(s), 1, None, None, 1.0, VALUE, _arrays.pointer(out), 0) == -1
+    assert lib.ntk_x_spectrum_filter(ctypes.byref(s), ctypes.byref(one), 5, _arrays.pointer(out), k) == -1
+    assert lib.ntk_x_spectrum_filter(ctypes.byref(s), ctypes.byref(Grid(1, None, None, 0.0)), VALUE,
+                                     _arrays.pointer(out), k) == -1
+    assert b"learning rate must be > 0" in lib.ntk_last_error()
+    assert lib.ntk_x_spectrum_filter(ctypes.byref(s), ctypes.byref(one), VALUE, _arrays.pointer(out), 0) == -1
+    assert lib.ntk_x_spectrum_filter(ctypes.byref(s), None, VALUE, _arrays.pointer(out), k) == -1
+    assert b"grid is NULL" in lib.ntk_last_error()

@@ -98,16 +98,19 @@ public final class SpectralSolver: @unchecked Sendable {
         let count = times.count, m = test?.rows ?? 0
         var train = [Double](repeating: 0, count: count * n * k)
         var testOut = [Double](repeating: 0, count: count * m * k)
-        var options = ntk_spectral_options()
-        ntk_spectral_options_init(&options)
-        options.learning_rate = learningRate
         try withTargets(y, k, f0) { targets in
-            try (f0Test ?? []).withUnsafeBufferPointer { pf in
-                try testOut.withUnsafeMutableBufferPointer { pt in
-                    try checkMPI(ntk_mpi_spectral_predict(handle, targets, Int64(count), times, ridges, test?.handle,
-                                                          f0Test == nil ? nil : pf.baseAddress, Int64(max(k, 1)),
-                                                          &options,
-                                                          &train, test == nil ? nil : pt.baseAddress))
+            try times.withUnsafeBufferPointer { pTimes in
+                try ridges.withUnsafeBufferPointer { pRidges in
+                    var grid = ntk_grid(count: Int64(count), times: pTimes.baseAddress, ridges: pRidges.baseAddress,
+                                        learning_rate: learningRate)
+                    try (f0Test ?? []).withUnsafeBufferPointer { pf in
+                        try testOut.withUnsafeMutableBufferPointer { pt in
+                            try checkMPI(ntk_mpi_spectral_predict(handle, targets, &grid, test?.handle,
+                                                                  f0Test == nil ? nil : pf.baseAddress,
+                                                                  Int64(max(k, 1)), &train,
+                                                                  test == nil ? nil : pt.baseAddress))
+                        }
+                    }
                 }
             }
         }

@@ -76,9 +76,6 @@ do {
     var spectral: OpaquePointer?
     ntk_spectral_create(Int64(n), theta, Int64(n), NTK_NEGATIVE_CLAMP, nil, nil, &spectral)
     var sTrain = [Double](repeating: 0, count: 4 * n * k), sTest = [Double](repeating: 0, count: 4 * m * k)
-    var options = ntk_spectral_options()
-    ntk_spectral_options_init(&options)
-    options.learning_rate = 30
     var sScores = [Double](repeating: 0, count: 4)
     var sBest: Int64 = -1
     let grid4 = [1e-4, 1e-3, 1e-2, 1e-1]
@@ -86,7 +83,13 @@ do {
         var targets = ntk_targets(k: Int64(k), Y: py.baseAddress, ldy: Int64(k), f0: nil, ldf0: 1)
         thetaTest.withUnsafeBufferPointer { pt in
             var test = ntk_test_kernel(m: Int64(m), K_test_train: pt.baseAddress, ldk: Int64(n), f0: nil, ldf0: 1)
-            ntk_spectral_predict(spectral, &targets, 4, times, ridges, &test, &options, &sTrain, &sTest)
+            times.withUnsafeBufferPointer { pTimes in
+                ridges.withUnsafeBufferPointer { pRidges in
+                    var grid = ntk_grid(count: 4, times: pTimes.baseAddress, ridges: pRidges.baseAddress,
+                                        learning_rate: 30)
+                    ntk_spectral_predict(spectral, &targets, &grid, &test, &sTrain, &sTest)
+                }
+            }
         }
         ntk_spectral_select_ridge(spectral, &targets, 4, grid4, NTK_CRITERION_GCV, &sScores, &sBest)
     }
