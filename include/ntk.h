@@ -10,6 +10,7 @@
  * -------------------------------------------------
  *   n        training points (rows of X, Y, K_train)       m     test points (rows of K_test_train)
  *   k        outputs of a network / columns of Y           d     input dimension (columns of X)
+ *   c        centres C of a Nystrom model (c x d)          t     training time (times[] of a grid)
  *   p        parameters (Jacobian columns) or features     nrhs  right-hand sides of a solve
  *   n1, n2   rows of the two input sets X1, X2 of a kernel K(X1, X2)
  *   count    entries of a grid (times, ridges) or of a flat array
@@ -170,7 +171,7 @@ typedef int (*ntk_progress_fn)(void *user, double fraction);
  * count doubles by their elementwise sum over all processes (MPI_Allreduce with MPI_SUM does
  * this; libntk_mpi, include/ntk_mpi.h, supplies it). Every process then holds the model fitted
  * on all the rows, with n the total. What is summed: for Nystrom, n, K_nm^T K_nm and
- * K_nm^T (Y - f0) (one reduction, direct solver) or one m x k product per CG iteration; for the
+ * K_nm^T (Y - f0) (one reduction, direct solver) or one c x k product per CG iteration; for the
  * matrix-free empirical NTK, J^T v (P parameters x k) and the CG dot products per iteration.
  * The centres must be the same points on every process. A non-zero return stops the call
  * with NTK_ERR_CANCELLED ("the data partition's reduction failed"). NULL: no partition.
@@ -877,32 +878,33 @@ int ntk_infinite_width_diagonal(const ntk_mlp *mlp, int64_t n, const double *X, 
 /* ---------------------------------------------------------------------------------------
  * Large scale: Nystrom kernel ridge regression and Falkon
  *
- * Kernel ridge regression restricted to m centres C among the n training points, never
- * forming an n x n matrix. With K_nm = K(X, C), K_mm = K(C, C) = L L^T, R = Y - f0 and the
+ * Kernel ridge regression restricted to c centres C (c x d) among the n training points,
+ * never forming an n x n matrix. With K_nm = K(X, C) (n x c; the literature's names are kept
+ * for the kernels), K_mm = K(C, C) = L L^T (c x c), R = Y - f0 and the
  * absolute ridge z, the model is f(x) = f0(x) + K(x, C) beta with
  *     (K_nm^T K_nm + z K_mm) beta = K_nm^T R,
  * kernel ridge with the Nystrom kernel K~ = K_nm K_mm^-1 K_nm^T (all n points as centres:
- * exactly dense kernel ridge). Memory O(n d + m^2); time n m kernel entries plus:
- *   NTK_NYSTROM_DIRECT  one pass forming K_nm^T K_nm (n m^2 flops, DSYRK) and one m x m
+ * exactly dense kernel ridge). Memory O(n d + c^2); time n c kernel entries plus:
+ *   NTK_NYSTROM_DIRECT  one pass forming K_nm^T K_nm (n c^2 flops, DSYRK) and one c x c
  *                       eigendecomposition of L^-1 K_nm^T K_nm L^-T: then every ridge, GCV
- *                       score and gradient-flow time (eq. 22 with K~) costs O(m^2 k) more,
+ *                       score and gradient-flow time (eq. 22 with K~) costs O(c^2 k) more,
  *                       with no further pass over the data (ntk_nystrom_path, _select_ridge).
- *   NTK_NYSTROM_CG      Falkon: conjugate gradients preconditioned with the m x m Cholesky
- *                       factors of K_mm and (n/m) L^T L + z I; each iteration applies K_nm
- *                       and its transpose (4 n m k flops), from a cache of K_nm when it fits
+ *   NTK_NYSTROM_CG      Falkon: conjugate gradients preconditioned with the c x c Cholesky
+ *                       factors of K_mm and (n/c) L^T L + z I; each iteration applies K_nm
+ *                       and its transpose (4 n c k flops), from a cache of K_nm when it fits
  *                       the memory budget, else recomputing its blocks. One ridge per fit.
  * The kernel is the infinite-width NTK or NNGP of an MLP architecture (computed block by
  * block), or one the caller computed (ntk_nystrom_fit_kernel: K_nm and K_mm given).
  * ------------------------------------------------------------------------------------- */
 
-/* How the m centres are chosen among the n training points. */
+/* How the c centres are chosen among the n training points. */
 typedef enum ntk_center_selection {
-    NTK_CENTERS_UNIFORM = 0,          /* m distinct points uniformly at random (seeded) */
+    NTK_CENTERS_UNIFORM = 0,          /* c distinct points uniformly at random (seeded) */
     NTK_CENTERS_PIVOTED_CHOLESKY = 1  /* greedy pivoted Cholesky of the kernel on a pool of
-                                         max(4m, 8192) uniform points (all when n is smaller):
+                                         max(4c, 8192) uniform points (all when n is smaller):
                                          spread-out centres, never near-duplicates; costs
-                                         pool x m kernel entries and O(pool m^2) flops; may stop
-                                         with fewer than m centres if the kernel's rank is lower */
+                                         pool x c kernel entries and O(pool c^2) flops; may stop
+                                         with fewer than c centres if the kernel's rank is lower */
 } ntk_center_selection;
 
 /* How the Nystrom system is solved (see above). */
@@ -952,32 +954,32 @@ typedef struct ntk_nystrom ntk_nystrom;
  * Errors: INVALID_ARGUMENT (NULL, ld, enums, n_centers, ridge, tol <= 0, max_iter < 1,
  * memory_limit < 0), DIMENSION_MISMATCH, NON_FINITE, NOT_POSITIVE_DEFINITE (K(C, C) singular
  * even with jitter), NUMERICAL, OUT_OF_MEMORY (before any work when the budget is too small
- * for the m x m matrices), TOO_LARGE, CANCELLED. */
+ * for the c x c matrices), TOO_LARGE, CANCELLED. */
 int ntk_nystrom_fit(const ntk_mlp *mlp, int64_t n, const double *X, int64_t ldx,
                     const ntk_targets *targets, double ridge, int64_t n_centers,
                     const ntk_nystrom_options *options, ntk_nystrom **out);
 
-/* Fits as ntk_nystrom_fit on the caller's m centre points C (m x d, leading dimension ldc;
+/* Fits as ntk_nystrom_fit on the caller's c centre points C (c x d, leading dimension ldc;
  * any points, not necessarily rows of X), e.g. the same centres on every process of a data
  * partition. ntk_nystrom_centers then fails (the centres have no indices).
- * Errors: as ntk_nystrom_fit (INVALID_ARGUMENT for m < 1). */
+ * Errors: as ntk_nystrom_fit (INVALID_ARGUMENT for c < 1). */
 int ntk_nystrom_fit_centers(const ntk_mlp *mlp, int64_t n, const double *X, int64_t ldx,
-                            const ntk_targets *targets, double ridge, int64_t m,
+                            const ntk_targets *targets, double ridge, int64_t c,
                             const double *C, int64_t ldc,
                             const ntk_nystrom_options *options, ntk_nystrom **out);
 
-/* Fits on a kernel the caller computed: K_nm = K(X, C) (n x m) and K_mm = K(C, C) (m x m,
+/* Fits on a kernel the caller computed: K_nm = K(X, C) (n x c) and K_mm = K(C, C) (c x c,
  * symmetric). Predictions then take K(X_test, C) (test->K_test_centers). Errors: as
  * ntk_nystrom_fit. */
-int ntk_nystrom_fit_kernel(int64_t n, int64_t m, const double *K_nm, int64_t ld_nm,
+int ntk_nystrom_fit_kernel(int64_t n, int64_t c, const double *K_nm, int64_t ld_nm,
                            const double *K_mm, int64_t ld_mm, const ntk_targets *targets, double ridge,
                            const ntk_nystrom_options *options, ntk_nystrom **out);
 
-/* t test points: their rows X (t x d) for a model fitted on points, or their kernel against
- * the centres K_test_centers (t x m) for one fitted on a kernel (the other NULL), and the
- * offsets f0 (t x k; NULL means 0). A plain descriptor, fixed for 1.x. */
+/* m test points: their rows X (m x d) for a model fitted on points, or their kernel against
+ * the centres K_test_centers (m x c) for one fitted on a kernel (the other NULL), and the
+ * offsets f0 (m x k; NULL means 0). A plain descriptor, fixed for 1.x. */
 typedef struct ntk_nystrom_test {
-    int64_t t;
+    int64_t m;
     const double *X;
     int64_t ldx;
     const double *K_test_centers;
@@ -986,7 +988,7 @@ typedef struct ntk_nystrom_test {
     int64_t ldf0;
 } ntk_nystrom_test;
 
-/* Predictions f0 + K(x, C) beta of the fitted ridge, t x k into pred (leading dimension ldp).
+/* Predictions f0 + K(x, C) beta of the fitted ridge, m x k into pred (leading dimension ldp).
  * Training-set predictions: pass the training points as the test set (another pass over
  * them). progress may be NULL. Errors: INVALID_ARGUMENT (NULL, ld, X for a kernel-fitted model
  * or the reverse), DIMENSION_MISMATCH, NON_FINITE, NUMERICAL, OUT_OF_MEMORY, TOO_LARGE,
@@ -996,20 +998,20 @@ int ntk_nystrom_predict(const ntk_nystrom *model, const ntk_nystrom_test *test,
 
 /* Predictions for every point of the grid (see ntk_grid): gradient flow with the Nystrom kernel
  * up to time t (t = INFINITY: kernel ridge with that ridge), N = n k, as ntk_spectral_predict
- * with K~ in place of K. Output contiguous count x t x k. One pass over the test points for the
+ * with K~ in place of K. Output contiguous count x m x k. One pass over the test points for the
  * whole grid. NTK_NYSTROM_DIRECT models only.
  * Errors: as ntk_nystrom_predict; INVALID_ARGUMENT (a CG model, times < 0, ridges < 0, eta). */
 int ntk_nystrom_path(const ntk_nystrom *model, const ntk_nystrom_test *test, const ntk_grid *grid,
                      double *pred, ntk_progress_fn progress, void *progress_user);
 
-/* The coefficients beta of every grid point of ntk_nystrom_path, contiguous count x m x k:
+/* The coefficients beta of every grid point of ntk_nystrom_path, contiguous count x c x k:
  * predictions are f0(x) + K(x, C) beta_i. NTK_NYSTROM_DIRECT models only.
  * Errors: INVALID_ARGUMENT (NULL, a CG model, times < 0, ridges < 0, eta), TOO_LARGE. */
 int ntk_nystrom_path_coefficients(const ntk_nystrom *model, const ntk_grid *grid, double *coef);
 
 /* GCV scores (as ntk_spectral_select_ridge with NTK_CRITERION_GCV, for K~) of each of
  * ridges[count] (>= 0) into scores, and the index of the smallest into *best (may be NULL).
- * O(m k) per ridge, no pass over the data. NTK_NYSTROM_DIRECT models only.
+ * O(c k) per ridge, no pass over the data. NTK_NYSTROM_DIRECT models only.
  * Errors: INVALID_ARGUMENT (NULL, a CG model, empty grid, ridges < 0), NON_FINITE,
  * NUMERICAL (no finite score). */
 int ntk_nystrom_select_ridge(const ntk_nystrom *model, int64_t count, const double *ridges,
@@ -1017,21 +1019,21 @@ int ntk_nystrom_select_ridge(const ntk_nystrom *model, int64_t count, const doub
 
 /* Sizes and diagnostics; every out-pointer may be NULL. iterations: CG iterations run (0 for
  * DIRECT); residual: the last relative residual (0 for DIRECT); converged: 1 or 0; jitter: the
- * diagonal added to K_mm (0 if none); m may be < n_centers with pivoted Cholesky. */
-int ntk_nystrom_info(const ntk_nystrom *model, int64_t *n, int64_t *m, int64_t *k,
+ * diagonal added to K_mm (0 if none); c may be < n_centers with pivoted Cholesky. */
+int ntk_nystrom_info(const ntk_nystrom *model, int64_t *n, int64_t *c, int64_t *k,
                      int64_t *iterations, double *residual, int *converged, double *jitter);
 
 /* The CG residual after each iteration (iterations doubles; see _info). */
 int ntk_nystrom_residuals(const ntk_nystrom *model, double *history);
 
-/* The indices of the centres among the training points (m int64s, in the order chosen).
+/* The indices of the centres among the training points (c int64s, in the order chosen).
  * INVALID_ARGUMENT for a model fitted on a kernel (its centres are the caller's). */
 int ntk_nystrom_centers(const ntk_nystrom *model, int64_t *indices);
 
-/* beta (m x k) into coef (leading dimension ldc). */
+/* beta (c x k) into coef (leading dimension ldc). */
 int ntk_nystrom_coefficients(const ntk_nystrom *model, double *coef, int64_t ldc);
 
-/* The m eigenvalues of L^-1 K_nm^T K_nm L^-T (the non-zero spectrum of K~), ascending.
+/* The c eigenvalues of L^-1 K_nm^T K_nm L^-T (the non-zero spectrum of K~), ascending.
  * NTK_NYSTROM_DIRECT models only. */
 int ntk_nystrom_eigenvalues(const ntk_nystrom *model, double *w);
 

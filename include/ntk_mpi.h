@@ -235,12 +235,12 @@ void ntk_mpi_spectral_free(ntk_mpi_spectral *solver);
  * ------------------------------------------------------------------------------------- */
 
 /* Nystrom / Falkon (options->solver) on the rows X (n x d, this rank's) with targets
- * (n x k, this rank's) and m centres C (m x d, leading dimension ldc, replicated); C NULL:
- * m centres drawn uniformly from all the rows with options->seed (the same on every rank).
+ * (n x k, this rank's) and c centres C (c x d, leading dimension ldc, replicated); C NULL:
+ * c centres drawn uniformly from all the rows with options->seed (the same on every rank).
  * options->centers (selection) and options->reduce are not used. options may be NULL.
- * Errors: as ntk_nystrom_fit_centers, agreed; INVALID_ARGUMENT when m exceeds the total rows. */
+ * Errors: as ntk_nystrom_fit_centers, agreed; INVALID_ARGUMENT when c exceeds the total rows. */
 int ntk_mpi_nystrom_fit(MPI_Comm comm, const ntk_mlp *mlp, int64_t n, const double *X, int64_t ldx,
-                        const ntk_targets *targets, double ridge, int64_t m, const double *C, int64_t ldc,
+                        const ntk_targets *targets, double ridge, int64_t c, const double *C, int64_t ldc,
                         const ntk_nystrom_options *options, ntk_nystrom **out);
 
 /* Matrix-free empirical NTK kernel ridge (plain CG: options->preconditioner_rank must be 0;

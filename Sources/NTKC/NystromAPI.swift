@@ -101,8 +101,8 @@ public func ntk_nystrom_fit(_ mlp: OpaquePointer?, _ n: Int64, _ x: UnsafePointe
 
 @_cdecl("ntk_nystrom_fit_centers")
 public func ntk_nystrom_fit_centers(_ mlp: OpaquePointer?, _ n: Int64, _ x: UnsafePointer<Double>?, _ ldx: Int64,
-                                    _ targets: UnsafePointer<ntk_targets>?, _ ridge: Double, _ m: Int64,
-                                    _ c: UnsafePointer<Double>?, _ ldc: Int64,
+                                    _ targets: UnsafePointer<ntk_targets>?, _ ridge: Double, _ c: Int64,
+                                    _ centers: UnsafePointer<Double>?, _ ldc: Int64,
                                     _ optionsIn: UnsafePointer<ntk_nystrom_options>?,
                                     _ out: UnsafeMutablePointer<OpaquePointer?>?) -> Int32 {
     out?.pointee = nil
@@ -110,12 +110,12 @@ public func ntk_nystrom_fit_centers(_ mlp: OpaquePointer?, _ n: Int64, _ x: Unsa
         let out = try required(out, "out")
         let a = try HandleRegistry.shared.lookup(mlp, as: MLP.self, "mlp").architecture
         let o = try options(optionsIn, defaults: nystromDefaults, "options")
-        let n = try size(n, "n"), m = try size(m, "m")
-        guard m >= 1 else { throw NTKError(.invalidArgument, "m (the number of centres) must be >= 1, got \(m)") }
+        let n = try size(n, "n"), c = try size(c, "c")
+        guard c >= 1 else { throw NTKError(.invalidArgument, "c (the number of centres) must be >= 1, got \(c)") }
         let model = try NystromRidge.fit(kernel: try nystromKernel(a, o),
                                          x: try input(x, n, a.inputDimension, ld: ldx, "X"),
                                          targets: try NTKC.targets(targets, rows: n), ridge: ridge,
-                                         centers: try input(c, m, a.inputDimension, ld: ldc, "C"),
+                                         centers: try input(centers, c, a.inputDimension, ld: ldc, "C"),
                                          options: try nystromOptions(o),
                                          progress: progress(o.progress, o.progress_user))
         out.pointee = HandleRegistry.shared.register(model)
@@ -123,7 +123,7 @@ public func ntk_nystrom_fit_centers(_ mlp: OpaquePointer?, _ n: Int64, _ x: Unsa
 }
 
 @_cdecl("ntk_nystrom_fit_kernel")
-public func ntk_nystrom_fit_kernel(_ n: Int64, _ m: Int64, _ knm: UnsafePointer<Double>?, _ ldnm: Int64,
+public func ntk_nystrom_fit_kernel(_ n: Int64, _ c: Int64, _ knm: UnsafePointer<Double>?, _ ldnm: Int64,
                                    _ kmm: UnsafePointer<Double>?, _ ldmm: Int64, _ targets: UnsafePointer<ntk_targets>?,
                                    _ ridge: Double, _ optionsIn: UnsafePointer<ntk_nystrom_options>?,
                                    _ out: UnsafeMutablePointer<OpaquePointer?>?) -> Int32 {
@@ -131,12 +131,12 @@ public func ntk_nystrom_fit_kernel(_ n: Int64, _ m: Int64, _ knm: UnsafePointer<
     return boundary("ntk_nystrom_fit_kernel") {
         let out = try required(out, "out")
         let o = try options(optionsIn, defaults: nystromDefaults, "options")
-        let (n, m) = (try size(n, "n"), try size(m, "m"))
-        guard m >= 1, m <= n else {
-            throw NTKError(.invalidArgument, "m (the number of centres) must be in 1...n = \(n), got \(m)")
+        let (n, c) = (try size(n, "n"), try size(c, "c"))
+        guard c >= 1, c <= n else {
+            throw NTKError(.invalidArgument, "c (the number of centres) must be in 1...n = \(n), got \(c)")
         }
-        let cross = try StoredCrossKernel(try input(knm, n, m, ld: ldnm, "K_nm"))
-        let model = try NystromRidge(cross: cross, kCenters: try input(kmm, m, m, ld: ldmm, "K_mm"),
+        let cross = try StoredCrossKernel(try input(knm, n, c, ld: ldnm, "K_nm"))
+        let model = try NystromRidge(cross: cross, kCenters: try input(kmm, c, c, ld: ldmm, "K_mm"),
                                      targets: try NTKC.targets(targets, rows: n), ridge: ridge,
                                      options: try nystromOptions(o),
                                      progress: progress(o.progress, o.progress_user))
@@ -147,7 +147,7 @@ public func ntk_nystrom_fit_kernel(_ n: Int64, _ m: Int64, _ knm: UnsafePointer<
 /// The test set of a Nyström call as the core's cross-kernel and offsets.
 func nystromTest(_ p: UnsafePointer<ntk_nystrom_test>?, _ model: NystromRidge) throws -> (CrossKernel, MatrixView?) {
     let t = try required(p, "test")
-    let rows = try size(t.t, "test->t")
+    let rows = try size(t.m, "test->m")
     let offsets = try optionalInput(t.f0, rows, model.outputs, ld: t.ldf0, "test->f0")
     switch (t.X, t.K_test_centers) {
     case (let x?, nil):
@@ -228,14 +228,14 @@ public func ntk_nystrom_select_ridge(_ model: OpaquePointer?, _ count: Int64, _ 
 
 @_cdecl("ntk_nystrom_info")
 public func ntk_nystrom_info(_ model: OpaquePointer?, _ n: UnsafeMutablePointer<Int64>?,
-                             _ m: UnsafeMutablePointer<Int64>?,
+                             _ c: UnsafeMutablePointer<Int64>?,
                              _ k: UnsafeMutablePointer<Int64>?, _ iterations: UnsafeMutablePointer<Int64>?,
                              _ residual: UnsafeMutablePointer<Double>?, _ converged: UnsafeMutablePointer<Int32>?,
                              _ jitter: UnsafeMutablePointer<Double>?) -> Int32 {
     boundary("ntk_nystrom_info") {
         let model = try HandleRegistry.shared.lookup(model, as: NystromRidge.self, "model")
         n?.pointee = Int64(model.n)
-        m?.pointee = Int64(model.centerCount)
+        c?.pointee = Int64(model.centerCount)
         k?.pointee = Int64(model.outputs)
         iterations?.pointee = Int64(model.iterations)
         residual?.pointee = model.residuals.last ?? 0

@@ -112,7 +112,7 @@ static void sample_indices(int64_t total, int64_t m, uint64_t seed, int64_t *out
 }
 
 int ntk_mpi_nystrom_fit(MPI_Comm comm, const ntk_mlp *mlp, int64_t n, const double *X, int64_t ldx,
-                        const ntk_targets *targets, double ridge, int64_t m, const double *C, int64_t ldc,
+                        const ntk_targets *targets, double ridge, int64_t c, const double *C, int64_t ldc,
                         const ntk_nystrom_options *options, ntk_nystrom **out) {
     ntk_mpi_call call;
     if (out) *out = NULL;
@@ -125,17 +125,17 @@ int ntk_mpi_nystrom_fit(MPI_Comm comm, const ntk_mlp *mlp, int64_t n, const doub
     copy_options(&call, &o, sizeof o, options);
     int64_t d = 0, k = 0, total = 0;
     if (common_checks(&call, mlp, 0, n, X, ldx, targets, ridge, &d, &k, &total) != NTK_OK) return call_finish(&call);
-    if (m < 1 || m > total) call_fail(&call, NTK_ERR_INVALID_ARGUMENT,
-                                      "m (the number of centres) must be in 1...%lld (all the rows), got %lld",
-                                      (long long)total, (long long)m);
+    if (c < 1 || c > total) call_fail(&call, NTK_ERR_INVALID_ARGUMENT,
+                                      "c (the number of centres) must be in 1...%lld (all the rows), got %lld",
+                                      (long long)total, (long long)c);
     if (C != NULL && ldc < d) call_fail(&call, NTK_ERR_INVALID_ARGUMENT, "ldc is %lld, must be >= d = %lld",
                                         (long long)ldc, (long long)d);
-    double settings[10] = {(double)m, (double)o.solver, (double)o.kernel, (double)o.preconditioned, (double)o.seed,
+    double settings[10] = {(double)c, (double)o.solver, (double)o.kernel, (double)o.preconditioned, (double)o.seed,
                            o.tol,
                            (double)o.max_iter, (double)o.quadrature_points, (double)(C != NULL), 0};
     double fp[2] = {0, 0};
-    if (C != NULL && call.status == NTK_OK && m > 0) { fingerprint(C, m, d, ldc, fp); settings[9] = fp[0] + fp[1]; }
-    static const char *const names[] = {"m", "options->solver", "options->kernel", "options->preconditioned",
+    if (C != NULL && call.status == NTK_OK && c > 0) { fingerprint(C, c, d, ldc, fp); settings[9] = fp[0] + fp[1]; }
+    static const char *const names[] = {"c", "options->solver", "options->kernel", "options->preconditioned",
                                         "options->seed",
                                         "options->tol", "options->max_iter", "options->quadrature_points",
                                         "whether C is given", "the centres C (a checksum)"};
@@ -145,18 +145,18 @@ int ntk_mpi_nystrom_fit(MPI_Comm comm, const ntk_mlp *mlp, int64_t n, const doub
     if (C == NULL) {
         /* Uniform centres among all the rows: each rank contributes the chosen rows it holds. */
         int64_t width = d > 0 ? d : 1, first = 0, mine = n;
-        int64_t *index = call_alloc(&call, m, sizeof(int64_t), "the centre indices");
-        centers = call_alloc(&call, m * width, sizeof(double), "the centres");
+        int64_t *index = call_alloc(&call, c, sizeof(int64_t), "the centre indices");
+        centers = call_alloc(&call, c * width, sizeof(double), "the centres");
         if (call_agree(&call) != NTK_OK) { free(index); free(centers); return call_finish(&call); }
         MPI_Exscan(&mine, &first, 1, MPI_INT64_T, MPI_SUM, comm);
         if (call.rank == 0) first = 0;
-        sample_indices(total, m, o.seed, index);
-        for (int64_t c = 0; c < m; c++) {
-            if (index[c] >= first && index[c] < first + n) memcpy(centers + c * width, X + (index[c] - first) * ldx,
+        sample_indices(total, c, o.seed, index);
+        for (int64_t j = 0; j < c; j++) {
+            if (index[j] >= first && index[j] < first + n) memcpy(centers + j * width, X + (index[j] - first) * ldx,
                                                                   sizeof(double) * (size_t)d);
         }
         free(index);
-        if (sum_doubles(comm, centers, m * width) != 0) call_fail(&call, NTK_ERR_INTERNAL, "MPI_Allreduce failed");
+        if (sum_doubles(comm, centers, c * width) != 0) call_fail(&call, NTK_ERR_INTERNAL, "MPI_Allreduce failed");
         if (call_agree(&call) != NTK_OK) { free(centers); return call_finish(&call); }
         ldcenters = width;
     }
@@ -164,7 +164,7 @@ int ntk_mpi_nystrom_fit(MPI_Comm comm, const ntk_mlp *mlp, int64_t n, const doub
     o.reduce = reduce_sum;
     o.reduce_user = &r;
     ntk_nystrom *model = NULL;
-    int status = ntk_nystrom_fit_centers(mlp, n, X, ldx, targets, ridge, m, C ? C : centers, ldcenters, &o, &model);
+    int status = ntk_nystrom_fit_centers(mlp, n, X, ldx, targets, ridge, c, C ? C : centers, ldcenters, &o, &model);
     free(centers);
     if (settle(&call, &r, status) != NTK_OK) { ntk_nystrom_free(model); return call_finish(&call); }
     *out = model;

@@ -172,9 +172,9 @@ class NystromOptions(_Options):
 
 
 class NystromTest(ctypes.Structure):
-    """``ntk_nystrom_test``: test points X (t x d) or their kernel against the centres (t x m),
+    """``ntk_nystrom_test``: test points X (m x d) or their kernel against the centres (m x c),
     and offsets f0 (NULL: 0)."""
-    _fields_ = [("t", c_int64), ("X", POINTER(c_double)), ("ldx", c_int64), ("K_test_centers", POINTER(c_double)),
+    _fields_ = [("m", c_int64), ("X", POINTER(c_double)), ("ldx", c_int64), ("K_test_centers", POINTER(c_double)),
                 ("ldk", c_int64), ("f0", POINTER(c_double)), ("ldf0", c_int64)]
 
 

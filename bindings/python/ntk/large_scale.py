@@ -1,20 +1,20 @@
 """Kernel regression beyond the dense ceiling: Nyström kernel ridge regression and Falkon, and the
 matrix-free empirical NTK (conjugate gradients, Lanczos gradient flow).
 
-The model is kernel ridge regression restricted to ``m`` centres ``C`` among the ``n`` training
+The model is kernel ridge regression restricted to ``c`` centres ``C`` among the ``n`` training
 points (docs/equations.md, "Nyström and Falkon")::
 
     f(x) = f0(x) + K(x, C) beta,    (K_nm^T K_nm + z K_mm) beta = K_nm^T (Y - f0)
 
 with ``K_nm = K(X, C)``, ``K_mm = K(C, C)`` and the absolute ridge ``z``: kernel ridge with the
 Nyström kernel ``K~ = K_nm K_mm^-1 K_mn``, which with all points as centres is exactly dense
-kernel ridge. Nothing of size n x n is ever formed: memory is O(n d + m^2), and the kernel rows
+kernel ridge. Nothing of size n x n is ever formed: memory is O(n d + c^2), and the kernel rows
 are computed block by block within the memory budget (:func:`ntk.set_memory_budget`).
 
 Solvers:
 
-- ``"direct"`` (default): one pass over the data forms ``K_nm^T K_nm`` (n m^2 flops), then one
-  m x m eigendecomposition; afterwards every ridge, GCV score and gradient-flow time is cheap
+- ``"direct"`` (default): one pass over the data forms ``K_nm^T K_nm`` (n c^2 flops), then one
+  c x c eigendecomposition; afterwards every ridge, GCV score and gradient-flow time is cheap
   (:meth:`NystromRidge.path`, :meth:`NystromRidge.select_ridge`).
 - ``"cg"``: Falkon, conjugate gradients with Falkon's preconditioner; each iteration applies
   ``K_nm`` twice (cached when it fits the budget). One ridge per fit.
@@ -78,7 +78,7 @@ class NystromRidge(Handle):
     f0_train : array_like, (n, k), optional
         Offsets (outputs at initialisation, or of a trained network for boosting).
     kernel : "ntk" (default) or "nngp"
-    centers : "uniform" (default), "pivoted_cholesky", or an array (m, d) of centre points
+    centers : "uniform" (default), "pivoted_cholesky", or an array (c, d) of centre points
         Uniform sampling, or greedy pivoted Cholesky on a pool of max(4m, 8192) points (spread
         out, never near-duplicates; costs pool x m kernel entries), or your own points (any
         points, not necessarily rows of X; ``n_centers`` must then be m or None).
@@ -105,9 +105,9 @@ class NystromRidge(Handle):
     solver : str
     centers : numpy.ndarray of int or None
         Indices into X, in the order chosen; None for centre points you gave.
-    coef_ : numpy.ndarray, (m, k)
+    coef_ : numpy.ndarray, (c, k)
         beta: predictions are ``f0(x) + K(x, C) @ beta``.
-    eigenvalues : numpy.ndarray, (m,) or None
+    eigenvalues : numpy.ndarray, (c,) or None
         The Nyström kernel's non-trivial spectrum (direct solver only).
     iterations : int
     residuals : numpy.ndarray, (iterations,)
@@ -149,9 +149,9 @@ class NystromRidge(Handle):
 
         Parameters
         ----------
-        K_nm : array_like, (n, m)
+        K_nm : array_like, (n, c)
             ``K(X, C)``, the kernel between the training points and the centres.
-        K_mm : array_like, (m, m)
+        K_mm : array_like, (c, c)
             ``K(C, C)``, symmetric positive semi-definite.
         Y, ridge, f0_train, solver, tol, max_iter, preconditioned, memory_limit, progress
             As the class.
@@ -241,17 +241,17 @@ class NystromRidge(Handle):
 
         Parameters
         ----------
-        X : array_like, (t, d), optional
+        X : array_like, (m, d), optional
             Test points (models fitted on points); the training points give training predictions
             (one more pass over them).
-        K_test_centers : array_like, (t, m), optional
+        K_test_centers : array_like, (m, c), optional
             Their kernel against the centres instead (models fitted by :meth:`from_kernel`).
-        f0_test : array_like, (t, k) or (t,), optional
+        f0_test : array_like, (m, k) or (m,), optional
         progress : True or callable, optional
 
         Returns
         -------
-        numpy.ndarray, (t, k) — or (t,) for a 1-D Y
+        numpy.ndarray, (m, k) — or (m,) for a 1-D Y
         """
         test, t, _keep = self._test(X, K_test_centers, f0_test)
         out = np.empty((t, self.n_outputs))
@@ -271,7 +271,7 @@ class NystromRidge(Handle):
 
         Returns
         -------
-        numpy.ndarray, (count, m, k) — or (count, m) for a 1-D Y
+        numpy.ndarray, (count, c, k) — or (count, c) for a 1-D Y
             Predictions are ``f0(x) + K(x, C) @ beta``.
         """
         t_grid, z_grid = _grid(times, ridges)
@@ -299,7 +299,7 @@ class NystromRidge(Handle):
 
         Returns
         -------
-        numpy.ndarray, (count, t, k) — or (count, t) for a 1-D Y
+        numpy.ndarray, (count, m, k) — or (count, m) for a 1-D Y
         """
         t_grid, z_grid = _grid(times, ridges)
         test, t, _keep = self._test(X, K_test_centers, f0_test)
@@ -354,11 +354,11 @@ def nystrom_ridge(net, X, Y, X_test, ridge, n_centers, **options):
     ----------
     net, X, Y, ridge, n_centers, **options
         As :class:`NystromRidge`.
-    X_test : array_like, (t, d)
+    X_test : array_like, (m, d)
 
     Returns
     -------
-    numpy.ndarray, (t, k) — or (t,) for a 1-D Y
+    numpy.ndarray, (m, k) — or (m,) for a 1-D Y
     """
     with NystromRidge(net, X, Y, ridge, n_centers, **options) as model:
         return model.predict(X_test)
