@@ -138,10 +138,10 @@ public final class NystromModel: @unchecked Sendable {
     let handle: OpaquePointer
     public let inputDimension: Int, outputs: Int
 
-    /// Fits on this rank's rows `x` (n × d) and `y` (n × k); `centers` (m × d) replicated, or
-    /// nil for `m` centres drawn uniformly from all the rows. Collective.
+    /// Fits on this rank's rows `x` (n × d) and `y` (n × k); `centers` (c × d) replicated, or
+    /// nil for `c` centres drawn uniformly from all the rows. Collective.
     public init(communicator: Communicator = .world, network: Network, x: [Double], y: [Double], ridge: Double,
-                m: Int, centers: [Double]? = nil, conjugateGradient: Bool = false, tolerance: Double = 1e-8,
+                c: Int, centers: [Double]? = nil, conjugateGradient: Bool = false, tolerance: Double = 1e-8,
                 maxIterations: Int = 100) throws {
         var options = ntk_nystrom_options()
         ntk_nystrom_options_init(&options)
@@ -154,7 +154,7 @@ public final class NystromModel: @unchecked Sendable {
             try (centers ?? []).withUnsafeBufferPointer { pc in
                 try checkMPI(ntk_mpi_nystrom_fit(communicator.comm, network.handle, Int64(x.count / max(d, 1)), x,
                                                  Int64(max(d, 1)),
-                                                 targets, ridge, Int64(m), centers == nil ? nil : pc.baseAddress,
+                                                 targets, ridge, Int64(c), centers == nil ? nil : pc.baseAddress,
                                                  Int64(max(d, 1)), &options, &out))
             }
         }
@@ -163,12 +163,12 @@ public final class NystromModel: @unchecked Sendable {
         outputs = k
     }
 
-    /// Predictions at the rows of `x` (t × d): t × k. Local (not collective).
+    /// Predictions at the rows of `x` (m × d): m × k. Local (not collective).
     public func predict(_ x: [Double]) throws -> [Double] {
-        let t = x.count / max(inputDimension, 1)
-        var out = [Double](repeating: 0, count: t * outputs)
+        let m = x.count / max(inputDimension, 1)
+        var out = [Double](repeating: 0, count: m * outputs)
         try x.withUnsafeBufferPointer { px in
-            var test = ntk_nystrom_test(t: Int64(t), X: px.baseAddress, ldx: Int64(max(inputDimension, 1)),
+            var test = ntk_nystrom_test(m: Int64(m), X: px.baseAddress, ldx: Int64(max(inputDimension, 1)),
                                         K_test_centers: nil,
                                         ldk: 1, f0: nil, ldf0: 1)
             try checkNTK(ntk_nystrom_predict(handle, &test, &out, Int64(max(outputs, 1)), nil, nil))

@@ -103,7 +103,7 @@ do {
     let rows = Array(x[(n * rank / size * d)..<(n * (rank + 1) / size * d)])
     let rowsY = Array(y[(n * rank / size * k)..<(n * (rank + 1) / size * k)])
     let centers = Array(x[0..<(24 * d)])
-    let model = try NystromModel(network: net, x: rows, y: rowsY, ridge: 1e-3, m: 24, centers: centers)
+    let model = try NystromModel(network: net, x: rows, y: rowsY, ridge: 1e-3, c: 24, centers: centers)
     var nyOut: OpaquePointer?
     y.withUnsafeBufferPointer { py in
         var targets = ntk_targets(k: Int64(k), Y: py.baseAddress, ldy: Int64(k), f0: nil, ldf0: 1)
@@ -111,7 +111,7 @@ do {
     }
     var nyExpected = [Double](repeating: 0, count: m * k)
     xTest.withUnsafeBufferPointer { px in
-        var test = ntk_nystrom_test(t: Int64(m), X: px.baseAddress, ldx: Int64(d), K_test_centers: nil, ldk: 1, f0: nil,
+        var test = ntk_nystrom_test(m: Int64(m), X: px.baseAddress, ldx: Int64(d), K_test_centers: nil, ldk: 1, f0: nil,
                                     ldf0: 1)
         ntk_nystrom_predict(nyOut, &test, &nyExpected, Int64(k), nil, nil)
     }
