@@ -2,7 +2,7 @@
 /// `J_c` the n × P Jacobian of output c and the mean over the k outputs (the library's default
 /// kernel, docs/conventions.md),
 ///
-///     K V = (1/k) Σ_c J_c (J_cᵀ V)        (n × t, for V n × t)
+///     K V = (1/k) Σ_c J_c (J_cᵀ V)        (n × nrhs, for V n × nrhs)
 ///
 /// in two sweeps over the samples' activations `h_l` and backpropagated signals `Δ_l`
 /// (`NetworkPass`), since `∂f_c/∂W_l = a_l h_l ⊗ Δ_l^c` and `∂f_c/∂b_l = c_l Δ_l^c`:
@@ -10,7 +10,7 @@
 ///   and `c_l Δ_l^cᵀ v` — one GEMM per layer;
 /// - `J_c g` at sample s: `Σ_l a_l Δ_l^c(s) · (G_l h_l(s)) + c_l Δ_l^c(s) · g_b` — one GEMM per layer
 ///   and a row-wise dot product (the output layer's Δ is the unit vector of c).
-/// A product costs about 4·n·P·t·k flops and nothing of size n² exists. The passes are computed once
+/// A product costs about 4·n·P·nrhs·k flops and nothing of size n² exists. The passes are computed once
 /// and kept when all n rows fit the memory budget (`NetworkPass.bytesPerRow` each), else
 /// recomputed block by block in every product (the forward/backward pass again in both sweeps).
 ///
@@ -83,13 +83,13 @@ final class EmpiricalNTKOperator {
         return total
     }
 
-    /// `g[c, r] += J_c(block)ᵀ v[:, r]` for every output c and column r of `v` (block rows × t);
-    /// `g` holds k·t vectors of `vectorLength` doubles, (c, r) at `(c·t + r)·length`.
+    /// `g[c, r] += J_c(block)ᵀ v[:, r]` for every output c and column r of `v` (block rows × nrhs);
+    /// `g` holds k·nrhs vectors of `vectorLength` doubles, (c, r) at `(c·nrhs + r)·length`.
     static func accumulateTranspose(_ pass: NetworkPass, _ v: MatrixView, into g: UnsafeMutablePointer<Double>,
                                     scratch: UnsafeMutablePointer<Double>) throws {
-        let a = pass.architecture, k = a.outputDimension, t = v.cols, rows = v.rows, length = vectorLength(a)
+        let a = pass.architecture, k = a.outputDimension, nrhs = v.cols, rows = v.rows, length = vectorLength(a)
         let cb = a.hasBias ? a.biasScale : 0
-        for r in 0..<t {
+        for r in 0..<nrhs {
             var offset = 0
             for l in 0..<a.layerCount {
                 let fanIn = a.fanIn(l), fanOut = a.fanOut(l), scale = a.weightScale(l)
@@ -101,7 +101,7 @@ final class EmpiricalNTKOperator {
                 }
                 let weighted = MatrixView(unchecked: UnsafePointer(scratch), rows: rows, cols: fanIn, ld: max(fanIn, 1))
                 for c in 0..<k {
-                    let out = g + (c * t + r) * length + offset
+                    let out = g + (c * nrhs + r) * length + offset
                     if l == a.layerCount - 1 {
                         // Output layer: Δ = e_c; weights a Hᵀ v_r, bias c_b Σ v_r.
                         for s in 0..<rows {
@@ -129,19 +129,19 @@ final class EmpiricalNTKOperator {
         }
     }
 
-    /// `out[s, r] = weight · Σ_c J_c(block)[s] · g[c, r]` for the block's rows (out: rows × t).
-    static func forward(_ pass: NetworkPass, _ g: UnsafePointer<Double>, columns t: Int, weight: Double,
+    /// `out[s, r] = weight · Σ_c J_c(block)[s] · g[c, r]` for the block's rows (out: rows × nrhs).
+    static func forward(_ pass: NetworkPass, _ g: UnsafePointer<Double>, columns nrhs: Int, weight: Double,
                         into out: MutableMatrixView, scratch: UnsafeMutablePointer<Double>) throws {
         let a = pass.architecture, k = a.outputDimension, rows = pass.rows, length = vectorLength(a)
         let cb = a.hasBias ? a.biasScale : 0
         out.fill(0)
-        for r in 0..<t {
+        for r in 0..<nrhs {
             var offset = 0
             for l in 0..<a.layerCount {
                 let fanIn = a.fanIn(l), fanOut = a.fanOut(l), scale = a.weightScale(l)
                 let h = pass.input(l)
                 for c in 0..<k {
-                    let gv = g + (c * t + r) * length + offset
+                    let gv = g + (c * nrhs + r) * length + offset
                     if l == a.layerCount - 1 {
                         for s in 0..<rows {
                             let hs = h.row(s)
@@ -176,7 +176,7 @@ final class EmpiricalNTKOperator {
         return blockRows * widest
     }
 
-    /// `J(X)ᵀ V` for all outputs: k·t parameter-space vectors (see `accumulateTranspose`).
+    /// `J(X)ᵀ V` for all outputs: k·nrhs parameter-space vectors (see `accumulateTranspose`).
     func transpose(_ v: MatrixView, into g: Workspace, scratch: Workspace) throws {
         let length = Self.vectorLength(architecture)
         g.pointer.update(repeating: 0, count: outputs * v.cols * length)
@@ -186,7 +186,7 @@ final class EmpiricalNTKOperator {
         }
     }
 
-    /// `out = K V` (n × t) with the mean-over-outputs kernel. With a partition the rows are one
+    /// `out = K V` (n × nrhs) with the mean-over-outputs kernel. With a partition the rows are one
     /// part of the data: `JᵀV` is summed over the parts (one reduction) before `J(JᵀV)`.
     func apply(_ v: MatrixView, into out: MutableMatrixView, g: Workspace, scratch: Workspace,
                partition: DataPartition? = nil) throws {

@@ -13,8 +13,8 @@ public enum SymmetricEigen {
     /// - Throws: `dimensionMismatch`, `nonFinite`, `invalidArgument` (not symmetric, aliasing),
     ///   `tooLarge` (n beyond what LAPACK's 32-bit workspace size can hold, about 32 000),
     ///   `outOfMemory`, `numericalFailure` (no convergence), `cancelled`.
-    public static func compute(_ k: MatrixView, values: UnsafeMutablePointer<Double>,
-                               vectors: MutableMatrixView?, progress: ProgressHandler = .none) throws {
+    package static func compute(_ k: MatrixView, values: UnsafeMutablePointer<Double>,
+                                vectors: MutableMatrixView?, progress: ProgressHandler = .none) throws {
         try InputCheck.square(k, "K")
         let n = k.rows
         // DSYEVD's workspace is 1 + 6n + 2n² doubles and its size is a 32-bit integer.
