@@ -17,7 +17,7 @@ final class NystromPreconditioner: Preconditioner {
     init(_ mlp: MLP, x: MatrixView, rank m: Int, ridge z: Double, seed: UInt64, budget: Int,
          progress: ProgressHandler) throws {
         let n = x.rows, d = x.cols
-        let centers = try NystromCenters.uniform(n: n, m: m, seed: seed)
+        let centers = try NystromCenters.uniform(n: n, c: m, seed: seed)
         let c = try Workspace(count: try Sizes.product(m, d, "centres"), for: "the centres")
         for (r, i) in centers.enumerated() { (c.pointer + r * d).update(from: x.row(i), count: d) }
         let u = try Workspace(count: try Sizes.product(n, m, "K(X, C)"), for: "the preconditioner's K(X, C)")

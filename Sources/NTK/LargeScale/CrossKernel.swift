@@ -53,12 +53,12 @@ public struct InfiniteWidthPointKernel: PointKernel {
     }
 }
 
-/// The n × m cross-kernel `K(X, C)` between n data points and m centres, delivered by blocks
+/// The n × c cross-kernel `K(X, C)` between n data points and c centres, delivered by blocks
 /// of rows so that the large-scale solvers never need it whole.
 public protocol CrossKernel {
     /// n, the number of data points.
     var rows: Int { get }
-    /// m, the number of centres.
+    /// c, the number of centres.
     var columns: Int { get }
     /// Whether `block` computes its entries (true) or points into stored memory (false).
     var computesBlocks: Bool { get }
@@ -67,7 +67,7 @@ public protocol CrossKernel {
     func block(_ range: Range<Int>, scratch: MutableMatrixView) throws -> MatrixView
 }
 
-/// A cross-kernel the caller computed: an n × m matrix in memory.
+/// A cross-kernel the caller computed: an n × c matrix in memory.
 public struct StoredCrossKernel: CrossKernel {
     public let matrix: MatrixView
     /// - Throws: `nonFinite` (naming the matrix `name`) for NaN or infinite entries.
@@ -91,8 +91,8 @@ public struct ComputedCrossKernel: CrossKernel {
 
     /// - Throws: `dimensionMismatch` when X or C do not have the kernel's input dimension.
     public init(_ kernel: PointKernel, x: MatrixView, centers: MatrixView) throws {
-        for (m, name) in [(x, "X"), (centers, "the centres")] where m.cols != kernel.inputDimension {
-            throw NTKError.dimensionMismatch("\(name) has \(m.cols) columns but the input dimension is "
+        for (points, name) in [(x, "X"), (centers, "the centres")] where points.cols != kernel.inputDimension {
+            throw NTKError.dimensionMismatch("\(name) has \(points.cols) columns but the input dimension is "
                                              + "\(kernel.inputDimension)")
         }
         self.kernel = kernel
@@ -120,9 +120,9 @@ func scatterPredictions(_ block: MutableMatrixView, rows: Range<Int>, groups: In
     for g in 0..<groups {
         for (local, i) in rows.enumerated() {
             let dst = out + g * total * ld + i * ld
-            for c in 0..<k {
-                dst[c] = block[local, g * k + c] + (offsets?[i, c] ?? 0)
-                finite = finite && dst[c].isFinite
+            for j in 0..<k {
+                dst[j] = block[local, g * k + j] + (offsets?[i, j] ?? 0)
+                finite = finite && dst[j].isFinite
             }
         }
     }

@@ -1,4 +1,4 @@
-/// The passes over the rows of a cross-kernel `K(X, C)` (n × m) that Nyström's solvers make:
+/// The passes over the rows of a cross-kernel `K(X, C)` (n × c) that Nyström's solvers make:
 /// blocks of rows from a cache of all of them (kept when it fits the memory budget), from the
 /// caller's stored matrix, or computed block by block into a scratch buffer.
 final class CrossKernelPass {
@@ -8,27 +8,27 @@ final class CrossKernelPass {
     let cache: Workspace?
     let progress: ProgressHandler
     var n: Int { cross.rows }
-    var m: Int { cross.columns }
+    var c: Int { cross.columns }
 
     init(cross: CrossKernel, blockRows: Int, cache: Bool, progress: ProgressHandler) throws {
         self.cross = cross
         self.blockRows = blockRows
         self.progress = progress
-        let n = cross.rows, m = cross.columns
+        let n = cross.rows, c = cross.columns
         if cache {
-            let all = try Workspace(count: try Sizes.product(n, m, "cached cross-kernel"),
+            let all = try Workspace(count: try Sizes.product(n, c, "cached cross-kernel"),
                                     for: "the cached kernel rows")
             for r0 in stride(from: 0, to: n, by: blockRows) {
                 let r = r0..<min(r0 + blockRows, n)
-                _ = try cross.block(r, scratch: MutableMatrixView(unchecked: all.pointer + r0 * m, rows: r.count,
-                                                                  cols: m, ld: m))
+                _ = try cross.block(r, scratch: MutableMatrixView(unchecked: all.pointer + r0 * c, rows: r.count,
+                                                                  cols: c, ld: c))
                 try progress.report(0.3 * Double(r.upperBound) / Double(n))
             }
             self.cache = all
             self.scratch = nil
         } else {
             self.cache = nil
-            self.scratch = cross.computesBlocks ? try Workspace(count: try Sizes.product(blockRows, m, "kernel block"),
+            self.scratch = cross.computesBlocks ? try Workspace(count: try Sizes.product(blockRows, c, "kernel block"),
                                                                 for: "a block of kernel rows") : nil
         }
     }
@@ -41,16 +41,16 @@ final class CrossKernelPass {
             let r = r0..<min(r0 + rows, n)
             let block: MatrixView
             if let cache {
-                block = MatrixView(unchecked: UnsafePointer(cache.pointer), rows: n, cols: m, ld: m)
+                block = MatrixView(unchecked: UnsafePointer(cache.pointer), rows: n, cols: c, ld: c)
             } else {
-                block = try cross.block(r, scratch: scratch?.matrix(r.count, m) ?? emptyScratch(columns: m))
+                block = try cross.block(r, scratch: scratch?.matrix(r.count, c) ?? emptyScratch(columns: c))
             }
             try body(r, block)
             try progress.report(report(Double(r.upperBound) / Double(max(n, 1))))
         }
     }
 
-    /// `out ← K_mn (K_nm v)` for v (m × k), block by block; `u` is scratch for one block's `K_nm v`.
+    /// `out ← K_mn (K_nm v)` for v (c × k), block by block; `u` is scratch for one block's `K_nm v`.
     func normalProduct(_ v: MatrixView, into out: MutableMatrixView, block u: Workspace,
                        report: (Double) -> Double) throws {
         out.fill(0)
@@ -67,6 +67,6 @@ final class CrossKernelPass {
 /// A stand-in base address for empty blocks; never dereferenced.
 nonisolated(unsafe) let emptyBlock = UnsafePointer<Double>(UnsafeMutablePointer<Double>.allocate(capacity: 1))
 /// A scratch view of no rows for cross-kernels that store their rows (never written).
-func emptyScratch(columns m: Int) -> MutableMatrixView {
-    MutableMatrixView(unchecked: UnsafeMutablePointer(mutating: emptyBlock), rows: 0, cols: m, ld: max(m, 1))
+func emptyScratch(columns c: Int) -> MutableMatrixView {
+    MutableMatrixView(unchecked: UnsafeMutablePointer(mutating: emptyBlock), rows: 0, cols: c, ld: max(c, 1))
 }

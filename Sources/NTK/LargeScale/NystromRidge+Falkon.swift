@@ -1,22 +1,22 @@
 /// The `.conjugateGradient` Nyström solver: Falkon.
 extension NystromRidge {
     /// CG (`ConjugateGradient`) on `Bᵀ H B γ = Bᵀ K_mn R` with `H = K_mnK_nm + z L Lᵀ` and the
-    /// `FalkonPreconditioner` B (B = I unpreconditioned); writes β = B γ into `beta` (m × k). Each
+    /// `FalkonPreconditioner` B (B = I unpreconditioned); writes β = B γ into `beta` (c × k). Each
     /// iteration is one pass over `K(X, C)` (`K_mn (K_nm v)`), summed over the parts of a partition.
     static func falkon(pass: CrossKernelPass, totalRows n: Int, factor: Workspace, residual r: MatrixView,
                        ridge z: Double,
                        options: Options, into beta: MutableMatrixView, progress: ProgressHandler) throws
         -> ConjugateGradient.Outcome {
-        let m = pass.m, k = r.cols
+        let c = pass.c, k = r.cols
         let settings = try options.settings()
         if k == 0 { return ConjugateGradient.Outcome(iterations: 0, residuals: [], converged: true) }
-        let l = factor.matrix(m, m).readOnly
+        let l = factor.matrix(c, c).readOnly
         let b = options.preconditioned ? try FalkonPreconditioner(factor: l, points: n, ridge: z) : nil
-        let mk = m * k
+        let mk = c * k
         // v (scratch), the right-hand side and γ; kept alive to the end of the solve.
         let buffers = try (0..<3).map { _ in try Workspace(count: mk, for: "the Falkon vectors") }
         defer { withExtendedLifetime(buffers) {} }
-        let v = buffers[0].matrix(m, k), rhs = buffers[1].matrix(m, k), gamma = buffers[2].matrix(m, k)
+        let v = buffers[0].matrix(c, k), rhs = buffers[1].matrix(c, k), gamma = buffers[2].matrix(c, k)
         let u = try Workspace(count: try Sizes.product(pass.cache != nil ? pass.n : pass.blockRows, k, "block product"),
                               for: "a block product")
         let start = pass.cache != nil ? 0.3 : 0.0
@@ -29,7 +29,7 @@ extension NystromRidge {
         }
         try options.partition.sum(rhs.base, mk)
         try b?.applyTranspose(rhs)
-        let cg = ConjugateGradient(rows: m, columns: k, apply: { p, out, iteration in
+        let cg = ConjugateGradient(rows: c, columns: k, apply: { p, out, iteration in
             // out ← Bᵀ H B p.
             v.copy(from: p)
             try b?.apply(v)

@@ -5,9 +5,9 @@ import Darwin
 #endif
 
 /// Nyström kernel ridge regression and gradient flow (docs/equations.md, "Nyström and
-/// Falkon"): kernel regression restricted to the span of m centres C, in O(n·m) memory.
+/// Falkon"): kernel regression restricted to the span of c centres C, in O(n·c) memory.
 ///
-/// With `K_nm = K(X, C)` (n × m), `K_mm = K(C, C) = L Lᵀ` (Cholesky; a tiny diagonal jitter is
+/// With `K_nm = K(X, C)` (n × c), `K_mm = K(C, C) = L Lᵀ` (Cholesky; a tiny diagonal jitter is
 /// added only if `K_mm` is numerically singular, reported in `jitter`), residual targets
 /// `R = Y − f₀` (n × k) and the absolute ridge z, the model is `f(x) = f₀(x) + K(x, C) β` with
 ///
@@ -17,23 +17,23 @@ import Darwin
 /// kernel `K̃ = K_nm K_mm⁻¹ K_mn` (with all n points as centres, exactly dense kernel ridge).
 /// Two solvers:
 /// - `.direct` forms `G = K_mnK_nm` and `K_mn R` in one pass over X (blocks of rows; DSYRK),
-///   then the m × m eigendecomposition `M = L⁻¹ G L⁻ᵀ = U Λ Uᵀ` (the generalized eigenproblem
+///   then the c × c eigendecomposition `M = L⁻¹ G L⁻ᵀ = U Λ Uᵀ` (the generalized eigenproblem
 ///   `G v = λ K_mm v`). `Φ = K_nm L⁻ᵀ` are the Nyström features (`K̃ = Φ Φᵀ`) and `Λ` the non-zero
 ///   eigenvalues of K̃, so every spectral filter of `SpectralFilter` applies with no more
 ///   passes: `β(g) = L⁻ᵀ U g(Λ) Uᵀ L⁻¹ K_mn R`, for ridge paths, GCV and gradient flow at any time
-///   t (eq. 22 with K̃ in place of K), `t = ∞` included. Costs n·m kernel entries, n·m² flops
+///   t (eq. 22 with K̃ in place of K), `t = ∞` included. Costs n·c kernel entries, n·c² flops
 ///   and O(m³).
 /// - `.conjugateGradient` is Falkon (Rudi, Carratino, Rosasco 2017): CG on the system above,
-///   preconditioned by `B = L⁻ᵀ A⁻ᵀ` with `A Aᵀ = (n/m) LᵀL + z I` (from `K_mnK_nm ≈ (n/m) K_mm²`
+///   preconditioned by `B = L⁻ᵀ A⁻ᵀ` with `A Aᵀ = (n/c) LᵀL + z I` (from `K_mnK_nm ≈ (n/c) K_mm²`
 ///   for uniform centres), so `BᵀHB ≈ I`. Each iteration applies `K_nm` and `K_mn` once:
-///   4·n·m·k flops when `K_nm` is cached (when it fits the memory budget), else one pass that
+///   4·n·c·k flops when `K_nm` is cached (when it fits the memory budget), else one pass that
 ///   recomputes its blocks. Stops when the relative residual of the preconditioned system falls
 ///   below `tolerance` for every output, or after `maxIterations` (then `converged` is false
 ///   and a warning is logged: the result is the last iterate). One ridge per fit.
 ///
-/// Memory: the `.direct` solver keeps 5 m² doubles (L, G/M, eigenvectors, DSYEVD's workspace)
-/// and the CG solver 2 m²; blocks of `K(X, C)` rows fill the rest of the memory budget
-/// (`MemoryBudget`). A budget too small for the m² part throws `outOfMemory` before any work.
+/// Memory: the `.direct` solver keeps 5 c² doubles (L, G/M, eigenvectors, DSYEVD's workspace)
+/// and the CG solver 2 c²; blocks of `K(X, C)` rows fill the rest of the memory budget
+/// (`MemoryBudget`). A budget too small for the c² part throws `outOfMemory` before any work.
 ///
 /// Immutable after fitting; predictions may run on several threads at once.
 public final class NystromRidge: @unchecked Sendable {
@@ -68,7 +68,7 @@ public final class NystromRidge: @unchecked Sendable {
 
     /// n, the number of training points (over all parts of a partition).
     public let n: Int
-    /// m, the number of centres.
+    /// c, the number of centres.
     public let centerCount: Int
     /// k, the number of outputs.
     public let outputs: Int
@@ -93,14 +93,14 @@ public final class NystromRidge: @unchecked Sendable {
     public let centerIndices: [Int]
     let centerPoints: Workspace?
 
-    /// L, lower triangular with zeros above (m × m).
+    /// L, lower triangular with zeros above (c × c).
     let factor: Workspace
-    /// β of the fitted ridge (m × k).
+    /// β of the fitted ridge (c × k).
     let coefficients: Workspace
     /// `.direct` only: the spectrum of the Nyström kernel K̃ (eigenvalues of M, ascending, ≥ 0,
     /// numerically zero ones set to 0; the targets in K̃'s eigenbasis; ‖R‖² outside the span of
-    /// the features Φ), the eigenvectors U of M (m × m) and the projected targets
-    /// `c = Uᵀ L⁻¹ K_mn R` (m × k).
+    /// the features Φ), the eigenvectors U of M (c × c) and the projected targets
+    /// `q = Uᵀ L⁻¹ K_mn R` (c × k).
     let direct: DirectSolution?
 
     struct DirectSolution {
@@ -111,8 +111,8 @@ public final class NystromRidge: @unchecked Sendable {
 
     // MARK: fitting
 
-    /// Fits on a cross-kernel (`K(X, C)`, n × m, stored or computed) and the centres' kernel
-    /// `kCenters` (m × m, symmetric positive semi-definite).
+    /// Fits on a cross-kernel (`K(X, C)`, n × c, stored or computed) and the centres' kernel
+    /// `kCenters` (c × c, symmetric positive semi-definite).
     /// - Throws: `invalidArgument` (ridge, options), `dimensionMismatch`, `nonFinite`,
     ///   `notPositiveDefinite` (`K_mm` singular beyond jitter 1e-6 × mean diagonal),
     ///   `outOfMemory` (before any work), `tooLarge`, `cancelled`.
@@ -122,7 +122,7 @@ public final class NystromRidge: @unchecked Sendable {
                       kernel: nil, centerIndices: [], centerPoints: nil, progress: progress)
     }
 
-    /// Chooses m centres among the rows of `x` (n × d), then fits on `K(X, C)` of `kernel`,
+    /// Chooses c centres among the rows of `x` (n × d), then fits on `K(X, C)` of `kernel`,
     /// computed block by block (never n × n). Progress: centre selection, then the fit.
 
     static func check(ridge: Double, options: Options) throws {
@@ -131,13 +131,13 @@ public final class NystromRidge: @unchecked Sendable {
         _ = try options.settings()
     }
 
-    /// Bytes a fit needs besides cached kernel rows: the m × m matrices, the m × k vectors and
+    /// Bytes a fit needs besides cached kernel rows: the c × c matrices, the c × k vectors and
     /// one block of `blockRows` kernel rows.
-    static func fixedBytes(m: Int, k: Int, solver: Solver, blockRows: Int) throws -> Int {
+    static func fixedBytes(c: Int, k: Int, solver: Solver, blockRows: Int) throws -> Int {
         let squares = solver == .direct ? 5 : 2
-        let matrices = try Sizes.product(try Sizes.product(m, m, "m²"), squares, "m² matrices")
-        let vectors = try Sizes.product(try Sizes.product(m, max(k, 1), "m·k"), 8, "CG vectors")
-        let block = try Sizes.product(blockRows, m + max(k, 1), "kernel block")
+        let matrices = try Sizes.product(try Sizes.product(c, c, "c²"), squares, "c² matrices")
+        let vectors = try Sizes.product(try Sizes.product(c, max(k, 1), "c·k"), 8, "CG vectors")
+        let block = try Sizes.product(blockRows, c + max(k, 1), "kernel block")
         return try Sizes.product(try Sizes.sum(try Sizes.sum(matrices, vectors, "working set"), block, "working set"),
                                  8, "bytes")
     }
@@ -146,11 +146,11 @@ public final class NystromRidge: @unchecked Sendable {
     /// else in blocks that fill it. - Throws: `outOfMemory` when the fixed part does not fit.
     private static func passLayout(cross: CrossKernel, k: Int, options: Options) throws
         -> (cache: Bool, blockRows: Int, budget: Int, crossBytes: Int) {
-        let n = cross.rows, m = cross.columns
+        let n = cross.rows, c = cross.columns
         let budget = try MemoryBudget.resolve(options.memoryLimit)
-        let minimum = try Self.fixedBytes(m: m, k: k, solver: options.solver, blockRows: min(n, 64))
-        try MemoryBudget.require(minimum, within: budget, for: "a Nyström fit with \(m) centres")
-        let rowBytes = try Sizes.product(m + k, 8, "row bytes")
+        let minimum = try Self.fixedBytes(c: c, k: k, solver: options.solver, blockRows: min(n, 64))
+        try MemoryBudget.require(minimum, within: budget, for: "a Nyström fit with \(c) centres")
+        let rowBytes = try Sizes.product(c + k, 8, "row bytes")
         let crossBytes = try Sizes.product(n, rowBytes, "cross-kernel bytes")
         let cache = options.solver == .conjugateGradient && cross.computesBlocks && minimum + crossBytes <= budget
         return (cache, max(1, min(n, 4096, max(64, (budget - minimum) / rowBytes))), budget, crossBytes)
@@ -158,17 +158,17 @@ public final class NystromRidge: @unchecked Sendable {
 
     init(cross: CrossKernel, kCenters: MatrixView, targets: Targets, ridge: Double, options: Options,
          kernel: PointKernel?, centerIndices: [Int], centerPoints: Workspace?, progress: ProgressHandler) throws {
-        let n = cross.rows, m = cross.columns, k = targets.outputs
+        let n = cross.rows, c = cross.columns, k = targets.outputs
         guard targets.rows == n else {
             throw NTKError.dimensionMismatch("Y has \(targets.rows) rows but K_nm has \(n)")
         }
-        guard kCenters.rows == m, kCenters.cols == m else {
-            throw NTKError.dimensionMismatch("K_mm is \(kCenters.rows) × \(kCenters.cols) but K_nm has \(m) columns")
+        guard kCenters.rows == c, kCenters.cols == c else {
+            throw NTKError.dimensionMismatch("K_mm is \(kCenters.rows) × \(kCenters.cols) but K_nm has \(c) columns")
         }
-        guard m >= 1 else { throw NTKError.invalidArgument("the number of centres must be >= 1") }
+        guard c >= 1 else { throw NTKError.invalidArgument("the number of centres must be >= 1") }
         try Self.check(ridge: ridge, options: options)
         _ = try Sizes.blasInt(n, "n")
-        _ = try Sizes.blasInt(m, "the number of centres")
+        _ = try Sizes.blasInt(c, "the number of centres")
         let layout = try Self.passLayout(cross: cross, k: k, options: options)
         try progress.report(0)
         // L: the Cholesky factor of K_mm (+ jitter).
@@ -176,7 +176,7 @@ public final class NystromRidge: @unchecked Sendable {
         let method = options.solver == .direct ? "direct (normal equations + eigendecomposition)"
             : "\(options.preconditioned ? "Falkon-preconditioned" : "unpreconditioned") CG"
         let rows = layout.cache ? "cached (\(Log.bytes(layout.crossBytes)))" : "in blocks of \(layout.blockRows)"
-        Log.info("Nyström: \(n) points, \(m) centres, \(k) output(s), ridge \(ridge), \(method); kernel rows "
+        Log.info("Nyström: \(n) points, \(c) centres, \(k) output(s), ridge \(ridge), \(method); kernel rows "
                  + "\(rows)\(cross.computesBlocks ? " computed per pass" : "") within a budget of "
                      + "\(Log.bytes(layout.budget))"
                  + (jitter > 0 ? "; jitter \(jitter) added to K_mm" : ""))
@@ -187,7 +187,7 @@ public final class NystromRidge: @unchecked Sendable {
         // n over all parts of a partition (the local n without one).
         let total = Int(try options.partition.total(Double(n)))
         self.n = total
-        self.centerCount = m
+        self.centerCount = c
         self.outputs = k
         self.ridge = ridge
         self.jitter = jitter
@@ -197,7 +197,7 @@ public final class NystromRidge: @unchecked Sendable {
         self.centerPoints = centerPoints
         self.factor = factor
         self.cachedCrossKernel = layout.cache
-        self.coefficients = try Workspace(count: try Sizes.product(m, max(k, 1), "coefficients"),
+        self.coefficients = try Workspace(count: try Sizes.product(c, max(k, 1), "coefficients"),
                                           for: "the coefficients")
         switch options.solver {
         case .direct:
@@ -206,15 +206,15 @@ public final class NystromRidge: @unchecked Sendable {
             self.direct = direct
             (self.iterations, self.residuals, self.converged) = (0, [], true)
             let filter = try SpectralFilter(time: .infinity, ridge: ridge, learningRate: 1, nTargets: max(total * k, 1))
-            try Self.filteredCoefficients(direct, factor: factor, filters: [filter], into: coefficients.matrix(m, k))
+            try Self.filteredCoefficients(direct, factor: factor, filters: [filter], into: coefficients.matrix(c, k))
         case .conjugateGradient:
             self.direct = nil
             let outcome = try Self.falkon(pass: pass, totalRows: total, factor: factor, residual: r, ridge: ridge,
-                                          options: options, into: coefficients.matrix(m, k), progress: progress)
+                                          options: options, into: coefficients.matrix(c, k), progress: progress)
             (self.iterations, self.residuals, self.converged) = (outcome.iterations, outcome.residuals,
                                                                  outcome.converged)
         }
-        try InputCheck.finiteResult(coefficients.pointer, count: m * k, "the Nyström coefficients")
+        try InputCheck.finiteResult(coefficients.pointer, count: c * k, "the Nyström coefficients")
         try progress.report(1)
     }
 }
