@@ -8,7 +8,6 @@ import NTK
 private func spectrum(_ p: UnsafePointer<ntk_x_spectrum>?) throws -> Spectrum {
     let s = try required(p, "spectrum")
     let count = try size(s.count, "spectrum->count"), n = try size(s.n, "spectrum->n"), k = try size(s.k, "spectrum->k")
-    guard count <= 1 << 28 else { throw NTKError(.tooLarge, "spectrum->count = \(count) exceeds the limit 2^28") }
     let eigenvalues = try inputVector(s.eigenvalues, count, "spectrum->eigenvalues")
     let projected = try input(s.projected, count, k, ld: s.ldp, "spectrum->projected")
     var p = [Double](repeating: 0, count: try Sizes.product(count, k, "spectrum->count * spectrum->k"))
@@ -24,11 +23,9 @@ private func spectrum(_ p: UnsafePointer<ntk_x_spectrum>?) throws -> Spectrum {
     return try Spectrum(eigenvalues: eigenvalues, points: n, projected: p, outputs: k, outsideSpan: s.outside)
 }
 
-/// A ridge grid of `count` values.
+/// A ridge grid of `count` values (`inputVector` bounds it).
 private func ridgeGrid(_ count: Int64, _ ridges: UnsafePointer<Double>?) throws -> [Double] {
-    let count = try size(count, "ridge_count")
-    guard count <= 1 << 28 else { throw NTKError(.tooLarge, "ridge_count = \(count) exceeds the limit 2^28") }
-    return try inputVector(ridges, count, "ridges")
+    try inputVector(ridges, try size(count, "ridge_count"), "ridges")
 }
 
 @_cdecl("ntk_x_spectrum_regularize")
@@ -38,7 +35,6 @@ public func ntk_x_spectrum_regularize(_ count: Int64, _ w: UnsafeMutablePointer<
                                       _ cutoff: UnsafeMutablePointer<Double>?) -> Int32 {
     boundary("ntk_x_spectrum_regularize") {
         let count = try size(count, "count")
-        guard count <= 1 << 28 else { throw NTKError(.tooLarge, "count = \(count) exceeds the limit 2^28") }
         let raw = try inputVector(w.map { UnsafePointer($0) }, count, "w")
         for (i, v) in raw.enumerated() where !v.isFinite {
             throw NTKError(.nonFinite, "w[\(i)] is \(v), must be finite")

@@ -347,30 +347,11 @@ int ntk_mpi_spectral_eigenvalues(const ntk_mpi_spectral *solver, double *w) {
     return NTK_OK;
 }
 
-/* Checks a replicated grid on this rank (records the first bad value); returns its count, or 0. */
+/* Checks a replicated grid on this rank (records the first bad value); returns its count, or 0.
+ * libntk validates it (times, ridges, learning rate): filtering an empty spectrum writes nothing. */
 static int64_t check_grid(ntk_mpi_call *call, const ntk_grid *grid) {
-    if (grid == NULL) {
-        call_fail(call, NTK_ERR_INVALID_ARGUMENT, "grid is NULL");
-        return 0;
-    }
-    if (grid->count < 0) {
-        call_fail(call, NTK_ERR_INVALID_ARGUMENT, "grid->count must be >= 0, got %lld", (long long)grid->count);
-        return 0;
-    }
-    if (!isfinite(grid->learning_rate) || grid->learning_rate <= 0) {
-        call_fail(call, NTK_ERR_INVALID_ARGUMENT, "grid->learning_rate must be > 0 and finite, got %g",
-                  grid->learning_rate);
-    }
-    for (int64_t i = 0; i < grid->count && call->status == NTK_OK; i++) {
-        if (grid->times && (isnan(grid->times[i]) || grid->times[i] < 0)) {
-            call_fail(call, NTK_ERR_INVALID_ARGUMENT, "grid->times[%lld] is %g, must be >= 0", (long long)i,
-                      grid->times[i]);
-        }
-        if (grid->ridges && (!isfinite(grid->ridges[i]) || grid->ridges[i] < 0)) {
-            call_fail(call, NTK_ERR_INVALID_ARGUMENT, "grid->ridges[%lld] is %g, must be >= 0 and finite", (long long)i,
-                      grid->ridges[i]);
-        }
-    }
+    const ntk_x_spectrum empty = {0, 0, 0, NULL, NULL, 1, 0};
+    call_fail_ntk(call, ntk_x_spectrum_filter(&empty, grid, NTK_X_FILTER_VALUE, NULL, 1));
     return call->status == NTK_OK ? grid->count : 0;
 }
 

@@ -209,6 +209,18 @@ static void test_kernels_and_solvers(ntk_mpi_grid *grid) {
         int s = ntk_mpi_spectral_predict(ds, &targets, &one, Kx, NULL, 0, NULL, pred);
         CHECK(agreed(s, NTK_ERR_NON_FINITE), "NaN on one rank: status %d (%s)", s, ntk_mpi_last_error());
         if (poisoned) data[0] = saved;
+        /* A bad grid (a negative time on the last rank only, a zero learning rate, none): every rank
+         * learns it from libntk's grid check. */
+        double bad_times[2] = {1.0, rank_ == size_ - 1 ? -1.0 : 2.0};
+        const ntk_grid bad = {2, bad_times, NULL, 1.0}, no_rate = {1, NULL, NULL, 0.0};
+        double pred2[2 * M * K];
+        s = ntk_mpi_spectral_predict(ds, &targets, &bad, Kx, NULL, 0, NULL, pred2);
+        CHECK(agreed(s, NTK_ERR_INVALID_ARGUMENT), "a negative time on one rank: %d (%s)", s, ntk_mpi_last_error());
+        s = ntk_mpi_spectral_predict(ds, &targets, &no_rate, Kx, NULL, 0, NULL, pred);
+        CHECK(agreed(s, NTK_ERR_INVALID_ARGUMENT), "learning rate 0: %d (%s)", s, ntk_mpi_last_error());
+        s = ntk_mpi_spectral_predict(ds, &targets, NULL, Kx, NULL, 0, NULL, pred);
+        CHECK(agreed(s, NTK_ERR_INVALID_ARGUMENT) && strstr(ntk_mpi_last_error(), "grid") != NULL,
+              "no grid: %d (%s)", s, ntk_mpi_last_error());
         ntk_mpi_spectral_free(ds);
         /* Targets that differ on one rank. */
         double *Y2 = malloc(sizeof(double) * N * K);

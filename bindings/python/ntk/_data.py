@@ -51,13 +51,12 @@ class TargetData:
 
 
 class Problem(TargetData):
-    """A regression on n training points: the targets (``targets``, an ``ntk_targets``) and an
+    """A regression on n training points: the targets (``c``, an ``ntk_targets``) and an
     optional test kernel K_test_train (m, n) with offsets f0_test (``test``, an
     ``ntk_test_kernel``, or None)."""
 
     def __init__(self, n, Y, f0_train=None, K_test_train=None, f0_test=None):
         super().__init__(Y, n, "K_train", f0_train)
-        self.targets = self.c
         self.kt, pkt, ldkt, self.m = test_matrix(K_test_train, n)
         self.test = None
         if self.kt is None:

@@ -110,7 +110,7 @@ class KernelRidge(Handle):
         cb = Callback(progress)
         options = KernelRidgeOptions(ridge_scale=_SCALES["relative" if ridge_relative else "absolute"],
                                      max_jitter=_arrays.scalar(max_jitter, "max_jitter"), progress=cb.c_function)
-        cb.call(lib.ntk_kernel_ridge_fit, n, pk, ldk, ctypes.byref(data.targets), _arrays.scalar(ridge, "ridge"),
+        cb.call(lib.ntk_kernel_ridge_fit, n, pk, ldk, ctypes.byref(data.c), _arrays.scalar(ridge, "ridge"),
                 ctypes.byref(options), ctypes.byref(handle))
         self._handle = handle
         self.n, self.n_outputs = n, data.k
@@ -319,7 +319,7 @@ class SpectralSolver(Handle):
         train = np.empty((count, self.n, data.k))
         test = np.empty((count, data.m, data.k)) if data.test is not None else None
         points = make_grid(times, ridges, learning_rate)
-        call("ntk_spectral_predict", handle, ctypes.byref(data.targets), ctypes.byref(points), data.test_pointer(),
+        call("ntk_spectral_predict", handle, ctypes.byref(data.c), ctypes.byref(points), data.test_pointer(),
              _arrays.pointer(train), _arrays.NULL if test is None else _arrays.pointer(test))
         return data.shape(train), data.shape(test)
 
@@ -374,7 +374,7 @@ class SpectralSolver(Handle):
         out, pout = _arrays.output(self.n, data.k)
         t, z = np.array([_arrays.scalar(time, "time")]), np.array([_arrays.scalar(ridge, "ridge")])
         points = make_grid(t, z, learning_rate)
-        call("ntk_spectral_dual_coefficients", handle, ctypes.byref(data.targets), ctypes.byref(points), pout)
+        call("ntk_spectral_dual_coefficients", handle, ctypes.byref(data.c), ctypes.byref(points), pout)
         return data.shape(out)
 
     def ridge_path(self, Y, ridges, K_test_train=None, f0_train=None, f0_test=None):
@@ -419,7 +419,7 @@ class SpectralSolver(Handle):
         z, pz = _arrays.vector(ridges, "ridges")
         scores = np.empty(len(z))
         best = ctypes.c_int64()
-        call("ntk_spectral_select_ridge", handle, ctypes.byref(data.targets), len(z), pz,
+        call("ntk_spectral_select_ridge", handle, ctypes.byref(data.c), len(z), pz,
              _choice(criterion, _CRITERIA, "criterion"), _arrays.pointer(scores), ctypes.byref(best))
         return RidgeSelection._of(z, scores, best.value)
 

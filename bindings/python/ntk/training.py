@@ -322,7 +322,7 @@ def gradient_flow_ode(K_train, Y, times, loss="mse", K_test_train=None, learning
     options = ODEOptions(learning_rate=_arrays.scalar(learning_rate, "learning_rate"),
                          rtol=_arrays.scalar(rtol, "rtol"),
                          atol=_arrays.scalar(atol, "atol"), progress=cb.c_function)
-    cb.call(lib.ntk_gradient_flow_ode, n, pk, ldk, ctypes.byref(data.targets), data.test_pointer(), len(t), pt,
+    cb.call(lib.ntk_gradient_flow_ode, n, pk, ldk, ctypes.byref(data.c), data.test_pointer(), len(t), pt,
             _loss(loss), ctypes.byref(options), _arrays.pointer(train_out),
             _arrays.NULL if test_out is None else _arrays.pointer(test_out))
     return data.shape(train_out), data.shape(test_out)

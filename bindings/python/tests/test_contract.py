@@ -163,14 +163,14 @@ def test_an_older_options_struct_gets_the_defaults(rng):
     for options in (full, old):
         out = np.empty((1, 6, 1))
         _library.call("ntk_gradient_flow_ode", 6, k.ctypes.data_as(ctypes.POINTER(ctypes.c_double)), 6,
-                      ctypes.byref(data.targets), None, 1, t.ctypes.data_as(ctypes.POINTER(ctypes.c_double)), 0,
+                      ctypes.byref(data.c), None, 1, t.ctypes.data_as(ctypes.POINTER(ctypes.c_double)), 0,
                       ctypes.byref(options), out.ctypes.data_as(ctypes.POINTER(ctypes.c_double)), None)
         outs.append(out)
     assert np.array_equal(outs[0], outs[1])
     old.size = 3
     with pytest.raises(ntk.InvalidArgumentError, match="size"):
         _library.call("ntk_gradient_flow_ode", 6, k.ctypes.data_as(ctypes.POINTER(ctypes.c_double)), 6,
-                      ctypes.byref(data.targets), None, 1, t.ctypes.data_as(ctypes.POINTER(ctypes.c_double)), 0,
+                      ctypes.byref(data.c), None, 1, t.ctypes.data_as(ctypes.POINTER(ctypes.c_double)), 0,
                       ctypes.byref(old), None, None)
 
 
