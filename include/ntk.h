@@ -1250,6 +1250,76 @@ int ntk_gradient_flow_ode(int64_t n, const double *K_train, int64_t ldk,
                           double *pred_train, double *pred_test);
 
 /* ---------------------------------------------------------------------------------------
+ * Kernels fitted to the data: hyperparameter gradients and tuning objectives
+ *
+ * The infinite-width NNGP or NTK of an architecture depends on W_std, b_std (every layer's) and
+ * on per-feature input scales s: the kernel of X is the kernel of the scaled rows s * x
+ * (automatic relevance determination; equal scales are one shared length scale). The functions
+ * below give exact derivatives with respect to theta = [W_std, b_std, s_1 ... s_d] (p = d + 2),
+ * by forward-mode differentiation of the layer recursion with the closed forms' derivatives
+ * (every activation; tanh, sigmoid and softplus cost about M^2 arcsines per pair, M ~ 16..24),
+ * and the tuning objectives with their gradients (docs/tuning.md). Depth, activation,
+ * parameterisation and bias come from the mlp handle; its own W_std and b_std are replaced by
+ * the hyperparameters'. Derivatives are with respect to the values, not their logarithms.
+ * ------------------------------------------------------------------------------------- */
+
+typedef struct ntk_kernel_hyperparameters {
+    size_t size;                /* sizeof(ntk_kernel_hyperparameters), set by _init */
+    double w_std;               /* W_std >= 0; default 1 */
+    double b_std;               /* b_std >= 0; default 0 */
+    const double *input_scales; /* d scales >= 0 (x -> s * x); default NULL: all 1 */
+} ntk_kernel_hyperparameters;
+
+#define NTK_KERNEL_HYPERPARAMETERS_INIT { sizeof(ntk_kernel_hyperparameters), 1.0, 0.0, NULL }
+
+/* Sets hyper->size and every default. Errors: INVALID_ARGUMENT (NULL). */
+int ntk_kernel_hyperparameters_init(ntk_kernel_hyperparameters *hyper);
+
+/* The kernel K = K(X s, X s) of the n rows of X (n x d, leading dimension ldx) into K (n x n,
+ * leading dimension ldk; may be NULL) and its p = d + 2 derivatives dK/dtheta_j into dK
+ * (p x n x n contiguous, [W_std, b_std, s_1 ... s_d]). hyper NULL: the mlp's W_std, b_std and
+ * scales 1; options may be NULL (quadrature_points, progress). p n^2 doubles: for small n.
+ * Errors: INVALID_ARGUMENT (NULL, ld, kind, hyperparameters), DIMENSION_MISMATCH, NON_FINITE,
+ * NUMERICAL (a non-finite derivative), OUT_OF_MEMORY, TOO_LARGE, CANCELLED. Thread-safe. */
+int ntk_infinite_width_gradient(const ntk_mlp *mlp, ntk_kernel_kind kind, int64_t n, const double *X,
+                                int64_t ldx, const ntk_kernel_hyperparameters *hyper,
+                                const ntk_infinite_width_options *options,
+                                double *K, int64_t ldk, double *dK);
+
+/* gradient[j] = sum over a, b of G[a, b] dK[a, b]/dtheta_j (p = d + 2 doubles) for the n x n
+ * weights G (leading dimension ldg; only G + G^T matters): the gradient of any function of K
+ * whose derivative in K is G, in O(n^2 (d + depth)) time without storing the p derivatives.
+ * Errors: as ntk_infinite_width_gradient. Thread-safe. */
+int ntk_infinite_width_gradient_contract(const ntk_mlp *mlp, ntk_kernel_kind kind, int64_t n, const double *X,
+                                         int64_t ldx, const ntk_kernel_hyperparameters *hyper,
+                                         const double *G, int64_t ldg,
+                                         const ntk_infinite_width_options *options, double *gradient);
+
+/* The tuning criteria. With Kz = a K + z I (amplitude a, ridge or noise variance z), residuals
+ * R = Y - f0 (n x k) and N = n k:
+ *   LML: log N(R; 0, Kz) summed over the k columns, as ntk_gp_posterior's (maximise);
+ *   GCV: |(I - H) R|^2 / N / (1 - tr(H) / n)^2, H = a K Kz^-1, as ntk_spectral_select_ridge's (minimise);
+ *   LOO: the exact leave-one-out mean squared error of that kernel ridge (minimise). */
+typedef enum ntk_tuning_criterion {
+    NTK_TUNING_LML = 0,
+    NTK_TUNING_GCV = 1,
+    NTK_TUNING_LOO = 2
+} ntk_tuning_criterion;
+
+/* The criterion at (hyper, ridge z > 0, amplitude a > 0) into *value and its gradient with
+ * respect to [W_std, b_std, s_1 ... s_d, z, a] (d + 4 doubles; may be NULL) on the n training
+ * rows X and targets. Dense: one kernel, one Cholesky and its inverse, one n^3 product for GCV
+ * and LOO, one gradient pass (about 5 n^3 / 3 flops in all). Any optimiser can drive it
+ * (the Python package uses L-BFGS-B in log-parameters).
+ * Errors: INVALID_ARGUMENT (NULL, ld, kind, criterion, z <= 0, a <= 0, hyperparameters),
+ * DIMENSION_MISMATCH, NON_FINITE, NOT_POSITIVE_DEFINITE (a K + z I at these hyperparameters),
+ * NUMERICAL, OUT_OF_MEMORY, TOO_LARGE, CANCELLED. Thread-safe. */
+int ntk_kernel_objective(const ntk_mlp *mlp, ntk_kernel_kind kind, int64_t n, const double *X, int64_t ldx,
+                         const ntk_targets *targets, const ntk_kernel_hyperparameters *hyper, double ridge,
+                         double amplitude, ntk_tuning_criterion criterion,
+                         const ntk_infinite_width_options *options, double *value, double *gradient);
+
+/* ---------------------------------------------------------------------------------------
  * Experimental: the spectral calculus on an eigendecomposition computed elsewhere
  *
  * The formulas of the spectral solver, for a caller that decomposed the kernel itself (libntk_mpi

@@ -89,6 +89,15 @@ var infiniteWidthDefaults: ntk_infinite_width_options {
         size: MemoryLayout<ntk_infinite_width_options>.size, quadrature_points: 0, progress: nil, progress_user: nil)
 }
 
+/// The infinite-width options' quadrature points, checked.
+func quadraturePoints(_ o: ntk_infinite_width_options) throws -> Int {
+    guard o.quadrature_points >= 0, o.quadrature_points <= 64 else {
+        throw NTKError(.invalidArgument,
+                       "options->quadrature_points must be in 0...64 (0: automatic), got \(o.quadrature_points)")
+    }
+    return Int(o.quadrature_points)
+}
+
 @_cdecl("ntk_infinite_width_options_init")
 public func ntk_infinite_width_options_init(_ options: UnsafeMutablePointer<ntk_infinite_width_options>?) -> Int32 {
     boundary("ntk_infinite_width_options_init") { try initialise(options, infiniteWidthDefaults, "options") }
@@ -106,17 +115,13 @@ public func ntk_infinite_width_kernels(_ mlp: OpaquePointer?, _ n1: Int64, _ x1:
         let (n1, n2) = (try size(n1, "n1"), try size(n2, "n2"))
         let v1 = try input(x1, n1, a.inputDimension, ld: ld1, "X1")
         let v2 = try secondSet(x2, n1: n1, n2: n2, d: a.inputDimension, ld: ld2)
-        let points = o.quadrature_points
-        guard points >= 0, points <= 64 else {
-            throw NTKError(.invalidArgument,
-                           "options->quadrature_points must be in 0...64 (0: automatic), got \(points)")
-        }
+        let points = try quadraturePoints(o)
         if nngp == nil && ntk == nil { throw NTKError(.invalidArgument,
                                                       "K_nngp and K_ntk are both NULL: nothing to compute") }
         try InfiniteWidthKernel.compute(a, v1, v2,
                                         nngp: try optionalOutput(nngp, n1, n2, ld: ldNNGP, "K_nngp"),
                                         ntk: try optionalOutput(ntk, n1, n2, ld: ldNTK, "K_ntk"),
-                                        points: Int(points),
+                                        points: points,
                                         progress: progress(o.progress, o.progress_user))
     }
 }

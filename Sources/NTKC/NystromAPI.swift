@@ -19,11 +19,11 @@ func centerSelection(_ s: ntk_center_selection) throws -> NystromCenters.Selecti
     }
 }
 
-func kernelKind(_ k: ntk_kernel_kind) throws -> InfiniteWidthPointKernel.Kind {
+func kernelKind(_ k: ntk_kernel_kind, _ name: String = "options->kernel") throws -> InfiniteWidthPointKernel.Kind {
     switch k {
     case NTK_KERNEL_NTK: return .ntk
     case NTK_KERNEL_NNGP: return .nngp
-    default: throw invalid("options->kernel", k.rawValue, "NTK_KERNEL_NTK or NTK_KERNEL_NNGP")
+    default: throw invalid(name, k.rawValue, "NTK_KERNEL_NTK or NTK_KERNEL_NNGP")
     }
 }
 

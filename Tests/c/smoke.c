@@ -1000,6 +1000,84 @@ static void test_matrix_free(void) {
     ntk_mlp_free(mlp);
 }
 
+/* Kernel tuning: a linear model (identity, no hidden layer) has K = W^2 (X s)(X s)^T / d + b^2,
+ * whose derivatives are closed forms; the LML objective against ntk_gp_posterior, its ridge
+ * derivative against central differences; bad arguments. */
+static void test_tuning(void) {
+    enum { n = 5, d = 2 };
+    double x[n * d], y[n], g[n * n];
+    for (int i = 0; i < n * d; i++) x[i] = uniform();
+    for (int i = 0; i < n; i++) y[i] = uniform();
+    for (int i = 0; i < n * n; i++) g[i] = uniform();
+    ntk_mlp_options mo;
+    ntk_mlp_options_init(&mo);
+    ntk_mlp *mlp = NULL;
+    check(ntk_mlp_create(d, 0, NULL, 1, NTK_ACTIVATION_IDENTITY, &mo, &mlp) == NTK_OK, "tuning: linear model created");
+    double scales[d] = {0.7, 1.6};
+    ntk_kernel_hyperparameters hyper;
+    check(ntk_kernel_hyperparameters_init(&hyper) == NTK_OK && hyper.w_std == 1.0 && hyper.b_std == 0.0 &&
+              hyper.input_scales == NULL, "kernel hyperparameters default to W_std 1, b_std 0, scales 1");
+    hyper.w_std = 1.3;
+    hyper.b_std = 0.4;
+    hyper.input_scales = scales;
+    double k[n * n], dk[(d + 2) * n * n], expect[(d + 2) * n * n], kk[n * n], grad[d + 2];
+    int status = ntk_infinite_width_gradient(mlp, NTK_KERNEL_NNGP, n, x, d, &hyper, NULL, k, n, dk);
+    double worst = 0, contracted_worst = 0;
+    for (int a = 0; a < n; a++) {
+        for (int b = 0; b < n; b++) {
+            double c0 = 0;
+            for (int j = 0; j < d; j++) c0 += scales[j] * scales[j] * x[a * d + j] * x[b * d + j] / d;
+            kk[a * n + b] = 1.69 * c0 + 0.16;
+            expect[a * n + b] = 2 * 1.3 * c0;
+            expect[n * n + a * n + b] = 2 * 0.4;
+            for (int j = 0; j < d; j++) expect[(2 + j) * n * n + a * n + b] = 1.69 * 2 * scales[j] * x[a * d + j] * x[b * d + j] / d;
+        }
+    }
+    worst = fmax(max_abs_diff(k, kk, n * n), max_abs_diff(dk, expect, (d + 2) * n * n));
+    check(status == NTK_OK && worst < 1e-14, "kernel derivatives of a linear model equal the closed forms");
+    status = ntk_infinite_width_gradient_contract(mlp, NTK_KERNEL_NTK, n, x, d, &hyper, g, n, NULL, grad);
+    for (int q = 0; q < d + 2; q++) {
+        double s = 0;
+        for (int i = 0; i < n * n; i++) s += g[i] * expect[q * n * n + i];
+        contracted_worst = fmax(contracted_worst, fabs(s - grad[q]));
+    }
+    check(status == NTK_OK && contracted_worst < 1e-13, "the contraction equals sum(G * dK/dtheta)");
+    ntk_targets targets = {1, y, 1, NULL, 1};
+    double value = 0, gradient[d + 4], lml = 0, up = 0, down = 0;
+    ntk_gp_options gp;
+    ntk_gp_options_init(&gp);
+    gp.ridge = 0.2;
+    for (int i = 0; i < n * n; i++) kk[i] *= 1.5;
+    status = ntk_kernel_objective(mlp, NTK_KERNEL_NTK, n, x, d, &targets, &hyper, 0.2, 1.5, NTK_TUNING_LML, NULL, &value,
+                                  gradient);
+    ntk_test_kernel none = {0, NULL, n, NULL, 1};
+    int gp_status = ntk_gp_posterior(n, kk, n, &targets, &none, NULL, 1, &gp, NULL, NULL, &lml);
+    ntk_kernel_objective(mlp, NTK_KERNEL_NTK, n, x, d, &targets, &hyper, 0.2 + 1e-6, 1.5, NTK_TUNING_LML, NULL, &up, NULL);
+    ntk_kernel_objective(mlp, NTK_KERNEL_NTK, n, x, d, &targets, &hyper, 0.2 - 1e-6, 1.5, NTK_TUNING_LML, NULL, &down, NULL);
+    check(status == NTK_OK && gp_status == NTK_OK && fabs(value - lml) < 1e-12 * fabs(lml) &&
+              fabs(gradient[d + 2] - (up - down) / 2e-6) < 1e-6 * fmax(1, fabs(gradient[d + 2])),
+          "the LML objective equals ntk_gp_posterior's and its ridge derivative the central difference");
+    check(ntk_kernel_objective(mlp, NTK_KERNEL_NTK, n, x, d, &targets, &hyper, 0.0, 1.0, NTK_TUNING_GCV, NULL, &value,
+                               NULL) == NTK_ERR_INVALID_ARGUMENT &&
+              ntk_kernel_objective(mlp, NTK_KERNEL_NTK, n, x, d, &targets, &hyper, 0.1, 1.0, (ntk_tuning_criterion)7,
+                                   NULL, &value, NULL) == NTK_ERR_INVALID_ARGUMENT &&
+              ntk_kernel_objective(mlp, NTK_KERNEL_NTK, n, x, d, &targets, &hyper, 0.1, 1.0, NTK_TUNING_LOO, NULL, NULL,
+                                   NULL) == NTK_ERR_INVALID_ARGUMENT &&
+              ntk_infinite_width_gradient(mlp, (ntk_kernel_kind)9, n, x, d, &hyper, NULL, k, n, dk) ==
+                  NTK_ERR_INVALID_ARGUMENT,
+          "tuning rejects ridge 0, unknown criteria and kinds, a NULL value");
+    scales[1] = NAN;
+    check(ntk_infinite_width_gradient_contract(mlp, NTK_KERNEL_NTK, n, x, d, &hyper, g, n, NULL, grad) ==
+              NTK_ERR_INVALID_ARGUMENT && strstr(ntk_last_error(), "input scale 1") != NULL,
+          "a NaN input scale is rejected by name");
+    scales[1] = 1.6;
+    hyper.w_std = -1;
+    check(ntk_infinite_width_gradient_contract(mlp, NTK_KERNEL_NTK, n, x, d, &hyper, g, n, NULL, grad) ==
+              NTK_ERR_INVALID_ARGUMENT && strstr(ntk_last_error(), "hyper->w_std") != NULL,
+          "a negative W_std is rejected");
+    ntk_mlp_free(mlp);
+}
+
 int main(void) {
     test_version();
     test_ensemble();
@@ -1013,6 +1091,7 @@ int main(void) {
     test_regression();
     test_network();
     test_training();
+    test_tuning();
     printf("%d passed, %d failed\n", passed, failed);
     return failed == 0 ? 0 : 1;
 }

@@ -109,6 +109,17 @@ public final class CholeskyFactorization: @unchecked Sendable {
         return x
     }
 
+    /// `(K + zI)⁻¹` into `out` (n × n, row-major, leading dimension n, both triangles) by LAPACK
+    /// DPOTRI from the factor: n³ flops, for the objectives that need the whole inverse.
+    package func inverse(into out: UnsafeMutablePointer<Double>) throws {
+        if n == 0 { return }
+        out.update(from: factor.pointer, count: n * n)
+        // Row-major lower L is column-major upper U = Lᵀ; DPOTRI leaves (UᵀU)⁻¹ in that triangle.
+        let info = LAPACKE_dpotri(LAPACK_COL_MAJOR, CChar(UInt8(ascii: "U")), Int32(n), out, Int32(n))
+        guard info == 0 else { throw NTKError.numericalFailure("DPOTRI failed (info \(info)): K + zI is singular") }
+        Symmetry.mirrorLowerToUpper(out, n: n, ld: n)
+    }
+
     /// `log det(K + zI) = 2 Σ log L_ii`, useful for Gaussian-process marginal likelihoods.
     public var logDeterminant: Double {
         var s = 0.0

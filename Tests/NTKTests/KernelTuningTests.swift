@@ -1,0 +1,179 @@
+@testable import NTK
+import XCTest
+
+/// Kernel gradients and tuning objectives against central finite differences of the library's
+/// own kernel values (an independent path: the jets are never used by `InfiniteWidthKernel`).
+final class KernelTuningTests: XCTestCase {
+    static let activations: [Activation] = [.identity, .relu, .leakyReLU(slope: 0.2), .abs, .tanh, .erf, .sigmoid,
+                                            .gelu, .softplus, .sin]
+
+    /// ∂T, ∂T' in (q1, q2, c) against central differences of `pair`, and the jets' values
+    /// against `pair`'s, for every activation at moderate and strong correlations.
+    func testPairJetsMatchFiniteDifferences() throws {
+        for activation in Self.activations {
+            let e = try GaussianExpectation(activation)
+            for (q1, q2, rho) in [(0.7, 1.3, 0.35), (2.5, 0.4, -0.6), (1.1, 0.9, 0.93)] {
+                let c = rho * (q1 * q2).squareRoot()
+                let (t, dt) = e.pairJet(q1, q2, c)
+                let (t0, dt0) = e.pair(q1, q2, c)
+                XCTAssertEqual(t.value, t0, accuracy: 1e-12 * max(1, abs(t0)), "\(activation)")
+                XCTAssertEqual(dt.value, dt0, accuracy: 1e-12 * max(1, abs(dt0)), "\(activation)")
+                let point = [q1, q2, c]
+                for v in 0..<3 {
+                    let h = 1e-5 * max(abs(point[v]), 0.1)
+                    var up = point, down = point
+                    up[v] += h
+                    down[v] -= h
+                    let (tu, dtu) = e.pair(up[0], up[1], up[2]), (td, dtd) = e.pair(down[0], down[1], down[2])
+                    let fdT = (tu - td) / (2 * h), fdDT = (dtu - dtd) / (2 * h)
+                    XCTAssertEqual(t.partials[v], fdT, accuracy: 1e-6 * max(1, abs(fdT)), "\(activation) ∂T/∂\(v)")
+                    XCTAssertEqual(dt.partials[v], fdDT, accuracy: 1e-6 * max(1, abs(fdDT)), "\(activation) ∂T'/∂\(v)")
+                }
+            }
+        }
+    }
+
+    /// D(q), D'(q) and their derivatives against `diagonal` and its central differences.
+    func testDiagonalJetsMatchFiniteDifferences() throws {
+        for activation in Self.activations {
+            let e = try GaussianExpectation(activation)
+            for q in [0.3, 1.7, 6.0] {
+                let jet = e.diagonalJet(q), (t0, dt0) = e.diagonal(q)
+                XCTAssertEqual(jet.t, t0, accuracy: 1e-12 * max(1, abs(t0)), "\(activation)")
+                XCTAssertEqual(jet.dt, dt0, accuracy: 1e-12 * max(1, abs(dt0)), "\(activation)")
+                let h = 1e-5 * q
+                let (tu, dtu) = e.diagonal(q + h), (td, dtd) = e.diagonal(q - h)
+                XCTAssertEqual(jet.tq, (tu - td) / (2 * h), accuracy: 1e-6 * max(1, abs(jet.tq)), "\(activation)")
+                XCTAssertEqual(jet.dtq, (dtu - dtd) / (2 * h), accuracy: 1e-6 * max(1, abs(jet.dtq)), "\(activation)")
+            }
+        }
+    }
+
+    /// The kernel of X s with hyperparameters θ, by `InfiniteWidthKernel` (the reference).
+    func kernel(_ a: MLPArchitecture, _ kind: InfiniteWidthPointKernel.Kind, _ x: Matrix,
+                _ h: KernelHyperparameters) throws -> Matrix {
+        var xs = x
+        for i in 0..<x.rows { for j in 0..<x.cols { xs[i, j] *= h.inputScales[j] } }
+        let b = try h.apply(to: a)
+        let (nngp, ntk) = try b.infiniteWidthKernels(xs)
+        return kind == .nngp ? nngp : ntk
+    }
+
+    /// θ moved by `step` along hyperparameter `index` ([W, b, s_1 …]).
+    func moved(_ h: KernelHyperparameters, _ index: Int, _ step: Double) -> KernelHyperparameters {
+        var m = h
+        switch index {
+        case 0: m.weightStd += step
+        case 1: m.biasStd += step
+        default: m.inputScales[index - 2] += step
+        }
+        return m
+    }
+
+    /// Every derivative matrix against central differences, for every activation, depths 1–4,
+    /// NNGP and NTK, both parameterisations; and `contract` against ⟨G, ∂K/∂θ⟩ from them.
+    func testKernelDerivativesMatchFiniteDifferences() throws {
+        var rng = TestRandom(seed: 11)
+        let n = 6, d = 3
+        let x = try rng.matrix(n, d)
+        let g = try rng.matrix(n, n)
+        let h = KernelHyperparameters(weightStd: 1.3, biasStd: 0.4, inputScales: [0.8, 1.5, 0.6])
+        for (index, activation) in Self.activations.enumerated() {
+            for depth in [1, 2, 3, 4] where (depth + index) % 2 == 0 || depth == 2 {
+                for parameterization in [Parameterization.ntk, .standard] {
+                    let a = try MLPArchitecture(inputDimension: d, hiddenWidths: Array(repeating: 7, count: depth - 1),
+                                                activation: activation, parameterization: parameterization)
+                    for kind in [InfiniteWidthPointKernel.Kind.nngp, .ntk] {
+                        try checkDerivatives(a, kind, x, g, h, "\(activation) depth \(depth) \(parameterization) \(kind)")
+                    }
+                }
+            }
+        }
+    }
+
+    func checkDerivatives(_ a: MLPArchitecture, _ kind: InfiniteWidthPointKernel.Kind, _ x: Matrix, _ g: Matrix,
+                          _ h: KernelHyperparameters, _ label: String) throws {
+        let n = x.rows, p = h.count
+        var k = try Matrix(rows: n, cols: n)
+        var dk = [Double](repeating: 0, count: p * n * n)
+        try x.withView { xv in
+            try k.withMutableView { kv in
+                try dk.withUnsafeMutableBufferPointer { try KernelGradient.derivatives(a, kind: kind, xv, h, kernel: kv,
+                                                                                        derivatives: $0.baseAddress!) }
+            }
+        }
+        let reference = try kernel(a, kind, x, h)
+        XCTAssertLessThan(maxAbsDifference(k, reference), 1e-12 * (reference.elements.map(abs).max() ?? 1), label)
+        let contracted = try x.withView { xv in try g.withView { gv in
+            try KernelGradient.contract(a, kind: kind, xv, h, weights: gv) } }
+        for q in 0..<p {
+            let step = 1e-6
+            let up = try kernel(a, kind, x, moved(h, q, step)), down = try kernel(a, kind, x, moved(h, q, -step))
+            let fd = zip(up.elements, down.elements).map { ($0 - $1) / (2 * step) }
+            let exact = Array(dk[(q * n * n)..<((q + 1) * n * n)])
+            let scale = max(fd.map(abs).max() ?? 0, 1e-3)
+            let error = zip(fd, exact).map { abs($0 - $1) }.max() ?? 0
+            XCTAssertLessThan(error, 1e-6 * scale, "\(label) θ_\(q)")
+            let inner = zip(g.elements, exact).map { $0 * $1 }.reduce(0, +)
+            XCTAssertEqual(contracted[q], inner, accuracy: 1e-10 * max(1, abs(inner)), "\(label) contraction θ_\(q)")
+        }
+    }
+
+    /// LML, GCV and LOO: value against the library's own GP / spectral formulas and every
+    /// gradient entry ([W, b, s…, z, a]) against central differences of the objective.
+    func testObjectiveGradientsMatchFiniteDifferences() throws {
+        var rng = TestRandom(seed: 5)
+        let n = 9, d = 2
+        let x = try rng.matrix(n, d), y = try rng.matrix(n, 2)
+        let a = try MLPArchitecture(inputDimension: d, hiddenWidths: [5], activation: .erf)
+        let h = KernelHyperparameters(weightStd: 1.2, biasStd: 0.3, inputScales: [0.9, 1.4])
+        for criterion in TuningCriterion.allCases {
+            func evaluate(_ h: KernelHyperparameters, _ z: Double, _ amp: Double) throws -> (Double, [Double]) {
+                try x.withView { xv in try y.withView { yv in
+                    try KernelObjective.evaluate(a, kind: .ntk, xv, targets: try Targets(y: yv), hyper: h, ridge: z,
+                                                 amplitude: amp, criterion: criterion) } }
+            }
+            let (value, gradient) = try evaluate(h, 0.05, 1.7)
+            XCTAssertEqual(gradient.count, d + 4)
+            for q in 0..<(d + 4) {
+                let step = 1e-6
+                let (up, down): (Double, Double)
+                switch q {
+                case d + 2: (up, down) = (try evaluate(h, 0.05 + step, 1.7).0, try evaluate(h, 0.05 - step, 1.7).0)
+                case d + 3: (up, down) = (try evaluate(h, 0.05, 1.7 + step).0, try evaluate(h, 0.05, 1.7 - step).0)
+                default: (up, down) = (try evaluate(moved(h, q, step), 0.05, 1.7).0,
+                                       try evaluate(moved(h, q, -step), 0.05, 1.7).0)
+                }
+                let fd = (up - down) / (2 * step)
+                XCTAssertEqual(gradient[q], fd, accuracy: 1e-6 * max(abs(fd), abs(value), 1e-3), "\(criterion) θ_\(q)")
+            }
+            if criterion == .logMarginalLikelihood {
+                var k = try kernel(a, .ntk, x, h)
+                for i in 0..<n { for j in 0..<n { k[i, j] *= 1.7 } }
+                let gp = try GaussianProcess.posterior(kTrain: k, y: y, kTestTrain: try Matrix(rows: 0, cols: n),
+                                                       kTest: try Matrix(rows: 0, cols: 0), ridge: 0.05)
+                XCTAssertEqual(value, gp.logMarginalLikelihood, accuracy: 1e-10 * abs(value))
+            }
+        }
+    }
+
+    /// Bad input: scales of the wrong length or negative, ridge 0, G of the wrong shape.
+    func testBadInput() throws {
+        let x = try Matrix(rows: 3, cols: 2, elements: [1, 0, 0, 1, 1, 1])
+        let a = try MLPArchitecture(inputDimension: 2, hiddenWidths: [4])
+        let bad = KernelHyperparameters(weightStd: 1, biasStd: 0, inputScales: [1])
+        let negative = KernelHyperparameters(weightStd: 1, biasStd: 0, inputScales: [1, -1])
+        let good = KernelHyperparameters(weightStd: 1, biasStd: 0, inputScales: [1, 1])
+        let g = try Matrix(rows: 2, cols: 2)
+        try x.withView { xv in
+            try g.withView { gv in
+                assertThrows(.dimensionMismatch, try KernelGradient.contract(a, kind: .ntk, xv, bad, weights: gv))
+                assertThrows(.invalidArgument, try KernelGradient.contract(a, kind: .ntk, xv, negative, weights: gv))
+                assertThrows(.dimensionMismatch, try KernelGradient.contract(a, kind: .ntk, xv, good, weights: gv))
+                assertThrows(.invalidArgument, try KernelObjective.evaluate(a, kind: .ntk, xv,
+                                                                            targets: try Targets(y: xv), hyper: good,
+                                                                            ridge: 0, criterion: .gcv))
+            }
+        }
+    }
+}
