@@ -57,6 +57,7 @@ ENUMS = {
     "ntk_center_selection": {"NTK_CENTERS_UNIFORM": 0, "NTK_CENTERS_PIVOTED_CHOLESKY": 1},
     "ntk_nystrom_solver": {"NTK_NYSTROM_DIRECT": 0, "NTK_NYSTROM_CG": 1},
     "ntk_kernel_kind": {"NTK_KERNEL_NTK": 0, "NTK_KERNEL_NNGP": 1},
+    "ntk_tuning_criterion": {"NTK_TUNING_LML": 0, "NTK_TUNING_GCV": 1, "NTK_TUNING_LOO": 2},
     "ntk_x_filter_form": {"NTK_X_FILTER_VALUE": 0, "NTK_X_FILTER_SHRINKAGE": 1},
 }
 
@@ -186,6 +187,12 @@ class EmpiricalSolverOptions(_Options):
                 ("reduce_user", c_void_p)]
 
 
+class KernelHyperparameters(_Options):
+    """``ntk_kernel_hyperparameters``: W_std, b_std and the d input scales (NULL: all 1)."""
+    _init = "ntk_kernel_hyperparameters_init"
+    _fields_ = [("size", c_size_t), ("w_std", c_double), ("b_std", c_double), ("input_scales", POINTER(c_double))]
+
+
 class Points(ctypes.Structure):
     """``ntk_points``: rows X (m x d) and offsets f0 (NULL: 0)."""
     _fields_ = [("m", c_int64), ("X", POINTER(c_double)), ("ldx", c_int64), ("f0", POINTER(c_double)),
@@ -209,6 +216,7 @@ STRUCTS = {
     "ntk_ensemble_options": EnsembleOptions, "ntk_ensemble_test": EnsembleTest, "ntk_gp_options": GPOptions,
     "ntk_nystrom_options": NystromOptions, "ntk_nystrom_test": NystromTest,
     "ntk_empirical_solver_options": EmpiricalSolverOptions, "ntk_points": Points, "ntk_x_spectrum": Spectrum,
+    "ntk_kernel_hyperparameters": KernelHyperparameters,
 }
 
 _d = POINTER(c_double)
@@ -278,6 +286,13 @@ _SIGNATURES = {
     "ntk_infinite_width_kernels": ([_h, c_int64, _d, c_int64, c_int64, _d, c_int64, _P(InfiniteWidthOptions),
                                     _d, c_int64, _d, c_int64], c_int),
     "ntk_infinite_width_diagonal": ([_h, c_int64, _d, c_int64, _d, _d], c_int),
+    "ntk_kernel_hyperparameters_init": ([_P(KernelHyperparameters)], c_int),
+    "ntk_infinite_width_gradient": ([_h, c_int, c_int64, _d, c_int64, _P(KernelHyperparameters),
+                                     _P(InfiniteWidthOptions), _d, c_int64, _d], c_int),
+    "ntk_infinite_width_gradient_contract": ([_h, c_int, c_int64, _d, c_int64, _P(KernelHyperparameters), _d, c_int64,
+                                              _P(InfiniteWidthOptions), _d], c_int),
+    "ntk_kernel_objective": ([_h, c_int, c_int64, _d, c_int64, _P(Targets), _P(KernelHyperparameters), c_double,
+                              c_double, c_int, _P(InfiniteWidthOptions), _d, _d], c_int),
     "ntk_mlp_loss_gradient": ([_h, c_int64, _d, c_int64, _d, c_int64, c_int, _d, _d], c_int),
     "ntk_train_options_init": ([_P(TrainOptions)], c_int),
     "ntk_mlp_train": ([_h, c_int64, _d, c_int64, _d, c_int64, c_int64, _P(TrainOptions), _d, _i64, _P(c_int)], c_int),

@@ -55,12 +55,15 @@ from .errors import NotPositiveDefiniteError
 from .regression import KernelRidge, SpectralSolver, max_learning_rate
 from ._progress import Bar
 from .runtime import blas_info, logger, memory_budget, physical_memory
+from .tuning import tune_kernel
+from ._sklearn_kernels import NNGPKernel, NTKKernel  # noqa: F401 - part of ntk.sklearn
 
-__all__ = ["NTKRegressor", "NTKClassifier"]
+__all__ = ["NTKRegressor", "NTKClassifier", "NNGPKernel", "NTKKernel"]
 
 KERNELS = ("infinite", "nngp", "empirical", "after")
 SOLVERS = ("auto", "direct", "nystrom", "cg")
 _CRITERIA = ("gcv", "loo")
+_TUNE = (None, "lml", "gcv", "loo")
 #: Rows of test kernel computed at once in predict (bounds its memory to ~256 MiB).
 _PREDICT_BYTES = 256 << 20
 
@@ -72,7 +75,8 @@ class _NTKModel(BaseEstimator):
                  parameterization="ntk", ridge="gcv", ridges=None, ridge_relative=True, time=None,
                  learning_rate=1.0, network_offset=False, center_targets=True, epochs=1000,
                  train_learning_rate=None, batch_size=None, momentum=0.0, solver="auto", n_centers=None,
-                 centers="uniform", tol=1e-8, max_iter=100, random_state=None, verbose=0):
+                 centers="uniform", tol=1e-8, max_iter=100, tune=None, ard=False, n_restarts=2,
+                 tune_max_samples=2000, random_state=None, verbose=0):
         self.kernel = kernel
         self.widths = widths
         self.activation = activation
@@ -95,6 +99,10 @@ class _NTKModel(BaseEstimator):
         self.centers = centers
         self.tol = tol
         self.max_iter = max_iter
+        self.tune = tune
+        self.ard = ard
+        self.n_restarts = n_restarts
+        self.tune_max_samples = tune_max_samples
         self.random_state = random_state
         self.verbose = verbose
 
@@ -133,8 +141,19 @@ class _NTKModel(BaseEstimator):
         if self.solver == "cg" and (isinstance(self.ridge, str) or self.time is not None):
             raise ValueError("solver='cg' fits one given ridge at t = inf: give ridge as a number and time=None, "
                              "or use solver='nystrom' (or 'direct') for ridge selection and finite times")
+        self._check_tuning()
         if self.solver == "nystrom" and self.ridge == "loo":
             raise ValueError("solver='nystrom' selects ridges by GCV only: ridge='gcv' or a number")
+
+    def _check_tuning(self):
+        if self.tune not in _TUNE:
+            raise ValueError(f"tune must be one of {_TUNE}, got {self.tune!r}")
+        if self.tune is not None and self.kernel not in ("infinite", "nngp"):
+            raise ValueError(f"tune needs kernel='infinite' or 'nngp' (an infinite-width kernel), not {self.kernel!r}")
+        for name in ("n_restarts", "tune_max_samples"):
+            value, low = getattr(self, name), 0 if name == "n_restarts" else 1
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+                raise ValueError(f"{name} must be an int >= {low}, got {value!r}")
 
     # -- progress and log -----------------------------------------------------------------
 
@@ -183,8 +202,35 @@ class _NTKModel(BaseEstimator):
             raise ValueError(f"widths must be a sequence of hidden-layer widths such as (512, 512), "
                              f"got {self.widths!r}")
         seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
-        return MLP(input_dim, list(self.widths), output_dim=output_dim, activation=self.activation, W_std=self.W_std,
-                   b_std=self.b_std, parameterization=self.parameterization, seed=seed)
+        return MLP(input_dim, list(self.widths), output_dim=output_dim, activation=self.activation, W_std=self.W_std_,
+                   b_std=self.b_std_, parameterization=self.parameterization, seed=seed)
+
+    def _tune_kernel(self, X, Y):
+        """Fits W_std_, b_std_ and input_scales_ by ``tune`` (on at most ``tune_max_samples`` rows
+        drawn with ``random_state``), or keeps the given W_std, b_std and scales 1."""
+        self.W_std_, self.b_std_ = float(self.W_std), float(self.b_std)
+        self.input_scales_, self.tuning_ = np.ones(X.shape[1]), None
+        if self.tune is None:
+            return
+        if not np.any(Y):  # constant targets (one class): every kernel fits them equally well
+            logger.info("tune: the centred targets are all zero; the kernel is kept as given")
+            return
+        rng = check_random_state(self.random_state)
+        rows = np.arange(len(X)) if len(X) <= self.tune_max_samples else np.sort(
+            rng.choice(len(X), self.tune_max_samples, replace=False))
+        kind = "ntk" if self.kernel == "infinite" else "nngp"
+        with self._stage(f"tuning the {kind} kernel by {self.tune} on {len(rows)} rows") as bar:
+            self.tuning_ = tune_kernel(X[rows], Y[rows], widths=self.widths, activation=self.activation, kernel=kind,
+                                       objective=self.tune, ard=self.ard, W_std=self.W_std, b_std=self.b_std,
+                                       parameterization=self.parameterization, n_restarts=self.n_restarts,
+                                       random_state=int(rng.randint(np.iinfo(np.int32).max)), progress=bar)
+        self.W_std_, self.b_std_ = self.tuning_.W_std, self.tuning_.b_std
+        self.input_scales_ = self.tuning_.input_scales
+        logger.info(f"tuned by {self.tune}: {self.tuning_!r}")
+
+    def _validated(self, X):
+        """X checked against the fit and scaled by ``input_scales_``: the kernel's inputs."""
+        return validate_data(self, X, reset=False, dtype=np.float64) * self.input_scales_
 
     def _kernel(self, X1, X2=None):
         shape = f"{len(X1)} x {len(X1) if X2 is None else len(X2)}"
@@ -229,6 +275,8 @@ class _NTKModel(BaseEstimator):
                         f"BLAS: OpenBLAS core {blas['core']}, {blas['num_threads']} threads")
         self.y_mean_ = Y.mean(axis=0) if self.center_targets else np.zeros(k)
         Yc = Y - self.y_mean_
+        self._tune_kernel(X, Yc)
+        X = X * self.input_scales_
         self.network_ = self._network(X.shape[1], k)
         # The network's outputs are in units of output_scale_: the "after" network is trained on
         # Yc / rms(Yc), so its kernel does not depend on the targets' units.
@@ -341,7 +389,7 @@ class _NTKModel(BaseEstimator):
     def _outputs(self, X):
         """The raw outputs (m, k) at validated X."""
         check_is_fitted(self)
-        X = validate_data(self, X, reset=False, dtype=np.float64)
+        X = self._validated(X)
         if getattr(self, "empirical_ridge_", None) is not None and self.solver_ == "cg":
             f0 = self.output_scale_ * self.network_(X) if self.network_offset else None
             with self._reporting():
@@ -422,8 +470,23 @@ class NTKRegressor(RegressorMixin, _NTKModel):
     tol, max_iter : float, int, default 1e-8, 100
         The "cg" solver's stopping rule (relative residual, iteration cap; not converging
         warns with :class:`ntk.ConvergenceWarning`).
+    tune : None, "lml", "gcv" or "loo", default None
+        Fit the infinite-width kernel to the data before solving (:func:`ntk.tune_kernel`): W_std,
+        b_std (when > 0) and the input scales by L-BFGS-B with exact gradients of the log marginal
+        likelihood, GCV or leave-one-out, starting from ``W_std``, ``b_std`` and scales 1. The ridge
+        is then chosen as ``ridge`` says on all training rows (the tuned one is ``tuning_.ridge``).
+        None keeps the given kernel. Needs ``kernel="infinite"`` or ``"nngp"``.
+    ard : bool, default False
+        With ``tune``: one input scale per feature (automatic relevance determination), else one
+        shared scale.
+    n_restarts : int, default 2
+        With ``tune``: further L-BFGS-B runs from seeded perturbations of the start.
+    tune_max_samples : int, default 2000
+        With ``tune``: the objective is computed on at most this many training rows drawn with
+        ``random_state`` (each evaluation costs O(rows^3)); the final fit uses every row.
     random_state : int, RandomState or None, default None
-        Seeds the network's initialisation ("empirical", "after") and the centres.
+        Seeds the network's initialisation ("empirical", "after"), the centres and the tuning
+        (subsample and restarts).
     verbose : int, default 0
         0: silent. 1: a progress bar for each long step (kernel, training, solver) and a line
         with its time on stderr. 2: also the library's INFO log (solver, memory, BLAS, blocks)
@@ -448,6 +511,12 @@ class NTKRegressor(RegressorMixin, _NTKModel):
     output_scale_ : float
         The network's output unit: 1, or the targets' root-mean-square for "after" (the
         network offset is ``output_scale_ * network_(x)``).
+    W_std_, b_std_ : float
+        The kernel's W_std and b_std (tuned, or as given).
+    input_scales_ : ndarray (d,)
+        The kernel sees ``X * input_scales_`` (tuned, or ones).
+    tuning_ : ntk.KernelTuning or None
+        With ``tune``: the tuning result (objective value and trace, restarts, tuned ridge).
     history_ : ntk.TrainingHistory
         Only for "after": the training run (``history_.losses``).
     X_fit_, n_features_in_, feature_names_in_
@@ -508,7 +577,7 @@ class NTKRegressor(RegressorMixin, _NTKModel):
                              f"ensemble), not {self.kernel!r}")
         if self.solver_ != "direct":
             raise ValueError(f"return_std and return_cov need the dense solver (solver='direct'), not {self.solver_!r}")
-        cov = self._ensemble_covariance(validate_data(self, X, reset=False, dtype=np.float64))
+        cov = self._ensemble_covariance(self._validated(X))
         k = out.shape[1]
         if return_cov:
             return mean, (cov if self._y_was_vector else np.repeat(cov[:, :, None], k, axis=2))

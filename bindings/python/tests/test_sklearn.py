@@ -38,6 +38,8 @@ ESTIMATORS = [
     NTKRegressor(kernel="empirical", widths=(32,), network_offset=True, ridge=0.0, random_state=0),
     NTKRegressor(kernel="after", widths=(32,), epochs=20, random_state=0),
     NTKClassifier(kernel="after", widths=(32,), epochs=20, ridge=0.01, random_state=0),
+    NTKRegressor(tune="gcv", ard=True, n_restarts=0, random_state=0),
+    NTKClassifier(tune="lml", n_restarts=1, random_state=0),
 ]
 
 
