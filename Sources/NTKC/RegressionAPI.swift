@@ -237,6 +237,21 @@ public func ntk_spectral_select_ridge(_ solver: OpaquePointer?, _ targets: Unsaf
     }
 }
 
+@_cdecl("ntk_spectral_select_time")
+public func ntk_spectral_select_time(_ solver: OpaquePointer?, _ targets: UnsafePointer<ntk_targets>?,
+                                     _ ridge: Double, _ learningRate: Double,
+                                     _ time: UnsafeMutablePointer<Double>?,
+                                     _ score: UnsafeMutablePointer<Double>?) -> Int32 {
+    boundary("ntk_spectral_select_time") {
+        let solver = try HandleRegistry.shared.lookup(solver, as: SpectralSolver.self, "solver")
+        let t = try NTKC.targets(targets, rows: solver.n)
+        let timeOut = try required(time, "time")
+        let result = try solver.selectTime(targets: t, ridge: ridge, learningRate: learningRate)
+        timeOut.pointee = result.time
+        score?.pointee = result.score
+    }
+}
+
 @_cdecl("ntk_spectral_max_learning_rate")
 public func ntk_spectral_max_learning_rate(_ solver: OpaquePointer?, _ nTargets: Int64,
                                            _ eta: UnsafeMutablePointer<Double>?,

@@ -1078,6 +1078,34 @@ static void test_tuning(void) {
     ntk_mlp_free(mlp);
 }
 
+/* select_time on a diagonal kernel, whose flow GCV is a closed form, against a fine grid. */
+static void test_select_time(void) {
+    enum { n = 6 };
+    double k[n * n] = {0}, y[n] = {1.0, -0.5, 0.3, 0.8, -1.2, 0.1}, lam[n] = {5.0, 2.0, 1.0, 0.5, 0.1, 0.01};
+    for (int i = 0; i < n; i++) k[i * n + i] = lam[i];
+    ntk_spectral *solver = NULL;
+    ntk_targets targets = {1, y, 1, NULL, 1};
+    double time = 0, score = 0, best = INFINITY;
+    int status = ntk_spectral_create(n, k, n, NTK_NEGATIVE_CLAMP, NULL, NULL, &solver);
+    status = status ? status : ntk_spectral_select_time(solver, &targets, 0.0, 1.0, &time, &score);
+    for (int g = 0; g <= 20000; g++) {
+        double t = pow(10.0, -3 + 7.0 * g / 20000), residual = 0, trace = 0;
+        for (int i = 0; i < n; i++) {
+            double keep = exp(-t * lam[i] / n);
+            residual += keep * keep * y[i] * y[i];
+            trace += 1 - keep;
+        }
+        double gcv = residual / n / ((1 - trace / n) * (1 - trace / n));
+        if (gcv < best) best = gcv;
+    }
+    check(status == NTK_OK && isfinite(time) && score <= best * (1 + 1e-8) && score >= best * (1 - 1e-4),
+          "select_time finds the GCV minimum of gradient flow (closed form on a diagonal kernel)");
+    check(ntk_spectral_select_time(solver, &targets, -1.0, 1.0, &time, &score) == NTK_ERR_INVALID_ARGUMENT &&
+              ntk_spectral_select_time(solver, &targets, 0.0, 1.0, NULL, &score) == NTK_ERR_INVALID_ARGUMENT,
+          "select_time rejects a negative ridge and a NULL time");
+    ntk_spectral_free(solver);
+}
+
 int main(void) {
     test_version();
     test_ensemble();
@@ -1092,6 +1120,7 @@ int main(void) {
     test_network();
     test_training();
     test_tuning();
+    test_select_time();
     printf("%d passed, %d failed\n", passed, failed);
     return failed == 0 ? 0 : 1;
 }

@@ -63,6 +63,16 @@ public struct SpectralFilter: Sendable, Equatable {
     @inline(__always)
     static func inverse(_ s: Double) -> Double { s > 0 ? 1 / s : 0 }
 
+    /// `1 − λ g(λ)`, what the fit leaves of a direction's residual, without cancellation:
+    /// `z/(λ + z)` at t = ∞, `(z + λ e^{−η t (λ + z)/N})/(λ + z)` at finite t (1 where λ + z = 0).
+    @inline(__always)
+    public func residualFactor(_ lambda: Double) -> Double {
+        let s = lambda + ridge
+        guard s > 0 else { return 1 }
+        if time == .infinity { return ridge / s }
+        return (ridge + lambda * exp(-s * learningRate * time / Double(nTargets))) / s
+    }
+
     /// The shrinkage factor `λ g(λ)` in [0, 1].
     @inline(__always)
     public func shrinkage(_ lambda: Double) -> Double { lambda * value(lambda) }

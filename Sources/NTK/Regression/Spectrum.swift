@@ -186,24 +186,31 @@ public struct Spectrum: Sendable {
         }
     }
 
-    /// GCV `‖(I − H) R‖² / N / (1 − tr(H)/n)²` for each ridge z, with `H = K (K + zI)⁻¹`:
-    /// (I − H) keeps z/(λ + z) of direction i, all of a null direction and all of the mass
-    /// outside the span; tr H = Σ λ/(λ + z). `+∞` when tr H ≈ n (an interpolating fit).
-    /// O(count · k) per ridge. - Throws: as `checkRidges`; `invalidArgument` without targets.
+    /// GCV `‖(I − H) R‖² / N / (1 − tr(H)/n)²` for each ridge z, with `H = K (K + zI)⁻¹`
+    /// (`gcvScores(filters:)` with the ridge filters). - Throws: as `checkRidges`;
+    /// `invalidArgument` without targets.
     public func gcvScores(_ ridges: [Double]) throws -> [Double] {
         try Self.checkRidges(ridges)
+        return try gcvScores(filters: ridges.map { try SpectralFilter.ridge($0) })
+    }
+
+    /// GCV of the linear smoother of each filter, `H = V diag(λ g(λ)) Vᵀ`: (I − H) keeps
+    /// 1 − λ g(λ) of direction i (z/(λ + z) for a ridge, e^{−η t (λ + z)/N}-like for a flow), all of a
+    /// null direction and all of the mass outside the span; tr H = Σ λ g(λ). `+∞` when tr H ≈ n
+    /// (an interpolating fit). O(count · k) per filter. - Throws: `invalidArgument` without targets.
+    public func gcvScores(filters: [SpectralFilter]) throws -> [Double] {
         try requireTargets()
         let k = outputs
         let rowNorms = (0..<count).map { i in
             (0..<k).reduce(0.0) { $0 + projected[i * k + $1] * projected[i * k + $1] }
         }
         let entries = Double(points * k)
-        return ridges.map { z in
+        return filters.map { filter in
             var residual = outsideSpan, trace = 0.0
             for (i, lambda) in eigenvalues.enumerated() {
-                let keep = lambda > 0 ? z / (lambda + z) : 1
+                let keep = lambda > 0 ? filter.residualFactor(lambda) : 1
                 residual += keep * keep * rowNorms[i]
-                trace += lambda > 0 ? lambda / (lambda + z) : 0
+                trace += lambda > 0 ? filter.shrinkage(lambda) : 0
             }
             let denominator = 1 - trace / Double(points)
             guard denominator > 1e-12 else { return .infinity }

@@ -258,6 +258,7 @@ _SIGNATURES = {
     "ntk_spectral_predict": ([_h, _P(Targets), _P(Grid), _P(TestKernel), _d, _d], c_int),
     "ntk_spectral_dual_coefficients": ([_h, _P(Targets), _P(Grid), _d], c_int),
     "ntk_spectral_filters": ([_h, _P(Grid), c_int64, _d, _d, _d], c_int),
+    "ntk_spectral_select_time": ([_h, _P(Targets), c_double, c_double, _d, _d], c_int),
     "ntk_spectral_select_ridge": ([_h, _P(Targets), c_int64, _d, c_int, _d, _i64], c_int),
     "ntk_spectral_max_learning_rate": ([_h, c_int64, _d, _d], c_int),
     "ntk_spectral_free": ([_h], None),

@@ -55,6 +55,21 @@ class RidgeSelection(NamedTuple):
         return cls(float(grid[best]), int(best), scores)
 
 
+class TimeSelection(NamedTuple):
+    """What :meth:`SpectralSolver.select_time` returns.
+
+    Attributes
+    ----------
+    time : float
+        The GCV-optimal training time (``inf``: the limit scores lowest).
+    score : float
+        Its GCV score (mean squared error per target entry).
+    """
+
+    time: float
+    score: float
+
+
 def _deprecated_alias(new, old):
     """A read-only property ``old`` that warns and returns ``self.new`` (renamed in 0.3)."""
 
@@ -422,6 +437,35 @@ class SpectralSolver(Handle):
         call("ntk_spectral_select_ridge", handle, ctypes.byref(data.c), len(z), pz,
              _choice(criterion, _CRITERIA, "criterion"), _arrays.pointer(scores), ctypes.byref(best))
         return RidgeSelection._of(z, scores, best.value)
+
+    def select_time(self, Y, ridge=0.0, learning_rate=1.0, f0_train=None):
+        """The training time of gradient flow chosen by GCV, like the ridge (eq. 22).
+
+        Minimises GCV of the flow's smoother ``H_t = V diag(lambda g_t(lambda)) V^T`` over t by a
+        one-dimensional search on the spectrum (a log grid of 256 times from "nothing learned" to
+        "converged", refined by golden section); ``inf`` when the limit (kernel ridge with
+        ``ridge``) scores lower.
+
+        Parameters
+        ----------
+        Y : array_like, (n, k) or (n,)
+        ridge : float >= 0, default 0
+            The ridge added to the flow (absolute).
+        learning_rate : float > 0, default 1
+        f0_train : array_like, (n, k) or (n,), optional
+
+        Returns
+        -------
+        TimeSelection
+            ``(time, score)``: the selected time (use it as ``time=`` of :meth:`predict`) and its
+            GCV score (mean squared error per target entry).
+        """
+        handle = self._live()
+        data = Problem(self.n, Y, f0_train)
+        time, score = ctypes.c_double(), ctypes.c_double()
+        call("ntk_spectral_select_time", handle, ctypes.byref(data.c), _arrays.scalar(ridge, "ridge"),
+             _arrays.scalar(learning_rate, "learning_rate"), ctypes.byref(time), ctypes.byref(score))
+        return TimeSelection(time.value, score.value)
 
     def filters(self, times=None, ridges=None, learning_rate=1.0, n_targets=None):
         """The spectral filters of a grid (eq. 22), for plotting ridge against early stopping.

@@ -216,3 +216,27 @@ def test_sklearn_gaussian_process_classifier_with_the_ntk_kernel(rng):
         warnings.simplefilter("ignore")  # bound warnings of scikit-learn's own optimiser
         gpc = GaussianProcessClassifier(kernel=NTKKernel(depth=1), random_state=0).fit(X, labels)
     assert gpc.score(X, labels) >= 0.95
+
+
+@pytest.mark.parametrize("ridge, learning_rate", [(0.0, 1.0), (1e-3, 0.5)])
+def test_select_time_is_the_gcv_optimum_of_a_brute_force_grid(rng, ridge, learning_rate):
+    X, y = relevant_feature_problem(rng, n=40)
+    Y = np.column_stack([y, np.cos(X[:, 1])])
+    K = ntk.infinite_width_ntk(ntk.MLP(3, [8], W_std=1.2, b_std=0.3), X)
+    lam, V = np.linalg.eigh(K)
+    lam = np.maximum(lam, 0)
+    n, N = len(K), Y.size
+
+    def gcv(t):  # the flow's smoother built by numpy, and GCV of it
+        s = lam + ridge
+        shrink = lam * -np.expm1(-learning_rate * t * s / N) / np.where(s > 0, s, 1)
+        H = (V * shrink) @ V.T
+        return np.sum((Y - H @ Y) ** 2) / N / (1 - np.trace(H) / n) ** 2
+
+    with ntk.SpectralSolver(K) as solver:
+        chosen = solver.select_time(Y, ridge=ridge, learning_rate=learning_rate)
+    assert np.isfinite(chosen.time) and chosen.score == pytest.approx(gcv(chosen.time), rel=1e-8)
+    brute = min(gcv(t) for t in np.geomspace(chosen.time / 1e3, chosen.time * 1e3, 4001))
+    assert chosen.score <= brute * (1 + 1e-8)
+    with ntk.SpectralSolver(np.zeros((3, 3))) as zero, pytest.raises(ntk.InvalidArgumentError, match="no positive"):
+        zero.select_time(np.ones(3))

@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// Ridge selection by closed forms on the eigendecomposition: no refits.
 ///
 /// For targets `r = Y − f₀` (n × k) and ridge `z`, kernel ridge predicts `f₀ + H r` with the hat
@@ -67,5 +73,65 @@ extension SpectralSolver {
         }
         return try s.looScores(ridges, singular: singular, diagonals: diagonal.matrix(n, g).readOnly,
                                solutions: solved.matrix(n, width).readOnly)
+    }
+}
+
+/// The stopping time of gradient flow chosen like the ridge: GCV of the flow's linear smoother
+/// `H_t = V diag(1 − e^{−η t (λ + z)/N} ·  λ/(λ + z)) Vᵀ` (eq. 22), a one-dimensional search on the
+/// spectrum: a grid of 256 scaled times τ = η t / N, log-spaced from 10⁻⁴/(λ_max + z) (nothing
+/// learned) to 40/(λ_min + z) (converged; λ_min the smallest positive eigenvalue), then
+/// golden-section refinement in log τ around the best grid point; t = ∞ wins when its score is
+/// lower. O(256 n k) plus the refinement. (No leave-one-out here: for a finite time the linear
+/// smoother's shortcut is not the error of refits without each point.)
+extension SpectralSolver {
+    /// The GCV-optimal time (`.infinity` when the limit is best) and its score.
+    /// - Throws: `invalidArgument` (ridge < 0, learning rate ≤ 0, a zero kernel, no targets),
+    ///   `dimensionMismatch`, `nonFinite`, `numericalFailure` (no finite score).
+    public func selectTime(targets: Targets, ridge z: Double = 0, learningRate eta: Double = 1) throws
+        -> (time: Double, score: Double) {
+        let s = try spectrum(of: targets)
+        let positive = s.eigenvalues.filter { $0 > 0 }
+        guard let smallest = positive.min(), let largest = positive.max() else {
+            throw NTKError.invalidArgument("the kernel has no positive eigenvalue: there is no training time to select")
+        }
+        _ = try SpectralFilter(ridge: z, learningRate: eta)
+        let entries = s.targetEntries
+        func score(_ logTau: Double) throws -> Double {
+            let time = exp(logTau) * Double(entries) / eta
+            return try s.gcvScores(filters: [SpectralFilter(time: time, ridge: z, learningRate: eta,
+                                                            nTargets: entries)])[0]
+        }
+        let lower = log(1e-4 / (largest + z)), upper = log(40 / (smallest + z)), steps = 256
+        let grid = (0..<steps).map { lower + (upper - lower) * Double($0) / Double(steps - 1) }
+        let scores = try grid.map(score)
+        guard let best = scores.indices.filter({ scores[$0].isFinite }).min(by: { scores[$0] < scores[$1] }) else {
+            throw NTKError.numericalFailure("no training time gives a finite GCV score")
+        }
+        // Golden-section search on the bracket around the best grid point.
+        var a = grid[max(best - 1, 0)], b = grid[min(best + 1, steps - 1)]
+        let ratio = (5.0.squareRoot() - 1) / 2
+        var c = b - ratio * (b - a), d = a + ratio * (b - a)
+        var fc = try score(c), fd = try score(d)
+        for _ in 0..<100 where b - a > 1e-12 * max(1, abs(a)) {
+            if fc < fd {
+                b = d
+                d = c
+                fd = fc
+                c = b - ratio * (b - a)
+                fc = try score(c)
+            } else {
+                a = c
+                c = d
+                fc = fd
+                d = a + ratio * (b - a)
+                fd = try score(d)
+            }
+        }
+        var (logTau, value) = fc < fd ? (c, fc) : (d, fd)
+        if scores[best] < value { (logTau, value) = (grid[best], scores[best]) }
+        let limit = z > 0 ? try s.gcvScores([z])[0] : .infinity
+        Log.info("time selection by GCV: best scaled time \(exp(logTau)) (score \(value)); t = inf scores \(limit)")
+        if limit <= value { return (.infinity, limit) }
+        return (exp(logTau) * Double(entries) / eta, value)
     }
 }
