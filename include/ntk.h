@@ -1278,9 +1278,9 @@ typedef struct ntk_kernel_hyperparameters {
     double w_std;               /* W_std >= 0; default 1 */
     double b_std;               /* b_std >= 0; default 0 */
     const double *input_scales; /* d scales >= 0 (x -> s * x); default NULL: all 1 */
+    double ridge;               /* z > 0, absolute: ridge or noise variance (objectives only); default 0.01 */
+    double amplitude;           /* a > 0: the kernel is a K (objectives only); default 1 */
 } ntk_kernel_hyperparameters;
-
-#define NTK_KERNEL_HYPERPARAMETERS_INIT { sizeof(ntk_kernel_hyperparameters), 1.0, 0.0, NULL }
 
 /* Sets hyper->size and every default. Errors: INVALID_ARGUMENT (NULL). */
 int ntk_kernel_hyperparameters_init(ntk_kernel_hyperparameters *hyper);
@@ -1316,18 +1316,19 @@ typedef enum ntk_tuning_criterion {
     NTK_TUNING_LOO = 2
 } ntk_tuning_criterion;
 
-/* The criterion at (hyper, ridge z > 0, amplitude a > 0) into *value and its gradient with
- * respect to [W_std, b_std, s_1 ... s_d, z, a] (d + 4 doubles; may be NULL) on the n training
+/* The criterion at hyper (with its ridge z > 0 and amplitude a > 0; NULL: the mlp's W_std and
+ * b_std, scales 1, z = 0.01, a = 1) into *value and its gradient with respect to
+ * [W_std, b_std, s_1 ... s_d, z, a] (d + 4 doubles; may be NULL) on the n training
  * rows X and targets. Dense: one kernel, one Cholesky and its inverse, one n^3 product for GCV
  * and LOO, one gradient pass (about 5 n^3 / 3 flops in all). Any optimiser can drive it
  * (the Python package uses L-BFGS-B in log-parameters).
- * Errors: INVALID_ARGUMENT (NULL, ld, kind, criterion, z <= 0, a <= 0, hyperparameters),
+ * Errors: INVALID_ARGUMENT (NULL, ld, kind, criterion, hyperparameters, z <= 0, a <= 0),
  * DIMENSION_MISMATCH, NON_FINITE, NOT_POSITIVE_DEFINITE (a K + z I at these hyperparameters),
  * NUMERICAL, OUT_OF_MEMORY, TOO_LARGE, CANCELLED. Thread-safe. */
 int ntk_kernel_objective(const ntk_mlp *mlp, ntk_kernel_kind kind, int64_t n, const double *X, int64_t ldx,
-                         const ntk_targets *targets, const ntk_kernel_hyperparameters *hyper, double ridge,
-                         double amplitude, ntk_tuning_criterion criterion,
-                         const ntk_infinite_width_options *options, double *value, double *gradient);
+                         const ntk_targets *targets, const ntk_kernel_hyperparameters *hyper,
+                         ntk_tuning_criterion criterion, const ntk_infinite_width_options *options,
+                         double *value, double *gradient);
 
 /* ---------------------------------------------------------------------------------------
  * Experimental: the spectral calculus on an eigendecomposition computed elsewhere

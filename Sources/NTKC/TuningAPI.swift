@@ -7,7 +7,7 @@ import NTK
 /// The defaults of `ntk_kernel_hyperparameters`, as `ntk_kernel_hyperparameters_init` writes them.
 var hyperparameterDefaults: ntk_kernel_hyperparameters {
     ntk_kernel_hyperparameters(size: MemoryLayout<ntk_kernel_hyperparameters>.size, w_std: 1, b_std: 0,
-                               input_scales: nil)
+                               input_scales: nil, ridge: 0.01, amplitude: 1)
 }
 
 @_cdecl("ntk_kernel_hyperparameters_init")
@@ -18,17 +18,26 @@ public func ntk_kernel_hyperparameters_init(_ hyper: UnsafeMutablePointer<ntk_ke
 /// The core's hyperparameters: NULL means the architecture's W_std and b_std with scales 1.
 func hyperparameters(_ p: UnsafePointer<ntk_kernel_hyperparameters>?,
                      _ a: MLPArchitecture) throws -> KernelHyperparameters {
+    try hyperparametersAndObjective(p, a).kernel
+}
+
+/// The kernel's hyperparameters and the objective's ridge and amplitude (NULL: the defaults
+/// with the architecture's W_std and b_std).
+func hyperparametersAndObjective(_ p: UnsafePointer<ntk_kernel_hyperparameters>?, _ a: MLPArchitecture) throws
+    -> (kernel: KernelHyperparameters, ridge: Double, amplitude: Double) {
     guard p != nil else {
-        return KernelHyperparameters(weightStd: a.weightStd, biasStd: a.biasStd,
-                                     inputScales: Array(repeating: 1, count: a.inputDimension))
+        return (KernelHyperparameters(weightStd: a.weightStd, biasStd: a.biasStd,
+                                      inputScales: Array(repeating: 1, count: a.inputDimension)),
+                hyperparameterDefaults.ridge, hyperparameterDefaults.amplitude)
     }
     let h = try options(p, defaults: hyperparameterDefaults, "hyper")
     let scales = h.input_scales.map { Array(UnsafeBufferPointer(start: $0, count: a.inputDimension)) }
     for (name, v) in [("hyper->w_std", h.w_std), ("hyper->b_std", h.b_std)] where !(v.isFinite && v >= 0) {
         throw NTKError(.invalidArgument, "\(name) must be finite and >= 0, got \(v)")
     }
-    return KernelHyperparameters(weightStd: h.w_std, biasStd: h.b_std,
-                                 inputScales: scales ?? Array(repeating: 1, count: a.inputDimension))
+    return (KernelHyperparameters(weightStd: h.w_std, biasStd: h.b_std,
+                                  inputScales: scales ?? Array(repeating: 1, count: a.inputDimension)),
+            h.ridge, h.amplitude)
 }
 
 @_cdecl("ntk_infinite_width_gradient")
@@ -87,8 +96,8 @@ func tuningCriterion(_ c: ntk_tuning_criterion) throws -> TuningCriterion {
 @_cdecl("ntk_kernel_objective")
 public func ntk_kernel_objective(_ mlp: OpaquePointer?, _ kind: ntk_kernel_kind, _ n: Int64,
                                  _ x: UnsafePointer<Double>?, _ ldx: Int64, _ targetsIn: UnsafePointer<ntk_targets>?,
-                                 _ hyper: UnsafePointer<ntk_kernel_hyperparameters>?, _ ridge: Double,
-                                 _ amplitude: Double, _ criterion: ntk_tuning_criterion,
+                                 _ hyper: UnsafePointer<ntk_kernel_hyperparameters>?,
+                                 _ criterion: ntk_tuning_criterion,
                                  _ optionsIn: UnsafePointer<ntk_infinite_width_options>?,
                                  _ value: UnsafeMutablePointer<Double>?,
                                  _ gradient: UnsafeMutablePointer<Double>?) -> Int32 {
@@ -100,7 +109,7 @@ public func ntk_kernel_objective(_ mlp: OpaquePointer?, _ kind: ntk_kernel_kind,
         let n = try size(n, "n")
         let xv = try input(x, n, a.inputDimension, ld: ldx, "X")
         let t = try targets(targetsIn, rows: n)
-        let h = try hyperparameters(hyper, a)
+        let (h, ridge, amplitude) = try hyperparametersAndObjective(hyper, a)
         let valueOut = try required(value, "value")
         let (v, g) = try KernelObjective.evaluate(a, kind: kind, xv, targets: t, hyper: h, ridge: ridge,
                                                   amplitude: amplitude, criterion: criterion,

@@ -1000,6 +1000,14 @@ static void test_matrix_free(void) {
     ntk_mlp_free(mlp);
 }
 
+/* hyper with the objective's ridge and amplitude set (for one call). */
+static const ntk_kernel_hyperparameters *objective_hyper(ntk_kernel_hyperparameters *hyper, double ridge,
+                                                          double amplitude) {
+    hyper->ridge = ridge;
+    hyper->amplitude = amplitude;
+    return hyper;
+}
+
 /* Kernel tuning: a linear model (identity, no hidden layer) has K = W^2 (X s)(X s)^T / d + b^2,
  * whose derivatives are closed forms; the LML objective against ntk_gp_posterior, its ridge
  * derivative against central differences; bad arguments. */
@@ -1016,7 +1024,8 @@ static void test_tuning(void) {
     double scales[d] = {0.7, 1.6};
     ntk_kernel_hyperparameters hyper;
     check(ntk_kernel_hyperparameters_init(&hyper) == NTK_OK && hyper.w_std == 1.0 && hyper.b_std == 0.0 &&
-              hyper.input_scales == NULL, "kernel hyperparameters default to W_std 1, b_std 0, scales 1");
+              hyper.input_scales == NULL && hyper.ridge == 0.01 && hyper.amplitude == 1.0,
+          "kernel hyperparameters default to W_std 1, b_std 0, scales 1, ridge 0.01, amplitude 1");
     hyper.w_std = 1.3;
     hyper.b_std = 0.4;
     hyper.input_scales = scales;
@@ -1048,20 +1057,26 @@ static void test_tuning(void) {
     ntk_gp_options_init(&gp);
     gp.ridge = 0.2;
     for (int i = 0; i < n * n; i++) kk[i] *= 1.5;
-    status = ntk_kernel_objective(mlp, NTK_KERNEL_NTK, n, x, d, &targets, &hyper, 0.2, 1.5, NTK_TUNING_LML, NULL, &value,
+    status = ntk_kernel_objective(mlp, NTK_KERNEL_NTK, n, x, d, &targets,
+                                  objective_hyper(&hyper, 0.2, 1.5), NTK_TUNING_LML, NULL, &value,
                                   gradient);
     ntk_test_kernel none = {0, NULL, n, NULL, 1};
     int gp_status = ntk_gp_posterior(n, kk, n, &targets, &none, NULL, 1, &gp, NULL, NULL, &lml);
-    ntk_kernel_objective(mlp, NTK_KERNEL_NTK, n, x, d, &targets, &hyper, 0.2 + 1e-6, 1.5, NTK_TUNING_LML, NULL, &up, NULL);
-    ntk_kernel_objective(mlp, NTK_KERNEL_NTK, n, x, d, &targets, &hyper, 0.2 - 1e-6, 1.5, NTK_TUNING_LML, NULL, &down, NULL);
+    ntk_kernel_objective(mlp, NTK_KERNEL_NTK, n, x, d, &targets,
+                         objective_hyper(&hyper, 0.2 + 1e-6, 1.5), NTK_TUNING_LML, NULL, &up, NULL);
+    ntk_kernel_objective(mlp, NTK_KERNEL_NTK, n, x, d, &targets,
+                         objective_hyper(&hyper, 0.2 - 1e-6, 1.5), NTK_TUNING_LML, NULL, &down, NULL);
     check(status == NTK_OK && gp_status == NTK_OK && fabs(value - lml) < 1e-12 * fabs(lml) &&
               fabs(gradient[d + 2] - (up - down) / 2e-6) < 1e-6 * fmax(1, fabs(gradient[d + 2])),
           "the LML objective equals ntk_gp_posterior's and its ridge derivative the central difference");
-    check(ntk_kernel_objective(mlp, NTK_KERNEL_NTK, n, x, d, &targets, &hyper, 0.0, 1.0, NTK_TUNING_GCV, NULL, &value,
+    check(ntk_kernel_objective(mlp, NTK_KERNEL_NTK, n, x, d, &targets,
+                               objective_hyper(&hyper, 0.0, 1.0), NTK_TUNING_GCV, NULL, &value,
                                NULL) == NTK_ERR_INVALID_ARGUMENT &&
-              ntk_kernel_objective(mlp, NTK_KERNEL_NTK, n, x, d, &targets, &hyper, 0.1, 1.0, (ntk_tuning_criterion)7,
+              ntk_kernel_objective(mlp, NTK_KERNEL_NTK, n, x, d, &targets,
+                                   objective_hyper(&hyper, 0.1, 1.0), (ntk_tuning_criterion)7,
                                    NULL, &value, NULL) == NTK_ERR_INVALID_ARGUMENT &&
-              ntk_kernel_objective(mlp, NTK_KERNEL_NTK, n, x, d, &targets, &hyper, 0.1, 1.0, NTK_TUNING_LOO, NULL, NULL,
+              ntk_kernel_objective(mlp, NTK_KERNEL_NTK, n, x, d, &targets,
+                                   objective_hyper(&hyper, 0.1, 1.0), NTK_TUNING_LOO, NULL, NULL,
                                    NULL) == NTK_ERR_INVALID_ARGUMENT &&
               ntk_infinite_width_gradient(mlp, (ntk_kernel_kind)9, n, x, d, &hyper, NULL, k, n, dk) ==
                   NTK_ERR_INVALID_ARGUMENT,

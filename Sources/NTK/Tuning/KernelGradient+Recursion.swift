@@ -113,7 +113,9 @@ extension KernelGradient {
             let tile = KernelGradient.tile
             var pairs: [(Range<Int>, Range<Int>)] = []
             for i in stride(from: 0, to: n, by: tile) {
-                for j in stride(from: 0, to: i + 1, by: tile) { pairs.append((i..<min(i + tile, n), j..<min(j + tile, n))) }
+                for j in stride(from: 0, to: i + 1, by: tile) {
+                    pairs.append((i..<min(i + tile, n), j..<min(j + tile, n)))
+                }
             }
             let threads = Parallel.defaultThreads
             let states = try (0..<threads).map(scratch)

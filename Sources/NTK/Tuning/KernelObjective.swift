@@ -25,8 +25,8 @@ public enum TuningCriterion: Sendable, CaseIterable {
 /// `A = K̃⁻¹`, residuals R = Y − f₀ (n × k), `α = A R` and N = n k,
 ///
 ///     LML = −½ Σ_c r_cᵀ α_c − (k/2) log det K̃ − (N/2) log 2π,   G = ½ (α αᵀ − k A)
-///     GCV = n² ‖α‖² / (N (tr A)²),                                G = (n²/N) (2‖α‖² A²/(tr A)³ − (A α αᵀ + α αᵀ A)/(tr A)²)
-///     LOO = (1/N) Σ_ic (α_ic / A_ii)²,                           G = (2/N) (A V A − (A U αᵀ + α Uᵀ A)/2)
+///     GCV = n² ‖α‖² / (N (tr A)²),       G = (n²/N) (2‖α‖² A²/(tr A)³ − (A α αᵀ + α αᵀ A)/(tr A)²)
+///     LOO = (1/N) Σ_ic (α_ic / A_ii)²,   G = (2/N) (A V A − (A U αᵀ + α Uᵀ A)/2)
 ///
 /// (U_ic = α_ic/A_ii², V = diag(Σ_c α_ic²/A_ii³)), each G being the objective's derivative in K̃:
 /// `∂/∂θ = ⟨G, ∂K̃/∂θ⟩`, so the gradient is `a · KernelGradient.contract(G)` for the kernel's

@@ -188,9 +188,11 @@ class EmpiricalSolverOptions(_Options):
 
 
 class KernelHyperparameters(_Options):
-    """``ntk_kernel_hyperparameters``: W_std, b_std and the d input scales (NULL: all 1)."""
+    """``ntk_kernel_hyperparameters``: W_std, b_std, the d input scales (NULL: all 1) and the
+    objectives' ridge and amplitude."""
     _init = "ntk_kernel_hyperparameters_init"
-    _fields_ = [("size", c_size_t), ("w_std", c_double), ("b_std", c_double), ("input_scales", POINTER(c_double))]
+    _fields_ = [("size", c_size_t), ("w_std", c_double), ("b_std", c_double), ("input_scales", POINTER(c_double)),
+                ("ridge", c_double), ("amplitude", c_double)]
 
 
 class Points(ctypes.Structure):
@@ -292,8 +294,8 @@ _SIGNATURES = {
                                      _P(InfiniteWidthOptions), _d, c_int64, _d], c_int),
     "ntk_infinite_width_gradient_contract": ([_h, c_int, c_int64, _d, c_int64, _P(KernelHyperparameters), _d, c_int64,
                                               _P(InfiniteWidthOptions), _d], c_int),
-    "ntk_kernel_objective": ([_h, c_int, c_int64, _d, c_int64, _P(Targets), _P(KernelHyperparameters), c_double,
-                              c_double, c_int, _P(InfiniteWidthOptions), _d, _d], c_int),
+    "ntk_kernel_objective": ([_h, c_int, c_int64, _d, c_int64, _P(Targets), _P(KernelHyperparameters), c_int,
+                              _P(InfiniteWidthOptions), _d, _d], c_int),
     "ntk_mlp_loss_gradient": ([_h, c_int64, _d, c_int64, _d, c_int64, c_int, _d, _d], c_int),
     "ntk_train_options_init": ([_P(TrainOptions)], c_int),
     "ntk_mlp_train": ([_h, c_int64, _d, c_int64, _d, c_int64, c_int64, _P(TrainOptions), _d, _i64, _P(c_int)], c_int),

@@ -167,13 +167,13 @@ def kernel_objective(net, X, Y, objective="lml", kernel="ntk", W_std=None, b_std
     n = x.shape[0]
     data = TargetData(Y, n, "X", f0_train)
     hyper, _scales = _hyperparameters(net, W_std, b_std, input_scales)
+    hyper.ridge, hyper.amplitude = _arrays.scalar(ridge, "ridge"), _arrays.scalar(amplitude, "amplitude")
     value, gradient = ctypes.c_double(), np.empty(net.input_dim + 4)
     cb = Callback(progress)
     options = _options(quadrature_points, cb)
     cb.call(lib.ntk_kernel_objective, net._live(), _kind(kernel), n, px, ldx, ctypes.byref(data.c),
-            ctypes.byref(hyper), _arrays.scalar(ridge, "ridge"), _arrays.scalar(amplitude, "amplitude"),
-            _arrays.choice(objective, OBJECTIVES, "objective"), ctypes.byref(options), ctypes.byref(value),
-            _arrays.pointer(gradient))
+            ctypes.byref(hyper), _arrays.choice(objective, OBJECTIVES, "objective"), ctypes.byref(options),
+            ctypes.byref(value), _arrays.pointer(gradient))
     return value.value, gradient
 
 
@@ -212,12 +212,32 @@ class KernelTuning:
             setattr(self, name, value)
 
     def network(self, output_dim=1, seed=0):
-        """An :class:`ntk.MLP` of the tuned architecture, W_std and b_std (feed it ``transform(X)``)."""
+        """An :class:`ntk.MLP` of the tuned architecture, W_std and b_std (feed it ``transform(X)``).
+
+        Parameters
+        ----------
+        output_dim : int, default 1
+        seed : int, default 0
+            The network's initial parameters (its infinite-width kernels do not depend on them).
+
+        Returns
+        -------
+        ntk.MLP
+        """
         return MLP(len(self.input_scales), list(self.widths), output_dim=output_dim, activation=self.activation,
                    W_std=self.W_std, b_std=self.b_std, parameterization=self.parameterization, seed=seed)
 
     def transform(self, X):
-        """``X * input_scales``: the inputs of the tuned kernel."""
+        """``X * input_scales``: the inputs of the tuned kernel.
+
+        Parameters
+        ----------
+        X : array_like, (m, d)
+
+        Returns
+        -------
+        numpy.ndarray, (m, d)
+        """
         return np.asarray(X, dtype=np.float64) * self.input_scales
 
     def __repr__(self):
