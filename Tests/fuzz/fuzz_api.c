@@ -162,7 +162,7 @@ int main(int argc, char **argv) {
     clock_t start = clock();
     time_t wall = time(NULL);
     while (difftime(time(NULL), wall) < seconds) {
-        int op = (int)pick(0, 18);
+        int op = (int)pick(0, 19);
         int64_t n = size(9), m = size(7), d = size(6), k = size(3);
         int64_t l1, l2, l3;
         switch (op) {
@@ -534,6 +534,52 @@ int main(int argc, char **argv) {
             checked(ntk_empirical_gradient_flow(h, n, x, l1, &targets, 2, times, chance(50) ? &test : NULL, options(&o, sizeof o),
                                                 chance(90) ? out : NULL, NULL, NULL), "ntk_empirical_gradient_flow");
             release(x), release(y), release(tx), free(out);
+            break;
+        }
+        case 16: { /* kernel tuning: gradients, contraction, objectives */
+            void *h = any_handle(3);
+            int64_t din = 0;
+            if (ntk_mlp_info(h, &din, NULL, NULL, NULL) == 0) d = din;
+            if (huge(n) || huge(d) || huge(k) || n * n * (d + 2) > 200000 || n * k > 20000) {
+                checked(ntk_infinite_width_gradient(h, NTK_KERNEL_NTK, n, NULL, 1, NULL, NULL, NULL, 1, NULL),
+                        "ntk_infinite_width_gradient");
+                break;
+            }
+            double *x = matrix(n, d, &l1, 1), *y = matrix(n, k, &l2, 1), *g = kernel(n);
+            double *scales = malloc(sizeof(double) * (size_t)(d > 0 ? d : 1));
+            for (int64_t j = 0; j < d; j++) scales[j] = chance(95) ? fabs(value()) : value();
+            ntk_kernel_hyperparameters hyper;
+            ntk_kernel_hyperparameters_init(&hyper);
+            hyper.w_std = chance(90) ? fabs(value()) : value();
+            hyper.b_std = chance(90) ? fabs(value()) : value();
+            hyper.input_scales = chance(70) ? scales : NULL;
+            hyper.ridge = chance(90) ? fabs(value()) : value();
+            hyper.amplitude = chance(90) ? fabs(value()) + 0.1 : value();
+            ntk_infinite_width_options q = NTK_INFINITE_WIDTH_OPTIONS_INIT;
+            q.quadrature_points = chance(80) ? 4 : (int)pick(-1, 70);
+            q.progress = chance(10) ? cancel_sometimes : NULL;
+            ntk_kernel_kind kind = (ntk_kernel_kind)pick(0, 2);
+            double *out = malloc(sizeof(double) * (size_t)((n > 0 ? n * n : 1) * (d + 3)));
+            double gradient[80], objective = 0;
+            const void *hp = options(&hyper, sizeof hyper);
+            checked(ntk_infinite_width_gradient(h, kind, n, x, l1, hp, options(&q, sizeof q),
+                                                chance(50) ? out : NULL, n > 0 ? n : 1, out + (n > 0 ? n * n : 1)),
+                    "ntk_infinite_width_gradient");
+            hp = options(&hyper, sizeof hyper);
+            checked(ntk_infinite_width_gradient_contract(h, kind, n, x, l1, hp, g, n > 0 ? n : 1, options(&q, sizeof q),
+                                                         d + 2 <= 80 ? gradient : NULL),
+                    "ntk_infinite_width_gradient_contract");
+            const ntk_targets t = {k, y, l2, NULL, 0};
+            hp = options(&hyper, sizeof hyper);
+            checked(ntk_kernel_objective(h, kind, n, x, l1, chance(95) ? &t : NULL, hp, (ntk_tuning_criterion)pick(0, 3),
+                                         options(&q, sizeof q), chance(95) ? &objective : NULL,
+                                         d + 4 <= 80 && chance(80) ? gradient : NULL),
+                    "ntk_kernel_objective");
+            void *s = any_handle(2);
+            double time_out, score;
+            checked(ntk_spectral_select_time(s, &t, chance(90) ? fabs(value()) : value(), chance(90) ? 1.0 : value(),
+                                             &time_out, chance(50) ? &score : NULL), "ntk_spectral_select_time");
+            release(x), release(y), release(g), free(scales), free(out);
             break;
         }
         default: { /* jacobian kernel */

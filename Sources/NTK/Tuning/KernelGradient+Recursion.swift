@@ -11,8 +11,9 @@ extension KernelGradient {
         let input: MatrixView, scaled: Workspace
         let inputScales: [Double]
         let n: Int, d: Int
-        /// [hidden layer][point]: the pre-activation variance and its tangent (W, b, q⁰).
-        var variance: [[Double]] = [], varianceTangent: [[SIMD8<Double>]] = []
+        /// Per hidden layer l and point a, at l·n + a: the pre-activation variance and its tangent
+        /// (W, b, q⁰) — flat storage read without reference counting in the pair loop.
+        let variance: Storage<Double>, varianceTangent: Storage<SIMD8<Double>>
         /// Per point: K(x, x) and its tangent (W, b, q⁰).
         var diagonalValue: [Double] = [], diagonalTangent: [SIMD8<Double>] = []
 
@@ -28,6 +29,9 @@ extension KernelGradient {
             d = x.cols
             scaled = try Workspace(count: max(try Sizes.product(n, d, "size of X"), 1), for: "the scaled inputs")
             for i in 0..<n { for j in 0..<d { scaled.pointer[i * d + j] = hyper.inputScales[j] * x[i, j] } }
+            let hidden = try Sizes.product(architecture.layerCount - 1, n, "variances")
+            variance = try Storage(count: hidden)
+            varianceTangent = try Storage(count: hidden)
             for i in 0..<n { diagonalRecursion(i) }
         }
 
@@ -39,12 +43,8 @@ extension KernelGradient {
             for l in 0..<architecture.layerCount {
                 dense(l, &s, &ds, &t, &dt)
                 guard l < architecture.layerCount - 1 else { break }
-                if variance.count <= l {
-                    variance.append([Double](repeating: 0, count: n))
-                    varianceTangent.append([SIMD8<Double>](repeating: .zero, count: n))
-                }
-                variance[l][i] = s
-                varianceTangent[l][i] = ds
+                variance.pointer[l * n + i] = s
+                varianceTangent.pointer[l * n + i] = ds
                 let jet = expect.diagonalJet(s)
                 dt = jet.dt * dt + (t * jet.dtq) * ds
                 t *= jet.dt
@@ -83,25 +83,77 @@ extension KernelGradient {
             ds = dsNew
         }
 
-        /// K(x_a, x_b) for a ≠ b from the input covariance c0 = Σ⁰(x_a, x_b), with its tangent
-        /// (W, b, c⁰, q⁰ of a, q⁰ of b).
-        @inline(__always)
-        func pair(_ a: Int, _ b: Int, _ c0: Double) -> (Double, SIMD8<Double>) {
-            var s = c0, ds = SIMD8<Double>(0, 0, 1, 0, 0, 0, 0, 0), t = 0.0, dt = SIMD8<Double>.zero
-            for l in 0..<architecture.layerCount {
-                dense(l, &s, &ds, &t, &dt)
-                guard l < architecture.layerCount - 1 else { break }
-                let ta = varianceTangent[l][a], tb = varianceTangent[l][b]
-                let dq1 = SIMD8<Double>(ta[0], ta[1], 0, ta[2], 0, 0, 0, 0)
-                let dq2 = SIMD8<Double>(tb[0], tb[1], 0, 0, tb[2], 0, 0, 0)
-                let (e, de) = expect.pairJet(variance[l][a], variance[l][b], s)
-                let p = e.partials, dp = de.partials
-                dt = de.value * dt + t * (dp[0] * dq1 + dp[1] * dq2 + dp[2] * ds)
-                t *= de.value
-                ds = p[0] * dq1 + p[1] * dq2 + p[2] * ds
-                s = e.value
+        /// K(x_a, x_b) and its tangent (W, b, c⁰, q⁰ of a, q⁰ of b) for every b in `cols`, from the
+        /// input covariances `c0[j]` = Σ⁰(x_a, x_{cols[j]}), into `w.value` and `w.tangent` (the
+        /// pair b = a is computed too and is meaningless: callers skip it). Layer by layer over the
+        /// row; the relu family takes its values from the vectorised `reluRow` and its partials
+        /// from homogeneity, every other activation the scalar jets.
+        func row(_ a: Int, _ cols: Range<Int>, _ c0: UnsafePointer<Double>, _ w: RowScratch) {
+            let m = cols.count
+            for j in 0..<m {
+                w.s[j] = c0[j]
+                w.t[j] = 0
+                w.ds[j] = SIMD8<Double>(0, 0, 1, 0, 0, 0, 0, 0)
+                w.dt[j] = .zero
             }
-            return kind == .nngp ? (s, ds) : (t, dt)
+            for l in 0..<architecture.layerCount {
+                for j in 0..<m { dense(l, &w.s[j], &w.ds[j], &w.t[j], &w.dt[j]) }
+                guard l < architecture.layerCount - 1 else { break }
+                let q1 = variance.pointer[l * n + a], ta = varianceTangent.pointer[l * n + a]
+                let dq1 = SIMD8<Double>(ta[0], ta[1], 0, ta[2], 0, 0, 0, 0)
+                let q2 = variance.pointer + l * n + cols.lowerBound
+                let t2 = varianceTangent.pointer + l * n + cols.lowerBound
+                if let slope = reluSlope, q1 > 0, (0..<m).allSatisfy({ q2[$0] > 0 }) {
+                    reluLayer(q1, dq1, q2, t2, m, slope, w)
+                    continue
+                }
+                for j in 0..<m {
+                    let tb = t2[j]
+                    let dq2 = SIMD8<Double>(tb[0], tb[1], 0, 0, tb[2], 0, 0, 0)
+                    let (e, de) = expect.pairJet(q1, q2[j], w.s[j])
+                    let p = e.partials, dp = de.partials
+                    w.dt[j] = de.value * w.dt[j] + w.t[j] * (dp[0] * dq1 + dp[1] * dq2 + dp[2] * w.ds[j])
+                    w.t[j] *= de.value
+                    w.ds[j] = p[0] * dq1 + p[1] * dq2 + p[2] * w.ds[j]
+                    w.s[j] = e.value
+                }
+            }
+            w.value = kind == .nngp ? w.s : w.t
+            w.tangent = kind == .nngp ? w.ds : w.dt
+        }
+
+        /// The slope α of the relu family (relu 0, leaky_relu α, abs −1), nil for the others.
+        var reluSlope: Double? {
+            switch expect.activation {
+            case .relu: 0
+            case .leakyReLU(let a): a
+            case .abs: -1
+            default: nil
+            }
+        }
+
+        /// The relu-family nonlinearity on a row (see `GaussianExpectation+Jets` for the partials:
+        /// `∂T/∂q1 = (T − c T')/(2 q1)`, `∂T'/∂c = (1 − α)²/(2π √(q1 q2 − c²))`, 0 at ρ = ±1).
+        private func reluLayer(_ q1: Double, _ dq1: SIMD8<Double>, _ q2: UnsafePointer<Double>,
+                               _ t2: UnsafePointer<SIMD8<Double>>, _ m: Int, _ slope: Double, _ w: RowScratch) {
+            for j in 0..<m {
+                w.c[j] = w.s[j]
+                w.tp[j] = 1
+            }
+            InfiniteWidthKernel.reluRow(q1: q1, columnVariance: q2, sigma: w.s, theta: w.tp, count: m,
+                                        slope: slope == 0 ? nil : slope)
+            let quadratic = (1 - slope) * (1 - slope) / (2 * Double.pi), r1 = q1.squareRoot()
+            for j in 0..<m {
+                let c = w.c[j], e = w.s[j], de = w.tp[j], q = q2[j], tb = t2[j]
+                let dq2 = SIMD8<Double>(tb[0], tb[1], 0, 0, tb[2], 0, 0, 0)
+                let root = r1 * q.squareRoot(), rho = c / root
+                let sine = ((1 - rho) * (1 + rho)).squareRoot()
+                let dtc = Swift.abs(rho) < 1 && sine > 0 ? quadratic / (root * sine) : 0
+                let h = e - c * de
+                w.dt[j] = de * w.dt[j] + w.t[j] * (-c * dtc / (2 * q1) * dq1 - c * dtc / (2 * q) * dq2 + dtc * w.ds[j])
+                w.t[j] *= de
+                w.ds[j] = h / (2 * q1) * dq1 + h / (2 * q) * dq2 + de * w.ds[j]
+            }
         }
 
         /// Runs `body(rows, cols, c0, scratch)` on every tile of the lower triangle (cols ≤ rows
@@ -131,5 +183,44 @@ extension KernelGradient {
                 try body(rows, cols, c0.base, states[worker])
             }
         }
+    }
+}
+
+/// Uninitialised-then-written memory for `count` values of a trivial type, freed with the
+/// object: the recursion's per-point tables, read by every worker without reference counting.
+final class Storage<T>: @unchecked Sendable {
+    let pointer: UnsafeMutablePointer<T>
+
+    init(count: Int) throws {
+        _ = try Sizes.product(max(count, 1), MemoryLayout<T>.stride, "table bytes")
+        pointer = UnsafeMutablePointer<T>.allocate(capacity: max(count, 1))
+    }
+
+    deinit { pointer.deallocate() }
+}
+
+/// One worker's row state for `KernelGradient.Recursion.row` (tile entries each).
+final class RowScratch: @unchecked Sendable {
+    let s: UnsafeMutablePointer<Double>, t: UnsafeMutablePointer<Double>
+    let c: UnsafeMutablePointer<Double>, tp: UnsafeMutablePointer<Double>
+    let ds: UnsafeMutablePointer<SIMD8<Double>>, dt: UnsafeMutablePointer<SIMD8<Double>>
+    /// After `row`: the kernel values and tangents (`s`/`ds` for the NNGP, `t`/`dt` for the NTK).
+    var value: UnsafeMutablePointer<Double>, tangent: UnsafeMutablePointer<SIMD8<Double>>
+
+    init(count: Int) {
+        s = .allocate(capacity: count)
+        t = .allocate(capacity: count)
+        c = .allocate(capacity: count)
+        tp = .allocate(capacity: count)
+        ds = .allocate(capacity: count)
+        dt = .allocate(capacity: count)
+        value = s
+        tangent = ds
+    }
+
+    deinit {
+        for p in [s, t, c, tp] { p.deallocate() }
+        ds.deallocate()
+        dt.deallocate()
     }
 }

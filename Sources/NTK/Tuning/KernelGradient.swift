@@ -81,12 +81,10 @@ public enum KernelGradient {
                 put(2 + j, factors[j] * (w[2] * xa[j] * xb[j] + w[3] * xa[j] * xa[j] + w[4] * xb[j] * xb[j]))
             }
         }
-        try r.forEachTile(progress: progress, scratch: { _ in 0 }) { rows, cols, c0, _ in
+        try r.forEachTile(progress: progress, scratch: { _ in RowScratch(count: tile) }) { rows, cols, c0, row in
             for (i, a) in rows.enumerated() {
-                for (j, b) in cols.enumerated() where b < a {
-                    let (value, w) = r.pair(a, b, c0[i * cols.count + j])
-                    store(a, b, value, w)
-                }
+                r.row(a, cols, c0 + i * cols.count, row)
+                for (j, b) in cols.enumerated() where b < a { store(a, b, row.value[j], row.tangent[j]) }
             }
         }
         for a in 0..<n {
@@ -120,8 +118,9 @@ public enum KernelGradient {
             let m = cols.count
             s.weighted.pointer.update(repeating: 0, count: rows.count * m)
             for (i, a) in rows.enumerated() {
+                r.row(a, cols, c0 + i * m, s.row)
                 for (j, b) in cols.enumerated() where b < a {
-                    let (_, w) = r.pair(a, b, c0[i * m + j])
+                    let w = s.row.tangent[j]
                     let weight = g[a, b] + g[b, a]
                     s.hyper += weight * SIMD2(w[0], w[1])
                     s.weighted.pointer[i * m + j] = weight * w[2]
@@ -166,6 +165,7 @@ public enum KernelGradient {
     final class ContractionSums: @unchecked Sendable {
         var hyper = SIMD2<Double>.zero
         let scales: Workspace, rowSums: Workspace, weighted: Workspace, product: Workspace
+        let row = RowScratch(count: tile)
         init(n: Int, d: Int, tile: Int) throws {
             scales = try Workspace(count: d, for: "the gradient sums")
             rowSums = try Workspace(count: max(n, 1), for: "the gradient sums")

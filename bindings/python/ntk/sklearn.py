@@ -76,7 +76,7 @@ class _NTKModel(BaseEstimator):
                  learning_rate=1.0, network_offset=False, center_targets=True, epochs=1000,
                  train_learning_rate=None, batch_size=None, momentum=0.0, solver="auto", n_centers=None,
                  centers="uniform", tol=1e-8, max_iter=100, tune=None, ard=False, n_restarts=2,
-                 tune_max_samples=2000, random_state=None, verbose=0):
+                 tune_max_samples=1500, random_state=None, verbose=0):
         self.kernel = kernel
         self.widths = widths
         self.activation = activation
@@ -481,7 +481,7 @@ class NTKRegressor(RegressorMixin, _NTKModel):
         shared scale.
     n_restarts : int, default 2
         With ``tune``: further L-BFGS-B runs from seeded perturbations of the start.
-    tune_max_samples : int, default 2000
+    tune_max_samples : int, default 1500
         With ``tune``: the objective is computed on at most this many training rows drawn with
         ``random_state`` (each evaluation costs O(rows^3)); the final fit uses every row.
     random_state : int, RandomState or None, default None

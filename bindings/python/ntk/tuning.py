@@ -367,7 +367,7 @@ def _start(net, x, data, kernel, objective, W_std, b_std, input_scales, ridge, b
     return start, bounds
 
 
-def _optimise(problem, start, n_restarts, max_iter, rng, report):
+def _optimise(problem, start, n_restarts, max_iter, tol, rng, report):
     """L-BFGS-B from ``start`` and from ``n_restarts`` seeded perturbations of it (each log
     parameter moved uniformly within +-1.5, clipped to the bounds); the best run wins."""
     from scipy.optimize import minimize
@@ -385,7 +385,7 @@ def _optimise(problem, start, n_restarts, max_iter, rng, report):
             report(run + len(trace) / max_iter)  # noqa: B023 - called during this run only
 
         result = minimize(problem, theta, jac=True, method="L-BFGS-B", bounds=problem.bounds, callback=step,
-                          options={"maxiter": max_iter})
+                          options={"maxiter": max_iter, "ftol": tol, "gtol": 1e-6})
         failed = result.fun >= _PENALTY
         runs.append({"value": np.inf if failed else float(result.fun), "theta": result.x,
                      "evaluations": problem.evaluations - before, "converged": bool(result.success) and not failed,
@@ -399,7 +399,7 @@ def _optimise(problem, start, n_restarts, max_iter, rng, report):
 
 def tune_kernel(X, Y, widths=(512, 512), activation="relu", kernel="ntk", objective="lml", ard=False,
                 W_std=np.sqrt(2.0), b_std=0.1, input_scales=None, ridge=None, parameterization="ntk",
-                depths=None, activations=None, n_restarts=2, max_iter=200, bounds=None, f0_train=None,
+                depths=None, activations=None, n_restarts=2, max_iter=200, tol=1e-6, bounds=None, f0_train=None,
                 random_state=0, quadrature_points=None, progress=None):
     """Fits the infinite-width kernel's hyperparameters to the data by L-BFGS-B with exact gradients.
 
@@ -438,6 +438,10 @@ def tune_kernel(X, Y, widths=(512, 512), activation="relu", kernel="ntk", object
         Further L-BFGS-B runs from seeded perturbations of the start.
     max_iter : int, default 200
         L-BFGS-B iterations per run.
+    tol : float > 0, default 1e-6
+        A run stops when an iteration improves the normalised objective (-LML / N, or GCV, LOO
+        over the targets' variance) by less than ``tol`` relative (L-BFGS-B's ``ftol``), or when
+        the projected gradient is below 1e-6.
     bounds : dict, optional
         ``{name: (low, high)}`` overriding the defaults W_std (1e-2, 1e2), b_std (1e-4, 1e2),
         input_scales (1e-3, 1e3), ridge (1e-9, 1e2) x the kernel's mean diagonal (x the targets'
@@ -458,6 +462,8 @@ def tune_kernel(X, Y, widths=(512, 512), activation="relu", kernel="ntk", object
         not converge within ``max_iter`` (the best point found is returned).
     """
     _validate(objective, kernel, n_restarts, max_iter)
+    if not (np.isscalar(tol) and np.isfinite(tol) and tol > 0):
+        raise InvalidArgumentError(f"tol must be a number > 0, got {tol!r}")
     if depths is not None or activations is not None:
         return _tune_candidates(X, Y, widths, activation, depths, activations, locals())
     start_time = time.perf_counter()
@@ -474,7 +480,8 @@ def tune_kernel(X, Y, widths=(512, 512), activation="relu", kernel="ntk", object
         report = (lambda f: bar.update(f / (n_restarts + 1))) if bar else (
             (lambda f: progress(f / (n_restarts + 1))) if callable(progress) else (lambda f: None))
         try:
-            runs, traces = _optimise(problem, start, n_restarts, max_iter, np.random.default_rng(random_state), report)
+            runs, traces = _optimise(problem, start, n_restarts, max_iter, tol, np.random.default_rng(random_state),
+                                     report)
         finally:
             if bar:
                 bar.close()
