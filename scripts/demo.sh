@@ -3,7 +3,9 @@
 # (examples/ntk_study.py: report + 4 plots in ntk_study_output/, about a minute on 2 cores), the
 # family of interpolators over seeds (examples/ensemble_study.py: report + 2 plots in
 # ensemble_study_output/, about 15 s), Nyström and the matrix-free empirical NTK on 53,940 diamonds
-# (examples/diamonds_large_scale.py: report + plot in diamonds_output/, about 1.5 min), the same
+# (examples/diamonds_large_scale.py: report + plot in diamonds_output/, about 1.5 min), the tuned
+# NTK against least squares and gradient boosting (examples/diamonds_tuned.py: report in
+# diamonds_tuned_output/, about 3 min), the same
 # table over two MPI ranks (examples/distributed_ridge.py under mpirun -np 2, about 1.5 min), and
 # the C example (examples/ntk_ridge.c: an empirical NTK and a kernel ridge prediction).
 # Arguments are passed to the study, e.g. `bash scripts/demo.sh --large` or `--out DIR`.
@@ -20,6 +22,9 @@ python3 examples/ensemble_study.py
 
 echo; echo "== Past the dense ceiling: 53,940 diamonds (examples/diamonds_large_scale.py)"
 python3 examples/diamonds_large_scale.py
+
+echo; echo "== Kernels fitted to the data: the tuned NTK against gradient boosting (examples/diamonds_tuned.py)"
+python3 examples/diamonds_tuned.py
 
 echo; echo "== Over MPI ranks: the diamonds on 2 ranks (examples/distributed_ridge.py, mpirun -np 2)"
 OPENBLAS_NUM_THREADS=1 OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 \

@@ -91,6 +91,22 @@ final class KernelTuningTests: XCTestCase {
         }
     }
 
+    /// Zero-norm inputs without biases keep a zero variance at every layer (the degenerate
+    /// expectations): their derivatives are still those of the kernel, by central differences.
+    func testZeroNormInputsWithoutBias() throws {
+        var rng = TestRandom(seed: 4)
+        var x = try rng.matrix(5, 3)
+        for j in 0..<3 { x[2, j] = 0 }
+        let g = try rng.matrix(5, 5)
+        let h = KernelHyperparameters(weightStd: 1.1, biasStd: 0.5, inputScales: [1.2, 0.7, 0.9])
+        for activation in [Activation.relu, .erf, .tanh, .gelu] {
+            let a = try MLPArchitecture(inputDimension: 3, hiddenWidths: [4, 4], activation: activation, hasBias: false)
+            for kind in [InfiniteWidthPointKernel.Kind.nngp, .ntk] {
+                try checkDerivatives(a, kind, x, g, h, "\(activation) without bias, zero row, \(kind)")
+            }
+        }
+    }
+
     func checkDerivatives(_ a: MLPArchitecture, _ kind: InfiniteWidthPointKernel.Kind, _ x: Matrix, _ g: Matrix,
                           _ h: KernelHyperparameters, _ label: String) throws {
         let n = x.rows, p = h.count

@@ -227,6 +227,19 @@ def test_the_ensemble_study_writes_its_report_and_two_plots(tmp_path):
     assert coverages[1] > coverages[0]      # the 95 % interval covers more than the 68 % one
 
 
+def test_the_tuned_diamonds_example_writes_its_report(tmp_path):
+    """examples/diamonds_tuned.py in a small configuration (400 training rows, tuning on 200)."""
+    out = tmp_path / "tuned"
+    run = subprocess.run([sys.executable, str(REPO / "examples" / "diamonds_tuned.py"), "--no-full", "--train-rows",
+                          "400", "--test-rows", "300", "--tune-rows", "200", "--out", str(out)],
+                         capture_output=True, text=True, timeout=600, cwd=REPO / "examples")
+    assert run.returncode == 0, run.stderr[-3000:]
+    report = (out / "report.txt").read_text()
+    rows = dict(re.findall(r"^(.+?), n = 400\s+[0-9.]+\s+(?:[0-9.]+\s+)?([0-9.]+)\s+[0-9.]+$", report, flags=re.M))
+    assert len(rows) == 5, report
+    assert float(rows['NTKRegressor(tune="gcv", ard=True)']) < float(rows["ordinary least squares"])
+
+
 def test_every_example_script_compiles():
     """The examples that the tests do not run end to end (they take minutes, or MPI) at least
     parse: a syntax error in one once went unnoticed until the demo ran it."""
