@@ -570,8 +570,9 @@ int ntk_spectral_select_ridge(const ntk_spectral *solver, const ntk_targets *tar
 
 /* The training time of gradient flow (with ridge >= 0 and learning_rate > 0) chosen like the
  * ridge: the time minimising GCV of the flow's smoother H_t = V diag(lambda g_t(lambda)) V^T
- * (g as ntk_spectral_filters, N = n k) into *time (INFINITY when the limit, kernel ridge with
- * that ridge, scores lower) and that score into *score (may be NULL). A grid of 256 log-spaced
+ * (g as ntk_spectral_filters, N = n k) into *time (0 when learning nothing scores lowest,
+ * INFINITY when the limit, kernel ridge with that ridge, does) and that score into *score (may
+ * be NULL). A grid of 256 log-spaced
  * times from "nothing learned" to "converged", then golden-section refinement; O(n k) per time.
  * Errors: INVALID_ARGUMENT (NULL, ridge < 0, learning_rate <= 0, a zero kernel),
  * DIMENSION_MISMATCH, NON_FINITE, NUMERICAL. Read-only (thread-safe). */

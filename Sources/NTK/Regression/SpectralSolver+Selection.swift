@@ -80,8 +80,8 @@ extension SpectralSolver {
 /// `H_t = V diag(1 − e^{−η t (λ + z)/N} ·  λ/(λ + z)) Vᵀ` (eq. 22), a one-dimensional search on the
 /// spectrum: a grid of 256 scaled times τ = η t / N, log-spaced from 10⁻⁴/(λ_max + z) (nothing
 /// learned) to 40/(λ_min + z) (converged; λ_min the smallest positive eigenvalue), then
-/// golden-section refinement in log τ around the best grid point; t = ∞ wins when its score is
-/// lower. O(256 n k) plus the refinement. (No leave-one-out here: for a finite time the linear
+/// golden-section refinement in log τ around the best grid point; t = 0 (nothing learned: the
+/// offsets alone, when the targets look like noise) and t = ∞ win when their scores are lower. O(256 n k) plus the refinement. (No leave-one-out here: for a finite time the linear
 /// smoother's shortcut is not the error of refits without each point.)
 extension SpectralSolver {
     /// The GCV-optimal time (`.infinity` when the limit is best) and its score.
@@ -130,8 +130,20 @@ extension SpectralSolver {
         var (logTau, value) = fc < fd ? (c, fc) : (d, fd)
         if scores[best] < value { (logTau, value) = (grid[best], scores[best]) }
         let limit = z > 0 ? try s.gcvScores([z])[0] : .infinity
-        Log.info("time selection by GCV: best scaled time \(exp(logTau)) (score \(value)); t = inf scores \(limit)")
+        let start = try s.gcvScores(filters: [SpectralFilter(time: 0, ridge: z, learningRate: eta,
+                                                             nTargets: entries)])[0]
+        Log.info("time selection by GCV: best scaled time \(exp(logTau)) (score \(value)); t = 0 scores \(start), "
+                 + "t = inf \(limit)")
+        if start <= min(value, limit) { return (0, start) }
         if limit <= value { return (.infinity, limit) }
         return (exp(logTau) * Double(entries) / eta, value)
+    }
+}
+
+extension SpectralSolver {
+    /// `selectTime(targets:ridge:learningRate:)` for `Matrix` targets Y (n × k) and offsets.
+    public func selectTime(y: Matrix, f0Train: Matrix? = nil, ridge: Double = 0,
+                           learningRate: Double = 1) throws -> (time: Double, score: Double) {
+        try Targets.with(y, f0Train) { try selectTime(targets: $0, ridge: ridge, learningRate: learningRate) }
     }
 }

@@ -176,3 +176,29 @@ public enum KernelGradient {
         }
     }
 }
+
+extension MLPArchitecture {
+    /// The infinite-width kernel of the rows of `x` scaled by `hyper.inputScales`, with this
+    /// architecture's depth and activation and `hyper`'s W_std and b_std, and its d + 2
+    /// derivatives [W_std, b_std, s_1 … s_d] (each n × n). See `KernelGradient`.
+    public func infiniteWidthGradient(_ x: Matrix, kind: InfiniteWidthPointKernel.Kind = .ntk,
+                                      hyper: KernelHyperparameters, points: Int = 0,
+                                      progress: ProgressHandler = .none) throws
+        -> (kernel: Matrix, derivatives: [Matrix]) {
+        let n = x.rows, p = hyper.count
+        var kernel = try Matrix(rows: n, cols: n)
+        let count = try Sizes.product(try Sizes.product(n, n, "kernel size"), p, "derivative entries")
+        let all = try Workspace(count: max(count, 1), for: "the kernel derivatives")
+        try x.withView { xv in
+            try kernel.withMutableView { kv in
+                try KernelGradient.derivatives(self, kind: kind, xv, hyper, kernel: kv, derivatives: all.pointer,
+                                               points: points, progress: progress)
+            }
+        }
+        let derivatives = try (0..<p).map { q in
+            try Matrix(rows: n, cols: n, elements: Array(UnsafeBufferPointer(start: all.pointer + q * n * n,
+                                                                             count: n * n)))
+        }
+        return (kernel, derivatives)
+    }
+}

@@ -152,3 +152,18 @@ public enum KernelObjective {
         }
     }
 }
+
+extension KernelObjective {
+    /// `evaluate` for `Matrix` inputs X (n × d) and targets Y (n × k) with offsets f₀ (nil: 0).
+    public static func evaluate(_ architecture: MLPArchitecture, kind: InfiniteWidthPointKernel.Kind, x: Matrix,
+                                y: Matrix, f0: Matrix? = nil, hyper: KernelHyperparameters, ridge: Double,
+                                amplitude: Double = 1, criterion: TuningCriterion, points: Int = 0,
+                                progress: ProgressHandler = .none) throws -> (value: Double, gradient: [Double]) {
+        try x.withView { xv in
+            try Targets.with(y, f0) { targets in
+                try evaluate(architecture, kind: kind, xv, targets: targets, hyper: hyper, ridge: ridge,
+                             amplitude: amplitude, criterion: criterion, points: points, progress: progress)
+            }
+        }
+    }
+}

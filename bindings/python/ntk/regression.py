@@ -443,8 +443,8 @@ class SpectralSolver(Handle):
 
         Minimises GCV of the flow's smoother ``H_t = V diag(lambda g_t(lambda)) V^T`` over t by a
         one-dimensional search on the spectrum (a log grid of 256 times from "nothing learned" to
-        "converged", refined by golden section); ``inf`` when the limit (kernel ridge with
-        ``ridge``) scores lower.
+        "converged", refined by golden section); 0 when learning nothing scores lowest (the targets
+        look like noise), ``inf`` when the limit (kernel ridge with ``ridge``) does.
 
         Parameters
         ----------

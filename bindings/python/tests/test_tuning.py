@@ -197,6 +197,8 @@ def test_sklearn_kernel_contract(rng, make):
     X, Y = rng.standard_normal((6, 3)), rng.standard_normal((4, 3))
     copy = clone(kern)
     assert copy.get_params() == kern.get_params()
+    copy.set_params(W_std=2.5)
+    assert copy.theta[0] == pytest.approx(np.log(2.5)) and kern.W_std != 2.5
     theta = kern.theta
     np.testing.assert_allclose(kern.clone_with_theta(theta).theta, theta, rtol=1e-15)
     K, grad = kern(X, eval_gradient=True)
@@ -240,3 +242,16 @@ def test_select_time_is_the_gcv_optimum_of_a_brute_force_grid(rng, ridge, learni
     assert chosen.score <= brute * (1 + 1e-8)
     with ntk.SpectralSolver(np.zeros((3, 3))) as zero, pytest.raises(ntk.InvalidArgumentError, match="no positive"):
         zero.select_time(np.ones(3))
+
+
+def test_select_time_learns_nothing_from_noise(rng):
+    """Pure-noise targets: GCV decreases all the way to t = 0 (predicting the offsets)."""
+    K = ntk.infinite_width_ntk(ntk.MLP(2, [3], activation="gelu", W_std=1.2, b_std=0.2), rng.standard_normal((7, 2)))
+    for seed in range(6):
+        y = np.random.default_rng(seed).standard_normal(7)
+        with ntk.SpectralSolver(K) as solver:
+            chosen = solver.select_time(y)
+        if chosen.time == 0:
+            assert chosen.score == pytest.approx(np.mean(y**2), rel=1e-12)
+            return
+    pytest.fail("no noise draw made t = 0 the GCV optimum")
