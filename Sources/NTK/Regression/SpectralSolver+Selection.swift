@@ -81,10 +81,11 @@ extension SpectralSolver {
 /// spectrum: a grid of 256 scaled times τ = η t / N, log-spaced from 10⁻⁴/(λ_max + z) (nothing
 /// learned) to 40/(λ_min + z) (converged; λ_min the smallest positive eigenvalue), then
 /// golden-section refinement in log τ around the best grid point; t = 0 (nothing learned: the
-/// offsets alone, when the targets look like noise) and t = ∞ win when their scores are lower. O(256 n k) plus the refinement. (No leave-one-out here: for a finite time the linear
+/// offsets alone, when the targets look like noise) and t = ∞ win when their scores are lower.
+/// O(256 n k) plus the refinement. (No leave-one-out here: for a finite time the linear
 /// smoother's shortcut is not the error of refits without each point.)
 extension SpectralSolver {
-    /// The GCV-optimal time (`.infinity` when the limit is best) and its score.
+    /// The GCV-optimal time (0 or `.infinity` when an end is best) and its score.
     /// - Throws: `invalidArgument` (ridge < 0, learning rate ≤ 0, a zero kernel, no targets),
     ///   `dimensionMismatch`, `nonFinite`, `numericalFailure` (no finite score).
     public func selectTime(targets: Targets, ridge z: Double = 0, learningRate eta: Double = 1) throws
