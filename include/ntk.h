@@ -1331,6 +1331,18 @@ int ntk_kernel_objective(const ntk_mlp *mlp, ntk_kernel_kind kind, int64_t n, co
                          ntk_tuning_criterion criterion, const ntk_infinite_width_options *options,
                          double *value, double *gradient);
 
+/* GCV of Nystrom kernel ridge (the model of ntk_nystrom_fit_centers: kernel ridge with
+ * K~ = B S^-1 B^T, B = a K(X, C), S = a K(C, C)) with the centres C = centers->X (c x d;
+ * centers->f0 must be NULL) and its gradient with respect to [W_std, b_std, s_1 ... s_d, z, a]
+ * (d + 4 doubles; may be NULL), from hyper (with its ridge z and amplitude a): beyond the dense
+ * ceiling, in O(n c) memory and O(n c (c + d + depth)) work per evaluation (never n x n). The
+ * value equals ntk_nystrom_select_ridge's GCV score for the same centres and ridge z / a.
+ * Errors: as ntk_kernel_objective; NUMERICAL also for an interpolating fit (tr H = n). */
+int ntk_kernel_objective_nystrom(const ntk_mlp *mlp, ntk_kernel_kind kind, int64_t n, const double *X,
+                                 int64_t ldx, const ntk_points *centers, const ntk_targets *targets,
+                                 const ntk_kernel_hyperparameters *hyper, const ntk_infinite_width_options *options,
+                                 double *value, double *gradient);
+
 /* ---------------------------------------------------------------------------------------
  * Experimental: the spectral calculus on an eigendecomposition computed elsewhere
  *

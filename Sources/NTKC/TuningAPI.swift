@@ -119,3 +119,31 @@ public func ntk_kernel_objective(_ mlp: OpaquePointer?, _ kind: ntk_kernel_kind,
         gradient?.update(from: g, count: g.count)
     }
 }
+
+@_cdecl("ntk_kernel_objective_nystrom")
+public func ntk_kernel_objective_nystrom(_ mlp: OpaquePointer?, _ kind: ntk_kernel_kind, _ n: Int64,
+                                         _ x: UnsafePointer<Double>?, _ ldx: Int64,
+                                         _ centersIn: UnsafePointer<ntk_points>?,
+                                         _ targetsIn: UnsafePointer<ntk_targets>?,
+                                         _ hyper: UnsafePointer<ntk_kernel_hyperparameters>?,
+                                         _ optionsIn: UnsafePointer<ntk_infinite_width_options>?,
+                                         _ value: UnsafeMutablePointer<Double>?,
+                                         _ gradient: UnsafeMutablePointer<Double>?) -> Int32 {
+    boundary("ntk_kernel_objective_nystrom") {
+        let a = try HandleRegistry.shared.lookup(mlp, as: MLP.self, "mlp").architecture
+        let kind = try kernelKind(kind, "kind")
+        let o = try options(optionsIn, defaults: infiniteWidthDefaults, "options")
+        let n = try size(n, "n")
+        let xv = try input(x, n, a.inputDimension, ld: ldx, "X")
+        let (centers, offsets) = try points(centersIn, d: a.inputDimension, k: 1, "centers")
+        guard offsets == nil else { throw NTKError(.invalidArgument, "centers->f0 must be NULL (centres have no offsets)") }
+        let t = try targets(targetsIn, rows: n)
+        let (h, ridge, amplitude) = try hyperparametersAndObjective(hyper, a)
+        let valueOut = try required(value, "value")
+        let (v, g) = try KernelObjective.nystromGCV(a, kind: kind, xv, centers: centers, targets: t, hyper: h,
+                                                    ridge: ridge, amplitude: amplitude, points: try quadraturePoints(o),
+                                                    progress: progress(o.progress, o.progress_user))
+        valueOut.pointee = v
+        gradient?.update(from: g, count: g.count)
+    }
+}

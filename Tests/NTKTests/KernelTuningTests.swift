@@ -200,6 +200,51 @@ final class KernelTuningTests: XCTestCase {
         }
     }
 
+    /// Nyström GCV: its value is `NystromRidge`'s GCV for the same centres and ridge (the spectral
+    /// path), and every gradient entry a central difference; with all points as centres it is
+    /// the dense GCV.
+    func testNystromGCV() throws {
+        var rng = TestRandom(seed: 21)
+        let x = try rng.matrix(14, 2), y = try rng.matrix(14, 2), centers = try rng.matrix(5, 2)
+        let h = KernelHyperparameters(weightStd: 1.3, biasStd: 0.25, inputScales: [0.8, 1.2])
+        for activation in [Activation.relu, .erf] {
+            let a = try MLPArchitecture(inputDimension: 2, hiddenWidths: [3, 3], activation: activation)
+            for kind in [InfiniteWidthPointKernel.Kind.ntk, .nngp] {
+                func value(_ h: KernelHyperparameters, _ z: Double, _ amp: Double) throws -> (Double, [Double]) {
+                    try KernelObjective.nystromGCV(a, kind: kind, x: x, centers: centers, y: y, hyper: h, ridge: z,
+                                                   amplitude: amp)
+                }
+                let (v, g) = try value(h, 0.03, 1.4)
+                var xs = x, cs = centers
+                for i in 0..<14 { for j in 0..<2 { xs[i, j] *= h.inputScales[j] } }
+                for i in 0..<5 { for j in 0..<2 { cs[i, j] *= h.inputScales[j] } }
+                let scaled = try h.apply(to: a)
+                let model = try xs.withView { xv in try cs.withView { cv in try y.withView { yv in
+                    try NystromRidge.fit(kernel: InfiniteWidthPointKernel(scaled, kind: kind), x: xv,
+                                         targets: try Targets(y: yv), ridge: 0.03 / 1.4, centers: cv) } } }
+                let reference = try model.selectRidge(ridges: [0.03 / 1.4]).scores[0]
+                XCTAssertEqual(v, reference, accuracy: 1e-9 * reference, "\(activation) \(kind)")
+                for q in 0..<6 {
+                    let step = 1e-6
+                    let (up, down): (Double, Double)
+                    switch q {
+                    case 4: (up, down) = (try value(h, 0.03 + step, 1.4).0, try value(h, 0.03 - step, 1.4).0)
+                    case 5: (up, down) = (try value(h, 0.03, 1.4 + step).0, try value(h, 0.03, 1.4 - step).0)
+                    default: (up, down) = (try value(moved(h, q, step), 0.03, 1.4).0,
+                                           try value(moved(h, q, -step), 0.03, 1.4).0)
+                    }
+                    let fd = (up - down) / (2 * step)
+                    XCTAssertEqual(g[q], fd, accuracy: 1e-6 * max(abs(fd), abs(v)), "\(activation) \(kind) θ_\(q)")
+                }
+            }
+        }
+        // All points as centres: the Nyström kernel is K itself.
+        let a = try MLPArchitecture(inputDimension: 2, hiddenWidths: [3], activation: .relu)
+        let full = try KernelObjective.nystromGCV(a, kind: .ntk, x: x, centers: x, y: y, hyper: h, ridge: 0.05)
+        let dense = try KernelObjective.evaluate(a, kind: .ntk, x: x, y: y, hyper: h, ridge: 0.05, criterion: .gcv)
+        XCTAssertEqual(full.value, dense.value, accuracy: 1e-7 * dense.value)
+    }
+
     /// Bad input: scales of the wrong length or negative, ridge 0, G of the wrong shape.
     func testBadInput() throws {
         let x = try Matrix(rows: 3, cols: 2, elements: [1, 0, 0, 1, 1, 1])

@@ -1081,6 +1081,24 @@ static void test_tuning(void) {
               ntk_infinite_width_gradient(mlp, (ntk_kernel_kind)9, n, x, d, &hyper, NULL, k, n, dk) ==
                   NTK_ERR_INVALID_ARGUMENT,
           "tuning rejects ridge 0, unknown criteria and kinds, a NULL value");
+    {
+        /* Nystrom GCV with every point a centre is the dense GCV (a relu network: K full rank). */
+        ntk_mlp *relu = NULL;
+        const int64_t one[1] = {4};
+        double dense = 0, nystrom = 0, g_dense[d + 4], g_nystrom[d + 4];
+        ntk_points centers = {n, x, d, NULL, 1}, bad = {n, x, d, x, d};
+        int ok = ntk_mlp_create(d, 1, one, 1, NTK_ACTIVATION_RELU, &mo, &relu) == NTK_OK &&
+                 ntk_kernel_objective(relu, NTK_KERNEL_NTK, n, x, d, &targets, objective_hyper(&hyper, 0.1, 1.0),
+                                      NTK_TUNING_GCV, NULL, &dense, g_dense) == NTK_OK &&
+                 ntk_kernel_objective_nystrom(relu, NTK_KERNEL_NTK, n, x, d, &centers, &targets, &hyper, NULL,
+                                              &nystrom, g_nystrom) == NTK_OK;
+        check(ok && fabs(nystrom - dense) < 1e-7 * dense && fabs(g_nystrom[0] - g_dense[0]) < 1e-5 * fabs(g_dense[0]),
+              "Nystrom GCV with every point a centre equals the dense GCV, gradient included");
+        check(ntk_kernel_objective_nystrom(relu, NTK_KERNEL_NTK, n, x, d, &bad, &targets, &hyper, NULL, &nystrom,
+                                           NULL) == NTK_ERR_INVALID_ARGUMENT,
+              "Nystrom GCV rejects centres with offsets");
+        ntk_mlp_free(relu);
+    }
     scales[1] = NAN;
     check(ntk_infinite_width_gradient_contract(mlp, NTK_KERNEL_NTK, n, x, d, &hyper, g, n, NULL, grad) ==
               NTK_ERR_INVALID_ARGUMENT && strstr(ntk_last_error(), "input scale 1") != NULL,

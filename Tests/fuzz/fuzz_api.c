@@ -575,6 +575,16 @@ int main(int argc, char **argv) {
                                          options(&q, sizeof q), chance(95) ? &objective : NULL,
                                          d + 4 <= 80 && chance(80) ? gradient : NULL),
                     "ntk_kernel_objective");
+            int64_t c = chance(90) ? pick(0, n > 0 ? n : 1) : pick(-2, 3);
+            int64_t lc = 1;
+            double *centers_x = huge(c) ? NULL : matrix(c, d, &lc, 1);
+            const ntk_points centers = {c, centers_x, lc, chance(95) ? NULL : y, l2};
+            hp = options(&hyper, sizeof hyper);
+            checked(ntk_kernel_objective_nystrom(h, kind, n, x, l1, chance(95) ? &centers : NULL, &t, hp,
+                                                 options(&q, sizeof q), &objective,
+                                                 d + 4 <= 80 && chance(80) ? gradient : NULL),
+                    "ntk_kernel_objective_nystrom");
+            release(centers_x);
             void *s = any_handle(2);
             double time_out, score;
             checked(ntk_spectral_select_time(s, &t, chance(90) ? fabs(value()) : value(), chance(90) ? 1.0 : value(),

@@ -156,19 +156,37 @@ extension KernelGradient {
             }
         }
 
-        /// Runs `body(rows, cols, c0, scratch)` on every tile of the lower triangle (cols ≤ rows
-        /// tile-wise) on all cores; c0 is the tile's input covariance Σ⁰ (rows × cols, contiguous)
-        /// and `scratch(worker)` the worker's own state.
-        func forEachTile<S>(progress: ProgressHandler, scratch: (Int) throws -> S,
-                            _ body: @escaping (Range<Int>, Range<Int>, UnsafePointer<Double>, S) throws -> Void)
-            throws {
+        /// The tiles of the lower triangle (cols ≤ rows tile-wise) of the points `range`.
+        static func lowerTiles(_ range: Range<Int>) -> [(Range<Int>, Range<Int>)] {
             let tile = KernelGradient.tile
             var pairs: [(Range<Int>, Range<Int>)] = []
-            for i in stride(from: 0, to: n, by: tile) {
-                for j in stride(from: 0, to: i + 1, by: tile) {
-                    pairs.append((i..<min(i + tile, n), j..<min(j + tile, n)))
+            for i in stride(from: range.lowerBound, to: range.upperBound, by: tile) {
+                for j in stride(from: range.lowerBound, to: i + 1, by: tile) {
+                    pairs.append((i..<min(i + tile, range.upperBound), j..<min(j + tile, range.upperBound)))
                 }
             }
+            return pairs
+        }
+
+        /// The tiles of the block rows × cols.
+        static func blockTiles(_ rows: Range<Int>, _ cols: Range<Int>) -> [(Range<Int>, Range<Int>)] {
+            let tile = KernelGradient.tile
+            return stride(from: rows.lowerBound, to: rows.upperBound, by: tile).flatMap { i in
+                stride(from: cols.lowerBound, to: cols.upperBound, by: tile).map { j in
+                    (i..<min(i + tile, rows.upperBound), j..<min(j + tile, cols.upperBound))
+                }
+            }
+        }
+
+        /// Runs `body(item, rows, cols, c0, scratch)` on every tile of `pairs` (default: the lower
+        /// triangle of all points) on all cores; c0 is the tile's input covariance Σ⁰ (rows ×
+        /// cols, contiguous) and `scratch(worker)` the worker's own state.
+        func forEachTile<S>(_ pairs: [(Range<Int>, Range<Int>)]? = nil, progress: ProgressHandler,
+                            scratch: (Int) throws -> S,
+                            _ body: @escaping (Int, Range<Int>, Range<Int>, UnsafePointer<Double>, S) throws -> Void)
+            throws {
+            let tile = KernelGradient.tile
+            let pairs = pairs ?? Self.lowerTiles(0..<n)
             let threads = Parallel.defaultThreads
             let states = try (0..<threads).map(scratch)
             let covariances = try (0..<threads).map { _ in try Workspace(count: tile * tile, for: "a kernel tile") }
@@ -180,7 +198,7 @@ extension KernelGradient {
                 try MatrixProduct.gemm(x.rowRange(rows.lowerBound, rows.upperBound),
                                        x.rowRange(cols.lowerBound, cols.upperBound), transposeB: true,
                                        alpha: 1 / Double(d), into: c0)
-                try body(rows, cols, c0.base, states[worker])
+                try body(item, rows, cols, c0.base, states[worker])
             }
         }
     }

@@ -81,7 +81,7 @@ public enum KernelGradient {
                 put(2 + j, factors[j] * (w[2] * xa[j] * xb[j] + w[3] * xa[j] * xa[j] + w[4] * xb[j] * xb[j]))
             }
         }
-        try r.forEachTile(progress: progress, scratch: { _ in RowScratch(count: tile) }) { rows, cols, c0, row in
+        try r.forEachTile(progress: progress, scratch: { _ in RowScratch(count: tile) }) { _, rows, cols, c0, row in
             for (i, a) in rows.enumerated() {
                 r.row(a, cols, c0 + i * cols.count, row)
                 for (j, b) in cols.enumerated() where b < a { store(a, b, row.value[j], row.tangent[j]) }
@@ -107,21 +107,69 @@ public enum KernelGradient {
 
     /// `contract` on a prepared recursion (the objectives reuse the one that made the kernel).
     static func contract(_ r: Recursion, weights g: MatrixView, progress: ProgressHandler) throws -> [Double] {
-        let n = r.n, d = r.d, x = r.input
-        guard g.rows == n, g.cols == n else {
-            throw NTKError.dimensionMismatch("G is \(g.rows) × \(g.cols) but the kernel is \(n) × \(n)")
+        guard g.rows == r.n, g.cols == r.n else {
+            throw NTKError.dimensionMismatch("G is \(g.rows) × \(g.cols) but the kernel is \(r.n) × \(r.n)")
         }
-        try InputCheck.finite(g, "G")
+        return try contract(r, [.symmetric(points: 0..<r.n, g: g)], progress: progress)
+    }
+
+    /// Kernel entries of the recursion's points and their weights in a contraction.
+    enum WeightedPairs {
+        /// K over the points `points` (both triangles and the diagonal) with weights G
+        /// (points.count², symmetrised).
+        case symmetric(points: Range<Int>, g: MatrixView)
+        /// K(x_a, x_b) for a ∈ rows, b ∈ cols (disjoint ranges) with weights G (rows × cols).
+        case block(rows: Range<Int>, cols: Range<Int>, g: MatrixView)
+
+        var tiles: [(Range<Int>, Range<Int>)] {
+            switch self {
+            case .symmetric(let points, _): Recursion.lowerTiles(points)
+            case .block(let rows, let cols, _): Recursion.blockTiles(rows, cols)
+            }
+        }
+
+        /// The weight of the pair (a, b) of a tile (nil: not counted — the diagonal and the upper
+        /// triangle of a symmetric set, whose diagonal is added from the point recursions).
+        @inline(__always)
+        func weight(_ a: Int, _ b: Int) -> Double? {
+            switch self {
+            case .symmetric(let points, let g):
+                let (i, j) = (a - points.lowerBound, b - points.lowerBound)
+                return b < a ? g[i, j] + g[j, i] : nil
+            case .block(let rows, let cols, let g): return g[a - rows.lowerBound, b - cols.lowerBound]
+            }
+        }
+    }
+
+    /// `Σ G_ab ∂K_ab/∂θ` summed over every set of weighted pairs, in one pass over their tiles.
+    static func contract(_ r: Recursion, _ sets: [WeightedPairs], progress: ProgressHandler) throws -> [Double] {
+        let n = r.n, d = r.d, x = r.input
+        for set in sets {
+            switch set {
+            case .symmetric(let points, let g):
+                try InputCheck.finite(g, "G")
+                guard g.rows == points.count, g.cols == points.count else {
+                    throw NTKError(.internalError, "weights of the wrong shape")
+                }
+            case .block(let rows, let cols, let g):
+                try InputCheck.finite(g, "G")
+                guard g.rows == rows.count, g.cols == cols.count else {
+                    throw NTKError(.internalError, "weights of the wrong shape")
+                }
+            }
+        }
+        let tiles = sets.enumerated().flatMap { (k, set) in set.tiles.map { (k, $0.0, $0.1) } }
         let threads = Parallel.defaultThreads
         let sums = try (0..<threads).map { _ in try ContractionSums(n: n, d: d, tile: tile) }
-        try r.forEachTile(progress: progress, scratch: { sums[$0] }) { rows, cols, c0, s in
-            let m = cols.count
+        try r.forEachTile(tiles.map { ($0.1, $0.2) }, progress: progress, scratch: { sums[$0] }) {
+            item, rows, cols, c0, s in
+            let set = sets[tiles[item].0], m = cols.count
             s.weighted.pointer.update(repeating: 0, count: rows.count * m)
             for (i, a) in rows.enumerated() {
                 r.row(a, cols, c0 + i * m, s.row)
-                for (j, b) in cols.enumerated() where b < a {
+                for (j, b) in cols.enumerated() {
+                    guard let weight = set.weight(a, b) else { continue }
                     let w = s.row.tangent[j]
-                    let weight = g[a, b] + g[b, a]
                     s.hyper += weight * SIMD2(w[0], w[1])
                     s.weighted.pointer[i * m + j] = weight * w[2]
                     s.rowSums.pointer[a] += weight * w[3]
@@ -138,20 +186,22 @@ public enum KernelGradient {
             }
         }
         var hyperSum = SIMD2<Double>.zero
-        var scales = [Double](repeating: 0, count: d), rows = [Double](repeating: 0, count: n)
+        var scales = [Double](repeating: 0, count: d), rowTotals = [Double](repeating: 0, count: n)
         for s in sums {
             hyperSum += s.hyper
             for j in 0..<d { scales[j] += s.scales.pointer[j] }
-            for a in 0..<n { rows[a] += s.rowSums.pointer[a] }
+            for a in 0..<n { rowTotals[a] += s.rowSums.pointer[a] }
         }
-        for a in 0..<n {
-            let w = r.diagonalTangent[a], weight = g[a, a]
-            hyperSum += weight * SIMD2(w[0], w[1])
-            rows[a] += weight * w[2]
+        for case .symmetric(let points, let g) in sets {
+            for a in points {
+                let w = r.diagonalTangent[a], weight = g[a - points.lowerBound, a - points.lowerBound]
+                hyperSum += weight * SIMD2(w[0], w[1])
+                rowTotals[a] += weight * w[2]
+            }
         }
         for a in 0..<n {
             let xa = x.row(a)
-            for j in 0..<d { scales[j] += xa[j] * xa[j] * rows[a] }
+            for j in 0..<d { scales[j] += xa[j] * xa[j] * rowTotals[a] }
         }
         let result = [hyperSum[0], hyperSum[1]] + (0..<d).map { 2 * r.inputScales[$0] / Double(d) * scales[$0] }
         guard result.allSatisfy(\.isFinite) else {

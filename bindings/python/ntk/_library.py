@@ -294,6 +294,8 @@ _SIGNATURES = {
                                      _P(InfiniteWidthOptions), _d, c_int64, _d], c_int),
     "ntk_infinite_width_gradient_contract": ([_h, c_int, c_int64, _d, c_int64, _P(KernelHyperparameters), _d, c_int64,
                                               _P(InfiniteWidthOptions), _d], c_int),
+    "ntk_kernel_objective_nystrom": ([_h, c_int, c_int64, _d, c_int64, _P(Points), _P(Targets),
+                                      _P(KernelHyperparameters), _P(InfiniteWidthOptions), _d, _d], c_int),
     "ntk_kernel_objective": ([_h, c_int, c_int64, _d, c_int64, _P(Targets), _P(KernelHyperparameters), c_int,
                               _P(InfiniteWidthOptions), _d, _d], c_int),
     "ntk_mlp_loss_gradient": ([_h, c_int64, _d, c_int64, _d, c_int64, c_int, _d, _d], c_int),

@@ -76,7 +76,7 @@ class _NTKModel(BaseEstimator):
                  learning_rate=1.0, network_offset=False, center_targets=True, epochs=1000,
                  train_learning_rate=None, batch_size=None, momentum=0.0, solver="auto", n_centers=None,
                  centers="uniform", tol=1e-8, max_iter=100, tune=None, ard=False, n_restarts=2,
-                 tune_max_samples=1500, random_state=None, verbose=0):
+                 tune_max_samples=1500, tune_centers=None, random_state=None, verbose=0):
         self.kernel = kernel
         self.widths = widths
         self.activation = activation
@@ -103,6 +103,7 @@ class _NTKModel(BaseEstimator):
         self.ard = ard
         self.n_restarts = n_restarts
         self.tune_max_samples = tune_max_samples
+        self.tune_centers = tune_centers
         self.random_state = random_state
         self.verbose = verbose
 
@@ -150,6 +151,12 @@ class _NTKModel(BaseEstimator):
             raise ValueError(f"tune must be one of {_TUNE}, got {self.tune!r}")
         if self.tune is not None and self.kernel not in ("infinite", "nngp"):
             raise ValueError(f"tune needs kernel='infinite' or 'nngp' (an infinite-width kernel), not {self.kernel!r}")
+        if self.tune_centers is not None:
+            integral = isinstance(self.tune_centers, (int, np.integer)) and not isinstance(self.tune_centers, bool)
+            if not integral or self.tune_centers < 1:
+                raise ValueError(f"tune_centers must be None or an int >= 1, got {self.tune_centers!r}")
+            if self.tune not in (None, "gcv"):
+                raise ValueError(f"tune_centers tunes the Nyström GCV: it needs tune='gcv', not {self.tune!r}")
         for name in ("n_restarts", "tune_max_samples"):
             value, low = getattr(self, name), 0 if name == "n_restarts" else 1
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
@@ -216,14 +223,22 @@ class _NTKModel(BaseEstimator):
             logger.info("tune: the centred targets are all zero; the kernel is kept as given")
             return
         rng = check_random_state(self.random_state)
-        rows = np.arange(len(X)) if len(X) <= self.tune_max_samples else np.sort(
-            rng.choice(len(X), self.tune_max_samples, replace=False))
+        centers = None
+        if self.tune_centers is not None and len(X) > self.tune_max_samples:
+            # Every row, the Nyström GCV on uniformly drawn centres.
+            rows = np.arange(len(X))
+            centers = X[np.sort(rng.choice(len(X), min(self.tune_centers, len(X)), replace=False))]
+        else:
+            rows = np.arange(len(X)) if len(X) <= self.tune_max_samples else np.sort(
+                rng.choice(len(X), self.tune_max_samples, replace=False))
         kind = "ntk" if self.kernel == "infinite" else "nngp"
-        with self._stage(f"tuning the {kind} kernel by {self.tune} on {len(rows)} rows") as bar:
+        how = f"{len(rows)} rows" + ("" if centers is None else f", Nyström with {len(centers)} centres")
+        with self._stage(f"tuning the {kind} kernel by {self.tune} on {how}") as bar:
             self.tuning_ = tune_kernel(X[rows], Y[rows], widths=self.widths, activation=self.activation, kernel=kind,
                                        objective=self.tune, ard=self.ard, W_std=self.W_std, b_std=self.b_std,
                                        parameterization=self.parameterization, n_restarts=self.n_restarts,
-                                       random_state=int(rng.randint(np.iinfo(np.int32).max)), progress=bar)
+                                       centers=centers, random_state=int(rng.randint(np.iinfo(np.int32).max)),
+                                       progress=bar)
         self.W_std_, self.b_std_ = self.tuning_.W_std, self.tuning_.b_std
         self.input_scales_ = self.tuning_.input_scales
         logger.info(f"tuned by {self.tune}: {self.tuning_!r}")
@@ -484,6 +499,10 @@ class NTKRegressor(RegressorMixin, _NTKModel):
     tune_max_samples : int, default 1500
         With ``tune``: the objective is computed on at most this many training rows drawn with
         ``random_state`` (each evaluation costs O(rows^3)); the final fit uses every row.
+    tune_centers : int or None, default None
+        With ``tune="gcv"`` and more than ``tune_max_samples`` rows: tune on every row with the
+        GCV of Nyström kernel ridge on this many uniformly drawn centres instead of a subsample
+        (O(n c) memory, O(n c (c + d)) per evaluation; see :func:`ntk.kernel_objective`).
     random_state : int, RandomState or None, default None
         Seeds the network's initialisation ("empirical", "after"), the centres and the tuning
         (subsample and restarts).

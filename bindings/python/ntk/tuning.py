@@ -17,9 +17,10 @@ import numpy as np
 
 from . import _arrays
 from ._data import TargetData
-from ._library import InfiniteWidthOptions, KernelHyperparameters, choices, lib
+from ._library import InfiniteWidthOptions, KernelHyperparameters, Points, choices, lib
 from ._progress import Bar, Callback
-from .errors import ConvergenceWarning, InvalidArgumentError, NotPositiveDefiniteError, NumericalError
+from .errors import (ConvergenceWarning, DimensionMismatchError, InvalidArgumentError, NotPositiveDefiniteError,
+                     NumericalError)
 from .kernels import infinite_width_diagonal
 from .network import MLP
 
@@ -132,7 +133,7 @@ def infinite_width_gradient_contract(net, X, G, kernel="ntk", W_std=None, b_std=
 
 
 def kernel_objective(net, X, Y, objective="lml", kernel="ntk", W_std=None, b_std=None, input_scales=None,
-                     ridge=1e-2, amplitude=1.0, f0_train=None, quadrature_points=None, progress=None):
+                     ridge=1e-2, amplitude=1.0, f0_train=None, centers=None, quadrature_points=None, progress=None):
     """A tuning objective and its exact gradient.
 
     With ``Kz = amplitude * K + ridge * I`` (K the kernel of ``X * input_scales``), residuals
@@ -156,6 +157,10 @@ def kernel_objective(net, X, Y, objective="lml", kernel="ntk", W_std=None, b_std
         a, the kernel's output scale (GCV and LOO depend on ridge / amplitude only).
     f0_train : array_like, optional
         Offsets (prior mean), like Y.
+    centers : array_like, (c, d), optional
+        Nyström centres (points in input space, scaled like X): the GCV of Nyström kernel ridge
+        with these centres (as :meth:`ntk.NystromRidge.select_ridge` scores it) instead of the
+        dense objective, in O(n c) memory and O(n c (c + d)) time; needs ``objective="gcv"``.
 
     Returns
     -------
@@ -171,6 +176,18 @@ def kernel_objective(net, X, Y, objective="lml", kernel="ntk", W_std=None, b_std
     value, gradient = ctypes.c_double(), np.empty(net.input_dim + 4)
     cb = Callback(progress)
     options = _options(quadrature_points, cb)
+    if centers is not None:
+        if objective != "gcv":
+            raise InvalidArgumentError(f"with centers (Nyström) the objective is GCV: objective='gcv', "
+                                       f"not {objective!r}")
+        c, pc, ldc, _ = _arrays.matrix(centers, "centers")
+        if c.shape[1] != net.input_dim:
+            raise DimensionMismatchError(f"centers must have {net.input_dim} columns, got shape {c.shape}")
+        points = Points(c.shape[0], pc, ldc, _arrays.NULL, 1)
+        cb.call(lib.ntk_kernel_objective_nystrom, net._live(), _kind(kernel), n, px, ldx, ctypes.byref(points),
+                ctypes.byref(data.c), ctypes.byref(hyper), ctypes.byref(options), ctypes.byref(value),
+                _arrays.pointer(gradient))
+        return value.value, gradient
     cb.call(lib.ntk_kernel_objective, net._live(), _kind(kernel), n, px, ldx, ctypes.byref(data.c),
             ctypes.byref(hyper), _arrays.choice(objective, OBJECTIVES, "objective"), ctypes.byref(options),
             ctypes.byref(value), _arrays.pointer(gradient))
@@ -252,9 +269,9 @@ class _Problem:
     objective normalised to O(1) (-LML / N; GCV and LOO over their value at the start) for
     L-BFGS-B's tolerances."""
 
-    def __init__(self, net, x, data, kernel, objective, ard, start, bounds, quadrature_points):
+    def __init__(self, net, x, data, kernel, objective, ard, start, bounds, quadrature_points, centers=None):
         self.net, self.x, self.data, self.kernel, self.objective = net, x, data, kernel, objective
-        self.ard, self.quadrature_points = ard, quadrature_points
+        self.ard, self.quadrature_points, self.centers = ard, quadrature_points, centers
         self.tune_bias = start["b_std"] > 0
         d = net.input_dim
         names = ["W_std"] + (["b_std"] if self.tune_bias else []) + ["input_scales"] * (d if ard else 1) + ["ridge"]
@@ -294,7 +311,7 @@ class _Problem:
         """(value, raw gradient) at the hyperparameter values."""
         return kernel_objective(self.net, self.x, self.data.y, self.objective, self.kernel, values["W_std"],
                                 values["b_std"], values["input_scales"], values["ridge"], values["amplitude"],
-                                f0_train=self.data.f0, quadrature_points=self.quadrature_points)
+                                f0_train=self.data.f0, centers=self.centers, quadrature_points=self.quadrature_points)
 
     def __call__(self, theta):
         """The normalised objective to minimise and its gradient in log-parameters."""
@@ -403,7 +420,7 @@ def _optimise(problem, start, n_restarts, max_iter, tol, rng, report):
 def tune_kernel(X, Y, widths=(512, 512), activation="relu", kernel="ntk", objective="lml", ard=False,
                 W_std=np.sqrt(2.0), b_std=0.1, input_scales=None, ridge=None, parameterization="ntk",
                 depths=None, activations=None, n_restarts=2, max_iter=200, tol=1e-5, bounds=None, f0_train=None,
-                random_state=0, quadrature_points=None, progress=None):
+                centers=None, random_state=0, quadrature_points=None, progress=None):
     """Fits the infinite-width kernel's hyperparameters to the data by L-BFGS-B with exact gradients.
 
     Tunes ``W_std``, ``b_std`` (when it starts > 0), the input scales (one per feature with
@@ -452,6 +469,9 @@ def tune_kernel(X, Y, widths=(512, 512), activation="relu", kernel="ntk", object
         variance for "lml"), amplitude (1e-4, 1e4) x the targets' variance / the kernel's mean diagonal.
     f0_train : array_like, optional
         Offsets (prior mean) like Y.
+    centers : array_like, (c, d), optional
+        Tune on the Nyström GCV with these centres instead of a dense objective (every row, O(n c)
+        memory: for n beyond a few thousand); needs ``objective="gcv"``.
     random_state : int or None, default 0
         Seeds the restarts.
     quadrature_points : int, optional
@@ -479,7 +499,11 @@ def tune_kernel(X, Y, widths=(512, 512), activation="relu", kernel="ntk", object
               W_std=W_std, b_std=b_std, parameterization=parameterization)
     with net:
         start, merged = _start(net, x, data, kernel, objective, W_std, b_std, input_scales, ridge, _bounds(bounds))
-        problem = _Problem(net, x, data, kernel, objective, ard, start, merged, quadrature_points)
+        if centers is not None and objective != "gcv":
+            raise InvalidArgumentError(f"with centers (Nyström) the objective is GCV: objective='gcv', "
+                                       f"not {objective!r}")
+        problem = _Problem(net, x, data, kernel, objective, ard, start, merged, quadrature_points,
+                           None if centers is None else np.ascontiguousarray(centers, dtype=np.float64))
         bar = Bar("tune_kernel") if progress is True else None
         report = (lambda f: bar.update(f / (n_restarts + 1))) if bar else (
             (lambda f: progress(f / (n_restarts + 1))) if callable(progress) else (lambda f: None))

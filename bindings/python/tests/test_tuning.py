@@ -255,3 +255,31 @@ def test_select_time_learns_nothing_from_noise(rng):
             assert chosen.score == pytest.approx(np.mean(y**2), rel=1e-12)
             return
     pytest.fail("no noise draw made t = 0 the GCV optimum")
+
+
+def test_nystrom_gcv_objective_and_tuning(rng):
+    """The Nyström GCV: NystromRidge's own score for the same centres and ridge, gradients by
+    central differences, and tuning on it through the estimator's tune_centers."""
+    X, y = relevant_feature_problem(rng, n=60)
+    C = X[:12]
+    net = ntk.MLP(3, [4, 4], activation="erf")
+    theta = np.array([1.2, 0.3, 0.9, 1.4, 0.7, 0.05, 1.3])
+
+    def value(t):
+        return ntk.kernel_objective(net, X, y, "gcv", W_std=t[0], b_std=t[1], input_scales=t[2:5], ridge=t[5],
+                                    amplitude=t[6], centers=C)[0]
+
+    v, g = ntk.kernel_objective(net, X, y, "gcv", W_std=1.2, b_std=0.3, input_scales=theta[2:5], ridge=0.05,
+                                amplitude=1.3, centers=C)
+    np.testing.assert_allclose(g, finite_differences(value, theta), rtol=1e-6, atol=1e-7 * v)
+    with ntk.MLP(3, [4, 4], activation="erf", W_std=1.2, b_std=0.3) as scaled:
+        s = theta[2:5]
+        with ntk.NystromRidge(scaled, X * s, y, 0.05 / 1.3, None, centers=C * s) as model:
+            assert model.select_ridge([0.05 / 1.3]).scores[0] == pytest.approx(v, rel=1e-9)
+    with pytest.raises(ntk.InvalidArgumentError, match="objective is GCV"):
+        ntk.kernel_objective(net, X, y, "lml", centers=C)
+    model = NTKRegressor(widths=(1, 1), tune="gcv", ard=True, n_restarts=0, tune_max_samples=20, tune_centers=15,
+                         random_state=0).fit(X, y)
+    assert model.tuning_.converged and model.input_scales_[0] > max(model.input_scales_[1:])
+    with pytest.raises(ValueError, match="tune_centers"):
+        NTKRegressor(tune="lml", tune_centers=10).fit(X, y)
