@@ -136,7 +136,9 @@ public func ntk_kernel_objective_nystrom(_ mlp: OpaquePointer?, _ kind: ntk_kern
         let n = try size(n, "n")
         let xv = try input(x, n, a.inputDimension, ld: ldx, "X")
         let (centers, offsets) = try points(centersIn, d: a.inputDimension, k: 1, "centers")
-        guard offsets == nil else { throw NTKError(.invalidArgument, "centers->f0 must be NULL (centres have no offsets)") }
+        guard offsets == nil else {
+            throw NTKError(.invalidArgument, "centers->f0 must be NULL (centres have no offsets)")
+        }
         let t = try targets(targetsIn, rows: n)
         let (h, ridge, amplitude) = try hyperparametersAndObjective(hyper, a)
         let valueOut = try required(value, "value")
