@@ -18,9 +18,9 @@ import numpy as np
 from . import _arrays
 from ._data import TargetData
 from ._library import InfiniteWidthOptions, KernelHyperparameters, Points, choices, lib
-from ._progress import Bar, Callback
-from .errors import (ConvergenceWarning, DimensionMismatchError, InvalidArgumentError, NotPositiveDefiniteError,
-                     NumericalError)
+from ._progress import Bar, Callback, wants_cancel
+from .errors import (CancelledError, ConvergenceWarning, DimensionMismatchError, InvalidArgumentError,
+                     NotPositiveDefiniteError, NumericalError)
 from .kernels import infinite_width_diagonal
 from .network import MLP
 
@@ -387,6 +387,22 @@ def _start(net, x, data, kernel, objective, W_std, b_std, input_scales, ridge, b
     return start, bounds
 
 
+def _reporter(progress, bar, runs):
+    """``report(runs done)`` for the tuning's progress: the bar, or the caller's callable, whose
+    falsy answer (other than None) cancels, as for every long call."""
+    if bar is not None:
+        return lambda done: bar.update(done / runs)
+    if progress is None or progress is False:
+        return lambda done: None
+    if not callable(progress):
+        raise InvalidArgumentError(f"progress must be None, True, False or a callable, got {progress!r}")
+
+    def report(done):
+        if wants_cancel(progress(done / runs)):
+            raise CancelledError("tune_kernel was cancelled by its progress callback")
+    return report
+
+
 def _optimise(problem, start, n_restarts, max_iter, tol, rng, report):
     """L-BFGS-B from ``start`` and from ``n_restarts`` seeded perturbations of it (each log
     parameter moved uniformly within +-1.5, clipped to the bounds); the best run wins."""
@@ -505,8 +521,7 @@ def tune_kernel(X, Y, widths=(512, 512), activation="relu", kernel="ntk", object
         problem = _Problem(net, x, data, kernel, objective, ard, start, merged, quadrature_points,
                            None if centers is None else np.ascontiguousarray(centers, dtype=np.float64))
         bar = Bar("tune_kernel") if progress is True else None
-        report = (lambda f: bar.update(f / (n_restarts + 1))) if bar else (
-            (lambda f: progress(f / (n_restarts + 1))) if callable(progress) else (lambda f: None))
+        report = _reporter(progress, bar, n_restarts + 1)
         try:
             runs, traces = _optimise(problem, start, n_restarts, max_iter, tol, np.random.default_rng(random_state),
                                      report)

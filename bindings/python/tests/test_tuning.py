@@ -283,3 +283,12 @@ def test_nystrom_gcv_objective_and_tuning(rng):
     assert model.tuning_.converged and model.input_scales_[0] > max(model.input_scales_[1:])
     with pytest.raises(ValueError, match="tune_centers"):
         NTKRegressor(tune="lml", tune_centers=10).fit(X, y)
+
+
+def test_tuning_reports_progress_and_can_be_cancelled(rng):
+    X, y = relevant_feature_problem(rng, n=30)
+    seen = []
+    ntk.tune_kernel(X, y, objective="gcv", n_restarts=1, progress=seen.append)
+    assert seen and seen == sorted(seen) and seen[-1] == pytest.approx(1.0)
+    with pytest.raises(ntk.CancelledError, match="cancelled"):
+        ntk.tune_kernel(X, y, objective="gcv", progress=lambda fraction: False)
