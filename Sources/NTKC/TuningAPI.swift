@@ -1,6 +1,7 @@
 // The exported kernel-tuning entry points: exact derivatives of the infinite-width kernels with
 // respect to W_std, b_std and the input scales, their contraction with a weight matrix, and the
-// LML / GCV / LOO objectives with gradients. Validation and marshalling only.
+// LML / GCV / LOO objectives (dense, and GCV for Nyström) with gradients. Validation and
+// marshalling only.
 import CNTK
 import NTK
 
@@ -15,29 +16,49 @@ public func ntk_kernel_hyperparameters_init(_ hyper: UnsafeMutablePointer<ntk_ke
     boundary("ntk_kernel_hyperparameters_init") { try initialise(hyper, hyperparameterDefaults, "hyper") }
 }
 
-/// The core's hyperparameters: NULL means the architecture's W_std and b_std with scales 1.
-func hyperparameters(_ p: UnsafePointer<ntk_kernel_hyperparameters>?,
-                     _ a: MLPArchitecture) throws -> KernelHyperparameters {
-    try hyperparametersAndObjective(p, a).kernel
-}
+/// What every tuning entry point reads first, validated: the architecture of `mlp`, the kernel,
+/// the n rows X, the hyperparameters (NULL: the architecture's W_std and b_std, scales 1 and the
+/// default ridge and amplitude) and the options' quadrature points and progress.
+struct TuningArguments {
+    let architecture: MLPArchitecture
+    let kind: InfiniteWidthPointKernel.Kind
+    let n: Int
+    let x: MatrixView
+    let hyper: KernelHyperparameters
+    /// The objectives' ridge z and amplitude a (checked by the core).
+    let ridge: Double, amplitude: Double
+    let points: Int
+    let progress: ProgressHandler
 
-/// The kernel's hyperparameters and the objective's ridge and amplitude (NULL: the defaults
-/// with the architecture's W_std and b_std).
-func hyperparametersAndObjective(_ p: UnsafePointer<ntk_kernel_hyperparameters>?, _ a: MLPArchitecture) throws
-    -> (kernel: KernelHyperparameters, ridge: Double, amplitude: Double) {
-    guard p != nil else {
-        return (KernelHyperparameters(weightStd: a.weightStd, biasStd: a.biasStd,
-                                      inputScales: Array(repeating: 1, count: a.inputDimension)),
-                hyperparameterDefaults.ridge, hyperparameterDefaults.amplitude)
+    init(_ mlp: OpaquePointer?, _ kind: ntk_kernel_kind, _ n: Int64, _ x: UnsafePointer<Double>?, _ ldx: Int64,
+         _ hyper: UnsafePointer<ntk_kernel_hyperparameters>?,
+         _ optionsIn: UnsafePointer<ntk_infinite_width_options>?) throws {
+        let a = try HandleRegistry.shared.lookup(mlp, as: MLP.self, "mlp").architecture
+        architecture = a
+        self.kind = try kernelKind(kind, "kind")
+        let o = try options(optionsIn, defaults: infiniteWidthDefaults, "options")
+        points = try quadraturePoints(o)
+        progress = NTKC.progress(o.progress, o.progress_user)
+        self.n = try size(n, "n")
+        self.x = try input(x, self.n, a.inputDimension, ld: ldx, "X")
+        let h = hyper == nil ? nil : try options(hyper, defaults: hyperparameterDefaults, "hyper")
+        for (name, v) in [("hyper->w_std", h?.w_std ?? 0), ("hyper->b_std", h?.b_std ?? 0)]
+        where !(v.isFinite && v >= 0) {
+            throw NTKError(.invalidArgument, "\(name) must be finite and >= 0, got \(v)")
+        }
+        let scales = h?.input_scales.map { Array(UnsafeBufferPointer(start: $0, count: a.inputDimension)) }
+        self.hyper = KernelHyperparameters(weightStd: h?.w_std ?? a.weightStd, biasStd: h?.b_std ?? a.biasStd,
+                                           inputScales: scales ?? Array(repeating: 1, count: a.inputDimension))
+        ridge = (h ?? hyperparameterDefaults).ridge
+        amplitude = (h ?? hyperparameterDefaults).amplitude
     }
-    let h = try options(p, defaults: hyperparameterDefaults, "hyper")
-    let scales = h.input_scales.map { Array(UnsafeBufferPointer(start: $0, count: a.inputDimension)) }
-    for (name, v) in [("hyper->w_std", h.w_std), ("hyper->b_std", h.b_std)] where !(v.isFinite && v >= 0) {
-        throw NTKError(.invalidArgument, "\(name) must be finite and >= 0, got \(v)")
+
+    /// An objective's value into `*value` (required) and its gradient into `gradient` (may be NULL).
+    static func write(_ result: (value: Double, gradient: [Double]), _ value: UnsafeMutablePointer<Double>?,
+                      _ gradient: UnsafeMutablePointer<Double>?) {
+        value?.pointee = result.value
+        gradient?.update(from: result.gradient, count: result.gradient.count)
     }
-    return (KernelHyperparameters(weightStd: h.w_std, biasStd: h.b_std,
-                                  inputScales: scales ?? Array(repeating: 1, count: a.inputDimension)),
-            h.ridge, h.amplitude)
 }
 
 @_cdecl("ntk_infinite_width_gradient")
@@ -48,16 +69,12 @@ public func ntk_infinite_width_gradient(_ mlp: OpaquePointer?, _ kind: ntk_kerne
                                         _ kernel: UnsafeMutablePointer<Double>?, _ ldk: Int64,
                                         _ dk: UnsafeMutablePointer<Double>?) -> Int32 {
     boundary("ntk_infinite_width_gradient") {
-        let a = try HandleRegistry.shared.lookup(mlp, as: MLP.self, "mlp").architecture
-        let kind = try kernelKind(kind, "kind")
-        let o = try options(optionsIn, defaults: infiniteWidthDefaults, "options")
-        let n = try size(n, "n")
-        let xv = try input(x, n, a.inputDimension, ld: ldx, "X")
-        let h = try hyperparameters(hyper, a)
-        let count = try Sizes.product(try Sizes.product(n, n, "n*n"), h.count, "p*n*n")
-        try KernelGradient.derivatives(a, kind: kind, xv, h, kernel: try optionalOutput(kernel, n, n, ld: ldk, "K"),
-                                       derivatives: try outputVector(dk, count, "dK"),
-                                       points: try quadraturePoints(o), progress: progress(o.progress, o.progress_user))
+        let t = try TuningArguments(mlp, kind, n, x, ldx, hyper, optionsIn)
+        let count = try Sizes.product(try Sizes.product(t.n, t.n, "n*n"), t.hyper.count, "p*n*n")
+        try KernelGradient.derivatives(t.architecture, kind: t.kind, t.x, t.hyper,
+                                       kernel: try optionalOutput(kernel, t.n, t.n, ld: ldk, "K"),
+                                       derivatives: try outputVector(dk, count, "dK"), points: t.points,
+                                       progress: t.progress)
     }
 }
 
@@ -69,16 +86,11 @@ public func ntk_infinite_width_gradient_contract(_ mlp: OpaquePointer?, _ kind: 
                                                  _ optionsIn: UnsafePointer<ntk_infinite_width_options>?,
                                                  _ gradient: UnsafeMutablePointer<Double>?) -> Int32 {
     boundary("ntk_infinite_width_gradient_contract") {
-        let a = try HandleRegistry.shared.lookup(mlp, as: MLP.self, "mlp").architecture
-        let kind = try kernelKind(kind, "kind")
-        let o = try options(optionsIn, defaults: infiniteWidthDefaults, "options")
-        let n = try size(n, "n")
-        let xv = try input(x, n, a.inputDimension, ld: ldx, "X")
-        let gv = try input(g, n, n, ld: ldg, "G")
-        let h = try hyperparameters(hyper, a)
-        let out = try outputVector(gradient, h.count, "gradient")
-        let result = try KernelGradient.contract(a, kind: kind, xv, h, weights: gv, points: try quadraturePoints(o),
-                                                 progress: progress(o.progress, o.progress_user))
+        let t = try TuningArguments(mlp, kind, n, x, ldx, hyper, optionsIn)
+        let gv = try input(g, t.n, t.n, ld: ldg, "G")
+        let out = try outputVector(gradient, t.hyper.count, "gradient")
+        let result = try KernelGradient.contract(t.architecture, kind: t.kind, t.x, t.hyper, weights: gv,
+                                                 points: t.points, progress: t.progress)
         out.update(from: result, count: result.count)
     }
 }
@@ -102,21 +114,14 @@ public func ntk_kernel_objective(_ mlp: OpaquePointer?, _ kind: ntk_kernel_kind,
                                  _ value: UnsafeMutablePointer<Double>?,
                                  _ gradient: UnsafeMutablePointer<Double>?) -> Int32 {
     boundary("ntk_kernel_objective") {
-        let a = try HandleRegistry.shared.lookup(mlp, as: MLP.self, "mlp").architecture
-        let kind = try kernelKind(kind, "kind")
+        let t = try TuningArguments(mlp, kind, n, x, ldx, hyper, optionsIn)
         let criterion = try tuningCriterion(criterion)
-        let o = try options(optionsIn, defaults: infiniteWidthDefaults, "options")
-        let n = try size(n, "n")
-        let xv = try input(x, n, a.inputDimension, ld: ldx, "X")
-        let t = try targets(targetsIn, rows: n)
-        let (h, ridge, amplitude) = try hyperparametersAndObjective(hyper, a)
-        let valueOut = try required(value, "value")
-        let (v, g) = try KernelObjective.evaluate(a, kind: kind, xv, targets: t, hyper: h, ridge: ridge,
-                                                  amplitude: amplitude, criterion: criterion,
-                                                  points: try quadraturePoints(o),
-                                                  progress: progress(o.progress, o.progress_user))
-        valueOut.pointee = v
-        gradient?.update(from: g, count: g.count)
+        let targets = try NTKC.targets(targetsIn, rows: t.n)
+        _ = try required(value, "value")
+        TuningArguments.write(try KernelObjective.evaluate(t.architecture, kind: t.kind, t.x, targets: targets,
+                                                           hyper: t.hyper, ridge: t.ridge, amplitude: t.amplitude,
+                                                           criterion: criterion, points: t.points,
+                                                           progress: t.progress), value, gradient)
     }
 }
 
@@ -130,22 +135,16 @@ public func ntk_kernel_objective_nystrom(_ mlp: OpaquePointer?, _ kind: ntk_kern
                                          _ value: UnsafeMutablePointer<Double>?,
                                          _ gradient: UnsafeMutablePointer<Double>?) -> Int32 {
     boundary("ntk_kernel_objective_nystrom") {
-        let a = try HandleRegistry.shared.lookup(mlp, as: MLP.self, "mlp").architecture
-        let kind = try kernelKind(kind, "kind")
-        let o = try options(optionsIn, defaults: infiniteWidthDefaults, "options")
-        let n = try size(n, "n")
-        let xv = try input(x, n, a.inputDimension, ld: ldx, "X")
-        let (centers, offsets) = try points(centersIn, d: a.inputDimension, k: 1, "centers")
+        let t = try TuningArguments(mlp, kind, n, x, ldx, hyper, optionsIn)
+        let (centers, offsets) = try points(centersIn, d: t.architecture.inputDimension, k: 1, "centers")
         guard offsets == nil else {
             throw NTKError(.invalidArgument, "centers->f0 must be NULL (centres have no offsets)")
         }
-        let t = try targets(targetsIn, rows: n)
-        let (h, ridge, amplitude) = try hyperparametersAndObjective(hyper, a)
-        let valueOut = try required(value, "value")
-        let (v, g) = try KernelObjective.nystromGCV(a, kind: kind, xv, centers: centers, targets: t, hyper: h,
-                                                    ridge: ridge, amplitude: amplitude, points: try quadraturePoints(o),
-                                                    progress: progress(o.progress, o.progress_user))
-        valueOut.pointee = v
-        gradient?.update(from: g, count: g.count)
+        let targets = try NTKC.targets(targetsIn, rows: t.n)
+        _ = try required(value, "value")
+        TuningArguments.write(try KernelObjective.nystromGCV(t.architecture, kind: t.kind, t.x, centers: centers,
+                                                             targets: targets, hyper: t.hyper, ridge: t.ridge,
+                                                             amplitude: t.amplitude, points: t.points,
+                                                             progress: t.progress), value, gradient)
     }
 }

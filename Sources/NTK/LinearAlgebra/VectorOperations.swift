@@ -1,7 +1,7 @@
 import CBLAS
 
 /// Level-1 and level-2 BLAS on contiguous vectors (`count` doubles, unit stride) and row-major
-/// views: dot products, norms, `y ← a x + y` and matrix–vector products.
+/// views: dot products, norms, scaling, `y ← a x + y` and matrix–vector products.
 ///
 /// Internal: callers pass sizes of buffers they allocated; every size is checked against BLAS's
 /// 32-bit integers and reported as `tooLarge`, never trapped.
@@ -14,6 +14,11 @@ enum VectorOperations {
     /// `‖x‖₂`.
     static func norm(_ x: UnsafePointer<Double>, count: Int) throws -> Double {
         cblas_dnrm2(try Sizes.blasInt(count, "vector length"), x, 1)
+    }
+
+    /// `x ← a x`.
+    static func scale(_ a: Double, _ x: UnsafeMutablePointer<Double>, count: Int) throws {
+        cblas_dscal(try Sizes.blasInt(count, "vector length"), a, x, 1)
     }
 
     /// `y ← a x + y`.

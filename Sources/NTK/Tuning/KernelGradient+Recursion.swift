@@ -55,12 +55,17 @@ extension KernelGradient {
             diagonalTangent.append(kind == .nngp ? ds : dt)
         }
 
-        /// K(X s, X s) into `out` (n × n) by `InfiniteWidthKernel` (its values, not the jets').
-        func kernel(into out: MutableMatrixView, progress: ProgressHandler) throws {
-            let x = MatrixView(unchecked: scaled.pointer, rows: n, cols: d, ld: d)
-            try InfiniteWidthKernel.compute(architecture, x, nil, nngp: kind == .nngp ? out : nil,
-                                            ntk: kind == .ntk ? out : nil, points: expect.mixturePoints,
-                                            progress: progress, log: false)
+        /// K between the scaled points `rows` and `cols` (nil: `rows` with themselves, exactly
+        /// symmetric with the exact diagonal) into `out` by `InfiniteWidthKernel` (its values, not
+        /// the jets').
+        func kernel(_ rows: Range<Int>, _ cols: Range<Int>? = nil, into out: MutableMatrixView,
+                    progress: ProgressHandler) throws {
+            func points(_ r: Range<Int>) -> MatrixView {
+                MatrixView(unchecked: scaled.pointer + r.lowerBound * d, rows: r.count, cols: d, ld: d)
+            }
+            try InfiniteWidthKernel.compute(architecture, points(rows), cols.map(points),
+                                            nngp: kind == .nngp ? out : nil, ntk: kind == .ntk ? out : nil,
+                                            points: expect.mixturePoints, progress: progress, log: false)
         }
 
         /// The dense layer `l` on (Σ, Θ) and their tangents (as `InfiniteWidthKernel.dense`).

@@ -121,6 +121,14 @@ public enum KernelGradient {
         /// K(x_a, x_b) for a ∈ rows, b ∈ cols (disjoint ranges) with weights G (rows × cols).
         case block(rows: Range<Int>, cols: Range<Int>, g: MatrixView)
 
+        /// The weights and the shape they must have.
+        var weights: (g: MatrixView, rows: Int, cols: Int) {
+            switch self {
+            case .symmetric(let points, let g): (g, points.count, points.count)
+            case .block(let rows, let cols, let g): (g, rows.count, cols.count)
+            }
+        }
+
         var tiles: [(Range<Int>, Range<Int>)] {
             switch self {
             case .symmetric(let points, _): Recursion.lowerTiles(points)
@@ -145,18 +153,9 @@ public enum KernelGradient {
     static func contract(_ r: Recursion, _ sets: [WeightedPairs], progress: ProgressHandler) throws -> [Double] {
         let n = r.n, d = r.d, x = r.input
         for set in sets {
-            switch set {
-            case .symmetric(let points, let g):
-                try InputCheck.finite(g, "G")
-                guard g.rows == points.count, g.cols == points.count else {
-                    throw NTKError(.internalError, "weights of the wrong shape")
-                }
-            case .block(let rows, let cols, let g):
-                try InputCheck.finite(g, "G")
-                guard g.rows == rows.count, g.cols == cols.count else {
-                    throw NTKError(.internalError, "weights of the wrong shape")
-                }
-            }
+            let (g, rows, cols) = set.weights
+            guard g.rows == rows, g.cols == cols else { throw NTKError(.internalError, "weights of the wrong shape") }
+            try InputCheck.finite(g, "G")
         }
         let tiles = sets.enumerated().flatMap { (k, set) in set.tiles.map { (k, $0.0, $0.1) } }
         let threads = Parallel.defaultThreads

@@ -24,9 +24,7 @@ extension KernelObjective {
                                   hyper: KernelHyperparameters, ridge z: Double, amplitude a: Double = 1,
                                   points: Int = 0, progress: ProgressHandler = .none) throws
         -> (value: Double, gradient: [Double]) {
-        for (name, v) in [("ridge", z), ("amplitude", a)] where !(v.isFinite && v > 0) {
-            throw NTKError.invalidArgument("the \(name) must be finite and > 0, got \(v)")
-        }
+        try checkRidge(z, amplitude: a)
         let n = x.rows, c = centers.rows, d = x.cols, k = targets.outputs
         try targets.requireRows(n, "the kernel of X")
         guard n > 0, c > 0, k > 0 else {
@@ -51,9 +49,8 @@ extension KernelObjective {
             .symmetric(points: n..<(n + c), g: gS.matrix(c, c).readOnly),
         ]
         let kernelPart = try KernelGradient.contract(r, sets, progress: progress.stage(0.4, 1)).map { a * $0 }
-        var amplitude = 0.0
-        for i in 0..<(n * c) { amplitude += gB.pointer[i] * t.b.pointer[i] }
-        for i in 0..<(c * c) { amplitude += gS.pointer[i] * t.s.pointer[i] }
+        let amplitude = try VectorOperations.dot(gB.pointer, t.b.pointer, count: n * c)
+            + VectorOperations.dot(gS.pointer, t.s.pointer, count: c * c)
         let gradient = kernelPart + [gz, amplitude / a]
         guard value.isFinite, gradient.allSatisfy(\.isFinite) else {
             throw NTKError.numericalFailure("the Nyström GCV or its gradient is not finite (value \(value))")
@@ -86,26 +83,21 @@ private struct NystromTerms {
 
     init(_ r: KernelGradient.Recursion, n: Int, c: Int, targets: Targets, ridge z: Double, amplitude a: Double,
          progress: ProgressHandler) throws {
-        let k = targets.outputs, d = r.d
+        let k = targets.outputs
         (self.n, self.c, self.k, self.z) = (n, c, k, z)
-        let sx = MatrixView(unchecked: r.scaled.pointer, rows: n, cols: d, ld: d)
-        let sc = MatrixView(unchecked: r.scaled.pointer + n * d, rows: c, cols: d, ld: d)
         b = try Workspace(count: try Sizes.product(n, c, "n × c"), for: "the cross kernel")
         s = try Workspace(count: c * c, for: "the centres' kernel")
         // B = K(X, C), and S = K(C, C) as a kernel of its own (exactly symmetric, exact diagonal).
-        for (out, rows, cols, stage) in [(b.matrix(n, c), sx, sc as MatrixView?, (0.0, 0.7)),
-                                         (s.matrix(c, c), sc, nil, (0.7, 0.8))] {
-            try InfiniteWidthKernel.compute(r.architecture, rows, cols, nngp: r.kind == .nngp ? out : nil,
-                                            ntk: r.kind == .ntk ? out : nil, points: r.expect.mixturePoints,
-                                            progress: progress.stage(stage.0, stage.1), log: false)
-        }
-        for i in 0..<(n * c) { b.pointer[i] *= a }
-        for i in 0..<(c * c) { s.pointer[i] *= a }
+        try r.kernel(0..<n, n..<(n + c), into: b.matrix(n, c), progress: progress.stage(0, 0.7))
+        try r.kernel(n..<(n + c), into: s.matrix(c, c), progress: progress.stage(0.7, 0.8))
+        try VectorOperations.scale(a, b.pointer, count: n * c)
+        try VectorOperations.scale(a, s.pointer, count: c * c)
         q = try Workspace(count: c * c, for: "BᵀB")
         try MatrixProduct.syrkLower(b.matrix(n, c).readOnly, transposeA: true, into: q.matrix(c, c))
         Symmetry.mirrorLowerToUpper(q.pointer, n: c, ld: c)
         let system = try Workspace(count: c * c, for: "BᵀB + z S")
-        for i in 0..<(c * c) { system.pointer[i] = q.pointer[i] + z * s.pointer[i] }
+        system.pointer.update(from: q.pointer, count: c * c)
+        try VectorOperations.axpy(z, s.pointer, system.pointer, count: c * c)
         let factor = try CholeskyFactorization(system.matrix(c, c).readOnly, progress: progress.stage(0.8, 0.9))
         inverse = try Workspace(count: c * c, for: "(BᵀB + z S)⁻¹")
         try factor.inverse(into: inverse.pointer)
@@ -122,9 +114,8 @@ private struct NystromTerms {
         try MatrixProduct.gemm(av, scratch.matrix(c, k).readOnly, into: u.matrix(c, k))
         w.pointer.update(from: residual.pointer, count: n * k)
         try MatrixProduct.gemm(bv, u.matrix(c, k).readOnly, alpha: -1, beta: 1, into: w.matrix(n, k))
-        var norm = 0.0, trace = 0.0
-        for i in 0..<(n * k) { norm += residual.pointer[i] * residual.pointer[i] }
-        for i in 0..<(c * c) { trace += inverse.pointer[i] * q.pointer[i] }
+        let norm = try VectorOperations.dot(residual.pointer, residual.pointer, count: n * k)
+        let trace = try VectorOperations.dot(inverse.pointer, q.pointer, count: c * c)
         denominator = 1 - trace / Double(n)
         guard denominator > 1e-12 else {
             throw NTKError.numericalFailure("the Nyström fit interpolates (tr H = \(trace) of n = \(n)): GCV is "
@@ -143,7 +134,8 @@ private struct NystromTerms {
         try MatrixProduct.gemm(half.matrix(c, c).readOnly, av, into: p.matrix(c, c))
         // G_B = 2 c2 B (A⁻¹ − P) − 2 c1 (w βᵀ + r uᵀ).
         let difference = try Workspace(count: c * c, for: "A⁻¹ − P")
-        for i in 0..<(c * c) { difference.pointer[i] = inverse.pointer[i] - p.pointer[i] }
+        difference.pointer.update(from: inverse.pointer, count: c * c)
+        try VectorOperations.axpy(-1, p.pointer, difference.pointer, count: c * c)
         let gB = try Workspace(count: n * c, for: "the cross kernel's weights")
         try MatrixProduct.gemm(bv, difference.matrix(c, c).readOnly, alpha: 2 * c2, into: gB.matrix(n, c))
         try MatrixProduct.gemm(w.matrix(n, k).readOnly, beta.matrix(c, k).readOnly, transposeB: true, alpha: -2 * c1,
@@ -152,16 +144,16 @@ private struct NystromTerms {
                                alpha: -2 * c1, beta: 1, into: gB.matrix(n, c))
         // G_S = c1 z (u βᵀ + β uᵀ) − c2 z P.
         let gS = try Workspace(count: c * c, for: "the centres' weights")
-        for i in 0..<(c * c) { gS.pointer[i] = -c2 * z * p.pointer[i] }
+        gS.pointer.update(from: p.pointer, count: c * c)
+        try VectorOperations.scale(-c2 * z, gS.pointer, count: c * c)
         let uv = u.matrix(c, k).readOnly, betaView = beta.matrix(c, k).readOnly
         try MatrixProduct.gemm(uv, betaView, transposeB: true, alpha: c1 * z, beta: 1, into: gS.matrix(c, c))
         try MatrixProduct.gemm(betaView, uv, transposeB: true, alpha: c1 * z, beta: 1, into: gS.matrix(c, c))
         // d/dz: c1 · 2 ⟨u, S β⟩ − c2 ⟨P, S⟩.
         let sBeta = try Workspace(count: c * k, for: "S β")
         try MatrixProduct.gemm(s.matrix(c, c).readOnly, betaView, into: sBeta.matrix(c, k))
-        var inner = 0.0, overlap = 0.0
-        for i in 0..<(c * k) { inner += u.pointer[i] * sBeta.pointer[i] }
-        for i in 0..<(c * c) { overlap += p.pointer[i] * s.pointer[i] }
+        let inner = try VectorOperations.dot(u.pointer, sBeta.pointer, count: c * k)
+        let overlap = try VectorOperations.dot(p.pointer, s.pointer, count: c * c)
         return (gB, gS, 2 * c1 * inner - c2 * overlap)
     }
 }

@@ -44,9 +44,7 @@ public enum KernelObjective {
                                 ridge z: Double, amplitude a: Double = 1, criterion: TuningCriterion,
                                 points: Int = 0, progress: ProgressHandler = .none) throws
         -> (value: Double, gradient: [Double]) {
-        for (name, v) in [("ridge", z), ("amplitude", a)] where !(v.isFinite && v > 0) {
-            throw NTKError.invalidArgument("the \(name) must be finite and > 0, got \(v)")
-        }
+        try checkRidge(z, amplitude: a)
         let n = x.rows, k = targets.outputs
         try targets.requireRows(n, "the kernel of X")
         guard n > 0, k > 0 else { throw NTKError.invalidArgument("the objective needs n ≥ 1 points and k ≥ 1 outputs") }
@@ -54,8 +52,8 @@ public enum KernelObjective {
         let nn = try Sizes.product(n, n, "kernel size")
         let kernel = try Workspace(count: nn, for: "the kernel")
         let km = kernel.matrix(n, n)
-        try r.kernel(into: km, progress: progress.stage(0, 0.3))
-        for i in 0..<nn { kernel.pointer[i] *= a }
+        try r.kernel(0..<n, into: km, progress: progress.stage(0, 0.3))
+        try VectorOperations.scale(a, kernel.pointer, count: nn)
         let factor = try CholeskyFactorization(km.readOnly, ridge: z, progress: progress.stage(0.3, 0.45))
         let inverse = try Workspace(count: nn, for: "the inverse kernel")
         try factor.inverse(into: inverse.pointer)
@@ -74,15 +72,22 @@ public enum KernelObjective {
         try progress.report(0.6)
         let gv = g.matrix(n, n).readOnly
         let kernelPart = try KernelGradient.contract(r, weights: gv, progress: progress.stage(0.6, 1)).map { a * $0 }
-        var trace = 0.0, inner = 0.0
+        var trace = 0.0
         for i in 0..<n { trace += g.pointer[i * n + i] }
-        for i in 0..<nn { inner += g.pointer[i] * kernel.pointer[i] }
+        let inner = try VectorOperations.dot(g.pointer, kernel.pointer, count: nn)
         let gradient = kernelPart + [trace, inner / a]
         guard value.isFinite, gradient.allSatisfy(\.isFinite) else {
             throw NTKError.numericalFailure("the objective or its gradient is not finite (value \(value))")
         }
         try progress.report(1)
         return (value, gradient)
+    }
+
+    /// Throws `invalidArgument` unless the ridge z and the amplitude a are finite and > 0.
+    static func checkRidge(_ z: Double, amplitude a: Double) throws {
+        for (name, v) in [("ridge", z), ("amplitude", a)] where !(v.isFinite && v > 0) {
+            throw NTKError.invalidArgument("the \(name) must be finite and > 0, got \(v)")
+        }
     }
 
     /// The per-criterion values and their derivatives G in K̃ (see the type's formulas).
@@ -95,19 +100,18 @@ public enum KernelObjective {
         var gm: MutableMatrixView { g.matrix(n, n) }
 
         func logMarginalLikelihood(residual: Workspace, logDeterminant: Double) throws -> Double {
-            var quadratic = 0.0
-            for q in 0..<(n * k) { quadratic += residual.pointer[q] * alpha.pointer[q] }
+            let quadratic = try VectorOperations.dot(residual.pointer, alpha.pointer, count: n * k)
             // G = ½ α αᵀ − (k/2) A.
             let av = alpha.matrix(n, k).readOnly
             try MatrixProduct.gemm(av, av, transposeB: true, alpha: 0.5, into: gm)
-            for i in 0..<(n * n) { g.pointer[i] -= 0.5 * Double(k) * inverse.pointer[i] }
+            try VectorOperations.axpy(-0.5 * Double(k), inverse.pointer, g.pointer, count: n * n)
             return -0.5 * quadratic - 0.5 * Double(k) * logDeterminant - 0.5 * Double(n * k) * log(2 * Double.pi)
         }
 
         func gcv() throws -> Double {
             let entries = Double(n * k), nd = Double(n)
-            var norm = 0.0, trace = 0.0
-            for q in 0..<(n * k) { norm += alpha.pointer[q] * alpha.pointer[q] }
+            let norm = try VectorOperations.dot(alpha.pointer, alpha.pointer, count: n * k)
+            var trace = 0.0
             for i in 0..<n { trace += inverse.pointer[i * n + i] }
             // G = (n²/N) (2‖α‖² A²/τ³ − (Aα αᵀ + α αᵀA)/τ²), A symmetric.
             let c = nd * nd / entries

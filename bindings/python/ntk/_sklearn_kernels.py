@@ -13,7 +13,7 @@ from sklearn.gaussian_process.kernels import Hyperparameter, Kernel
 
 from .kernels import infinite_width_diagonal, infinite_width_kernels
 from .network import MLP
-from .tuning import infinite_width_gradient
+from .tuning import _scales, infinite_width_gradient
 
 
 class _InfiniteWidthKernel(Kernel):
@@ -62,10 +62,7 @@ class _InfiniteWidthKernel(Kernel):
                    b_std=float(self.b_std), parameterization=self.parameterization)
 
     def _scales(self, d):
-        s = np.asarray(self.input_scale, dtype=np.float64)
-        if s.ndim and s.size != d:
-            raise ValueError(f"input_scale has {s.size} entries but X has {d} features")
-        return np.broadcast_to(s, (d,)).astype(np.float64)
+        return _scales(d, self.input_scale)
 
     def __call__(self, X, Y=None, eval_gradient=False):
         """K(X, Y) (Y None: X's own kernel), and with ``eval_gradient`` its gradient

@@ -44,13 +44,19 @@ def _inputs(net, X):
     return net._inputs(X)
 
 
+def _scales(d, input_scales):
+    """The d input scales of ``input_scales``: None is all 1, a number is shared by every feature."""
+    scales = np.ones(d) if input_scales is None else np.array(input_scales, dtype=np.float64).ravel()
+    if scales.size == 1:
+        scales = np.full(d, scales[0])
+    if scales.shape != (d,):
+        raise InvalidArgumentError(f"input_scales must be a number or {d} numbers, got {scales.size}")
+    return scales
+
+
 def _hyperparameters(net, W_std, b_std, input_scales):
     """``(KernelHyperparameters, scales)``: None takes the network's W_std / b_std and scales 1."""
-    scales = np.ones(net.input_dim) if input_scales is None else np.array(input_scales, dtype=np.float64).ravel()
-    if scales.size == 1 and net.input_dim > 1:
-        scales = np.full(net.input_dim, scales[0])
-    if scales.shape != (net.input_dim,):
-        raise InvalidArgumentError(f"input_scales must be a number or {net.input_dim} numbers, got {scales.size}")
+    scales = _scales(net.input_dim, input_scales)
     hyper = KernelHyperparameters(w_std=_arrays.scalar(net.W_std if W_std is None else W_std, "W_std"),
                                   b_std=_arrays.scalar(net.b_std if b_std is None else b_std, "b_std"),
                                   input_scales=_arrays.pointer(scales))
@@ -177,9 +183,7 @@ def kernel_objective(net, X, Y, objective="lml", kernel="ntk", W_std=None, b_std
     cb = Callback(progress)
     options = _options(quadrature_points, cb)
     if centers is not None:
-        if objective != "gcv":
-            raise InvalidArgumentError(f"with centers (Nyström) the objective is GCV: objective='gcv', "
-                                       f"not {objective!r}")
+        _require_gcv(objective)
         c, pc, ldc, _ = _arrays.matrix(centers, "centers")
         if c.shape[1] != net.input_dim:
             raise DimensionMismatchError(f"centers must have {net.input_dim} columns, got shape {c.shape}")
@@ -332,7 +336,13 @@ class _Problem:
         return sign * value / self.unit, sign * grad / self.unit
 
 
-def _validate(objective, kernel, n_restarts, max_iter):
+def _require_gcv(objective):
+    """Nyström centres come with one objective, GCV."""
+    if objective != "gcv":
+        raise InvalidArgumentError(f"with centers (Nyström) the objective is GCV: objective='gcv', not {objective!r}")
+
+
+def _validate(objective, kernel, n_restarts, max_iter, centers=None):
     if objective not in OBJECTIVES:
         raise InvalidArgumentError(f"objective must be one of {tuple(OBJECTIVES)}, got {objective!r}")
     if kernel not in KERNEL_KINDS:
@@ -341,6 +351,8 @@ def _validate(objective, kernel, n_restarts, max_iter):
         raise InvalidArgumentError(f"n_restarts must be an int >= 0, got {n_restarts!r}")
     if isinstance(max_iter, bool) or not isinstance(max_iter, (int, np.integer)) or max_iter < 1:
         raise InvalidArgumentError(f"max_iter must be an int >= 1, got {max_iter!r}")
+    if centers is not None:
+        _require_gcv(objective)
 
 
 def _bounds(bounds):
@@ -358,9 +370,7 @@ def _bounds(bounds):
 def _start(net, x, data, kernel, objective, W_std, b_std, input_scales, ridge, bounds):
     """The first start: the given values, the ridge 1e-2 x the kernel's mean diagonal and the
     amplitude that matches the targets' variance; checked against the bounds."""
-    scales = np.ones(net.input_dim) if input_scales is None else np.array(input_scales, dtype=np.float64).ravel()
-    if scales.size == 1:
-        scales = np.full(net.input_dim, scales[0])
+    scales = _scales(net.input_dim, input_scales)
     nngp_diag, ntk_diag = infinite_width_diagonal(net, x * scales)
     diag = float(np.mean(ntk_diag if kernel == "ntk" else nngp_diag)) if len(x) else 1.0
     diag = diag if np.isfinite(diag) and diag > 0 else 1.0
@@ -501,7 +511,7 @@ def tune_kernel(X, Y, widths=(512, 512), activation="relu", kernel="ntk", object
         The best hyperparameters; a :class:`ntk.ConvergenceWarning` is issued when its run did
         not converge within ``max_iter`` (the best point found is returned).
     """
-    _validate(objective, kernel, n_restarts, max_iter)
+    _validate(objective, kernel, n_restarts, max_iter, centers)
     if not (np.isscalar(tol) and np.isfinite(tol) and tol > 0):
         raise InvalidArgumentError(f"tol must be a number > 0, got {tol!r}")
     if depths is not None or activations is not None:
@@ -515,9 +525,6 @@ def tune_kernel(X, Y, widths=(512, 512), activation="relu", kernel="ntk", object
               W_std=W_std, b_std=b_std, parameterization=parameterization)
     with net:
         start, merged = _start(net, x, data, kernel, objective, W_std, b_std, input_scales, ridge, _bounds(bounds))
-        if centers is not None and objective != "gcv":
-            raise InvalidArgumentError(f"with centers (Nyström) the objective is GCV: objective='gcv', "
-                                       f"not {objective!r}")
         problem = _Problem(net, x, data, kernel, objective, ard, start, merged, quadrature_points,
                            None if centers is None else np.ascontiguousarray(centers, dtype=np.float64))
         bar = Bar("tune_kernel") if progress is True else None
