@@ -62,6 +62,9 @@ struct ConjugateGradient {
     let reduce: ((inout [Double]) throws -> Void)?
     /// The solver's name in the log ("Nyström CG", ...).
     let name: String
+    /// Whether stopping at the cap is a warning (false: an inner solve whose caller copes, e.g.
+    /// inexact Newton; logged at INFO).
+    var warnsAtCap = true
 
     /// Solves into `x` (n × k, contiguous; overwritten) for the right-hand side `b` (n × k).
     /// `progress(iteration)` runs after each iteration. - Throws: what `apply`, the
@@ -121,7 +124,8 @@ struct ConjugateGradient {
         if converged {
             Log.info("\(name): converged in \(iteration) iteration(s), relative residual \(history.last ?? 0)")
         } else {
-            Log.warning("\(name): no convergence in \(settings.maxIterations) iterations; relative residual "
+            Log.log(warnsAtCap ? .warning : .info,
+                    "\(name): no convergence in \(settings.maxIterations) iterations; relative residual "
                         + "\(history.last ?? .nan) > tolerance \(settings.tolerance); the result is the last iterate")
         }
         return Outcome(iterations: iteration, residuals: history, converged: converged)

@@ -107,6 +107,18 @@ class KernelRidgeOptions(_Options):
                 ("progress", PROGRESS_FN), ("progress_user", c_void_p)]
 
 
+class Labels(ctypes.Structure):
+    """``ntk_labels``: n labels in 0..n_classes-1 and offsets f0 (n x n_classes; NULL: 0)."""
+    _fields_ = [("labels", POINTER(c_int64)), ("n_classes", c_int64), ("f0", POINTER(c_double)), ("ldf0", c_int64)]
+
+
+class KernelLogisticOptions(_Options):
+    _init = "ntk_kernel_logistic_options_init"
+    _fields_ = [("size", c_size_t), ("n_ridges", c_int64), ("ridges", POINTER(c_double)), ("tol", c_double),
+                ("max_iter", c_int64), ("memory_limit", c_int64), ("progress", PROGRESS_FN),
+                ("progress_user", c_void_p)]
+
+
 class FeaturesRidgeOptions(_Options):
     _init = "ntk_features_ridge_options_init"
     _fields_ = [("size", c_size_t), ("form", c_int), ("progress", PROGRESS_FN), ("progress_user", c_void_p)]
@@ -211,7 +223,8 @@ class Spectrum(ctypes.Structure):
 #: C struct name -> ctypes class (checked against the header by scripts/check_abi.py).
 STRUCTS = {
     "ntk_targets": Targets, "ntk_test_kernel": TestKernel,
-    "ntk_kernel_ridge_options": KernelRidgeOptions, "ntk_features_ridge_options": FeaturesRidgeOptions,
+    "ntk_kernel_ridge_options": KernelRidgeOptions, "ntk_labels": Labels,
+    "ntk_kernel_logistic_options": KernelLogisticOptions, "ntk_features_ridge_options": FeaturesRidgeOptions,
     "ntk_grid": Grid, "ntk_mlp_options": MLPOptions,
     "ntk_empirical_ntk_options": EmpiricalNTKOptions, "ntk_infinite_width_options": InfiniteWidthOptions,
     "ntk_train_options": TrainOptions, "ntk_ode_options": ODEOptions,
@@ -251,6 +264,19 @@ _SIGNATURES = {
     "ntk_kernel_ridge_dual_coefficients": ([_h, _d, c_int64], c_int),
     "ntk_kernel_ridge_info": ([_h, _i64, _i64, _d, _d], c_int),
     "ntk_kernel_ridge_free": ([_h], None),
+    "ntk_kernel_logistic_options_init": ([_P(KernelLogisticOptions)], c_int),
+    "ntk_kernel_logistic_fit": ([c_int64, _d, c_int64, _P(Labels), c_double, _P(KernelLogisticOptions), _out], c_int),
+    "ntk_kernel_logistic_fit_nystrom": ([c_int64, c_int64, _d, c_int64, _d, c_int64, _P(Labels), c_double,
+                                         _P(KernelLogisticOptions), _out], c_int),
+    "ntk_kernel_logistic_info": ([_h, _i64, _i64, _i64, _d, _i64, _P(c_int)], c_int),
+    "ntk_kernel_logistic_ridge_scores": ([_h, _d], c_int),
+    "ntk_kernel_logistic_coefficients": ([_h, _d, c_int64], c_int),
+    "ntk_kernel_logistic_train_logits": ([_h, _d, c_int64], c_int),
+    "ntk_kernel_logistic_predict": ([_h, _P(TestKernel), _d, c_int64], c_int),
+    "ntk_kernel_logistic_loo": ([_h, _d, c_int64, _d], c_int),
+    "ntk_kernel_logistic_log_marginal_likelihood": ([_h, _d], c_int),
+    "ntk_kernel_logistic_latent_covariance": ([_h, c_int64, _d, c_int64, _d, _d], c_int),
+    "ntk_kernel_logistic_free": ([_h], None),
     "ntk_features_ridge_options_init": ([_P(FeaturesRidgeOptions)], c_int),
     "ntk_features_ridge": ([c_int64, c_int64, c_int64, _d, c_int64, _d, c_int64, c_double, _P(FeaturesRidgeOptions),
                             _d, c_int64], c_int),

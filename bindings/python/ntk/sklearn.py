@@ -46,6 +46,7 @@ try:
 except ImportError as e:  # pragma: no cover - exercised only without scikit-learn
     raise ImportError("ntk.sklearn needs scikit-learn >= 1.6: pip install scikit-learn") from e
 
+from .classification import KernelLogisticRegression, softmax
 from .ensembles import ensemble_gradient_flow
 from .kernels import (empirical_ntk, empirical_ntk_diagonal, infinite_width_diagonal, infinite_width_kernels,
                       infinite_width_nngp, infinite_width_ntk)
@@ -55,6 +56,7 @@ from .errors import NotPositiveDefiniteError
 from .regression import KernelRidge, SpectralSolver, max_learning_rate
 from ._progress import Bar
 from .runtime import blas_info, logger, memory_budget, physical_memory
+from .training import gradient_flow_ode
 from .tuning import tune_kernel
 from ._sklearn_kernels import NNGPKernel, NTKKernel  # noqa: F401 - part of ntk.sklearn
 
@@ -64,6 +66,7 @@ KERNELS = ("infinite", "nngp", "empirical", "after")
 SOLVERS = ("auto", "direct", "nystrom", "cg")
 _CRITERIA = ("gcv", "loo")
 _TUNE = (None, "lml", "gcv", "loo")
+_LOSSES = ("cross_entropy", "mse")
 #: Rows of test kernel computed at once in predict (bounds its memory to ~256 MiB).
 _PREDICT_BYTES = 256 << 20
 
@@ -143,7 +146,7 @@ class _NTKModel(BaseEstimator):
             raise ValueError("solver='cg' fits one given ridge at t = inf: give ridge as a number and time=None, "
                              "or use solver='nystrom' (or 'direct') for ridge selection and finite times")
         self._check_tuning()
-        if self.solver == "nystrom" and self.ridge == "loo":
+        if self.solver == "nystrom" and self.ridge == "loo" and getattr(self, "loss", "mse") == "mse":
             raise ValueError("solver='nystrom' selects ridges by GCV only: ridge='gcv' or a number")
 
     def _check_tuning(self):
@@ -196,8 +199,11 @@ class _NTKModel(BaseEstimator):
         scale = scale if scale > 0 else 1.0
         return scale, scale if self.ridge_relative else 1.0
 
-    def _ridge_grid(self, scale):
-        grid = np.geomspace(1e-6, 1e2, 33) if self.ridges is None else np.asarray(self.ridges, dtype=np.float64).ravel()
+    def _ridge_grid(self, scale, default=None):
+        if self.ridges is not None:
+            grid = np.asarray(self.ridges, dtype=np.float64).ravel()
+        else:
+            grid = np.geomspace(1e-6, 1e2, 33) if default is None else default
         if grid.size == 0 or not np.all(np.isfinite(grid)) or np.any(grid < 0):
             raise ValueError("ridges must be a non-empty sequence of finite numbers >= 0")
         return grid * scale if self.ridge_relative else grid
@@ -273,9 +279,11 @@ class _NTKModel(BaseEstimator):
 
     # -- fit / outputs --------------------------------------------------------------------
 
-    def _fit_outputs(self, X, Y):
-        """Fits the kernel machine to X (n, d) and float targets Y (n, k)."""
+    def _fit_outputs(self, X, Y, labels=None):
+        """Fits the kernel machine to X (n, d) and float targets Y (n, k) — by kernel logistic
+        regression on ``labels`` (n,) when they are given (cross-entropy), else by kernel regression."""
         self._check_hyperparameters()
+        self._labels = labels
         with self._reporting():
             return self._fit_reported(X, Y)
 
@@ -288,7 +296,8 @@ class _NTKModel(BaseEstimator):
                         f"memory: the kernel and its factor need {need / 2**20:.1f} MiB (dense), "
                         f"budget {have / 2**30:.1f} GiB of physical memory; "
                         f"BLAS: OpenBLAS core {blas['core']}, {blas['num_threads']} threads")
-        self.y_mean_ = Y.mean(axis=0) if self.center_targets else np.zeros(k)
+        cross_entropy = self._labels is not None
+        self.y_mean_ = Y.mean(axis=0) if self.center_targets and not cross_entropy else np.zeros(k)
         Yc = Y - self.y_mean_
         self._tune_kernel(X, Yc)
         X = X * self.input_scales_
@@ -302,6 +311,8 @@ class _NTKModel(BaseEstimator):
             self._train_network(X, Yc / self.output_scale_)
         self.solver_ = self._choose_solver(n)
         self.empirical_ridge_ = None
+        if cross_entropy:
+            return self._fit_cross_entropy(X, Y)
         if self.solver_ == "cg" and self.kernel in ("empirical", "after"):
             return self._fit_matrix_free(X, Yc)
         if self.solver_ != "direct":
@@ -311,6 +322,57 @@ class _NTKModel(BaseEstimator):
         f0 = self.output_scale_ * self.network_(X) if self.network_offset else None
         self.dual_coef_, self.ridge_, self.ridge_scores_ = self._solve(K, Yc, f0)
         self.n_iter_ = 1
+        return self
+
+    def _fit_cross_entropy(self, X, Y):
+        """Kernel logistic regression (Newton) on the dense kernel or Nyström centres; at a finite
+        ``time``, the cross-entropy gradient flow (dense). ``dual_coef_`` maps K(x, X_fit_) to logits."""
+        n, k = Y.shape
+        f0 = self.output_scale_ * self.network_(X) if self.network_offset else None
+        if self.solver_ == "direct":
+            self.X_fit_ = np.array(X, dtype=np.float64, order="C", copy=True)
+            K = self._kernel(X)
+            if self.time is not None:
+                return self._fit_flow(K, Y, f0)
+            args, C = (K,), None
+        else:
+            m = min(n, 2048 if self.n_centers is None else int(self.n_centers))
+            rows = np.sort(check_random_state(self.random_state).choice(n, m, replace=False))
+            C = np.ascontiguousarray(X[rows])
+            args = (self._kernel(X, C), self._kernel(C))
+            self.X_fit_ = C
+        diagonal = np.diagonal(args[0]) if C is None else np.diagonal(args[1])
+        scale, unit = self._ridge_units(diagonal)
+        select = isinstance(self.ridge, str)
+        grid = self._ridge_grid(scale, default=np.geomspace(1e-5, 10, 7)) if select else None
+        z = 1.0 if select else float(self.ridge) * unit
+        if not select and z <= 0:
+            raise ValueError("loss='cross_entropy' needs a ridge > 0 (or 'gcv'/'loo' to select one): without it "
+                             "the minimiser does not exist on separable data")
+        how = "dense" if C is None else f"Nyström, {len(C)} centres"
+        logger.info(f"solver: kernel logistic regression by Newton ({how}), "
+                    + (f"ridge selected from {len(grid)} by approximate LOO log loss" if select else f"ridge {z:.3g}"))
+        with self._stage(f"kernel logistic regression ({how}), n = {n}") as bar:
+            fit = KernelLogisticRegression if C is None else KernelLogisticRegression.nystrom
+            with fit(*args, self._labels, ridge=z, ridges=grid, f0_train=f0, n_classes=k,
+                     tol=min(self.tol, 1e-8), max_iter=self.max_iter, progress=bar) as model:
+                self.dual_coef_, self.ridge_, self.ridge_scores_ = model.dual_coef_, model.ridge, model.ridge_scores
+                self.n_iter_, self.converged_ = model.n_iter, model.converged
+        if not self.converged_:
+            warnings.warn(f"Newton did not converge in max_iter={self.max_iter} steps; the last iterate is used",
+                          ConvergenceWarning, stacklevel=4)
+        return self
+
+    def _fit_flow(self, K, Y, f0):
+        """The logits of the cross-entropy gradient flow at ``time`` (eq. 13, ODE): with the identity
+        as the "test kernel" the ODE's test outputs are the dual coefficients themselves."""
+        n = len(K)
+        t = float(self.time)
+        logger.info(f"solver: cross-entropy gradient flow to time {t:g} (ODE on the {n} x {n} kernel)")
+        with self._stage(f"cross-entropy gradient flow, n = {n}") as bar:
+            _, coef = gradient_flow_ode(K, Y, [t], loss="cross_entropy", K_test_train=np.eye(n),
+                                        learning_rate=self.learning_rate, f0_train=f0, progress=bar)
+        self.dual_coef_, self.ridge_, self.ridge_scores_, self.n_iter_ = np.ascontiguousarray(coef[0]), 0.0, None, 1
         return self
 
     def _choose_solver(self, n):
@@ -402,9 +464,12 @@ class _NTKModel(BaseEstimator):
         return alpha, float(z), scores
 
     def _outputs(self, X):
-        """The raw outputs (m, k) at validated X."""
+        """The raw outputs (m, k) at X (validated and scaled here)."""
         check_is_fitted(self)
-        X = self._validated(X)
+        return self._outputs_at(self._validated(X))
+
+    def _outputs_at(self, X):
+        """The raw outputs (m, k) at inputs already validated and scaled by ``input_scales_``."""
         if getattr(self, "empirical_ridge_", None) is not None and self.solver_ == "cg":
             f0 = self.output_scale_ * self.network_(X) if self.network_offset else None
             with self._reporting():
@@ -618,39 +683,97 @@ class NTKRegressor(RegressorMixin, _NTKModel):
 
 
 class NTKClassifier(ClassifierMixin, _NTKModel):
-    """Classification by kernel regression on one-hot targets (MSE), as in the NTK literature.
+    """Classification with a neural tangent kernel: cross-entropy (kernel logistic regression) or MSE.
 
-    Takes the parameters of :class:`NTKRegressor`. The targets are the one-hot encodings of the
-    classes (centred by default); the predicted class is the largest output.
-    ``decision_function`` returns the outputs ((m,) as ``out[:, 1] - out[:, 0]`` for two
-    classes); ``predict_proba`` is the softmax of the outputs — a monotone score, not a
-    calibrated probability (wrap in ``CalibratedClassifierCV`` for that).
+    Takes the parameters of :class:`NTKRegressor`, and ``loss``:
 
-    Attributes: ``classes_`` and those of :class:`NTKRegressor`.
+    - ``"cross_entropy"`` (default): kernel logistic (softmax) regression, the regularised limit
+      of training with cross-entropy under the kernel (eq. 13), fitted by Newton's method
+      (:class:`ntk.KernelLogisticRegression`; ``solver="nystrom"`` on ``n_centers`` centres for
+      large n). ``ridge="gcv"`` or ``"loo"`` selects the ridge from ``ridges`` (default
+      ``geomspace(1e-5, 10, 7)``, relative to the kernel's mean diagonal) by the approximate
+      leave-one-out log loss, with no refits. With a finite ``time`` the logits are those of the
+      cross-entropy gradient flow at that time (ODE, dense kernels only). ``predict_proba`` is
+      the softmax of the logits: probabilities fitted by likelihood.
+    - ``"mse"``: kernel regression on one-hot targets (centred by default), as in the NTK
+      literature; ``predict_proba`` is the softmax of the outputs divided by a temperature
+      (``temperature_``) fitted by log loss on the exact leave-one-out outputs (no refits;
+      in-sample outputs for the large-scale solvers and above 4,000 points).
+
+    ``decision_function`` returns the logits (outputs) — ``(m,)`` as ``out[:, 1] - out[:, 0]``
+    for two classes. ``solver="cg"`` exists for ``loss="mse"`` only.
+
+    Attributes: ``classes_``, ``temperature_`` (1.0 for cross-entropy), ``converged_``
+    (Newton) and those of :class:`NTKRegressor` (``dual_coef_`` maps the kernel to the logits;
+    ``ridge_scores_`` are approximate LOO log losses for cross-entropy).
     """
 
+    def __init__(self, loss="cross_entropy", kernel="infinite", widths=(512, 512), activation="relu",
+                 W_std=np.sqrt(2.0), b_std=0.1, parameterization="ntk", ridge="gcv", ridges=None,
+                 ridge_relative=True, time=None, learning_rate=1.0, network_offset=False, center_targets=True,
+                 epochs=1000, train_learning_rate=None, batch_size=None, momentum=0.0, solver="auto",
+                 n_centers=None, centers="uniform", tol=1e-8, max_iter=100, tune=None, ard=False, n_restarts=2,
+                 tune_max_samples=1500, tune_centers=None, random_state=None, verbose=0):
+        self.loss = loss
+        super().__init__(kernel=kernel, widths=widths, activation=activation, W_std=W_std, b_std=b_std,
+                         parameterization=parameterization, ridge=ridge, ridges=ridges,
+                         ridge_relative=ridge_relative, time=time, learning_rate=learning_rate,
+                         network_offset=network_offset, center_targets=center_targets, epochs=epochs,
+                         train_learning_rate=train_learning_rate, batch_size=batch_size, momentum=momentum,
+                         solver=solver, n_centers=n_centers, centers=centers, tol=tol, max_iter=max_iter, tune=tune,
+                         ard=ard, n_restarts=n_restarts, tune_max_samples=tune_max_samples,
+                         tune_centers=tune_centers, random_state=random_state, verbose=verbose)
+
     def fit(self, X, y):
-        """Fits on class labels (one-hot targets, MSE).
+        """Fits on class labels.
 
         Parameters
         ----------
         X : array_like, (n, d)
         y : array_like, (n,)
-            Class labels.
+            Class labels (at least two classes).
 
         Returns
         -------
         self
         """
+        if self.loss not in _LOSSES:
+            raise ValueError(f"loss must be one of {_LOSSES}, got {self.loss!r}")
         X, y = validate_data(self, X, y, dtype=np.float64)
         check_classification_targets(y)
         self.classes_, index = np.unique(y, return_inverse=True)
+        if len(self.classes_) < 2:
+            raise ValueError(f"NTKClassifier needs samples of at least 2 classes in the data, but the data contain "
+                             f"only one class: {self.classes_[0]!r}")
         Y = np.zeros((len(y), len(self.classes_)))
         Y[np.arange(len(y)), index] = 1.0
-        return self._fit_outputs(X, Y)
+        self.temperature_, self.converged_ = 1.0, True
+        if self.loss == "mse":
+            self._fit_outputs(X, Y)
+            with self._reporting():
+                self.temperature_ = self._calibrate(X, index)
+            return self
+        return self._fit_outputs(X, Y, labels=index)
+
+    def _check_hyperparameters(self):
+        if self.loss == "cross_entropy":
+            if self.solver == "cg":
+                raise ValueError("solver='cg' exists for loss='mse' only; for cross-entropy use 'direct' or 'nystrom'")
+            if self.time is not None and self.solver == "nystrom":
+                raise ValueError("a finite time with loss='cross_entropy' integrates the gradient flow on the dense "
+                                 "kernel: use solver='direct' (or 'auto')")
+        super()._check_hyperparameters()
+
+    def _choose_solver(self, n):
+        solver = super()._choose_solver(n)
+        if self.loss == "cross_entropy" and solver == "cg":
+            return "direct"
+        if self.loss == "cross_entropy" and self.time is not None:
+            return "direct"
+        return solver
 
     def decision_function(self, X):
-        """The outputs for each class.
+        """The logits (cross-entropy) or outputs (MSE) for each class.
 
         Parameters
         ----------
@@ -664,7 +787,7 @@ class NTKClassifier(ClassifierMixin, _NTKModel):
         return out[:, 1] - out[:, 0] if out.shape[1] == 2 else out
 
     def predict(self, X):
-        """The class of the largest output.
+        """The class of the largest logit.
 
         Parameters
         ----------
@@ -678,7 +801,21 @@ class NTKClassifier(ClassifierMixin, _NTKModel):
         return self.classes_[np.argmax(out, axis=1)]
 
     def predict_proba(self, X):
-        """Softmax of the outputs: rows sum to 1, ordered as ``classes_``.
+        """Class probabilities: the softmax of the logits (of the outputs over ``temperature_`` for MSE).
+
+        Parameters
+        ----------
+        X : array_like, (m, d)
+
+        Returns
+        -------
+        numpy.ndarray, (m, C)
+            Rows sum to 1, columns ordered as ``classes_``.
+        """
+        return softmax(self._outputs(X) / self.temperature_)
+
+    def predict_log_proba(self, X):
+        """The logarithm of :meth:`predict_proba`.
 
         Parameters
         ----------
@@ -688,7 +825,56 @@ class NTKClassifier(ClassifierMixin, _NTKModel):
         -------
         numpy.ndarray, (m, C)
         """
-        out = self._outputs(X)
-        out = out - out.max(axis=1, keepdims=True)
-        p = np.exp(out)
-        return p / p.sum(axis=1, keepdims=True)
+        z = self._outputs(X) / self.temperature_
+        z = z - z.max(axis=1, keepdims=True)
+        return z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+
+    def _calibrate(self, X, labels):
+        """The temperature T minimising the log loss of softmax(F / T) on the leave-one-out
+        outputs F of the fitted MSE model (exact closed form for the direct solver up to 4,000
+        points; in-sample outputs otherwise)."""
+        X = X * self.input_scales_
+        F = self._outputs_at(X)
+        n = len(X)
+        if self.solver_ == "direct" and n <= 4000 and self.ridge_ is not None:
+            K = self._kernel(X)
+            values, vectors = np.linalg.eigh(K)
+            values = np.maximum(values, 0.0)
+            t = np.inf if self.time is None else float(self.time)
+            if t == np.inf:
+                g = values / (values + self.ridge_) if self.ridge_ > 0 else (values > 1e-12 * values.max()) * 1.0
+            else:
+                N = n * len(self.classes_)
+                z = values + self.ridge_
+                g = values * -np.expm1(-self.learning_rate * t * z / N) / np.where(z > 0, z, 1.0)
+            h = np.minimum((vectors**2) @ g, 1 - 1e-12)  # leverages: diag of the smoother
+            Y = np.zeros_like(F)
+            Y[np.arange(n), labels] = 1.0
+            F = (F - h[:, None] * Y) / (1 - h[:, None])  # a linear smoother's LOO, offsets and centring included
+        return _fit_temperature(F, labels)
+
+
+def _fit_temperature(F, labels):
+    """The T > 0 minimising the mean log loss of softmax(F / T) at ``labels``: golden-section search
+    on log T in [-12, 12] (the loss is smooth and unimodal in practice; one variable, no scipy)."""
+    rows = np.arange(len(F))
+
+    def loss(log_t):
+        z = F / np.exp(log_t)
+        z = z - z.max(axis=1, keepdims=True)
+        return float(np.mean(np.log(np.exp(z).sum(axis=1)) - z[rows, labels]))
+
+    a, b = -12.0, 12.0
+    ratio = (np.sqrt(5.0) - 1) / 2
+    c, d = b - ratio * (b - a), a + ratio * (b - a)
+    fc, fd = loss(c), loss(d)
+    while b - a > 1e-7:
+        if fc < fd:
+            b, d, fd = d, c, fc
+            c = b - ratio * (b - a)
+            fc = loss(c)
+        else:
+            a, c, fc = c, d, fd
+            d = a + ratio * (b - a)
+            fd = loss(d)
+    return float(np.exp((a + b) / 2))

@@ -40,6 +40,9 @@ ESTIMATORS = [
     NTKClassifier(kernel="after", widths=(32,), epochs=20, ridge=0.01, random_state=0),
     NTKRegressor(tune="gcv", ard=True, n_restarts=0, random_state=0),
     NTKClassifier(tune="lml", n_restarts=1, random_state=0),
+    NTKClassifier(loss="mse"),
+    NTKClassifier(solver="nystrom", n_centers=20, ridge=0.1, random_state=0),
+    NTKClassifier(time=5.0),
 ]
 
 
@@ -173,10 +176,10 @@ def test_after_kernel_trains_the_network_then_regresses(data, network_offset):
     assert rel(again.predict(Xt), 1000.0 * est.predict(Xt)) < 1e-9
 
 
-def test_classifier_is_one_hot_regression(rng):
+def test_mse_classifier_is_one_hot_regression(rng):
     X, labels = make_classification(n_samples=150, n_features=6, n_informative=4, n_classes=3, random_state=0)
     names = np.array(["cat", "dog", "emu"])[labels]
-    clf = NTKClassifier(widths=(64, 64), ridge=0.01).fit(X[:100], names[:100])
+    clf = NTKClassifier(loss="mse", widths=(64, 64), ridge=0.01).fit(X[:100], names[:100])
     Y = np.eye(3)[labels[:100]]
     reg = NTKRegressor(widths=(64, 64), ridge=0.01).fit(X[:100], Y)
     out = reg.predict(X[100:])
@@ -185,9 +188,10 @@ def test_classifier_is_one_hot_regression(rng):
     assert np.array_equal(clf.predict(X[100:]), clf.classes_[np.argmax(out, 1)])
     p = clf.predict_proba(X[100:])
     assert p.shape == (50, 3) and np.allclose(p.sum(1), 1, rtol=0, atol=1e-14)
-    assert rel(p, np.exp(out) / np.exp(out).sum(1, keepdims=True)) < 1e-12
+    z = out / clf.temperature_  # the softmax of the outputs over the fitted temperature
+    assert 0 < clf.temperature_ < 1 and rel(p, np.exp(z) / np.exp(z).sum(1, keepdims=True)) < 1e-12
     assert clf.score(X[100:], names[100:]) > 0.6  # chance: 1/3
-    binary = NTKClassifier(widths=(64,)).fit(X[:100], labels[:100] == 1)
+    binary = NTKClassifier(loss="mse", widths=(64,)).fit(X[:100], labels[:100] == 1)
     two = binary.decision_function(X[100:])
     assert two.shape == (50,)
     assert np.array_equal(binary.predict(X[100:]), two > 0)
