@@ -26,9 +26,9 @@ import Darwin
 /// classes (`NewtonSystem`) — exact for two classes (one CG step) and for uniform
 /// probabilities. CG runs to a relative residual `min(0.1, ‖g‖/‖g₀‖)` (inexact Newton,
 /// superlinear), then a backtracking (Armijo) line search on J keeps every step a descent.
-/// Stops when `‖g‖ ≤ tolerance · ‖g₀‖` (g₀ the gradient at zero logits and w = 0), or when the
-/// Newton decrement `−gᵀΔ` falls to the rounding level of J (ill-conditioned kernels, where the
-/// gradient cannot shrink further).
+/// Stops when `‖g‖ ≤ tolerance · ‖g₀‖` (g₀ the gradient at zero logits and w = 0); once the
+/// Newton decrement `−gᵀΔ` is at the rounding level of J, full steps are taken without a line
+/// search, and after three of them the gradient is at its own rounding level: converged.
 /// Per Newton step: n·r² flops for the preconditioner, r³/3 for its Cholesky, 4·n·r·k per CG
 /// step. Memory: Φ and B, r² for the preconditioner, O(n k) more.
 ///
@@ -171,7 +171,7 @@ struct NewtonState {
         try progress.report(0)
         let scale = try gradientScale()
         try updateLogits()
-        var iteration = 0, relative = Double.infinity
+        var iteration = 0, relative = Double.infinity, polishing = 0
         while true {
             try computeGradient()
             relative = try VectorOperations.norm(gradient.pointer, count: r * k) / scale
@@ -181,14 +181,22 @@ struct NewtonState {
             let solver = try NewtonSystem(features: features, classes: k, ridge: ridge,
                                           probabilities: probabilities)
             try solver.solve(gradient: gradient, into: step, tolerance: min(0.1, max(relative, 1e-14)))
-            // The Newton decrement −gᵀΔ bounds what the step can gain; at the rounding level of J
-            // the gradient cannot shrink further (ill-conditioned kernels): that is convergence.
+            // The Newton decrement −gᵀΔ is what the step can gain. At the rounding level of J a line
+            // search cannot see it: the full step is taken (the quadratic model is exact there), at
+            // most 3 times; if the gradient still has not met the tolerance it is at its own
+            // rounding level (ill-conditioned kernels), and that is convergence.
             let decrement = -(try VectorOperations.dot(gradient.pointer, step.pointer, count: r * k))
             if decrement <= 8 * Double.ulpOfOne * max(1, abs(objective)) {
-                Log.info("kernel logistic: the Newton decrement \(decrement) is at the rounding level of the "
-                         + "objective \(objective) (relative gradient \(relative)): converged")
-                try progress.report(1)
-                return (iteration, true, relative)
+                polishing += 1
+                if polishing > 3 {
+                    Log.info("kernel logistic: the Newton decrement \(decrement) is at the rounding level of the "
+                             + "objective \(objective) (relative gradient \(relative)): converged")
+                    try progress.report(1)
+                    return (iteration, true, relative)
+                }
+                try VectorOperations.axpy(1, step.pointer, weights.pointer, count: r * k)
+                try updateLogits()
+                continue
             }
             guard try lineSearch() else {
                 Log.warning("kernel logistic: the line search found no decrease at Newton step \(iteration) "
@@ -248,14 +256,15 @@ struct NewtonState {
     }
 
     /// Backtracking along the step Δ: the largest t ∈ {1, ½, ¼, …} with
-    /// `J(w + tΔ) ≤ J(w) + 10⁻⁴ t gᵀΔ`; updates w, the logits and the objective. False when no
-    /// t ≥ 2⁻⁴⁰ decreases J (the step is then not taken).
+    /// `J(w + tΔ) ≤ J(w) + 10⁻⁴ t gᵀΔ` (+ J's rounding level); updates w, the logits and the
+    /// objective. False when no t ≥ 2⁻⁴⁰ decreases J (the step is then not taken).
     mutating func lineSearch() throws -> Bool {
         try MatrixProduct.gemm(phi, step.matrix(r, k).readOnly, into: stepLogits.matrix(n, k))
         let slope = try VectorOperations.dot(gradient.pointer, step.pointer, count: r * k)
         let ww = try VectorOperations.dot(weights.pointer, weights.pointer, count: r * k)
         let wd = try VectorOperations.dot(weights.pointer, step.pointer, count: r * k)
         let dd = try VectorOperations.dot(step.pointer, step.pointer, count: r * k)
+        let roundingLevel = 8 * Double.ulpOfOne * max(1, abs(objective))
         var t = 1.0
         for _ in 0..<40 {
             var loss = 0.0
@@ -263,7 +272,8 @@ struct NewtonState {
                 loss += Softmax.loss(logits.pointer + i * k, stepLogits.pointer + i * k, t, k, label: labels.labels[i])
             }
             let value = loss + 0.5 * ridge * (ww + 2 * t * wd + t * t * dd)
-            if value.isFinite && value <= objective + 1e-4 * t * min(slope, 0) {
+            // (J is known to its rounding level only: a step that changes it by less is accepted.)
+            if value.isFinite && value <= objective + 1e-4 * t * min(slope, 0) + roundingLevel {
                 try VectorOperations.axpy(t, step.pointer, weights.pointer, count: r * k)
                 try updateLogits()
                 return true
