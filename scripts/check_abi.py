@@ -32,7 +32,8 @@ import tempfile
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-HANDLES = ("ntk_mlp", "ntk_kernel_ridge", "ntk_spectral", "ntk_cholesky_factor", "ntk_nystrom", "ntk_empirical_ridge")
+HANDLES = ("ntk_mlp", "ntk_kernel_ridge", "ntk_kernel_logistic", "ntk_spectral", "ntk_cholesky_factor", "ntk_nystrom",
+           "ntk_empirical_ridge")
 
 
 # ---------------------------------------------------------------------------------------------

@@ -592,6 +592,59 @@ int main(int argc, char **argv) {
             release(x), release(y), release(g), free(scales), free(out);
             break;
         }
+        case 17: { /* kernel logistic regression: dense and Nystrom fits, then every query */
+            int64_t c = chance(80) ? pick(0, n > 0 && !huge(n) ? n : 3) : m;
+            if (huge(n) || huge(k) || huge(c) || huge(m) || n * (n + c + k) > 40000 || m * (n + 9) > 40000) {
+                checked(ntk_kernel_logistic_fit(n, NULL, 1, NULL, 1.0, NULL, NULL), "ntk_kernel_logistic_fit");
+                break;
+            }
+            double *kn = kernel(n), *knm = matrix(n, c, &l1, 1), *kmm = kernel(c), *f0 = matrix(n, k, &l2, 1);
+            int64_t *labels = malloc(sizeof(int64_t) * (size_t)(n > 0 ? n : 1));
+            for (int64_t i = 0; i < n; i++) labels[i] = chance(98) ? pick(0, k > 1 ? k - 1 : 1) : pick(-2, k + 2);
+            ntk_labels data = {chance(97) ? labels : NULL, chance(95) ? k : pick(-1, 2), chance(30) ? f0 : NULL, l2};
+            double grid[3] = {1.0, chance(90) ? 0.1 : value(), 10.0};
+            ntk_kernel_logistic_options o = NTK_KERNEL_LOGISTIC_OPTIONS_INIT;
+            o.n_ridges = chance(30) ? pick(chance(90) ? 1 : -1, 3) : 0;
+            o.ridges = chance(95) ? grid : NULL;
+            o.tol = chance(90) ? 1e-8 : value();
+            o.max_iter = chance(90) ? 30 : pick(-2, 3);
+            o.memory_limit = chance(10) ? pick(-1, 100000) : 0;
+            o.progress = chance(10) ? cancel_sometimes : NULL;
+            double ridge = chance(80) ? fabs(value()) + 1e-3 : value();
+            ntk_kernel_logistic *model = NULL;
+            if (chance(50)) {
+                checked(ntk_kernel_logistic_fit(n, kn, n > 0 ? n : 1, chance(97) ? &data : NULL, ridge,
+                                                options(&o, sizeof o), &model), "ntk_kernel_logistic_fit");
+            } else {
+                checked(ntk_kernel_logistic_fit_nystrom(n, c, knm, l1, kmm, c > 0 ? c : 1, &data, ridge,
+                                                        options(&o, sizeof o), &model),
+                        "ntk_kernel_logistic_fit_nystrom");
+            }
+            void *h = chance(90) ? (void *)model : any_handle((int)pick(0, 3));
+            int64_t cc = 0, kk = 0, nn = 0;
+            if (ntk_kernel_logistic_info(h, &nn, &kk, &cc, NULL, NULL, NULL) == 0 && cc <= 100 && kk <= 10) {
+                int64_t k1 = kk > 0 ? kk : 1;
+                double *tk = matrix(m, cc, &l3, 1), *diag = matrix(m, 1, &l1, 1);
+                double *out = malloc(sizeof(double) * (size_t)((m + nn + 1) * k1 * k1 + cc * k1 + 3));
+                const ntk_test_kernel test = {m, tk, l3, NULL, 0};
+                checked(ntk_kernel_logistic_predict(h, chance(95) ? &test : NULL, out, chance(95) ? k1 : 0),
+                        "ntk_kernel_logistic_predict");
+                checked(ntk_kernel_logistic_coefficients(h, out, k1), "ntk_kernel_logistic_coefficients");
+                checked(ntk_kernel_logistic_train_logits(h, out, k1), "ntk_kernel_logistic_train_logits");
+                double loss;
+                checked(ntk_kernel_logistic_loo(h, chance(50) ? out : NULL, k1, chance(90) ? &loss : NULL),
+                        "ntk_kernel_logistic_loo");
+                checked(ntk_kernel_logistic_log_marginal_likelihood(h, chance(95) ? &loss : NULL),
+                        "ntk_kernel_logistic_log_marginal_likelihood");
+                checked(ntk_kernel_logistic_latent_covariance(h, m, tk, l3, chance(50) ? diag : NULL, out),
+                        "ntk_kernel_logistic_latent_covariance");
+                checked(ntk_kernel_logistic_ridge_scores(h, out), "ntk_kernel_logistic_ridge_scores");
+                release(tk), release(diag), free(out);
+            }
+            ntk_kernel_logistic_free(model);
+            free(kn), release(knm), free(kmm), release(f0), free(labels);
+            break;
+        }
         default: { /* jacobian kernel */
             int64_t p = size(5);
             if (huge(n) || huge(m) || huge(k) || huge(p) || n * k * p > 100000) {

@@ -27,7 +27,9 @@ final class KernelFeatures {
     /// Diagonal jitter added to K_mm (Nyström; 0 otherwise).
     let jitter: Double
 
-    var features: MatrixView { MatrixView(unchecked: UnsafePointer(phi.pointer), rows: n, cols: rank, ld: max(rank, 1)) }
+    var features: MatrixView {
+        MatrixView(unchecked: UnsafePointer(phi.pointer), rows: n, cols: rank, ld: max(rank, 1))
+    }
     var basisView: MatrixView {
         MatrixView(unchecked: UnsafePointer(basis.pointer), rows: columns, cols: rank, ld: max(rank, 1))
     }

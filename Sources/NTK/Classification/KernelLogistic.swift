@@ -175,7 +175,8 @@ struct NewtonState {
         while true {
             try computeGradient()
             relative = try VectorOperations.norm(gradient.pointer, count: r * k) / scale
-            Log.debug("kernel logistic: Newton step \(iteration), objective \(objective), relative gradient \(relative)")
+            Log.debug("kernel logistic: Newton step \(iteration), objective \(objective), relative gradient "
+                      + "\(relative)")
             if relative <= settings.tolerance || iteration >= settings.maxIterations { break }
             iteration += 1
             let solver = try NewtonSystem(features: features, classes: k, ridge: ridge,
@@ -207,7 +208,8 @@ struct NewtonState {
         }
         let converged = relative <= settings.tolerance
         if converged {
-            Log.info("kernel logistic: converged in \(iteration) Newton step(s), objective \(objective), ridge \(ridge)")
+            Log.info("kernel logistic: converged in \(iteration) Newton step(s), objective \(objective), ridge "
+                     + "\(ridge)")
         } else {
             Log.warning("kernel logistic: no convergence in \(settings.maxIterations) Newton steps (relative "
                         + "gradient \(relative) > tol \(settings.tolerance)); the result is the last iterate")

@@ -37,7 +37,8 @@ struct ModeHessian {
     let scaledFeatures: [Workspace]
     let n: Int
 
-    init(_ model: KernelLogistic, memoryLimit: Int? = nil) throws {
+    /// Factors the Hessian of `model`; `form` forces a factorization (tests), nil picks the cheaper.
+    init(_ model: KernelLogistic, memoryLimit: Int? = nil, form forced: Form? = nil) throws {
         let features = model.features
         let n = features.n, r = features.rank, k = model.classes
         let (order, budget) = (Double(r * (k - 1)), try MemoryBudget.resolve(memoryLimit))
@@ -46,9 +47,9 @@ struct ModeHessian {
         let woodburyCost = 3 * Double(k) * Double(n) * Double(n) * Double(r) + Double(n) * Double(n) * Double(n) / 3
             + 2 * Double(k) * Double(n) * Double(n) * Double(n)
         let subspaceBytes = 8 * order * order, woodburyBytes = 8 * (Double(n) * Double(n) + Double(k * r) * Double(n))
-        let useSubspace = subspaceBytes <= Double(budget)
-            && (subspaceCost <= woodburyCost || woodburyBytes > Double(budget))
-        guard useSubspace || woodburyBytes <= Double(budget) else {
+        let useSubspace = forced.map { $0 == .subspace } ?? (subspaceBytes <= Double(budget)
+            && (subspaceCost <= woodburyCost || woodburyBytes > Double(budget)))
+        guard forced != nil || useSubspace || woodburyBytes <= Double(budget) else {
             throw NTKError.outOfMemory("the exact Hessian needs \(Log.bytes(Int(min(subspaceBytes, woodburyBytes)))) "
                                        + "but the memory budget is \(Log.bytes(budget)): use fewer centres")
         }

@@ -685,27 +685,41 @@ class NTKRegressor(RegressorMixin, _NTKModel):
 class NTKClassifier(ClassifierMixin, _NTKModel):
     """Classification with a neural tangent kernel: cross-entropy (kernel logistic regression) or MSE.
 
-    Takes the parameters of :class:`NTKRegressor`, and ``loss``:
-
-    - ``"cross_entropy"`` (default): kernel logistic (softmax) regression, the regularised limit
-      of training with cross-entropy under the kernel (eq. 13), fitted by Newton's method
-      (:class:`ntk.KernelLogisticRegression`; ``solver="nystrom"`` on ``n_centers`` centres for
-      large n). ``ridge="gcv"`` or ``"loo"`` selects the ridge from ``ridges`` (default
-      ``geomspace(1e-5, 10, 7)``, relative to the kernel's mean diagonal) by the approximate
-      leave-one-out log loss, with no refits. With a finite ``time`` the logits are those of the
-      cross-entropy gradient flow at that time (ODE, dense kernels only). ``predict_proba`` is
-      the softmax of the logits: probabilities fitted by likelihood.
-    - ``"mse"``: kernel regression on one-hot targets (centred by default), as in the NTK
-      literature; ``predict_proba`` is the softmax of the outputs divided by a temperature
-      (``temperature_``) fitted by log loss on the exact leave-one-out outputs (no refits;
-      in-sample outputs for the large-scale solvers and above 4,000 points).
+    Parameters
+    ----------
+    loss : "cross_entropy" or "mse", default "cross_entropy"
+        ``"cross_entropy"``: kernel logistic (softmax) regression, the regularised limit of
+        training with cross-entropy under the kernel (eq. 13), fitted by Newton's method
+        (:class:`ntk.KernelLogisticRegression`; ``solver="nystrom"`` on ``n_centers`` centres for
+        large n). ``ridge="gcv"`` or ``"loo"`` selects the ridge from ``ridges`` (default
+        ``geomspace(1e-5, 10, 7)``, relative to the kernel's mean diagonal) by the approximate
+        leave-one-out log loss, with no refits. With a finite ``time`` the logits are those of
+        the cross-entropy gradient flow at that time (ODE, dense kernels only). ``predict_proba``
+        is the softmax of the logits: probabilities fitted by likelihood.
+        ``"mse"``: kernel regression on one-hot targets (centred by default), as in the NTK
+        literature; ``predict_proba`` is the softmax of the outputs divided by a temperature
+        (``temperature_``) fitted by log loss on the exact leave-one-out outputs (no refits;
+        in-sample outputs for the large-scale solvers and above 4,000 points).
+    kernel, widths, activation, W_std, b_std, parameterization, ridge, ridges, ridge_relative, time, \
+learning_rate, network_offset, center_targets, epochs, train_learning_rate, batch_size, momentum, solver, \
+n_centers, centers, tol, max_iter, tune, ard, n_restarts, tune_max_samples, tune_centers, random_state, verbose
+        As for :class:`NTKRegressor`. ``solver="cg"`` exists for ``loss="mse"`` only; for
+        cross-entropy ``max_iter`` caps Newton's steps and ``tol`` (at most 1e-8) its relative
+        gradient.
 
     ``decision_function`` returns the logits (outputs) — ``(m,)`` as ``out[:, 1] - out[:, 0]``
-    for two classes. ``solver="cg"`` exists for ``loss="mse"`` only.
+    for two classes.
 
-    Attributes: ``classes_``, ``temperature_`` (1.0 for cross-entropy), ``converged_``
-    (Newton) and those of :class:`NTKRegressor` (``dual_coef_`` maps the kernel to the logits;
-    ``ridge_scores_`` are approximate LOO log losses for cross-entropy).
+    Attributes
+    ----------
+    classes_ : ndarray (C,)
+    temperature_ : float
+        The MSE outputs' temperature (1.0 for cross-entropy).
+    converged_ : bool
+        Whether Newton converged (cross-entropy; True for MSE).
+    dual_coef_, ridge_, ridge_scores_, n_iter_, solver_, X_fit_, network_, ...
+        As for :class:`NTKRegressor`: ``dual_coef_`` maps the kernel to the logits, and for
+        cross-entropy ``ridge_scores_`` are approximate LOO log losses and ``n_iter_`` Newton steps.
     """
 
     def __init__(self, loss="cross_entropy", kernel="infinite", widths=(512, 512), activation="relu",

@@ -224,8 +224,10 @@ def test_binary_laplace_equals_scikit_learn_gaussian_process_classifier():
         p = model.predict_proba(Kt, k_test_diag=np.diag(Ktt), integrate=True)
     d = mean[:, 1] - mean[:, 0]
     for i in range(m):
-        exact = quad(lambda t: 1 / (1 + np.exp(-(d[i] + np.sqrt(var[i]) * t))) * np.exp(-t * t / 2) / np.sqrt(2 * np.pi),
-                     -40, 40, epsabs=1e-14, epsrel=1e-13)[0]
+        def integrand(t):
+            return np.exp(-t * t / 2) / np.sqrt(2 * np.pi) / (1 + np.exp(-(d[i] + np.sqrt(var[i]) * t)))
+
+        exact = quad(integrand, -40, 40, epsabs=1e-14, epsrel=1e-13)[0]
         assert abs(p[i, 1] - exact) < 1e-10
     # scikit-learn approximates the same integral by five error functions.
     assert np.max(np.abs(p[:, 1] - gpc.predict_proba(np.arange(n, n + m)[:, None])[:, 1])) < 1e-3
