@@ -29,8 +29,9 @@ import Darwin
 /// Stops when `‖g‖ ≤ tolerance · ‖g₀‖` (g₀ the gradient at zero logits and w = 0); once the
 /// Newton decrement `−gᵀΔ` is at the rounding level of J, full steps are taken without a line
 /// search, and after three of them the gradient is at its own rounding level: converged.
-/// Per Newton step: n·r² flops for the preconditioner, r³/3 for its Cholesky, 4·n·r·k per CG
-/// step. Memory: Φ and B, r² for the preconditioner, O(n k) more.
+/// Per Newton step: 4·n·r·k flops per CG step (two passes over Φ: memory-bound), and when the
+/// previous step's CG took more than 8 iterations (or at the first step) n·r² for a new
+/// preconditioner and r³/3 for its Cholesky. Memory: Φ and B, r² for the preconditioner, O(n k).
 ///
 /// A ridge λ > 0 is required: on separable data the unregularised minimiser does not exist
 /// (the logits grow without bound). Immutable after fitting; thread-safe.
@@ -172,6 +173,7 @@ struct NewtonState {
         let scale = try gradientScale()
         try updateLogits()
         var iteration = 0, relative = Double.infinity, polishing = 0
+        var preconditioner: Workspace? = nil, cgIterations = 0
         while true {
             try computeGradient()
             relative = try VectorOperations.norm(gradient.pointer, count: r * k) / scale
@@ -179,9 +181,12 @@ struct NewtonState {
                       + "\(relative)")
             if relative <= settings.tolerance || iteration >= settings.maxIterations { break }
             iteration += 1
-            let solver = try NewtonSystem(features: features, classes: k, ridge: ridge,
-                                          probabilities: probabilities)
-            try solver.solve(gradient: gradient, into: step, tolerance: min(0.1, max(relative, 1e-14)))
+            // The preconditioner (n·r² flops, ~17 CG steps) is formed again only when CG needed more than 8 with
+            // the last one: near the minimum the probabilities hardly move.
+            let system = try NewtonSystem(features: features, classes: k, ridge: ridge, probabilities: probabilities,
+                                          reusing: cgIterations > 8 ? nil : preconditioner)
+            preconditioner = system.factor
+            cgIterations = try system.solve(gradient: gradient, into: step, tolerance: min(0.1, max(relative, 1e-14)))
             // The Newton decrement −gᵀΔ is what the step can gain. At the rounding level of J a line
             // search cannot see it: the full step is taken (the quadratic model is exact there), at
             // most 3 times; if the gradient still has not met the tolerance it is at its own

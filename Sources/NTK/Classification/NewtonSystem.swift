@@ -17,11 +17,18 @@ struct NewtonSystem {
     var n: Int { features.n }
     var r: Int { features.rank }
 
-    init(features: KernelFeatures, classes k: Int, ridge: Double, probabilities: Workspace) throws {
+    /// The system at the current probabilities; `reusing` keeps an earlier step's factor of P
+    /// (still a good preconditioner while the probabilities move little) instead of forming it.
+    init(features: KernelFeatures, classes k: Int, ridge: Double, probabilities: Workspace,
+         reusing previous: Workspace? = nil) throws {
         self.features = features
         self.classes = k
         self.ridge = ridge
         self.probabilities = probabilities
+        if let previous {
+            factor = previous
+            return
+        }
         factor = try NewtonSystem.weightedGram(features, ridge: ridge) { i in
             var sum = 0.0
             for c in 0..<k { sum += probabilities.pointer[i * k + c] * (1 - probabilities.pointer[i * k + c]) }
@@ -52,8 +59,10 @@ struct NewtonSystem {
         return gram
     }
 
-    /// Solves for the step Δ = −H⁻¹ g (r × k) to relative residual `tolerance`.
-    func solve(gradient: Workspace, into step: Workspace, tolerance: Double) throws {
+    /// Solves for the step Δ = −H⁻¹ g (r × k) to relative residual `tolerance`; returns the CG
+    /// iterations taken.
+    @discardableResult
+    func solve(gradient: Workspace, into step: Workspace, tolerance: Double) throws -> Int {
         let rk = r * classes
         let rhs = try Workspace(count: rk, for: "the Newton right-hand side")
         for j in 0..<rk { rhs.pointer[j] = -gradient.pointer[j] }
@@ -64,9 +73,10 @@ struct NewtonSystem {
         }, preconditioner: SharedPreconditioner(system: self), reduce: nil, name: "kernel logistic Newton CG",
                                     warnsAtCap: false)
         let settings = try ConjugateGradient.Settings(tolerance: tolerance, maxIterations: 200)
-        _ = try cg.solve(MatrixView(unchecked: UnsafePointer(rhs.pointer), rows: rk, cols: 1, ld: 1),
-                         into: step.matrix(rk, 1), settings: settings)
+        let outcome = try cg.solve(MatrixView(unchecked: UnsafePointer(rhs.pointer), rows: rk, cols: 1, ld: 1),
+                                   into: step.matrix(rk, 1), settings: settings)
         center(step.pointer)
+        return outcome.iterations
     }
 
     /// `out ← H v` for v stored r × k: `Φᵀ [Wᵢ (Φ v)ᵢ]ᵢ + λ v`.

@@ -31,7 +31,7 @@ COVERAGE = {
     "README.md": ["python", "c", "swift"], "equations.md": ["python"], "conventions.md": ["python"],
     "python.md": ["python"], "large-scale.md": ["python"], "long-computations.md": ["python"],
     "studies.md": ["python"], "distributed.md": ["python mpi"], "c-api.md": ["c"], "swift.md": ["swift"],
-    "tuning.md": ["python", "c", "swift"],
+    "tuning.md": ["python", "c", "swift"], "classification.md": ["python", "c"],
 }
 
 
