@@ -59,7 +59,7 @@ from .training import (  # noqa: E402
     train,
 )
 from .ensembles import SampledEnsemble, ensemble_gradient_flow, gp_posterior, sampled_ensemble  # noqa: E402
-from .classification import KernelLogisticRegression, LeaveOneOut, softmax  # noqa: E402
+from .classification import KernelLogisticRegression, LeaveOneOut, log_softmax, softmax  # noqa: E402
 from .large_scale import EmpiricalNTKRidge, NystromRidge, empirical_gradient_flow, nystrom_ridge  # noqa: E402
 from .tuning import (  # noqa: E402
     KernelTuning,
@@ -89,7 +89,7 @@ __all__ = [
     "train", "TrainingHistory", "LOSSES", "loss_and_gradient", "gradient_flow_ode", "kernel_distance",
     "kernel_alignment", "after_kernel_predictions", "linearization_gap",
     "ensemble_gradient_flow", "gp_posterior", "sampled_ensemble", "SampledEnsemble",
-    "KernelLogisticRegression", "LeaveOneOut", "softmax",
+    "KernelLogisticRegression", "LeaveOneOut", "softmax", "log_softmax",
     "NystromRidge", "nystrom_ridge", "EmpiricalNTKRidge", "empirical_gradient_flow", "ConvergenceWarning",
     "infinite_width_gradient", "infinite_width_gradient_contract", "kernel_objective", "tune_kernel", "KernelTuning",
     "NTKError", "LibraryNotFoundError", "InvalidArgumentError", "DimensionMismatchError",

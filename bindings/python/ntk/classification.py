@@ -22,7 +22,7 @@ from ._library import KernelLogisticOptions, Labels, TestKernel, call, lib
 from ._progress import Callback
 from .errors import DimensionMismatchError, InvalidArgumentError
 
-__all__ = ["KernelLogisticRegression", "LeaveOneOut", "softmax"]
+__all__ = ["KernelLogisticRegression", "LeaveOneOut", "softmax", "log_softmax"]
 
 #: Monte Carlo draws (fixed seed, antithetic) for the predictive probabilities of more than two
 #: classes; two classes use 64-point Gauss-Hermite quadrature (exact to ~1e-12).
@@ -44,6 +44,22 @@ class LeaveOneOut(NamedTuple):
     log_loss: float
 
 
+def log_softmax(logits):
+    """Row-wise log-softmax of (m, k) logits, ``f - log sum exp f``, computed without overflow.
+
+    Parameters
+    ----------
+    logits : array_like, (m, k)
+
+    Returns
+    -------
+    numpy.ndarray, (m, k)
+    """
+    z = np.asarray(logits, dtype=np.float64)
+    z = z - z.max(axis=-1, keepdims=True)
+    return z - np.log(np.exp(z).sum(axis=-1, keepdims=True))
+
+
 def softmax(logits):
     """Row-wise softmax of (m, k) logits, computed without overflow.
 
@@ -56,10 +72,7 @@ def softmax(logits):
     numpy.ndarray, (m, k)
         Rows sum to 1.
     """
-    z = np.asarray(logits, dtype=np.float64)
-    z = z - z.max(axis=-1, keepdims=True)
-    p = np.exp(z)
-    return p / p.sum(axis=-1, keepdims=True)
+    return np.exp(log_softmax(logits))
 
 
 def _labels(y, n, n_classes, f0_train):

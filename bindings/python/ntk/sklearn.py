@@ -46,7 +46,7 @@ try:
 except ImportError as e:  # pragma: no cover - exercised only without scikit-learn
     raise ImportError("ntk.sklearn needs scikit-learn >= 1.6: pip install scikit-learn") from e
 
-from .classification import KernelLogisticRegression, softmax
+from .classification import KernelLogisticRegression, log_softmax, softmax
 from .ensembles import ensemble_gradient_flow
 from .kernels import (empirical_ntk, empirical_ntk_diagonal, infinite_width_diagonal, infinite_width_kernels,
                       infinite_width_nngp, infinite_width_ntk)
@@ -284,8 +284,11 @@ class _NTKModel(BaseEstimator):
         regression on ``labels`` (n,) when they are given (cross-entropy), else by kernel regression."""
         self._check_hyperparameters()
         self._labels = labels
-        with self._reporting():
-            return self._fit_reported(X, Y)
+        try:
+            with self._reporting():
+                return self._fit_reported(X, Y)
+        finally:
+            self._labels = None  # the fitted estimator keeps no copy of the labels
 
     def _fit_reported(self, X, Y):
         n, k = Y.shape
@@ -299,7 +302,8 @@ class _NTKModel(BaseEstimator):
         cross_entropy = self._labels is not None
         self.y_mean_ = Y.mean(axis=0) if self.center_targets and not cross_entropy else np.zeros(k)
         Yc = Y - self.y_mean_
-        self._tune_kernel(X, Yc)
+        # The kernel is tuned on centred targets (for cross-entropy: the centred one-hot labels).
+        self._tune_kernel(X, Y - Y.mean(axis=0) if cross_entropy else Yc)
         X = X * self.input_scales_
         self.network_ = self._network(X.shape[1], k)
         # The network's outputs are in units of output_scale_: the "after" network is trained on
@@ -773,6 +777,9 @@ n_centers, centers, tol, max_iter, tune, ard, n_restarts, tune_max_samples, tune
         if self.loss == "cross_entropy":
             if self.solver == "cg":
                 raise ValueError("solver='cg' exists for loss='mse' only; for cross-entropy use 'direct' or 'nystrom'")
+            if self.solver == "nystrom" and self.centers != "uniform":
+                raise ValueError("loss='cross_entropy' with solver='nystrom' draws uniform centres: "
+                                 "centers='pivoted_cholesky' is for loss='mse'")
             if self.time is not None and self.solver == "nystrom":
                 raise ValueError("a finite time with loss='cross_entropy' integrates the gradient flow on the dense "
                                  "kernel: use solver='direct' (or 'auto')")
@@ -839,9 +846,7 @@ n_centers, centers, tol, max_iter, tune, ard, n_restarts, tune_max_samples, tune
         -------
         numpy.ndarray, (m, C)
         """
-        z = self._outputs(X) / self.temperature_
-        z = z - z.max(axis=1, keepdims=True)
-        return z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+        return log_softmax(self._outputs(X) / self.temperature_)
 
     def _calibrate(self, X, labels):
         """The temperature T minimising the log loss of softmax(F / T) on the leave-one-out
@@ -874,9 +879,7 @@ def _fit_temperature(F, labels):
     rows = np.arange(len(F))
 
     def loss(log_t):
-        z = F / np.exp(log_t)
-        z = z - z.max(axis=1, keepdims=True)
-        return float(np.mean(np.log(np.exp(z).sum(axis=1)) - z[rows, labels]))
+        return -float(np.mean(log_softmax(F / np.exp(log_t))[rows, labels]))
 
     a, b = -12.0, 12.0
     ratio = (np.sqrt(5.0) - 1) / 2

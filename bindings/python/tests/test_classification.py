@@ -85,7 +85,7 @@ def test_newton_matches_lbfgs_and_is_stationary(k):
     X, y, K, Kt, _ = problem(k=k)
     ridge = 0.3
     f0 = 0.1 * np.random.default_rng(1).standard_normal((len(y), k))
-    with ntk.KernelLogisticRegression(K, y, ridge=ridge, f0_train=f0, n_classes=k) as model:
+    with ntk.KernelLogisticRegression(K, y, ridge=ridge, f0_train=f0, n_classes=k, tol=1e-13) as model:
         assert model.converged and 2 <= model.n_iter <= 20
         Phi, B = features(K)
         Y = np.eye(k)[y]
@@ -357,6 +357,18 @@ def test_estimator_nystrom_and_the_mse_temperature():
         NTKClassifier(ridge=0.0).fit(X, y)
     with pytest.raises(ValueError, match="one class"):
         NTKClassifier().fit(X, np.zeros(len(y)))
+    with pytest.raises(ValueError, match="uniform centres"):
+        NTKClassifier(solver="nystrom", centers="pivoted_cholesky").fit(X, y)
+    assert not hasattr(nys, "_labels") or nys._labels is None  # no copy of the labels is kept
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         NTKClassifier(widths=(64,), ridge=0.1).fit(X, y)  # converges: no warning
+
+
+def test_softmax_and_log_softmax_match_scipy_without_overflow():
+    from scipy.special import log_softmax, softmax
+
+    z = np.array([[1000.0, 0.0, -1000.0], [1e-3, 2e-3, 3e-3], [-800.0, -800.0, -801.0]])
+    assert rel(ntk.log_softmax(z), log_softmax(z, axis=1)) < 1e-15
+    assert rel(ntk.softmax(z), softmax(z, axis=1)) < 1e-15
+    assert np.all(np.isfinite(ntk.log_softmax(z))) and np.allclose(ntk.softmax(z).sum(1), 1, atol=1e-15)
