@@ -36,6 +36,13 @@ int main(int argc, char **argv) {
     matrix_free.preconditioner_rank = 3;
     ntk_mlp_options arch = NTK_MLP_OPTIONS_INIT;
     arch.b_std = 0.1;
+    int64_t classes[N];
+    for (int i = 0; i < N; i++) classes[i] = i % K;
+    const ntk_labels labels = {classes, K, NULL, 0};
+    const double grid_ridges[2] = {1.0, 0.1};
+    ntk_kernel_logistic_options logistic_options = NTK_KERNEL_LOGISTIC_OPTIONS_INIT;
+    logistic_options.n_ridges = 2;
+    logistic_options.ridges = grid_ridges;
     for (long c = 0; c < cycles; c++) {
         int64_t width = 6;
         arch.seed = (uint64_t)c;
@@ -45,6 +52,7 @@ int main(int argc, char **argv) {
         ntk_spectral *spectral = NULL;
         ntk_nystrom *nystrom = NULL;
         ntk_empirical_ridge *free_ridge = NULL;
+        ntk_kernel_logistic *logistic = NULL;
         failed += ntk_mlp_create(2, 1, &width, K, NTK_ACTIVATION_TANH, &arch, &mlp) != NTK_OK;
         failed += ntk_empirical_ntk(mlp, N, x, 2, N, NULL, 0, NTK_OUTPUT_MEAN, NULL, k, N) != NTK_OK;
         failed += ntk_empirical_ntk(mlp, N, x, 2, N, NULL, 0, NTK_OUTPUT_FULL, &jacobian, out, N * K * K) != NTK_OK;
@@ -67,6 +75,10 @@ int main(int argc, char **argv) {
         failed += ntk_empirical_ridge_predict(free_ridge, &points_x, out, K, NULL, NULL) != NTK_OK;
         failed += ntk_empirical_gradient_flow(mlp, N, x, 2, &targets, 2, times, &points_x, &matrix_free, out,
                                               out + 2 * N * K, NULL) != NTK_OK;
+        failed += ntk_kernel_logistic_fit(N, k, N, &labels, 0.5, &logistic_options, &logistic) != NTK_OK;
+        failed += ntk_kernel_logistic_predict(logistic, &test, out, K) != NTK_OK;
+        failed += ntk_kernel_logistic_loo(logistic, out, K, NULL) != NTK_OK;
+        failed += ntk_kernel_logistic_latent_covariance(logistic, N, k, N, NULL, out) != NTK_OK;
         ntk_gram(-1, 1, 1, 1, x, 1, NULL, 1, out, 1, NULL, NULL); /* an error message each cycle */
         ntk_mlp_free(mlp);
         ntk_cholesky_factor_free(factor);
@@ -74,9 +86,10 @@ int main(int argc, char **argv) {
         ntk_spectral_free(spectral);
         ntk_nystrom_free(nystrom);
         ntk_empirical_ridge_free(free_ridge);
+        ntk_kernel_logistic_free(logistic);
     }
     long alive = (long)ntk_live_handle_count();
-    printf("%s %ld cycles of 6 handle types: %ld failed calls\n", failed ? "FAIL" : "ok  ", cycles, failed);
+    printf("%s %ld cycles of 7 handle types: %ld failed calls\n", failed ? "FAIL" : "ok  ", cycles, failed);
     printf("%s live handles after the cycles: %ld\n", alive ? "FAIL" : "ok  ", alive);
     printf("%d passed, %d failed\n", (failed == 0) + (alive == 0), (failed != 0) + (alive != 0));
     return failed != 0 || alive != 0;

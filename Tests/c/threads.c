@@ -1,5 +1,6 @@
-/* Concurrency test of libntk from C: 8 threads on shared read-only handles and on handles of
- * their own give the serial results, and each thread's error message is its own.
+/* Concurrency test of libntk from C: 8 threads on shared read-only handles (kernel ridge, kernel
+ * logistic, ...) and on handles of their own give the serial results, and each thread's error
+ * message is its own.
  * Prints "N passed, N failed". Build as Tests/c/smoke.c, with -pthread. */
 #define _POSIX_C_SOURCE 200809L
 #include "ntk.h"
@@ -18,6 +19,8 @@ static ntk_cholesky_factor *shared_factor;
 static ntk_kernel_ridge *shared_ridge;
 static ntk_spectral *shared_spectral;
 static ntk_mlp *shared_mlp;
+static ntk_kernel_logistic *shared_logistic;
+static double want_logits[M * K], want_cov[M * K * K];
 /* The architecture of every network here, and the data descriptors of the shared problem. */
 static ntk_mlp_options arch = NTK_MLP_OPTIONS_INIT;
 static const ntk_targets targets = {K, y, K, NULL, 0};
@@ -50,6 +53,11 @@ static void *work(void *arg) {
             failed++;
         if (ntk_empirical_ntk(shared_mlp, N, x, D, N, NULL, 0, NTK_OUTPUT_MEAN, NULL, out, N) != NTK_OK ||
             worst(out, want_ntk, N * N) > 1e-12)
+            failed++;
+        if (ntk_kernel_logistic_predict(shared_logistic, &test, out, K) != NTK_OK ||
+            worst(out, want_logits, M * K) > 1e-12 ||
+            ntk_kernel_logistic_latent_covariance(shared_logistic, M, kt, N, NULL, flow) != NTK_OK ||
+            worst(flow, want_cov, M * K * K) > 1e-12)
             failed++;
         /* A handle of this thread's own, same architecture and seed as the shared one. */
         if (ntk_empirical_ntk(own, N, x, D, N, NULL, 0, NTK_OUTPUT_MEAN, NULL, out, N) != NTK_OK ||
@@ -85,6 +93,12 @@ int main(void) {
     double times[2] = {1.0, INFINITY};
     const ntk_grid grid = {2, times, NULL, 1.0};
     ok &= ntk_spectral_predict(shared_spectral, &targets, &grid, NULL, want_flow, NULL) == NTK_OK;
+    int64_t labels[N];
+    for (int i = 0; i < N; i++) labels[i] = y[i * K] > y[i * K + 1];
+    const ntk_labels classes = {labels, K, NULL, 0};
+    ok &= ntk_kernel_logistic_fit(N, kmat, N, &classes, 0.1, NULL, &shared_logistic) == NTK_OK;
+    ok &= ntk_kernel_logistic_predict(shared_logistic, &test, want_logits, K) == NTK_OK;
+    ok &= ntk_kernel_logistic_latent_covariance(shared_logistic, M, kt, N, NULL, want_cov) == NTK_OK;
     int passed = 0, failed = 0;
     if (!ok) {
         printf("setup failed: %s\n", ntk_last_error());
@@ -96,13 +110,14 @@ int main(void) {
         void *result;
         pthread_join(threads[t], &result);
         long f = (long)result;
-        printf("%s thread %d: %d rounds of 6 checks, %ld failed\n", f ? "FAIL" : "ok  ", t, ROUNDS, f);
+        printf("%s thread %d: %d rounds of 7 checks, %ld failed\n", f ? "FAIL" : "ok  ", t, ROUNDS, f);
         f ? failed++ : passed++;
     }
     ntk_cholesky_factor_free(shared_factor);
     ntk_kernel_ridge_free(shared_ridge);
     ntk_spectral_free(shared_spectral);
     ntk_mlp_free(shared_mlp);
+    ntk_kernel_logistic_free(shared_logistic);
     ntk_live_handle_count() == 0 ? passed++ : failed++;
     printf("%d passed, %d failed\n", passed, failed);
     return failed != 0;

@@ -347,9 +347,14 @@ class _NTKModel(BaseEstimator):
             self.X_fit_ = C
         diagonal = np.diagonal(args[0]) if C is None else np.diagonal(args[1])
         scale, unit = self._ridge_units(diagonal)
-        select = isinstance(self.ridge, str)
+        select = isinstance(self.ridge, str) and self.time is None
         grid = self._ridge_grid(scale, default=np.geomspace(1e-5, 10, 7)) if select else None
-        z = 1.0 if select else float(self.ridge) * unit
+        if self.time is not None:  # Nyström: the ridge that stands for training time t, N / (eta t)
+            z = n * k / (self.learning_rate * float(self.time)) if self.time > 0 else np.inf
+            if not np.isfinite(z):
+                raise ValueError("time=0 with solver='nystrom' and cross-entropy: the model is the offsets alone")
+        else:
+            z = 1.0 if select else float(self.ridge) * unit
         if not select and z <= 0:
             raise ValueError("loss='cross_entropy' needs a ridge > 0 (or 'gcv'/'loo' to select one): without it "
                              "the minimiser does not exist on separable data")
@@ -698,8 +703,10 @@ class NTKClassifier(ClassifierMixin, _NTKModel):
         large n). ``ridge="gcv"`` or ``"loo"`` selects the ridge from ``ridges`` (default
         ``geomspace(1e-5, 10, 7)``, relative to the kernel's mean diagonal) by the approximate
         leave-one-out log loss, with no refits. With a finite ``time`` the logits are those of
-        the cross-entropy gradient flow at that time (ODE, dense kernels only). ``predict_proba``
-        is the softmax of the logits: probabilities fitted by likelihood.
+        the cross-entropy gradient flow at that time: by the ODE (eq. 13) on a dense kernel, and
+        for ``solver="nystrom"`` by the ridge that stands for that time, ``N / (learning_rate *
+        time)`` with N = n k (exact for MSE in the limits, an approximation of the flow here).
+        ``predict_proba`` is the softmax of the logits: probabilities fitted by likelihood.
         ``"mse"``: kernel regression on one-hot targets (centred by default), as in the NTK
         literature; ``predict_proba`` is the softmax of the outputs divided by a temperature
         (``temperature_``) fitted by log loss on the exact leave-one-out outputs (no refits;
@@ -780,18 +787,11 @@ n_centers, centers, tol, max_iter, tune, ard, n_restarts, tune_max_samples, tune
             if self.solver == "nystrom" and self.centers != "uniform":
                 raise ValueError("loss='cross_entropy' with solver='nystrom' draws uniform centres: "
                                  "centers='pivoted_cholesky' is for loss='mse'")
-            if self.time is not None and self.solver == "nystrom":
-                raise ValueError("a finite time with loss='cross_entropy' integrates the gradient flow on the dense "
-                                 "kernel: use solver='direct' (or 'auto')")
         super()._check_hyperparameters()
 
     def _choose_solver(self, n):
         solver = super()._choose_solver(n)
-        if self.loss == "cross_entropy" and solver == "cg":
-            return "direct"
-        if self.loss == "cross_entropy" and self.time is not None:
-            return "direct"
-        return solver
+        return "direct" if self.loss == "cross_entropy" and solver == "cg" else solver
 
     def decision_function(self, X):
         """The logits (cross-entropy) or outputs (MSE) for each class.

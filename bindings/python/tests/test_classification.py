@@ -19,6 +19,7 @@ from sklearn.gaussian_process.kernels import Kernel  # noqa: E402
 from sklearn.linear_model import LogisticRegression  # noqa: E402
 
 from ntk.sklearn import NTKClassifier  # noqa: E402
+from sklearn.exceptions import ConvergenceWarning  # noqa: E402
 
 
 def rel(a, b):
@@ -360,6 +361,12 @@ def test_estimator_nystrom_and_the_mse_temperature():
     with pytest.raises(ValueError, match="uniform centres"):
         NTKClassifier(solver="nystrom", centers="pivoted_cholesky").fit(X, y)
     assert not hasattr(nys, "_labels") or nys._labels is None  # no copy of the labels is kept
+    # Nyström at a finite time: the ridge N / (eta t) stands for the training time.
+    timed = NTKClassifier(widths=(64,), solver="nystrom", n_centers=30, time=50.0, learning_rate=2.0,
+                          random_state=0).fit(X, y)
+    assert timed.ridge_ == pytest.approx(len(y) * 2 / (2.0 * 50.0), rel=1e-14)
+    with pytest.warns(ConvergenceWarning, match="Newton"):
+        NTKClassifier(widths=(64,), ridge=0.1, max_iter=1).fit(X, y)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         NTKClassifier(widths=(64,), ridge=0.1).fit(X, y)  # converges: no warning
