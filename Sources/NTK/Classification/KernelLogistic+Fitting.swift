@@ -4,9 +4,10 @@ extension KernelLogistic {
     /// Fits on a dense kernel `kTrain` (n × n, symmetric positive semi-definite; one
     /// eigendecomposition, then Newton). With `ridges`, every grid ridge is fitted and the one
     /// with the smallest approximate LOO log loss is kept (`ridgeScores` holds every score);
-    /// else `ridge` is fitted. - Throws: `invalidArgument` (ridge ≤ 0, settings, labels),
+    /// else `ridge` is fitted. Needs 5 n² doubles of the memory budget (`memoryLimit`, nil: the
+    /// process-wide budget). - Throws: `invalidArgument` (ridge ≤ 0, settings, labels),
     /// `dimensionMismatch`, `nonFinite`, `notPositiveDefinite` (a kernel with no positive
-    /// eigenvalue), `numericalFailure`, `outOfMemory`, `tooLarge`, `cancelled`.
+    /// eigenvalue), `numericalFailure`, `outOfMemory` (before any work), `tooLarge`, `cancelled`.
     public static func fit(kTrain: MatrixView, labels: ClassLabels, ridge: Double, ridges: [Double]? = nil,
                            settings: Settings = Settings(), memoryLimit: Int? = nil,
                            progress: ProgressHandler = .none) throws -> KernelLogistic {
@@ -17,6 +18,12 @@ extension KernelLogistic {
         }
         try settings.check()
         try checkRidges(ridge, ridges)
+        // The eigendecomposition (vectors and LAPACK's workspace, 3 n²), then Φ and B (2 n²).
+        let n = kTrain.rows
+        try MemoryBudget.require(try Sizes.product(40, try Sizes.product(n, n, "n^2"), "bytes"),
+                                 within: try MemoryBudget.resolve(memoryLimit),
+                                 for: "dense kernel logistic regression of \(n) points (5 n² doubles; for larger n "
+                                     + "fit on Nyström centres)")
         let features = try KernelFeatures.dense(kTrain, progress: progress.stage(0, 0.3))
         return try fit(features, labels, ridge, ridges, settings, memoryLimit, progress.stage(0.3, 1))
     }

@@ -384,15 +384,16 @@ class _NTKModel(BaseEstimator):
         self.dual_coef_, self.ridge_, self.ridge_scores_, self.n_iter_ = np.ascontiguousarray(coef[0]), 0.0, None, 1
         return self
 
-    def _choose_solver(self, n):
-        """"direct" while the dense kernel and its factor (16 n^2 bytes) fit the memory budget,
-        else "nystrom" (for the infinite-width kernels); an explicit choice is kept."""
+    def _choose_solver(self, n, doubles=2):
+        """"direct" while the dense solve (``doubles`` n x n matrices: the kernel and its factor for
+        kernel ridge) fits the memory budget, else "nystrom" (for the infinite-width kernels); an
+        explicit choice is kept."""
         if self.solver != "auto":
             return self.solver
-        need, budget = 16 * n * n, memory_budget()
+        need, budget = 8 * doubles * n * n, memory_budget()
         if need <= budget or self.kernel not in ("infinite", "nngp") or self.network_offset:
             return "direct"
-        logger.info(f"solver: auto -> nystrom: the dense kernel and its factor would need {need / 2**30:.1f} GiB, "
+        logger.info(f"solver: auto -> nystrom: the dense solve would need {need / 2**30:.1f} GiB, "
                     f"beyond the memory budget of {budget / 2**30:.1f} GiB")
         return "nystrom"
 
@@ -551,7 +552,8 @@ class NTKRegressor(RegressorMixin, _NTKModel):
         kernel ridge on NTK-vector products, never forming the kernel (:class:`ntk.EmpiricalNTKRidge`).
         "auto": "direct" while the dense kernel and its factor (16 n^2 bytes) fit the memory budget
         (:func:`ntk.memory_budget`, a quarter of physical memory by default: n up to ~20,000 on
-        24 GiB), else "nystrom".
+        24 GiB), else "nystrom" (for ``NTKClassifier(loss="cross_entropy")``: 48 n^2 bytes, n up to
+        ~11,000).
     n_centers : int or None, default None
         Centres of the Nyström solvers (None: min(n, 2048)).
     centers : "uniform" or "pivoted_cholesky", default "uniform"
@@ -790,8 +792,12 @@ n_centers, centers, tol, max_iter, tune, ard, n_restarts, tune_max_samples, tune
         super()._check_hyperparameters()
 
     def _choose_solver(self, n):
-        solver = super()._choose_solver(n)
-        return "direct" if self.loss == "cross_entropy" and solver == "cg" else solver
+        if self.loss == "mse":
+            return super()._choose_solver(n)
+        # Cross-entropy, dense: the kernel, its eigendecomposition (vectors and workspace: 3 n^2)
+        # and the features with their basis (2 n^2).
+        solver = super()._choose_solver(n, doubles=6)
+        return "direct" if solver == "cg" else solver
 
     def decision_function(self, X):
         """The logits (cross-entropy) or outputs (MSE) for each class.

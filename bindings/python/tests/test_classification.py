@@ -304,6 +304,19 @@ def test_separable_data_stay_finite_and_bad_input_raises():
     assert ntk.live_handle_count() == live
 
 
+def test_a_dense_fit_beyond_the_memory_budget_fails_before_any_work():
+    X, y, K, _, _ = problem(n=60, k=3)
+    previous = ntk.memory_budget()
+    ntk.set_memory_budget(100_000)  # 5 n^2 doubles = 144,000 bytes do not fit
+    try:
+        with pytest.raises(ntk.OutOfMemoryError, match="Nyström"):
+            ntk.KernelLogisticRegression(K, y)
+    finally:
+        ntk.set_memory_budget(previous)
+    with ntk.KernelLogisticRegression(K, y) as model:
+        assert model.converged
+
+
 def test_progress_cancels_a_fit():
     X, y, K, _, _ = problem(k=3)
     live = ntk.live_handle_count()
