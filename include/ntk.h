@@ -437,129 +437,6 @@ int ntk_kernel_ridge_info(const ntk_kernel_ridge *model, int64_t *n, int64_t *k,
 void ntk_kernel_ridge_free(ntk_kernel_ridge *model);
 
 /* ---------------------------------------------------------------------------------------
- * Kernel logistic regression: classification with cross-entropy
- *
- *   logits(x) = f0(x) + K(x, Z) beta,  beta = B w,  w minimising
- *   J(w) = sum_i [log sum_c exp(f_ic) - f_i,y_i] + (ridge/2) |w|^2,  f = f0 + Phi w
- *
- * for k >= 2 classes, the t -> infinity limit of training with cross-entropy under the kernel
- * (eq. 13) with a ridge. Phi are features of the kernel: for a dense kernel (Z = the n
- * training points) its eigendecomposition, so the penalty is (ridge/2) sum_c f_c^T K^-1 f_c;
- * for Nystrom (Z = c centres) Phi = K_nm L^-T with K_mm = L L^T, memory O(n c). Newton's
- * method with conjugate-gradient inner solves and a line search; exact to options->tol.
- * The same minimiser is the mode of Gaussian-process classification with prior covariance
- * K / ridge on each class's logits: the Laplace approximation gives the latent covariance at
- * test points and the log marginal likelihood. The approximate leave-one-out log loss (one
- * Newton step of each refit, closed form) selects the ridge from a grid without refits.
- * ------------------------------------------------------------------------------------- */
-
-/* Training labels: n labels in 0..n_classes-1 (n from the kernel), n_classes >= 2, and the
- * offsets f0 (n x n_classes logits, leading dimension ldf0; NULL means 0), e.g. a trained
- * network's logits to boost. A plain descriptor, fixed for 1.x. */
-typedef struct ntk_labels {
-    const int64_t *labels;
-    int64_t n_classes;
-    const double *f0;
-    int64_t ldf0;
-} ntk_labels;
-
-typedef struct ntk_kernel_logistic_options {
-    size_t size;              /* sizeof(ntk_kernel_logistic_options), set by _init */
-    /* > 0: fit every ridge of ridges[0 .. n_ridges-1] (each > 0) and keep the one with the
-     * smallest approximate leave-one-out log loss (the ridge argument is then ignored); each
-     * grid point costs a warm-started Newton solve and one exact Hessian. 0 (default): fit
-     * the ridge argument. */
-    int64_t n_ridges;
-    const double *ridges;
-    double tol;               /* Newton stops at |gradient| <= tol |gradient at 0|; default 1e-10 */
-    int64_t max_iter;         /* Newton steps at most (>= 1); default 100 */
-    int64_t memory_limit;     /* bytes of working memory; 0 (default): the memory budget */
-    ntk_progress_fn progress; /* default NULL */
-    void *progress_user;
-} ntk_kernel_logistic_options;
-
-#define NTK_KERNEL_LOGISTIC_OPTIONS_INIT \
-    { sizeof(ntk_kernel_logistic_options), 0, NULL, 1e-10, 100, 0, NULL, NULL }
-
-/* Sets options->size and every default. Errors: INVALID_ARGUMENT (NULL). */
-int ntk_kernel_logistic_options_init(ntk_kernel_logistic_options *options);
-
-typedef struct ntk_kernel_logistic ntk_kernel_logistic;
-
-/* Fits on a dense kernel K_train (n x n, symmetric positive semi-definite) with ridge > 0
- * into a new handle *out (NULL on failure). options may be NULL (defaults). Newton that does
- * not reach options->tol within max_iter is not an error: ntk_kernel_logistic_info reports
- * converged = 0 and a WARNING is logged.
- * Errors: INVALID_ARGUMENT (NULL, ld, ridge <= 0, a label outside 0..n_classes-1,
- * n_classes < 2, tol, max_iter, memory_limit, empty grid), DIMENSION_MISMATCH, NON_FINITE,
- * NOT_POSITIVE_DEFINITE (K has no positive eigenvalue), NUMERICAL, OUT_OF_MEMORY,
- * TOO_LARGE, CANCELLED. Memory: about 5 n^2 doubles during the fit (the eigendecomposition),
- * 2 n^2 kept. */
-int ntk_kernel_logistic_fit(int64_t n, const double *K_train, int64_t ldk, const ntk_labels *labels,
-                            double ridge, const ntk_kernel_logistic_options *options,
-                            ntk_kernel_logistic **out);
-
-/* Fits on c Nystrom centres: K_nm = K(X, C) (n x c) and K_mm = K(C, C) (c x c, symmetric;
- * a tiny jitter is added if it is numerically singular). Predictions then take the test
- * points' kernel against the centres (m x c). Memory: n c + 3 c^2 doubles, never n x n.
- * Errors: as ntk_kernel_logistic_fit; NOT_POSITIVE_DEFINITE (K_mm singular beyond jitter). */
-int ntk_kernel_logistic_fit_nystrom(int64_t n, int64_t c, const double *K_nm, int64_t ld_nm,
-                                    const double *K_mm, int64_t ld_mm, const ntk_labels *labels,
-                                    double ridge, const ntk_kernel_logistic_options *options,
-                                    ntk_kernel_logistic **out);
-
-/* Sizes, the ridge fitted (selected or given), Newton steps and whether they converged.
- * c is the number of points the model is expressed on (n dense, the centres Nystrom). Each
- * out-pointer may be NULL. Never fails on a valid handle. */
-int ntk_kernel_logistic_info(const ntk_kernel_logistic *model, int64_t *n, int64_t *k, int64_t *c,
-                             double *ridge, int64_t *iterations, int *converged);
-
-/* With a ridge grid: each grid ridge's approximate LOO log loss, in the grid's order, into
- * scores (options->n_ridges entries). Errors: INVALID_ARGUMENT (NULL; a model fitted at one
- * ridge). Read-only (thread-safe). */
-int ntk_kernel_logistic_ridge_scores(const ntk_kernel_logistic *model, double *scores);
-
-/* The coefficients beta (c x k, leading dimension ld): logits = f0 + K(x, Z) beta. For a
- * full-rank dense kernel beta = (Y - P) / ridge (Y one-hot, P the train probabilities).
- * Errors: INVALID_ARGUMENT (NULL, ld). Read-only (thread-safe). */
-int ntk_kernel_logistic_coefficients(const ntk_kernel_logistic *model, double *coef, int64_t ld);
-
-/* The train logits f0 + Phi w (n x k, leading dimension ld). Errors: INVALID_ARGUMENT (NULL,
- * ld). Read-only (thread-safe). */
-int ntk_kernel_logistic_train_logits(const ntk_kernel_logistic *model, double *logits, int64_t ld);
-
-/* Test logits f0_test + K_test beta (m x k, leading dimension ld): test->K_test_train is the
- * test points' kernel against Z (m x c). Softmax gives the probabilities. Read-only
- * (thread-safe). Errors: INVALID_ARGUMENT (NULL, ld), DIMENSION_MISMATCH, NON_FINITE,
- * NUMERICAL. */
-int ntk_kernel_logistic_predict(const ntk_kernel_logistic *model, const ntk_test_kernel *test,
-                                double *logits, int64_t ld);
-
-/* Approximate leave-one-out logits (n x k, leading dimension ld; logits may be NULL) and
- * their mean log loss (*log_loss, may be NULL): f_i + S_i (I - W_i S_i)^-1 (p_i - e_y_i), one
- * Newton step of the refit without point i, from the exact Hessian (O(k n^3) dense,
- * O(k^2 n c^2 + (k c)^3) Nystrom, whichever is cheaper). Read-only (thread-safe).
- * Errors: INVALID_ARGUMENT (ld), NUMERICAL, OUT_OF_MEMORY, TOO_LARGE. */
-int ntk_kernel_logistic_loo(const ntk_kernel_logistic *model, double *logits, int64_t ld, double *log_loss);
-
-/* The Laplace approximation of the log marginal likelihood of GP classification with prior
- * covariance K / ridge on each class's logits: -J(w) - log det(H / ridge) / 2.
- * Errors: INVALID_ARGUMENT (NULL), NUMERICAL, OUT_OF_MEMORY. Read-only (thread-safe). */
-int ntk_kernel_logistic_log_marginal_likelihood(const ntk_kernel_logistic *model, double *value);
-
-/* The Laplace posterior covariance of the latent logits at m test points, cov (m x k x k,
- * contiguous): K_test (m x c, leading dimension ldk) is their kernel against Z; k_test_diag
- * (m values k(x, x), may be NULL) adds the prior variance outside the kernel features' span
- * ((k(x, x) - |phi(x)|^2) / ridge on the diagonal: the exact GP posterior for a dense fit).
- * The mean is ntk_kernel_logistic_predict's logits. Read-only (thread-safe).
- * Errors: INVALID_ARGUMENT (NULL, ld), DIMENSION_MISMATCH, NON_FINITE, OUT_OF_MEMORY. */
-int ntk_kernel_logistic_latent_covariance(const ntk_kernel_logistic *model, int64_t m, const double *K_test,
-                                          int64_t ldk, const double *k_test_diag, double *cov);
-
-/* Frees the model. NULL and already-freed handles are ignored. */
-void ntk_kernel_logistic_free(ntk_kernel_logistic *model);
-
-/* ---------------------------------------------------------------------------------------
  * Ridge regression on explicit features: random features, Jacobian features
  *
  *   W = (zI + S^T S)^-1 S^T Y  =  S^T (zI + S S^T)^-1 Y
@@ -1465,6 +1342,140 @@ int ntk_kernel_objective_nystrom(const ntk_mlp *mlp, ntk_kernel_kind kind, int64
                                  int64_t ldx, const ntk_points *centers, const ntk_targets *targets,
                                  const ntk_kernel_hyperparameters *hyper, const ntk_infinite_width_options *options,
                                  double *value, double *gradient);
+
+/* ---------------------------------------------------------------------------------------
+ * Kernel logistic regression: classification with cross-entropy
+ *
+ *   logits(x) = f0(x) + K(x, Z) beta,  beta = B w,  w minimising
+ *   J(w) = sum_i [log sum_c exp(f_ic) - f_i,y_i] + (ridge/2) |w|^2,  f = f0 + Phi w
+ *
+ * for k >= 2 classes, the t -> infinity limit of training with cross-entropy under the kernel
+ * (eq. 13) with a ridge. Phi are features of the kernel: for a dense kernel (Z = the n
+ * training points) its eigendecomposition, so the penalty is (ridge/2) sum_c f_c^T K^-1 f_c;
+ * for Nystrom (Z = c centres) Phi = K_nm L^-T with K_mm = L L^T, memory O(n c). Newton's
+ * method with conjugate-gradient inner solves and a line search; exact to options->tol.
+ * The same minimiser is the mode of Gaussian-process classification with prior covariance
+ * K / ridge on each class's logits: the Laplace approximation gives the latent covariance at
+ * test points and the log marginal likelihood. The approximate leave-one-out log loss (one
+ * Newton step of each refit, closed form) selects the ridge from a grid without refits.
+ * ------------------------------------------------------------------------------------- */
+
+/* Training labels: n labels in 0..n_classes-1 (n from the kernel), n_classes >= 2, and the
+ * offsets f0 (n x n_classes logits, leading dimension ldf0; NULL means 0), e.g. a trained
+ * network's logits to boost. A plain descriptor, fixed for 1.x. */
+typedef struct ntk_labels {
+    const int64_t *labels;
+    int64_t n_classes;
+    const double *f0;
+    int64_t ldf0;
+} ntk_labels;
+
+typedef struct ntk_kernel_logistic_options {
+    size_t size;              /* sizeof(ntk_kernel_logistic_options), set by _init */
+    /* > 0: fit every ridge of ridges[0 .. n_ridges-1] (each > 0) and keep the one with the
+     * smallest approximate leave-one-out log loss (the ridge argument is then ignored); each
+     * grid point costs a warm-started Newton solve and one exact Hessian. 0 (default): fit
+     * the ridge argument. */
+    int64_t n_ridges;
+    const double *ridges;
+    double tol;               /* Newton stops at |gradient| <= tol |gradient at 0|; default 1e-10 */
+    int64_t max_iter;         /* Newton steps at most (>= 1); default 100 */
+    int64_t memory_limit;     /* bytes of working memory; 0 (default): the memory budget */
+    ntk_progress_fn progress; /* default NULL */
+    void *progress_user;
+} ntk_kernel_logistic_options;
+
+#define NTK_KERNEL_LOGISTIC_OPTIONS_INIT \
+    { sizeof(ntk_kernel_logistic_options), 0, NULL, 1e-10, 100, 0, NULL, NULL }
+
+/* Sets options->size and every default. Errors: INVALID_ARGUMENT (NULL). */
+int ntk_kernel_logistic_options_init(ntk_kernel_logistic_options *options);
+
+typedef struct ntk_kernel_logistic ntk_kernel_logistic;
+
+/* Fits on a dense kernel K_train (n x n, symmetric positive semi-definite) with ridge > 0
+ * into a new handle *out (NULL on failure). options may be NULL (defaults). Newton that does
+ * not reach options->tol within max_iter is not an error: ntk_kernel_logistic_info reports
+ * converged = 0 and a WARNING is logged.
+ * Errors: INVALID_ARGUMENT (NULL, ld, ridge <= 0, a label outside 0..n_classes-1,
+ * n_classes < 2, tol, max_iter, memory_limit, empty grid), DIMENSION_MISMATCH, NON_FINITE,
+ * NOT_POSITIVE_DEFINITE (K has no positive eigenvalue), NUMERICAL, OUT_OF_MEMORY,
+ * TOO_LARGE, CANCELLED. Memory: about 5 n^2 doubles during the fit (the eigendecomposition),
+ * 2 n^2 kept. */
+int ntk_kernel_logistic_fit(int64_t n, const double *K_train, int64_t ldk, const ntk_labels *labels,
+                            double ridge, const ntk_kernel_logistic_options *options,
+                            ntk_kernel_logistic **out);
+
+/* Fits on c Nystrom centres: K_nm = K(X, C) (n x c) and K_mm = K(C, C) (c x c, symmetric;
+ * a tiny jitter is added if it is numerically singular). Predictions then take the test
+ * points' kernel against the centres (m x c). Memory: n c + 3 c^2 doubles, never n x n.
+ * Errors: as ntk_kernel_logistic_fit; NOT_POSITIVE_DEFINITE (K_mm singular beyond jitter). */
+int ntk_kernel_logistic_fit_nystrom(int64_t n, int64_t c, const double *K_nm, int64_t ld_nm,
+                                    const double *K_mm, int64_t ld_mm, const ntk_labels *labels,
+                                    double ridge, const ntk_kernel_logistic_options *options,
+                                    ntk_kernel_logistic **out);
+
+/* Fits on c Nystrom centre points (centers->X, c x d, any points; centers->f0 must be NULL)
+ * with the infinite-width kernel `kind` of mlp's architecture: K(X, C) is computed block by block
+ * straight into the features, so the memory is n c + 3 c^2 doubles, never a stored n x c
+ * kernel. Predictions take the test points' kernel against the centres (m x c).
+ * Errors: as ntk_kernel_logistic_fit_nystrom; INVALID_ARGUMENT (kind, no centres, centers->f0),
+ * DIMENSION_MISMATCH (X or C without the architecture's input dimension). */
+int ntk_kernel_logistic_fit_centers(const ntk_mlp *mlp, ntk_kernel_kind kind, int64_t n, const double *X,
+                                    int64_t ldx, const ntk_points *centers, const ntk_labels *labels,
+                                    double ridge, const ntk_kernel_logistic_options *options,
+                                    ntk_kernel_logistic **out);
+
+/* Sizes, the ridge fitted (selected or given), Newton steps and whether they converged.
+ * c is the number of points the model is expressed on (n dense, the centres Nystrom). Each
+ * out-pointer may be NULL. Never fails on a valid handle. */
+int ntk_kernel_logistic_info(const ntk_kernel_logistic *model, int64_t *n, int64_t *k, int64_t *c,
+                             double *ridge, int64_t *iterations, int *converged);
+
+/* With a ridge grid: each grid ridge's approximate LOO log loss, in the grid's order, into
+ * scores (options->n_ridges entries). Errors: INVALID_ARGUMENT (NULL; a model fitted at one
+ * ridge). Read-only (thread-safe). */
+int ntk_kernel_logistic_ridge_scores(const ntk_kernel_logistic *model, double *scores);
+
+/* The coefficients beta (c x k, leading dimension ld): logits = f0 + K(x, Z) beta. For a
+ * full-rank dense kernel beta = (Y - P) / ridge (Y one-hot, P the train probabilities).
+ * Errors: INVALID_ARGUMENT (NULL, ld). Read-only (thread-safe). */
+int ntk_kernel_logistic_coefficients(const ntk_kernel_logistic *model, double *coef, int64_t ld);
+
+/* The train logits f0 + Phi w (n x k, leading dimension ld). Errors: INVALID_ARGUMENT (NULL,
+ * ld). Read-only (thread-safe). */
+int ntk_kernel_logistic_train_logits(const ntk_kernel_logistic *model, double *logits, int64_t ld);
+
+/* Test logits f0_test + K_test beta (m x k, leading dimension ld): test->K_test_train is the
+ * test points' kernel against Z (m x c). Softmax gives the probabilities. Read-only
+ * (thread-safe). Errors: INVALID_ARGUMENT (NULL, ld), DIMENSION_MISMATCH, NON_FINITE,
+ * NUMERICAL. */
+int ntk_kernel_logistic_predict(const ntk_kernel_logistic *model, const ntk_test_kernel *test,
+                                double *logits, int64_t ld);
+
+/* Approximate leave-one-out logits (n x k, leading dimension ld; logits may be NULL) and
+ * their mean log loss (*log_loss, may be NULL): f_i + S_i (I - W_i S_i)^-1 (p_i - e_y_i), one
+ * Newton step of the refit without point i, from the exact Hessian (O(k n^3) dense,
+ * O(k^2 n c^2 + (k c)^3) Nystrom, whichever is cheaper). Read-only (thread-safe).
+ * Errors: INVALID_ARGUMENT (ld), NUMERICAL, OUT_OF_MEMORY, TOO_LARGE. */
+int ntk_kernel_logistic_loo(const ntk_kernel_logistic *model, double *logits, int64_t ld, double *log_loss);
+
+/* The Laplace approximation of the log marginal likelihood of GP classification with prior
+ * covariance K / ridge on each class's logits: -J(w) - log det(H / ridge) / 2.
+ * Errors: INVALID_ARGUMENT (NULL), NUMERICAL, OUT_OF_MEMORY. Read-only (thread-safe). */
+int ntk_kernel_logistic_log_marginal_likelihood(const ntk_kernel_logistic *model, double *value);
+
+/* The Laplace posterior covariance of the latent logits at m test points, cov (m x k x k,
+ * contiguous): K_test (m x c, leading dimension ldk) is their kernel against Z; k_test_diag
+ * (m values k(x, x), may be NULL) adds the prior variance outside the kernel features' span
+ * ((k(x, x) - |phi(x)|^2) / ridge on the diagonal: the exact GP posterior for a dense fit).
+ * The mean is ntk_kernel_logistic_predict's logits. Read-only (thread-safe).
+ * Errors: INVALID_ARGUMENT (NULL, ld), DIMENSION_MISMATCH, NON_FINITE, OUT_OF_MEMORY. */
+int ntk_kernel_logistic_latent_covariance(const ntk_kernel_logistic *model, int64_t m, const double *K_test,
+                                          int64_t ldk, const double *k_test_diag, double *cov);
+
+/* Frees the model. NULL and already-freed handles are ignored. */
+void ntk_kernel_logistic_free(ntk_kernel_logistic *model);
 
 /* ---------------------------------------------------------------------------------------
  * Experimental: the spectral calculus on an eigendecomposition computed elsewhere

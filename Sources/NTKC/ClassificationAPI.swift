@@ -95,6 +95,33 @@ public func ntk_kernel_logistic_fit_nystrom(_ n: Int64, _ c: Int64, _ kNM: Unsaf
     }
 }
 
+@_cdecl("ntk_kernel_logistic_fit_centers")
+public func ntk_kernel_logistic_fit_centers(_ mlp: OpaquePointer?, _ kind: ntk_kernel_kind, _ n: Int64,
+                                            _ x: UnsafePointer<Double>?, _ ldx: Int64,
+                                            _ centersIn: UnsafePointer<ntk_points>?,
+                                            _ labels: UnsafePointer<ntk_labels>?, _ ridge: Double,
+                                            _ optionsIn: UnsafePointer<ntk_kernel_logistic_options>?,
+                                            _ out: UnsafeMutablePointer<OpaquePointer?>?) -> Int32 {
+    out?.pointee = nil
+    return boundary("ntk_kernel_logistic_fit_centers") {
+        let out = try required(out, "out")
+        let a = try LogisticArguments(optionsIn)
+        let architecture = try HandleRegistry.shared.lookup(mlp, as: MLP.self, "mlp").architecture
+        let kernel = InfiniteWidthPointKernel(architecture, kind: try kernelKind(kind, "kind"))
+        let n = try size(n, "n")
+        let (centers, offsets) = try points(centersIn, d: architecture.inputDimension, k: 1, "centers")
+        guard offsets == nil else {
+            throw NTKError(.invalidArgument, "centers->f0 must be NULL (centres have no offsets)")
+        }
+        let model = try KernelLogistic.fit(kernel: kernel, x: try input(x, n, architecture.inputDimension, ld: ldx,
+                                                                        "X"),
+                                           centers: centers, labels: try classLabels(labels, rows: n), ridge: ridge,
+                                           ridges: a.ridges, settings: a.settings, memoryLimit: a.memoryLimit,
+                                           progress: a.progress)
+        out.pointee = HandleRegistry.shared.register(model)
+    }
+}
+
 private func logistic(_ model: OpaquePointer?) throws -> KernelLogistic {
     try HandleRegistry.shared.lookup(model, as: KernelLogistic.self, "model")
 }

@@ -1231,6 +1231,43 @@ static void test_kernel_logistic(void) {
           "kernel logistic: a ridge grid keeps the smallest approximate LOO log loss");
     ntk_kernel_logistic_free(model);
 
+    /* Centres given as points: the library's K(X, C) into the features equals the caller's K_nm
+     * (K(C, C) by the symmetric path, as the library computes it: the relu kernel of a point with
+     * itself differs by ~1e-8 between the symmetric and the cross computation). */
+    {
+        enum { d = 2, c = 3 };
+        double px[n * d], kx[n * c], kc[c * c], from_points[n * k], from_kernel[n * k];
+        for (int i = 0; i < n * d; i++) px[i] = sin(1.0 + i);
+        const int64_t widths[2] = {1, 1};
+        ntk_mlp *net = NULL;
+        ntk_kernel_logistic *a = NULL, *b = NULL;
+        const ntk_points centers = {c, px + d, d, NULL, 0}; /* rows 1..3 of X */
+        data.f0 = NULL;
+        status = ntk_mlp_create(d, 2, widths, 1, NTK_ACTIVATION_RELU, NULL, &net);
+        status = status ? status : ntk_infinite_width_kernels(net, n, px, d, c, px + d, d, NULL, NULL, 0, kx, c);
+        status = status ? status : ntk_infinite_width_kernels(net, c, px + d, d, c, NULL, d, NULL, NULL, 0, kc, c);
+        status = status ? status : ntk_kernel_logistic_fit_centers(net, NTK_KERNEL_NTK, n, px, d, &centers, &data,
+                                                                   0.5, &tight, &a);
+        status = status ? status : ntk_kernel_logistic_fit_nystrom(n, c, kx, c, kc, c, &data, 0.5, &tight, &b);
+        status = status ? status : ntk_kernel_logistic_train_logits(a, from_points, k);
+        status = status ? status : ntk_kernel_logistic_train_logits(b, from_kernel, k);
+        check(status == NTK_OK && max_abs_diff(from_points, from_kernel, n * k) < 1e-11,
+              "kernel logistic: centres as points give the model of their cross-kernel");
+        const ntk_points bad_centers = {0, px, d, NULL, 0};
+        ntk_kernel_logistic *none_made = NULL;
+        check(ntk_kernel_logistic_fit_centers(net, NTK_KERNEL_NTK, n, px, d, &bad_centers, &data, 0.5, NULL,
+                                              &none_made) == NTK_ERR_INVALID_ARGUMENT && !none_made &&
+                  ntk_kernel_logistic_fit_centers(net, (ntk_kernel_kind)7, n, px, d, &centers, &data, 0.5, NULL,
+                                                  &none_made) == NTK_ERR_INVALID_ARGUMENT &&
+                  ntk_kernel_logistic_fit_centers(NULL, NTK_KERNEL_NTK, n, px, d, &centers, &data, 0.5, NULL,
+                                                  &none_made) != NTK_OK,
+              "kernel logistic: no centres, a bad kernel kind and a NULL network are rejected");
+        ntk_kernel_logistic_free(a);
+        ntk_kernel_logistic_free(b);
+        ntk_mlp_free(net);
+        data.f0 = f0;
+    }
+
     /* Bad input: nothing is created, the caller is told why. */
     int64_t bad_labels[n] = {0, 1, 3, 1, 0};
     ntk_labels one = {labels, 1, NULL, 1}, outside = {bad_labels, k, NULL, k}, none = {NULL, k, NULL, k};

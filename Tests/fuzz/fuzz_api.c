@@ -612,9 +612,20 @@ int main(int argc, char **argv) {
             o.progress = chance(10) ? cancel_sometimes : NULL;
             double ridge = chance(80) ? fabs(value()) + 1e-3 : value();
             ntk_kernel_logistic *model = NULL;
-            if (chance(50)) {
+            void *net = any_handle(3);
+            int64_t din = 0;
+            if (chance(40)) {
                 checked(ntk_kernel_logistic_fit(n, kn, n > 0 ? n : 1, chance(97) ? &data : NULL, ridge,
                                                 options(&o, sizeof o), &model), "ntk_kernel_logistic_fit");
+            } else if (chance(40) && ntk_mlp_info(net, &din, NULL, NULL, NULL) == 0 && din <= 16) {
+                int64_t lx = 1, lc = 1;
+                double *px = matrix(n, din, &lx, 1), *pc = matrix(c, din, &lc, 1);
+                const ntk_points centers = {chance(95) ? c : pick(-2, 2), pc, lc, chance(95) ? NULL : pc, lc};
+                checked(ntk_kernel_logistic_fit_centers(net, (ntk_kernel_kind)pick(0, 2), n, px, lx,
+                                                        chance(95) ? &centers : NULL, &data, ridge,
+                                                        options(&o, sizeof o), &model),
+                        "ntk_kernel_logistic_fit_centers");
+                release(px), release(pc);
             } else {
                 checked(ntk_kernel_logistic_fit_nystrom(n, c, knm, l1, kmm, c > 0 ? c : 1, &data, ridge,
                                                         options(&o, sizeof o), &model),

@@ -48,6 +48,25 @@ extension KernelLogistic {
         return try fit(features, labels, ridge, ridges, settings, memoryLimit, progress.stage(0.3, 1))
     }
 
+    /// Fits on c centre points C (c × d, any points) of a `PointKernel` (e.g. an infinite-width
+    /// NTK): `K(X, C)` is computed block by block straight into the features, so the memory is the
+    /// features (n c doubles) and the centres' matrices (3 c²), never a stored cross-kernel.
+    /// - Throws: as the Nyström fit; `dimensionMismatch` (X or C without the kernel's input
+    ///   dimension), `invalidArgument` (no centres), `nonFinite`.
+    public static func fit(kernel: PointKernel, x: MatrixView, centers: MatrixView, labels: ClassLabels,
+                           ridge: Double, ridges: [Double]? = nil, settings: Settings = Settings(),
+                           memoryLimit: Int? = nil, progress: ProgressHandler = .none) throws -> KernelLogistic {
+        guard centers.rows >= 1 else { throw NTKError.invalidArgument("the number of centres must be >= 1") }
+        let cross = try ComputedCrossKernel(kernel, x: x, centers: centers)
+        try InputCheck.finite(x, "X")
+        try InputCheck.finite(centers, "C")
+        let c = centers.rows
+        let kmm = try Workspace(count: try Sizes.product(c, c, "centre kernel"), for: "the centres' kernel")
+        try kernel.evaluate(centers, nil, into: kmm.matrix(c, c), progress: .none)
+        return try fit(cross: cross, kCenters: kmm.matrix(c, c).readOnly, labels: labels, ridge: ridge, ridges: ridges,
+                       settings: settings, memoryLimit: memoryLimit, progress: progress)
+    }
+
     private static func checkRidges(_ ridge: Double, _ ridges: [Double]?) throws {
         for z in ridges ?? [ridge] {
             try InputCheck.finite(z, "ridge")

@@ -268,6 +268,8 @@ _SIGNATURES = {
     "ntk_kernel_logistic_fit": ([c_int64, _d, c_int64, _P(Labels), c_double, _P(KernelLogisticOptions), _out], c_int),
     "ntk_kernel_logistic_fit_nystrom": ([c_int64, c_int64, _d, c_int64, _d, c_int64, _P(Labels), c_double,
                                          _P(KernelLogisticOptions), _out], c_int),
+    "ntk_kernel_logistic_fit_centers": ([_h, c_int, c_int64, _d, c_int64, _P(Points), _P(Labels), c_double,
+                                         _P(KernelLogisticOptions), _out], c_int),
     "ntk_kernel_logistic_info": ([_h, _i64, _i64, _i64, _d, _i64, _P(c_int)], c_int),
     "ntk_kernel_logistic_ridge_scores": ([_h, _d], c_int),
     "ntk_kernel_logistic_coefficients": ([_h, _d, c_int64], c_int),

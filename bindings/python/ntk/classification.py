@@ -18,7 +18,7 @@ import numpy as np
 from . import _arrays
 from ._data import square, test_matrix
 from ._handle import Handle
-from ._library import KernelLogisticOptions, Labels, TestKernel, call, lib
+from ._library import KernelLogisticOptions, Labels, Points, TestKernel, call, lib
 from ._progress import Callback
 from .errors import DimensionMismatchError, InvalidArgumentError
 
@@ -172,6 +172,41 @@ class KernelLogisticRegression(Handle):
         self = cls.__new__(cls)
         self._fit("ntk_kernel_logistic_fit_nystrom", (n, c, pnm, ldnm, pmm, ldmm), n, y, ridge, ridges, f0_train,
                   n_classes, tol, max_iter, progress)
+        return self
+
+    @classmethod
+    def on_centers(cls, net, X, centers, y, kernel="ntk", ridge=1.0, ridges=None, f0_train=None, n_classes=None,
+                   tol=1e-10, max_iter=100, progress=None):
+        """Fits on Nyström centre points with an infinite-width kernel of ``net``'s architecture.
+
+        As :meth:`nystrom` with ``K_nm = K(X, C)`` and ``K_mm = K(C, C)``, but the library
+        computes ``K(X, C)`` block by block straight into its features: the memory is n c + 3 c^2
+        doubles, never a stored n x c kernel. Predictions take ``K(X_test, C)``.
+
+        Parameters
+        ----------
+        net : ntk.MLP
+            The architecture whose kernel is used.
+        X : array_like, (n, d)
+        centers : array_like, (c, d)
+            Any points (typically rows of X).
+        y, ridge, ridges, f0_train, n_classes, tol, max_iter, progress
+            As for :class:`KernelLogisticRegression`.
+        kernel : "ntk" or "nngp", default "ntk"
+
+        Returns
+        -------
+        KernelLogisticRegression
+        """
+        from .tuning import KERNEL_KINDS
+
+        x, px, ldx = net._inputs(X)
+        c, pc, ldc = net._inputs(centers, "centers")
+        points = Points(c.shape[0], pc, ldc, _arrays.NULL, 1)
+        self = cls.__new__(cls)
+        self._fit("ntk_kernel_logistic_fit_centers",
+                  (net._live(), _arrays.choice(kernel, KERNEL_KINDS, "kernel"), x.shape[0], px, ldx,
+                   ctypes.byref(points)), x.shape[0], y, ridge, ridges, f0_train, n_classes, tol, max_iter, progress)
         return self
 
     def _fit(self, function, kernel, n, y, ridge, ridges, f0_train, n_classes, tol, max_iter, progress):

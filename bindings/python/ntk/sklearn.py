@@ -30,6 +30,7 @@ Needs scikit-learn >= 1.6 (``pip install scikit-learn``); the rest of ``ntk`` do
 """
 
 import contextlib
+import functools
 import logging
 import sys
 import time
@@ -343,9 +344,10 @@ class _NTKModel(BaseEstimator):
             m = min(n, 2048 if self.n_centers is None else int(self.n_centers))
             rows = np.sort(check_random_state(self.random_state).choice(n, m, replace=False))
             C = np.ascontiguousarray(X[rows])
-            args = (self._kernel(X, C), self._kernel(C))
+            # The library computes K(X, C) straight into its features: never stored here.
+            args = (self.network_, X, C)
             self.X_fit_ = C
-        diagonal = np.diagonal(args[0]) if C is None else np.diagonal(args[1])
+        diagonal = np.diagonal(args[0]) if C is None else self._diagonal(C)
         scale, unit = self._ridge_units(diagonal)
         select = isinstance(self.ridge, str) and self.time is None
         grid = self._ridge_grid(scale, default=np.geomspace(1e-5, 10, 7)) if select else None
@@ -362,7 +364,8 @@ class _NTKModel(BaseEstimator):
         logger.info(f"solver: kernel logistic regression by Newton ({how}), "
                     + (f"ridge selected from {len(grid)} by approximate LOO log loss" if select else f"ridge {z:.3g}"))
         with self._stage(f"kernel logistic regression ({how}), n = {n}") as bar:
-            fit = KernelLogisticRegression if C is None else KernelLogisticRegression.nystrom
+            fit = KernelLogisticRegression if C is None else functools.partial(
+                KernelLogisticRegression.on_centers, kernel="ntk" if self.kernel == "infinite" else "nngp")
             with fit(*args, self._labels, ridge=z, ridges=grid, f0_train=f0, n_classes=k,
                      tol=min(self.tol, 1e-8), max_iter=self.max_iter, progress=bar) as model:
                 self.dual_coef_, self.ridge_, self.ridge_scores_ = model.dual_coef_, model.ridge, model.ridge_scores
@@ -371,6 +374,11 @@ class _NTKModel(BaseEstimator):
             warnings.warn(f"Newton did not converge in max_iter={self.max_iter} steps; the last iterate is used",
                           ConvergenceWarning, stacklevel=4)
         return self
+
+    def _diagonal(self, X):
+        """k(x, x) of the estimator's infinite-width kernel at the rows of X."""
+        nngp, ntk_ = infinite_width_diagonal(self.network_, X)
+        return ntk_ if self.kernel == "infinite" else nngp
 
     def _fit_flow(self, K, Y, f0):
         """The logits of the cross-entropy gradient flow at ``time`` (eq. 13, ODE): with the identity

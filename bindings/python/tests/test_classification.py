@@ -140,6 +140,21 @@ def test_nystrom_with_every_point_as_centre_is_the_dense_model():
         Phi = np.linalg.solve(L, K[:, idx].T).T  # K_nm L^-T: the Nyström kernel's features
         assert rel(nys.train_logits, reference_logits(Phi, y, 3, 0.5)) < 1e-8
         assert rel(nys.predict_logits(Kt[:, idx]), Kt[:, idx] @ nys.dual_coef_) < 1e-12
+        # The same model from the centre points: the library computes K(X, C) itself.
+        with ntk.MLP(X.shape[1], [64, 64], output_dim=1, seed=0) as net, \
+                ntk.KernelLogisticRegression.on_centers(net, X, X[idx], y, ridge=0.5, tol=1e-13) as points, \
+                ntk.KernelLogisticRegression.nystrom(ntk.infinite_width_ntk(net, X, X[idx]),
+                                                     ntk.infinite_width_ntk(net, X[idx]), y, ridge=0.5,
+                                                     tol=1e-13) as tight:
+            # (K(X, C) as a cross-kernel: the relu kernel of a point with itself differs by ~1e-8 between
+            # the symmetric and the cross computation, neural-tangents' own accuracy near the diagonal)
+            assert points.n_columns == len(idx)
+            assert rel(points.train_logits, tight.train_logits) < 1e-10
+            assert rel(points.dual_coef_, tight.dual_coef_) < 1e-10
+            with pytest.raises(ntk.DimensionMismatchError):
+                ntk.KernelLogisticRegression.on_centers(net, X, X[idx, :2], y)
+            with pytest.raises(ntk.InvalidArgumentError):
+                ntk.KernelLogisticRegression.on_centers(net, X, X[idx], y, kernel="rbf")
 
 
 @pytest.mark.parametrize("k", [2, 3])
