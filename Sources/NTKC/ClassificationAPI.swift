@@ -109,10 +109,7 @@ public func ntk_kernel_logistic_fit_centers(_ mlp: OpaquePointer?, _ kind: ntk_k
         let architecture = try HandleRegistry.shared.lookup(mlp, as: MLP.self, "mlp").architecture
         let kernel = InfiniteWidthPointKernel(architecture, kind: try kernelKind(kind, "kind"))
         let n = try size(n, "n")
-        let (centers, offsets) = try points(centersIn, d: architecture.inputDimension, k: 1, "centers")
-        guard offsets == nil else {
-            throw NTKError(.invalidArgument, "centers->f0 must be NULL (centres have no offsets)")
-        }
+        let centers = try centerPoints(centersIn, d: architecture.inputDimension)
         let model = try KernelLogistic.fit(kernel: kernel, x: try input(x, n, architecture.inputDimension, ld: ldx,
                                                                         "X"),
                                            centers: centers, labels: try classLabels(labels, rows: n), ridge: ridge,

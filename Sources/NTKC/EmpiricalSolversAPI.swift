@@ -42,6 +42,16 @@ func points(_ p: UnsafePointer<ntk_points>?, d: Int, k: Int, _ name: String) thr
     return (try input(t.X, m, d, ld: t.ldx, "\(name)->X"), try optionalInput(t.f0, m, k, ld: t.ldf0, "\(name)->f0"))
 }
 
+/// The rows of an `ntk_points *` of Nyström centres (input dimension d): centres have no
+/// offsets, so `centers->f0` must be NULL.
+func centerPoints(_ p: UnsafePointer<ntk_points>?, d: Int) throws -> MatrixView {
+    let (centers, offsets) = try points(p, d: d, k: 1, "centers")
+    guard offsets == nil else {
+        throw NTKError(.invalidArgument, "centers->f0 must be NULL (centres have no offsets)")
+    }
+    return centers
+}
+
 @_cdecl("ntk_empirical_ridge_fit")
 public func ntk_empirical_ridge_fit(_ mlp: OpaquePointer?, _ n: Int64, _ x: UnsafePointer<Double>?, _ ldx: Int64,
                                     _ targets: UnsafePointer<ntk_targets>?, _ ridge: Double,

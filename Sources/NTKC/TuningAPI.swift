@@ -136,10 +136,7 @@ public func ntk_kernel_objective_nystrom(_ mlp: OpaquePointer?, _ kind: ntk_kern
                                          _ gradient: UnsafeMutablePointer<Double>?) -> Int32 {
     boundary("ntk_kernel_objective_nystrom") {
         let t = try TuningArguments(mlp, kind, n, x, ldx, hyper, optionsIn)
-        let (centers, offsets) = try points(centersIn, d: t.architecture.inputDimension, k: 1, "centers")
-        guard offsets == nil else {
-            throw NTKError(.invalidArgument, "centers->f0 must be NULL (centres have no offsets)")
-        }
+        let centers = try centerPoints(centersIn, d: t.architecture.inputDimension)
         let targets = try NTKC.targets(targetsIn, rows: t.n)
         _ = try required(value, "value")
         TuningArguments.write(try KernelObjective.nystromGCV(t.architecture, kind: t.kind, t.x, centers: centers,
