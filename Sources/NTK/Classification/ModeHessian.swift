@@ -167,14 +167,24 @@ struct ModeHessian {
         ev.fill(0)
         for i in 0..<m { for a in 0..<r { for p in 0..<q { ev[a * q + p, i * q + p] = phi[i, a] } } }
         try TriangularProduct.solve(factor.matrix(order, order).readOnly, ev)
+        // S_Q(i)[p, t] = Σ_row (L⁻¹E)[row, (i, p)] (L⁻¹E)[row, (i, t)], accumulated row by row
+        // (contiguous reads).
+        var gram = [Double](repeating: 0, count: m * q * q)
+        for row in 0..<order {
+            let e = ev.base + row * ev.ld
+            for i in 0..<m {
+                for p in 0..<q {
+                    let a = e[i * q + p]
+                    for t in p..<q { gram[(i * q + p) * q + t] += a * e[i * q + t] }
+                }
+            }
+        }
         var sub = [Double](repeating: 0, count: q * q)
         for i in 0..<m {
             for p in 0..<q {
                 for t in p..<q {
-                    var s = 0.0
-                    for row in 0..<order { s += ev[row, i * q + p] * ev[row, i * q + t] }
-                    sub[p * q + t] = s
-                    sub[t * q + p] = s
+                    sub[p * q + t] = gram[(i * q + p) * q + t]
+                    sub[t * q + p] = gram[(i * q + p) * q + t]
                 }
             }
             var norm = 0.0
@@ -205,10 +215,9 @@ struct ModeHessian {
             let tv = t.matrix(r, m)
             for a in 0..<r { for i in 0..<m { tv[a, i] = phi[i, a] } }
             try TriangularProduct.solve(classFactors[c].matrix(r, r).readOnly, tv)
-            for i in 0..<m {
-                var s = 0.0
-                for a in 0..<r { s += tv[a, i] * tv[a, i] }
-                diagonal[i * k + c] = s
+            for a in 0..<r {
+                let row = tv.base + a * tv.ld
+                for i in 0..<m { diagonal[i * k + c] += row[i] * row[i] }
             }
             let qc = try Workspace(count: n * m, for: "Woodbury solves")
             try MatrixProduct.gemm(scaledFeatures[c].matrix(r, n).readOnly, transposeA: true, tv.readOnly,
@@ -216,11 +225,22 @@ struct ModeHessian {
             try TriangularProduct.solve(mFactor, qc.matrix(n, m))
             q.append(qc)
         }
+        // Σ_j Q_c[j, i] Q_d[j, i] for every pair c ≤ d, accumulated row j by row j (contiguous reads).
+        var products = [Double](repeating: 0, count: k * k * m)
+        for j in 0..<n {
+            for c in 0..<k {
+                let qc = q[c].pointer + j * m
+                for d in c..<k {
+                    let qd = q[d].pointer + j * m
+                    let base = (c * k + d) * m
+                    for i in 0..<m { products[base + i] += qc[i] * qd[i] }
+                }
+            }
+        }
         for c in 0..<k {
             for d in c..<k {
                 for i in 0..<m {
-                    var s = c == d ? diagonal[i * k + c] : 0
-                    for j in 0..<n { s += q[c].pointer[j * m + i] * q[d].pointer[j * m + i] }
+                    let s = products[(c * k + d) * m + i] + (c == d ? diagonal[i * k + c] : 0)
                     out[i * k * k + c * k + d] = s
                     out[i * k * k + d * k + c] = s
                 }
