@@ -142,7 +142,8 @@ typedef enum ntk_status {
     NTK_ERR_NUMERICAL = -7,             /* a numerical routine failed (no convergence) */
     NTK_ERR_TOO_LARGE = -8,             /* a size beyond what the library can address */
     NTK_ERR_INVALID_HANDLE = -9,        /* NULL, freed, foreign or mistyped handle */
-    NTK_ERR_INTERNAL = -10              /* a bug in libntk: please report it */
+    NTK_ERR_INTERNAL = -10,             /* a bug in libntk: please report it */
+    NTK_ERR_CALLBACK = -11              /* a caller's callback (a model's product) returned non-zero */
 } ntk_status;
 
 /* A short constant name for a status code ("invalid argument", ...); never NULL. */
@@ -783,7 +784,9 @@ typedef enum ntk_output_form {
 /* How the empirical NTK of an MLP is computed; both give the same kernel to rounding. */
 typedef enum ntk_kernel_method {
     NTK_METHOD_STRUCTURED = 0, /* per layer: activation Gram (.) signal Gram; no Jacobian */
-    NTK_METHOD_JACOBIAN = 1    /* explicit Jacobian chunks contracted (reference path) */
+    NTK_METHOD_JACOBIAN = 1,   /* explicit Jacobian chunks contracted (reference path) */
+    NTK_METHOD_VECTOR_PRODUCTS = 2 /* a model (ntk_model_empirical_ntk) only: J(B) rows pushed
+                                      through jvp over A; no Jacobian of A */
 } ntk_kernel_method;
 
 typedef struct ntk_empirical_ntk_options {
@@ -1149,6 +1152,129 @@ int ntk_empirical_gradient_flow(const ntk_mlp *mlp, int64_t n, const double *X, 
                                 const ntk_targets *targets, int64_t count, const double *times,
                                 const ntk_points *test, const ntk_empirical_solver_options *options,
                                 double *pred_train, double *pred_test, double *error_estimate);
+
+/* ---------------------------------------------------------------------------------------
+ * The tangent kernel of any model: Jacobian-vector products by callbacks
+ *
+ * A model f(x; theta) with P parameters and k outputs that libntk knows only through products
+ * with its Jacobian J(x) = df(x)/dtheta (k x P) at the caller's fixed parameters, on rows of
+ * the caller's data referenced by index: libntk never sees the inputs, and the row indices
+ * mean whatever the caller says (train and test rows in one index space, for example).
+ * Every function that takes an MLP's rows has a model form here: the kernel (dense, three
+ * output forms, diagonal), kernel ridge by preconditioned CG, and the gradient flow by
+ * Lanczos, all with the same conventions (sum over all P parameters, mean over outputs).
+ *
+ * The callbacks get `count` (1 .. block_rows) row indices and contiguous row-major buffers:
+ *   jvp      in: nvec tangents (nvec x P); out: J(x_rows[i]) v_j as nvec x count x k
+ *   vjp      in: nvec cotangents (nvec x count x k); out: sum_i J(x_rows[i])^T u_j[i], nvec x P
+ *   forward  out: f(x_rows[i]), count x k                          (optional)
+ *   jacobian out: J(x_rows[i]), count x k x P                      (optional: the dense kernel
+ *            otherwise calls vjp once per row with the k unit cotangents)
+ * and return 0, or non-zero to stop the library call with NTK_ERR_CALLBACK (the message names
+ * the callback and the value it returned; nothing leaks and the handles stay usable). A
+ * callback must not call back into libntk with the handles in use. Callbacks run on the
+ * calling thread, or on several threads at once when thread_safe is non-zero (today: the
+ * per-row vjp calls that build Jacobian rows). NaN or Inf in what a callback writes fails
+ * with NTK_ERR_NON_FINITE.
+ *
+ * Cost: a kernel-vector product K V (V n x r) is one vjp sweep over the n rows and one jvp
+ * sweep, each with r k vectors; nothing of order n^2 or n P is stored.
+ * ------------------------------------------------------------------------------------- */
+
+/* A product with the Jacobian on `count` rows: jvp (nvec tangents) or vjp (nvec cotangents). */
+typedef int (*ntk_model_product_fn)(void *user, int64_t count, const int64_t *rows, int64_t nvec,
+                                    const double *in, double *out);
+/* A function of `count` rows: the forward pass (count x k) or the Jacobian (count x k x P). */
+typedef int (*ntk_model_rows_fn)(void *user, int64_t count, const int64_t *rows, double *out);
+
+typedef struct ntk_model_callbacks {
+    size_t size;                /* sizeof(ntk_model_callbacks), set by _init */
+    int64_t n_params;           /* P >= 1 (no default: 0 is rejected) */
+    int64_t k;                  /* outputs >= 1; default 1 */
+    ntk_model_product_fn jvp;   /* required */
+    ntk_model_product_fn vjp;   /* required */
+    ntk_model_rows_fn forward;  /* optional (NULL): ntk_model_forward */
+    ntk_model_rows_fn jacobian; /* optional (NULL): faster dense kernels when the caller has it */
+    void *user;                 /* passed to every callback */
+    int64_t block_rows;         /* most rows per call, >= 1; default 256 */
+    int thread_safe;            /* non-zero: callbacks may run on several threads; default 0 */
+} ntk_model_callbacks;
+
+#define NTK_MODEL_CALLBACKS_INIT \
+    { sizeof(ntk_model_callbacks), 0, 1, NULL, NULL, NULL, NULL, NULL, 256, 0 }
+
+/* Sets callbacks->size and every default. Errors: INVALID_ARGUMENT (NULL). */
+int ntk_model_callbacks_init(ntk_model_callbacks *callbacks);
+
+/* A model described by callbacks (opaque). Read-only: thread-safe as far as its callbacks are.
+ * Objects made from it (ntk_empirical_ridge) keep the callbacks and their user pointer: both
+ * must stay valid while those objects are used, even after ntk_model_free. */
+typedef struct ntk_model ntk_model;
+
+/* Copies the callbacks into a new model. Errors: INVALID_ARGUMENT (NULL, size, n_params < 1,
+ * k < 1, block_rows < 1, jvp or vjp NULL), TOO_LARGE (P beyond 32-bit BLAS). */
+int ntk_model_create(const ntk_model_callbacks *callbacks, ntk_model **out);
+
+/* P and k; either out-pointer may be NULL. */
+int ntk_model_info(const ntk_model *model, int64_t *n_params, int64_t *k);
+
+/* f(x) at n rows (rows: n indices; NULL means 0 .. n-1) into out (n x k, leading dimension
+ * ldo), in calls of block_rows. Errors: INVALID_ARGUMENT (no forward callback, NULL, negative
+ * index, ld), NON_FINITE, CALLBACK. */
+int ntk_model_forward(const ntk_model *model, int64_t n, const int64_t *rows, double *out, int64_t ldo);
+
+/* Frees the model. NULL and already-freed handles are ignored. */
+void ntk_model_free(ntk_model *model);
+
+/* The tangent kernel K_cc'(a, b) = J_c(a) . J_c'(b) between rows1 (n1 indices; NULL: 0 .. n1-1)
+ * and rows2 (n2 indices; NULL with n2 = n1: the symmetric kernel of rows1, exactly symmetric)
+ * into K, as ntk_empirical_ntk writes it (n1 x (n2 e), e entries per pair, leading dimension
+ * ldk). options may be NULL; options->method: NTK_METHOD_STRUCTURED (default) or
+ * NTK_METHOD_JACOBIAN = Jacobian contraction (Jacobian rows in blocks, one GEMM per block
+ * pair), NTK_METHOD_VECTOR_PRODUCTS = J(rows2) pushed through jvp over rows1. memory_limit
+ * bounds the Jacobian blocks (two of them take at most half of it); progress per block pair.
+ * Errors: INVALID_ARGUMENT (NULL, ld, enums, negative index), DIMENSION_MISMATCH, NON_FINITE,
+ * OUT_OF_MEMORY (not even two Jacobian rows fit), TOO_LARGE, CANCELLED, CALLBACK. */
+int ntk_model_empirical_ntk(const ntk_model *model, int64_t n1, const int64_t *rows1, int64_t n2,
+                            const int64_t *rows2, ntk_output_form output,
+                            const ntk_empirical_ntk_options *options, double *K, int64_t ldk);
+
+/* The diagonal K(x, x) at n rows alone (squared norms of Jacobian rows) into diag (n x e,
+ * leading dimension ldd; e = 1 for NTK_OUTPUT_MEAN, k for NTK_OUTPUT_PER_OUTPUT).
+ * Errors: as ntk_model_empirical_ntk; NTK_OUTPUT_FULL is INVALID_ARGUMENT. */
+int ntk_model_empirical_ntk_diagonal(const ntk_model *model, int64_t n, const int64_t *rows,
+                                     ntk_output_form output, double *diag, int64_t ldd);
+
+/* m rows of the caller's data (indices the model understands) and their offsets f0 (m x k;
+ * NULL means 0): the test points of a model. A plain descriptor, fixed for 1.x. */
+typedef struct ntk_rows {
+    int64_t m;
+    const int64_t *rows;
+    const double *f0;
+    int64_t ldf0;
+} ntk_rows;
+
+/* ntk_empirical_ridge_fit for a model: (K + z I) alpha = Y - f0 on n rows (NULL: 0 .. n-1),
+ * CG with the rank-m Nystrom preconditioner (its centres' kernel columns by Jacobian
+ * contraction: m Jacobian rows kept, n rows' Jacobians in blocks). The model is kept for
+ * predictions (ntk_empirical_ridge_predict_rows). options->reduce is accepted as for the MLP
+ * (with preconditioner_rank = 0). Errors: as ntk_empirical_ridge_fit, and CALLBACK. */
+int ntk_model_ridge_fit(const ntk_model *model, int64_t n, const int64_t *rows, const ntk_targets *targets,
+                        double ridge, const ntk_empirical_solver_options *options, ntk_empirical_ridge **out);
+
+/* Predictions f0 + K(x, X) alpha at test->rows into pred (test->m x k, leading dimension ldp)
+ * for a ridge fitted by ntk_model_ridge_fit (one jvp sweep). INVALID_ARGUMENT for a ridge
+ * fitted on an MLP (use ntk_empirical_ridge_predict), and the reverse.
+ * Errors: as ntk_empirical_ridge_predict, and CALLBACK. Thread-safe if the callbacks are. */
+int ntk_empirical_ridge_predict_rows(const ntk_empirical_ridge *model, const ntk_rows *test, double *pred,
+                                     int64_t ldp, ntk_progress_fn progress, void *progress_user);
+
+/* ntk_empirical_gradient_flow for a model on n rows (NULL: 0 .. n-1), test predictions at
+ * test->rows (test may be NULL). Errors: as ntk_empirical_gradient_flow, and CALLBACK. */
+int ntk_model_gradient_flow(const ntk_model *model, int64_t n, const int64_t *rows, const ntk_targets *targets,
+                            int64_t count, const double *times, const ntk_rows *test,
+                            const ntk_empirical_solver_options *options, double *pred_train,
+                            double *pred_test, double *error_estimate);
 
 /* ---------------------------------------------------------------------------------------
  * Training the network, the moving kernel, and function-space dynamics

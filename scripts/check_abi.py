@@ -33,7 +33,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 HANDLES = ("ntk_mlp", "ntk_kernel_ridge", "ntk_kernel_logistic", "ntk_spectral", "ntk_cholesky_factor", "ntk_nystrom",
-           "ntk_empirical_ridge")
+           "ntk_empirical_ridge", "ntk_model")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -153,8 +153,8 @@ def ctypes_of(c_type, lib, handles=HANDLES):
     scalars = {"int": ctypes.c_int, "int64_t": ctypes.c_int64, "uint64_t": ctypes.c_uint64, "double": ctypes.c_double,
                "float": ctypes.c_float, "size_t": ctypes.c_size_t, "void": None}
     callbacks = {"ntk_progress_fn": lib.PROGRESS_FN, "ntk_reduce_fn": lib.REDUCE_FN, "ntk_epoch_fn": lib.EPOCH_FN,
-                 "ntk_snapshot_fn": lib.SNAPSHOT_FN,
-                 "ntk_log_fn": lib.LOG_FN}
+                 "ntk_snapshot_fn": lib.SNAPSHOT_FN, "ntk_log_fn": lib.LOG_FN,
+                 "ntk_model_product_fn": lib.MODEL_PRODUCT_FN, "ntk_model_rows_fn": lib.MODEL_ROWS_FN}
     if t in scalars:
         return scalars[t]
     if t in callbacks:
@@ -278,6 +278,7 @@ def check_python_mpi(header_text, compiler="mpicc"):
     class Both:  # ntk.h's names and ntk_mpi.h's, as ctypes_of looks them up
         PROGRESS_FN, REDUCE_FN, EPOCH_FN, SNAPSHOT_FN, LOG_FN = (lib.PROGRESS_FN, lib.REDUCE_FN, lib.EPOCH_FN,
                                                                  lib.SNAPSHOT_FN, lib.LOG_FN)
+        MODEL_PRODUCT_FN, MODEL_ROWS_FN = lib.MODEL_PRODUCT_FN, lib.MODEL_ROWS_FN
         ENUMS = {**lib.ENUMS, **distributed.ENUMS}
         STRUCTS = {**lib.STRUCTS, **distributed.STRUCTS}
 

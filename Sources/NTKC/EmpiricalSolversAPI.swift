@@ -35,6 +35,34 @@ func checkEmpiricalSolver(_ o: ntk_empirical_solver_options) throws {
     }
 }
 
+/// The CG ridge's settings from checked options.
+func empiricalRidgeSettings(_ o: ntk_empirical_solver_options) throws -> EmpiricalNTKRidge.Options {
+    try checkEmpiricalSolver(o)
+    var settings = EmpiricalNTKRidge.Options()
+    settings.tolerance = o.tol
+    settings.maxIterations = Int(o.max_iter)
+    settings.preconditionerRank = Int(o.preconditioner_rank)
+    settings.seed = o.seed
+    settings.memoryLimit = o.memory_limit == 0 ? nil : Int(o.memory_limit)
+    settings.partition = partition(o.reduce, o.reduce_user)
+    return settings
+}
+
+/// The Lanczos flow's settings from checked options (no data partition).
+func flowSettings(_ o: ntk_empirical_solver_options) throws -> EmpiricalGradientFlow.Options {
+    try checkEmpiricalSolver(o)
+    guard o.reduce == nil else {
+        throw NTKError(.invalidArgument,
+                       "options->reduce is for the ridge fits only (the Lanczos flow has no data partition)")
+    }
+    var settings = EmpiricalGradientFlow.Options()
+    settings.learningRate = o.learning_rate
+    settings.tolerance = o.tol
+    settings.maxIterations = Int(o.max_iter)
+    settings.memoryLimit = o.memory_limit == 0 ? nil : Int(o.memory_limit)
+    return settings
+}
+
 /// The rows and offsets of an `ntk_points *` for a network with input dimension d and k outputs.
 func points(_ p: UnsafePointer<ntk_points>?, d: Int, k: Int, _ name: String) throws -> (MatrixView, MatrixView?) {
     let t = try required(p, name)
@@ -62,17 +90,10 @@ public func ntk_empirical_ridge_fit(_ mlp: OpaquePointer?, _ n: Int64, _ x: Unsa
         let out = try required(out, "out")
         let net = try HandleRegistry.shared.lookup(mlp, as: MLP.self, "mlp")
         let o = try options(optionsIn, defaults: empiricalSolverDefaults, "options")
-        try checkEmpiricalSolver(o)
         let n = try size(n, "n")
-        var settings = EmpiricalNTKRidge.Options()
-        settings.tolerance = o.tol
-        settings.maxIterations = Int(o.max_iter)
-        settings.preconditionerRank = Int(o.preconditioner_rank)
-        settings.seed = o.seed
-        settings.memoryLimit = o.memory_limit == 0 ? nil : Int(o.memory_limit)
-        settings.partition = partition(o.reduce, o.reduce_user)
         let model = try EmpiricalNTKRidge(mlp: net, x: try input(x, n, net.architecture.inputDimension, ld: ldx, "X"),
-                                          targets: try NTKC.targets(targets, rows: n), ridge: ridge, options: settings,
+                                          targets: try NTKC.targets(targets, rows: n), ridge: ridge,
+                                          options: try empiricalRidgeSettings(o),
                                           progress: progress(o.progress, o.progress_user))
         out.pointee = HandleRegistry.shared.register(model)
     }
@@ -84,7 +105,11 @@ public func ntk_empirical_ridge_predict(_ model: OpaquePointer?, _ test: UnsafeP
                                         _ callback: ntk_progress_fn?, _ user: UnsafeMutableRawPointer?) -> Int32 {
     boundary("ntk_empirical_ridge_predict") {
         let model = try HandleRegistry.shared.lookup(model, as: EmpiricalNTKRidge.self, "model")
-        let (x, f0) = try points(test, d: model.inputDimension, k: model.outputs, "test")
+        guard let d = model.inputDimension else {
+            throw NTKError(.invalidArgument, "the model was fitted on a model's callbacks (ntk_model_ridge_fit): "
+                           + "predict at row indices with ntk_empirical_ridge_predict_rows")
+        }
+        let (x, f0) = try points(test, d: d, k: model.outputs, "test")
         try model.predict(x: x, offsets: f0, into: try output(pred, x.rows, model.outputs, ld: ldp, "pred"),
                           progress: progress(callback, user))
     }
@@ -140,25 +165,14 @@ public func ntk_empirical_gradient_flow(_ mlp: OpaquePointer?, _ n: Int64, _ x: 
         let net = try HandleRegistry.shared.lookup(mlp, as: MLP.self, "mlp")
         let a = net.architecture
         let o = try options(optionsIn, defaults: empiricalSolverDefaults, "options")
-        try checkEmpiricalSolver(o)
         let n = try size(n, "n")
         let t = try NTKC.targets(targets, rows: n)
         let timeList = try inputVector(times, try size(count, "count"), "times")
         let testData = try test.map { try points($0, d: a.inputDimension, k: t.outputs, "test") }
         if predTest != nil && testData == nil { throw NTKError(.invalidArgument,
                                                                "pred_test needs test (the test points)") }
-        guard o.reduce == nil else {
-            throw NTKError(.invalidArgument,
-                           "options->reduce is for ntk_empirical_ridge_fit only (the Lanczos flow has no data "
-                               + "partition)")
-        }
-        var settings = EmpiricalGradientFlow.Options()
-        settings.learningRate = o.learning_rate
-        settings.tolerance = o.tol
-        settings.maxIterations = Int(o.max_iter)
-        settings.memoryLimit = o.memory_limit == 0 ? nil : Int(o.memory_limit)
         let result = try EmpiricalGradientFlow.predict(mlp: net, x: try input(x, n, a.inputDimension, ld: ldx, "X"),
-                                                       targets: t, times: timeList, options: settings,
+                                                       targets: t, times: timeList, options: try flowSettings(o),
                                                        test: testData?.0, testOffsets: testData?.1, trainOut: predTrain,
                                                        testOut: testData == nil ? nil : predTest,
                                                        progress: progress(o.progress, o.progress_user))

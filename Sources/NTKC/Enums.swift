@@ -49,7 +49,21 @@ func kernelMethod(_ m: ntk_kernel_method) throws -> EmpiricalKernel.Method {
     switch m {
     case NTK_METHOD_STRUCTURED: return .structured
     case NTK_METHOD_JACOBIAN: return .jacobian
+    case NTK_METHOD_VECTOR_PRODUCTS:
+        throw NTKError(.invalidArgument, "options->method NTK_METHOD_VECTOR_PRODUCTS is for a model (ntk_model_"
+                       + "empirical_ntk); an MLP's kernel takes NTK_METHOD_STRUCTURED or NTK_METHOD_JACOBIAN")
     default: throw invalid("options->method", m.rawValue, "NTK_METHOD_STRUCTURED or NTK_METHOD_JACOBIAN")
+    }
+}
+
+/// The method of a model's kernel: Jacobian contraction (NTK_METHOD_STRUCTURED, the default, or
+/// NTK_METHOD_JACOBIAN) or NTK–vector products.
+func modelKernelMethod(_ m: ntk_kernel_method) throws -> TangentModelKernel.Method {
+    switch m {
+    case NTK_METHOD_STRUCTURED, NTK_METHOD_JACOBIAN: return .contraction
+    case NTK_METHOD_VECTOR_PRODUCTS: return .vectorProducts
+    default: throw invalid("options->method", m.rawValue,
+                           "NTK_METHOD_STRUCTURED, NTK_METHOD_JACOBIAN or NTK_METHOD_VECTOR_PRODUCTS")
     }
 }
 
@@ -107,6 +121,7 @@ func statusCode(_ kind: NTKError.Kind) -> Int32 {
     case .tooLarge: NTK_ERR_TOO_LARGE.rawValue
     case .invalidHandle: NTK_ERR_INVALID_HANDLE.rawValue
     case .internalError: NTK_ERR_INTERNAL.rawValue
+    case .callbackFailed: NTK_ERR_CALLBACK.rawValue
     }
 }
 

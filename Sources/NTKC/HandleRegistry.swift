@@ -57,6 +57,8 @@ func cTypeName(of object: AnyObject) -> String {
     case is KernelRidge: "ntk_kernel_ridge"
     case is SpectralSolver: "ntk_spectral"
     case is CholeskyFactorization: "ntk_cholesky_factor"
+    case is CallbackModel: "ntk_model"
+    case is EmpiricalNTKRidge: "ntk_empirical_ridge"
     default: "unknown"
     }
 }

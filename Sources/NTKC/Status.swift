@@ -64,6 +64,7 @@ public func ntk_status_string(_ status: Int32) -> UnsafePointer<CChar> {
     case NTK_ERR_TOO_LARGE: return cString("dimension too large")
     case NTK_ERR_INVALID_HANDLE: return cString("invalid handle")
     case NTK_ERR_INTERNAL: return cString("internal error")
+    case NTK_ERR_CALLBACK: return cString("a callback failed")
     default: return cString("unknown status code")
     }
 }

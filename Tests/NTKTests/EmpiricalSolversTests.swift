@@ -30,10 +30,9 @@ final class EmpiricalSolversTests: XCTestCase {
             let got = try x.withView { xv in
                 try v.withView { vv -> Matrix in
                     let op = try EmpiricalNTKOperator(mlp, x: xv, budget: budget)
-                    let g = try Workspace(count: k * 3 * EmpiricalNTKOperator.vectorLength(a), for: "test")
-                    let scratch = try Workspace(count: op.scratchCount, for: "test")
+                    let g = try op.parameterVectors(columns: 3, for: "test")
                     var out = try Matrix(rows: n, cols: 3)
-                    try out.withMutableView { try op.apply(vv, into: $0, g: g, scratch: scratch) }
+                    try out.withMutableView { try op.apply(vv, into: $0, g: g) }
                     return out
                 }
             }

@@ -1000,6 +1000,238 @@ static void test_matrix_free(void) {
     ntk_mlp_free(mlp);
 }
 
+/* An MLP wrapped as a model given by callbacks: its Jacobian at the requested rows (gathered
+ * from the data), then J v and J^T u by plain loops. `fail_at` > 0 makes that call fail. */
+typedef struct wrapped_mlp {
+    const ntk_mlp *mlp;
+    const double *X;
+    int64_t d, k, p;
+    int calls, fail_at;
+} wrapped_mlp;
+
+/* The Jacobian of `count` rows into a fresh buffer (count x k x p); NULL on failure. */
+static double *wrapped_jacobian(wrapped_mlp *w, int64_t count, const int64_t *rows) {
+    if (w->fail_at > 0 && ++w->calls == w->fail_at) return NULL;
+    double *x = malloc((size_t)(count * w->d) * sizeof(double));
+    double *J = malloc((size_t)(count * w->k * w->p) * sizeof(double));
+    for (int64_t i = 0; i < count; i++) memcpy(x + i * w->d, w->X + rows[i] * w->d, (size_t)w->d * sizeof(double));
+    int status = ntk_mlp_jacobian(w->mlp, count, x, w->d, J);
+    free(x);
+    if (status != NTK_OK) {
+        free(J);
+        return NULL;
+    }
+    return J;
+}
+
+static int wrapped_jvp(void *user, int64_t count, const int64_t *rows, int64_t nvec, const double *v, double *out) {
+    wrapped_mlp *w = user;
+    double *J = wrapped_jacobian(w, count, rows);
+    if (J == NULL) return 7;
+    for (int64_t j = 0; j < nvec; j++)
+        for (int64_t r = 0; r < count * w->k; r++) {
+            double s = 0;
+            for (int64_t q = 0; q < w->p; q++) s += J[r * w->p + q] * v[j * w->p + q];
+            out[j * count * w->k + r] = s;
+        }
+    free(J);
+    return 0;
+}
+
+static int wrapped_vjp(void *user, int64_t count, const int64_t *rows, int64_t nvec, const double *u, double *out) {
+    wrapped_mlp *w = user;
+    double *J = wrapped_jacobian(w, count, rows);
+    if (J == NULL) return 7;
+    for (int64_t j = 0; j < nvec; j++)
+        for (int64_t q = 0; q < w->p; q++) {
+            double s = 0;
+            for (int64_t r = 0; r < count * w->k; r++) s += J[r * w->p + q] * u[j * count * w->k + r];
+            out[j * w->p + q] = s;
+        }
+    free(J);
+    return 0;
+}
+
+static int wrapped_full_jacobian(void *user, int64_t count, const int64_t *rows, double *out) {
+    wrapped_mlp *w = user;
+    double *J = wrapped_jacobian(w, count, rows);
+    if (J == NULL) return 7;
+    memcpy(out, J, (size_t)(count * w->k * w->p) * sizeof(double));
+    free(J);
+    return 0;
+}
+
+static int wrapped_forward(void *user, int64_t count, const int64_t *rows, double *out) {
+    wrapped_mlp *w = user;
+    for (int64_t i = 0; i < count; i++)
+        if (ntk_mlp_forward(w->mlp, 1, w->X + rows[i] * w->d, w->d, out + i * w->k, w->k) != NTK_OK) return 3;
+    return 0;
+}
+
+static int nan_jvp(void *user, int64_t count, const int64_t *rows, int64_t nvec, const double *v, double *out) {
+    int status = wrapped_jvp(user, count, rows, nvec, v, out);
+    out[0] = NAN;
+    return status;
+}
+
+/* The callback model of an MLP against the MLP's own kernels and solvers. */
+static void test_models(void) {
+    enum { N = 10, D = 3, K = 2, M = 4 };
+    int64_t widths[2] = {5, 4}, p = 0;
+    ntk_mlp *mlp = NULL;
+    ntk_mlp_create(D, 2, widths, K, NTK_ACTIVATION_TANH, NULL, &mlp);
+    ntk_mlp_info(mlp, NULL, NULL, NULL, &p);
+    double X[(N + M) * D];
+    for (int i = 0; i < (N + M) * D; i++) X[i] = uniform();
+    wrapped_mlp w = {mlp, X, D, K, p, 0, 0};
+    ntk_model_callbacks cb;
+    check(ntk_model_callbacks_init(&cb) == NTK_OK && cb.k == 1 && cb.block_rows == 256 && cb.jvp == NULL,
+          "model callbacks default to k = 1, blocks of 256 rows");
+    cb.n_params = p;
+    cb.k = K;
+    cb.jvp = wrapped_jvp;
+    cb.vjp = wrapped_vjp;
+    cb.forward = wrapped_forward;
+    cb.user = &w;
+    cb.block_rows = 3;
+    ntk_model *model = NULL, *with_jacobian = NULL;
+    check(ntk_model_create(&cb, &model) == NTK_OK, "model from callbacks");
+    cb.jacobian = wrapped_full_jacobian;
+    ntk_model_create(&cb, &with_jacobian);
+    int64_t got_p = 0, got_k = 0;
+    check(ntk_model_info(model, &got_p, &got_k) == NTK_OK && got_p == p && got_k == K, "model info");
+
+    /* Every form, both methods, with and without the jacobian callback, against the MLP. */
+    const ntk_output_form forms[3] = {NTK_OUTPUT_MEAN, NTK_OUTPUT_PER_OUTPUT, NTK_OUTPUT_FULL};
+    const int entries[3] = {1, K, K * K};
+    static double expected[N * M * K * K], got[N * M * K * K], sym_expected[N * N * K * K], sym[N * N * K * K];
+    int64_t test_rows[M];
+    for (int i = 0; i < M; i++) test_rows[i] = N + i;
+    int all_equal = 1;
+    for (int f = 0; f < 3; f++) {
+        int e = entries[f];
+        ntk_empirical_ntk(mlp, N, X, D, M, X + N * D, D, forms[f], NULL, expected, M * e);
+        ntk_empirical_ntk(mlp, N, X, D, N, NULL, D, forms[f], NULL, sym_expected, N * e);
+        for (int variant = 0; variant < 3; variant++) {
+            ntk_empirical_ntk_options o;
+            ntk_empirical_ntk_options_init(&o);
+            o.method = variant == 2 ? NTK_METHOD_VECTOR_PRODUCTS : NTK_METHOD_STRUCTURED;
+            const ntk_model *which = variant == 1 ? with_jacobian : model;
+            if (ntk_model_empirical_ntk(which, N, NULL, M, test_rows, forms[f], &o, got, M * e) != NTK_OK ||
+                max_abs_diff(got, expected, (size_t)(N * M * e)) > 1e-12 ||
+                ntk_model_empirical_ntk(which, N, NULL, N, NULL, forms[f], &o, sym, N * e) != NTK_OK ||
+                max_abs_diff(sym, sym_expected, (size_t)(N * N * e)) > 1e-12)
+                all_equal = 0;
+        }
+    }
+    check(all_equal, "model kernel (3 forms; contraction by vjp rows or jacobian; vector products) = ntk_empirical_ntk "
+                     "to 1e-12");
+    ntk_empirical_ntk_options small;
+    ntk_empirical_ntk_options_init(&small);
+    small.memory_limit = (int64_t)(6 * K * p * 8);  /* blocks of one row: recomputed per pair */
+    check(ntk_model_empirical_ntk(model, N, NULL, N, NULL, NTK_OUTPUT_MEAN, &small, sym, N) == NTK_OK &&
+              (ntk_empirical_ntk(mlp, N, X, D, N, NULL, D, NTK_OUTPUT_MEAN, NULL, sym_expected, N),
+               max_abs_diff(sym, sym_expected, N * N) < 1e-12),
+          "model kernel in one-row Jacobian blocks under a small memory limit is the same");
+    double diag[N * K], diag_expected[N * K];
+    ntk_empirical_ntk_diagonal(mlp, N, X, D, NTK_OUTPUT_PER_OUTPUT, diag_expected, K);
+    check(ntk_model_empirical_ntk_diagonal(model, N, NULL, NTK_OUTPUT_PER_OUTPUT, diag, K) == NTK_OK &&
+              max_abs_diff(diag, diag_expected, N * K) < 1e-12,
+          "model kernel diagonal per output = ntk_empirical_ntk_diagonal");
+    double f[N * K], f_expected[N * K];
+    ntk_mlp_forward(mlp, N, X, D, f_expected, K);
+    check(ntk_model_forward(model, N, NULL, f, K) == NTK_OK && max_abs_diff(f, f_expected, N * K) < 1e-14,
+          "model forward in blocks = ntk_mlp_forward");
+
+    /* CG ridge and Lanczos flow: the model's against the MLP's. */
+    double Y[N * K], alpha[N * K], alpha_expected[N * K], pred[M * K], pred_expected[M * K];
+    for (int i = 0; i < N * K; i++) Y[i] = sin(2.0 * i);
+    ntk_targets targets = {K, Y, K, NULL, K};
+    ntk_empirical_solver_options so;
+    ntk_empirical_solver_options_init(&so);
+    so.tol = 1e-13;
+    so.preconditioner_rank = 3;
+    ntk_empirical_ridge *ridge = NULL, *ridge_expected = NULL;
+    ntk_points test_points = {M, X + N * D, D, NULL, K};
+    ntk_rows test = {M, test_rows, NULL, K};
+    ntk_empirical_ridge_fit(mlp, N, X, D, &targets, 0.01, &so, &ridge_expected);
+    ntk_empirical_ridge_dual_coefficients(ridge_expected, alpha_expected, K);
+    ntk_empirical_ridge_predict(ridge_expected, &test_points, pred_expected, K, NULL, NULL);
+    check(ntk_model_ridge_fit(model, N, NULL, &targets, 0.01, &so, &ridge) == NTK_OK &&
+              ntk_empirical_ridge_dual_coefficients(ridge, alpha, K) == NTK_OK &&
+              max_abs_diff(alpha, alpha_expected, N * K) < 1e-9 &&
+              ntk_empirical_ridge_predict_rows(ridge, &test, pred, K, NULL, NULL) == NTK_OK &&
+              max_abs_diff(pred, pred_expected, M * K) < 1e-9,
+          "model CG ridge and its predictions at test rows = the MLP's to 1e-9");
+    check(ntk_empirical_ridge_predict(ridge, &test_points, pred, K, NULL, NULL) == NTK_ERR_INVALID_ARGUMENT &&
+              ntk_empirical_ridge_predict_rows(ridge_expected, &test, pred, K, NULL, NULL) == NTK_ERR_INVALID_ARGUMENT,
+          "a model's ridge predicts at rows, an MLP's at inputs, and says so");
+    ntk_empirical_ridge_free(ridge_expected);
+    double times[2] = {0.5, 3.0}, flow[2 * N * K], flow_expected[2 * N * K], ftest[2 * M * K], ftest_expected[2 * M * K];
+    so.tol = 1e-12;
+    ntk_empirical_gradient_flow(mlp, N, X, D, &targets, 2, times, &test_points, &so, flow_expected, ftest_expected,
+                                NULL);
+    check(ntk_model_gradient_flow(model, N, NULL, &targets, 2, times, &test, &so, flow, ftest, NULL) == NTK_OK &&
+              max_abs_diff(flow, flow_expected, 2 * N * K) < 1e-9 &&
+              max_abs_diff(ftest, ftest_expected, 2 * M * K) < 1e-9,
+          "model Lanczos gradient flow (train and test rows) = the MLP's to 1e-9");
+
+    /* Failures: a callback that fails at its 3rd call, NaN, bad descriptors. */
+    long alive = (long)ntk_live_handle_count();
+    w.calls = 0;
+    w.fail_at = 3;
+    ntk_empirical_ridge *failed_fit = NULL;
+    int s1 = ntk_model_ridge_fit(model, N, NULL, &targets, 0.01, &so, &failed_fit);
+    char message[512];
+    snprintf(message, sizeof message, "%s", ntk_last_error());
+    w.calls = 0;
+    int s2 = ntk_model_empirical_ntk(model, N, NULL, N, NULL, NTK_OUTPUT_MEAN, NULL, sym, N);
+    w.fail_at = 0;
+    check(s1 == NTK_ERR_CALLBACK && s2 == NTK_ERR_CALLBACK && failed_fit == NULL && strstr(message, "returned 7") &&
+              (long)ntk_live_handle_count() == alive &&
+              ntk_model_empirical_ntk(model, N, NULL, N, NULL, NTK_OUTPUT_MEAN, NULL, sym, N) == NTK_OK &&
+              ntk_empirical_ridge_predict_rows(ridge, &test, pred, K, NULL, NULL) == NTK_OK &&
+              strcmp(ntk_status_string(NTK_ERR_CALLBACK), "a callback failed") == 0,
+          "a failing callback stops fit and kernel with NTK_ERR_CALLBACK, no handle leaked, handles still usable");
+    cb.jacobian = NULL;
+    cb.jvp = nan_jvp;
+    ntk_model *nan_model = NULL;
+    ntk_model_create(&cb, &nan_model);
+    ntk_empirical_ntk_options vp;
+    ntk_empirical_ntk_options_init(&vp);
+    vp.method = NTK_METHOD_VECTOR_PRODUCTS;
+    check(ntk_model_empirical_ntk(nan_model, N, NULL, N, NULL, NTK_OUTPUT_MEAN, &vp, sym, N) == NTK_ERR_NON_FINITE,
+          "NaN from a callback is NTK_ERR_NON_FINITE");
+    ntk_model_free(nan_model);
+    ntk_model_callbacks bad = cb;
+    bad.vjp = NULL;
+    ntk_model *none = NULL;
+    int b1 = ntk_model_create(&bad, &none);
+    bad = cb;
+    bad.n_params = 0;
+    int b2 = ntk_model_create(&bad, &none);
+    bad = cb;
+    bad.block_rows = 0;
+    int b3 = ntk_model_create(&bad, &none);
+    int64_t negative[2] = {0, -4};
+    int b4 = ntk_model_empirical_ntk(model, 2, negative, 2, NULL, NTK_OUTPUT_MEAN, NULL, sym, 2);
+    int b5 = ntk_model_empirical_ntk(model, N, NULL, 3, NULL, NTK_OUTPUT_MEAN, NULL, sym, N);
+    int b6 = ntk_model_empirical_ntk((const ntk_model *)mlp, N, NULL, N, NULL, NTK_OUTPUT_MEAN, NULL, sym, N);
+    ntk_empirical_ntk_options vp_mlp;
+    ntk_empirical_ntk_options_init(&vp_mlp);
+    vp_mlp.method = NTK_METHOD_VECTOR_PRODUCTS;
+    int b7 = ntk_empirical_ntk(mlp, N, X, D, N, NULL, D, NTK_OUTPUT_MEAN, &vp_mlp, sym, N);
+    check(b1 == NTK_ERR_INVALID_ARGUMENT && b2 == NTK_ERR_INVALID_ARGUMENT && b3 == NTK_ERR_INVALID_ARGUMENT &&
+              none == NULL && b4 == NTK_ERR_INVALID_ARGUMENT && b5 == NTK_ERR_DIMENSION_MISMATCH &&
+              b6 == NTK_ERR_INVALID_HANDLE && b7 == NTK_ERR_INVALID_ARGUMENT,
+          "missing vjp, P = 0, block_rows = 0, negative rows, n2 != n1 without rows2, an MLP handle as model and "
+          "vector products on an MLP are rejected");
+    ntk_empirical_ridge_free(ridge);
+    ntk_model_free(model);
+    ntk_model_free(with_jacobian);
+    ntk_mlp_free(mlp);
+}
+
 /* hyper with the objective's ridge and amplitude set (for one call). */
 static const ntk_kernel_hyperparameters *objective_hyper(ntk_kernel_hyperparameters *hyper, double ridge,
                                                           double amplitude) {
@@ -1295,6 +1527,7 @@ int main(void) {
     test_ensemble();
     test_nystrom();
     test_matrix_free();
+    test_models();
     test_log();
     test_blas_info();
     test_gram();

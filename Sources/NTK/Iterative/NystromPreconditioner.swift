@@ -1,5 +1,6 @@
-/// A rank-m Nyström preconditioner for CG on `(K + zI) α = R` with the empirical NTK of an MLP:
-/// with m uniformly chosen centres C, `K_nm = K(X, C)` and `K_mm = L Lᵀ`, `U = K_nm L⁻ᵀ` and
+/// A rank-m Nyström preconditioner for CG on `(K + zI) α = R` with a kernel K given by its
+/// columns (the matrix-free empirical NTK of an MLP or of a model): with m uniformly chosen
+/// centres C, `K_nm = K(X, C)` and `K_mm = L Lᵀ`, `U = K_nm L⁻ᵀ` and
 ///
 ///     M = U Uᵀ + z′I,   M⁻¹ r = (r − U (z′I + UᵀU)⁻¹ Uᵀ r) / z′   (Woodbury),
 ///
@@ -14,16 +15,12 @@ final class NystromPreconditioner: Preconditioner {
     let n: Int, m: Int
 
     /// - Throws: `notPositiveDefinite` (K_mm singular beyond jitter), `outOfMemory`, `cancelled`.
-    init(_ mlp: MLP, x: MatrixView, rank m: Int, ridge z: Double, seed: UInt64, budget: Int,
-         progress: ProgressHandler) throws {
-        let n = x.rows, d = x.cols
+    /// `columns(centers, out)` writes K(X, X[centers]) (n × m) into `out`.
+    init(n: Int, rank m: Int, ridge z: Double, seed: UInt64,
+         columns: ([Int], MutableMatrixView) throws -> Void) throws {
         let centers = try NystromCenters.uniform(n: n, c: m, seed: seed)
-        let c = try Workspace(count: try Sizes.product(m, d, "centres"), for: "the centres")
-        for (r, i) in centers.enumerated() { (c.pointer + r * d).update(from: x.row(i), count: d) }
         let u = try Workspace(count: try Sizes.product(n, m, "K(X, C)"), for: "the preconditioner's K(X, C)")
-        try EmpiricalKernel.compute(mlp, x,
-                                    MatrixView(unchecked: UnsafePointer(c.pointer), rows: m, cols: d, ld: max(d, 1)),
-                                    into: u.matrix(n, m), memoryLimit: budget, progress: progress)
+        try columns(centers, u.matrix(n, m))
         // K_mm: the centres' rows of K(X, C).
         let kmm = try Workspace(count: m * m, for: "the centres' kernel")
         for (r, i) in centers.enumerated() { (kmm.pointer + r * m).update(from: u.pointer + i * m, count: m) }

@@ -48,22 +48,42 @@ public enum EmpiricalGradientFlow {
                                test: MatrixView? = nil, testOffsets: MatrixView? = nil,
                                trainOut: UnsafeMutablePointer<Double>?, testOut: UnsafeMutablePointer<Double>?,
                                progress: ProgressHandler = .none) throws -> Diagnostics {
-        try validate(mlp: mlp, x: x, targets: targets, times: times, options: options, test: test,
-                     testOffsets: testOffsets)
-        let n = x.rows, k = targets.outputs, count = times.count
+        if let test, test.cols != mlp.architecture.inputDimension {
+            throw NTKError.dimensionMismatch("X_test has \(test.cols) columns but the input dimension is "
+                                             + "\(mlp.architecture.inputDimension)")
+        }
+        return try predict(.network(mlp, x), targets: targets, times: times, options: options,
+                           test: test.map { .inputs($0) }, testOffsets: testOffsets, trainOut: trainOut,
+                           testOut: testOut, progress: progress)
+    }
+
+    /// The flow under the tangent kernel of `model` on the caller's data rows `rows`, test
+    /// predictions at the rows `testRows` (indices the model understands).
+    public static func predict(model: TangentModel, rows: [Int], targets: Targets, times: [Double],
+                               options: Options = Options(), testRows: [Int]? = nil, testOffsets: MatrixView? = nil,
+                               trainOut: UnsafeMutablePointer<Double>?, testOut: UnsafeMutablePointer<Double>?,
+                               progress: ProgressHandler = .none) throws -> Diagnostics {
+        try predict(.model(model, rows), targets: targets, times: times, options: options,
+                    test: testRows.map { .rows($0) }, testOffsets: testOffsets, trainOut: trainOut, testOut: testOut,
+                    progress: progress)
+    }
+
+    static func predict(_ source: TangentSource, targets: Targets, times: [Double], options: Options,
+                        test: TangentTestPoints?, testOffsets: MatrixView?,
+                        trainOut: UnsafeMutablePointer<Double>?, testOut: UnsafeMutablePointer<Double>?,
+                        progress: ProgressHandler) throws -> Diagnostics {
+        try validate(source, targets: targets, times: times, options: options, test: test, testOffsets: testOffsets)
+        let n = source.n, k = targets.outputs, count = times.count
         let budget = try MemoryBudget.resolve(options.memoryLimit)
         let steps = min(options.maxIterations, max(n, 1))
         let basisBytes = try Sizes.product(try Sizes.product(steps + 1, max(n, 1), "Lanczos basis"), 8, "bytes")
         try MemoryBudget.require(basisBytes, within: budget, for: "a Lanczos basis of \(steps + 1) vectors of \(n)")
         try progress.report(0)
-        let op = try EmpiricalNTKOperator(mlp, x: x, budget: budget - basisBytes)
-        let g = try Workspace(count: try Sizes.product(mlp.architecture.outputDimension,
-                                                       EmpiricalNTKOperator.vectorLength(mlp.architecture),
-                                                       "parameter vector"), for: "parameter-space vectors")
-        let scratch = try Workspace(count: op.scratchCount, for: "kernel product scratch")
+        let op = try source.makeOperator(budget: budget - basisBytes)
+        let g = try op.parameterVectors(columns: 1, for: "parameter-space vectors")
         let lanczos = Lanczos(order: n) { q, w in
             try op.apply(MatrixView(unchecked: q, rows: n, cols: 1, ld: 1),
-                         into: MutableMatrixView(unchecked: w, rows: n, cols: 1, ld: 1), g: g, scratch: scratch)
+                         into: MutableMatrixView(unchecked: w, rows: n, cols: 1, ld: 1), g: g)
         }
         let residual = try targets.residual()
         let scaled = times.map { options.learningRate * $0 / Double(max(n * k, 1)) }
@@ -73,7 +93,7 @@ public enum EmpiricalGradientFlow {
                                 for: "the flow coefficients")
         let basis = try Workspace(count: (steps + 1) * max(n, 1), for: "the Lanczos basis")
         let column = try Workspace(count: max(n, 1), for: "a target column")
-        defer { withExtendedLifetime((phi, basis, column, g, scratch)) {} }
+        defer { withExtendedLifetime((phi, basis, column, g)) {} }
         var iterations: [Int] = [], worst = 0.0, allConverged = true
         Log.info("empirical gradient flow: \(n) points, \(k) column(s), \(count) time(s), up to \(steps) Lanczos "
                  + "steps per column, tolerance \(options.tolerance)")
@@ -107,20 +127,19 @@ public enum EmpiricalGradientFlow {
         }
         if let trainOut { try InputCheck.finiteResult(trainOut, count: count * n * k, "the train predictions") }
         if let test, let testOut {
-            try testPredictions(op, coefficients: phi.matrix(n, count * k).readOnly, times: count, x: test,
-                                offsets: testOffsets,
-                                into: testOut, scratch: scratch, progress: progress.stage(0.9, 1))
+            try testPredictions(op, coefficients: phi.matrix(n, count * k).readOnly, times: count, at: test,
+                                offsets: testOffsets, into: testOut, progress: progress.stage(0.9, 1))
         }
         try progress.report(1)
         return Diagnostics(iterations: iterations, errorEstimate: worst, converged: allConverged)
     }
 
     /// Throws unless the inputs and options are valid (see `predict`).
-    private static func validate(mlp: MLP, x: MatrixView, targets: Targets, times: [Double], options: Options,
-                                 test: MatrixView?, testOffsets: MatrixView?) throws {
-        try mlp.checkInput(x, "X")
-        guard targets.rows == x.rows else {
-            throw NTKError.dimensionMismatch("Y has \(targets.rows) rows but X has \(x.rows)")
+    private static func validate(_ source: TangentSource, targets: Targets, times: [Double], options: Options,
+                                 test: TangentTestPoints?, testOffsets: MatrixView?) throws {
+        try source.check()
+        guard targets.rows == source.n else {
+            throw NTKError.dimensionMismatch("Y has \(targets.rows) rows but X has \(source.n)")
         }
         for time in times where !(time.isFinite && time >= 0) {
             throw NTKError.invalidArgument(
@@ -132,13 +151,10 @@ public enum EmpiricalGradientFlow {
             throw NTKError.invalidArgument("the learning rate must be > 0, got \(options.learningRate)")
         }
         _ = try ConjugateGradient.Settings(tolerance: options.tolerance, maxIterations: options.maxIterations)
-        let d = mlp.architecture.inputDimension
-        if let test, test.cols != d {
-            throw NTKError.dimensionMismatch("X_test has \(test.cols) columns but the input dimension is \(d)")
-        }
-        if let test, let testOffsets, testOffsets.rows != test.rows || testOffsets.cols != targets.outputs {
+        if let test, case .rows(let rows) = test { try TangentModelCheck.rows(rows, "test rows") }
+        if let test, let testOffsets, testOffsets.rows != test.count || testOffsets.cols != targets.outputs {
             throw NTKError.dimensionMismatch(
-                "f0_test is \(testOffsets.rows) × \(testOffsets.cols) but must be \(test.rows) × \(targets.outputs)")
+                "f0_test is \(testOffsets.rows) × \(testOffsets.cols) but must be \(test.count) × \(targets.outputs)")
         }
     }
 
@@ -184,23 +200,16 @@ public enum EmpiricalGradientFlow {
 
     /// Test predictions `f₀(x) + K(x, X) φ(K) R` for every time: `(1/k′) Σ_c J_c(x) J_c(X)ᵀ Φ`
     /// (k′ network outputs) with Φ the flow coefficients (n × times·k), reordered into times × m × k.
-    private static func testPredictions(_ op: EmpiricalNTKOperator, coefficients: MatrixView, times count: Int,
-                                        x: MatrixView,
-                                        offsets: MatrixView?, into out: UnsafeMutablePointer<Double>,
-                                        scratch: Workspace,
-                                        progress: ProgressHandler) throws {
-        let a = op.architecture, width = coefficients.cols, k = width / max(count, 1), m = x.rows
-        let length = EmpiricalNTKOperator.vectorLength(a)
-        let transposed = try Workspace(count: try Sizes.product(try Sizes.product(a.outputDimension, max(width, 1),
-                                                                                  "outputs × columns"),
-                                                                length, "parameter vectors"),
-                                       for: "J(X)ᵀ of the flow coefficients")
-        try op.transpose(coefficients, into: transposed, scratch: scratch)
+    private static func testPredictions(_ op: TangentOperator, coefficients: MatrixView, times count: Int,
+                                        at test: TangentTestPoints, offsets: MatrixView?,
+                                        into out: UnsafeMutablePointer<Double>, progress: ProgressHandler) throws {
+        let width = coefficients.cols, k = width / max(count, 1), m = test.count
+        let transposed = try op.parameterVectors(columns: width, for: "J(X)ᵀ of the flow coefficients")
+        try op.transpose(coefficients, into: transposed.pointer)
         let flat = try Workspace(count: max(try Sizes.product(m, width, "test predictions"), 1),
                                  for: "test predictions")
-        try EmpiricalNTKRidge.predict(a, op.theta, transposed: transposed, columns: width, x: x, offsets: nil, count: 1,
-                                      into: flat.pointer, ld: max(width, 1), shape: flat.matrix(m, width),
-                                      progress: progress)
+        try EmpiricalNTKRidge.predict(op.predictor, transposed: transposed.pointer, columns: width, at: test,
+                                      offsets: nil, into: flat.matrix(m, width), progress: progress)
         for f in 0..<count {
             for i in 0..<m {
                 for c in 0..<k {

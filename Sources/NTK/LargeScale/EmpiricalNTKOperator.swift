@@ -15,7 +15,7 @@
 /// recomputed block by block in every product (the forward/backward pass again in both sweeps).
 ///
 /// The network's parameters are read once, when the operator is made.
-final class EmpiricalNTKOperator {
+final class EmpiricalNTKOperator: TangentOperator {
     let architecture: MLPArchitecture
     let theta: MLP.ParameterVector
     let x: MatrixView
@@ -23,8 +23,12 @@ final class EmpiricalNTKOperator {
     /// The passes of every block when cached; else one pass reused for each block.
     private let cached: [NetworkPass]
     private let scratchPass: NetworkPass?
+    /// Scratch of the two sweeps (`scratchCount` doubles).
+    private let scratch: Workspace
     var n: Int { x.rows }
     var outputs: Int { architecture.outputDimension }
+    var transposedLength: Int { outputs * Self.vectorLength(architecture) }
+    var predictor: TangentPredictor { MLPPredictor(architecture, theta) }
 
     /// - Throws: `outOfMemory` when not even a block of 64 rows fits `budget`.
     init(_ mlp: MLP, x: MatrixView, budget: Int) throws {
@@ -54,6 +58,8 @@ final class EmpiricalNTKOperator {
             cached = []
             scratchPass = try NetworkPass(a, capacity: blockRows, deltas: true)
         }
+        let widest = (0..<a.layerCount).map { max(a.fanIn($0), a.fanOut($0)) }.max() ?? 1
+        scratch = try Workspace(count: try Sizes.product(blockRows, widest, "scratch"), for: "kernel product scratch")
         Log.info("empirical NTK products: \(n) samples, \(a.parameterCount) parameters; activations and signals "
                  + (cached.isEmpty ? "recomputed per product in blocks of \(blockRows)" : "kept "
                     + "(\(Log.bytes(n * perRow)))"))
@@ -169,33 +175,59 @@ final class EmpiricalNTKOperator {
         }
     }
 
-    /// Scratch doubles the two sweeps need for a block.
-    var scratchCount: Int {
-        let a = architecture
-        let widest = (0..<a.layerCount).map { max(a.fanIn($0), a.fanOut($0)) }.max() ?? 1
-        return blockRows * widest
-    }
-
     /// `J(X)ᵀ V` for all outputs: k·nrhs parameter-space vectors (see `accumulateTranspose`).
-    func transpose(_ v: MatrixView, into g: Workspace, scratch: Workspace) throws {
-        let length = Self.vectorLength(architecture)
-        g.pointer.update(repeating: 0, count: outputs * v.cols * length)
+    func transpose(_ v: MatrixView, into g: UnsafeMutablePointer<Double>) throws {
+        g.update(repeating: 0, count: v.cols * transposedLength)
         try forEachBlock { rows, pass in
-            try Self.accumulateTranspose(pass, v.rowRange(rows.lowerBound, rows.upperBound), into: g.pointer,
+            try Self.accumulateTranspose(pass, v.rowRange(rows.lowerBound, rows.upperBound), into: g,
                                          scratch: scratch.pointer)
         }
     }
 
-    /// `out = K V` (n × nrhs) with the mean-over-outputs kernel. With a partition the rows are one
-    /// part of the data: `JᵀV` is summed over the parts (one reduction) before `J(JᵀV)`.
-    func apply(_ v: MatrixView, into out: MutableMatrixView, g: Workspace, scratch: Workspace,
-               partition: DataPartition? = nil) throws {
-        try transpose(v, into: g, scratch: scratch)
-        try partition.sum(g.pointer, outputs * v.cols * Self.vectorLength(architecture))
+    func forward(_ g: UnsafePointer<Double>, columns: Int, into out: MutableMatrixView) throws {
         let weight = 1 / Double(outputs)
         try forEachBlock { rows, pass in
-            try Self.forward(pass, UnsafePointer(g.pointer), columns: v.cols, weight: weight,
+            try Self.forward(pass, g, columns: columns, weight: weight,
                              into: out.rowRange(rows.lowerBound, rows.upperBound), scratch: scratch.pointer)
+        }
+    }
+}
+
+/// `J(x)` of an MLP at test inputs, a block of rows at a time (forward and backward pass each).
+final class MLPPredictor: TangentPredictor {
+    let architecture: MLPArchitecture
+    let theta: MLP.ParameterVector
+
+    init(_ architecture: MLPArchitecture, _ theta: MLP.ParameterVector) {
+        self.architecture = architecture
+        self.theta = theta
+    }
+
+    func predict(_ g: UnsafePointer<Double>, width: Int, at test: TangentTestPoints, into out: MutableMatrixView,
+                 progress: ProgressHandler) throws {
+        guard case .inputs(let x) = test else {
+            throw NTKError.invalidArgument("a model fitted with a network predicts at inputs X, not at row indices")
+        }
+        let a = architecture
+        guard x.cols == a.inputDimension else {
+            throw NTKError.dimensionMismatch("X_test has \(x.cols) columns but the input dimension is "
+                                             + "\(a.inputDimension)")
+        }
+        try InputCheck.finite(x, "X_test")
+        let rows = x.rows
+        try progress.report(0)
+        if rows == 0 || width == 0 { return try progress.report(1) }
+        let block = min(rows, 2048)
+        let pass = try NetworkPass(a, capacity: block, deltas: true)
+        let widest = (0..<a.layerCount).map { max(a.fanIn($0), a.fanOut($0)) }.max() ?? 1
+        let scratch = try Workspace(count: try Sizes.product(block, widest, "scratch"), for: "kernel product scratch")
+        let weight = 1 / Double(a.outputDimension)
+        for r0 in stride(from: 0, to: rows, by: block) {
+            let r = r0..<min(r0 + block, rows)
+            try pass.run(x.rowRange(r.lowerBound, r.upperBound), theta)
+            try EmpiricalNTKOperator.forward(pass, g, columns: width, weight: weight,
+                                             into: out.rowRange(r.lowerBound, r.upperBound), scratch: scratch.pointer)
+            try progress.report(Double(r.upperBound) / Double(rows))
         }
     }
 }

@@ -65,23 +65,38 @@ public final class EmpiricalNTKRidge: @unchecked Sendable {
     public let converged: Bool
     /// The rank of the preconditioner used (0: none).
     public let preconditionerRank: Int
-    /// d, the network's input dimension (of test points).
-    public var inputDimension: Int { architecture.inputDimension }
-    let architecture: MLPArchitecture
-    let theta: MLP.ParameterVector
+    /// d, the network's input dimension (of test points); nil for a model fitted with a
+    /// `TangentModel` (its test points are row indices).
+    public var inputDimension: Int? { (predictor as? MLPPredictor)?.architecture.inputDimension }
+    /// What applies J(x) at test points: the network's parameters read at the fit, or the model.
+    let predictor: TangentPredictor
     /// α (n × k).
     let alpha: Workspace
     /// J(X)ᵀ α: one parameter-space vector per network output and target column.
     let transposed: Workspace
 
+    /// The fit with the empirical NTK of `mlp` on the rows of `x`.
     /// - Throws: `invalidArgument` (ridge < 0, options), `dimensionMismatch`, `nonFinite`,
     ///   `outOfMemory` (before any work), `notPositiveDefinite` (the centres' kernel singular
     ///   beyond jitter), `cancelled`.
-    public init(mlp: MLP, x: MatrixView, targets: Targets, ridge z: Double, options: Options = Options(),
-                progress: ProgressHandler = .none) throws {
-        let a = mlp.architecture
-        try mlp.checkInput(x, "X")
-        let n = x.rows, k = targets.outputs
+    public convenience init(mlp: MLP, x: MatrixView, targets: Targets, ridge z: Double, options: Options = Options(),
+                            progress: ProgressHandler = .none) throws {
+        try self.init(.network(mlp, x), targets: targets, ridge: z, options: options, progress: progress)
+    }
+
+    /// The fit with the tangent kernel of `model` on the caller's data rows `rows` (indices the
+    /// model understands); predictions then take row indices (`predict(rows:…)`). The model is
+    /// kept for predictions.
+    /// - Throws: as `init(mlp:…)`, and whatever the model's products throw.
+    public convenience init(model: TangentModel, rows: [Int], targets: Targets, ridge z: Double,
+                            options: Options = Options(), progress: ProgressHandler = .none) throws {
+        try self.init(.model(model, rows), targets: targets, ridge: z, options: options, progress: progress)
+    }
+
+    init(_ source: TangentSource, targets: Targets, ridge z: Double, options: Options,
+         progress: ProgressHandler) throws {
+        try source.check()
+        let n = source.n, k = targets.outputs
         guard targets.rows == n else { throw NTKError.dimensionMismatch("Y has \(targets.rows) rows but X has \(n)") }
         try InputCheck.finite(z, "ridge")
         guard z >= 0 else { throw NTKError.invalidArgument("ridge must be >= 0, got \(z)") }
@@ -96,23 +111,20 @@ public final class EmpiricalNTKRidge: @unchecked Sendable {
         try MemoryBudget.require(fixed, within: budget,
                                  for: "matrix-free empirical NTK ridge (n = \(n), preconditioner rank \(m))")
         try progress.report(0)
-        // The preconditioner first, its kernel rows in blocks of a small working set, so that its
-        // peak does not add to the operator's kept activations.
-        let preconditioner = m > 0 ? try NystromPreconditioner(mlp, x: x, rank: m, ridge: z, seed: options.seed,
-                                                               budget: min(budget - fixed, 256 << 20),
-                                                               progress: progress.stage(0, 0.1)) : nil
-        let op = try EmpiricalNTKOperator(mlp, x: x, budget: budget - fixed)
-        let length = EmpiricalNTKOperator.vectorLength(a)
-        let g = try Workspace(count: try Sizes.product(try Sizes.product(a.outputDimension, max(k, 1),
-                                                                         "outputs × columns"), length,
-                                                       "parameter vectors"), for: "parameter-space vectors")
-        let scratch = try Workspace(count: op.scratchCount, for: "kernel product scratch")
+        // The preconditioner first, its kernel columns in blocks of a bounded working set, so that
+        // its peak does not add to the operator's kept activations.
+        let preconditioner = m > 0 ? try NystromPreconditioner(n: n, rank: m, ridge: z, seed: options.seed) {
+            try source.kernelColumns($0, into: $1, budget: Self.preconditionerBudget(source, budget - fixed),
+                                     progress: progress.stage(0, 0.1))
+        } : nil
+        let op = try source.makeOperator(budget: budget - fixed)
+        let g = try op.parameterVectors(columns: k, for: "parameter-space vectors")
         Log.info("empirical NTK ridge: \(n) points, \(k) target column(s), ridge \(z), CG "
                  + "\(m > 0 ? "with a rank-\(m) Nyström preconditioner" : "without preconditioner"), tolerance "
                      + "\(options.tolerance)")
         // (K + zI) α = R by CG; K v = J(Jᵀv) summed over the parts of a partition.
         let cg = ConjugateGradient(rows: n, columns: k, apply: { p, q, _ in
-            try op.apply(p, into: q, g: g, scratch: scratch, partition: partition)
+            try op.apply(p, into: q, g: g, partition: partition)
             if z > 0 { try VectorOperations.axpy(z, p.base, q.base, count: n * k) }
         }, preconditioner: preconditioner, reduce: partition.map { p in { values in values = try p.total(values) } },
            name: "empirical NTK ridge")
@@ -124,9 +136,9 @@ public final class EmpiricalNTKRidge: @unchecked Sendable {
         }
         try InputCheck.finiteResult(alpha.pointer, count: n * k, "the dual coefficients")
         // J(X)ᵀ α for predictions.
-        let transposed = try Workspace(count: g.count, for: "J(X)ᵀ α")
-        try op.transpose(alpha.matrix(n, k).readOnly, into: transposed, scratch: scratch)
-        try partition.sum(transposed.pointer, transposed.count)
+        let transposed = try op.parameterVectors(columns: k, for: "J(X)ᵀ α")
+        try op.transpose(alpha.matrix(n, k).readOnly, into: transposed.pointer)
+        try partition.sum(transposed.pointer, k * op.transposedLength)
         self.n = n
         self.outputs = k
         self.ridge = z
@@ -134,35 +146,50 @@ public final class EmpiricalNTKRidge: @unchecked Sendable {
         self.residuals = outcome.residuals
         self.converged = outcome.converged
         self.preconditionerRank = m
-        self.architecture = a
-        self.theta = op.theta
+        self.predictor = op.predictor
         self.alpha = alpha
         self.transposed = transposed
         try progress.report(1)
     }
 
-    /// `f₀ + K(x, X) α` (rows × k) at the rows of `x`.
+    /// The preconditioner's working memory for its kernel columns: a network's blocks of
+    /// activations need little (256 MiB at most); a model's Jacobian blocks are what they are
+    /// (half of what is left).
+    static func preconditionerBudget(_ source: TangentSource, _ left: Int) -> Int {
+        if case .network = source { return min(left, 256 << 20) }
+        return left / 2
+    }
+
+    /// `f₀ + K(x, X) α` (rows × k) at the rows of `x` (a model fitted with a network).
     /// - Throws: `dimensionMismatch`, `nonFinite`, `outOfMemory`, `cancelled`.
     public func predict(x: MatrixView, offsets: MatrixView?, into out: MutableMatrixView,
                         progress: ProgressHandler = .none) throws {
-        try Self.predict(architecture, theta, transposed: transposed, columns: outputs, x: x, offsets: offsets,
-                         count: 1, into: out.base, ld: out.ld, shape: out, progress: progress)
+        try predict(at: .inputs(x), offsets: offsets, into: out, progress: progress)
     }
 
-    /// `f₀ + weight · Σ_c J_c(x) g[c, ·]` for `count` groups of k columns side by side in `g`
-    /// (group f's prediction at `out + f·rows·ld`), one pass over the rows of `x`.
-    static func predict(_ a: MLPArchitecture, _ theta: MLP.ParameterVector, transposed g: Workspace, columns k: Int,
-                        x: MatrixView, offsets: MatrixView?, count: Int, into out: UnsafeMutablePointer<Double>,
-                        ld: Int,
-                        shape: MutableMatrixView, progress: ProgressHandler) throws {
-        guard x.cols == a.inputDimension else {
-            throw NTKError.dimensionMismatch("X_test has \(x.cols) columns but the input dimension is "
-                                             + "\(a.inputDimension)")
-        }
-        try InputCheck.finite(x, "X_test")
-        let rows = x.rows
-        guard shape.rows == rows, shape.cols == k else {
-            throw NTKError.dimensionMismatch("the prediction output is \(shape.rows) × \(shape.cols) but must be "
+    /// `f₀ + K(x, X) α` (rows × k) at the caller's data rows `rows` (a model fitted with a
+    /// `TangentModel`).
+    /// - Throws: `invalidArgument`, `dimensionMismatch`, `nonFinite`, `outOfMemory`, `cancelled`,
+    ///   and whatever the model's products throw.
+    public func predict(rows: [Int], offsets: MatrixView?, into out: MutableMatrixView,
+                        progress: ProgressHandler = .none) throws {
+        try predict(at: .rows(rows), offsets: offsets, into: out, progress: progress)
+    }
+
+    func predict(at test: TangentTestPoints, offsets: MatrixView?, into out: MutableMatrixView,
+                 progress: ProgressHandler) throws {
+        try Self.predict(predictor, transposed: transposed.pointer, columns: outputs, at: test, offsets: offsets,
+                         into: out, progress: progress)
+    }
+
+    /// `out = f₀ + (1/k′) Σ_c J_c(test) g_c` (m × columns) for parameter-space vectors `g` of
+    /// `columns` columns, with offsets checked (m × columns).
+    static func predict(_ predictor: TangentPredictor, transposed g: UnsafePointer<Double>, columns k: Int,
+                        at test: TangentTestPoints, offsets: MatrixView?, into out: MutableMatrixView,
+                        progress: ProgressHandler) throws {
+        let rows = test.count
+        guard out.rows == rows, out.cols == k else {
+            throw NTKError.dimensionMismatch("the prediction output is \(out.rows) × \(out.cols) but must be "
                                              + "\(rows) × \(k)")
         }
         if let offsets {
@@ -172,27 +199,11 @@ public final class EmpiricalNTKRidge: @unchecked Sendable {
             }
             try InputCheck.finite(offsets, "f0_test")
         }
-        try progress.report(0)
-        let width = count * k
-        if rows == 0 || width == 0 { return try progress.report(1) }
-        let block = min(rows, 2048)
-        let pass = try NetworkPass(a, capacity: block, deltas: true)
-        let widest = (0..<a.layerCount).map { max(a.fanIn($0), a.fanOut($0)) }.max() ?? 1
-        let scratch = try Workspace(count: try Sizes.product(block, widest, "scratch"), for: "kernel product scratch")
-        let products = try Workspace(count: try Sizes.product(block, width, "block predictions"),
-                                     for: "block predictions")
-        let weight = 1 / Double(a.outputDimension)
-        for r0 in stride(from: 0, to: rows, by: block) {
-            let r = r0..<min(r0 + block, rows)
-            try pass.run(x.rowRange(r.lowerBound, r.upperBound), theta)
-            let pb = products.matrix(r.count, width)
-            try EmpiricalNTKOperator.forward(pass, UnsafePointer(g.pointer), columns: width, weight: weight, into: pb,
-                                             scratch: scratch.pointer)
-            try scatterPredictions(pb, rows: r, groups: count, outputs: k, total: rows, offsets: offsets, into: out,
-                                   ld: ld,
-                                   "the predictions")
-            try progress.report(Double(r.upperBound) / Double(rows))
+        try predictor.predict(g, width: k, at: test, into: out, progress: progress)
+        if let offsets {
+            for i in 0..<rows { for c in 0..<k { out[i, c] += offsets[i, c] } }
         }
+        try InputCheck.finiteResult(out, "the predictions")
     }
 
     /// Copies α (n × k) into `out`.

@@ -27,6 +27,8 @@ public struct NTKError: Error, Equatable, CustomStringConvertible, Sendable {
         case invalidHandle
         /// A bug in libntk: please report it.
         case internalError
+        /// A caller's callback (a model's Jacobian product or forward pass) reported a failure.
+        case callbackFailed
     }
 
     /// What kind of failure this is.

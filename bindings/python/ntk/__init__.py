@@ -10,6 +10,7 @@ also ``ValueError`` s.
 __version__ = "0.2.0"
 
 from .errors import (  # noqa: E402
+    CallbackError,
     CancelledError,
     ConvergenceWarning,
     DimensionMismatchError,
@@ -94,5 +95,5 @@ __all__ = [
     "infinite_width_gradient", "infinite_width_gradient_contract", "kernel_objective", "tune_kernel", "KernelTuning",
     "NTKError", "LibraryNotFoundError", "InvalidArgumentError", "DimensionMismatchError",
     "NonFiniteError", "TooLargeError", "InvalidHandleError", "NotPositiveDefiniteError",
-    "NumericalError", "OutOfMemoryError", "CancelledError", "InternalError",
+    "NumericalError", "OutOfMemoryError", "CancelledError", "InternalError", "CallbackError",
 ]

@@ -29,6 +29,12 @@ SNAPSHOT_FN = ctypes.CFUNCTYPE(c_int, c_void_p, c_int64, POINTER(c_double), c_in
 #: ``int (*)(double *values, int64_t count, void *user)``: the data-partition reduction
 #: (ntk.distributed fills it with MPI_Allreduce).
 REDUCE_FN = ctypes.CFUNCTYPE(c_int, POINTER(c_double), c_int64, c_void_p)
+#: ``int (*)(void *user, int64_t count, const int64_t *rows, int64_t nvec, const double *in, double *out)``:
+#: a model's Jacobian product (jvp or vjp).
+MODEL_PRODUCT_FN = ctypes.CFUNCTYPE(c_int, c_void_p, c_int64, POINTER(c_int64), c_int64, POINTER(c_double),
+                                    POINTER(c_double))
+#: ``int (*)(void *user, int64_t count, const int64_t *rows, double *out)``: a model's forward pass or Jacobian.
+MODEL_ROWS_FN = ctypes.CFUNCTYPE(c_int, c_void_p, c_int64, POINTER(c_int64), POINTER(c_double))
 #: ``void (*)(void *user, ntk_log_level level, const char *message)``: the log handler type.
 LOG_FN = ctypes.CFUNCTYPE(None, c_void_p, c_int, c_char_p)
 
@@ -38,6 +44,7 @@ ENUMS = {
         "NTK_OK": 0, "NTK_ERR_INVALID_ARGUMENT": -1, "NTK_ERR_DIMENSION_MISMATCH": -2, "NTK_ERR_NON_FINITE": -3,
         "NTK_ERR_NOT_POSITIVE_DEFINITE": -4, "NTK_ERR_OUT_OF_MEMORY": -5, "NTK_ERR_CANCELLED": -6,
         "NTK_ERR_NUMERICAL": -7, "NTK_ERR_TOO_LARGE": -8, "NTK_ERR_INVALID_HANDLE": -9, "NTK_ERR_INTERNAL": -10,
+        "NTK_ERR_CALLBACK": -11,
     },
     "ntk_ridge_scale": {"NTK_RIDGE_ABSOLUTE": 0, "NTK_RIDGE_RELATIVE": 1},
     "ntk_features_form": {"NTK_FORM_AUTO": 0, "NTK_FORM_PRIMAL": 1, "NTK_FORM_DUAL": 2},
@@ -50,7 +57,7 @@ ENUMS = {
     },
     "ntk_parameterization": {"NTK_PARAMETERIZATION_NTK": 0, "NTK_PARAMETERIZATION_STANDARD": 1},
     "ntk_output_form": {"NTK_OUTPUT_MEAN": 0, "NTK_OUTPUT_FULL": 1, "NTK_OUTPUT_PER_OUTPUT": 2},
-    "ntk_kernel_method": {"NTK_METHOD_STRUCTURED": 0, "NTK_METHOD_JACOBIAN": 1},
+    "ntk_kernel_method": {"NTK_METHOD_STRUCTURED": 0, "NTK_METHOD_JACOBIAN": 1, "NTK_METHOD_VECTOR_PRODUCTS": 2},
     "ntk_loss": {"NTK_LOSS_MSE": 0, "NTK_LOSS_CROSS_ENTROPY": 1},
     "ntk_log_level": {"NTK_LOG_DEBUG": 10, "NTK_LOG_INFO": 20, "NTK_LOG_WARNING": 30},
     "ntk_ensemble_regime": {"NTK_REGIME_NTK": 0, "NTK_REGIME_NNGP": 1},
@@ -213,6 +220,19 @@ class Points(ctypes.Structure):
                 ("ldf0", c_int64)]
 
 
+class Rows(ctypes.Structure):
+    """``ntk_rows``: m row indices of the caller's data and their offsets f0 (NULL: 0)."""
+    _fields_ = [("m", c_int64), ("rows", POINTER(c_int64)), ("f0", POINTER(c_double)), ("ldf0", c_int64)]
+
+
+class ModelCallbacks(_Options):
+    """``ntk_model_callbacks``: a model's P, k, Jacobian products and block size."""
+    _init = "ntk_model_callbacks_init"
+    _fields_ = [("size", c_size_t), ("n_params", c_int64), ("k", c_int64), ("jvp", MODEL_PRODUCT_FN),
+                ("vjp", MODEL_PRODUCT_FN), ("forward", MODEL_ROWS_FN), ("jacobian", MODEL_ROWS_FN),
+                ("user", c_void_p), ("block_rows", c_int64), ("thread_safe", c_int)]
+
+
 class Spectrum(ctypes.Structure):
     """``ntk_x_spectrum`` (experimental): eigenvalues of a kernel on n points, the targets in its
     eigenbasis P (count x k) and the mass outside the span."""
@@ -231,7 +251,7 @@ STRUCTS = {
     "ntk_ensemble_options": EnsembleOptions, "ntk_ensemble_test": EnsembleTest, "ntk_gp_options": GPOptions,
     "ntk_nystrom_options": NystromOptions, "ntk_nystrom_test": NystromTest,
     "ntk_empirical_solver_options": EmpiricalSolverOptions, "ntk_points": Points, "ntk_x_spectrum": Spectrum,
-    "ntk_kernel_hyperparameters": KernelHyperparameters,
+    "ntk_kernel_hyperparameters": KernelHyperparameters, "ntk_rows": Rows, "ntk_model_callbacks": ModelCallbacks,
 }
 
 _d = POINTER(c_double)
@@ -368,6 +388,17 @@ _SIGNATURES = {
     "ntk_empirical_ridge_free": ([_h], None),
     "ntk_empirical_gradient_flow": ([_h, c_int64, _d, c_int64, _P(Targets), c_int64, _d, _P(Points),
                                      _P(EmpiricalSolverOptions), _d, _d, _d], c_int),
+    "ntk_model_callbacks_init": ([_P(ModelCallbacks)], c_int),
+    "ntk_model_create": ([_P(ModelCallbacks), _out], c_int),
+    "ntk_model_info": ([_h, _i64, _i64], c_int),
+    "ntk_model_forward": ([_h, c_int64, _i64, _d, c_int64], c_int),
+    "ntk_model_free": ([_h], None),
+    "ntk_model_empirical_ntk": ([_h, c_int64, _i64, c_int64, _i64, c_int, _P(EmpiricalNTKOptions), _d, c_int64], c_int),
+    "ntk_model_empirical_ntk_diagonal": ([_h, c_int64, _i64, c_int, _d, c_int64], c_int),
+    "ntk_model_ridge_fit": ([_h, c_int64, _i64, _P(Targets), c_double, _P(EmpiricalSolverOptions), _out], c_int),
+    "ntk_empirical_ridge_predict_rows": ([_h, _P(Rows), _d, c_int64, PROGRESS_FN, c_void_p], c_int),
+    "ntk_model_gradient_flow": ([_h, c_int64, _i64, _P(Targets), c_int64, _d, _P(Rows), _P(EmpiricalSolverOptions),
+                                 _d, _d, _d], c_int),
     "ntk_live_handle_count": ([], c_int64),
 }
 

@@ -68,6 +68,11 @@ class InternalError(NTKError, RuntimeError):
     """A bug in libntk; please report it with the message."""
 
 
+class CallbackError(NTKError, RuntimeError):
+    """A caller's callback (a model's Jacobian product, from C) reported a failure. A Python
+    model's exception is re-raised as itself instead."""
+
+
 class ConvergenceWarning(UserWarning):
     """An iterative solver stopped at its iteration cap before reaching its tolerance; the
     result is its last iterate."""
@@ -85,4 +90,5 @@ STATUS_ERRORS = {
     -8: TooLargeError,
     -9: InvalidHandleError,
     -10: InternalError,
+    -11: CallbackError,
 }

@@ -1,0 +1,110 @@
+/// The tangent kernel of n training rows as an operator, the one thing the matrix-free solvers
+/// (`EmpiricalNTKRidge`, `EmpiricalGradientFlow`) need: with `J_c` the n × P Jacobian of
+/// output c and the mean over the k outputs (docs/conventions.md),
+///
+///     K V = (1/k) Σ_c J_c (J_cᵀ V)
+///
+/// as two products through parameter space — `transpose` (J(X)ᵀV, one parameter-space vector
+/// per output and column of V) and `forward` (J(X) applied to such vectors) — and a
+/// `predictor` that applies J(x) at test points after the fit. Two kinds: libntk's own MLP (`EmpiricalNTKOperator`,
+/// per-layer GEMMs) and any model given by its Jacobian–vector products
+/// (`TangentModelOperator`).
+protocol TangentOperator: AnyObject {
+    /// n, the training rows.
+    var n: Int { get }
+    /// Doubles of J(X)ᵀ v for one column v.
+    var transposedLength: Int { get }
+    /// `g ← J(X)ᵀ V`: `V.cols · transposedLength` doubles.
+    func transpose(_ v: MatrixView, into g: UnsafeMutablePointer<Double>) throws
+    /// `out ← (1/k) Σ_c J_c(X) g_c` (n × columns) for `columns` groups of parameter-space vectors.
+    func forward(_ g: UnsafePointer<Double>, columns: Int, into out: MutableMatrixView) throws
+    /// What predicts at test points after the fit (keeps no training data).
+    var predictor: TangentPredictor { get }
+}
+
+extension TangentOperator {
+    /// `out = K V` (n × nrhs) into `out`, with `g` holding `V.cols · transposedLength` doubles. With a
+    /// partition the rows are one part of the data: `JᵀV` is summed over the parts (one
+    /// reduction) before `J(JᵀV)`.
+    func apply(_ v: MatrixView, into out: MutableMatrixView, g: Workspace, partition: DataPartition? = nil) throws {
+        try transpose(v, into: g.pointer)
+        try partition.sum(g.pointer, v.cols * transposedLength)
+        try forward(UnsafePointer(g.pointer), columns: v.cols, into: out)
+    }
+
+    /// A workspace for `columns` parameter-space vector groups.
+    func parameterVectors(columns: Int, for what: String) throws -> Workspace {
+        try Workspace(count: try Sizes.product(max(columns, 1), transposedLength, "parameter vectors"), for: what)
+    }
+}
+
+/// Test points of a prediction: inputs (libntk's networks) or row indices (a `TangentModel`).
+public enum TangentTestPoints {
+    case inputs(MatrixView)
+    case rows([Int])
+
+    var count: Int {
+        switch self {
+        case .inputs(let x): x.rows
+        case .rows(let r): r.count
+        }
+    }
+}
+
+/// Applies `J(x)` at test points to parameter-space vectors kept from a fit.
+protocol TangentPredictor: AnyObject {
+    /// `out (m × width) = (1/k) Σ_c J_c(test) g_c` for `width` groups of parameter-space vectors
+    /// (as `TangentOperator.transpose` wrote them).
+    func predict(_ g: UnsafePointer<Double>, width: Int, at test: TangentTestPoints, into out: MutableMatrixView,
+                 progress: ProgressHandler) throws
+}
+
+/// Where a matrix-free solver's kernel comes from: libntk's MLP on inputs X, or a model's
+/// Jacobian products on rows of the caller's data.
+enum TangentSource {
+    case network(MLP, MatrixView)
+    case model(TangentModel, [Int])
+
+    /// n, the training rows.
+    var n: Int {
+        switch self {
+        case .network(_, let x): x.rows
+        case .model(_, let rows): rows.count
+        }
+    }
+
+    /// Throws unless the inputs are valid (input width and finiteness; model sizes and rows).
+    func check() throws {
+        switch self {
+        case .network(let mlp, let x): try mlp.checkInput(x, "X")
+        case .model(let model, let rows):
+            try TangentModelCheck.sizes(model)
+            try TangentModelCheck.rows(rows, "rows")
+        }
+    }
+
+    /// The operator, keeping what fits `budget` bytes.
+    func makeOperator(budget: Int) throws -> TangentOperator {
+        switch self {
+        case .network(let mlp, let x): try EmpiricalNTKOperator(mlp, x: x, budget: budget)
+        case .model(let model, let rows): try TangentModelOperator(model, rows: rows)
+        }
+    }
+
+    /// `K(X, X[centers])` (n × centers.count) within `budget` bytes, for the Nyström preconditioner.
+    func kernelColumns(_ centers: [Int], into out: MutableMatrixView, budget: Int,
+                       progress: ProgressHandler) throws {
+        switch self {
+        case .network(let mlp, let x):
+            let d = x.cols, m = centers.count
+            let c = try Workspace(count: try Sizes.product(m, d, "centres"), for: "the centres")
+            for (r, i) in centers.enumerated() { (c.pointer + r * d).update(from: x.row(i), count: d) }
+            try EmpiricalKernel.compute(mlp, x, MatrixView(unchecked: UnsafePointer(c.pointer), rows: m, cols: d,
+                                                           ld: max(d, 1)),
+                                        into: out, memoryLimit: budget, progress: progress)
+        case .model(let model, let rows):
+            try TangentModelKernel.compute(model, rows1: rows, rows2: centers.map { rows[$0] }, into: out,
+                                           memoryLimit: budget, progress: progress)
+        }
+    }
+}
