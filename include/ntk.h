@@ -1200,10 +1200,8 @@ typedef struct ntk_model_callbacks {
     int thread_safe;            /* non-zero: callbacks may run on several threads; default 0 */
 } ntk_model_callbacks;
 
-#define NTK_MODEL_CALLBACKS_INIT \
-    { sizeof(ntk_model_callbacks), 0, 1, NULL, NULL, NULL, NULL, NULL, 256, 0 }
-
-/* Sets callbacks->size and every default. Errors: INVALID_ARGUMENT (NULL). */
+/* Sets callbacks->size and every default (call it first, then set n_params, k, jvp, vjp, ...).
+ * Errors: INVALID_ARGUMENT (NULL). */
 int ntk_model_callbacks_init(ntk_model_callbacks *callbacks);
 
 /* A model described by callbacks (opaque). Read-only: thread-safe as far as its callbacks are.

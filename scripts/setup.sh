@@ -4,7 +4,8 @@
 # for the distributed layer: Open MPI and ScaLAPACK) with apt, release builds of libntk.so and
 # libntk_mpi.so, and with pip the Python package (distribution libntk, with the library bundled)
 # and its optional extras for the examples, the tests and ntk.distributed (numpy, scipy,
-# scikit-learn, matplotlib, pandas, pytest, tqdm, mpi4py). Safe to run again: it only installs what is missing.
+# scikit-learn, matplotlib, pandas, pytest, tqdm, mpi4py, jax; torch's CPU build for
+# ntk.models.from_torch). Safe to run again: it only installs what is missing.
 # Sourced by scripts/demo.sh and scripts/test.sh; exports NTK_LIBRARY.
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -37,3 +38,11 @@ if python3 -m pip show -f ntk 2>/dev/null | grep -q "ntk/_library.py"; then
 fi
 python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore \
     "$repo/bindings/python[examples,test,distributed]"
+# PyTorch for ntk.models.from_torch (its tests and examples/torch_after_kernel.py): the CPU build
+# (a 183 MB wheel, 23 s to install here) when pip can find it, else PyPI's default build, which
+# pulls several GB of CUDA libraries.
+if ! python3 -c "import torch" >/dev/null 2>&1; then
+    echo "== installing PyTorch (CPU build) for ntk.models.from_torch (pip)"
+    python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore "torch==2.13.0+cpu" \
+        2>/dev/null || python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore torch
+fi

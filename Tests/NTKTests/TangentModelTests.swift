@@ -121,16 +121,24 @@ final class TangentModelTests: XCTestCase {
         }
     }
 
-    /// CG ridge and the Lanczos flow through the model's products equal the network's.
+    /// CG ridge and the Lanczos flow through the model equal the network's: by vector products,
+    /// by a kept Jacobian, and by Jacobian blocks (a budget too small to keep it).
     func testSolversEqualTheNetworks() throws {
+        for (hasJacobian, limit) in [(false, nil as Int?), (true, nil), (true, 16 << 10)] {
+            try checkSolvers(hasJacobian: hasJacobian, memoryLimit: limit)
+        }
+    }
+
+    func checkSolvers(hasJacobian: Bool, memoryLimit: Int?) throws {
         let (mlp, x) = try network()
         var rng = TestRandom(seed: 3)
         let y = try rng.matrix(12, 2)
         let xTrain = try slice(x, 0, 12), xTest = try slice(x, 12, 17)
-        let model = ExplicitJacobianModel(mlp, x, blockRows: 5, hasJacobian: false)
+        let model = ExplicitJacobianModel(mlp, x, blockRows: 5, hasJacobian: hasJacobian)
         var options = EmpiricalNTKRidge.Options()
         options.tolerance = 1e-13
         options.preconditionerRank = 4
+        options.memoryLimit = memoryLimit
         let (fromModel, fromNetwork) = try Targets.with(y, nil) { t in
             try xTrain.withView { xv in
                 (try EmpiricalNTKRidge(model: model, rows: Array(0..<12), targets: t, ridge: 0.02, options: options),
@@ -141,7 +149,7 @@ final class TangentModelTests: XCTestCase {
         var p1 = try Matrix(rows: 5, cols: 2), p2 = try Matrix(rows: 5, cols: 2)
         try p1.withMutableView { try fromModel.predict(rows: Array(12..<17), offsets: nil, into: $0) }
         try xTest.withView { tv in try p2.withMutableView { try fromNetwork.predict(x: tv, offsets: nil, into: $0) } }
-        XCTAssertLessThan(maxAbsDifference(p1, p2), 1e-9)
+        XCTAssertLessThan(maxAbsDifference(p1, p2), 1e-9, "jacobian \(hasJacobian), limit \(String(describing: memoryLimit))")
         try xTest.withView { tv in
             XCTAssertThrowsError(try p1.withMutableView { try fromModel.predict(x: tv, offsets: nil, into: $0) })
         }
@@ -150,6 +158,7 @@ final class TangentModelTests: XCTestCase {
         var flowModel = [Double](repeating: 0, count: 2 * 5 * 2), flowNetwork = flowModel
         var flowOptions = EmpiricalGradientFlow.Options()
         flowOptions.tolerance = 1e-12
+        flowOptions.memoryLimit = memoryLimit.map { $0 * 4 }
         try Targets.with(y, nil) { t in
             _ = try flowModel.withUnsafeMutableBufferPointer { out in
                 try EmpiricalGradientFlow.predict(model: model, rows: Array(0..<12), targets: t, times: times,

@@ -1163,6 +1163,14 @@ static void test_models(void) {
               ntk_empirical_ridge_predict_rows(ridge, &test, pred, K, NULL, NULL) == NTK_OK &&
               max_abs_diff(pred, pred_expected, M * K) < 1e-9,
           "model CG ridge and its predictions at test rows = the MLP's to 1e-9");
+    ntk_empirical_ridge *kept = NULL;
+    check(ntk_model_ridge_fit(with_jacobian, N, NULL, &targets, 0.01, &so, &kept) == NTK_OK &&
+              ntk_empirical_ridge_dual_coefficients(kept, alpha, K) == NTK_OK &&
+              max_abs_diff(alpha, alpha_expected, N * K) < 1e-9 &&
+              ntk_empirical_ridge_predict_rows(kept, &test, pred, K, NULL, NULL) == NTK_OK &&
+              max_abs_diff(pred, pred_expected, M * K) < 1e-9,
+          "model CG ridge with the jacobian callback (Jacobian kept, products by GEMM) = the MLP's to 1e-9");
+    ntk_empirical_ridge_free(kept);
     check(ntk_empirical_ridge_predict(ridge, &test_points, pred, K, NULL, NULL) == NTK_ERR_INVALID_ARGUMENT &&
               ntk_empirical_ridge_predict_rows(ridge_expected, &test, pred, K, NULL, NULL) == NTK_ERR_INVALID_ARGUMENT,
           "a model's ridge predicts at rows, an MLP's at inputs, and says so");

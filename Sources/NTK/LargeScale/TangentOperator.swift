@@ -87,7 +87,7 @@ enum TangentSource {
     func makeOperator(budget: Int) throws -> TangentOperator {
         switch self {
         case .network(let mlp, let x): try EmpiricalNTKOperator(mlp, x: x, budget: budget)
-        case .model(let model, let rows): try TangentModelOperator(model, rows: rows)
+        case .model(let model, let rows): try TangentModelOperator(model, rows: rows, budget: budget)
         }
     }
 

@@ -3,35 +3,73 @@
 ///
 ///     K V = (1/k) Σ_c J_c (J_cᵀ V)
 ///
-/// - `transpose`: one `vjp` per block of rows with r·k cotangents — for column j of V and
-///   output c the cotangent is V[:, j] on output c and 0 on the others — summed over the
-///   blocks into r·k parameter-space vectors (column j's k vectors at rows j·k … j·k + k − 1
-///   of an (r·k) × P matrix);
-/// - `forward`: one `jvp` per block of rows with those r·k tangents; row i of column j takes
-///   `(1/k) Σ_c [J(x_i) g_{j,c}]_c`.
-/// A product costs one vjp and one jvp sweep over the rows, each with r·k vectors; memory
-/// (r·k)·P doubles for the vectors plus (r·k)·blockRows·k for a block's products: nothing of
-/// order n² or n·P.
+/// with the parameter-space vectors of column j of V (one per output c) at rows j·k + c of an
+/// (r·k) × P matrix G, `G_c = V ᵀ J_c`. Three ways, chosen once:
+/// - **kept Jacobian**, when the model has `jacobian` and the n·k·P doubles of J(X) fit half the
+///   memory budget: J(X) is computed once and every product is two GEMMs per output
+///   (4·n·k·P·r flops), the model is not called again;
+/// - **Jacobian blocks**, when the model has `jacobian` but J(X) does not fit: each sweep
+///   computes J of one block of rows at a time (k backward passes per row) and multiplies it,
+///   which costs no more model work than r·k vector products per row;
+/// - **vector products** otherwise: one `vjp` per block with r·k cotangents (column j on output
+///   c, zero elsewhere), summed over the blocks, then one `jvp` per block with the r·k tangents,
+///   row i of column j taking `(1/k) Σ_c [J(x_i) g_{j,c}]_c`.
+/// Memory beyond a kept Jacobian: (r·k)·P doubles for G plus one block's products or Jacobian
+/// rows — nothing of order n² or n·P.
 final class TangentModelOperator: TangentOperator {
     let model: TangentModel
     let rows: [Int]
+    /// J(X) ((n·k) × P) when it is kept.
+    private let kept: Workspace?
     var n: Int { rows.count }
     var transposedLength: Int { model.outputCount * model.parameterCount }
     var predictor: TangentPredictor { TangentModelPredictor(model) }
 
-    /// - Throws: `invalidArgument` for the model's sizes or negative row indices.
-    init(_ model: TangentModel, rows: [Int]) throws {
+    /// - Throws: `invalidArgument` for the model's sizes or negative row indices; what the
+    ///   model's `jacobian` throws when J(X) is kept.
+    init(_ model: TangentModel, rows: [Int], budget: Int) throws {
         try TangentModelCheck.sizes(model)
         try TangentModelCheck.rows(rows, "rows")
         self.model = model
         self.rows = rows
+        let k = model.outputCount, p = model.parameterCount
+        let doubles = (try? Sizes.product(try Sizes.product(rows.count, k, "n·k"), p, "n·k·P")) ?? Int.max
+        if model.hasJacobian, doubles <= budget / 2 / 8 {
+            let jacobian = try Workspace(count: max(doubles, 1), for: "the model's Jacobian")
+            for r0 in stride(from: 0, to: rows.count, by: model.blockRows) {
+                let r1 = min(r0 + model.blockRows, rows.count)
+                try model.jacobianBlock(Array(rows[r0..<r1]),
+                                        into: MutableMatrixView(unchecked: jacobian.pointer + r0 * k * p,
+                                                                rows: (r1 - r0) * k, cols: p, ld: p))
+            }
+            kept = jacobian
+        } else {
+            kept = nil
+        }
+        Log.info("model tangent kernel products: \(rows.count) rows, \(p) parameters, \(k) output(s); "
+                 + (kept != nil ? "Jacobian kept (\(Log.bytes(rows.count * k * p * 8))), products by GEMM"
+                    : model.hasJacobian ? "Jacobian blocks of \(model.blockRows) rows per sweep"
+                    : "jvp/vjp per block of \(model.blockRows) rows"))
     }
 
     func transpose(_ v: MatrixView, into g: UnsafeMutablePointer<Double>) throws {
         let k = model.outputCount, p = model.parameterCount, r = v.cols, width = r * k
         g.update(repeating: 0, count: width * p)
         if width == 0 || n == 0 { return }
+        if let kept {
+            return try TangentModelPredictor.accumulateTranspose(kept.matrix(n * k, p).readOnly, v, k: k, into: g)
+        }
         let block = min(n, model.blockRows)
+        if model.hasJacobian {
+            let jacobian = try Workspace(count: try Sizes.product(block * k, p, "Jacobian block"), for: "Jacobian rows")
+            for r0 in stride(from: 0, to: n, by: block) {
+                let r1 = min(r0 + block, n)
+                try model.jacobianBlock(Array(rows[r0..<r1]), into: jacobian.matrix((r1 - r0) * k, p))
+                try TangentModelPredictor.accumulateTranspose(jacobian.matrix((r1 - r0) * k, p).readOnly,
+                                                             v.rowRange(r0, r1), k: k, into: g)
+            }
+            return
+        }
         let cotangents = try Workspace(count: try Sizes.product(width, block * k, "cotangents"), for: "cotangents")
         let products = try Workspace(count: try Sizes.product(width, p, "vjp outputs"), for: "vjp outputs")
         for r0 in stride(from: 0, to: n, by: block) {
@@ -39,18 +77,23 @@ final class TangentModelOperator: TangentOperator {
             let u = cotangents.matrix(width, count * k)
             u.fill(0)
             for j in 0..<r { for c in 0..<k { for i in 0..<count { u[j * k + c, i * k + c] = v[r0 + i, j] } } }
-            let out = products.matrix(width, p)
-            try model.checkedVJP(Array(rows[r0..<r1]), u.readOnly, into: out)
+            try model.checkedVJP(Array(rows[r0..<r1]), u.readOnly, into: products.matrix(width, p))
             try VectorOperations.axpy(1, products.pointer, g, count: width * p)
         }
     }
 
     func forward(_ g: UnsafePointer<Double>, columns: Int, into out: MutableMatrixView) throws {
+        if let kept {
+            let k = model.outputCount
+            return try TangentModelPredictor.applyJacobian(kept.matrix(n * k, model.parameterCount).readOnly, g,
+                                                           width: columns, k: k, into: out)
+        }
         try TangentModelPredictor.apply(model, g, width: columns, rows: rows, into: out, progress: .none)
     }
 }
 
-/// `J(x)` of a `TangentModel` at test rows: one `jvp` per block of rows.
+/// `J(x)` of a `TangentModel` at test rows, a block of rows at a time: Jacobian blocks and a GEMM
+/// when the model has `jacobian`, else one `jvp` per block.
 final class TangentModelPredictor: TangentPredictor {
     let model: TangentModel
 
@@ -66,6 +109,29 @@ final class TangentModelPredictor: TangentPredictor {
         try Self.apply(model, g, width: width, rows: rows, into: out, progress: progress)
     }
 
+    /// `g[(j, c)] += J_c(block)ᵀ v[:, j]` for a block's Jacobian rows ((count·k) × P) and rows of V
+    /// (count × r): one GEMM per output.
+    static func accumulateTranspose(_ jacobian: MatrixView, _ v: MatrixView, k: Int,
+                                    into g: UnsafeMutablePointer<Double>) throws {
+        let p = jacobian.cols, r = v.cols, count = v.rows
+        for c in 0..<k {
+            let jc = MatrixView(unchecked: jacobian.base + c * p, rows: count, cols: p, ld: k * p)
+            try MatrixProduct.gemm(v, transposeA: true, jc, beta: 1,
+                                   into: MutableMatrixView(unchecked: g + c * p, rows: r, cols: p, ld: k * p))
+        }
+    }
+
+    /// `out = (1/k) Σ_c J_c g_cᵀ` (count × width) for a block's Jacobian rows ((count·k) × P).
+    static func applyJacobian(_ jacobian: MatrixView, _ g: UnsafePointer<Double>, width: Int, k: Int,
+                              into out: MutableMatrixView) throws {
+        let p = jacobian.cols, count = out.rows
+        for c in 0..<k {
+            let jc = MatrixView(unchecked: jacobian.base + c * p, rows: count, cols: p, ld: k * p)
+            try MatrixProduct.gemm(jc, MatrixView(unchecked: g + c * p, rows: width, cols: p, ld: k * p),
+                                   transposeB: true, alpha: 1 / Double(k), beta: c == 0 ? 0 : 1, into: out)
+        }
+    }
+
     /// `out[i, j] = (1/k) Σ_c [J(x_rows[i]) g_{j,c}]_c` (rows.count × width).
     static func apply(_ model: TangentModel, _ g: UnsafePointer<Double>, width: Int, rows: [Int],
                       into out: MutableMatrixView, progress: ProgressHandler) throws {
@@ -73,17 +139,25 @@ final class TangentModelPredictor: TangentPredictor {
         try progress.report(0)
         if n == 0 || width == 0 { return try progress.report(1) }
         let block = min(n, model.blockRows)
-        let products = try Workspace(count: try Sizes.product(vectors, block * k, "jvp outputs"), for: "jvp outputs")
+        let scratch = try Workspace(count: try Sizes.product(model.hasJacobian ? p : vectors, block * k,
+                                                             "block products"),
+                                    for: model.hasJacobian ? "Jacobian rows" : "jvp outputs")
         let tangents = MatrixView(unchecked: g, rows: vectors, cols: p, ld: p)
         for r0 in stride(from: 0, to: n, by: block) {
             let r1 = min(r0 + block, n), count = r1 - r0
-            let t = products.matrix(vectors, count * k)
-            try model.checkedJVP(Array(rows[r0..<r1]), tangents, into: t)
-            for i in 0..<count {
-                for j in 0..<width {
-                    var sum = 0.0
-                    for c in 0..<k { sum += t[j * k + c, i * k + c] }
-                    out[r0 + i, j] = sum / Double(k)
+            if model.hasJacobian {
+                try model.jacobianBlock(Array(rows[r0..<r1]), into: scratch.matrix(count * k, p))
+                try applyJacobian(scratch.matrix(count * k, p).readOnly, g, width: width, k: k,
+                                  into: out.rowRange(r0, r1))
+            } else {
+                let t = scratch.matrix(vectors, count * k)
+                try model.checkedJVP(Array(rows[r0..<r1]), tangents, into: t)
+                for i in 0..<count {
+                    for j in 0..<width {
+                        var sum = 0.0
+                        for c in 0..<k { sum += t[j * k + c, i * k + c] }
+                        out[r0 + i, j] = sum / Double(k)
+                    }
                 }
             }
             try progress.report(Double(r1) / Double(n))

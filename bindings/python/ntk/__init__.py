@@ -62,6 +62,7 @@ from .training import (  # noqa: E402
 from .ensembles import SampledEnsemble, ensemble_gradient_flow, gp_posterior, sampled_ensemble  # noqa: E402
 from .classification import KernelLogisticRegression, LeaveOneOut, log_softmax, softmax  # noqa: E402
 from .large_scale import EmpiricalNTKRidge, NystromRidge, empirical_gradient_flow, nystrom_ridge  # noqa: E402
+from . import models  # noqa: E402
 from .tuning import (  # noqa: E402
     KernelTuning,
     infinite_width_gradient,
@@ -91,7 +92,7 @@ __all__ = [
     "kernel_alignment", "after_kernel_predictions", "linearization_gap",
     "ensemble_gradient_flow", "gp_posterior", "sampled_ensemble", "SampledEnsemble",
     "KernelLogisticRegression", "LeaveOneOut", "softmax", "log_softmax",
-    "NystromRidge", "nystrom_ridge", "EmpiricalNTKRidge", "empirical_gradient_flow", "ConvergenceWarning",
+    "NystromRidge", "nystrom_ridge", "EmpiricalNTKRidge", "empirical_gradient_flow", "ConvergenceWarning", "models",
     "infinite_width_gradient", "infinite_width_gradient_contract", "kernel_objective", "tune_kernel", "KernelTuning",
     "NTKError", "LibraryNotFoundError", "InvalidArgumentError", "DimensionMismatchError",
     "NonFiniteError", "TooLargeError", "InvalidHandleError", "NotPositiveDefiniteError",

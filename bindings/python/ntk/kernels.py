@@ -14,6 +14,7 @@ from . import _arrays
 from ._library import EmpiricalNTKOptions, InfiniteWidthOptions, call, choices, lib
 from ._progress import Callback
 from .errors import DimensionMismatchError, InvalidArgumentError
+from .models import Binding, is_model, rows_pointer
 from .network import MLP
 
 _OUTPUTS = choices("ntk_output_form", "NTK_OUTPUT_")
@@ -40,32 +41,60 @@ def empirical_ntk(net, X1, X2=None, output="mean", method="structured", memory_l
 
     Parameters
     ----------
-    net : MLP
+    net : MLP or ntk.models.Model
+        A model (:mod:`ntk.models`) gives its tangent kernel from its Jacobian products.
     X1 : array_like, (n1, d)
+        For a model: whatever it takes, one sample per row (n1, ...).
     X2 : array_like, (n2, d), optional
         Omitted: the symmetric kernel of X1 (computed once per pair, exactly symmetric).
     output : "mean" (n1, n2), "per_output" (n1, n2, k) or "full" (n1, n2, k, k)
     method : "structured" (default: per-layer activation Gram times signal Gram, never forming
-        the Jacobian) or "jacobian" (explicit Jacobian chunks; the reference)
+        the Jacobian) or "jacobian" (explicit Jacobian chunks; the reference). For a model,
+        "structured" and "jacobian" are Jacobian contraction (Jacobian rows in blocks, a GEMM per
+        block pair) and "vector_products" pushes X2's Jacobian rows through ``jvp`` over X1.
     memory_limit : int, optional
-        Bytes for per-sample activations and signals (default 64 MiB); beyond it, blocks of
-        samples are recomputed instead of stored.
+        Bytes for per-sample activations and signals (for a model: Jacobian blocks; default:
+        the memory budget); beyond it, blocks of samples are recomputed instead of stored.
     progress : callable, optional
     """
-    if not isinstance(net, MLP):
-        raise InvalidArgumentError(f"net must be an ntk.MLP, got {type(net).__name__}")
     form = _choice(output, _OUTPUTS, "output")
+    if is_model(net):
+        return _model_kernel(net, X1, X2, form, output, _choice(method, _METHODS, "method"),
+                             _memory_limit(memory_limit), progress)
+    if not isinstance(net, MLP):
+        raise InvalidArgumentError(f"net must be an ntk.MLP or an ntk.models.Model, got {type(net).__name__}")
     (x1, p1, ld1), (x2, p2, ld2), n2 = _pair(net, X1, X2)
     n1 = x1.shape[0]
-    limit = 0 if memory_limit is None else _int(memory_limit, "memory_limit")
-    if memory_limit is not None and limit <= 0:
-        raise InvalidArgumentError(f"memory_limit must be > 0 bytes, got {memory_limit}")
+    limit = _memory_limit(memory_limit)
     out = np.empty(_kernel_shape(n1, n2, net.output_dim, output))
     cb = Callback(progress)
     options = EmpiricalNTKOptions(method=_choice(method, _METHODS, "method"), memory_limit=limit,
                                   progress=cb.c_function)
     cb.call(lib.ntk_empirical_ntk, net._live(), n1, p1, ld1, n2, p2, ld2, form, ctypes.byref(options),
             _arrays.pointer(out), _row_length(out))
+    return out
+
+
+def _memory_limit(memory_limit):
+    """0 (the budget) for None, else a positive number of bytes."""
+    limit = 0 if memory_limit is None else _int(memory_limit, "memory_limit")
+    if memory_limit is not None and limit <= 0:
+        raise InvalidArgumentError(f"memory_limit must be > 0 bytes, got {memory_limit}")
+    return limit
+
+
+def _model_kernel(model, X1, X2, form, output, method, limit, progress):
+    """ntk_model_empirical_ntk on X1 (and X2) as rows of one index space."""
+    binding = Binding(model, X1)
+    with binding:
+        rows1 = binding.add(X1, "X1")
+        rows2 = None if X2 is None else binding.add(X2, "X2")
+        n1, n2 = len(rows1), len(rows1 if rows2 is None else rows2)
+        out = np.empty(_kernel_shape(n1, n2, model.output_dim, output))
+        cb = Callback(progress)
+        options = EmpiricalNTKOptions(method=method, memory_limit=limit, progress=cb.c_function)
+        binding.run(cb, lib.ntk_model_empirical_ntk, binding._live(), n1, rows_pointer(rows1), n2,
+                    rows_pointer(rows2), form, ctypes.byref(options), _arrays.pointer(out), _row_length(out))
     return out
 
 
@@ -79,7 +108,7 @@ def empirical_ntk_diagonal(net, X, output="mean"):
 
     Parameters
     ----------
-    net : MLP
+    net : MLP or ntk.models.Model
     X : array_like, (n, d)
     output : "mean" (default) or "per_output"
 
@@ -87,10 +116,19 @@ def empirical_ntk_diagonal(net, X, output="mean"):
     -------
     numpy.ndarray, (n,) for "mean" or (n, k) for "per_output"
     """
-    if not isinstance(net, MLP):
-        raise InvalidArgumentError(f"net must be an ntk.MLP, got {type(net).__name__}")
     if output not in ("mean", "per_output"):
         raise InvalidArgumentError(f"output must be 'mean' or 'per_output', got {output!r}")
+    if is_model(net):
+        binding = Binding(net, X)
+        with binding:
+            rows = binding.add(X)
+            k = net.output_dim
+            out = np.empty((len(rows),) if output == "mean" else (len(rows), k))
+            binding.run(Callback(None), lib.ntk_model_empirical_ntk_diagonal, binding._live(), len(rows),
+                        rows_pointer(rows), _OUTPUTS[output], _arrays.pointer(out), 1 if output == "mean" else k)
+        return out
+    if not isinstance(net, MLP):
+        raise InvalidArgumentError(f"net must be an ntk.MLP or an ntk.models.Model, got {type(net).__name__}")
     x, px, ldx = net._inputs(X)
     out = np.empty((x.shape[0],) if output == "mean" else (x.shape[0], net.output_dim))
     call("ntk_empirical_ntk_diagonal", net._live(), x.shape[0], px, ldx, _OUTPUTS[output], _arrays.pointer(out),

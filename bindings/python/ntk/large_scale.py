@@ -26,16 +26,18 @@ gradients on NTK-vector products ``K v = J (J^T v)`` (about 4 n P flops each), a
 """
 
 import ctypes
+import threading
 import warnings
 
 import numpy as np
 
 from . import _arrays
 from ._handle import Handle
-from ._library import EmpiricalSolverOptions, NystromOptions, NystromTest, Points, call, choices, lib
+from ._library import EmpiricalSolverOptions, NystromOptions, NystromTest, Points, Rows, call, choices, lib
 from ._progress import Callback
 from .errors import ConvergenceWarning, DimensionMismatchError, InvalidArgumentError
 from ._data import TargetData, make_grid
+from .models import Binding, is_model, rows_pointer
 from .network import MLP
 from .regression import RidgeSelection
 
@@ -393,8 +395,9 @@ class EmpiricalNTKRidge(Handle):
 
     Parameters
     ----------
-    net : MLP
-        Its current parameters are copied at the fit.
+    net : MLP or ntk.models.Model
+        An MLP's current parameters are copied at the fit. A model (:mod:`ntk.models`) is used
+        through its Jacobian products, and kept for predictions (X is then whatever it takes).
     X : array_like, (n, d)
     Y : array_like, (n, k) or (n,)
     ridge : float
@@ -427,8 +430,12 @@ class EmpiricalNTKRidge(Handle):
 
     def __init__(self, net, X, Y, ridge, f0_train=None, tol=1e-8, max_iter=500, preconditioner_rank=256, seed=0,
                  memory_limit=None, progress=None):
+        self._binding = None
+        if is_model(net):
+            return self._fit_model(net, X, Y, ridge, f0_train,
+                                   (tol, max_iter, preconditioner_rank, seed, 1.0, memory_limit), progress)
         if not isinstance(net, MLP):
-            raise InvalidArgumentError(f"net must be an ntk.MLP, got {type(net).__name__}")
+            raise InvalidArgumentError(f"net must be an ntk.MLP or an ntk.models.Model, got {type(net).__name__}")
         x, px, ldx = net._inputs(X, "X")
         targets = TargetData(Y, x.shape[0], "X", f0_train)
         cb = Callback(progress)
@@ -437,6 +444,25 @@ class EmpiricalNTKRidge(Handle):
         cb.call(lib.ntk_empirical_ridge_fit, net._live(), x.shape[0], px, ldx, ctypes.byref(targets.c),
                 _scalar(ridge, "ridge"), ctypes.byref(options), ctypes.byref(handle))
         self._init(handle, net, targets.was_vector, ridge)
+
+    def _fit_model(self, model, X, Y, ridge, f0_train, settings, progress):
+        """The fit through a model's Jacobian products; the binding is kept for predictions
+        (without the training data: test rows are numbered from 0)."""
+        binding = Binding(model, X)
+        try:
+            rows = binding.add(X)
+            targets = TargetData(Y, len(rows), "X", f0_train)
+            cb = Callback(progress)
+            options = _empirical_solver_options(*settings, cb)
+            handle = ctypes.c_void_p()
+            binding.run(cb, lib.ntk_model_ridge_fit, binding._live(), len(rows), rows_pointer(rows),
+                        ctypes.byref(targets.c), _scalar(ridge, "ridge"), ctypes.byref(options), ctypes.byref(handle))
+        except BaseException:
+            binding.close()  # now, not when the traceback that holds it is collected
+            raise
+        binding.drop(1)
+        self._binding, self._lock = binding, threading.Lock()
+        self._init(handle, model, targets.was_vector, ridge)
 
     def _init(self, handle, net, was_vector, ridge):
         self._handle, self._net, self._vector = handle, net, was_vector
@@ -476,12 +502,35 @@ class EmpiricalNTKRidge(Handle):
         -------
         numpy.ndarray, (m, k) — or (m,) for a 1-D Y
         """
+        if self._binding is not None:
+            return self._predict_model(X, f0_test, progress)
         points, m, _keep = _points(self._net, X, f0_test, self.n_outputs)
         out = np.empty((m, self.n_outputs))
         cb = Callback(progress)
         cb.call(lib.ntk_empirical_ridge_predict, self._live(), ctypes.byref(points), _arrays.pointer(out),
                 max(self.n_outputs, 1), cb.c_function, None)
         return out[:, 0] if self._vector else out
+
+
+    def _predict_model(self, X, f0_test, progress):
+        """Predictions at the rows of X through the model's ``jvp`` (one call at a time)."""
+        with self._lock:
+            rows = self._binding.add(X, "X_test")
+            try:
+                test, _keep = _rows(rows, f0_test, self.n_outputs)
+                out = np.empty((len(rows), self.n_outputs))
+                cb = Callback(progress)
+                self._binding.run(cb, lib.ntk_empirical_ridge_predict_rows, self._live(), ctypes.byref(test),
+                                  _arrays.pointer(out), max(self.n_outputs, 1), cb.c_function, None)
+            finally:
+                self._binding.drop(1)
+        return out[:, 0] if self._vector else out
+
+
+def _rows(rows, f0, k, name="f0_test"):
+    """An ``ntk_rows`` for row indices and optional offsets (m, k), with the arrays kept alive."""
+    f, pf, ldf = _arrays.optional_matrix(f0, name, (len(rows), k))
+    return Rows(len(rows), rows_pointer(rows), pf, ldf), (rows, f)
 
 
 def empirical_gradient_flow(net, X, Y, times, X_test=None, f0_train=None, f0_test=None, learning_rate=1.0, tol=1e-8,
@@ -496,7 +545,7 @@ def empirical_gradient_flow(net, X, Y, times, X_test=None, f0_train=None, f0_tes
 
     Parameters
     ----------
-    net : MLP
+    net : MLP or ntk.models.Model
     X : array_like, (n, d)
     Y : array_like, (n, k) or (n,)
     times : array_like, (T,)
@@ -519,15 +568,18 @@ def empirical_gradient_flow(net, X, Y, times, X_test=None, f0_train=None, f0_tes
         The largest relative change at the last check (0: exact, the Krylov space was invariant).
         Above ``tol`` after ``max_iter`` steps it warns with :class:`ntk.ConvergenceWarning`.
     """
+    if X_test is None and f0_test is not None:
+        raise InvalidArgumentError("f0_test needs X_test")
+    if is_model(net):
+        return _model_flow(net, X, Y, times, X_test, f0_train, f0_test, learning_rate, tol, max_iter, memory_limit,
+                           progress)
     if not isinstance(net, MLP):
-        raise InvalidArgumentError(f"net must be an ntk.MLP, got {type(net).__name__}")
+        raise InvalidArgumentError(f"net must be an ntk.MLP or an ntk.models.Model, got {type(net).__name__}")
     x, px, ldx = net._inputs(X, "X")
     targets = TargetData(Y, x.shape[0], "X", f0_train)
     grid, pg = _arrays.vector(times, "times")
     k = targets.y.shape[1]
     test, m, _keep = (None, 0, None) if X_test is None else _points(net, X_test, f0_test, k)
-    if X_test is None and f0_test is not None:
-        raise InvalidArgumentError("f0_test needs X_test")
     cb = Callback(progress)
     options = _empirical_solver_options(tol, max_iter, 0, 0, learning_rate, memory_limit, cb)
     train = np.empty((grid.shape[0], x.shape[0], k))
@@ -537,11 +589,36 @@ def empirical_gradient_flow(net, X, Y, times, X_test=None, f0_train=None, f0_tes
             pg,
             None if test is None else ctypes.byref(test), ctypes.byref(options), _arrays.pointer(train),
             None if pred_test is None else _arrays.pointer(pred_test), ctypes.byref(estimate))
-    if estimate.value > tol:
-        warnings.warn(f"empirical_gradient_flow: the Lanczos approximation changed by {estimate.value:.3g} (> tol) at "
-                      f"its last check after max_iter = {max_iter} steps", ConvergenceWarning, stacklevel=2)
-    if targets.was_vector:
+    return _flow_result(train, pred_test, estimate.value, targets.was_vector, tol, max_iter)
+
+
+def _flow_result(train, pred_test, estimate, was_vector, tol, max_iter):
+    """The flow's outputs in the caller's shapes, with a warning when Lanczos did not settle."""
+    if estimate > tol:
+        warnings.warn(f"empirical_gradient_flow: the Lanczos approximation changed by {estimate:.3g} (> tol) at "
+                      f"its last check after max_iter = {max_iter} steps", ConvergenceWarning, stacklevel=3)
+    if was_vector:
         train = train[..., 0]
         pred_test = None if pred_test is None else pred_test[..., 0]
-    return train, pred_test, estimate.value
+    return train, pred_test, estimate
+
+
+def _model_flow(model, X, Y, times, X_test, f0_train, f0_test, learning_rate, tol, max_iter, memory_limit, progress):
+    """empirical_gradient_flow through a model's Jacobian products (train and test rows in one space)."""
+    with Binding(model, X) as binding:
+        rows = binding.add(X)
+        targets = TargetData(Y, len(rows), "X", f0_train)
+        grid, pg = _arrays.vector(times, "times")
+        k = targets.y.shape[1]
+        test, _keep = (None, None) if X_test is None else _rows(binding.add(X_test, "X_test"), f0_test, k)
+        cb = Callback(progress)
+        options = _empirical_solver_options(tol, max_iter, 0, 0, learning_rate, memory_limit, cb)
+        train = np.empty((grid.shape[0], len(rows), k))
+        pred_test = None if test is None else np.empty((grid.shape[0], test.m, k))
+        estimate = ctypes.c_double()
+        binding.run(cb, lib.ntk_model_gradient_flow, binding._live(), len(rows), rows_pointer(rows),
+                    ctypes.byref(targets.c), grid.shape[0], pg, None if test is None else ctypes.byref(test),
+                    ctypes.byref(options), _arrays.pointer(train),
+                    None if pred_test is None else _arrays.pointer(pred_test), ctypes.byref(estimate))
+    return _flow_result(train, pred_test, estimate.value, targets.was_vector, tol, max_iter)
 

@@ -52,6 +52,7 @@ from .ensembles import ensemble_gradient_flow
 from .kernels import (empirical_ntk, empirical_ntk_diagonal, infinite_width_diagonal, infinite_width_kernels,
                       infinite_width_nngp, infinite_width_ntk)
 from .large_scale import EmpiricalNTKRidge, NystromRidge
+from .models import Model
 from .network import MLP
 from .errors import NotPositiveDefiniteError
 from .regression import KernelRidge, SpectralSolver, max_learning_rate
@@ -80,7 +81,7 @@ class _NTKModel(BaseEstimator):
                  learning_rate=1.0, network_offset=False, center_targets=True, epochs=1000,
                  train_learning_rate=None, batch_size=None, momentum=0.0, solver="auto", n_centers=None,
                  centers="uniform", tol=1e-8, max_iter=100, tune=None, ard=False, n_restarts=2,
-                 tune_max_samples=1500, tune_centers=None, random_state=None, verbose=0):
+                 tune_max_samples=1500, tune_centers=None, random_state=None, verbose=0, network=None):
         self.kernel = kernel
         self.widths = widths
         self.activation = activation
@@ -110,6 +111,7 @@ class _NTKModel(BaseEstimator):
         self.tune_centers = tune_centers
         self.random_state = random_state
         self.verbose = verbose
+        self.network = network
 
     # -- hyper-parameters -----------------------------------------------------------------
 
@@ -212,6 +214,13 @@ class _NTKModel(BaseEstimator):
     # -- kernel ---------------------------------------------------------------------------
 
     def _network(self, input_dim, output_dim):
+        if self.network is not None:
+            if self.kernel != "empirical":
+                raise ValueError(f"network= is for kernel='empirical' (its empirical NTK), not {self.kernel!r}")
+            if not isinstance(self.network, (MLP, Model)):
+                raise ValueError(f"network must be an ntk.MLP or an ntk.models.Model, got "
+                                 f"{type(self.network).__name__}")
+            return self.network
         if np.ndim(self.widths) != 1:
             raise ValueError(f"widths must be a sequence of hidden-layer widths such as (512, 512), "
                              f"got {self.widths!r}")
@@ -594,6 +603,11 @@ class NTKRegressor(RegressorMixin, _NTKModel):
         0: silent. 1: a progress bar for each long step (kernel, training, solver) and a line
         with its time on stderr. 2: also the library's INFO log (solver, memory, BLAS, blocks)
         on stderr. Ctrl-C stops a fit at any verbosity.
+    network : ntk.MLP or ntk.models.Model, optional
+        With ``kernel="empirical"``: the network whose empirical NTK is used instead of a random
+        MLP from ``widths``/``activation``/``W_std``/``b_std`` — any model given by its Jacobian
+        products (``ntk.models.from_jax``, ``from_torch``, ``from_functions``), which receives
+        rows of X as passed to ``fit`` (2-D; reshape inside the model). Not copied by ``clone``.
 
     Attributes
     ----------
@@ -609,8 +623,8 @@ class NTKRegressor(RegressorMixin, _NTKModel):
         The absolute ridge used (selected or given).
     ridge_scores_ : ndarray or None
         GCV/LOO score of every grid ridge when selected.
-    network_ : ntk.MLP
-        The network whose kernel is used (trained for "after").
+    network_ : ntk.MLP or ntk.models.Model
+        The network whose kernel is used (trained for "after"; ``network`` when given).
     output_scale_ : float
         The network's output unit: 1, or the targets' root-mean-square for "after" (the
         network offset is ``output_scale_ * network_(x)``).
@@ -748,7 +762,7 @@ n_centers, centers, tol, max_iter, tune, ard, n_restarts, tune_max_samples, tune
                  ridge_relative=True, time=None, learning_rate=1.0, network_offset=False, center_targets=True,
                  epochs=1000, train_learning_rate=None, batch_size=None, momentum=0.0, solver="auto",
                  n_centers=None, centers="uniform", tol=1e-8, max_iter=100, tune=None, ard=False, n_restarts=2,
-                 tune_max_samples=1500, tune_centers=None, random_state=None, verbose=0):
+                 tune_max_samples=1500, tune_centers=None, random_state=None, verbose=0, network=None):
         self.loss = loss
         super().__init__(kernel=kernel, widths=widths, activation=activation, W_std=W_std, b_std=b_std,
                          parameterization=parameterization, ridge=ridge, ridges=ridges,
@@ -757,7 +771,7 @@ n_centers, centers, tol, max_iter, tune, ard, n_restarts, tune_max_samples, tune
                          train_learning_rate=train_learning_rate, batch_size=batch_size, momentum=momentum,
                          solver=solver, n_centers=n_centers, centers=centers, tol=tol, max_iter=max_iter, tune=tune,
                          ard=ard, n_restarts=n_restarts, tune_max_samples=tune_max_samples,
-                         tune_centers=tune_centers, random_state=random_state, verbose=verbose)
+                         tune_centers=tune_centers, random_state=random_state, verbose=verbose, network=network)
 
     def fit(self, X, y):
         """Fits on class labels.
