@@ -23,3 +23,5 @@ echo; echo "== benchmarks/bench_empirical_solvers.py (about 15 minutes: PCG at n
 python3 benchmarks/bench_empirical_solvers.py
 echo; echo "== benchmarks/bench_distributed.py (about 25 minutes: n = 16,000 eigendecompositions, single process, mpirun -np 2 and scipy)"
 python3 benchmarks/bench_distributed.py
+echo; echo "== benchmarks/bench_models.py (about 20 minutes: JAX and PyTorch recipes side by side, CG at n = 10^5 through a model's products)"
+python3 benchmarks/bench_models.py

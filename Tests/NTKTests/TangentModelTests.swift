@@ -122,7 +122,8 @@ final class TangentModelTests: XCTestCase {
     }
 
     /// CG ridge and the Lanczos flow through the model equal the network's: by vector products,
-    /// by a kept Jacobian, and by Jacobian blocks (a budget too small to keep it).
+    /// by a kept Jacobian, and by Jacobian blocks (a budget too small to keep it, 8 vectors per
+    /// product in the ridge and its predictions).
     func testSolversEqualTheNetworks() throws {
         for (hasJacobian, limit) in [(false, nil as Int?), (true, nil), (true, 16 << 10)] {
             try checkSolvers(hasJacobian: hasJacobian, memoryLimit: limit)
@@ -132,7 +133,7 @@ final class TangentModelTests: XCTestCase {
     func checkSolvers(hasJacobian: Bool, memoryLimit: Int?) throws {
         let (mlp, x) = try network()
         var rng = TestRandom(seed: 3)
-        let y = try rng.matrix(12, 2)
+        let y = try rng.matrix(12, 4)  // 4 columns × 2 outputs: 8 vectors per product, Jacobian blocks
         let xTrain = try slice(x, 0, 12), xTest = try slice(x, 12, 17)
         let model = ExplicitJacobianModel(mlp, x, blockRows: 5, hasJacobian: hasJacobian)
         var options = EmpiricalNTKRidge.Options()
@@ -146,7 +147,7 @@ final class TangentModelTests: XCTestCase {
             }
         }
         XCTAssertNil(fromModel.inputDimension)
-        var p1 = try Matrix(rows: 5, cols: 2), p2 = try Matrix(rows: 5, cols: 2)
+        var p1 = try Matrix(rows: 5, cols: 4), p2 = try Matrix(rows: 5, cols: 4)
         try p1.withMutableView { try fromModel.predict(rows: Array(12..<17), offsets: nil, into: $0) }
         try xTest.withView { tv in try p2.withMutableView { try fromNetwork.predict(x: tv, offsets: nil, into: $0) } }
         XCTAssertLessThan(maxAbsDifference(p1, p2), 1e-9, "jacobian \(hasJacobian), limit \(String(describing: memoryLimit))")
@@ -155,7 +156,7 @@ final class TangentModelTests: XCTestCase {
         }
 
         let times = [0.3, 2.0]
-        var flowModel = [Double](repeating: 0, count: 2 * 5 * 2), flowNetwork = flowModel
+        var flowModel = [Double](repeating: 0, count: 2 * 5 * 4), flowNetwork = flowModel
         var flowOptions = EmpiricalGradientFlow.Options()
         flowOptions.tolerance = 1e-12
         flowOptions.memoryLimit = memoryLimit.map { $0 * 4 }

@@ -8,10 +8,29 @@
 #include <stdlib.h>
 
 enum { N = 8, K = 2 };
+static double x[N * 2];
+
+/* A linear model f(x) = x . theta (P = 2, one output) by callbacks; `fail` makes jvp fail. */
+static int linear_jvp(void *fail, int64_t count, const int64_t *rows, int64_t nvec, const double *v, double *out) {
+    for (int64_t j = 0; j < nvec; j++)
+        for (int64_t i = 0; i < count; i++) out[j * count + i] = x[rows[i] * 2] * v[2 * j] + x[rows[i] * 2 + 1] * v[2 * j + 1];
+    return *(int *)fail;
+}
+static int linear_vjp(void *fail, int64_t count, const int64_t *rows, int64_t nvec, const double *u, double *out) {
+    (void)fail;
+    for (int64_t j = 0; j < nvec; j++) {
+        out[2 * j] = out[2 * j + 1] = 0;
+        for (int64_t i = 0; i < count; i++) {
+            out[2 * j] += x[rows[i] * 2] * u[j * count + i];
+            out[2 * j + 1] += x[rows[i] * 2 + 1] * u[j * count + i];
+        }
+    }
+    return 0;
+}
 
 int main(int argc, char **argv) {
     long cycles = argc > 1 ? atol(argv[1]) : 10000, failed = 0;
-    double x[N * 2], y[N * K], k[N * N], out[N * N * K * K], times[2] = {1.0, 2.0};
+    double y[N * K], k[N * N], out[N * N * K * K], times[2] = {1.0, 2.0};
     const ntk_grid grid = {2, times, NULL, 1.0};
     for (int i = 0; i < N * 2; i++) x[i] = (i % 5) * 0.3 - 0.6 + 0.01 * i;
     for (int i = 0; i < N * K; i++) y[i] = (i % 3) - 1.0;
@@ -43,6 +62,16 @@ int main(int argc, char **argv) {
     ntk_kernel_logistic_options logistic_options = NTK_KERNEL_LOGISTIC_OPTIONS_INIT;
     logistic_options.n_ridges = 2;
     logistic_options.ridges = grid_ridges;
+    int fail = 0;
+    ntk_model_callbacks callbacks;
+    ntk_model_callbacks_init(&callbacks);
+    callbacks.n_params = 2;
+    callbacks.jvp = linear_jvp;
+    callbacks.vjp = linear_vjp;
+    callbacks.user = &fail;
+    callbacks.block_rows = 3;
+    int64_t test_rows[2] = {1, 5};
+    const ntk_rows rows_test = {2, test_rows, NULL, 0};
     for (long c = 0; c < cycles; c++) {
         int64_t width = 6;
         arch.seed = (uint64_t)c;
@@ -53,6 +82,8 @@ int main(int argc, char **argv) {
         ntk_nystrom *nystrom = NULL;
         ntk_empirical_ridge *free_ridge = NULL;
         ntk_kernel_logistic *logistic = NULL;
+        ntk_model *model = NULL;
+        ntk_empirical_ridge *model_ridge = NULL;
         failed += ntk_mlp_create(2, 1, &width, K, NTK_ACTIVATION_TANH, &arch, &mlp) != NTK_OK;
         failed += ntk_empirical_ntk(mlp, N, x, 2, N, NULL, 0, NTK_OUTPUT_MEAN, NULL, k, N) != NTK_OK;
         failed += ntk_empirical_ntk(mlp, N, x, 2, N, NULL, 0, NTK_OUTPUT_FULL, &jacobian, out, N * K * K) != NTK_OK;
@@ -79,6 +110,17 @@ int main(int argc, char **argv) {
         failed += ntk_kernel_logistic_predict(logistic, &test, out, K) != NTK_OK;
         failed += ntk_kernel_logistic_loo(logistic, out, K, NULL) != NTK_OK;
         failed += ntk_kernel_logistic_latent_covariance(logistic, N, k, N, NULL, out) != NTK_OK;
+        failed += ntk_model_create(&callbacks, &model) != NTK_OK;
+        failed += ntk_model_empirical_ntk(model, N, NULL, N, NULL, NTK_OUTPUT_MEAN, NULL, out, N) != NTK_OK;
+        failed += ntk_model_ridge_fit(model, N, NULL, &targets, 0.1, &matrix_free, &model_ridge) != NTK_OK;
+        failed += ntk_empirical_ridge_predict_rows(model_ridge, &rows_test, out, K, NULL, NULL) != NTK_OK;
+        failed += ntk_model_gradient_flow(model, N, NULL, &targets, 2, times, &rows_test, &matrix_free, out,
+                                          out + 2 * N * K, NULL) != NTK_OK;
+        fail = 1; /* a failing callback each cycle: the call stops, nothing may leak */
+        ntk_empirical_ridge *not_fitted = NULL;
+        failed += ntk_model_ridge_fit(model, N, NULL, &targets, 0.1, &matrix_free, &not_fitted) != NTK_ERR_CALLBACK ||
+                  not_fitted != NULL;
+        fail = 0;
         ntk_gram(-1, 1, 1, 1, x, 1, NULL, 1, out, 1, NULL, NULL); /* an error message each cycle */
         ntk_mlp_free(mlp);
         ntk_cholesky_factor_free(factor);
@@ -87,9 +129,11 @@ int main(int argc, char **argv) {
         ntk_nystrom_free(nystrom);
         ntk_empirical_ridge_free(free_ridge);
         ntk_kernel_logistic_free(logistic);
+        ntk_model_free(model);
+        ntk_empirical_ridge_free(model_ridge);
     }
     long alive = (long)ntk_live_handle_count();
-    printf("%s %ld cycles of 7 handle types: %ld failed calls\n", failed ? "FAIL" : "ok  ", cycles, failed);
+    printf("%s %ld cycles of 8 handle types: %ld failed calls\n", failed ? "FAIL" : "ok  ", cycles, failed);
     printf("%s live handles after the cycles: %ld\n", alive ? "FAIL" : "ok  ", alive);
     printf("%d passed, %d failed\n", (failed == 0) + (alive == 0), (failed != 0) + (alive != 0));
     return failed != 0 || alive != 0;

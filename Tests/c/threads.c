@@ -20,6 +20,7 @@ static ntk_kernel_ridge *shared_ridge;
 static ntk_spectral *shared_spectral;
 static ntk_mlp *shared_mlp;
 static ntk_kernel_logistic *shared_logistic;
+static ntk_model *shared_model;
 static double want_logits[M * K], want_cov[M * K * K];
 /* The architecture of every network here, and the data descriptors of the shared problem. */
 static ntk_mlp_options arch = NTK_MLP_OPTIONS_INIT;
@@ -33,6 +34,42 @@ static double worst(const double *a, const double *b, int count) {
         scale = fmax(scale, fabs(b[i]));
     }
     return w / (scale > 0 ? scale : 1);
+}
+
+/* The shared MLP as a thread-safe model by callbacks (one output): vjp from its Jacobian at the
+ * rows (ntk_mlp_jacobian is read-only); jvp likewise. libntk calls vjp on several threads at
+ * once to build Jacobian rows (thread_safe = 1). */
+static int mlp_product(int transpose, int64_t count, const int64_t *rows, int64_t nvec, const double *in, double *out) {
+    int64_t p = 0;
+    ntk_mlp_info(shared_mlp, NULL, NULL, NULL, &p);
+    double *xs = malloc(sizeof(double) * (size_t)(count * D)), *J = malloc(sizeof(double) * (size_t)(count * p));
+    for (int64_t i = 0; i < count; i++) memcpy(xs + i * D, x + rows[i] * D, sizeof(double) * D);
+    int status = ntk_mlp_jacobian(shared_mlp, count, xs, D, J);
+    for (int64_t j = 0; j < nvec && status == NTK_OK; j++) {
+        if (transpose) {
+            for (int64_t q = 0; q < p; q++) {
+                double sum = 0;
+                for (int64_t i = 0; i < count; i++) sum += J[i * p + q] * in[j * count + i];
+                out[j * p + q] = sum;
+            }
+        } else {
+            for (int64_t i = 0; i < count; i++) {
+                double sum = 0;
+                for (int64_t q = 0; q < p; q++) sum += J[i * p + q] * in[j * p + q];
+                out[j * count + i] = sum;
+            }
+        }
+    }
+    free(xs), free(J);
+    return status;
+}
+static int mlp_jvp(void *user, int64_t count, const int64_t *rows, int64_t nvec, const double *v, double *out) {
+    (void)user;
+    return mlp_product(0, count, rows, nvec, v, out);
+}
+static int mlp_vjp(void *user, int64_t count, const int64_t *rows, int64_t nvec, const double *u, double *out) {
+    (void)user;
+    return mlp_product(1, count, rows, nvec, u, out);
 }
 
 static void *work(void *arg) {
@@ -58,6 +95,9 @@ static void *work(void *arg) {
             worst(out, want_logits, M * K) > 1e-12 ||
             ntk_kernel_logistic_latent_covariance(shared_logistic, M, kt, N, NULL, flow) != NTK_OK ||
             worst(flow, want_cov, M * K * K) > 1e-12)
+            failed++;
+        if (ntk_model_empirical_ntk(shared_model, N, NULL, N, NULL, NTK_OUTPUT_MEAN, NULL, out, N) != NTK_OK ||
+            worst(out, want_ntk, N * N) > 1e-12)
             failed++;
         /* A handle of this thread's own, same architecture and seed as the shared one. */
         if (ntk_empirical_ntk(own, N, x, D, N, NULL, 0, NTK_OUTPUT_MEAN, NULL, out, N) != NTK_OK ||
@@ -99,6 +139,15 @@ int main(void) {
     ok &= ntk_kernel_logistic_fit(N, kmat, N, &classes, 0.1, NULL, &shared_logistic) == NTK_OK;
     ok &= ntk_kernel_logistic_predict(shared_logistic, &test, want_logits, K) == NTK_OK;
     ok &= ntk_kernel_logistic_latent_covariance(shared_logistic, M, kt, N, NULL, want_cov) == NTK_OK;
+    ntk_model_callbacks callbacks;
+    ok &= ntk_model_callbacks_init(&callbacks) == NTK_OK;
+    callbacks.n_params = 0;
+    ntk_mlp_info(shared_mlp, NULL, NULL, NULL, &callbacks.n_params);
+    callbacks.jvp = mlp_jvp;
+    callbacks.vjp = mlp_vjp;
+    callbacks.block_rows = 16;
+    callbacks.thread_safe = 1;
+    ok &= ntk_model_create(&callbacks, &shared_model) == NTK_OK;
     int passed = 0, failed = 0;
     if (!ok) {
         printf("setup failed: %s\n", ntk_last_error());
@@ -110,7 +159,7 @@ int main(void) {
         void *result;
         pthread_join(threads[t], &result);
         long f = (long)result;
-        printf("%s thread %d: %d rounds of 7 checks, %ld failed\n", f ? "FAIL" : "ok  ", t, ROUNDS, f);
+        printf("%s thread %d: %d rounds of 8 checks, %ld failed\n", f ? "FAIL" : "ok  ", t, ROUNDS, f);
         f ? failed++ : passed++;
     }
     ntk_cholesky_factor_free(shared_factor);
@@ -118,6 +167,7 @@ int main(void) {
     ntk_spectral_free(shared_spectral);
     ntk_mlp_free(shared_mlp);
     ntk_kernel_logistic_free(shared_logistic);
+    ntk_model_free(shared_model);
     ntk_live_handle_count() == 0 ? passed++ : failed++;
     printf("%d passed, %d failed\n", passed, failed);
     return failed != 0;

@@ -46,7 +46,7 @@ static void checked(int status, const char *call) {
     calls++;
     if (status == 0) return;
     failures++;
-    if (status < -10 || status > 0) finding(call, status);
+    if (status < -11 || status > 0) finding(call, status); /* -11: a callback failed (the fuzzed models fail on purpose) */
     if (ntk_last_error()[0] == '\0') finding("failure without a message", status);
 }
 
@@ -152,6 +152,69 @@ static const void *options(const void *init, size_t size) {
     if (given > sizeof option_storage.bytes) given = sizeof option_storage.bytes;
     memcpy(option_buffer, &given, sizeof given);
     return option_buffer;
+}
+
+
+/* A fuzzed model: f(x) = W x on the rows of fuzz_x (fuzz_rows x fuzz_d), W (k x d) random; its
+ * callbacks check every index, fail sometimes and write NaN sometimes. */
+static double fuzz_x[64 * 8], fuzz_w[4 * 8];
+static int64_t fuzz_rows = 0, fuzz_d = 1, fuzz_k = 1;
+static int fuzz_row_ok(int64_t count, const int64_t *rows) {
+    for (int64_t i = 0; i < count; i++)
+        if (rows[i] < 0 || rows[i] >= fuzz_rows) return 0;
+    return 1;
+}
+/* J(x) for output c and parameter (c', q): delta_cc' x_q; P = k d. */
+static int fuzz_jvp(void *user, int64_t count, const int64_t *rows, int64_t nvec, const double *v, double *out) {
+    (void)user;
+    if (!fuzz_row_ok(count, rows) || chance(2)) return 5;
+    for (int64_t j = 0; j < nvec; j++)
+        for (int64_t i = 0; i < count; i++)
+            for (int64_t c = 0; c < fuzz_k; c++) {
+                double s = 0;
+                for (int64_t q = 0; q < fuzz_d; q++) s += fuzz_x[rows[i] * fuzz_d + q] * v[j * fuzz_k * fuzz_d + c * fuzz_d + q];
+                out[(j * count + i) * fuzz_k + c] = chance(1) ? NAN : s;
+            }
+    return 0;
+}
+static int fuzz_vjp(void *user, int64_t count, const int64_t *rows, int64_t nvec, const double *u, double *out) {
+    (void)user;
+    if (!fuzz_row_ok(count, rows) || chance(2)) return 6;
+    for (int64_t j = 0; j < nvec; j++)
+        for (int64_t c = 0; c < fuzz_k; c++)
+            for (int64_t q = 0; q < fuzz_d; q++) {
+                double s = 0;
+                for (int64_t i = 0; i < count; i++) s += fuzz_x[rows[i] * fuzz_d + q] * u[(j * count + i) * fuzz_k + c];
+                out[j * fuzz_k * fuzz_d + c * fuzz_d + q] = s;
+            }
+    return 0;
+}
+static int fuzz_forward(void *user, int64_t count, const int64_t *rows, double *out) {
+    (void)user;
+    if (!fuzz_row_ok(count, rows)) return 7;
+    for (int64_t i = 0; i < count; i++)
+        for (int64_t c = 0; c < fuzz_k; c++) {
+            double s = 0;
+            for (int64_t q = 0; q < fuzz_d; q++) s += fuzz_w[c * fuzz_d + q] * fuzz_x[rows[i] * fuzz_d + q];
+            out[i * fuzz_k + c] = s;
+        }
+    return 0;
+}
+static int fuzz_jacobian(void *user, int64_t count, const int64_t *rows, double *out) {
+    (void)user;
+    if (!fuzz_row_ok(count, rows) || chance(2)) return 8;
+    int64_t p = fuzz_k * fuzz_d;
+    for (int64_t i = 0; i < count; i++)
+        for (int64_t c = 0; c < fuzz_k; c++)
+            for (int64_t r = 0; r < p; r++)
+                out[(i * fuzz_k + c) * p + r] = r / fuzz_d == c ? fuzz_x[rows[i] * fuzz_d + r % fuzz_d] : 0;
+    return 0;
+}
+/* n row indices, mostly valid, sometimes negative or beyond the data. */
+static int64_t *fuzz_indices(int64_t n) {
+    int64_t *rows = malloc(sizeof(int64_t) * (size_t)(n > 0 ? n : 1));
+    for (int64_t i = 0; i < n; i++) rows[i] = chance(97) ? pick(0, fuzz_rows > 0 ? fuzz_rows - 1 : 0) : pick(-3, 100);
+    return rows;
 }
 
 int main(int argc, char **argv) {
@@ -534,6 +597,61 @@ int main(int argc, char **argv) {
             checked(ntk_empirical_gradient_flow(h, n, x, l1, &targets, 2, times, chance(50) ? &test : NULL, options(&o, sizeof o),
                                                 chance(90) ? out : NULL, NULL, NULL), "ntk_empirical_gradient_flow");
             release(x), release(y), release(tx), free(out);
+            break;
+        }
+        case 18: { /* a model by callbacks: kernels, CG ridge, predictions at rows, Lanczos flow */
+            fuzz_rows = pick(0, 64), fuzz_d = pick(1, 8), fuzz_k = pick(1, 4);
+            for (int64_t i = 0; i < fuzz_rows * fuzz_d; i++) fuzz_x[i] = chance(99) ? value() : NAN;
+            for (int64_t i = 0; i < fuzz_k * fuzz_d; i++) fuzz_w[i] = value();
+            ntk_model_callbacks cb;
+            ntk_model_callbacks_init(&cb);
+            /* The callbacks write P = k d and k outputs: other valid sizes would be the caller's bug. */
+            cb.n_params = chance(90) ? fuzz_k * fuzz_d : pick(-2, 0);
+            cb.k = chance(90) ? fuzz_k : pick(-1, 0);
+            cb.jvp = chance(97) ? fuzz_jvp : NULL;
+            cb.vjp = chance(97) ? fuzz_vjp : NULL;
+            cb.forward = chance(50) ? fuzz_forward : NULL;
+            cb.jacobian = chance(50) ? fuzz_jacobian : NULL;
+            cb.block_rows = chance(90) ? pick(1, 9) : pick(-2, 0);
+            ntk_model *model = NULL;
+            checked(ntk_model_create(options(&cb, sizeof cb), &model), "ntk_model_create");
+            if (!model) break;
+            int64_t kk = cb.k, n1 = chance(90) ? pick(0, 12) : pick(-2, 12), n2 = pick(0, 12);
+            int64_t *r1 = fuzz_indices(n1 > 0 ? n1 : 0), *r2 = fuzz_indices(n2);
+            double *out = malloc(sizeof(double) * (size_t)(13 * 13 * 16 + 16));
+            ntk_empirical_ntk_options ko = NTK_EMPIRICAL_NTK_OPTIONS_INIT;
+            ko.method = (ntk_kernel_method)pick(0, 3);
+            ko.memory_limit = chance(20) ? pick(-1, 4000) : 0;
+            ko.progress = chance(10) ? cancel_sometimes : NULL;
+            ntk_output_form form = (ntk_output_form)pick(0, 3);
+            int64_t e = form == NTK_OUTPUT_MEAN ? 1 : (form == NTK_OUTPUT_PER_OUTPUT ? kk : kk * kk);
+            int64_t cols = chance(50) ? n1 : n2;
+            checked(ntk_model_empirical_ntk(model, n1, chance(90) ? r1 : NULL, cols, chance(50) ? r2 : NULL, form,
+                                            options(&ko, sizeof ko), out, cols * e > 0 ? cols * e : 1),
+                    "ntk_model_empirical_ntk");
+            checked(ntk_model_empirical_ntk_diagonal(model, n2, r2, form, out, e > 0 ? e : 1), "ntk_model_empirical_ntk_diagonal");
+            checked(ntk_model_forward(model, n2, r2, out, kk > 0 ? kk : 1), "ntk_model_forward");
+            double y[12 * 4];
+            for (int i = 0; i < 12 * 4; i++) y[i] = chance(99) ? value() : NAN;
+            const ntk_targets targets = {kk > 0 ? kk : 1, y, kk > 0 ? kk : 1, NULL, 0};
+            ntk_empirical_solver_options o = NTK_EMPIRICAL_SOLVER_OPTIONS_INIT;
+            o.tol = chance(90) ? 1e-6 : value();
+            o.max_iter = chance(90) ? 8 : pick(-2, 3);
+            o.preconditioner_rank = chance(90) ? pick(0, 6) : pick(-3, 1000);
+            o.memory_limit = chance(20) ? pick(-1, 100000) : 0;
+            o.progress = chance(10) ? cancel_sometimes : NULL;
+            ntk_empirical_ridge *ridge = NULL;
+            checked(ntk_model_ridge_fit(model, n1, r1, &targets, chance(80) ? fabs(value()) : value(), options(&o, sizeof o), &ridge),
+                    "ntk_model_ridge_fit");
+            const ntk_rows test = {chance(95) ? n2 : -1, chance(95) ? r2 : NULL, NULL, 0};
+            if (ridge) checked(ntk_empirical_ridge_predict_rows(ridge, &test, out, kk > 0 ? kk : 1, NULL, NULL),
+                               "ntk_empirical_ridge_predict_rows");
+            ntk_empirical_ridge_free(ridge);
+            double times[2] = {fabs(value()), chance(5) ? -1 : 2};
+            checked(ntk_model_gradient_flow(model, n1, r1, &targets, 2, times, chance(50) ? &test : NULL, options(&o, sizeof o),
+                                            chance(90) ? out : NULL, NULL, NULL), "ntk_model_gradient_flow");
+            ntk_model_free(model);
+            free(r1), free(r2), free(out);
             break;
         }
         case 16: { /* kernel tuning: gradients, contraction, objectives */

@@ -30,7 +30,8 @@ public struct MatrixView {
     /// The number of doubles from the first element to one past the last.
     var extent: Int { rows == 0 || cols == 0 ? 0 : (rows - 1) * ld + cols }
 
-    @inline(__always) subscript(i: Int, j: Int) -> Double { base[i * ld + j] }
+    /// Entry (i, j) (unchecked: the caller keeps i, j within the shape).
+    @inline(__always) public subscript(i: Int, j: Int) -> Double { base[i * ld + j] }
 
     /// Row `i` as a pointer to `cols` contiguous doubles.
     @inline(__always) func row(_ i: Int) -> UnsafePointer<Double> { base + i * ld }
@@ -68,7 +69,8 @@ public struct MutableMatrixView {
 
     var extent: Int { rows == 0 || cols == 0 ? 0 : (rows - 1) * ld + cols }
 
-    @inline(__always) subscript(i: Int, j: Int) -> Double {
+    /// Entry (i, j) (unchecked: the caller keeps i, j within the shape).
+    @inline(__always) public subscript(i: Int, j: Int) -> Double {
         get { base[i * ld + j] }
         nonmutating set { base[i * ld + j] = newValue }
     }

@@ -4,16 +4,18 @@
 ///     K V = (1/k) Σ_c J_c (J_cᵀ V)
 ///
 /// with the parameter-space vectors of column j of V (one per output c) at rows j·k + c of an
-/// (r·k) × P matrix G, `G_c = V ᵀ J_c`. Three ways, chosen once:
+/// (r·k) × P matrix G, `G_c = V ᵀ J_c`. Three ways:
 /// - **kept Jacobian**, when the model has `jacobian` and the n·k·P doubles of J(X) fit half the
 ///   memory budget: J(X) is computed once and every product is two GEMMs per output
 ///   (4·n·k·P·r flops), the model is not called again;
-/// - **Jacobian blocks**, when the model has `jacobian` but J(X) does not fit: each sweep
-///   computes J of one block of rows at a time (k backward passes per row) and multiplies it,
-///   which costs no more model work than r·k vector products per row;
+/// - **Jacobian blocks** (`TangentModelPredictor.prefersJacobian`), when the model has `jacobian`
+///   and a product carries many vectors (r·k ≥ 8): each sweep computes J of one block of rows
+///   at a time and multiplies it — k passes and k·P doubles written per row instead of r·k
+///   vector products;
 /// - **vector products** otherwise: one `vjp` per block with r·k cotangents (column j on output
 ///   c, zero elsewhere), summed over the blocks, then one `jvp` per block with the r·k tangents,
-///   row i of column j taking `(1/k) Σ_c [J(x_i) g_{j,c}]_c`.
+///   row i of column j taking `(1/k) Σ_c [J(x_i) g_{j,c}]_c`. For few vectors this is the
+///   cheapest: a batched vjp is a few GEMMs and writes only P numbers.
 /// Memory beyond a kept Jacobian: (r·k)·P doubles for G plus one block's products or Jacobian
 /// rows — nothing of order n² or n·P.
 final class TangentModelOperator: TangentOperator {
@@ -48,8 +50,7 @@ final class TangentModelOperator: TangentOperator {
         }
         Log.info("model tangent kernel products: \(rows.count) rows, \(p) parameters, \(k) output(s); "
                  + (kept != nil ? "Jacobian kept (\(Log.bytes(rows.count * k * p * 8))), products by GEMM"
-                    : model.hasJacobian ? "Jacobian blocks of \(model.blockRows) rows per sweep"
-                    : "jvp/vjp per block of \(model.blockRows) rows"))
+                    : "jvp/vjp (or Jacobian blocks for 8 or more vectors) per block of \(model.blockRows) rows"))
     }
 
     func transpose(_ v: MatrixView, into g: UnsafeMutablePointer<Double>) throws {
@@ -60,7 +61,7 @@ final class TangentModelOperator: TangentOperator {
             return try TangentModelPredictor.accumulateTranspose(kept.matrix(n * k, p).readOnly, v, k: k, into: g)
         }
         let block = min(n, model.blockRows)
-        if model.hasJacobian {
+        if TangentModelPredictor.prefersJacobian(model, width: r) {
             let jacobian = try Workspace(count: try Sizes.product(block * k, p, "Jacobian block"), for: "Jacobian rows")
             for r0 in stride(from: 0, to: n, by: block) {
                 let r1 = min(r0 + block, n)
@@ -93,7 +94,7 @@ final class TangentModelOperator: TangentOperator {
 }
 
 /// `J(x)` of a `TangentModel` at test rows, a block of rows at a time: Jacobian blocks and a GEMM
-/// when the model has `jacobian`, else one `jvp` per block.
+/// when `prefersJacobian`, else one `jvp` per block.
 final class TangentModelPredictor: TangentPredictor {
     let model: TangentModel
 
@@ -107,6 +108,12 @@ final class TangentModelPredictor: TangentPredictor {
         }
         try TangentModelCheck.rows(rows, "test rows")
         try Self.apply(model, g, width: width, rows: rows, into: out, progress: progress)
+    }
+
+    /// Whether Jacobian blocks beat `width`·k vector products: the model has `jacobian` and there
+    /// are at least 8 vectors (a Jacobian row costs about k products and writes k·P doubles).
+    static func prefersJacobian(_ model: TangentModel, width: Int) -> Bool {
+        model.hasJacobian && width * model.outputCount >= 8
     }
 
     /// `g[(j, c)] += J_c(block)ᵀ v[:, j]` for a block's Jacobian rows ((count·k) × P) and rows of V
@@ -138,14 +145,13 @@ final class TangentModelPredictor: TangentPredictor {
         let k = model.outputCount, p = model.parameterCount, n = rows.count, vectors = width * k
         try progress.report(0)
         if n == 0 || width == 0 { return try progress.report(1) }
-        let block = min(n, model.blockRows)
-        let scratch = try Workspace(count: try Sizes.product(model.hasJacobian ? p : vectors, block * k,
-                                                             "block products"),
-                                    for: model.hasJacobian ? "Jacobian rows" : "jvp outputs")
+        let block = min(n, model.blockRows), jacobian = prefersJacobian(model, width: width)
+        let scratch = try Workspace(count: try Sizes.product(jacobian ? p : vectors, block * k, "block products"),
+                                    for: jacobian ? "Jacobian rows" : "jvp outputs")
         let tangents = MatrixView(unchecked: g, rows: vectors, cols: p, ld: p)
         for r0 in stride(from: 0, to: n, by: block) {
             let r1 = min(r0 + block, n), count = r1 - r0
-            if model.hasJacobian {
+            if jacobian {
                 try model.jacobianBlock(Array(rows[r0..<r1]), into: scratch.matrix(count * k, p))
                 try applyJacobian(scratch.matrix(count * k, p).readOnly, g, width: width, k: k,
                                   into: out.rowRange(r0, r1))
