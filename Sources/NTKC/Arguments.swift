@@ -33,6 +33,14 @@ func size(_ n: Int64, _ name: String) throws -> Int {
     return Int(n)
 }
 
+/// `options->memory_limit`: bytes (> 0), or nil for 0 (the memory budget); negative is invalid.
+func memoryLimitOption(_ value: Int64) throws -> Int? {
+    guard value >= 0 else {
+        throw NTKError(.invalidArgument, "options->memory_limit must be >= 0 (0: the memory budget), got \(value)")
+    }
+    return value == 0 ? nil : Int(value)
+}
+
 /// A required input matrix `rows × cols` with leading dimension `ld` (≥ max(cols, 1)).
 /// NULL is accepted only for an empty matrix.
 func input(_ p: UnsafePointer<Double>?, _ rows: Int, _ cols: Int, ld: Int64, _ name: String) throws -> MatrixView {

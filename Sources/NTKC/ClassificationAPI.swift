@@ -32,16 +32,13 @@ struct LogisticArguments {
         guard o.max_iter >= 1 else {
             throw NTKError(.invalidArgument, "options->max_iter must be >= 1, got \(o.max_iter)")
         }
-        guard o.memory_limit >= 0 else {
-            throw NTKError(.invalidArgument,
-                           "options->memory_limit must be >= 0 (0: the memory budget), got \(o.memory_limit)")
-        }
+        let limit = try memoryLimitOption(o.memory_limit)
         guard o.n_ridges >= 0, o.n_ridges <= 1 << 20 else {
             throw NTKError(.invalidArgument, "options->n_ridges must be in 0...2^20, got \(o.n_ridges)")
         }
         settings = KernelLogistic.Settings(tolerance: o.tol, maxIterations: Int(o.max_iter))
         ridges = o.n_ridges == 0 ? nil : try inputVector(o.ridges, Int(o.n_ridges), "options->ridges")
-        memoryLimit = o.memory_limit == 0 ? nil : Int(o.memory_limit)
+        memoryLimit = limit
         progress = NTKC.progress(o.progress, o.progress_user)
     }
 }

@@ -26,10 +26,7 @@ func checkEmpiricalSolver(_ o: ntk_empirical_solver_options) throws {
         throw NTKError(.invalidArgument,
                        "options->preconditioner_rank must be >= 0 (0: none), got \(o.preconditioner_rank)")
     }
-    guard o.memory_limit >= 0 else {
-        throw NTKError(.invalidArgument,
-                       "options->memory_limit must be >= 0 (0: the memory budget), got \(o.memory_limit)")
-    }
+    _ = try memoryLimitOption(o.memory_limit)
     guard o.learning_rate.isFinite, o.learning_rate > 0 else {
         throw NTKError(.invalidArgument, "options->learning_rate must be > 0 and finite, got \(o.learning_rate)")
     }
@@ -43,7 +40,7 @@ func empiricalRidgeSettings(_ o: ntk_empirical_solver_options) throws -> Empiric
     settings.maxIterations = Int(o.max_iter)
     settings.preconditionerRank = Int(o.preconditioner_rank)
     settings.seed = o.seed
-    settings.memoryLimit = o.memory_limit == 0 ? nil : Int(o.memory_limit)
+    settings.memoryLimit = try memoryLimitOption(o.memory_limit)
     settings.partition = partition(o.reduce, o.reduce_user)
     return settings
 }
@@ -59,7 +56,7 @@ func flowSettings(_ o: ntk_empirical_solver_options) throws -> EmpiricalGradient
     settings.learningRate = o.learning_rate
     settings.tolerance = o.tol
     settings.maxIterations = Int(o.max_iter)
-    settings.memoryLimit = o.memory_limit == 0 ? nil : Int(o.memory_limit)
+    settings.memoryLimit = try memoryLimitOption(o.memory_limit)
     return settings
 }
 

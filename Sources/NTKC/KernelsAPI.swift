@@ -29,15 +29,13 @@ public func ntk_empirical_ntk(_ mlp: OpaquePointer?, _ n1: Int64, _ x1: UnsafePo
         let (n1, n2) = (try size(n1, "n1"), try size(n2, "n2"))
         let form = try outputForm(outputIn)
         let method = try kernelMethod(o.method)
-        guard o.memory_limit >= 0 else {
-            throw NTKError(.invalidArgument, "options->memory_limit must be >= 0 (0: default), got \(o.memory_limit)")
-        }
+        let limit = try memoryLimitOption(o.memory_limit)
         let v1 = try input(x1, n1, a.inputDimension, ld: ld1, "X1")
         let v2 = try secondSet(x2, n1: n1, n2: n2, d: a.inputDimension, ld: ld2)
         let cols = try Sizes.product(n2, form.entries(a.outputDimension), "n2*e")
         try EmpiricalKernel.compute(mlp, v1, v2, output: form, method: method,
                                     into: try output(kernel, n1, cols, ld: ldk, "K"),
-                                    memoryLimit: o.memory_limit == 0 ? nil : Int(o.memory_limit),
+                                    memoryLimit: limit,
                                     progress: progress(o.progress, o.progress_user))
     }
 }

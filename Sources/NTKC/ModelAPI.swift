@@ -155,9 +155,7 @@ public func ntk_model_empirical_ntk(_ model: OpaquePointer?, _ n1: Int64, _ rows
         let (n1, n2) = (try size(n1, "n1"), try size(n2, "n2"))
         let form = try outputForm(outputIn)
         let method = try modelKernelMethod(o.method)
-        guard o.memory_limit >= 0 else {
-            throw NTKError(.invalidArgument, "options->memory_limit must be >= 0 (0: default), got \(o.memory_limit)")
-        }
+        let limit = try memoryLimitOption(o.memory_limit)
         let first = try rowIndices(rows1, n1, "rows1")
         if rows2 == nil && n2 != n1 {
             throw NTKError(.dimensionMismatch,
@@ -167,7 +165,7 @@ public func ntk_model_empirical_ntk(_ model: OpaquePointer?, _ n1: Int64, _ rows
         let cols = try Sizes.product(n2, form.entries(model.outputCount), "n2*e")
         try TangentModelKernel.compute(model, rows1: first, rows2: second, output: form, method: method,
                                        into: try output(kernel, n1, cols, ld: ldk, "K"),
-                                       memoryLimit: o.memory_limit == 0 ? nil : Int(o.memory_limit),
+                                       memoryLimit: limit,
                                        progress: progress(o.progress, o.progress_user))
     }
 }

@@ -49,17 +49,14 @@ func nystromOptions(_ o: ntk_nystrom_options) throws -> NystromRidge.Options {
         throw NTKError(.invalidArgument, "options->tol must be > 0 and finite, got \(o.tol)")
     }
     guard o.max_iter >= 1 else { throw NTKError(.invalidArgument, "options->max_iter must be >= 1, got \(o.max_iter)") }
-    guard o.memory_limit >= 0 else {
-        throw NTKError(.invalidArgument,
-                       "options->memory_limit must be >= 0 (0: the memory budget), got \(o.memory_limit)")
-    }
+    let limit = try memoryLimitOption(o.memory_limit)
     guard o.preconditioned == 0 || o.preconditioned == 1 else {
         throw NTKError(.invalidArgument, "options->preconditioned must be 0 or 1, got \(o.preconditioned)")
     }
     options.tolerance = o.tol
     options.maxIterations = Int(o.max_iter)
     options.preconditioned = o.preconditioned == 1
-    options.memoryLimit = o.memory_limit == 0 ? nil : Int(o.memory_limit)
+    options.memoryLimit = limit
     options.partition = partition(o.reduce, o.reduce_user)
     return options
 }
