@@ -427,10 +427,10 @@ class EmpiricalNTKRidge(Handle):
     """
 
     _free = "ntk_empirical_ridge_free"
+    _binding = None  # a model's binding (ntk.models), kept for predictions; None for an MLP
 
     def __init__(self, net, X, Y, ridge, f0_train=None, tol=1e-8, max_iter=500, preconditioner_rank=256, seed=0,
                  memory_limit=None, progress=None):
-        self._binding = None
         if is_model(net):
             return self._fit_model(net, X, Y, ridge, f0_train,
                                    (tol, max_iter, preconditioner_rank, seed, 1.0, memory_limit), progress)
