@@ -78,11 +78,9 @@ enum TangentModelCheck {
         }
     }
 
-    /// Throws `nonFinite` naming the product when `out` has NaN or ±Inf.
+    /// Throws `nonFinite` naming the product and the entry when `out` has NaN or ±Inf.
     static func result(_ out: MutableMatrixView, _ product: String) throws {
-        for i in 0..<out.rows where !InputCheck.allFinite(out.base + i * out.ld, count: out.cols) {
-            throw NTKError.nonFinite("the model's \(product) returned NaN or Inf (row \(i) of its output)")
-        }
+        try InputCheck.finite(out.readOnly, "the model's \(product) output")
     }
 }
 
