@@ -5,7 +5,8 @@
 // Layers (see README.md, "Architecture"):
 //   CBLAS  system library: OpenBLAS cblas + LAPACKE (Debian libopenblas-dev, liblapacke-dev)
 //   CNTK   include/ntk.h as a Clang module: the C boundary is declared with the header's types
-//   CKernels  C inner loops of the core that need vector instructions (AVX2 with a runtime check)
+//   CKernels  C helpers of the core: inner loops that need vector instructions (AVX2 with a runtime
+//             check), and dladdr
 //   NTK    the Swift core and Swift API (`import NTK`); pure numerics, throws typed errors
 //   NTKC   the C boundary (@_cdecl functions declared in include/ntk.h), built as libntk.so
 import PackageDescription

@@ -242,6 +242,13 @@ int ntk_memory_budget(int64_t *bytes, int64_t *physical);
  *   num_procs   processors OpenBLAS sees. */
 int ntk_blas_info(const char **core_name, const char **config, int *num_threads, int *num_procs);
 
+/* Where the BLAS in use comes from: the files the dynamic loader opened for OpenBLAS and for
+ * LAPACKE (the shared objects defining openblas_get_corename and LAPACKE_dpotrf), e.g. the
+ * system's /usr/lib/x86_64-linux-gnu/libopenblas.so.0 or the copy bundled in a Python wheel
+ * (.../libntk.libs/libopenblasp-...so). Loader-owned strings, valid while libntk is loaded;
+ * NULL where the loader does not say. Each out-pointer may be NULL. Never fails. */
+int ntk_blas_library(const char **blas_path, const char **lapacke_path);
+
 /* Sets the number of threads OpenBLAS uses per call, 1 <= num_threads <= 1024 (process-wide).
  * One thread is often best when the caller runs its own threads, or when another process
  * keeps a core busy (threaded LAPACK slows down badly on a loaded core).

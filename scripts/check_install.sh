@@ -4,8 +4,11 @@
 #      built three ways (pkg-config; CMake find_package + ntk::ntk; plain -I/-L/-lntk with an
 #      rpath) and run; the installed library's soname, exports (only ntk_*), stripped; the
 #      version in ntk.pc and the CMake version check; --uninstall leaves nothing.
-#   2. Python: scripts/wheel.sh, the wheel installed into a fresh virtual environment and run
-#      from another folder with no NTK_LIBRARY and no repository on the path; `pip show libntk`.
+#   2. Python: scripts/wheel.sh; the manylinux tag (auditwheel show); the wheel installed into a
+#      fresh virtual environment and run from another folder with no NTK_LIBRARY, no repository
+#      on the path and the system's OpenBLAS/LAPACKE hidden (scripts/without_system_blas.sh);
+#      its numbers = the system build's to 1e-12 (Tests/install/wheel_check.py); `pip show
+#      libntk`; the sdist installed with pip (built from its Swift sources) and run.
 #   3. Swift: a package in a temporary folder that depends on libntk by URL (file:// to a clone
 #      tagged with the header's version) and one that depends on it by path (a folder with
 #      another name), each built and run. Needs the committed tree (it clones HEAD).
@@ -81,25 +84,57 @@ check_c() {
 }
 
 check_python() {
-    local wheel venv="$tmp/venv" elsewhere="$tmp/elsewhere"
-    wheel="$(bash "$repo/scripts/wheel.sh")"
-    case "$wheel" in *"libntk-$version-py3-none-"*.whl) ;; *) fail "unexpected wheel $wheel" ;; esac
+    local built dists wheel sdist venv="$tmp/venv" elsewhere="$tmp/elsewhere" check="$repo/Tests/install/wheel_check.py"
+    built="$("$repo/scripts/build.sh" 2>/dev/null)"
+    dists="$(bash "$repo/scripts/wheel.sh")"
+    wheel="$(echo "$dists" | sed -n 1p)"; sdist="$(echo "$dists" | sed -n 2p)"
+    case "$wheel" in *"libntk-$version-py3-none-manylinux_"*"_x86_64.whl") ;; *) fail "unexpected wheel $wheel" ;; esac
+    local tag
+    tag="$("$repo/.build/wheel-tools/bin/auditwheel" show "$wheel" 2>/dev/null | tr -s ' \n' ' ' |
+           grep -o 'consistent with the following platform tag: "[^"]*"' | cut -d'"' -f2)"
+    case "$tag" in manylinux_*_x86_64) ;; *) fail "auditwheel show: $wheel is not manylinux (\"$tag\")" ;; esac
+    unzip -l "$wheel" > "$tmp/wheel.list"  # (not piped into grep -q: pipefail would see unzip's SIGPIPE)
+    grep -q "libntk.libs/libopenblas" "$tmp/wheel.list" || fail "the wheel bundles no OpenBLAS"
+    echo "ok   wheel: $(basename "$wheel"), $(du -k "$wheel" | cut -f1) KiB; auditwheel show: $tag; OpenBLAS, LAPACKE, libgfortran bundled"
+
+    # A fresh venv and another folder; the system's BLAS stack hidden from the loader, no NTK_LIBRARY.
     python3 -m venv "$venv"
     "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "$wheel"
     mkdir -p "$elsewhere"
-    (cd "$elsewhere" && env -u NTK_LIBRARY -u PYTHONPATH "$venv/bin/python" - "$venv" <<'EOF'
+    (cd "$elsewhere" && env -u NTK_LIBRARY -u PYTHONPATH bash "$repo/scripts/without_system_blas.sh" "$venv/bin/python" - "$venv" <<'EOF'
 import sys
 import numpy as np
 import ntk
 assert ntk.library_path().startswith(sys.argv[1]), ntk.library_path()   # the bundled library
+info = ntk.blas_info()
+assert info["bundled"] and info["library"].startswith(sys.argv[1]), info
+assert info["core"] not in ("Prescott", "Core2", "Generic"), info   # OpenBLAS's core detection works
 K = np.array([[2.0, 1.0], [1.0, 2.0]])
 _, test = ntk.kernel_ridge(K, np.array([0.8, 2.0]), K_test_train=K[:1], ridge=0.5)
 assert abs(test[0] - 0.8) < 1e-12, test      # alpha = (0, 0.8), K[0] alpha = 0.8
 print("wheel ok", ntk.__version__, ntk.version())
 EOF
-    ) | grep -q "wheel ok $version $version" || fail "the installed wheel does not run"
+    ) | grep -q "wheel ok $version $version" || fail "the installed wheel does not run without the system's BLAS"
     [ "$("$venv/bin/python" -m pip show libntk | sed -n 's/^Version: //p')" = "$version" ] || fail "pip show libntk is not $version"
-    echo "ok   wheel: $(basename "$wheel") runs in a fresh venv from another folder without NTK_LIBRARY; pip show libntk: $version"
+    echo "ok   wheel in a fresh venv, from another folder, no NTK_LIBRARY, system OpenBLAS/LAPACKE hidden: runs its bundled BLAS"
+    (cd "$elsewhere" && env -u NTK_LIBRARY -u PYTHONPATH bash "$repo/scripts/without_system_blas.sh" \
+        "$venv/bin/python" "$check" "$tmp/wheel.npz" >/dev/null) || fail "wheel_check.py failed with the wheel"
+    NTK_LIBRARY="$built" PYTHONPATH="$repo/bindings/python" python3 "$check" "$tmp/system.npz" >/dev/null ||
+        fail "wheel_check.py failed with the system build"
+    python3 "$check" --compare "$tmp/wheel.npz" "$tmp/system.npz" > "$tmp/compare.log" ||
+        { cat "$tmp/compare.log" >&2; fail "the wheel's numbers differ from the system build's"; }
+    echo "ok   wheel = system build: kernel ridge and empirical NTK agree to 1e-12 ($(grep -c 'difference' "$tmp/compare.log") checks)"
+
+    # The sdist builds libntk.so from its Swift sources (about 2 minutes on 2 cores).
+    tar -tzf "$sdist" > "$tmp/sdist.list"
+    grep -q "libntk-$version/libntk-source/Package.swift" "$tmp/sdist.list" || fail "the sdist carries no Swift sources"
+    python3 -m venv "$tmp/venv-sdist"
+    "$tmp/venv-sdist/bin/python" -m pip install --quiet --disable-pip-version-check "$sdist" > "$tmp/sdist.log" 2>&1 ||
+        { tail -20 "$tmp/sdist.log" >&2; fail "pip install of the sdist failed"; }
+    (cd "$elsewhere" && env -u NTK_LIBRARY -u PYTHONPATH "$tmp/venv-sdist/bin/python" -c \
+        "import ntk, sys; assert ntk.library_path().startswith(sys.argv[1]); print(ntk.version())" "$tmp/venv-sdist") |
+        grep -qx "$version" || fail "the package built from the sdist does not run"
+    echo "ok   sdist: $(basename "$sdist") builds libntk.so from its sources with pip install, and runs"
 }
 
 check_swift() {

@@ -118,6 +118,16 @@ public func ntk_blas_info(_ coreName: UnsafeMutablePointer<UnsafePointer<CChar>?
     }
 }
 
+@_cdecl("ntk_blas_library")
+public func ntk_blas_library(_ blasPath: UnsafeMutablePointer<UnsafePointer<CChar>?>?,
+                             _ lapackePath: UnsafeMutablePointer<UnsafePointer<CChar>?>?) -> Int32 {
+    boundary("ntk_blas_library") {
+        let paths = BLAS.libraryPathPointers
+        blasPath?.pointee = paths.blas
+        lapackePath?.pointee = paths.lapacke
+    }
+}
+
 @_cdecl("ntk_blas_set_num_threads")
 public func ntk_blas_set_num_threads(_ count: Int32) -> Int32 {
     boundary("ntk_blas_set_num_threads") { try BLAS.setThreadCount(Int(count)) }

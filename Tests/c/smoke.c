@@ -69,6 +69,12 @@ static void test_blas_info(void) {
           "ntk_blas_info reports a core, a config and thread counts");
     printf("     BLAS core %s, %d threads, %d processors; %s\n", core, threads, procs, config);
     check(ntk_blas_info(NULL, NULL, NULL, NULL) == NTK_OK, "ntk_blas_info accepts NULL out-pointers");
+    const char *blas_path = NULL, *lapacke_path = NULL;
+    check(ntk_blas_library(&blas_path, &lapacke_path) == NTK_OK && blas_path && strstr(blas_path, "openblas") &&
+              lapacke_path && strstr(lapacke_path, "lapacke"),
+          "ntk_blas_library names the OpenBLAS and LAPACKE files");
+    printf("     OpenBLAS from %s, LAPACKE from %s\n", blas_path, lapacke_path);
+    check(ntk_blas_library(NULL, NULL) == NTK_OK, "ntk_blas_library accepts NULL out-pointers");
     check(ntk_blas_set_num_threads(1) == NTK_OK, "set BLAS threads to 1");
     ntk_blas_info(NULL, NULL, &threads, NULL);
     check(threads == 1, "BLAS thread count reads back 1");

@@ -3,17 +3,19 @@
 The metadata is in pyproject.toml; this file only bundles ``libntk.so`` into the package, next
 to ``__init__.py``, where ``import ntk`` looks for it after ``NTK_LIBRARY``:
 
-- from a repository checkout (``pip install ./bindings/python``, ``scripts/wheel.sh``) the
-  library is built with ``scripts/build.sh`` (the Swift toolchain, OpenBLAS and LAPACKE are
-  needed) and a stripped copy is bundled: the package then works from any folder;
+- from a repository checkout (``pip install ./bindings/python``) or from the sdist (which carries
+  the Swift sources in ``libntk-source/``) the library is built with ``scripts/build.sh`` (the
+  Swift toolchain, OpenBLAS and LAPACKE are needed) and a stripped copy is bundled: the package
+  then works from any folder, with the system's OpenBLAS and LAPACKE;
 - ``NTK_BUNDLE_LIBRARY=/path/to/libntk.so`` bundles that file instead (no build);
   ``NTK_BUNDLE_LIBRARY=none`` bundles nothing (the package then needs ``NTK_LIBRARY``);
-- without a checkout or a Swift toolchain nothing is bundled, and the build says so.
+- without sources or a Swift toolchain nothing is bundled, and the build says so.
 
-A wheel with the library is a platform wheel (``py3-none-linux_x86_64``: ctypes, so any Python 3
-on that platform); it needs the system's OpenBLAS and LAPACKE at run time (Debian/Ubuntu:
-``apt-get install libopenblas0 liblapacke``). The version is ``ntk.__version__``, which must equal
-the header's ``NTK_VERSION_*`` (checked here when the header is at hand, and by the tests).
+A wheel built here is a platform wheel (``py3-none-linux_x86_64``: ctypes, so any Python 3 on that
+platform) that needs the system's OpenBLAS and LAPACKE at run time. ``scripts/wheel.sh`` turns it
+into the self-contained ``manylinux`` wheel (auditwheel bundles OpenBLAS, LAPACKE and their
+runtime) and writes the sdist. The version is ``ntk.__version__``, which must equal the header's
+``NTK_VERSION_*`` (checked here when the header is at hand, and by the tests).
 """
 
 import os
@@ -25,6 +27,7 @@ from pathlib import Path
 
 from setuptools import setup
 from setuptools.command.build_py import build_py
+from setuptools.command.sdist import sdist
 
 try:
     from setuptools.command.bdist_wheel import bdist_wheel
@@ -36,13 +39,25 @@ except ImportError:  # setuptools < 70.1
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
+#: Where the sdist carries the Swift sources, and which parts of the checkout it carries.
+SDIST_SOURCES = "libntk-source"
+SOURCE_PARTS = ("Package.swift", "Sources", "Tests/NTKTests", "include", "scripts/build.sh")
 _bundle = []  # [path or None], decided once
 
 
+def source_tree():
+    """The libntk sources to build: the checkout around this folder, else the sdist's copy, else None."""
+    for root in (REPO, HERE / SDIST_SOURCES):
+        if (root / "Package.swift").is_file() and (root / "scripts" / "build.sh").is_file():
+            return root
+    return None
+
+
 def header_version():
-    """``"X.Y.Z"`` from include/ntk.h, or None outside a checkout."""
-    header = REPO / "include" / "ntk.h"
-    if not header.is_file():
+    """``"X.Y.Z"`` from include/ntk.h, or None without sources."""
+    root = source_tree()
+    header = root / "include" / "ntk.h" if root else None
+    if header is None or not header.is_file():
         return None
     text = header.read_text()
     parts = [re.search(rf"^#define NTK_VERSION_{p} (\d+)$", text, re.M) for p in ("MAJOR", "MINOR", "PATCH")]
@@ -65,12 +80,12 @@ def library_to_bundle():
         path = Path(choice)
         if not path.is_file():
             sys.exit(f"NTK_BUNDLE_LIBRARY={choice}: no such file")
-    elif not (REPO / "Package.swift").is_file():
-        why = "not in a libntk checkout"
+    elif source_tree() is None:
+        why = "neither a libntk checkout nor an sdist with its sources"
     elif shutil.which("swift") is None:
         why = "no Swift toolchain to build it (https://swift.org/install)"
     else:
-        run = subprocess.run(["bash", str(REPO / "scripts" / "build.sh")], stdout=subprocess.PIPE, text=True)
+        run = subprocess.run(["bash", str(source_tree() / "scripts" / "build.sh")], stdout=subprocess.PIPE, text=True)
         if run.returncode != 0:
             sys.exit("scripts/build.sh failed: see its output above")
         path = Path(run.stdout.strip().splitlines()[-1])
@@ -99,7 +114,25 @@ class BuildWithLibrary(build_py):
                 subprocess.run(["strip", "--strip-unneeded", str(target)], check=True)
 
 
-cmdclass = {"build_py": BuildWithLibrary}
+class SdistWithSources(sdist):
+    """sdist, plus the Swift sources in ``libntk-source/``: ``pip install libntk-X.Y.Z.tar.gz``
+    then builds libntk.so where a Swift toolchain, OpenBLAS and LAPACKE exist."""
+
+    def make_release_tree(self, base_dir, files):
+        super().make_release_tree(base_dir, files)
+        if not (REPO / "Package.swift").is_file():
+            sys.exit("the sdist is made from a libntk checkout (scripts/wheel.sh)")
+        target = Path(base_dir) / SDIST_SOURCES
+        for part in SOURCE_PARTS:
+            source, destination = REPO / part, target / part
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            if source.is_dir():
+                shutil.copytree(source, destination, ignore=shutil.ignore_patterns(".build", "__pycache__", "*.pyc"))
+            else:
+                shutil.copy2(source, destination)
+
+
+cmdclass = {"build_py": BuildWithLibrary, "sdist": SdistWithSources}
 
 if bdist_wheel is not None:
     class PlatformWheel(bdist_wheel):

@@ -1,4 +1,5 @@
-/* Vectorised inner loops of the Swift core (internal: not part of the C API, not exported). */
+/* C helpers of the Swift core: vectorised inner loops, and what Swift cannot call directly
+ * (internal: not part of the C API, not exported). */
 #ifndef CKERNELS_H
 #define CKERNELS_H
 
@@ -12,5 +13,9 @@
  * both use the same polynomial acos (see relu_row.c), within 2 ulp of pi. */
 void ckernels_relu_row(double q1, const double *column_variance, double *sigma, double *tangent, long n,
                        double linear, double quadratic);
+
+/* The file name of the shared object that defines `address`, as the dynamic loader opened it
+ * (dladdr's dli_fname: loader-owned, valid while that object stays loaded), or NULL. */
+const char *ckernels_shared_object_path(const void *address);
 
 #endif

@@ -1,4 +1,5 @@
 import CBLAS
+internal import CKernels
 
 /// The BLAS library libntk runs on (OpenBLAS), and its thread count.
 ///
@@ -27,6 +28,24 @@ public enum BLAS {
              processorCount: Int(openblas_get_num_procs()))
     }
 
+    /// The files the dynamic loader opened for OpenBLAS and for LAPACKE (the shared objects that
+    /// define `openblas_get_corename` and `LAPACKE_dpotrf`, found with `dladdr`): a system copy
+    /// (`/usr/lib/…/libopenblas.so.0`) or the one bundled in a Python wheel (`libntk.libs/…`).
+    /// `nil` where the loader does not say (a static link).
+    public static var libraryPaths: (blas: String?, lapacke: String?) {
+        let paths = libraryPathPointers
+        return (paths.blas.map { String(cString: $0) }, paths.lapacke.map { String(cString: $0) })
+    }
+
+    /// `libraryPaths` as the loader's own strings, valid while the libraries stay loaded (for the C API).
+    package static var libraryPathPointers: (blas: UnsafePointer<CChar>?, lapacke: UnsafePointer<CChar>?) {
+        typealias CoreName = @convention(c) () -> UnsafeMutablePointer<CChar>?
+        typealias Potrf = @convention(c) (Int32, CChar, Int32, UnsafeMutablePointer<Double>?, Int32) -> Int32
+        let blas = unsafeBitCast(openblas_get_corename as CoreName, to: UnsafeRawPointer.self)
+        let lapacke = unsafeBitCast(LAPACKE_dpotrf as Potrf, to: UnsafeRawPointer.self)
+        return (ckernels_shared_object_path(blas), ckernels_shared_object_path(lapacke))
+    }
+
     /// OpenBLAS's generic x86 kernel families: several times slower than the CPU's own.
     static let genericCores: Set<String> = ["Prescott", "Core2", "Nehalem", "Atom", "Generic", "Katmai", "Northwood"]
 
@@ -35,7 +54,7 @@ public enum BLAS {
     static func logConfiguration() {
         let info = info
         Log.info("BLAS: OpenBLAS core \(info.coreName), \(info.threadCount) threads of "
-                 + "\(info.processorCount) processors (\(info.config))")
+                 + "\(info.processorCount) processors (\(info.config)) from \(libraryPaths.blas ?? "an unknown file")")
         if genericCores.contains(info.coreName) {
             Log.warning("BLAS: OpenBLAS runs generic '\(info.coreName)' kernels, several times slower than the CPU's "
                         + "own; set OPENBLAS_CORETYPE (SkylakeX for AVX-512, Haswell for AVX2) before the process "

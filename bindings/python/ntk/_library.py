@@ -265,6 +265,7 @@ _SIGNATURES = {
     "ntk_status_string": ([c_int], c_char_p),
     "ntk_last_error": ([], c_char_p),
     "ntk_blas_info": ([_P(c_char_p), _P(c_char_p), _P(c_int), _P(c_int)], c_int),
+    "ntk_blas_library": ([_P(c_char_p), _P(c_char_p)], c_int),
     "ntk_blas_set_num_threads": ([c_int], c_int),
     "ntk_set_log_handler": ([LOG_FN, c_void_p, c_int], c_int),
     "ntk_gram": ([c_int64, c_int64, c_int64, c_double, _d, c_int64, _d, c_int64, _d, c_int64, PROGRESS_FN, c_void_p],

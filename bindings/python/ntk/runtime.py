@@ -12,6 +12,8 @@ eigenvalues clamped, divergent training). Silent by default (a ``NullHandler``);
 import atexit
 import ctypes
 import logging
+import os
+from pathlib import Path
 
 import numpy as np
 
@@ -54,18 +56,27 @@ def blas_info():
     Returns
     -------
     dict
-        ``{"core": ..., "config": ..., "num_threads": ..., "num_procs": ...}``; ``core`` is
-        OpenBLAS's kernel family ("SkylakeX", "Haswell", ...; "Prescott" means generic kernels,
-        several times slower).
+        ``{"core": ..., "config": ..., "num_threads": ..., "num_procs": ..., "library": ...,
+        "lapacke": ..., "bundled": ...}``; ``core`` is OpenBLAS's kernel family ("SkylakeX",
+        "Haswell", ...; "Prescott" means generic kernels, several times slower); ``library`` and
+        ``lapacke`` the files the loader opened for OpenBLAS and LAPACKE (None where it does not
+        say); ``bundled`` is True when they are the copies inside the installed wheel
+        (``libntk.libs/``) rather than the system's.
     """
     core, config = ctypes.c_char_p(), ctypes.c_char_p()
     threads, procs = ctypes.c_int(), ctypes.c_int()
     call("ntk_blas_info", ctypes.byref(core), ctypes.byref(config), ctypes.byref(threads), ctypes.byref(procs))
+    blas, lapacke = ctypes.c_char_p(), ctypes.c_char_p()
+    call("ntk_blas_library", ctypes.byref(blas), ctypes.byref(lapacke))
+    blas, lapacke = (os.path.normpath(p.value.decode(errors="replace")) if p.value else None for p in (blas, lapacke))
     return {
         "core": (core.value or b"").decode(),
         "config": (config.value or b"").decode(),
         "num_threads": threads.value,
         "num_procs": procs.value,
+        "library": blas,
+        "lapacke": lapacke,
+        "bundled": blas is not None and Path(blas).parent.name == "libntk.libs",
     }
 
 

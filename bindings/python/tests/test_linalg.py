@@ -1,5 +1,7 @@
 """Results of the linear-algebra building blocks against numpy/scipy doing the same job."""
 
+import os
+
 import numpy as np
 import pytest
 import scipy.linalg
@@ -119,6 +121,19 @@ def test_version_and_blas_info():
     info = ntk.blas_info()
     assert info["core"] and "OpenBLAS" in info["config"]
     assert info["num_threads"] >= 1 and info["num_procs"] >= 1
+
+
+def test_blas_library_is_a_mapped_file():
+    # Independent of dladdr: the files this process has mapped (/proc/self/maps).
+    info = ntk.blas_info()
+    with open("/proc/self/maps") as f:
+        mapped = {line.split(None, 5)[5].strip() for line in f if len(line.split(None, 5)) == 6}
+    mapped_real = {os.path.realpath(m) for m in mapped if m.startswith("/")}
+    for key, stem in (("library", "openblas"), ("lapacke", "lapacke")):
+        assert info[key] and stem in os.path.basename(os.path.realpath(info[key]))
+        assert os.path.realpath(info[key]) in mapped_real
+    # The tests run the build folder's library, which links the system's OpenBLAS.
+    assert info["bundled"] is False
 
 
 def test_set_num_threads_round_trip():
