@@ -4,18 +4,22 @@
 #      built three ways (pkg-config; CMake find_package + ntk::ntk; plain -I/-L/-lntk with an
 #      rpath) and run; the installed library's soname, exports (only ntk_*), stripped; the
 #      version in ntk.pc and the CMake version check; --uninstall leaves nothing.
-#   2. Python: scripts/wheel.sh; the manylinux tag (auditwheel show); the wheel installed into a
+#   2. MPI: the same install with the distributed layer (libntk_mpi.so.0.Y, ntk_mpi.h, ntk_mpi.pc,
+#      ntk::ntk_mpi): soname, needs the installed libntk, exports; Tests/install/mpi/app_mpi.c
+#      built with pkg-config and with CMake (COMPONENTS mpi) and run under mpirun -np 2;
+#      ntk.distributed finding it next to NTK_LIBRARY=<prefix>/lib/libntk.so.0.Y.
+#   3. Python: scripts/wheel.sh; the manylinux tag (auditwheel show); the wheel installed into a
 #      fresh virtual environment and run from another folder with no NTK_LIBRARY, no repository
 #      on the path and the system's OpenBLAS/LAPACKE hidden (scripts/without_system_blas.sh);
 #      its numbers = the system build's to 1e-12 (Tests/install/wheel_check.py); `pip show
 #      libntk`; the sdist installed with pip (built from its Swift sources) and run.
-#   3. Swift: a package in a temporary folder that depends on libntk by URL (file:// to a clone
+#   4. Swift: a package in a temporary folder that depends on libntk by URL (file:// to a clone
 #      tagged with the header's version) and one that depends on it by path (a folder with
 #      another name), each built and run. Needs the committed tree (it clones HEAD).
-# Usage: scripts/check_install.sh [c|python|swift ...]   (default: all three)
+# Usage: scripts/check_install.sh [c|mpi|python|swift ...]   (default: all four)
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/.." && pwd)"
-parts=("${@:-c python swift}")
+parts=("${@:-c mpi python swift}")
 parts=(${parts[*]})
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
@@ -81,6 +85,58 @@ check_c() {
     gcc -std=c99 "$app" -I"$repo/include" -L"$(dirname "$built")" -lntk -lm -Wl,-rpath,"$(dirname "$built")" -o "$tmp/app-build"
     "$tmp/app-build" | grep -q "libntk $version ok" || fail "a program linked against the build folder does not run"
     echo "ok   build folder: -L.build/release -lntk runs after a plain build"
+}
+
+check_mpi() {
+    command -v mpicc >/dev/null || fail "the mpi part needs MPI (apt-get install libopenmpi-dev libscalapack-openmpi-dev)"
+    local prefix="$tmp/prefix-mpi" src="$repo/Tests/install/mpi" so_mpi="libntk_mpi.so.${soname#libntk.so.}"
+    bash "$repo/scripts/install.sh" --prefix "$prefix" 2>/dev/null | grep -q "with the MPI layer" ||
+        fail "install.sh did not install the MPI layer where mpicc exists"
+    local lib="$prefix/lib/libntk_mpi.so.$version"
+    [ -f "$lib" ] && [ "$(readlink "$prefix/lib/$so_mpi")" = "libntk_mpi.so.$version" ] &&
+        [ "$(readlink "$prefix/lib/libntk_mpi.so")" = "$so_mpi" ] && [ -f "$prefix/include/ntk_mpi.h" ] ||
+        fail "missing libntk_mpi, its links or ntk_mpi.h in $prefix"
+    readelf -d "$lib" > "$tmp/mpi.dynamic"
+    grep -q "(SONAME) *Library soname: \[$so_mpi\]" "$tmp/mpi.dynamic" || fail "libntk_mpi's soname is not $so_mpi"
+    grep -q "(NEEDED) *Shared library: \[$soname\]" "$tmp/mpi.dynamic" || fail "libntk_mpi does not need $soname"
+    ! grep -qE "RPATH|RUNPATH" "$tmp/mpi.dynamic" || fail "the installed libntk_mpi carries an rpath"
+    ! readelf -S "$lib" | grep -qE '\.symtab|\.debug_' || fail "the installed libntk_mpi is not stripped"
+    local declared exported
+    declared="$(grep -oE '\bntk_mpi_[a-z_]+\(' "$prefix/include/ntk_mpi.h" | tr -d '(' | sort -u)"
+    exported="$(nm -D --defined-only --extern-only "$lib" | awk '{print $3}' | sort -u)"
+    [ "$declared" = "$exported" ] || fail "libntk_mpi's exports differ from ntk_mpi.h"
+    echo "ok   MPI install: $lib, soname $so_mpi, needs $soname, stripped, exports exactly the $(echo "$exported" | wc -l) ntk_mpi_* functions"
+
+    export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1 OPENBLAS_NUM_THREADS=1
+    export PKG_CONFIG_PATH="$prefix/lib/pkgconfig"
+    # shellcheck disable=SC2046
+    gcc -std=c99 -Wall -Wextra -Werror "$src/app_mpi.c" $(pkg-config --cflags --libs ntk_mpi) -lm \
+        -Wl,-rpath,"$prefix/lib" -o "$tmp/app-mpi-pc"
+    timeout 120 mpirun --oversubscribe -np 2 "$tmp/app-mpi-pc" | grep -q "libntk_mpi $version ok on 2 ranks" ||
+        fail "the pkg-config build of the MPI program does not run under mpirun -np 2"
+    echo "ok   pkg-config: cc \$(pkg-config --cflags --libs ntk_mpi) builds; runs under mpirun -np 2"
+    mkdir -p "$tmp/cmake-mpi"
+    cp "$src/CMakeLists.txt" "$src/app_mpi.c" "$tmp/cmake-mpi/"
+    cmake -S "$tmp/cmake-mpi" -B "$tmp/cmake-mpi/build" -DCMAKE_PREFIX_PATH="$prefix" -DCMAKE_BUILD_RPATH="$prefix/lib" >/dev/null
+    cmake --build "$tmp/cmake-mpi/build" >/dev/null
+    readelf -d "$tmp/cmake-mpi/build/app_mpi" | grep -q "NEEDED.*\[$so_mpi\]" || fail "the CMake build does not need $so_mpi"
+    timeout 120 mpirun --oversubscribe -np 2 "$tmp/cmake-mpi/build/app_mpi" | grep -q "libntk_mpi $version ok on 2 ranks" ||
+        fail "the CMake build of the MPI program does not run under mpirun -np 2"
+    echo "ok   CMake: find_package(ntk 0.$minor REQUIRED COMPONENTS mpi) + ntk::ntk_mpi builds; runs under mpirun -np 2"
+
+    # Python: ntk.distributed finds the installed libntk_mpi next to the installed libntk it was
+    # pointed at, and refuses one that links another libntk than the package's (handles cross).
+    NTK_LIBRARY="$prefix/lib/$soname" PYTHONPATH="$repo/bindings/python" python3 -c \
+        "import os; from ntk import distributed as d; print(os.path.realpath(d.mpi._name))" | grep -qx "$lib" ||
+        fail "ntk.distributed does not find the installed libntk_mpi next to NTK_LIBRARY=$prefix/lib/$soname"
+    (NTK_LIBRARY="$("$repo/scripts/build.sh" 2>/dev/null)" NTK_MPI_LIBRARY="$lib" LD_LIBRARY_PATH="$prefix/lib" \
+        PYTHONPATH="$repo/bindings/python" python3 -c "from ntk import distributed" 2>&1 || true) |
+        grep -q "links another libntk.so than the one this package loaded" ||
+        fail "ntk.distributed accepted a libntk_mpi that links another libntk"
+    echo "ok   Python: ntk.distributed finds the installed libntk_mpi (NTK_LIBRARY=<prefix>/lib/$soname), refuses a mismatched one"
+    bash "$repo/scripts/install.sh" --prefix "$prefix" --uninstall >/dev/null
+    [ -z "$(find "$prefix" -type f -o -type l)" ] || fail "--uninstall left files: $(find "$prefix" -type f -o -type l)"
+    echo "ok   --uninstall removes the MPI layer too"
 }
 
 check_python() {
@@ -173,8 +229,9 @@ EOF
 for part in "${parts[@]}"; do
     case "$part" in
         c) check_c ;;
+        mpi) check_mpi ;;
         python) check_python ;;
         swift) check_swift ;;
-        *) fail "unknown part '$part' (c, python, swift)" ;;
+        *) fail "unknown part '$part' (c, mpi, python, swift)" ;;
     esac
 done

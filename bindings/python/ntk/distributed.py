@@ -32,9 +32,9 @@ import numpy as np
 from . import _arrays
 from ._data import TargetData, make_grid
 from ._handle import Handle
-from ._library import (PROGRESS_FN, EmpiricalNTKOptions, EmpiricalSolverOptions, InfiniteWidthOptions,
-                       Grid, KernelRidgeOptions, NystromOptions, Targets, choices, declare, path,
-                       raise_for_status)
+from ._library import (EXPECTED_VERSION, PROGRESS_FN, EmpiricalNTKOptions, EmpiricalSolverOptions,
+                       InfiniteWidthOptions, Grid, KernelRidgeOptions, NystromOptions, Targets, choices, declare,
+                       lib, path, raise_for_status)
 from .errors import DimensionMismatchError, InvalidArgumentError, LibraryNotFoundError
 from .large_scale import EmpiricalNTKRidge, NystromRidge, _empirical_solver_options, _options
 from .network import MLP
@@ -88,27 +88,55 @@ _SIGNATURES = {
 }
 
 
-def _load():
-    """libntk_mpi.so: NTK_MPI_LIBRARY, else next to the libntk.so this package loaded (it must be
-    that same libntk.so, whose handles it shares)."""
+def _soname():
+    """libntk_mpi's installed soname (``libntk_mpi.so.0.MINOR`` before 1.0, as libntk's)."""
+    major, minor = EXPECTED_VERSION
+    return f"libntk_mpi.so.{major}.{minor}" if major == 0 else f"libntk_mpi.so.{major}"
+
+
+def _candidates():
+    """Where to look, in order: NTK_MPI_LIBRARY; next to the libntk.so this package loaded (the
+    build folder, or an install prefix when NTK_LIBRARY names the installed libntk.so.0.Y); then
+    the dynamic loader's own search by soname (an installed prefix in its cache or path)."""
     env = os.environ.get("NTK_MPI_LIBRARY")
-    candidates = [Path(env)] if env else []
-    candidates.append(Path(path).parent / "libntk_mpi.so")
+    if env:
+        yield env, "NTK_MPI_LIBRARY"
+    for name in ("libntk_mpi.so", _soname()):
+        yield str(Path(path).parent / name), f"next to {path}"
+    yield _soname(), "the loader's search path"
+
+
+def _same_libntk(library):
+    """Whether ``library`` calls the libntk this package loaded (it shares its handles): dlsym
+    through libntk_mpi's handle finds ntk_* in the libntk it links."""
+    theirs = ctypes.cast(library.ntk_version_string, c_void_p).value
+    return theirs == ctypes.cast(lib.ntk_version_string, c_void_p).value
+
+
+def _load():
+    """libntk_mpi, which must run on the same libntk.so as this package (their handles cross)."""
     tried = []
-    for candidate in candidates:
-        if not candidate.is_file():
-            tried.append(f"{candidate}: no such file")
+    for candidate, origin in _candidates():
+        if "/" in candidate and not Path(candidate).is_file():
+            tried.append(f"{candidate} ({origin}): no such file")
             continue
         try:
-            library = ctypes.CDLL(str(candidate))
+            library = ctypes.CDLL(candidate)
         except OSError as e:
-            tried.append(f"{candidate}: {e}")
+            tried.append(f"{candidate} ({origin}): {e}")
             continue
+        if not _same_libntk(library):
+            raise LibraryNotFoundError(
+                f"{candidate} ({origin}) links another libntk.so than the one this package loaded ({path}): "
+                "their handles would not cross. Point NTK_LIBRARY at the libntk.so installed with it (for "
+                f"scripts/install.sh: <prefix>/lib/libntk.so.{EXPECTED_VERSION[0]}.{EXPECTED_VERSION[1]}), or "
+                "NTK_MPI_LIBRARY at a libntk_mpi.so built next to this package's library")
         declare(library, _SIGNATURES)
         return library
     raise LibraryNotFoundError(
-        "libntk_mpi.so not found next to " + str(path) + ": build it with scripts/build_mpi.sh (needs Debian's "
-        "libopenmpi-dev and libscalapack-openmpi-dev), or set NTK_MPI_LIBRARY. Tried:\n  " + "\n  ".join(tried))
+        "libntk_mpi.so not found: build it with scripts/build_mpi.sh or install it with scripts/install.sh "
+        "(needs Debian's libopenmpi-dev and libscalapack-openmpi-dev), or set NTK_MPI_LIBRARY. Tried:\n  "
+        + "\n  ".join(tried))
 
 
 mpi = _load()
