@@ -86,7 +86,8 @@ int ntk_mpi_grid_info(const ntk_mpi_grid *grid, int *rank, int *size, int *nprow
                       int *myrow, int *mycol, int64_t *block_size);
 
 /* Frees the grid (collective: it frees the grid's communicator). NULL and freed grids are
- * ignored. Matrices made on it must be freed first. */
+ * ignored. Matrices and solvers made on it stay usable: the grid's communicator and BLACS
+ * context are released with the last of them (free them at the same point on every rank). */
 void ntk_mpi_grid_free(ntk_mpi_grid *grid);
 
 /* ---------------------------------------------------------------------------------------

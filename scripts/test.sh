@@ -2,7 +2,8 @@
 # Sets everything up, then runs every test suite: the style and version checks, the exported-symbol
 # and ABI checks, the Swift tests (XCTest), the C smoke, threads and leak tests, the sanitizer builds
 # with a short fuzz run, the Python tests (pytest), the distributed layer under mpirun
-# (scripts/test_mpi.sh), and the installed forms (scripts/check_install.sh). Exits non-zero if any fails.
+# (scripts/test_mpi.sh) and under the memory checkers (scripts/hardening_mpi.sh), and the installed forms
+# (scripts/check_install.sh). Exits non-zero if any fails.
 #
 #   bash scripts/test.sh           everything (what CI runs, about 11 minutes on 2 cores)
 #   bash scripts/test.sh --quick   the developers' lane (a few minutes): style, version, exports, ABI,
@@ -63,6 +64,9 @@ python3 -m pytest -q bindings/python/tests
 
 echo "== distributed layer (MPI + ScaLAPACK) under mpirun, 1, 2 and 4 ranks: C, Swift, Python"
 bash scripts/test_mpi.sh 1 2 4
+
+echo "== the distributed layer under valgrind (per rank), ASan + UBSan, and its fuzz driver"
+bash scripts/hardening_mpi.sh "${NTK_FUZZ_SECONDS:-60}"
 
 echo "== installed forms: C prefix (pkg-config, CMake, plain), the Python wheel, Swift package by URL and path"
 bash scripts/check_install.sh

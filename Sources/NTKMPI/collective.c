@@ -225,6 +225,13 @@ int network_fingerprint(const ntk_mlp *mlp, int with_parameters, double out[6], 
     return status;
 }
 
+int fits_in_memory(int64_t rows, int64_t cols) {
+    int64_t physical = 0;
+    ntk_memory_budget(NULL, &physical);
+    if (physical <= 0) physical = INT64_MAX;
+    return rows <= 0 || cols <= 0 || cols <= physical / 8 / rows;
+}
+
 void *call_alloc(ntk_mpi_call *call, int64_t count, int64_t size, const char *what) {
     if (count < 0 || size <= 0 || (count > 0 && count > INT64_MAX / size)) {
         call_fail(call, NTK_ERR_TOO_LARGE, "%s: %lld elements are too many", what, (long long)count);
@@ -246,6 +253,9 @@ static int check_points(ntk_mpi_call *call, const ntk_mpi_points *points, int64_
                   name, (int)points->layout);
     } else if (points->n < 0) {
         call_fail(call, NTK_ERR_INVALID_ARGUMENT, "%s->n must be >= 0, got %lld", name, (long long)points->n);
+    } else if (points->n > INT32_MAX) {
+        call_fail(call, NTK_ERR_TOO_LARGE, "%s->n = %lld exceeds ScaLAPACK's 32-bit sizes", name,
+                  (long long)points->n);
     } else if (points->n > 0 && points->X == NULL) {
         call_fail(call, NTK_ERR_INVALID_ARGUMENT, "%s->X is NULL", name);
     } else if (points->n > 0 && points->ldx < (d > 0 ? d : 1)) {
@@ -335,6 +345,11 @@ double *residual_of(ntk_mpi_call *call, const ntk_targets *targets, int64_t n, c
     int64_t k = targets->k;
     if (k < 0) { call_fail(call, NTK_ERR_INVALID_ARGUMENT, "%s->k must be >= 0, got %lld", name,
                            (long long)k); return NULL; }
+    if (!fits_in_memory(n, k)) {
+        call_fail(call, NTK_ERR_TOO_LARGE, "%s: %lld x %lld targets exceed this machine's memory", name, (long long)n,
+                  (long long)k);
+        return NULL;
+    }
     if (n * k > 0 && targets->Y == NULL) { call_fail(call, NTK_ERR_INVALID_ARGUMENT, "%s->Y is NULL",
                                                      name); return NULL; }
     if (n * k > 0 && targets->ldy < k) {

@@ -78,6 +78,11 @@ static int common_checks(ntk_mpi_call *call, const ntk_mlp *mlp, int with_parame
     if (status != NTK_OK) call_fail_ntk(call, status);
     if (n < 0) call_fail(call, NTK_ERR_INVALID_ARGUMENT, "n must be >= 0, got %lld", (long long)n);
     if (n > 0 && X == NULL) call_fail(call, NTK_ERR_INVALID_ARGUMENT, "X is NULL");
+    /* No caller holds rows beyond the machine's memory: reject such n before reading X. */
+    if (!fits_in_memory(n, *d > 0 ? *d : 1)) {
+        call_fail(call, NTK_ERR_TOO_LARGE, "n = %lld rows of %lld doubles exceed this machine's memory", (long long)n,
+                  (long long)*d);
+    }
     if (n > 0 && ldx < *d) call_fail(call, NTK_ERR_INVALID_ARGUMENT, "ldx is %lld, must be >= d = %lld", (long long)ldx,
                                      (long long)*d);
     if (targets == NULL) call_fail(call, NTK_ERR_INVALID_ARGUMENT, "targets is NULL");

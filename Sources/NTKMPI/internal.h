@@ -13,7 +13,13 @@ struct ntk_mpi_grid {
     int blacs_handle, context;
     int nprow, npcol, myrow, mycol;
     int nb;                /* block size (rows = columns) */
+    int references;        /* the live handle (1 until ntk_mpi_grid_free) + each matrix made on it:
+                              the grid is released when the last goes, so a matrix never outlives it */
 };
+
+/* A matrix made on the grid holds it; the last holder gone, the grid is released. */
+void grid_retain(const ntk_mpi_grid *grid);
+void grid_drop(const ntk_mpi_grid *grid);
 
 struct ntk_mpi_matrix {
     const ntk_mpi_grid *grid;
@@ -108,6 +114,11 @@ int handle_live(const void *handle, enum handle_kind kind);
  * alone, since an invalid handle names no communicator to agree on. */
 int call_begin_handle(ntk_mpi_call *call, const char *function, const void *handle, enum handle_kind kind,
                       const char *name);
+
+/* Whether rows x cols doubles (rows, cols >= 0) fit in this machine's physical memory (or, where
+ * it is unknown, in int64 bytes): a caller cannot hold a larger array, so a size beyond it is
+ * rejected (TOO_LARGE) before the array is read, and rows * cols cannot overflow after it. */
+int fits_in_memory(int64_t rows, int64_t cols);
 
 /* Allocation that records OUT_OF_MEMORY. */
 void *call_alloc(ntk_mpi_call *call, int64_t count, int64_t size, const char *what);

@@ -15,6 +15,16 @@ static void grid_release(ntk_mpi_grid *grid) {
     free(grid);
 }
 
+void grid_retain(const ntk_mpi_grid *grid) {
+    __atomic_add_fetch(&((ntk_mpi_grid *)grid)->references, 1, __ATOMIC_ACQ_REL);
+}
+
+void grid_drop(const ntk_mpi_grid *grid) {
+    if (__atomic_sub_fetch(&((ntk_mpi_grid *)grid)->references, 1, __ATOMIC_ACQ_REL) == 0) {
+        grid_release((ntk_mpi_grid *)grid);
+    }
+}
+
 int ntk_mpi_grid_create(MPI_Comm comm, int nprow, int npcol, int64_t block_size, ntk_mpi_grid **out) {
     ntk_mpi_call call;
     if (out) *out = NULL;
@@ -48,6 +58,7 @@ int ntk_mpi_grid_create(MPI_Comm comm, int nprow, int npcol, int64_t block_size,
     grid->rank = call.rank;
     grid->size = call.size;
     grid->nb = block_size == 0 ? 64 : (int)block_size;
+    grid->references = 1;
     grid->blacs_handle = Csys2blacs_handle(grid->comm);
     grid->context = grid->blacs_handle;
     Cblacs_gridinit(&grid->context, "Row", nprow, npcol);
@@ -80,7 +91,7 @@ int ntk_mpi_grid_info(const ntk_mpi_grid *grid, int *rank, int *size, int *nprow
 }
 
 void ntk_mpi_grid_free(ntk_mpi_grid *grid) {
-    if (handle_release(grid, HANDLE_GRID)) grid_release(grid);
+    if (handle_release(grid, HANDLE_GRID)) grid_drop(grid);
 }
 
 /* The matrix's local shape, descriptor and index maps; failures recorded in call. */
@@ -99,6 +110,7 @@ ntk_mpi_matrix *matrix_new_for(ntk_mpi_call *call, const ntk_mpi_grid *grid, int
     if (A == NULL) return NULL;
     int m = (int)rows, n = (int)cols, zero = 0, info = 0;
     A->grid = grid;
+    grid_retain(grid);
     A->rows = rows;
     A->cols = cols;
     A->local_rows = numroc_(&m, &grid->nb, &grid->myrow, &zero, &grid->nprow);
@@ -198,8 +210,9 @@ int ntk_mpi_matrix_gather(const ntk_mpi_matrix *A, double *out, int64_t ld) {
     }
     if (sum_doubles(A->grid->comm, all, A->rows * A->cols) != 0) call_fail(&call, NTK_ERR_INTERNAL,
                                                                            "MPI_Allreduce failed");
-    for (int64_t i = 0; i < A->rows && call.status == NTK_OK; i++) memcpy(out + i * ld, all + i * A->cols,
-                                                                          sizeof(double) * (size_t)A->cols);
+    for (int64_t i = 0; i < A->rows && A->cols > 0 && call.status == NTK_OK; i++) {
+        memcpy(out + i * ld, all + i * A->cols, sizeof(double) * (size_t)A->cols);
+    }
     free(all);
     return call_finish(&call);
 }
@@ -213,7 +226,9 @@ void matrix_release(ntk_mpi_matrix *A) {
     free(A->data);
     free(A->row_index);
     free(A->col_index);
+    const ntk_mpi_grid *grid = A->grid;
     free(A);
+    grid_drop(grid);
 }
 
 /* Kernels. */

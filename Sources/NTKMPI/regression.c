@@ -44,6 +44,7 @@ static ntk_mpi_matrix *copy_of(ntk_mpi_call *call, const ntk_mpi_matrix *A) {
     ntk_mpi_matrix *B = call_alloc(call, 1, sizeof *B, "a distributed matrix");
     if (B == NULL) return NULL;
     *B = *A;
+    grid_retain(B->grid);  /* the copy holds the grid as every matrix does */
     B->data = call_alloc(call, (int64_t)A->lld * A->local_cols, sizeof(double), "a copy of a distributed matrix");
     B->row_index = call_alloc(call, A->local_rows, sizeof(int64_t), "row indices");
     B->col_index = call_alloc(call, A->local_cols, sizeof(int64_t), "column indices");
@@ -195,7 +196,12 @@ failed:
 /* Adds replicated offsets f0 (rows x k) to out; checks them first. */
 static void check_offsets(ntk_mpi_call *call, const double *f0, int64_t ldf0, int64_t rows, int64_t k,
                           const char *name) {
-    if (f0 == NULL || rows * k == 0) return;
+    if (f0 == NULL || rows <= 0 || k <= 0) return;  /* a negative k is the targets' check to report */
+    if (!fits_in_memory(rows, k)) {
+        call_fail(call, NTK_ERR_TOO_LARGE, "%s: %lld x %lld offsets exceed this machine's memory", name,
+                  (long long)rows, (long long)k);
+        return;
+    }
     if (ldf0 < k) { call_fail(call, NTK_ERR_INVALID_ARGUMENT, "%s: ld is %lld, must be >= k = %lld", name,
                               (long long)ldf0, (long long)k); return; }
     for (int64_t i = 0; i < rows; i++) {
@@ -269,6 +275,27 @@ void ntk_mpi_kernel_ridge_free(ntk_mpi_kernel_ridge *model) {
 
 /* The spectral solver. */
 
+/* PDSYEVD's real workspace for an nn x nn matrix on the grid, given its query. The query
+ * undercounts for small blocks and for nn below the block size: the back transformation
+ * (PDORMTR) then finds too little workspace, says so on stdout and returns without applying
+ * itself, leaving wrong eigenvectors. So: PDSYEVD's documented minimum,
+ * max(1 + 6N + 2 NP NQ, TRILWMIN) + 2N with TRILWMIN = 3N + max(NB (NP + 1), 3 NB), NP x NQ this
+ * rank's share of the matrix, plus PDORMTR's own, NB (NB - 1) / 2 + (NP + NQ) NB + NB^2. */
+static int pdsyevd_workspace(ntk_mpi_call *call, const ntk_mpi_grid *grid, int nn, double query) {
+    int zero = 0, nb = grid->nb;
+    int np = numroc_(&nn, &nb, &grid->myrow, &zero, &grid->nprow);
+    int nq = numroc_(&nn, &nb, &grid->mycol, &zero, &grid->npcol);
+    double trilwmin = 3.0 * nn + fmax((double)nb * (np + 1), 3.0 * nb);
+    double minimum = fmax(1.0 + 6.0 * nn + 2.0 * np * nq, trilwmin) + 2.0 * nn;
+    double ormtr = nb * (nb - 1.0) / 2 + (double)(np + nq) * nb + (double)nb * nb;
+    double wanted = fmax(query, minimum) + ormtr + 1;
+    if (wanted > INT32_MAX) {
+        call_fail(call, NTK_ERR_TOO_LARGE, "PDSYEVD's workspace exceeds 32-bit sizes");
+        return 1;
+    }
+    return (int)wanted;
+}
+
 int ntk_mpi_spectral_create(const ntk_mpi_matrix *K, ntk_negative_eigenvalues policy, ntk_mpi_spectral **out) {
     ntk_mpi_call call;
     if (out) *out = NULL;
@@ -299,7 +326,7 @@ int ntk_mpi_spectral_create(const ntk_mpi_matrix *K, ntk_negative_eigenvalues po
         int iquery = 0;
         pdsyevd_("V", "L", &nn, A->data, &one, &one, A->desc, w, Z->data, &one, &one, Z->desc, &query, &lwork, &iquery,
                  &liwork, &info, 1, 1);
-        lwork = (int)query + 1;
+        lwork = pdsyevd_workspace(&call, K->grid, nn, query);
         liwork = iquery > 7 * nn + 8 * K->grid->npcol + 2 ? iquery : 7 * nn + 8 * K->grid->npcol + 2;
         work = call_alloc(&call, lwork, sizeof(double), "PDSYEVD's workspace");
         iwork = call_alloc(&call, liwork, sizeof(int), "PDSYEVD's integer workspace");
