@@ -168,10 +168,14 @@ typedef struct ntk_mpi_kernel_ridge ntk_mpi_kernel_ridge;
 
 /* Fits on K_train (n x n, symmetric, distributed; not changed) and targets (Y, f0: n x k,
  * replicated) with ridge >= 0, measured as options->ridge_scale says (options may be NULL;
- * max_jitter and progress are not used). The model keeps the distributed Cholesky factor
- * (n^2 / P doubles per rank) and alpha (replicated).
+ * max_jitter is not used). The model keeps alpha (replicated).
+ * Progress and cancellation (the protocol of the collective calls): the Cholesky factorisation
+ * runs in panels of columns (each well under a second); between panels every rank reports the
+ * fraction done (by flops) to its own options->progress, if any, and one agreement follows: a
+ * non-zero answer on any rank makes every rank return CANCELLED at that same panel, with the
+ * message of the lowest rank that cancelled. Nothing is kept; K_train stays usable.
  * Errors: INVALID_ARGUMENT, DIMENSION_MISMATCH, NON_FINITE, NOT_POSITIVE_DEFINITE,
- * OUT_OF_MEMORY, NUMERICAL; agreed. */
+ * OUT_OF_MEMORY, NUMERICAL, CANCELLED; agreed. */
 int ntk_mpi_kernel_ridge_fit(const ntk_mpi_matrix *K_train, const ntk_targets *targets, double ridge,
                              const ntk_kernel_ridge_options *options, ntk_mpi_kernel_ridge **out);
 

@@ -95,10 +95,57 @@ static double absolute_ridge(ntk_mpi_call *call, const ntk_mpi_matrix *K, double
     return scale == NTK_RIDGE_RELATIVE ? ridge * (K->rows > 0 ? trace / (double)K->rows : 0) : ridge;
 }
 
-/* Collective: F <- chol(F + z I) (PDPOTRF), then alpha (n x k, replicated) = F^-1 r through B, the
- * residual r laid out on the grid (PDPOTRS). Records failures; returns the agreed status. */
+/* The progress protocol of a long collective step: every rank reports `fraction` to its own
+ * callback (if any); a non-zero answer on any rank makes every rank fail with CANCELLED at this
+ * same step (one agreement), naming the lowest rank that cancelled. Returns the agreed status. */
+static int collective_progress(ntk_mpi_call *call, ntk_progress_fn progress, void *user, double fraction) {
+    if (progress != NULL && progress(user, fraction) != 0) {
+        call_fail(call, NTK_ERR_CANCELLED, "cancelled (the progress callback asked to stop at %.0f%%)",
+                  100 * fraction);
+    }
+    return call_agree(call);
+}
+
+/* Collective: F <- chol(F) (lower), blocked right-looking in panels (a multiple of the grid's
+ * block size, narrower as n grows so that each takes well under a second): PDPOTRF of the
+ * diagonal block, PDTRSM of the panel below it, PDSYRK of the trailing matrix; progress (by
+ * flops) and an agreed cancellation between panels, so a cancel on any rank stops every rank
+ * within one panel's time. As fast as one PDPOTRF call (which runs the same panels inside). */
+static int blocked_cholesky(ntk_mpi_call *call, ntk_mpi_matrix *F, double z, ntk_progress_fn progress, void *user) {
+    int n = (int)F->rows, nb = F->grid->nb, info = 0;
+    /* Panels of ~1e9 flops of trailing update (n^2 w), at most 512 columns, at least one block. */
+    double blocks = fmin(512.0 / nb, floor(1e9 / ((double)n * n * nb)));
+    int panel = nb * (blocks > 1 ? (int)blocks : 1);
+    double total = (double)n * n * n / 3, done = 0, minus = -1, plus = 1;
+    if (collective_progress(call, progress, user, 0) != NTK_OK) return call->status;
+    for (int j = 1; j <= n; j += panel) {
+        int width = n - j + 1 < panel ? n - j + 1 : panel, below = n - j - width + 1, jb = j + width;
+        pdpotrf_("L", &width, F->data, &j, &j, F->desc, &info, 1);
+        if (info > 0) {
+            call_fail(call, NTK_ERR_NOT_POSITIVE_DEFINITE, "K_train + z I (z = %g) is not positive definite "
+                      "(PDPOTRF: the leading minor of order %d is not positive); use a ridge > 0", z, j - 1 + info);
+        } else if (info < 0) {
+            call_fail(call, NTK_ERR_INTERNAL, "PDPOTRF rejected argument %d", -info);
+        }
+        if (call_agree(call) != NTK_OK) return call->status;
+        if (below > 0) {
+            pdtrsm_("R", "L", "T", "N", &below, &width, &plus, F->data, &j, &j, F->desc, F->data, &jb, &j, F->desc,
+                    1, 1, 1, 1);
+            pdsyrk_("L", "N", &below, &width, &minus, F->data, &jb, &j, F->desc, &plus, F->data, &jb, &jb, F->desc,
+                    1, 1);
+        }
+        double remaining = (double)(n - jb + 1);
+        done = total - remaining * remaining * remaining / 3;
+        if (collective_progress(call, progress, user, done / total) != NTK_OK) return call->status;
+    }
+    return NTK_OK;
+}
+
+/* Collective: F <- chol(F + z I) (blocked_cholesky), then alpha (n x k, replicated) = F^-1 r
+ * through B, the residual r laid out on the grid (PDPOTRS). Records failures; returns the agreed
+ * status. */
 static int cholesky_solve(ntk_mpi_call *call, ntk_mpi_matrix *F, ntk_mpi_matrix *B, const double *r, int64_t k,
-                          double z, double *alpha) {
+                          double z, double *alpha, ntk_progress_fn progress, void *user) {
     int64_t n = F->rows;
     for (int j = 0; j < F->local_cols; j++) {
         for (int i = 0; i < F->local_rows; i++) {
@@ -107,13 +154,7 @@ static int cholesky_solve(ntk_mpi_call *call, ntk_mpi_matrix *F, ntk_mpi_matrix 
     }
     if (n == 0) return NTK_OK;
     int nn = (int)n, one = 1, info = 0;
-    pdpotrf_("L", &nn, F->data, &one, &one, F->desc, &info, 1);
-    if (info > 0) {
-        call_fail(call, NTK_ERR_NOT_POSITIVE_DEFINITE, "K_train + z I (z = %g) is not positive definite (PDPOTRF: "
-                  "the leading minor of order %d is not positive); use a ridge > 0", z, info);
-    } else if (info < 0) {
-        call_fail(call, NTK_ERR_INTERNAL, "PDPOTRF rejected argument %d", -info);
-    }
+    if (blocked_cholesky(call, F, z, progress, user) != NTK_OK) return call->status;
     if (call_agree(call) != NTK_OK || k == 0) return call->status;
     for (int j = 0; j < B->local_cols; j++) {
         for (int i = 0; i < B->local_rows; i++) {
@@ -160,7 +201,12 @@ int ntk_mpi_kernel_ridge_fit(const ntk_mpi_matrix *K, const ntk_targets *targets
     double *train = call_alloc(&call, n * k, sizeof(double), "the train predictions");
     /* B: the residual as a distributed n x k matrix on the same grid. */
     ntk_mpi_matrix *B = matrix_new_for(&call, K->grid, n, k);
-    if (call_agree(&call) != NTK_OK || cholesky_solve(&call, F, B, r, k, z, alpha) != NTK_OK) goto failed;
+    ntk_progress_fn progress = options != NULL && options->size >= offsetof(ntk_kernel_ridge_options, progress_user)
+                                   + sizeof(void *) ? options->progress : NULL;
+    void *user = progress != NULL ? options->progress_user : NULL;
+    if (call_agree(&call) != NTK_OK || cholesky_solve(&call, F, B, r, k, z, alpha, progress, user) != NTK_OK) {
+        goto failed;
+    }
     for (int64_t i = 0; i < n * k; i++) {
         train[i] = (targets->Y[(i / k) * targets->ldy + i % k]) - z * alpha[i];
         if (!isfinite(alpha[i])) { call_fail(&call, NTK_ERR_NUMERICAL, "alpha is not finite (overflow)"); break; }

@@ -27,6 +27,15 @@ void pdpotrs_(const char *uplo, const int *n, const int *nrhs, const double *a, 
               const int *desca, double *b, const int *ib, const int *jb, const int *descb, int *info,
               size_t uplo_len);
 
+/* PBLAS: triangular solve with several right-hand sides, and the symmetric rank-k update. */
+void pdtrsm_(const char *side, const char *uplo, const char *transa, const char *diag, const int *m, const int *n,
+             const double *alpha, const double *a, const int *ia, const int *ja, const int *desca, double *b,
+             const int *ib, const int *jb, const int *descb, size_t side_len, size_t uplo_len, size_t transa_len,
+             size_t diag_len);
+void pdsyrk_(const char *uplo, const char *trans, const int *n, const int *k, const double *alpha, const double *a,
+             const int *ia, const int *ja, const int *desca, const double *beta, double *c, const int *ic,
+             const int *jc, const int *descc, size_t uplo_len, size_t trans_len);
+
 /* Symmetric eigendecomposition (divide and conquer). */
 void pdsyevd_(const char *jobz, const char *uplo, const int *n, double *a, const int *ia, const int *ja,
               const int *desca, double *w, double *z, const int *iz, const int *jz, const int *descz,

@@ -32,6 +32,7 @@ import numpy as np
 from . import _arrays
 from ._data import TargetData, make_grid
 from ._handle import Handle
+from ._progress import Callback, deferred_sigint
 from ._library import (EXPECTED_VERSION, PROGRESS_FN, EmpiricalNTKOptions, EmpiricalSolverOptions,
                        InfiniteWidthOptions, Grid, KernelRidgeOptions, NystromOptions, Targets, choices, declare,
                        lib, path, raise_for_status)
@@ -369,6 +370,11 @@ class KernelRidge(_Handle):
     ridge_relative : bool
     f0_train : array_like, optional
         Replicated.
+    progress : None, bool or callable, optional
+        As everywhere in ntk (``True``: a bar; a callable ``progress(fraction)`` whose falsy
+        answer cancels), reported on each rank between the panels of the Cholesky factorisation.
+        A cancel on any rank (or Ctrl-C there) makes every rank raise
+        :class:`ntk.CancelledError` at the same panel; the kernel stays usable.
 
     Attributes
     ----------
@@ -380,13 +386,20 @@ class KernelRidge(_Handle):
 
     _free = "ntk_mpi_kernel_ridge_free"
 
-    def __init__(self, K_train, Y, ridge=0.0, ridge_relative=False, f0_train=None):
+    def __init__(self, K_train, Y, ridge=0.0, ridge_relative=False, f0_train=None, progress=None):
         K = _matrix(K_train, "K_train")
         targets = TargetData(Y, K.shape[0], "K_train", f0_train)
-        options = KernelRidgeOptions(ridge_scale=1 if ridge_relative else 0)
+        cb = Callback(progress)
+        options = KernelRidgeOptions(ridge_scale=1 if ridge_relative else 0, progress=cb.c_function)
         handle = c_void_p()
-        _check(mpi.ntk_mpi_kernel_ridge_fit(K._live(), ctypes.byref(targets.c), _scalar(ridge, "ridge"),
-                                            ctypes.byref(options), ctypes.byref(handle)))
+        with deferred_sigint() as cb.interrupt:
+            status = mpi.ntk_mpi_kernel_ridge_fit(K._live(), ctypes.byref(targets.c), _scalar(ridge, "ridge"),
+                                                  ctypes.byref(options), ctypes.byref(handle))
+        if cb.bar is not None:
+            cb.bar.close()
+        if cb.error is not None:
+            raise cb.error
+        _check(status)
         self._handle, self._vector, self._k = handle, targets.was_vector, targets.y.shape[1]
         n, z = K.shape[0], c_double()
         mpi.ntk_mpi_kernel_ridge_info(handle, None, None, ctypes.byref(z))

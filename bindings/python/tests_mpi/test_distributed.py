@@ -226,3 +226,28 @@ def test_out_of_memory_on_one_rank_is_everyones(data):
     finally:
         if RANK == 0:
             ntk.set_memory_budget(None)
+
+
+def test_kernel_ridge_progress_and_a_cancel_on_one_rank():
+    # n = 700 on 16-blocks: a blocked Cholesky of several panels, with a report after each.
+    with dist.Grid(COMM, block_size=16) as g:
+        n, y = 700, np.cos(0.01 * np.arange(700))
+        dense = np.exp(-np.abs(np.subtract.outer(np.arange(n), np.arange(n))) / 40.0)
+        with dist.DistributedMatrix.zeros(g, n, n) as K:
+            K.local[:, :] = dense[np.ix_(K.row_indices, K.col_indices)]
+            seen = []
+            with dist.KernelRidge(K, y, ridge=1e-3, progress=lambda f: seen.append(f)) as model:
+                expected = np.linalg.solve(dense + 1e-3 * np.eye(n), y)
+                assert rel(model.dual_coef_, expected) <= 1e-10
+            assert len(seen) >= 3 and seen[-1] == 1.0 and seen == sorted(seen)
+            canceller = 1 if SIZE > 1 else 0
+            calls = []
+
+            def stop_at_second(fraction):
+                calls.append(fraction)
+                return RANK != canceller or len(calls) < 2
+
+            with pytest.raises(ntk.CancelledError, match=f"rank {canceller}"):
+                dist.KernelRidge(K, y, ridge=1e-3, progress=stop_at_second)
+            with dist.KernelRidge(K, y, ridge=1e-3) as again:   # the kernel is still usable
+                assert rel(again.dual_coef_, expected) <= 1e-10
