@@ -1090,13 +1090,18 @@ typedef struct ntk_empirical_solver_options {
     ntk_progress_fn progress;     /* default NULL; reported per iteration */
     void *progress_user;
     ntk_reduce_fn reduce;         /* default NULL; ntk_empirical_ridge_fit only: rows split over
-                                     processes (see "Data parallelism"); needs
-                                     preconditioner_rank = 0 (plain CG) */
+                                     processes (see "Data parallelism"); a preconditioner then
+                                     needs preconditioner_centers (the same on every process) */
     void *reduce_user;
+    /* default NULL: preconditioner_rank rows of X drawn with seed. Else the preconditioner's
+     * centres as points: preconditioner_rank rows of d inputs (leading dimension
+     * preconditioner_ldc >= d), for ntk_empirical_ridge_fit (not for a model's fit). */
+    const double *preconditioner_centers;
+    int64_t preconditioner_ldc;
 } ntk_empirical_solver_options;
 
 #define NTK_EMPIRICAL_SOLVER_OPTIONS_INIT \
-    { sizeof(ntk_empirical_solver_options), 1e-8, 500, 256, 0, 1.0, 0, NULL, NULL, NULL, NULL }
+    { sizeof(ntk_empirical_solver_options), 1e-8, 500, 256, 0, 1.0, 0, NULL, NULL, NULL, NULL, NULL, 0 }
 
 /* Sets options->size and every default. Errors: INVALID_ARGUMENT (NULL). */
 int ntk_empirical_solver_options_init(ntk_empirical_solver_options *options);

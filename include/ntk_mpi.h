@@ -248,9 +248,13 @@ int ntk_mpi_nystrom_fit(MPI_Comm comm, const ntk_mlp *mlp, int64_t n, const doub
                         const ntk_targets *targets, double ridge, int64_t c, const double *C, int64_t ldc,
                         const ntk_nystrom_options *options, ntk_nystrom **out);
 
-/* Matrix-free empirical NTK kernel ridge (plain CG: options->preconditioner_rank must be 0;
- * options->reduce is not used) on this rank's rows X (n x d) and targets; mlp's parameters
- * must be the same on every rank (checked). The model keeps this rank's alpha
+/* Matrix-free empirical NTK kernel ridge (CG, options->reduce is not used) on this rank's rows
+ * X (n x d) and targets; mlp's parameters must be the same on every rank (checked). The
+ * Nystrom preconditioner (options->preconditioner_rank centres; 0: plain CG) is the one of all
+ * the rows: its centres are options->preconditioner_centers (replicated, checked equal) or else
+ * drawn uniformly among all the ranks' rows with options->seed and broadcast; its m x m
+ * matrices and products are summed over the ranks, as the kernel's are. options NULL: the
+ * defaults of ntk_empirical_solver_options_init (rank 256). The model keeps this rank's alpha
  * (ntk_empirical_ridge_dual_coefficients) and J(X)^T alpha summed over all ranks, so
  * predictions on any points are the full model's. Errors: as ntk_empirical_ridge_fit, agreed. */
 int ntk_mpi_empirical_ridge_fit(MPI_Comm comm, const ntk_mlp *mlp, int64_t n, const double *X, int64_t ldx,

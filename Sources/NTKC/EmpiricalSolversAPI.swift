@@ -8,7 +8,7 @@ var empiricalSolverDefaults: ntk_empirical_solver_options {
     ntk_empirical_solver_options(size: MemoryLayout<ntk_empirical_solver_options>.size, tol: 1e-8, max_iter: 500,
                             preconditioner_rank: 256,
                             seed: 0, learning_rate: 1, memory_limit: 0, progress: nil, progress_user: nil,
-                            reduce: nil, reduce_user: nil)
+                            reduce: nil, reduce_user: nil, preconditioner_centers: nil, preconditioner_ldc: 0)
 }
 
 @_cdecl("ntk_empirical_solver_options_init")
@@ -32,8 +32,10 @@ func checkEmpiricalSolver(_ o: ntk_empirical_solver_options) throws {
     }
 }
 
-/// The CG ridge's settings from checked options.
-func empiricalRidgeSettings(_ o: ntk_empirical_solver_options) throws -> EmpiricalNTKRidge.Options {
+/// The CG ridge's settings from checked options; `inputDimension` is the network's d (nil for a
+/// model's fit, which takes no centre points).
+func empiricalRidgeSettings(_ o: ntk_empirical_solver_options,
+                            inputDimension: Int?) throws -> EmpiricalNTKRidge.Options {
     try checkEmpiricalSolver(o)
     var settings = EmpiricalNTKRidge.Options()
     settings.tolerance = o.tol
@@ -42,6 +44,19 @@ func empiricalRidgeSettings(_ o: ntk_empirical_solver_options) throws -> Empiric
     settings.seed = o.seed
     settings.memoryLimit = try memoryLimitOption(o.memory_limit)
     settings.partition = partition(o.reduce, o.reduce_user)
+    if let centers = o.preconditioner_centers {
+        guard let d = inputDimension else {
+            throw NTKError(.invalidArgument, "options->preconditioner_centers must be NULL for a model's fit (its "
+                           + "centres are rows: preconditioner_rank of them are drawn)")
+        }
+        let m = settings.preconditionerRank
+        try MemoryBudget.require(try Sizes.product(m, d * 8, "the preconditioner's centres"),
+                                 within: try MemoryBudget.resolve(settings.memoryLimit),
+                                 for: "a copy of the preconditioner's \(m) centres")
+        let view = try input(centers, m, d, ld: o.preconditioner_ldc, "options->preconditioner_centers")
+        settings.preconditionerCenters = try Matrix(rows: m, cols: d,
+                                                    elements: (0..<m * d).map { view[$0 / d, $0 % d] })
+    }
     return settings
 }
 
@@ -90,7 +105,8 @@ public func ntk_empirical_ridge_fit(_ mlp: OpaquePointer?, _ n: Int64, _ x: Unsa
         let n = try size(n, "n")
         let model = try EmpiricalNTKRidge(mlp: net, x: try input(x, n, net.architecture.inputDimension, ld: ldx, "X"),
                                           targets: try NTKC.targets(targets, rows: n), ridge: ridge,
-                                          options: try empiricalRidgeSettings(o),
+                                          options: try empiricalRidgeSettings(
+                                              o, inputDimension: net.architecture.inputDimension),
                                           progress: progress(o.progress, o.progress_user))
         out.pointee = HandleRegistry.shared.register(model)
     }

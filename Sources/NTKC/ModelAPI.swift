@@ -200,7 +200,7 @@ public func ntk_model_ridge_fit(_ model: OpaquePointer?, _ n: Int64, _ rows: Uns
         let n = try size(n, "n")
         let indices = try rowIndices(rows, n, "rows")
         let fitted = try EmpiricalNTKRidge(model: model, rows: indices, targets: try NTKC.targets(targets, rows: n),
-                                           ridge: ridge, options: try empiricalRidgeSettings(o),
+                                           ridge: ridge, options: try empiricalRidgeSettings(o, inputDimension: nil),
                                            progress: progress(o.progress, o.progress_user))
         out.pointee = HandleRegistry.shared.register(fitted)
     }

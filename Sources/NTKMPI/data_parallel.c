@@ -116,6 +116,27 @@ static void sample_indices(int64_t total, int64_t m, uint64_t seed, int64_t *out
     }
 }
 
+/* c centres drawn uniformly (seeded) among all the ranks' rows, replicated (c x max(d, 1)): each
+ * rank contributes the chosen rows it holds, one allreduce sums them. NULL (agreed) on failure. */
+static double *uniform_centers(ntk_mpi_call *call, const double *X, int64_t ldx, int64_t n, int64_t d, int64_t total,
+                               int64_t c, uint64_t seed) {
+    int64_t width = d > 0 ? d : 1, first = 0, mine = n;
+    int64_t *index = call_alloc(call, c, sizeof(int64_t), "the centre indices");
+    double *centers = call_alloc(call, c * width, sizeof(double), "the centres");
+    if (call_agree(call) != NTK_OK) { free(index); free(centers); return NULL; }
+    MPI_Exscan(&mine, &first, 1, MPI_INT64_T, MPI_SUM, call->comm);
+    if (call->rank == 0) first = 0;
+    sample_indices(total, c, seed, index);
+    for (int64_t j = 0; j < c; j++) {
+        if (index[j] >= first && index[j] < first + n) memcpy(centers + j * width, X + (index[j] - first) * ldx,
+                                                              sizeof(double) * (size_t)d);
+    }
+    free(index);
+    if (sum_doubles(call->comm, centers, c * width) != 0) call_fail(call, NTK_ERR_INTERNAL, "MPI_Allreduce failed");
+    if (call_agree(call) != NTK_OK) { free(centers); return NULL; }
+    return centers;
+}
+
 int ntk_mpi_nystrom_fit(MPI_Comm comm, const ntk_mlp *mlp, int64_t n, const double *X, int64_t ldx,
                         const ntk_targets *targets, double ridge, int64_t c, const double *C, int64_t ldc,
                         const ntk_nystrom_options *options, ntk_nystrom **out) {
@@ -148,22 +169,9 @@ int ntk_mpi_nystrom_fit(MPI_Comm comm, const ntk_mlp *mlp, int64_t n, const doub
     double *centers = NULL;
     int64_t ldcenters = ldc;
     if (C == NULL) {
-        /* Uniform centres among all the rows: each rank contributes the chosen rows it holds. */
-        int64_t width = d > 0 ? d : 1, first = 0, mine = n;
-        int64_t *index = call_alloc(&call, c, sizeof(int64_t), "the centre indices");
-        centers = call_alloc(&call, c * width, sizeof(double), "the centres");
-        if (call_agree(&call) != NTK_OK) { free(index); free(centers); return call_finish(&call); }
-        MPI_Exscan(&mine, &first, 1, MPI_INT64_T, MPI_SUM, comm);
-        if (call.rank == 0) first = 0;
-        sample_indices(total, c, o.seed, index);
-        for (int64_t j = 0; j < c; j++) {
-            if (index[j] >= first && index[j] < first + n) memcpy(centers + j * width, X + (index[j] - first) * ldx,
-                                                                  sizeof(double) * (size_t)d);
-        }
-        free(index);
-        if (sum_doubles(comm, centers, c * width) != 0) call_fail(&call, NTK_ERR_INTERNAL, "MPI_Allreduce failed");
-        if (call_agree(&call) != NTK_OK) { free(centers); return call_finish(&call); }
-        ldcenters = width;
+        centers = uniform_centers(&call, X, ldx, n, d, total, c, o.seed);
+        if (centers == NULL) return call_finish(&call);
+        ldcenters = d > 0 ? d : 1;
     }
     reducer r = {comm, 0};
     o.reduce = reduce_sum;
@@ -187,23 +195,43 @@ int ntk_mpi_empirical_ridge_fit(MPI_Comm comm, const ntk_mlp *mlp, int64_t n, co
     if (out == NULL) call_fail(&call, NTK_ERR_INVALID_ARGUMENT, "out is NULL");
     ntk_empirical_solver_options o;
     ntk_empirical_solver_options_init(&o);
-    o.preconditioner_rank = 0;
     copy_options(&call, &o, sizeof o, options);
-    if (o.preconditioner_rank != 0) {
-        call_fail(&call, NTK_ERR_INVALID_ARGUMENT,
-                  "options->preconditioner_rank must be 0 (data-parallel CG is unpreconditioned), got %lld",
+    if (o.preconditioner_rank < 0) {
+        call_fail(&call, NTK_ERR_INVALID_ARGUMENT, "options->preconditioner_rank must be >= 0 (0: none), got %lld",
                   (long long)o.preconditioner_rank);
     }
     int64_t d = 0, k = 0, total = 0;
     if (common_checks(&call, mlp, 1, n, X, ldx, targets, ridge, &d, &k, &total) != NTK_OK) return call_finish(&call);
-    double settings[2] = {o.tol, (double)o.max_iter};
-    static const char *const names[] = {"options->tol", "options->max_iter"};
-    if (call_same(&call, settings, 2, names, NTK_ERR_INVALID_ARGUMENT) != NTK_OK) return call_finish(&call);
+    /* The preconditioner's centres: the caller's (checked equal), else drawn among all the rows. */
+    int64_t m = o.preconditioner_centers != NULL ? o.preconditioner_rank
+                                                 : (o.preconditioner_rank < total ? o.preconditioner_rank : total);
+    if (o.preconditioner_centers != NULL && (o.preconditioner_ldc < d || !fits_in_memory(m, d))) {
+        call_fail(&call, NTK_ERR_INVALID_ARGUMENT, "options->preconditioner_ldc is %lld, must be >= d = %lld",
+                  (long long)o.preconditioner_ldc, (long long)d);
+    }
+    double settings[5] = {o.tol, (double)o.max_iter, (double)m, (double)o.seed, 0};
+    if (o.preconditioner_centers != NULL && call.status == NTK_OK && m > 0) {
+        double fp[2];
+        fingerprint(o.preconditioner_centers, m, d, o.preconditioner_ldc, fp);
+        settings[4] = fp[0] + fp[1];
+    }
+    static const char *const names[] = {"options->tol", "options->max_iter", "options->preconditioner_rank",
+                                        "options->seed", "options->preconditioner_centers (a checksum)"};
+    if (call_same(&call, settings, 5, names, NTK_ERR_INVALID_ARGUMENT) != NTK_OK) return call_finish(&call);
+    double *centers = NULL;
+    if (o.preconditioner_centers == NULL && m > 0) {
+        centers = uniform_centers(&call, X, ldx, n, d, total, m, o.seed);
+        if (centers == NULL) return call_finish(&call);
+        o.preconditioner_centers = centers;
+        o.preconditioner_ldc = d > 0 ? d : 1;
+    }
+    o.preconditioner_rank = m;
     reducer r = {comm, 0};
     o.reduce = reduce_sum;
     o.reduce_user = &r;
     ntk_empirical_ridge *model = NULL;
     int status = ntk_empirical_ridge_fit(mlp, n, X, ldx, targets, ridge, &o, &model);
+    free(centers);
     if (settle(&call, &r, status) != NTK_OK) { ntk_empirical_ridge_free(model); return call_finish(&call); }
     *out = model;
     return NTK_OK;

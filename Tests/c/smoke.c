@@ -976,6 +976,25 @@ static void test_matrix_free(void) {
               iterations >= 1,
           "matrix-free CG kernel ridge equals Gaussian elimination on the dense empirical NTK");
     ntk_empirical_ridge_free(model);
+    /* The preconditioner's centres given as points (here rows 1..4 of x, leading dimension 3). */
+    double centers[4 * 3];
+    for (int i = 0; i < 4; i++) {
+        centers[3 * i] = x[2 * (i + 1)];
+        centers[3 * i + 1] = x[2 * (i + 1) + 1];
+        centers[3 * i + 2] = NAN; /* padding: never read */
+    }
+    options.preconditioner_centers = centers;
+    options.preconditioner_ldc = 3;
+    model = NULL;
+    check(ntk_empirical_ridge_fit(mlp, N, x, 2, &targets, z, &options, &model) == NTK_OK &&
+              ntk_empirical_ridge_dual_coefficients(model, got, 1) == NTK_OK && max_abs_diff(got, alpha, N) < 1e-9,
+          "CG with the preconditioner's centres given as points: the same solution");
+    ntk_empirical_ridge_free(model);
+    model = NULL;
+    options.preconditioner_ldc = 1;
+    check(ntk_empirical_ridge_fit(mlp, N, x, 2, &targets, z, &options, &model) == NTK_ERR_INVALID_ARGUMENT && !model,
+          "preconditioner_ldc below d is rejected");
+    options.preconditioner_centers = NULL;
     /* Gradient flow at t = 0 is f0 (here 0) and at a long time approaches kernel regression. */
     double times[2] = {0.0, 1e13}, flow[2 * N], estimate = -1;
     options.tol = 1e-12;
@@ -1155,6 +1174,12 @@ static void test_models(void) {
     ntk_targets targets = {K, Y, K, NULL, K};
     ntk_empirical_solver_options so;
     ntk_empirical_solver_options_init(&so);
+    so.preconditioner_centers = X; /* points: a network's notion, not a model's */
+    so.preconditioner_ldc = D;
+    ntk_empirical_ridge *refused = NULL;
+    check(ntk_model_ridge_fit(model, N, NULL, &targets, 0.01, &so, &refused) == NTK_ERR_INVALID_ARGUMENT && !refused,
+          "a model's fit refuses preconditioner centres given as points");
+    so.preconditioner_centers = NULL;
     so.tol = 1e-13;
     so.preconditioner_rank = 3;
     ntk_empirical_ridge *ridge = NULL, *ridge_expected = NULL;

@@ -25,14 +25,20 @@ public final class EmpiricalNTKRidge: @unchecked Sendable {
         public var maxIterations: Int = 500
         /// Centres of the Nyström preconditioner (0: none).
         public var preconditionerRank: Int = 256
+        /// The preconditioner's centres given as points (m × d, inputs of the network; m then
+        /// replaces `preconditionerRank`); nil: `preconditionerRank` rows of X drawn with `seed`.
+        /// With a partition they are how every part uses the same centres (drawn from all the
+        /// rows by the caller, libntk_mpi for one). Networks only (a model's rows are indices).
+        public var preconditionerCenters: Matrix? = nil
         /// Seed of the centres.
         public var seed: UInt64 = 0
         /// Bytes of working memory (nil: the process-wide `MemoryBudget`).
         public var memoryLimit: Int? = nil
         /// The rows are one part of a data set split over processes (nil: they are all of it):
         /// `JᵀV` and the CG dot products are summed over the parts, so every part runs the
-        /// iterations of the fit on all the rows and keeps its own rows' α. Needs
-        /// `preconditionerRank = 0`.
+        /// iterations of the fit on all the rows and keeps its own rows' α. A preconditioner then
+        /// needs `preconditionerCenters` (the same on every part): its m × m matrices and
+        /// products are summed over the parts too.
         public var partition: DataPartition? = nil
         public init() {}
 
@@ -42,10 +48,10 @@ public final class EmpiricalNTKRidge: @unchecked Sendable {
             guard preconditionerRank >= 0 else {
                 throw NTKError.invalidArgument("the preconditioner rank must be >= 0, got \(preconditionerRank)")
             }
-            guard partition == nil || preconditionerRank == 0 else {
+            guard partition == nil || preconditionerRank == 0 || preconditionerCenters != nil else {
                 throw NTKError.invalidArgument(
-                    "a data partition needs plain CG (preconditioner rank 0), got a preconditioner rank of "
-                        + "\(preconditionerRank)")
+                    "a data partition with a preconditioner needs its centres given (preconditionerCenters: the "
+                        + "same points on every part), or preconditioner rank 0")
             }
             return try ConjugateGradient.Settings(tolerance: tolerance, maxIterations: maxIterations)
         }
@@ -103,7 +109,7 @@ public final class EmpiricalNTKRidge: @unchecked Sendable {
         let settings = try options.settings()
         let partition = options.partition
         let budget = try MemoryBudget.resolve(options.memoryLimit)
-        let m = min(options.preconditionerRank, n)
+        let m = options.preconditionerCenters?.rows ?? min(options.preconditionerRank, n)
         // The preconditioner (U: n × m, and three m × m) and the CG vectors (6 n × k) first.
         let fixed = try Sizes.product(try Sizes.sum(try Sizes.product(n + 3 * m, m, "preconditioner"),
                                                     try Sizes.product(6 * n, max(k, 1), "CG vectors"), "working set"),
@@ -113,10 +119,22 @@ public final class EmpiricalNTKRidge: @unchecked Sendable {
         try progress.report(0)
         // The preconditioner first, its kernel columns in blocks of a bounded working set, so that
         // its peak does not add to the operator's kept activations.
-        let preconditioner = m > 0 ? try NystromPreconditioner(n: n, rank: m, ridge: z, seed: options.seed) {
-            try source.kernelColumns($0, into: $1, budget: Self.preconditionerBudget(source, budget - fixed),
-                                     progress: progress.stage(0, 0.1))
-        } : nil
+        let columnBudget = Self.preconditionerBudget(source, budget - fixed)
+        let preconditioner: NystromPreconditioner?
+        if let centers = options.preconditionerCenters, m > 0 {
+            preconditioner = try centers.withView(name: "the preconditioner's centres") { c in
+                try NystromPreconditioner(n: n, m: m, ridge: z, partition: partition) {
+                    try source.kernelColumns(points: c, centersOnly: $0, into: $1, budget: columnBudget,
+                                             progress: progress.stage(0, 0.1))
+                }
+            }
+        } else if m > 0 {
+            preconditioner = try NystromPreconditioner(n: n, rank: m, ridge: z, seed: options.seed) {
+                try source.kernelColumns($0, into: $1, budget: columnBudget, progress: progress.stage(0, 0.1))
+            }
+        } else {
+            preconditioner = nil
+        }
         let op = try source.makeOperator(budget: budget - fixed)
         let g = try op.parameterVectors(columns: k, for: "parameter-space vectors")
         Log.info("empirical NTK ridge: \(n) points, \(k) target column(s), ridge \(z), CG "

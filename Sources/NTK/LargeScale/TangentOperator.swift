@@ -91,6 +91,19 @@ enum TangentSource {
         }
     }
 
+    /// For centres given as points C (a network's inputs), within `budget` bytes: `K(X, C)`
+    /// (n × C.rows), or `K(C, C)` when `centersOnly`.
+    /// - Throws: `invalidArgument` for a model (its centres are rows), or bad centres.
+    func kernelColumns(points c: MatrixView, centersOnly: Bool, into out: MutableMatrixView, budget: Int,
+                       progress: ProgressHandler) throws {
+        guard case .network(let mlp, let x) = self else {
+            throw NTKError.invalidArgument("preconditioner centres given as points need a network (a model's "
+                                           + "centres are rows of its data)")
+        }
+        try mlp.checkInput(c, "the preconditioner's centres")
+        try EmpiricalKernel.compute(mlp, centersOnly ? c : x, c, into: out, memoryLimit: budget, progress: progress)
+    }
+
     /// `K(X, X[centers])` (n × centers.count) within `budget` bytes, for the Nyström preconditioner.
     func kernelColumns(_ centers: [Int], into out: MutableMatrixView, budget: Int,
                        progress: ProgressHandler) throws {

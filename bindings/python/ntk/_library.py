@@ -203,7 +203,8 @@ class EmpiricalSolverOptions(_Options):
     _fields_ = [("size", c_size_t), ("tol", c_double), ("max_iter", c_int64), ("preconditioner_rank", c_int64),
                 ("seed", c_uint64), ("learning_rate", c_double), ("memory_limit", c_int64),
                 ("progress", PROGRESS_FN), ("progress_user", c_void_p), ("reduce", REDUCE_FN),
-                ("reduce_user", c_void_p)]
+                ("reduce_user", c_void_p), ("preconditioner_centers", POINTER(c_double)),
+                ("preconditioner_ldc", c_int64)]
 
 
 class KernelHyperparameters(_Options):

@@ -614,11 +614,15 @@ def nystrom_ridge(comm, net, X, Y, ridge, n_centers, centers=None, f0_train=None
     return model
 
 
-def empirical_ridge(comm, net, X, Y, ridge, f0_train=None, tol=1e-8, max_iter=500, memory_limit=None):
+def empirical_ridge(comm, net, X, Y, ridge, f0_train=None, tol=1e-8, max_iter=500, preconditioner_rank=256, seed=0,
+                    memory_limit=None):
     """Data-parallel matrix-free empirical NTK kernel ridge: each rank passes its own rows (collective).
 
-    Plain CG, with one ``MPI_Allreduce`` of the parameter-sized ``J^T v`` per product. ``net``'s
-    parameters must be the same on every rank (checked).
+    CG with one ``MPI_Allreduce`` of the parameter-sized ``J^T v`` per product, preconditioned by
+    the rank-m Nyström approximation of the kernel of all the rows: ``preconditioner_rank``
+    centres drawn uniformly among every rank's rows (with ``seed``), broadcast; its m x m matrix
+    and products are summed over the ranks too (0: plain CG). ``net``'s parameters must be the
+    same on every rank (checked).
 
     Parameters
     ----------
@@ -627,8 +631,8 @@ def empirical_ridge(comm, net, X, Y, ridge, f0_train=None, tol=1e-8, max_iter=50
     X : array_like, (n_r, d)
     Y : array_like, (n_r, k) or (n_r,)
     ridge : float
-    f0_train, tol, max_iter, memory_limit
-        As :class:`ntk.EmpiricalNTKRidge`.
+    f0_train, tol, max_iter, preconditioner_rank, seed, memory_limit
+        As :class:`ntk.EmpiricalNTKRidge` (the same on every rank).
 
     Returns
     -------
@@ -641,7 +645,7 @@ def empirical_ridge(comm, net, X, Y, ridge, f0_train=None, tol=1e-8, max_iter=50
     comm_c, _ = _comm_handle(comm)
     x, px, ldx = net._inputs(X, "X")
     targets = TargetData(Y, x.shape[0], "X", f0_train)
-    options = _empirical_solver_options(tol, max_iter, 0, 0, 1.0, memory_limit, _NoProgress)
+    options = _empirical_solver_options(tol, max_iter, preconditioner_rank, seed, 1.0, memory_limit, _NoProgress)
     handle = c_void_p()
     _check(mpi.ntk_mpi_empirical_ridge_fit(comm_c, net._live(), x.shape[0], px, ldx, ctypes.byref(targets.c),
                                            _scalar(ridge, "ridge"), ctypes.byref(options), ctypes.byref(handle)))
