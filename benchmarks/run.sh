@@ -25,3 +25,5 @@ echo; echo "== benchmarks/bench_distributed.py (about 25 minutes: n = 16,000 eig
 python3 benchmarks/bench_distributed.py
 echo; echo "== benchmarks/bench_models.py (about 20 minutes: JAX and PyTorch recipes side by side, CG at n = 10^5 through a model's products)"
 python3 benchmarks/bench_models.py
+echo; echo "== benchmarks/bench_wheel.py (a few minutes: builds the manylinux wheel, then it against the system build)"
+python3 benchmarks/bench_wheel.py
