@@ -19,7 +19,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -32,7 +31,7 @@ def worker(repeats):
     import numpy as np
 
     import ntk
-    from _common import PAUSE, peak_rss_mib
+    from _common import peak_rss_mib, timed
 
     rng = np.random.default_rng(0)
     X = rng.standard_normal((N_RIDGE, 16))
@@ -42,16 +41,7 @@ def worker(repeats):
     X_ntk = rng.standard_normal((N_NTK, D_NTK))
     big = ntk.MLP(D_NTK, WIDTHS, activation="relu", W_std=2 ** 0.5, b_std=0.1, seed=1)
     jobs = {"ridge": lambda: ntk.kernel_ridge(theta, Y, ridge=1e-3), "ntk": lambda: ntk.empirical_ntk(big, X_ntk)}
-    times = {}
-    for name, job in jobs.items():
-        job()
-        best = float("inf")
-        for _ in range(repeats):
-            time.sleep(PAUSE)
-            t0 = time.perf_counter()
-            job()
-            best = min(best, time.perf_counter() - t0)
-        times[name] = best
+    times = {name: timed(job, repeats) for name, job in jobs.items()}
     info = ntk.blas_info()
     print(json.dumps({"times": times, "core": info["core"], "library": info["library"], "threads": info["num_threads"],
                       "bundled": info["bundled"], "rss": peak_rss_mib()}))

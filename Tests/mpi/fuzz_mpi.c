@@ -19,15 +19,7 @@
 
 #include "ntk_mpi.h"
 
-static unsigned long long state;
-static unsigned long long next_u64(void) {
-    unsigned long long z = (state += 0x9E3779B97F4A7C15ULL);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-    return z ^ (z >> 31);
-}
-static int chance(int percent) { return (int)(next_u64() % 100) < percent; }
-static int64_t pick(int64_t lo, int64_t hi) { return lo + (int64_t)(next_u64() % (unsigned long long)(hi - lo + 1)); }
+#include "../fuzz/fuzz_random.h"
 static double value(int allow_nan) {
     if (allow_nan && chance(3)) return chance(50) ? NAN : INFINITY;
     return (double)(next_u64() >> 11) / 9007199254740992.0 * 2 - 1;

@@ -1,0 +1,20 @@
+/* The fuzz drivers' random stream (Tests/fuzz/fuzz_api.c, Tests/mpi/fuzz_mpi.c): splitmix64 from
+ * a seed the driver prints, so a finding replays with the same SEED argument. */
+#ifndef NTK_FUZZ_RANDOM_H
+#define NTK_FUZZ_RANDOM_H
+
+#include <stdint.h>
+
+static unsigned long long state;
+static unsigned long long next_u64(void) {
+    unsigned long long z = (state += 0x9E3779B97F4A7C15ULL);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+    return z ^ (z >> 31);
+}
+/* True with the given percent probability. */
+static int chance(int percent) { return (int)(next_u64() % 100) < percent; }
+/* Uniform in lo..hi. */
+static int64_t pick(int64_t lo, int64_t hi) { return lo + (int64_t)(next_u64() % (unsigned long long)(hi - lo + 1)); }
+
+#endif
