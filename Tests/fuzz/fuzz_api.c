@@ -570,6 +570,13 @@ int main(int argc, char **argv) {
             o.memory_limit = chance(20) ? pick(-1, 100000) : 0;
             o.progress = chance(10) ? cancel_sometimes : NULL;
             o.reduce = chance(15) ? reduce_one_part : NULL;
+            /* Centres as points: rank rows of at least d values (sized for what may be accepted). */
+            double *centers = NULL;
+            if (chance(20) && o.preconditioner_rank >= 0 && o.preconditioner_rank <= 8) {
+                int64_t rows = o.preconditioner_rank > 0 ? o.preconditioner_rank : 1;
+                centers = matrix(rows, d, &o.preconditioner_ldc, 1);
+                o.preconditioner_centers = centers;
+            }
             const ntk_points test = {m, tx, l3, NULL, 0};
             /* Predictions (m x k) or train flows (2 x n x k). */
             double *out = malloc(sizeof(double) * (size_t)(2 * ((n > m ? n : m) + 1) * (k > 0 ? k : 1) + 16));
@@ -589,6 +596,7 @@ int main(int argc, char **argv) {
             checked(ntk_empirical_gradient_flow(h, n, x, l1, &targets, 2, times, chance(50) ? &test : NULL, options(&o, sizeof o),
                                                 chance(90) ? out : NULL, NULL, NULL), "ntk_empirical_gradient_flow");
             release(x), release(y), release(tx), free(out);
+            if (centers) release(centers);
             break;
         }
         case 18: { /* a model by callbacks: kernels, CG ridge, predictions at rows, Lanczos flow */
