@@ -5,7 +5,7 @@
 # (scripts/test_mpi.sh) and under the memory checkers (scripts/hardening_mpi.sh), and the installed forms
 # (scripts/check_install.sh). Exits non-zero if any fails.
 #
-#   bash scripts/test.sh           everything (what CI runs, about 11 minutes on 2 cores)
+#   bash scripts/test.sh           everything (what CI runs, about 20 minutes on 2 cores)
 #   bash scripts/test.sh --quick   the developers' lane (a few minutes): style, version, exports, ABI,
 #                                  Swift tests, pytest — no sanitizers, leaks, fuzzing, MPI or installs
 set -euo pipefail
