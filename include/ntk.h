@@ -165,17 +165,20 @@ typedef int (*ntk_progress_fn)(void *user, double fraction);
  * Data parallelism: one part of a data set split by rows over several processes
  *
  * The large-scale solvers (ntk_nystrom_fit_centers, ntk_nystrom_fit_kernel,
- * ntk_empirical_ridge_fit) can fit on rows spread over P processes: each process passes its
- * own rows and an ntk_reduce_fn in the options. At fixed points of the algorithm (the same
- * points, in the same order and with the same count on every process) the solver fills a
- * buffer with its partial sums and calls reduce(values, count, user), which must replace the
- * count doubles by their elementwise sum over all processes (MPI_Allreduce with MPI_SUM does
- * this; libntk_mpi, include/ntk_mpi.h, supplies it). Every process then holds the model fitted
- * on all the rows, with n the total. What is summed: for Nystrom, n, K_nm^T K_nm and
- * K_nm^T (Y - f0) (one reduction, direct solver) or one c x k product per CG iteration; for the
- * matrix-free empirical NTK, J^T v (P parameters x k) and the CG dot products per iteration.
- * The centres must be the same points on every process. A non-zero return stops the call
- * with NTK_ERR_CANCELLED ("the data partition's reduction failed"). NULL: no partition.
+ * ntk_empirical_ridge_fit, ntk_empirical_gradient_flow) can fit on rows spread over P
+ * processes: each process passes its own rows and an ntk_reduce_fn in the options. At fixed
+ * points of the algorithm (the same points, in the same order and with the same count on every
+ * process) the solver fills a buffer with its partial sums and calls reduce(values, count,
+ * user), which must replace the count doubles by their elementwise sum over all processes
+ * (MPI_Allreduce with MPI_SUM does this; libntk_mpi, include/ntk_mpi.h, supplies it). Every
+ * process then holds the model fitted on all the rows, with n the total. What is summed: for
+ * Nystrom, n, K_nm^T K_nm and K_nm^T (Y - f0) (one reduction, direct solver) or one c x k
+ * product per CG iteration; for the matrix-free empirical NTK, J^T v (P parameters x k) and the
+ * CG dot products per iteration; for the Lanczos flow, n, J^T q and four inner products per
+ * step, and J^T Phi once for the test predictions (every process passes test points, its own,
+ * or none does). The centres must be the same points on every process. A non-zero return stops
+ * the call with NTK_ERR_CANCELLED ("the data partition's reduction failed"). NULL: no
+ * partition.
  * ------------------------------------------------------------------------------------- */
 typedef int (*ntk_reduce_fn)(double *values, int64_t count, void *user);
 
@@ -1089,9 +1092,9 @@ typedef struct ntk_empirical_solver_options {
     int64_t memory_limit;         /* bytes of working memory; 0 (default): the memory budget */
     ntk_progress_fn progress;     /* default NULL; reported per iteration */
     void *progress_user;
-    ntk_reduce_fn reduce;         /* default NULL; ntk_empirical_ridge_fit only: rows split over
-                                     processes (see "Data parallelism"); a preconditioner then
-                                     needs preconditioner_centers (the same on every process) */
+    ntk_reduce_fn reduce;         /* default NULL; rows split over processes (see "Data
+                                     parallelism"); the ridge's preconditioner then needs
+                                     preconditioner_centers (the same on every process) */
     void *reduce_user;
     /* default NULL: preconditioner_rank rows of X drawn with seed. Else the preconditioner's
      * centres as points: preconditioner_rank rows of d inputs (leading dimension
@@ -1157,7 +1160,8 @@ void ntk_empirical_ridge_free(ntk_empirical_ridge *model);
  * pred_train count x n x k, pred_test count x m x k (needs test, may be NULL).
  * *error_estimate (may be NULL): the largest relative change of the Lanczos approximation at its
  * last check (0 if the Krylov space became invariant: exact); above options->tol after max_iter
- * steps a WARNING is logged (not an error).
+ * steps a WARNING is logged (not an error). With options->reduce, X and Y are this process's
+ * rows, N counts every process's, and pred_train gets this process's rows.
  * Errors: INVALID_ARGUMENT (NULL, ld, times, learning_rate, tol, max_iter), DIMENSION_MISMATCH,
  * NON_FINITE, NUMERICAL, OUT_OF_MEMORY, TOO_LARGE, CANCELLED. */
 int ntk_empirical_gradient_flow(const ntk_mlp *mlp, int64_t n, const double *X, int64_t ldx,

@@ -24,9 +24,11 @@
  *                       (PDPOTRF/PDPOTRS) and the spectral solver (PDSYEVD) run on them.
  *                       Memory per rank: about (r c / P) doubles per matrix.
  * Data-parallel rows    Each rank passes its own rows of X and Y; the Nystrom and matrix-free
- *                       empirical-NTK solvers of libntk run on them with one MPI_Allreduce per
- *                       operator product (ntk.h, "Data parallelism"). Memory per rank: its rows
- *                       plus the m x m (Nystrom) or parameter-sized (empirical NTK) state.
+ *                       empirical-NTK solvers of libntk (CG ridge, Lanczos gradient flow) run
+ *                       on them with one MPI_Allreduce per operator product (ntk.h, "Data
+ *                       parallelism"). Memory per rank: its rows plus the m x m (Nystrom) or
+ *                       parameter-sized (empirical NTK) state; the flow's Lanczos basis is split
+ *                       by rows too.
  *
  * Conventions (besides ntk.h's)
  * -----------------------------
@@ -234,9 +236,10 @@ void ntk_mpi_spectral_free(ntk_mpi_spectral *solver);
 /* ---------------------------------------------------------------------------------------
  * Data-parallel large n: each rank passes its own rows
  *
- * The result is an ordinary libntk handle, the same model on every rank (fitted on all the
+ * A fit's result is an ordinary libntk handle, the same model on every rank (fitted on all the
  * rows, n the total): predict with ntk_nystrom_predict / ntk_empirical_ridge_predict on any
- * points, free with ntk_nystrom_free / ntk_empirical_ridge_free.
+ * points, free with ntk_nystrom_free / ntk_empirical_ridge_free. The gradient flow returns
+ * predictions: this rank's training rows, and the full flow's at this rank's test points.
  * ------------------------------------------------------------------------------------- */
 
 /* Nystrom / Falkon (options->solver) on the rows X (n x d, this rank's) with targets
@@ -260,6 +263,21 @@ int ntk_mpi_nystrom_fit(MPI_Comm comm, const ntk_mlp *mlp, int64_t n, const doub
 int ntk_mpi_empirical_ridge_fit(MPI_Comm comm, const ntk_mlp *mlp, int64_t n, const double *X, int64_t ldx,
                                 const ntk_targets *targets, double ridge,
                                 const ntk_empirical_solver_options *options, ntk_empirical_ridge **out);
+
+/* ntk_empirical_gradient_flow (MSE gradient flow at finite times, matrix-free Lanczos) on this
+ * rank's rows X (n x d) and targets; mlp's parameters, the times and options->tol, max_iter and
+ * learning_rate must be the same on every rank (checked); N counts all the ranks' rows. The
+ * Lanczos vectors are split by rows like the data: each step sums J^T q (parameter-sized) and
+ * four inner products over the ranks, so every rank runs the same steps. pred_train
+ * (count x n x k) gets this rank's rows; pred_test (count x m x k) the full flow's predictions at
+ * this rank's test points (each rank its own, or the same), which every rank must ask for
+ * (test and pred_test non-NULL) or none (checked). options->reduce is not used; a rank whose
+ * options->progress cancels makes every rank return CANCELLED at the next step. Errors: as
+ * ntk_empirical_gradient_flow, agreed. */
+int ntk_mpi_empirical_gradient_flow(MPI_Comm comm, const ntk_mlp *mlp, int64_t n, const double *X, int64_t ldx,
+                                    const ntk_targets *targets, int64_t count, const double *times,
+                                    const ntk_points *test, const ntk_empirical_solver_options *options,
+                                    double *pred_train, double *pred_test, double *error_estimate);
 
 #ifdef __cplusplus
 }

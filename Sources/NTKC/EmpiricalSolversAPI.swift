@@ -60,18 +60,15 @@ func empiricalRidgeSettings(_ o: ntk_empirical_solver_options,
     return settings
 }
 
-/// The Lanczos flow's settings from checked options (no data partition).
+/// The Lanczos flow's settings from checked options (`reduce`: the rows are one part of the data).
 func flowSettings(_ o: ntk_empirical_solver_options) throws -> EmpiricalGradientFlow.Options {
     try checkEmpiricalSolver(o)
-    guard o.reduce == nil else {
-        throw NTKError(.invalidArgument,
-                       "options->reduce is for the ridge fits only (the Lanczos flow has no data partition)")
-    }
     var settings = EmpiricalGradientFlow.Options()
     settings.learningRate = o.learning_rate
     settings.tolerance = o.tol
     settings.maxIterations = Int(o.max_iter)
     settings.memoryLimit = try memoryLimitOption(o.memory_limit)
+    settings.partition = partition(o.reduce, o.reduce_user)
     return settings
 }
 

@@ -236,3 +236,57 @@ int ntk_mpi_empirical_ridge_fit(MPI_Comm comm, const ntk_mlp *mlp, int64_t n, co
     *out = model;
     return NTK_OK;
 }
+
+/* The times of a flow: count >= 0, finite, then checked equal on every rank (count and a checksum). */
+static int same_times(ntk_mpi_call *call, int64_t count, const double *times) {
+    if (count < 0) call_fail(call, NTK_ERR_INVALID_ARGUMENT, "count must be >= 0, got %lld", (long long)count);
+    if (count > 0 && times == NULL) call_fail(call, NTK_ERR_INVALID_ARGUMENT, "times is NULL");
+    if (!fits_in_memory(count, 1)) call_fail(call, NTK_ERR_TOO_LARGE, "count = %lld times exceed this machine's memory",
+                                             (long long)count);
+    double fp[3] = {(double)count, 0, 0};
+    if (call->status == NTK_OK && count > 0) {
+        for (int64_t i = 0; i < count; i++) {
+            if (!isfinite(times[i])) {
+                call_fail(call, NTK_ERR_INVALID_ARGUMENT, "times[%lld] is %g: times must be finite and >= 0",
+                          (long long)i, times[i]);
+                break;
+            }
+        }
+        if (call->status == NTK_OK) fingerprint(times, 1, count, count, fp + 1);
+    }
+    static const char *const names[] = {"count (the number of times)", "times (a checksum)",
+                                        "times (a weighted checksum)"};
+    return call_same(call, fp, 3, names, NTK_ERR_INVALID_ARGUMENT);
+}
+
+int ntk_mpi_empirical_gradient_flow(MPI_Comm comm, const ntk_mlp *mlp, int64_t n, const double *X, int64_t ldx,
+                                    const ntk_targets *targets, int64_t count, const double *times,
+                                    const ntk_points *test, const ntk_empirical_solver_options *options,
+                                    double *pred_train, double *pred_test, double *error_estimate) {
+    ntk_mpi_call call;
+    call_begin(&call, "ntk_mpi_empirical_gradient_flow", comm);
+    if (comm == MPI_COMM_NULL) { call_fail(&call, NTK_ERR_INVALID_ARGUMENT,
+                                           "comm is MPI_COMM_NULL"); return call_finish(&call); }
+    ntk_empirical_solver_options o;
+    ntk_empirical_solver_options_init(&o);
+    copy_options(&call, &o, sizeof o, options);
+    if (pred_test != NULL && test == NULL) call_fail(&call, NTK_ERR_INVALID_ARGUMENT,
+                                                     "pred_test needs test (the test points)");
+    int64_t d = 0, k = 0, total = 0;
+    if (common_checks(&call, mlp, 1, n, X, ldx, targets, 0, &d, &k, &total) != NTK_OK) return call_finish(&call);
+    if (same_times(&call, count, times) != NTK_OK) return call_finish(&call);
+    /* J^T Phi of the test side is a reduction: every rank asks for test predictions or none does. */
+    double settings[4] = {o.tol, (double)o.max_iter, o.learning_rate, (double)(test != NULL && pred_test != NULL)};
+    static const char *const names[] = {"options->tol", "options->max_iter", "options->learning_rate",
+                                        "whether test predictions are asked (test and pred_test)"};
+    if (call_same(&call, settings, 4, names, NTK_ERR_INVALID_ARGUMENT) != NTK_OK) return call_finish(&call);
+    reducer r = {comm, 0};
+    o.reduce = reduce_sum;
+    o.reduce_user = &r;
+    double estimate = 0;
+    int status = ntk_empirical_gradient_flow(mlp, n, X, ldx, targets, count, times, pred_test ? test : NULL, &o,
+                                             pred_train, pred_test, &estimate);
+    if (settle(&call, &r, status) != NTK_OK) return call_finish(&call);
+    if (error_estimate) *error_estimate = estimate;
+    return NTK_OK;
+}

@@ -217,6 +217,55 @@ final class DataPartitionTests: XCTestCase {
         XCTAssertLessThanOrEqual(2 * whole.iterations, plain.iterations)
     }
 
+    /// The Lanczos gradient flow with the rows split over two parts (also 60 + 0 rows) gives each
+    /// part its rows of the full flow's train predictions and the full flow's test predictions,
+    /// after the same number of steps.
+    func testGradientFlowOnTwoParts() throws {
+        let (x, y) = try data(60, seed: 11)
+        let (xt, _) = try data(9, seed: 12)
+        let mlp = try MLP(architecture, seed: 13)
+        let times = [0, 0.3, 4, 40.0]
+        var options = EmpiricalGradientFlow.Options()
+        options.tolerance = 1e-12
+        func flow(_ xs: Matrix, _ ys: Matrix, _ o: EmpiricalGradientFlow.Options)
+            throws -> (train: [Double], test: [Double], steps: [Int]) {
+            var train = [Double](repeating: .nan, count: times.count * xs.rows * 2)
+            var test = [Double](repeating: .nan, count: times.count * 9 * 2)
+            let result = try xs.withView { xv in try ys.withView { yv in try xt.withView { tv in
+                try train.withUnsafeMutableBufferPointer { tr in try test.withUnsafeMutableBufferPointer { te in
+                    try EmpiricalGradientFlow.predict(mlp: mlp, x: xv, targets: try Targets(y: yv), times: times,
+                                                      options: o, test: tv, trainOut: tr.baseAddress,
+                                                      testOut: te.baseAddress)
+                } }
+            } } }
+            return (train, test, result.iterations)
+        }
+        let whole = try flow(x, y, options)
+        XCTAssertGreaterThan(whole.steps.min()!, 5)
+        let scale = whole.train.map(abs).max()!
+        for split in [[0..<35, 35..<60], [0..<60, 60..<60]] {
+            let sum = InProcessSum(parts: 2)
+            let (a, b) = try runTwoParts { part -> ([Double], [Double], [Int]) in
+                var o = options
+                o.partition = sum.partition(part)
+                return try flow(try self.rows(x, split[part]), try self.rows(y, split[part]), o)
+            }
+            for (part, result) in [a, b].enumerated() {
+                XCTAssertEqual(result.2, whole.steps)
+                XCTAssertLessThan(zip(result.1, whole.test).map { abs($0 - $1) }.max()! / scale, 1e-9)
+                let rows = split[part]
+                for f in 0..<times.count {
+                    for (r, i) in rows.enumerated() {
+                        for c in 0..<2 {
+                            XCTAssertEqual(result.0[(f * rows.count + r) * 2 + c], whole.train[(f * 60 + i) * 2 + c],
+                                           accuracy: 1e-9 * scale)
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     /// A partition with a preconditioner needs its centres given, and a reduction that fails
     /// stops the fit with its error.
     func testPartitionErrors() throws {

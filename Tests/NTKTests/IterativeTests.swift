@@ -104,7 +104,7 @@ final class IterativeTests: XCTestCase {
         let start = (0..<n).map { _ in rng.next() }
         let basis = UnsafeMutablePointer<Double>.allocate(capacity: (n + 1) * n)
         defer { basis.deallocate() }
-        let lanczos = Lanczos(order: n) { q, w in
+        let lanczos = try Lanczos(order: n) { q, w in
             for i in 0..<n { w[i] = (0..<n).reduce(0.0) { $0 + a[i, $1] * q[$1] } }
         }
         var checks = 0
@@ -129,7 +129,7 @@ final class IterativeTests: XCTestCase {
         for i in 0..<n { XCTAssertEqual(basis[i], start[i] / norm, accuracy: 1e-15) }
         // A shifted rank-5 matrix has 6 distinct eigenvalues: the space is invariant after ~6 steps.
         let low = try randomSPD(n, p: 5, shift: 0.1, seed: 6)
-        let short = Lanczos(order: n) { q, w in
+        let short = try Lanczos(order: n) { q, w in
             for i in 0..<n { w[i] = (0..<n).reduce(0.0) { $0 + low[i, $1] * q[$1] } }
         }
         let early = try start.withUnsafeBufferPointer { s in

@@ -274,6 +274,26 @@ static void data_parallel_calls(void) {
                              "nystrom_fit");
         if (status == NTK_OK && model == NULL) finding("nystrom_fit succeeded without a model", status);
         ntk_nystrom_free(model);
+    } else if (chance(50)) {
+        ntk_empirical_solver_options o;
+        ntk_empirical_solver_options_init(&o);
+        o.max_iter = pick(1, 30);
+        o.learning_rate = chance(10) ? value(1) : 1;
+        double times[4] = {0, 0.5, chance(5) ? INFINITY : 3, chance(5) ? -1 : 20};
+        int64_t count = chance(10) ? size(4) : pick(0, 4);
+        if (count > 4) count = 4;
+        fill(data_c, BIG, 1);
+        ntk_points test = {chance(10) ? size(MAXN) : pick(0, MAXN), chance(10) ? NULL : data_c, lead(d), NULL, 0};
+        if (huge(test.m) && chance(50)) test.m = MAXN;
+        double estimate = -1;
+        int status = checked(ntk_mpi_empirical_gradient_flow(comm, net, n, X, ldx, chance(3) ? NULL : &t, count,
+                                                             chance(10) ? NULL : times, chance(3) ? NULL : &test,
+                                                             options(&o, sizeof o), chance(4) ? NULL : data_out,
+                                                             chance(3) ? NULL : data_out2,
+                                                             chance(3) ? NULL : &estimate),
+                             "empirical_gradient_flow");
+        if (status == NTK_OK && !(estimate == -1 || estimate >= 0)) finding("empirical_gradient_flow's estimate",
+                                                                            status);
     } else {
         ntk_empirical_solver_options o;
         ntk_empirical_solver_options_init(&o);

@@ -453,6 +453,62 @@ static void test_cancellation(void) {
     free(dense); free(y); free(expected); free(got); free(rows); free(cols);
 }
 
+/* The Lanczos gradient flow over the ranks' rows: this rank's rows of the single-process flow on
+ * all the rows, and its predictions at this rank's own test points (1e-9); then the agreed
+ * errors: times that differ on one rank, test predictions asked on one rank only, and a cancel
+ * from rank 1's progress callback (every rank CANCELLED, then the flow runs again). */
+static void test_data_parallel_flow(void) {
+    enum { NT = 300, T = 12, NTIMES = 3 };
+    double *X = malloc(sizeof(double) * NT * D), *Y = malloc(sizeof(double) * NT * K);
+    double *Xt = malloc(sizeof(double) * T * D);
+    fill(X, NT * D, 1.7); fill(Y, NT * K, 0.4); fill(Xt, T * D, 3.0 + rank_);
+    int64_t first = (int64_t)NT * rank_ / size_, last = (int64_t)NT * (rank_ + 1) / size_, n = last - first;
+    ntk_mlp *mlp = make_mlp(D, K, NTK_ACTIVATION_RELU, 21);
+    ntk_targets all = {K, Y, K, NULL, 0}, mine = {K, Y + first * K, K, NULL, 0};
+    ntk_points pts = {T, Xt, D, NULL, 0};
+    double times[NTIMES] = {0.5, 5, 60};
+    double *train_all = malloc(sizeof(double) * NTIMES * NT * K), *train = malloc(sizeof(double) * NTIMES * NT * K);
+    double test_all[NTIMES * T * K], test[NTIMES * T * K], estimate = -1;
+    ntk_empirical_solver_options o;
+    ntk_empirical_solver_options_init(&o);
+    o.tol = 1e-12;
+    ntk_empirical_gradient_flow(mlp, NT, X, D, &all, NTIMES, times, &pts, &o, train_all, test_all, NULL);
+    int s = ntk_mpi_empirical_gradient_flow(MPI_COMM_WORLD, mlp, n, X + first * D, D, &mine, NTIMES, times, &pts, &o,
+                                            train, test, &estimate);
+    CHECK(s == NTK_OK && estimate >= 0 && estimate <= 1e-12, "data-parallel flow: %s (estimate %g)",
+          ntk_mpi_last_error(), estimate);
+    double et = relative_error(test, test_all, NTIMES * T * K), er = 0;
+    for (int f = 0; f < NTIMES; f++) {
+        er = fmax(er, n > 0 ? relative_error(train + f * n * K, train_all + (f * NT + first) * K, n * K) : 0);
+    }
+    CHECK(s == NTK_OK && et <= 1e-9 && er <= 1e-9, "flow: test %.3g, this rank's train rows %.3g", et, er);
+    /* Times that differ on the last rank; test predictions asked on rank 0 only. */
+    double other[NTIMES] = {0.5, 5, rank_ == size_ - 1 ? 61 : 60};
+    s = ntk_mpi_empirical_gradient_flow(MPI_COMM_WORLD, mlp, n, X + first * D, D, &mine, NTIMES, other, NULL, &o,
+                                        train, NULL, NULL);
+    CHECK(size_ == 1 ? s == NTK_OK : agreed(s, NTK_ERR_INVALID_ARGUMENT), "different times: %d", s);
+    s = ntk_mpi_empirical_gradient_flow(MPI_COMM_WORLD, mlp, n, X + first * D, D, &mine, NTIMES, times,
+                                        rank_ == 0 ? &pts : NULL, &o, train, rank_ == 0 ? test : NULL, NULL);
+    CHECK(size_ == 1 ? s == NTK_OK : agreed(s, NTK_ERR_INVALID_ARGUMENT), "test on rank 0 only: %d", s);
+    int canceller = size_ > 1 ? 1 : 0;
+    cancel_state cancel = {0, rank_ == canceller ? 3 : -1, 0, 0};
+    o.progress = report;
+    o.progress_user = &cancel;
+    o.max_iter = 100;
+    o.tol = 1e-300; /* runs all its steps unless cancelled */
+    s = ntk_mpi_empirical_gradient_flow(MPI_COMM_WORLD, mlp, n, X + first * D, D, &mine, NTIMES, times, &pts, &o,
+                                        train, test, NULL);
+    CHECK(agreed(s, NTK_ERR_CANCELLED), "flow cancelled on rank %d: %d, '%s'", canceller, s, ntk_mpi_last_error());
+    o.progress = NULL;
+    o.tol = 1e-12;
+    o.max_iter = 500;
+    s = ntk_mpi_empirical_gradient_flow(MPI_COMM_WORLD, mlp, n, X + first * D, D, &mine, NTIMES, times, &pts, &o,
+                                        train, test, NULL);
+    CHECK(s == NTK_OK && relative_error(test, test_all, NTIMES * T * K) <= 1e-9, "flow after a cancel: %d", s);
+    ntk_mlp_free(mlp);
+    free(X); free(Y); free(Xt); free(train_all); free(train);
+}
+
 /* Small blocks and sizes that are not multiples of them: ScaLAPACK's PDSYEVD workspace query
  * undercounts there (its back transformation PDORMTR then returns without applying itself, and
  * the eigenvectors are wrong); the spectral solver's ridge predictions must equal a dense
@@ -534,6 +590,7 @@ int main(int argc, char **argv) {
     test_data_parallel();
     test_small_blocks();
     test_cancellation();
+    test_data_parallel_flow();
     ntk_mpi_grid_free(grid);
     int totals[2] = {passed, failed}, sums[2] = {0, 0};
     MPI_Reduce(totals, sums, 2, MPI_INT, MPI_SUM, 0, MPI_COMM_WORLD);

@@ -19,12 +19,21 @@ import Darwin
 /// (β_j ≈ 0: the result is exact), or after `maxIterations` steps (a warning is logged). Each step
 /// is one NTK–vector product (`EmpiricalNTKOperator`); memory (j + 1)·n doubles per column.
 /// Finite times only: t = ∞ is kernel regression, `EmpiricalNTKRidge`.
+///
+/// With a data partition (`Options.partition`) the training rows are one part of the data: the
+/// Lanczos vectors are split by rows like the data (each part keeps its rows of the basis), each
+/// product sums J(X)ᵀq over the parts, each inner product is summed (four reductions per step,
+/// see `Lanczos`), N counts every part's rows, and the test side sums J(X)ᵀΦ once — every part
+/// ends with its own rows' train predictions and the full model's predictions at its test points
+/// (every part asks for test predictions or none does: that sum is a reduction).
 public enum EmpiricalGradientFlow {
     public struct Options: Sendable {
         public var learningRate: Double = 1
         public var tolerance: Double = 1e-10
         public var maxIterations: Int = 300
         public var memoryLimit: Int? = nil
+        /// The training rows are one part of the data (nil: all of it); see the type's notes.
+        public var partition: DataPartition? = nil
         public init() {}
     }
 
@@ -73,20 +82,21 @@ public enum EmpiricalGradientFlow {
                         trainOut: UnsafeMutablePointer<Double>?, testOut: UnsafeMutablePointer<Double>?,
                         progress: ProgressHandler) throws -> Diagnostics {
         try validate(source, targets: targets, times: times, options: options, test: test, testOffsets: testOffsets)
-        let n = source.n, k = targets.outputs, count = times.count
+        let n = source.n, k = targets.outputs, count = times.count, partition = options.partition
         let budget = try MemoryBudget.resolve(options.memoryLimit)
-        let steps = min(options.maxIterations, max(n, 1))
+        let total = Int(try partition.total(Double(n)))
+        let steps = min(options.maxIterations, max(total, 1))
         let basisBytes = try Sizes.product(try Sizes.product(steps + 1, max(n, 1), "Lanczos basis"), 8, "bytes")
         try MemoryBudget.require(basisBytes, within: budget, for: "a Lanczos basis of \(steps + 1) vectors of \(n)")
         try progress.report(0)
         let op = try source.makeOperator(budget: budget - basisBytes)
         let g = try op.parameterVectors(columns: 1, for: "parameter-space vectors")
-        let lanczos = Lanczos(order: n) { q, w in
+        let lanczos = try Lanczos(order: n, partition: partition) { q, w in
             try op.apply(MatrixView(unchecked: q, rows: n, cols: 1, ld: 1),
-                         into: MutableMatrixView(unchecked: w, rows: n, cols: 1, ld: 1), g: g)
+                         into: MutableMatrixView(unchecked: w, rows: n, cols: 1, ld: 1), g: g, partition: partition)
         }
         let residual = try targets.residual()
-        let scaled = times.map { options.learningRate * $0 / Double(max(n * k, 1)) }
+        let scaled = times.map { options.learningRate * $0 / Double(max(total * k, 1)) }
         // Per column: the φ-coefficient vectors Q φ(T) e₁ ‖r‖ (n × count) for the test side.
         let phi = try Workspace(count: try Sizes.product(try Sizes.product(n, max(count, 1), "n·times"), max(k, 1),
                                                          "size"),
@@ -95,8 +105,9 @@ public enum EmpiricalGradientFlow {
         let column = try Workspace(count: max(n, 1), for: "a target column")
         defer { withExtendedLifetime((phi, basis, column, g)) {} }
         var iterations: [Int] = [], worst = 0.0, allConverged = true
-        Log.info("empirical gradient flow: \(n) points, \(k) column(s), \(count) time(s), up to \(steps) Lanczos "
-                 + "steps per column, tolerance \(options.tolerance)")
+        let here = partition == nil ? "" : " (\(n) in this part)"
+        Log.info("empirical gradient flow: \(total) points\(here), \(k) column(s), \(count) time(s), up to \(steps) "
+                 + "Lanczos steps per column, tolerance \(options.tolerance)")
         for c in 0..<k {
             for i in 0..<n { column.pointer[i] = residual.pointer[i * k + c] }
             let flow = try flowColumn(lanczos, start: column.pointer, basis: basis.pointer, scaled: scaled,
@@ -128,7 +139,8 @@ public enum EmpiricalGradientFlow {
         if let trainOut { try InputCheck.finiteResult(trainOut, count: count * n * k, "the train predictions") }
         if let test, let testOut {
             try testPredictions(op, coefficients: phi.matrix(n, count * k).readOnly, times: count, at: test,
-                                offsets: testOffsets, into: testOut, progress: progress.stage(0.9, 1))
+                                offsets: testOffsets, partition: partition, into: testOut,
+                                progress: progress.stage(0.9, 1))
         }
         try progress.report(1)
         return Diagnostics(iterations: iterations, errorEstimate: worst, converged: allConverged)
@@ -165,7 +177,7 @@ public enum EmpiricalGradientFlow {
                                    scaled: [Double], steps: Int, tolerance: Double,
                                    afterStep: (Int) throws -> Void) throws
         -> (e: [[Double]], phi: [[Double]], steps: Int, change: Double, converged: Bool) {
-        let norm = try VectorOperations.norm(start, count: lanczos.order)
+        let norm = try lanczos.norm(start)
         var previous: [[Double]] = []
         var change = Double.infinity
         var coefficients: (e: [[Double]], phi: [[Double]]) = ([], [])
@@ -199,13 +211,15 @@ public enum EmpiricalGradientFlow {
     }
 
     /// Test predictions `f₀(x) + K(x, X) φ(K) R` for every time: `(1/k′) Σ_c J_c(x) J_c(X)ᵀ Φ`
-    /// (k′ network outputs) with Φ the flow coefficients (n × times·k), reordered into times × m × k.
+    /// (k′ network outputs) with Φ the flow coefficients (n × times·k), reordered into times × m × k;
+    /// J(X)ᵀΦ summed over the parts of a partition.
     private static func testPredictions(_ op: TangentOperator, coefficients: MatrixView, times count: Int,
-                                        at test: TangentTestPoints, offsets: MatrixView?,
+                                        at test: TangentTestPoints, offsets: MatrixView?, partition: DataPartition?,
                                         into out: UnsafeMutablePointer<Double>, progress: ProgressHandler) throws {
         let width = coefficients.cols, k = width / max(count, 1), m = test.count
         let transposed = try op.parameterVectors(columns: width, for: "J(X)ᵀ of the flow coefficients")
         try op.transpose(coefficients, into: transposed.pointer)
+        try partition.sum(transposed.pointer, width * op.transposedLength)
         let flat = try Workspace(count: max(try Sizes.product(m, width, "test predictions"), 1),
                                  for: "test predictions")
         try EmpiricalNTKRidge.predict(op.predictor, transposed: transposed.pointer, columns: width, at: test,

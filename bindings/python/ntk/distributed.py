@@ -11,7 +11,8 @@ the same calls (they are collective). Two ways to spread the work:
   n²/P doubles per matrix. Inputs (X, Y, offsets) and results of size n x k are replicated.
 - **Data-parallel rows.** :func:`nystrom_ridge` and :func:`empirical_ridge` take each rank's own
   rows and return ordinary :class:`ntk.NystromRidge` / :class:`ntk.EmpiricalNTKRidge` models,
-  the same on every rank, fitted on all the rows with one MPI_Allreduce per operator product.
+  the same on every rank, fitted on all the rows with one MPI_Allreduce per operator product;
+  :func:`empirical_gradient_flow` runs the matrix-free Lanczos flow on them the same way.
 
 Errors are collective: every rank raises the same exception with the same message, naming the
 rank that failed first; no rank is left waiting. Arguments documented as replicated are
@@ -34,15 +35,16 @@ from ._data import TargetData, make_grid
 from ._handle import Handle
 from ._progress import Callback, deferred_sigint
 from ._library import (EXPECTED_VERSION, PROGRESS_FN, EmpiricalNTKOptions, EmpiricalSolverOptions,
-                       InfiniteWidthOptions, Grid, KernelRidgeOptions, NystromOptions, Targets, choices, declare,
-                       lib, path, raise_for_status)
+                       InfiniteWidthOptions, Grid, KernelRidgeOptions, NystromOptions, Points, Targets, choices,
+                       declare, lib, path, raise_for_status)
 from .errors import DimensionMismatchError, InvalidArgumentError, LibraryNotFoundError
-from .large_scale import EmpiricalNTKRidge, NystromRidge, _empirical_solver_options, _options
+from .large_scale import EmpiricalNTKRidge, NystromRidge, _empirical_solver_options, _flow_result, _options
+from .large_scale import _points as _test_points
 from .network import MLP
 from .regression import RidgeSelection
 
 __all__ = ["Grid", "DistributedMatrix", "infinite_width_kernel", "empirical_ntk", "KernelRidge", "SpectralSolver",
-           "nystrom_ridge", "empirical_ridge"]
+           "nystrom_ridge", "empirical_ridge", "empirical_gradient_flow"]
 
 _int, _scalar = _arrays.integer, _arrays.scalar
 
@@ -86,6 +88,8 @@ _SIGNATURES = {
                              _P(NystromOptions), _out], c_int),
     "ntk_mpi_empirical_ridge_fit": ([c_void_p, _h, c_int64, _d, c_int64, _P(Targets), c_double,
                                      _P(EmpiricalSolverOptions), _out], c_int),
+    "ntk_mpi_empirical_gradient_flow": ([c_void_p, _h, c_int64, _d, c_int64, _P(Targets), c_int64, _d, _P(Points),
+                                         _P(EmpiricalSolverOptions), _d, _d, _d], c_int),
 }
 
 
@@ -146,6 +150,18 @@ mpi = _load()
 def _check(status):
     """Raises the typed exception of a failed ntk_mpi call (the same on every rank)."""
     raise_for_status(status, mpi.ntk_mpi_last_error)
+
+
+def _collective(cb, function, *args):
+    """Runs a collective call with the progress callback ``cb`` (Ctrl-C deferred to its next
+    report), then raises the callback's own exception or the agreed error."""
+    with deferred_sigint() as cb.interrupt:
+        status = function(*args)
+    if cb.bar is not None:
+        cb.bar.close()
+    if cb.error is not None:
+        raise cb.error
+    _check(status)
 
 
 def _comm_handle(comm):
@@ -392,14 +408,8 @@ class KernelRidge(_Handle):
         cb = Callback(progress)
         options = KernelRidgeOptions(ridge_scale=1 if ridge_relative else 0, progress=cb.c_function)
         handle = c_void_p()
-        with deferred_sigint() as cb.interrupt:
-            status = mpi.ntk_mpi_kernel_ridge_fit(K._live(), ctypes.byref(targets.c), _scalar(ridge, "ridge"),
-                                                  ctypes.byref(options), ctypes.byref(handle))
-        if cb.bar is not None:
-            cb.bar.close()
-        if cb.error is not None:
-            raise cb.error
-        _check(status)
+        _collective(cb, mpi.ntk_mpi_kernel_ridge_fit, K._live(), ctypes.byref(targets.c), _scalar(ridge, "ridge"),
+                    ctypes.byref(options), ctypes.byref(handle))
         self._handle, self._vector, self._k = handle, targets.was_vector, targets.y.shape[1]
         n, z = K.shape[0], c_double()
         mpi.ntk_mpi_kernel_ridge_info(handle, None, None, ctypes.byref(z))
@@ -615,7 +625,7 @@ def nystrom_ridge(comm, net, X, Y, ridge, n_centers, centers=None, f0_train=None
 
 
 def empirical_ridge(comm, net, X, Y, ridge, f0_train=None, tol=1e-8, max_iter=500, preconditioner_rank=256, seed=0,
-                    memory_limit=None):
+                    memory_limit=None, progress=None):
     """Data-parallel matrix-free empirical NTK kernel ridge: each rank passes its own rows (collective).
 
     CG with one ``MPI_Allreduce`` of the parameter-sized ``J^T v`` per product, preconditioned by
@@ -633,6 +643,9 @@ def empirical_ridge(comm, net, X, Y, ridge, f0_train=None, tol=1e-8, max_iter=50
     ridge : float
     f0_train, tol, max_iter, preconditioner_rank, seed, memory_limit
         As :class:`ntk.EmpiricalNTKRidge` (the same on every rank).
+    progress : True or callable, optional
+        This rank's progress; a cancel (or Ctrl-C) on any rank makes every rank raise
+        :class:`ntk.CancelledError` at the next CG iteration, naming the rank.
 
     Returns
     -------
@@ -645,15 +658,76 @@ def empirical_ridge(comm, net, X, Y, ridge, f0_train=None, tol=1e-8, max_iter=50
     comm_c, _ = _comm_handle(comm)
     x, px, ldx = net._inputs(X, "X")
     targets = TargetData(Y, x.shape[0], "X", f0_train)
-    options = _empirical_solver_options(tol, max_iter, preconditioner_rank, seed, 1.0, memory_limit, _NoProgress)
+    cb = Callback(progress)
+    options = _empirical_solver_options(tol, max_iter, preconditioner_rank, seed, 1.0, memory_limit, cb)
     handle = c_void_p()
-    _check(mpi.ntk_mpi_empirical_ridge_fit(comm_c, net._live(), x.shape[0], px, ldx, ctypes.byref(targets.c),
-                                           _scalar(ridge, "ridge"), ctypes.byref(options), ctypes.byref(handle)))
+    _collective(cb, mpi.ntk_mpi_empirical_ridge_fit, comm_c, net._live(), x.shape[0], px, ldx,
+                ctypes.byref(targets.c), _scalar(ridge, "ridge"), ctypes.byref(options), ctypes.byref(handle))
     model = EmpiricalNTKRidge.__new__(EmpiricalNTKRidge)
     model._init(handle, net, targets.was_vector, ridge)
     return model
 
 
+def empirical_gradient_flow(comm, net, X, Y, times, X_test=None, f0_train=None, f0_test=None, learning_rate=1.0,
+                            tol=1e-8, max_iter=500, memory_limit=None, progress=None):
+    """Data-parallel MSE gradient flow under the empirical NTK, matrix-free (collective).
+
+    :func:`ntk.empirical_gradient_flow` on the rows of every rank: the Lanczos vectors are split
+    by rows like the data, each step sums the parameter-sized ``J^T q`` and four inner products
+    over the ranks (``MPI_Allreduce``), so every rank runs the same steps; ``s = learning_rate *
+    t / N`` with N counting every rank's rows. ``net``'s parameters, ``times``, ``tol``,
+    ``max_iter`` and ``learning_rate`` must be the same on every rank (checked).
+
+    Parameters
+    ----------
+    comm : mpi4py.MPI.Comm
+    net : ntk.MLP
+    X : array_like, (n_r, d)
+        This rank's rows.
+    Y : array_like, (n_r, k) or (n_r,)
+    times : array_like, (T,)
+        Finite times >= 0 (replicated).
+    X_test : array_like, (m_r, d), optional
+        This rank's test points (its own, or the same everywhere). Every rank passes some
+        (m_r may be 0) or none does.
+    f0_train, f0_test, learning_rate, tol, max_iter, memory_limit
+        As :func:`ntk.empirical_gradient_flow`.
+    progress : True or callable, optional
+        This rank's progress; a cancel (or Ctrl-C) on any rank makes every rank raise
+        :class:`ntk.CancelledError` at the next Lanczos step, naming the rank.
+
+    Returns
+    -------
+    pred_train : numpy.ndarray, (T, n_r, k) — or (T, n_r) for a 1-D Y
+        The full flow's predictions at this rank's rows.
+    pred_test : numpy.ndarray, (T, m_r, k) — or (T, m_r); None without ``X_test``
+        The full flow's predictions at this rank's test points.
+    error_estimate : float
+        As :func:`ntk.empirical_gradient_flow` (the same on every rank).
+    """
+    if not isinstance(net, MLP):
+        raise InvalidArgumentError(f"net must be an ntk.MLP, got {type(net).__name__}")
+    if X_test is None and f0_test is not None:
+        raise InvalidArgumentError("f0_test needs X_test")
+    comm_c, _ = _comm_handle(comm)
+    x, px, ldx = net._inputs(X, "X")
+    targets = TargetData(Y, x.shape[0], "X", f0_train)
+    grid, pg = _arrays.vector(times, "times")
+    k = targets.y.shape[1]
+    test, m, _keep = (None, 0, None) if X_test is None else _test_points(net, X_test, f0_test, k)
+    cb = Callback(progress)
+    options = _empirical_solver_options(tol, max_iter, 0, 0, learning_rate, memory_limit, cb)
+    train = np.empty((grid.shape[0], x.shape[0], k))
+    pred_test = np.empty((grid.shape[0], m, k)) if test is not None else None
+    estimate = c_double()
+    _collective(cb, mpi.ntk_mpi_empirical_gradient_flow, comm_c, net._live(), x.shape[0], px, ldx,
+                ctypes.byref(targets.c), grid.shape[0], pg, None if test is None else ctypes.byref(test),
+                ctypes.byref(options), _arrays.pointer(train),
+                None if pred_test is None else _arrays.pointer(pred_test), ctypes.byref(estimate))
+    return _flow_result(train, pred_test, estimate.value, targets.was_vector, tol, max_iter)
+
+
 class _NoProgress:
-    """Collective calls report no progress (a callback on one rank could not cancel the others)."""
+    """No progress callback: the data-parallel Nyström fit (its direct solver's one reduction comes
+    at the end, so a cancel on one rank would reach the others only then)."""
     c_function = PROGRESS_FN()

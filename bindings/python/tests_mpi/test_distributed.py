@@ -4,11 +4,13 @@
 
 Each distributed result is compared with the single-process library (and, for the solvers,
 with plain numpy) on every rank. Tolerances: kernels 1e-12, kernel ridge / gradient flow /
-GCV 1e-10, data-parallel fits 1e-8 (relative to the largest entry).
+GCV 1e-10, data-parallel fits 1e-8, the data-parallel flow 1e-9 of the single-process one (relative
+to the largest entry).
 """
 
 import numpy as np
 import pytest
+import scipy.linalg
 from mpi4py import MPI
 
 import ntk
@@ -37,9 +39,12 @@ def data():
     return X, Xt, Y, f0, f0t
 
 
+def my_slice(n):
+    return slice(n * RANK // SIZE, n * (RANK + 1) // SIZE)
+
+
 def my_rows(a):
-    n = a.shape[0]
-    return a[n * RANK // SIZE: n * (RANK + 1) // SIZE]
+    return a[my_slice(a.shape[0])]
 
 
 def test_grid_shape(grid):
@@ -257,3 +262,62 @@ def test_kernel_ridge_progress_and_a_cancel_on_one_rank():
                 dist.KernelRidge(K, y, ridge=1e-3, progress=stop_at_second)
             with dist.KernelRidge(K, y, ridge=1e-3) as again:   # the kernel is still usable
                 assert rel(again.dual_coef_, expected) <= 1e-10
+
+
+def test_data_parallel_gradient_flow_equals_single_process():
+    """Each rank's rows of the single-process Lanczos flow, and the flow at its own test points;
+    the single-process flow itself is checked against scipy's expm on the dense kernel."""
+    rng = np.random.default_rng(5)
+    X, Y = rng.standard_normal((240, 3)), rng.standard_normal((240, 2))
+    Xt = np.random.default_rng(100 + RANK).standard_normal((7 + RANK, 3))
+    net = ntk.MLP(3, [24], 2, seed=6)
+    times = [0.0, 0.7, 9.0]
+    train, test, estimate = dist.empirical_gradient_flow(COMM, net, my_rows(X), my_rows(Y), times, X_test=Xt,
+                                                         tol=1e-12)
+    full_train, full_test, _ = ntk.empirical_gradient_flow(net, X, Y, times, X_test=Xt, tol=1e-12)
+    assert train.shape == (3, my_rows(X).shape[0], 2) and test.shape == (3, Xt.shape[0], 2)
+    assert rel(train, full_train[:, my_slice(240)]) <= 1e-9 and rel(test, full_test) <= 1e-9
+    assert 0 <= estimate <= 1e-12
+    # The dense reference: f(t) = Y - e^{-sK} Y (f0 = 0), test K(x, X) K^{-1} (I - e^{-sK}) Y.
+    K = ntk.empirical_ntk(net, X)
+    s = 9.0 / (240 * 2)
+    expected = Y - scipy.linalg.expm(-s * K) @ Y
+    assert rel(train[2], expected[my_slice(240)]) <= 1e-8
+    # A 1-D Y gives (T, n_r); test points on every rank or on none (checked).
+    train1, none, _ = dist.empirical_gradient_flow(COMM, net, my_rows(X), my_rows(Y[:, 0]), times)
+    assert train1.shape == (3, my_rows(X).shape[0]) and none is None
+    if SIZE > 1:
+        with pytest.raises(ntk.InvalidArgumentError, match="test predictions") as e:
+            dist.empirical_gradient_flow(COMM, net, my_rows(X), my_rows(Y), times, X_test=Xt if RANK == 0 else None)
+        assert _same_everywhere(str(e.value))
+        with pytest.raises(ntk.InvalidArgumentError, match="times") as e:
+            dist.empirical_gradient_flow(COMM, net, my_rows(X), my_rows(Y), [0.0, 1.0 + RANK])
+        assert _same_everywhere(str(e.value))
+
+
+def test_data_parallel_progress_and_a_cancel_on_one_rank():
+    """A cancel from one rank's progress callback stops every rank (the CG ridge and the flow)."""
+    rng = np.random.default_rng(8)
+    X, Y = rng.standard_normal((200, 3)), rng.standard_normal(200)
+    net = ntk.MLP(3, [16], 1, seed=2)
+    canceller = 1 if SIZE > 1 else 0
+    seen = []
+    with dist.empirical_ridge(COMM, net, my_rows(X), my_rows(Y), 0.1, preconditioner_rank=0,
+                              progress=seen.append) as model:
+        assert model.n == my_rows(X).shape[0]
+    assert seen[-1] == 1.0 and seen == sorted(seen)
+
+    def stop_at_third(calls):
+        def report(_fraction):
+            calls.append(1)
+            return RANK != canceller or len(calls) < 3
+        return report
+
+    with pytest.raises(ntk.CancelledError, match=f"rank {canceller}") as e:
+        dist.empirical_ridge(COMM, net, my_rows(X), my_rows(Y), 0.0, tol=1e-300, max_iter=200,
+                             preconditioner_rank=0, progress=stop_at_third([]))
+    assert _same_everywhere(str(e.value))
+    with pytest.raises(ntk.CancelledError, match=f"rank {canceller}") as e:
+        dist.empirical_gradient_flow(COMM, net, my_rows(X), my_rows(Y), [1.0], tol=1e-300, max_iter=150,
+                                     progress=stop_at_third([]))
+    assert _same_everywhere(str(e.value))

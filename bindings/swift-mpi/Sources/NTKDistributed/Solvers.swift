@@ -178,3 +178,39 @@ public final class NystromModel: @unchecked Sendable {
 
     deinit { ntk_nystrom_free(handle) }
 }
+
+/// The MSE gradient flow under the empirical NTK of `network` over every rank's rows, matrix-free
+/// (Lanczos, `ntk_mpi_empirical_gradient_flow`): this rank's rows `x` (n × d) and `y` (n × k), the
+/// same `times` on every rank. Returns the flow at this rank's rows (times × n × k) and, with
+/// `xTest` (this rank's m × d test points; every rank passes some or none), at them
+/// (times × m × k), and the Lanczos approximation's last relative change. Collective.
+public func empiricalGradientFlow(communicator: Communicator = .world, network: Network, x: [Double], y: [Double],
+                                  times: [Double], xTest: [Double]? = nil, learningRate: Double = 1,
+                                  tolerance: Double = 1e-8, maxIterations: Int = 500) throws
+    -> (train: [Double], test: [Double]?, errorEstimate: Double) {
+    var options = ntk_empirical_solver_options()
+    try checkNTK(ntk_empirical_solver_options_init(&options))
+    options.learning_rate = learningRate
+    options.tol = tolerance
+    options.max_iter = Int64(maxIterations)
+    let d = max(network.inputDimension, 1), k = network.outputs
+    let n = x.count / d, m = (xTest?.count ?? 0) / d
+    var train = [Double](repeating: 0, count: max(times.count * n * k, 1))
+    var test = [Double](repeating: 0, count: max(times.count * m * k, 1))
+    var estimate = 0.0
+    try withTargets(y, k, nil) { targets in
+        try (xTest ?? []).withUnsafeBufferPointer { pt in
+            var points = ntk_points(m: Int64(m), X: pt.baseAddress, ldx: Int64(d), f0: nil, ldf0: 1)
+            try withUnsafePointer(to: &points) { pp in
+                try test.withUnsafeMutableBufferPointer { out in
+                    try checkMPI(ntk_mpi_empirical_gradient_flow(communicator.comm, network.handle, Int64(n), x,
+                                                                 Int64(d), targets, Int64(times.count), times,
+                                                                 xTest == nil ? nil : pp, &options, &train,
+                                                                 xTest == nil ? nil : out.baseAddress, &estimate))
+                }
+            }
+        }
+    }
+    return (Array(train.prefix(times.count * n * k)), xTest == nil ? nil : Array(test.prefix(times.count * m * k)),
+            estimate)
+}

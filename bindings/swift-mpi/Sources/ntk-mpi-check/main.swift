@@ -1,6 +1,6 @@
 // The Swift binding under mpirun: each distributed result against the single-process libntk
 // (its C API, on every rank), and the collective failure behaviour. Tolerances as the C and
-// Python MPI tests: kernels 1e-12, solvers 1e-10, data-parallel fits 1e-8.
+// Python MPI tests: kernels 1e-12, solvers 1e-10, data-parallel fits 1e-8 (the flow 1e-9).
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -117,6 +117,31 @@ do {
     }
     ntk_nystrom_free(nyOut)
     check(relativeError(try model.predict(xTest), nyExpected) <= 1e-8, "data-parallel Nyström")
+
+    // The data-parallel Lanczos flow against the single-process flow on all rows.
+    let flowTimes = [0.5, 8.0]
+    let flowParts = try empiricalGradientFlow(network: net, x: rows, y: rowsY, times: flowTimes, xTest: xTest,
+                                              tolerance: 1e-12)
+    var flowTrain = [Double](repeating: 0, count: 2 * n * k), flowTest = [Double](repeating: 0, count: 2 * m * k)
+    var flowOptions = ntk_empirical_solver_options()
+    ntk_empirical_solver_options_init(&flowOptions)
+    flowOptions.tol = 1e-12
+    y.withUnsafeBufferPointer { py in
+        xTest.withUnsafeBufferPointer { pt in
+            var targets = ntk_targets(k: Int64(k), Y: py.baseAddress, ldy: Int64(k), f0: nil, ldf0: 1)
+            var test = ntk_points(m: Int64(m), X: pt.baseAddress, ldx: Int64(d), f0: nil, ldf0: 1)
+            ntk_empirical_gradient_flow(net.handle, Int64(n), x, Int64(d), &targets, 2, flowTimes, &test, &flowOptions,
+                                        &flowTrain, &flowTest, nil)
+        }
+    }
+    let mine = n * rank / size, count = n * (rank + 1) / size - mine
+    var expectedRows: [Double] = []
+    for f in 0..<2 {
+        let start: Int = (f * n + mine) * k
+        expectedRows += flowTrain[start..<(start + count * k)]
+    }
+    check(relativeError(flowParts.train, expectedRows) <= 1e-9 && relativeError(flowParts.test ?? [], flowTest) <= 1e-9,
+          "data-parallel gradient flow")
 
     // A NaN in the last rank's block: every rank throws the same error.
     let block = kTrain.local
