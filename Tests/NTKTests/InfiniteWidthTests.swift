@@ -1,4 +1,5 @@
 @testable import NTK
+import CKernels
 import XCTest
 
 /// Closed-form Gaussian expectations against the library's own quadrature path.
@@ -41,6 +42,48 @@ final class InfiniteWidthTests: XCTestCase {
                     let scale = (q1 * q2[j]).squareRoot()
                     XCTAssertEqual(sigma[j], t, accuracy: 4e-15 * scale, "slope \(String(describing: slope)), n \(n), j \(j)")
                     XCTAssertEqual(theta[j], tangent[j] * dt, accuracy: 4e-15, "slope \(String(describing: slope)), n \(n), j \(j)")
+                }
+            }
+        }
+    }
+
+    /// The vectorised erf and gelu row updates (AVX2, polynomial arcsine) against the scalar
+    /// closed forms with libm's asin: arguments on every branch of the reduction (|s| ≤ ½, > ½,
+    /// ±1 exactly, clipped beyond), small and large variances, odd lengths (the scalar tail).
+    func testVectorisedErfAndGeluRowsMatchTheScalarClosedForms() throws {
+        var rng = TestRandom(seed: 78)
+        let erf = try GaussianExpectation(.erf)
+        let special: [Double] = [1, -1, 0.5, -0.5, 0.5000001, 0, 1.0000001, -1.2, 0.999999999, -0.49999]
+        for scale in [1e-3, 1.0, 40.0] {
+            for n in [1, 3, 4, 37] {
+                let q1 = scale * (0.5 + abs(rng.next()))
+                let q2 = (0..<n).map { _ in scale * (0.1 + 3 * abs(rng.next())) }
+                let fraction = (0..<n).map { j in j < special.count ? special[j] : rng.next() }
+                let tangent = (0..<n).map { _ in 1 + rng.next() }
+                // erf: s = 2c / sqrt((1 + 2q1)(1 + 2q2)) takes the special values.
+                let erfC = (0..<n).map { j in fraction[j] * ((1 + 2 * q1) * (1 + 2 * q2[j])).squareRoot() / 2 }
+                var sigma = erfC, theta = tangent
+                q2.withUnsafeBufferPointer { ckernels_erf_row(q1, $0.baseAddress!, &sigma, &theta, n) }
+                for j in 0..<n {
+                    let (t, dt) = erf.pair(q1, q2[j], erfC[j])
+                    // T within a few ulp of 1; T' ∝ 1/√(1 − s²), so its relative error grows as the
+                    // polynomial's ulp over 1 − s² (s itself is the same number in both).
+                    let s = min(max(2 * erfC[j] / ((1 + 2 * q1).squareRoot() * (1 + 2 * q2[j]).squareRoot()), -1), 1)
+                    XCTAssertEqual(sigma[j], t, accuracy: 2e-15, "erf, scale \(scale), n \(n), j \(j)")
+                    XCTAssertEqual(theta[j] / (tangent[j] * dt), 1, accuracy: 1e-14 + 1e-15 / max(1 - s * s, 1e-300),
+                                   "erf, scale \(scale), n \(n), j \(j)")
+                }
+                // gelu: c = ρ √(q1 q2), ρ the special values (|c| ≤ √(q1 q2), as the recursion has it).
+                let geluC = (0..<n).map { j in fraction[j] * (q1 * q2[j]).squareRoot() }
+                sigma = geluC
+                theta = tangent
+                q2.withUnsafeBufferPointer { ckernels_gelu_row(q1, $0.baseAddress!, &sigma, &theta, n) }
+                for j in 0..<n {
+                    let (t, dt) = GaussianExpectation.gelu(q1, q2[j], geluC[j])
+                    let size = max((q1 * q2[j]).squareRoot(), 1e-300)
+                    XCTAssertEqual(sigma[j], t, accuracy: 1e-14 * size, "gelu, scale \(scale), n \(n), j \(j)")
+                    XCTAssertEqual(theta[j], tangent[j] * dt, accuracy: 1e-14 * abs(tangent[j]),
+                                   "gelu, scale \(scale), n \(n), j \(j)")
                 }
             }
         }
@@ -132,14 +175,29 @@ final class KolmogorovMixtureTests: XCTestCase {
 }
 
 final class InfiniteWidthKernelTests: XCTestCase {
+    /// The symmetric path (lower-triangle tiles of a DSYRK-staged Gram, each mirrored as it is
+    /// stored) against the two-sided one (full DGEMM, every tile), for three tile rows with a
+    /// partial last one: equal to 1e-12 (relu: 1e-7, its arccos has a square-root singularity at
+    /// ρ = 1, so the last-bit difference of x·x' between DSYRK and DGEMM moves close pairs by
+    /// up to ~1e-8), exactly symmetric, the exact diagonal recursion.
     func testSymmetricKernelMatchesTwoSidedAndDiagonal() throws {
         var rng = TestRandom(seed: 31)
-        let a = try MLPArchitecture(inputDimension: 3, hiddenWidths: [1, 1], activation: .erf, biasStd: 0.2)
-        let x = try rng.matrix(300, 3)  // two tile rows, worked on by several threads
-        let sym = try a.infiniteWidthKernels(x).ntk, two = try a.infiniteWidthKernels(x, x).ntk
-        let diag = try a.infiniteWidthDiagonal(x).ntk
-        XCTAssertLessThan(zip(sym.elements, two.elements).map { abs($0 - $1) }.max() ?? 1, 1e-12 * (two.elements.map(abs).max() ?? 1))
-        for i in 0..<300 { XCTAssertEqual(sym[i, i], diag[i]) }
+        let n = 600
+        let x = try rng.matrix(n, 3)  // tiles of 256: three tile rows, worked on by several threads
+        for activation in [Activation.erf, .relu, .gelu, .tanh] {
+            let a = try MLPArchitecture(inputDimension: 3, hiddenWidths: [1, 1], activation: activation, biasStd: 0.2)
+            let sym = try a.infiniteWidthKernels(x), two = try a.infiniteWidthKernels(x, x)
+            let diag = try a.infiniteWidthDiagonal(x)
+            for (s, t, d) in [(sym.nngp, two.nngp, diag.nngp), (sym.ntk, two.ntk, diag.ntk)] {
+                let scale = t.elements.map(abs).max() ?? 1
+                XCTAssertLessThan(zip(s.elements, t.elements).map { abs($0 - $1) }.max() ?? 1,
+                                  (activation == .relu ? 1e-7 : 1e-12) * scale, "\(activation)")
+                var symmetric = true
+                for i in 0..<n { for j in 0..<i where s[i, j] != s[j, i] { symmetric = false } }
+                XCTAssertTrue(symmetric, "\(activation)")
+                for i in 0..<n { XCTAssertEqual(s[i, i], d[i]) }
+            }
+        }
     }
 
     func testParallelLoopCancelsAndPropagatesErrors() throws {

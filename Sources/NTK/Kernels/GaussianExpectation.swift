@@ -103,11 +103,12 @@ public struct GaussianExpectation: Sendable {
             case .leakyReLU(let a): return Self.leaky(a, q1, q2, c)
             case .abs: return Self.leaky(-1, q1, q2, c)
             case .erf:
-                let r1 = (1 + 2 * q1).squareRoot(), r2 = (1 + 2 * q2).squareRoot()
-                let s = min(max(2 * c / r1 / r2, -1), 1)
-                // (1 + 2q1)(1 + 2q2) − 4c² = (r1 r2)² (1 − s²), formed without overflow.
-                let rest = max(1 - s * s, Double.leastNormalMagnitude).squareRoot()
-                return (2 / Double.pi * asin(s), 4 / Double.pi / (r1 * r2 * rest))
+                let product = (1 + 2 * q1).squareRoot() * (1 + 2 * q2).squareRoot()
+                let s = min(max(2 * c / product, -1), 1)
+                // (1 + 2q1)(1 + 2q2) − 4c² = (r1 r2)² (1 − s²), formed without overflow and with
+                // 1 − s² as (1 − s)(1 + s): accurate near |s| = 1 (as `ckernels_erf_row`).
+                let rest = max((1 - s) * (1 + s), Double.leastNormalMagnitude).squareRoot()
+                return (2 / Double.pi * asin(s), 4 / Double.pi / (product * rest))
             case .sin:
                 let e = exp(-0.5 * (q1 + q2))
                 return (e * sinh(c), e * cosh(c))

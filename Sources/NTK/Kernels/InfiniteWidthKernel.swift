@@ -15,9 +15,12 @@ internal import CKernels
 /// network's kernel. The expectations are `GaussianExpectation`'s closed forms or quadrature.
 ///
 /// Safety: correlations are clipped to [−1, 1]; the diagonal (x = x') uses ρ = 1 exactly;
-/// zero-norm inputs are handled exactly; outputs are computed in 256 × 256 tiles with progress,
-/// the symmetric case once per pair and exactly symmetric. Each tile costs a GEMM for x·x' and
-/// O(L) elementwise work per pair (m² activation evaluations for quadrature activations).
+/// zero-norm inputs are handled exactly. The input kernel x·x'/d of every pair comes first, from
+/// one multithreaded BLAS-3 call (DSYRK + DGEMM on the lower triangle in the symmetric case)
+/// staged in an output; then the layers run in 256 × 256 tiles on `Parallel` threads with
+/// progress, O(L) elementwise work per pair (m² activation evaluations for quadrature
+/// activations), no BLAS call among them (small threaded GEMMs inside the tiles oversubscribed
+/// the cores with OpenBLAS's own threads); the symmetric case once per pair and exactly symmetric.
 public enum InfiniteWidthKernel {
     /// Computes `Σ(X1, X2)` into `nngp` and `Θ(X1, X2)` into `ntk` (each n1 × n2, or nil when
     /// not wanted); `x2 = nil` means X1's own kernel.
@@ -50,6 +53,15 @@ public enum InfiniteWidthKernel {
                 pairs.append((i..<min(i + tile, n1), j..<min(j + tile, n2)))
             }
         }
+        // x·x'/d for every pair (the lower triangle of a symmetric kernel), staged in an output.
+        let staging = (nngp ?? ntk)!
+        if x2 == nil {
+            try Gram.symmetric(x1, alpha: 1 / Double(a.inputDimension), out: staging,
+                               progress: progress.stage(0, 0.1), mirror: false)
+        } else {
+            try Gram.general(x1, other, alpha: 1 / Double(a.inputDimension), out: staging,
+                             progress: progress.stage(0, 0.1))
+        }
         let threads = Parallel.defaultThreads
         if log { Log.info("infinite-width kernels: \(a.activation), \(a.layerCount) dense layers, \(n1) x "
                           + "\(n2) pairs in \(pairs.count) tiles of \(tile) x \(tile) on \(threads) threads; "
@@ -58,14 +70,14 @@ public enum InfiniteWidthKernel {
             (try Workspace(count: tile * tile, for: "a kernel tile"),
              try Workspace(count: tile * tile, for: "a kernel tile"))
         }
-        try Parallel.forEach(count: pairs.count, threads: threads, progress: progress) { item, worker in
+        try Parallel.forEach(count: pairs.count, threads: threads, progress: progress.stage(0.1, 1)) { item, worker in
             let (r1, r2) = pairs[item]
             let (s, t) = scratch[worker]
             let m = r1.count, n = r2.count
-            let sView = MutableMatrixView(unchecked: s.pointer, rows: m, cols: n, ld: n)
-            try MatrixProduct.gemm(x1.rowRange(r1.lowerBound, r1.upperBound),
-                                   other.rowRange(r2.lowerBound, r2.upperBound),
-                                   transposeB: true, alpha: 1 / Double(a.inputDimension), into: sView)
+            for i in 0..<m {
+                (s.pointer + i * n).update(from: staging.base + (r1.lowerBound + i) * staging.ld + r2.lowerBound,
+                                           count: n)
+            }
             t.pointer.update(repeating: 0, count: m * n)
             for l in 0..<a.layerCount {
                 dense(a, l, sigma: s.pointer, theta: t.pointer, count: m * n)
@@ -73,16 +85,10 @@ public enum InfiniteWidthKernel {
                 nonlinearity(expect, q1: d1.variance[l], rows: r1, q2: d2.variance[l], cols: r2,
                              sigma: s.pointer, theta: t.pointer)
             }
-            for i in 0..<m {
-                let row = r1.lowerBound + i
-                nngp.map { ($0.base + row * $0.ld + r2.lowerBound).update(from: s.pointer + i * n, count: n) }
-                ntk.map { ($0.base + row * $0.ld + r2.lowerBound).update(from: t.pointer + i * n, count: n) }
-            }
+            nngp.map { store(s.pointer, rows: r1, cols: r2, into: $0, mirrored: x2 == nil) }
+            ntk.map { store(t.pointer, rows: r1, cols: r2, into: $0, mirrored: x2 == nil) }
         }
         if x2 == nil {
-            for out in [nngp, ntk].compactMap({ $0 }) {
-                Symmetry.mirrorLowerToUpper(out.base, n: n1, ld: out.ld)
-            }
             // x = x': the exact diagonal recursion (ρ = 1), not the clipped correlation.
             for i in 0..<n1 {
                 nngp?[i, i] = d1.nngp[i]
@@ -92,6 +98,24 @@ public enum InfiniteWidthKernel {
         if let nngp { try InputCheck.finiteResult(nngp, "the infinite-width NNGP") }
         if let ntk { try InputCheck.finiteResult(ntk, "the infinite-width NTK") }
         try progress.report(1)
+    }
+
+    /// Writes the tile (rows × cols of `out`, contiguous at `tile`) into `out`; `mirrored` (a
+    /// symmetric kernel, whose tiles are on or below the diagonal) also writes its transpose into
+    /// the (cols, rows) block, or, for a diagonal tile, its strict lower triangle onto the upper
+    /// one (whose own values came from the unset upper part of the staged Gram). The transposed
+    /// reads stay in the cached tile, the writes are rows of `out`.
+    private static func store(_ tile: UnsafePointer<Double>, rows r1: Range<Int>, cols r2: Range<Int>,
+                              into out: MutableMatrixView, mirrored: Bool) {
+        let m = r1.count, n = r2.count
+        for i in 0..<m {
+            (out.base + (r1.lowerBound + i) * out.ld + r2.lowerBound).update(from: tile + i * n, count: n)
+        }
+        guard mirrored else { return }
+        for j in 0..<n {
+            let row = out.base + (r2.lowerBound + j) * out.ld + r1.lowerBound
+            for i in (r1 == r2 ? j + 1 : 0)..<m { row[i] = tile[i * n + j] }
+        }
     }
 
     /// `Σ(x, x)` and `Θ(x, x)` for each row of `x` (n each, or nil), O(n·(d + L)) work.
@@ -153,26 +177,31 @@ public enum InfiniteWidthKernel {
             return
         }
         switch (expect.closedForm, expect.activation) {
-        case (true, .relu): reluFamily(nil)
-        case (true, .leakyReLU(let slope)): reluFamily(slope)
-        case (true, .abs): reluFamily(-1)
+        case (true, .relu): vectorised(expect.pair) { reluRow(q1: $0, columnVariance: $1, sigma: $2, theta: $3,
+                                                              count: $4, slope: nil) }
+        case (true, .leakyReLU(let slope)):
+            vectorised(expect.pair) { reluRow(q1: $0, columnVariance: $1, sigma: $2, theta: $3, count: $4,
+                                              slope: slope) }
+        case (true, .abs): vectorised(expect.pair) { reluRow(q1: $0, columnVariance: $1, sigma: $2, theta: $3,
+                                                             count: $4, slope: -1) }
+        case (true, .erf): vectorised(expect.pair) { ckernels_erf_row($0, $1, $2, $3, $4) }
+        case (true, .gelu): vectorised(expect.pair) { ckernels_gelu_row($0, $1, $2, $3, $4) }
         default: each(expect.pair)
         }
 
-        /// Rows with positive variances go through the vectorised `reluRow`; a tile
-        /// with a zero variance anywhere (zero-norm inputs without bias) takes the scalar path.
-        func reluFamily(_ slope: Double?) {
-            let scalar: (Double, Double, Double) -> (Double, Double) = { q1, q2, c in
-                slope.map { GaussianExpectation.leaky($0, q1, q2, c) } ?? GaussianExpectation.relu(q1, q2, c)
-            }
+        /// Rows with positive variances go through a vectorised row update (`closed_form_rows.c`:
+        /// AVX2, polynomial arcsine); a tile with a zero variance anywhere (zero-norm inputs
+        /// without bias) takes the scalar path.
+        func vectorised(_ scalar: (Double, Double, Double) -> (Double, Double),
+                        _ row: (Double, UnsafePointer<Double>, UnsafeMutablePointer<Double>,
+                                UnsafeMutablePointer<Double>, Int) -> Void) {
             guard cols.allSatisfy({ q2[$0] > 0 }) else { return each(scalar) }
             let n = cols.count
             q2.withUnsafeBufferPointer { columns in
                 for (i, a) in rows.enumerated() {
                     let qi = q1[a], s = sigma + i * n, t = theta + i * n
                     if qi > 0 {
-                        reluRow(q1: qi, columnVariance: columns.baseAddress! + cols.lowerBound, sigma: s, theta: t,
-                                count: n, slope: slope)
+                        row(qi, columns.baseAddress! + cols.lowerBound, s, t, n)
                     } else {
                         for j in 0..<n {
                             let (e, de) = expect.degenerate(qi, q2[cols.lowerBound + j])
@@ -279,6 +308,24 @@ extension MLPArchitecture {
 }
 
 extension MLPArchitecture {
+    /// Writes the tile (rows × cols of `out`, contiguous at `tile`) into `out`; `mirrored` (a
+    /// symmetric kernel, whose tiles are on or below the diagonal) also writes its transpose into
+    /// the (cols, rows) block, or, for a diagonal tile, its strict lower triangle onto the upper
+    /// one (whose own values came from the unset upper part of the staged Gram). The transposed
+    /// reads stay in the cached tile, the writes are rows of `out`.
+    private static func store(_ tile: UnsafePointer<Double>, rows r1: Range<Int>, cols r2: Range<Int>,
+                              into out: MutableMatrixView, mirrored: Bool) {
+        let m = r1.count, n = r2.count
+        for i in 0..<m {
+            (out.base + (r1.lowerBound + i) * out.ld + r2.lowerBound).update(from: tile + i * n, count: n)
+        }
+        guard mirrored else { return }
+        for j in 0..<n {
+            let row = out.base + (r2.lowerBound + j) * out.ld + r1.lowerBound
+            for i in (r1 == r2 ? j + 1 : 0)..<m { row[i] = tile[i * n + j] }
+        }
+    }
+
     /// `Σ(x, x)` and `Θ(x, x)` for each row of `x` (n entries each), O(n·(d + L)) work, from the
     /// exact diagonal recursion (ρ = 1).
     public func infiniteWidthDiagonal(_ x: Matrix) throws -> (nngp: [Double], ntk: [Double]) {

@@ -61,8 +61,9 @@ public enum Gram {
         try progress.report(1)
     }
 
-    private static func general(_ a: MatrixView, _ b: MatrixView, alpha: Double,
-                                out: MutableMatrixView, progress: ProgressHandler) throws {
+    /// `α A Bᵀ` into `out`, unchecked (callers have validated shapes and values).
+    static func general(_ a: MatrixView, _ b: MatrixView, alpha: Double,
+                        out: MutableMatrixView, progress: ProgressHandler) throws {
         let n1 = a.rows
         let step = blockRows(n1, progress)
         var i0 = 0
@@ -75,8 +76,10 @@ public enum Gram {
         }
     }
 
-    private static func symmetric(_ a: MatrixView, alpha: Double, out: MutableMatrixView,
-                                  progress: ProgressHandler) throws {
+    /// `α A Aᵀ` into `out`, unchecked: the lower triangle (and diagonal), then, with `mirror`,
+    /// its copy into the upper one.
+    static func symmetric(_ a: MatrixView, alpha: Double, out: MutableMatrixView,
+                          progress: ProgressHandler, mirror: Bool = true) throws {
         let n = a.rows
         let step = blockRows(n, progress)
         // Work of block rows [0, i1) is proportional to i1², so report (i1/n)².
@@ -93,7 +96,7 @@ public enum Gram {
             let done = Double(i0) / Double(n)
             try progress.report(0.99 * done * done)
         }
-        Symmetry.mirrorLowerToUpper(out.base, n: n, ld: out.ld)
+        if mirror { Symmetry.mirrorLowerToUpper(out.base, n: n, ld: out.ld) }
     }
 }
 
