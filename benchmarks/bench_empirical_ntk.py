@@ -14,17 +14,27 @@ For each network (relu, k = 1, NTK parameterization, symmetric kernel of n input
                Jacobian columns in chunks J (n x c) and K += J J^T; it never holds the n x P
                Jacobian either (that would be 8 n P bytes)
 The structured path's GFLOP/s use its own minimal flop count (forward + backward passes + the
-Gram matrices, each sample's pass counted once) against this run's DGEMM rate (numpy A @ B at
-2048). Peak memory is measured in a fresh process per network: the high-water mark of the
+Gram matrices, each sample's pass counted once) against this run's DGEMM rate: libntk's own
+OpenBLAS in this process (ntk.linalg.gram(A, B) = A B^T at 2048), numpy's printed beside it.
+
+The second table is the peer: neural-tangents 0.6.5 (`_nt_empirical.py`, run by --nt-python,
+default ~/.cache/neural-tangents-venv/bin/python as made by shared/tools/neural-tangents-venv.sh;
+skipped when absent) on --nt-n points and --nt-widths, float64 on the CPU, with libntk's
+parameters: its fastest implementation here (structured derivatives; --nt-all adds Jacobian
+contraction and NTK-vector products, tens of seconds each), medians of --repeats libntk runs
+against nt's best of two, and the largest difference of the first 64 kernel rows. Peak memory is measured in a fresh process per network: the high-water mark of the
 resident set (reset through /proc/self/clear_refs just before the call) minus the resident set
 before it, output kernel included, to compare with the target 1.5 x output + 64 MiB.
 """
 
 import argparse
 import json
+import os
 import subprocess
 import sys
+import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 import scipy
@@ -106,13 +116,19 @@ def main():
     p.add_argument("--widths", nargs="+", default=["512,512", "2048,2048"])
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--libntk-jacobian-max-params", type=int, default=1_000_000)
+    p.add_argument("--nt-python", default=str(Path.home() / ".cache/neural-tangents-venv/bin/python"))
+    p.add_argument("--nt-n", type=int, default=1024)
+    p.add_argument("--nt-widths", default="512,512")
+    p.add_argument("--nt-all", action="store_true")
     args = p.parse_args()
     print_environment(ntk, np, scipy)
     rng = np.random.default_rng(0)
     a, b = rng.standard_normal((2048, 2048)), rng.standard_normal((2048, 2048))
-    t_gemm = timed(lambda: a @ b, args.repeats)
+    t_numpy = timed(lambda: a @ b, args.repeats)
+    t_gemm = timed(lambda: ntk.linalg.gram(a, b), args.repeats)
     dgemm = 2 * 2048**3 / t_gemm / 1e9
-    print(f"DGEMM rate (numpy A @ B, 2048^3): {dgemm:.1f} GFLOP/s\n")
+    print(f"DGEMM rate (2048^3): libntk's OpenBLAS {dgemm:.1f} GFLOP/s (the unit of % DGEMM below), numpy's "
+          f"{2 * 2048**3 / t_numpy / 1e9:.1f} GFLOP/s\n")
 
     X = rng.standard_normal((args.n, args.d))
     header = (f"{'widths':<12}{'P':>10}{'structured s':>14}{'GFLOP/s':>9}{'% DGEMM':>9}{'1 GiB limit s':>15}"
@@ -144,6 +160,42 @@ def main():
               f"{100 * flops / t_roomy / 1e9 / dgemm:>8.0f}%{t_jac}{t_np:>10.1f}{t_np / t_struct:>17.0f}x"
               f"{diff:>14.1e}{extra:>11.0f}{1.5 * output_mib + 64:>11.0f}")
         sys.stdout.flush()
+    peer(args)
+
+
+def peer(args):
+    """libntk against neural-tangents on the same network, parameters and points."""
+    if not os.path.exists(args.nt_python):
+        print(f"\n(neural-tangents not found at {args.nt_python}: no peer table)")
+        return
+    widths = [int(w) for w in args.nt_widths.split(",")]
+    net = ntk.MLP(args.d, widths, activation="relu", b_std=0.1, seed=0)
+    X = np.random.default_rng(1).standard_normal((args.nt_n, args.d))
+    t_ours = timed(lambda: ntk.empirical_ntk(net, X), max(args.repeats, 5))
+    K = ntk.empirical_ntk(net, X)[:64]
+    names = ["structured", "jacobian", "ntk_vector_products"] if args.nt_all else ["structured"]
+    with tempfile.TemporaryDirectory() as tmp:
+        np.save(f"{tmp}/x.npy", X)
+        params = net.parameters
+        np.savez(f"{tmp}/params.npz", **{f"{'W' if i % 2 == 0 else 'b'}{i // 2}": v for i, v in enumerate(params)})
+        run = subprocess.run([args.nt_python, str(Path(__file__).with_name("_nt_empirical.py")), f"{tmp}/x.npy",
+                              f"{tmp}/params.npz", tmp, str(net.W_std), str(net.b_std), *names],
+                             capture_output=True, text=True)
+        if run.returncode != 0:
+            print("neural-tangents failed:", run.stderr[-2000:])
+            return
+        print(f"\nPeer: neural-tangents 0.6.5 float64, n = {args.nt_n}, d = {args.d}, relu {widths}, the same "
+              "parameters")
+        header = f"{'implementation':<34}{'seconds':>10}{'nt / libntk':>13}{'max rel diff':>14}"
+        print(header)
+        print("-" * len(header))
+        print(f"{'libntk structured':<34}{t_ours:>10.3f}{'1.0x':>13}{'':>14}")
+        for line in run.stdout.splitlines():
+            name, seconds = line.split()
+            theirs = np.load(f"{tmp}/{name}.npy").reshape(K.shape)
+            diff = np.max(np.abs(theirs - K)) / np.max(np.abs(K))
+            print(f"{'neural-tangents ' + name:<34}{float(seconds):>10.3f}{float(seconds) / t_ours:>12.1f}x"
+                  f"{diff:>14.1e}")
 
 
 if __name__ == "__main__":

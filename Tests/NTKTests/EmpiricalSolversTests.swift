@@ -68,3 +68,35 @@ final class EmpiricalSolversTests: XCTestCase {
         }
     }
 }
+
+/// The empirical NTK's tiling: many small tiles (a partial last one; symmetric tiles mirrored)
+/// give the kernel of one large tile, in every output form, symmetric and two-sided.
+final class EmpiricalKernelTilingTests: XCTestCase {
+    func testSmallTilesEqualOneTile() throws {
+        var rng = TestRandom(seed: 41)
+        let a = try MLPArchitecture(inputDimension: 4, hiddenWidths: [7, 5], outputDimension: 2, activation: .gelu,
+                                    biasStd: 0.3)
+        let mlp = try MLP(a, seed: 2)
+        let x1 = try rng.matrix(150, 4), x2 = try rng.matrix(70, 4)
+        for form in [EmpiricalKernel.Output.mean, .perOutput, .full] {
+            for other in [nil, x2] as [Matrix?] {
+                let cols = (other?.rows ?? 150) * form.entries(2)
+                var small = try Matrix(rows: 150, cols: cols, repeating: .nan)
+                var large = try Matrix(rows: 150, cols: cols, repeating: .nan)
+                for (tile, target) in [(48, 0), (1024, 1)] {
+                    try x1.withView { v1 in
+                        try Matrix.withOptionalView(other) { v2 in
+                            let body = { (out: MutableMatrixView) in
+                                try EmpiricalKernel.compute(mlp, v1, v2, output: form, method: .structured, into: out,
+                                                            memoryLimit: nil, progress: .none, tile: tile)
+                            }
+                            if target == 0 { try small.withMutableView(body) } else { try large.withMutableView(body) }
+                        }
+                    }
+                }
+                let scale = large.elements.map(abs).max() ?? 1
+                XCTAssertLessThan(maxAbsDifference(small, large), 1e-13 * scale, "\(form), two-sided \(other != nil)")
+            }
+        }
+    }
+}

@@ -20,8 +20,10 @@
 /// Memory: samples are processed in blocks whose activations and signals fit `memoryLimit`
 /// bytes (default: the process-wide `MemoryBudget`); when all of them fit, each sample's forward and backward
 /// pass runs once, otherwise blocks are recomputed as needed (more time, bounded memory). The
-/// kernel itself is assembled in 256 × 256 tiles; the symmetric case (`x2 = nil`) computes the
-/// lower triangle of tiles only and mirrors it, so it is exactly symmetric.
+/// kernel itself is assembled in tiles (1024 × 1024 for the structured method, whose Grams are
+/// then GEMMs large enough to run near the DGEMM rate; 256 × 256 for the Jacobian method, whose
+/// scratch grows with the tile times k²); the symmetric case (`x2 = nil`) computes the lower
+/// triangle of tiles only and mirrors it, so it is exactly symmetric.
 public enum EmpiricalKernel {
     /// The shape of a kernel with k outputs: how many entries each pair (x, x′) has.
     public enum Output: Sendable {
@@ -48,7 +50,10 @@ public enum EmpiricalKernel {
         case jacobian
     }
 
-    static let tile = 256
+    /// The tile size of a method (see the type's notes).
+    static func tile(_ method: Method) -> Int { method == .structured ? 1024 : 256 }
+    /// The fewest rows of a block of samples when they do not all fit the memory limit.
+    static let minimumBlock = 64
 
     /// Computes the kernel of `mlp` between the rows of `x1` (n1 × d) and of `x2` (n2 × d, or nil
     /// for `x1` itself) into `out`, an n1 × (n2 · entries) matrix: the entries of pair (i, j)
@@ -58,6 +63,14 @@ public enum EmpiricalKernel {
     public static func compute(_ mlp: MLP, _ x1: MatrixView, _ x2: MatrixView?, output form: Output = .mean,
                                method: Method = .structured, into out: MutableMatrixView,
                                memoryLimit: Int? = nil, progress: ProgressHandler = .none) throws {
+        try compute(mlp, x1, x2, output: form, method: method, into: out, memoryLimit: memoryLimit,
+                    progress: progress, tile: tile(method))
+    }
+
+    /// `compute` with the tile size given (tests use small tiles to exercise many of them).
+    static func compute(_ mlp: MLP, _ x1: MatrixView, _ x2: MatrixView?, output form: Output, method: Method,
+                        into out: MutableMatrixView, memoryLimit: Int?, progress: ProgressHandler,
+                        tile: Int) throws {
         let a = mlp.architecture, k = a.outputDimension
         try mlp.checkInput(x1, "X1")
         if let x2 { try mlp.checkInput(x2, "X2") }
@@ -79,23 +92,24 @@ public enum EmpiricalKernel {
         if together * perRow <= limit {
             (block1, block2) = (n1, n2)
         } else {
-            let rows = max(tile / 4, limit / (2 * max(perRow, 1)))
+            let rows = max(minimumBlock, limit / (2 * max(perRow, 1)))
             (block1, block2) = (min(rows, n1), min(rows, n2))
         }
         Log.info("empirical NTK: \(method) method, \(n1) x \(n2) pairs, \(a.parameterCount) parameters; activations "
                  + "and signals need \(Log.bytes(together * perRow)) against a memory limit of \(Log.bytes(limit)): "
                  + (block1 < n1 || block2 < n2 ? "blocks of \(block1) rows, recomputed per block pair"
-                    : together * perRow <= limit ? "one pass" : "one pass (blocks have at least \(tile / 4) rows)"))
+                    : together * perRow <= limit ? "one pass" : "one pass (blocks have at least \(minimumBlock) rows)"))
         let pass1 = try NetworkPass(a, capacity: block1, deltas: true)
         let pass2 = symmetric ? nil : try NetworkPass(a, capacity: block2, deltas: true)
-        let scratch = try TileScratch(a, form: form, method: method, block1: block1, block2: block2)
+        let tile = min(tile, max(block1, block2))  // tiles never exceed the blocks
+        let scratch = try TileScratch(a, form: form, method: method, tile: tile)
 
         let blocks1 = stride(from: 0, to: n1, by: block1).map { $0..<min($0 + block1, n1) }
         let blocks2 = symmetric ? blocks1 : stride(from: 0, to: n2, by: block2).map { $0..<min($0 + block2, n2) }
         var totalTiles = 0, doneTiles = 0
         for (i, b1) in blocks1.enumerated() {
             for b2 in (symmetric ? Array(blocks2[0...i]) : blocks2) {
-                totalTiles += tiles(b1, b2, sameBlock: symmetric && b1 == b2).count
+                totalTiles += tiles(b1, b2, sameBlock: symmetric && b1 == b2, tile: tile).count
             }
         }
         let other = x2 ?? x1
@@ -115,7 +129,7 @@ public enum EmpiricalKernel {
                     p2 = try scratch.secondPass(a, capacity: block1)
                     try p2.run(x1.rowRange(b2.lowerBound, b2.upperBound), theta)
                 }
-                for (r1, r2) in tiles(b1, b2, sameBlock: same) {
+                for (r1, r2) in tiles(b1, b2, sameBlock: same, tile: tile) {
                     // r1, r2 are absolute rows; the passes hold their block's rows from 0.
                     let local1 = (r1.lowerBound - b1.lowerBound)..<(r1.upperBound - b1.lowerBound)
                     let local2 = (r2.lowerBound - b2.lowerBound)..<(r2.upperBound - b2.lowerBound)
@@ -129,7 +143,7 @@ public enum EmpiricalKernel {
                 }
             }
         }
-        if symmetric { mirror(out, n: n1, form: form, k: k) }
+        if symmetric { try mirror(out, n: n1, form: form, k: k) }
         try InputCheck.finiteResult(out, "the empirical NTK")
         try progress.report(1)
     }
@@ -147,7 +161,7 @@ public enum EmpiricalKernel {
         try checkShape(out, rows: n, cols: form.entries(k))
         if n == 0 { return }
         let limit = try MemoryBudget.resolve(memoryLimit)
-        let block = min(n, max(tile / 4, limit / max(NetworkPass.bytesPerRow(a, deltas: true), 1)))
+        let block = min(n, max(minimumBlock, limit / max(NetworkPass.bytesPerRow(a, deltas: true), 1)))
         let pass = try NetworkPass(a, capacity: block, deltas: true)
         let theta = mlp.parameters
         let c2 = a.hasBias ? a.biasScale * a.biasScale : 0
@@ -183,7 +197,7 @@ public enum EmpiricalKernel {
     }
 
     /// The tile pairs of two row blocks; for the same block only the lower triangle.
-    static func tiles(_ b1: Range<Int>, _ b2: Range<Int>, sameBlock: Bool) -> [(Range<Int>, Range<Int>)] {
+    static func tiles(_ b1: Range<Int>, _ b2: Range<Int>, sameBlock: Bool, tile: Int) -> [(Range<Int>, Range<Int>)] {
         var result: [(Range<Int>, Range<Int>)] = []
         for i in stride(from: b1.lowerBound, to: b1.upperBound, by: tile) {
             let r1 = i..<min(i + tile, b1.upperBound)
@@ -228,8 +242,8 @@ public enum EmpiricalKernel {
         let jacobianColumns: Int
         private var spare: NetworkPass?
 
-        init(_ a: MLPArchitecture, form: Output, method: Method, block1: Int, block2: Int) throws {
-            let t = EmpiricalKernel.tile, k = a.outputDimension
+        init(_ a: MLPArchitecture, form: Output, method: Method, tile t: Int) throws {
+            let k = a.outputDimension
             gramH = try Workspace(count: t * t, for: "a kernel tile")
             gramD = try Workspace(count: t * t, for: "a kernel tile")
             if method == .jacobian {
@@ -284,7 +298,7 @@ public enum EmpiricalKernel {
             if c2 != 0 { for i in 0..<m { for j in 0..<width(i) { h.base[i * n + j] += c2 } } }
             if l == layers - 1 {
                 // Output layer: Δ_L^c · Δ_L^c' = [c = c'].
-                for i in 0..<m {
+                try inRowChunks(m) { i in
                     let hi = h.base + i * n, e = target.at(i, 0)
                     switch form {
                     case .mean: for j in 0..<width(i) { e[j] += hi[j] }
@@ -297,9 +311,10 @@ public enum EmpiricalKernel {
             let delta1 = p1.delta(l).rowRange(r1.lowerBound, r1.upperBound)
             let delta2 = p2.delta(l).rowRange(r2.lowerBound, r2.upperBound)
             let w = a.fanOut(l)
-            func accumulate(_ entry: Int) {
+            // K += H ⊙ D over the tile.
+            func accumulate(_ entry: Int) throws {
                 let stride = target.entries
-                for i in 0..<m {
+                try inRowChunks(m) { i in
                     let hi = h.base + i * n, di = d.base + i * n, e = target.at(i, 0) + entry
                     if stride == 1 {
                         for j in 0..<width(i) { e[j] += hi[j] * di[j] }
@@ -311,12 +326,12 @@ public enum EmpiricalKernel {
             switch form {
             case .mean:
                 try product(delta1, delta2, alpha: 1 / Double(k), into: d)
-                accumulate(0)
+                try accumulate(0)
             case .perOutput:
                 for c in 0..<k {
                     try product(delta1.columns(c * w, (c + 1) * w), delta2.columns(c * w, (c + 1) * w), alpha: 1,
                                 into: d)
-                    accumulate(c)
+                    try accumulate(c)
                 }
             case .full:
                 for c in 0..<k {
@@ -324,9 +339,20 @@ public enum EmpiricalKernel {
                         // Not symmetric in (x, x') for c ≠ c': a GEMM, of which the lower triangle is used.
                         try MatrixProduct.gemm(delta1.columns(c * w, (c + 1) * w), delta2.columns(c2 * w, (c2 + 1) * w),
                                                transposeB: true, into: d)
-                        accumulate(c * k + c2)
+                        try accumulate(c * k + c2)
                     }
                 }
+            }
+        }
+    }
+
+    /// `body(i)` for every row i < m, in chunks of 64 rows on the library's threads: the
+    /// elementwise passes over a tile, memory-bound, between multithreaded GEMMs.
+    static func inRowChunks(_ m: Int, _ body: (Int) -> Void) throws {
+        let chunk = 64
+        try withoutActuallyEscaping(body) { body in
+            try Parallel.forEach(count: (m + chunk - 1) / chunk) { item, _ in
+                for i in (item * chunk)..<min(m, (item + 1) * chunk) { body(i) }
             }
         }
     }
@@ -377,15 +403,22 @@ public enum EmpiricalKernel {
 
     /// Copies the lower triangle of a symmetric kernel onto the upper one:
     /// `K(x_j, x_i)_{c'c} = K(x_i, x_j)_{cc'}`.
-    static func mirror(_ out: MutableMatrixView, n: Int, form: Output, k: Int) {
-        let e = form.entries(k)
-        for i in 0..<n {
-            for j in 0..<i {
-                let src = out.base + i * out.ld + j * e, dst = out.base + j * out.ld + i * e
-                switch form {
-                case .mean: dst[0] = src[0]
-                case .perOutput: for c in 0..<k { dst[c] = src[c] }
-                case .full: for c in 0..<k { for c2 in 0..<k { dst[c2 * k + c] = src[c * k + c2] } }
+    /// Square blocks of `Symmetry.tile` keep the transposed writes in cache; blocks of rows run on
+    /// the library's threads (each writes its own columns).
+    static func mirror(_ out: MutableMatrixView, n: Int, form: Output, k: Int) throws {
+        let e = form.entries(k), t = Symmetry.tile
+        try Parallel.forEach(count: (n + t - 1) / t) { block, _ in
+            let i0 = block * t, i1 = min(n, i0 + t)
+            for j0 in stride(from: 0, through: i0, by: t) {
+                for i in i0..<i1 {
+                    for j in j0..<min(j0 + t, i) {
+                        let src = out.base + i * out.ld + j * e, dst = out.base + j * out.ld + i * e
+                        switch form {
+                        case .mean: dst[0] = src[0]
+                        case .perOutput: for c in 0..<k { dst[c] = src[c] }
+                        case .full: for c in 0..<k { for c2 in 0..<k { dst[c2 * k + c] = src[c * k + c2] } }
+                        }
+                    }
                 }
             }
         }

@@ -89,7 +89,7 @@ public enum TangentModelKernel {
                 try progress.report(0.99 * Double(done) / Double(pairs))
             }
         }
-        if symmetric { EmpiricalKernel.mirror(out, n: n1, form: form, k: k) }
+        if symmetric { try EmpiricalKernel.mirror(out, n: n1, form: form, k: k) }
         try InputCheck.finiteResult(out, "the model's tangent kernel")
         try progress.report(1)
     }
