@@ -16,15 +16,16 @@ For each network (relu, k = 1, NTK parameterization, symmetric kernel of n input
 The structured path's GFLOP/s use its own minimal flop count (forward + backward passes + the
 Gram matrices, each sample's pass counted once) against this run's DGEMM rate: libntk's own
 OpenBLAS in this process (ntk.linalg.gram(A, B) = A B^T at 2048), numpy's printed beside it.
+Peak memory is measured in a fresh process per network: the high-water mark of the resident set
+(reset through /proc/self/clear_refs just before the call) minus the resident set before it,
+output kernel included, to compare with the target 1.5 x output + 64 MiB.
 
 The second table is the peer: neural-tangents 0.6.5 (`_nt_empirical.py`, run by --nt-python,
 default ~/.cache/neural-tangents-venv/bin/python as made by shared/tools/neural-tangents-venv.sh;
 skipped when absent) on --nt-n points and --nt-widths, float64 on the CPU, with libntk's
 parameters: its fastest implementation here (structured derivatives; --nt-all adds Jacobian
-contraction and NTK-vector products, tens of seconds each), medians of --repeats libntk runs
-against nt's best of two, and the largest difference of the first 64 kernel rows. Peak memory is measured in a fresh process per network: the high-water mark of the
-resident set (reset through /proc/self/clear_refs just before the call) minus the resident set
-before it, output kernel included, to compare with the target 1.5 x output + 64 MiB.
+contraction and NTK-vector products, tens of seconds each), libntk's best of at least five runs
+against nt's best of two, and the largest difference of the first 64 kernel rows.
 """
 
 import argparse

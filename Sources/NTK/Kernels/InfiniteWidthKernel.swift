@@ -308,24 +308,6 @@ extension MLPArchitecture {
 }
 
 extension MLPArchitecture {
-    /// Writes the tile (rows × cols of `out`, contiguous at `tile`) into `out`; `mirrored` (a
-    /// symmetric kernel, whose tiles are on or below the diagonal) also writes its transpose into
-    /// the (cols, rows) block, or, for a diagonal tile, its strict lower triangle onto the upper
-    /// one (whose own values came from the unset upper part of the staged Gram). The transposed
-    /// reads stay in the cached tile, the writes are rows of `out`.
-    private static func store(_ tile: UnsafePointer<Double>, rows r1: Range<Int>, cols r2: Range<Int>,
-                              into out: MutableMatrixView, mirrored: Bool) {
-        let m = r1.count, n = r2.count
-        for i in 0..<m {
-            (out.base + (r1.lowerBound + i) * out.ld + r2.lowerBound).update(from: tile + i * n, count: n)
-        }
-        guard mirrored else { return }
-        for j in 0..<n {
-            let row = out.base + (r2.lowerBound + j) * out.ld + r1.lowerBound
-            for i in (r1 == r2 ? j + 1 : 0)..<m { row[i] = tile[i * n + j] }
-        }
-    }
-
     /// `Σ(x, x)` and `Θ(x, x)` for each row of `x` (n entries each), O(n·(d + L)) work, from the
     /// exact diagonal recursion (ρ = 1).
     public func infiniteWidthDiagonal(_ x: Matrix) throws -> (nngp: [Double], ntk: [Double]) {

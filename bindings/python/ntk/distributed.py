@@ -38,8 +38,7 @@ from ._library import (EXPECTED_VERSION, PROGRESS_FN, EmpiricalNTKOptions, Empir
                        InfiniteWidthOptions, Grid, KernelRidgeOptions, NystromOptions, Points, Targets, choices,
                        declare, lib, path, raise_for_status)
 from .errors import DimensionMismatchError, InvalidArgumentError, LibraryNotFoundError
-from .large_scale import EmpiricalNTKRidge, NystromRidge, _empirical_solver_options, _flow_result, _options
-from .large_scale import _points as _test_points
+from .large_scale import EmpiricalNTKRidge, NystromRidge, _empirical_solver_options, _network_flow, _options
 from .network import MLP
 from .regression import RidgeSelection
 
@@ -710,21 +709,9 @@ def empirical_gradient_flow(comm, net, X, Y, times, X_test=None, f0_train=None, 
     if X_test is None and f0_test is not None:
         raise InvalidArgumentError("f0_test needs X_test")
     comm_c, _ = _comm_handle(comm)
-    x, px, ldx = net._inputs(X, "X")
-    targets = TargetData(Y, x.shape[0], "X", f0_train)
-    grid, pg = _arrays.vector(times, "times")
-    k = targets.y.shape[1]
-    test, m, _keep = (None, 0, None) if X_test is None else _test_points(net, X_test, f0_test, k)
-    cb = Callback(progress)
-    options = _empirical_solver_options(tol, max_iter, 0, 0, learning_rate, memory_limit, cb)
-    train = np.empty((grid.shape[0], x.shape[0], k))
-    pred_test = np.empty((grid.shape[0], m, k)) if test is not None else None
-    estimate = c_double()
-    _collective(cb, mpi.ntk_mpi_empirical_gradient_flow, comm_c, net._live(), x.shape[0], px, ldx,
-                ctypes.byref(targets.c), grid.shape[0], pg, None if test is None else ctypes.byref(test),
-                ctypes.byref(options), _arrays.pointer(train),
-                None if pred_test is None else _arrays.pointer(pred_test), ctypes.byref(estimate))
-    return _flow_result(train, pred_test, estimate.value, targets.was_vector, tol, max_iter)
+    return _network_flow(net, X, Y, times, X_test, f0_train, f0_test, learning_rate, tol, max_iter, memory_limit,
+                         progress, lambda cb, *args: _collective(cb, mpi.ntk_mpi_empirical_gradient_flow, comm_c,
+                                                                 net._live(), *args))
 
 
 class _NoProgress:

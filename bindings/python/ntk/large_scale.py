@@ -575,6 +575,14 @@ def empirical_gradient_flow(net, X, Y, times, X_test=None, f0_train=None, f0_tes
                            progress)
     if not isinstance(net, MLP):
         raise InvalidArgumentError(f"net must be an ntk.MLP or an ntk.models.Model, got {type(net).__name__}")
+    return _network_flow(net, X, Y, times, X_test, f0_train, f0_test, learning_rate, tol, max_iter, memory_limit,
+                         progress, lambda cb, *args: cb.call(lib.ntk_empirical_gradient_flow, net._live(), *args))
+
+
+def _network_flow(net, X, Y, times, X_test, f0_train, f0_test, learning_rate, tol, max_iter, memory_limit, progress,
+                  run):
+    """The MLP flow's arrays and options in, its results out; ``run(cb, n, X, ldx, targets, count, times, test,
+    options, pred_train, pred_test, error_estimate)`` calls the C function (one process, or the MPI ranks)."""
     x, px, ldx = net._inputs(X, "X")
     targets = TargetData(Y, x.shape[0], "X", f0_train)
     grid, pg = _arrays.vector(times, "times")
@@ -585,18 +593,18 @@ def empirical_gradient_flow(net, X, Y, times, X_test=None, f0_train=None, f0_tes
     train = np.empty((grid.shape[0], x.shape[0], k))
     pred_test = np.empty((grid.shape[0], m, k)) if test is not None else None
     estimate = ctypes.c_double()
-    cb.call(lib.ntk_empirical_gradient_flow, net._live(), x.shape[0], px, ldx, ctypes.byref(targets.c), grid.shape[0],
-            pg,
-            None if test is None else ctypes.byref(test), ctypes.byref(options), _arrays.pointer(train),
-            None if pred_test is None else _arrays.pointer(pred_test), ctypes.byref(estimate))
-    return _flow_result(train, pred_test, estimate.value, targets.was_vector, tol, max_iter)
+    run(cb, x.shape[0], px, ldx, ctypes.byref(targets.c), grid.shape[0], pg,
+        None if test is None else ctypes.byref(test), ctypes.byref(options), _arrays.pointer(train),
+        None if pred_test is None else _arrays.pointer(pred_test), ctypes.byref(estimate))
+    return _flow_result(train, pred_test, estimate.value, targets.was_vector, tol, max_iter, stacklevel=4)
 
 
-def _flow_result(train, pred_test, estimate, was_vector, tol, max_iter):
-    """The flow's outputs in the caller's shapes, with a warning when Lanczos did not settle."""
+def _flow_result(train, pred_test, estimate, was_vector, tol, max_iter, stacklevel=3):
+    """The flow's outputs in the caller's shapes, with a warning when Lanczos did not settle
+    (``stacklevel``: the user's call, as seen from here)."""
     if estimate > tol:
         warnings.warn(f"empirical_gradient_flow: the Lanczos approximation changed by {estimate:.3g} (> tol) at "
-                      f"its last check after max_iter = {max_iter} steps", ConvergenceWarning, stacklevel=3)
+                      f"its last check after max_iter = {max_iter} steps", ConvergenceWarning, stacklevel=stacklevel)
     if was_vector:
         train = train[..., 0]
         pred_test = None if pred_test is None else pred_test[..., 0]
