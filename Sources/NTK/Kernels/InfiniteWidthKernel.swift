@@ -78,6 +78,9 @@ public enum InfiniteWidthKernel {
                 (s.pointer + i * n).update(from: staging.base + (r1.lowerBound + i) * staging.ld + r2.lowerBound,
                                            count: n)
             }
+            if x2 == nil && r1 == r2 {  // a diagonal tile: the staged Gram has its lower triangle only
+                for i in 0..<m { for j in (i + 1)..<n { s.pointer[i * n + j] = s.pointer[j * n + i] } }
+            }
             t.pointer.update(repeating: 0, count: m * n)
             for l in 0..<a.layerCount {
                 dense(a, l, sigma: s.pointer, theta: t.pointer, count: m * n)
@@ -103,8 +106,8 @@ public enum InfiniteWidthKernel {
     /// Writes the tile (rows × cols of `out`, contiguous at `tile`) into `out`; `mirrored` (a
     /// symmetric kernel, whose tiles are on or below the diagonal) also writes its transpose into
     /// the (cols, rows) block, or, for a diagonal tile, its strict lower triangle onto the upper
-    /// one (whose own values came from the unset upper part of the staged Gram). The transposed
-    /// reads stay in the cached tile, the writes are rows of `out`.
+    /// one (so that the result is exactly symmetric). The transposed reads stay in the cached
+    /// tile, the writes are rows of `out`.
     private static func store(_ tile: UnsafePointer<Double>, rows r1: Range<Int>, cols r2: Range<Int>,
                               into out: MutableMatrixView, mirrored: Bool) {
         let m = r1.count, n = r2.count
