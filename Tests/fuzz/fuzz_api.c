@@ -42,16 +42,6 @@ static void checked(int status, const char *call) {
     if (ntk_last_error()[0] == '\0') finding("failure without a message", status);
 }
 
-/* A size: usually small, sometimes zero, negative or huge. */
-static int64_t size(int64_t typical) {
-    int r = (int)pick(0, 99);
-    if (r < 3) return -pick(1, 5);
-    if (r < 6) return chance(50) ? ((int64_t)1 << 31) + pick(0, 10) : INT64_MAX / pick(1, 4);
-    if (r < 12) return 0;
-    return pick(1, typical);
-}
-static int huge(int64_t n) { return n < 0 || n > 100000; }
-
 /* Stand-in buffer for sizes the library must reject before reading anything. */
 static double tiny[16];
 

@@ -1,4 +1,4 @@
-/* The fuzz drivers' random stream (Tests/fuzz/fuzz_api.c, Tests/mpi/fuzz_mpi.c): splitmix64 from
+/* The fuzz drivers' random stream and sizes (Tests/fuzz/fuzz_api.c, Tests/mpi/fuzz_mpi.c): splitmix64 from
  * a seed the driver prints, so a finding replays with the same SEED argument. */
 #ifndef NTK_FUZZ_RANDOM_H
 #define NTK_FUZZ_RANDOM_H
@@ -16,5 +16,15 @@ static unsigned long long next_u64(void) {
 static int chance(int percent) { return (int)(next_u64() % 100) < percent; }
 /* Uniform in lo..hi. */
 static int64_t pick(int64_t lo, int64_t hi) { return lo + (int64_t)(next_u64() % (unsigned long long)(hi - lo + 1)); }
+
+/* A size: usually small, sometimes zero, negative or huge. */
+static int64_t size(int64_t typical) {
+    int r = (int)pick(0, 99);
+    if (r < 3) return -pick(1, 5);
+    if (r < 6) return chance(50) ? ((int64_t)1 << 31) + pick(0, 10) : INT64_MAX / pick(1, 4);
+    if (r < 12) return 0;
+    return pick(1, typical);
+}
+static int huge(int64_t n) { return n < 0 || n > 100000; }
 
 #endif

@@ -43,16 +43,6 @@ static int checked(int status, const char *call) {
     return status;
 }
 
-/* A size: usually small, sometimes zero, negative or huge. */
-static int64_t size(int64_t typical) {
-    int r = (int)pick(0, 99);
-    if (r < 3) return -pick(1, 5);
-    if (r < 6) return chance(50) ? ((int64_t)1 << 31) + pick(0, 10) : INT64_MAX / pick(1, 4);
-    if (r < 12) return 0;
-    return pick(1, typical);
-}
-static int huge(int64_t n) { return n < 0 || n > 100000; }
-
 /* Buffers large enough for every size below 100 (and for 64-column rows): the library cannot
  * check a caller's extent, so sizes within them are the caller's to get right. */
 enum { MAXN = 40, MAXD = 6, MAXK = 3, BIG = 4 * MAXN * MAXN + 64 };
