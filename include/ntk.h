@@ -900,6 +900,132 @@ int ntk_infinite_width_diagonal(const ntk_mlp *mlp, int64_t n, const double *X, 
                                 double *nngp, double *ntk);
 
 /* ---------------------------------------------------------------------------------------
+ * Networks built from layers: convolutions, pooling, layer norm, residual blocks
+ *
+ * A network is one serial list of layers (ntk_layer) on inputs of shape (d), (L, C),
+ * (H, W, C) or (D, H, W, C): spatial sizes, then channels, as neural-tangents' NHWC. Each input
+ * is one row of X with its entries in that order (channels fastest): d = positions x channels
+ * columns. Conventions are neural-tangents' stax, so the same description gives the same
+ * numbers:
+ *   DENSE (width)            affine on the channel axis (at every position of a spatial
+ *                            input); fan-in = channels
+ *   CONV (width = channels,  a convolution over every spatial axis (rank = the input's spatial
+ *     window, strides,       rank); fan-in = channels x window size; SAME zero-pads with the
+ *     padding)               smaller half first, CIRCULAR wraps around, VALID needs the window
+ *                            to fit
+ *   AVG_POOL (window,        the mean over each window, divided by the window size also at SAME
+ *     strides, padding)      borders; strides default to 1 (neural-tangents', not PyTorch's)
+ *   GLOBAL_AVG_POOL          the mean over positions: spatial -> flat
+ *   FLATTEN                  positions x channels as one flat vector
+ *   LAYER_NORM (epsilon)     (h - mean) / sqrt(var + epsilon) over the channels at each position
+ *   ACTIVATION (activation)  elementwise, any ntk_activation
+ *   RESIDUAL_BEGIN ... END   the enclosed layers' output plus their input (same shape); nests
+ * The network must end flat (FLATTEN or GLOBAL_AVG_POOL before its readout). W_std/b_std of
+ * DENSE and CONV default to the network's (options), per layer when the layer's are not NaN.
+ *
+ * Infinite width: Sigma and Theta over pairs of positions, layer by layer (a convolution
+ * averages Sigma(p + o, p' + o) over its window; pooling averages over pairs of windows;
+ * FLATTEN reads the diagonal positions; GLOBAL_AVG_POOL averages all pairs), then the dense
+ * recursion of ntk_infinite_width_kernels. Without pooling only the diagonal positions are
+ * kept: cost per pair of inputs ~ positions x layers; with pooling ~ positions^2 x layers.
+ * As neural-tangents, activations, LAYER_NORM and residual sums need Gaussian inputs (the
+ * output of DENSE or CONV, possibly pooled or normalised): other networks are
+ * INVALID_ARGUMENT for the infinite-width functions (they are fine networks otherwise).
+ * ------------------------------------------------------------------------------------- */
+
+typedef enum ntk_layer_kind {
+    NTK_LAYER_DENSE = 0,
+    NTK_LAYER_CONV = 1,
+    NTK_LAYER_AVG_POOL = 2,
+    NTK_LAYER_GLOBAL_AVG_POOL = 3,
+    NTK_LAYER_FLATTEN = 4,
+    NTK_LAYER_LAYER_NORM = 5,
+    NTK_LAYER_ACTIVATION = 6,
+    NTK_LAYER_RESIDUAL_BEGIN = 7,
+    NTK_LAYER_RESIDUAL_END = 8
+} ntk_layer_kind;
+
+typedef enum ntk_padding {
+    NTK_PADDING_VALID = 0,
+    NTK_PADDING_SAME = 1,
+    NTK_PADDING_CIRCULAR = 2
+} ntk_padding;
+
+#define NTK_MAX_SPATIAL_AXES 3
+
+typedef struct ntk_layer {
+    size_t size;                 /* sizeof(ntk_layer), set by _init */
+    ntk_layer_kind kind;
+    int64_t width;               /* DENSE: units; CONV: output channels (>= 1) */
+    int64_t rank;                /* CONV, AVG_POOL: entries used in window and strides (= the
+                                    input's spatial axes, 1..3) */
+    int64_t window[NTK_MAX_SPATIAL_AXES];  /* CONV: kernel size; AVG_POOL: window (>= 1) */
+    int64_t strides[NTK_MAX_SPATIAL_AXES]; /* >= 1; default 1 */
+    ntk_padding padding;         /* default SAME for CONV, VALID for AVG_POOL */
+    ntk_activation activation;   /* ACTIVATION; default NTK_ACTIVATION_RELU */
+    double activation_parameter; /* the leaky_relu slope; default 0.01 */
+    double w_std;                /* DENSE, CONV: >= 0, or NaN (default): the network's */
+    double b_std;                /* DENSE, CONV: >= 0, or NaN (default): the network's */
+    double epsilon;              /* LAYER_NORM: >= 0; default 1e-12 (neural-tangents') */
+} ntk_layer;
+
+/* Sets layer->size, layer->kind and every default for that kind.
+ * Errors: INVALID_ARGUMENT (NULL, unknown kind). */
+int ntk_layer_init(ntk_layer *layer, ntk_layer_kind kind);
+
+typedef struct ntk_network_options {
+    size_t size;                           /* sizeof(ntk_network_options), set by _init */
+    double w_std;                          /* default W_std >= 0; default 1 */
+    double b_std;                          /* default b_std >= 0; default 0 */
+    int bias;                              /* 1 (default): DENSE and CONV have biases; 0: none */
+    ntk_parameterization parameterization; /* default NTK_PARAMETERIZATION_NTK */
+} ntk_network_options;
+
+#define NTK_NETWORK_OPTIONS_INIT { sizeof(ntk_network_options), 1.0, 0.0, 1, NTK_PARAMETERIZATION_NTK }
+
+/* Sets options->size and every default. Errors: INVALID_ARGUMENT (NULL). */
+int ntk_network_options_init(ntk_network_options *options);
+
+typedef struct ntk_network ntk_network;
+
+/* Creates a network on inputs of shape input_shape[0 .. input_rank - 1] (input_rank 1..4,
+ * channels last) from num_layers >= 1 layers (each set up by ntk_layer_init); options may be
+ * NULL. *out is NULL on failure.
+ * Errors: INVALID_ARGUMENT naming the layer (shapes that do not compose: a rank unlike the
+ * input's spatial rank, a VALID window larger than its input, zero sizes or strides, pooling or
+ * FLATTEN-only layers on a flat input, a residual block that changes the shape or is empty or
+ * unbalanced, a network that does not end flat; unknown enums; a layer->size other than
+ * sizeof(ntk_layer)), NON_FINITE (standard deviations, epsilon, slope), TOO_LARGE (sizes
+ * overflow or exceed 2^31 - 1), OUT_OF_MEMORY. */
+int ntk_network_create(int64_t input_rank, const int64_t *input_shape, int64_t num_layers,
+                       const ntk_layer *layers, const ntk_network_options *options, ntk_network **out);
+
+/* d (input columns), k (outputs) and P (parameters); any may be NULL. */
+int ntk_network_info(const ntk_network *network, int64_t *d, int64_t *k, int64_t *num_parameters);
+
+/* Frees the network; NULL is a no-op. */
+void ntk_network_free(ntk_network *network);
+
+/* Sigma(X1, X2) into K_nngp and Theta(X1, X2) into K_ntk (n1 x n2 each, either may be NULL,
+ * not both), the infinite-width kernels of the network's architecture; X2 NULL with n2 = n1:
+ * X1's own kernels, exactly symmetric, the diagonal from each input's own recursion (rho = 1
+ * exactly at equal positions). options (NULL: defaults) as ntk_infinite_width_kernels.
+ * Progress per row of pairs. Memory: per thread (3 + 2 x residual depth) x positions^2 doubles
+ * (positions without pooling), plus (n1 + n2) x positions doubles per activation/LAYER_NORM.
+ * Errors: INVALID_ARGUMENT (NULL, ld, no Gaussian input where one is needed: see above),
+ * DIMENSION_MISMATCH (ld), NON_FINITE, NUMERICAL (overflow), OUT_OF_MEMORY, TOO_LARGE,
+ * CANCELLED. Read-only (thread-safe). */
+int ntk_network_infinite_width_kernels(const ntk_network *network, int64_t n1, const double *X1, int64_t ld1,
+                                       int64_t n2, const double *X2, int64_t ld2,
+                                       const ntk_infinite_width_options *options,
+                                       double *K_nngp, int64_t ld_nngp, double *K_ntk, int64_t ld_ntk);
+
+/* Sigma(x, x) and Theta(x, x) for each row of X (n doubles each; either may be NULL, not both).
+ * Errors: as ntk_network_infinite_width_kernels. Read-only (thread-safe). */
+int ntk_network_infinite_width_diagonal(const ntk_network *network, int64_t n, const double *X, int64_t ldx,
+                                        double *nngp, double *ntk);
+
+/* ---------------------------------------------------------------------------------------
  * Large scale: Nystrom kernel ridge regression and Falkon
  *
  * Kernel ridge regression restricted to c centres C (c x d) among the n training points,

@@ -33,7 +33,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 HANDLES = ("ntk_mlp", "ntk_kernel_ridge", "ntk_kernel_logistic", "ntk_spectral", "ntk_cholesky_factor", "ntk_nystrom",
-           "ntk_empirical_ridge", "ntk_model")
+           "ntk_empirical_ridge", "ntk_model", "ntk_network")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -69,6 +69,7 @@ def parse_header(text):
     value}}; structs: {typedef name: [(type, field), ...]}.
     """
     code = _strip_comments(text)
+    macros = dict(re.findall(r"^\s*#define\s+(\w+)\s+(\d+)\s*$", code, flags=re.M))
     code = re.sub(r"^\s*#.*$", " ", code, flags=re.M)  # preprocessor lines
     enums = {}
     for m in re.finditer(r"typedef\s+enum\s+\w*\s*\{(.*?)\}\s*(\w+)\s*;", code, flags=re.S):
@@ -83,7 +84,12 @@ def parse_header(text):
     for m in re.finditer(r"typedef\s+struct\s+\w*\s*\{(.*?)\}\s*(\w+)\s*;", code, flags=re.S):
         fields = []
         for decl in filter(None, (d.strip() for d in m.group(1).split(";"))):
-            fields.append(_split_param(decl))
+            array = re.match(r"^(.*?)\s*\[\s*(\w+)\s*\]$", decl)  # type name[N], N a number or macro
+            if array:
+                c_type, field = _split_param(array.group(1))
+                fields.append((f"{c_type} [{macros.get(array.group(2), array.group(2))}]", field))
+            else:
+                fields.append(_split_param(decl))
         structs[m.group(2)] = fields
     body = re.sub(r"typedef[^;]*;", " ", code)
     prototypes = {}
@@ -148,6 +154,9 @@ def check_swift(header_text, generated_text, compiler="cc"):
 def ctypes_of(c_type, lib, handles=HANDLES):
     """The ctypes type the binding must use for a C type of ntk.h (or ntk_mpi.h)."""
     t = c_type.replace("const ", "")
+    array = re.match(r"^(.*) \[(\d+)\]$", t)
+    if array:
+        return ctypes_of(array.group(1), lib, handles) * int(array.group(2))
     if t == "MPI_Comm":  # a pointer in Open MPI; mpi4py hands its value over as a void *
         return ctypes.c_void_p
     scalars = {"int": ctypes.c_int, "int64_t": ctypes.c_int64, "uint64_t": ctypes.c_uint64, "double": ctypes.c_double,

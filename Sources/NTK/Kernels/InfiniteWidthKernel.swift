@@ -85,8 +85,12 @@ public enum InfiniteWidthKernel {
             for l in 0..<a.layerCount {
                 dense(a, l, sigma: s.pointer, theta: t.pointer, count: m * n)
                 guard l < a.layerCount - 1 else { break }
-                nonlinearity(expect, q1: d1.variance[l], rows: r1, q2: d2.variance[l], cols: r2,
-                             sigma: s.pointer, theta: t.pointer)
+                d1.variance[l].withUnsafeBufferPointer { q1 in
+                    d2.variance[l].withUnsafeBufferPointer { q2 in
+                        nonlinearity(expect, q1: q1.baseAddress!, rows: r1, q2: q2.baseAddress!, cols: r2,
+                                     sigma: s.pointer, theta: t.pointer)
+                    }
+                }
             }
             nngp.map { store(s.pointer, rows: r1, cols: r2, into: $0, mirrored: x2 == nil) }
             ntk.map { store(t.pointer, rows: r1, cols: r2, into: $0, mirrored: x2 == nil) }
@@ -142,10 +146,11 @@ public enum InfiniteWidthKernel {
         try InputCheck.finite(x, name)
     }
 
-    /// The nonlinearity update of a tile: Σ ← T(q1, q2, Σ), Θ ← Θ · T'(q1, q2, Σ). The
+    /// The nonlinearity update of a tile: Σ ← T(q1, q2, Σ), Θ ← Θ · T'(q1, q2, Σ), tile row i
+    /// with variance `q1[rows.lowerBound + i]`, column j with `q2[cols.lowerBound + j]`. The
     /// activation is chosen once per tile, so the closed forms run in tight loops.
-    static func nonlinearity(_ expect: GaussianExpectation, q1: [Double], rows: Range<Int>, q2: [Double],
-                             cols: Range<Int>,
+    static func nonlinearity(_ expect: GaussianExpectation, q1: UnsafePointer<Double>, rows: Range<Int>,
+                             q2: UnsafePointer<Double>, cols: Range<Int>,
                              sigma: UnsafeMutablePointer<Double>, theta: UnsafeMutablePointer<Double>) {
         @inline(__always) func each(_ f: (Double, Double, Double) -> (Double, Double)) {
             let n = cols.count
@@ -200,17 +205,15 @@ public enum InfiniteWidthKernel {
                                 UnsafeMutablePointer<Double>, Int) -> Void) {
             guard cols.allSatisfy({ q2[$0] > 0 }) else { return each(scalar) }
             let n = cols.count
-            q2.withUnsafeBufferPointer { columns in
-                for (i, a) in rows.enumerated() {
-                    let qi = q1[a], s = sigma + i * n, t = theta + i * n
-                    if qi > 0 {
-                        row(qi, columns.baseAddress! + cols.lowerBound, s, t, n)
-                    } else {
-                        for j in 0..<n {
-                            let (e, de) = expect.degenerate(qi, q2[cols.lowerBound + j])
-                            t[j] *= de
-                            s[j] = e
-                        }
+            for (i, a) in rows.enumerated() {
+                let qi = q1[a], s = sigma + i * n, t = theta + i * n
+                if qi > 0 {
+                    row(qi, q2 + cols.lowerBound, s, t, n)
+                } else {
+                    for j in 0..<n {
+                        let (e, de) = expect.degenerate(qi, q2[cols.lowerBound + j])
+                        t[j] *= de
+                        s[j] = e
                     }
                 }
             }

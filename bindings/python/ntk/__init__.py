@@ -26,7 +26,8 @@ from .errors import (  # noqa: E402
     TooLargeError,
 )
 from .linalg import CholeskyFactor, cholesky_solve, eigh, eigvalsh, gram  # noqa: E402
-from .network import ACTIVATIONS, MLP  # noqa: E402
+from .network import ACTIVATIONS, MLP, Network  # noqa: E402
+from . import layers  # noqa: E402
 from .kernels import (  # noqa: E402
     empirical_ntk,
     empirical_ntk_diagonal,
@@ -86,7 +87,7 @@ __all__ = [
     "gram", "cholesky_solve", "CholeskyFactor", "eigh", "eigvalsh",
     "kernel_ridge", "KernelRidge", "features_ridge", "SpectralSolver", "gradient_flow", "ridge_path",
     "select_ridge", "RidgeSelection", "TimeSelection", "max_learning_rate",
-    "MLP", "ACTIVATIONS", "empirical_ntk", "empirical_ntk_diagonal", "jacobian_ntk",
+    "MLP", "Network", "layers", "ACTIVATIONS", "empirical_ntk", "empirical_ntk_diagonal", "jacobian_ntk",
     "infinite_width_kernels", "infinite_width_ntk", "infinite_width_nngp", "infinite_width_diagonal",
     "train", "TrainingHistory", "LOSSES", "loss_and_gradient", "gradient_flow_ode", "kernel_distance",
     "kernel_alignment", "after_kernel_predictions", "linearization_gap",

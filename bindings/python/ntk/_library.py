@@ -66,6 +66,12 @@ ENUMS = {
     "ntk_kernel_kind": {"NTK_KERNEL_NTK": 0, "NTK_KERNEL_NNGP": 1},
     "ntk_tuning_criterion": {"NTK_TUNING_LML": 0, "NTK_TUNING_GCV": 1, "NTK_TUNING_LOO": 2},
     "ntk_x_filter_form": {"NTK_X_FILTER_VALUE": 0, "NTK_X_FILTER_SHRINKAGE": 1},
+    "ntk_layer_kind": {
+        "NTK_LAYER_DENSE": 0, "NTK_LAYER_CONV": 1, "NTK_LAYER_AVG_POOL": 2, "NTK_LAYER_GLOBAL_AVG_POOL": 3,
+        "NTK_LAYER_FLATTEN": 4, "NTK_LAYER_LAYER_NORM": 5, "NTK_LAYER_ACTIVATION": 6, "NTK_LAYER_RESIDUAL_BEGIN": 7,
+        "NTK_LAYER_RESIDUAL_END": 8,
+    },
+    "ntk_padding": {"NTK_PADDING_VALID": 0, "NTK_PADDING_SAME": 1, "NTK_PADDING_CIRCULAR": 2},
 }
 
 
@@ -141,6 +147,19 @@ class EmpiricalNTKOptions(_Options):
     _init = "ntk_empirical_ntk_options_init"
     _fields_ = [("size", c_size_t), ("method", c_int), ("memory_limit", c_int64),
                 ("progress", PROGRESS_FN), ("progress_user", c_void_p)]
+
+
+class Layer(ctypes.Structure):
+    """``ntk_layer``: one layer of a network description (set up by ``ntk_layer_init``)."""
+    _fields_ = [("size", c_size_t), ("kind", c_int), ("width", c_int64), ("rank", c_int64),
+                ("window", c_int64 * 3), ("strides", c_int64 * 3), ("padding", c_int), ("activation", c_int),
+                ("activation_parameter", c_double), ("w_std", c_double), ("b_std", c_double), ("epsilon", c_double)]
+
+
+class NetworkOptions(_Options):
+    _init = "ntk_network_options_init"
+    _fields_ = [("size", c_size_t), ("w_std", c_double), ("b_std", c_double), ("bias", c_int),
+                ("parameterization", c_int)]
 
 
 class InfiniteWidthOptions(_Options):
@@ -248,6 +267,7 @@ STRUCTS = {
     "ntk_kernel_logistic_options": KernelLogisticOptions, "ntk_features_ridge_options": FeaturesRidgeOptions,
     "ntk_grid": Grid, "ntk_mlp_options": MLPOptions,
     "ntk_empirical_ntk_options": EmpiricalNTKOptions, "ntk_infinite_width_options": InfiniteWidthOptions,
+    "ntk_layer": Layer, "ntk_network_options": NetworkOptions,
     "ntk_train_options": TrainOptions, "ntk_ode_options": ODEOptions,
     "ntk_ensemble_options": EnsembleOptions, "ntk_ensemble_test": EnsembleTest, "ntk_gp_options": GPOptions,
     "ntk_nystrom_options": NystromOptions, "ntk_nystrom_test": NystromTest,
@@ -335,6 +355,14 @@ _SIGNATURES = {
     "ntk_jacobian_ntk": ([c_int64, c_int64, c_int64, c_int64, _d, _d, c_int, _d, c_int64, PROGRESS_FN, c_void_p],
                          c_int),
     "ntk_mlp_free": ([_h], None),
+    "ntk_layer_init": ([_P(Layer), c_int], c_int),
+    "ntk_network_options_init": ([_P(NetworkOptions)], c_int),
+    "ntk_network_create": ([c_int64, _i64, c_int64, _P(Layer), _P(NetworkOptions), _out], c_int),
+    "ntk_network_info": ([_h, _i64, _i64, _i64], c_int),
+    "ntk_network_free": ([_h], None),
+    "ntk_network_infinite_width_kernels": ([_h, c_int64, _d, c_int64, c_int64, _d, c_int64, _P(InfiniteWidthOptions),
+                                            _d, c_int64, _d, c_int64], c_int),
+    "ntk_network_infinite_width_diagonal": ([_h, c_int64, _d, c_int64, _d, _d], c_int),
     "ntk_infinite_width_options_init": ([_P(InfiniteWidthOptions)], c_int),
     "ntk_infinite_width_kernels": ([_h, c_int64, _d, c_int64, c_int64, _d, c_int64, _P(InfiniteWidthOptions),
                                     _d, c_int64, _d, c_int64], c_int),

@@ -15,7 +15,7 @@ from ._library import EmpiricalNTKOptions, InfiniteWidthOptions, call, choices, 
 from ._progress import Callback
 from .errors import DimensionMismatchError, InvalidArgumentError
 from .models import Binding, is_model, rows_pointer
-from .network import MLP
+from .network import MLP, Network
 
 _OUTPUTS = choices("ntk_output_form", "NTK_OUTPUT_")
 _METHODS = choices("ntk_kernel_method", "NTK_METHOD_")
@@ -61,6 +61,10 @@ def empirical_ntk(net, X1, X2=None, output="mean", method="structured", memory_l
     if is_model(net):
         return _model_kernel(net, X1, X2, form, output, _choice(method, _METHODS, "method"),
                              _memory_limit(memory_limit), progress)
+    if isinstance(net, Network):
+        raise InvalidArgumentError("the empirical NTK of an ntk.Network is not available in this version (its "
+                                   "infinite-width kernels are: ntk.infinite_width_kernels); wrap a finite model with "
+                                   "ntk.models (JAX, PyTorch, callbacks) for its tangent kernel")
     if not isinstance(net, MLP):
         raise InvalidArgumentError(f"net must be an ntk.MLP or an ntk.models.Model, got {type(net).__name__}")
     (x1, p1, ld1), (x2, p2, ld2), n2 = _pair(net, X1, X2)
@@ -261,17 +265,24 @@ def infinite_width_diagonal(net, X):
     nngp : numpy.ndarray, (n,)
     ntk : numpy.ndarray, (n,)
     """
-    if not isinstance(net, MLP):
-        raise InvalidArgumentError(f"net must be an ntk.MLP, got {type(net).__name__}")
+    function = _infinite_function(net, "infinite_width_diagonal")
     x, px, ldx = net._inputs(X)
     nngp, ntk_ = np.empty(x.shape[0]), np.empty(x.shape[0])
-    call("ntk_infinite_width_diagonal", net._live(), x.shape[0], px, ldx, _arrays.pointer(nngp), _arrays.pointer(ntk_))
+    call(function, net._live(), x.shape[0], px, ldx, _arrays.pointer(nngp), _arrays.pointer(ntk_))
     return nngp, ntk_
 
 
-def _infinite(net, X1, X2, want_nngp, want_ntk, quadrature_points, progress):
+def _infinite_function(net, name):
+    """The C function ``ntk_<name>`` of an MLP or ``ntk_network_<name>`` of a Network."""
+    if isinstance(net, Network):
+        return "ntk_network_" + name
     if not isinstance(net, MLP):
-        raise InvalidArgumentError(f"net must be an ntk.MLP, got {type(net).__name__}")
+        raise InvalidArgumentError(f"net must be an ntk.MLP or ntk.Network, got {type(net).__name__}")
+    return "ntk_" + name
+
+
+def _infinite(net, X1, X2, want_nngp, want_ntk, quadrature_points, progress):
+    function = getattr(lib, _infinite_function(net, "infinite_width_kernels"))
     (x1, p1, ld1), (x2, p2, ld2), n2 = _pair(net, X1, X2)
     n1 = x1.shape[0]
     points = 0 if quadrature_points is None else _int(quadrature_points, "quadrature_points")
@@ -281,7 +292,7 @@ def _infinite(net, X1, X2, want_nngp, want_ntk, quadrature_points, progress):
     ntk_ = np.empty((n1, n2)) if want_ntk else None
     cb = Callback(progress)
     options = InfiniteWidthOptions(quadrature_points=points, progress=cb.c_function)
-    cb.call(lib.ntk_infinite_width_kernels, net._live(), n1, p1, ld1, n2, p2, ld2, ctypes.byref(options),
+    cb.call(function, net._live(), n1, p1, ld1, n2, p2, ld2, ctypes.byref(options),
             _arrays.NULL if nngp is None else _arrays.pointer(nngp), max(n2, 1),
             _arrays.NULL if ntk_ is None else _arrays.pointer(ntk_), max(n2, 1))
     return nngp, ntk_

@@ -1,4 +1,5 @@
-"""Dense networks (MLPs): architecture, parameters, forward pass and Jacobian.
+"""Networks: dense ones (MLPs: architecture, parameters, forward pass and Jacobian) and networks
+built from layers (:class:`Network`: convolutions, pooling, layer norm, residual blocks).
 
 Conventions (as neural-tangents): NTK parameterization ``z = (W_std/sqrt(fan_in)) h W + b_std b``
 with ``W, b ~ N(0, 1)``, or standard ``z = h W + b`` with ``W ~ N(0, W_std^2/fan_in)``,
@@ -12,8 +13,9 @@ import numpy as np
 
 from . import _arrays
 from ._handle import Handle
-from ._library import MLPOptions, call, choices
-from .errors import DimensionMismatchError
+from ._library import MLPOptions, NetworkOptions, call, choices
+from .errors import DimensionMismatchError, InvalidArgumentError
+from .layers import _c_layers, _check_layers
 
 #: The activations by name, with their values of the C enum ``ntk_activation``.
 ACTIVATIONS = choices("ntk_activation", "NTK_ACTIVATION_")
@@ -186,3 +188,76 @@ def _restore_mlp(architecture, theta):
     net = MLP(**architecture)
     net.set_flat_parameters(theta)
     return net
+
+
+class Network(Handle):
+    """A network built from layers (``ntk.layers``), neural-tangents' ``stax`` conventions.
+
+    Parameters
+    ----------
+    layers : list of ntk.layers layers
+        Applied in order; the network must end flat (``Flatten()`` or ``GlobalAvgPool()`` before
+        the readout ``Dense(k)``).
+    input_shape : tuple of int
+        One example's shape, channels last: ``(d,)``, ``(L, C)``, ``(H, W, C)`` or ``(D, H, W, C)``.
+    W_std, b_std : float
+        Defaults of the Dense and Conv layers that set none.
+    parameterization : "ntk" or "standard"
+    bias : bool
+        Whether Dense and Conv layers have biases.
+    seed : int
+        The seed of the finite network's parameters (kept with the description; the finite
+        network's functions build on it).
+
+    Inputs ``X`` are arrays ``(n, *input_shape)`` or ``(n, d)`` with each row in NHWC order.
+    ``ntk.infinite_width_kernels(net, X)`` computes the infinite-width NNGP and NTK.
+
+    Examples
+    --------
+    >>> net = ntk.Network([ntk.layers.Conv(32, (3, 3)), ntk.layers.Activation("relu"),
+    ...                    ntk.layers.GlobalAvgPool(), ntk.layers.Dense(1)], input_shape=(8, 8, 1))
+    """
+
+    _free = "ntk_network_free"
+
+    def __init__(self, layers, input_shape, W_std=1.0, b_std=0.0, parameterization="ntk", bias=True, seed=0):
+        layers = list(layers)
+        _check_layers(layers, "Network")
+        shape = (input_shape,) if isinstance(input_shape, (int, np.integer)) else tuple(input_shape)
+        shape = tuple(_int(s, "input_shape[i]") for s in shape)
+        if not 1 <= len(shape) <= 4:
+            raise InvalidArgumentError(f"input_shape must have 1 to 4 entries (spatial sizes, then channels), "
+                                       f"got {input_shape!r}")
+        structs = _c_layers(layers, len(shape) - 1)
+        array = (type(structs[0]) * len(structs))(*structs) if structs else None
+        options = NetworkOptions(w_std=_arrays.scalar(W_std, "W_std"), b_std=_arrays.scalar(b_std, "b_std"),
+                                 bias=1 if bias else 0,
+                                 parameterization=_choice(parameterization, _PARAMETERIZATIONS, "parameterization"))
+        handle = ctypes.c_void_p()
+        call("ntk_network_create", len(shape), (ctypes.c_int64 * len(shape))(*shape), len(structs), array,
+             ctypes.byref(options), ctypes.byref(handle))
+        self._handle = handle
+        self.layers, self.input_shape = layers, shape
+        self.W_std, self.b_std, self.parameterization = float(W_std), float(b_std), parameterization
+        self.bias, self.seed = bool(bias), _int(seed, "seed")
+        d, k, p = ctypes.c_int64(), ctypes.c_int64(), ctypes.c_int64()
+        call("ntk_network_info", handle, ctypes.byref(d), ctypes.byref(k), ctypes.byref(p))
+        self.input_dim, self.output_dim, self.num_parameters = d.value, k.value, p.value
+
+    def _inputs(self, X, name="X"):
+        """X as an (n, d) float64 matrix: ``(n, *input_shape)`` arrays are viewed row by row."""
+        a = np.asarray(X) if X is not None else None
+        if a is not None and a.ndim == len(self.input_shape) + 1 and a.ndim > 2:
+            if a.shape[1:] != self.input_shape:
+                raise DimensionMismatchError(f"{name} must have shape (n, {', '.join(map(str, self.input_shape))}), "
+                                             f"got {a.shape}")
+            X = a.reshape(a.shape[0], -1)
+        x, px, ldx, _ = _arrays.matrix(X, name)
+        if x.shape[1] != self.input_dim:
+            raise DimensionMismatchError(f"{name} must have shape (n, {', '.join(map(str, self.input_shape))}) or "
+                                         f"(n, {self.input_dim}), got {np.shape(X)}")
+        return x, px, ldx
+
+    def __repr__(self):
+        return (f"Network({self.layers!r}, input_shape={self.input_shape}, W_std={self.W_std}, b_std={self.b_std}, "
+                f"parameterization={self.parameterization!r}, bias={self.bias})")

@@ -1,0 +1,121 @@
+/// The infinite-width NNGP `Σ` and NTK `Θ` of a network built from layers
+/// (`NetworkArchitecture`), by the layer recursion of `CovarianceProgram` (neural-tangents'
+/// `stax` conventions: convolutions, pooling, Flatten, LayerNorm, residual blocks, every
+/// activation's closed form or quadrature as `InfiniteWidthKernel`).
+///
+/// Work: each input's own recursion first (its variances per layer and its diagonal entry),
+/// then every pair, on `Parallel` threads, one row of pairs per work item, with progress and
+/// cancellation. Per pair: positions² entries per layer when the network pools (AvgPool,
+/// GlobalAvgPool), positions entries otherwise (Flatten readouts need only the diagonal). Memory:
+/// per thread 3 + 2·(residual depth) tensors of the largest positions², plus the points'
+/// variances (points × positions per activation/LayerNorm).
+///
+/// Accuracy: as the MLP recursion; the diagonal of a symmetric kernel comes from the points' own
+/// runs with ρ = 1 exactly at equal positions.
+public enum NetworkInfiniteWidthKernel {
+    /// Computes `Σ(X1, X2)` into `nngp` and `Θ(X1, X2)` into `ntk` (each n1 × n2, or nil when not
+    /// wanted); `x2 = nil` means X1's own kernel, exactly symmetric. Rows of X are inputs in the
+    /// order of the architecture's input shape (channels last).
+    /// - Throws: `dimensionMismatch` for columns other than d or output shapes; `nonFinite`;
+    ///   `invalidArgument` for networks without an infinite-width limit of this kind (see
+    ///   `CovarianceProgram`); `cancelled` from `progress`; `outOfMemory`.
+    public static func compute(_ architecture: NetworkArchitecture, _ x1: MatrixView, _ x2: MatrixView?,
+                               nngp: MutableMatrixView?, ntk: MutableMatrixView?, points: Int = 0,
+                               progress: ProgressHandler = .none) throws {
+        let a = architecture
+        try check(a, x1, "X1")
+        if let x2 { try check(a, x2, "X2") }
+        let n1 = x1.rows, n2 = x2?.rows ?? n1
+        _ = try Sizes.product(try Sizes.product(n1, n2, "kernel size"), 8, "kernel bytes")
+        for out in [nngp, ntk].compactMap({ $0 }) { try EmpiricalKernel.checkShape(out, rows: n1, cols: n2) }
+        let program = try CovarianceProgram(a, points: points)
+        try progress.report(0)
+        if n1 == 0 || n2 == 0 || (nngp == nil && ntk == nil) { return try progress.report(1) }
+        let threads = Parallel.defaultThreads
+        let positions = a.inputShape.positions
+        let work = program.full ? "\(positions)² position pairs (the network pools)"
+            : "\(positions) positions (no pooling: the diagonal suffices)"
+        Log.info("infinite-width kernels of a \(a.layers.count)-layer network, input \(a.inputShape): \(n1) x \(n2) "
+                 + "pairs, \(work) per pair, \(threads) threads")
+        let runs = try (0..<threads).map { _ in try CovarianceRun(program) }
+        let slots1 = try CovarianceRun.slots(program, points: n1)
+        let slots2 = try x2 == nil ? slots1 : CovarianceRun.slots(program, points: n2)
+        let own1 = try Workspace(count: 2 * n1, for: "the diagonal")
+        let own2 = try x2 == nil ? own1 : Workspace(count: 2 * n2, for: "the diagonal")
+        let selfWork = n1 + (x2 == nil ? 0 : n2), total = Double(selfWork) + Double(n1) * Double(n2)
+        let first = total > 0 ? Double(selfWork) / total : 0
+        // Each point's own run: its variances per layer and (Σ, Θ)(x, x).
+        try Parallel.forEach(count: selfWork, threads: threads, progress: progress.stage(0, first)) { item, worker in
+            let second = item >= n1
+            let (x, slots, own, i) = second ? (x2!, slots2, own2, item - n1) : (x1, slots1, own1, item)
+            let (s, t) = runs[worker].runSelf(x.row(i), slots: slots, i)
+            (own.pointer[2 * i], own.pointer[2 * i + 1]) = (s, t)
+        }
+        let other = x2 ?? x1
+        try Parallel.forEach(count: n1, threads: threads, progress: progress.stage(first, 1)) { item, worker in
+            let i = x2 == nil ? n1 - 1 - item : item  // longest rows first
+            for j in 0..<(x2 == nil ? i : n2) {
+                let (s, t) = runs[worker].run(x1.row(i), other.row(j), slots1: slots1, i, slots2: slots2, j)
+                nngp?[i, j] = s
+                ntk?[i, j] = t
+                if x2 == nil {
+                    nngp?[j, i] = s
+                    ntk?[j, i] = t
+                }
+            }
+            if x2 == nil {
+                nngp?[i, i] = own1.pointer[2 * i]
+                ntk?[i, i] = own1.pointer[2 * i + 1]
+            }
+        }
+        if let nngp { try InputCheck.finiteResult(nngp, "the infinite-width NNGP") }
+        if let ntk { try InputCheck.finiteResult(ntk, "the infinite-width NTK") }
+        try progress.report(1)
+    }
+
+    /// `Σ(x, x)` and `Θ(x, x)` for each row of `x` (n each, or nil): the points' own runs only.
+    package static func diagonal(_ architecture: NetworkArchitecture, _ x: MatrixView,
+                                 nngp: UnsafeMutablePointer<Double>?, ntk: UnsafeMutablePointer<Double>?,
+                                 points: Int = 0) throws {
+        try check(architecture, x, "X")
+        let program = try CovarianceProgram(architecture, points: points)
+        let threads = Parallel.defaultThreads
+        let runs = try (0..<threads).map { _ in try CovarianceRun(program) }
+        let slots = try CovarianceRun.slots(program, points: x.rows)
+        try Parallel.forEach(count: x.rows, threads: threads) { i, worker in
+            let (s, t) = runs[worker].runSelf(x.row(i), slots: slots, i)
+            nngp?[i] = s
+            ntk?[i] = t
+        }
+    }
+
+    static func check(_ a: NetworkArchitecture, _ x: MatrixView, _ name: String) throws {
+        guard x.cols == a.inputDimension else {
+            throw NTKError.dimensionMismatch("\(name) has \(x.cols) columns but the network's input \(a.inputShape) "
+                                             + "has \(a.inputDimension) entries")
+        }
+        _ = try Sizes.blasInt(x.rows, "rows of \(name)")
+        try InputCheck.finite(x, name)
+    }
+}
+
+extension NetworkArchitecture {
+    /// The infinite-width NNGP `Σ(X1, X2)` and NTK `Θ(X1, X2)` between the rows of `x1` (n1 × d)
+    /// and `x2` (nil: `x1` itself, exactly symmetric). See `NetworkInfiniteWidthKernel`.
+    public func infiniteWidthKernels(_ x1: Matrix, _ x2: Matrix? = nil, points: Int = 0,
+                                     progress: ProgressHandler = .none) throws -> (nngp: Matrix, ntk: Matrix) {
+        var nngp = try Matrix(rows: x1.rows, cols: x2?.rows ?? x1.rows)
+        var ntk = nngp
+        try x1.withView { v1 in
+            try Matrix.withOptionalView(x2) { v2 in
+                try nngp.withMutableView { s in
+                    try ntk.withMutableView { t in
+                        try NetworkInfiniteWidthKernel.compute(self, v1, v2, nngp: s, ntk: t, points: points,
+                                                               progress: progress)
+                    }
+                }
+            }
+        }
+        return (nngp, ntk)
+    }
+}

@@ -1,0 +1,227 @@
+/// One worker's buffers for running a `CovarianceProgram` on pairs of inputs, and the steps'
+/// arithmetic. Σ and Θ live in two buffers of the program's largest tensor; a window step
+/// writes into a spare and swaps; residual inputs wait on a stack.
+///
+/// Slot variances q(p) (`slots[s]`: points × positions, row-major) come from the points' own
+/// runs: `runSelf` records them and, on the diagonal positions of (x, x), evaluates the
+/// activations with ρ = 1 exactly (as the MLP recursion's diagonal); `run` reads them.
+final class CovarianceRun {
+    private let program: CovarianceProgram
+    private var sigma: Workspace, theta: Workspace, spare: Workspace
+    private let stack: [(Workspace, Workspace)]
+    private let diagonal: Workspace
+
+    init(_ program: CovarianceProgram) throws {
+        self.program = program
+        let size = program.maxEntries
+        sigma = try Workspace(count: size, for: "a pair's covariances")
+        theta = try Workspace(count: size, for: "a pair's covariances")
+        spare = try Workspace(count: size, for: "a pair's covariances")
+        stack = try (0..<program.maxDepth).map { _ in
+            (try Workspace(count: size, for: "a residual input"), try Workspace(count: size, for: "a residual input"))
+        }
+        diagonal = try Workspace(count: max(program.slotPositions.max() ?? 1, 1), for: "a diagonal")
+    }
+
+    /// Per-slot variance storage for `points` inputs.
+    static func slots(_ program: CovarianceProgram, points: Int) throws -> [Workspace] {
+        try program.slotPositions.map { try Workspace(count: Sizes.product(points, $0, "slot variances"),
+                                                      for: "the inputs' variances per layer") }
+    }
+
+    /// (Σ, Θ) of the pair (x1, x2) (rows of d entries), points i and j of `slots1`/`slots2`.
+    func run(_ x1: UnsafePointer<Double>, _ x2: UnsafePointer<Double>, slots1: [Workspace], _ i: Int,
+             slots2: [Workspace], _ j: Int) -> (nngp: Double, ntk: Double) {
+        execute(x1, x2, own: false) { slot in
+            let p = self.program.slotPositions[slot]
+            return (UnsafePointer(slots1[slot].pointer), i * p, UnsafePointer(slots2[slot].pointer), j * p)
+        }
+    }
+
+    /// (Σ, Θ) of (x, x), recording point i's slot variances into `slots`.
+    func runSelf(_ x: UnsafePointer<Double>, slots: [Workspace], _ i: Int) -> (nngp: Double, ntk: Double) {
+        execute(x, x, own: true) { slot in
+            let p = self.program.slotPositions[slot], q = slots[slot].pointer + i * p
+            for a in 0..<p { q[a] = self.program.full ? self.sigma.pointer[a * p + a] : self.sigma.pointer[a] }
+            return (UnsafePointer(slots[slot].pointer), i * p, UnsafePointer(slots[slot].pointer), i * p)
+        }
+    }
+
+    private typealias Variances = (UnsafePointer<Double>, Int, UnsafePointer<Double>, Int)
+
+    private func execute(_ x1: UnsafePointer<Double>, _ x2: UnsafePointer<Double>, own: Bool,
+                         variances: (Int) -> Variances) -> (nngp: Double, ntk: Double) {
+        var count = inputKernel(x1, x2)
+        var depth = 0
+        for step in program.steps {
+            let s = sigma.pointer, t = theta.pointer
+            switch step {
+            case .affine(let w2, let b2, let fanIn, let one, let standard):
+                Self.affine(w2: w2, b2: b2, fanIn: fanIn, one: one, standard: standard, s, t, count)
+            case .window(let axis, let axes, let shape):
+                count = Self.window(axis, axes: axes, shape: shape, from: s, to: spare.pointer)
+                swap(&sigma, &spare)
+                _ = Self.window(axis, axes: axes, shape: shape, from: t, to: spare.pointer)
+                swap(&theta, &spare)
+            case .nonlinearity(let expect, let slot):
+                nonlinearity(expect, variances(slot), positions: program.slotPositions[slot], own: own)
+            case .layerNorm(let epsilon, let slot):
+                layerNorm(epsilon, variances(slot), positions: program.slotPositions[slot])
+            case .flatten(let p):
+                var ms = 0.0, mt = 0.0
+                let stride = program.full ? p + 1 : 1
+                for a in 0..<p { ms += s[a * stride]; mt += t[a * stride] }
+                (s[0], t[0], count) = (ms / Double(p), mt / Double(p), 1)
+            case .globalMean(let entries):
+                var ms = 0.0, mt = 0.0
+                for a in 0..<entries { ms += s[a]; mt += t[a] }
+                (s[0], t[0], count) = (ms / Double(entries), mt / Double(entries), 1)
+            case .push:
+                stack[depth].0.pointer.update(from: s, count: count)
+                stack[depth].1.pointer.update(from: t, count: count)
+                depth += 1
+            case .add:
+                depth -= 1
+                let (a, b) = (stack[depth].0.pointer, stack[depth].1.pointer)
+                for e in 0..<count { s[e] += a[e]; t[e] += b[e] }
+            }
+        }
+        return (sigma.pointer[0], theta.pointer[0])
+    }
+
+    /// Σ(p, p') = x_p · x'_p' / C (full) or Σ(p, p) (diagonal), Θ = 0; returns the entries.
+    private func inputKernel(_ x1: UnsafePointer<Double>, _ x2: UnsafePointer<Double>) -> Int {
+        let c = program.inputShape.channels, p = program.inputShape.positions, inv = 1 / Double(c)
+        @inline(__always) func dot(_ a: UnsafePointer<Double>, _ b: UnsafePointer<Double>) -> Double {
+            var sum = 0.0
+            for e in 0..<c { sum += a[e] * b[e] }
+            return sum * inv
+        }
+        let s = sigma.pointer
+        if program.full {
+            for a in 0..<p { for b in 0..<p { s[a * p + b] = dot(x1 + a * c, x2 + b * c) } }
+        } else {
+            for a in 0..<p { s[a] = dot(x1 + a * c, x2 + a * c) }
+        }
+        let count = program.full ? p * p : p
+        theta.pointer.update(repeating: 0, count: count)
+        return count
+    }
+
+    /// The dense update of `InfiniteWidthKernel` on `count` entries (fan_in for the standard one).
+    private static func affine(w2: Double, b2: Double, fanIn: Double, one: Double, standard: Bool,
+                               _ s: UnsafeMutablePointer<Double>, _ t: UnsafeMutablePointer<Double>, _ count: Int) {
+        if standard {
+            for e in 0..<count {
+                t[e] = fanIn * s[e] + one + w2 * t[e]
+                s[e] = w2 * s[e] + b2
+            }
+        } else {
+            for e in 0..<count {
+                let v = w2 * s[e] + b2
+                s[e] = v
+                t[e] = v + w2 * t[e]
+            }
+        }
+    }
+
+    /// out = (1/f) Σ_a in[…, src(i, a), …] along one axis, or along `axes[0]` and `axes[1]` with
+    /// the same offset a (a convolution's shared window over a pair of positions). Returns the
+    /// output's entries.
+    static func window(_ w: WindowAxis, axes: [Int], shape: [Int], from src: UnsafePointer<Double>,
+                       to dst: UnsafeMutablePointer<Double>) -> Int {
+        let n = w.input, out = w.out, f = w.window, k = axes[0]
+        let outer = shape[..<k].reduce(1, *)
+        var count = 0
+        w.table.withUnsafeBufferPointer { table in
+            if axes.count == 1 {
+                let inner = shape[(k + 1)...].reduce(1, *)
+                count = outer * out * inner
+                dst.update(repeating: 0, count: count)
+                for o in 0..<outer {
+                    for i in 0..<out {
+                        let d = dst + (o * out + i) * inner
+                        for a in 0..<f {
+                            let r = Int(table[a * out + i])
+                            if r < 0 { continue }
+                            let s = src + (o * n + r) * inner
+                            for e in 0..<inner { d[e] += s[e] }
+                        }
+                    }
+                }
+            } else {
+                let k2 = axes[1]
+                let between = shape[(k + 1)..<k2].reduce(1, *), inner = shape[(k2 + 1)...].reduce(1, *)
+                count = outer * out * between * out * inner
+                dst.update(repeating: 0, count: count)
+                for o in 0..<outer {
+                    for i in 0..<out {
+                        for a in 0..<f {
+                            let r = Int(table[a * out + i])
+                            if r < 0 { continue }
+                            let offsets = table.baseAddress! + a * out
+                            for b in 0..<between {
+                                let d = dst + ((o * out + i) * between + b) * out * inner
+                                let s = src + ((o * n + r) * between + b) * n * inner
+                                for i2 in 0..<out {
+                                    let c = Int(offsets[i2])
+                                    if c < 0 { continue }
+                                    let dd = d + i2 * inner, ss = s + c * inner
+                                    for e in 0..<inner { dd[e] += ss[e] }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        let scale = 1 / Double(f)
+        for e in 0..<count { dst[e] *= scale }
+        return count
+    }
+
+    /// The activation on every entry; on (x, x), the diagonal positions with ρ = 1 exactly.
+    private func nonlinearity(_ expect: GaussianExpectation, _ q: Variances, positions p: Int, own: Bool) {
+        let s = sigma.pointer, t = theta.pointer
+        let (q1, i0, q2, j0) = q
+        if program.full {
+            let before = diagonal.pointer
+            for a in 0..<p { before[a] = t[a * p + a] }
+            InfiniteWidthKernel.nonlinearity(expect, q1: q1, rows: i0..<(i0 + p), q2: q2, cols: j0..<(j0 + p),
+                                             sigma: s, theta: t)
+            guard own else { return }
+            for a in 0..<p {
+                let (e, de) = expect.diagonal(q1[i0 + a])
+                s[a * p + a] = e
+                t[a * p + a] = before[a] * de
+            }
+        } else {
+            for a in 0..<p {
+                let (e, de) = own ? expect.diagonal(q1[i0 + a]) : expect.pair(q1[i0 + a], q2[j0 + a], s[a])
+                s[a] = e
+                t[a] *= de
+            }
+        }
+    }
+
+    /// Σ, Θ ← · / √((ε + q(p))(ε + q'(p'))).
+    private func layerNorm(_ epsilon: Double, _ q: Variances, positions p: Int) {
+        let s = sigma.pointer, t = theta.pointer
+        let (q1, i0, q2, j0) = q
+        if program.full {
+            for a in 0..<p {
+                for b in 0..<p {
+                    let scale = 1 / ((epsilon + q1[i0 + a]) * (epsilon + q2[j0 + b])).squareRoot()
+                    s[a * p + b] *= scale
+                    t[a * p + b] *= scale
+                }
+            }
+        } else {
+            for a in 0..<p {
+                let scale = 1 / ((epsilon + q1[i0 + a]) * (epsilon + q2[j0 + a])).squareRoot()
+                s[a] *= scale
+                t[a] *= scale
+            }
+        }
+    }
+}
