@@ -109,12 +109,15 @@ public func ntk_network_create(_ rank: Int64, _ shape: UnsafePointer<Int64>?, _ 
         guard let shape else { throw NTKError(.invalidArgument, "input_shape is NULL") }
         let count = try size(layerCount, "num_layers")
         guard count <= 1 << 16 else { throw NTKError(.tooLarge, "num_layers = \(count) exceeds 65536") }
-        guard let layers else { throw NTKError(.invalidArgument, "layers is NULL") }
         guard o.bias == 0 || o.bias == 1 else {
             throw NTKError(.invalidArgument, "options->bias must be 0 or 1, got \(o.bias)")
         }
-        var start = 0
-        let list = try layerList(layers, count, from: &start, nested: false)
+        var list: [Layer] = []  // none: the core names the problem
+        if count > 0 {
+            guard let layers else { throw NTKError(.invalidArgument, "layers is NULL") }
+            var start = 0
+            list = try layerList(layers, count, from: &start, nested: false)
+        }
         let architecture = try NetworkArchitecture(
             inputShape: (0..<Int(rank)).map { Int(clamping: shape[$0]) }, layers: list, weightStd: o.w_std,
             biasStd: o.b_std, hasBias: o.bias == 1, parameterization: try parameterization(o.parameterization))

@@ -693,6 +693,95 @@ static void test_network(void) {
     check(ntk_live_handle_count() == 0, "MLP freed");
 }
 
+/* Networks from layers: a VALID convolution whose window covers a length-2 sequence of one
+ * channel is a dense layer on the flattened input, so Conv -> relu -> Flatten -> Dense has the
+ * MLP's infinite-width kernels; the description's errors. */
+static void test_layered_network(void) {
+    ntk_layer layers[6];
+    check(ntk_layer_init(&layers[0], NTK_LAYER_CONV) == NTK_OK && layers[0].size == sizeof(ntk_layer) &&
+              layers[0].padding == NTK_PADDING_SAME && isnan(layers[0].w_std) && layers[0].strides[0] == 1,
+          "ntk_layer_init: size and defaults");
+    layers[0].width = 3;
+    layers[0].rank = 1;
+    layers[0].window[0] = 2;
+    layers[0].padding = NTK_PADDING_VALID;
+    ntk_layer_init(&layers[1], NTK_LAYER_ACTIVATION);
+    ntk_layer_init(&layers[2], NTK_LAYER_FLATTEN);
+    ntk_layer_init(&layers[3], NTK_LAYER_DENSE);
+    ntk_network_options options;
+    check(ntk_network_options_init(&options) == NTK_OK && options.w_std == 1.0 && options.bias == 1,
+          "network options: defaults");
+    options.w_std = 1.5;
+    options.b_std = 0.25;
+    int64_t shape[2] = {2, 1}, d = 0, k = 0, p = 0;
+    ntk_network *net = NULL;
+    check(ntk_network_create(2, shape, 4, layers, &options, &net) == NTK_OK && net != NULL, "network created");
+    check(ntk_network_info(net, &d, &k, &p) == NTK_OK && d == 2 && k == 1 && p == 2 * 3 + 3 + 3 + 1, "network info");
+    ntk_mlp_options mlp_options = NTK_MLP_OPTIONS_INIT;
+    mlp_options.w_std = 1.5;
+    mlp_options.b_std = 0.25;
+    int64_t width = 3;
+    ntk_mlp *mlp = NULL;
+    ntk_mlp_create(2, 1, &width, 1, NTK_ACTIVATION_RELU, &mlp_options, &mlp);
+    double x[6] = {1.0, 0.5, -0.3, 2.0, 0.7, -1.1}, ours[9], theirs[9], diag[3];
+    check(ntk_network_infinite_width_kernels(net, 3, x, 2, 3, NULL, 0, NULL, NULL, 0, ours, 3) == NTK_OK &&
+              ntk_infinite_width_kernels(mlp, 3, x, 2, 3, NULL, 0, NULL, NULL, 0, theirs, 3) == NTK_OK &&
+              max_abs_diff(ours, theirs, 9) < 1e-14,
+          "a full-window VALID convolution then Flatten is the MLP's infinite-width NTK");
+    check(ntk_network_infinite_width_diagonal(net, 3, x, 2, NULL, diag) == NTK_OK && diag[2] == ours[8],
+          "the diagonal alone equals the kernel's diagonal");
+    check(ntk_network_infinite_width_kernels(net, 3, x, 1, 3, NULL, 0, NULL, NULL, 0, ours, 3) ==
+              NTK_ERR_INVALID_ARGUMENT,
+          "ld < d is rejected");
+    ntk_network_free(net);
+    ntk_mlp_free(mlp);
+
+    ntk_network *bad = NULL;
+    layers[0].rank = 2;
+    check(ntk_network_create(2, shape, 4, layers, NULL, &bad) == NTK_ERR_INVALID_ARGUMENT && bad == NULL &&
+              strstr(ntk_last_error(), "layer 0 (Conv)") != NULL,
+          "a window rank unlike the input's spatial rank names the layer");
+    layers[0].rank = 1;
+    layers[0].window[0] = 3;
+    check(ntk_network_create(2, shape, 4, layers, NULL, &bad) == NTK_ERR_INVALID_ARGUMENT &&
+              strstr(ntk_last_error(), "does not fit") != NULL,
+          "a VALID window larger than its input is rejected");
+    layers[0].window[0] = 2;
+    layers[0].size = sizeof(ntk_layer) - 8;
+    check(ntk_network_create(2, shape, 4, layers, NULL, &bad) == NTK_ERR_INVALID_ARGUMENT,
+          "a layer struct of another size is rejected");
+    layers[0].size = sizeof(ntk_layer);
+    layers[0].padding = (ntk_padding)7;
+    check(ntk_network_create(2, shape, 4, layers, NULL, &bad) == NTK_ERR_INVALID_ARGUMENT,
+          "an unknown padding is rejected");
+    layers[0].padding = NTK_PADDING_SAME;
+    ntk_layer unbalanced[4] = {layers[0], layers[1], layers[2], layers[3]};
+    ntk_layer_init(&unbalanced[1], NTK_LAYER_RESIDUAL_BEGIN);
+    check(ntk_network_create(2, shape, 4, unbalanced, NULL, &bad) == NTK_ERR_INVALID_ARGUMENT &&
+              strstr(ntk_last_error(), "RESIDUAL_END") != NULL,
+          "a residual block without its end is rejected");
+    ntk_layer_init(&unbalanced[1], NTK_LAYER_RESIDUAL_END);
+    check(ntk_network_create(2, shape, 4, unbalanced, NULL, &bad) == NTK_ERR_INVALID_ARGUMENT,
+          "a residual end without its beginning is rejected");
+    /* relu straight on the input: a valid network, but no Gaussian limit of this kind. */
+    ntk_layer relu_first[3] = {layers[1], layers[2], layers[3]};
+    check(ntk_network_create(2, shape, 3, relu_first, NULL, &net) == NTK_OK &&
+              ntk_network_infinite_width_kernels(net, 3, x, 2, 3, NULL, 0, NULL, ours, 3, NULL, 0) ==
+                  NTK_ERR_INVALID_ARGUMENT &&
+              strstr(ntk_last_error(), "Gaussian") != NULL,
+          "an activation on non-Gaussian inputs is rejected for infinite width");
+    ntk_network_free(net);
+    check(ntk_network_create(5, shape, 3, relu_first, NULL, &bad) == NTK_ERR_INVALID_ARGUMENT &&
+              ntk_network_create(2, NULL, 3, relu_first, NULL, &bad) == NTK_ERR_INVALID_ARGUMENT &&
+              ntk_network_create(2, shape, 3, NULL, NULL, &bad) == NTK_ERR_INVALID_ARGUMENT &&
+              ntk_network_create(2, shape, 3, relu_first, NULL, NULL) == NTK_ERR_INVALID_ARGUMENT &&
+              ntk_layer_init(NULL, NTK_LAYER_DENSE) == NTK_ERR_INVALID_ARGUMENT &&
+              ntk_layer_init(&layers[5], (ntk_layer_kind)99) == NTK_ERR_INVALID_ARGUMENT,
+          "bad ranks, NULL pointers and unknown kinds are rejected");
+    ntk_network_free(NULL);
+    check(ntk_live_handle_count() == 0, "networks freed");
+}
+
 /* Collects log messages: counts per level and whether one contained `want`. */
 typedef struct log_record {
     int info, warning, other;
@@ -1574,6 +1663,7 @@ int main(void) {
     test_eigh();
     test_regression();
     test_network();
+    test_layered_network();
     test_training();
     test_tuning();
     test_select_time();

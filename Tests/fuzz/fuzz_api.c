@@ -199,6 +199,32 @@ static int64_t *fuzz_indices(int64_t n) {
     return rows;
 }
 
+/* Random layer descriptions: any kind (also unknown ones), sizes and windows mostly small and
+ * sometimes zero, negative or huge, residual markers anywhere. */
+static void fuzz_layers(ntk_layer *layers, int count, int64_t spatial) {
+    for (int i = 0; i < count; i++) {
+        ntk_layer *l = &layers[i];
+        int kind = chance(2) ? (int)pick(-1, 12) : (chance(90) ? (int)pick(0, 6) : (int)pick(7, 8));
+        if (ntk_layer_init(l, (ntk_layer_kind)kind) != 0) ntk_layer_init(l, NTK_LAYER_DENSE), l->kind = (ntk_layer_kind)kind;
+        l->width = chance(95) ? pick(1, 4) : size(4);
+        l->rank = chance(90) ? spatial : pick(-2, 5);
+        for (int a = 0; a < NTK_MAX_SPATIAL_AXES; a++) {
+            l->window[a] = chance(90) ? pick(1, 3) : size(9);
+            l->strides[a] = chance(80) ? 1 : size(3);
+        }
+        l->padding = (ntk_padding)(chance(95) ? pick(0, 2) : pick(-1, 9));
+        l->activation = (ntk_activation)(chance(95) ? pick(0, 9) : pick(-1, 20));
+        if (chance(20)) l->w_std = value();
+        if (chance(20)) l->b_std = value();
+        if (chance(10)) l->epsilon = value();
+        if (chance(2)) l->size = (size_t)pick(0, 200);
+    }
+    if (count >= 2 && chance(60)) { /* mostly networks that end flat, so that many compose */
+        ntk_layer_init(&layers[count - 2], chance(50) ? NTK_LAYER_FLATTEN : NTK_LAYER_GLOBAL_AVG_POOL);
+        ntk_layer_init(&layers[count - 1], NTK_LAYER_DENSE);
+    }
+}
+
 int main(int argc, char **argv) {
     double seconds = argc > 1 ? atof(argv[1]) : 10;
     state = argc > 2 ? strtoull(argv[2], NULL, 10) : (unsigned long long)time(NULL);
@@ -207,7 +233,7 @@ int main(int argc, char **argv) {
     clock_t start = clock();
     time_t wall = time(NULL);
     while (difftime(time(NULL), wall) < seconds) {
-        int op = (int)pick(0, 19);
+        int op = (int)pick(0, 20);
         int64_t n = size(9), m = size(7), d = size(6), k = size(3);
         int64_t l1, l2, l3;
         switch (op) {
@@ -762,6 +788,40 @@ int main(int argc, char **argv) {
             }
             ntk_kernel_logistic_free(model);
             free(kn), release(knm), free(kmm), release(f0), free(labels);
+            break;
+        }
+        case 19: { /* networks from layers: random descriptions, then infinite-width kernels */
+            ntk_layer layers[8];
+            int count = (int)pick(0, 8);
+            int64_t rank = chance(95) ? pick(1, 4) : pick(-1, 6), shape[6];
+            fuzz_layers(layers, count, rank - 1);
+            for (int a = 0; a < 6; a++) shape[a] = chance(95) ? pick(1, 5) : size(6);
+            ntk_network_options o = NTK_NETWORK_OPTIONS_INIT;
+            if (chance(10)) o.w_std = value();
+            if (chance(10)) o.bias = (int)pick(-1, 2);
+            o.parameterization = (ntk_parameterization)(chance(95) ? pick(0, 1) : pick(-1, 4));
+            ntk_network *net = NULL;
+            checked(ntk_network_create(rank, chance(2) ? NULL : shape, count, chance(2) ? NULL : layers,
+                                       chance(5) ? NULL : options(&o, sizeof o), &net), "ntk_network_create");
+            int64_t din = 0;
+            if (!net || ntk_network_info(net, &din, NULL, NULL) != 0 || huge(n) || huge(m) || din > 200) {
+                ntk_network_free(net);
+                break;
+            }
+            double *x = matrix(n, din, &l1, 1), *x2 = chance(50) ? NULL : matrix(m, din, &l2, 1);
+            int64_t n2 = x2 ? m : n;
+            double *out = malloc(sizeof(double) * (size_t)(2 * (n > 0 ? n : 1) * (n2 > 0 ? n2 : 1)));
+            ntk_infinite_width_options q = NTK_INFINITE_WIDTH_OPTIONS_INIT;
+            q.quadrature_points = (int)pick(-1, 40);
+            q.progress = chance(10) ? cancel_sometimes : NULL;
+            checked(ntk_network_infinite_width_kernels(net, n, x, l1, n2, x2, l2, options(&q, sizeof q), out,
+                                                       n2 > 0 ? n2 : 1, chance(50) ? out + n * n2 : NULL,
+                                                       n2 > 0 ? n2 : 1),
+                    "ntk_network_infinite_width_kernels");
+            checked(ntk_network_infinite_width_diagonal(net, n, x, l1, out, chance(50) ? out + n : NULL),
+                    "ntk_network_infinite_width_diagonal");
+            release(x), release(x2), free(out);
+            ntk_network_free(net);
             break;
         }
         default: { /* jacobian kernel */

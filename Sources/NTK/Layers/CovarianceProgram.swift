@@ -105,8 +105,9 @@ struct CovarianceProgram {
 
     private mutating func compile(_ layer: Layer, _ name: String) throws {
         switch layer {
-        case .dense(_, let w, let b):
+        case .dense(let width, let w, let b):
             affine(w, b, fanIn: channels)
+            channels = width
         case .conv(let out, let kernel, let strides, let padding, let w, let b):
             let c = channels, spatial = dims.count
             for k in 0..<spatial {

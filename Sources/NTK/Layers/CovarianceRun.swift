@@ -59,10 +59,7 @@ final class CovarianceRun {
             case .affine(let w2, let b2, let fanIn, let one, let standard):
                 Self.affine(w2: w2, b2: b2, fanIn: fanIn, one: one, standard: standard, s, t, count)
             case .window(let axis, let axes, let shape):
-                count = Self.window(axis, axes: axes, shape: shape, from: s, to: spare.pointer)
-                swap(&sigma, &spare)
-                _ = Self.window(axis, axes: axes, shape: shape, from: t, to: spare.pointer)
-                swap(&theta, &spare)
+                count = window(axis, axes: axes, shape: shape)
             case .nonlinearity(let expect, let slot):
                 nonlinearity(expect, variances(slot), positions: program.slotPositions[slot], own: own)
             case .layerNorm(let epsilon, let slot):
@@ -125,57 +122,69 @@ final class CovarianceRun {
         }
     }
 
-    /// out = (1/f) Σ_a in[…, src(i, a), …] along one axis, or along `axes[0]` and `axes[1]` with
-    /// the same offset a (a convolution's shared window over a pair of positions). Returns the
-    /// output's entries.
+    /// Σ and Θ through a window step: out = (1/f) Σ_a in[…, src(i, a), …] along one axis, or
+    /// along `axes[0]` and `axes[1]` with the same offset a (a convolution's shared window over a
+    /// pair of positions). Writes into `spare` and swaps, for both tensors; returns the entries.
+    private func window(_ w: WindowAxis, axes: [Int], shape: [Int]) -> Int {
+        var count = 0
+        for _ in 0..<2 {
+            count = Self.window(w, axes: axes, shape: shape, from: sigma.pointer, to: spare.pointer)
+            swap(&sigma, &spare)
+            swap(&sigma, &theta)  // the second round does Θ; two swaps leave Σ, Θ in place
+        }
+        return count
+    }
+
+    /// One tensor through a window step (see `window(_:axes:shape:)`): runs of outputs whose
+    /// sources are evenly spaced, so that the innermost loops are contiguous adds.
     static func window(_ w: WindowAxis, axes: [Int], shape: [Int], from src: UnsafePointer<Double>,
                        to dst: UnsafeMutablePointer<Double>) -> Int {
-        let n = w.input, out = w.out, f = w.window, k = axes[0]
+        let n = w.input, out = w.out, k = axes[0], stride = w.stride
         let outer = shape[..<k].reduce(1, *)
-        var count = 0
-        w.table.withUnsafeBufferPointer { table in
-            if axes.count == 1 {
-                let inner = shape[(k + 1)...].reduce(1, *)
-                count = outer * out * inner
-                dst.update(repeating: 0, count: count)
-                for o in 0..<outer {
-                    for i in 0..<out {
-                        let d = dst + (o * out + i) * inner
-                        for a in 0..<f {
-                            let r = Int(table[a * out + i])
-                            if r < 0 { continue }
-                            let s = src + (o * n + r) * inner
-                            for e in 0..<inner { d[e] += s[e] }
-                        }
-                    }
+        @inline(__always) func add(_ d: UnsafeMutablePointer<Double>, _ s: UnsafePointer<Double>, _ run: WindowAxis.Run,
+                                   _ inner: Int) {
+            if inner == 1 {
+                let base = s + run.source - run.outputs.lowerBound * stride
+                if stride == 1 {
+                    for i in run.outputs { d[i] += base[i] }
+                } else {
+                    for i in run.outputs { d[i] += base[i * stride] }
                 }
             } else {
-                let k2 = axes[1]
-                let between = shape[(k + 1)..<k2].reduce(1, *), inner = shape[(k2 + 1)...].reduce(1, *)
-                count = outer * out * between * out * inner
-                dst.update(repeating: 0, count: count)
-                for o in 0..<outer {
+                for i in run.outputs {
+                    let dd = d + i * inner, ss = s + (run.source + (i - run.outputs.lowerBound) * stride) * inner
+                    for e in 0..<inner { dd[e] += ss[e] }
+                }
+            }
+        }
+        let count: Int
+        if axes.count == 1 {
+            let inner = shape[(k + 1)...].reduce(1, *)
+            count = outer * out * inner
+            dst.update(repeating: 0, count: count)
+            for o in 0..<outer {
+                for runs in w.runs { for run in runs { add(dst + o * out * inner, src + o * n * inner, run, inner) } }
+            }
+        } else {
+            let k2 = axes[1]
+            let between = shape[(k + 1)..<k2].reduce(1, *), inner = shape[(k2 + 1)...].reduce(1, *)
+            count = outer * out * between * out * inner
+            dst.update(repeating: 0, count: count)
+            for o in 0..<outer {
+                for (a, runs) in w.runs.enumerated() {
                     for i in 0..<out {
-                        for a in 0..<f {
-                            let r = Int(table[a * out + i])
-                            if r < 0 { continue }
-                            let offsets = table.baseAddress! + a * out
-                            for b in 0..<between {
-                                let d = dst + ((o * out + i) * between + b) * out * inner
-                                let s = src + ((o * n + r) * between + b) * n * inner
-                                for i2 in 0..<out {
-                                    let c = Int(offsets[i2])
-                                    if c < 0 { continue }
-                                    let dd = d + i2 * inner, ss = s + c * inner
-                                    for e in 0..<inner { dd[e] += ss[e] }
-                                }
-                            }
+                        let r = Int(w.table[a * out + i])
+                        if r < 0 { continue }
+                        for b in 0..<between {
+                            let d = dst + ((o * out + i) * between + b) * out * inner
+                            let s = src + ((o * n + r) * between + b) * n * inner
+                            for run in runs { add(d, s, run, inner) }
                         }
                     }
                 }
             }
         }
-        let scale = 1 / Double(f)
+        let scale = 1 / Double(w.window)
         for e in 0..<count { dst[e] *= scale }
         return count
     }

@@ -68,15 +68,29 @@ public struct ActivationShape: Sendable, Equatable, CustomStringConvertible {
 
 /// The positions of a window sliding along one axis of n positions: `out` outputs, and for window
 /// offset a and output i the source position `i·s + a − lo` (wrapped when circular; −1 in zero
-/// padding), stored as `table[a · out + i]`.
+/// padding), stored as `table[a · out + i]` and, for loops, as `runs[a]`: maximal runs of
+/// outputs whose sources step by s (one run with zero padding, up to three when circular).
 struct WindowAxis: Sendable, Equatable {
     let input: Int, window: Int, stride: Int, out: Int
     let table: [Int32]
+    /// Per offset a: (outputs, source of the first output); output i reads `source + (i − first)·s`.
+    let runs: [[Run]]
+
+    /// The largest window or stride (positions are 32-bit in the tables).
+    static let limit = 1 << 16
+
+    struct Run: Sendable, Equatable {
+        let outputs: Range<Int>
+        let source: Int
+    }
 
     /// - Throws: `invalidArgument` when a valid window does not fit or the window/stride is < 1.
     init(input n: Int, window f: Int, stride s: Int, padding: Padding, layer: String) throws {
         guard f >= 1, s >= 1 else {
             throw NTKError.invalidArgument("\(layer): window sizes and strides must be ≥ 1, got \(f) and \(s)")
+        }
+        guard f <= Self.limit, s <= Self.limit else {
+            throw NTKError.tooLarge("\(layer): window sizes and strides beyond \(Self.limit) (got \(f) and \(s))")
         }
         let out: Int, lo: Int
         switch padding {
@@ -90,6 +104,9 @@ struct WindowAxis: Sendable, Equatable {
             out = (n + s - 1) / s
             lo = max((out - 1) * s + f - n, 0) / 2
         }
+        guard f * out <= Self.limit * Self.limit / 16 else {
+            throw NTKError.tooLarge("\(layer): a window of \(f) over \(out) positions (more than 2^28 window positions)")
+        }
         var table = [Int32](repeating: -1, count: f * out)
         for a in 0..<f {
             for i in 0..<out {
@@ -102,5 +119,18 @@ struct WindowAxis: Sendable, Equatable {
             }
         }
         (input, window, stride, self.out, self.table) = (n, f, s, out, table)
+        runs = (0..<f).map { a in
+            var list: [Run] = []
+            var i = 0
+            while i < out {
+                let first = Int(table[a * out + i])
+                guard first >= 0 else { i += 1; continue }
+                var end = i + 1
+                while end < out && Int(table[a * out + end]) == first + (end - i) * s { end += 1 }
+                list.append(Run(outputs: i..<end, source: first))
+                i = end
+            }
+            return list
+        }
     }
 }

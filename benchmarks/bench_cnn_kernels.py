@@ -1,0 +1,105 @@
+"""Benchmark: infinite-width NNGP + NTK of convolutional networks, libntk vs neural-tangents.
+
+    python3 benchmarks/bench_cnn_kernels.py [--n 128] [--n-large 64] [--nt-batch 16] [--nt-python PATH]
+
+Networks (`_cnn_cases.py`): two 32-channel 3 x 3 SAME convolutions with relu on random
+16 x 16 x 3 images, read out by global average pooling (the CNTK-GAP of Arora et al.: every pair
+of positions, 65,536 per pair of images) or by Flatten (the diagonal positions only); and the
+GAP network on 32 x 32 x 3 images (10^6 position pairs per pair of images), where neural-tangents'
+default (`kernel_fn` on all pairs at once) needs n^2 x 10^6 x 8 bytes per kernel tensor.
+Symmetric n x n kernels, float64, this machine's 2 cores.
+
+neural-tangents 0.6.5 runs in its own virtualenv (`_nt_cnn.py`; --nt-python, default
+~/.cache/neural-tangents-venv/bin/python as made by shared/tools/neural-tangents-venv.sh;
+skipped when absent), batched with `nt.batch(batch_size=--nt-batch)` for the 16 x 16 cases and
+unbatched (its default) for the 32 x 32 one, under an address-space limit (--nt-limit-gib) so
+that running out of memory fails instead of swapping. "max rel diff" compares the kernels off
+the diagonal and on it (nt's relu has a ~1e-9 error at correlation 1, which libntk evaluates
+exactly). Entries per second count all n^2 entries for both libraries (libntk computes each
+symmetric pair once).
+"""
+
+import argparse
+import os
+import resource
+import subprocess
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import scipy
+
+import ntk
+from _cnn_cases import CASES, ntk_network
+from _common import peak_rss_mib, print_environment, timed
+
+
+def nt_side(args, case, X, batch, tmp):
+    """(seconds, peak MiB, kernels) of neural-tangents, or (None, message, None)."""
+    if not os.path.exists(args.nt_python):
+        return None, "not installed", None
+    x_path, out_path = os.path.join(tmp, "x.npy"), os.path.join(tmp, "k.npz")
+    np.save(x_path, X)
+    limit = int(args.nt_limit_gib * 2**30)
+
+    def cap():
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+    run = subprocess.run([args.nt_python, str(Path(__file__).with_name("_nt_cnn.py")), x_path, out_path, case,
+                          str(batch), str(args.nt_repeats)], capture_output=True, text=True, preexec_fn=cap,
+                         cwd=str(Path(__file__).parent), env={**os.environ, "JAX_PLATFORMS": "cpu"})
+    lines = dict(line.split(" ", 1) for line in run.stdout.splitlines() if " " in line)
+    if "seconds" not in lines:
+        reason = lines.get("failed:", "") or (run.stderr.strip().splitlines() or ["no output"])[-1][:120]
+        return None, f"failed ({reason[:90]})", None
+    kernels = np.load(out_path)
+    return float(lines["seconds"]), float(lines["peak_mib"]), (kernels["nngp"], kernels["ntk"])
+
+
+def differences(ours, theirs):
+    off = ~np.eye(ours.shape[0], dtype=bool)
+    scale = np.max(np.abs(theirs))
+    diagonal = np.max(np.abs(np.diag(ours) - np.diag(theirs)) / np.abs(np.diag(theirs)))
+    return np.max(np.abs(ours - theirs)[off]) / scale, diagonal
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--n", type=int, default=128)
+    p.add_argument("--n-large", type=int, default=64)
+    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--nt-repeats", type=int, default=1)
+    p.add_argument("--nt-batch", type=int, default=16)
+    p.add_argument("--nt-limit-gib", type=float, default=16)
+    p.add_argument("--nt-python", default=str(Path.home() / ".cache/neural-tangents-venv/bin/python"))
+    args = p.parse_args()
+    print_environment(ntk, np, scipy)
+    rng = np.random.default_rng(0)
+    print(f"\n{'case':>16} {'n':>4} {'libntk s':>9} {'entries/s':>10} {'peak MiB':>9} {'nt s':>8} {'entries/s':>10} "
+          f"{'peak MiB':>9} {'ratio':>6} {'rel diff off-diag / diag':>26}")
+    with tempfile.TemporaryDirectory() as tmp:
+        for case, n, batch in (("cntk-gap-16", args.n, args.nt_batch), ("cntk-flatten-16", args.n, args.nt_batch),
+                               ("cntk-gap-32", args.n_large, 0)):
+            shape, _ = CASES[case]
+            X = rng.standard_normal((n, *shape))
+            net = ntk_network(case)
+            result = {}
+
+            def ours(net=net, X=X, result=result):
+                result["k"] = ntk.infinite_width_kernels(net, X)
+
+            seconds = timed(ours, args.repeats)
+            peak = peak_rss_mib()
+            nt_seconds, nt_peak, nt_kernels = nt_side(args, case, X, batch, tmp)
+            row = f"{case:>16} {n:>4} {seconds:>9.3f} {n * n / seconds:>10.0f} {peak:>9.0f} "
+            if nt_seconds is None:
+                print(row + f"  neural-tangents: {nt_peak}")
+                continue
+            off = max(differences(result["k"][0], nt_kernels[0])[0], differences(result["k"][1], nt_kernels[1])[0])
+            diag = max(differences(result["k"][0], nt_kernels[0])[1], differences(result["k"][1], nt_kernels[1])[1])
+            print(row + f"{nt_seconds:>8.2f} {n * n / nt_seconds:>10.0f} {nt_peak:>9.0f} {nt_seconds / seconds:>6.1f} "
+                  f"{off:>13.1e} / {diag:.1e}")
+
+
+if __name__ == "__main__":
+    main()
