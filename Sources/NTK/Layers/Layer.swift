@@ -105,7 +105,8 @@ struct WindowAxis: Sendable, Equatable {
             lo = max((out - 1) * s + f - n, 0) / 2
         }
         guard f * out <= Self.limit * Self.limit / 16 else {
-            throw NTKError.tooLarge("\(layer): a window of \(f) over \(out) positions (more than 2^28 window positions)")
+            throw NTKError.tooLarge("\(layer): a window of \(f) over \(out) positions (more than 2^28 window "
+                                    + "positions)")
         }
         var table = [Int32](repeating: -1, count: f * out)
         for a in 0..<f {
