@@ -979,9 +979,10 @@ typedef struct ntk_network_options {
     double b_std;                          /* default b_std >= 0; default 0 */
     int bias;                              /* 1 (default): DENSE and CONV have biases; 0: none */
     ntk_parameterization parameterization; /* default NTK_PARAMETERIZATION_NTK */
+    uint64_t seed;                         /* initial parameters; default 0 */
 } ntk_network_options;
 
-#define NTK_NETWORK_OPTIONS_INIT { sizeof(ntk_network_options), 1.0, 0.0, 1, NTK_PARAMETERIZATION_NTK }
+#define NTK_NETWORK_OPTIONS_INIT { sizeof(ntk_network_options), 1.0, 0.0, 1, NTK_PARAMETERIZATION_NTK, 0 }
 
 /* Sets options->size and every default. Errors: INVALID_ARGUMENT (NULL). */
 int ntk_network_options_init(ntk_network_options *options);
@@ -1002,6 +1003,36 @@ int ntk_network_create(int64_t input_rank, const int64_t *input_shape, int64_t n
 
 /* d (input columns), k (outputs) and P (parameters); any may be NULL. */
 int ntk_network_info(const ntk_network *network, int64_t *d, int64_t *k, int64_t *num_parameters);
+
+/* The parameters theta (count = P doubles), layer by layer in order (residual blocks inline),
+ * each DENSE/CONV as W then b: a DENSE W is fan_in x width, a CONV W is window (row-major over
+ * the spatial axes) x input channels x output channels (neural-tangents' HWIO, flattened), b one
+ * entry per output channel. Initial parameters: N(0, 1) draws in this order from the generator
+ * of ntk_mlp_create seeded by options->seed (NTK parameterization; standard: scaled by
+ * W_std / sqrt(fan_in) and b_std). set_parameters mutates the network (a computation running
+ * keeps the parameters it started with).
+ * Errors: DIMENSION_MISMATCH (count != P), NON_FINITE, INVALID_ARGUMENT (NULL). */
+int ntk_network_get_parameters(const ntk_network *network, double *theta, int64_t count);
+int ntk_network_set_parameters(ntk_network *network, const double *theta, int64_t count);
+
+/* f(X) (n x k, leading dimension ldo) of the finite network.
+ * Errors: INVALID_ARGUMENT (NULL, ld), NON_FINITE, OUT_OF_MEMORY, TOO_LARGE. Read-only. */
+int ntk_network_forward(const ntk_network *network, int64_t n, const double *X, int64_t ldx, double *out,
+                        int64_t ldo);
+
+/* The Jacobian d f(x_i) / d theta of each row, row i * k + c for output c ((n k) x P, contiguous),
+ * by backpropagation (k backward passes per block of rows).
+ * Errors: as ntk_network_forward. Read-only. */
+int ntk_network_jacobian(const ntk_network *network, int64_t n, const double *X, int64_t ldx, double *J);
+
+/* The empirical NTK of the finite network between the rows of X1 and X2 (X2 NULL, n2 = n1: X1's
+ * own kernel, exactly symmetric), in the forms and layout of ntk_empirical_ntk, by Jacobian
+ * contraction in blocks bounded by options->memory_limit (NTK_METHOD_VECTOR_PRODUCTS: X2's
+ * Jacobian rows pushed through Jacobian-vector products). options may be NULL.
+ * Errors: as ntk_empirical_ntk. Read-only (thread-safe). */
+int ntk_network_empirical_ntk(const ntk_network *network, int64_t n1, const double *X1, int64_t ld1, int64_t n2,
+                              const double *X2, int64_t ld2, ntk_output_form output,
+                              const ntk_empirical_ntk_options *options, double *K, int64_t ldk);
 
 /* Frees the network; NULL is a no-op. */
 void ntk_network_free(ntk_network *network);

@@ -3,15 +3,9 @@
 import CNTK
 import NTK
 
-/// A network handle: the architecture (parameters join it with the empirical side).
-final class NetworkHandle: Sendable {
-    let architecture: NetworkArchitecture
-    init(_ architecture: NetworkArchitecture) { self.architecture = architecture }
-}
-
 var networkDefaults: ntk_network_options {
     ntk_network_options(size: MemoryLayout<ntk_network_options>.size, w_std: 1, b_std: 0, bias: 1,
-                        parameterization: NTK_PARAMETERIZATION_NTK)
+                        parameterization: NTK_PARAMETERIZATION_NTK, seed: 0)
 }
 
 @_cdecl("ntk_network_options_init")
@@ -121,7 +115,7 @@ public func ntk_network_create(_ rank: Int64, _ shape: UnsafePointer<Int64>?, _ 
         let architecture = try NetworkArchitecture(
             inputShape: (0..<Int(rank)).map { Int(clamping: shape[$0]) }, layers: list, weightStd: o.w_std,
             biasStd: o.b_std, hasBias: o.bias == 1, parameterization: try parameterization(o.parameterization))
-        out.pointee = HandleRegistry.shared.register(NetworkHandle(architecture))
+        out.pointee = HandleRegistry.shared.register(try Network(architecture, seed: o.seed))
     }
 }
 
@@ -129,7 +123,7 @@ public func ntk_network_create(_ rank: Int64, _ shape: UnsafePointer<Int64>?, _ 
 public func ntk_network_info(_ network: OpaquePointer?, _ d: UnsafeMutablePointer<Int64>?,
                              _ k: UnsafeMutablePointer<Int64>?, _ p: UnsafeMutablePointer<Int64>?) -> Int32 {
     boundary("ntk_network_info") {
-        let a = try HandleRegistry.shared.lookup(network, as: NetworkHandle.self, "network").architecture
+        let a = try HandleRegistry.shared.lookup(network, as: Network.self, "network").architecture
         d?.pointee = Int64(a.inputDimension)
         k?.pointee = Int64(a.outputDimension)
         p?.pointee = Int64(a.parameterCount)
@@ -146,7 +140,7 @@ public func ntk_network_infinite_width_kernels(
     _ nngp: UnsafeMutablePointer<Double>?, _ ldNNGP: Int64, _ ntk: UnsafeMutablePointer<Double>?, _ ldNTK: Int64
 ) -> Int32 {
     boundary("ntk_network_infinite_width_kernels") {
-        let a = try HandleRegistry.shared.lookup(network, as: NetworkHandle.self, "network").architecture
+        let a = try HandleRegistry.shared.lookup(network, as: Network.self, "network").architecture
         let o = try options(optionsIn, defaults: infiniteWidthDefaults, "options")
         let (n1, n2) = (try size(n1, "n1"), try size(n2, "n2"))
         let v1 = try input(x1, n1, a.inputDimension, ld: ld1, "X1")
@@ -167,12 +161,86 @@ public func ntk_network_infinite_width_diagonal(_ network: OpaquePointer?, _ n: 
                                                 _ ldx: Int64, _ nngp: UnsafeMutablePointer<Double>?,
                                                 _ ntk: UnsafeMutablePointer<Double>?) -> Int32 {
     boundary("ntk_network_infinite_width_diagonal") {
-        let a = try HandleRegistry.shared.lookup(network, as: NetworkHandle.self, "network").architecture
+        let a = try HandleRegistry.shared.lookup(network, as: Network.self, "network").architecture
         let n = try size(n, "n")
         if nngp == nil && ntk == nil {
             throw NTKError(.invalidArgument, "nngp and ntk are both NULL: nothing to compute")
         }
         try NetworkInfiniteWidthKernel.diagonal(a, try input(x, n, a.inputDimension, ld: ldx, "X"),
                                                 nngp: nngp, ntk: ntk)
+    }
+}
+
+@_cdecl("ntk_network_get_parameters")
+public func ntk_network_get_parameters(_ network: OpaquePointer?, _ theta: UnsafeMutablePointer<Double>?,
+                                       _ count: Int64) -> Int32 {
+    boundary("ntk_network_get_parameters") {
+        let net = try HandleRegistry.shared.lookup(network, as: Network.self, "network")
+        let p = net.parameterCount
+        guard count == Int64(p) else {
+            throw NTKError(.dimensionMismatch, "count is \(count) but the network has \(p) parameters")
+        }
+        net.copyParameters(into: try outputVector(theta, p, "theta"))
+    }
+}
+
+@_cdecl("ntk_network_set_parameters")
+public func ntk_network_set_parameters(_ network: OpaquePointer?, _ theta: UnsafePointer<Double>?,
+                                       _ count: Int64) -> Int32 {
+    boundary("ntk_network_set_parameters") {
+        let net = try HandleRegistry.shared.lookup(network, as: Network.self, "network")
+        let p = net.parameterCount
+        guard count == Int64(p) else {
+            throw NTKError(.dimensionMismatch, "count is \(count) but the network has \(p) parameters")
+        }
+        guard let theta = theta ?? (p == 0 ? UnsafePointer(bitPattern: 8) : nil) else {
+            throw NTKError(.invalidArgument, "theta is NULL")
+        }
+        try net.setParameters(theta, count: p)
+    }
+}
+
+@_cdecl("ntk_network_forward")
+public func ntk_network_forward(_ network: OpaquePointer?, _ n: Int64, _ x: UnsafePointer<Double>?, _ ldx: Int64,
+                                _ out: UnsafeMutablePointer<Double>?, _ ldo: Int64) -> Int32 {
+    boundary("ntk_network_forward") {
+        let net = try HandleRegistry.shared.lookup(network, as: Network.self, "network")
+        let n = try size(n, "n")
+        try net.forward(try input(x, n, net.architecture.inputDimension, ld: ldx, "X"),
+                        into: try output(out, n, net.outputCount, ld: ldo, "out"))
+    }
+}
+
+@_cdecl("ntk_network_jacobian")
+public func ntk_network_jacobian(_ network: OpaquePointer?, _ n: Int64, _ x: UnsafePointer<Double>?, _ ldx: Int64,
+                                 _ jacobian: UnsafeMutablePointer<Double>?) -> Int32 {
+    boundary("ntk_network_jacobian") {
+        let net = try HandleRegistry.shared.lookup(network, as: Network.self, "network")
+        let n = try size(n, "n"), p = net.parameterCount
+        let rows = try Sizes.product(n, net.outputCount, "Jacobian rows")
+        try net.jacobian(try input(x, n, net.architecture.inputDimension, ld: ldx, "X"),
+                         into: try output(jacobian, rows, p, ld: Int64(max(p, 1)), "J"))
+    }
+}
+
+@_cdecl("ntk_network_empirical_ntk")
+public func ntk_network_empirical_ntk(_ network: OpaquePointer?, _ n1: Int64, _ x1: UnsafePointer<Double>?,
+                                      _ ld1: Int64, _ n2: Int64, _ x2: UnsafePointer<Double>?, _ ld2: Int64,
+                                      _ outputIn: ntk_output_form,
+                                      _ optionsIn: UnsafePointer<ntk_empirical_ntk_options>?,
+                                      _ kernel: UnsafeMutablePointer<Double>?, _ ldk: Int64) -> Int32 {
+    boundary("ntk_network_empirical_ntk") {
+        let net = try HandleRegistry.shared.lookup(network, as: Network.self, "network")
+        let d = net.architecture.inputDimension
+        let o = try options(optionsIn, defaults: empiricalDefaults, "options")
+        let (n1, n2) = (try size(n1, "n1"), try size(n2, "n2"))
+        let form = try outputForm(outputIn)
+        let v1 = try input(x1, n1, d, ld: ld1, "X1")
+        let v2 = try secondSet(x2, n1: n1, n2: n2, d: d, ld: ld2)
+        let cols = try Sizes.product(n2, form.entries(net.outputCount), "n2*e")
+        try net.empiricalKernel(v1, v2, output: form, method: try modelKernelMethod(o.method),
+                                into: try output(kernel, n1, cols, ld: ldk, "K"),
+                                memoryLimit: try memoryLimitOption(o.memory_limit),
+                                progress: progress(o.progress, o.progress_user))
     }
 }

@@ -159,7 +159,7 @@ class Layer(ctypes.Structure):
 class NetworkOptions(_Options):
     _init = "ntk_network_options_init"
     _fields_ = [("size", c_size_t), ("w_std", c_double), ("b_std", c_double), ("bias", c_int),
-                ("parameterization", c_int)]
+                ("parameterization", c_int), ("seed", c_uint64)]
 
 
 class InfiniteWidthOptions(_Options):
@@ -360,6 +360,12 @@ _SIGNATURES = {
     "ntk_network_create": ([c_int64, _i64, c_int64, _P(Layer), _P(NetworkOptions), _out], c_int),
     "ntk_network_info": ([_h, _i64, _i64, _i64], c_int),
     "ntk_network_free": ([_h], None),
+    "ntk_network_get_parameters": ([_h, _d, c_int64], c_int),
+    "ntk_network_set_parameters": ([_h, _d, c_int64], c_int),
+    "ntk_network_forward": ([_h, c_int64, _d, c_int64, _d, c_int64], c_int),
+    "ntk_network_jacobian": ([_h, c_int64, _d, c_int64, _d], c_int),
+    "ntk_network_empirical_ntk": ([_h, c_int64, _d, c_int64, c_int64, _d, c_int64, c_int, _P(EmpiricalNTKOptions),
+                                   _d, c_int64], c_int),
     "ntk_network_infinite_width_kernels": ([_h, c_int64, _d, c_int64, c_int64, _d, c_int64, _P(InfiniteWidthOptions),
                                             _d, c_int64, _d, c_int64], c_int),
     "ntk_network_infinite_width_diagonal": ([_h, c_int64, _d, c_int64, _d, _d], c_int),

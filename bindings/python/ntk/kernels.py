@@ -41,8 +41,10 @@ def empirical_ntk(net, X1, X2=None, output="mean", method="structured", memory_l
 
     Parameters
     ----------
-    net : MLP or ntk.models.Model
-        A model (:mod:`ntk.models`) gives its tangent kernel from its Jacobian products.
+    net : MLP, Network or ntk.models.Model
+        A model (:mod:`ntk.models`) gives its tangent kernel from its Jacobian products; a
+        Network's kernel is the Jacobian contraction of memory-bounded blocks of rows (its
+        Jacobian by backpropagation; "vector_products" is accepted as for models).
     X1 : array_like, (n1, d)
         For a model: whatever it takes, one sample per row (n1, ...).
     X2 : array_like, (n2, d), optional
@@ -61,12 +63,8 @@ def empirical_ntk(net, X1, X2=None, output="mean", method="structured", memory_l
     if is_model(net):
         return _model_kernel(net, X1, X2, form, output, _choice(method, _METHODS, "method"),
                              _memory_limit(memory_limit), progress)
-    if isinstance(net, Network):
-        raise InvalidArgumentError("the empirical NTK of an ntk.Network is not available in this version (its "
-                                   "infinite-width kernels are: ntk.infinite_width_kernels); wrap a finite model with "
-                                   "ntk.models (JAX, PyTorch, callbacks) for its tangent kernel")
-    if not isinstance(net, MLP):
-        raise InvalidArgumentError(f"net must be an ntk.MLP or an ntk.models.Model, got {type(net).__name__}")
+    if not isinstance(net, (MLP, Network)):
+        raise InvalidArgumentError(f"net must be an ntk.MLP, ntk.Network or ntk.models.Model, got {type(net).__name__}")
     (x1, p1, ld1), (x2, p2, ld2), n2 = _pair(net, X1, X2)
     n1 = x1.shape[0]
     limit = _memory_limit(memory_limit)
@@ -74,7 +72,8 @@ def empirical_ntk(net, X1, X2=None, output="mean", method="structured", memory_l
     cb = Callback(progress)
     options = EmpiricalNTKOptions(method=_choice(method, _METHODS, "method"), memory_limit=limit,
                                   progress=cb.c_function)
-    cb.call(lib.ntk_empirical_ntk, net._live(), n1, p1, ld1, n2, p2, ld2, form, ctypes.byref(options),
+    function = lib.ntk_network_empirical_ntk if isinstance(net, Network) else lib.ntk_empirical_ntk
+    cb.call(function, net._live(), n1, p1, ld1, n2, p2, ld2, form, ctypes.byref(options),
             _arrays.pointer(out), _row_length(out))
     return out
 

@@ -206,11 +206,13 @@ class Network(Handle):
     bias : bool
         Whether Dense and Conv layers have biases.
     seed : int
-        The seed of the finite network's parameters (kept with the description; the finite
-        network's functions build on it).
+        Initial parameters: N(0, 1) draws in the parameter layout (see ``flat_parameters``),
+        scaled by W_std / sqrt(fan_in) and b_std in the standard parameterization.
 
     Inputs ``X`` are arrays ``(n, *input_shape)`` or ``(n, d)`` with each row in NHWC order.
-    ``ntk.infinite_width_kernels(net, X)`` computes the infinite-width NNGP and NTK.
+    ``net(X)`` is the finite network's output, ``net.jacobian(X)`` its Jacobian,
+    ``ntk.empirical_ntk(net, X)`` its tangent kernel and ``ntk.infinite_width_kernels(net, X)``
+    the infinite-width NNGP and NTK of its architecture.
 
     Examples
     --------
@@ -230,16 +232,18 @@ class Network(Handle):
                                        f"got {input_shape!r}")
         structs = _c_layers(layers, len(shape) - 1)
         array = (type(structs[0]) * len(structs))(*structs) if structs else None
+        seed = _int(seed, "seed")
         options = NetworkOptions(w_std=_arrays.scalar(W_std, "W_std"), b_std=_arrays.scalar(b_std, "b_std"),
                                  bias=1 if bias else 0,
-                                 parameterization=_choice(parameterization, _PARAMETERIZATIONS, "parameterization"))
+                                 parameterization=_choice(parameterization, _PARAMETERIZATIONS, "parameterization"),
+                                 seed=seed & (2**64 - 1))
         handle = ctypes.c_void_p()
         call("ntk_network_create", len(shape), (ctypes.c_int64 * len(shape))(*shape), len(structs), array,
              ctypes.byref(options), ctypes.byref(handle))
         self._handle = handle
         self.layers, self.input_shape = layers, shape
         self.W_std, self.b_std, self.parameterization = float(W_std), float(b_std), parameterization
-        self.bias, self.seed = bool(bias), _int(seed, "seed")
+        self.bias, self.seed = bool(bias), seed
         d, k, p = ctypes.c_int64(), ctypes.c_int64(), ctypes.c_int64()
         call("ntk_network_info", handle, ctypes.byref(d), ctypes.byref(k), ctypes.byref(p))
         self.input_dim, self.output_dim, self.num_parameters = d.value, k.value, p.value
@@ -257,6 +261,36 @@ class Network(Handle):
             raise DimensionMismatchError(f"{name} must have shape (n, {', '.join(map(str, self.input_shape))}) or "
                                          f"(n, {self.input_dim}), got {np.shape(X)}")
         return x, px, ldx
+
+    @property
+    def flat_parameters(self):
+        """A copy of theta (P,): layer by layer, each Dense/Conv as W then b; a Dense W is
+        (fan_in, width), a Conv W is (*kernel_size, in_channels, out_channels) (neural-tangents'
+        HWIO), flattened in C order."""
+        theta = np.empty(self.num_parameters)
+        call("ntk_network_get_parameters", self._live(), _arrays.pointer(theta), self.num_parameters)
+        return theta
+
+    def set_flat_parameters(self, theta):
+        """Loads theta (P,) in the layout of ``flat_parameters``."""
+        t = np.ascontiguousarray(theta, dtype=np.float64)
+        if t.shape != (self.num_parameters,):
+            raise DimensionMismatchError(f"theta must have shape ({self.num_parameters},), got {t.shape}")
+        call("ntk_network_set_parameters", self._live(), _arrays.pointer(t), self.num_parameters)
+
+    def __call__(self, X):
+        """``f(X)``, shape (n, k)."""
+        x, px, ldx = self._inputs(X)
+        out = np.empty((x.shape[0], self.output_dim))
+        call("ntk_network_forward", self._live(), x.shape[0], px, ldx, _arrays.pointer(out), self.output_dim)
+        return out
+
+    def jacobian(self, X):
+        """``df(x_i)/dtheta``, shape (n, k, P), by backpropagation."""
+        x, px, ldx = self._inputs(X)
+        jac = np.empty((x.shape[0], self.output_dim, self.num_parameters))
+        call("ntk_network_jacobian", self._live(), x.shape[0], px, ldx, _arrays.pointer(jac))
+        return jac
 
     def __repr__(self):
         return (f"Network({self.layers!r}, input_shape={self.input_shape}, W_std={self.W_std}, b_std={self.b_std}, "

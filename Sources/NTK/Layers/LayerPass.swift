@@ -1,0 +1,226 @@
+/// The forward and backward pass of a `LayerProgram` over one block of examples (see there for
+/// the steps). `run` keeps every step's input for the backward pass; `backward` pushes output
+/// cotangents back and hands each affine step's parameter gradients over, either per example
+/// (Jacobian rows) or summed over the block (a vector–Jacobian product).
+///
+/// Backward: affine: ∂W = a Pᵀ δ, ∂b = c Σ_positions δ, δ_P = a δ Wᵀ scattered back through the
+/// patch table (a Dense layer's δ_P is its input's δ); pool: δ/w to each window member; global
+/// mean: δ/positions; layer norm: (δ_y − mean δ_y − y mean(δ_y y))/σ; activation: δ φ'(z);
+/// residual: the add passes δ through and to its push, which sums both.
+final class LayerPass {
+    let program: LayerProgram
+    let capacity: Int
+    private let values: [Workspace]
+    private let patches: Workspace, deltaA: Workspace, deltaB: Workspace
+    private var stash: [Int: Workspace] = [:]
+    private(set) var rows = 0
+
+    init(_ program: LayerProgram, capacity: Int) throws {
+        self.program = program
+        self.capacity = capacity
+        values = try program.sizes.map { try Workspace(count: Sizes.product(capacity, $0, "activations"),
+                                                       for: "activations") }
+        var patchSize = 1, widest = 1
+        for (s, step) in program.steps.enumerated() {
+            widest = max(widest, program.sizes[s], program.sizes[s + 1])
+            if case .affine(let f) = step, f.patches != nil {
+                patchSize = max(patchSize, try Sizes.product(f.positionsOut, f.fanIn, "patches"))
+            }
+        }
+        patches = try Workspace(count: Sizes.product(capacity, patchSize, "patches"), for: "patches")
+        deltaA = try Workspace(count: Sizes.product(capacity, widest, "signals"), for: "backpropagated signals")
+        deltaB = try Workspace(count: Sizes.product(capacity, widest, "signals"), for: "backpropagated signals")
+        for step in program.steps {
+            if case .add(let from) = step {
+                stash[from] = try Workspace(count: Sizes.product(capacity, program.sizes[from], "signals"),
+                                            for: "residual signals")
+            }
+        }
+    }
+
+    /// The outputs of the last `run`: rows × k.
+    var outputs: MatrixView {
+        let k = program.sizes[program.steps.count]
+        return MatrixView(unchecked: values[program.steps.count].pointer, rows: rows, cols: k, ld: k)
+    }
+
+    /// The patches of affine step input `x` (rows examples) into `patches`: rows·positionsOut × fanIn.
+    private func gather(_ f: LayerProgram.Affine, _ x: UnsafePointer<Double>) -> MatrixView {
+        guard let t = f.patches else {
+            return MatrixView(unchecked: x, rows: rows * f.positionsIn, cols: f.channelsIn, ld: f.channelsIn)
+        }
+        let c = f.channelsIn, w = t.window, fan = f.fanIn, p = patches.pointer
+        for i in 0..<rows {
+            for o in 0..<t.outputs {
+                let row = p + (i * t.outputs + o) * fan
+                for a in 0..<w {
+                    let src = Int(t.table[o * w + a])
+                    if src < 0 {
+                        (row + a * c).update(repeating: 0, count: c)
+                    } else {
+                        (row + a * c).update(from: x + (i * t.inputs + src) * c, count: c)
+                    }
+                }
+            }
+        }
+        return MatrixView(unchecked: UnsafePointer(p), rows: rows * t.outputs, cols: fan, ld: fan)
+    }
+
+    /// Runs the block `x` (rows × d) forward with parameters `theta`.
+    func run(_ x: MatrixView, _ theta: UnsafePointer<Double>) throws {
+        rows = x.rows
+        let d = program.sizes[0]
+        for i in 0..<rows { (values[0].pointer + i * d).update(from: x.base + i * x.ld, count: d) }
+        for (s, step) in program.steps.enumerated() {
+            let input = UnsafePointer(values[s].pointer), out = values[s + 1].pointer
+            let sizeIn = program.sizes[s], sizeOut = program.sizes[s + 1]
+            switch step {
+            case .affine(let f):
+                let p = gather(f, input)
+                let w = MatrixView(unchecked: theta + f.offset, rows: f.fanIn, cols: f.channelsOut, ld: f.channelsOut)
+                let z = MutableMatrixView(unchecked: out, rows: rows * f.positionsOut, cols: f.channelsOut,
+                                          ld: f.channelsOut)
+                try MatrixProduct.gemm(p, w, alpha: f.weightScale, into: z)
+                if f.hasBias {
+                    let b = theta + f.offset + f.weights
+                    for r in 0..<z.rows {
+                        let row = z.base + r * z.ld
+                        for j in 0..<f.channelsOut { row[j] += f.biasScale * b[j] }
+                    }
+                }
+            case .pool(let t, let c):
+                let scale = 1 / Double(t.window)
+                out.update(repeating: 0, count: rows * sizeOut)
+                for i in 0..<rows {
+                    for o in 0..<t.outputs {
+                        let dst = out + (i * t.outputs + o) * c
+                        for a in 0..<t.window {
+                            let src = Int(t.table[o * t.window + a])
+                            if src < 0 { continue }
+                            let from = input + (i * t.inputs + src) * c
+                            for j in 0..<c { dst[j] += from[j] }
+                        }
+                        for j in 0..<c { dst[j] *= scale }
+                    }
+                }
+            case .globalMean(let positions, let c):
+                out.update(repeating: 0, count: rows * c)
+                for i in 0..<rows {
+                    for p in 0..<positions { for j in 0..<c { out[i * c + j] += input[(i * positions + p) * c + j] } }
+                    for j in 0..<c { out[i * c + j] /= Double(positions) }
+                }
+            case .layerNorm(let epsilon, let positions, let c):
+                for r in 0..<(rows * positions) {
+                    let (mean, sigma) = Self.moments(input + r * c, c, epsilon)
+                    for j in 0..<c { out[r * c + j] = (input[r * c + j] - mean) / sigma }
+                }
+            case .activation(let phi):
+                for e in 0..<(rows * sizeIn) { out[e] = phi.value(input[e]) }
+            case .push:
+                out.update(from: input, count: rows * sizeIn)
+            case .add(let from):
+                let skip = values[from].pointer
+                for e in 0..<(rows * sizeIn) { out[e] = input[e] + skip[e] }
+            }
+        }
+    }
+
+    /// Mean and √(var + ε) of `c` entries (the population variance, as neural-tangents).
+    private static func moments(_ x: UnsafePointer<Double>, _ c: Int, _ epsilon: Double) -> (Double, Double) {
+        var mean = 0.0
+        for j in 0..<c { mean += x[j] }
+        mean /= Double(c)
+        var variance = 0.0
+        for j in 0..<c { variance += (x[j] - mean) * (x[j] - mean) }
+        return (mean, (variance / Double(c) + epsilon).squareRoot())
+    }
+
+    /// Where an affine step's parameter gradients go: the step, its patches P (rows·positionsOut ×
+    /// fanIn) and δ (rows·positionsOut × channelsOut) of the last `run`'s block.
+    typealias GradientSink = (LayerProgram.Affine, MatrixView, MatrixView) throws -> Void
+
+    /// Pushes `seed` (rows × k cotangents of the outputs) back through the last `run` and calls
+    /// `sink` for every affine step, last to first.
+    func backward(_ seed: MatrixView, theta: UnsafePointer<Double>, sink: GradientSink) throws {
+        var delta = deltaA.pointer, spare = deltaB.pointer
+        let k = program.sizes[program.steps.count]
+        for i in 0..<rows { (delta + i * k).update(from: seed.base + i * seed.ld, count: k) }
+        for s in stride(from: program.steps.count - 1, through: 0, by: -1) {
+            let input = UnsafePointer(values[s].pointer), sizeIn = program.sizes[s], sizeOut = program.sizes[s + 1]
+            switch program.steps[s] {
+            case .affine(let f):
+                let p = gather(f, input)
+                let dz = MatrixView(unchecked: UnsafePointer(delta), rows: rows * f.positionsOut, cols: f.channelsOut,
+                                    ld: f.channelsOut)
+                try sink(f, p, dz)
+                let w = MatrixView(unchecked: theta + f.offset, rows: f.fanIn, cols: f.channelsOut, ld: f.channelsOut)
+                if let t = f.patches {
+                    // δ_P into the patch buffer (no longer needed), then scattered back.
+                    let dp = MutableMatrixView(unchecked: patches.pointer, rows: rows * t.outputs, cols: f.fanIn,
+                                               ld: f.fanIn)
+                    try MatrixProduct.gemm(dz, w, transposeB: true, alpha: f.weightScale, into: dp)
+                    spare.update(repeating: 0, count: rows * sizeIn)
+                    let c = f.channelsIn
+                    for i in 0..<rows {
+                        for o in 0..<t.outputs {
+                            let row = dp.base + (i * t.outputs + o) * f.fanIn
+                            for a in 0..<t.window {
+                                let src = Int(t.table[o * t.window + a])
+                                if src < 0 { continue }
+                                let to = spare + (i * t.inputs + src) * c, from = row + a * c
+                                for j in 0..<c { to[j] += from[j] }
+                            }
+                        }
+                    }
+                } else {
+                    let dx = MutableMatrixView(unchecked: spare, rows: rows * f.positionsIn, cols: f.channelsIn,
+                                               ld: f.channelsIn)
+                    try MatrixProduct.gemm(dz, w, transposeB: true, alpha: f.weightScale, into: dx)
+                }
+            case .pool(let t, let c):
+                let scale = 1 / Double(t.window)
+                spare.update(repeating: 0, count: rows * sizeIn)
+                for i in 0..<rows {
+                    for o in 0..<t.outputs {
+                        let from = delta + (i * t.outputs + o) * c
+                        for a in 0..<t.window {
+                            let src = Int(t.table[o * t.window + a])
+                            if src < 0 { continue }
+                            let to = spare + (i * t.inputs + src) * c
+                            for j in 0..<c { to[j] += scale * from[j] }
+                        }
+                    }
+                }
+            case .globalMean(let positions, let c):
+                for i in 0..<rows {
+                    for p in 0..<positions {
+                        for j in 0..<c { spare[(i * positions + p) * c + j] = delta[i * c + j] / Double(positions) }
+                    }
+                }
+            case .layerNorm(let epsilon, let positions, let c):
+                for r in 0..<(rows * positions) {
+                    let x = input + r * c, dy = delta + r * c
+                    let (mean, sigma) = Self.moments(x, c, epsilon)
+                    var meanDy = 0.0, meanDyY = 0.0
+                    for j in 0..<c {
+                        meanDy += dy[j]
+                        meanDyY += dy[j] * (x[j] - mean) / sigma
+                    }
+                    meanDy /= Double(c)
+                    meanDyY /= Double(c)
+                    for j in 0..<c { spare[r * c + j] = (dy[j] - meanDy - (x[j] - mean) / sigma * meanDyY) / sigma }
+                }
+            case .activation(let phi):
+                for e in 0..<(rows * sizeIn) { spare[e] = delta[e] * phi.derivative(input[e]) }
+            case .push:
+                guard let skip = stash[s]?.pointer else { throw NTKError(.internalError, "a residual without its end") }
+                for e in 0..<(rows * sizeIn) { spare[e] = delta[e] + skip[e] }
+            case .add(let from):
+                guard let skip = stash[from]?.pointer else { throw NTKError(.internalError, "a residual end alone") }
+                skip.update(from: delta, count: rows * sizeOut)
+                spare.update(from: delta, count: rows * sizeIn)
+            }
+            swap(&delta, &spare)
+        }
+    }
+}

@@ -1,0 +1,105 @@
+/// A `Network` on a fixed set of inputs (one per row of `data`) as a `TangentModel`: its tangent
+/// kernel, kernel ridge by CG and Lanczos flows come from the model machinery
+/// (`TangentModelKernel`, `TangentModelOperator`).
+///
+/// Products: `jacobian` by k backward passes per block (per-example gradients: one small GEMM
+/// per example and affine layer); `vjp` by one backward pass per cotangent with the gradients
+/// summed over the block (one GEMM per layer); `jvp` as the Jacobian block times the tangents
+/// (k backward passes per call: there is no forward-mode pass yet).
+public final class NetworkModel: TangentModel, @unchecked Sendable {
+    public let network: Network
+    let data: Matrix
+
+    /// - Throws: as `Network.forward` for inputs of the wrong width or non-finite entries.
+    public init(_ network: Network, data: Matrix) throws {
+        try data.withView { try network.checkInput($0, "X") }
+        (self.network, self.data) = (network, data)
+    }
+
+    public var parameterCount: Int { network.parameterCount }
+    public var outputCount: Int { network.outputCount }
+    public var blockRows: Int { network.blockRows }
+    public var hasForward: Bool { true }
+    public var hasJacobian: Bool { true }
+
+    /// The inputs of `rows` as one contiguous block.
+    private func inputs(_ rows: [Int]) throws -> Matrix {
+        let d = data.cols
+        var x = try Matrix(rows: rows.count, cols: d)
+        try data.withView { all in
+            try x.withMutableView { out in
+                for (i, r) in rows.enumerated() {
+                    guard r < all.rows else {
+                        throw NTKError.invalidArgument("row \(r) is beyond the \(all.rows) inputs of the network model")
+                    }
+                    (out.base + i * out.ld).update(from: all.base + r * all.ld, count: d)
+                }
+            }
+        }
+        return x
+    }
+
+    public func forward(rows: [Int], into out: MutableMatrixView) throws {
+        let x = try inputs(rows)
+        try x.withView { try network.forward($0, into: out) }
+    }
+
+    public func jacobian(rows: [Int], into out: MutableMatrixView) throws {
+        let x = try inputs(rows)
+        try x.withView { try network.jacobian($0, into: out) }
+    }
+
+    public func jvp(rows: [Int], tangents: MatrixView, into out: MutableMatrixView) throws {
+        let x = try inputs(rows)
+        var j = try Matrix(rows: try Sizes.product(rows.count, outputCount, "Jacobian rows"), cols: parameterCount)
+        try x.withView { xv in try j.withMutableView { try network.jacobian(xv, into: $0) } }
+        try j.withView { try MatrixProduct.gemm(tangents, $0, transposeB: true, into: out) }
+    }
+
+    public func vjp(rows: [Int], cotangents: MatrixView, into out: MutableMatrixView) throws {
+        let x = try inputs(rows), k = outputCount
+        try x.withView { xv in
+            for r in 0..<cotangents.rows {
+                let u = MatrixView(unchecked: cotangents.base + r * cotangents.ld, rows: rows.count, cols: k, ld: k)
+                try network.vjp(xv, u, into: out.base + r * out.ld)
+            }
+        }
+    }
+}
+
+extension Network {
+    /// The empirical NTK between the rows of `x1` and `x2` (nil: `x1`'s own, exactly symmetric)
+    /// in the forms of `EmpiricalKernel.Output` into `out` (n1 × (n2 · entries)), from the
+    /// Jacobians of memory-bounded blocks of rows (`TangentModelKernel`; `.vectorProducts` pushes
+    /// X2's Jacobian rows through `jvp`).
+    public func empiricalKernel(_ x1: MatrixView, _ x2: MatrixView?, output: EmpiricalKernel.Output = .mean,
+                                method: TangentModelKernel.Method = .contraction, into out: MutableMatrixView,
+                                memoryLimit: Int? = nil, progress: ProgressHandler = .none) throws {
+        try checkInput(x1, "X1")
+        if let x2 { try checkInput(x2, "X2") }
+        let n1 = x1.rows, n2 = x2?.rows ?? 0, d = architecture.inputDimension
+        var data = try Matrix(rows: try Sizes.sum(n1, n2, "rows"), cols: d)
+        try data.withMutableView { all in
+            for i in 0..<n1 { (all.base + i * all.ld).update(from: x1.base + i * x1.ld, count: d) }
+            if let x2 { for i in 0..<n2 { (all.base + (n1 + i) * all.ld).update(from: x2.base + i * x2.ld, count: d) } }
+        }
+        try TangentModelKernel.compute(try NetworkModel(self, data: data), rows1: Array(0..<n1),
+                                       rows2: x2 == nil ? nil : Array(n1..<(n1 + n2)), output: output, method: method,
+                                       into: out, memoryLimit: memoryLimit, progress: progress)
+    }
+
+    /// `empiricalKernel` on `Matrix` inputs: n1 × (n2 · entries).
+    public func empiricalKernel(_ x1: Matrix, _ x2: Matrix? = nil, output: EmpiricalKernel.Output = .mean,
+                                memoryLimit: Int? = nil, progress: ProgressHandler = .none) throws -> Matrix {
+        let n2 = x2?.rows ?? x1.rows
+        var out = try Matrix(rows: x1.rows, cols: try Sizes.product(n2, output.entries(outputCount), "kernel columns"))
+        try x1.withView { v1 in
+            try Matrix.withOptionalView(x2) { v2 in
+                try out.withMutableView {
+                    try empiricalKernel(v1, v2, output: output, into: $0, memoryLimit: memoryLimit, progress: progress)
+                }
+            }
+        }
+        return out
+    }
+}

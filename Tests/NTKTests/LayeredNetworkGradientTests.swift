@@ -1,0 +1,95 @@
+@testable import NTK
+import XCTest
+
+/// The finite network built from layers: Jacobians against central finite differences of the
+/// forward pass, the vector–Jacobian product against the Jacobian, and the empirical kernel
+/// against the Jacobian's Gram matrix.
+final class LayeredNetworkGradientTests: XCTestCase {
+    /// Every layer kind, smooth activations (finite differences need no kinks).
+    func architecture(_ parameterization: Parameterization) throws -> NetworkArchitecture {
+        try NetworkArchitecture(
+            inputShape: [5, 4, 2],
+            layers: [.conv(channels: 3, kernelSize: [3, 2], strides: [2, 1], padding: .circular), .activation(.tanh),
+                     .residual([.conv(channels: 3, kernelSize: [2, 2]), .layerNorm(epsilon: 1e-3),
+                                .activation(.erf), .conv(channels: 3, kernelSize: [3, 3], padding: .same)]),
+                     .avgPool(window: [2, 2], padding: .same), .dense(width: 4), .activation(.gelu),
+                     .conv(channels: 2, kernelSize: [1, 2], padding: .valid), .globalAvgPool, .dense(width: 2),
+                     .activation(.sin), .dense(width: 2)],
+            weightStd: 1.3, biasStd: 0.4, parameterization: parameterization)
+    }
+
+    func testJacobianMatchesFiniteDifferences() throws {
+        for parameterization in [Parameterization.ntk, .standard] {
+            let net = try Network(try architecture(parameterization), seed: 11)
+            var rng = TestRandom(seed: 12)
+            let x = try rng.matrix(3, 40)
+            let jacobian = try net.jacobian(x)
+            let theta = net.parameterArray, h = 1e-6
+            var worst = 0.0, scale = 0.0
+            for q in stride(from: 0, to: theta.count, by: 3) {  // every third parameter
+                var plus = theta, minus = theta
+                plus[q] += h
+                minus[q] -= h
+                try net.setParameters(plus)
+                let fp = try net(x)
+                try net.setParameters(minus)
+                let fm = try net(x)
+                for i in 0..<3 {
+                    for c in 0..<2 {
+                        let fd = (fp[i, c] - fm[i, c]) / (2 * h)
+                        worst = max(worst, abs(fd - jacobian[i * 2 + c, q]))
+                        scale = max(scale, abs(fd))
+                    }
+                }
+            }
+            try net.setParameters(theta)
+            XCTAssertLessThan(worst, 1e-7 * scale, "\(parameterization): \(worst) against a scale of \(scale)")
+        }
+    }
+
+    func testVectorJacobianProductAndKernelAgreeWithTheJacobian() throws {
+        let net = try Network(try architecture(.ntk), seed: 3)
+        var rng = TestRandom(seed: 4)
+        let x = try rng.matrix(5, 40), u = try rng.matrix(5, 2)
+        let j = try net.jacobian(x)
+        var g = [Double](repeating: 0, count: net.parameterCount)
+        try x.withView { xv in try u.withView { uv in try g.withUnsafeMutableBufferPointer {
+            try net.vjp(xv, uv, into: $0.baseAddress!)
+        } } }
+        for q in 0..<net.parameterCount {
+            var want = 0.0
+            for r in 0..<10 { want += j[r, q] * u[r / 2, r % 2] }
+            XCTAssertEqual(g[q], want, accuracy: 1e-12 * max(1, abs(want)))
+        }
+        let kernel = try net.empiricalKernel(x, output: .perOutput)
+        let y = try rng.matrix(2, 40)
+        let cross = try net.empiricalKernel(x, y)
+        let jy = try net.jacobian(y)
+        for a in 0..<5 {
+            for b in 0..<5 {
+                for c in 0..<2 {
+                    var want = 0.0
+                    for q in 0..<net.parameterCount { want += j[a * 2 + c, q] * j[b * 2 + c, q] }
+                    XCTAssertEqual(kernel[a, b * 2 + c], want, accuracy: 1e-12 * abs(want))
+                }
+            }
+            for b in 0..<2 {
+                var want = 0.0
+                for c in 0..<2 { for q in 0..<net.parameterCount { want += j[a * 2 + c, q] * jy[b * 2 + c, q] } }
+                XCTAssertEqual(cross[a, b], want / 2, accuracy: 1e-12 * abs(want))
+            }
+        }
+    }
+
+    func testParametersRoundTripAndCheckSizes() throws {
+        let net = try Network(try architecture(.ntk), seed: 5)
+        let other = try Network(try architecture(.ntk), seed: 5)
+        XCTAssertEqual(net.parameterArray, other.parameterArray)
+        XCTAssertEqual(net.parameterCount, net.architecture.parameterCount)
+        assertThrows(.dimensionMismatch, try net.setParameters([1, 2]))
+        var bad = net.parameterArray
+        bad[3] = .nan
+        assertThrows(.nonFinite, try net.setParameters(bad))
+        assertThrows(.dimensionMismatch, try net(try Matrix(rows: 2, cols: 39)))
+    }
+}
