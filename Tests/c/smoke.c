@@ -733,6 +733,26 @@ static void test_layered_network(void) {
     check(ntk_network_infinite_width_kernels(net, 3, x, 1, 3, NULL, 0, NULL, NULL, 0, ours, 3) ==
               NTK_ERR_INVALID_ARGUMENT,
           "ld < d is rejected");
+    /* The finite network: the same parameter layout as the MLP (W 2 x 3, b, W 3 x 1, b). */
+    double theta[13], f_net[3], f_mlp[3], j_net[3 * 13], j_mlp[3 * 13];
+    check(p == 13 && ntk_network_get_parameters(net, theta, p) == NTK_OK &&
+              ntk_mlp_set_parameters(mlp, theta, p) == NTK_OK,
+          "the network's parameters load into the MLP");
+    check(ntk_network_forward(net, 3, x, 2, f_net, 1) == NTK_OK && ntk_mlp_forward(mlp, 3, x, 2, f_mlp, 1) == NTK_OK &&
+              max_abs_diff(f_net, f_mlp, 3) < 1e-14,
+          "the finite network's forward pass is the MLP's");
+    check(ntk_network_jacobian(net, 3, x, 2, j_net) == NTK_OK && ntk_mlp_jacobian(mlp, 3, x, 2, j_mlp) == NTK_OK &&
+              max_abs_diff(j_net, j_mlp, 3 * 13) < 1e-14,
+          "and its Jacobian");
+    check(ntk_network_empirical_ntk(net, 3, x, 2, 2, x + 2, 2, NTK_OUTPUT_MEAN, NULL, ours, 2) == NTK_OK &&
+              ntk_empirical_ntk(mlp, 3, x, 2, 2, x + 2, 2, NTK_OUTPUT_MEAN, NULL, theirs, 2) == NTK_OK &&
+              max_abs_diff(ours, theirs, 6) < 1e-13,
+          "and its empirical NTK");
+    theta[0] = NAN;
+    check(ntk_network_set_parameters(net, theta, p) == NTK_ERR_NON_FINITE &&
+              ntk_network_get_parameters(net, theta, p - 1) == NTK_ERR_DIMENSION_MISMATCH &&
+              ntk_network_forward(net, 3, x, 2, NULL, 1) == NTK_ERR_INVALID_ARGUMENT,
+          "bad parameters and outputs are rejected");
     ntk_network_free(net);
     ntk_mlp_free(mlp);
 

@@ -721,7 +721,12 @@ int main(int argc, char **argv) {
             release(centers_x);
             void *s = any_handle(2);
             double time_out, score;
-            checked(ntk_spectral_select_time(s, &t, chance(90) ? fabs(value()) : value(), chance(90) ? 1.0 : value(),
+            int64_t solver_n = -1;
+            /* Targets with as many rows as the solver's points (the library cannot see a buffer's
+             * length): a live solver of another size gets no targets. */
+            ntk_spectral_info(s, &solver_n, NULL, NULL, NULL, NULL);
+            checked(ntk_spectral_select_time(s, solver_n < 0 || solver_n == n ? &t : NULL,
+                                             chance(90) ? fabs(value()) : value(), chance(90) ? 1.0 : value(),
                                              &time_out, chance(50) ? &score : NULL), "ntk_spectral_select_time");
             release(x), release(y), release(g), free(scales), free(out);
             break;
@@ -820,6 +825,25 @@ int main(int argc, char **argv) {
                     "ntk_network_infinite_width_kernels");
             checked(ntk_network_infinite_width_diagonal(net, n, x, l1, out, chance(50) ? out + n : NULL),
                     "ntk_network_infinite_width_diagonal");
+            int64_t kk = 0, p = 0;
+            ntk_network_info(net, NULL, &kk, &p);
+            if (n * kk * (p > 0 ? p : 1) <= 200000 && kk * kk <= 2 * n2) { /* room in out for f, J and kernels */
+                double *big = malloc(sizeof(double) * (size_t)((n > 0 ? n : 1) * kk * (p > 0 ? p : 1) + 1));
+                checked(ntk_network_forward(net, n, x, l1, big, chance(95) ? kk : 0), "ntk_network_forward");
+                checked(ntk_network_jacobian(net, n, x, l1, big), "ntk_network_jacobian");
+                ntk_empirical_ntk_options eo = NTK_EMPIRICAL_NTK_OPTIONS_INIT;
+                eo.method = (ntk_kernel_method)pick(0, 3);
+                eo.memory_limit = chance(20) ? pick(-1, 100000) : 0;
+                eo.progress = chance(10) ? cancel_sometimes : NULL;
+                checked(ntk_network_empirical_ntk(net, n, x, l1, n2, x2, l2, NTK_OUTPUT_MEAN, options(&eo, sizeof eo), out,
+                                                  n2 > 0 ? n2 : 1),
+                        "ntk_network_empirical_ntk");
+                if (p > 0 && chance(20)) {
+                    for (int64_t q = 0; q < p; q++) big[q] = value();
+                    checked(ntk_network_set_parameters(net, big, chance(95) ? p : p + 1), "ntk_network_set_parameters");
+                }
+                free(big);
+            }
             release(x), release(x2), free(out);
             ntk_network_free(net);
             break;

@@ -20,9 +20,9 @@ final class LayerPass {
         self.capacity = capacity
         values = try program.sizes.map { try Workspace(count: Sizes.product(capacity, $0, "activations"),
                                                        for: "activations") }
-        var patchSize = 1, widest = 1
-        for (s, step) in program.steps.enumerated() {
-            widest = max(widest, program.sizes[s], program.sizes[s + 1])
+        var patchSize = 1
+        let widest = max(program.sizes.max() ?? 1, 1)
+        for step in program.steps {
             if case .affine(let f) = step, f.patches != nil {
                 patchSize = max(patchSize, try Sizes.product(f.positionsOut, f.fanIn, "patches"))
             }
@@ -139,6 +139,38 @@ final class LayerPass {
     /// fanIn) and δ (rows·positionsOut × channelsOut) of the last `run`'s block.
     typealias GradientSink = (LayerProgram.Affine, MatrixView, MatrixView) throws -> Void
 
+    /// An affine step's backward: the parameter gradients to `sink`, then δ_P = a δ Wᵀ scattered
+    /// back through the patch table into `dx` (a Dense layer's δ_P is its input's δ).
+    private func affineBackward(_ f: LayerProgram.Affine, _ input: UnsafePointer<Double>,
+                                _ delta: UnsafeMutablePointer<Double>, into dx: UnsafeMutablePointer<Double>,
+                                theta: UnsafePointer<Double>, sink: GradientSink) throws {
+        let p = gather(f, input)
+        let dz = MatrixView(unchecked: UnsafePointer(delta), rows: rows * f.positionsOut, cols: f.channelsOut,
+                            ld: f.channelsOut)
+        try sink(f, p, dz)
+        let w = MatrixView(unchecked: theta + f.offset, rows: f.fanIn, cols: f.channelsOut, ld: f.channelsOut)
+        guard let t = f.patches else {
+            let out = MutableMatrixView(unchecked: dx, rows: rows * f.positionsIn, cols: f.channelsIn, ld: f.channelsIn)
+            return try MatrixProduct.gemm(dz, w, transposeB: true, alpha: f.weightScale, into: out)
+        }
+        // δ_P into the patch buffer (no longer needed), then scattered back.
+        let dp = MutableMatrixView(unchecked: patches.pointer, rows: rows * t.outputs, cols: f.fanIn, ld: f.fanIn)
+        try MatrixProduct.gemm(dz, w, transposeB: true, alpha: f.weightScale, into: dp)
+        dx.update(repeating: 0, count: rows * t.inputs * f.channelsIn)
+        let c = f.channelsIn
+        for i in 0..<rows {
+            for o in 0..<t.outputs {
+                let row = dp.base + (i * t.outputs + o) * f.fanIn
+                for a in 0..<t.window {
+                    let src = Int(t.table[o * t.window + a])
+                    if src < 0 { continue }
+                    let to = dx + (i * t.inputs + src) * c, from = row + a * c
+                    for j in 0..<c { to[j] += from[j] }
+                }
+            }
+        }
+    }
+
     /// Pushes `seed` (rows × k cotangents of the outputs) back through the last `run` and calls
     /// `sink` for every affine step, last to first.
     func backward(_ seed: MatrixView, theta: UnsafePointer<Double>, sink: GradientSink) throws {
@@ -149,34 +181,7 @@ final class LayerPass {
             let input = UnsafePointer(values[s].pointer), sizeIn = program.sizes[s], sizeOut = program.sizes[s + 1]
             switch program.steps[s] {
             case .affine(let f):
-                let p = gather(f, input)
-                let dz = MatrixView(unchecked: UnsafePointer(delta), rows: rows * f.positionsOut, cols: f.channelsOut,
-                                    ld: f.channelsOut)
-                try sink(f, p, dz)
-                let w = MatrixView(unchecked: theta + f.offset, rows: f.fanIn, cols: f.channelsOut, ld: f.channelsOut)
-                if let t = f.patches {
-                    // δ_P into the patch buffer (no longer needed), then scattered back.
-                    let dp = MutableMatrixView(unchecked: patches.pointer, rows: rows * t.outputs, cols: f.fanIn,
-                                               ld: f.fanIn)
-                    try MatrixProduct.gemm(dz, w, transposeB: true, alpha: f.weightScale, into: dp)
-                    spare.update(repeating: 0, count: rows * sizeIn)
-                    let c = f.channelsIn
-                    for i in 0..<rows {
-                        for o in 0..<t.outputs {
-                            let row = dp.base + (i * t.outputs + o) * f.fanIn
-                            for a in 0..<t.window {
-                                let src = Int(t.table[o * t.window + a])
-                                if src < 0 { continue }
-                                let to = spare + (i * t.inputs + src) * c, from = row + a * c
-                                for j in 0..<c { to[j] += from[j] }
-                            }
-                        }
-                    }
-                } else {
-                    let dx = MutableMatrixView(unchecked: spare, rows: rows * f.positionsIn, cols: f.channelsIn,
-                                               ld: f.channelsIn)
-                    try MatrixProduct.gemm(dz, w, transposeB: true, alpha: f.weightScale, into: dx)
-                }
+                try affineBackward(f, input, delta, into: spare, theta: theta, sink: sink)
             case .pool(let t, let c):
                 let scale = 1 / Double(t.window)
                 spare.update(repeating: 0, count: rows * sizeIn)

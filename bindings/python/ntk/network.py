@@ -272,7 +272,12 @@ class Network(Handle):
         return theta
 
     def set_flat_parameters(self, theta):
-        """Loads theta (P,) in the layout of ``flat_parameters``."""
+        """Loads theta in the layout of ``flat_parameters``.
+
+        Parameters
+        ----------
+        theta : array_like, (P,)
+        """
         t = np.ascontiguousarray(theta, dtype=np.float64)
         if t.shape != (self.num_parameters,):
             raise DimensionMismatchError(f"theta must have shape ({self.num_parameters},), got {t.shape}")
@@ -286,7 +291,16 @@ class Network(Handle):
         return out
 
     def jacobian(self, X):
-        """``df(x_i)/dtheta``, shape (n, k, P), by backpropagation."""
+        """``df(x_i)/dtheta`` by backpropagation.
+
+        Parameters
+        ----------
+        X : array_like, (n, *input_shape) or (n, d)
+
+        Returns
+        -------
+        numpy.ndarray, (n, k, P)
+        """
         x, px, ldx = self._inputs(X)
         jac = np.empty((x.shape[0], self.output_dim, self.num_parameters))
         call("ntk_network_jacobian", self._live(), x.shape[0], px, ldx, _arrays.pointer(jac))
