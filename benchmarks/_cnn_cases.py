@@ -18,6 +18,9 @@ CASES = {
     "cntk-gap-16": _cntk("gap", 16),
     "cntk-flatten-16": _cntk("flatten", 16),
     "cntk-gap-32": _cntk("gap", 32),
+    # A small finite CNN for the empirical NTK: 16 channels, 10 outputs (2,938 parameters).
+    "cnn-16x16-k10": ((16, 16, 3), [("conv", 16, (3, 3), "SAME"), ("relu",), ("conv", 16, (3, 3), "SAME"), ("relu",),
+                                    ("gap",), ("dense", 10)]),
 }
 
 
@@ -32,12 +35,21 @@ def ntk_network(name):
     return ntk.Network([build[kind](*args) for kind, *args in spec], input_shape=shape, W_std=W_STD, b_std=B_STD)
 
 
-def nt_kernel_fn(name):
-    """neural-tangents' kernel_fn of a case."""
+def _nt_serial(name):
     from neural_tangents import stax
 
     _, spec = CASES[name]
     build = {"conv": lambda c, w, p: stax.Conv(c, w, padding=p, W_std=W_STD, b_std=B_STD), "relu": stax.Relu,
              "avgpool": stax.AvgPool, "gap": stax.GlobalAvgPool, "flatten": stax.Flatten,
              "dense": lambda k: stax.Dense(k, W_std=W_STD, b_std=B_STD)}
-    return stax.serial(*[build[kind](*args) for kind, *args in spec])[2]
+    return stax.serial(*[build[kind](*args) for kind, *args in spec])
+
+
+def nt_kernel_fn(name):
+    """neural-tangents' kernel_fn of a case."""
+    return _nt_serial(name)[2]
+
+
+def nt_network_fns(name):
+    """neural-tangents' (init_fn, apply_fn) of a case."""
+    return _nt_serial(name)[:2]

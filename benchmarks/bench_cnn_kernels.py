@@ -7,7 +7,10 @@ Networks (`_cnn_cases.py`): two 32-channel 3 x 3 SAME convolutions with relu on 
 of positions, 65,536 per pair of images) or by Flatten (the diagonal positions only); and the
 GAP network on 32 x 32 x 3 images (10^6 position pairs per pair of images), where neural-tangents'
 default (`kernel_fn` on all pairs at once) needs n^2 x 10^6 x 8 bytes per kernel tensor.
-Symmetric n x n kernels, float64, this machine's 2 cores.
+Symmetric n x n kernels, float64, this machine's 2 cores. The second table: the empirical NTK
+(mean over 10 outputs) of a finite 16-channel version at neural-tangents' initial parameters,
+libntk's blocked Jacobian contraction against nt's structured derivatives (`empirical_ntk_fn`,
+implementation 3, jitted), at --n-empirical points.
 
 neural-tangents 0.6.5 runs in its own virtualenv (`_nt_cnn.py`; --nt-python, default
 ~/.cache/neural-tangents-venv/bin/python as made by shared/tools/neural-tangents-venv.sh;
@@ -53,7 +56,8 @@ def nt_side(args, case, X, batch, tmp):
         reason = lines.get("failed:", "") or (run.stderr.strip().splitlines() or ["no output"])[-1][:120]
         return None, f"failed ({reason[:90]})", None
     kernels = np.load(out_path)
-    return float(lines["seconds"]), float(lines["peak_mib"]), (kernels["nngp"], kernels["ntk"])
+    result = (kernels["ntk"], kernels["theta"]) if batch == "empirical" else (kernels["nngp"], kernels["ntk"])
+    return float(lines["seconds"]), float(lines["peak_mib"]), result
 
 
 def differences(ours, theirs):
@@ -67,6 +71,7 @@ def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--n", type=int, default=128)
     p.add_argument("--n-large", type=int, default=64)
+    p.add_argument("--n-empirical", type=int, default=128)
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--nt-repeats", type=int, default=1)
     p.add_argument("--nt-batch", type=int, default=16)
@@ -99,6 +104,31 @@ def main():
             diag = max(differences(result["k"][0], nt_kernels[0])[1], differences(result["k"][1], nt_kernels[1])[1])
             print(row + f"{nt_seconds:>8.2f} {n * n / nt_seconds:>10.0f} {nt_peak:>9.0f} {nt_seconds / seconds:>6.1f} "
                   f"{off:>13.1e} / {diag:.1e}")
+        empirical_table(args, rng, tmp)
+
+
+def empirical_table(args, rng, tmp):
+    case, n = "cnn-16x16-k10", args.n_empirical
+    shape, _ = CASES[case]
+    X = rng.standard_normal((n, *shape))
+    net = ntk_network(case)
+    print(f"\nempirical NTK, {case} ({net.num_parameters} parameters), n = {n}, mean over {net.output_dim} outputs")
+    nt_seconds, nt_peak, nt_result = nt_side(args, case, X, "empirical", tmp)
+    if nt_seconds is not None:
+        net.set_flat_parameters(nt_result[1])  # nt's initial parameters, flattened in the same layout
+    result = {}
+
+    def ours():
+        result["k"] = ntk.empirical_ntk(net, X)
+
+    seconds = timed(ours, args.repeats)
+    print(f"{'libntk s':>9} {'peak MiB':>9} {'nt s':>8} {'peak MiB':>9} {'ratio':>6} {'max rel diff':>13}")
+    if nt_seconds is None:
+        print(f"{seconds:>9.3f} {peak_rss_mib():>9.0f}  neural-tangents: {nt_peak}")
+        return
+    diff = np.max(np.abs(result["k"] - nt_result[0])) / np.max(np.abs(nt_result[0]))
+    print(f"{seconds:>9.3f} {peak_rss_mib():>9.0f} {nt_seconds:>8.3f} {nt_peak:>9.0f} {nt_seconds / seconds:>6.1f} "
+          f"{diff:>13.1e}")
 
 
 if __name__ == "__main__":

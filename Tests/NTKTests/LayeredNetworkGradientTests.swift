@@ -50,16 +50,27 @@ final class LayeredNetworkGradientTests: XCTestCase {
     func testVectorJacobianProductAndKernelAgreeWithTheJacobian() throws {
         let net = try Network(try architecture(.ntk), seed: 3)
         var rng = TestRandom(seed: 4)
-        let x = try rng.matrix(5, 40), u = try rng.matrix(5, 2)
+        let x = try rng.matrix(5, 40), cotangents = try rng.matrix(3, 10)  // 3 cotangents of 5 × 2 outputs
         let j = try net.jacobian(x)
-        var g = [Double](repeating: 0, count: net.parameterCount)
-        try x.withView { xv in try u.withView { uv in try g.withUnsafeMutableBufferPointer {
-            try net.vjp(xv, uv, into: $0.baseAddress!)
-        } } }
-        for q in 0..<net.parameterCount {
-            var want = 0.0
-            for r in 0..<10 { want += j[r, q] * u[r / 2, r % 2] }
-            XCTAssertEqual(g[q], want, accuracy: 1e-12 * max(1, abs(want)))
+        let model = try NetworkModel(net, data: x)
+        var g = try Matrix(rows: 3, cols: net.parameterCount)
+        try cotangents.withView { u in try g.withMutableView { try model.vjp(rows: Array(0..<5), cotangents: u, into: $0) } }
+        let tangents = try rng.matrix(2, net.parameterCount)
+        var jv = try Matrix(rows: 2, cols: 10)
+        try tangents.withView { v in try jv.withMutableView { try model.jvp(rows: Array(0..<5), tangents: v, into: $0) } }
+        for r in 0..<3 {
+            for q in 0..<net.parameterCount {
+                var want = 0.0
+                for row in 0..<10 { want += j[row, q] * cotangents[r, row] }
+                XCTAssertEqual(g[r, q], want, accuracy: 1e-12 * max(1, abs(want)))
+            }
+        }
+        for r in 0..<2 {
+            for row in 0..<10 {
+                var want = 0.0
+                for q in 0..<net.parameterCount { want += j[row, q] * tangents[r, q] }
+                XCTAssertEqual(jv[r, row], want, accuracy: 1e-12 * max(1, abs(want)))
+            }
         }
         let kernel = try net.empiricalKernel(x, output: .perOutput)
         let y = try rng.matrix(2, 40)

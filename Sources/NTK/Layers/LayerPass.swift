@@ -1,7 +1,9 @@
 /// The forward and backward pass of a `LayerProgram` over one block of examples (see there for
-/// the steps). `run` keeps every step's input for the backward pass; `backward` pushes output
-/// cotangents back and hands each affine step's parameter gradients over, either per example
-/// (Jacobian rows) or summed over the block (a vector–Jacobian product).
+/// the steps). `run` keeps every step's input for the backward pass; `backward` pushes K output
+/// cotangents per example back at once — side by side, each example's signals laid out as
+/// positions × K × channels, so that every GEMM covers all K — and hands each affine step's
+/// patches and signals to a sink, which forms per-example gradients (Jacobian rows: K = k unit
+/// cotangents) or sums them over the block (vector–Jacobian products).
 ///
 /// Backward: affine: ∂W = a Pᵀ δ, ∂b = c Σ_positions δ, δ_P = a δ Wᵀ scattered back through the
 /// patch table (a Dense layer's δ_P is its input's δ); pool: δ/w to each window member; global
@@ -9,30 +11,36 @@
 /// residual: the add passes δ through and to its push, which sums both.
 final class LayerPass {
     let program: LayerProgram
-    let capacity: Int
+    let capacity: Int, seeds: Int
     private let values: [Workspace]
-    private let patches: Workspace, deltaA: Workspace, deltaB: Workspace
+    private let patches: Workspace, patchSignals: Workspace, deltaA: Workspace, deltaB: Workspace
     private var stash: [Int: Workspace] = [:]
     private(set) var rows = 0
 
-    init(_ program: LayerProgram, capacity: Int) throws {
+    /// Bytes of buffers per example for `seeds` cotangents at once.
+    static func bytesPerRow(_ program: LayerProgram, seeds: Int) -> Int {
+        let widest = max(program.sizes.max() ?? 1, 1), patches = program.widestPatches
+        let stashed = program.steps.reduce(0) { if case .add(let from) = $1 { return $0 + program.sizes[from] }
+                                                return $0 }
+        return 8 * (program.sizes.reduce(0, +) + patches + seeds * (2 * widest + patches + stashed))
+    }
+
+    /// Buffers for `capacity` examples and up to `seeds` cotangents per backward pass.
+    init(_ program: LayerProgram, capacity: Int, seeds: Int = 1) throws {
         self.program = program
-        self.capacity = capacity
+        (self.capacity, self.seeds) = (capacity, seeds)
         values = try program.sizes.map { try Workspace(count: Sizes.product(capacity, $0, "activations"),
                                                        for: "activations") }
-        var patchSize = 1
-        let widest = max(program.sizes.max() ?? 1, 1)
-        for step in program.steps {
-            if case .affine(let f) = step, f.patches != nil {
-                patchSize = max(patchSize, try Sizes.product(f.positionsOut, f.fanIn, "patches"))
-            }
-        }
+        let widest = try Sizes.product(max(program.sizes.max() ?? 1, 1), seeds, "signals")
+        let patchSize = max(program.widestPatches, 1)
         patches = try Workspace(count: Sizes.product(capacity, patchSize, "patches"), for: "patches")
+        patchSignals = try Workspace(count: Sizes.product(capacity, try Sizes.product(patchSize, seeds, "signals"),
+                                                          "signals"), for: "backpropagated signals")
         deltaA = try Workspace(count: Sizes.product(capacity, widest, "signals"), for: "backpropagated signals")
         deltaB = try Workspace(count: Sizes.product(capacity, widest, "signals"), for: "backpropagated signals")
         for step in program.steps {
             if case .add(let from) = step {
-                stash[from] = try Workspace(count: Sizes.product(capacity, program.sizes[from], "signals"),
+                stash[from] = try Workspace(count: Sizes.product(capacity, program.sizes[from] * seeds, "signals"),
                                             for: "residual signals")
             }
         }
@@ -136,94 +144,111 @@ final class LayerPass {
     }
 
     /// Where an affine step's parameter gradients go: the step, its patches P (rows·positionsOut ×
-    /// fanIn) and δ (rows·positionsOut × channelsOut) of the last `run`'s block.
+    /// fanIn) and the signals δ (rows·positionsOut × K·channelsOut) of the last `run`'s block.
     typealias GradientSink = (LayerProgram.Affine, MatrixView, MatrixView) throws -> Void
 
     /// An affine step's backward: the parameter gradients to `sink`, then δ_P = a δ Wᵀ scattered
     /// back through the patch table into `dx` (a Dense layer's δ_P is its input's δ).
     private func affineBackward(_ f: LayerProgram.Affine, _ input: UnsafePointer<Double>,
-                                _ delta: UnsafeMutablePointer<Double>, into dx: UnsafeMutablePointer<Double>,
-                                theta: UnsafePointer<Double>, sink: GradientSink) throws {
+                                _ delta: UnsafeMutablePointer<Double>, into dx: UnsafeMutablePointer<Double>?,
+                                seeds k: Int, theta: UnsafePointer<Double>, sink: GradientSink) throws {
         let p = gather(f, input)
-        let dz = MatrixView(unchecked: UnsafePointer(delta), rows: rows * f.positionsOut, cols: f.channelsOut,
+        try sink(f, p, MatrixView(unchecked: UnsafePointer(delta), rows: rows * f.positionsOut,
+                                  cols: k * f.channelsOut, ld: k * f.channelsOut))
+        guard let dx else { return }  // the network's input: its signal is never needed
+        let dz = MatrixView(unchecked: UnsafePointer(delta), rows: rows * f.positionsOut * k, cols: f.channelsOut,
                             ld: f.channelsOut)
-        try sink(f, p, dz)
         let w = MatrixView(unchecked: theta + f.offset, rows: f.fanIn, cols: f.channelsOut, ld: f.channelsOut)
         guard let t = f.patches else {
-            let out = MutableMatrixView(unchecked: dx, rows: rows * f.positionsIn, cols: f.channelsIn, ld: f.channelsIn)
+            let out = MutableMatrixView(unchecked: dx, rows: rows * f.positionsIn * k, cols: f.channelsIn,
+                                        ld: f.channelsIn)
             return try MatrixProduct.gemm(dz, w, transposeB: true, alpha: f.weightScale, into: out)
         }
-        // δ_P into the patch buffer (no longer needed), then scattered back.
-        let dp = MutableMatrixView(unchecked: patches.pointer, rows: rows * t.outputs, cols: f.fanIn, ld: f.fanIn)
+        let dp = MutableMatrixView(unchecked: patchSignals.pointer, rows: rows * t.outputs * k, cols: f.fanIn,
+                                   ld: f.fanIn)
         try MatrixProduct.gemm(dz, w, transposeB: true, alpha: f.weightScale, into: dp)
-        dx.update(repeating: 0, count: rows * t.inputs * f.channelsIn)
         let c = f.channelsIn
+        dx.update(repeating: 0, count: rows * t.inputs * k * c)
         for i in 0..<rows {
             for o in 0..<t.outputs {
-                let row = dp.base + (i * t.outputs + o) * f.fanIn
                 for a in 0..<t.window {
                     let src = Int(t.table[o * t.window + a])
                     if src < 0 { continue }
-                    let to = dx + (i * t.inputs + src) * c, from = row + a * c
-                    for j in 0..<c { to[j] += from[j] }
+                    for seed in 0..<k {
+                        let to = dx + ((i * t.inputs + src) * k + seed) * c
+                        let from = dp.base + ((i * t.outputs + o) * k + seed) * f.fanIn + a * c
+                        for j in 0..<c { to[j] += from[j] }
+                    }
                 }
             }
         }
     }
 
-    /// Pushes `seed` (rows × k cotangents of the outputs) back through the last `run` and calls
-    /// `sink` for every affine step, last to first.
-    func backward(_ seed: MatrixView, theta: UnsafePointer<Double>, sink: GradientSink) throws {
+    /// Pushes `seed` (rows × K·k: K cotangents of the k outputs per example, side by side) back
+    /// through the last `run` and calls `sink` for every affine step, last to first.
+    func backward(_ seed: MatrixView, seeds k: Int, theta: UnsafePointer<Double>, sink: GradientSink) throws {
+        guard k >= 1, k <= seeds, seed.cols == k * program.sizes[program.steps.count] else {
+            throw NTKError(.internalError, "\(k) cotangents of \(seed.cols) entries for a pass of \(seeds)")
+        }
         var delta = deltaA.pointer, spare = deltaB.pointer
-        let k = program.sizes[program.steps.count]
-        for i in 0..<rows { (delta + i * k).update(from: seed.base + i * seed.ld, count: k) }
+        for i in 0..<rows { (delta + i * seed.cols).update(from: seed.base + i * seed.ld, count: seed.cols) }
         for s in stride(from: program.steps.count - 1, through: 0, by: -1) {
-            let input = UnsafePointer(values[s].pointer), sizeIn = program.sizes[s], sizeOut = program.sizes[s + 1]
+            let input = UnsafePointer(values[s].pointer), sizeIn = program.sizes[s], c = program.channels[s]
             switch program.steps[s] {
             case .affine(let f):
-                try affineBackward(f, input, delta, into: spare, theta: theta, sink: sink)
-            case .pool(let t, let c):
-                let scale = 1 / Double(t.window)
-                spare.update(repeating: 0, count: rows * sizeIn)
+                try affineBackward(f, input, delta, into: s == 0 ? nil : spare, seeds: k, theta: theta, sink: sink)
+            case .pool(let t, _):
+                let scale = 1 / Double(t.window), width = k * c  // the K signals as channels
+                spare.update(repeating: 0, count: rows * sizeIn * k)
                 for i in 0..<rows {
                     for o in 0..<t.outputs {
-                        let from = delta + (i * t.outputs + o) * c
+                        let from = delta + (i * t.outputs + o) * width
                         for a in 0..<t.window {
                             let src = Int(t.table[o * t.window + a])
                             if src < 0 { continue }
-                            let to = spare + (i * t.inputs + src) * c
-                            for j in 0..<c { to[j] += scale * from[j] }
+                            let to = spare + (i * t.inputs + src) * width
+                            for j in 0..<width { to[j] += scale * from[j] }
                         }
                     }
                 }
-            case .globalMean(let positions, let c):
+            case .globalMean(let positions, _):
+                let width = k * c
                 for i in 0..<rows {
                     for p in 0..<positions {
-                        for j in 0..<c { spare[(i * positions + p) * c + j] = delta[i * c + j] / Double(positions) }
+                        for j in 0..<width { spare[(i * positions + p) * width + j] = delta[i * width + j] / Double(positions) }
                     }
                 }
-            case .layerNorm(let epsilon, let positions, let c):
+            case .layerNorm(let epsilon, let positions, _):
                 for r in 0..<(rows * positions) {
-                    let x = input + r * c, dy = delta + r * c
+                    let x = input + r * c
                     let (mean, sigma) = Self.moments(x, c, epsilon)
-                    var meanDy = 0.0, meanDyY = 0.0
-                    for j in 0..<c {
-                        meanDy += dy[j]
-                        meanDyY += dy[j] * (x[j] - mean) / sigma
+                    for seed in 0..<k {
+                        let dy = delta + (r * k + seed) * c, dx = spare + (r * k + seed) * c
+                        var meanDy = 0.0, meanDyY = 0.0
+                        for j in 0..<c {
+                            meanDy += dy[j]
+                            meanDyY += dy[j] * (x[j] - mean) / sigma
+                        }
+                        meanDy /= Double(c)
+                        meanDyY /= Double(c)
+                        for j in 0..<c { dx[j] = (dy[j] - meanDy - (x[j] - mean) / sigma * meanDyY) / sigma }
                     }
-                    meanDy /= Double(c)
-                    meanDyY /= Double(c)
-                    for j in 0..<c { spare[r * c + j] = (dy[j] - meanDy - (x[j] - mean) / sigma * meanDyY) / sigma }
                 }
             case .activation(let phi):
-                for e in 0..<(rows * sizeIn) { spare[e] = delta[e] * phi.derivative(input[e]) }
+                for r in 0..<(rows * sizeIn / c) {
+                    let x = input + r * c
+                    for seed in 0..<k {
+                        let dy = delta + (r * k + seed) * c, dx = spare + (r * k + seed) * c
+                        for j in 0..<c { dx[j] = dy[j] * phi.derivative(x[j]) }
+                    }
+                }
             case .push:
                 guard let skip = stash[s]?.pointer else { throw NTKError(.internalError, "a residual without its end") }
-                for e in 0..<(rows * sizeIn) { spare[e] = delta[e] + skip[e] }
+                for e in 0..<(rows * sizeIn * k) { spare[e] = delta[e] + skip[e] }
             case .add(let from):
                 guard let skip = stash[from]?.pointer else { throw NTKError(.internalError, "a residual end alone") }
-                skip.update(from: delta, count: rows * sizeOut)
-                spare.update(from: delta, count: rows * sizeIn)
+                skip.update(from: delta, count: rows * sizeIn * k)
+                spare.update(from: delta, count: rows * sizeIn * k)
             }
             swap(&delta, &spare)
         }

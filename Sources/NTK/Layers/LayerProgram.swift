@@ -39,19 +39,30 @@ struct LayerProgram: Sendable {
     private(set) var steps: [Step] = []
     /// Entries per example of each step's input; `sizes[steps.count]` is k.
     private(set) var sizes: [Int] = []
+    /// Channels of each step's input (positions = size / channels).
+    private(set) var channels: [Int] = []
     let parameterCount: Int
 
     init(_ a: NetworkArchitecture) throws {
         var walk = Walk(architecture: a, dims: a.inputShape.spatial, channels: a.inputShape.channels)
         try walk.compile(a.layers, path: "layer")
         walk.sizes.append(walk.entries)
-        (steps, sizes, parameterCount) = (walk.steps, walk.sizes, walk.offset)
+        walk.channelCounts.append(walk.channels)
+        (steps, sizes, channels, parameterCount) = (walk.steps, walk.sizes, walk.channelCounts, walk.offset)
+    }
+
+    /// The most entries of a step's patches per example (0 without convolutions).
+    var widestPatches: Int {
+        steps.reduce(0) { widest, step in
+            guard case .affine(let f) = step, f.patches != nil else { return widest }
+            return max(widest, f.positionsOut * f.fanIn)
+        }
     }
 
     private struct Walk {
         let architecture: NetworkArchitecture
         var dims: [Int], channels: Int
-        var steps: [Step] = [], sizes: [Int] = [], offset = 0
+        var steps: [Step] = [], sizes: [Int] = [], channelCounts: [Int] = [], offset = 0
         var entries: Int { dims.reduce(channels, *) }
 
         init(architecture: NetworkArchitecture, dims: [Int], channels: Int) {
@@ -60,6 +71,7 @@ struct LayerProgram: Sendable {
 
         mutating func append(_ step: Step) {
             sizes.append(entries)
+            channelCounts.append(channels)
             steps.append(step)
         }
 

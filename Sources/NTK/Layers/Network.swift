@@ -64,21 +64,24 @@ public final class Network: @unchecked Sendable {
         try storage.withUnsafeMutableBufferPointer { try setParameters($0.baseAddress!, count: theta.count) }
     }
 
-    /// Rows per block: the block's activations within 64 MiB (at least one row, at most 256).
-    var blockRows: Int {
-        let perRow = program.sizes.reduce(0, +) * 3 * 8
-        return max(1, min(256, (64 << 20) / max(perRow, 1)))
+    /// Rows per block: a pass with `seeds` cotangents within 64 MiB (at least one row, at most 256).
+    func blockRows(seeds: Int = 1) -> Int {
+        max(1, min(256, (64 << 20) / max(LayerPass.bytesPerRow(program, seeds: seeds), 1)))
     }
 
     func checkInput(_ x: MatrixView, _ name: String) throws {
         try NetworkInfiniteWidthKernel.check(architecture, x, name)
     }
 
-    /// Runs `body` on each block of at most `blockRows` rows of `x` after its forward pass.
-    func blocks(_ x: MatrixView, _ theta: MLP.ParameterVector,
+    /// Runs `body` on each block of rows of `x` after its forward pass (a pass for `seeds`
+    /// cotangents per backward; `reuse` supplies one, e.g. kept between a model's calls).
+    func blocks(_ x: MatrixView, _ theta: MLP.ParameterVector, seeds: Int = 1,
+                reuse: ((Int, Int) throws -> LayerPass)? = nil,
                 _ body: (LayerPass, Range<Int>) throws -> Void) throws {
-        let block = min(max(x.rows, 1), blockRows)
-        let pass = try LayerPass(program, capacity: block)
+        let capacity = blockRows(seeds: seeds)
+        let pass = try reuse?(capacity, seeds) ?? LayerPass(program, capacity: min(max(x.rows, 1), capacity),
+                                                           seeds: seeds)
+        let block = pass.capacity
         for r0 in stride(from: 0, to: x.rows, by: block) {
             let r1 = min(r0 + block, x.rows)
             try pass.run(x.rowRange(r0, r1), theta.pointer)
@@ -88,13 +91,17 @@ public final class Network: @unchecked Sendable {
 
     /// The outputs `f(X)` (n × k) into `out`.
     public func forward(_ x: MatrixView, into out: MutableMatrixView) throws {
+        try forward(x, into: out, reuse: nil)
+    }
+
+    func forward(_ x: MatrixView, into out: MutableMatrixView, reuse: ((Int, Int) throws -> LayerPass)?) throws {
         try checkInput(x, "X")
         let k = outputCount
         guard out.rows == x.rows, out.cols == k else {
             throw NTKError.dimensionMismatch("output is \(out.rows) × \(out.cols) but f(X) is \(x.rows) × \(k)")
         }
         try out.requireDisjoint(from: x, "output", "X")
-        try blocks(x, parameters) { pass, range in
+        try blocks(x, parameters, reuse: reuse) { pass, range in
             out.rowRange(range.lowerBound, range.upperBound).copy(from: pass.outputs)
         }
         try InputCheck.finiteResult(out, "the network's outputs")
@@ -102,6 +109,10 @@ public final class Network: @unchecked Sendable {
 
     /// The Jacobian `∂f(x_i)/∂θ` of each row, row `i·k + c` = output c of example i ((n·k) × P).
     public func jacobian(_ x: MatrixView, into out: MutableMatrixView) throws {
+        try jacobian(x, into: out, reuse: nil)
+    }
+
+    func jacobian(_ x: MatrixView, into out: MutableMatrixView, reuse: ((Int, Int) throws -> LayerPass)?) throws {
         try checkInput(x, "X")
         let k = outputCount, p = parameterCount
         guard out.rows == x.rows * k, out.cols == p else {
@@ -109,16 +120,19 @@ public final class Network: @unchecked Sendable {
                                              + "\(out.cols)")
         }
         let theta = parameters
-        let seed = try Workspace(count: Sizes.product(min(max(x.rows, 1), blockRows), k, "seeds"), for: "seeds")
-        try blocks(x, theta) { pass, range in
-            for c in 0..<k {
-                let rows = range.count
-                seed.pointer.update(repeating: 0, count: rows * k)
-                for i in 0..<rows { seed.pointer[i * k + c] = 1 }
-                try pass.backward(seed.matrix(rows, k).readOnly, theta: theta.pointer) { f, patches, delta in
-                    for i in 0..<rows {
-                        let row = out.base + ((range.lowerBound + i) * k + c) * out.ld + f.offset
-                        try Self.gradient(f, patches, delta, example: i, into: row)
+        // The k unit cotangents of every example side by side: one backward pass per block.
+        let seed = try Workspace(count: Sizes.product(min(max(x.rows, 1), blockRows(seeds: k)), k * k, "seeds"),
+                                 for: "seeds")
+        let scratch = try Workspace(count: Sizes.product(max(parameterCount, 1), k, "gradients"),
+                                    for: "one example's gradients")
+        try blocks(x, theta, seeds: k, reuse: reuse) { pass, range in
+            let rows = range.count
+            seed.pointer.update(repeating: 0, count: rows * k * k)
+            for i in 0..<rows { for c in 0..<k { seed.pointer[i * k * k + c * k + c] = 1 } }
+            try pass.backward(seed.matrix(rows, k * k).readOnly, seeds: k, theta: theta.pointer) { f, patches, delta in
+                for i in 0..<rows {
+                    try Self.gradients(f, patches, delta, example: i, seeds: k, scratch: scratch.pointer) { c in
+                        out.base + ((range.lowerBound + i) * k + c) * out.ld + f.offset
                     }
                 }
             }
@@ -126,50 +140,67 @@ public final class Network: @unchecked Sendable {
         try InputCheck.finiteResult(out, "the Jacobian")
     }
 
-    /// Σ_i J(x_i)ᵀ u_i for cotangents `u` (n × k): one backward pass per block, the gradient
-    /// summed into `out` (P entries, overwritten).
-    func vjp(_ x: MatrixView, _ u: MatrixView, into out: UnsafeMutablePointer<Double>) throws {
+    /// Σ_i J(x_i)ᵀ u_i for r cotangents at once: `u` is n × (r·k) (cotangent j in columns
+    /// j·k..<(j+1)·k), `out` r × P (overwritten). One backward pass per block, the gradients
+    /// summed over the block by one GEMM per affine layer.
+    func vjp(_ x: MatrixView, _ u: MatrixView, cotangents r: Int, into out: MutableMatrixView,
+             reuse: ((Int, Int) throws -> LayerPass)? = nil) throws {
         let theta = parameters
-        out.update(repeating: 0, count: parameterCount)
-        try blocks(x, theta) { pass, range in
+        for j in 0..<r { out.base.advanced(by: j * out.ld).update(repeating: 0, count: parameterCount) }
+        let scratch = try Workspace(count: Sizes.product(program.parameterCount, r, "gradients"), for: "gradients")
+        try blocks(x, theta, seeds: r, reuse: reuse) { pass, range in
             let seed = MatrixView(unchecked: u.base + range.lowerBound * u.ld, rows: range.count, cols: u.cols,
                                   ld: u.ld)
-            try pass.backward(seed, theta: theta.pointer) { f, patches, delta in
-                let g = MutableMatrixView(unchecked: out + f.offset, rows: f.fanIn, cols: f.channelsOut,
-                                          ld: f.channelsOut)
-                try MatrixProduct.gemm(patches, transposeA: true, delta, alpha: f.weightScale, beta: 1, into: g)
-                if f.hasBias {
-                    let b = out + f.offset + f.weights
-                    for r in 0..<delta.rows {
-                        for j in 0..<f.channelsOut { b[j] += f.biasScale * delta[r, j] }
+            try pass.backward(seed, seeds: r, theta: theta.pointer) { f, patches, delta in
+                // G = a Pᵀ δ: fanIn × r·channelsOut, cotangent j's gradient in its column block.
+                let g = MutableMatrixView(unchecked: scratch.pointer, rows: f.fanIn, cols: r * f.channelsOut,
+                                          ld: r * f.channelsOut)
+                try MatrixProduct.gemm(patches, transposeA: true, delta, alpha: f.weightScale, into: g)
+                for j in 0..<r {
+                    let w = out.base + j * out.ld + f.offset
+                    for a in 0..<f.fanIn {
+                        let from = g.base + a * g.ld + j * f.channelsOut, to = w + a * f.channelsOut
+                        for o in 0..<f.channelsOut { to[o] += from[o] }
+                    }
+                    guard f.hasBias else { continue }
+                    for row in 0..<delta.rows {
+                        let d = delta.base + row * delta.ld + j * f.channelsOut
+                        for o in 0..<f.channelsOut { w[f.weights + o] += f.biasScale * d[o] }
                     }
                 }
             }
         }
     }
 
-    /// One example's parameter gradient of an affine step into `row` (its W then b entries):
-    /// ∂W = a P_iᵀ δ_i, ∂b = c Σ_positions δ_i.
-    static func gradient(_ f: LayerProgram.Affine, _ patches: MatrixView, _ delta: MatrixView, example i: Int,
-                         into row: UnsafeMutablePointer<Double>) throws {
-        let q = f.positionsOut
+    /// One example's parameter gradients of an affine step for its K cotangents, each into the
+    /// row `destination(c)` (the step's W then b entries): ∂W = a P_iᵀ δ_i (one GEMM for all K,
+    /// through `scratch`), ∂b = c Σ_positions δ_i.
+    static func gradients(_ f: LayerProgram.Affine, _ patches: MatrixView, _ delta: MatrixView, example i: Int,
+                          seeds k: Int, scratch: UnsafeMutablePointer<Double>,
+                          destination: (Int) -> UnsafeMutablePointer<Double>) throws {
+        let q = f.positionsOut, width = k * f.channelsOut
         let p = MatrixView(unchecked: patches.base + i * q * patches.ld, rows: q, cols: f.fanIn, ld: patches.ld)
-        let d = MatrixView(unchecked: delta.base + i * q * delta.ld, rows: q, cols: f.channelsOut, ld: delta.ld)
-        let g = MutableMatrixView(unchecked: row, rows: f.fanIn, cols: f.channelsOut, ld: f.channelsOut)
+        let d = MatrixView(unchecked: delta.base + i * q * delta.ld, rows: q, cols: width, ld: delta.ld)
+        let g = MutableMatrixView(unchecked: scratch, rows: f.fanIn, cols: width, ld: width)
         if q == 1 {  // an outer product: a hᵀ δ
             for r in 0..<f.fanIn {
                 let h = f.weightScale * p.base[r]
-                for j in 0..<f.channelsOut { g.base[r * f.channelsOut + j] = h * d.base[j] }
+                for j in 0..<width { g.base[r * width + j] = h * d.base[j] }
             }
         } else {
             try MatrixProduct.gemm(p, transposeA: true, d, alpha: f.weightScale, into: g)
         }
-        guard f.hasBias else { return }
-        let b = row + f.weights
-        for j in 0..<f.channelsOut {
-            var s = 0.0
-            for r in 0..<q { s += d.base[r * d.ld + j] }
-            b[j] = f.biasScale * s
+        for c in 0..<k {
+            let row = destination(c)
+            for a in 0..<f.fanIn { (row + a * f.channelsOut).update(from: g.base + a * width + c * f.channelsOut,
+                                                                     count: f.channelsOut) }
+            guard f.hasBias else { continue }
+            let b = row + f.weights
+            for j in 0..<f.channelsOut {
+                var s = 0.0
+                for r in 0..<q { s += d.base[r * d.ld + c * f.channelsOut + j] }
+                b[j] = f.biasScale * s
+            }
         }
     }
 }

@@ -1,3 +1,5 @@
+import Synchronization
+
 /// A `Network` on a fixed set of inputs (one per row of `data`) as a `TangentModel`: its tangent
 /// kernel, kernel ridge by CG and Lanczos flows come from the model machinery
 /// (`TangentModelKernel`, `TangentModelOperator`).
@@ -9,6 +11,19 @@
 public final class NetworkModel: TangentModel, @unchecked Sendable {
     public let network: Network
     let data: Matrix
+    /// One pass per number of cotangents, kept between calls (their buffers are large: fresh ones
+    /// per call cost page faults).
+    private let passes = Mutex<[Int: LayerPass]>([:])
+
+    /// A kept pass for `seeds` cotangents and blocks of `capacity` rows.
+    private func pass(capacity: Int, seeds: Int) throws -> LayerPass {
+        try passes.withLock { kept in
+            if let pass = kept[seeds], pass.capacity == capacity { return pass }
+            let pass = try LayerPass(network.program, capacity: capacity, seeds: seeds)
+            kept[seeds] = pass
+            return pass
+        }
+    }
 
     /// - Throws: as `Network.forward` for inputs of the wrong width or non-finite entries.
     public init(_ network: Network, data: Matrix) throws {
@@ -18,7 +33,7 @@ public final class NetworkModel: TangentModel, @unchecked Sendable {
 
     public var parameterCount: Int { network.parameterCount }
     public var outputCount: Int { network.outputCount }
-    public var blockRows: Int { network.blockRows }
+    public var blockRows: Int { network.blockRows(seeds: network.outputCount) }
     public var hasForward: Bool { true }
     public var hasJacobian: Bool { true }
 
@@ -41,29 +56,33 @@ public final class NetworkModel: TangentModel, @unchecked Sendable {
 
     public func forward(rows: [Int], into out: MutableMatrixView) throws {
         let x = try inputs(rows)
-        try x.withView { try network.forward($0, into: out) }
+        try x.withView { try network.forward($0, into: out, reuse: pass) }
     }
 
     public func jacobian(rows: [Int], into out: MutableMatrixView) throws {
         let x = try inputs(rows)
-        try x.withView { try network.jacobian($0, into: out) }
+        try x.withView { try network.jacobian($0, into: out, reuse: pass) }
     }
 
     public func jvp(rows: [Int], tangents: MatrixView, into out: MutableMatrixView) throws {
         let x = try inputs(rows)
         var j = try Matrix(rows: try Sizes.product(rows.count, outputCount, "Jacobian rows"), cols: parameterCount)
-        try x.withView { xv in try j.withMutableView { try network.jacobian(xv, into: $0) } }
+        try x.withView { xv in try j.withMutableView { try network.jacobian(xv, into: $0, reuse: pass) } }
         try j.withView { try MatrixProduct.gemm(tangents, $0, transposeB: true, into: out) }
     }
 
     public func vjp(rows: [Int], cotangents: MatrixView, into out: MutableMatrixView) throws {
-        let x = try inputs(rows), k = outputCount
-        try x.withView { xv in
-            for r in 0..<cotangents.rows {
-                let u = MatrixView(unchecked: cotangents.base + r * cotangents.ld, rows: rows.count, cols: k, ld: k)
-                try network.vjp(xv, u, into: out.base + r * out.ld)
+        let x = try inputs(rows), k = outputCount, r = cotangents.rows
+        // Cotangent j's entries for example i side by side: u[i, j·k + c] = cotangents[j, i·k + c].
+        var u = try Matrix(rows: rows.count, cols: try Sizes.product(r, k, "cotangents"))
+        try u.withMutableView { uv in
+            for j in 0..<r {
+                for i in 0..<rows.count {
+                    (uv.base + i * uv.ld + j * k).update(from: cotangents.base + j * cotangents.ld + i * k, count: k)
+                }
             }
         }
+        try x.withView { xv in try u.withView { try network.vjp(xv, $0, cotangents: r, into: out, reuse: pass) } }
     }
 }
 

@@ -32,7 +32,7 @@ COVERAGE = {
     "python.md": ["python"], "large-scale.md": ["python"], "long-computations.md": ["python"],
     "studies.md": ["python"], "distributed.md": ["python mpi"], "c-api.md": ["c"], "swift.md": ["swift"],
     "tuning.md": ["python", "c", "swift"], "classification.md": ["python", "c"],
-    "models.md": ["python", "c", "swift"],
+    "models.md": ["python", "c", "swift"], "architectures.md": ["python", "c", "swift"],
 }
 
 
