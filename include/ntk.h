@@ -951,16 +951,14 @@ typedef enum ntk_padding {
     NTK_PADDING_CIRCULAR = 2
 } ntk_padding;
 
-#define NTK_MAX_SPATIAL_AXES 3
-
 typedef struct ntk_layer {
     size_t size;                 /* sizeof(ntk_layer), set by _init */
     ntk_layer_kind kind;
     int64_t width;               /* DENSE: units; CONV: output channels (>= 1) */
     int64_t rank;                /* CONV, AVG_POOL: entries used in window and strides (= the
                                     input's spatial axes, 1..3) */
-    int64_t window[NTK_MAX_SPATIAL_AXES];  /* CONV: kernel size; AVG_POOL: window (>= 1) */
-    int64_t strides[NTK_MAX_SPATIAL_AXES]; /* >= 1; default 1 */
+    int64_t window[3];           /* CONV: kernel size; AVG_POOL: window (>= 1), one per spatial axis */
+    int64_t strides[3];          /* >= 1; default 1 */
     ntk_padding padding;         /* default SAME for CONV, VALID for AVG_POOL */
     ntk_activation activation;   /* ACTIVATION; default NTK_ACTIVATION_RELU */
     double activation_parameter; /* the leaky_relu slope; default 0.01 */

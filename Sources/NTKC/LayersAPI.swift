@@ -39,8 +39,8 @@ private func padding(_ p: ntk_padding, _ name: String) throws -> Padding {
 
 /// The window and strides of a CONV or AVG_POOL layer (`rank` entries each).
 private func window(_ l: ntk_layer, _ name: String) throws -> ([Int], [Int]) {
-    guard (1...Int64(NTK_MAX_SPATIAL_AXES)).contains(l.rank) else {
-        throw NTKError(.invalidArgument, "\(name): rank must be 1 to \(NTK_MAX_SPATIAL_AXES), got \(l.rank)")
+    guard (1...3).contains(l.rank) else {  // the header's window[3] and strides[3]
+        throw NTKError(.invalidArgument, "\(name): rank must be 1 to 3, got \(l.rank)")
     }
     let sizes = withUnsafeBytes(of: l.window) { Array($0.bindMemory(to: Int64.self)) }
     let strides = withUnsafeBytes(of: l.strides) { Array($0.bindMemory(to: Int64.self)) }

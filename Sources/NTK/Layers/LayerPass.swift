@@ -215,7 +215,8 @@ final class LayerPass {
                 let width = k * c
                 for i in 0..<rows {
                     for p in 0..<positions {
-                        for j in 0..<width { spare[(i * positions + p) * width + j] = delta[i * width + j] / Double(positions) }
+                        let to = spare + (i * positions + p) * width, from = delta + i * width
+                        for j in 0..<width { to[j] = from[j] / Double(positions) }
                     }
                 }
             case .layerNorm(let epsilon, let positions, _):

@@ -80,6 +80,7 @@ def test_every_flag_is_a_typed_enum():
     int_fields = [(s, f) for s, fields in structs.items() for t, f in fields if t == "int"]
     # Booleans (0/1, as C99 without stdbool) and counts.
     assert int_fields == [("ntk_mlp_options", "bias"), ("ntk_infinite_width_options", "quadrature_points"),
+                          ("ntk_network_options", "bias"),
                           ("ntk_nystrom_options", "preconditioned"), ("ntk_nystrom_options", "quadrature_points"),
                           ("ntk_model_callbacks", "thread_safe")]
 

@@ -271,7 +271,7 @@ def test_bad_models_and_inputs_are_rejected():
         models.from_functions(good.jvp, good.vjp, 0, 3)
     with pytest.raises(ntk.InvalidArgumentError, match="block_rows"):
         models.from_functions(good.jvp, good.vjp, 10, 3, block_rows=0)
-    with pytest.raises(ntk.InvalidArgumentError, match="ntk.MLP or an ntk.models.Model"):
+    with pytest.raises(ntk.InvalidArgumentError, match="ntk.MLP, ntk.Network or ntk.models.Model"):
         ntk.empirical_ntk(object(), X)
     with pytest.raises(ntk.InvalidArgumentError, match="no forward pass"):
         models.from_functions(good.jvp, good.vjp, 10, 3)(X)
