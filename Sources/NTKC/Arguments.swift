@@ -82,6 +82,27 @@ func outputVector(_ p: UnsafeMutablePointer<Double>?, _ count: Int,
     return base
 }
 
+/// A network's parameter vector θ passed in (`count` must be the network's P; NULL allowed when
+/// P = 0).
+func parametersIn(_ theta: UnsafePointer<Double>?, count: Int64, _ p: Int) throws -> UnsafePointer<Double> {
+    guard count == Int64(p) else {
+        throw NTKError(.dimensionMismatch, "count is \(count) but the network has \(p) parameters")
+    }
+    guard let theta = theta ?? (p == 0 ? UnsafePointer(bitPattern: 8) : nil) else {
+        throw NTKError(.invalidArgument, "theta is NULL")
+    }
+    return theta
+}
+
+/// A buffer for a network's parameter vector θ (`count` must be the network's P).
+func parametersOut(_ theta: UnsafeMutablePointer<Double>?, count: Int64, _ p: Int) throws
+    -> UnsafeMutablePointer<Double> {
+    guard count == Int64(p) else {
+        throw NTKError(.dimensionMismatch, "count is \(count) but the network has \(p) parameters")
+    }
+    return try outputVector(theta, p, "theta")
+}
+
 /// A required input vector of `count` doubles, as an array (at most 2^28 entries).
 func inputVector(_ p: UnsafePointer<Double>?, _ count: Int, _ name: String) throws -> [Double] {
     if count == 0 { return [] }

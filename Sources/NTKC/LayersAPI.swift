@@ -176,11 +176,7 @@ public func ntk_network_get_parameters(_ network: OpaquePointer?, _ theta: Unsaf
                                        _ count: Int64) -> Int32 {
     boundary("ntk_network_get_parameters") {
         let net = try HandleRegistry.shared.lookup(network, as: Network.self, "network")
-        let p = net.parameterCount
-        guard count == Int64(p) else {
-            throw NTKError(.dimensionMismatch, "count is \(count) but the network has \(p) parameters")
-        }
-        net.copyParameters(into: try outputVector(theta, p, "theta"))
+        net.copyParameters(into: try parametersOut(theta, count: count, net.parameterCount))
     }
 }
 
@@ -189,14 +185,7 @@ public func ntk_network_set_parameters(_ network: OpaquePointer?, _ theta: Unsaf
                                        _ count: Int64) -> Int32 {
     boundary("ntk_network_set_parameters") {
         let net = try HandleRegistry.shared.lookup(network, as: Network.self, "network")
-        let p = net.parameterCount
-        guard count == Int64(p) else {
-            throw NTKError(.dimensionMismatch, "count is \(count) but the network has \(p) parameters")
-        }
-        guard let theta = theta ?? (p == 0 ? UnsafePointer(bitPattern: 8) : nil) else {
-            throw NTKError(.invalidArgument, "theta is NULL")
-        }
-        try net.setParameters(theta, count: p)
+        try net.setParameters(try parametersIn(theta, count: count, net.parameterCount), count: net.parameterCount)
     }
 }
 

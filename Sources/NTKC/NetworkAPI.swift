@@ -73,11 +73,7 @@ public func ntk_mlp_get_parameters(_ mlp: OpaquePointer?, _ theta: UnsafeMutable
                                    _ count: Int64) -> Int32 {
     boundary("ntk_mlp_get_parameters") {
         let mlp = try HandleRegistry.shared.lookup(mlp, as: MLP.self, "mlp")
-        let p = mlp.architecture.parameterCount
-        guard count == Int64(p) else {
-            throw NTKError(.dimensionMismatch, "count is \(count) but the network has \(p) parameters")
-        }
-        mlp.copyParameters(into: try outputVector(theta, p, "theta"))
+        mlp.copyParameters(into: try parametersOut(theta, count: count, mlp.architecture.parameterCount))
     }
 }
 
@@ -86,13 +82,7 @@ public func ntk_mlp_set_parameters(_ mlp: OpaquePointer?, _ theta: UnsafePointer
     boundary("ntk_mlp_set_parameters") {
         let mlp = try HandleRegistry.shared.lookup(mlp, as: MLP.self, "mlp")
         let p = mlp.architecture.parameterCount
-        guard count == Int64(p) else {
-            throw NTKError(.dimensionMismatch, "count is \(count) but the network has \(p) parameters")
-        }
-        guard let theta = theta ?? (p == 0 ? UnsafePointer(bitPattern: 8) : nil) else {
-            throw NTKError(.invalidArgument, "theta is NULL")
-        }
-        try mlp.setParameters(theta, count: p)
+        try mlp.setParameters(try parametersIn(theta, count: count, p), count: p)
     }
 }
 

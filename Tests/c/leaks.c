@@ -72,7 +72,30 @@ int main(int argc, char **argv) {
     callbacks.block_rows = 3;
     int64_t test_rows[2] = {1, 5};
     const ntk_rows rows_test = {2, test_rows, NULL, 0};
+    /* A network from layers on sequences of 2 positions x 1 channel: Conv, relu, a residual
+     * convolution, AvgPool (SAME), GlobalAvgPool, Dense: every layer kind's buffers each cycle. */
+    ntk_layer layers[9];
+    const ntk_layer_kind kinds[9] = {NTK_LAYER_CONV, NTK_LAYER_RESIDUAL_BEGIN, NTK_LAYER_ACTIVATION, NTK_LAYER_CONV,
+                                     NTK_LAYER_LAYER_NORM, NTK_LAYER_RESIDUAL_END, NTK_LAYER_AVG_POOL,
+                                     NTK_LAYER_GLOBAL_AVG_POOL, NTK_LAYER_DENSE};
+    for (int l = 0; l < 9; l++) {
+        ntk_layer_init(&layers[l], kinds[l]);
+        layers[l].rank = 1;
+        layers[l].window[0] = 2;
+        layers[l].width = kinds[l] == NTK_LAYER_DENSE ? K : 3;
+        layers[l].padding = NTK_PADDING_SAME;
+    }
+    const int64_t sequence[2] = {2, 1};
+    static double jacobian_rows[N * K * 64];
     for (long c = 0; c < cycles; c++) {
+        ntk_network *network = NULL;
+        failed += ntk_network_create(2, sequence, 9, layers, NULL, &network) != NTK_OK;
+        failed += ntk_network_infinite_width_kernels(network, N, x, 2, N, NULL, 0, NULL, out, N, out + N * N, N) !=
+                  NTK_OK;
+        failed += ntk_network_empirical_ntk(network, N, x, 2, N, NULL, 0, NTK_OUTPUT_MEAN, NULL, out, N) != NTK_OK;
+        failed += ntk_network_forward(network, N, x, 2, out, K) != NTK_OK;
+        failed += ntk_network_jacobian(network, N, x, 2, jacobian_rows) != NTK_OK;
+        ntk_network_free(network);
         int64_t width = 6;
         arch.seed = (uint64_t)c;
         ntk_mlp *mlp = NULL;
@@ -133,7 +156,7 @@ int main(int argc, char **argv) {
         ntk_empirical_ridge_free(model_ridge);
     }
     long alive = (long)ntk_live_handle_count();
-    printf("%s %ld cycles of 8 handle types: %ld failed calls\n", failed ? "FAIL" : "ok  ", cycles, failed);
+    printf("%s %ld cycles of 9 handle types: %ld failed calls\n", failed ? "FAIL" : "ok  ", cycles, failed);
     printf("%s live handles after the cycles: %ld\n", alive ? "FAIL" : "ok  ", alive);
     printf("%d passed, %d failed\n", (failed == 0) + (alive == 0), (failed != 0) + (alive != 0));
     return failed != 0 || alive != 0;

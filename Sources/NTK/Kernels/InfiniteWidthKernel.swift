@@ -297,16 +297,23 @@ extension MLPArchitecture {
     /// exact diagonal), each n1 × n2. See `InfiniteWidthKernel` for the recursion and accuracy.
     public func infiniteWidthKernels(_ x1: Matrix, _ x2: Matrix? = nil, points: Int = 0,
                                      progress: ProgressHandler = .none) throws -> (nngp: Matrix, ntk: Matrix) {
+        try InfiniteWidthKernel.matrices(x1, x2) { v1, v2, s, t in
+            try InfiniteWidthKernel.compute(self, v1, v2, nngp: s, ntk: t, points: points, progress: progress)
+        }
+    }
+}
+
+extension InfiniteWidthKernel {
+    /// The n1 × n2 NNGP and NTK matrices of `Matrix` inputs, filled by `compute` on views (the
+    /// `Matrix` front of every infinite-width kernel).
+    static func matrices(_ x1: Matrix, _ x2: Matrix?,
+                         _ compute: (MatrixView, MatrixView?, MutableMatrixView, MutableMatrixView) throws -> Void)
+        throws -> (nngp: Matrix, ntk: Matrix) {
         var nngp = try Matrix(rows: x1.rows, cols: x2?.rows ?? x1.rows)
         var ntk = nngp
         try x1.withView { v1 in
             try Matrix.withOptionalView(x2) { v2 in
-                try nngp.withMutableView { s in
-                    try ntk.withMutableView { t in
-                        try InfiniteWidthKernel.compute(self, v1, v2, nngp: s, ntk: t, points: points,
-                                                        progress: progress)
-                    }
-                }
+                try nngp.withMutableView { s in try ntk.withMutableView { t in try compute(v1, v2, s, t) } }
             }
         }
         return (nngp, ntk)

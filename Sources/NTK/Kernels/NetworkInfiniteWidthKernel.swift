@@ -104,18 +104,8 @@ extension NetworkArchitecture {
     /// and `x2` (nil: `x1` itself, exactly symmetric). See `NetworkInfiniteWidthKernel`.
     public func infiniteWidthKernels(_ x1: Matrix, _ x2: Matrix? = nil, points: Int = 0,
                                      progress: ProgressHandler = .none) throws -> (nngp: Matrix, ntk: Matrix) {
-        var nngp = try Matrix(rows: x1.rows, cols: x2?.rows ?? x1.rows)
-        var ntk = nngp
-        try x1.withView { v1 in
-            try Matrix.withOptionalView(x2) { v2 in
-                try nngp.withMutableView { s in
-                    try ntk.withMutableView { t in
-                        try NetworkInfiniteWidthKernel.compute(self, v1, v2, nngp: s, ntk: t, points: points,
-                                                               progress: progress)
-                    }
-                }
-            }
+        try InfiniteWidthKernel.matrices(x1, x2) { v1, v2, s, t in
+            try NetworkInfiniteWidthKernel.compute(self, v1, v2, nngp: s, ntk: t, points: points, progress: progress)
         }
-        return (nngp, ntk)
     }
 }

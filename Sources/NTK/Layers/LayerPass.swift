@@ -57,19 +57,10 @@ final class LayerPass {
         guard let t = f.patches else {
             return MatrixView(unchecked: x, rows: rows * f.positionsIn, cols: f.channelsIn, ld: f.channelsIn)
         }
-        let c = f.channelsIn, w = t.window, fan = f.fanIn, p = patches.pointer
-        for i in 0..<rows {
-            for o in 0..<t.outputs {
-                let row = p + (i * t.outputs + o) * fan
-                for a in 0..<w {
-                    let src = Int(t.table[o * w + a])
-                    if src < 0 {
-                        (row + a * c).update(repeating: 0, count: c)
-                    } else {
-                        (row + a * c).update(from: x + (i * t.inputs + src) * c, count: c)
-                    }
-                }
-            }
+        let c = f.channelsIn, fan = f.fanIn, p = patches.pointer
+        p.update(repeating: 0, count: rows * t.outputs * fan)  // zero padding stays zero
+        t.forEachEntry(rows: rows) { i, o, a, source in
+            (p + (i * t.outputs + o) * fan + a * c).update(from: x + (i * t.inputs + source) * c, count: c)
         }
         return MatrixView(unchecked: UnsafePointer(p), rows: rows * t.outputs, cols: fan, ld: fan)
     }
@@ -97,20 +88,13 @@ final class LayerPass {
                     }
                 }
             case .pool(let t, let c):
-                let scale = 1 / Double(t.window)
                 out.update(repeating: 0, count: rows * sizeOut)
-                for i in 0..<rows {
-                    for o in 0..<t.outputs {
-                        let dst = out + (i * t.outputs + o) * c
-                        for a in 0..<t.window {
-                            let src = Int(t.table[o * t.window + a])
-                            if src < 0 { continue }
-                            let from = input + (i * t.inputs + src) * c
-                            for j in 0..<c { dst[j] += from[j] }
-                        }
-                        for j in 0..<c { dst[j] *= scale }
-                    }
+                t.forEachEntry(rows: rows) { i, o, _, source in
+                    let dst = out + (i * t.outputs + o) * c, from = input + (i * t.inputs + source) * c
+                    for j in 0..<c { dst[j] += from[j] }
                 }
+                let scale = 1 / Double(t.window)
+                for e in 0..<(rows * sizeOut) { out[e] *= scale }
             case .globalMean(let positions, let c):
                 out.update(repeating: 0, count: rows * c)
                 for i in 0..<rows {
@@ -169,17 +153,11 @@ final class LayerPass {
         try MatrixProduct.gemm(dz, w, transposeB: true, alpha: f.weightScale, into: dp)
         let c = f.channelsIn
         dx.update(repeating: 0, count: rows * t.inputs * k * c)
-        for i in 0..<rows {
-            for o in 0..<t.outputs {
-                for a in 0..<t.window {
-                    let src = Int(t.table[o * t.window + a])
-                    if src < 0 { continue }
-                    for seed in 0..<k {
-                        let to = dx + ((i * t.inputs + src) * k + seed) * c
-                        let from = dp.base + ((i * t.outputs + o) * k + seed) * f.fanIn + a * c
-                        for j in 0..<c { to[j] += from[j] }
-                    }
-                }
+        t.forEachEntry(rows: rows) { i, o, a, source in
+            for seed in 0..<k {
+                let to = dx + ((i * t.inputs + source) * k + seed) * c
+                let from = dp.base + ((i * t.outputs + o) * k + seed) * f.fanIn + a * c
+                for j in 0..<c { to[j] += from[j] }
             }
         }
     }
@@ -200,16 +178,9 @@ final class LayerPass {
             case .pool(let t, _):
                 let scale = 1 / Double(t.window), width = k * c  // the K signals as channels
                 spare.update(repeating: 0, count: rows * sizeIn * k)
-                for i in 0..<rows {
-                    for o in 0..<t.outputs {
-                        let from = delta + (i * t.outputs + o) * width
-                        for a in 0..<t.window {
-                            let src = Int(t.table[o * t.window + a])
-                            if src < 0 { continue }
-                            let to = spare + (i * t.inputs + src) * width
-                            for j in 0..<width { to[j] += scale * from[j] }
-                        }
-                    }
+                t.forEachEntry(rows: rows) { i, o, _, source in
+                    let from = delta + (i * t.outputs + o) * width, to = spare + (i * t.inputs + source) * width
+                    for j in 0..<width { to[j] += scale * from[j] }
                 }
             case .globalMean(let positions, _):
                 let width = k * c

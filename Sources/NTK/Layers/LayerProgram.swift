@@ -24,7 +24,7 @@ struct LayerProgram: Sendable {
         var weights: Int { fanIn * channelsOut }
     }
 
-    enum Step: Sendable {
+    indirect enum Step: Sendable {
         case affine(Affine)
         case pool(PatchTable, channels: Int)
         case globalMean(positions: Int, channels: Int)

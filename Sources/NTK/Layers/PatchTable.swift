@@ -33,3 +33,22 @@ struct PatchTable: Sendable {
         self.table = table
     }
 }
+
+extension PatchTable {
+    /// Calls `body(example, output, offset, input)` for every window entry inside the input, for
+    /// `rows` examples: the one walk of the gathers (patches, pooling) and of their scatters (the
+    /// backward pass).
+    @inline(__always)
+    func forEachEntry(rows: Int, _ body: (Int, Int, Int, Int) -> Void) {
+        table.withUnsafeBufferPointer { t in
+            for i in 0..<rows {
+                for o in 0..<outputs {
+                    for a in 0..<window {
+                        let source = Int(t[o * window + a])
+                        if source >= 0 { body(i, o, a, source) }
+                    }
+                }
+            }
+        }
+    }
+}
