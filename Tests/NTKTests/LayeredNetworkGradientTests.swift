@@ -13,7 +13,7 @@ final class LayeredNetworkGradientTests: XCTestCase {
                      .residual([.conv(channels: 3, kernelSize: [2, 2]), .layerNorm(epsilon: 1e-3),
                                 .activation(.erf), .conv(channels: 3, kernelSize: [3, 3], padding: .same)]),
                      .avgPool(window: [2, 2], padding: .same), .dense(width: 4), .activation(.gelu),
-                     .conv(channels: 2, kernelSize: [1, 2], padding: .valid), .globalAvgPool, .dense(width: 2),
+                     .conv(channels: 2, kernelSize: [1, 2], padding: .valid), .flatten, .dense(width: 2),
                      .activation(.sin), .dense(width: 2)],
             weightStd: 1.3, biasStd: 0.4, parameterization: parameterization)
     }

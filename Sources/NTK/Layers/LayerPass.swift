@@ -101,6 +101,8 @@ final class LayerPass {
                     for p in 0..<positions { for j in 0..<c { out[i * c + j] += input[(i * positions + p) * c + j] } }
                     for j in 0..<c { out[i * c + j] /= Double(positions) }
                 }
+            case .flatten:
+                out.update(from: input, count: rows * sizeIn)
             case .layerNorm(let epsilon, let positions, let c):
                 for r in 0..<(rows * positions) {
                     let (mean, sigma) = Self.moments(input + r * c, c, epsilon)
@@ -188,6 +190,16 @@ final class LayerPass {
                     for p in 0..<positions {
                         let to = spare + (i * positions + p) * width, from = delta + i * width
                         for j in 0..<width { to[j] = from[j] / Double(positions) }
+                    }
+                }
+            case .flatten(let positions, let channels):
+                // From K × (positions·channels) per example to positions × K × channels.
+                for i in 0..<rows {
+                    for seed in 0..<k {
+                        for p in 0..<positions {
+                            (spare + ((i * positions + p) * k + seed) * channels)
+                                .update(from: delta + (i * k + seed) * sizeIn + p * channels, count: channels)
+                        }
                     }
                 }
             case .layerNorm(let epsilon, let positions, _):

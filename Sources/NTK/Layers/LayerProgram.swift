@@ -1,6 +1,7 @@
 /// A network's finite forward and backward pass compiled into steps on one block of examples,
 /// each example's activations stored row by row as positions × channels (channels fastest; a
-/// flat vector is one position). Flatten is free in this layout and has no step.
+/// flat vector is one position). Flatten is a copy forward (the layout is already flat); its
+/// step exists for the backward pass, whose signals of K cotangents are laid out per position.
 ///
 ///     affine (Dense, Conv):  z = a · P W + c · b, P the patches (count·positions_out × window·C_in;
 ///                            a Dense layer's patches are its input), W window·C_in × C_out
@@ -28,6 +29,9 @@ struct LayerProgram: Sendable {
         case affine(Affine)
         case pool(PatchTable, channels: Int)
         case globalMean(positions: Int, channels: Int)
+        /// Positions × channels as one vector: free forward (a copy), but the backward signals of
+        /// K cotangents change layout (positions × K × channels ↔ K × positions·channels).
+        case flatten(positions: Int, channels: Int)
         case layerNorm(epsilon: Double, positions: Int, channels: Int)
         case activation(Activation)
         /// The start of a residual block (the value is kept).
@@ -123,6 +127,7 @@ struct LayerProgram: Sendable {
                     append(.globalMean(positions: dims.reduce(1, *), channels: channels))
                     dims = []
                 case .flatten:
+                    append(.flatten(positions: dims.reduce(1, *), channels: channels))
                     channels = entries
                     dims = []
                 case .layerNorm(let epsilon):

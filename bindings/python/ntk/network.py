@@ -262,6 +262,43 @@ class Network(Handle):
                                          f"(n, {self.input_dim}), got {np.shape(X)}")
         return x, px, ldx
 
+    @classmethod
+    def from_torch(cls, module, input_shape, W_std=1.0, b_std=1.0, seed=0):
+        """The network of a PyTorch module, with its parameters (float64).
+
+        Converts an ``nn.Sequential`` (nested ones too) of ``Linear``, ``Conv1d``/``Conv2d``/``Conv3d``
+        (no dilation or groups; zero or circular padding that equals SAME or VALID), ``AvgPool``,
+        ``AdaptiveAvgPool(1)``, ``Flatten``, ``LayerNorm`` of a flat vector (without learned scale
+        and shift), ``ReLU``, ``LeakyReLU``, ``Tanh``, ``Sigmoid``, ``GELU()``, ``Softplus()``,
+        ``Identity`` and ``Dropout`` (the module in eval mode), and residual blocks written as a
+        module with ``ntk_residual = True`` whose ``block`` (an ``nn.Sequential``) gives
+        ``forward(x) = x + block(x)``. Anything else is an ``InvalidArgumentError`` naming it.
+
+        PyTorch's layers are the standard parameterization with the weights as drawn, so the
+        network has ``parameterization="standard"`` and PyTorch's parameters (rearranged:
+        ``Linear.weight.T``, convolution weights as HWIO, the Linear after a Flatten with its
+        input rows in libntk's position-major order). It computes on NHWC rows: pass
+        ``np.moveaxis(X, 1, -1)`` for PyTorch's NCHW batch ``X``. Its empirical NTK is the
+        module's; ``W_std``/``b_std`` only describe the infinite-width limit of the architecture.
+
+        Parameters
+        ----------
+        module : torch.nn.Module
+        input_shape : tuple of int
+            PyTorch's per-example shape: (C, H, W), (C, L) or (d,).
+        W_std, b_std : float
+            For ``ntk.infinite_width_kernels`` of the converted architecture.
+        seed : int
+            Unused by the conversion (the parameters are the module's); kept on the network.
+
+        Returns
+        -------
+        Network
+        """
+        from ._torch_network import from_torch
+
+        return from_torch(module, input_shape, W_std, b_std, seed)
+
     @property
     def flat_parameters(self):
         """A copy of theta (P,): layer by layer, each Dense/Conv as W then b; a Dense W is

@@ -81,9 +81,11 @@ def test_standard_parameterization_is_the_same_function_at_initialisation():
     np.testing.assert_allclose(network("ntk", seed=4)(X), network("standard", seed=4)(X), rtol=1e-13, atol=1e-14)
 
 
-def test_jacobian_matches_finite_differences():
+@pytest.mark.parametrize("readout", [L.GlobalAvgPool(), L.Flatten()])
+def test_jacobian_matches_finite_differences(readout):
     net = ntk.Network([L.Conv(3, (3, 3)), L.Activation("erf"), L.Residual(L.Conv(3, (3, 3)), L.LayerNorm(eps=1e-3)),
-                       L.AvgPool((2, 2), strides=(2, 2)), L.Activation("gelu"), L.GlobalAvgPool(), L.Dense(2)],
+                       L.AvgPool((2, 2), strides=(2, 2)), L.Activation("gelu"), readout, L.Dense(3),
+                       L.Activation("softplus"), L.Dense(2)],
                       input_shape=(6, 5, 2), W_std=W, b_std=B, seed=3)
     X = np.random.default_rng(2).standard_normal((3, 6, 5, 2))
     J = net.jacobian(X)
