@@ -5,9 +5,9 @@
 # ensemble_study_output/, about 15 s), Nyström and the matrix-free empirical NTK on 53,940 diamonds
 # (examples/diamonds_large_scale.py: report + plot in diamonds_output/, about 1.5 min), the tuned
 # NTK against least squares and gradient boosting (examples/diamonds_tuned.py: report in
-# diamonds_tuned_output/, about 3 min), a PyTorch CNN on digits and its after-kernel through
-# ntk.models.from_torch (examples/torch_after_kernel.py: report in torch_after_kernel_output/,
-# about a minute), the same
+# diamonds_tuned_output/, about 3 min), images: infinite-width CNTKs and a PyTorch CNN on digits
+# with its after-kernel (examples/torch_after_kernel.py: report + plot in
+# torch_after_kernel_output/, about 4 minutes), the same
 # table over two MPI ranks (examples/distributed_ridge.py under mpirun -np 2, about 1.5 min), and
 # the C example (examples/ntk_ridge.c: an empirical NTK and a kernel ridge prediction).
 # Arguments are passed to the study, e.g. `bash scripts/demo.sh --large` or `--out DIR`.
@@ -28,7 +28,7 @@ python3 examples/diamonds_large_scale.py
 echo; echo "== Kernels fitted to the data: the tuned NTK against gradient boosting (examples/diamonds_tuned.py)"
 python3 examples/diamonds_tuned.py
 
-echo; echo "== Any model: a PyTorch CNN on digits and its kernels (examples/torch_after_kernel.py)"
+echo; echo "== Images: CNTKs, a PyTorch CNN on digits and its kernels (examples/torch_after_kernel.py)"
 python3 examples/torch_after_kernel.py
 
 echo; echo "== Over MPI ranks: the diamonds on 2 ranks (examples/distributed_ridge.py, mpirun -np 2)"

@@ -343,6 +343,27 @@ class Network(Handle):
         call("ntk_network_jacobian", self._live(), x.shape[0], px, ldx, _arrays.pointer(jac))
         return jac
 
+    def _architecture(self):
+        """The constructor's arguments (seed included) as a dict."""
+        return {"layers": list(self.layers), "input_shape": self.input_shape, "W_std": self.W_std, "b_std": self.b_std,
+                "parameterization": self.parameterization, "bias": self.bias, "seed": self.seed}
+
+    def copy(self):
+        """A new Network with the same architecture and a copy of the current parameters."""
+        other = Network(**self._architecture())
+        other.set_flat_parameters(self.flat_parameters)
+        return other
+
+    def __reduce__(self):
+        """Pickling (and ``copy.deepcopy``) saves the architecture and the current parameters."""
+        return (_restore_network, (self._architecture(), self.flat_parameters))
+
     def __repr__(self):
         return (f"Network({self.layers!r}, input_shape={self.input_shape}, W_std={self.W_std}, b_std={self.b_std}, "
                 f"parameterization={self.parameterization!r}, bias={self.bias})")
+
+
+def _restore_network(architecture, theta):
+    net = Network(**architecture)
+    net.set_flat_parameters(theta)
+    return net

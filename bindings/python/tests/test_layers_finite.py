@@ -136,3 +136,16 @@ def test_parameters_seed_and_errors():
         net(np.ones((2, 5, 6, 2)))
     with pytest.raises(ntk.NonFiniteError):
         net(np.full((1, 6, 5, 2), np.nan))
+
+
+def test_copies_and_pickles_keep_architecture_and_parameters():
+    import copy
+    import pickle
+
+    net = network("standard", seed=8)
+    net.set_flat_parameters(net.flat_parameters * 1.5)
+    X = np.random.default_rng(9).standard_normal((2, 6, 5, 2))
+    for other in (net.copy(), copy.deepcopy(net), pickle.loads(pickle.dumps(net))):
+        assert other is not net and other.parameterization == "standard" and other.input_shape == (6, 5, 2)
+        np.testing.assert_array_equal(other.flat_parameters, net.flat_parameters)
+        np.testing.assert_array_equal(other(X), net(X))
