@@ -35,11 +35,7 @@ public enum InfiniteWidthKernel {
                                 nngp: MutableMatrixView?, ntk: MutableMatrixView?, points: Int,
                                 progress: ProgressHandler, log: Bool) throws {
         let a = architecture
-        try check(a, x1, "X1")
-        if let x2 { try check(a, x2, "X2") }
-        let n1 = x1.rows, n2 = x2?.rows ?? n1
-        _ = try Sizes.product(try Sizes.product(n1, n2, "kernel size"), 8, "kernel bytes")
-        for out in [nngp, ntk].compactMap({ $0 }) { try EmpiricalKernel.checkShape(out, rows: n1, cols: n2) }
+        let (n1, n2) = try request(x1, x2, nngp: nngp, ntk: ntk) { try check(a, $0, $1) }
         let expect = try GaussianExpectation(a.activation, points: points)
         try progress.report(0)
         if n1 == 0 || n2 == 0 || (nngp == nil && ntk == nil) { return try progress.report(1) }
@@ -105,6 +101,19 @@ public enum InfiniteWidthKernel {
         if let nngp { try InputCheck.finiteResult(nngp, "the infinite-width NNGP") }
         if let ntk { try InputCheck.finiteResult(ntk, "the infinite-width NTK") }
         try progress.report(1)
+    }
+
+    /// Checks a kernel request — both input sets by `check` (columns, finiteness), the outputs'
+    /// shapes, the size of n1 × n2 doubles — and returns (n1, n2). Shared by every infinite-width
+    /// kernel.
+    static func request(_ x1: MatrixView, _ x2: MatrixView?, nngp: MutableMatrixView?, ntk: MutableMatrixView?,
+                        check: (MatrixView, String) throws -> Void) throws -> (Int, Int) {
+        try check(x1, "X1")
+        if let x2 { try check(x2, "X2") }
+        let n1 = x1.rows, n2 = x2?.rows ?? n1
+        _ = try Sizes.product(try Sizes.product(n1, n2, "kernel size"), 8, "kernel bytes")
+        for out in [nngp, ntk].compactMap({ $0 }) { try EmpiricalKernel.checkShape(out, rows: n1, cols: n2) }
+        return (n1, n2)
     }
 
     /// Writes the tile (rows × cols of `out`, contiguous at `tile`) into `out`; `mirrored` (a

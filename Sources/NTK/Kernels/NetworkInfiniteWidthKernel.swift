@@ -23,11 +23,7 @@ public enum NetworkInfiniteWidthKernel {
                                nngp: MutableMatrixView?, ntk: MutableMatrixView?, points: Int = 0,
                                progress: ProgressHandler = .none) throws {
         let a = architecture
-        try check(a, x1, "X1")
-        if let x2 { try check(a, x2, "X2") }
-        let n1 = x1.rows, n2 = x2?.rows ?? n1
-        _ = try Sizes.product(try Sizes.product(n1, n2, "kernel size"), 8, "kernel bytes")
-        for out in [nngp, ntk].compactMap({ $0 }) { try EmpiricalKernel.checkShape(out, rows: n1, cols: n2) }
+        let (n1, n2) = try InfiniteWidthKernel.request(x1, x2, nngp: nngp, ntk: ntk) { try check(a, $0, $1) }
         let program = try CovarianceProgram(a, points: points)
         try progress.report(0)
         if n1 == 0 || n2 == 0 || (nngp == nil && ntk == nil) { return try progress.report(1) }
