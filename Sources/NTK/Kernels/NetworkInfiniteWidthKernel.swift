@@ -23,7 +23,7 @@ public enum NetworkInfiniteWidthKernel {
                                nngp: MutableMatrixView?, ntk: MutableMatrixView?, points: Int = 0,
                                progress: ProgressHandler = .none) throws {
         let a = architecture
-        let (n1, n2) = try InfiniteWidthKernel.request(x1, x2, nngp: nngp, ntk: ntk) { try check(a, $0, $1) }
+        let (n1, n2) = try InfiniteWidthKernel.request(x1, x2, nngp: nngp, ntk: ntk) { try a.checkInput($0, $1) }
         let program = try CovarianceProgram(a, points: points)
         try progress.report(0)
         if n1 == 0 || n2 == 0 || (nngp == nil && ntk == nil) { return try progress.report(1) }
@@ -73,7 +73,7 @@ public enum NetworkInfiniteWidthKernel {
     package static func diagonal(_ architecture: NetworkArchitecture, _ x: MatrixView,
                                  nngp: UnsafeMutablePointer<Double>?, ntk: UnsafeMutablePointer<Double>?,
                                  points: Int = 0) throws {
-        try check(architecture, x, "X")
+        try architecture.checkInput(x, "X")
         let program = try CovarianceProgram(architecture, points: points)
         let threads = Parallel.defaultThreads
         let runs = try (0..<threads).map { _ in try CovarianceRun(program) }
@@ -85,14 +85,6 @@ public enum NetworkInfiniteWidthKernel {
         }
     }
 
-    static func check(_ a: NetworkArchitecture, _ x: MatrixView, _ name: String) throws {
-        guard x.cols == a.inputDimension else {
-            throw NTKError.dimensionMismatch("\(name) has \(x.cols) columns but the network's input \(a.inputShape) "
-                                             + "has \(a.inputDimension) entries")
-        }
-        _ = try Sizes.blasInt(x.rows, "rows of \(name)")
-        try InputCheck.finite(x, name)
-    }
 }
 
 extension NetworkArchitecture {

@@ -110,19 +110,12 @@ struct LayerProgram: Sendable {
                     affine(nil, out: width, w, b)
                 case .conv(let out, let kernel, let strides, let padding, let w, let b):
                     let table = try windows(kernel, strides, padding, name)
-                    let outDims = try dims.indices.map {
-                        try WindowAxis(input: dims[$0], window: kernel[$0], stride: strides?[$0] ?? 1,
-                                       padding: padding, layer: name).out
-                    }
                     affine(table, out: out, w, b)
-                    dims = outDims
+                    dims = table.outputDims
                 case .avgPool(let window, let strides, let padding):
                     let table = try windows(window, strides, padding, name)
                     append(.pool(table, channels: channels))
-                    dims = try dims.indices.map {
-                        try WindowAxis(input: dims[$0], window: window[$0], stride: strides?[$0] ?? 1,
-                                       padding: padding, layer: name).out
-                    }
+                    dims = table.outputDims
                 case .globalAvgPool:
                     append(.globalMean(positions: dims.reduce(1, *), channels: channels))
                     dims = []

@@ -70,7 +70,7 @@ public final class Network: @unchecked Sendable {
     }
 
     func checkInput(_ x: MatrixView, _ name: String) throws {
-        try NetworkInfiniteWidthKernel.check(architecture, x, name)
+        try architecture.checkInput(x, name)
     }
 
     /// Runs `body` on each block of rows of `x` after its forward pass (a pass for `seeds`

@@ -20,7 +20,7 @@ public struct NetworkArchitecture: Sendable, Equatable {
     public let hasBias: Bool
     /// How weights and biases are scaled (as `MLPArchitecture`).
     public let parameterization: Parameterization
-    /// The shape after every layer, in the order the layers run (residual blocks inline).
+    /// The shape of the output: flat, k channels.
     public let outputShape: ActivationShape
     /// P, the number of parameters.
     public let parameterCount: Int
@@ -59,6 +59,16 @@ public struct NetworkArchitecture: Sendable, Equatable {
         (self.inputShape, self.layers, self.weightStd, self.biasStd) = (input, layers, weightStd, biasStd)
         (self.hasBias, self.parameterization) = (hasBias, parameterization)
         (self.outputShape, self.parameterCount) = (output, walk.parameters)
+    }
+
+    /// Throws unless `x` has one input per row (d columns), a BLAS-sized row count and finite entries.
+    func checkInput(_ x: MatrixView, _ name: String) throws {
+        guard x.cols == inputDimension else {
+            throw NTKError.dimensionMismatch("\(name) has \(x.cols) columns but the network's input \(inputShape) "
+                                             + "has \(inputDimension) entries")
+        }
+        _ = try Sizes.blasInt(x.rows, "rows of \(name)")
+        try InputCheck.finite(x, name)
     }
 
     static func checkStd(_ w: Double?, _ b: Double?, _ owner: String) throws {

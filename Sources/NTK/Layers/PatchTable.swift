@@ -4,6 +4,8 @@
 /// where the window lies in zero padding. The product of the layer's per-axis `WindowAxis`.
 struct PatchTable: Sendable {
     let inputs: Int, outputs: Int, window: Int
+    /// The output's size along each spatial axis.
+    let outputDims: [Int]
     let table: [Int32]
 
     /// - Throws: `tooLarge` beyond 2^28 entries.
@@ -29,7 +31,7 @@ struct PatchTable: Sendable {
             }
         }
         self.inputs = axes.reduce(1) { $0 * $1.input }
-        (self.outputs, self.window) = (outputs, window)
+        (self.outputs, self.window, self.outputDims) = (outputs, window, axes.map(\.out))
         self.table = table
     }
 }
