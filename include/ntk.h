@@ -1324,6 +1324,20 @@ int ntk_empirical_gradient_flow(const ntk_mlp *mlp, int64_t n, const double *X, 
                                 const ntk_points *test, const ntk_empirical_solver_options *options,
                                 double *pred_train, double *pred_test, double *error_estimate);
 
+/* ntk_empirical_ridge_fit and ntk_empirical_gradient_flow for a network built from layers, on
+ * its input rows X (n x d): the same options, outputs and errors; the ridge predicts with
+ * ntk_empirical_ridge_predict at inputs. The products go through the network's Jacobian
+ * (kept, n k P doubles, when that fits half of the memory limit; else recomputed per block of
+ * rows), the preconditioner's columns through ntk_network_empirical_ntk. The ridge keeps a copy
+ * of the parameters at the fit and the network's architecture (not X). */
+int ntk_network_ridge_fit(const ntk_network *network, int64_t n, const double *X, int64_t ldx,
+                          const ntk_targets *targets, double ridge,
+                          const ntk_empirical_solver_options *options, ntk_empirical_ridge **out);
+int ntk_network_gradient_flow(const ntk_network *network, int64_t n, const double *X, int64_t ldx,
+                              const ntk_targets *targets, int64_t count, const double *times,
+                              const ntk_points *test, const ntk_empirical_solver_options *options,
+                              double *pred_train, double *pred_test, double *error_estimate);
+
 /* ---------------------------------------------------------------------------------------
  * The tangent kernel of any model: Jacobian-vector products by callbacks
  *
@@ -1513,6 +1527,16 @@ int ntk_train_options_init(ntk_train_options *options);
 int ntk_mlp_train(ntk_mlp *mlp, int64_t n, const double *X, int64_t ldx, const double *Y, int64_t ldy,
                   int64_t epochs, const ntk_train_options *options,
                   double *losses, int64_t *epochs_run, int *diverged);
+
+/* ntk_mlp_loss_gradient and ntk_mlp_train for a network built from layers (X: n x d rows in the
+ * network's input layout; the gradient in the layout of ntk_network_get_parameters), with the
+ * same options, conventions and errors. Each backward pass sums the parameter gradients of a
+ * block of rows by one GEMM per DENSE/CONV layer; the probe kernels are ntk_network_empirical_ntk. */
+int ntk_network_loss_gradient(const ntk_network *network, int64_t n, const double *X, int64_t ldx,
+                              const double *Y, int64_t ldy, ntk_loss loss, double *value, double *gradient);
+int ntk_network_train(ntk_network *network, int64_t n, const double *X, int64_t ldx, const double *Y, int64_t ldy,
+                      int64_t epochs, const ntk_train_options *options,
+                      double *losses, int64_t *epochs_run, int *diverged);
 
 /* Kernel distance 1 - <A, B>_F / (|A|_F |B|_F) of two arrays of `count` doubles: 0 for
  * identical kernels, invariant to scaling. INVALID_ARGUMENT for a zero kernel.

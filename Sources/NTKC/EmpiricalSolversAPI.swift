@@ -96,17 +96,41 @@ public func ntk_empirical_ridge_fit(_ mlp: OpaquePointer?, _ n: Int64, _ x: Unsa
                                     _ out: UnsafeMutablePointer<OpaquePointer?>?) -> Int32 {
     out?.pointee = nil
     return boundary("ntk_empirical_ridge_fit") {
-        let out = try required(out, "out")
         let net = try HandleRegistry.shared.lookup(mlp, as: MLP.self, "mlp")
-        let o = try options(optionsIn, defaults: empiricalSolverDefaults, "options")
-        let n = try size(n, "n")
-        let model = try EmpiricalNTKRidge(mlp: net, x: try input(x, n, net.architecture.inputDimension, ld: ldx, "X"),
-                                          targets: try NTKC.targets(targets, rows: n), ridge: ridge,
-                                          options: try empiricalRidgeSettings(
-                                              o, inputDimension: net.architecture.inputDimension),
-                                          progress: progress(o.progress, o.progress_user))
-        out.pointee = HandleRegistry.shared.register(model)
+        try fitRidge(d: net.architecture.inputDimension, n, x, ldx, targets, optionsIn, out) {
+            try EmpiricalNTKRidge(mlp: net, x: $0, targets: $1, ridge: ridge, options: $2, progress: $3)
+        }
     }
+}
+
+@_cdecl("ntk_network_ridge_fit")
+public func ntk_network_ridge_fit(_ network: OpaquePointer?, _ n: Int64, _ x: UnsafePointer<Double>?, _ ldx: Int64,
+                                  _ targets: UnsafePointer<ntk_targets>?, _ ridge: Double,
+                                  _ optionsIn: UnsafePointer<ntk_empirical_solver_options>?,
+                                  _ out: UnsafeMutablePointer<OpaquePointer?>?) -> Int32 {
+    out?.pointee = nil
+    return boundary("ntk_network_ridge_fit") {
+        let net = try HandleRegistry.shared.lookup(network, as: Network.self, "network")
+        try fitRidge(d: net.architecture.inputDimension, n, x, ldx, targets, optionsIn, out) {
+            try EmpiricalNTKRidge(network: net, x: $0, targets: $1, ridge: ridge, options: $2, progress: $3)
+        }
+    }
+}
+
+/// The shared body of the network fits: arguments checked, `fit(X, targets, settings,
+/// progress)` run, the fitted ridge registered in `*out`.
+private func fitRidge(d: Int, _ n: Int64, _ x: UnsafePointer<Double>?, _ ldx: Int64,
+                      _ targets: UnsafePointer<ntk_targets>?,
+                      _ optionsIn: UnsafePointer<ntk_empirical_solver_options>?,
+                      _ out: UnsafeMutablePointer<OpaquePointer?>?,
+                      _ fit: (MatrixView, Targets, EmpiricalNTKRidge.Options, ProgressHandler) throws
+                          -> EmpiricalNTKRidge) throws {
+    let out = try required(out, "out")
+    let o = try options(optionsIn, defaults: empiricalSolverDefaults, "options")
+    let n = try size(n, "n")
+    let model = try fit(try input(x, n, d, ld: ldx, "X"), try NTKC.targets(targets, rows: n),
+                        try empiricalRidgeSettings(o, inputDimension: d), progress(o.progress, o.progress_user))
+    out.pointee = HandleRegistry.shared.register(model)
 }
 
 @_cdecl("ntk_empirical_ridge_predict")
@@ -173,19 +197,50 @@ public func ntk_empirical_gradient_flow(_ mlp: OpaquePointer?, _ n: Int64, _ x: 
                                         _ errorEstimate: UnsafeMutablePointer<Double>?) -> Int32 {
     boundary("ntk_empirical_gradient_flow") {
         let net = try HandleRegistry.shared.lookup(mlp, as: MLP.self, "mlp")
-        let a = net.architecture
-        let o = try options(optionsIn, defaults: empiricalSolverDefaults, "options")
-        let n = try size(n, "n")
-        let t = try NTKC.targets(targets, rows: n)
-        let timeList = try inputVector(times, try size(count, "count"), "times")
-        let testData = try test.map { try points($0, d: a.inputDimension, k: t.outputs, "test") }
-        if predTest != nil && testData == nil { throw NTKError(.invalidArgument,
-                                                               "pred_test needs test (the test points)") }
-        let result = try EmpiricalGradientFlow.predict(mlp: net, x: try input(x, n, a.inputDimension, ld: ldx, "X"),
-                                                       targets: t, times: timeList, options: try flowSettings(o),
-                                                       test: testData?.0, testOffsets: testData?.1, trainOut: predTrain,
-                                                       testOut: testData == nil ? nil : predTest,
-                                                       progress: progress(o.progress, o.progress_user))
-        errorEstimate?.pointee = result.errorEstimate
+        try flow(d: net.architecture.inputDimension, n, x, ldx, targets, count, times, test, optionsIn, predTrain,
+                 predTest, errorEstimate) {
+            try EmpiricalGradientFlow.predict(mlp: net, x: $0, targets: $1, times: $2, options: $3, test: $4,
+                                              testOffsets: $5, trainOut: $6, testOut: $7, progress: $8)
+        }
     }
+}
+
+@_cdecl("ntk_network_gradient_flow")
+public func ntk_network_gradient_flow(_ network: OpaquePointer?, _ n: Int64, _ x: UnsafePointer<Double>?,
+                                      _ ldx: Int64, _ targets: UnsafePointer<ntk_targets>?, _ count: Int64,
+                                      _ times: UnsafePointer<Double>?, _ test: UnsafePointer<ntk_points>?,
+                                      _ optionsIn: UnsafePointer<ntk_empirical_solver_options>?,
+                                      _ predTrain: UnsafeMutablePointer<Double>?,
+                                      _ predTest: UnsafeMutablePointer<Double>?,
+                                      _ errorEstimate: UnsafeMutablePointer<Double>?) -> Int32 {
+    boundary("ntk_network_gradient_flow") {
+        let net = try HandleRegistry.shared.lookup(network, as: Network.self, "network")
+        try flow(d: net.architecture.inputDimension, n, x, ldx, targets, count, times, test, optionsIn, predTrain,
+                 predTest, errorEstimate) {
+            try EmpiricalGradientFlow.predict(network: net, x: $0, targets: $1, times: $2, options: $3, test: $4,
+                                              testOffsets: $5, trainOut: $6, testOut: $7, progress: $8)
+        }
+    }
+}
+
+/// The flow's arguments checked and handed to `run(X, targets, times, settings, X_test,
+/// f0_test, pred_train, pred_test, progress)`, its error estimate written.
+private func flow(d: Int, _ n: Int64, _ x: UnsafePointer<Double>?, _ ldx: Int64,
+                  _ targets: UnsafePointer<ntk_targets>?, _ count: Int64, _ times: UnsafePointer<Double>?,
+                  _ test: UnsafePointer<ntk_points>?, _ optionsIn: UnsafePointer<ntk_empirical_solver_options>?,
+                  _ predTrain: UnsafeMutablePointer<Double>?, _ predTest: UnsafeMutablePointer<Double>?,
+                  _ errorEstimate: UnsafeMutablePointer<Double>?,
+                  _ run: (MatrixView, Targets, [Double], EmpiricalGradientFlow.Options, MatrixView?, MatrixView?,
+                          UnsafeMutablePointer<Double>?, UnsafeMutablePointer<Double>?, ProgressHandler) throws
+                      -> EmpiricalGradientFlow.Diagnostics) throws {
+    let o = try options(optionsIn, defaults: empiricalSolverDefaults, "options")
+    let n = try size(n, "n")
+    let t = try NTKC.targets(targets, rows: n)
+    let timeList = try inputVector(times, try size(count, "count"), "times")
+    let testData = try test.map { try points($0, d: d, k: t.outputs, "test") }
+    if predTest != nil && testData == nil { throw NTKError(.invalidArgument, "pred_test needs test (the test points)") }
+    let result = try run(try input(x, n, d, ld: ldx, "X"), t, timeList, try flowSettings(o), testData?.0,
+                         testData?.1, predTrain, testData == nil ? nil : predTest,
+                         progress(o.progress, o.progress_user))
+    errorEstimate?.pointee = result.errorEstimate
 }

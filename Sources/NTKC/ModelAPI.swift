@@ -213,8 +213,8 @@ public func ntk_empirical_ridge_predict_rows(_ model: OpaquePointer?, _ test: Un
     boundary("ntk_empirical_ridge_predict_rows") {
         let model = try HandleRegistry.shared.lookup(model, as: EmpiricalNTKRidge.self, "model")
         guard model.inputDimension == nil else {
-            throw NTKError(.invalidArgument, "the model was fitted on an MLP (ntk_empirical_ridge_fit): predict at "
-                           + "inputs with ntk_empirical_ridge_predict")
+            throw NTKError(.invalidArgument, "the model was fitted on a network (ntk_empirical_ridge_fit, "
+                           + "ntk_network_ridge_fit): predict at inputs with ntk_empirical_ridge_predict")
         }
         let (rows, f0) = try testRows(test, k: model.outputs, "test")
         try model.predict(rows: rows, offsets: f0, into: try output(pred, rows.count, model.outputs, ld: ldp, "pred"),

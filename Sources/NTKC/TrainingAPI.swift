@@ -24,13 +24,31 @@ public func ntk_mlp_loss_gradient(_ mlp: OpaquePointer?, _ n: Int64, _ x: Unsafe
                                   _ value: UnsafeMutablePointer<Double>?,
                                   _ gradient: UnsafeMutablePointer<Double>?) -> Int32 {
     boundary("ntk_mlp_loss_gradient") {
-        let mlp = try HandleRegistry.shared.lookup(mlp, as: MLP.self, "mlp")
-        let a = mlp.architecture, n = try size(n, "n")
-        let v = try mlp.lossGradient(x: try input(x, n, a.inputDimension, ld: ldx, "X"),
-                                     y: try input(y, n, a.outputDimension, ld: ldy, "Y"), loss: try loss(lossIn),
-                                     into: gradient)
-        value?.pointee = v
+        try lossGradient(try HandleRegistry.shared.lookup(mlp, as: MLP.self, "mlp"), n, x, ldx, y, ldy, lossIn, value,
+                         gradient)
     }
+}
+
+@_cdecl("ntk_network_loss_gradient")
+public func ntk_network_loss_gradient(_ network: OpaquePointer?, _ n: Int64, _ x: UnsafePointer<Double>?,
+                                      _ ldx: Int64, _ y: UnsafePointer<Double>?, _ ldy: Int64, _ lossIn: ntk_loss,
+                                      _ value: UnsafeMutablePointer<Double>?,
+                                      _ gradient: UnsafeMutablePointer<Double>?) -> Int32 {
+    boundary("ntk_network_loss_gradient") {
+        try lossGradient(try HandleRegistry.shared.lookup(network, as: Network.self, "network"), n, x, ldx, y, ldy,
+                         lossIn, value, gradient)
+    }
+}
+
+/// The body of `ntk_mlp_loss_gradient` and `ntk_network_loss_gradient`.
+private func lossGradient(_ net: some TrainableNetwork, _ n: Int64, _ x: UnsafePointer<Double>?, _ ldx: Int64,
+                          _ y: UnsafePointer<Double>?, _ ldy: Int64, _ lossIn: ntk_loss,
+                          _ value: UnsafeMutablePointer<Double>?, _ gradient: UnsafeMutablePointer<Double>?) throws {
+    let n = try size(n, "n")
+    let v = try net.lossGradient(x: try input(x, n, net.inputDimension, ld: ldx, "X"),
+                                 y: try input(y, n, net.outputCount, ld: ldy, "Y"), loss: try loss(lossIn),
+                                 into: gradient)
+    value?.pointee = v
 }
 
 @_cdecl("ntk_mlp_train")
@@ -40,49 +58,68 @@ public func ntk_mlp_train(_ mlp: OpaquePointer?, _ n: Int64, _ x: UnsafePointer<
                           _ losses: UnsafeMutablePointer<Double>?, _ epochsRun: UnsafeMutablePointer<Int64>?,
                           _ diverged: UnsafeMutablePointer<Int32>?) -> Int32 {
     boundary("ntk_mlp_train") {
-        let mlp = try HandleRegistry.shared.lookup(mlp, as: MLP.self, "mlp")
-        let a = mlp.architecture
-        let o = try options(optionsIn, defaults: trainDefaults, "options")
-        let (n, epochs) = (try size(n, "n"), try size(epochs, "epochs"))
-        let count = try size(o.num_snapshots, "options->num_snapshots")
-        guard o.batch_size >= 0 else {
-            throw NTKError(.invalidArgument, "options->batch_size must be >= 0 (0: full batch), got \(o.batch_size)")
-        }
-        // Copied into an array: bounded by the epochs (each epoch at most once).
-        guard count <= epochs + 1 else {
-            throw NTKError(.invalidArgument, "options->num_snapshots = \(count) exceeds epochs + 1 = \(epochs + 1)")
-        }
-        var snapshots: [Int] = []
-        if count > 0 {
-            guard let list = o.snapshot_epochs else {
-                throw NTKError(.invalidArgument, "options->snapshot_epochs is NULL")
-            }
-            snapshots = (0..<count).map { Int(list[$0]) }
-        }
-        let probe = count > 0 ? try input(o.X_probe, try size(o.m, "options->m"), a.inputDimension, ld: o.ldprobe,
-                                          "options->X_probe") : nil
-        let lossesOut = try losses.map { try outputVector($0, epochs + 1, "losses") }
-        let settings = TrainingOptions(loss: try loss(o.loss), learningRate: o.learning_rate, epochs: epochs,
-                                       batchSize: o.batch_size == 0 ? nil : Int(o.batch_size), momentum: o.momentum,
-                                       seed: o.seed,
-                                       snapshotEpochs: snapshots)
-        let (onEpoch, epochUser) = (o.epoch_callback, o.epoch_user)
-        let (onSnapshot, snapshotUser) = (o.snapshot_callback, o.snapshot_user)
-        let m = Int64(probe?.rows ?? 0)
-        let result = try mlp.train(x: try input(x, n, a.inputDimension, ld: ldx, "X"),
-                                   y: try input(y, n, a.outputDimension, ld: ldy, "Y"),
-                                   options: settings, probe: probe,
-                                   callback: onEpoch.map { cb in { epoch,
-                                                                  value in cb(epochUser, Int64(epoch), value) == 0 } },
-                                   snapshotHandler: { epoch, kernel, lambda in
-                                       onSnapshot.map { $0(snapshotUser, Int64(epoch), kernel, m, lambda) == 0 } ?? true
-                                   })
-        if let lossesOut {
-            for e in 0...epochs { lossesOut[e] = e < result.losses.count ? result.losses[e] : .nan }
-        }
-        epochsRun?.pointee = Int64(result.epochsRun)
-        diverged?.pointee = result.diverged ? 1 : 0
+        try train(try HandleRegistry.shared.lookup(mlp, as: MLP.self, "mlp"), n, x, ldx, y, ldy, epochs, optionsIn,
+                  losses, epochsRun, diverged)
     }
+}
+
+@_cdecl("ntk_network_train")
+public func ntk_network_train(_ network: OpaquePointer?, _ n: Int64, _ x: UnsafePointer<Double>?, _ ldx: Int64,
+                              _ y: UnsafePointer<Double>?, _ ldy: Int64, _ epochs: Int64,
+                              _ optionsIn: UnsafePointer<ntk_train_options>?,
+                              _ losses: UnsafeMutablePointer<Double>?, _ epochsRun: UnsafeMutablePointer<Int64>?,
+                              _ diverged: UnsafeMutablePointer<Int32>?) -> Int32 {
+    boundary("ntk_network_train") {
+        try train(try HandleRegistry.shared.lookup(network, as: Network.self, "network"), n, x, ldx, y, ldy, epochs,
+                  optionsIn, losses, epochsRun, diverged)
+    }
+}
+
+/// The body of `ntk_mlp_train` and `ntk_network_train`.
+private func train(_ net: some TrainableNetwork, _ n: Int64, _ x: UnsafePointer<Double>?, _ ldx: Int64,
+                   _ y: UnsafePointer<Double>?, _ ldy: Int64, _ epochs: Int64,
+                   _ optionsIn: UnsafePointer<ntk_train_options>?, _ losses: UnsafeMutablePointer<Double>?,
+                   _ epochsRun: UnsafeMutablePointer<Int64>?, _ diverged: UnsafeMutablePointer<Int32>?) throws {
+    let d = net.inputDimension
+    let o = try options(optionsIn, defaults: trainDefaults, "options")
+    let (n, epochs) = (try size(n, "n"), try size(epochs, "epochs"))
+    let count = try size(o.num_snapshots, "options->num_snapshots")
+    guard o.batch_size >= 0 else {
+        throw NTKError(.invalidArgument, "options->batch_size must be >= 0 (0: full batch), got \(o.batch_size)")
+    }
+    // Copied into an array: bounded by the epochs (each epoch at most once).
+    guard count <= epochs + 1 else {
+        throw NTKError(.invalidArgument, "options->num_snapshots = \(count) exceeds epochs + 1 = \(epochs + 1)")
+    }
+    var snapshots: [Int] = []
+    if count > 0 {
+        guard let list = o.snapshot_epochs else {
+            throw NTKError(.invalidArgument, "options->snapshot_epochs is NULL")
+        }
+        snapshots = (0..<count).map { Int(list[$0]) }
+    }
+    let probe = count > 0 ? try input(o.X_probe, try size(o.m, "options->m"), d, ld: o.ldprobe,
+                                      "options->X_probe") : nil
+    let lossesOut = try losses.map { try outputVector($0, epochs + 1, "losses") }
+    let settings = TrainingOptions(loss: try loss(o.loss), learningRate: o.learning_rate, epochs: epochs,
+                                   batchSize: o.batch_size == 0 ? nil : Int(o.batch_size), momentum: o.momentum,
+                                   seed: o.seed, snapshotEpochs: snapshots)
+    let (onEpoch, epochUser) = (o.epoch_callback, o.epoch_user)
+    let (onSnapshot, snapshotUser) = (o.snapshot_callback, o.snapshot_user)
+    let m = Int64(probe?.rows ?? 0)
+    let result = try net.train(x: try input(x, n, d, ld: ldx, "X"), y: try input(y, n, net.outputCount, ld: ldy, "Y"),
+                               options: settings, probe: probe,
+                               callback: onEpoch.map { cb in
+                                   { epoch, value in cb(epochUser, Int64(epoch), value) == 0 }
+                               },
+                               snapshotHandler: { epoch, kernel, lambda in
+                                   onSnapshot.map { $0(snapshotUser, Int64(epoch), kernel, m, lambda) == 0 } ?? true
+                               })
+    if let lossesOut {
+        for e in 0...epochs { lossesOut[e] = e < result.losses.count ? result.losses[e] : .nan }
+    }
+    epochsRun?.pointee = Int64(result.epochsRun)
+    diverged?.pointee = result.diverged ? 1 : 0
 }
 
 @_cdecl("ntk_kernel_distance")

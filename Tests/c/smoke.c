@@ -696,6 +696,65 @@ static void test_network(void) {
 /* Networks from layers: a VALID convolution whose window covers a length-2 sequence of one
  * channel is a dense layer on the flattened input, so Conv -> relu -> Flatten -> Dense has the
  * MLP's infinite-width kernels; the description's errors. */
+/* The network (the twin of mlp, same parameters) trains and solves as the MLP does. */
+static void test_layered_network_solvers(ntk_network *net, ntk_mlp *mlp, const double *x) {
+    double y[3] = {0.5, -1.0, 0.25}, g_net[13], g_mlp[13], v_net = 0, v_mlp = 0;
+    check(ntk_network_loss_gradient(net, 3, x, 2, y, 1, NTK_LOSS_MSE, &v_net, g_net) == NTK_OK &&
+              ntk_mlp_loss_gradient(mlp, 3, x, 2, y, 1, NTK_LOSS_MSE, &v_mlp, g_mlp) == NTK_OK &&
+              fabs(v_net - v_mlp) < 1e-15 && max_abs_diff(g_net, g_mlp, 13) < 1e-14,
+          "the network's loss gradient is the MLP's");
+    ntk_targets targets = {1, y, 1, NULL, 0};
+    ntk_empirical_ridge *r_net = NULL, *r_mlp = NULL;
+    ntk_empirical_solver_options solver;
+    ntk_empirical_solver_options_init(&solver);
+    solver.tol = 1e-13;
+    solver.preconditioner_rank = 2;
+    double test_x[4] = {0.2, -0.4, 1.5, 0.1}, p_net[2], p_mlp[2];
+    ntk_points test = {2, test_x, 2, NULL, 0};
+    check(ntk_network_ridge_fit(net, 3, x, 2, &targets, 0.1, &solver, &r_net) == NTK_OK &&
+              ntk_empirical_ridge_fit(mlp, 3, x, 2, &targets, 0.1, &solver, &r_mlp) == NTK_OK &&
+              ntk_empirical_ridge_predict(r_net, &test, p_net, 1, NULL, NULL) == NTK_OK &&
+              ntk_empirical_ridge_predict(r_mlp, &test, p_mlp, 1, NULL, NULL) == NTK_OK &&
+              max_abs_diff(p_net, p_mlp, 2) < 1e-10,
+          "the network's matrix-free ridge predicts as the MLP's");
+    int64_t test_rows[1] = {0};
+    ntk_rows by_rows = {1, test_rows, NULL, 0};
+    check(ntk_empirical_ridge_predict_rows(r_net, &by_rows, p_net, 1, NULL, NULL) == NTK_ERR_INVALID_ARGUMENT,
+          "a network's ridge does not predict at row indices");
+    ntk_empirical_ridge_free(r_net);
+    ntk_empirical_ridge_free(r_mlp);
+    double times[2] = {0.5, 4.0}, f_net[4], f_mlp[4];
+    check(ntk_network_gradient_flow(net, 3, x, 2, &targets, 2, times, &test, &solver, NULL, f_net, NULL) == NTK_OK &&
+              ntk_empirical_gradient_flow(mlp, 3, x, 2, &targets, 2, times, &test, &solver, NULL, f_mlp, NULL) ==
+                  NTK_OK &&
+              max_abs_diff(f_net, f_mlp, 4) < 1e-10,
+          "the network's Lanczos flow is the MLP's");
+    /* Training both copies (net first restored afterwards: the caller's checks use its parameters). */
+    double saved[13], losses_net[4], losses_mlp[4];
+    ntk_network_get_parameters(net, saved, 13);
+    ntk_train_options train;
+    ntk_train_options_init(&train);
+    train.learning_rate = 0.3;
+    train.momentum = 0.5;
+    int64_t run = 0;
+    int diverged = 1;
+    check(ntk_network_train(net, 3, x, 2, y, 1, 3, &train, losses_net, &run, &diverged) == NTK_OK && run == 3 &&
+              diverged == 0 && ntk_mlp_train(mlp, 3, x, 2, y, 1, 3, &train, losses_mlp, NULL, NULL) == NTK_OK &&
+              max_abs_diff(losses_net, losses_mlp, 4) < 1e-14 && losses_net[3] < losses_net[0],
+          "the network trains as the MLP");
+    check(ntk_network_get_parameters(net, g_net, 13) == NTK_OK && ntk_mlp_get_parameters(mlp, g_mlp, 13) == NTK_OK &&
+              max_abs_diff(g_net, g_mlp, 13) < 1e-14,
+          "to the same parameters");
+    check(ntk_network_train(net, 3, x, 2, y, 1, 3, NULL, NULL, NULL, NULL) == NTK_OK &&
+              ntk_network_train(net, 3, x, 1, y, 1, 3, NULL, NULL, NULL, NULL) == NTK_ERR_INVALID_ARGUMENT &&
+              ntk_network_loss_gradient(net, 3, x, 2, y, 1, (ntk_loss)5, &v_net, NULL) == NTK_ERR_INVALID_ARGUMENT &&
+              ntk_network_ridge_fit(net, 3, x, 2, &targets, -1.0, NULL, &r_net) == NTK_ERR_INVALID_ARGUMENT &&
+              r_net == NULL,
+          "bad training and solver arguments are rejected");
+    ntk_network_set_parameters(net, saved, 13);
+    ntk_mlp_set_parameters(mlp, saved, 13);
+}
+
 static void test_layered_network(void) {
     ntk_layer layers[6];
     check(ntk_layer_init(&layers[0], NTK_LAYER_CONV) == NTK_OK && layers[0].size == sizeof(ntk_layer) &&
@@ -748,6 +807,7 @@ static void test_layered_network(void) {
               ntk_empirical_ntk(mlp, 3, x, 2, 2, x + 2, 2, NTK_OUTPUT_MEAN, NULL, theirs, 2) == NTK_OK &&
               max_abs_diff(ours, theirs, 6) < 1e-13,
           "and its empirical NTK");
+    test_layered_network_solvers(net, mlp, x);
     theta[0] = NAN;
     check(ntk_network_set_parameters(net, theta, p) == NTK_ERR_NON_FINITE &&
               ntk_network_get_parameters(net, theta, p - 1) == NTK_ERR_DIMENSION_MISMATCH &&

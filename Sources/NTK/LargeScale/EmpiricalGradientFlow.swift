@@ -66,6 +66,18 @@ public enum EmpiricalGradientFlow {
                            testOut: testOut, progress: progress)
     }
 
+    /// The flow under the empirical NTK of a layered `network` on the rows of `x` (test
+    /// predictions at the inputs `test`), as `predict(mlp:…)`.
+    public static func predict(network: Network, x: MatrixView, targets: Targets, times: [Double],
+                               options: Options = Options(), test: MatrixView? = nil, testOffsets: MatrixView? = nil,
+                               trainOut: UnsafeMutablePointer<Double>?, testOut: UnsafeMutablePointer<Double>?,
+                               progress: ProgressHandler = .none) throws -> Diagnostics {
+        if let test { try network.checkInput(test, "X_test") }
+        return try predict(.layered(network.frozen(), x), targets: targets, times: times, options: options,
+                           test: test.map { .inputs($0) }, testOffsets: testOffsets, trainOut: trainOut,
+                           testOut: testOut, progress: progress)
+    }
+
     /// The flow under the tangent kernel of `model` on the caller's data rows `rows`, test
     /// predictions at the rows `testRows` (indices the model understands).
     public static func predict(model: TangentModel, rows: [Int], targets: Targets, times: [Double],

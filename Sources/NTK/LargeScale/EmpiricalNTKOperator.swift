@@ -203,6 +203,8 @@ final class MLPPredictor: TangentPredictor {
         self.theta = theta
     }
 
+    var inputDimension: Int? { architecture.inputDimension }
+
     func predict(_ g: UnsafePointer<Double>, width: Int, at test: TangentTestPoints, into out: MutableMatrixView,
                  progress: ProgressHandler) throws {
         guard case .inputs(let x) = test else {

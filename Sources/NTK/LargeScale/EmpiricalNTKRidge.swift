@@ -73,7 +73,7 @@ public final class EmpiricalNTKRidge: @unchecked Sendable {
     public let preconditionerRank: Int
     /// d, the network's input dimension (of test points); nil for a model fitted with a
     /// `TangentModel` (its test points are row indices).
-    public var inputDimension: Int? { (predictor as? MLPPredictor)?.architecture.inputDimension }
+    public var inputDimension: Int? { predictor.inputDimension }
     /// What applies J(x) at test points: the network's parameters read at the fit, or the model.
     let predictor: TangentPredictor
     /// α (n × k).
@@ -88,6 +88,15 @@ public final class EmpiricalNTKRidge: @unchecked Sendable {
     public convenience init(mlp: MLP, x: MatrixView, targets: Targets, ridge z: Double, options: Options = Options(),
                             progress: ProgressHandler = .none) throws {
         try self.init(.network(mlp, x), targets: targets, ridge: z, options: options, progress: progress)
+    }
+
+    /// The fit with the empirical NTK of a layered `network` on the rows of `x` (its parameters
+    /// as they are now, kept for predictions at inputs).
+    /// - Throws: as `init(mlp:…)`.
+    public convenience init(network: Network, x: MatrixView, targets: Targets, ridge z: Double,
+                            options: Options = Options(), progress: ProgressHandler = .none) throws {
+        try self.init(.layered(network.frozen(), x), targets: targets, ridge: z, options: options,
+                      progress: progress)
     }
 
     /// The fit with the tangent kernel of `model` on the caller's data rows `rows` (indices the

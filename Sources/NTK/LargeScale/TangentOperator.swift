@@ -8,7 +8,7 @@
 /// per output and column of V) and `forward` (J(X) applied to such vectors) — and a
 /// `predictor` that applies J(x) at test points after the fit. Two kinds: libntk's own MLP (`EmpiricalNTKOperator`,
 /// per-layer GEMMs) and any model given by its Jacobian–vector products
-/// (`TangentModelOperator`).
+/// (`TangentModelOperator`; a layered `Network` on its inputs is one, `NetworkModel`).
 protocol TangentOperator: AnyObject {
     /// n, the training rows.
     var n: Int { get }
@@ -53,22 +53,26 @@ public enum TangentTestPoints {
 
 /// Applies `J(x)` at test points to parameter-space vectors kept from a fit.
 protocol TangentPredictor: AnyObject {
+    /// d of the test inputs (a network's), or nil when test points are row indices (a model's).
+    var inputDimension: Int? { get }
     /// `out (m × width) = (1/k) Σ_c J_c(test) g_c` for `width` groups of parameter-space vectors
     /// (as `TangentOperator.transpose` wrote them).
     func predict(_ g: UnsafePointer<Double>, width: Int, at test: TangentTestPoints, into out: MutableMatrixView,
                  progress: ProgressHandler) throws
 }
 
-/// Where a matrix-free solver's kernel comes from: libntk's MLP on inputs X, or a model's
-/// Jacobian products on rows of the caller's data.
+/// Where a matrix-free solver's kernel comes from: libntk's MLP or layered network on inputs
+/// X, or a model's Jacobian products on rows of the caller's data. A layered network is a
+/// snapshot (`Network.frozen`): the fit keeps the parameters it started with.
 enum TangentSource {
     case network(MLP, MatrixView)
+    case layered(Network, MatrixView)
     case model(TangentModel, [Int])
 
     /// n, the training rows.
     var n: Int {
         switch self {
-        case .network(_, let x): x.rows
+        case .network(_, let x), .layered(_, let x): x.rows
         case .model(_, let rows): rows.count
         }
     }
@@ -77,6 +81,7 @@ enum TangentSource {
     func check() throws {
         switch self {
         case .network(let mlp, let x): try mlp.checkInput(x, "X")
+        case .layered(let net, let x): try net.checkInput(x, "X")
         case .model(let model, let rows):
             try TangentModelCheck.sizes(model)
             try TangentModelCheck.rows(rows, "rows")
@@ -87,6 +92,9 @@ enum TangentSource {
     func makeOperator(budget: Int) throws -> TangentOperator {
         switch self {
         case .network(let mlp, let x): try EmpiricalNTKOperator(mlp, x: x, budget: budget)
+        case .layered(let net, let x):
+            try TangentModelOperator(try NetworkModel(net, data: x), rows: Array(0..<x.rows), budget: budget,
+                                     predictor: NetworkPredictor(net))
         case .model(let model, let rows): try TangentModelOperator(model, rows: rows, budget: budget)
         }
     }
@@ -96,28 +104,52 @@ enum TangentSource {
     /// - Throws: `invalidArgument` for a model (its centres are rows), or bad centres.
     func kernelColumns(points c: MatrixView, centersOnly: Bool, into out: MutableMatrixView, budget: Int,
                        progress: ProgressHandler) throws {
-        guard case .network(let mlp, let x) = self else {
+        switch self {
+        case .network(let mlp, let x):
+            try mlp.checkInput(c, "the preconditioner's centres")
+            try EmpiricalKernel.compute(mlp, centersOnly ? c : x, c, into: out, memoryLimit: budget, progress: progress)
+        case .layered(let net, let x):
+            try net.checkInput(c, "the preconditioner's centres")
+            try net.empiricalKernel(centersOnly ? c : x, c, into: out, memoryLimit: budget, progress: progress)
+        case .model:
             throw NTKError.invalidArgument("preconditioner centres given as points need a network (a model's "
                                            + "centres are rows of its data)")
         }
-        try mlp.checkInput(c, "the preconditioner's centres")
-        try EmpiricalKernel.compute(mlp, centersOnly ? c : x, c, into: out, memoryLimit: budget, progress: progress)
     }
 
     /// `K(X, X[centers])` (n × centers.count) within `budget` bytes, for the Nyström preconditioner.
     func kernelColumns(_ centers: [Int], into out: MutableMatrixView, budget: Int,
                        progress: ProgressHandler) throws {
         switch self {
-        case .network(let mlp, let x):
+        case .network(_, let x), .layered(_, let x):
             let d = x.cols, m = centers.count
             let c = try Workspace(count: try Sizes.product(m, d, "centres"), for: "the centres")
             for (r, i) in centers.enumerated() { (c.pointer + r * d).update(from: x.row(i), count: d) }
-            try EmpiricalKernel.compute(mlp, x, MatrixView(unchecked: UnsafePointer(c.pointer), rows: m, cols: d,
-                                                           ld: max(d, 1)),
-                                        into: out, memoryLimit: budget, progress: progress)
+            try kernelColumns(points: MatrixView(unchecked: UnsafePointer(c.pointer), rows: m, cols: d, ld: max(d, 1)),
+                              centersOnly: false, into: out, budget: budget, progress: progress)
         case .model(let model, let rows):
             try TangentModelKernel.compute(model, rows1: rows, rows2: centers.map { rows[$0] }, into: out,
                                            memoryLimit: budget, progress: progress)
         }
+    }
+}
+
+/// `J(x)` of a layered `Network` (a snapshot of its parameters) at test inputs: the network on
+/// those inputs as a `NetworkModel`, applied by Jacobian blocks or products.
+final class NetworkPredictor: TangentPredictor {
+    let network: Network
+
+    init(_ network: Network) { self.network = network }
+
+    var inputDimension: Int? { network.architecture.inputDimension }
+
+    func predict(_ g: UnsafePointer<Double>, width: Int, at test: TangentTestPoints, into out: MutableMatrixView,
+                 progress: ProgressHandler) throws {
+        guard case .inputs(let x) = test else {
+            throw NTKError.invalidArgument("a model fitted with a network predicts at inputs X, not at row indices")
+        }
+        try network.checkInput(x, "X_test")
+        try TangentModelPredictor.apply(try NetworkModel(network, data: x), g, width: width, rows: Array(0..<x.rows),
+                                        into: out, progress: progress)
     }
 }

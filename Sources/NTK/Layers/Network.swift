@@ -27,13 +27,25 @@ public final class Network: @unchecked Sendable {
         current = Mutex(MLP.ParameterVector(theta))
     }
 
+    private init(_ architecture: NetworkArchitecture, program: LayerProgram, parameters: MLP.ParameterVector) {
+        self.architecture = architecture
+        self.program = program
+        current = Mutex(parameters)
+    }
+
+    /// A network with this architecture and the parameters in use now, which later changes of
+    /// this one do not touch (what a fitted solver keeps).
+    public func frozen() -> Network {
+        Network(architecture, program: program, parameters: parameters)
+    }
+
     /// P, the number of parameters.
     public var parameterCount: Int { program.parameterCount }
     /// k, the number of outputs.
     public var outputCount: Int { architecture.outputDimension }
 
     /// The parameter vector in use now (a snapshot).
-    var parameters: MLP.ParameterVector { current.withLock { $0 } }
+    package var parameters: MLP.ParameterVector { current.withLock { $0 } }
 
     /// θ as an array.
     public var parameterArray: [Double] {
@@ -69,7 +81,7 @@ public final class Network: @unchecked Sendable {
         max(1, min(256, (64 << 20) / max(LayerPass.bytesPerRow(program, seeds: seeds), 1)))
     }
 
-    func checkInput(_ x: MatrixView, _ name: String) throws {
+    package func checkInput(_ x: MatrixView, _ name: String) throws {
         try architecture.checkInput(x, name)
     }
 
@@ -145,13 +157,22 @@ public final class Network: @unchecked Sendable {
     /// summed over the block by one GEMM per affine layer.
     func vjp(_ x: MatrixView, _ u: MatrixView, cotangents r: Int, into out: MutableMatrixView,
              reuse: ((Int, Int) throws -> LayerPass)? = nil) throws {
-        let theta = parameters
+        try accumulateGradients(x, parameters, cotangents: r, into: out, reuse: reuse) { _, range in
+            MatrixView(unchecked: u.base + range.lowerBound * u.ld, rows: range.count, cols: u.cols, ld: u.ld)
+        }
+    }
+
+    /// Σ_i J(x_i)ᵀ u_i at parameters `theta` for r cotangents per example that `cotangents(pass,
+    /// rows)` supplies for each block after its forward pass (rows × (r·k), cotangent j in
+    /// columns j·k..<(j+1)·k; the loss gradient of training, or given vectors): `out` r × P,
+    /// overwritten.
+    func accumulateGradients(_ x: MatrixView, _ theta: MLP.ParameterVector, cotangents r: Int,
+                             into out: MutableMatrixView, reuse: ((Int, Int) throws -> LayerPass)?,
+                             _ cotangents: (LayerPass, Range<Int>) throws -> MatrixView) throws {
         for j in 0..<r { out.base.advanced(by: j * out.ld).update(repeating: 0, count: parameterCount) }
         let scratch = try Workspace(count: Sizes.product(program.parameterCount, r, "gradients"), for: "gradients")
         try blocks(x, theta, seeds: r, reuse: reuse) { pass, range in
-            let seed = MatrixView(unchecked: u.base + range.lowerBound * u.ld, rows: range.count, cols: u.cols,
-                                  ld: u.ld)
-            try pass.backward(seed, seeds: r, theta: theta.pointer) { f, patches, delta in
+            try pass.backward(try cotangents(pass, range), seeds: r, theta: theta.pointer) { f, patches, delta in
                 // G = a Pᵀ δ: fanIn × r·channelsOut, cotangent j's gradient in its column block.
                 let g = MutableMatrixView(unchecked: scratch.pointer, rows: f.fanIn, cols: r * f.channelsOut,
                                           ld: r * f.channelsOut)

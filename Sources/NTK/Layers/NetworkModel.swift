@@ -31,6 +31,14 @@ public final class NetworkModel: TangentModel, @unchecked Sendable {
         (self.network, self.data) = (network, data)
     }
 
+    /// The network on a copy of the rows of `x`.
+    convenience init(_ network: Network, data x: MatrixView) throws {
+        try network.checkInput(x, "X")
+        var data = try Matrix(rows: x.rows, cols: x.cols)
+        try data.withMutableView { $0.copy(from: x) }
+        try self.init(network, data: data)
+    }
+
     public var parameterCount: Int { network.parameterCount }
     public var outputCount: Int { network.outputCount }
     public var blockRows: Int { network.blockRows(seeds: network.outputCount) }

@@ -23,17 +23,19 @@ final class TangentModelOperator: TangentOperator {
     let rows: [Int]
     /// J(X) ((n·k) × P) when it is kept.
     private let kept: Workspace?
+    let predictor: TangentPredictor
     var n: Int { rows.count }
     var transposedLength: Int { model.outputCount * model.parameterCount }
-    var predictor: TangentPredictor { TangentModelPredictor(model) }
 
+    /// `predictor` applies J at test points after a fit (default: the model at row indices).
     /// - Throws: `invalidArgument` for the model's sizes or negative row indices; what the
     ///   model's `jacobian` throws when J(X) is kept.
-    init(_ model: TangentModel, rows: [Int], budget: Int) throws {
+    init(_ model: TangentModel, rows: [Int], budget: Int, predictor: TangentPredictor? = nil) throws {
         try TangentModelCheck.sizes(model)
         try TangentModelCheck.rows(rows, "rows")
         self.model = model
         self.rows = rows
+        self.predictor = predictor ?? TangentModelPredictor(model)
         let k = model.outputCount, p = model.parameterCount
         let doubles = (try? Sizes.product(try Sizes.product(rows.count, k, "n·k"), p, "n·k·P")) ?? Int.max
         if model.hasJacobian, doubles <= budget / 2 / 8 {
@@ -99,6 +101,8 @@ final class TangentModelPredictor: TangentPredictor {
     let model: TangentModel
 
     init(_ model: TangentModel) { self.model = model }
+
+    var inputDimension: Int? { nil }
 
     func predict(_ g: UnsafePointer<Double>, width: Int, at test: TangentTestPoints, into out: MutableMatrixView,
                  progress: ProgressHandler) throws {

@@ -16,8 +16,8 @@ public final class MLP: @unchecked Sendable {
     public let architecture: MLPArchitecture
     private let current: Mutex<ParameterVector>
 
-    /// θ, immutable once made.
-    final class ParameterVector: @unchecked Sendable {
+    /// θ, immutable once made (the `Network` of layers keeps its parameters the same way).
+    package final class ParameterVector: @unchecked Sendable {
         let storage: Workspace
         init(_ storage: Workspace) { self.storage = storage }
         var pointer: UnsafePointer<Double> { UnsafePointer(storage.pointer) }
@@ -41,7 +41,7 @@ public final class MLP: @unchecked Sendable {
     }
 
     /// The parameter vector in use now (a snapshot).
-    var parameters: ParameterVector { current.withLock { $0 } }
+    package var parameters: ParameterVector { current.withLock { $0 } }
 
     /// Copies θ (P doubles) into `out`.
     package func copyParameters(into out: UnsafeMutablePointer<Double>) {
@@ -80,7 +80,7 @@ public final class MLP: @unchecked Sendable {
     }
 
     /// Checks that `x` has the input dimension and is finite.
-    func checkInput(_ x: MatrixView, _ name: String) throws {
+    package func checkInput(_ x: MatrixView, _ name: String) throws {
         guard x.cols == architecture.inputDimension else {
             throw NTKError.dimensionMismatch("\(name) has \(x.cols) columns but the network's input dimension is "
                                              + "\(architecture.inputDimension)")

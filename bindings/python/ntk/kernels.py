@@ -15,7 +15,7 @@ from ._library import EmpiricalNTKOptions, InfiniteWidthOptions, call, choices, 
 from ._progress import Callback
 from .errors import DimensionMismatchError, InvalidArgumentError
 from .models import Binding, is_model, rows_pointer
-from .network import MLP, Network
+from .network import MLP, Network, c_function
 
 _OUTPUTS = choices("ntk_output_form", "NTK_OUTPUT_")
 _METHODS = choices("ntk_kernel_method", "NTK_METHOD_")
@@ -273,11 +273,7 @@ def infinite_width_diagonal(net, X):
 
 def _infinite_function(net, name):
     """The C function ``ntk_<name>`` of an MLP or ``ntk_network_<name>`` of a Network."""
-    if isinstance(net, Network):
-        return "ntk_network_" + name
-    if not isinstance(net, MLP):
-        raise InvalidArgumentError(f"net must be an ntk.MLP or ntk.Network, got {type(net).__name__}")
-    return "ntk_" + name
+    return c_function(net, "ntk_" + name, "ntk_network_" + name)
 
 
 def _infinite(net, X1, X2, want_nngp, want_ntk, quadrature_points, progress):

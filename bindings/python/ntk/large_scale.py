@@ -38,7 +38,7 @@ from ._progress import Callback
 from .errors import ConvergenceWarning, DimensionMismatchError, InvalidArgumentError
 from ._data import TargetData, make_grid
 from .models import Binding, is_model, rows_pointer
-from .network import MLP
+from .network import MLP, Network, c_function
 from .regression import RidgeSelection
 
 _SOLVERS = {"direct": choices("ntk_nystrom_solver", "NTK_NYSTROM_")["direct"],
@@ -395,10 +395,12 @@ class EmpiricalNTKRidge(Handle):
 
     Parameters
     ----------
-    net : MLP or ntk.models.Model
-        An MLP's current parameters are copied at the fit. A model (:mod:`ntk.models`) is used
+    net : MLP, Network or ntk.models.Model
+        A network's current parameters are copied at the fit (an MLP's products are per-layer
+        GEMMs; a Network's go through its Jacobian, kept when ``n k P`` doubles fit half the
+        memory limit, else recomputed per block of rows). A model (:mod:`ntk.models`) is used
         through its Jacobian products, and kept for predictions (X is then whatever it takes).
-    X : array_like, (n, d)
+    X : array_like, (n, d), or (n, *input_shape) for a Network
     Y : array_like, (n, k) or (n,)
     ridge : float
         ``z >= 0``, absolute.
@@ -434,14 +436,16 @@ class EmpiricalNTKRidge(Handle):
         if is_model(net):
             return self._fit_model(net, X, Y, ridge, f0_train,
                                    (tol, max_iter, preconditioner_rank, seed, 1.0, memory_limit), progress)
-        if not isinstance(net, MLP):
-            raise InvalidArgumentError(f"net must be an ntk.MLP or an ntk.models.Model, got {type(net).__name__}")
+        if not isinstance(net, (MLP, Network)):
+            raise InvalidArgumentError(f"net must be an ntk.MLP, ntk.Network or ntk.models.Model, got "
+                                       f"{type(net).__name__}")
+        function = getattr(lib, c_function(net, "ntk_empirical_ridge_fit", "ntk_network_ridge_fit"))
         x, px, ldx = net._inputs(X, "X")
         targets = TargetData(Y, x.shape[0], "X", f0_train)
         cb = Callback(progress)
         options = _empirical_solver_options(tol, max_iter, preconditioner_rank, seed, 1.0, memory_limit, cb)
         handle = ctypes.c_void_p()
-        cb.call(lib.ntk_empirical_ridge_fit, net._live(), x.shape[0], px, ldx, ctypes.byref(targets.c),
+        cb.call(function, net._live(), x.shape[0], px, ldx, ctypes.byref(targets.c),
                 _scalar(ridge, "ridge"), ctypes.byref(options), ctypes.byref(handle))
         self._init(handle, net, targets.was_vector, ridge)
 
@@ -545,8 +549,8 @@ def empirical_gradient_flow(net, X, Y, times, X_test=None, f0_train=None, f0_tes
 
     Parameters
     ----------
-    net : MLP or ntk.models.Model
-    X : array_like, (n, d)
+    net : MLP, Network or ntk.models.Model
+    X : array_like, (n, d), or (n, *input_shape) for a Network
     Y : array_like, (n, k) or (n,)
     times : array_like, (T,)
         Finite times >= 0.
@@ -573,10 +577,11 @@ def empirical_gradient_flow(net, X, Y, times, X_test=None, f0_train=None, f0_tes
     if is_model(net):
         return _model_flow(net, X, Y, times, X_test, f0_train, f0_test, learning_rate, tol, max_iter, memory_limit,
                            progress)
-    if not isinstance(net, MLP):
-        raise InvalidArgumentError(f"net must be an ntk.MLP or an ntk.models.Model, got {type(net).__name__}")
+    if not isinstance(net, (MLP, Network)):
+        raise InvalidArgumentError(f"net must be an ntk.MLP, ntk.Network or ntk.models.Model, got {type(net).__name__}")
+    function = getattr(lib, c_function(net, "ntk_empirical_gradient_flow", "ntk_network_gradient_flow"))
     return _network_flow(net, X, Y, times, X_test, f0_train, f0_test, learning_rate, tol, max_iter, memory_limit,
-                         progress, lambda cb, *args: cb.call(lib.ntk_empirical_gradient_flow, net._live(), *args))
+                         progress, lambda cb, *args: cb.call(function, net._live(), *args))
 
 
 def _network_flow(net, X, Y, times, X_test, f0_train, f0_test, learning_rate, tol, max_iter, memory_limit, progress,

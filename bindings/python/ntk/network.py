@@ -363,6 +363,27 @@ class Network(Handle):
                 f"parameterization={self.parameterization!r}, bias={self.bias})")
 
 
+def c_function(net, mlp_name, network_name):
+    """The name of the C function for ``net``: ``mlp_name`` for an :class:`MLP`, ``network_name``
+    for a :class:`Network`.
+
+    Parameters
+    ----------
+    net : MLP or Network
+        Anything else is an :class:`InvalidArgumentError`.
+    mlp_name, network_name : str
+
+    Returns
+    -------
+    str
+    """
+    if isinstance(net, Network):
+        return network_name
+    if isinstance(net, MLP):
+        return mlp_name
+    raise InvalidArgumentError(f"net must be an ntk.MLP or ntk.Network, got {type(net).__name__}")
+
+
 def _restore_network(architecture, theta):
     net = Network(**architecture)
     net.set_flat_parameters(theta)

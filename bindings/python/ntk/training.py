@@ -19,7 +19,7 @@ from ._progress import Callback, wants_cancel
 from .errors import DimensionMismatchError, InvalidArgumentError
 from ._arrays import integer as _int
 from .kernels import empirical_ntk
-from .network import MLP
+from .network import MLP, Network, c_function
 from ._data import Problem, TargetData, square
 from .regression import gradient_flow, kernel_ridge, max_learning_rate, select_ridge
 
@@ -38,8 +38,8 @@ def loss_and_gradient(net, X, Y, loss="mse"):
 
     Parameters
     ----------
-    net : MLP
-    X : array_like, (n, d)
+    net : MLP or Network
+    X : array_like, (n, d), or (n, *input_shape) for a Network
     Y : array_like, (n, k)
     loss : "mse" (default) or "cross_entropy"
         As :func:`train`.
@@ -50,10 +50,11 @@ def loss_and_gradient(net, X, Y, loss="mse"):
     gradient : numpy.ndarray, (P,)
         d loss / d theta in the flat parameter layout.
     """
+    function = c_function(net, "ntk_mlp_loss_gradient", "ntk_network_loss_gradient")
     x, px, ldx = net._inputs(X)
     data = TargetData(Y, x.shape[0], "X", outputs=net.output_dim)
     value, grad = ctypes.c_double(), np.empty(net.num_parameters)
-    call("ntk_mlp_loss_gradient", net._live(), x.shape[0], px, ldx, data.c.Y, data.c.ldy, _loss(loss),
+    call(function, net._live(), x.shape[0], px, ldx, data.c.Y, data.c.ldy, _loss(loss),
          ctypes.byref(value), _arrays.pointer(grad))
     return value.value, grad
 
@@ -153,10 +154,14 @@ class TrainingHistory:
 
 def train(net, X, Y, loss="mse", learning_rate=1.0, epochs=1, batch_size=None, momentum=0.0, seed=0,
           snapshot_epochs=None, X_probe=None, Y_probe=None, callback=None, diagnose_catapult=None, progress=None):
-    """Trains ``net`` in place by gradient descent; returns a :class:`TrainingHistory`.
+    """Trains ``net`` (an :class:`MLP` or a :class:`Network` of layers) in place by gradient descent;
+    returns a :class:`TrainingHistory`.
 
     Parameters
     ----------
+    net : MLP or Network
+    X : array_like, (n, d), or (n, *input_shape) for a Network
+    Y : array_like, (n, k) or (n,)
     loss : "mse" (``(1/N) sum 1/2 (f - y)^2``, N = n k) or "cross_entropy" (softmax for k > 1
         with probability/one-hot targets, logistic for k = 1 with targets in [0, 1])
     learning_rate, epochs, momentum : step ``v <- momentum v + grad``, ``theta <- theta - lr v``
@@ -172,8 +177,7 @@ def train(net, X, Y, loss="mse", learning_rate=1.0, epochs=1, batch_size=None, m
         end (two kernels and eigendecompositions of size n) and classify the regime; default
         when n <= 2048
     """
-    if not isinstance(net, MLP):
-        raise InvalidArgumentError(f"net must be an ntk.MLP, got {type(net).__name__}")
+    function = getattr(lib, c_function(net, "ntk_mlp_train", "ntk_network_train"))
     x, px, ldx = net._inputs(X)
     n = x.shape[0]
     data = TargetData(Y, n, "X", outputs=net.output_dim)
@@ -231,7 +235,7 @@ def train(net, X, Y, loss="mse", learning_rate=1.0, epochs=1, batch_size=None, m
                            m=m, X_probe=_arrays.pointer(probe), ldprobe=max(net.input_dim, 1),
                            snapshot_callback=c_snapshot)
     cb.answer(0.0)  # the bar starts before the first epoch
-    cb.call(lib.ntk_mlp_train, net._live(), n, px, ldx, py, ldy, epochs, ctypes.byref(options),
+    cb.call(function, net._live(), n, px, ldx, py, ldy, epochs, ctypes.byref(options),
             _arrays.pointer(losses), ctypes.byref(run), ctypes.byref(diverged))
 
     h = TrainingHistory()
@@ -281,8 +285,8 @@ def _distance(A, B):
     return kernel_distance(A, B) if np.any(A) and np.any(B) else np.nan
 
 
-MLP.train = train
-MLP.loss_and_gradient = loss_and_gradient
+MLP.train = Network.train = train
+MLP.loss_and_gradient = Network.loss_and_gradient = loss_and_gradient
 
 
 def gradient_flow_ode(K_train, Y, times, loss="mse", K_test_train=None, learning_rate=1.0, f0_train=None, f0_test=None,
@@ -333,7 +337,7 @@ def after_kernel_predictions(net, X_train, Y, X_test, ridges=None, criterion="gc
 
     Parameters
     ----------
-    net : MLP
+    net : MLP or Network
         The trained network.
     X_train : array_like, (n, d)
     Y : array_like, (n, k) or (n,)
@@ -373,9 +377,9 @@ def linearization_gap(initial, trained, X_train, Y, X_eval, learning_rate, steps
 
     Parameters
     ----------
-    initial : MLP
+    initial : MLP or Network
         A copy of the network before training (``net.copy()``).
-    trained : MLP
+    trained : MLP or Network
         The network after ``steps`` full-batch MSE gradient-descent steps with ``learning_rate``.
     X_train : array_like, (n, d)
     Y : array_like, (n, k)

@@ -1,18 +1,69 @@
-// Training an MLP in place by gradient descent with kernel snapshots (see TrainingOptions).
-extension MLP {
+// Training a network in place by gradient descent with kernel snapshots (see TrainingOptions):
+// one loop for both of libntk's networks, the dense `MLP` and the layered `Network`.
+
+/// A network gradient descent trains in place: its parameters, an engine for the loss and its
+/// gradient, and its tangent kernel on a probe set (for the snapshots).
+package protocol TrainableNetwork: AnyObject {
+    /// d, the width of an input row.
+    var inputDimension: Int { get }
+    /// k, the number of outputs.
+    var outputCount: Int { get }
+    /// P, the number of parameters.
+    var parameterCount: Int { get }
+    /// The parameter vector in use now (a snapshot).
+    var parameters: MLP.ParameterVector { get }
+    /// Replaces θ by the `count` doubles at `theta` (atomically).
+    func setParameters(_ theta: UnsafePointer<Double>, count: Int) throws
+    /// Checks that `x` has the input width and is finite.
+    func checkInput(_ x: MatrixView, _ name: String) throws
+    /// The loss-and-gradient engine for batches of up to `capacity` rows.
+    func lossGradientEngine(capacity: Int) throws -> any LossGradientEngine
+    /// The empirical NTK (mean over outputs) of the rows of `probe` with the current parameters
+    /// into `out` (m × m).
+    func probeKernel(_ probe: MatrixView, into out: MutableMatrixView) throws
+}
+
+extension MLP: TrainableNetwork {
+    package var inputDimension: Int { architecture.inputDimension }
+    /// k, the number of outputs.
+    public var outputCount: Int { architecture.outputDimension }
+    /// P, the number of parameters.
+    public var parameterCount: Int { architecture.parameterCount }
+
+    package func lossGradientEngine(capacity: Int) throws -> any LossGradientEngine {
+        try MLPGradientEngine(architecture, capacity: capacity)
+    }
+
+    package func probeKernel(_ probe: MatrixView, into out: MutableMatrixView) throws {
+        try EmpiricalKernel.compute(self, probe, nil, into: out)
+    }
+}
+
+extension Network: TrainableNetwork {
+    package var inputDimension: Int { architecture.inputDimension }
+
+    package func lossGradientEngine(capacity: Int) throws -> any LossGradientEngine {
+        try NetworkGradientEngine(self, capacity: capacity)
+    }
+
+    package func probeKernel(_ probe: MatrixView, into out: MutableMatrixView) throws {
+        try empiricalKernel(probe, nil, into: out)
+    }
+}
+
+extension TrainableNetwork {
     /// The loss over all rows of `x` and its gradient with respect to θ (P doubles, may be nil).
     package func lossGradient(x: MatrixView, y: MatrixView, loss: Loss,
                               into gradient: UnsafeMutablePointer<Double>?) throws -> Double {
         try checkInput(x, "X")
         try checkTargets(y, rows: x.rows, loss: loss)
-        let engine = try GradientEngine(architecture, capacity: min(max(x.rows, 1), 2048))
+        let engine = try lossGradientEngine(capacity: min(max(x.rows, 1), 2048))
         return try engine.gradient(parameters, x: x, y: y, loss: loss, into: gradient)
     }
 
     func checkTargets(_ y: MatrixView, rows: Int, loss: Loss) throws {
-        guard y.rows == rows, y.cols == architecture.outputDimension else {
-            throw NTKError.dimensionMismatch("Y is \(y.rows) × \(y.cols) but must be \(rows) × "
-                                             + "\(architecture.outputDimension)")
+        guard y.rows == rows, y.cols == outputCount else {
+            throw NTKError.dimensionMismatch("Y is \(y.rows) × \(y.cols) but must be \(rows) × \(outputCount)")
         }
         try loss.validate(targets: y)
     }
@@ -31,7 +82,7 @@ extension MLP {
                       callback: ((Int, Double) -> Bool)? = nil,
                       snapshotHandler: ((Int, UnsafePointer<Double>,
                                          Double) throws -> Bool)? = nil) throws -> TrainingResult {
-        let a = architecture, n = x.rows, p = a.parameterCount
+        let n = x.rows, p = parameterCount
         try checkInput(x, "X")
         try checkTargets(y, rows: n, loss: o.loss)
         guard n >= 1 else { throw NTKError.invalidArgument("training needs at least one row") }
@@ -44,8 +95,8 @@ extension MLP {
                                         for: "the probe kernel")
         }
         let batch = min(o.batchSize ?? n, n)
-        let engine = try GradientEngine(a, capacity: min(batch, 2048))
-        let theta = ParameterVector(try Workspace(count: p, for: "the parameters"))
+        let engine = try lossGradientEngine(capacity: min(batch, 2048))
+        let theta = MLP.ParameterVector(try Workspace(count: p, for: "the parameters"))
         theta.storage.pointer.update(from: parameters.pointer, count: p)
         let lastGood = try Workspace(count: p, for: "the parameters")
         let gradient = try Workspace(count: p, for: "the gradient")
@@ -109,14 +160,12 @@ extension MLP {
     /// Appends the empirical NTK of `probe` (with the network's current parameters) and its
     /// largest eigenvalue to `result` — the kernel itself only without a `handler`, which
     /// otherwise receives it (valid during the call) and returns false to stop training.
-    private func recordSnapshot(epoch: Int, probe: MatrixView, kernel probeKernel: Workspace,
+    private func recordSnapshot(epoch: Int, probe: MatrixView, kernel workspace: Workspace,
                                 handler: ((Int, UnsafePointer<Double>, Double) throws -> Bool)?,
                                 into result: inout TrainingResult) throws -> Bool {
         let m = probe.rows
-        try EmpiricalKernel.compute(self, probe, nil,
-                                    into: MutableMatrixView(unchecked: probeKernel.pointer, rows: m, cols: m,
-                                                            ld: max(m, 1)))
-        let kernel = UnsafePointer(probeKernel.pointer)
+        try probeKernel(probe, into: MutableMatrixView(unchecked: workspace.pointer, rows: m, cols: m, ld: max(m, 1)))
+        let kernel = UnsafePointer(workspace.pointer)
         let lambda = try SymmetricEigen.largestEigenvalue(MatrixView(unchecked: kernel, rows: m, cols: m,
                                                                      ld: max(m, 1)))
         result.snapshotEpochs.append(epoch)
@@ -145,7 +194,36 @@ extension MLP {
     /// The loss over all rows of `x` (n × d) with targets `y` (n × k) and its gradient with
     /// respect to θ (P entries, in the layout of `MLPArchitecture`).
     public func lossGradient(x: Matrix, y: Matrix, loss: Loss = .mse) throws -> (loss: Double, gradient: [Double]) {
-        var gradient = [Double](repeating: 0, count: architecture.parameterCount)
+        try lossGradientArrays(x: x, y: y, loss: loss)
+    }
+
+    /// Trains in place (see `TrainingOptions`) on `x` (n × d) and `y` (n × k), recording the
+    /// empirical NTK of the `probe` rows at `options.snapshotEpochs` into `result.kernels`;
+    /// `callback(epoch, loss)` runs after every epoch and returns false to stop.
+    public func train(x: Matrix, y: Matrix, options: TrainingOptions, probe: Matrix? = nil,
+                      callback: ((Int, Double) -> Bool)? = nil) throws -> TrainingResult {
+        try trainMatrices(x: x, y: y, options: options, probe: probe, callback: callback)
+    }
+}
+
+extension Network {
+    /// The loss over all rows of `x` (n × d, each row an example in NHWC order) with targets `y`
+    /// (n × k) and its gradient with respect to θ (P entries, in the network's parameter layout).
+    public func lossGradient(x: Matrix, y: Matrix, loss: Loss = .mse) throws -> (loss: Double, gradient: [Double]) {
+        try lossGradientArrays(x: x, y: y, loss: loss)
+    }
+
+    /// Trains in place as `MLP.train` (see `TrainingOptions`): gradient descent or minibatch SGD
+    /// with momentum, snapshots of the probe set's empirical NTK.
+    public func train(x: Matrix, y: Matrix, options: TrainingOptions, probe: Matrix? = nil,
+                      callback: ((Int, Double) -> Bool)? = nil) throws -> TrainingResult {
+        try trainMatrices(x: x, y: y, options: options, probe: probe, callback: callback)
+    }
+}
+
+extension TrainableNetwork {
+    func lossGradientArrays(x: Matrix, y: Matrix, loss: Loss) throws -> (loss: Double, gradient: [Double]) {
+        var gradient = [Double](repeating: 0, count: parameterCount)
         let value = try x.withView { xv in
             try y.withView { yv in
                 try gradient.withUnsafeMutableBufferPointer { try lossGradient(x: xv, y: yv, loss: loss,
@@ -155,11 +233,8 @@ extension MLP {
         return (value, gradient)
     }
 
-    /// Trains in place (see `TrainingOptions`) on `x` (n × d) and `y` (n × k), recording the
-    /// empirical NTK of the `probe` rows at `options.snapshotEpochs` into `result.kernels`;
-    /// `callback(epoch, loss)` runs after every epoch and returns false to stop.
-    public func train(x: Matrix, y: Matrix, options: TrainingOptions, probe: Matrix? = nil,
-                      callback: ((Int, Double) -> Bool)? = nil) throws -> TrainingResult {
+    func trainMatrices(x: Matrix, y: Matrix, options: TrainingOptions, probe: Matrix?,
+                       callback: ((Int, Double) -> Bool)?) throws -> TrainingResult {
         try x.withView { xv in
             try y.withView { yv in
                 try Matrix.withOptionalView(probe) { try train(x: xv, y: yv, options: options, probe: $0,

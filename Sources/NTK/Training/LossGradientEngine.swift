@@ -1,5 +1,15 @@
-/// Forward pass, loss and backpropagated gradient over blocks of rows.
-final class GradientEngine {
+/// The loss of a network on rows (X, Y) and its gradient `∂L/∂θ` at a parameter vector, with
+/// buffers kept between calls (one per training run): what gradient descent asks at every step.
+package protocol LossGradientEngine: AnyObject {
+    /// The loss over all rows of `x` (targets `y`, normalised by x.rows as `Loss` says) at `theta`
+    /// and, if `gradient` is given, `∂L/∂θ` into it (P doubles).
+    func gradient(_ theta: MLP.ParameterVector, x: MatrixView, y: MatrixView, loss: Loss,
+                  into gradient: UnsafeMutablePointer<Double>?) throws -> Double
+}
+
+/// An MLP's forward pass, loss and backpropagated gradient over blocks of rows (BLAS-3 per
+/// layer; see `TrainingOptions` for the recursion).
+final class MLPGradientEngine: LossGradientEngine {
     let architecture: MLPArchitecture
     let pass: NetworkPass
     let outputGradient: Workspace
@@ -48,6 +58,47 @@ final class GradientEngine {
                 g = next.readOnly
                 buffers = (buffers.1, buffers.0)
             }
+        }
+        return total
+    }
+}
+
+/// A layered `Network`'s loss and gradient: per block of rows one forward pass, the loss
+/// gradient ∂L/∂f as the block's cotangents, and one backward pass whose per-layer GEMMs sum the
+/// parameter gradients over the block (`Network.accumulateGradients`, one pass kept for the run).
+final class NetworkGradientEngine: LossGradientEngine {
+    let network: Network
+    let pass: LayerPass
+    let outputGradient: Workspace
+
+    init(_ network: Network, capacity: Int) throws {
+        self.network = network
+        pass = try LayerPass(network.program, capacity: min(capacity, network.blockRows(seeds: 1)), seeds: 1)
+        outputGradient = try Workspace(count: try Sizes.product(pass.capacity, network.outputCount, "gradient"),
+                                       for: "output gradients")
+    }
+
+    func gradient(_ theta: MLP.ParameterVector, x: MatrixView, y: MatrixView, loss: Loss,
+                  into gradient: UnsafeMutablePointer<Double>?) throws -> Double {
+        let k = network.outputCount, n = x.rows, kept = pass
+        var total = 0.0
+        /// The loss of a block after its forward pass, and its gradient ∂L/∂f into `outputGradient`.
+        func blockLoss(_ pass: LayerPass, _ range: Range<Int>, _ g: UnsafeMutablePointer<Double>?) -> Double {
+            loss.evaluate(pass.outputs.base, y.rowRange(range.lowerBound, range.upperBound), rows: range.count, k: k,
+                          totalRows: n, gradient: g)
+        }
+        guard let gradient else {
+            try network.blocks(x, theta, reuse: { _, _ in kept }) { pass, range in
+                total += blockLoss(pass, range, nil)
+            }
+            return total
+        }
+        let p = network.parameterCount
+        try network.accumulateGradients(x, theta, cotangents: 1,
+                                        into: MutableMatrixView(unchecked: gradient, rows: 1, cols: p, ld: max(p, 1)),
+                                        reuse: { _, _ in kept }) { pass, range in
+            total += blockLoss(pass, range, outputGradient.pointer)
+            return MatrixView(unchecked: outputGradient.pointer, rows: range.count, cols: k, ld: k)
         }
         return total
     }
