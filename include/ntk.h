@@ -1032,6 +1032,12 @@ int ntk_network_empirical_ntk(const ntk_network *network, int64_t n1, const doub
                               const double *X2, int64_t ld2, ntk_output_form output,
                               const ntk_empirical_ntk_options *options, double *K, int64_t ldk);
 
+/* The diagonal K(x, x) at the n rows of X alone (squared norms of Jacobian rows) into diag
+ * (n x e, leading dimension ldd; e = 1 for NTK_OUTPUT_MEAN, k for NTK_OUTPUT_PER_OUTPUT).
+ * Errors: as ntk_network_empirical_ntk; NTK_OUTPUT_FULL is INVALID_ARGUMENT. Read-only. */
+int ntk_network_empirical_ntk_diagonal(const ntk_network *network, int64_t n, const double *X, int64_t ldx,
+                                       ntk_output_form output, double *diag, int64_t ldd);
+
 /* Frees the network; NULL is a no-op. */
 void ntk_network_free(ntk_network *network);
 
@@ -1146,6 +1152,19 @@ int ntk_nystrom_fit_centers(const ntk_mlp *mlp, int64_t n, const double *X, int6
                             const ntk_targets *targets, double ridge, int64_t c,
                             const double *C, int64_t ldc,
                             const ntk_nystrom_options *options, ntk_nystrom **out);
+
+/* ntk_nystrom_fit and ntk_nystrom_fit_centers with the infinite-width kernel (options->kernel) of
+ * a network built from layers (ntk_network_infinite_width_kernels), on its input rows X (n x d):
+ * the same options, model and errors; INVALID_ARGUMENT up front for an architecture without an
+ * infinite-width limit. Predict at points with ntk_nystrom_predict (test->X: d columns). Each
+ * block of K(X, C) costs what ntk_network_infinite_width_kernels costs for it (with pooling,
+ * positions^2 per pair). */
+int ntk_network_nystrom_fit(const ntk_network *network, int64_t n, const double *X, int64_t ldx,
+                            const ntk_targets *targets, double ridge, int64_t n_centers,
+                            const ntk_nystrom_options *options, ntk_nystrom **out);
+int ntk_network_nystrom_fit_centers(const ntk_network *network, int64_t n, const double *X, int64_t ldx,
+                                    const ntk_targets *targets, double ridge, int64_t c, const double *C,
+                                    int64_t ldc, const ntk_nystrom_options *options, ntk_nystrom **out);
 
 /* Fits on a kernel the caller computed: K_nm = K(X, C) (n x c) and K_mm = K(C, C) (c x c,
  * symmetric). Predictions then take K(X_test, C) (test->K_test_centers). Errors: as
@@ -1744,6 +1763,14 @@ int ntk_kernel_logistic_fit_centers(const ntk_mlp *mlp, ntk_kernel_kind kind, in
                                     int64_t ldx, const ntk_points *centers, const ntk_labels *labels,
                                     double ridge, const ntk_kernel_logistic_options *options,
                                     ntk_kernel_logistic **out);
+
+/* ntk_kernel_logistic_fit_centers with the infinite-width kernel of a network built from layers.
+ * Errors: as ntk_kernel_logistic_fit_centers; INVALID_ARGUMENT for an architecture without an
+ * infinite-width limit. */
+int ntk_network_kernel_logistic_fit_centers(const ntk_network *network, ntk_kernel_kind kind, int64_t n,
+                                            const double *X, int64_t ldx, const ntk_points *centers,
+                                            const ntk_labels *labels, double ridge,
+                                            const ntk_kernel_logistic_options *options, ntk_kernel_logistic **out);
 
 /* Sizes, the ridge fitted (selected or given), Newton steps and whether they converged.
  * c is the number of points the model is expressed on (n dense, the centres Nystrom). Each

@@ -2,7 +2,7 @@
  * ntk_mpi.h — libntk beyond one machine: MPI + ScaLAPACK (libntk_mpi.so).
  *
  * A separate library, so that libntk.so never needs MPI. It is a client of ntk.h: the handles
- * it takes (ntk_mlp) and returns for the data-parallel solvers (ntk_nystrom,
+ * it takes (ntk_mlp, ntk_network) and returns for the data-parallel solvers (ntk_nystrom,
  * ntk_empirical_ridge) are ordinary libntk handles, used and freed with ntk.h's functions.
  *
  * Build and link (scripts/build_mpi.sh builds it next to libntk.so):
@@ -160,6 +160,16 @@ int ntk_mpi_empirical_ntk(const ntk_mpi_grid *grid, const ntk_mlp *mlp,
                           const ntk_mpi_points *X1, const ntk_mpi_points *X2,
                           const ntk_empirical_ntk_options *options, ntk_mpi_matrix **out);
 
+/* The same two kernels of a network built from layers (ntk_network: its infinite-width NNGP/NTK
+ * and its empirical NTK), with the same layouts, checks (the same architecture, and for the
+ * empirical kernel the same parameters, on every rank) and errors. */
+int ntk_mpi_network_infinite_width_kernel(const ntk_mpi_grid *grid, const ntk_network *network, ntk_kernel_kind kind,
+                                          const ntk_mpi_points *X1, const ntk_mpi_points *X2,
+                                          const ntk_infinite_width_options *options, ntk_mpi_matrix **out);
+int ntk_mpi_network_empirical_ntk(const ntk_mpi_grid *grid, const ntk_network *network, const ntk_mpi_points *X1,
+                                  const ntk_mpi_points *X2, const ntk_empirical_ntk_options *options,
+                                  ntk_mpi_matrix **out);
+
 /* ---------------------------------------------------------------------------------------
  * Distributed kernel ridge regression (PDPOTRF + PDPOTRS)
  *
@@ -278,6 +288,22 @@ int ntk_mpi_empirical_gradient_flow(MPI_Comm comm, const ntk_mlp *mlp, int64_t n
                                     const ntk_targets *targets, int64_t count, const double *times,
                                     const ntk_points *test, const ntk_empirical_solver_options *options,
                                     double *pred_train, double *pred_test, double *error_estimate);
+
+/* The three data-parallel solvers for a network built from layers (ntk_network): Nystrom on its
+ * infinite-width kernel, and the matrix-free ridge and flow on its empirical NTK (ntk.h's
+ * ntk_network_nystrom_fit_centers, ntk_network_ridge_fit, ntk_network_gradient_flow on each
+ * rank's rows, reduced as above), with the same arguments, checks and errors. */
+int ntk_mpi_network_nystrom_fit(MPI_Comm comm, const ntk_network *network, int64_t n, const double *X, int64_t ldx,
+                                const ntk_targets *targets, double ridge, int64_t c, const double *C, int64_t ldc,
+                                const ntk_nystrom_options *options, ntk_nystrom **out);
+int ntk_mpi_network_empirical_ridge_fit(MPI_Comm comm, const ntk_network *network, int64_t n, const double *X,
+                                        int64_t ldx, const ntk_targets *targets, double ridge,
+                                        const ntk_empirical_solver_options *options, ntk_empirical_ridge **out);
+int ntk_mpi_network_empirical_gradient_flow(MPI_Comm comm, const ntk_network *network, int64_t n, const double *X,
+                                            int64_t ldx, const ntk_targets *targets, int64_t count,
+                                            const double *times, const ntk_points *test,
+                                            const ntk_empirical_solver_options *options, double *pred_train,
+                                            double *pred_test, double *error_estimate);
 
 #ifdef __cplusplus
 }

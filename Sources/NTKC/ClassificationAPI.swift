@@ -101,19 +101,40 @@ public func ntk_kernel_logistic_fit_centers(_ mlp: OpaquePointer?, _ kind: ntk_k
                                             _ out: UnsafeMutablePointer<OpaquePointer?>?) -> Int32 {
     out?.pointee = nil
     return boundary("ntk_kernel_logistic_fit_centers") {
-        let out = try required(out, "out")
-        let a = try LogisticArguments(optionsIn)
         let architecture = try HandleRegistry.shared.lookup(mlp, as: MLP.self, "mlp").architecture
         let kernel = InfiniteWidthPointKernel(architecture, kind: try kernelKind(kind, "kind"))
-        let n = try size(n, "n")
-        let centers = try centerPoints(centersIn, d: architecture.inputDimension)
-        let model = try KernelLogistic.fit(kernel: kernel, x: try input(x, n, architecture.inputDimension, ld: ldx,
-                                                                        "X"),
-                                           centers: centers, labels: try classLabels(labels, rows: n), ridge: ridge,
-                                           ridges: a.ridges, settings: a.settings, memoryLimit: a.memoryLimit,
-                                           progress: a.progress)
-        out.pointee = HandleRegistry.shared.register(model)
+        try logisticFitCenters(kernel, n, x, ldx, centersIn, labels, ridge, optionsIn, out)
     }
+}
+
+@_cdecl("ntk_network_kernel_logistic_fit_centers")
+public func ntk_network_kernel_logistic_fit_centers(_ network: OpaquePointer?, _ kind: ntk_kernel_kind, _ n: Int64,
+                                                    _ x: UnsafePointer<Double>?, _ ldx: Int64,
+                                                    _ centersIn: UnsafePointer<ntk_points>?,
+                                                    _ labels: UnsafePointer<ntk_labels>?, _ ridge: Double,
+                                                    _ optionsIn: UnsafePointer<ntk_kernel_logistic_options>?,
+                                                    _ out: UnsafeMutablePointer<OpaquePointer?>?) -> Int32 {
+    out?.pointee = nil
+    return boundary("ntk_network_kernel_logistic_fit_centers") {
+        let architecture = try HandleRegistry.shared.lookup(network, as: Network.self, "network").architecture
+        let kernel = try NetworkInfiniteWidthPointKernel(architecture, kind: try kernelKind(kind, "kind"))
+        try logisticFitCenters(kernel, n, x, ldx, centersIn, labels, ridge, optionsIn, out)
+    }
+}
+
+/// The body of the kernel logistic fits on centres, for the infinite-width kernel `kernel`.
+private func logisticFitCenters(_ kernel: PointKernel, _ n: Int64, _ x: UnsafePointer<Double>?, _ ldx: Int64,
+                                _ centersIn: UnsafePointer<ntk_points>?, _ labels: UnsafePointer<ntk_labels>?,
+                                _ ridge: Double, _ optionsIn: UnsafePointer<ntk_kernel_logistic_options>?,
+                                _ out: UnsafeMutablePointer<OpaquePointer?>?) throws {
+    let out = try required(out, "out")
+    let a = try LogisticArguments(optionsIn)
+    let n = try size(n, "n"), d = kernel.inputDimension
+    let centers = try centerPoints(centersIn, d: d)
+    let model = try KernelLogistic.fit(kernel: kernel, x: try input(x, n, d, ld: ldx, "X"), centers: centers,
+                                       labels: try classLabels(labels, rows: n), ridge: ridge, ridges: a.ridges,
+                                       settings: a.settings, memoryLimit: a.memoryLimit, progress: a.progress)
+    out.pointee = HandleRegistry.shared.register(model)
 }
 
 private func logistic(_ model: OpaquePointer?) throws -> KernelLogistic {

@@ -212,6 +212,22 @@ public func ntk_network_jacobian(_ network: OpaquePointer?, _ n: Int64, _ x: Uns
     }
 }
 
+@_cdecl("ntk_network_empirical_ntk_diagonal")
+public func ntk_network_empirical_ntk_diagonal(_ network: OpaquePointer?, _ n: Int64, _ x: UnsafePointer<Double>?,
+                                               _ ldx: Int64, _ outputIn: ntk_output_form,
+                                               _ diag: UnsafeMutablePointer<Double>?, _ ldd: Int64) -> Int32 {
+    boundary("ntk_network_empirical_ntk_diagonal") {
+        let net = try HandleRegistry.shared.lookup(network, as: Network.self, "network")
+        let n = try size(n, "n")
+        let form = try outputForm(outputIn)
+        guard form != .full else {
+            throw NTKError(.invalidArgument, "output must be NTK_OUTPUT_MEAN or NTK_OUTPUT_PER_OUTPUT for the diagonal")
+        }
+        try net.empiricalKernelDiagonal(try input(x, n, net.architecture.inputDimension, ld: ldx, "X"), output: form,
+                                        into: try output(diag, n, form.entries(net.outputCount), ld: ldd, "diag"))
+    }
+}
+
 @_cdecl("ntk_network_empirical_ntk")
 public func ntk_network_empirical_ntk(_ network: OpaquePointer?, _ n1: Int64, _ x1: UnsafePointer<Double>?,
                                       _ ld1: Int64, _ n2: Int64, _ x2: UnsafePointer<Double>?, _ ld2: Int64,

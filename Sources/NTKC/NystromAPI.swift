@@ -61,13 +61,27 @@ func nystromOptions(_ o: ntk_nystrom_options) throws -> NystromRidge.Options {
     return options
 }
 
-/// The infinite-width kernel of a fit on points (options->kernel, options->quadrature_points).
-func nystromKernel(_ a: MLPArchitecture, _ o: ntk_nystrom_options) throws -> InfiniteWidthPointKernel {
+/// The infinite-width kernel of a fit on points (options->kernel, options->quadrature_points) of
+/// an MLP's or a layered network's architecture.
+func nystromKernel(_ o: ntk_nystrom_options, _ make: (InfiniteWidthPointKernel.Kind, Int) throws -> PointKernel)
+    throws -> PointKernel {
     let points = o.quadrature_points
     guard points >= 0, points <= 64 else {
         throw NTKError(.invalidArgument, "options->quadrature_points must be in 0...64 (0: automatic), got \(points)")
     }
-    return InfiniteWidthPointKernel(a, kind: try kernelKind(o.kernel), points: Int(points))
+    return try make(try kernelKind(o.kernel), Int(points))
+}
+
+/// The infinite-width kernel of an `ntk_mlp`'s architecture for a Nyström fit.
+private func mlpKernel(_ mlp: OpaquePointer?, _ o: ntk_nystrom_options) throws -> PointKernel {
+    let a = try HandleRegistry.shared.lookup(mlp, as: MLP.self, "mlp").architecture
+    return try nystromKernel(o) { InfiniteWidthPointKernel(a, kind: $0, points: $1) }
+}
+
+/// The infinite-width kernel of an `ntk_network`'s architecture for a Nyström fit.
+private func networkKernel(_ network: OpaquePointer?, _ o: ntk_nystrom_options) throws -> PointKernel {
+    let a = try HandleRegistry.shared.lookup(network, as: Network.self, "network").architecture
+    return try nystromKernel(o) { try NetworkInfiniteWidthPointKernel(a, kind: $0, points: $1) }
 }
 
 @_cdecl("ntk_nystrom_fit")
@@ -77,23 +91,40 @@ public func ntk_nystrom_fit(_ mlp: OpaquePointer?, _ n: Int64, _ x: UnsafePointe
                             _ out: UnsafeMutablePointer<OpaquePointer?>?) -> Int32 {
     out?.pointee = nil
     return boundary("ntk_nystrom_fit") {
-        let out = try required(out, "out")
-        let a = try HandleRegistry.shared.lookup(mlp, as: MLP.self, "mlp").architecture
-        let o = try options(optionsIn, defaults: nystromDefaults, "options")
-        let n = try size(n, "n")
-        guard o.reduce == nil else {
-            throw NTKError(.invalidArgument,
-                           "options->reduce needs the same centres on every process: use ntk_nystrom_fit_centers")
-        }
-        let kernel = try nystromKernel(a, o)
-        let model = try NystromRidge.fit(kernel: kernel, x: try input(x, n, a.inputDimension, ld: ldx, "X"),
-                                         targets: try NTKC.targets(targets, rows: n), ridge: ridge,
-                                         centers: try size(centers, "n_centers"),
-                                         selection: try centerSelection(o.centers),
-                                         seed: o.seed, options: try nystromOptions(o),
-                                         progress: progress(o.progress, o.progress_user))
-        out.pointee = HandleRegistry.shared.register(model)
+        try nystromFit({ try mlpKernel(mlp, $0) }, n, x, ldx, targets, ridge, centers, optionsIn, out)
     }
+}
+
+@_cdecl("ntk_network_nystrom_fit")
+public func ntk_network_nystrom_fit(_ network: OpaquePointer?, _ n: Int64, _ x: UnsafePointer<Double>?, _ ldx: Int64,
+                                    _ targets: UnsafePointer<ntk_targets>?, _ ridge: Double, _ centers: Int64,
+                                    _ optionsIn: UnsafePointer<ntk_nystrom_options>?,
+                                    _ out: UnsafeMutablePointer<OpaquePointer?>?) -> Int32 {
+    out?.pointee = nil
+    return boundary("ntk_network_nystrom_fit") {
+        try nystromFit({ try networkKernel(network, $0) }, n, x, ldx, targets, ridge, centers, optionsIn, out)
+    }
+}
+
+/// The body of the fits with centres chosen among the rows (`kernel` from the checked options).
+private func nystromFit(_ kernel: (ntk_nystrom_options) throws -> PointKernel, _ n: Int64,
+                        _ x: UnsafePointer<Double>?, _ ldx: Int64, _ targets: UnsafePointer<ntk_targets>?,
+                        _ ridge: Double, _ centers: Int64, _ optionsIn: UnsafePointer<ntk_nystrom_options>?,
+                        _ out: UnsafeMutablePointer<OpaquePointer?>?) throws {
+    let out = try required(out, "out")
+    let o = try options(optionsIn, defaults: nystromDefaults, "options")
+    let kernel = try kernel(o)
+    let n = try size(n, "n")
+    guard o.reduce == nil else {
+        throw NTKError(.invalidArgument,
+                       "options->reduce needs the same centres on every process: use ntk_nystrom_fit_centers")
+    }
+    let model = try NystromRidge.fit(kernel: kernel, x: try input(x, n, kernel.inputDimension, ld: ldx, "X"),
+                                     targets: try NTKC.targets(targets, rows: n), ridge: ridge,
+                                     centers: try size(centers, "n_centers"), selection: try centerSelection(o.centers),
+                                     seed: o.seed, options: try nystromOptions(o),
+                                     progress: progress(o.progress, o.progress_user))
+    out.pointee = HandleRegistry.shared.register(model)
 }
 
 @_cdecl("ntk_nystrom_fit_centers")
@@ -104,19 +135,39 @@ public func ntk_nystrom_fit_centers(_ mlp: OpaquePointer?, _ n: Int64, _ x: Unsa
                                     _ out: UnsafeMutablePointer<OpaquePointer?>?) -> Int32 {
     out?.pointee = nil
     return boundary("ntk_nystrom_fit_centers") {
-        let out = try required(out, "out")
-        let a = try HandleRegistry.shared.lookup(mlp, as: MLP.self, "mlp").architecture
-        let o = try options(optionsIn, defaults: nystromDefaults, "options")
-        let n = try size(n, "n"), c = try size(c, "c")
-        guard c >= 1 else { throw NTKError(.invalidArgument, "c (the number of centres) must be >= 1, got \(c)") }
-        let model = try NystromRidge.fit(kernel: try nystromKernel(a, o),
-                                         x: try input(x, n, a.inputDimension, ld: ldx, "X"),
-                                         targets: try NTKC.targets(targets, rows: n), ridge: ridge,
-                                         centers: try input(centers, c, a.inputDimension, ld: ldc, "C"),
-                                         options: try nystromOptions(o),
-                                         progress: progress(o.progress, o.progress_user))
-        out.pointee = HandleRegistry.shared.register(model)
+        try nystromFitCenters({ try mlpKernel(mlp, $0) }, n, x, ldx, targets, ridge, c, centers, ldc, optionsIn, out)
     }
+}
+
+@_cdecl("ntk_network_nystrom_fit_centers")
+public func ntk_network_nystrom_fit_centers(_ network: OpaquePointer?, _ n: Int64, _ x: UnsafePointer<Double>?,
+                                            _ ldx: Int64, _ targets: UnsafePointer<ntk_targets>?, _ ridge: Double,
+                                            _ c: Int64, _ centers: UnsafePointer<Double>?, _ ldc: Int64,
+                                            _ optionsIn: UnsafePointer<ntk_nystrom_options>?,
+                                            _ out: UnsafeMutablePointer<OpaquePointer?>?) -> Int32 {
+    out?.pointee = nil
+    return boundary("ntk_network_nystrom_fit_centers") {
+        try nystromFitCenters({ try networkKernel(network, $0) }, n, x, ldx, targets, ridge, c, centers, ldc,
+                              optionsIn, out)
+    }
+}
+
+/// The body of the fits on given centres.
+private func nystromFitCenters(_ kernel: (ntk_nystrom_options) throws -> PointKernel, _ n: Int64,
+                               _ x: UnsafePointer<Double>?, _ ldx: Int64, _ targets: UnsafePointer<ntk_targets>?,
+                               _ ridge: Double, _ c: Int64, _ centers: UnsafePointer<Double>?, _ ldc: Int64,
+                               _ optionsIn: UnsafePointer<ntk_nystrom_options>?,
+                               _ out: UnsafeMutablePointer<OpaquePointer?>?) throws {
+    let out = try required(out, "out")
+    let o = try options(optionsIn, defaults: nystromDefaults, "options")
+    let kernel = try kernel(o)
+    let n = try size(n, "n"), c = try size(c, "c"), d = kernel.inputDimension
+    guard c >= 1 else { throw NTKError(.invalidArgument, "c (the number of centres) must be >= 1, got \(c)") }
+    let model = try NystromRidge.fit(kernel: kernel, x: try input(x, n, d, ld: ldx, "X"),
+                                     targets: try NTKC.targets(targets, rows: n), ridge: ridge,
+                                     centers: try input(centers, c, d, ld: ldc, "C"), options: try nystromOptions(o),
+                                     progress: progress(o.progress, o.progress_user))
+    out.pointee = HandleRegistry.shared.register(model)
 }
 
 @_cdecl("ntk_nystrom_fit_kernel")

@@ -193,38 +193,6 @@ void fingerprint(const double *X, int64_t rows, int64_t cols, int64_t ld, double
     out[1] = weighted;
 }
 
-int network_fingerprint(const ntk_mlp *mlp, int with_parameters, double out[6], int64_t *d_out, int64_t *k_out) {
-    int64_t d = 0, k = 0, hidden = 0, p = 0;
-    int status = ntk_mlp_info(mlp, &d, &k, &hidden, &p);
-    if (status != NTK_OK) return status;
-    out[0] = (double)d;
-    out[1] = (double)k;
-    out[2] = (double)hidden;
-    out[3] = (double)p;
-    out[4] = 0;
-    out[5] = 0;
-    *d_out = d;
-    *k_out = k;
-    /* Two fixed probe points. */
-    double *probe = malloc(sizeof(double) * (size_t)(2 * (d > 0 ? d : 1) + 2 * (k > 0 ? k : 1)));
-    if (probe == NULL) return NTK_ERR_OUT_OF_MEMORY;
-    for (int64_t j = 0; j < 2 * d; j++) probe[j] = sin(1.0 + (double)j);
-    double diag[2] = {0, 0};
-    status = ntk_infinite_width_diagonal(mlp, 2, probe, d > 0 ? d : 1, NULL, diag);
-    if (status == NTK_OK) out[4] = diag[0] + 2 * diag[1];
-    if (status == NTK_OK && with_parameters) {
-        double *f = probe + 2 * (d > 0 ? d : 1);
-        status = ntk_mlp_forward(mlp, 2, probe, d > 0 ? d : 1, f, k > 0 ? k : 1);
-        if (status == NTK_OK) {
-            double fp[2];
-            fingerprint(f, 2, k, k > 0 ? k : 1, fp);
-            out[5] = fp[0] + fp[1];
-        }
-    }
-    free(probe);
-    return status;
-}
-
 int fits_in_memory(int64_t rows, int64_t cols) {
     int64_t physical = 0;
     ntk_memory_budget(NULL, &physical);

@@ -68,13 +68,14 @@ static void copy_options(ntk_mpi_call *call, void *dst, size_t dst_size, const v
     *(size_t *)dst = dst_size;
 }
 
-/* The checks every data-parallel fit shares: the communicator, the network (same parameters
- * everywhere when with_parameters), this rank's rows and targets, and the total row count. */
-static int common_checks(ntk_mpi_call *call, const ntk_mlp *mlp, int with_parameters, int64_t n, const double *X,
+/* The checks every data-parallel fit shares: the communicator, the network (the same kind and
+ * architecture everywhere, and the same parameters when with_parameters), this rank's rows and
+ * targets, and the total row count. */
+static int common_checks(ntk_mpi_call *call, mpi_net network, int with_parameters, int64_t n, const double *X,
                          int64_t ldx, const ntk_targets *targets, double ridge, int64_t *d, int64_t *k,
                          int64_t *total) {
-    double net[8] = {0};
-    int status = network_fingerprint(mlp, with_parameters, net, d, k);
+    double identity[8] = {0};
+    int status = network_fingerprint(network, with_parameters, identity, d, k);
     if (status != NTK_OK) call_fail_ntk(call, status);
     if (n < 0) call_fail(call, NTK_ERR_INVALID_ARGUMENT, "n must be >= 0, got %lld", (long long)n);
     if (n > 0 && X == NULL) call_fail(call, NTK_ERR_INVALID_ARGUMENT, "X is NULL");
@@ -88,13 +89,14 @@ static int common_checks(ntk_mpi_call *call, const ntk_mlp *mlp, int with_parame
     if (targets == NULL) call_fail(call, NTK_ERR_INVALID_ARGUMENT, "targets is NULL");
     if (!isfinite(ridge) || ridge < 0) call_fail(call, NTK_ERR_INVALID_ARGUMENT,
                                                  "ridge must be >= 0 and finite, got %g", ridge);
-    net[6] = targets ? (double)targets->k : -1;
-    net[7] = ridge;
-    static const char *const names[] = {"the network's input dimension", "the network's outputs", "the network's depth",
+    identity[6] = targets ? (double)targets->k : -1;
+    identity[7] = ridge;
+    static const char *const names[] = {"the network's input dimension", "the network's outputs",
+                                        "the network's kind and depth",
                                         "the network's parameter count",
                                         "the network's architecture (a probe of its kernel)",
                                         "the network's parameters (a probe of its outputs)", "targets->k", "ridge"};
-    if (call_same(call, net, 8, names, NTK_ERR_INVALID_ARGUMENT) != NTK_OK) return call->status;
+    if (call_same(call, identity, 8, names, NTK_ERR_INVALID_ARGUMENT) != NTK_OK) return call->status;
     int64_t mine = n > 0 ? n : 0;
     MPI_Allreduce(&mine, total, 1, MPI_INT64_T, MPI_SUM, call->comm);
     return NTK_OK;
@@ -137,12 +139,12 @@ static double *uniform_centers(ntk_mpi_call *call, const double *X, int64_t ldx,
     return centers;
 }
 
-int ntk_mpi_nystrom_fit(MPI_Comm comm, const ntk_mlp *mlp, int64_t n, const double *X, int64_t ldx,
-                        const ntk_targets *targets, double ridge, int64_t c, const double *C, int64_t ldc,
-                        const ntk_nystrom_options *options, ntk_nystrom **out) {
+static int nystrom_fit(const char *function, MPI_Comm comm, mpi_net net, int64_t n, const double *X, int64_t ldx,
+                       const ntk_targets *targets, double ridge, int64_t c, const double *C, int64_t ldc,
+                       const ntk_nystrom_options *options, ntk_nystrom **out) {
     ntk_mpi_call call;
     if (out) *out = NULL;
-    call_begin(&call, "ntk_mpi_nystrom_fit", comm);
+    call_begin(&call, function, comm);
     if (comm == MPI_COMM_NULL) { call_fail(&call, NTK_ERR_INVALID_ARGUMENT,
                                            "comm is MPI_COMM_NULL"); return call_finish(&call); }
     if (out == NULL) call_fail(&call, NTK_ERR_INVALID_ARGUMENT, "out is NULL");
@@ -150,7 +152,7 @@ int ntk_mpi_nystrom_fit(MPI_Comm comm, const ntk_mlp *mlp, int64_t n, const doub
     ntk_nystrom_options_init(&o);
     copy_options(&call, &o, sizeof o, options);
     int64_t d = 0, k = 0, total = 0;
-    if (common_checks(&call, mlp, 0, n, X, ldx, targets, ridge, &d, &k, &total) != NTK_OK) return call_finish(&call);
+    if (common_checks(&call, net, 0, n, X, ldx, targets, ridge, &d, &k, &total) != NTK_OK) return call_finish(&call);
     if (c < 1 || c > total) call_fail(&call, NTK_ERR_INVALID_ARGUMENT,
                                       "c (the number of centres) must be in 1...%lld (all the rows), got %lld",
                                       (long long)total, (long long)c);
@@ -177,19 +179,19 @@ int ntk_mpi_nystrom_fit(MPI_Comm comm, const ntk_mlp *mlp, int64_t n, const doub
     o.reduce = reduce_sum;
     o.reduce_user = &r;
     ntk_nystrom *model = NULL;
-    int status = ntk_nystrom_fit_centers(mlp, n, X, ldx, targets, ridge, c, C ? C : centers, ldcenters, &o, &model);
+    int status = net_nystrom_fit_centers(net, n, X, ldx, targets, ridge, c, C ? C : centers, ldcenters, &o, &model);
     free(centers);
     if (settle(&call, &r, status) != NTK_OK) { ntk_nystrom_free(model); return call_finish(&call); }
     *out = model;
     return NTK_OK;
 }
 
-int ntk_mpi_empirical_ridge_fit(MPI_Comm comm, const ntk_mlp *mlp, int64_t n, const double *X, int64_t ldx,
-                                const ntk_targets *targets, double ridge, const ntk_empirical_solver_options *options,
-                                ntk_empirical_ridge **out) {
+static int empirical_ridge_fit(const char *function, MPI_Comm comm, mpi_net net, int64_t n, const double *X,
+                              int64_t ldx, const ntk_targets *targets, double ridge,
+                              const ntk_empirical_solver_options *options, ntk_empirical_ridge **out) {
     ntk_mpi_call call;
     if (out) *out = NULL;
-    call_begin(&call, "ntk_mpi_empirical_ridge_fit", comm);
+    call_begin(&call, function, comm);
     if (comm == MPI_COMM_NULL) { call_fail(&call, NTK_ERR_INVALID_ARGUMENT,
                                            "comm is MPI_COMM_NULL"); return call_finish(&call); }
     if (out == NULL) call_fail(&call, NTK_ERR_INVALID_ARGUMENT, "out is NULL");
@@ -201,7 +203,7 @@ int ntk_mpi_empirical_ridge_fit(MPI_Comm comm, const ntk_mlp *mlp, int64_t n, co
                   (long long)o.preconditioner_rank);
     }
     int64_t d = 0, k = 0, total = 0;
-    if (common_checks(&call, mlp, 1, n, X, ldx, targets, ridge, &d, &k, &total) != NTK_OK) return call_finish(&call);
+    if (common_checks(&call, net, 1, n, X, ldx, targets, ridge, &d, &k, &total) != NTK_OK) return call_finish(&call);
     /* The preconditioner's centres: the caller's (checked equal), else drawn among all the rows. */
     int64_t m = o.preconditioner_centers != NULL ? o.preconditioner_rank
                                                  : (o.preconditioner_rank < total ? o.preconditioner_rank : total);
@@ -230,7 +232,7 @@ int ntk_mpi_empirical_ridge_fit(MPI_Comm comm, const ntk_mlp *mlp, int64_t n, co
     o.reduce = reduce_sum;
     o.reduce_user = &r;
     ntk_empirical_ridge *model = NULL;
-    int status = ntk_empirical_ridge_fit(mlp, n, X, ldx, targets, ridge, &o, &model);
+    int status = net_empirical_ridge_fit(net, n, X, ldx, targets, ridge, &o, &model);
     free(centers);
     if (settle(&call, &r, status) != NTK_OK) { ntk_empirical_ridge_free(model); return call_finish(&call); }
     *out = model;
@@ -259,12 +261,12 @@ static int same_times(ntk_mpi_call *call, int64_t count, const double *times) {
     return call_same(call, fp, 3, names, NTK_ERR_INVALID_ARGUMENT);
 }
 
-int ntk_mpi_empirical_gradient_flow(MPI_Comm comm, const ntk_mlp *mlp, int64_t n, const double *X, int64_t ldx,
-                                    const ntk_targets *targets, int64_t count, const double *times,
-                                    const ntk_points *test, const ntk_empirical_solver_options *options,
-                                    double *pred_train, double *pred_test, double *error_estimate) {
+static int empirical_gradient_flow(const char *function, MPI_Comm comm, mpi_net net, int64_t n, const double *X,
+                                   int64_t ldx, const ntk_targets *targets, int64_t count, const double *times,
+                                   const ntk_points *test, const ntk_empirical_solver_options *options,
+                                   double *pred_train, double *pred_test, double *error_estimate) {
     ntk_mpi_call call;
-    call_begin(&call, "ntk_mpi_empirical_gradient_flow", comm);
+    call_begin(&call, function, comm);
     if (comm == MPI_COMM_NULL) { call_fail(&call, NTK_ERR_INVALID_ARGUMENT,
                                            "comm is MPI_COMM_NULL"); return call_finish(&call); }
     ntk_empirical_solver_options o;
@@ -273,7 +275,7 @@ int ntk_mpi_empirical_gradient_flow(MPI_Comm comm, const ntk_mlp *mlp, int64_t n
     if (pred_test != NULL && test == NULL) call_fail(&call, NTK_ERR_INVALID_ARGUMENT,
                                                      "pred_test needs test (the test points)");
     int64_t d = 0, k = 0, total = 0;
-    if (common_checks(&call, mlp, 1, n, X, ldx, targets, 0, &d, &k, &total) != NTK_OK) return call_finish(&call);
+    if (common_checks(&call, net, 1, n, X, ldx, targets, 0, &d, &k, &total) != NTK_OK) return call_finish(&call);
     if (same_times(&call, count, times) != NTK_OK) return call_finish(&call);
     /* J^T Phi of the test side is a reduction: every rank asks for test predictions or none does. */
     double settings[4] = {o.tol, (double)o.max_iter, o.learning_rate, (double)(test != NULL && pred_test != NULL)};
@@ -284,9 +286,56 @@ int ntk_mpi_empirical_gradient_flow(MPI_Comm comm, const ntk_mlp *mlp, int64_t n
     o.reduce = reduce_sum;
     o.reduce_user = &r;
     double estimate = 0;
-    int status = ntk_empirical_gradient_flow(mlp, n, X, ldx, targets, count, times, pred_test ? test : NULL, &o,
+    int status = net_empirical_gradient_flow(net, n, X, ldx, targets, count, times, pred_test ? test : NULL, &o,
                                              pred_train, pred_test, &estimate);
     if (settle(&call, &r, status) != NTK_OK) return call_finish(&call);
     if (error_estimate) *error_estimate = estimate;
     return NTK_OK;
+}
+
+/* The public entry points: the MLP's and the layered network's, one body each (above). */
+
+int ntk_mpi_nystrom_fit(MPI_Comm comm, const ntk_mlp *mlp, int64_t n, const double *X, int64_t ldx,
+                        const ntk_targets *targets, double ridge, int64_t c, const double *C, int64_t ldc,
+                        const ntk_nystrom_options *options, ntk_nystrom **out) {
+    return nystrom_fit("ntk_mpi_nystrom_fit", comm, (mpi_net){mlp, NULL}, n, X, ldx, targets, ridge, c, C, ldc,
+                       options, out);
+}
+
+int ntk_mpi_network_nystrom_fit(MPI_Comm comm, const ntk_network *network, int64_t n, const double *X, int64_t ldx,
+                                const ntk_targets *targets, double ridge, int64_t c, const double *C, int64_t ldc,
+                                const ntk_nystrom_options *options, ntk_nystrom **out) {
+    return nystrom_fit("ntk_mpi_network_nystrom_fit", comm, (mpi_net){NULL, network}, n, X, ldx, targets, ridge, c,
+                       C, ldc, options, out);
+}
+
+int ntk_mpi_empirical_ridge_fit(MPI_Comm comm, const ntk_mlp *mlp, int64_t n, const double *X, int64_t ldx,
+                                const ntk_targets *targets, double ridge, const ntk_empirical_solver_options *options,
+                                ntk_empirical_ridge **out) {
+    return empirical_ridge_fit("ntk_mpi_empirical_ridge_fit", comm, (mpi_net){mlp, NULL}, n, X, ldx, targets, ridge,
+                               options, out);
+}
+
+int ntk_mpi_network_empirical_ridge_fit(MPI_Comm comm, const ntk_network *network, int64_t n, const double *X,
+                                        int64_t ldx, const ntk_targets *targets, double ridge,
+                                        const ntk_empirical_solver_options *options, ntk_empirical_ridge **out) {
+    return empirical_ridge_fit("ntk_mpi_network_empirical_ridge_fit", comm, (mpi_net){NULL, network}, n, X, ldx,
+                               targets, ridge, options, out);
+}
+
+int ntk_mpi_empirical_gradient_flow(MPI_Comm comm, const ntk_mlp *mlp, int64_t n, const double *X, int64_t ldx,
+                                    const ntk_targets *targets, int64_t count, const double *times,
+                                    const ntk_points *test, const ntk_empirical_solver_options *options,
+                                    double *pred_train, double *pred_test, double *error_estimate) {
+    return empirical_gradient_flow("ntk_mpi_empirical_gradient_flow", comm, (mpi_net){mlp, NULL}, n, X, ldx, targets,
+                                   count, times, test, options, pred_train, pred_test, error_estimate);
+}
+
+int ntk_mpi_network_empirical_gradient_flow(MPI_Comm comm, const ntk_network *network, int64_t n, const double *X,
+                                            int64_t ldx, const ntk_targets *targets, int64_t count,
+                                            const double *times, const ntk_points *test,
+                                            const ntk_empirical_solver_options *options, double *pred_train,
+                                            double *pred_test, double *error_estimate) {
+    return empirical_gradient_flow("ntk_mpi_network_empirical_gradient_flow", comm, (mpi_net){NULL, network}, n, X,
+                                   ldx, targets, count, times, test, options, pred_train, pred_test, error_estimate);
 }

@@ -62,11 +62,37 @@ int sum_doubles(MPI_Comm comm, double *values, int64_t count);
 
 /* Fingerprints for the "replicated" checks. */
 void fingerprint(const double *X, int64_t rows, int64_t cols, int64_t ld, double out[2]);
-/* d, k, hidden layers, p and two probes of the network: its outputs (parameters) and its
- * infinite-width NTK diagonal (architecture, activation, parameterization) at fixed points.
- * with_parameters 0 leaves the parameter probe out (infinite-width kernels use only the
- * architecture). Returns an ntk status. */
-int network_fingerprint(const ntk_mlp *mlp, int with_parameters, double out[6], int64_t *d, int64_t *k);
+/* One of libntk's two network kinds, the dense ntk_mlp or the layered ntk_network, as the MPI
+ * layer uses them: exactly one is non-NULL (networks.c forwards each use to its functions). */
+typedef struct mpi_net {
+    const ntk_mlp *mlp;
+    const ntk_network *network;
+} mpi_net;
+
+/* d, k, the kind and depth (hidden layers of an MLP; -1 for a layered network), p and two
+ * probes of the network: its outputs (parameters) and its infinite-width NTK diagonal
+ * (architecture, activation, parameterization) at fixed points (0 for a layered network
+ * without an infinite-width limit). with_parameters 0 leaves the parameter probe out
+ * (infinite-width kernels use only the architecture). Returns an ntk status. */
+int network_fingerprint(mpi_net net, int with_parameters, double out[6], int64_t *d, int64_t *k);
+
+/* The libntk calls the MPI layer makes on a network, for either kind. */
+int net_infinite_width_kernels(mpi_net net, int64_t n1, const double *X1, int64_t ld1, int64_t n2,
+                               const double *X2, int64_t ld2, const ntk_infinite_width_options *options,
+                               double *K_nngp, int64_t ld_nngp, double *K_ntk, int64_t ld_ntk);
+int net_infinite_width_diagonal(mpi_net net, int64_t n, const double *X, int64_t ldx, double *nngp, double *ntk);
+int net_empirical_ntk(mpi_net net, int64_t n1, const double *X1, int64_t ld1, int64_t n2, const double *X2,
+                      int64_t ld2, const ntk_empirical_ntk_options *options, double *K, int64_t ldk);
+int net_empirical_ntk_diagonal(mpi_net net, int64_t n, const double *X, int64_t ldx, double *diag);
+int net_nystrom_fit_centers(mpi_net net, int64_t n, const double *X, int64_t ldx, const ntk_targets *targets,
+                            double ridge, int64_t c, const double *C, int64_t ldc, const ntk_nystrom_options *options,
+                            ntk_nystrom **out);
+int net_empirical_ridge_fit(mpi_net net, int64_t n, const double *X, int64_t ldx, const ntk_targets *targets,
+                            double ridge, const ntk_empirical_solver_options *options, ntk_empirical_ridge **out);
+int net_empirical_gradient_flow(mpi_net net, int64_t n, const double *X, int64_t ldx, const ntk_targets *targets,
+                                int64_t count, const double *times, const ntk_points *test,
+                                const ntk_empirical_solver_options *options, double *pred_train, double *pred_test,
+                                double *error_estimate);
 
 /* Every rank's rows of a points set as one replicated n x d array: *X points into the
  * caller's array (replicated) or to *owned (by rows, gathered; free it). Collective.

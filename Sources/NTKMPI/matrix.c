@@ -243,7 +243,7 @@ static double *pick_rows(ntk_mpi_call *call, const double *X, int64_t ldx, int64
     return out;
 }
 
-static int distributed_kernel(const char *function, const ntk_mpi_grid *grid, const ntk_mlp *mlp, kernel_family family,
+static int distributed_kernel(const char *function, const ntk_mpi_grid *grid, mpi_net net, kernel_family family,
                               ntk_kernel_kind kind, const ntk_mpi_points *X1, const ntk_mpi_points *X2,
                               const ntk_infinite_width_options *iw_options,
                               const ntk_empirical_ntk_options *emp_options,
@@ -255,16 +255,17 @@ static int distributed_kernel(const char *function, const ntk_mpi_grid *grid, co
     if (family == KERNEL_INFINITE && kind != NTK_KERNEL_NTK && kind != NTK_KERNEL_NNGP) {
         call_fail(&call, NTK_ERR_INVALID_ARGUMENT, "kind is %d, must be NTK_KERNEL_NTK or NTK_KERNEL_NNGP", (int)kind);
     }
-    double net[7] = {0};
+    double identity[7] = {0};
     int64_t d = 0, k = 0;
-    int status = network_fingerprint(mlp, family == KERNEL_EMPIRICAL, net, &d, &k);
+    int status = network_fingerprint(net, family == KERNEL_EMPIRICAL, identity, &d, &k);
     if (status != NTK_OK) call_fail_ntk(&call, status);
-    net[6] = family == KERNEL_INFINITE ? (double)kind : -1;
-    static const char *const names[] = {"the network's input dimension", "the network's outputs", "the network's depth",
+    identity[6] = family == KERNEL_INFINITE ? (double)kind : -1;
+    static const char *const names[] = {"the network's input dimension", "the network's outputs",
+                                        "the network's kind and depth",
                                         "the network's parameter count",
                                         "the network's architecture (a probe of its kernel)",
                                         "the network's parameters (a probe of its outputs)", "kind"};
-    if (call_same(&call, net, 7, names, NTK_ERR_INVALID_ARGUMENT) != NTK_OK) return call_finish(&call);
+    if (call_same(&call, identity, 7, names, NTK_ERR_INVALID_ARGUMENT) != NTK_OK) return call_finish(&call);
     const double *x1 = NULL, *x2 = NULL;
     double *own1 = NULL, *own2 = NULL;
     int64_t ld1 = 1, ld2 = 1, n1 = 0, n2 = 0;
@@ -287,13 +288,12 @@ static int distributed_kernel(const char *function, const ntk_mpi_grid *grid, co
          * the library's row-major output of K(cols, rows) with leading dimension lld. */
         int64_t dd = d > 0 ? d : 1;
         if (family == KERNEL_INFINITE) {
-            status = ntk_infinite_width_kernels(mlp, A->local_cols, cols, dd, A->local_rows, rows, dd, iw_options,
+            status = net_infinite_width_kernels(net, A->local_cols, cols, dd, A->local_rows, rows, dd, iw_options,
                                                 kind == NTK_KERNEL_NNGP ? A->data : NULL, A->lld,
                                                 kind == NTK_KERNEL_NTK ? A->data : NULL, A->lld);
         } else {
-            status = ntk_empirical_ntk(mlp, A->local_cols, cols, dd, A->local_rows, rows, dd, NTK_OUTPUT_MEAN,
-                                       emp_options,
-                                       A->data, A->lld);
+            status = net_empirical_ntk(net, A->local_cols, cols, dd, A->local_rows, rows, dd, emp_options, A->data,
+                                       A->lld);
         }
         if (status != NTK_OK) call_fail_ntk(&call, status);
         /* The diagonal of a symmetric kernel exactly as the single-process library has it. */
@@ -304,10 +304,10 @@ static int distributed_kernel(const char *function, const ntk_mpi_grid *grid, co
                     double value = 0;
                     const double *x = x1 + A->row_index[i] * ld1;
                     if (family == KERNEL_INFINITE) {
-                        status = ntk_infinite_width_diagonal(mlp, 1, x, dd, kind == NTK_KERNEL_NNGP ? &value : NULL,
+                        status = net_infinite_width_diagonal(net, 1, x, dd, kind == NTK_KERNEL_NNGP ? &value : NULL,
                                                              kind == NTK_KERNEL_NTK ? &value : NULL);
                     } else {
-                        status = ntk_empirical_ntk_diagonal(mlp, 1, x, dd, NTK_OUTPUT_MEAN, &value, 1);
+                        status = net_empirical_ntk_diagonal(net, 1, x, dd, &value);
                     }
                     if (status != NTK_OK) { call_fail_ntk(&call, status); break; }
                     A->data[i + (int64_t)j * A->lld] = value;
@@ -325,12 +325,26 @@ static int distributed_kernel(const char *function, const ntk_mpi_grid *grid, co
 int ntk_mpi_infinite_width_kernel(const ntk_mpi_grid *grid, const ntk_mlp *mlp, ntk_kernel_kind kind,
                                   const ntk_mpi_points *X1, const ntk_mpi_points *X2,
                                   const ntk_infinite_width_options *options, ntk_mpi_matrix **out) {
-    return distributed_kernel("ntk_mpi_infinite_width_kernel", grid, mlp, KERNEL_INFINITE, kind, X1, X2, options, NULL,
-                              out);
+    return distributed_kernel("ntk_mpi_infinite_width_kernel", grid, (mpi_net){mlp, NULL}, KERNEL_INFINITE, kind, X1,
+                              X2, options, NULL, out);
+}
+
+int ntk_mpi_network_infinite_width_kernel(const ntk_mpi_grid *grid, const ntk_network *network, ntk_kernel_kind kind,
+                                          const ntk_mpi_points *X1, const ntk_mpi_points *X2,
+                                          const ntk_infinite_width_options *options, ntk_mpi_matrix **out) {
+    return distributed_kernel("ntk_mpi_network_infinite_width_kernel", grid, (mpi_net){NULL, network},
+                              KERNEL_INFINITE, kind, X1, X2, options, NULL, out);
 }
 
 int ntk_mpi_empirical_ntk(const ntk_mpi_grid *grid, const ntk_mlp *mlp, const ntk_mpi_points *X1,
                           const ntk_mpi_points *X2, const ntk_empirical_ntk_options *options, ntk_mpi_matrix **out) {
-    return distributed_kernel("ntk_mpi_empirical_ntk", grid, mlp, KERNEL_EMPIRICAL, NTK_KERNEL_NTK, X1, X2, NULL,
-                              options, out);
+    return distributed_kernel("ntk_mpi_empirical_ntk", grid, (mpi_net){mlp, NULL}, KERNEL_EMPIRICAL, NTK_KERNEL_NTK,
+                              X1, X2, NULL, options, out);
+}
+
+int ntk_mpi_network_empirical_ntk(const ntk_mpi_grid *grid, const ntk_network *network, const ntk_mpi_points *X1,
+                                  const ntk_mpi_points *X2, const ntk_empirical_ntk_options *options,
+                                  ntk_mpi_matrix **out) {
+    return distributed_kernel("ntk_mpi_network_empirical_ntk", grid, (mpi_net){NULL, network}, KERNEL_EMPIRICAL,
+                              NTK_KERNEL_NTK, X1, X2, NULL, options, out);
 }

@@ -95,6 +95,23 @@ int main(int argc, char **argv) {
         failed += ntk_network_empirical_ntk(network, N, x, 2, N, NULL, 0, NTK_OUTPUT_MEAN, NULL, out, N) != NTK_OK;
         failed += ntk_network_forward(network, N, x, 2, out, K) != NTK_OK;
         failed += ntk_network_jacobian(network, N, x, 2, jacobian_rows) != NTK_OK;
+        failed += ntk_network_empirical_ntk_diagonal(network, N, x, 2, NTK_OUTPUT_PER_OUTPUT, out, K) != NTK_OK;
+        failed += ntk_network_loss_gradient(network, N, x, 2, y, K, NTK_LOSS_MSE, out, jacobian_rows) != NTK_OK;
+        failed += ntk_network_train(network, N, x, 2, y, K, 2, &train, out, NULL, NULL) != NTK_OK;
+        ntk_empirical_ridge *network_ridge = NULL;
+        const ntk_points network_test = {2, x, 2, NULL, 0};
+        failed += ntk_network_ridge_fit(network, N, x, 2, &targets, 0.1, &matrix_free, &network_ridge) != NTK_OK;
+        failed += ntk_empirical_ridge_predict(network_ridge, &network_test, out, K, NULL, NULL) != NTK_OK;
+        ntk_empirical_ridge_free(network_ridge);
+        failed += ntk_network_gradient_flow(network, N, x, 2, &targets, 2, times, &network_test, &matrix_free, out,
+                                            out + 2 * N * K, NULL) != NTK_OK;
+        ntk_nystrom *network_nystrom = NULL;
+        failed += ntk_network_nystrom_fit(network, N, x, 2, &targets, 0.1, 3, NULL, &network_nystrom) != NTK_OK;
+        ntk_nystrom_free(network_nystrom);
+        ntk_kernel_logistic *network_logistic = NULL;
+        failed += ntk_network_kernel_logistic_fit_centers(network, NTK_KERNEL_NTK, N, x, 2, &network_test, &labels,
+                                                          0.5, NULL, &network_logistic) != NTK_OK;
+        ntk_kernel_logistic_free(network_logistic);
         ntk_network_free(network);
         int64_t width = 6;
         arch.seed = (uint64_t)c;

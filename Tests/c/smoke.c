@@ -729,6 +729,43 @@ static void test_layered_network_solvers(ntk_network *net, ntk_mlp *mlp, const d
                   NTK_OK &&
               max_abs_diff(f_net, f_mlp, 4) < 1e-10,
           "the network's Lanczos flow is the MLP's");
+    double d_net[3], d_mlp[3];
+    check(ntk_network_empirical_ntk_diagonal(net, 3, x, 2, NTK_OUTPUT_MEAN, d_net, 1) == NTK_OK &&
+              ntk_empirical_ntk_diagonal(mlp, 3, x, 2, NTK_OUTPUT_MEAN, d_mlp, 1) == NTK_OK &&
+              max_abs_diff(d_net, d_mlp, 3) < 1e-14 &&
+              ntk_network_empirical_ntk_diagonal(net, 3, x, 2, NTK_OUTPUT_FULL, d_net, 1) == NTK_ERR_INVALID_ARGUMENT,
+          "the network's empirical diagonal is the MLP's");
+    ntk_nystrom *n_net = NULL, *n_mlp = NULL;
+    ntk_nystrom_test at = {2, test_x, 2, NULL, 1, NULL, 1};
+    check(ntk_network_nystrom_fit(net, 3, x, 2, &targets, 0.05, 2, NULL, &n_net) == NTK_OK &&
+              ntk_nystrom_fit(mlp, 3, x, 2, &targets, 0.05, 2, NULL, &n_mlp) == NTK_OK &&
+              ntk_nystrom_predict(n_net, &at, p_net, 1, NULL, NULL) == NTK_OK &&
+              ntk_nystrom_predict(n_mlp, &at, p_mlp, 1, NULL, NULL) == NTK_OK && max_abs_diff(p_net, p_mlp, 2) < 1e-12,
+          "Nystrom on the network's infinite-width kernel is the MLP's");
+    ntk_nystrom_free(n_net);
+    ntk_nystrom_free(n_mlp);
+    check(ntk_network_nystrom_fit_centers(net, 3, x, 2, &targets, 0.05, 2, test_x, 2, NULL, &n_net) == NTK_OK &&
+              ntk_nystrom_fit_centers(mlp, 3, x, 2, &targets, 0.05, 2, test_x, 2, NULL, &n_mlp) == NTK_OK &&
+              ntk_nystrom_predict(n_net, &at, p_net, 1, NULL, NULL) == NTK_OK &&
+              ntk_nystrom_predict(n_mlp, &at, p_mlp, 1, NULL, NULL) == NTK_OK && max_abs_diff(p_net, p_mlp, 2) < 1e-12,
+          "and on given centres");
+    ntk_nystrom_free(n_net);
+    ntk_nystrom_free(n_mlp);
+    int64_t labels[3] = {0, 1, 1};
+    ntk_labels classes = {labels, 2, NULL, 0};
+    ntk_points centres = {2, test_x, 2, NULL, 0};
+    ntk_kernel_logistic *l_net = NULL, *l_mlp = NULL;
+    double logits_net[6], logits_mlp[6];
+    check(ntk_network_kernel_logistic_fit_centers(net, NTK_KERNEL_NNGP, 3, x, 2, &centres, &classes, 0.5, NULL,
+                                                  &l_net) == NTK_OK &&
+              ntk_kernel_logistic_fit_centers(mlp, NTK_KERNEL_NNGP, 3, x, 2, &centres, &classes, 0.5, NULL, &l_mlp) ==
+                  NTK_OK &&
+              ntk_kernel_logistic_train_logits(l_net, logits_net, 2) == NTK_OK &&
+              ntk_kernel_logistic_train_logits(l_mlp, logits_mlp, 2) == NTK_OK &&
+              max_abs_diff(logits_net, logits_mlp, 6) < 1e-12,
+          "kernel logistic regression on the network's kernel is the MLP's");
+    ntk_kernel_logistic_free(l_net);
+    ntk_kernel_logistic_free(l_mlp);
     /* Training both copies (net first restored afterwards: the caller's checks use its parameters). */
     double saved[13], losses_net[4], losses_mlp[4];
     ntk_network_get_parameters(net, saved, 13);

@@ -556,6 +556,107 @@ static void test_small_blocks(void) {
     CHECK(worst < 1e-10, "small blocks: spectral ridge predictions differ from a dense solve by %.2e", worst);
 }
 
+/* The entry points for networks built from layers: a convolution over the whole sequence of D
+ * positions (VALID), relu, Flatten, Dense(K) is the MLP [16] of the same parameters, so each
+ * distributed result equals the MLP's on every rank. */
+static void test_networks(ntk_mpi_grid *grid) {
+    enum { NT = 120, T = 9, W = 16 };
+    double *X = malloc(sizeof(double) * NT * D), *Y = malloc(sizeof(double) * NT * K), *Xt = malloc(sizeof(double) * T * D);
+    fill(X, NT * D, 1.1); fill(Y, NT * K, 0.4); fill(Xt, T * D, 3.0);
+    ntk_layer layers[4];
+    ntk_layer_init(&layers[0], NTK_LAYER_CONV);
+    layers[0].width = W;
+    layers[0].rank = 1;
+    layers[0].window[0] = D;
+    layers[0].padding = NTK_PADDING_VALID;
+    ntk_layer_init(&layers[1], NTK_LAYER_ACTIVATION);
+    ntk_layer_init(&layers[2], NTK_LAYER_FLATTEN);
+    ntk_layer_init(&layers[3], NTK_LAYER_DENSE);
+    layers[3].width = K;
+    const int64_t shape[2] = {D, 1}, widths[1] = {W};
+    ntk_network_options no;
+    ntk_network_options_init(&no);
+    no.b_std = 0.1;
+    ntk_mlp_options mo;
+    ntk_mlp_options_init(&mo);
+    mo.b_std = 0.1;
+    ntk_network *net = NULL;
+    ntk_mlp *mlp = NULL;
+    ntk_network_create(2, shape, 4, layers, &no, &net);
+    ntk_mlp_create(D, 1, widths, K, NTK_ACTIVATION_RELU, &mo, &mlp);
+    int64_t p = 0;
+    ntk_network_info(net, NULL, NULL, &p);
+    double *theta = malloc(sizeof(double) * (size_t)p);
+    ntk_network_get_parameters(net, theta, p);
+    CHECK(ntk_mlp_set_parameters(mlp, theta, p) == NTK_OK, "the network's parameters load into the MLP");
+    free(theta);
+    ntk_mpi_points all = {NT, X, D, NTK_MPI_REPLICATED};
+    ntk_mpi_matrix *a = NULL, *b = NULL;
+    double *ka = malloc(sizeof(double) * NT * NT), *kb = malloc(sizeof(double) * NT * NT);
+    for (int family = 0; family < 2; family++) {
+        int s1 = family ? ntk_mpi_network_empirical_ntk(grid, net, &all, NULL, NULL, &a)
+                        : ntk_mpi_network_infinite_width_kernel(grid, net, NTK_KERNEL_NTK, &all, NULL, NULL, &a);
+        int s2 = family ? ntk_mpi_empirical_ntk(grid, mlp, &all, NULL, NULL, &b)
+                        : ntk_mpi_infinite_width_kernel(grid, mlp, NTK_KERNEL_NTK, &all, NULL, NULL, &b);
+        CHECK(s1 == NTK_OK && s2 == NTK_OK, "network kernels: %s", ntk_mpi_last_error());
+        if (s1 == NTK_OK && s2 == NTK_OK) {
+            ntk_mpi_matrix_gather(a, ka, NT);
+            ntk_mpi_matrix_gather(b, kb, NT);
+            double e = relative_error(ka, kb, NT * NT);
+            CHECK(e <= 1e-12, "the network's distributed %s kernel is the MLP's: %.3g", family ? "empirical" : "infinite",
+                  e);
+        }
+        ntk_mpi_matrix_free(a);
+        ntk_mpi_matrix_free(b);
+    }
+    free(ka);
+    free(kb);
+    int64_t first = (int64_t)NT * rank_ / size_, n = (int64_t)NT * (rank_ + 1) / size_ - first;
+    ntk_targets mine = {K, Y + first * K, K, NULL, 0};
+    ntk_points pts = {T, Xt, D, NULL, 0};
+    ntk_nystrom_test test = {T, Xt, D, NULL, 0, NULL, 0};
+    double pa[T * K], pb[T * K];
+    ntk_nystrom *na = NULL, *nb = NULL;
+    /* Centres apart from every row: a point against itself as a cross pair (rho = 1 up to
+     * rounding) is where two relu implementations may differ by 1e-8 (the arccosine's slope). */
+    double C[20 * D];
+    fill(C, 20 * D, 7.0);
+    int s = ntk_mpi_network_nystrom_fit(MPI_COMM_WORLD, net, n, X + first * D, D, &mine, 1e-3, 20, C, D, NULL, &na);
+    s = s ? s : ntk_mpi_nystrom_fit(MPI_COMM_WORLD, mlp, n, X + first * D, D, &mine, 1e-3, 20, C, D, NULL, &nb);
+    s = s ? s : ntk_nystrom_predict(na, &test, pa, K, NULL, NULL);
+    s = s ? s : ntk_nystrom_predict(nb, &test, pb, K, NULL, NULL);
+    CHECK(s == NTK_OK && relative_error(pa, pb, T * K) <= 1e-8, "the network's data-parallel Nystrom is the MLP's: %d, "
+          "%.3g", s, relative_error(pa, pb, T * K));
+    ntk_nystrom_free(na);
+    ntk_nystrom_free(nb);
+    ntk_empirical_solver_options o;
+    ntk_empirical_solver_options_init(&o);
+    o.tol = 1e-12;
+    o.preconditioner_rank = 10;
+    ntk_empirical_ridge *ra = NULL, *rb = NULL;
+    s = ntk_mpi_network_empirical_ridge_fit(MPI_COMM_WORLD, net, n, X + first * D, D, &mine, 0.1, &o, &ra);
+    s = s ? s : ntk_mpi_empirical_ridge_fit(MPI_COMM_WORLD, mlp, n, X + first * D, D, &mine, 0.1, &o, &rb);
+    s = s ? s : ntk_empirical_ridge_predict(ra, &pts, pa, K, NULL, NULL);
+    s = s ? s : ntk_empirical_ridge_predict(rb, &pts, pb, K, NULL, NULL);
+    CHECK(s == NTK_OK && relative_error(pa, pb, T * K) <= 1e-8, "the network's data-parallel ridge is the MLP's: %s",
+          ntk_mpi_last_error());
+    ntk_empirical_ridge_free(ra);
+    ntk_empirical_ridge_free(rb);
+    double times[2] = {0.5, 6.0}, fa[2 * T * K], fb[2 * T * K];
+    s = ntk_mpi_network_empirical_gradient_flow(MPI_COMM_WORLD, net, n, X + first * D, D, &mine, 2, times, &pts, &o,
+                                                NULL, fa, NULL);
+    s = s ? s : ntk_mpi_empirical_gradient_flow(MPI_COMM_WORLD, mlp, n, X + first * D, D, &mine, 2, times, &pts, &o,
+                                                NULL, fb, NULL);
+    CHECK(s == NTK_OK && relative_error(fa, fb, 2 * T * K) <= 1e-9, "the network's data-parallel flow is the MLP's");
+    s = ntk_mpi_network_empirical_ridge_fit(MPI_COMM_WORLD, NULL, n, X + first * D, D, &mine, 0.1, &o, &ra);
+    CHECK(agreed(s, NTK_ERR_INVALID_HANDLE) && ra == NULL, "a NULL network is everyone's error: %d", s);
+    ntk_network_free(net);
+    ntk_mlp_free(mlp);
+    free(X);
+    free(Y);
+    free(Xt);
+}
+
 int main(int argc, char **argv) {
     MPI_Init(&argc, &argv);
     MPI_Comm_rank(MPI_COMM_WORLD, &rank_);
@@ -591,6 +692,7 @@ int main(int argc, char **argv) {
     test_small_blocks();
     test_cancellation();
     test_data_parallel_flow();
+    test_networks(grid);
     ntk_mpi_grid_free(grid);
     int totals[2] = {passed, failed}, sums[2] = {0, 0};
     MPI_Reduce(totals, sums, 2, MPI_INT, MPI_SUM, 0, MPI_COMM_WORLD);

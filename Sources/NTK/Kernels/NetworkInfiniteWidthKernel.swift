@@ -22,6 +22,13 @@ public enum NetworkInfiniteWidthKernel {
     public static func compute(_ architecture: NetworkArchitecture, _ x1: MatrixView, _ x2: MatrixView?,
                                nngp: MutableMatrixView?, ntk: MutableMatrixView?, points: Int = 0,
                                progress: ProgressHandler = .none) throws {
+        try compute(architecture, x1, x2, nngp: nngp, ntk: ntk, points: points, progress: progress, log: true)
+    }
+
+    /// `compute` with the log line optional: blocked callers (Nyström passes) log once themselves.
+    package static func compute(_ architecture: NetworkArchitecture, _ x1: MatrixView, _ x2: MatrixView?,
+                                nngp: MutableMatrixView?, ntk: MutableMatrixView?, points: Int,
+                                progress: ProgressHandler, log: Bool) throws {
         let a = architecture
         let (n1, n2) = try InfiniteWidthKernel.request(x1, x2, nngp: nngp, ntk: ntk) { try a.checkInput($0, $1) }
         let program = try CovarianceProgram(a, points: points)
@@ -31,8 +38,10 @@ public enum NetworkInfiniteWidthKernel {
         let positions = a.inputShape.positions
         let work = program.full ? "\(positions)² position pairs (the network pools)"
             : "\(positions) positions (no pooling: the diagonal suffices)"
-        Log.info("infinite-width kernels of a \(a.layers.count)-layer network, input \(a.inputShape): \(n1) x \(n2) "
-                 + "pairs, \(work) per pair, \(threads) threads")
+        if log {
+            Log.info("infinite-width kernels of a \(a.layers.count)-layer network, input \(a.inputShape): \(n1) x "
+                     + "\(n2) pairs, \(work) per pair, \(threads) threads")
+        }
         let runs = try (0..<threads).map { _ in try CovarianceRun(program) }
         let slots1 = try CovarianceRun.slots(program, points: n1)
         let slots2 = try x2 == nil ? slots1 : CovarianceRun.slots(program, points: n2)

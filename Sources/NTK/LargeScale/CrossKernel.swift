@@ -53,6 +53,45 @@ public struct InfiniteWidthPointKernel: PointKernel {
     }
 }
 
+/// The infinite-width NTK or NNGP of a network built from layers (`NetworkArchitecture`) as a
+/// `PointKernel` (`NetworkInfiniteWidthKernel` does the work): Nyström, Falkon and the kernel
+/// logistic regression on convolutional, pooled and residual architectures.
+public struct NetworkInfiniteWidthPointKernel: PointKernel {
+    public let architecture: NetworkArchitecture
+    public let kind: InfiniteWidthPointKernel.Kind
+    /// Kolmogorov-rule size for tanh, sigmoid and softplus (0: automatic).
+    public let points: Int
+
+    /// - Throws: `invalidArgument` when the architecture has no infinite-width limit of this
+    ///   kind (see `CovarianceProgram`), before any data is seen.
+    public init(_ architecture: NetworkArchitecture, kind: InfiniteWidthPointKernel.Kind = .ntk,
+                points: Int = 0) throws {
+        _ = try CovarianceProgram(architecture, points: points)
+        self.architecture = architecture
+        self.kind = kind
+        self.points = points
+    }
+
+    public var inputDimension: Int { architecture.inputDimension }
+
+    public var summary: String {
+        "infinite-width \(kind == .ntk ? "NTK" : "NNGP") of a \(architecture.layers.count)-layer network on "
+            + "\(architecture.inputShape)"
+    }
+
+    public func evaluate(_ x1: MatrixView, _ x2: MatrixView?, into out: MutableMatrixView,
+                         progress: ProgressHandler) throws {
+        try NetworkInfiniteWidthKernel.compute(architecture, x1, x2, nngp: kind == .nngp ? out : nil,
+                                               ntk: kind == .ntk ? out : nil, points: points, progress: progress,
+                                               log: false)
+    }
+
+    public func diagonal(_ x: MatrixView, into out: UnsafeMutablePointer<Double>) throws {
+        try NetworkInfiniteWidthKernel.diagonal(architecture, x, nngp: kind == .nngp ? out : nil,
+                                                ntk: kind == .ntk ? out : nil, points: points)
+    }
+}
+
 /// The n × c cross-kernel `K(X, C)` between n data points and c centres, delivered by blocks
 /// of rows so that the large-scale solvers never need it whole.
 public protocol CrossKernel {

@@ -115,6 +115,14 @@ extension Network {
                                        into: out, memoryLimit: memoryLimit, progress: progress)
     }
 
+    /// The diagonal `K(x, x)` at the rows of `x` alone (squared norms of Jacobian rows; mean
+    /// over outputs, or per output) into `out` (n × entries).
+    public func empiricalKernelDiagonal(_ x: MatrixView, output: EmpiricalKernel.Output = .mean,
+                                        into out: MutableMatrixView) throws {
+        try TangentModelKernel.diagonal(try NetworkModel(self, data: x), rows: Array(0..<x.rows), output: output,
+                                        into: out)
+    }
+
     /// `empiricalKernel` on `Matrix` inputs: n1 × (n2 · entries).
     public func empiricalKernel(_ x1: Matrix, _ x2: Matrix? = nil, output: EmpiricalKernel.Output = .mean,
                                 memoryLimit: Int? = nil, progress: ProgressHandler = .none) throws -> Matrix {

@@ -185,10 +185,10 @@ class KernelLogisticRegression(Handle):
 
         Parameters
         ----------
-        net : ntk.MLP
+        net : ntk.MLP or ntk.Network
             The architecture whose kernel is used.
-        X : array_like, (n, d)
-        centers : array_like, (c, d)
+        X : array_like, (n, d), or (n, *input_shape) for a Network
+        centers : array_like, (c, d) or (c, *input_shape)
             Any points (typically rows of X).
         y, ridge, ridges, f0_train, n_classes, tol, max_iter, progress
             As for :class:`KernelLogisticRegression`.
@@ -198,13 +198,15 @@ class KernelLogisticRegression(Handle):
         -------
         KernelLogisticRegression
         """
+        from .network import c_function
         from .tuning import KERNEL_KINDS
 
+        function = c_function(net, "ntk_kernel_logistic_fit_centers", "ntk_network_kernel_logistic_fit_centers")
         x, px, ldx = net._inputs(X)
         c, pc, ldc = net._inputs(centers, "centers")
         points = Points(c.shape[0], pc, ldc, _arrays.NULL, 1)
         self = cls.__new__(cls)
-        self._fit("ntk_kernel_logistic_fit_centers",
+        self._fit(function,
                   (net._live(), _arrays.choice(kernel, KERNEL_KINDS, "kernel"), x.shape[0], px, ldx,
                    ctypes.byref(points)), x.shape[0], y, ridge, ridges, f0_train, n_classes, tol, max_iter, progress)
         return self

@@ -39,7 +39,7 @@ from ._library import (EXPECTED_VERSION, PROGRESS_FN, EmpiricalNTKOptions, Empir
                        declare, lib, path, raise_for_status)
 from .errors import DimensionMismatchError, InvalidArgumentError, LibraryNotFoundError
 from .large_scale import EmpiricalNTKRidge, NystromRidge, _empirical_solver_options, _network_flow, _options
-from .network import MLP
+from .network import c_function
 from .regression import RidgeSelection
 
 __all__ = ["Grid", "DistributedMatrix", "infinite_width_kernel", "empirical_ntk", "KernelRidge", "SpectralSolver",
@@ -89,6 +89,15 @@ _SIGNATURES = {
                                      _P(EmpiricalSolverOptions), _out], c_int),
     "ntk_mpi_empirical_gradient_flow": ([c_void_p, _h, c_int64, _d, c_int64, _P(Targets), c_int64, _d, _P(Points),
                                          _P(EmpiricalSolverOptions), _d, _d, _d], c_int),
+    "ntk_mpi_network_infinite_width_kernel": ([_h, _h, c_int, _P(_Points), _P(_Points), _P(InfiniteWidthOptions),
+                                               _out], c_int),
+    "ntk_mpi_network_empirical_ntk": ([_h, _h, _P(_Points), _P(_Points), _P(EmpiricalNTKOptions), _out], c_int),
+    "ntk_mpi_network_nystrom_fit": ([c_void_p, _h, c_int64, _d, c_int64, _P(Targets), c_double, c_int64, _d,
+                                     c_int64, _P(NystromOptions), _out], c_int),
+    "ntk_mpi_network_empirical_ridge_fit": ([c_void_p, _h, c_int64, _d, c_int64, _P(Targets), c_double,
+                                             _P(EmpiricalSolverOptions), _out], c_int),
+    "ntk_mpi_network_empirical_gradient_flow": ([c_void_p, _h, c_int64, _d, c_int64, _P(Targets), c_int64, _d,
+                                                 _P(Points), _P(EmpiricalSolverOptions), _d, _d, _d], c_int),
 }
 
 
@@ -309,9 +318,13 @@ def _points(net, X, layout, name):
     return _Points(x.shape[0], px, ldx, _arrays.choice(layout, _LAYOUTS, f"{name}_layout")), x
 
 
-def _kernel(function, grid, net, X1, X2, layout, layout2, *extra):
-    if not isinstance(net, MLP):
-        raise InvalidArgumentError(f"net must be an ntk.MLP, got {type(net).__name__}")
+def _mpi_function(net, name):
+    """libntk_mpi's ``ntk_mpi_<name>`` for an MLP, ``ntk_mpi_network_<name>`` for a Network."""
+    return getattr(mpi, c_function(net, "ntk_mpi_" + name, "ntk_mpi_network_" + name))
+
+
+def _kernel(name, grid, net, X1, X2, layout, layout2, *extra):
+    function = _mpi_function(net, name)
     p1, keep1 = _points(net, X1, layout, "X1")
     p2, keep2 = (None, None) if X2 is None else _points(net, X2, layout2, "X2")
     handle = c_void_p()
@@ -329,8 +342,8 @@ def infinite_width_kernel(grid, net, X1, X2=None, kind="ntk", layout="replicated
     Parameters
     ----------
     grid : Grid
-    net : ntk.MLP
-    X1 : array_like, (n1, d) — or this rank's rows with ``layout="rows"``
+    net : ntk.MLP or ntk.Network
+    X1 : array_like, (n1, d) — or this rank's rows with ``layout="rows"``; (n1, *input_shape) for a Network
     X2 : array_like, (n2, d), optional
         None: X1's own kernel, with the exact diagonal.
     kind : "ntk" (default) or "nngp"
@@ -343,7 +356,7 @@ def infinite_width_kernel(grid, net, X1, X2=None, kind="ntk", layout="replicated
     DistributedMatrix, (n1, n2)
     """
     kinds = choices("ntk_kernel_kind", "NTK_KERNEL_")
-    return _kernel(mpi.ntk_mpi_infinite_width_kernel, grid, net, X1, X2, layout, layout2,
+    return _kernel("infinite_width_kernel", grid, net, X1, X2, layout, layout2,
                    _arrays.choice(kind, kinds, "kind"))
 
 
@@ -361,7 +374,7 @@ def empirical_ntk(grid, net, X1, X2=None, layout="replicated", layout2="replicat
     -------
     DistributedMatrix, (n1, n2)
     """
-    return _kernel(mpi.ntk_mpi_empirical_ntk, grid, net, X1, X2, layout, layout2)
+    return _kernel("empirical_ntk", grid, net, X1, X2, layout, layout2)
 
 
 def _matrix(K, name):
@@ -584,7 +597,7 @@ def nystrom_ridge(comm, net, X, Y, ridge, n_centers, centers=None, f0_train=None
     Parameters
     ----------
     comm : mpi4py.MPI.Comm
-    net : ntk.MLP
+    net : ntk.MLP or ntk.Network
     X : array_like, (n_r, d)
         This rank's rows.
     Y : array_like, (n_r, k) or (n_r,)
@@ -601,8 +614,7 @@ def nystrom_ridge(comm, net, X, Y, ridge, n_centers, centers=None, f0_train=None
     ntk.NystromRidge
         The same on every rank, fitted on all the rows (``n`` is the total).
     """
-    if not isinstance(net, MLP):
-        raise InvalidArgumentError(f"net must be an ntk.MLP, got {type(net).__name__}")
+    fit = _mpi_function(net, "nystrom_fit")
     comm_c, _ = _comm_handle(comm)
     x, px, ldx = net._inputs(X, "X")
     targets = TargetData(Y, x.shape[0], "X", f0_train)
@@ -614,12 +626,12 @@ def nystrom_ridge(comm, net, X, Y, ridge, n_centers, centers=None, f0_train=None
         keep, pc, ldc = net._inputs(centers, "centers")
         m = keep.shape[0]
     handle = c_void_p()
-    _check(mpi.ntk_mpi_nystrom_fit(comm_c, net._live(), x.shape[0], px, ldx, ctypes.byref(targets.c),
+    _check(fit(comm_c, net._live(), x.shape[0], px, ldx, ctypes.byref(targets.c),
                                    _scalar(ridge, "ridge"), m, pc, ldc, ctypes.byref(options), ctypes.byref(handle)))
     del keep
     model = NystromRidge.__new__(NystromRidge)
     model._handle = handle
-    model._init(targets.was_vector, solver, net.input_dim, on_points=True, indices=False)
+    model._init(targets.was_vector, solver, net._inputs, on_points=True, indices=False)
     return model
 
 
@@ -636,7 +648,7 @@ def empirical_ridge(comm, net, X, Y, ridge, f0_train=None, tol=1e-8, max_iter=50
     Parameters
     ----------
     comm : mpi4py.MPI.Comm
-    net : ntk.MLP
+    net : ntk.MLP or ntk.Network
     X : array_like, (n_r, d)
     Y : array_like, (n_r, k) or (n_r,)
     ridge : float
@@ -652,15 +664,14 @@ def empirical_ridge(comm, net, X, Y, ridge, f0_train=None, tol=1e-8, max_iter=50
         Its predictions are the full model's on every rank; its ``dual_coef_`` is this rank's rows
         of alpha.
     """
-    if not isinstance(net, MLP):
-        raise InvalidArgumentError(f"net must be an ntk.MLP, got {type(net).__name__}")
+    fit = _mpi_function(net, "empirical_ridge_fit")
     comm_c, _ = _comm_handle(comm)
     x, px, ldx = net._inputs(X, "X")
     targets = TargetData(Y, x.shape[0], "X", f0_train)
     cb = Callback(progress)
     options = _empirical_solver_options(tol, max_iter, preconditioner_rank, seed, 1.0, memory_limit, cb)
     handle = c_void_p()
-    _collective(cb, mpi.ntk_mpi_empirical_ridge_fit, comm_c, net._live(), x.shape[0], px, ldx,
+    _collective(cb, fit, comm_c, net._live(), x.shape[0], px, ldx,
                 ctypes.byref(targets.c), _scalar(ridge, "ridge"), ctypes.byref(options), ctypes.byref(handle))
     model = EmpiricalNTKRidge.__new__(EmpiricalNTKRidge)
     model._init(handle, net, targets.was_vector, ridge)
@@ -680,7 +691,7 @@ def empirical_gradient_flow(comm, net, X, Y, times, X_test=None, f0_train=None, 
     Parameters
     ----------
     comm : mpi4py.MPI.Comm
-    net : ntk.MLP
+    net : ntk.MLP or ntk.Network
     X : array_like, (n_r, d)
         This rank's rows.
     Y : array_like, (n_r, k) or (n_r,)
@@ -704,14 +715,12 @@ def empirical_gradient_flow(comm, net, X, Y, times, X_test=None, f0_train=None, 
     error_estimate : float
         As :func:`ntk.empirical_gradient_flow` (the same on every rank).
     """
-    if not isinstance(net, MLP):
-        raise InvalidArgumentError(f"net must be an ntk.MLP, got {type(net).__name__}")
+    flow = _mpi_function(net, "empirical_gradient_flow")
     if X_test is None and f0_test is not None:
         raise InvalidArgumentError("f0_test needs X_test")
     comm_c, _ = _comm_handle(comm)
     return _network_flow(net, X, Y, times, X_test, f0_train, f0_test, learning_rate, tol, max_iter, memory_limit,
-                         progress, lambda cb, *args: _collective(cb, mpi.ntk_mpi_empirical_gradient_flow, comm_c,
-                                                                 net._live(), *args))
+                         progress, lambda cb, *args: _collective(cb, flow, comm_c, net._live(), *args))
 
 
 class _NoProgress:

@@ -29,7 +29,7 @@ from ._library import EnsembleOptions, EnsembleTest, GPOptions, TestKernel, choi
 from ._progress import Callback
 from .errors import CancelledError, DimensionMismatchError, InvalidArgumentError
 from .kernels import empirical_ntk
-from .network import MLP
+from .network import MLP, Network
 from .regression import gradient_flow
 
 __all__ = ["ensemble_gradient_flow", "gp_posterior", "sampled_ensemble", "SampledEnsemble"]
@@ -217,12 +217,12 @@ def sampled_ensemble(net, X_train, Y, times, X_test=None, n_networks=100, mode="
 
     Parameters
     ----------
-    net : MLP
+    net : MLP or Network
         The architecture (its parameters are not used).
-    X_train : array_like, (n, d)
+    X_train : array_like, (n, d), or (n, *input_shape) for a Network
     Y : array_like, (n, k) or (n,)
     times : array_like, (T,)
-    X_test : array_like, (m, d), optional
+    X_test : array_like, (m, d) or (m, *input_shape), optional
         None: predictions on X_train.
     n_networks : int
     mode : "linearized" or "trained"
@@ -243,8 +243,9 @@ def sampled_ensemble(net, X_train, Y, times, X_test=None, n_networks=100, mode="
     -------
     SampledEnsemble
     """
-    if not isinstance(net, MLP):
-        raise InvalidArgumentError(f"net must be an ntk.MLP (its architecture is used), got {type(net).__name__}")
+    if not isinstance(net, (MLP, Network)):
+        raise InvalidArgumentError(f"net must be an ntk.MLP or ntk.Network (its architecture is used), got "
+                                   f"{type(net).__name__}")
     if mode not in ("linearized", "trained"):
         raise InvalidArgumentError(f"mode must be 'linearized' or 'trained', got {mode!r}")
     x, _, _ = net._inputs(X_train)
@@ -270,7 +271,7 @@ def sampled_ensemble(net, X_train, Y, times, X_test=None, n_networks=100, mode="
     m = xt.shape[0]
 
     def one(seed):
-        member = MLP(**{**architecture, "seed": seed})
+        member = type(net)(**{**architecture, "seed": seed})
         f0, f0t = member(x).reshape(n, k), member(xt).reshape(m, k)
         if mode == "linearized":
             full = k > 1

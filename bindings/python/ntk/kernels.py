@@ -111,8 +111,8 @@ def empirical_ntk_diagonal(net, X, output="mean"):
 
     Parameters
     ----------
-    net : MLP or ntk.models.Model
-    X : array_like, (n, d)
+    net : MLP, Network or ntk.models.Model
+    X : array_like, (n, d), or (n, *input_shape) for a Network
     output : "mean" (default) or "per_output"
 
     Returns
@@ -130,11 +130,13 @@ def empirical_ntk_diagonal(net, X, output="mean"):
             binding.run(Callback(None), lib.ntk_model_empirical_ntk_diagonal, binding._live(), len(rows),
                         rows_pointer(rows), _OUTPUTS[output], _arrays.pointer(out), 1 if output == "mean" else k)
         return out
-    if not isinstance(net, MLP):
-        raise InvalidArgumentError(f"net must be an ntk.MLP or an ntk.models.Model, got {type(net).__name__}")
+    if not isinstance(net, (MLP, Network)):
+        raise InvalidArgumentError(f"net must be an ntk.MLP, ntk.Network or ntk.models.Model, got "
+                                   f"{type(net).__name__}")
+    function = c_function(net, "ntk_empirical_ntk_diagonal", "ntk_network_empirical_ntk_diagonal")
     x, px, ldx = net._inputs(X)
     out = np.empty((x.shape[0],) if output == "mean" else (x.shape[0], net.output_dim))
-    call("ntk_empirical_ntk_diagonal", net._live(), x.shape[0], px, ldx, _OUTPUTS[output], _arrays.pointer(out),
+    call(function, net._live(), x.shape[0], px, ldx, _OUTPUTS[output], _arrays.pointer(out),
          1 if output == "mean" else max(net.output_dim, 1))
     return out
 

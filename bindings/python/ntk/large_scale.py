@@ -68,9 +68,10 @@ class NystromRidge(Handle):
 
     Parameters
     ----------
-    net : MLP
-        Only its architecture is used (the infinite-width NTK or NNGP).
-    X : array_like, (n, d)
+    net : MLP or Network
+        Only its architecture is used (the infinite-width NTK or NNGP, as
+        :func:`ntk.infinite_width_kernels`; a Network's blocks cost what its kernel costs).
+    X : array_like, (n, d), or (n, *input_shape) for a Network
     Y : array_like, (n, k) or (n,)
     ridge : float
         ``z >= 0``, absolute (the ridge of ``K + zI`` in dense kernel ridge).
@@ -122,8 +123,8 @@ class NystromRidge(Handle):
     def __init__(self, net, X, Y, ridge, n_centers, f0_train=None, kernel="ntk", centers="uniform", solver="direct",
                  tol=1e-8, max_iter=100, preconditioned=True, seed=0, quadrature_points=None, memory_limit=None,
                  progress=None):
-        if not isinstance(net, MLP):
-            raise InvalidArgumentError(f"net must be an ntk.MLP, got {type(net).__name__}")
+        fit = c_function(net, "ntk_nystrom_fit", "ntk_network_nystrom_fit")
+        fit_centers = c_function(net, "ntk_nystrom_fit_centers", "ntk_network_nystrom_fit_centers")
         x, px, ldx = net._inputs(X, "X")
         targets = TargetData(Y, x.shape[0], "X", f0_train)
         cb = Callback(progress)
@@ -135,14 +136,14 @@ class NystromRidge(Handle):
             c, pc, ldc = net._inputs(centers, "centers")
             if n_centers is not None and _int(n_centers, "n_centers") != c.shape[0]:
                 raise DimensionMismatchError(f"n_centers is {n_centers} but centers has {c.shape[0]} rows")
-            cb.call(lib.ntk_nystrom_fit_centers, net._live(), x.shape[0], px, ldx, ctypes.byref(targets.c),
+            cb.call(getattr(lib, fit_centers), net._live(), x.shape[0], px, ldx, ctypes.byref(targets.c),
                     _scalar(ridge, "ridge"), c.shape[0], pc, ldc, ctypes.byref(options), ctypes.byref(handle))
         else:
-            cb.call(lib.ntk_nystrom_fit, net._live(), x.shape[0], px, ldx, ctypes.byref(targets.c),
+            cb.call(getattr(lib, fit), net._live(), x.shape[0], px, ldx, ctypes.byref(targets.c),
                     _scalar(ridge, "ridge"),
                     _int(n_centers, "n_centers"), ctypes.byref(options), ctypes.byref(handle))
         self._handle = handle
-        self._init(targets.was_vector, solver, net.input_dim, on_points=True, indices=not points)
+        self._init(targets.was_vector, solver, net._inputs, on_points=True, indices=not points)
 
     @classmethod
     def from_kernel(cls, K_nm, K_mm, Y, ridge, f0_train=None, solver="direct", tol=1e-8, max_iter=100,
@@ -179,8 +180,9 @@ class NystromRidge(Handle):
         self._init(targets.was_vector, solver, None, on_points=False)
         return self
 
-    def _init(self, was_vector, solver, input_dim, on_points, indices=True):
-        self._vector, self.solver, self._input_dim, self._on_points = was_vector, solver, input_dim, on_points
+    def _init(self, was_vector, solver, inputs, on_points, indices=True):
+        """``inputs(X, name)``: the network's view of test points (None for a fit on a kernel)."""
+        self._vector, self.solver, self._inputs, self._on_points = was_vector, solver, inputs, on_points
         n, m, k, iterations = (ctypes.c_int64() for _ in range(4))
         residual, jitter, converged = ctypes.c_double(), ctypes.c_double(), ctypes.c_int()
         call("ntk_nystrom_info", self._live(), ctypes.byref(n), ctypes.byref(m), ctypes.byref(k),
@@ -217,9 +219,7 @@ class NystromRidge(Handle):
             if not self._on_points:
                 raise InvalidArgumentError("this model was fitted on a kernel (from_kernel): "
                                            "pass K_test_centers, not X")
-            x, px, ldx, _ = _arrays.matrix(X, "X")
-            if x.shape[1] != self._input_dim:
-                raise DimensionMismatchError(f"X must have {self._input_dim} columns, got shape {x.shape}")
+            x, px, ldx = self._inputs(X, "X")
             t, keep = x.shape[0], [x]
             pk, ldk = _arrays.NULL, 1
         else:

@@ -53,7 +53,7 @@ from .kernels import (empirical_ntk, empirical_ntk_diagonal, infinite_width_diag
                       infinite_width_nngp, infinite_width_ntk)
 from .large_scale import EmpiricalNTKRidge, NystromRidge
 from .models import Model
-from .network import MLP
+from .network import MLP, Network
 from .errors import NotPositiveDefiniteError
 from .regression import KernelRidge, SpectralSolver, max_learning_rate
 from ._progress import Bar
@@ -157,6 +157,9 @@ class _NTKModel(BaseEstimator):
             raise ValueError(f"tune must be one of {_TUNE}, got {self.tune!r}")
         if self.tune is not None and self.kernel not in ("infinite", "nngp"):
             raise ValueError(f"tune needs kernel='infinite' or 'nngp' (an infinite-width kernel), not {self.kernel!r}")
+        if self.tune is not None and self.network is not None:
+            raise ValueError("tune fits the hyperparameters of the MLP built from widths/activation; it does not "
+                             "apply to network=")
         if self.tune_centers is not None:
             integral = isinstance(self.tune_centers, (int, np.integer)) and not isinstance(self.tune_centers, bool)
             if not integral or self.tune_centers < 1:
@@ -215,18 +218,24 @@ class _NTKModel(BaseEstimator):
 
     def _network(self, input_dim, output_dim):
         if self.network is not None:
-            if self.kernel != "empirical":
-                raise ValueError(f"network= is for kernel='empirical' (its empirical NTK), not {self.kernel!r}")
-            if not isinstance(self.network, (MLP, Model)):
-                raise ValueError(f"network must be an ntk.MLP or an ntk.models.Model, got "
-                                 f"{type(self.network).__name__}")
-            return self.network
+            return self._given_network()
         if np.ndim(self.widths) != 1:
             raise ValueError(f"widths must be a sequence of hidden-layer widths such as (512, 512), "
                              f"got {self.widths!r}")
         seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
         return MLP(input_dim, list(self.widths), output_dim=output_dim, activation=self.activation, W_std=self.W_std_,
                    b_std=self.b_std_, parameterization=self.parameterization, seed=seed)
+
+    def _given_network(self):
+        """``network=`` checked against the kernel (a model only for "empirical"); a copy to train
+        for "after"."""
+        net = self.network
+        if not isinstance(net, (MLP, Network, Model)):
+            raise ValueError(f"network must be an ntk.MLP, ntk.Network or ntk.models.Model, got {type(net).__name__}")
+        if isinstance(net, Model) and self.kernel != "empirical":
+            raise ValueError(f"a model given by its Jacobian products has an empirical NTK only: kernel='empirical', "
+                             f"not {self.kernel!r}")
+        return net.copy() if self.kernel == "after" else net
 
     def _tune_kernel(self, X, Y):
         """Fits W_std_, b_std_ and input_scales_ by ``tune`` (on at most ``tune_max_samples`` rows
@@ -603,11 +612,16 @@ class NTKRegressor(RegressorMixin, _NTKModel):
         0: silent. 1: a progress bar for each long step (kernel, training, solver) and a line
         with its time on stderr. 2: also the library's INFO log (solver, memory, BLAS, blocks)
         on stderr. Ctrl-C stops a fit at any verbosity.
-    network : ntk.MLP or ntk.models.Model, optional
-        With ``kernel="empirical"``: the network whose empirical NTK is used instead of a random
-        MLP from ``widths``/``activation``/``W_std``/``b_std`` — any model given by its Jacobian
-        products (``ntk.models.from_jax``, ``from_torch``, ``from_functions``), which receives
-        rows of X as passed to ``fit`` (2-D; reshape inside the model). Not copied by ``clone``.
+    network : ntk.MLP, ntk.Network or ntk.models.Model, optional
+        The network whose kernel is used instead of a random MLP from ``widths``/``activation``/
+        ``W_std``/``b_std``. With ``kernel="empirical"``: its empirical NTK — an MLP, a
+        :class:`ntk.Network` of layers (a CNN: rows of X are its inputs flattened in NHWC
+        order), or any model given by its Jacobian products (``ntk.models.from_jax``,
+        ``from_torch``, ``from_functions``), which receives rows of X as passed to ``fit`` (2-D;
+        reshape inside the model). With ``kernel="infinite"``/``"nngp"``: the infinite-width
+        kernel of an MLP's or Network's architecture (the CNTK of a Network; ``tune`` is for the
+        built-in MLP kernel only). With ``kernel="after"``: a copy of the MLP or Network is
+        trained inside ``fit``. Not copied by ``clone``.
 
     Attributes
     ----------

@@ -321,3 +321,39 @@ def test_data_parallel_progress_and_a_cancel_on_one_rank():
         dist.empirical_gradient_flow(COMM, net, my_rows(X), my_rows(Y), [1.0], tol=1e-300, max_iter=150,
                                      progress=stop_at_third([]))
     assert _same_everywhere(str(e.value))
+
+
+def cnn(seed=0, k=2):
+    """A small CNN on 4 x 4 x 1 images (layers: ntk.layers)."""
+    L = ntk.layers
+    return ntk.Network([L.Conv(3, (2, 2), padding="SAME"), L.Activation("relu"), L.AvgPool((2, 2), strides=(2, 2)),
+                        L.Flatten(), L.Dense(k)], input_shape=(4, 4, 1), W_std=1.3, b_std=0.1, seed=seed)
+
+
+def test_networks_of_layers_equal_single_process(grid):
+    """The distributed kernels and the three data-parallel solvers take a Network as they take an
+    MLP: the same numbers as the single-process library, and a rank with another kind of network
+    (an MLP of the same input width) is everyone's error."""
+    rng = np.random.default_rng(7)
+    X, Xt, Y = rng.standard_normal((96, 4, 4, 1)), rng.standard_normal((10, 4, 4, 1)), rng.standard_normal((96, 2))
+    net = cnn()
+    with dist.infinite_width_kernel(grid, net, X, kind="nngp") as K, dist.empirical_ntk(grid, net, Xt, X) as Kt:
+        assert rel(K.gather(), ntk.infinite_width_nngp(net, X)) <= 1e-12
+        assert rel(Kt.gather(), ntk.empirical_ntk(net, Xt, X)) <= 1e-12
+    C = X[::5]
+    with dist.nystrom_ridge(COMM, net, my_rows(X), my_rows(Y), 1e-3, None, centers=C) as model, \
+            ntk.NystromRidge(net, X, Y, 1e-3, None, centers=C) as single:
+        assert model.n == 96 and rel(model.predict(Xt), single.predict(Xt)) <= 1e-8
+    with dist.empirical_ridge(COMM, net, my_rows(X), my_rows(Y), 0.1, tol=1e-12, preconditioner_rank=16) as model:
+        K = ntk.empirical_ntk(net, X)
+        expected = ntk.empirical_ntk(net, Xt, X) @ np.linalg.solve(K + 0.1 * np.eye(96), Y)
+        assert rel(model.predict(Xt), expected) <= 1e-8
+    times = [0.5, 8.0]
+    train, test, _ = dist.empirical_gradient_flow(COMM, net, my_rows(X), my_rows(Y), times, X_test=Xt, tol=1e-12)
+    full_train, full_test, _ = ntk.empirical_gradient_flow(net, X, Y, times, X_test=Xt, tol=1e-12)
+    assert rel(train, full_train[:, my_slice(96)]) <= 1e-9 and rel(test, full_test) <= 1e-9
+    if SIZE > 1:
+        other = ntk.MLP(16, [8], 2) if RANK == 1 else net
+        with pytest.raises(ntk.InvalidArgumentError, match="kind and depth") as e:
+            dist.empirical_ridge(COMM, other, my_rows(X).reshape(-1, 16), my_rows(Y), 0.1)
+        assert _same_everywhere(str(e.value))
