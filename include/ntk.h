@@ -1046,10 +1046,11 @@ void ntk_network_free(ntk_network *network);
  * X1's own kernels, exactly symmetric, the diagonal from each input's own recursion (rho = 1
  * exactly at equal positions). options (NULL: defaults) as ntk_infinite_width_kernels.
  * Progress per row of pairs. Memory: per thread (3 + 2 x residual depth) x positions^2 doubles
- * (positions without pooling), plus (n1 + n2) x positions doubles per activation/LAYER_NORM.
+ * (positions without pooling), plus (n1 + n2) x positions doubles per activation/LAYER_NORM,
+ * within the memory budget (ntk_set_memory_budget): fewer threads when all do not fit.
  * Errors: INVALID_ARGUMENT (NULL, ld, no Gaussian input where one is needed: see above),
- * DIMENSION_MISMATCH (ld), NON_FINITE, NUMERICAL (overflow), OUT_OF_MEMORY, TOO_LARGE,
- * CANCELLED. Read-only (thread-safe). */
+ * DIMENSION_MISMATCH (ld), NON_FINITE, NUMERICAL (overflow), OUT_OF_MEMORY (one thread's
+ * buffers beyond the budget), TOO_LARGE, CANCELLED. Read-only (thread-safe). */
 int ntk_network_infinite_width_kernels(const ntk_network *network, int64_t n1, const double *X1, int64_t ld1,
                                        int64_t n2, const double *X2, int64_t ld2,
                                        const ntk_infinite_width_options *options,

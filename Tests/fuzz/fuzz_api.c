@@ -201,6 +201,54 @@ static int64_t *fuzz_indices(int64_t n) {
 
 /* Random layer descriptions: any kind (also unknown ones), sizes and windows mostly small and
  * sometimes zero, negative or huge, residual markers anywhere. */
+/* A network's training and solvers on its rows x (n x d, leading dimension ldx) with random
+ * targets and options; `big` holds at least n k P doubles, `out` at least 2 n doubles. */
+static void fuzz_network_solvers(ntk_network *net, int64_t n, const double *x, int64_t ldx, int64_t k, int64_t p,
+                                 double *big, double *out) {
+    int64_t ly = 1;
+    double *y = matrix(n, k, &ly, 1), losses[4], value_out = 0;
+    checked(ntk_network_loss_gradient(net, n, x, ldx, y, ly, (ntk_loss)pick(0, 2), &value_out, chance(80) ? big : NULL),
+            "ntk_network_loss_gradient");
+    ntk_train_options o = NTK_TRAIN_OPTIONS_INIT;
+    o.loss = (ntk_loss)pick(0, 2);
+    o.learning_rate = value();
+    o.batch_size = pick(-1, 4);
+    o.momentum = fabs(value()) * 0.5;
+    int64_t snaps[2] = {0, pick(-1, 4)}, run = 0;
+    if (chance(30)) {
+        o.num_snapshots = pick(0, 2);
+        o.snapshot_epochs = snaps;
+        o.m = n;
+        o.X_probe = x;
+        o.ldprobe = ldx;
+    }
+    checked(ntk_network_train(net, n, x, ldx, y, ly, pick(0, 3), options(&o, sizeof o), chance(90) ? losses : NULL,
+                              &run, NULL),
+            "ntk_network_train");
+    checked(ntk_network_empirical_ntk_diagonal(net, n, x, ldx, (ntk_output_form)pick(0, 3), out, chance(95) ? k : 0),
+            "ntk_network_empirical_ntk_diagonal");
+    const ntk_targets targets = {k, y, ly, NULL, 0};
+    if (k == 1 && p > 0) {
+        ntk_empirical_solver_options so = NTK_EMPIRICAL_SOLVER_OPTIONS_INIT;
+        so.max_iter = chance(90) ? 5 : pick(-2, 3);
+        so.preconditioner_rank = chance(90) ? pick(0, 4) : pick(-3, 100000);
+        ntk_empirical_ridge *ridge = NULL;
+        checked(ntk_network_ridge_fit(net, n, x, ldx, &targets, chance(80) ? fabs(value()) : value(),
+                                      options(&so, sizeof so), &ridge),
+                "ntk_network_ridge_fit");
+        ntk_empirical_ridge_free(ridge);
+        double times[2] = {0.5, value()};
+        checked(ntk_network_gradient_flow(net, n, x, ldx, &targets, pick(0, 2), times, NULL, options(&so, sizeof so),
+                                          out, NULL, NULL),
+                "ntk_network_gradient_flow");
+    }
+    ntk_nystrom *nystrom = NULL;
+    checked(ntk_network_nystrom_fit(net, n, x, ldx, &targets, fabs(value()), pick(-1, n + 1), NULL, &nystrom),
+            "ntk_network_nystrom_fit");
+    ntk_nystrom_free(nystrom);
+    release(y);
+}
+
 static void fuzz_layers(ntk_layer *layers, int count, int64_t spatial) {
     for (int i = 0; i < count; i++) {
         ntk_layer *l = &layers[i];
@@ -842,6 +890,7 @@ int main(int argc, char **argv) {
                     for (int64_t q = 0; q < p; q++) big[q] = value();
                     checked(ntk_network_set_parameters(net, big, chance(95) ? p : p + 1), "ntk_network_set_parameters");
                 }
+                fuzz_network_solvers(net, n, x, l1, kk, p, big, out);
                 free(big);
             }
             release(x), release(x2), free(out);

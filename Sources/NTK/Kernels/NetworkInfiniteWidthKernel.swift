@@ -8,7 +8,8 @@
 /// cancellation. Per pair: positions² entries per layer when the network pools (AvgPool,
 /// GlobalAvgPool), positions entries otherwise (Flatten readouts need only the diagonal). Memory:
 /// per thread 3 + 2·(residual depth) tensors of the largest positions², plus the points'
-/// variances (points × positions per activation/LayerNorm).
+/// variances (points × positions per activation/LayerNorm), within the process's memory budget
+/// (fewer threads when all do not fit; `outOfMemory` when one does not).
 ///
 /// Accuracy: as the MLP recursion; the diagonal of a symmetric kernel comes from the points' own
 /// runs with ρ = 1 exactly at equal positions.
@@ -34,13 +35,13 @@ public enum NetworkInfiniteWidthKernel {
         let program = try CovarianceProgram(a, points: points)
         try progress.report(0)
         if n1 == 0 || n2 == 0 || (nngp == nil && ntk == nil) { return try progress.report(1) }
-        let threads = Parallel.defaultThreads
+        let threads = try workers(program, points: n1 + (x2 == nil ? 0 : n2))
         let positions = a.inputShape.positions
         let work = program.full ? "\(positions)² position pairs (the network pools)"
             : "\(positions) positions (no pooling: the diagonal suffices)"
         if log {
             Log.info("infinite-width kernels of a \(a.layers.count)-layer network, input \(a.inputShape): \(n1) x "
-                     + "\(n2) pairs, \(work) per pair, \(threads) threads")
+                     + "\(n2) pairs, \(work) per pair, \(threads) thread\(threads == 1 ? "" : "s")")
         }
         let runs = try (0..<threads).map { _ in try CovarianceRun(program) }
         let slots1 = try CovarianceRun.slots(program, points: n1)
@@ -78,13 +79,31 @@ public enum NetworkInfiniteWidthKernel {
         try progress.report(1)
     }
 
+    /// The threads whose buffers fit the process's memory budget with the slot variances of
+    /// `points` inputs (at most `Parallel.defaultThreads`).
+    /// - Throws: `outOfMemory` when not even one worker fits (a pooled network on large images).
+    static func workers(_ program: CovarianceProgram, points: Int) throws -> Int {
+        let budget = try MemoryBudget.resolve(nil), slots = CovarianceRun.slotBytes(program, points: points)
+        let run = CovarianceRun.bytes(program)
+        try MemoryBudget.require(slots > Int.max - run ? Int.max : slots + run, within: budget,
+                                 for: "the infinite-width kernels of this network (per worker \(program.maxEntries) "
+                                     + "position pairs × \(3 + 2 * program.maxDepth) tensors, and each input's "
+                                     + "variances)")
+        let fit = (budget - slots) / max(run, 1)
+        if fit < Parallel.defaultThreads {
+            Log.info("infinite-width kernels: \(fit) of \(Parallel.defaultThreads) threads within the memory budget "
+                     + "(\(Log.bytes(run)) per thread)")
+        }
+        return max(1, min(Parallel.defaultThreads, fit))
+    }
+
     /// `Σ(x, x)` and `Θ(x, x)` for each row of `x` (n each, or nil): the points' own runs only.
     package static func diagonal(_ architecture: NetworkArchitecture, _ x: MatrixView,
                                  nngp: UnsafeMutablePointer<Double>?, ntk: UnsafeMutablePointer<Double>?,
                                  points: Int = 0) throws {
         try architecture.checkInput(x, "X")
         let program = try CovarianceProgram(architecture, points: points)
-        let threads = Parallel.defaultThreads
+        let threads = try workers(program, points: x.rows)
         let runs = try (0..<threads).map { _ in try CovarianceRun(program) }
         let slots = try CovarianceRun.slots(program, points: x.rows)
         try Parallel.forEach(count: x.rows, threads: threads) { i, worker in

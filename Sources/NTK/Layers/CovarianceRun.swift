@@ -23,6 +23,21 @@ final class CovarianceRun {
         diagonal = try Workspace(count: max(program.slotPositions.max() ?? 1, 1), for: "a diagonal")
     }
 
+    /// Bytes of one worker's buffers (`init`): three tensors of the largest size, two per
+    /// residual level, and a diagonal.
+    static func bytes(_ program: CovarianceProgram) -> Int {
+        let tensors = (3 + 2 * program.maxDepth).multipliedReportingOverflow(by: program.maxEntries)
+        let total = tensors.partialValue.multipliedReportingOverflow(by: 8)
+        return tensors.overflow || total.overflow ? Int.max : total.partialValue
+    }
+
+    /// Bytes of the slot variances of `points` inputs (`slots`).
+    static func slotBytes(_ program: CovarianceProgram, points: Int) -> Int {
+        let entries = program.slotPositions.reduce(0) { $0 &+ $1 }.multipliedReportingOverflow(by: points)
+        let total = entries.partialValue.multipliedReportingOverflow(by: 8)
+        return entries.overflow || total.overflow ? Int.max : total.partialValue
+    }
+
     /// Per-slot variance storage for `points` inputs.
     static func slots(_ program: CovarianceProgram, points: Int) throws -> [Workspace] {
         try program.slotPositions.map { try Workspace(count: Sizes.product(points, $0, "slot variances"),

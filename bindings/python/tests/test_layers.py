@@ -240,6 +240,24 @@ def test_progress_reaches_one_and_cancels():
         ntk.infinite_width_kernels(net, X, progress=lambda f: f > 0.3)
 
 
+def test_pooled_kernels_keep_to_the_memory_budget():
+    """A pooled network's per-thread position-pair tensors count against the memory budget: one
+    thread when two do not fit (the same kernel), an OutOfMemoryError naming the work when one
+    does not."""
+    X = np.random.default_rng(8).standard_normal((6, 12, 12, 1))
+    net = network(CASES["gap"], (12, 12, 1))   # 144^2 position pairs = 166 KB per tensor
+    want = ntk.infinite_width_ntk(net, X)
+    previous = ntk.memory_budget()
+    try:
+        ntk.set_memory_budget(1_000_000)       # one worker's 3 tensors + variances, not two workers'
+        np.testing.assert_array_equal(ntk.infinite_width_ntk(net, X), want)
+        ntk.set_memory_budget(300_000)         # not even one worker
+        with pytest.raises(ntk.OutOfMemoryError, match="infinite-width kernels of this network"):
+            ntk.infinite_width_ntk(net, X)
+    finally:
+        ntk.set_memory_budget(previous)
+
+
 @pytest.mark.parametrize("layers, shape, message", [
     ([L.Conv(2, (5, 5), padding="VALID"), L.Flatten(), L.Dense(1)], (4, 4, 1), "does not fit"),
     ([L.Conv(2, (3,)), L.Flatten(), L.Dense(1)], (4, 4, 1), "kernel_size has 1 entries"),
