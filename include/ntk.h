@@ -1120,11 +1120,15 @@ typedef struct ntk_nystrom_options {
     void *progress_user;
     ntk_reduce_fn reduce;          /* default NULL; rows split over processes (see "Data parallelism") */
     void *reduce_user;
+    int64_t preconditioner_rows;   /* CG: the rows of K(X, C) that build Falkon's preconditioner, a sketch
+                                      (n/s) K_sm^T K_sm + z K_mm of the normal matrix from s evenly spaced
+                                      rows: 0 (default): min(n, 16 c); s >= 1; -1: the centres themselves
+                                      (Falkon's original (n/c) K_mm^2, no extra kernel rows) */
 } ntk_nystrom_options;
 
 #define NTK_NYSTROM_OPTIONS_INIT \
     { sizeof(ntk_nystrom_options), NTK_NYSTROM_DIRECT, NTK_CENTERS_UNIFORM, NTK_KERNEL_NTK, 1, 0, 1e-8, 100, 0, 0, \
-      NULL, NULL, NULL, NULL }
+      NULL, NULL, NULL, NULL, 0 }
 
 /* Sets options->size and every default. Errors: INVALID_ARGUMENT (NULL). */
 int ntk_nystrom_options_init(ntk_nystrom_options *options);

@@ -33,7 +33,8 @@ var nystromDefaults: ntk_nystrom_options {
                         centers: NTK_CENTERS_UNIFORM,
                         kernel: NTK_KERNEL_NTK, preconditioned: 1, seed: 0, tol: 1e-8, max_iter: 100,
                         quadrature_points: 0,
-                        memory_limit: 0, progress: nil, progress_user: nil, reduce: nil, reduce_user: nil)
+                        memory_limit: 0, progress: nil, progress_user: nil, reduce: nil, reduce_user: nil,
+                        preconditioner_rows: 0)
 }
 
 @_cdecl("ntk_nystrom_options_init")
@@ -53,9 +54,14 @@ func nystromOptions(_ o: ntk_nystrom_options) throws -> NystromRidge.Options {
     guard o.preconditioned == 0 || o.preconditioned == 1 else {
         throw NTKError(.invalidArgument, "options->preconditioned must be 0 or 1, got \(o.preconditioned)")
     }
+    guard o.preconditioner_rows >= -1 else {
+        throw NTKError(.invalidArgument, "options->preconditioner_rows must be >= -1 (0: automatic, -1: the "
+                       + "centres), got \(o.preconditioner_rows)")
+    }
     options.tolerance = o.tol
     options.maxIterations = Int(o.max_iter)
     options.preconditioned = o.preconditioned == 1
+    options.preconditionerRows = o.preconditioner_rows == 0 ? nil : max(0, Int(o.preconditioner_rows))
     options.memoryLimit = limit
     options.partition = partition(o.reduce, o.reduce_user)
     return options

@@ -158,16 +158,17 @@ static int nystrom_fit(const char *function, MPI_Comm comm, mpi_net net, int64_t
                                       (long long)total, (long long)c);
     if (C != NULL && ldc < d) call_fail(&call, NTK_ERR_INVALID_ARGUMENT, "ldc is %lld, must be >= d = %lld",
                                         (long long)ldc, (long long)d);
-    double settings[10] = {(double)c, (double)o.solver, (double)o.kernel, (double)o.preconditioned, (double)o.seed,
-                           o.tol,
-                           (double)o.max_iter, (double)o.quadrature_points, (double)(C != NULL), 0};
+    double settings[11] = {(double)c, (double)o.solver, (double)o.kernel, (double)o.preconditioned, (double)o.seed,
+                           o.tol, (double)o.max_iter, (double)o.quadrature_points, (double)(C != NULL), 0,
+                           (double)o.preconditioner_rows};
     double fp[2] = {0, 0};
     if (C != NULL && call.status == NTK_OK && c > 0) { fingerprint(C, c, d, ldc, fp); settings[9] = fp[0] + fp[1]; }
     static const char *const names[] = {"c", "options->solver", "options->kernel", "options->preconditioned",
                                         "options->seed",
                                         "options->tol", "options->max_iter", "options->quadrature_points",
-                                        "whether C is given", "the centres C (a checksum)"};
-    if (call_same(&call, settings, 10, names, NTK_ERR_INVALID_ARGUMENT) != NTK_OK) return call_finish(&call);
+                                        "whether C is given", "the centres C (a checksum)",
+                                        "options->preconditioner_rows"};
+    if (call_same(&call, settings, 11, names, NTK_ERR_INVALID_ARGUMENT) != NTK_OK) return call_finish(&call);
     double *centers = NULL;
     int64_t ldcenters = ldc;
     if (C == NULL) {

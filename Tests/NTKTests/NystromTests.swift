@@ -54,6 +54,35 @@ final class NystromTests: XCTestCase {
         XCTAssertEqual(falkon.residuals.count, falkon.iterations)
     }
 
+    /// The sketched preconditioner: from every row it is the normal matrix itself (CG converges
+    /// at once), from 8 c of the rows it still beats Falkon's K_mm² approximation, and every
+    /// variant converges to the direct solution.
+    func testSketchedPreconditionerSavesIterations() throws {
+        let (x, y) = try data(600, seed: 7)
+        let kernel = InfiniteWidthPointKernel(architecture)
+        let direct = try NystromRidge.fit(kernel: kernel, x: x, y: y, ridge: 1e-4, centers: 60, seed: 3)
+        let reference = try direct.predict(x: x)
+        let scale = reference.elements.map(abs).max()!
+        var options = NystromRidge.Options()
+        options.solver = .conjugateGradient
+        options.tolerance = 1e-10
+        options.maxIterations = 2000
+        var iterations: [Int] = []
+        for rows in [nil, 480, 0] as [Int?] {  // all 600 rows (the default's min(n, 16 c)), 8 c, the centres
+            options.preconditionerRows = rows
+            let model = try NystromRidge.fit(kernel: kernel, x: x, y: y, ridge: 1e-4, centers: 60, seed: 3,
+                                             options: options)
+            XCTAssertTrue(model.converged)
+            XCTAssertLessThan(maxAbsDifference(try model.predict(x: x), reference) / scale, 1e-7, "rows \(String(describing: rows))")
+            iterations.append(model.iterations)
+        }
+        XCTAssertLessThanOrEqual(iterations[0], 3, "the exact normal matrix: \(iterations)")
+        XCTAssertLessThan(iterations[1], iterations[2], "a sketch of 480 rows against the centres: \(iterations)")
+        options.preconditionerRows = -1
+        assertThrows(.invalidArgument, try NystromRidge.fit(kernel: kernel, x: x, y: y, ridge: 1e-4, centers: 60,
+                                                            options: options))
+    }
+
     func testBadInputAndMemoryBudget() throws {
         let (x, y) = try data(50, seed: 6)
         let kernel = InfiniteWidthPointKernel(architecture)

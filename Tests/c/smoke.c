@@ -1120,9 +1120,34 @@ static void test_nystrom(void) {
     bad.progress = cancel_at_first_report;
     bad.progress_user = &reports;
     int s4 = ntk_nystrom_fit(mlp, 4, x, 2, &t1, 0.05, 2, &bad, &model);
+    ntk_nystrom_options_init(&bad);
+    bad.solver = NTK_NYSTROM_CG;
+    bad.preconditioner_rows = -2;
+    int s5 = ntk_nystrom_fit(mlp, 4, x, 2, &t1, 0.05, 2, &bad, &model);
     check(s1 == NTK_ERR_INVALID_ARGUMENT && s2 == NTK_ERR_INVALID_ARGUMENT && s3 == NTK_ERR_OUT_OF_MEMORY &&
-              s4 == NTK_ERR_CANCELLED && reports == 1 && model == NULL,
-          "tol <= 0, an unknown solver, a too small memory limit and cancellation fail cleanly");
+              s4 == NTK_ERR_CANCELLED && reports == 1 && s5 == NTK_ERR_INVALID_ARGUMENT && model == NULL,
+          "tol <= 0, an unknown solver, a too small memory limit, cancellation and preconditioner_rows < -1 fail "
+          "cleanly");
+    /* Falkon's preconditioner from the centres (-1), from 3 rows and from all of them (0: min(n, 16 c)):
+     * the same solution as the direct solver. */
+    double direct_pred[4], cg_pred[4];
+    ntk_nystrom_options cg;
+    ntk_nystrom_options_init(&cg);
+    ntk_nystrom_fit(mlp, 4, x, 2, &t1, 0.05, 2, &cg, &model);
+    ntk_nystrom_predict(model, &points, direct_pred, 1, NULL, NULL);
+    ntk_nystrom_free(model);
+    cg.solver = NTK_NYSTROM_CG;
+    cg.tol = 1e-13;
+    for (int64_t rows = -1; rows <= 3; rows += 2) {
+        cg.preconditioner_rows = rows == 1 ? 0 : rows;
+        model = NULL;
+        check(ntk_nystrom_fit(mlp, 4, x, 2, &t1, 0.05, 2, &cg, &model) == NTK_OK &&
+                  ntk_nystrom_predict(model, &points, cg_pred, 1, NULL, NULL) == NTK_OK &&
+                  max_abs_diff(cg_pred, direct_pred, 4) < 1e-9,
+              "Falkon CG with each preconditioner equals the direct solution");
+        ntk_nystrom_free(model);
+    }
+    model = NULL;
     check(ntk_live_handle_count() == before + 1, "no Nystrom handle leaked (only the MLP is alive)");
     ntk_mlp_free(mlp);
     int64_t budget = 0, physical = 0;

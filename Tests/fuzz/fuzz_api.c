@@ -573,6 +573,7 @@ int main(int argc, char **argv) {
             o.max_iter = chance(90) ? 20 : pick(-2, 3);
             o.memory_limit = chance(20) ? pick(-1, 100000) : 0;
             o.preconditioned = (int)pick(0, 2);
+            o.preconditioner_rows = chance(80) ? pick(-1, n + 2) : pick(-3, 100000);
             o.progress = chance(10) ? cancel_sometimes : NULL;
             o.reduce = chance(20) ? reduce_one_part : NULL;
             double ridge = chance(80) ? fabs(value()) : value();

@@ -104,6 +104,19 @@ public protocol CrossKernel {
     /// Rows `range` of `K(X, C)`: a view of stored memory, or computed into `scratch` (at least
     /// `range.count × columns`, contiguous) and returned as a view of it.
     func block(_ range: Range<Int>, scratch: MutableMatrixView) throws -> MatrixView
+    /// The rows `indices` of `K(X, C)` into `out` (indices.count × columns).
+    func rows(_ indices: [Int], into out: MutableMatrixView) throws
+}
+
+extension CrossKernel {
+    /// One row at a time through `block` (stored rows are copied).
+    public func rows(_ indices: [Int], into out: MutableMatrixView) throws {
+        for (r, i) in indices.enumerated() {
+            let row = MutableMatrixView(unchecked: out.base + r * out.ld, rows: 1, cols: columns, ld: max(columns, 1))
+            let source = try block(i..<(i + 1), scratch: row)
+            if source.base != UnsafePointer(row.base) { row.copy(from: source) }
+        }
+    }
 }
 
 /// A cross-kernel the caller computed: an n × c matrix in memory.
@@ -146,6 +159,16 @@ public struct ComputedCrossKernel: CrossKernel {
         let out = MutableMatrixView(unchecked: scratch.base, rows: range.count, cols: columns, ld: max(columns, 1))
         try kernel.evaluate(x.rowRange(range.lowerBound, range.upperBound), centers, into: out, progress: .none)
         return out.readOnly
+    }
+
+    /// The rows of X gathered, then one kernel evaluation.
+    public func rows(_ indices: [Int], into out: MutableMatrixView) throws {
+        let d = x.cols
+        let gathered = try Workspace(count: max(try Sizes.product(indices.count, d, "gathered rows"), 1),
+                                     for: "the preconditioner's rows")
+        for (r, i) in indices.enumerated() { (gathered.pointer + r * d).update(from: x.row(i), count: d) }
+        try kernel.evaluate(MatrixView(unchecked: UnsafePointer(gathered.pointer), rows: indices.count, cols: d,
+                                       ld: max(d, 1)), centers, into: out, progress: .none)
     }
 }
 

@@ -50,6 +50,22 @@ final class CrossKernelPass {
         }
     }
 
+    /// Calls `body(K(X[rows], C))` for blocks of the rows `indices` (from the cache when there is
+    /// one), at most `blockRows` (≥ 1) at a time, into `buffer` (blockRows × c).
+    func forEachSampledBlock(_ indices: [Int], buffer: Workspace, blockRows: Int,
+                             _ body: (MatrixView) throws -> Void) throws {
+        for start in stride(from: 0, to: indices.count, by: blockRows) {
+            let chosen = Array(indices[start..<min(start + blockRows, indices.count)])
+            let out = buffer.matrix(chosen.count, c)
+            if let cache {
+                for (r, i) in chosen.enumerated() { (out.base + r * c).update(from: cache.pointer + i * c, count: c) }
+            } else {
+                try cross.rows(chosen, into: out)
+            }
+            try body(out.readOnly)
+        }
+    }
+
     /// `out ← K_mn (K_nm v)` for v (c × k), block by block; `u` is scratch for one block's `K_nm v`.
     func normalProduct(_ v: MatrixView, into out: MutableMatrixView, block u: Workspace,
                        report: (Double) -> Double) throws {
@@ -61,8 +77,6 @@ final class CrossKernelPass {
         }
     }
 }
-
-/// The `.direct` solver: one pass for G = K_mnK_nm and K_mn R (summed over the parts of a
 
 /// A stand-in base address for empty blocks; never dereferenced.
 nonisolated(unsafe) let emptyBlock = UnsafePointer<Double>(UnsafeMutablePointer<Double>.allocate(capacity: 1))

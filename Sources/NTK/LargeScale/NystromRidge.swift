@@ -24,10 +24,12 @@ import Darwin
 ///   t (eq. 22 with K̃ in place of K), `t = ∞` included. Costs n·c kernel entries, n·c² flops
 ///   and O(m³).
 /// - `.conjugateGradient` is Falkon (Rudi, Carratino, Rosasco 2017): CG on the system above,
-///   preconditioned by `B = L⁻ᵀ A⁻ᵀ` with `A Aᵀ = (n/c) LᵀL + z I` (from `K_mnK_nm ≈ (n/c) K_mm²`
-///   for uniform centres), so `BᵀHB ≈ I`. Each iteration applies `K_nm` and `K_mn` once:
-///   4·n·c·k flops when `K_nm` is cached (when it fits the memory budget), else one pass that
-///   recomputes its blocks. Stops when the relative residual of the preconditioned system falls
+///   preconditioned by `B = L⁻ᵀ A⁻ᵀ` with `A Aᵀ ≈ L⁻¹ K_mnK_nm L⁻ᵀ + z I`, so `BᵀHB ≈ I`: from s
+///   evenly spaced rows of `K(X, C)` (`(n/s) FᵀF`, `F = K_sm L⁻ᵀ`; by default s = min(n, 16 c)),
+///   or Falkon's original `(n/c) LᵀL` (`K_mnK_nm ≈ (n/c) K_mm²` for uniform centres), which
+///   slowly decaying spectra make poor (`FalkonPreconditioner`). Each iteration applies `K_nm`
+///   and `K_mn` once: 4·n·c·k flops when `K_nm` is cached (when it fits the memory budget), else
+///   one pass that recomputes its blocks. Stops when the relative residual of the preconditioned system falls
 ///   below `tolerance` for every output, or after `maxIterations` (then `converged` is false
 ///   and a warning is logged: the result is the last iterate). One ridge per fit.
 ///
@@ -52,6 +54,10 @@ public final class NystromRidge: @unchecked Sendable {
         public var maxIterations: Int = 100
         /// CG: use the Falkon preconditioner (false: plain CG, for comparison).
         public var preconditioned: Bool = true
+        /// CG: the rows of `K(X, C)` that build the preconditioner (`FalkonPreconditioner`): s
+        /// evenly spaced rows give `(n/s) K_smᵀK_sm + z K_mm` for the normal matrix; nil: min(n,
+        /// 16 c); 0: the centres themselves (Falkon's original `(n/c) K_mm²`, no extra kernel rows).
+        public var preconditionerRows: Int? = nil
         /// Bytes of working memory (nil: the process-wide `MemoryBudget`).
         public var memoryLimit: Int? = nil
         /// The rows are one part of a data set split over processes (nil: they are all of it).
@@ -60,9 +66,13 @@ public final class NystromRidge: @unchecked Sendable {
         public var partition: DataPartition? = nil
         public init() {}
 
-        /// The CG stopping rule. - Throws: `invalidArgument` for a bad tolerance or cap.
+        /// The CG stopping rule. - Throws: `invalidArgument` for a bad tolerance, cap or
+        /// preconditioner row count.
         func settings() throws -> ConjugateGradient.Settings {
-            try ConjugateGradient.Settings(tolerance: tolerance, maxIterations: maxIterations)
+            if let rows = preconditionerRows, rows < 0 {
+                throw NTKError.invalidArgument("the preconditioner's rows must be >= 0 (0: the centres), got \(rows)")
+            }
+            return try ConjugateGradient.Settings(tolerance: tolerance, maxIterations: maxIterations)
         }
     }
 

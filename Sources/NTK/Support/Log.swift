@@ -65,6 +65,16 @@ public enum Log {
         return "\(format(b / 1073741824, 2)) GiB"
     }
 
+    /// A count as a short human number: "950", "4.2e6" style with SI suffixes ("4.2 M", "1.3 G").
+    static func count(_ value: Double) -> String {
+        let a = abs(value)
+        if a < 1e3 { return format(value, 0) }
+        if a < 1e6 { return "\(format(value / 1e3, 1)) k" }
+        if a < 1e9 { return "\(format(value / 1e6, 1)) M" }
+        if a < 1e12 { return "\(format(value / 1e9, 1)) G" }
+        return "\(format(value / 1e12, 1)) T"
+    }
+
     /// `x` with `digits` decimals (no Foundation).
     static func format(_ x: Double, _ digits: Int) -> String {
         guard x.isFinite else { return "\(x)" }

@@ -207,7 +207,7 @@ class NystromOptions(_Options):
     _fields_ = [("size", c_size_t), ("solver", c_int), ("centers", c_int), ("kernel", c_int), ("preconditioned", c_int),
                 ("seed", c_uint64), ("tol", c_double), ("max_iter", c_int64), ("quadrature_points", c_int),
                 ("memory_limit", c_int64), ("progress", PROGRESS_FN), ("progress_user", c_void_p),
-                ("reduce", REDUCE_FN), ("reduce_user", c_void_p)]
+                ("reduce", REDUCE_FN), ("reduce_user", c_void_p), ("preconditioner_rows", c_int64)]
 
 
 class NystromTest(ctypes.Structure):

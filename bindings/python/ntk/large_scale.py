@@ -55,12 +55,30 @@ def _options(solver, centers, kernel, tol, max_iter, preconditioned, seed, quadr
     if memory_limit is not None and limit <= 0:
         raise InvalidArgumentError(f"memory_limit must be > 0 bytes (or None for the memory budget), "
                                    f"got {memory_limit}")
+    on, rows = _preconditioner(preconditioned)
     return NystromOptions(
         solver=_arrays.choice(solver, _SOLVERS, "solver"), centers=_arrays.choice(centers, _CENTERS, "centers"),
-        kernel=_arrays.choice(kernel, _KERNELS, "kernel"), preconditioned=1 if preconditioned else 0,
+        kernel=_arrays.choice(kernel, _KERNELS, "kernel"), preconditioned=on, preconditioner_rows=rows,
         seed=seed & (2**64 - 1), tol=_scalar(tol, "tol"), max_iter=_int(max_iter, "max_iter"),
         quadrature_points=0 if quadrature_points is None else _int(quadrature_points, "quadrature_points"),
         memory_limit=limit, progress=cb.c_function)
+
+
+def _preconditioner(preconditioned):
+    """``ntk_nystrom_options``' (preconditioned, preconditioner_rows) for the ``preconditioned``
+    argument: True (a sketch of min(n, 16 c) rows), an int s >= 1 (a sketch of s rows),
+    "centers" (Falkon's original) or False (plain CG)."""
+    if isinstance(preconditioned, (bool, np.bool_)):
+        return int(bool(preconditioned)), 0
+    if isinstance(preconditioned, str):
+        if preconditioned != "centers":
+            raise InvalidArgumentError(f"preconditioned must be True, False, 'centers' or a number of rows, got "
+                                       f"{preconditioned!r}")
+        return 1, -1
+    rows = _int(preconditioned, "preconditioned")
+    if rows < 1:
+        raise InvalidArgumentError(f"preconditioned as a number of rows must be >= 1, got {preconditioned}")
+    return 1, rows
 
 
 class NystromRidge(Handle):
@@ -89,8 +107,12 @@ class NystromRidge(Handle):
     tol, max_iter : CG stopping rule: relative residual of the preconditioned system, iteration
         cap. A fit that does not converge warns (:class:`ntk.ConvergenceWarning`) and keeps the
         last iterate; ``converged`` and ``residuals`` tell.
-    preconditioned : bool
-        CG with Falkon's preconditioner (default) or plain CG (for comparison).
+    preconditioned : True (default), int, "centers" or False
+        CG's preconditioner: Falkon's, from a sketch of the normal matrix ``(n/s) K_sm^T K_sm``
+        on s evenly spaced rows of ``K(X, C)`` (True: s = min(n, 16 m); an int: that s; costs s
+        kernel rows and 2 s m^2 flops, and saves 2-4x the iterations of the original on the
+        NTK's slowly decaying spectra), "centers" for Falkon's original ``(n/m) K_mm^2``, or
+        False for plain CG (for comparison).
     seed : int
         Centre sampling.
     quadrature_points : int, optional
