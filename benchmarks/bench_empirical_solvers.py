@@ -98,8 +98,8 @@ def run_large(n, max_iter, rank):
         raise SystemExit("the large child failed")
     r = json.loads(out.stdout.strip().splitlines()[-1])
     flops = 4 * n * r["P"] * (r["iterations"] + 1)
-    print(f"\n2. matrix-free PCG to relative residual 1e-6 (ridge 1e-2 x mean diagonal, rank-{rank} preconditioner), n = "
-          f"{n:,}, P = {r['P']:,} (dense K: {8 * n * n / 2**30:,.0f} GiB)")
+    print(f"\n2. matrix-free PCG to relative residual 1e-6 (ridge 1e-2 x mean diagonal, rank-{rank} preconditioner), "
+          f"n = {n:,}, P = {r['P']:,} (dense K: {8 * n * n / 2**30:,.0f} GiB)")
     print(f"{'seconds':>8} {'minutes':>8} {'iterations':>11} {'residual':>9} {'converged':>10} {'s / iteration':>14} "
           f"{'GFLOP/s':>8} {'peak RSS GiB':>13}")
     print(f"{r['seconds']:8.1f} {r['seconds'] / 60:8.2f} {r['iterations']:11d} {r['residual']:9.1e} "
