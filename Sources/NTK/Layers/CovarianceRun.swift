@@ -156,19 +156,22 @@ final class CovarianceRun {
                        to dst: UnsafeMutablePointer<Double>) -> Int {
         let n = w.input, out = w.out, k = axes[0], stride = w.stride
         let outer = shape[..<k].reduce(1, *)
+        /// `d[i] += s[i]` for `count` contiguous entries.
+        @inline(__always) func add(_ d: UnsafeMutablePointer<Double>, _ s: UnsafePointer<Double>, count: Int) {
+            for e in 0..<count { d[e] += s[e] }
+        }
+        /// A run's outputs along the axis, `inner` entries each: with stride 1 one contiguous add.
         @inline(__always) func add(_ d: UnsafeMutablePointer<Double>, _ s: UnsafePointer<Double>, _ run: WindowAxis.Run,
                                    _ inner: Int) {
-            if inner == 1 {
-                let base = s + run.source - run.outputs.lowerBound * stride
-                if stride == 1 {
-                    for i in run.outputs { d[i] += base[i] }
-                } else {
-                    for i in run.outputs { d[i] += base[i * stride] }
-                }
+            let first = run.outputs.lowerBound
+            if stride == 1 {
+                add(d + first * inner, s + run.source * inner, count: run.outputs.count * inner)
+            } else if inner == 1 {
+                let base = s + run.source - first * stride
+                for i in run.outputs { d[i] += base[i * stride] }
             } else {
                 for i in run.outputs {
-                    let dd = d + i * inner, ss = s + (run.source + (i - run.outputs.lowerBound) * stride) * inner
-                    for e in 0..<inner { dd[e] += ss[e] }
+                    add(d + i * inner, s + (run.source + (i - first) * stride) * inner, count: inner)
                 }
             }
         }
@@ -187,13 +190,21 @@ final class CovarianceRun {
             dst.update(repeating: 0, count: count)
             for o in 0..<outer {
                 for (a, runs) in w.runs.enumerated() {
+                    // The shift-free offset of a stride-1 window that keeps the size covers every
+                    // output from source 0: the `between` blocks then form one contiguous add.
+                    let whole = stride == 1 && n == out && runs.count == 1 && runs[0].outputs == 0..<out
+                        && runs[0].source == 0
                     for i in 0..<out {
                         let r = Int(w.table[a * out + i])
                         if r < 0 { continue }
+                        let d = dst + (o * out + i) * between * out * inner
+                        let s = src + (o * n + r) * between * n * inner
+                        if whole {
+                            add(d, s, count: between * out * inner)
+                            continue
+                        }
                         for b in 0..<between {
-                            let d = dst + ((o * out + i) * between + b) * out * inner
-                            let s = src + ((o * n + r) * between + b) * n * inner
-                            for run in runs { add(d, s, run, inner) }
+                            for run in runs { add(d + b * out * inner, s + b * n * inner, run, inner) }
                         }
                     }
                 }
