@@ -196,13 +196,17 @@ AVX2 static long gelu_avx2(double q1, const double *q2, double *sigma, double *t
     return j;
 }
 
+/* Whether the CPU has AVX2 and FMA, detected once. The cache is read and written atomically:
+ * threads of a parallel tile may ask at the same time (each computes the same answer). */
 static int has_avx2(void) {
     static int cached = -1;
-    if (cached < 0) {
+    int known = __atomic_load_n(&cached, __ATOMIC_RELAXED);
+    if (known < 0) {
         __builtin_cpu_init();
-        cached = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+        known = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+        __atomic_store_n(&cached, known, __ATOMIC_RELAXED);
     }
-    return cached;
+    return known;
 }
 #endif
 
