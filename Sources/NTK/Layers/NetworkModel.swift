@@ -31,9 +31,8 @@ public final class NetworkModel: TangentModel, @unchecked Sendable {
         (self.network, self.data) = (network, data)
     }
 
-    /// The network on a copy of the rows of `x`.
+    /// The network on a copy of the rows of `x` (checked by the designated init).
     convenience init(_ network: Network, data x: MatrixView) throws {
-        try network.checkInput(x, "X")
         var data = try Matrix(rows: x.rows, cols: x.cols)
         try data.withMutableView { $0.copy(from: x) }
         try self.init(network, data: data)
