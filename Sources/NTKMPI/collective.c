@@ -64,14 +64,22 @@ int handle_live(const void *handle, enum handle_kind kind) {
     return i >= 0;
 }
 
-int call_begin_handle(ntk_mpi_call *call, const char *function, const void *handle, enum handle_kind kind,
-                      const char *name) {
+int check_handle(const void *handle, enum handle_kind kind, const char *function, const char *name) {
     static const char *const type_names[] = {"", "ntk_mpi_grid", "ntk_mpi_matrix", "ntk_mpi_kernel_ridge",
                                              "ntk_mpi_spectral"};
-    if (!handle_live(handle, kind)) {
+    if (handle_live(handle, kind)) return NTK_OK;
+    ntk_mpi_call call;
+    call_begin(&call, function, MPI_COMM_NULL);
+    call_fail(&call, NTK_ERR_INVALID_HANDLE, "%s is NULL or not a live %s (freed?)", name, type_names[kind]);
+    return call_finish(&call);
+}
+
+int call_begin_handle(ntk_mpi_call *call, const char *function, const void *handle, enum handle_kind kind,
+                      const char *name) {
+    if (check_handle(handle, kind, function, name) != NTK_OK) {
         call_begin(call, function, MPI_COMM_NULL);
-        call_fail(call, NTK_ERR_INVALID_HANDLE, "%s is NULL or not a live %s (freed?)", name, type_names[kind]);
-        return call_finish(call);
+        call->status = NTK_ERR_INVALID_HANDLE;
+        return call->status;
     }
     MPI_Comm comm = MPI_COMM_NULL;
     switch (kind) {

@@ -135,6 +135,9 @@ int handle_register(const void *handle, enum handle_kind kind);
 int handle_release(const void *handle, enum handle_kind kind);
 /* Whether the handle is live with that kind. */
 int handle_live(const void *handle, enum handle_kind kind);
+/* NTK_OK for a live handle of `kind`; else INVALID_HANDLE with its message set (ntk_mpi_last_error),
+ * naming `function` and the argument `name`. Local: not collective. */
+int check_handle(const void *handle, enum handle_kind kind, const char *function, const char *name);
 /* Begins a call on the communicator of a grid, a matrix or a spectral solver: NTK_OK, or
  * INVALID_HANDLE (with the message set) when the handle is not live — reported on this rank
  * alone, since an invalid handle names no communicator to agree on. */

@@ -79,7 +79,8 @@ int ntk_mpi_grid_create(MPI_Comm comm, int nprow, int npcol, int64_t block_size,
 
 int ntk_mpi_grid_info(const ntk_mpi_grid *grid, int *rank, int *size, int *nprow, int *npcol,
                       int *myrow, int *mycol, int64_t *block_size) {
-    if (!handle_live(grid, HANDLE_GRID)) return NTK_ERR_INVALID_HANDLE;
+    int live = check_handle(grid, HANDLE_GRID, "ntk_mpi_grid_info", "grid");
+    if (live != NTK_OK) return live;
     if (rank) *rank = grid->rank;
     if (size) *size = grid->size;
     if (nprow) *nprow = grid->nprow;
@@ -163,7 +164,8 @@ int ntk_mpi_matrix_create(const ntk_mpi_grid *grid, int64_t rows, int64_t cols, 
 }
 
 int ntk_mpi_matrix_size(const ntk_mpi_matrix *A, int64_t *rows, int64_t *cols) {
-    if (!handle_live(A, HANDLE_MATRIX)) return NTK_ERR_INVALID_HANDLE;
+    int live = check_handle(A, HANDLE_MATRIX, "ntk_mpi_matrix_size", "A");
+    if (live != NTK_OK) return live;
     if (rows) *rows = A->rows;
     if (cols) *cols = A->cols;
     return NTK_OK;
@@ -171,7 +173,8 @@ int ntk_mpi_matrix_size(const ntk_mpi_matrix *A, int64_t *rows, int64_t *cols) {
 
 int ntk_mpi_matrix_local(const ntk_mpi_matrix *A, double **data, int64_t *local_rows, int64_t *local_cols,
                          int64_t *lld) {
-    if (!handle_live(A, HANDLE_MATRIX)) return NTK_ERR_INVALID_HANDLE;
+    int live = check_handle(A, HANDLE_MATRIX, "ntk_mpi_matrix_local", "A");
+    if (live != NTK_OK) return live;
     if (data) *data = A->data;
     if (local_rows) *local_rows = A->local_rows;
     if (local_cols) *local_cols = A->local_cols;
@@ -180,14 +183,16 @@ int ntk_mpi_matrix_local(const ntk_mpi_matrix *A, double **data, int64_t *local_
 }
 
 int ntk_mpi_matrix_indices(const ntk_mpi_matrix *A, int64_t *row_index, int64_t *col_index) {
-    if (!handle_live(A, HANDLE_MATRIX)) return NTK_ERR_INVALID_HANDLE;
+    int live = check_handle(A, HANDLE_MATRIX, "ntk_mpi_matrix_indices", "A");
+    if (live != NTK_OK) return live;
     if (row_index) memcpy(row_index, A->row_index, sizeof(int64_t) * (size_t)A->local_rows);
     if (col_index) memcpy(col_index, A->col_index, sizeof(int64_t) * (size_t)A->local_cols);
     return NTK_OK;
 }
 
 int ntk_mpi_matrix_descriptor(const ntk_mpi_matrix *A, int *desc) {
-    if (!handle_live(A, HANDLE_MATRIX)) return NTK_ERR_INVALID_HANDLE;
+    int live = check_handle(A, HANDLE_MATRIX, "ntk_mpi_matrix_descriptor", "A");
+    if (live != NTK_OK) return live;
     if (desc == NULL) return NTK_ERR_INVALID_ARGUMENT;
     memcpy(desc, A->desc, sizeof A->desc);
     return NTK_OK;

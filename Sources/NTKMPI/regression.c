@@ -294,7 +294,8 @@ int ntk_mpi_kernel_ridge_predict(const ntk_mpi_kernel_ridge *model, const ntk_mp
 
 int ntk_mpi_kernel_ridge_results(const ntk_mpi_kernel_ridge *model, double *pred_train, int64_t ldp,
                                  double *alpha, int64_t lda) {
-    if (!handle_live(model, HANDLE_KERNEL_RIDGE)) return NTK_ERR_INVALID_HANDLE;
+    int live = check_handle(model, HANDLE_KERNEL_RIDGE, "ntk_mpi_kernel_ridge_results", "model");
+    if (live != NTK_OK) return live;
     int64_t k = model->k;
     if ((pred_train && ldp < k) || (alpha && lda < k)) return NTK_ERR_INVALID_ARGUMENT;
     for (int64_t i = 0; i < model->n; i++) {
@@ -305,7 +306,8 @@ int ntk_mpi_kernel_ridge_results(const ntk_mpi_kernel_ridge *model, double *pred
 }
 
 int ntk_mpi_kernel_ridge_info(const ntk_mpi_kernel_ridge *model, int64_t *n, int64_t *k, double *ridge) {
-    if (!handle_live(model, HANDLE_KERNEL_RIDGE)) return NTK_ERR_INVALID_HANDLE;
+    int live = check_handle(model, HANDLE_KERNEL_RIDGE, "ntk_mpi_kernel_ridge_info", "model");
+    if (live != NTK_OK) return live;
     if (n) *n = model->n;
     if (k) *k = model->k;
     if (ridge) *ridge = model->ridge;
@@ -414,7 +416,8 @@ failed:
 }
 
 int ntk_mpi_spectral_eigenvalues(const ntk_mpi_spectral *solver, double *w) {
-    if (!handle_live(solver, HANDLE_SPECTRAL)) return NTK_ERR_INVALID_HANDLE;
+    int live = check_handle(solver, HANDLE_SPECTRAL, "ntk_mpi_spectral_eigenvalues", "solver");
+    if (live != NTK_OK) return live;
     if (w == NULL && solver->n > 0) return NTK_ERR_INVALID_ARGUMENT;
     if (solver->n > 0) memcpy(w, solver->eigenvalues, sizeof(double) * (size_t)solver->n);
     return NTK_OK;
