@@ -471,6 +471,10 @@ int ntk_mpi_spectral_predict(const ntk_mpi_spectral *solver, const ntk_targets *
     double settings[3] = {(double)count, eta, (double)(K_test != NULL)};
     static const char *const names[] = {"grid->count", "grid->learning_rate", "whether K_test is given"};
     if (call_same(&call, settings, 3, names, NTK_ERR_INVALID_ARGUMENT) != NTK_OK) return call_finish(&call);
+    if (!fits_in_memory(count, k) || !fits_in_memory(n > m ? n : m, count * k)) {
+        call_fail(&call, NTK_ERR_TOO_LARGE, "%lld grid points x %lld targets x %lld rows exceed this machine's memory",
+                  (long long)count, (long long)k, (long long)(n > m ? n : m));
+    }
     double *r = replicated_residual(&call, targets, n);
     if (r == NULL) return call_finish(&call);
     int64_t width = count * k;
@@ -526,6 +530,10 @@ int ntk_mpi_spectral_select_ridge(const ntk_mpi_spectral *solver, const ntk_targ
                   (int)criterion);
     }
     if (n == 0 || k == 0) call_fail(&call, NTK_ERR_INVALID_ARGUMENT, "ridge selection needs at least one target entry");
+    else if (!fits_in_memory(count, k) || !fits_in_memory(n, count * k)) {
+        call_fail(&call, NTK_ERR_TOO_LARGE, "%lld ridges x %lld targets x %lld rows exceed this machine's memory",
+                  (long long)count, (long long)k, (long long)n);
+    }
     double settings[2] = {(double)count, (double)criterion};
     static const char *const names[] = {"count", "criterion"};
     if (call_same(&call, settings, 2, names, NTK_ERR_INVALID_ARGUMENT) != NTK_OK) return call_finish(&call);

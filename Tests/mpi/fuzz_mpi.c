@@ -52,9 +52,11 @@ static int64_t index_buffer[BIG];
 static void fill(double *buffer, int64_t count, int allow_nan) {
     for (int64_t i = 0; i < count && i < BIG; i++) buffer[i] = value(allow_nan && chance(20));
 }
-/* A leading dimension for cols columns: valid mostly, sometimes too small. */
+/* A leading dimension for cols columns: valid mostly, sometimes too small. A huge cols gets 1:
+ * the library may accept one row of 2^31 columns where this machine's memory holds it, and
+ * would then read the caller's row, which no buffer here has. */
 static int64_t lead(int64_t cols) {
-    if (huge(cols)) return chance(50) ? cols : 1;
+    if (huge(cols)) return 1;
     if (chance(4)) return cols - 1;
     return (cols > 0 ? cols : 1) + (chance(30) ? pick(0, 2) : 0);
 }

@@ -687,6 +687,26 @@ int main(int argc, char **argv) {
     ntk_mpi_grid *bad = NULL;
     s = ntk_mpi_grid_create(MPI_COMM_WORLD, size_ + 1, 1, 0, &bad);
     CHECK(agreed(s, NTK_ERR_INVALID_ARGUMENT) && bad == NULL, "a grid that does not match: %d", s);
+    /* An empty kernel's solver with more targets x grid points than int64 holds: too large, not an
+     * overflow (the fuzz driver's finding under UBSan). */
+    {
+        ntk_mpi_matrix *E = NULL;
+        ntk_mpi_spectral *solver = NULL;
+        s = ntk_mpi_matrix_create(grid, 0, 0, &E);
+        if (s == NTK_OK) s = ntk_mpi_spectral_create(E, NTK_NEGATIVE_CLAMP, &solver);
+        CHECK(s == NTK_OK, "an empty kernel's solver: %s", ntk_mpi_last_error());
+        double times[4] = {0, 1, 2, 3}, ridges[4] = {1, 2, 3, 4}, scores[4], none[1];
+        const ntk_grid four = {4, times, NULL, 1.0};
+        ntk_targets wide = {INT64_MAX / 3, none, INT64_MAX / 3, NULL, 0};
+        s = ntk_mpi_spectral_predict(solver, &wide, &four, NULL, NULL, 0, none, NULL);
+        CHECK(agreed(s, NTK_ERR_TOO_LARGE), "4 times x 2^61 targets: %d (%s)", s, ntk_mpi_last_error());
+        int64_t best = -1;
+        s = ntk_mpi_spectral_select_ridge(solver, &wide, 4, ridges, NTK_CRITERION_LOO, scores, &best);
+        CHECK(agreed(s, NTK_ERR_INVALID_ARGUMENT) && best == -1, "ridge selection without entries: %d (%s)", s,
+              ntk_mpi_last_error());
+        ntk_mpi_spectral_free(solver);
+        ntk_mpi_matrix_free(E);
+    }
     test_kernels_and_solvers(grid);
     test_data_parallel();
     test_small_blocks();
