@@ -471,7 +471,7 @@ int ntk_mpi_spectral_predict(const ntk_mpi_spectral *solver, const ntk_targets *
     double settings[3] = {(double)count, eta, (double)(K_test != NULL)};
     static const char *const names[] = {"grid->count", "grid->learning_rate", "whether K_test is given"};
     if (call_same(&call, settings, 3, names, NTK_ERR_INVALID_ARGUMENT) != NTK_OK) return call_finish(&call);
-    if (!fits_in_memory(count, k) || !fits_in_memory(n > m ? n : m, count * k)) {
+    if (count > 0 && k > 0 && (!fits_in_memory(count, k) || !fits_in_memory(n > m ? n : m, count * k))) {
         call_fail(&call, NTK_ERR_TOO_LARGE, "%lld grid points x %lld targets x %lld rows exceed this machine's memory",
                   (long long)count, (long long)k, (long long)(n > m ? n : m));
     }
@@ -530,7 +530,7 @@ int ntk_mpi_spectral_select_ridge(const ntk_mpi_spectral *solver, const ntk_targ
                   (int)criterion);
     }
     if (n == 0 || k == 0) call_fail(&call, NTK_ERR_INVALID_ARGUMENT, "ridge selection needs at least one target entry");
-    else if (!fits_in_memory(count, k) || !fits_in_memory(n, count * k)) {
+    else if (count > 0 && k > 0 && (!fits_in_memory(count, k) || !fits_in_memory(n, count * k))) {
         call_fail(&call, NTK_ERR_TOO_LARGE, "%lld ridges x %lld targets x %lld rows exceed this machine's memory",
                   (long long)count, (long long)k, (long long)n);
     }
