@@ -11,8 +11,8 @@ seed 0); synthetic regression as bench_nystrom.py; ridge 1e-3 x the mean diagona
 2. large: at n = --large (the dense kernel would need 8 n^2 bytes: 320 GB at 2 10^5), PCG to
    relative residual 1e-6 with ridge 1e-2 x the mean diagonal and a rank --large-rank (default
    2048) Nystrom preconditioner, in a child process: time, iterations, peak resident memory
-   (targets: <= 10 minutes, <= 4 GiB, nothing of order n^2; the preconditioner alone keeps n x rank
-   doubles, 3.3 GB at rank 2048).
+   (targets: <= 10 minutes, <= 4 GiB, nothing of order n^2; the preconditioner keeps n x rank
+   floats, 1.6 GB at rank 2048, the operator every sample's activations and signals, 1.6 GB).
 3. flow: at n = --flow, predictions of gradient flow at 4 times on the training points:
    Lanczos (ntk.empirical_gradient_flow) against scipy.sparse.linalg.expm_multiply on the dense
    kernel (target: 1e-6).

@@ -5,14 +5,15 @@ import XCTest
 /// spectral solver.
 final class EmpiricalSolversTests: XCTestCase {
     /// K V = (1/k) Σ_c J_c J_cᵀ V with J from `MLP.jacobian` (rows s·k + c), for cached passes
-    /// and for passes recomputed in blocks (a budget too small to keep them).
+    /// (two blocks of at most 4096 rows, sharing one block's φ' buffers) and for passes
+    /// recomputed in blocks (a budget too small to keep them).
     func testProductsEqualExplicitJacobianProducts() throws {
         let a = try MLPArchitecture(inputDimension: 3, hiddenWidths: [7, 5], outputDimension: 2, activation: .tanh, biasStd: 0.4)
         let mlp = try MLP(a, seed: 9)
         var rng = TestRandom(seed: 4)
-        let x = try rng.matrix(150, 3), v = try rng.matrix(150, 3)
+        let n = 4100, k = 2, p = a.parameterCount
+        let x = try rng.matrix(n, 3), v = try rng.matrix(n, 3)
         let j = try mlp.jacobian(x)   // (n·k) × P
-        let n = 150, k = 2, p = a.parameterCount
         var expected = try Matrix(rows: n, cols: 3)
         for r in 0..<3 {
             for c in 0..<k {

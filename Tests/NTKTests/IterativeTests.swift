@@ -95,6 +95,64 @@ final class IterativeTests: XCTestCase {
         assertThrows(.nonFinite, try ConjugateGradient.Settings(tolerance: .nan, maxIterations: 5))
     }
 
+    /// The Nyström preconditioner keeps U = K_nm L⁻ᵀ in single precision, built and read back in
+    /// blocks of rows (here 5 and 4 rows: partial last blocks): U Uᵀ is K_nm K_mm⁻¹ K_mn to
+    /// single precision (against Gaussian elimination), and `apply` inverts M = U Uᵀ + z′I of
+    /// the stored U exactly (M · apply(r) = r to 1e-12 of each entry's terms), for z > 0 and for
+    /// z = 0 (z′ = 10⁻⁶ × the mean diagonal of K_mm).
+    func testNystromPreconditionerInvertsItsSinglePrecisionFactor() throws {
+        let n = 37, centers = [3, 8, 15, 20, 29, 33], m = centers.count
+        let a = try randomSPD(n, p: n, shift: 0.1, seed: 4)
+        var knm = try Matrix(rows: n, cols: m), kmm = try Matrix(rows: m, cols: m)
+        for i in 0..<n { for (c, j) in centers.enumerated() { knm[i, c] = a[i, j] } }
+        for (r, i) in centers.enumerated() { for (c, j) in centers.enumerated() { kmm[r, c] = a[i, j] } }
+        var kmn = try Matrix(rows: m, cols: n)
+        for i in 0..<n { for c in 0..<m { kmn[c, i] = knm[i, c] } }
+        let solved = try naiveSolve(kmm, kmn)  // K_mm⁻¹ K_mn
+        var rng = TestRandom(seed: 12)
+        let r = try rng.matrix(n, 2)
+        for z in [0.05, 0.0] {
+            var rowsSeen: [Range<Int>] = []
+            let p = try NystromPreconditioner(n: n, m: m, ridge: z, partition: nil, blockRows: (5, 4), centerKernel: {
+                $0.copy(from: try kmm.withView { $0 })
+            }, rows: { rows, out in
+                rowsSeen.append(rows)
+                for (s, i) in rows.enumerated() { for c in 0..<m { out[s, c] = knm[i, c] } }
+            })
+            XCTAssertEqual(rowsSeen, stride(from: 0, to: n, by: 5).map { $0..<min(n, $0 + 5) })
+            let shift = z > 0 ? z : 1e-6 * (0..<m).map { kmm[$0, $0] }.reduce(0, +) / Double(m)
+            XCTAssertEqual(p.shift, shift, accuracy: 1e-15 * shift)
+            var u = try Matrix(rows: n, cols: m)
+            for i in 0..<n { for c in 0..<m { u[i, c] = Double(p.u.pointer[i * m + c]) } }
+            var worst = 0.0, scale = 0.0
+            for i in 0..<n {
+                for j in 0..<n {
+                    var uu = 0.0, nystrom = 0.0
+                    for c in 0..<m { uu += u[i, c] * u[j, c]; nystrom += knm[i, c] * solved[c, j] }
+                    worst = max(worst, abs(uu - nystrom))
+                    scale = max(scale, abs(nystrom))
+                }
+            }
+            XCTAssertLessThan(worst / scale, 1e-6, "U Uᵀ against K_nm K_mm⁻¹ K_mn")
+            XCTAssertGreaterThan(worst / scale, 1e-12, "U is rounded to single precision")
+            var x = try Matrix(rows: n, cols: 2)
+            try r.withView { rv in try x.withMutableView { try p.apply(rv, into: $0) } }
+            // Each entry of M x against the sum of its terms' magnitudes (backward error: at z = 0,
+            // M's condition number is about 10⁶ and x's forward error grows with it).
+            var residual = 0.0
+            for i in 0..<n {
+                for c in 0..<2 {
+                    var mx = shift * x[i, c], magnitude = abs(mx)
+                    for j in 0..<n {
+                        for q in 0..<m { mx += u[i, q] * u[j, q] * x[j, c]; magnitude += abs(u[i, q] * u[j, q] * x[j, c]) }
+                    }
+                    residual = max(residual, abs(mx - r[i, c]) / magnitude)
+                }
+            }
+            XCTAssertLessThan(residual, 1e-12, "M · apply(r) = r, z = \(z)")
+        }
+    }
+
     /// Q orthonormal and Qᵀ A Q tridiagonal with the recurrence's α and β; at j = n the space is
     /// invariant.
     func testLanczosBuildsAnOrthonormalKrylovBasis() throws {

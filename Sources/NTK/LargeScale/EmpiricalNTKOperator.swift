@@ -38,15 +38,22 @@ final class EmpiricalNTKOperator: TangentOperator {
         theta = mlp.parameters
         self.x = x
         let perRow = NetworkPass.bytesPerRow(a, deltas: true)
+        // Kept: every row's activations and signals, the derivatives of one block (shared).
+        let keptPerRow = NetworkPass.bytesPerRow(a, deltas: true, sharedDerivatives: true)
         let n = x.rows
         try MemoryBudget.require(try Sizes.product(min(max(n, 1), 64), perRow, "activations"), within: budget,
                                  for: "the empirical NTK's activations and signals of 64 samples")
-        if try Sizes.product(max(n, 1), perRow, "activations") <= budget {
-            // Everything once: blocks of at most 4096 rows (GEMM-sized), all kept.
+        let keptBytes = try Sizes.sum(try Sizes.product(max(n, 1), keptPerRow, "activations"),
+                                      try Sizes.product(min(max(n, 1), 4096), perRow - keptPerRow, "derivatives"),
+                                      "activations")
+        if keptBytes <= budget {
+            // Everything once: blocks of at most 4096 rows (GEMM-sized), all kept; φ' is needed
+            // only while a block's pass runs, so the blocks share one block's.
             blockRows = max(1, min(n, 4096))
+            let derivatives = try NetworkPass.derivativeBuffers(a, capacity: blockRows)
             var passes: [NetworkPass] = []
             for r0 in stride(from: 0, to: n, by: blockRows) {
-                let p = try NetworkPass(a, capacity: blockRows, deltas: true)
+                let p = try NetworkPass(a, capacity: blockRows, deltas: true, sharedDerivatives: derivatives)
                 try p.run(x.rowRange(r0, min(r0 + blockRows, n)), theta)
                 passes.append(p)
             }
@@ -62,7 +69,7 @@ final class EmpiricalNTKOperator: TangentOperator {
         scratch = try Workspace(count: try Sizes.product(blockRows, widest, "scratch"), for: "kernel product scratch")
         Log.info("empirical NTK products: \(n) samples, \(a.parameterCount) parameters; activations and signals "
                  + (cached.isEmpty ? "recomputed per product in blocks of \(blockRows)" : "kept "
-                    + "(\(Log.bytes(n * perRow)))"))
+                    + "(\(Log.bytes(keptBytes)))"))
     }
 
     /// Calls `body(rows, pass)` with the pass of every block of X in order.

@@ -119,31 +119,19 @@ public final class EmpiricalNTKRidge: @unchecked Sendable {
         let partition = options.partition
         let budget = try MemoryBudget.resolve(options.memoryLimit)
         let m = options.preconditionerCenters?.rows ?? min(options.preconditionerRank, n)
-        // The preconditioner (U: n × m, and three m × m) and the CG vectors (6 n × k) first.
-        let fixed = try Sizes.product(try Sizes.sum(try Sizes.product(n + 3 * m, m, "preconditioner"),
-                                                    try Sizes.product(6 * n, max(k, 1), "CG vectors"), "working set"),
-                                                    8, "bytes")
+        // The preconditioner (`NystromPreconditioner.bytes`) and the CG vectors (6 n × k) first.
+        let fixed = try Sizes.sum(try NystromPreconditioner.bytes(n: n, m: m),
+                                  try Sizes.product(try Sizes.product(6 * n, max(k, 1), "CG vectors"), 8, "bytes"),
+                                  "working set")
         try MemoryBudget.require(fixed, within: budget,
                                  for: "matrix-free empirical NTK ridge (n = \(n), preconditioner rank \(m))")
         try progress.report(0)
-        // The preconditioner first, its kernel columns in blocks of a bounded working set, so that
-        // its peak does not add to the operator's kept activations.
+        // The preconditioner first, its kernel in blocks of rows within a bounded working set, so
+        // that its peak does not add to the operator's kept activations.
         let columnBudget = Self.preconditionerBudget(source, budget - fixed)
-        let preconditioner: NystromPreconditioner?
-        if let centers = options.preconditionerCenters, m > 0 {
-            preconditioner = try centers.withView(name: "the preconditioner's centres") { c in
-                try NystromPreconditioner(n: n, m: m, ridge: z, partition: partition) {
-                    try source.kernelColumns(points: c, centersOnly: $0, into: $1, budget: columnBudget,
-                                             progress: progress.stage(0, 0.1))
-                }
-            }
-        } else if m > 0 {
-            preconditioner = try NystromPreconditioner(n: n, rank: m, ridge: z, seed: options.seed) {
-                try source.kernelColumns($0, into: $1, budget: columnBudget, progress: progress.stage(0, 0.1))
-            }
-        } else {
-            preconditioner = nil
-        }
+        let preconditioner = m > 0 ? try Self.preconditioner(source, rank: m, ridge: z, options: options,
+                                                             budget: columnBudget, progress: progress.stage(0, 0.1))
+                                   : nil
         let op = try source.makeOperator(budget: budget - fixed)
         let g = try op.parameterVectors(columns: k, for: "parameter-space vectors")
         Log.info("empirical NTK ridge: \(n) points, \(k) target column(s), ridge \(z), CG "
@@ -182,6 +170,26 @@ public final class EmpiricalNTKRidge: @unchecked Sendable {
     /// The preconditioner's working memory for its kernel columns: a network's blocks of
     /// activations need little (256 MiB at most); a model's Jacobian blocks are what they are
     /// (half of what is left).
+    /// The rank-m Nyström preconditioner of the fit: centres given as points (the same on every
+    /// part of a partition), or m rows drawn uniformly with the options' seed.
+    static func preconditioner(_ source: TangentSource, rank m: Int, ridge z: Double, options: Options, budget: Int,
+                               progress: ProgressHandler) throws -> NystromPreconditioner {
+        let n = source.n
+        func build(_ centers: PreconditionerCenters) throws -> NystromPreconditioner {
+            try NystromPreconditioner(n: n, m: m, ridge: z, partition: options.partition, centerKernel: {
+                try source.kernelColumns(centers, rows: nil, into: $0, budget: budget, progress: .none)
+            }, rows: { rows, out in
+                try source.kernelColumns(centers, rows: rows, into: out, budget: budget,
+                                         progress: progress.stage(Double(rows.lowerBound) / Double(n),
+                                                                  Double(rows.upperBound) / Double(n)))
+            })
+        }
+        if let points = options.preconditionerCenters {
+            return try points.withView(name: "the preconditioner's centres") { try build(.points($0)) }
+        }
+        return try build(.rows(try NystromCenters.uniform(n: n, c: m, seed: options.seed)))
+    }
+
     static func preconditionerBudget(_ source: TangentSource, _ left: Int) -> Int {
         if case .network = source { return min(left, 256 << 20) }
         return left / 2

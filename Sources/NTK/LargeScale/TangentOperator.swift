@@ -99,37 +99,49 @@ enum TangentSource {
         }
     }
 
-    /// For centres given as points C (a network's inputs), within `budget` bytes: `K(X, C)`
-    /// (n × C.rows), or `K(C, C)` when `centersOnly`.
-    /// - Throws: `invalidArgument` for a model (its centres are rows), or bad centres.
-    func kernelColumns(points c: MatrixView, centersOnly: Bool, into out: MutableMatrixView, budget: Int,
-                       progress: ProgressHandler) throws {
-        switch self {
-        case .network(let mlp, let x):
+    /// Rows of the Nyström preconditioner's kernel within `budget` bytes: `K(X[rows], C)`
+    /// (rows.count × m), or `K(C, C)` (m × m) when `rows` is nil, for centres given as rows of the
+    /// data or as points (a network's inputs).
+    /// - Throws: `invalidArgument` for a model's centres given as points (its centres are rows),
+    ///   bad centres, whatever the kernel throws.
+    func kernelColumns(_ centers: PreconditionerCenters, rows: Range<Int>?, into out: MutableMatrixView,
+                       budget: Int, progress: ProgressHandler) throws {
+        switch (self, centers) {
+        case (.network(_, let x), .rows(let indices)), (.layered(_, let x), .rows(let indices)):
+            let d = x.cols, m = indices.count
+            let c = try Workspace(count: try Sizes.product(m, d, "centres"), for: "the centres")
+            for (r, i) in indices.enumerated() { (c.pointer + r * d).update(from: x.row(i), count: d) }
+            try kernelColumns(.points(MatrixView(unchecked: UnsafePointer(c.pointer), rows: m, cols: d,
+                                                 ld: max(d, 1))),
+                              rows: rows, into: out, budget: budget, progress: progress)
+        case (.network(let mlp, let x), .points(let c)):
             try mlp.checkInput(c, "the preconditioner's centres")
-            try EmpiricalKernel.compute(mlp, centersOnly ? c : x, c, into: out, memoryLimit: budget, progress: progress)
-        case .layered(let net, let x):
+            let x1 = rows.map { x.rowRange($0.lowerBound, $0.upperBound) } ?? c
+            try EmpiricalKernel.compute(mlp, x1, c, into: out, memoryLimit: budget, progress: progress)
+        case (.layered(let net, let x), .points(let c)):
             try net.checkInput(c, "the preconditioner's centres")
-            try net.empiricalKernel(centersOnly ? c : x, c, into: out, memoryLimit: budget, progress: progress)
-        case .model:
+            let x1 = rows.map { x.rowRange($0.lowerBound, $0.upperBound) } ?? c
+            try net.empiricalKernel(x1, c, into: out, memoryLimit: budget, progress: progress)
+        case (.model(let model, let data), .rows(let indices)):
+            let columns = indices.map { data[$0] }
+            try TangentModelKernel.compute(model, rows1: rows.map { Array(data[$0]) } ?? columns, rows2: columns,
+                                           into: out, memoryLimit: budget, progress: progress)
+        case (.model, .points):
             throw NTKError.invalidArgument("preconditioner centres given as points need a network (a model's "
                                            + "centres are rows of its data)")
         }
     }
+}
 
-    /// `K(X, X[centers])` (n × centers.count) within `budget` bytes, for the Nyström preconditioner.
-    func kernelColumns(_ centers: [Int], into out: MutableMatrixView, budget: Int,
-                       progress: ProgressHandler) throws {
+/// The centres of a Nyström preconditioner: indices of rows of the data, or points.
+enum PreconditionerCenters {
+    case rows([Int])
+    case points(MatrixView)
+
+    var count: Int {
         switch self {
-        case .network(_, let x), .layered(_, let x):
-            let d = x.cols, m = centers.count
-            let c = try Workspace(count: try Sizes.product(m, d, "centres"), for: "the centres")
-            for (r, i) in centers.enumerated() { (c.pointer + r * d).update(from: x.row(i), count: d) }
-            try kernelColumns(points: MatrixView(unchecked: UnsafePointer(c.pointer), rows: m, cols: d, ld: max(d, 1)),
-                              centersOnly: false, into: out, budget: budget, progress: progress)
-        case .model(let model, let rows):
-            try TangentModelKernel.compute(model, rows1: rows, rows2: centers.map { rows[$0] }, into: out,
-                                           memoryLimit: budget, progress: progress)
+        case .rows(let r): r.count
+        case .points(let c): c.rows
         }
     }
 }

@@ -22,17 +22,29 @@ final class NetworkPass {
     private(set) var rows = 0
     private var x = MatrixView(unchecked: UnsafePointer(bitPattern: 8)!, rows: 0, cols: 0, ld: 1)
 
-    /// Bytes of buffers per row, to size blocks against a memory budget.
-    static func bytesPerRow(_ a: MLPArchitecture, deltas: Bool) -> Int {
-        var doubles = a.outputDimension
-        for w in a.hiddenWidths { doubles += deltas ? (2 + a.outputDimension) * w : w }
-        return doubles * 8
+    /// Bytes of buffers per row, to size blocks against a memory budget (without φ'(z_l) when
+    /// `sharedDerivatives`: passes kept side by side share one block's, see `derivativeBuffers`).
+    static func bytesPerRow(_ a: MLPArchitecture, deltas: Bool, sharedDerivatives: Bool = false) -> Int {
+        // Per hidden unit: φ(z); with deltas also the k signals and (unless shared) φ'(z).
+        let k = a.outputDimension, perUnit = deltas ? 1 + k + (sharedDerivatives ? 0 : 1) : 1
+        return (k + perUnit * a.hiddenWidths.reduce(0, +)) * 8
+    }
+
+    /// φ'(z_l) buffers for `capacity` rows, to share between passes that are run one after the
+    /// other and then only read through `input`, `delta` and `outputs` (φ' is needed only while
+    /// a pass runs).
+    static func derivativeBuffers(_ a: MLPArchitecture, capacity: Int) throws -> [Workspace] {
+        try a.hiddenWidths.map { try Workspace(count: try Sizes.product(capacity, $0, "derivatives"),
+                                               for: "derivatives") }
     }
 
     /// - Parameters:
     ///   - deltas: also compute the per-output signals Δ_l (for kernels and Jacobians);
-    ///   - derivatives: keep φ'(z_l) (implied by `deltas`; needed by training's backward pass).
-    init(_ architecture: MLPArchitecture, capacity: Int, deltas: Bool, derivatives: Bool = false) throws {
+    ///   - derivatives: keep φ'(z_l) (implied by `deltas`; needed by training's backward pass);
+    ///   - sharedDerivatives: φ'(z_l) buffers of at least `capacity` rows (`derivativeBuffers`)
+    ///     that other passes also use; `derivativeOf` is then the last run's.
+    init(_ architecture: MLPArchitecture, capacity: Int, deltas: Bool, derivatives: Bool = false,
+         sharedDerivatives: [Workspace]? = nil) throws {
         let a = architecture
         self.architecture = a
         self.capacity = capacity
@@ -41,9 +53,8 @@ final class NetworkPass {
         let k = a.outputDimension
         hidden = try a.hiddenWidths.map { try Workspace(count: try Sizes.product(capacity, $0, "activations"),
                                                         for: "activations") }
-        derivative = (deltas || derivatives) ? try a.hiddenWidths.map {
-            try Workspace(count: try Sizes.product(capacity, $0, "derivatives"), for: "derivatives")
-        } : []
+        derivative = (deltas || derivatives) ? try sharedDerivatives ?? Self.derivativeBuffers(a, capacity: capacity)
+                                              : []
         self.deltas = deltas ? try a.hiddenWidths.map {
             try Workspace(count: try Sizes.product(capacity, try Sizes.product(k, $0, "signals"),
                                                    "backpropagated signals"),
