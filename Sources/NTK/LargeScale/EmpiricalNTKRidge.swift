@@ -167,9 +167,6 @@ public final class EmpiricalNTKRidge: @unchecked Sendable {
         try progress.report(1)
     }
 
-    /// The preconditioner's working memory for its kernel columns: a network's blocks of
-    /// activations need little (256 MiB at most); a model's Jacobian blocks are what they are
-    /// (half of what is left).
     /// The rank-m Nyström preconditioner of the fit: centres given as points (the same on every
     /// part of a partition), or m rows drawn uniformly with the options' seed.
     static func preconditioner(_ source: TangentSource, rank m: Int, ridge z: Double, options: Options, budget: Int,
@@ -190,6 +187,9 @@ public final class EmpiricalNTKRidge: @unchecked Sendable {
         return try build(.rows(try NystromCenters.uniform(n: n, c: m, seed: options.seed)))
     }
 
+    /// The preconditioner's working memory for its kernel columns: a network's blocks of
+    /// activations need little (256 MiB at most); a model's Jacobian blocks are what they are
+    /// (half of what is left).
     static func preconditionerBudget(_ source: TangentSource, _ left: Int) -> Int {
         if case .network = source { return min(left, 256 << 20) }
         return left / 2

@@ -137,13 +137,6 @@ enum TangentSource {
 enum PreconditionerCenters {
     case rows([Int])
     case points(MatrixView)
-
-    var count: Int {
-        switch self {
-        case .rows(let r): r.count
-        case .points(let c): c.rows
-        }
-    }
 }
 
 /// `J(x)` of a layered `Network` (a snapshot of its parameters) at test inputs: the network on
