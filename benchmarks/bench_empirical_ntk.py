@@ -22,10 +22,12 @@ output kernel included, to compare with the target 1.5 x output + 64 MiB.
 
 The second table is the peer: neural-tangents 0.6.5 (`_nt_empirical.py`, run by --nt-python,
 default ~/.cache/neural-tangents-venv/bin/python as made by shared/tools/neural-tangents-venv.sh;
-skipped when absent) on --nt-n points and --nt-widths, float64 on the CPU, with libntk's
-parameters: its fastest implementation here (structured derivatives; --nt-all adds Jacobian
-contraction and NTK-vector products, tens of seconds each), libntk's best of at least five runs
-against nt's best of two, and the largest difference of the first 64 kernel rows.
+skipped when absent) on --nt-n points and --nt-widths, on the CPU in float64 and in float32 (nt's
+default; libntk's dtype=np.float32), with libntk's parameters: its fastest implementation here
+(structured derivatives; --nt-all adds Jacobian contraction and NTK-vector products, tens of
+seconds each). libntk's time is the median and the best of --peer-repeats runs (default 11), nt's
+the best of two; the ratio nt / libntk uses libntk's median. The difference is the largest of the
+first 64 kernel rows relative to the largest entry, against libntk's float64 kernel.
 """
 
 import argparse
@@ -41,7 +43,7 @@ import numpy as np
 import scipy
 
 import ntk
-from _common import print_environment, timed
+from _common import PAUSE, print_environment, timed
 
 
 def numpy_jacobian_ntk(net, X, chunk_bytes=64 << 20):
@@ -121,8 +123,12 @@ def main():
     p.add_argument("--nt-n", type=int, default=1024)
     p.add_argument("--nt-widths", default="512,512")
     p.add_argument("--nt-all", action="store_true")
+    p.add_argument("--peer-repeats", type=int, default=11)
+    p.add_argument("--peer-only", action="store_true", help="only the neural-tangents table")
     args = p.parse_args()
     print_environment(ntk, np, scipy)
+    if args.peer_only:
+        return peer(args)
     rng = np.random.default_rng(0)
     a, b = rng.standard_normal((2048, 2048)), rng.standard_normal((2048, 2048))
     t_numpy = timed(lambda: a @ b, args.repeats)
@@ -165,38 +171,59 @@ def main():
 
 
 def peer(args):
-    """libntk against neural-tangents on the same network, parameters and points."""
+    """libntk against neural-tangents on the same network, parameters and points, in both precisions."""
     if not os.path.exists(args.nt_python):
         print(f"\n(neural-tangents not found at {args.nt_python}: no peer table)")
         return
     widths = [int(w) for w in args.nt_widths.split(",")]
     net = ntk.MLP(args.d, widths, activation="relu", b_std=0.1, seed=0)
     X = np.random.default_rng(1).standard_normal((args.nt_n, args.d))
-    t_ours = timed(lambda: ntk.empirical_ntk(net, X), max(args.repeats, 5))
-    K = ntk.empirical_ntk(net, X)[:64]
+    reference = ntk.empirical_ntk(net, X)[:64]
+    scale = np.max(np.abs(reference))
     names = ["structured", "jacobian", "ntk_vector_products"] if args.nt_all else ["structured"]
-    with tempfile.TemporaryDirectory() as tmp:
-        np.save(f"{tmp}/x.npy", X)
-        params = net.parameters
-        np.savez(f"{tmp}/params.npz", **{f"{'W' if i % 2 == 0 else 'b'}{i // 2}": v for i, v in enumerate(params)})
-        run = subprocess.run([args.nt_python, str(Path(__file__).with_name("_nt_empirical.py")), f"{tmp}/x.npy",
-                              f"{tmp}/params.npz", tmp, str(net.W_std), str(net.b_std), *names],
-                             capture_output=True, text=True)
-        if run.returncode != 0:
-            print("neural-tangents failed:", run.stderr[-2000:])
-            return
-        print(f"\nPeer: neural-tangents 0.6.5 float64, n = {args.nt_n}, d = {args.d}, relu {widths}, the same "
-              "parameters")
-        header = f"{'implementation':<34}{'seconds':>10}{'nt / libntk':>13}{'max rel diff':>14}"
-        print(header)
-        print("-" * len(header))
-        print(f"{'libntk structured':<34}{t_ours:>10.3f}{'1.0x':>13}{'':>14}")
-        for line in run.stdout.splitlines():
-            name, seconds = line.split()
-            theirs = np.load(f"{tmp}/{name}.npy").reshape(K.shape)
-            diff = np.max(np.abs(theirs - K)) / np.max(np.abs(K))
-            print(f"{'neural-tangents ' + name:<34}{float(seconds):>10.3f}{float(seconds) / t_ours:>12.1f}x"
-                  f"{diff:>14.1e}")
+    print(f"\nPeer: neural-tangents 0.6.5, n = {args.nt_n}, d = {args.d}, relu {widths}, the same parameters")
+    header = (f"{'implementation':<34}{'dtype':>8}{'median s':>10}{'best s':>9}{'nt / libntk':>13}"
+              f"{'f64 / f32':>11}{'max rel diff':>14}")
+    print(header)
+    print("-" * len(header))
+    ours = {}
+    for dtype in ("float64", "float32"):
+        times = median_and_best(lambda: ntk.empirical_ntk(net, X, dtype=dtype), args.peer_repeats)
+        ours[dtype] = times[0]
+        diff = np.max(np.abs(ntk.empirical_ntk(net, X, dtype=dtype)[:64] - reference)) / scale
+        speedup = f"{ours['float64'] / times[0]:>10.2f}x" if dtype == "float32" else f"{'':>11}"
+        print(f"{'libntk structured':<34}{dtype:>8}{times[0]:>10.3f}{times[1]:>9.3f}{'1.0x':>13}{speedup}"
+              f"{diff:>14.1e}")
+    for dtype in ("float64", "float32"):
+        with tempfile.TemporaryDirectory() as tmp:
+            np.save(f"{tmp}/x.npy", X)
+            params = net.parameters
+            np.savez(f"{tmp}/params.npz",
+                     **{f"{'W' if i % 2 == 0 else 'b'}{i // 2}": v for i, v in enumerate(params)})
+            run = subprocess.run([args.nt_python, str(Path(__file__).with_name("_nt_empirical.py")), f"{tmp}/x.npy",
+                                  f"{tmp}/params.npz", tmp, str(net.W_std), str(net.b_std), dtype, *names],
+                                 capture_output=True, text=True)
+            if run.returncode != 0:
+                print("neural-tangents failed:", run.stderr[-2000:])
+                return
+            for line in run.stdout.splitlines():
+                name, seconds = line.split()
+                theirs = np.load(f"{tmp}/{name}.npy").reshape(reference.shape)
+                diff = np.max(np.abs(theirs - reference)) / scale
+                print(f"{'neural-tangents ' + name:<34}{dtype:>8}{'':>10}{float(seconds):>9.3f}"
+                      f"{float(seconds) / ours[dtype]:>12.1f}x{'':>11}{diff:>14.1e}")
+
+
+def median_and_best(fn, repeats):
+    """Median and best of `repeats` runs of `fn` after a warm-up, each after the pause."""
+    fn()
+    times = []
+    for _ in range(repeats):
+        time.sleep(PAUSE)
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return float(np.median(times)), min(times)
 
 
 if __name__ == "__main__":

@@ -43,20 +43,20 @@ func memoryLimitOption(_ value: Int64) throws -> Int? {
 
 /// A required input matrix `rows × cols` with leading dimension `ld` (≥ max(cols, 1)).
 /// NULL is accepted only for an empty matrix.
-func input(_ p: UnsafePointer<Double>?, _ rows: Int, _ cols: Int, ld: Int64, _ name: String) throws -> MatrixView {
-    guard let base = p ?? (rows == 0 || cols == 0 ? emptyInput : nil) else {
+func input<S>(_ p: UnsafePointer<S>?, _ rows: Int, _ cols: Int, ld: Int64, _ name: String) throws -> RowMajorView<S> {
+    guard let base = p ?? (rows == 0 || cols == 0 ? UnsafePointer(empty()) : nil) else {
         throw NTKError(.invalidArgument, "\(name) is NULL")
     }
-    return try MatrixView(base, rows: rows, cols: cols, ld: p == nil ? max(cols, 1) : Int(ld), name: name)
+    return try RowMajorView(base, rows: rows, cols: cols, ld: p == nil ? max(cols, 1) : Int(ld), name: name)
 }
 
 /// A required output matrix, as `input`.
-func output(_ p: UnsafeMutablePointer<Double>?, _ rows: Int, _ cols: Int, ld: Int64,
-            _ name: String) throws -> MutableMatrixView {
-    guard let base = p ?? (rows == 0 || cols == 0 ? emptyOutput : nil) else {
+func output<S>(_ p: UnsafeMutablePointer<S>?, _ rows: Int, _ cols: Int, ld: Int64,
+               _ name: String) throws -> MutableRowMajorView<S> {
+    guard let base = p ?? (rows == 0 || cols == 0 ? empty() : nil) else {
         throw NTKError(.invalidArgument, "\(name) is NULL")
     }
-    return try MutableMatrixView(base, rows: rows, cols: cols, ld: p == nil ? max(cols, 1) : Int(ld), name: name)
+    return try MutableRowMajorView(base, rows: rows, cols: cols, ld: p == nil ? max(cols, 1) : Int(ld), name: name)
 }
 
 /// An optional input matrix: NULL means "absent".
@@ -73,10 +73,9 @@ func optionalOutput(_ p: UnsafeMutablePointer<Double>?, _ rows: Int, _ cols: Int
     return try output(p, rows, cols, ld: ld, name)
 }
 
-/// A required output vector of `count` doubles.
-func outputVector(_ p: UnsafeMutablePointer<Double>?, _ count: Int,
-                  _ name: String) throws -> UnsafeMutablePointer<Double> {
-    guard let base = p ?? (count == 0 ? emptyOutput : nil) else {
+/// A required output vector of `count` entries.
+func outputVector<S>(_ p: UnsafeMutablePointer<S>?, _ count: Int, _ name: String) throws -> UnsafeMutablePointer<S> {
+    guard let base = p ?? (count == 0 ? empty() : nil) else {
         throw NTKError(.invalidArgument, "\(name) is NULL")
     }
     return base
@@ -124,7 +123,7 @@ func required<T>(_ p: UnsafePointer<T>?, _ name: String) throws -> T {
 }
 
 /// `X2` of a kernel `K(X1, X2)`: NULL means X1's own kernel, and then n2 must equal n1.
-func secondSet(_ x2: UnsafePointer<Double>?, n1: Int, n2: Int, d: Int, ld: Int64) throws -> MatrixView? {
+func secondSet<S>(_ x2: UnsafePointer<S>?, n1: Int, n2: Int, d: Int, ld: Int64) throws -> RowMajorView<S>? {
     guard let x2 else {
         guard n2 == n1 else {
             throw NTKError(.dimensionMismatch,
@@ -194,6 +193,6 @@ func optionalTestKernel(_ p: UnsafePointer<ntk_test_kernel>?, trainRows n: Int, 
     try p.map { try testKernel($0.pointee, trainRows: n, outputs: k) }
 }
 
-// Stand-in addresses for empty matrices passed as NULL; never dereferenced.
-nonisolated(unsafe) private let emptyOutput = UnsafeMutablePointer<Double>.allocate(capacity: 1)
-private var emptyInput: UnsafePointer<Double> { UnsafePointer(emptyOutput) }
+// A stand-in address for empty matrices passed as NULL; never dereferenced.
+nonisolated(unsafe) private let emptyStorage = UnsafeMutableRawPointer.allocate(byteCount: 64, alignment: 64)
+private func empty<S>() -> UnsafeMutablePointer<S> { emptyStorage.assumingMemoryBound(to: S.self) }

@@ -1,5 +1,5 @@
 // The exported kernels of networks: the empirical NTK of an MLP (structured or by Jacobian
-// contraction, three output forms, diagonal), the tangent kernel of any model from its
+// contraction, three output forms, double or single precision, diagonal), the tangent kernel of any model from its
 // Jacobian, and the infinite-width NNGP and NTK of the same architectures. Validation and
 // marshalling only.
 import CNTK
@@ -23,20 +23,50 @@ public func ntk_empirical_ntk(_ mlp: OpaquePointer?, _ n1: Int64, _ x1: UnsafePo
                               _ outputIn: ntk_output_form, _ optionsIn: UnsafePointer<ntk_empirical_ntk_options>?,
                               _ kernel: UnsafeMutablePointer<Double>?, _ ldk: Int64) -> Int32 {
     boundary("ntk_empirical_ntk") {
-        let mlp = try HandleRegistry.shared.lookup(mlp, as: MLP.self, "mlp")
+        let c = try EmpiricalCall(mlp, n1, x1, ld1, n2, x2, ld2, outputIn, optionsIn, kernel, ldk)
+        try EmpiricalKernel.compute(c.mlp, c.x1, c.x2, output: c.form, method: c.method, into: c.kernel,
+                                    memoryLimit: c.limit, progress: c.progress)
+    }
+}
+
+@_cdecl("ntk_empirical_ntk_f32")
+public func ntk_empirical_ntk_f32(_ mlp: OpaquePointer?, _ n1: Int64, _ x1: UnsafePointer<Float>?, _ ld1: Int64,
+                                  _ n2: Int64, _ x2: UnsafePointer<Float>?, _ ld2: Int64,
+                                  _ outputIn: ntk_output_form,
+                                  _ optionsIn: UnsafePointer<ntk_empirical_ntk_options>?,
+                                  _ kernel: UnsafeMutablePointer<Float>?, _ ldk: Int64) -> Int32 {
+    boundary("ntk_empirical_ntk_f32") {
+        let c = try EmpiricalCall(mlp, n1, x1, ld1, n2, x2, ld2, outputIn, optionsIn, kernel, ldk)
+        try EmpiricalKernel.compute(c.mlp, c.x1, c.x2, output: c.form, method: c.method, into: c.kernel,
+                                    memoryLimit: c.limit, progress: c.progress)
+    }
+}
+
+/// The validated arguments of `ntk_empirical_ntk` (doubles) and `ntk_empirical_ntk_f32` (floats).
+private struct EmpiricalCall<S> {
+    let mlp: MLP
+    let x1: RowMajorView<S>, x2: RowMajorView<S>?
+    let kernel: MutableRowMajorView<S>
+    let form: EmpiricalKernel.Output, method: EmpiricalKernel.Method
+    let limit: Int?
+    let progress: ProgressHandler
+
+    init(_ handle: OpaquePointer?, _ n1: Int64, _ x1: UnsafePointer<S>?, _ ld1: Int64, _ n2: Int64,
+         _ x2: UnsafePointer<S>?, _ ld2: Int64, _ outputIn: ntk_output_form,
+         _ optionsIn: UnsafePointer<ntk_empirical_ntk_options>?, _ kernel: UnsafeMutablePointer<S>?,
+         _ ldk: Int64) throws {
+        mlp = try HandleRegistry.shared.lookup(handle, as: MLP.self, "mlp")
         let a = mlp.architecture
         let o = try options(optionsIn, defaults: empiricalDefaults, "options")
         let (n1, n2) = (try size(n1, "n1"), try size(n2, "n2"))
-        let form = try outputForm(outputIn)
-        let method = try kernelMethod(o.method)
-        let limit = try memoryLimitOption(o.memory_limit)
-        let v1 = try input(x1, n1, a.inputDimension, ld: ld1, "X1")
-        let v2 = try secondSet(x2, n1: n1, n2: n2, d: a.inputDimension, ld: ld2)
+        form = try outputForm(outputIn)
+        method = try kernelMethod(o.method)
+        limit = try memoryLimitOption(o.memory_limit)
+        self.x1 = try input(x1, n1, a.inputDimension, ld: ld1, "X1")
+        self.x2 = try secondSet(x2, n1: n1, n2: n2, d: a.inputDimension, ld: ld2)
         let cols = try Sizes.product(n2, form.entries(a.outputDimension), "n2*e")
-        try EmpiricalKernel.compute(mlp, v1, v2, output: form, method: method,
-                                    into: try output(kernel, n1, cols, ld: ldk, "K"),
-                                    memoryLimit: limit,
-                                    progress: progress(o.progress, o.progress_user))
+        self.kernel = try output(kernel, n1, cols, ld: ldk, "K")
+        progress = NTKC.progress(o.progress, o.progress_user)
     }
 }
 

@@ -109,5 +109,17 @@ public func ntk_mlp_jacobian(_ mlp: OpaquePointer?, _ n: Int64, _ x: UnsafePoint
     }
 }
 
+@_cdecl("ntk_mlp_jacobian_f32")
+public func ntk_mlp_jacobian_f32(_ mlp: OpaquePointer?, _ n: Int64, _ x: UnsafePointer<Float>?, _ ldx: Int64,
+                                 _ jac: UnsafeMutablePointer<Float>?) -> Int32 {
+    boundary("ntk_mlp_jacobian_f32") {
+        let mlp = try HandleRegistry.shared.lookup(mlp, as: MLP.self, "mlp")
+        let a = mlp.architecture, n = try size(n, "n")
+        let xv = try input(x, n, a.inputDimension, ld: ldx, "X")
+        let count = try Sizes.product(try Sizes.product(n, a.outputDimension, "n*k"), a.parameterCount, "Jacobian size")
+        try mlp.jacobian(xv, into: try outputVector(jac, count, "J"))
+    }
+}
+
 @_cdecl("ntk_mlp_free")
 public func ntk_mlp_free(_ mlp: OpaquePointer?) { HandleRegistry.shared.release(mlp) }

@@ -27,7 +27,7 @@ final class EmpiricalSolversTests: XCTestCase {
             }
         }
         let scale = expected.elements.map(abs).max()!
-        for budget in [1 << 30, 100 * NetworkPass.bytesPerRow(a, deltas: true)] {
+        for budget in [1 << 30, 100 * NetworkPass<Double>.bytesPerRow(a, deltas: true)] {
             let got = try x.withView { xv in
                 try v.withView { vv -> Matrix in
                     let op = try EmpiricalNTKOperator(mlp, x: xv, budget: budget)

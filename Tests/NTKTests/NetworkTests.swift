@@ -71,6 +71,98 @@ final class NetworkTests: XCTestCase {
         XCTAssertLessThan(zip(sym, two).map { abs($0 - $1) }.max() ?? 0, 1e-12 * (two.map(abs).max() ?? 1))
     }
 
+    /// The single-precision kernel against the double one of the same rounded inputs and θ: every
+    /// form, both methods, one and two input sets, tiny memory blocks (recomputed passes) and
+    /// small tiles. Agreement to 2e-6 of the largest entry (float rounding, a few hundred terms per
+    /// entry), not to double accuracy (it really runs in single precision), and the symmetric
+    /// kernel exactly symmetric.
+    func testSinglePrecisionKernelAgreesWithDoubleToFloatAccuracy() throws {
+        var rng = TestRandom(seed: 23)
+        let a = try MLPArchitecture(inputDimension: 5, hiddenWidths: [48, 40], outputDimension: 3, activation: .gelu,
+                                    biasStd: 0.3)
+        let mlp = try MLP(a, seed: 2)
+        try mlp.setParameters(mlp.parameterArray.map { Double(Float($0)) })
+        let x1 = try Matrix(rows: 70, cols: 5, elements: try rng.matrix(70, 5).elements.map { Double(Float($0)) })
+        let x2 = try Matrix(rows: 9, cols: 5, elements: try rng.matrix(9, 5).elements.map { Double(Float($0)) })
+        for form in [EmpiricalKernel.Output.mean, .perOutput, .full] {
+            for method in [EmpiricalKernel.Method.structured, .jacobian] {
+                for (second, limit) in [(nil, nil), (x2, nil), (nil, 20_000)] as [(Matrix?, Int?)] {
+                    let expected = try kernel(mlp, x1, second, form, method)
+                    let got = try singleKernel(mlp, x1, second, form, method, memoryLimit: limit)
+                    let scale = expected.map(abs).max() ?? 1
+                    let gap = zip(got, expected).map { abs(Double($0) - $1) }.max() ?? 0
+                    XCTAssertLessThan(gap, 2e-6 * scale, "\(form) \(method) \(second == nil) \(String(describing: limit))")
+                    XCTAssertGreaterThan(gap, 1e-12 * scale, "computed in single precision")
+                    if second == nil, form != .full {
+                        let n = x1.rows, e = form == .mean ? 1 : 3
+                        for i in 0..<n { for j in 0..<i { for c in 0..<e {
+                            XCTAssertEqual(got[(i * n + j) * e + c], got[(j * n + i) * e + c])
+                        } } }
+                    }
+                }
+            }
+        }
+        // A NaN input is rejected with its position, as in double precision.
+        var bad = x1.elements.map { Float($0) }
+        bad[7] = .nan
+        var out = [Float](repeating: 0, count: 70 * 70)
+        try bad.withUnsafeBufferPointer { xp in
+            try out.withUnsafeMutableBufferPointer { op in
+                let v = try SingleMatrixView(xp.baseAddress!, rows: 70, cols: 5)
+                let o = try MutableSingleMatrixView(op.baseAddress!, rows: 70, cols: 70)
+                assertThrows(.nonFinite, try EmpiricalKernel.compute(mlp, v, nil, into: o))
+            }
+        }
+    }
+
+    /// The single-precision Jacobian against the double one of the same rounded inputs and θ:
+    /// within 1e-6 of each row's largest entry (a handful of roundings per entry), not exact.
+    func testSinglePrecisionJacobianAgreesWithDouble() throws {
+        var rng = TestRandom(seed: 24)
+        let a = try MLPArchitecture(inputDimension: 4, hiddenWidths: [30, 20], outputDimension: 2, activation: .tanh,
+                                    biasStd: 0.2)
+        let mlp = try MLP(a, seed: 3)
+        try mlp.setParameters(mlp.parameterArray.map { Double(Float($0)) })
+        let x = try Matrix(rows: 300, cols: 4, elements: try rng.matrix(300, 4).elements.map { Double(Float($0)) })
+        let expected = try mlp.jacobian(x)
+        let p = a.parameterCount
+        var got = [Float](repeating: .nan, count: 300 * 2 * p)
+        let single = x.elements.map { Float($0) }
+        try single.withUnsafeBufferPointer { xp in
+            try got.withUnsafeMutableBufferPointer { jp in
+                try mlp.jacobian(try SingleMatrixView(xp.baseAddress!, rows: 300, cols: 4), into: jp.baseAddress!)
+            }
+        }
+        var worst = 0.0
+        for row in 0..<(300 * 2) {
+            let scale = (0..<p).map { abs(expected[row, $0]) }.max()!
+            for q in 0..<p { worst = max(worst, abs(Double(got[row * p + q]) - expected[row, q]) / scale) }
+        }
+        XCTAssertLessThan(worst, 1e-6)
+        XCTAssertGreaterThan(worst, 1e-12)
+    }
+
+    func singleKernel(_ mlp: MLP, _ x1: Matrix, _ x2: Matrix?, _ form: EmpiricalKernel.Output,
+                      _ method: EmpiricalKernel.Method, memoryLimit: Int?) throws -> [Float] {
+        let k = mlp.architecture.outputDimension, d = x1.cols
+        let entries = form == .mean ? 1 : (form == .perOutput ? k : k * k)
+        let n2 = x2?.rows ?? x1.rows
+        let s1 = x1.elements.map { Float($0) }, s2 = (x2 ?? x1).elements.map { Float($0) }
+        var out = [Float](repeating: .nan, count: x1.rows * n2 * entries)
+        try s1.withUnsafeBufferPointer { p1 in
+            try s2.withUnsafeBufferPointer { p2 in
+                try out.withUnsafeMutableBufferPointer { po in
+                    let v1 = try SingleMatrixView(p1.baseAddress!, rows: x1.rows, cols: d)
+                    let v2 = x2 == nil ? nil : try SingleMatrixView(p2.baseAddress!, rows: n2, cols: d)
+                    let o = try MutableSingleMatrixView(po.baseAddress!, rows: x1.rows, cols: n2 * entries)
+                    try EmpiricalKernel.compute(mlp, v1, v2, output: form, method: method, into: o,
+                                                memoryLimit: memoryLimit)
+                }
+            }
+        }
+        return out
+    }
+
     func testArchitectureValidationAndSeeding() throws {
         assertThrows(.invalidArgument, try MLPArchitecture(inputDimension: 0, hiddenWidths: []))
         assertThrows(.invalidArgument, try MLPArchitecture(inputDimension: 2, hiddenWidths: [0]))

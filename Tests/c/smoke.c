@@ -620,6 +620,28 @@ static void test_network(void) {
         }
     check(worst < 1e-12, "structured NTK equals the Jacobian contraction");
     {
+        /* Single precision: the kernel of the same (rounded) inputs to float accuracy, and its checks. */
+        float xs[N * D], ks[N * N];
+        for (int i = 0; i < N * D; i++) xs[i] = (float)x[i];
+        check(ntk_empirical_ntk_f32(mlp, N, xs, D, N, NULL, 0, NTK_OUTPUT_MEAN, NULL, ks, N) == NTK_OK,
+              "single-precision empirical NTK");
+        float js[N * K * 64];
+        check(ntk_mlp_jacobian_f32(mlp, N, xs, D, js) == NTK_OK, "single-precision Jacobian");
+        double jgap = 0, jscale = 0;
+        for (int i = 0; i < N * K * p; i++) jgap = fmax(jgap, fabs(js[i] - jac[i])), jscale = fmax(jscale, fabs(jac[i]));
+        check(jgap < 1e-5 * jscale, "the single-precision Jacobian agrees with the double one to 1e-5");
+        double gap = 0, scale = 0;
+        for (int i = 0; i < N * N; i++) gap = fmax(gap, fabs(ks[i] - kernel[i])), scale = fmax(scale, fabs(kernel[i]));
+        check(gap < 1e-5 * scale && gap > 0, "the single-precision kernel agrees with the double one to 1e-5, not exactly");
+        xs[3] = NAN;
+        check(ntk_empirical_ntk_f32(mlp, N, xs, D, N, NULL, 0, NTK_OUTPUT_MEAN, NULL, ks, N) == NTK_ERR_NON_FINITE &&
+                  strstr(ntk_last_error(), "X1") != NULL,
+              "a NaN single-precision input is rejected, named");
+        check(ntk_empirical_ntk_f32(mlp, N, xs, D, N, NULL, 0, NTK_OUTPUT_MEAN, NULL, NULL, N) ==
+                  NTK_ERR_INVALID_ARGUMENT,
+              "a NULL single-precision output is rejected");
+    }
+    {
         /* A padded output (ldk > n2 * e): the kernel lands in the sub-matrix, the padding is kept. */
         enum { LD = N * K + 3 };
         double full[N * N * K], padded[N * LD];

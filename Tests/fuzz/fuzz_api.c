@@ -433,6 +433,18 @@ int main(int argc, char **argv) {
             o.progress = chance(10) ? cancel_sometimes : NULL;
             checked(ntk_empirical_ntk(h, n, x, l1, n, NULL, 0, form, options(&o, sizeof o), out, chance(95) ? ldk : ldk - 1),
                     "ntk_empirical_ntk");
+            /* The same in single precision: x rounded to floats (NaN and Inf stay), out as floats. */
+            float *xf = NULL;
+            if (x) {
+                size_t count = (size_t)((n > 0 ? n : 1) * ((l1 > d ? l1 : d) > 0 ? (l1 > d ? l1 : d) : 1)) + 1;
+                xf = malloc(sizeof(float) * count);
+                for (size_t i = 0; i < count; i++) xf[i] = (float)x[i];
+            }
+            checked(ntk_empirical_ntk_f32(h, n, xf, l1, n, NULL, 0, form, options(&o, sizeof o), (float *)out,
+                                          chance(95) ? ldk : ldk - 1),
+                    "ntk_empirical_ntk_f32");
+            checked(ntk_mlp_jacobian_f32(h, n, xf, l1, (float *)out), "ntk_mlp_jacobian_f32");
+            free(xf);
             checked(ntk_empirical_ntk_diagonal(h, n, x, l1, form, out, chance(95) ? (e > 0 ? e : 1) : 0), "diagonal");
             checked(ntk_mlp_jacobian(h, n, x, l1, out), "ntk_mlp_jacobian");
             ntk_infinite_width_options q = NTK_INFINITE_WIDTH_OPTIONS_INIT;

@@ -24,6 +24,12 @@
 /// then GEMMs large enough to run near the DGEMM rate; 256 × 256 for the Jacobian method, whose
 /// scratch grows with the tile times k²); the symmetric case (`x2 = nil`) computes the lower
 /// triangle of tiles only and mirrors it, so it is exactly symmetric.
+///
+/// Precision: double by default; with single-precision inputs and output (`SingleMatrixView`) the
+/// whole computation — θ rounded once, the passes, the Grams (SGEMM/SSYRK), the sums — runs in
+/// single precision: half the memory traffic and about twice the BLAS rate, for a relative error
+/// of order 1e-6 of the kernel's scale (measured in docs/conventions.md), as neural-tangents'
+/// default float32.
 public enum EmpiricalKernel {
     /// The shape of a kernel with k outputs: how many entries each pair (x, x′) has.
     public enum Output: Sendable {
@@ -67,24 +73,35 @@ public enum EmpiricalKernel {
                     progress: progress, tile: tile(method))
     }
 
-    /// `compute` with the tile size given (tests use small tiles to exercise many of them).
-    static func compute(_ mlp: MLP, _ x1: MatrixView, _ x2: MatrixView?, output form: Output, method: Method,
-                        into out: MutableMatrixView, memoryLimit: Int?, progress: ProgressHandler,
-                        tile: Int) throws {
+    /// `compute` in single precision: inputs and kernel as floats, every step in single
+    /// precision (see the type's notes on accuracy).
+    public static func compute(_ mlp: MLP, _ x1: SingleMatrixView, _ x2: SingleMatrixView?,
+                               output form: Output = .mean, method: Method = .structured,
+                               into out: MutableSingleMatrixView, memoryLimit: Int? = nil,
+                               progress: ProgressHandler = .none) throws {
+        try compute(mlp, x1, x2, output: form, method: method, into: out, memoryLimit: memoryLimit,
+                    progress: progress, tile: tile(method))
+    }
+
+    /// `compute` in either precision, with the tile size given (tests use small tiles to
+    /// exercise many of them).
+    static func compute<S: BLASScalar>(_ mlp: MLP, _ x1: RowMajorView<S>, _ x2: RowMajorView<S>?, output form: Output,
+                                       method: Method, into out: MutableRowMajorView<S>, memoryLimit: Int?,
+                                       progress: ProgressHandler, tile: Int) throws {
         let a = mlp.architecture, k = a.outputDimension
         try mlp.checkInput(x1, "X1")
         if let x2 { try mlp.checkInput(x2, "X2") }
         let n1 = x1.rows, n2 = x2?.rows ?? n1
         let entries = form.entries(k)
         try checkShape(out, rows: n1, cols: n2 * entries)
-        _ = try Sizes.product(try Sizes.product(try Sizes.product(n1, n2, "kernel size"), entries, "kernel size"), 8,
-                              "kernel bytes")
+        _ = try Sizes.product(try Sizes.product(try Sizes.product(n1, n2, "kernel size"), entries, "kernel size"),
+                              MemoryLayout<S>.stride, "kernel bytes")
         let limit = try MemoryBudget.resolve(memoryLimit)
         try progress.report(0)
         if n1 == 0 || n2 == 0 { return try progress.report(1) }
-
-        let theta = mlp.parameters
-        let perRow = NetworkPass.bytesPerRow(a, deltas: true)
+        let parameters = try ScalarParameters<S>(mlp.parameters, count: a.parameterCount)
+        let theta = parameters.pointer
+        let perRow = NetworkPass<S>.bytesPerRow(a, deltas: true)
         let symmetric = x2 == nil
         let together = symmetric ? n1 : n1 + n2
         // Rows per block: everything at once if it fits, else two blocks within the budget.
@@ -95,14 +112,15 @@ public enum EmpiricalKernel {
             let rows = max(minimumBlock, limit / (2 * max(perRow, 1)))
             (block1, block2) = (min(rows, n1), min(rows, n2))
         }
-        Log.info("empirical NTK: \(method) method, \(n1) x \(n2) pairs, \(a.parameterCount) parameters; activations "
-                 + "and signals need \(Log.bytes(together * perRow)) against a memory limit of \(Log.bytes(limit)): "
+        Log.info("empirical NTK: \(method) method, \(n1) x \(n2) pairs in \(S.precisionName) precision, "
+                 + "\(a.parameterCount) parameters; activations and signals need \(Log.bytes(together * perRow)) "
+                 + "against a memory limit of \(Log.bytes(limit)): "
                  + (block1 < n1 || block2 < n2 ? "blocks of \(block1) rows, recomputed per block pair"
                     : together * perRow <= limit ? "one pass" : "one pass (blocks have at least \(minimumBlock) rows)"))
-        let pass1 = try NetworkPass(a, capacity: block1, deltas: true)
-        let pass2 = symmetric ? nil : try NetworkPass(a, capacity: block2, deltas: true)
+        let pass1 = try NetworkPass<S>(a, capacity: block1, deltas: true)
+        let pass2 = symmetric ? nil : try NetworkPass<S>(a, capacity: block2, deltas: true)
         let tile = min(tile, max(block1, block2))  // tiles never exceed the blocks
-        let scratch = try TileScratch(a, form: form, method: method, tile: tile)
+        let scratch = try TileScratch<S>(a, form: form, method: method, tile: tile)
 
         let blocks1 = stride(from: 0, to: n1, by: block1).map { $0..<min($0 + block1, n1) }
         let blocks2 = symmetric ? blocks1 : stride(from: 0, to: n2, by: block2).map { $0..<min($0 + block2, n2) }
@@ -118,7 +136,7 @@ public enum EmpiricalKernel {
             try pass1.run(x1.rowRange(b1.lowerBound, b1.upperBound), theta)
             for b2 in (symmetric ? Array(blocks2[0...i]) : blocks2) {
                 let same = symmetric && b1 == b2
-                let p2: NetworkPass
+                let p2: NetworkPass<S>
                 if same {
                     p2 = pass1
                 } else if let pass2 {
@@ -161,8 +179,8 @@ public enum EmpiricalKernel {
         try checkShape(out, rows: n, cols: form.entries(k))
         if n == 0 { return }
         let limit = try MemoryBudget.resolve(memoryLimit)
-        let block = min(n, max(minimumBlock, limit / max(NetworkPass.bytesPerRow(a, deltas: true), 1)))
-        let pass = try NetworkPass(a, capacity: block, deltas: true)
+        let block = min(n, max(minimumBlock, limit / max(NetworkPass<Double>.bytesPerRow(a, deltas: true), 1)))
+        let pass = try NetworkPass<Double>(a, capacity: block, deltas: true)
         let theta = mlp.parameters
         let c2 = a.hasBias ? a.biasScale * a.biasScale : 0
         let e = form.entries(k)
@@ -209,24 +227,24 @@ public enum EmpiricalKernel {
         return result
     }
 
-    /// Where a tile goes in the output.
     /// Checks that an output has the shape of the kernel it receives.
-    static func checkShape(_ out: MutableMatrixView, rows: Int, cols: Int) throws {
+    static func checkShape<S>(_ out: MutableRowMajorView<S>, rows: Int, cols: Int) throws {
         guard out.rows == rows, out.cols == cols else {
             throw NTKError.dimensionMismatch("the output is \(out.rows) × \(out.cols) but the kernel is \(rows) × "
                                              + "\(cols)")
         }
     }
 
-    struct KernelTile {
-        let out: UnsafeMutablePointer<Double>
+    /// Where a tile goes in the output.
+    struct KernelTile<S: BLASScalar> {
+        let out: UnsafeMutablePointer<S>
         let ld: Int
         let entries: Int
         let rows: Range<Int>
         let cols: Range<Int>
 
         /// Pointer to the entries of pair (i, j), tile-local indices.
-        @inline(__always) func at(_ i: Int, _ j: Int) -> UnsafeMutablePointer<Double> {
+        @inline(__always) func at(_ i: Int, _ j: Int) -> UnsafeMutablePointer<S> {
             out + (rows.lowerBound + i) * ld + (cols.lowerBound + j) * entries
         }
 
@@ -236,51 +254,53 @@ public enum EmpiricalKernel {
     }
 
     /// Reusable buffers of one kernel computation.
-    final class TileScratch {
-        let gramH: Workspace, gramD: Workspace
-        let jacobian1: Workspace?, jacobian2: Workspace?, contraction: Workspace?
+    final class TileScratch<S: BLASScalar> {
+        typealias Buffer = AlignedBuffer<S>
+        let gramH: Buffer, gramD: Buffer
+        let jacobian1: Buffer?, jacobian2: Buffer?, contraction: Buffer?
         let jacobianColumns: Int
-        private var spare: NetworkPass?
+        private var spare: NetworkPass<S>?
 
         init(_ a: MLPArchitecture, form: Output, method: Method, tile t: Int) throws {
             let k = a.outputDimension
-            gramH = try Workspace(count: t * t, for: "a kernel tile")
-            gramD = try Workspace(count: t * t, for: "a kernel tile")
+            gramH = try Buffer(count: t * t, for: "a kernel tile")
+            gramD = try Buffer(count: t * t, for: "a kernel tile")
             if method == .jacobian {
-                // Jacobian chunks of at most 2²² doubles (32 MiB) per side.
+                // Jacobian chunks of at most 2²² entries (32 MiB of doubles) per side.
                 let widest = (0..<a.layerCount).map { a.fanOut($0) + 1 }.max() ?? 1
                 jacobianColumns = max(widest, (1 << 22) / max(t * k, 1))
-                jacobian1 = try Workspace(count: try Sizes.product(t * k, jacobianColumns, "Jacobian chunk"),
-                                          for: "Jacobian chunks")
-                jacobian2 = try Workspace(count: try Sizes.product(t * k, jacobianColumns, "Jacobian chunk"),
-                                          for: "Jacobian chunks")
-                contraction = try Workspace(count: try Sizes.product(t * k, t * k, "contraction"),
-                                            for: "the contraction")
+                jacobian1 = try Buffer(count: try Sizes.product(t * k, jacobianColumns, "Jacobian chunk"),
+                                       for: "Jacobian chunks")
+                jacobian2 = try Buffer(count: try Sizes.product(t * k, jacobianColumns, "Jacobian chunk"),
+                                       for: "Jacobian chunks")
+                contraction = try Buffer(count: try Sizes.product(t * k, t * k, "contraction"),
+                                         for: "the contraction")
             } else {
                 (jacobianColumns, jacobian1, jacobian2, contraction) = (0, nil, nil, nil)
             }
         }
 
-        func secondPass(_ a: MLPArchitecture, capacity: Int) throws -> NetworkPass {
+        func secondPass(_ a: MLPArchitecture, capacity: Int) throws -> NetworkPass<S> {
             if let spare { return spare }
-            let p = try NetworkPass(a, capacity: capacity, deltas: true)
+            let p = try NetworkPass<S>(a, capacity: capacity, deltas: true)
             spare = p
             return p
         }
     }
 
     /// Structured tile: Σ_l (a² H_l + c²) ⊙ D_l.
-    static func structuredTile(_ p1: NetworkPass, _ r1: Range<Int>, _ p2: NetworkPass, _ r2: Range<Int>,
-                               _ form: Output, _ target: KernelTile, _ scratch: TileScratch) throws {
+    static func structuredTile<S: BLASScalar>(_ p1: NetworkPass<S>, _ r1: Range<Int>, _ p2: NetworkPass<S>,
+                                              _ r2: Range<Int>, _ form: Output, _ target: KernelTile<S>,
+                                              _ scratch: TileScratch<S>) throws {
         let a = p1.architecture, k = a.outputDimension, layers = a.layerCount
         let m = r1.count, n = r2.count
-        let h = MutableMatrixView(unchecked: scratch.gramH.pointer, rows: m, cols: n, ld: n)
-        let d = MutableMatrixView(unchecked: scratch.gramD.pointer, rows: m, cols: n, ld: n)
-        let c2 = a.hasBias ? a.biasScale * a.biasScale : 0
+        let h = MutableRowMajorView(unchecked: scratch.gramH.pointer, rows: m, cols: n, ld: n)
+        let d = MutableRowMajorView(unchecked: scratch.gramD.pointer, rows: m, cols: n, ld: n)
+        let c2 = S(a.hasBias ? a.biasScale * a.biasScale : 0)
         // A tile on the diagonal of a symmetric kernel: only its lower triangle is needed (the
         // mirror fills the rest), so Grams of one block with itself are DSYRKs.
         let diagonal = p1 === p2 && r1 == r2
-        func product(_ x: MatrixView, _ y: MatrixView, alpha: Double, into c: MutableMatrixView) throws {
+        func product(_ x: RowMajorView<S>, _ y: RowMajorView<S>, alpha: S, into c: MutableRowMajorView<S>) throws {
             if diagonal {
                 try MatrixProduct.syrkLower(x, alpha: alpha, into: c)
             } else {
@@ -291,7 +311,7 @@ public enum EmpiricalKernel {
         @inline(__always) func width(_ i: Int) -> Int { diagonal ? i + 1 : n }
         target.zero()
         for l in 0..<layers {
-            let scale = a.weightScale(l)
+            let scale = S(a.weightScale(l))
             try product(p1.input(l).rowRange(r1.lowerBound, r1.upperBound),
                         p2.input(l).rowRange(r2.lowerBound, r2.upperBound),
                         alpha: scale * scale, into: h)
@@ -325,7 +345,7 @@ public enum EmpiricalKernel {
             }
             switch form {
             case .mean:
-                try product(delta1, delta2, alpha: 1 / Double(k), into: d)
+                try product(delta1, delta2, alpha: 1 / S(k), into: d)
                 try accumulate(0)
             case .perOutput:
                 for c in 0..<k {
@@ -359,14 +379,15 @@ public enum EmpiricalKernel {
 
     /// Jacobian tile: explicit Jacobian chunks `J1` (m·k × cols) and `J2` (n·k × cols) contracted
     /// into `T = Σ J1 J2ᵀ` (m·k × n·k), then reduced to the output form.
-    static func jacobianTile(_ p1: NetworkPass, _ r1: Range<Int>, _ p2: NetworkPass, _ r2: Range<Int>,
-                             _ form: Output, _ target: KernelTile, _ scratch: TileScratch) throws {
+    static func jacobianTile<S: BLASScalar>(_ p1: NetworkPass<S>, _ r1: Range<Int>, _ p2: NetworkPass<S>,
+                                            _ r2: Range<Int>, _ form: Output, _ target: KernelTile<S>,
+                                            _ scratch: TileScratch<S>) throws {
         guard let j1 = scratch.jacobian1, let j2 = scratch.jacobian2, let tBuffer = scratch.contraction else {
             throw NTKError(.internalError, "Jacobian scratch missing")
         }
         let a = p1.architecture, k = a.outputDimension
         let m = r1.count, n = r2.count
-        let t = MutableMatrixView(unchecked: tBuffer.pointer, rows: m * k, cols: n * k, ld: n * k)
+        let t = MutableRowMajorView(unchecked: tBuffer.pointer, rows: m * k, cols: n * k, ld: n * k)
         t.fill(0)
         for l in 0..<a.layerCount {
             let fanOut = a.fanOut(l), fanIn = a.fanIn(l)
@@ -376,8 +397,8 @@ public enum EmpiricalKernel {
                 let i1 = min(i0 + unitsPerChunk, fanIn)
                 let withBias = a.hasBias && i1 == fanIn
                 let cols = (i1 - i0) * fanOut + (withBias ? fanOut : 0)
-                let v1 = MutableMatrixView(unchecked: j1.pointer, rows: m * k, cols: cols, ld: cols)
-                let v2 = MutableMatrixView(unchecked: j2.pointer, rows: n * k, cols: cols, ld: cols)
+                let v1 = MutableRowMajorView(unchecked: j1.pointer, rows: m * k, cols: cols, ld: cols)
+                let v2 = MutableRowMajorView(unchecked: j2.pointer, rows: n * k, cols: cols, ld: cols)
                 JacobianColumns.write(p1, rows: r1, layer: l, units: i0..<i1, bias: withBias, into: v1)
                 JacobianColumns.write(p2, rows: r2, layer: l, units: i0..<i1, bias: withBias, into: v2)
                 try MatrixProduct.gemm(v1.readOnly, v2.readOnly, transposeB: true, beta: 1, into: t)
@@ -389,9 +410,9 @@ public enum EmpiricalKernel {
                 let e = target.at(i, j)
                 switch form {
                 case .mean:
-                    var s = 0.0
+                    var s: S = 0
                     for c in 0..<k { s += t[i * k + c, j * k + c] }
-                    e[0] = s / Double(k)
+                    e[0] = s / S(k)
                 case .perOutput:
                     for c in 0..<k { e[c] = t[i * k + c, j * k + c] }
                 case .full:
@@ -405,7 +426,7 @@ public enum EmpiricalKernel {
     /// `K(x_j, x_i)_{c'c} = K(x_i, x_j)_{cc'}`.
     /// Square blocks of `Symmetry.tile` keep the transposed writes in cache; blocks of rows run on
     /// the library's threads (each writes its own columns).
-    static func mirror(_ out: MutableMatrixView, n: Int, form: Output, k: Int) throws {
+    static func mirror<S>(_ out: MutableRowMajorView<S>, n: Int, form: Output, k: Int) throws {
         let e = form.entries(k), t = Symmetry.tile
         try Parallel.forEach(count: (n + t - 1) / t) { block, _ in
             let i0 = block * t, i1 = min(n, i0 + t)
@@ -421,6 +442,27 @@ public enum EmpiricalKernel {
                     }
                 }
             }
+        }
+    }
+}
+
+/// θ in the precision of a computation: the network's own vector for doubles, a copy rounded
+/// once to single precision for floats. Kept alive for as long as `pointer` is used.
+final class ScalarParameters<S: BLASScalar> {
+    private let vector: MLP.ParameterVector
+    private let rounded: AlignedBuffer<S>?
+    let pointer: UnsafePointer<S>
+
+    init(_ vector: MLP.ParameterVector, count: Int) throws {
+        self.vector = vector
+        if S.self == Double.self {
+            rounded = nil
+            pointer = UnsafeRawPointer(vector.pointer).assumingMemoryBound(to: S.self)
+        } else {
+            let copy = try AlignedBuffer<S>(count: count, for: "the rounded parameters")
+            for i in 0..<count { copy.pointer[i] = S(vector.pointer[i]) }
+            rounded = copy
+            pointer = UnsafePointer(copy.pointer)
         }
     }
 }

@@ -21,8 +21,8 @@ final class EmpiricalNTKOperator: TangentOperator {
     let x: MatrixView
     let blockRows: Int
     /// The passes of every block when cached; else one pass reused for each block.
-    private let cached: [NetworkPass]
-    private let scratchPass: NetworkPass?
+    private let cached: [NetworkPass<Double>]
+    private let scratchPass: NetworkPass<Double>?
     /// Scratch of the two sweeps (`scratchCount` doubles).
     private let scratch: Workspace
     var n: Int { x.rows }
@@ -37,9 +37,9 @@ final class EmpiricalNTKOperator: TangentOperator {
         architecture = a
         theta = mlp.parameters
         self.x = x
-        let perRow = NetworkPass.bytesPerRow(a, deltas: true)
+        let perRow = NetworkPass<Double>.bytesPerRow(a, deltas: true)
         // Kept: every row's activations and signals, the derivatives of one block (shared).
-        let keptPerRow = NetworkPass.bytesPerRow(a, deltas: true, sharedDerivatives: true)
+        let keptPerRow = NetworkPass<Double>.bytesPerRow(a, deltas: true, sharedDerivatives: true)
         let n = x.rows
         try MemoryBudget.require(try Sizes.product(min(max(n, 1), 64), perRow, "activations"), within: budget,
                                  for: "the empirical NTK's activations and signals of 64 samples")
@@ -50,10 +50,10 @@ final class EmpiricalNTKOperator: TangentOperator {
             // Everything once: blocks of at most 4096 rows (GEMM-sized), all kept; φ' is needed
             // only while a block's pass runs, so the blocks share one block's.
             blockRows = max(1, min(n, 4096))
-            let derivatives = try NetworkPass.derivativeBuffers(a, capacity: blockRows)
-            var passes: [NetworkPass] = []
+            let derivatives = try NetworkPass<Double>.derivativeBuffers(a, capacity: blockRows)
+            var passes: [NetworkPass<Double>] = []
             for r0 in stride(from: 0, to: n, by: blockRows) {
-                let p = try NetworkPass(a, capacity: blockRows, deltas: true, sharedDerivatives: derivatives)
+                let p = try NetworkPass<Double>(a, capacity: blockRows, deltas: true, sharedDerivatives: derivatives)
                 try p.run(x.rowRange(r0, min(r0 + blockRows, n)), theta)
                 passes.append(p)
             }
@@ -63,7 +63,7 @@ final class EmpiricalNTKOperator: TangentOperator {
             // Blocks of at most 8192 rows: larger ones no longer speed up the GEMMs.
             blockRows = max(64, min(n, 8192, budget / max(perRow, 1)))
             cached = []
-            scratchPass = try NetworkPass(a, capacity: blockRows, deltas: true)
+            scratchPass = try NetworkPass<Double>(a, capacity: blockRows, deltas: true)
         }
         let widest = (0..<a.layerCount).map { max(a.fanIn($0), a.fanOut($0)) }.max() ?? 1
         scratch = try Workspace(count: try Sizes.product(blockRows, widest, "scratch"), for: "kernel product scratch")
@@ -73,7 +73,7 @@ final class EmpiricalNTKOperator: TangentOperator {
     }
 
     /// Calls `body(rows, pass)` with the pass of every block of X in order.
-    func forEachBlock(_ body: (Range<Int>, NetworkPass) throws -> Void) throws {
+    func forEachBlock(_ body: (Range<Int>, NetworkPass<Double>) throws -> Void) throws {
         for (b, r0) in stride(from: 0, to: n, by: blockRows).enumerated() {
             let rows = r0..<min(r0 + blockRows, n)
             if cached.isEmpty, let p = scratchPass {
@@ -98,7 +98,7 @@ final class EmpiricalNTKOperator: TangentOperator {
 
     /// `g[c, r] += J_c(block)ᵀ v[:, r]` for every output c and column r of `v` (block rows × nrhs);
     /// `g` holds k·nrhs vectors of `vectorLength` doubles, (c, r) at `(c·nrhs + r)·length`.
-    static func accumulateTranspose(_ pass: NetworkPass, _ v: MatrixView, into g: UnsafeMutablePointer<Double>,
+    static func accumulateTranspose(_ pass: NetworkPass<Double>, _ v: MatrixView, into g: UnsafeMutablePointer<Double>,
                                     scratch: UnsafeMutablePointer<Double>) throws {
         let a = pass.architecture, k = a.outputDimension, nrhs = v.cols, rows = v.rows, length = vectorLength(a)
         let cb = a.hasBias ? a.biasScale : 0
@@ -143,7 +143,7 @@ final class EmpiricalNTKOperator: TangentOperator {
     }
 
     /// `out[s, r] = weight · Σ_c J_c(block)[s] · g[c, r]` for the block's rows (out: rows × nrhs).
-    static func forward(_ pass: NetworkPass, _ g: UnsafePointer<Double>, columns nrhs: Int, weight: Double,
+    static func forward(_ pass: NetworkPass<Double>, _ g: UnsafePointer<Double>, columns nrhs: Int, weight: Double,
                         into out: MutableMatrixView, scratch: UnsafeMutablePointer<Double>) throws {
         let a = pass.architecture, k = a.outputDimension, rows = pass.rows, length = vectorLength(a)
         let cb = a.hasBias ? a.biasScale : 0
@@ -227,7 +227,7 @@ final class MLPPredictor: TangentPredictor {
         try progress.report(0)
         if rows == 0 || width == 0 { return try progress.report(1) }
         let block = min(rows, 2048)
-        let pass = try NetworkPass(a, capacity: block, deltas: true)
+        let pass = try NetworkPass<Double>(a, capacity: block, deltas: true)
         let widest = (0..<a.layerCount).map { max(a.fanIn($0), a.fanOut($0)) }.max() ?? 1
         let scratch = try Workspace(count: try Sizes.product(block, widest, "scratch"), for: "kernel product scratch")
         let weight = 1 / Double(a.outputDimension)

@@ -1,13 +1,15 @@
 import CBLAS
 
-/// `c ← α · op(a) · op(b) + β · c` (DGEMM) on row-major views, where `op` optionally transposes.
+/// `c ← α · op(a) · op(b) + β · c` (DGEMM, or SGEMM on single-precision views) on row-major
+/// views, where `op` optionally transposes.
 ///
 /// Internal: callers have validated the shapes (every size and leading dimension fits in 32 bits
 /// because it belongs to a validated view whose extent was checked); the dimension agreement is
 /// re-checked here and reported as an internal error, never a trap.
 enum MatrixProduct {
-    static func gemm(_ a: MatrixView, transposeA: Bool = false, _ b: MatrixView, transposeB: Bool = false,
-                     alpha: Double = 1, beta: Double = 0, into c: MutableMatrixView) throws {
+    static func gemm<S: BLASScalar>(_ a: RowMajorView<S>, transposeA: Bool = false, _ b: RowMajorView<S>,
+                                    transposeB: Bool = false, alpha: S = 1, beta: S = 0,
+                                    into c: MutableRowMajorView<S>) throws {
         let (m, kA) = transposeA ? (a.cols, a.rows) : (a.rows, a.cols)
         let (kB, n) = transposeB ? (b.cols, b.rows) : (b.rows, b.cols)
         guard kA == kB, c.rows == m, c.cols == n else {
@@ -23,9 +25,8 @@ enum MatrixProduct {
             }
             return
         }
-        cblas_dgemm(CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
-                    Int32(m), Int32(n), Int32(kA), alpha, a.base, Int32(a.ld), b.base, Int32(b.ld),
-                    beta, c.base, Int32(c.ld))
+        S.gemm(transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans, Int32(m), Int32(n),
+               Int32(kA), alpha, a.base, Int32(a.ld), b.base, Int32(b.ld), beta, c.base, Int32(c.ld))
     }
 }
 
@@ -36,10 +37,11 @@ extension MatrixProduct {
         for (value, name) in sizes { _ = try Sizes.blasInt(value, "\(what) \(name)") }
     }
 
-    /// The lower triangle of `c ← α · a · aᵀ + β c` (DSYRK; with `transposeA`, `α · aᵀ · a + β c`); the strict
-    /// upper triangle of `c` is not written. Shapes validated by the caller as for `gemm`.
-    static func syrkLower(_ a: MatrixView, transposeA: Bool = false, alpha: Double = 1, beta: Double = 0,
-                          into c: MutableMatrixView) throws {
+    /// The lower triangle of `c ← α · a · aᵀ + β c` (DSYRK or SSYRK; with `transposeA`,
+    /// `α · aᵀ · a + β c`); the strict upper triangle of `c` is not written. Shapes validated by
+    /// the caller as for `gemm`.
+    static func syrkLower<S: BLASScalar>(_ a: RowMajorView<S>, transposeA: Bool = false, alpha: S = 1, beta: S = 0,
+                                         into c: MutableRowMajorView<S>) throws {
         let (order, inner) = transposeA ? (a.cols, a.rows) : (a.rows, a.cols)
         guard c.rows == order, c.cols == order else {
             throw NTKError(.internalError, "symmetric product of \(a.rows)×\(a.cols) into \(c.rows)×\(c.cols)")
@@ -51,9 +53,8 @@ extension MatrixProduct {
             for i in 0..<order { for j in 0...i { c[i, j] *= beta } }
             return
         }
-        cblas_dsyrk(CblasRowMajor, CblasLower, transposeA ? CblasTrans : CblasNoTrans, Int32(order), Int32(inner),
-                    alpha,
-                    a.base, Int32(a.ld), beta, c.base, Int32(c.ld))
+        S.syrkLower(transposeA ? CblasTrans : CblasNoTrans, Int32(order), Int32(inner), alpha, a.base, Int32(a.ld),
+                    beta, c.base, Int32(c.ld))
     }
 
     /// The lower triangle of `c ← α (a bᵀ + b aᵀ) + β c` (DSYR2K), a and b of one shape.
@@ -89,16 +90,16 @@ extension MatrixProduct {
     }
 }
 
-extension Workspace {
+extension AlignedBuffer {
     /// The workspace as a `rows × cols` row-major matrix (rows · cols ≤ count).
-    func matrix(_ rows: Int, _ cols: Int) -> MutableMatrixView {
-        // Safe: the workspace holds at least rows · cols doubles, so the shape is valid.
-        MutableMatrixView(unchecked: pointer, rows: rows, cols: cols, ld: max(cols, 1))
+    func matrix(_ rows: Int, _ cols: Int) -> MutableRowMajorView<Element> {
+        // Safe: the workspace holds at least rows · cols entries, so the shape is valid.
+        MutableRowMajorView(unchecked: pointer, rows: rows, cols: cols, ld: max(cols, 1))
     }
 }
 
-extension MutableMatrixView {
-    init(unchecked base: UnsafeMutablePointer<Double>, rows: Int, cols: Int, ld: Int) {
+extension MutableRowMajorView {
+    init(unchecked base: UnsafeMutablePointer<Scalar>, rows: Int, cols: Int, ld: Int) {
         self.base = base
         self.rows = rows
         self.cols = cols
@@ -106,24 +107,24 @@ extension MutableMatrixView {
     }
 
     /// Rows `from..<to` as a view sharing this memory.
-    func rowRange(_ from: Int, _ to: Int) -> MutableMatrixView {
-        MutableMatrixView(unchecked: base + from * ld, rows: to - from, cols: cols, ld: ld)
+    func rowRange(_ from: Int, _ to: Int) -> MutableRowMajorView {
+        MutableRowMajorView(unchecked: base + from * ld, rows: to - from, cols: cols, ld: ld)
     }
 
     /// Copies `source` (of this view's shape) into this view.
-    func copy(from source: MatrixView) {
+    func copy(from source: RowMajorView<Scalar>) {
         for i in 0..<rows { (base + i * ld).update(from: source.base + i * source.ld, count: cols) }
     }
 
     /// Columns `from..<to` as a view sharing this memory.
-    func columns(_ from: Int, _ to: Int) -> MutableMatrixView {
-        MutableMatrixView(unchecked: base + from, rows: rows, cols: to - from, ld: ld)
+    func columns(_ from: Int, _ to: Int) -> MutableRowMajorView {
+        MutableRowMajorView(unchecked: base + from, rows: rows, cols: to - from, ld: ld)
     }
 }
 
-extension MatrixView {
+extension RowMajorView {
     /// Columns `from..<to` as a view sharing this memory.
-    func columns(_ from: Int, _ to: Int) -> MatrixView {
-        MatrixView(unchecked: base + from, rows: rows, cols: to - from, ld: ld)
+    func columns(_ from: Int, _ to: Int) -> RowMajorView {
+        RowMajorView(unchecked: base + from, rows: rows, cols: to - from, ld: ld)
     }
 }

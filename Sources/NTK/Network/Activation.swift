@@ -96,7 +96,9 @@ public enum Activation: Equatable, Sendable, CustomStringConvertible {
 
     /// Overwrites each pre-activation `z[i]` with φ(z[i]) and writes φ'(z[i]) into `derivative`
     /// (which may be nil) for `count` entries. The activation is chosen once, outside the loop.
-    func apply(_ z: UnsafeMutablePointer<Double>, derivative: UnsafeMutablePointer<Double>?, count: Int) {
+    /// Single-precision entries are evaluated in double precision and rounded once.
+    func apply<S: BinaryFloatingPoint>(_ z: UnsafeMutablePointer<S>, derivative: UnsafeMutablePointer<S>?,
+                                       count: Int) {
         switch self {
         case .identity: Self.map(z, derivative, count) { ($0, 1) }
         case .relu: Self.map(z, derivative, count) { $0 > 0 ? ($0, 1) : (0, 0) }
@@ -109,17 +111,17 @@ public enum Activation: Equatable, Sendable, CustomStringConvertible {
     }
 
     @inline(__always)
-    private static func map(_ z: UnsafeMutablePointer<Double>, _ derivative: UnsafeMutablePointer<Double>?,
-                            _ count: Int,
-                            _ f: (Double) -> (Double, Double)) {
+    private static func map<S: BinaryFloatingPoint>(_ z: UnsafeMutablePointer<S>,
+                                                    _ derivative: UnsafeMutablePointer<S>?, _ count: Int,
+                                                    _ f: (Double) -> (Double, Double)) {
         if let derivative {
             for i in 0..<count {
-                let (v, d) = f(z[i])
-                z[i] = v
-                derivative[i] = d
+                let (v, d) = f(Double(z[i]))
+                z[i] = S(v)
+                derivative[i] = S(d)
             }
         } else {
-            for i in 0..<count { z[i] = f(z[i]).0 }
+            for i in 0..<count { z[i] = S(f(Double(z[i])).0) }
         }
     }
 }

@@ -1,23 +1,24 @@
 /// Jacobians of an MLP: the derivatives of its outputs with respect to every parameter.
 extension MLP {
     /// The Jacobian `∂f(X)/∂θ`, n × k × P contiguous (entry `[s][c][p] = ∂f_c(x_s)/∂θ_p`,
-    /// θ in the layout of `MLPArchitecture`), into `out`. Memory: the output, n·k·P doubles.
-    package func jacobian(_ x: MatrixView, into out: UnsafeMutablePointer<Double>) throws {
+    /// θ in the layout of `MLPArchitecture`), into `out`, in double or (θ rounded once, every
+    /// step in single precision) single precision. Memory: the output, n·k·P entries.
+    package func jacobian<S: BLASScalar>(_ x: RowMajorView<S>, into out: UnsafeMutablePointer<S>) throws {
         try checkInput(x, "X")
         let a = architecture, k = a.outputDimension, p = a.parameterCount
         let n = x.rows
-        _ = try Sizes.product(try Sizes.product(try Sizes.product(n, k, "Jacobian rows"), p, "Jacobian size"), 8,
-                              "Jacobian bytes")
+        _ = try Sizes.product(try Sizes.product(try Sizes.product(n, k, "Jacobian rows"), p, "Jacobian size"),
+                              MemoryLayout<S>.stride, "Jacobian bytes")
         if n == 0 { return }
         let block = min(n, 256)
-        let pass = try NetworkPass(a, capacity: block, deltas: true)
-        let theta = parameters
+        let pass = try NetworkPass<S>(a, capacity: block, deltas: true)
+        let theta = try ScalarParameters<S>(parameters, count: p)
         for r0 in stride(from: 0, to: n, by: block) {
             let rows = min(block, n - r0)
-            try pass.run(x.rowRange(r0, r0 + rows), theta)
+            try pass.run(x.rowRange(r0, r0 + rows), theta.pointer)
             for l in 0..<a.layerCount {
                 let cols = a.fanIn(l) * a.fanOut(l) + (a.hasBias ? a.fanOut(l) : 0)
-                let target = MutableMatrixView(unchecked: out + r0 * k * p + a.weightOffset(l), rows: rows * k,
+                let target = MutableRowMajorView(unchecked: out + r0 * k * p + a.weightOffset(l), rows: rows * k,
                                                cols: cols, ld: p)
                 JacobianColumns.write(pass, rows: 0..<rows, layer: l, units: 0..<a.fanIn(l), bias: a.hasBias,
                                       into: target)
@@ -43,10 +44,10 @@ enum JacobianColumns {
     /// Writes into `out` ((rows.count · k) × columns, row `s·k + c`) the derivatives with respect
     /// to `W_l[i, j]` for `i ∈ units`, all j (column `(i − units.lowerBound)·fanOut + j`), then,
     /// with `bias`, with respect to `b_l[j]`.
-    static func write(_ pass: NetworkPass, rows: Range<Int>, layer l: Int, units: Range<Int>, bias: Bool,
-                      into out: MutableMatrixView) {
+    static func write<S: BLASScalar>(_ pass: NetworkPass<S>, rows: Range<Int>, layer l: Int, units: Range<Int>,
+                                     bias: Bool, into out: MutableRowMajorView<S>) {
         let a = pass.architecture, k = a.outputDimension, fanOut = a.fanOut(l)
-        let scale = a.weightScale(l), c0 = a.biasScale
+        let scale = S(a.weightScale(l)), c0 = S(a.biasScale)
         let h = pass.input(l), output = l == a.layerCount - 1
         let delta = output ? nil : pass.delta(l)
         for (s, row) in rows.enumerated() {

@@ -80,7 +80,7 @@ public final class MLP: @unchecked Sendable {
     }
 
     /// Checks that `x` has the input dimension and is finite.
-    package func checkInput(_ x: MatrixView, _ name: String) throws {
+    package func checkInput<S: BLASScalar>(_ x: RowMajorView<S>, _ name: String) throws {
         guard x.cols == architecture.inputDimension else {
             throw NTKError.dimensionMismatch("\(name) has \(x.cols) columns but the network's input dimension is "
                                              + "\(architecture.inputDimension)")
@@ -101,7 +101,7 @@ public final class MLP: @unchecked Sendable {
         try out.requireDisjoint(from: x, "output", "X")
         let theta = parameters
         let block = min(max(x.rows, 1), 1024)
-        let pass = try NetworkPass(a, capacity: block, deltas: false)
+        let pass = try NetworkPass<Double>(a, capacity: block, deltas: false)
         var r0 = 0
         while r0 < x.rows {
             let rows = min(block, x.rows - r0)
@@ -112,13 +112,6 @@ public final class MLP: @unchecked Sendable {
             r0 += rows
         }
         try InputCheck.finiteResult(out, "the network's outputs")
-    }
-}
-
-extension MatrixView {
-    /// Rows `from..<to` as a view sharing this memory.
-    func rowRange(_ from: Int, _ to: Int) -> MatrixView {
-        MatrixView(unchecked: base + from * ld, rows: to - from, cols: cols, ld: ld)
     }
 }
 

@@ -9,32 +9,37 @@
 /// Then `∂f_c/∂W_l[i, j] = a_l h_l[i] Δ_l[c, j]` and `∂f_c/∂b_l[j] = c_l Δ_l[c, j]` (eq. 9-11).
 /// Backward: `Δ_{L−1}[c, j] = a_L W_L[j, c] φ'(z_{L−1}[j])`,
 /// `Δ_{l−1} = (a_l Δ_l W_lᵀ) ⊙ φ'(z_{l−1})`, one GEMM per layer for all k outputs at once.
-/// Buffers are allocated once for `capacity` rows and reused by each `run`.
-final class NetworkPass {
+/// Buffers are allocated once for `capacity` rows and reused by each `run`. The pass runs in
+/// `Scalar` precision throughout (Double everywhere; Float for the single-precision empirical
+/// NTK, with θ rounded to Float by the caller).
+final class NetworkPass<Scalar: BLASScalar> {
     let architecture: MLPArchitecture
     let capacity: Int
     let withDeltas: Bool
     let withDerivatives: Bool
-    private let hidden: [Workspace]      // φ(z_l), capacity × fanOut(l), l < L
-    private let derivative: [Workspace]  // φ'(z_l), same shapes (only with deltas)
-    private let deltas: [Workspace]      // Δ_l, capacity × k·fanOut(l), l < L (only with deltas)
-    private let output: Workspace        // z_L, capacity × k
+    private let hidden: [Buffer]      // φ(z_l), capacity × fanOut(l), l < L
+    private let derivative: [Buffer]  // φ'(z_l), same shapes (only with deltas)
+    private let deltas: [Buffer]      // Δ_l, capacity × k·fanOut(l), l < L (only with deltas)
+    private let output: Buffer        // z_L, capacity × k
     private(set) var rows = 0
-    private var x = MatrixView(unchecked: UnsafePointer(bitPattern: 8)!, rows: 0, cols: 0, ld: 1)
+    private var x = RowMajorView<Scalar>(unchecked: UnsafePointer(bitPattern: 64)!, rows: 0, cols: 0, ld: 1)
+
+    typealias Buffer = AlignedBuffer<Scalar>
+    typealias View = RowMajorView<Scalar>
 
     /// Bytes of buffers per row, to size blocks against a memory budget (without φ'(z_l) when
     /// `sharedDerivatives`: passes kept side by side share one block's, see `derivativeBuffers`).
     static func bytesPerRow(_ a: MLPArchitecture, deltas: Bool, sharedDerivatives: Bool = false) -> Int {
         // Per hidden unit: φ(z); with deltas also the k signals and (unless shared) φ'(z).
         let k = a.outputDimension, perUnit = deltas ? 1 + k + (sharedDerivatives ? 0 : 1) : 1
-        return (k + perUnit * a.hiddenWidths.reduce(0, +)) * 8
+        return (k + perUnit * a.hiddenWidths.reduce(0, +)) * MemoryLayout<Scalar>.stride
     }
 
     /// φ'(z_l) buffers for `capacity` rows, to share between passes that are run one after the
     /// other and then only read through `input`, `delta` and `outputs` (φ' is needed only while
     /// a pass runs).
-    static func derivativeBuffers(_ a: MLPArchitecture, capacity: Int) throws -> [Workspace] {
-        try a.hiddenWidths.map { try Workspace(count: try Sizes.product(capacity, $0, "derivatives"),
+    static func derivativeBuffers(_ a: MLPArchitecture, capacity: Int) throws -> [Buffer] {
+        try a.hiddenWidths.map { try Buffer(count: try Sizes.product(capacity, $0, "derivatives"),
                                                for: "derivatives") }
     }
 
@@ -44,53 +49,54 @@ final class NetworkPass {
     ///   - sharedDerivatives: φ'(z_l) buffers of at least `capacity` rows (`derivativeBuffers`)
     ///     that other passes also use; `derivativeOf` is then the last run's.
     init(_ architecture: MLPArchitecture, capacity: Int, deltas: Bool, derivatives: Bool = false,
-         sharedDerivatives: [Workspace]? = nil) throws {
+         sharedDerivatives: [Buffer]? = nil) throws {
         let a = architecture
         self.architecture = a
         self.capacity = capacity
         self.withDeltas = deltas
         self.withDerivatives = deltas || derivatives
         let k = a.outputDimension
-        hidden = try a.hiddenWidths.map { try Workspace(count: try Sizes.product(capacity, $0, "activations"),
+        hidden = try a.hiddenWidths.map { try Buffer(count: try Sizes.product(capacity, $0, "activations"),
                                                         for: "activations") }
         derivative = (deltas || derivatives) ? try sharedDerivatives ?? Self.derivativeBuffers(a, capacity: capacity)
                                               : []
         self.deltas = deltas ? try a.hiddenWidths.map {
-            try Workspace(count: try Sizes.product(capacity, try Sizes.product(k, $0, "signals"),
+            try Buffer(count: try Sizes.product(capacity, try Sizes.product(k, $0, "signals"),
                                                    "backpropagated signals"),
                           for: "backpropagated signals")
         } : []
-        output = try Workspace(count: try Sizes.product(capacity, k, "outputs"), for: "outputs")
+        output = try Buffer(count: try Sizes.product(capacity, k, "outputs"), for: "outputs")
     }
 
     /// `h_l`: rows × fanIn(l).
-    func input(_ l: Int) -> MatrixView {
-        l == 0 ? x : MatrixView(unchecked: UnsafePointer(hidden[l - 1].pointer), rows: rows,
+    func input(_ l: Int) -> View {
+        l == 0 ? x : View(unchecked: UnsafePointer(hidden[l - 1].pointer), rows: rows,
                                 cols: architecture.fanIn(l), ld: architecture.fanIn(l))
     }
 
     /// `Δ_l` for a hidden layer l: rows × (k · fanOut(l)).
-    func delta(_ l: Int) -> MatrixView {
+    func delta(_ l: Int) -> View {
         let width = architecture.outputDimension * architecture.fanOut(l)
-        return MatrixView(unchecked: UnsafePointer(deltas[l].pointer), rows: rows, cols: width, ld: width)
+        return View(unchecked: UnsafePointer(deltas[l].pointer), rows: rows, cols: width, ld: width)
     }
 
     /// `φ'(z_l)` of hidden layer l: rows × fanOut(l) (needs `derivatives`).
-    func derivativeOf(_ l: Int) -> UnsafeMutablePointer<Double> { derivative[l].pointer }
+    func derivativeOf(_ l: Int) -> UnsafeMutablePointer<Scalar> { derivative[l].pointer }
 
     /// `f(X)` of the block: rows × k, contiguous.
-    var outputs: UnsafeMutablePointer<Double> { output.pointer }
+    var outputs: UnsafeMutablePointer<Scalar> { output.pointer }
 
-    /// The weights `W_l` (fanIn × fanOut) and bias `b_l` (fanOut) inside θ.
-    func weights(_ l: Int, _ theta: MLP.ParameterVector) -> (w: MatrixView, b: UnsafePointer<Double>) {
+    /// The weights `W_l` (fanIn × fanOut) and bias `b_l` (fanOut) inside θ (in the layout of
+    /// `MLPArchitecture`).
+    func weights(_ l: Int, _ theta: UnsafePointer<Scalar>) -> (w: View, b: UnsafePointer<Scalar>) {
         let a = architecture
-        let base = theta.pointer + a.weightOffset(l)
-        return (MatrixView(unchecked: base, rows: a.fanIn(l), cols: a.fanOut(l), ld: a.fanOut(l)),
+        let base = theta + a.weightOffset(l)
+        return (View(unchecked: base, rows: a.fanIn(l), cols: a.fanOut(l), ld: a.fanOut(l)),
                 base + a.fanIn(l) * a.fanOut(l))
     }
 
-    /// Runs the pass on `block` (at most `capacity` rows, already validated).
-    func run(_ block: MatrixView, _ theta: MLP.ParameterVector) throws {
+    /// Runs the pass on `block` (at most `capacity` rows, already validated) with parameters θ.
+    func run(_ block: View, _ theta: UnsafePointer<Scalar>) throws {
         let a = architecture
         let layers = a.layerCount, k = a.outputDimension
         rows = block.rows
@@ -98,13 +104,13 @@ final class NetworkPass {
         for l in 0..<layers {
             let fanOut = a.fanOut(l)
             let z = l < layers - 1 ? hidden[l].pointer : output.pointer
-            let zView = MutableMatrixView(unchecked: z, rows: rows, cols: fanOut, ld: fanOut)
+            let zView = MutableRowMajorView(unchecked: z, rows: rows, cols: fanOut, ld: fanOut)
             let (w, b) = weights(l, theta)
             if a.hasBias {
-                let c = a.biasScale
+                let c = Scalar(a.biasScale)
                 for s in 0..<rows { for j in 0..<fanOut { z[s * fanOut + j] = c * b[j] } }
             }
-            try MatrixProduct.gemm(input(l), w, alpha: a.weightScale(l), beta: a.hasBias ? 1 : 0, into: zView)
+            try MatrixProduct.gemm(input(l), w, alpha: Scalar(a.weightScale(l)), beta: a.hasBias ? 1 : 0, into: zView)
             if l < layers - 1 {
                 a.activation.apply(z, derivative: withDerivatives ? derivative[l].pointer : nil, count: rows * fanOut)
             }
@@ -113,7 +119,7 @@ final class NetworkPass {
         // Δ_{L−1}[s, c, j] = a_L W_L[j, c] φ'(z_{L−1}[s, j]).
         let last = layers - 1
         let (wLast, _) = weights(last, theta)
-        let width = a.fanIn(last), scale = a.weightScale(last)
+        let width = a.fanIn(last), scale = Scalar(a.weightScale(last))
         let d = deltas[last - 1].pointer, phi = derivative[last - 1].pointer
         for s in 0..<rows {
             for c in 0..<k {
@@ -126,10 +132,9 @@ final class NetworkPass {
         while l >= 1 {
             let (w, _) = weights(l, theta)
             let fanIn = a.fanIn(l), fanOut = a.fanOut(l)
-            let upper = MatrixView(unchecked: UnsafePointer(deltas[l].pointer), rows: rows * k, cols: fanOut,
-                                   ld: fanOut)
-            let lower = MutableMatrixView(unchecked: deltas[l - 1].pointer, rows: rows * k, cols: fanIn, ld: fanIn)
-            try MatrixProduct.gemm(upper, w, transposeB: true, alpha: a.weightScale(l), into: lower)
+            let upper = View(unchecked: UnsafePointer(deltas[l].pointer), rows: rows * k, cols: fanOut, ld: fanOut)
+            let lower = MutableRowMajorView(unchecked: deltas[l - 1].pointer, rows: rows * k, cols: fanIn, ld: fanIn)
+            try MatrixProduct.gemm(upper, w, transposeB: true, alpha: Scalar(a.weightScale(l)), into: lower)
             let phi = derivative[l - 1].pointer
             for s in 0..<rows {
                 let dphi = phi + s * fanIn
@@ -141,4 +146,14 @@ final class NetworkPass {
             l -= 1
         }
     }
+}
+
+extension NetworkPass where Scalar == Double {
+    /// `weights` inside a network's parameter vector.
+    func weights(_ l: Int, _ theta: MLP.ParameterVector) -> (w: MatrixView, b: UnsafePointer<Double>) {
+        weights(l, theta.pointer)
+    }
+
+    /// `run` with a network's parameter vector.
+    func run(_ block: MatrixView, _ theta: MLP.ParameterVector) throws { try run(block, theta.pointer) }
 }

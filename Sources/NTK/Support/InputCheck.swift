@@ -9,7 +9,7 @@ enum InputCheck {
     ///
     /// The scan accumulates `x · 0` per row, which is 0 for finite x and NaN otherwise; the loop
     /// vectorises, so checking costs one streaming read of the matrix.
-    static func finite(_ m: MatrixView, _ name: @autoclosure () -> String) throws {
+    static func finite<S: BLASScalar>(_ m: RowMajorView<S>, _ name: @autoclosure () -> String) throws {
         guard m.cols > 0 else { return }
         for i in 0..<m.rows where !allFinite(m.row(i), count: m.cols) {
             let row = m.row(i)
@@ -18,18 +18,18 @@ enum InputCheck {
         }
     }
 
-    /// Whether `count` doubles at `p` are all finite. Sums `x · 0`, which is 0 for finite x and
+    /// Whether `count` entries at `p` are all finite. Sums `x · 0`, which is 0 for finite x and
     /// NaN otherwise, in eight independent lanes so that the loop runs at memory speed.
     @inline(__always)
-    static func allFinite(_ p: UnsafePointer<Double>, count: Int) -> Bool {
-        var lanes = SIMD8<Double>()
+    static func allFinite<S: BLASScalar>(_ p: UnsafePointer<S>, count: Int) -> Bool {
+        var lanes = SIMD8<S>()
         let raw = UnsafeRawPointer(p)
         var j = 0
         while j + 8 <= count {
-            lanes += raw.loadUnaligned(fromByteOffset: j * 8, as: SIMD8<Double>.self) * 0
+            lanes += raw.loadUnaligned(fromByteOffset: j * MemoryLayout<S>.stride, as: SIMD8<S>.self) * 0
             j += 8
         }
-        var tail = 0.0
+        var tail: S = 0
         while j < count {
             tail += p[j] * 0
             j += 1
@@ -39,7 +39,8 @@ enum InputCheck {
 
     /// Throws `numericalFailure` if any of `count` computed doubles at `p` is NaN or ±Inf: a
     /// result that overflowed the double range (inputs too large) is reported, never returned.
-    static func finiteResult(_ p: UnsafePointer<Double>, count: Int, _ name: @autoclosure () -> String) throws {
+    static func finiteResult<S: BLASScalar>(_ p: UnsafePointer<S>, count: Int,
+                                            _ name: @autoclosure () -> String) throws {
         guard !allFinite(p, count: count) else { return }
         let i = (0..<count).first { !p[$0].isFinite } ?? 0
         throw NTKError.numericalFailure(
@@ -47,7 +48,7 @@ enum InputCheck {
     }
 
     /// `finiteResult` for a row-major view.
-    static func finiteResult(_ m: MutableMatrixView, _ name: @autoclosure () -> String) throws {
+    static func finiteResult<S: BLASScalar>(_ m: MutableRowMajorView<S>, _ name: @autoclosure () -> String) throws {
         for i in 0..<m.rows { try finiteResult(m.base + i * m.ld, count: m.cols, "\(name()) (row \(i))") }
     }
 

@@ -11,13 +11,13 @@ package protocol LossGradientEngine: AnyObject {
 /// layer; see `TrainingOptions` for the recursion).
 final class MLPGradientEngine: LossGradientEngine {
     let architecture: MLPArchitecture
-    let pass: NetworkPass
+    let pass: NetworkPass<Double>
     let outputGradient: Workspace
     let signals: (Workspace, Workspace)
 
     init(_ a: MLPArchitecture, capacity: Int) throws {
         architecture = a
-        pass = try NetworkPass(a, capacity: capacity, deltas: false, derivatives: true)
+        pass = try NetworkPass<Double>(a, capacity: capacity, deltas: false, derivatives: true)
         outputGradient = try Workspace(count: try Sizes.product(capacity, a.outputDimension, "gradient"),
                                        for: "output gradients")
         let widest = ([a.inputDimension, a.outputDimension] + a.hiddenWidths).max() ?? 1

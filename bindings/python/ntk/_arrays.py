@@ -1,8 +1,9 @@
 """numpy <-> C marshalling (internal).
 
-Inputs are passed without a copy when they are already float64 with unit stride along rows
-(C-contiguous, or a row-slice of a larger array, passed with its leading dimension); anything
-else is converted once. Outputs are fresh C-contiguous float64 arrays the library writes into.
+Inputs are passed without a copy when they are already float64 (float32 for the single-precision
+entry points) with unit stride along rows (C-contiguous, or a row-slice of a larger array, passed
+with its leading dimension); anything else is converted once. Outputs are fresh C-contiguous
+arrays the library writes into.
 """
 
 import ctypes
@@ -12,11 +13,11 @@ import numpy as np
 from .errors import DimensionMismatchError, InvalidArgumentError
 
 _DOUBLE_P = ctypes.POINTER(ctypes.c_double)
-_ITEM = 8
+_FLOAT_P = ctypes.POINTER(ctypes.c_float)
 
 
-def matrix(x, name, *, vector_ok=False):
-    """Returns ``(array, pointer, ld, was_vector)`` for a 2-D float64 input.
+def matrix(x, name, *, vector_ok=False, dtype=np.float64):
+    """Returns ``(array, pointer, ld, was_vector)`` for a 2-D input as ``dtype`` (float64 or float32).
 
     With ``vector_ok`` a 1-D array of length n is taken as an (n, 1) matrix and ``was_vector``
     says so, so that the result can be returned with the caller's shape.
@@ -36,8 +37,8 @@ def matrix(x, name, *, vector_ok=False):
     if a.ndim != 2:
         expected = "a 1-D or 2-D array" if vector_ok else "a 2-D array"
         raise DimensionMismatchError(f"{name} must be {expected}, got shape {a.shape}")
-    if a.dtype != np.float64:
-        a = a.astype(np.float64)
+    if a.dtype != dtype:
+        a = a.astype(dtype)
     rows, cols = a.shape
     ld = _leading_dimension(a)
     if ld is None:
@@ -52,18 +53,20 @@ def _leading_dimension(a):
     if a.size == 0:
         return max(cols, 1) if a.flags.c_contiguous else None
     s0, s1 = a.strides
-    if cols > 1 and s1 != _ITEM:
+    item = a.itemsize
+    if cols > 1 and s1 != item:
         return None
     if rows == 1:
         return max(cols, 1)
-    if s0 % _ITEM or s0 < _ITEM * cols:
+    if s0 % item or s0 < item * cols:
         return None
-    return s0 // _ITEM
+    return s0 // item
 
 
 def pointer(a):
-    """A ``double *`` into ``a`` (which the caller keeps alive during the call)."""
-    return a.ctypes.data_as(_DOUBLE_P)
+    """A ``double *`` (``float *`` for a float32 array) into ``a``, which the caller keeps alive
+    during the call."""
+    return a.ctypes.data_as(_FLOAT_P if a.dtype == np.float32 else _DOUBLE_P)
 
 
 def output(rows, cols):
@@ -81,6 +84,22 @@ def scalar(x, name):
 
 
 NULL = _DOUBLE_P()
+
+
+def precision(dtype):
+    """``dtype`` as numpy.float64 or numpy.float32; anything else is an InvalidArgumentError."""
+    try:
+        kind = np.dtype(dtype)
+    except TypeError:
+        raise InvalidArgumentError(f"dtype must be numpy.float64 or numpy.float32, got {dtype!r}") from None
+    if kind not in (np.float64, np.float32):
+        raise InvalidArgumentError(f"dtype must be numpy.float64 or numpy.float32, got {kind}")
+    return kind.type
+
+
+def null(dtype=np.float64):
+    """A NULL ``double *`` (``float *`` for float32)."""
+    return _FLOAT_P() if np.dtype(dtype) == np.float32 else NULL
 
 
 def optional_matrix(x, name, shape):

@@ -9,7 +9,7 @@ import ctypes
 import os
 import sys
 import warnings
-from ctypes import POINTER, c_char_p, c_double, c_int, c_int64, c_size_t, c_uint64, c_void_p
+from ctypes import POINTER, c_char_p, c_double, c_float, c_int, c_int64, c_size_t, c_uint64, c_void_p
 from pathlib import Path
 
 from . import __version__
@@ -276,6 +276,7 @@ STRUCTS = {
 }
 
 _d = POINTER(c_double)
+_f = POINTER(c_float)
 _i64 = POINTER(c_int64)
 _h = c_void_p
 _out = POINTER(c_void_p)
@@ -350,9 +351,12 @@ _SIGNATURES = {
     "ntk_mlp_set_parameters": ([_h, _d, c_int64], c_int),
     "ntk_mlp_forward": ([_h, c_int64, _d, c_int64, _d, c_int64], c_int),
     "ntk_mlp_jacobian": ([_h, c_int64, _d, c_int64, _d], c_int),
+    "ntk_mlp_jacobian_f32": ([_h, c_int64, _f, c_int64, _f], c_int),
     "ntk_empirical_ntk_options_init": ([_P(EmpiricalNTKOptions)], c_int),
     "ntk_empirical_ntk": ([_h, c_int64, _d, c_int64, c_int64, _d, c_int64, c_int, _P(EmpiricalNTKOptions),
                            _d, c_int64], c_int),
+    "ntk_empirical_ntk_f32": ([_h, c_int64, _f, c_int64, c_int64, _f, c_int64, c_int, _P(EmpiricalNTKOptions),
+                               _f, c_int64], c_int),
     "ntk_empirical_ntk_diagonal": ([_h, c_int64, _d, c_int64, c_int, _d, c_int64], c_int),
     "ntk_jacobian_ntk": ([c_int64, c_int64, c_int64, c_int64, _d, _d, c_int, _d, c_int64, PROGRESS_FN, c_void_p],
                          c_int),

@@ -121,6 +121,57 @@ def test_memory_limit_blocks_give_the_same_kernel(rng):
         assert rel(blocked, whole) < 1e-12
 
 
+def test_float32_kernel_agrees_with_a_float64_jacobian_contraction(rng):
+    """dtype=float32: a float32 kernel within 2e-6 of the largest entry of the float64 Jacobian
+    contraction of the same (float32-rounded) inputs and parameters, in every form; a float32 row
+    slice of a wider array is read through its leading dimension."""
+    net = make(5, [64, 48], 3, "tanh", b_std=0.3)
+    net.set_parameters([np.float32(p).astype(np.float64) for p in net.parameters])
+    wide = rng.standard_normal((80, 9)).astype(np.float32)
+    X1, X2 = wide[:, :5], rng.standard_normal((11, 5)).astype(np.float32)
+    assert X1.strides[0] == 36  # not contiguous: passed with its leading dimension
+    J1, J2 = net.jacobian(X1.astype(np.float64)), net.jacobian(X2.astype(np.float64))
+    want = {"mean": np.einsum("ikp,jkp->ij", J1, J2) / 3, "per_output": np.einsum("ikp,jkp->ijk", J1, J2),
+            "full": np.einsum("ikp,jlp->ijkl", J1, J2)}
+    for output, expected in want.items():
+        for method in ("structured", "jacobian"):
+            got = ntk.empirical_ntk(net, X1, X2, output=output, method=method, dtype=np.float32)
+            assert got.dtype == np.float32 and got.shape == expected.shape
+            assert 1e-12 < rel(got.astype(np.float64), expected) < 2e-6, (output, method)
+    sym = ntk.empirical_ntk(net, X1, dtype="float32")
+    assert sym.dtype == np.float32 and np.array_equal(sym, sym.T)
+    assert rel(sym.astype(np.float64), np.einsum("ikp,jkp->ij", J1, J1) / 3) < 2e-6
+
+
+def test_float32_jacobian_agrees_with_float64(rng):
+    net = make(4, [32, 16], 2, "gelu")
+    net.set_parameters([np.float32(p).astype(np.float64) for p in net.parameters])
+    X = rng.standard_normal((50, 4)).astype(np.float32)
+    J = net.jacobian(X.astype(np.float64))
+    J32 = net.jacobian(X, dtype=np.float32)
+    assert J32.dtype == np.float32 and J32.shape == J.shape
+    assert 1e-12 < rel(J32.astype(np.float64), J) < 1e-6
+    with pytest.raises(ntk.InvalidArgumentError, match="dtype"):
+        net.jacobian(X, dtype=np.float16)
+
+
+def test_float32_bad_arguments(rng):
+    net = make(3, [8], 1, "relu")
+    X = rng.standard_normal((4, 3))
+    with pytest.raises(ntk.InvalidArgumentError, match="dtype"):
+        ntk.empirical_ntk(net, X, dtype=np.int32)
+    with pytest.raises(ntk.InvalidArgumentError, match="dtype"):
+        ntk.empirical_ntk(net, X, dtype="not a type")
+    layered = ntk.Network([ntk.layers.Dense(4), ntk.layers.Activation("relu"), ntk.layers.Dense(1)], input_shape=(3,))
+    with pytest.raises(ntk.InvalidArgumentError, match="float32"):
+        ntk.empirical_ntk(layered, X, dtype=np.float32)
+    X[1, 2] = np.nan
+    with pytest.raises(ntk.NonFiniteError, match="X1"):
+        ntk.empirical_ntk(net, X, dtype=np.float32)
+    with pytest.raises(ntk.DimensionMismatchError):
+        ntk.empirical_ntk(net, X[:, :2], dtype=np.float32)
+
+
 def test_diagonal(rng):
     net = make(3, [8], 3, "softplus")
     X = rng.standard_normal((25, 3))
