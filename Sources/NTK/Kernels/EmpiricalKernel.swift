@@ -309,21 +309,22 @@ public enum EmpiricalKernel {
         }
         /// Columns of row i that are needed.
         @inline(__always) func width(_ i: Int) -> Int { diagonal ? i + 1 : n }
-        target.zero()
+        // The first hidden layer's terms are stored (not added), so the tile is not zeroed first
+        // unless there is no hidden layer; c² is added as each Gram is read, not in a pass of its own.
+        if layers == 1 { target.zero() }
         for l in 0..<layers {
             let scale = S(a.weightScale(l))
             try product(p1.input(l).rowRange(r1.lowerBound, r1.upperBound),
                         p2.input(l).rowRange(r2.lowerBound, r2.upperBound),
                         alpha: scale * scale, into: h)
-            if c2 != 0 { for i in 0..<m { for j in 0..<width(i) { h.base[i * n + j] += c2 } } }
             if l == layers - 1 {
                 // Output layer: Δ_L^c · Δ_L^c' = [c = c'].
                 try inRowChunks(m) { i in
                     let hi = h.base + i * n, e = target.at(i, 0)
                     switch form {
-                    case .mean: for j in 0..<width(i) { e[j] += hi[j] }
-                    case .perOutput: for j in 0..<width(i) { for c in 0..<k { e[j * k + c] += hi[j] } }
-                    case .full: for j in 0..<width(i) { for c in 0..<k { e[j * k * k + c * k + c] += hi[j] } }
+                    case .mean: for j in 0..<width(i) { e[j] += hi[j] + c2 }
+                    case .perOutput: for j in 0..<width(i) { for c in 0..<k { e[j * k + c] += hi[j] + c2 } }
+                    case .full: for j in 0..<width(i) { for c in 0..<k { e[j * k * k + c * k + c] += hi[j] + c2 } }
                     }
                 }
                 continue
@@ -331,15 +332,17 @@ public enum EmpiricalKernel {
             let delta1 = p1.delta(l).rowRange(r1.lowerBound, r1.upperBound)
             let delta2 = p2.delta(l).rowRange(r2.lowerBound, r2.upperBound)
             let w = a.fanOut(l)
-            // K += H ⊙ D over the tile.
+            // K += (H + c²) ⊙ D over the tile (K = for the first layer).
+            let first = l == 0
             func accumulate(_ entry: Int) throws {
                 let stride = target.entries
                 try inRowChunks(m) { i in
                     let hi = h.base + i * n, di = d.base + i * n, e = target.at(i, 0) + entry
-                    if stride == 1 {
-                        for j in 0..<width(i) { e[j] += hi[j] * di[j] }
-                    } else {
-                        for j in 0..<width(i) { e[j * stride] += hi[j] * di[j] }
+                    switch (stride == 1, first) {
+                    case (true, true): for j in 0..<width(i) { e[j] = (hi[j] + c2) * di[j] }
+                    case (true, false): for j in 0..<width(i) { e[j] += (hi[j] + c2) * di[j] }
+                    case (false, true): for j in 0..<width(i) { e[j * stride] = (hi[j] + c2) * di[j] }
+                    case (false, false): for j in 0..<width(i) { e[j * stride] += (hi[j] + c2) * di[j] }
                     }
                 }
             }
