@@ -100,25 +100,23 @@ public func ntk_mlp_forward(_ mlp: OpaquePointer?, _ n: Int64, _ x: UnsafePointe
 @_cdecl("ntk_mlp_jacobian")
 public func ntk_mlp_jacobian(_ mlp: OpaquePointer?, _ n: Int64, _ x: UnsafePointer<Double>?, _ ldx: Int64,
                              _ jac: UnsafeMutablePointer<Double>?) -> Int32 {
-    boundary("ntk_mlp_jacobian") {
-        let mlp = try HandleRegistry.shared.lookup(mlp, as: MLP.self, "mlp")
-        let a = mlp.architecture, n = try size(n, "n")
-        let xv = try input(x, n, a.inputDimension, ld: ldx, "X")
-        let count = try Sizes.product(try Sizes.product(n, a.outputDimension, "n*k"), a.parameterCount, "Jacobian size")
-        try mlp.jacobian(xv, into: try outputVector(jac, count, "J"))
-    }
+    boundary("ntk_mlp_jacobian") { try jacobian(mlp, n, x, ldx, jac) }
 }
 
 @_cdecl("ntk_mlp_jacobian_f32")
 public func ntk_mlp_jacobian_f32(_ mlp: OpaquePointer?, _ n: Int64, _ x: UnsafePointer<Float>?, _ ldx: Int64,
                                  _ jac: UnsafeMutablePointer<Float>?) -> Int32 {
-    boundary("ntk_mlp_jacobian_f32") {
-        let mlp = try HandleRegistry.shared.lookup(mlp, as: MLP.self, "mlp")
-        let a = mlp.architecture, n = try size(n, "n")
-        let xv = try input(x, n, a.inputDimension, ld: ldx, "X")
-        let count = try Sizes.product(try Sizes.product(n, a.outputDimension, "n*k"), a.parameterCount, "Jacobian size")
-        try mlp.jacobian(xv, into: try outputVector(jac, count, "J"))
-    }
+    boundary("ntk_mlp_jacobian_f32") { try jacobian(mlp, n, x, ldx, jac) }
+}
+
+/// `ntk_mlp_jacobian` in either precision.
+private func jacobian<S: BLASScalar>(_ handle: OpaquePointer?, _ n: Int64, _ x: UnsafePointer<S>?, _ ldx: Int64,
+                                     _ jac: UnsafeMutablePointer<S>?) throws {
+    let mlp = try HandleRegistry.shared.lookup(handle, as: MLP.self, "mlp")
+    let a = mlp.architecture, n = try size(n, "n")
+    let xv = try input(x, n, a.inputDimension, ld: ldx, "X")
+    let count = try Sizes.product(try Sizes.product(n, a.outputDimension, "n*k"), a.parameterCount, "Jacobian size")
+    try mlp.jacobian(xv, into: try outputVector(jac, count, "J"))
 }
 
 @_cdecl("ntk_mlp_free")

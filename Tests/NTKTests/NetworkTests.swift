@@ -80,10 +80,8 @@ final class NetworkTests: XCTestCase {
         var rng = TestRandom(seed: 23)
         let a = try MLPArchitecture(inputDimension: 5, hiddenWidths: [48, 40], outputDimension: 3, activation: .gelu,
                                     biasStd: 0.3)
-        let mlp = try MLP(a, seed: 2)
-        try mlp.setParameters(mlp.parameterArray.map { Double(Float($0)) })
-        let x1 = try Matrix(rows: 70, cols: 5, elements: try rng.matrix(70, 5).elements.map { Double(Float($0)) })
-        let x2 = try Matrix(rows: 9, cols: 5, elements: try rng.matrix(9, 5).elements.map { Double(Float($0)) })
+        let mlp = try singleRepresentable(a, seed: 2)
+        let x1 = try rounded(&rng, 70, 5), x2 = try rounded(&rng, 9, 5)
         for form in [EmpiricalKernel.Output.mean, .perOutput, .full] {
             for method in [EmpiricalKernel.Method.structured, .jacobian] {
                 for (second, limit) in [(nil, nil), (x2, nil), (nil, 20_000)] as [(Matrix?, Int?)] {
@@ -121,9 +119,8 @@ final class NetworkTests: XCTestCase {
         var rng = TestRandom(seed: 24)
         let a = try MLPArchitecture(inputDimension: 4, hiddenWidths: [30, 20], outputDimension: 2, activation: .tanh,
                                     biasStd: 0.2)
-        let mlp = try MLP(a, seed: 3)
-        try mlp.setParameters(mlp.parameterArray.map { Double(Float($0)) })
-        let x = try Matrix(rows: 300, cols: 4, elements: try rng.matrix(300, 4).elements.map { Double(Float($0)) })
+        let mlp = try singleRepresentable(a, seed: 3)
+        let x = try rounded(&rng, 300, 4)
         let expected = try mlp.jacobian(x)
         let p = a.parameterCount
         var got = [Float](repeating: .nan, count: 300 * 2 * p)
@@ -140,6 +137,19 @@ final class NetworkTests: XCTestCase {
         }
         XCTAssertLessThan(worst, 1e-6)
         XCTAssertGreaterThan(worst, 1e-12)
+    }
+
+    /// A network whose parameters are exactly single-precision numbers, so that single- and
+    /// double-precision computations start from the same θ.
+    func singleRepresentable(_ a: MLPArchitecture, seed: UInt64) throws -> MLP {
+        let mlp = try MLP(a, seed: seed)
+        try mlp.setParameters(mlp.parameterArray.map { Double(Float($0)) })
+        return mlp
+    }
+
+    /// Random inputs rounded to single precision.
+    func rounded(_ rng: inout TestRandom, _ rows: Int, _ cols: Int) throws -> Matrix {
+        try Matrix(rows: rows, cols: cols, elements: try rng.matrix(rows, cols).elements.map { Double(Float($0)) })
     }
 
     func singleKernel(_ mlp: MLP, _ x1: Matrix, _ x2: Matrix?, _ form: EmpiricalKernel.Output,
