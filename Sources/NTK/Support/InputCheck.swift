@@ -37,14 +37,15 @@ enum InputCheck {
         return (lanes.sum() + tail).isFinite
     }
 
-    /// Throws `numericalFailure` if any of `count` computed doubles at `p` is NaN or ±Inf: a
-    /// result that overflowed the double range (inputs too large) is reported, never returned.
+    /// Throws `numericalFailure` if any of `count` computed entries at `p` is NaN or ±Inf: a
+    /// result that overflowed its precision's range (inputs too large) is reported, never returned.
     static func finiteResult<S: BLASScalar>(_ p: UnsafePointer<S>, count: Int,
                                             _ name: @autoclosure () -> String) throws {
         guard !allFinite(p, count: count) else { return }
         let i = (0..<count).first { !p[$0].isFinite } ?? 0
         throw NTKError.numericalFailure(
-            "\(name()) overflowed: entry \(i) is \(p[i]); the inputs are too large for double precision (rescale them)")
+            "\(name()) overflowed: entry \(i) is \(p[i]); the inputs are too large for \(S.precisionName) precision "
+                + "(rescale them\(S.self == Float.self ? ", or use double precision" : ""))")
     }
 
     /// `finiteResult` for a row-major view.

@@ -38,6 +38,8 @@ def matrix(x, name, *, vector_ok=False, dtype=np.float64):
         expected = "a 1-D or 2-D array" if vector_ok else "a 2-D array"
         raise DimensionMismatchError(f"{name} must be {expected}, got shape {a.shape}")
     if a.dtype != dtype:
+        if dtype == np.float32 and a.dtype.kind == "f" and a.dtype.itemsize > 4:
+            _require_single_range(a, name)
         a = a.astype(dtype)
     rows, cols = a.shape
     ld = _leading_dimension(a)
@@ -45,6 +47,14 @@ def matrix(x, name, *, vector_ok=False, dtype=np.float64):
         a = np.ascontiguousarray(a)
         ld = max(cols, 1)
     return a, pointer(a), ld, was_vector
+
+
+def _require_single_range(a, name):
+    """Finite entries beyond float32's range would become infinite when rounded: say so."""
+    big = np.isfinite(a) & (np.abs(a) > np.finfo(np.float32).max)
+    if big.any():
+        i = tuple(int(j) for j in np.argwhere(big)[0])
+        raise InvalidArgumentError(f"{name} {i} is {a[i]}, beyond float32's range (3.4e38); use dtype=np.float64")
 
 
 def _leading_dimension(a):

@@ -170,6 +170,13 @@ def test_float32_bad_arguments(rng):
         ntk.empirical_ntk(net, X, dtype=np.float32)
     with pytest.raises(ntk.DimensionMismatchError):
         ntk.empirical_ntk(net, X[:, :2], dtype=np.float32)
+    X[1, 2] = 1e39  # finite in float64, infinite in float32
+    with pytest.raises(ntk.InvalidArgumentError, match=r"X1 \(1, 2\) is 1e\+39, beyond float32's range"):
+        ntk.empirical_ntk(net, X, dtype=np.float32)
+    X[1, 2] = 1e20  # representable, but the kernel (~|x|^2) overflows float32 and not float64
+    assert np.isfinite(ntk.empirical_ntk(net, X)).all()
+    with pytest.raises(ntk.NumericalError, match="too large for single precision.*use double precision"):
+        ntk.empirical_ntk(net, X, dtype=np.float32)
 
 
 def test_diagonal(rng):
