@@ -70,7 +70,8 @@ def main():
     nngp_tx, ntk_tx, nngp_tt = nngp_all[n:, :n].copy(), ntk_all[n:, :n].copy(), nngp_all[n:, n:].copy()
     lam_max = ntk.eigvalsh(ntk_)[-1]
     times = np.r_[np.geomspace(1, 1e5, args.times - 1) * n / lam_max, np.inf]
-    print(f"n = {n} training, m = {m} test points, {len(times)} times; mean (T, m, 1) and covariance (T, m, m)\n")
+    print(f"n = {n} training, m = {m} test points, {len(times)} times; mean (T, m, 1) and covariance (T, m, m), "
+          "or the variances (T, m) alone\n")
 
     eigh = timed(lambda: ntk.eigh(ntk_), args.repeats)
     rows = [("libntk eigh (one eigendecomposition, the unit)", eigh, None)]
@@ -86,6 +87,18 @@ def main():
         diff = max(np.abs(results[regime][1] - ref[1]).max() / np.abs(ref[1]).max(),
                    np.abs(results[regime][0] - ref[0]).max() / np.abs(ref[0]).max())
         rows.append((f"libntk ensemble_gradient_flow, {regime} regime", t_ours, diff))
+        # The variances alone (return_std), from the test kernel's diagonal.
+        diagonal = np.diag(nngp_tt).copy()
+        variances = {}
+
+        def ours_diagonal():
+            variances[regime] = ntk.ensemble_gradient_flow(nngp, ntk_, y, times, nngp_test_train=nngp_tx,
+                                                           ntk_test_train=ntk_tx, nngp_test=diagonal, regime=regime,
+                                                           covariance="diagonal")[1]
+        t_diagonal = timed(ours_diagonal, args.repeats)
+        ref_variances = np.diagonal(ref[1], axis1=1, axis2=2)
+        rows.append((f"libntk ensemble_gradient_flow, {regime}, variances only", t_diagonal,
+                     np.abs(variances[regime] - ref_variances).max() / np.abs(ref_variances).max()))
         rows.append((f"numpy, {regime} regime", t_numpy, None))
     print(f"{'job':58s} {'seconds':>9s} {'x eigh':>8s} {'rel diff vs numpy':>18s}")
     for name, t, diff in rows:

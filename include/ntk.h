@@ -624,6 +624,14 @@ typedef enum ntk_ensemble_regime {
     NTK_REGIME_NNGP = 1 /* the readout only: the NNGP kernel is both */
 } ntk_ensemble_regime;
 
+/* What of the covariance is computed. */
+typedef enum ntk_covariance_form {
+    NTK_COVARIANCE_FULL = 0,    /* cov is count x m x m */
+    NTK_COVARIANCE_DIAGONAL = 1 /* cov is count x m, the variances (what a standard deviation needs):
+                                   no m x m product, O(m) memory per time; test->nngp_test is then
+                                   the m x 1 diagonal K(x_i, x_i) (ld_nngp_test >= 1 between entries) */
+} ntk_covariance_form;
+
 typedef struct ntk_ensemble_options {
     size_t size;                 /* sizeof(ntk_ensemble_options), set by _init */
     ntk_ensemble_regime regime;  /* default NTK_REGIME_NTK */
@@ -631,16 +639,18 @@ typedef struct ntk_ensemble_options {
     double ridge;                /* z >= 0 added to the trained kernel, absolute; default 0 */
     ntk_progress_fn progress;    /* default NULL; reported per time */
     void *progress_user;
+    ntk_covariance_form covariance; /* default NTK_COVARIANCE_FULL (appended in 0.3) */
 } ntk_ensemble_options;
 
-#define NTK_ENSEMBLE_OPTIONS_INIT { sizeof(ntk_ensemble_options), NTK_REGIME_NTK, 1.0, 0.0, NULL, NULL }
+#define NTK_ENSEMBLE_OPTIONS_INIT \
+    { sizeof(ntk_ensemble_options), NTK_REGIME_NTK, 1.0, 0.0, NULL, NULL, NTK_COVARIANCE_FULL }
 
 /* Sets options->size and every default. Errors: INVALID_ARGUMENT (NULL). */
 int ntk_ensemble_options_init(ntk_ensemble_options *options);
 
 /* The kernels of m test points: NNGP and NTK against the n training points (m x n; the NTK
- * only in the NTK regime, else NULL) and the NNGP kernel among them (m x m, symmetric). A
- * plain descriptor, fixed for 1.x. */
+ * only in the NTK regime, else NULL) and the NNGP kernel among them (m x m, symmetric; its
+ * diagonal alone, m x 1, with NTK_COVARIANCE_DIAGONAL). A plain descriptor, fixed for 1.x. */
 typedef struct ntk_ensemble_test {
     int64_t m;
     const double *nngp_test_train;
@@ -656,9 +666,11 @@ typedef struct ntk_ensemble_test {
  * in the NNGP regime); targets holds Y (n x k; its f0 must be NULL: the ensemble starts from
  * random networks). test NULL: on the training points themselves (Theta(x, X) = Theta and
  * K(x, .) = K_XX, without the ridge). Outputs, contiguous, either may be NULL:
- * mean count x m x k, cov count x m x m (m = n without test). options may be NULL.
+ * mean count x m x k, cov count x m x m (count x m with NTK_COVARIANCE_DIAGONAL; m = n without
+ * test). options may be NULL.
  * Cost: one n x n eigendecomposition (plus 2 n^3 for K_XX in the NTK's basis), then per time
- * O(m n^2 + m^2 n) in the NTK regime, O(m^2 n) in the NNGP one.
+ * O(m n^2 + m^2 n) in the NTK regime, O(m^2 n) in the NNGP one (the variances alone: O(m n^2)
+ * and O(m n)).
  * Errors: INVALID_ARGUMENT (NULL, ld, regime, times, learning_rate, ridge, f0 given, missing
  * NTK kernels, not symmetric), DIMENSION_MISMATCH, NON_FINITE, NUMERICAL, OUT_OF_MEMORY,
  * TOO_LARGE, CANCELLED. Thread-safe. */

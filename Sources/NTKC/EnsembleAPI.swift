@@ -10,10 +10,18 @@ func ensembleRegime(_ r: ntk_ensemble_regime) throws -> EnsembleFlow.Regime {
     }
 }
 
+func covarianceForm(_ c: ntk_covariance_form) throws -> EnsembleFlow.Covariance {
+    switch c {
+    case NTK_COVARIANCE_FULL: return .full
+    case NTK_COVARIANCE_DIAGONAL: return .diagonal
+    default: throw invalid("options->covariance", c.rawValue, "NTK_COVARIANCE_FULL or NTK_COVARIANCE_DIAGONAL")
+    }
+}
+
 /// The defaults of `ntk_ensemble_options`, as `ntk_ensemble_options_init` writes them.
 var ensembleDefaults: ntk_ensemble_options {
     ntk_ensemble_options(size: MemoryLayout<ntk_ensemble_options>.size, regime: NTK_REGIME_NTK, learning_rate: 1,
-                         ridge: 0, progress: nil, progress_user: nil)
+                         ridge: 0, progress: nil, progress_user: nil, covariance: NTK_COVARIANCE_FULL)
 }
 
 @_cdecl("ntk_ensemble_options_init")
@@ -32,7 +40,7 @@ public func ntk_ensemble_gradient_flow(_ n: Int64, _ nngpTrain: UnsafePointer<Do
                                        _ cov: UnsafeMutablePointer<Double>?) -> Int32 {
     boundary("ntk_ensemble_gradient_flow") {
         let o = try options(optionsIn, defaults: ensembleDefaults, "options")
-        let regime = try ensembleRegime(o.regime)
+        let regime = try ensembleRegime(o.regime), form = try covarianceForm(o.covariance)
         let (n, count) = (try size(n, "n"), try size(count, "count"))
         let t = try NTKC.targets(targets, rows: n)
         guard t.offsets == nil else {
@@ -48,7 +56,7 @@ public func ntk_ensemble_gradient_flow(_ n: Int64, _ nngpTrain: UnsafePointer<Do
                 nngpTestTrain: try input(e.nngp_test_train, m, n, ld: e.ld_nngp_test_train, "test->nngp_test_train"),
                 ntkTestTrain: regime == .ntk ? try input(e.ntk_test_train, m, n, ld: e.ld_ntk_test_train,
                                                          "test->ntk_test_train") : nil,
-                nngpTest: try input(e.nngp_test, m, m, ld: e.ld_nngp_test, "test->nngp_test"))
+                nngpTest: try input(e.nngp_test, m, form == .full ? m : 1, ld: e.ld_nngp_test, "test->nngp_test"))
         }
         let timeList = try inputVector(times, count, "times")
         // Arguments first, then the decomposition: a bad time fails before O(n³) work.
@@ -61,8 +69,7 @@ public func ntk_ensemble_gradient_flow(_ n: Int64, _ nngpTrain: UnsafePointer<Do
         let flow = try EnsembleFlow(nngpTrain: nngp, ntkTrain: ntk, regime: regime, ridge: o.ridge,
                                     progress: progress(o.progress, o.progress_user))
         try flow.predict(y: t.y, times: timeList, learningRate: o.learning_rate, test: testData, meanOut: mean,
-                         covOut: cov,
-                         progress: progress(o.progress, o.progress_user))
+                         covariance: form, covOut: cov, progress: progress(o.progress, o.progress_user))
     }
 }
 

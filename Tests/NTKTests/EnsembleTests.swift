@@ -48,6 +48,47 @@ final class EnsembleTests: XCTestCase {
         XCTAssertEqual(gp.logMarginalLikelihood, expected, accuracy: 1e-12 * abs(expected))
     }
 
+    /// The variances alone equal the diagonal of the full covariance, in both regimes, with and
+    /// without test points, at several times (with a ridge, and a rank-deficient trained kernel
+    /// whose null directions are dropped); the full test kernel is refused where its diagonal is due.
+    func testVariancesAreTheCovarianceDiagonal() throws {
+        var rng = TestRandom(seed: 12)
+        let f = try rng.matrix(17, 6), g = try rng.matrix(17, 9)
+        let nngpAll = try naiveABt(f, f), ntkAll = try naiveABt(g, g)   // 12 training, 5 test points
+        let times = [0.0, 0.5, 3.0, .infinity]
+        for regime in [EnsembleFlow.Regime.ntk, .nngp] {
+            for ridge in [0.0, 0.1] {
+                let kTrain = try sub(nngpAll, 0..<12, 0..<12), tTrain = try sub(ntkAll, 0..<12, 0..<12)
+                let kTT = try sub(nngpAll, 12..<17, 0..<12), tTT = try sub(ntkAll, 12..<17, 0..<12)
+                let kTest = try sub(nngpAll, 12..<17, 12..<17)
+                let kDiag = try Matrix((0..<5).map { [kTest[$0, $0]] })
+                let y = try rng.matrix(12, 2)
+                try withViews([kTrain, tTrain, kTT, tTT, kTest, kDiag].map(nested)) { v in
+                    let flow = try EnsembleFlow(nngpTrain: v[0], ntkTrain: v[1], regime: regime, ridge: ridge)
+                    let full = EnsembleFlow.Test(nngpTestTrain: v[2], ntkTestTrain: v[3], nngpTest: v[4])
+                    let diag = EnsembleFlow.Test(nngpTestTrain: v[2], ntkTestTrain: v[3], nngpTest: v[5])
+                    for (test, diagonalTest, m) in [(full, diag, 5), (nil, nil, 12)] as [(EnsembleFlow.Test?, EnsembleFlow.Test?, Int)] {
+                        let (mean, cov) = try flow.predict(y: y, times: times, test: test)
+                        let (mean2, variances) = try flow.predict(y: y, times: times, test: diagonalTest,
+                                                                  covariance: .diagonal)
+                        for t in 0..<times.count {
+                            XCTAssertEqual(variances[t].rows, m)
+                            XCTAssertEqual(variances[t].columns, 1)
+                            // Relative to the prior variances 𝒦(x, x): the posterior ones may cancel to ~0.
+                            let scale = (0..<17).map { nngpAll[$0, $0] }.max()!
+                            for i in 0..<m {
+                                XCTAssertEqual(variances[t][i, 0], cov[t][i, i], accuracy: 1e-12 * scale,
+                                               "\(regime) z=\(ridge) t=\(times[t]) test=\(test != nil)")
+                            }
+                            XCTAssertEqual(maxAbsDifference(mean[t], mean2[t]), 0)
+                        }
+                    }
+                    assertThrows(.dimensionMismatch, try flow.predict(y: y, times: [1], test: full, covariance: .diagonal))
+                }
+            }
+        }
+    }
+
     func testErrors() throws {
         try withViews([[[1, 0], [0, 1]], [[1, 0]], [[1]]]) { v in
             let k = v[0]
@@ -71,6 +112,8 @@ final class EnsembleTests: XCTestCase {
         }
         return try nest(0, [])
     }
+
+    private func nested(_ a: Matrix) -> [[Double]] { (0..<a.rows).map { i in (0..<a.columns).map { a[i, $0] } } }
 
     private func sub(_ a: Matrix, _ rows: Range<Int>, _ cols: Range<Int>) throws -> Matrix {
         try Matrix(rows.map { i in cols.map { j in a[i, j] } })

@@ -1006,6 +1006,17 @@ static void test_ensemble(void) {
         ok &= fabs(mean[i] - A * y) < 1e-15 && fabs(cov[i] - (d + A * A * b - 2 * A * c)) < 1e-14;
     }
     check(ok, "ensemble mean and variance equal the scalar closed form at t = 0, 1, inf");
+    double variances[3];
+    options.covariance = NTK_COVARIANCE_DIAGONAL;
+    check(ntk_ensemble_gradient_flow(1, &b, 1, &a, 1, &targets, &test, 3, times, &options, NULL, variances) == NTK_OK &&
+              fabs(variances[0] - cov[0]) < 1e-15 && fabs(variances[1] - cov[1]) < 1e-15 &&
+              fabs(variances[2] - cov[2]) < 1e-15,
+          "the variances alone equal the covariance of one point");
+    options.covariance = (ntk_covariance_form)7;
+    check(ntk_ensemble_gradient_flow(1, &b, 1, &a, 1, &targets, &test, 3, times, &options, NULL, variances) ==
+              NTK_ERR_INVALID_ARGUMENT && strstr(ntk_last_error(), "options->covariance") != NULL,
+          "an unknown covariance form is rejected");
+    options.covariance = NTK_COVARIANCE_FULL;
 
     double f0 = 0.1;
     ntk_targets with_offsets = {1, &y, 1, &f0, 1};

@@ -552,6 +552,7 @@ int main(int argc, char **argv) {
             o.regime = (ntk_ensemble_regime)pick(0, 3);
             o.ridge = chance(80) ? fabs(value()) : value();
             o.learning_rate = chance(90) ? 0.7 : value();
+            o.covariance = (ntk_covariance_form)pick(0, 2); /* 2: invalid; DIAGONAL reads tt as m x 1 */
             checked(ntk_ensemble_gradient_flow(n, nngp, n, chance(90) ? ntk : NULL, n, &targets, chance(50) && m > 0 ? &test : NULL,
                                                3, t, options(&o, sizeof o), chance(90) ? mean : NULL, cov),
                     "ntk_ensemble_gradient_flow");

@@ -20,7 +20,10 @@
 /// (whose filters and eigenvalue policy are used: negative eigenvalues clamped, null directions
 /// dropped, so singular kernels give the minimum-norm limits). Per time the `.ntk` covariance
 /// costs O(m n² + m² n) (one DSYMM, one DSYR2K), the `.nngp` one O(m² n) (one DSYRK).
-/// Covariances are symmetric by construction (lower triangle computed, mirrored).
+/// Covariances are symmetric by construction (lower triangle computed, mirrored). The variances
+/// alone (`Covariance.diagonal`, what a standard deviation needs) skip the m × m products: per
+/// time O(m n²) (the DSYMM) in the `.ntk` regime, O(m n) in the `.nngp` one, and O(m) memory
+/// per time instead of O(m²), reading only the diagonal 𝒦(x, x) of the test kernel.
 public final class EnsembleFlow: @unchecked Sendable {
     /// Which layers are trained.
     public enum Regime: Sendable {
@@ -28,6 +31,14 @@ public final class EnsembleFlow: @unchecked Sendable {
         case ntk
         /// Only the readout layer: the NNGP kernel is both.
         case nngp
+    }
+
+    /// What of the covariance is computed.
+    public enum Covariance: Sendable {
+        /// The m × m covariance at each time.
+        case full
+        /// Its diagonal alone, the variances (m at each time).
+        case diagonal
     }
 
     /// The regime.
@@ -99,7 +110,8 @@ public final class EnsembleFlow: @unchecked Sendable {
     }
 
     /// The kernels of the test points: `nngpTestTrain` 𝒦(x, X) and (for `.ntk`) `ntkTestTrain`
-    /// Θ(x, X), m × n, and `nngpTest` 𝒦(x, x'), m × m symmetric.
+    /// Θ(x, X), m × n, and `nngpTest` 𝒦(x, x'), m × m symmetric — for `Covariance.diagonal`
+    /// its diagonal 𝒦(x, x) alone, an m × 1 view.
     public struct Test {
         public let nngpTestTrain: MatrixView
         public let ntkTestTrain: MatrixView?
@@ -121,13 +133,14 @@ public final class EnsembleFlow: @unchecked Sendable {
     /// - Parameters:
     ///   - y: the targets Y, n × k (the ensemble starts from random networks: no offsets).
     ///   - meanOut: `times.count × m × k` contiguous doubles, or nil.
-    ///   - covOut: `times.count × m × m` contiguous doubles, or nil.
+    ///   - covariance: `.full` or `.diagonal` (the variances).
+    ///   - covOut: `times.count × m × m` contiguous doubles (`times.count × m` for `.diagonal`), or nil.
     /// - Throws: `invalidArgument` (times, learning rate, missing NTK test kernel, not symmetric),
     ///   `dimensionMismatch`, `nonFinite`, `numericalFailure` (overflow), `outOfMemory`,
     ///   `tooLarge`, `cancelled`.
     package func predict(y: MatrixView, times: [Double], learningRate: Double, test: Test?,
-                         meanOut: UnsafeMutablePointer<Double>?, covOut: UnsafeMutablePointer<Double>?,
-                         progress: ProgressHandler = .none) throws {
+                         meanOut: UnsafeMutablePointer<Double>?, covariance: Covariance = .full,
+                         covOut: UnsafeMutablePointer<Double>?, progress: ProgressHandler = .none) throws {
         guard y.rows == n else {
             throw NTKError.dimensionMismatch("Y has \(y.rows) rows but the kernels are \(n) × \(n)")
         }
@@ -137,7 +150,7 @@ public final class EnsembleFlow: @unchecked Sendable {
                                                         outputs: max(k, 1)) }
         let m = test?.rows ?? n
         if let test {
-            try checkTest(test)
+            try checkTest(test, covariance)
         }
         let count = times.count
         _ = try Sizes.product(try Sizes.product(count, try Sizes.product(m, max(m, k), "output size"), "output size"),
@@ -159,12 +172,13 @@ public final class EnsembleFlow: @unchecked Sendable {
         guard let covOut else { return try progress.report(1) }
         if m == 0 { return try progress.report(1) }
 
-        try covariances(filters: filters, test: test, trainedTestTrain: trainedTestTrain, into: covOut,
-                        progress: progress)
+        try covariances(filters: filters, test: test, trainedTestTrain: trainedTestTrain,
+                        diagonal: covariance == .diagonal, into: covOut, progress: progress)
     }
 
-    /// The covariance at each filter's time into `covOut` (count × m × m), see `predict`.
-    private func covariances(filters: [SpectralFilter], test: Test?, trainedTestTrain: MatrixView?,
+    /// The covariance at each filter's time into `covOut` (count × m × m), or with `diagonal` its
+    /// diagonal (count × m), see `predict`.
+    private func covariances(filters: [SpectralFilter], test: Test?, trainedTestTrain: MatrixView?, diagonal: Bool,
                              into covOut: UnsafeMutablePointer<Double>, progress: ProgressHandler) throws {
         let m = test?.rows ?? n, count = filters.count
         let trainedTrain = (ntkTrain ?? nngpTrain).matrix(n, n).readOnly
@@ -183,7 +197,7 @@ public final class EnsembleFlow: @unchecked Sendable {
         // 𝒦(x, x'): symmetrised (checked) copy of the test kernel, or the training one.
         var prior = nngpTrain.matrix(n, n).readOnly
         var priorCopy: Workspace?
-        if let test {
+        if let test, !diagonal {
             let w = try Workspace(count: m * m, for: "the test NNGP kernel")
             try Symmetry.symmetrizedCopy(test.nngpTest, into: w.pointer, ldOut: m, name: "nngp_test")
             Symmetry.mirrorLowerToUpper(w.pointer, n: m, ld: m)
@@ -198,6 +212,12 @@ public final class EnsembleFlow: @unchecked Sendable {
 
         for t in 0..<count {
             let g = values.pointer + t * n + first
+            if diagonal {
+                try variances(g, lambda, b: b, c: c, scaled: scaled, half: half, test: test,
+                              into: covOut + t * m)
+                try progress.report(0.1 + 0.9 * Double(t + 1) / Double(count))
+                continue
+            }
             let out = MutableMatrixView(unchecked: covOut + t * m * m, rows: m, cols: m, ld: m)
             for i in 0..<m { (out.base + i * m).update(from: prior.base + i * prior.ld, count: m) }
             if rank > 0 {
@@ -231,29 +251,67 @@ public final class EnsembleFlow: @unchecked Sendable {
             try progress.report(0.1 + 0.9 * Double(t + 1) / Double(count))
         }
         withExtendedLifetime(priorCopy) {}
-        try InputCheck.finiteResult(covOut, count: count * m * m, "the ensemble covariance")
+        try InputCheck.finiteResult(covOut, count: count * (diagonal ? m : m * m), "the ensemble covariance")
     }
 
-    /// Mean (one m × k matrix per time) and covariance (one m × m matrix per time) at `times`;
-    /// `test` nil: on the training points. See `predict(y:times:learningRate:test:meanOut:covOut:progress:)`.
+    /// The variances at one time (filter values `g` of the active eigenvalues `lambda`) into
+    /// `out` (m): the diagonal of the covariance of `covariances`, row by row, without its m × m
+    /// products — `.nngp`: 𝒦(x, x) − Σ_j h_j B_j², `.ntk`: 𝒦(x, x) + rowdot(W M, W) − 2 rowdot(C, W)
+    /// with W = B diag(g) (as there, Z Wᵀ + W Zᵀ on the diagonal).
+    private func variances(_ g: UnsafePointer<Double>, _ lambda: [Double], b: Workspace, c: Workspace?,
+                           scaled: Workspace, half: Workspace?, test: Test?,
+                           into out: UnsafeMutablePointer<Double>) throws {
+        let m = test?.rows ?? n, rank = lambda.count, first = n - rank
+        for i in 0..<m { out[i] = test.map { $0.nngpTest[i, 0] } ?? nngpTrain.pointer[i * n + i] }
+        guard rank > 0 else { return }
+        switch regime {
+        case .nngp:
+            let h = (0..<rank).map { max(0, 2 * g[$0] - (lambda[$0] + ridge) * g[$0] * g[$0]) }
+            for i in 0..<m {
+                let bi = b.pointer + i * rank
+                var s = 0.0
+                for j in 0..<rank { s += h[j] * bi[j] * bi[j] }
+                out[i] -= s
+            }
+        case .ntk:
+            guard let c, let half, let projectedPrior else {
+                throw NTKError(.internalError, "ntk regime without its prior")
+            }
+            for i in 0..<m { for j in 0..<rank { scaled.pointer[i * rank + j] = b.pointer[i * rank + j] * g[j] } }
+            let mActive = MatrixView(unchecked: UnsafePointer(projectedPrior.pointer + first * n + first),
+                                     rows: rank, cols: rank, ld: n)
+            try MatrixProduct.symmRight(scaled.matrix(m, rank).readOnly, symmetric: mActive, into: half.matrix(m, rank))
+            for i in 0..<m {
+                let w = scaled.pointer + i * rank, wm = half.pointer + i * rank, ci = c.pointer + i * rank
+                var s = 0.0
+                for j in 0..<rank { s += w[j] * (wm[j] - 2 * ci[j]) }
+                out[i] += s
+            }
+        }
+    }
+
+    /// Mean (one m × k matrix per time) and covariance (one m × m matrix per time; with
+    /// `.diagonal`, the variances as one m × 1 matrix per time) at `times`; `test` nil: on the
+    /// training points. See `predict(y:times:learningRate:test:meanOut:covariance:covOut:progress:)`.
     public func predict(y: Matrix, times: [Double], learningRate: Double = 1, test: Test? = nil,
+                        covariance: Covariance = .full,
                         progress: ProgressHandler = .none) throws -> (mean: [Matrix], cov: [Matrix]) {
-        let m = test?.rows ?? n, k = y.columns, count = times.count
+        let m = test?.rows ?? n, k = y.columns, count = times.count, columns = covariance == .full ? m : 1
         var mean = [Double](repeating: 0, count: max(count * m * k, 1))
-        var cov = [Double](repeating: 0, count: max(count * m * m, 1))
+        var cov = [Double](repeating: 0, count: max(count * m * columns, 1))
         try y.withView { yv in
             try mean.withUnsafeMutableBufferPointer { mp in
                 try cov.withUnsafeMutableBufferPointer { cp in
-                    try predict(y: yv, times: times, learningRate: learningRate, test: test,
-                                meanOut: mp.baseAddress, covOut: cp.baseAddress, progress: progress)
+                    try predict(y: yv, times: times, learningRate: learningRate, test: test, meanOut: mp.baseAddress,
+                                covariance: covariance, covOut: cp.baseAddress, progress: progress)
                 }
             }
         }
         return (try Matrix.slices(of: mean, count: count, rows: m, cols: k),
-                try Matrix.slices(of: cov, count: count, rows: m, cols: m))
+                try Matrix.slices(of: cov, count: count, rows: m, cols: columns))
     }
 
-    private func checkTest(_ test: Test) throws {
+    private func checkTest(_ test: Test, _ covariance: Covariance) throws {
         let m = test.rows
         func require(_ v: MatrixView, rows: Int, cols: Int, _ name: String) throws {
             guard v.rows == rows, v.cols == cols else {
@@ -268,6 +326,10 @@ public final class EnsembleFlow: @unchecked Sendable {
             }
             try require(ntk, rows: m, cols: n, "ntk_test_train")
         }
-        try require(test.nngpTest, rows: m, cols: m, "nngp_test")
+        if covariance == .diagonal {
+            try require(test.nngpTest, rows: m, cols: 1, "nngp_test (its diagonal, for the variances)")
+        } else {
+            try require(test.nngpTest, rows: m, cols: m, "nngp_test")
+        }
     }
 }

@@ -61,6 +61,7 @@ ENUMS = {
     "ntk_loss": {"NTK_LOSS_MSE": 0, "NTK_LOSS_CROSS_ENTROPY": 1},
     "ntk_log_level": {"NTK_LOG_DEBUG": 10, "NTK_LOG_INFO": 20, "NTK_LOG_WARNING": 30},
     "ntk_ensemble_regime": {"NTK_REGIME_NTK": 0, "NTK_REGIME_NNGP": 1},
+    "ntk_covariance_form": {"NTK_COVARIANCE_FULL": 0, "NTK_COVARIANCE_DIAGONAL": 1},
     "ntk_center_selection": {"NTK_CENTERS_UNIFORM": 0, "NTK_CENTERS_PIVOTED_CHOLESKY": 1},
     "ntk_nystrom_solver": {"NTK_NYSTROM_DIRECT": 0, "NTK_NYSTROM_CG": 1},
     "ntk_kernel_kind": {"NTK_KERNEL_NTK": 0, "NTK_KERNEL_NNGP": 1},
@@ -186,7 +187,7 @@ class ODEOptions(_Options):
 class EnsembleOptions(_Options):
     _init = "ntk_ensemble_options_init"
     _fields_ = [("size", c_size_t), ("regime", c_int), ("learning_rate", c_double), ("ridge", c_double),
-                ("progress", PROGRESS_FN), ("progress_user", c_void_p)]
+                ("progress", PROGRESS_FN), ("progress_user", c_void_p), ("covariance", c_int)]
 
 
 class GPOptions(_Options):

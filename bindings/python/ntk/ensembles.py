@@ -35,6 +35,7 @@ from .regression import gradient_flow
 __all__ = ["ensemble_gradient_flow", "gp_posterior", "sampled_ensemble", "SampledEnsemble"]
 
 _REGIMES = choices("ntk_ensemble_regime", "NTK_REGIME_")
+_COVARIANCES = choices("ntk_covariance_form", "NTK_COVARIANCE_")
 
 
 def _rect(K, name, rows, cols):
@@ -42,6 +43,16 @@ def _rect(K, name, rows, cols):
     if (rows is not None and k.shape[0] != rows) or k.shape[1] != cols:
         raise DimensionMismatchError(f"{name} must have shape ({'m' if rows is None else rows}, {cols}), got {k.shape}")
     return k, pk, ldk
+
+
+def _diagonal_column(nngp_test, m):
+    """The diagonal K(x_i, x_i) of a test kernel given as (m,) or (m, m), as an (m, 1) column."""
+    d = np.asarray(nngp_test)
+    if d.ndim == 2 and d.shape == (m, m):
+        d = np.diagonal(d)  # a strided view, passed with its leading dimension m + 1
+    elif d.shape != (m,):
+        raise DimensionMismatchError(f"nngp_test must have shape ({m},) (its diagonal) or ({m}, {m}), got {d.shape}")
+    return _rect(d.reshape(m, 1), "nngp_test", m, 1)
 
 
 def _times(times):
@@ -54,7 +65,8 @@ def _times(times):
 
 
 def ensemble_gradient_flow(nngp_train, ntk_train, Y, times, nngp_test_train=None, ntk_test_train=None,
-                           nngp_test=None, regime="ntk", learning_rate=1.0, ridge=0.0, progress=None):
+                           nngp_test=None, regime="ntk", learning_rate=1.0, ridge=0.0, progress=None,
+                           covariance="full"):
     """Mean and covariance over initialisations of infinitely wide networks trained by gradient
     flow, at every time of ``times`` (``numpy.inf`` allowed).
 
@@ -76,17 +88,27 @@ def ensemble_gradient_flow(nngp_train, ntk_train, Y, times, nngp_test_train=None
     times : number or (T,) times >= 0
     nngp_test_train, ntk_test_train, nngp_test : (m, n), (m, n), (m, m) kernels of test points;
         all None for the distribution on the training points themselves (Theta(x, X) = Theta,
-        no ridge on the test side). ``ntk_test_train`` is needed only for "ntk".
+        no ridge on the test side). ``ntk_test_train`` is needed only for "ntk". With
+        ``covariance="diagonal"`` only the diagonal of ``nngp_test`` is read, and it may be given
+        as that diagonal, shape (m,) (``ntk.infinite_width_diagonal``), so the (m, m) test kernel
+        need never be computed.
     regime : "ntk" or "nngp"
     learning_rate, ridge : eta > 0 and z >= 0 (absolute)
     progress : True for a bar, or ``progress(fraction)``
+    covariance : "full" (default) or "diagonal"
+        "diagonal": the variances alone (what a standard deviation needs), without the m x m
+        products: O(m) memory per time instead of O(m^2), and in the "nngp" regime O(m n) work
+        per time instead of O(m^2 n).
 
     Returns
     -------
     mean : (T, m, k) — (T, n, k) without test kernels
-    cov : (T, m, m) — the same for every output column; symmetric PSD to rounding
+    cov : (T, m, m) — the same for every output column; symmetric PSD to rounding. With
+        ``covariance="diagonal"``: (T, m), the variances.
     """
     which = _arrays.choice(regime, _REGIMES, "regime")
+    form = _arrays.choice(covariance, _COVARIANCES, "covariance")
+    diagonal = form == _COVARIANCES["diagonal"]
     nngp, pnngp, ldnngp = square(nngp_train, "nngp_train")
     n = nngp.shape[0]
     if which == _REGIMES["ntk"]:
@@ -109,7 +131,10 @@ def ensemble_gradient_flow(nngp_train, ntk_train, Y, times, nngp_test_train=None
     if all(given):
         kt, pkt, ldkt = _rect(nngp_test_train, "nngp_test_train", None, n)
         m = kt.shape[0]
-        ktt, pktt, ldktt = square(nngp_test, "nngp_test", m)
+        if diagonal:
+            ktt, pktt, ldktt = _diagonal_column(nngp_test, m)
+        else:
+            ktt, pktt, ldktt = square(nngp_test, "nngp_test", m)
         if ntk is not None:
             tt, ptt, ldtt = _rect(ntk_test_train, "ntk_test_train", m, n)
             keep.append(tt)
@@ -118,10 +143,10 @@ def ensemble_gradient_flow(nngp_train, ntk_train, Y, times, nngp_test_train=None
         keep += [kt, ktt]
         test = EnsembleTest(m, pkt, ldkt, ptt, ldtt, pktt, ldktt)
     mean = np.empty((len(t), m, k))
-    cov = np.empty((len(t), m, m))
+    cov = np.empty((len(t), m) if diagonal else (len(t), m, m))
     cb = Callback(progress)
     options = EnsembleOptions(regime=which, learning_rate=_arrays.scalar(learning_rate, "learning_rate"),
-                              ridge=_arrays.scalar(ridge, "ridge"), progress=cb.c_function)
+                              ridge=_arrays.scalar(ridge, "ridge"), progress=cb.c_function, covariance=form)
     cb.call(lib.ntk_ensemble_gradient_flow, n, pnngp, ldnngp, pntk, ldntk, ctypes.byref(data.c),
             None if test is None else ctypes.byref(test), len(t), _arrays.pointer(t), ctypes.byref(options),
             _arrays.pointer(mean), _arrays.pointer(cov))

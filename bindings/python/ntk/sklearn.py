@@ -708,24 +708,28 @@ class NTKRegressor(RegressorMixin, _NTKModel):
                              f"ensemble), not {self.kernel!r}")
         if self.solver_ != "direct":
             raise ValueError(f"return_std and return_cov need the dense solver (solver='direct'), not {self.solver_!r}")
-        cov = self._ensemble_covariance(self._validated(X))
+        cov = self._ensemble_covariance(self._validated(X), diagonal=return_std)
         k = out.shape[1]
         if return_cov:
             return mean, (cov if self._y_was_vector else np.repeat(cov[:, :, None], k, axis=2))
-        std = np.sqrt(np.maximum(np.diag(cov), 0.0))
+        std = np.sqrt(np.maximum(cov, 0.0))
         return mean, (std if self._y_was_vector else np.repeat(std[:, None], k, axis=1))
 
-    def _ensemble_covariance(self, X):
-        """The (m, m) covariance over initialisations at the fitted time, ridge and learning rate."""
+    def _ensemble_covariance(self, X, diagonal=False):
+        """The (m, m) covariance over initialisations at the fitted time, ridge and learning rate
+        (with ``diagonal``, the (m,) variances, without any m x m kernel)."""
         with self._reporting(), self._stage(f"ensemble covariance, {len(X)} x {len(self.X_fit_)}") as bar:
             nngp, ntk = infinite_width_kernels(self.network_, self.X_fit_)
             nngp_tx, ntk_tx = infinite_width_kernels(self.network_, X, self.X_fit_)
-            nngp_tt = infinite_width_nngp(self.network_, X)
+            # The variances need only K(x, x), never the (m, m) test kernel.
+            nngp_tt = (infinite_width_diagonal(self.network_, X)[0] if diagonal
+                       else infinite_width_nngp(self.network_, X))
             time = np.inf if self.time is None else float(self.time)
             _, cov = ensemble_gradient_flow(nngp, ntk, np.zeros((len(nngp), self.dual_coef_.shape[1])), [time],
                                             nngp_test_train=nngp_tx, ntk_test_train=ntk_tx, nngp_test=nngp_tt,
                                             regime="ntk" if self.kernel == "infinite" else "nngp",
-                                            learning_rate=self.learning_rate, ridge=self.ridge_, progress=bar)
+                                            learning_rate=self.learning_rate, ridge=self.ridge_, progress=bar,
+                                            covariance="diagonal" if diagonal else "full")
         return cov[0]
 
 

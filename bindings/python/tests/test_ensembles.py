@@ -56,6 +56,16 @@ def test_against_expm_closed_form(rng, regime, ridge, rank):
         np.testing.assert_allclose(cov[i], ref_cov, atol=1e-9 * scale, rtol=0)
         assert np.array_equal(cov[i], cov[i].T)
         assert np.linalg.eigvalsh(cov[i]).min() >= -1e-10 * scale
+    # The variances alone, from the test kernel's diagonal or from the whole of it.
+    for given in (np.diag(nngp[n:, n:]).copy(), nngp[n:, n:]):
+        mean_d, var = ntk.ensemble_gradient_flow(nngp[:n, :n], ntk_[:n, :n], Y, TIMES, nngp_test_train=nngp[n:, :n],
+                                                 ntk_test_train=ntk_[n:, :n], nngp_test=given, regime=regime,
+                                                 learning_rate=0.8, ridge=ridge, covariance="diagonal")
+        assert var.shape == (4, m)
+        np.testing.assert_array_equal(mean_d, mean)
+        for i, t in enumerate(TIMES):
+            ref_cov = reference(nngp, ntk_, Y, t, n, regime, 0.8, ridge)[1]
+            np.testing.assert_allclose(var[i], np.diag(ref_cov), atol=1e-9 * max(1.0, np.abs(ref_cov).max()), rtol=0)
 
 
 @pytest.mark.parametrize("regime", ["ntk", "nngp"])
@@ -75,6 +85,26 @@ def test_on_the_training_points(rng, regime):
     np.testing.assert_allclose(cov[0], nngp, atol=1e-12)
     np.testing.assert_allclose(mean[-1][:, 0], Y, atol=1e-8)
     assert np.abs(cov[-1]).max() < 1e-8 * np.abs(nngp).max()
+
+
+@pytest.mark.parametrize("regime", ["ntk", "nngp"])
+def test_variances_on_the_training_points_and_their_errors(rng, regime):
+    n = 8
+    nngp, ntk_ = kernels(rng, n, 3)
+    Y = rng.standard_normal(n)
+    trained = ntk_[:n, :n] if regime == "ntk" else None
+    _, cov = ntk.ensemble_gradient_flow(nngp[:n, :n], trained, Y, TIMES, regime=regime, ridge=0.1)
+    _, var = ntk.ensemble_gradient_flow(nngp[:n, :n], trained, Y, TIMES, regime=regime, ridge=0.1,
+                                        covariance="diagonal")
+    assert var.shape == (4, n)
+    np.testing.assert_allclose(var, np.diagonal(cov, axis1=1, axis2=2), atol=1e-12 * np.abs(nngp).max(), rtol=0)
+    test = dict(nngp_test_train=nngp[n:, :n], ntk_test_train=ntk_[n:, :n], regime=regime)
+    with pytest.raises(ntk.InvalidArgumentError, match="covariance"):
+        ntk.ensemble_gradient_flow(nngp[:n, :n], trained, Y, TIMES, covariance="variances", nngp_test=nngp[n:, n:],
+                                   **test)
+    with pytest.raises(ntk.DimensionMismatchError, match=r"nngp_test must have shape \(3,\)"):
+        ntk.ensemble_gradient_flow(nngp[:n, :n], trained, Y, TIMES, covariance="diagonal", nngp_test=nngp[n:, :n],
+                                   **test)
 
 
 def test_nngp_regime_closed_form_and_gp_limit(rng):
