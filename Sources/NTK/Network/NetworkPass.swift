@@ -39,8 +39,7 @@ final class NetworkPass<Scalar: BLASScalar> {
     /// other and then only read through `input`, `delta` and `outputs` (φ' is needed only while
     /// a pass runs).
     static func derivativeBuffers(_ a: MLPArchitecture, capacity: Int) throws -> [Buffer] {
-        try a.hiddenWidths.map { try Buffer(count: try Sizes.product(capacity, $0, "derivatives"),
-                                               for: "derivatives") }
+        try a.hiddenWidths.map { try Buffer(count: try Sizes.product(capacity, $0, "derivatives"), for: "derivatives") }
     }
 
     /// - Parameters:
@@ -57,21 +56,20 @@ final class NetworkPass<Scalar: BLASScalar> {
         self.withDerivatives = deltas || derivatives
         let k = a.outputDimension
         hidden = try a.hiddenWidths.map { try Buffer(count: try Sizes.product(capacity, $0, "activations"),
-                                                        for: "activations") }
+                                                     for: "activations") }
         derivative = (deltas || derivatives) ? try sharedDerivatives ?? Self.derivativeBuffers(a, capacity: capacity)
                                               : []
         self.deltas = deltas ? try a.hiddenWidths.map {
-            try Buffer(count: try Sizes.product(capacity, try Sizes.product(k, $0, "signals"),
-                                                   "backpropagated signals"),
-                          for: "backpropagated signals")
+            try Buffer(count: try Sizes.product(capacity, try Sizes.product(k, $0, "signals"), "signals"),
+                       for: "backpropagated signals")
         } : []
         output = try Buffer(count: try Sizes.product(capacity, k, "outputs"), for: "outputs")
     }
 
     /// `h_l`: rows × fanIn(l).
     func input(_ l: Int) -> View {
-        l == 0 ? x : View(unchecked: UnsafePointer(hidden[l - 1].pointer), rows: rows,
-                                cols: architecture.fanIn(l), ld: architecture.fanIn(l))
+        l == 0 ? x : View(unchecked: UnsafePointer(hidden[l - 1].pointer), rows: rows, cols: architecture.fanIn(l),
+                          ld: architecture.fanIn(l))
     }
 
     /// `Δ_l` for a hidden layer l: rows × (k · fanOut(l)).
