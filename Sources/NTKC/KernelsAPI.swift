@@ -1,7 +1,7 @@
 // The exported kernels of networks: the empirical NTK of an MLP (structured or by Jacobian
-// contraction, three output forms, double or single precision, diagonal), the tangent kernel of any model from its
-// Jacobian, and the infinite-width NNGP and NTK of the same architectures. Validation and
-// marshalling only.
+// contraction, three output forms, double or single precision, diagonal), the tangent kernel of
+// any model from its Jacobian, and the infinite-width NNGP and NTK of the same architectures.
+// Validation and marshalling only.
 import CNTK
 import NTK
 

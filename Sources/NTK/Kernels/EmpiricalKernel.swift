@@ -449,27 +449,6 @@ public enum EmpiricalKernel {
     }
 }
 
-/// θ in the precision of a computation: the network's own vector for doubles, a copy rounded
-/// once to single precision for floats. Kept alive for as long as `pointer` is used.
-final class ScalarParameters<S: BLASScalar> {
-    private let vector: MLP.ParameterVector
-    private let rounded: AlignedBuffer<S>?
-    let pointer: UnsafePointer<S>
-
-    init(_ vector: MLP.ParameterVector, count: Int) throws {
-        self.vector = vector
-        if S.self == Double.self {
-            rounded = nil
-            pointer = UnsafeRawPointer(vector.pointer).assumingMemoryBound(to: S.self)
-        } else {
-            let copy = try AlignedBuffer<S>(count: count, for: "the rounded parameters")
-            for i in 0..<count { copy.pointer[i] = S(vector.pointer[i]) }
-            rounded = copy
-            pointer = UnsafePointer(copy.pointer)
-        }
-    }
-}
-
 extension MLP {
     /// The empirical NTK, mean over outputs, between the rows of `x1` and `x2` (default `x1`):
     /// n1 × n2. `EmpiricalKernel.compute` has the other forms and options.

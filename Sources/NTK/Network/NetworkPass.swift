@@ -155,3 +155,24 @@ extension NetworkPass where Scalar == Double {
     /// `run` with a network's parameter vector.
     func run(_ block: MatrixView, _ theta: MLP.ParameterVector) throws { try run(block, theta.pointer) }
 }
+
+/// θ in the precision of a computation: the network's own vector for doubles, a copy rounded
+/// once to single precision for floats. Kept alive for as long as `pointer` is used.
+final class ScalarParameters<S: BLASScalar> {
+    private let vector: MLP.ParameterVector
+    private let rounded: AlignedBuffer<S>?
+    let pointer: UnsafePointer<S>
+
+    init(_ vector: MLP.ParameterVector, count: Int) throws {
+        self.vector = vector
+        if S.self == Double.self {
+            rounded = nil
+            pointer = UnsafeRawPointer(vector.pointer).assumingMemoryBound(to: S.self)
+        } else {
+            let copy = try AlignedBuffer<S>(count: count, for: "the rounded parameters")
+            for i in 0..<count { copy.pointer[i] = S(vector.pointer[i]) }
+            rounded = copy
+            pointer = UnsafePointer(copy.pointer)
+        }
+    }
+}
