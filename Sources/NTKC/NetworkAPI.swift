@@ -100,23 +100,37 @@ public func ntk_mlp_forward(_ mlp: OpaquePointer?, _ n: Int64, _ x: UnsafePointe
 @_cdecl("ntk_mlp_jacobian")
 public func ntk_mlp_jacobian(_ mlp: OpaquePointer?, _ n: Int64, _ x: UnsafePointer<Double>?, _ ldx: Int64,
                              _ jac: UnsafeMutablePointer<Double>?) -> Int32 {
-    boundary("ntk_mlp_jacobian") { try jacobian(mlp, n, x, ldx, jac) }
+    boundary("ntk_mlp_jacobian") {
+        let c = try JacobianCall(mlp, n, x, ldx, jac)
+        try c.mlp.jacobian(c.x, into: c.out)
+    }
 }
 
 @_cdecl("ntk_mlp_jacobian_f32")
 public func ntk_mlp_jacobian_f32(_ mlp: OpaquePointer?, _ n: Int64, _ x: UnsafePointer<Float>?, _ ldx: Int64,
                                  _ jac: UnsafeMutablePointer<Float>?) -> Int32 {
-    boundary("ntk_mlp_jacobian_f32") { try jacobian(mlp, n, x, ldx, jac) }
+    boundary("ntk_mlp_jacobian_f32") {
+        let c = try JacobianCall(mlp, n, x, ldx, jac)
+        try c.mlp.jacobian(c.x, into: c.out)
+    }
 }
 
-/// `ntk_mlp_jacobian` in either precision.
-private func jacobian<S: BLASScalar>(_ handle: OpaquePointer?, _ n: Int64, _ x: UnsafePointer<S>?, _ ldx: Int64,
-                                     _ jac: UnsafeMutablePointer<S>?) throws {
-    let mlp = try HandleRegistry.shared.lookup(handle, as: MLP.self, "mlp")
-    let a = mlp.architecture, n = try size(n, "n")
-    let xv = try input(x, n, a.inputDimension, ld: ldx, "X")
-    let count = try Sizes.product(try Sizes.product(n, a.outputDimension, "n*k"), a.parameterCount, "Jacobian size")
-    try mlp.jacobian(xv, into: try outputVector(jac, count, "J"))
+/// The validated arguments of `ntk_mlp_jacobian` in either precision. The entry points call the
+/// concrete `MLP.jacobian` of their precision (a generic call into NTK would run unspecialised).
+private struct JacobianCall<S> {
+    let mlp: MLP
+    let x: RowMajorView<S>
+    let out: UnsafeMutablePointer<S>
+
+    init(_ handle: OpaquePointer?, _ n: Int64, _ x: UnsafePointer<S>?, _ ldx: Int64,
+         _ jac: UnsafeMutablePointer<S>?) throws {
+        mlp = try HandleRegistry.shared.lookup(handle, as: MLP.self, "mlp")
+        let a = mlp.architecture, n = try size(n, "n")
+        self.x = try input(x, n, a.inputDimension, ld: ldx, "X")
+        let count = try Sizes.product(try Sizes.product(n, a.outputDimension, "n*k"), a.parameterCount,
+                                      "Jacobian size")
+        out = try outputVector(jac, count, "J")
+    }
 }
 
 @_cdecl("ntk_mlp_free")

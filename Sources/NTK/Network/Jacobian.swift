@@ -3,7 +3,17 @@ extension MLP {
     /// The Jacobian `∂f(X)/∂θ`, n × k × P contiguous (entry `[s][c][p] = ∂f_c(x_s)/∂θ_p`,
     /// θ in the layout of `MLPArchitecture`), into `out`, in double or (θ rounded once, every
     /// step in single precision) single precision. Memory: the output, n·k·P entries.
-    package func jacobian<S: BLASScalar>(_ x: RowMajorView<S>, into out: UnsafeMutablePointer<S>) throws {
+    package func jacobian(_ x: MatrixView, into out: UnsafeMutablePointer<Double>) throws {
+        try jacobianInEither(x, into: out)
+    }
+
+    /// `jacobian` in single precision. (Other modules call these two concrete forms: a generic
+    /// call across the module boundary would run unspecialised, many times slower.)
+    package func jacobian(_ x: SingleMatrixView, into out: UnsafeMutablePointer<Float>) throws {
+        try jacobianInEither(x, into: out)
+    }
+
+    private func jacobianInEither<S: BLASScalar>(_ x: RowMajorView<S>, into out: UnsafeMutablePointer<S>) throws {
         try checkInput(x, "X")
         let a = architecture, k = a.outputDimension, p = a.parameterCount
         let n = x.rows
