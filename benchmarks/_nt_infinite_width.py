@@ -3,9 +3,10 @@ numpy < 2 and jax 0.4.25): infinite-width NNGP + NTK of the same architectures w
 (closed forms for relu, erf and gelu; ElementwiseNumerical, Gauss-Hermite of degree 25 — nt's
 default — for tanh, sigmoid, softplus), batched in 256 x 256 tiles, float64 on the CPU.
 
-    python _nt_infinite_width.py INPUT.npy OUT_DIR DEPTH W_STD B_STD ACTIVATION...
+    python _nt_infinite_width.py [--float32] INPUT.npy OUT_DIR DEPTH W_STD B_STD ACTIVATION...
 
-For each activation prints one line "activation seconds" (the best of two runs after a
+With --float32, JAX runs in its default single precision (the input rounded to float32). For each
+activation prints one line "activation seconds" (the best of two runs after a
 compiling run) and saves the first 64 rows of both kernels to OUT_DIR/activation.npz.
 """
 
@@ -16,7 +17,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-jax.config.update("jax_enable_x64", True)
+SINGLE = "--float32" in sys.argv
+if SINGLE:
+    sys.argv.remove("--float32")
+jax.config.update("jax_enable_x64", not SINGLE)
 
 import neural_tangents as nt  # noqa: E402
 from neural_tangents import stax  # noqa: E402
@@ -34,7 +38,7 @@ ACTIVATIONS = {
 def main():
     x_path, out_dir = sys.argv[1], sys.argv[2]
     depth, w_std, b_std = int(sys.argv[3]), float(sys.argv[4]), float(sys.argv[5])
-    X = jnp.asarray(np.load(x_path))
+    X = jnp.asarray(np.load(x_path).astype(np.float32 if SINGLE else np.float64))
     for name in sys.argv[6:]:
         layers = []
         for _ in range(depth):

@@ -2,6 +2,7 @@
 activation's throughput side by side with neural-tangents.
 
     python3 benchmarks/bench_infinite_width.py [--n 4096] [--d 64] [--depth 3] [--nt-python PATH] [--nt-n 1024]
+                                               [--single-only]
 
 Network: `depth` hidden layers (relu, then erf), W_std^2 = 2 (relu) or 1 (erf), b_std = 0.1,
 NTK parameterization; the symmetric n x n kernels of n random inputs, both computed together.
@@ -18,6 +19,11 @@ shared/tools/neural-tangents-venv.sh; skipped when absent). nt's numerical activ
 sigmoid, softplus: Gauss-Hermite of degree 25 per pair) take minutes at n = 4096, so nt runs at
 --nt-n points (default 1024) and the rates are compared; "max rel diff" compares the first 64
 rows of both kernels at nt's n.
+
+The third table is single precision (`dtype=np.float32`, relu / erf / gelu at n points): libntk's
+float32 time against its float64 time, the largest difference from the float64 kernels of the same
+rounded inputs relative to the largest entry, and neural-tangents in its default float32 at
+--nt-n points (rates compared, as above).
 """
 
 import argparse
@@ -71,10 +77,13 @@ def main():
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--nt-python", default=str(Path.home() / ".cache/neural-tangents-venv/bin/python"))
     p.add_argument("--nt-n", type=int, default=1024)
+    p.add_argument("--single-only", action="store_true", help="only the single-precision table")
     args = p.parse_args()
     print_environment(ntk, np, scipy)
     rng = np.random.default_rng(0)
     X = rng.standard_normal((args.n, args.d))
+    if args.single_only:
+        return single_precision_table(args, X)
     big = np.ones(32 << 20)
     t_copy = timed(lambda: big.copy(), args.repeats)
     bandwidth = 2 * big.nbytes / t_copy  # read + write
@@ -96,6 +105,54 @@ def main():
         print(f"{activation:<11}{t_ours:>10.3f}{t_np:>10.3f}{t_np / t_ours:>9.1f}x{t_ours / stream:>18.1f}x"
               f"{diff:>14.1e}{peak_rss_mib():>14.0f}")
     activations_table(args, X)
+    single_precision_table(args, X)
+
+
+def run_nt(args, X, names, W_std, b_std, single=False):
+    """neural-tangents' times and first 64 kernel rows for each activation (empty when absent)."""
+    nt_times, nt_kernels = {}, {}
+    if not os.path.exists(args.nt_python):
+        print(f"(neural-tangents not found at {args.nt_python}: its columns are empty)")
+        return nt_times, nt_kernels
+    with tempfile.TemporaryDirectory() as tmp:
+        np.save(f"{tmp}/x.npy", X)
+        run = subprocess.run([args.nt_python, str(Path(__file__).with_name("_nt_infinite_width.py")),
+                              *(["--float32"] if single else []), f"{tmp}/x.npy", tmp,
+                              str(args.depth), str(W_std), str(b_std), *names], capture_output=True, text=True)
+        for line in run.stdout.splitlines():
+            name, seconds = line.split()
+            nt_times[name] = float(seconds)
+            nt_kernels[name] = dict(np.load(f"{tmp}/{name}.npz"))
+        if run.returncode != 0:
+            print("neural-tangents failed:", run.stderr[-2000:])
+    return nt_times, nt_kernels
+
+
+def single_precision_table(args, X):
+    names = ["relu", "erf", "gelu"]
+    W_std, b_std = 1.5, 0.2
+    X32 = X.astype(np.float32)
+    rounded = X32.astype(np.float64)
+    nt_times, _ = run_nt(args, X32[:args.nt_n], names, W_std, b_std, single=True)
+    print(f"\nSingle precision (dtype=np.float32), W_std = {W_std}, b_std = {b_std}, depth {args.depth}, "
+          f"n = {args.n}; neural-tangents float32 at n = {args.nt_n}")
+    header = (f"{'activation':<11}{'float64 s':>11}{'float32 s':>11}{'f64 / f32':>11}{'M entries/s':>13}"
+              f"{'max diff / max':>16}{'nt f32 M entries/s':>20}{'libntk / nt':>13}")
+    print(header)
+    print("-" * len(header))
+    for name in names:
+        net = ntk.MLP(args.d, [1] * args.depth, activation=name, W_std=W_std, b_std=b_std)
+        t64 = timed(lambda: ntk.infinite_width_kernels(net, X), args.repeats)
+        t32 = timed(lambda: ntk.infinite_width_kernels(net, X32, dtype=np.float32), args.repeats)
+        want = ntk.infinite_width_kernels(net, rounded)
+        got = ntk.infinite_width_kernels(net, X32, dtype=np.float32)
+        diff = max(np.max(np.abs(g.astype(np.float64) - w)) / np.max(np.abs(w)) for g, w in zip(got, want))
+        rate = args.n ** 2 / t32 / 1e6
+        line = f"{name:<11}{t64:>11.3f}{t32:>11.3f}{t64 / t32:>10.2f}x{rate:>13.1f}{diff:>16.1e}"
+        if name in nt_times:
+            nt_rate = args.nt_n ** 2 / nt_times[name] / 1e6
+            line += f"{nt_rate:>20.2f}{rate / nt_rate:>12.1f}x"
+        print(line)
 
 
 def activations_table(args, X):
@@ -106,22 +163,8 @@ def activations_table(args, X):
         net = ntk.MLP(args.d, [1] * args.depth, activation=name, W_std=W_std, b_std=b_std)
         ours[name] = timed(lambda: ntk.infinite_width_kernels(net, X),
                            1 if name in ("tanh", "sigmoid", "softplus") else args.repeats)
-    nt_times, nt_kernels = {}, {}
     small = X[:args.nt_n]
-    if os.path.exists(args.nt_python):
-        with tempfile.TemporaryDirectory() as tmp:
-            np.save(f"{tmp}/x.npy", small)
-            run = subprocess.run([args.nt_python, str(Path(__file__).with_name("_nt_infinite_width.py")),
-                                  f"{tmp}/x.npy", tmp,
-                                  str(args.depth), str(W_std), str(b_std), *names], capture_output=True, text=True)
-            for line in run.stdout.splitlines():
-                name, seconds = line.split()
-                nt_times[name] = float(seconds)
-                nt_kernels[name] = dict(np.load(f"{tmp}/{name}.npz"))
-            if run.returncode != 0:
-                print("neural-tangents failed:", run.stderr[-2000:])
-    else:
-        print(f"(neural-tangents not found at {args.nt_python}: its columns are empty)")
+    nt_times, nt_kernels = run_nt(args, small, names, W_std, b_std)
     print(f"\nEvery activation, W_std = {W_std}, b_std = {b_std}, depth {args.depth}: libntk at n = {args.n}, "
           f"neural-tangents at n = {args.nt_n} (entries per second: n^2 kernel entries, NNGP and NTK together)")
     header = (f"{'activation':<11}{'libntk s':>10}{'M entries/s':>13}{'cost / relu':>13}{'nt s':>10}"

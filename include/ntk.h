@@ -919,6 +919,20 @@ int ntk_infinite_width_kernels(const ntk_mlp *mlp, int64_t n1, const double *X1,
                                const ntk_infinite_width_options *options,
                                double *K_nngp, int64_t ld_nngp, double *K_ntk, int64_t ld_ntk);
 
+/* ntk_infinite_width_kernels in single precision: X1, X2 and both kernels are float. The input
+ * Gram (SSYRK/SGEMM), the dense updates and the relu-family, erf and gelu closed forms run in
+ * float, eight entries at a time (about 2x faster than double); quadrature activations evaluate
+ * each entry in double and round it; the diagonal (X2 NULL) is the double recursion, rounded.
+ * Accuracy: about 1e-6 of the largest entry, except pairs of nearly parallel inputs, where the
+ * arccosine's infinite slope at correlation 1 amplifies float's rounding of the correlation in
+ * the relu family's NTK (up to ~3e-4 relative; measured: docs/conventions.md). Same options and
+ * errors as ntk_infinite_width_kernels; NUMERICAL names single precision when a value overflows
+ * float. */
+int ntk_infinite_width_kernels_f32(const ntk_mlp *mlp, int64_t n1, const float *X1, int64_t ld1,
+                                   int64_t n2, const float *X2, int64_t ld2,
+                                   const ntk_infinite_width_options *options,
+                                   float *K_nngp, int64_t ld_nngp, float *K_ntk, int64_t ld_ntk);
+
 /* Sigma(x, x) and Theta(x, x) for each row of X (n doubles each; either may be NULL).
  * Errors: INVALID_ARGUMENT (NULL, ld), NON_FINITE, NUMERICAL (overflow),
  * OUT_OF_MEMORY, TOO_LARGE. Read-only (thread-safe). */

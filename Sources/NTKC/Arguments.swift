@@ -67,8 +67,8 @@ func optionalInput(_ p: UnsafePointer<Double>?, _ rows: Int, _ cols: Int, ld: In
 }
 
 /// An optional output matrix: NULL means "not wanted".
-func optionalOutput(_ p: UnsafeMutablePointer<Double>?, _ rows: Int, _ cols: Int, ld: Int64,
-                    _ name: String) throws -> MutableMatrixView? {
+func optionalOutput<S>(_ p: UnsafeMutablePointer<S>?, _ rows: Int, _ cols: Int, ld: Int64,
+                       _ name: String) throws -> MutableRowMajorView<S>? {
     guard p != nil else { return nil }
     return try output(p, rows, cols, ld: ld, name)
 }

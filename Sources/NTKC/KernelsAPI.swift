@@ -1,6 +1,7 @@
 // The exported kernels of networks: the empirical NTK of an MLP (structured or by Jacobian
 // contraction, three output forms, double or single precision, diagonal), the tangent kernel of
-// any model from its Jacobian, and the infinite-width NNGP and NTK of the same architectures.
+// any model from its Jacobian, and the infinite-width NNGP and NTK of the same architectures
+// (double or single precision).
 // Validation and marshalling only.
 import CNTK
 import NTK
@@ -138,19 +139,51 @@ public func ntk_infinite_width_kernels(_ mlp: OpaquePointer?, _ n1: Int64, _ x1:
                                        _ nngp: UnsafeMutablePointer<Double>?, _ ldNNGP: Int64,
                                        _ ntk: UnsafeMutablePointer<Double>?, _ ldNTK: Int64) -> Int32 {
     boundary("ntk_infinite_width_kernels") {
+        let c = try InfiniteWidthCall(mlp, n1, x1, ld1, n2, x2, ld2, optionsIn, nngp, ldNNGP, ntk, ldNTK)
+        try InfiniteWidthKernel.compute(c.architecture, c.x1, c.x2, nngp: c.nngp, ntk: c.ntk, points: c.points,
+                                        progress: c.progress)
+    }
+}
+
+@_cdecl("ntk_infinite_width_kernels_f32")
+public func ntk_infinite_width_kernels_f32(_ mlp: OpaquePointer?, _ n1: Int64, _ x1: UnsafePointer<Float>?,
+                                           _ ld1: Int64, _ n2: Int64, _ x2: UnsafePointer<Float>?, _ ld2: Int64,
+                                           _ optionsIn: UnsafePointer<ntk_infinite_width_options>?,
+                                           _ nngp: UnsafeMutablePointer<Float>?, _ ldNNGP: Int64,
+                                           _ ntk: UnsafeMutablePointer<Float>?, _ ldNTK: Int64) -> Int32 {
+    boundary("ntk_infinite_width_kernels_f32") {
+        let c = try InfiniteWidthCall(mlp, n1, x1, ld1, n2, x2, ld2, optionsIn, nngp, ldNNGP, ntk, ldNTK)
+        try InfiniteWidthKernel.compute(c.architecture, c.x1, c.x2, nngp: c.nngp, ntk: c.ntk, points: c.points,
+                                        progress: c.progress)
+    }
+}
+
+/// The validated arguments of `ntk_infinite_width_kernels` (doubles) and its single-precision
+/// twin (floats). The entry points call the public non-generic `compute` of their precision: a
+/// generic call across the module boundary would run unspecialised.
+private struct InfiniteWidthCall<S> {
+    let architecture: MLPArchitecture
+    let x1: RowMajorView<S>, x2: RowMajorView<S>?
+    let nngp: MutableRowMajorView<S>?, ntk: MutableRowMajorView<S>?
+    let points: Int
+    let progress: ProgressHandler
+
+    init(_ mlp: OpaquePointer?, _ n1: Int64, _ x1: UnsafePointer<S>?, _ ld1: Int64, _ n2: Int64,
+         _ x2: UnsafePointer<S>?, _ ld2: Int64, _ optionsIn: UnsafePointer<ntk_infinite_width_options>?,
+         _ nngp: UnsafeMutablePointer<S>?, _ ldNNGP: Int64, _ ntk: UnsafeMutablePointer<S>?, _ ldNTK: Int64) throws {
         let a = try HandleRegistry.shared.lookup(mlp, as: MLP.self, "mlp").architecture
         let o = try options(optionsIn, defaults: infiniteWidthDefaults, "options")
         let (n1, n2) = (try size(n1, "n1"), try size(n2, "n2"))
-        let v1 = try input(x1, n1, a.inputDimension, ld: ld1, "X1")
-        let v2 = try secondSet(x2, n1: n1, n2: n2, d: a.inputDimension, ld: ld2)
-        let points = try quadraturePoints(o)
-        if nngp == nil && ntk == nil { throw NTKError(.invalidArgument,
-                                                      "K_nngp and K_ntk are both NULL: nothing to compute") }
-        try InfiniteWidthKernel.compute(a, v1, v2,
-                                        nngp: try optionalOutput(nngp, n1, n2, ld: ldNNGP, "K_nngp"),
-                                        ntk: try optionalOutput(ntk, n1, n2, ld: ldNTK, "K_ntk"),
-                                        points: points,
-                                        progress: progress(o.progress, o.progress_user))
+        architecture = a
+        self.x1 = try input(x1, n1, a.inputDimension, ld: ld1, "X1")
+        self.x2 = try secondSet(x2, n1: n1, n2: n2, d: a.inputDimension, ld: ld2)
+        points = try quadraturePoints(o)
+        if nngp == nil && ntk == nil {
+            throw NTKError(.invalidArgument, "K_nngp and K_ntk are both NULL: nothing to compute")
+        }
+        self.nngp = try optionalOutput(nngp, n1, n2, ld: ldNNGP, "K_nngp")
+        self.ntk = try optionalOutput(ntk, n1, n2, ld: ldNTK, "K_ntk")
+        progress = NTKC.progress(o.progress, o.progress_user)
     }
 }
 

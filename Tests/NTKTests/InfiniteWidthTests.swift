@@ -89,6 +89,133 @@ final class InfiniteWidthTests: XCTestCase {
         }
     }
 
+    /// The single-precision rows (eight floats at a time, degree-4 polynomial arcsine) against
+    /// the double closed forms of the same float inputs, with c = ρ √(q1 q2) on every branch of
+    /// the reductions (ρ = ±1 exactly and beyond: clipped) and scalar tails (lengths 1, 3, 8, 37).
+    /// Float accuracy, 2e-6, where the function is well conditioned; where a slope grows as
+    /// 1/√(1 − r²) near r = ±1 (the relu family's T′ in ρ, erf's T in s, erf's T′ as 1/(1 − s²)),
+    /// the float rounding of r (1.2e-7) times that slope. And not equal to the double result.
+    func testSinglePrecisionRowsMatchTheDoubleClosedForms() throws {
+        var rng = TestRandom(seed: 79)
+        let special: [Double] = [1, -1, 0.5, -0.5, 0.5000001, 0, 1.0000001, -1.2, 0.99999, -0.49999]
+        let erf = try GaussianExpectation(.erf)
+        let roundingOfR = 1.2e-7
+        var worst = 0.0
+        for kind in ["relu", "leaky", "erf", "gelu"] {
+            for n in [1, 3, 8, 37] {
+                let q1 = Float(0.5 + abs(rng.next()))
+                let q2 = (0..<n).map { _ in Float(0.1 + 3 * abs(rng.next())) }
+                let rho = (0..<n).map { j in j < special.count ? special[j] : rng.next() }
+                let c = (0..<n).map { j in Float(rho[j] * (Double(q1) * Double(q2[j])).squareRoot()) }
+                let tangent = (0..<n).map { _ in Float(1 + rng.next()) }
+                var sigma = c, theta = tangent
+                q2.withUnsafeBufferPointer { q in
+                    switch kind {
+                    case "relu": InfiniteWidthKernel.reluRow(q1: q1, columnVariance: q.baseAddress!, sigma: &sigma,
+                                                             theta: &theta, count: n, slope: nil)
+                    case "leaky": InfiniteWidthKernel.reluRow(q1: q1, columnVariance: q.baseAddress!, sigma: &sigma,
+                                                              theta: &theta, count: n, slope: 0.1)
+                    case "erf": ckernels_erf_row_f32(q1, q.baseAddress!, &sigma, &theta, n)
+                    default: ckernels_gelu_row_f32(q1, q.baseAddress!, &sigma, &theta, n)
+                    }
+                }
+                for j in 0..<n {
+                    let (a, b, cj) = (Double(q1), Double(q2[j]), Double(c[j]))
+                    let r = min(max(cj / (a * b).squareRoot(), -1), 1)
+                    let slope = min(1 / (1 - r * r).squareRoot(), 1 / roundingOfR.squareRoot())
+                    var (t, dt) = (0.0, 0.0), sigmaSlope = 0.0, thetaSlope = 0.0
+                    switch kind {
+                    case "relu": (t, dt) = GaussianExpectation.relu(a, b, cj); thetaSlope = slope
+                    case "leaky": (t, dt) = GaussianExpectation.leaky(0.1, a, b, cj); thetaSlope = slope
+                    case "erf":
+                        (t, dt) = erf.pair(a, b, cj)
+                        let s = 2 * cj / ((1 + 2 * a) * (1 + 2 * b)).squareRoot()
+                        (sigmaSlope, thetaSlope) = (1 / (1 - s * s).squareRoot(), 1 / (1 - s * s))
+                    default: (t, dt) = GaussianExpectation.gelu(a, b, cj)
+                    }
+                    let size = kind == "erf" ? 1 : (a * b).squareRoot(), label = "\(kind), n \(n), j \(j)"
+                    XCTAssertEqual(Double(sigma[j]), t, accuracy: (2e-6 + roundingOfR * sigmaSlope) * size, label)
+                    let factor = Double(tangent[j]) * max(abs(dt), 1)
+                    XCTAssertEqual(Double(theta[j]), Double(tangent[j]) * dt,
+                                   accuracy: (2e-6 + roundingOfR * thetaSlope) * factor, label)
+                    worst = max(worst, abs(Double(sigma[j]) - t) / size)
+                }
+            }
+        }
+        XCTAssertGreaterThan(worst, 1e-12, "computed in single precision")
+    }
+
+    /// The single-precision kernels against the double ones of the same rounded inputs, for the
+    /// vectorised closed forms, the scalar quadrature path and zero-norm inputs without bias,
+    /// symmetric (three tile rows; exactly symmetric, the diagonal the double recursion's rounded)
+    /// and two-sided: within 2e-6 of the largest entry on inputs in 16 dimensions, whose pairs
+    /// are far from parallel. A nearly parallel pair (angle 1e-4) loses more in the relu
+    /// family's NTK, the documented ~3e-4 (see `InfiniteWidthKernel`), and no more than 6e-4.
+    /// Overflow and NaN are errors as in double precision.
+    func testSinglePrecisionKernelsAgreeWithDouble() throws {
+        var rng = TestRandom(seed: 32)
+        let n = 600, m = 70, d = 16
+        var x = try Matrix(rows: n, cols: d, elements: try rng.matrix(n, d).elements.map { Double(Float($0)) })
+        for j in 0..<d { x[5, j] = 0 }  // a zero-norm input: the degenerate path without bias
+        let y = try Matrix(rows: m, cols: d, elements: try rng.matrix(m, d).elements.map { Double(Float($0)) })
+        let cases: [(Activation, Double)] = [(.relu, 0.2), (.leakyReLU(slope: 0.2), 0), (.erf, 0.2), (.gelu, 0), (.tanh, 0.3)]
+        for (activation, bias) in cases {
+            let a = try MLPArchitecture(inputDimension: d, hiddenWidths: [1, 1], activation: activation, biasStd: bias)
+            // The quadrature path (tanh) is slow in debug builds: two-sided only.
+            for second in (activation == .tanh ? [y] : [nil, y]) as [Matrix?] {
+                let expected = try a.infiniteWidthKernels(x, second)
+                let (nngp, ntk) = try singleKernels(a, x, second)
+                for (got, want) in [(nngp, expected.nngp), (ntk, expected.ntk)] {
+                    let scale = want.elements.map(abs).max()!
+                    let gap = zip(got, want.elements).map { abs(Double($0) - $1) }.max()!
+                    XCTAssertLessThan(gap, 2e-6 * scale, "\(activation) \(second == nil)")
+                    XCTAssertGreaterThan(gap, 1e-12 * scale, "computed in single precision")
+                    guard second == nil else { continue }
+                    for i in 0..<n {
+                        XCTAssertEqual(got[i * n + i], Float(want[i, i]))
+                        for j in 0..<i where got[i * n + j] != got[j * n + i] { XCTFail("not symmetric at \(i), \(j)") }
+                    }
+                }
+            }
+        }
+        let relu = try MLPArchitecture(inputDimension: d, hiddenWidths: [1, 1], activation: .relu, biasStd: 0.1)
+        let first = try Matrix(rows: 1, cols: d, elements: x.row(0))
+        let near = try Matrix(rows: 1, cols: d, elements: x.row(0).map { Double(Float($0 + 1e-4 * rng.next())) })
+        let exact = try relu.infiniteWidthKernels(first, near).ntk[0, 0]
+        let single = Double(try singleKernels(relu, first, near).1[0])
+        XCTAssertLessThan(abs(single - exact), 6e-4 * exact)
+        XCTAssertGreaterThan(abs(single - exact), 1e-6 * exact, "the amplified rounding is real")
+        var huge = x
+        huge[3, 1] = 1e20  // within float's range, its square is not
+        XCTAssertThrowsError(try singleKernels(relu, huge, nil)) { error in
+            XCTAssertEqual((error as? NTKError)?.kind, .numericalFailure)
+            XCTAssertTrue("\(error)".contains("single precision"), "\(error)")
+        }
+        huge[3, 1] = .nan
+        assertThrows(.nonFinite, try singleKernels(relu, huge, nil))
+    }
+
+    /// The single-precision NNGP and NTK of the rows of `x1` (and `x2`), as flat row-major arrays.
+    func singleKernels(_ a: MLPArchitecture, _ x1: Matrix, _ x2: Matrix?) throws -> ([Float], [Float]) {
+        let n1 = x1.rows, n2 = x2?.rows ?? x1.rows, d = x1.cols
+        let s1 = x1.elements.map { Float($0) }, s2 = (x2 ?? x1).elements.map { Float($0) }
+        var nngp = [Float](repeating: .nan, count: n1 * n2), ntk = nngp
+        try s1.withUnsafeBufferPointer { p1 in
+            try s2.withUnsafeBufferPointer { p2 in
+                try nngp.withUnsafeMutableBufferPointer { sp in
+                    try ntk.withUnsafeMutableBufferPointer { tp in
+                        let v1 = try SingleMatrixView(p1.baseAddress!, rows: n1, cols: d)
+                        let v2 = try x2.map { _ in try SingleMatrixView(p2.baseAddress!, rows: n2, cols: d) }
+                        try InfiniteWidthKernel.compute(a, v1, v2,
+                                                        nngp: try MutableSingleMatrixView(sp.baseAddress!, rows: n1, cols: n2),
+                                                        ntk: try MutableSingleMatrixView(tp.baseAddress!, rows: n1, cols: n2))
+                    }
+                }
+            }
+        }
+        return (nngp, ntk)
+    }
+
     /// The documented accuracy of the quadrature path, measured on the smooth closed forms.
     func testQuadratureAccuracyAgainstClosedForms() throws {
         let moderate = grid([0.3, 0.6, 1.0], [-0.9, -0.5, 0, 0.5, 0.9])

@@ -697,6 +697,22 @@ static void test_network(void) {
     }
     check(ntk_infinite_width_kernels(arch, 2, pts, 2, 2, NULL, 0, NULL, NULL, 0, NULL, 0) == NTK_ERR_INVALID_ARGUMENT,
           "asking for neither kernel is an error");
+    {
+        /* Single precision: the same kernels of the same (float-representable) points to float
+         * accuracy, the diagonal the double one rounded; NaN and neither kernel are errors. */
+        float fpts[4] = {1.0f, 0.5f, -0.3f, 2.0f}, fnngp[4], fntk[4];
+        int close = ntk_infinite_width_kernels_f32(arch, 2, fpts, 2, 2, NULL, 0, NULL, fnngp, 2, fntk, 2) == NTK_OK;
+        double dpts[4] = {1.0, 0.5, (double)-0.3f, 2.0}, dnngp[4], dntk[4];
+        close = close && ntk_infinite_width_kernels(arch, 2, dpts, 2, 2, NULL, 0, NULL, dnngp, 2, dntk, 2) == NTK_OK;
+        for (int i = 0; i < 4; i++) close = close && fabs(fnngp[i] - dnngp[i]) < 1e-6 && fabs(fntk[i] - dntk[i]) < 1e-6;
+        check(close && fnngp[0] == (float)dnngp[0] && fntk[3] == (float)dntk[3] && fntk[1] == fntk[2],
+              "single-precision infinite-width kernels agree with double");
+        fpts[2] = NAN;
+        check(ntk_infinite_width_kernels_f32(arch, 2, fpts, 2, 2, NULL, 0, NULL, fnngp, 2, NULL, 0) ==
+                  NTK_ERR_NON_FINITE && ntk_infinite_width_kernels_f32(arch, 2, fpts, 2, 2, NULL, 0, NULL, NULL, 0,
+                                                                        NULL, 0) == NTK_ERR_INVALID_ARGUMENT,
+              "single-precision infinite-width kernels reject NaN and a request for neither kernel");
+    }
     ntk_infinite_width_options points = NTK_INFINITE_WIDTH_OPTIONS_INIT;
     points.quadrature_points = 65;
     check(ntk_infinite_width_kernels(arch, 2, pts, 2, 2, NULL, 0, &points, nngp, 2, NULL, 0) == NTK_ERR_INVALID_ARGUMENT,

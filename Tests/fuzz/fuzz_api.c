@@ -444,7 +444,6 @@ int main(int argc, char **argv) {
                                           chance(95) ? ldk : ldk - 1),
                     "ntk_empirical_ntk_f32");
             checked(ntk_mlp_jacobian_f32(h, n, xf, l1, (float *)out), "ntk_mlp_jacobian_f32");
-            free(xf);
             checked(ntk_empirical_ntk_diagonal(h, n, x, l1, form, out, chance(95) ? (e > 0 ? e : 1) : 0), "diagonal");
             checked(ntk_mlp_jacobian(h, n, x, l1, out), "ntk_mlp_jacobian");
             ntk_infinite_width_options q = NTK_INFINITE_WIDTH_OPTIONS_INIT;
@@ -452,6 +451,11 @@ int main(int argc, char **argv) {
             checked(ntk_infinite_width_kernels(h, n, x, l1, n, NULL, 0, options(&q, sizeof q), out, n > 0 ? n : 1,
                                                chance(50) ? out + n * n : NULL, n > 0 ? n : 1),
                     "infinite width");
+            checked(ntk_infinite_width_kernels_f32(h, n, xf, l1, n, NULL, 0, options(&q, sizeof q), (float *)out,
+                                                   n > 0 ? n : 1, chance(50) ? (float *)out + n * n : NULL,
+                                                   n > 0 ? n : 1),
+                    "infinite width in single precision");
+            free(xf);
             release(x), release(f), free(out);
             break;
         }

@@ -1,5 +1,3 @@
-internal import CKernels
-
 /// The infinite-width NNGP `Σ` and NTK `Θ` of an MLP architecture (widths do not matter in the
 /// NTK parameterization; its weights are never used). The recursion (docs/conventions.md, as
 /// neural-tangents), over the dense layers l = 0…L with the activation between them:
@@ -21,6 +19,13 @@ internal import CKernels
 /// progress, O(L) elementwise work per pair (m² activation evaluations for quadrature
 /// activations), no BLAS call among them (small threaded GEMMs inside the tiles oversubscribed
 /// the cores with OpenBLAS's own threads); the symmetric case once per pair and exactly symmetric.
+///
+/// Single precision (the `SingleMatrixView` form): the input Gram (SSYRK/SGEMM), the dense
+/// updates and the closed-form rows (eight floats at a time) run in float; quadrature
+/// activations evaluate each entry in double and round it; the diagonal comes from the double
+/// recursion, rounded. Near ρ = 1 the arccosine's infinite slope turns float's rounding of ρ
+/// into errors of order √ε ≈ 3e-4 in the relu family's NTK; docs/conventions.md has the
+/// measured errors.
 public enum InfiniteWidthKernel {
     /// Computes `Σ(X1, X2)` into `nngp` and `Θ(X1, X2)` into `ntk` (each n1 × n2, or nil when
     /// not wanted); `x2 = nil` means X1's own kernel.
@@ -30,10 +35,20 @@ public enum InfiniteWidthKernel {
         try compute(architecture, x1, x2, nngp: nngp, ntk: ntk, points: points, progress: progress, log: true)
     }
 
-    /// `compute` with the log line optional: blocked callers (Nyström passes) log once themselves.
-    package static func compute(_ architecture: MLPArchitecture, _ x1: MatrixView, _ x2: MatrixView?,
-                                nngp: MutableMatrixView?, ntk: MutableMatrixView?, points: Int,
-                                progress: ProgressHandler, log: Bool) throws {
+    /// `compute` in single precision: inputs and kernels as floats (see the type's notes on
+    /// accuracy).
+    public static func compute(_ architecture: MLPArchitecture, _ x1: SingleMatrixView, _ x2: SingleMatrixView?,
+                               nngp: MutableSingleMatrixView?, ntk: MutableSingleMatrixView?,
+                               points: Int = 0, progress: ProgressHandler = .none) throws {
+        try compute(architecture, x1, x2, nngp: nngp, ntk: ntk, points: points, progress: progress, log: true)
+    }
+
+    /// `compute` in either precision, with the log line optional: blocked callers (Nyström
+    /// passes) log once themselves.
+    package static func compute<S: InfiniteWidthScalar>(_ architecture: MLPArchitecture, _ x1: RowMajorView<S>,
+                                                        _ x2: RowMajorView<S>?, nngp: MutableRowMajorView<S>?,
+                                                        ntk: MutableRowMajorView<S>?, points: Int,
+                                                        progress: ProgressHandler, log: Bool) throws {
         let a = architecture
         let (n1, n2) = try request(x1, x2, nngp: nngp, ntk: ntk) { try check(a, $0, $1) }
         let expect = try GaussianExpectation(a.activation, points: points)
@@ -41,6 +56,7 @@ public enum InfiniteWidthKernel {
         if n1 == 0 || n2 == 0 || (nngp == nil && ntk == nil) { return try progress.report(1) }
         let d1 = try DiagonalRecursion(a, x1, expect)
         let d2 = try x2.map { try DiagonalRecursion(a, $0, expect) } ?? d1
+        let (q1, q2) = (d1.variances(S.self), x2 == nil ? nil : d2.variances(S.self))
         let other = x2 ?? x1
         let tile = 256
         var pairs: [(Range<Int>, Range<Int>)] = []
@@ -52,19 +68,19 @@ public enum InfiniteWidthKernel {
         // x·x'/d for every pair (the lower triangle of a symmetric kernel), staged in an output.
         let staging = (nngp ?? ntk)!
         if x2 == nil {
-            try Gram.symmetric(x1, alpha: 1 / Double(a.inputDimension), out: staging,
-                               progress: progress.stage(0, 0.1), mirror: false)
+            try Gram.symmetric(x1, alpha: 1 / S(a.inputDimension), out: staging, progress: progress.stage(0, 0.1),
+                               mirror: false)
         } else {
-            try Gram.general(x1, other, alpha: 1 / Double(a.inputDimension), out: staging,
+            try Gram.general(x1, other, alpha: 1 / S(a.inputDimension), out: staging,
                              progress: progress.stage(0, 0.1))
         }
         let threads = Parallel.defaultThreads
         if log { Log.info("infinite-width kernels: \(a.activation), \(a.layerCount) dense layers, \(n1) x "
-                          + "\(n2) pairs in \(pairs.count) tiles of \(tile) x \(tile) on \(threads) threads; "
-                              + "expectations: \(expect.method)") }
+                          + "\(n2) pairs in \(pairs.count) tiles of \(tile) x \(tile) on \(threads) threads, "
+                          + "\(S.precisionName) precision; expectations: \(expect.method)") }
         let scratch = try (0..<threads).map { _ in
-            (try Workspace(count: tile * tile, for: "a kernel tile"),
-             try Workspace(count: tile * tile, for: "a kernel tile"))
+            (try AlignedBuffer<S>(count: tile * tile, for: "a kernel tile"),
+             try AlignedBuffer<S>(count: tile * tile, for: "a kernel tile"))
         }
         try Parallel.forEach(count: pairs.count, threads: threads, progress: progress.stage(0.1, 1)) { item, worker in
             let (r1, r2) = pairs[item]
@@ -81,9 +97,9 @@ public enum InfiniteWidthKernel {
             for l in 0..<a.layerCount {
                 dense(a, l, sigma: s.pointer, theta: t.pointer, count: m * n)
                 guard l < a.layerCount - 1 else { break }
-                d1.variance[l].withUnsafeBufferPointer { q1 in
-                    d2.variance[l].withUnsafeBufferPointer { q2 in
-                        nonlinearity(expect, q1: q1.baseAddress!, rows: r1, q2: q2.baseAddress!, cols: r2,
+                q1[l].withUnsafeBufferPointer { v1 in
+                    (q2?[l] ?? q1[l]).withUnsafeBufferPointer { v2 in
+                        nonlinearity(expect, q1: v1.baseAddress!, rows: r1, q2: v2.baseAddress!, cols: r2,
                                      sigma: s.pointer, theta: t.pointer)
                     }
                 }
@@ -94,8 +110,8 @@ public enum InfiniteWidthKernel {
         if x2 == nil {
             // x = x': the exact diagonal recursion (ρ = 1), not the clipped correlation.
             for i in 0..<n1 {
-                nngp?[i, i] = d1.nngp[i]
-                ntk?[i, i] = d1.ntk[i]
+                nngp?[i, i] = S(d1.nngp[i])
+                ntk?[i, i] = S(d1.ntk[i])
             }
         }
         if let nngp { try InputCheck.finiteResult(nngp, "the infinite-width NNGP") }
@@ -104,14 +120,15 @@ public enum InfiniteWidthKernel {
     }
 
     /// Checks a kernel request — both input sets by `check` (columns, finiteness), the outputs'
-    /// shapes, the size of n1 × n2 doubles — and returns (n1, n2). Shared by every infinite-width
+    /// shapes, the size of n1 × n2 entries — and returns (n1, n2). Shared by every infinite-width
     /// kernel.
-    static func request(_ x1: MatrixView, _ x2: MatrixView?, nngp: MutableMatrixView?, ntk: MutableMatrixView?,
-                        check: (MatrixView, String) throws -> Void) throws -> (Int, Int) {
+    static func request<S>(_ x1: RowMajorView<S>, _ x2: RowMajorView<S>?, nngp: MutableRowMajorView<S>?,
+                           ntk: MutableRowMajorView<S>?,
+                           check: (RowMajorView<S>, String) throws -> Void) throws -> (Int, Int) {
         try check(x1, "X1")
         if let x2 { try check(x2, "X2") }
         let n1 = x1.rows, n2 = x2?.rows ?? n1
-        _ = try Sizes.product(try Sizes.product(n1, n2, "kernel size"), 8, "kernel bytes")
+        _ = try Sizes.product(try Sizes.product(n1, n2, "kernel size"), MemoryLayout<S>.stride, "kernel bytes")
         for out in [nngp, ntk].compactMap({ $0 }) { try EmpiricalKernel.checkShape(out, rows: n1, cols: n2) }
         return (n1, n2)
     }
@@ -121,8 +138,8 @@ public enum InfiniteWidthKernel {
     /// the (cols, rows) block, or, for a diagonal tile, its strict lower triangle onto the upper
     /// one (so that the result is exactly symmetric). The transposed reads stay in the cached
     /// tile, the writes are rows of `out`.
-    private static func store(_ tile: UnsafePointer<Double>, rows r1: Range<Int>, cols r2: Range<Int>,
-                              into out: MutableMatrixView, mirrored: Bool) {
+    private static func store<S>(_ tile: UnsafePointer<S>, rows r1: Range<Int>, cols r2: Range<Int>,
+                                 into out: MutableRowMajorView<S>, mirrored: Bool) {
         let m = r1.count, n = r2.count
         for i in 0..<m {
             (out.base + (r1.lowerBound + i) * out.ld + r2.lowerBound).update(from: tile + i * n, count: n)
@@ -145,7 +162,7 @@ public enum InfiniteWidthKernel {
         }
     }
 
-    static func check(_ a: MLPArchitecture, _ x: MatrixView, _ name: String) throws {
+    static func check<S: BLASScalar>(_ a: MLPArchitecture, _ x: RowMajorView<S>, _ name: String) throws {
         guard x.cols == a.inputDimension else {
             throw NTKError.dimensionMismatch("\(name) has \(x.cols) columns but the input dimension is "
                                              + "\(a.inputDimension)")
@@ -157,38 +174,39 @@ public enum InfiniteWidthKernel {
 
     /// The nonlinearity update of a tile: Σ ← T(q1, q2, Σ), Θ ← Θ · T'(q1, q2, Σ), tile row i
     /// with variance `q1[rows.lowerBound + i]`, column j with `q2[cols.lowerBound + j]`. The
-    /// activation is chosen once per tile, so the closed forms run in tight loops.
-    static func nonlinearity(_ expect: GaussianExpectation, q1: UnsafePointer<Double>, rows: Range<Int>,
-                             q2: UnsafePointer<Double>, cols: Range<Int>,
-                             sigma: UnsafeMutablePointer<Double>, theta: UnsafeMutablePointer<Double>) {
+    /// activation is chosen once per tile, so the closed forms run in tight loops. The scalar
+    /// paths (quadrature, zero variances) evaluate in double whatever the tile's precision.
+    static func nonlinearity<S: InfiniteWidthScalar>(_ expect: GaussianExpectation, q1: UnsafePointer<S>,
+                                                     rows: Range<Int>, q2: UnsafePointer<S>, cols: Range<Int>,
+                                                     sigma: UnsafeMutablePointer<S>, theta: UnsafeMutablePointer<S>) {
         @inline(__always) func each(_ f: (Double, Double, Double) -> (Double, Double)) {
             let n = cols.count
             for (i, a) in rows.enumerated() {
-                let qi = q1[a], s = sigma + i * n, t = theta + i * n
+                let qi = Double(q1[a]), s = sigma + i * n, t = theta + i * n
                 for (j, b) in cols.enumerated() {
-                    let qj = q2[b]
-                    let (e, de) = qi > 0 && qj > 0 ? f(qi, qj, s[j]) : expect.degenerate(qi, qj)
-                    t[j] *= de
-                    s[j] = e
+                    let qj = Double(q2[b])
+                    let (e, de) = qi > 0 && qj > 0 ? f(qi, qj, Double(s[j])) : expect.degenerate(qi, qj)
+                    t[j] *= S(de)
+                    s[j] = S(e)
                 }
             }
         }
         if expect.usesMixture {
             // Each point's mixture data once per tile, then M1·M2 terms per pair.
-            let rowPoints = rows.map { q1[$0] > 0 ? expect.mixturePoint(q1[$0]) : nil }
-            let colPoints = cols.map { q2[$0] > 0 ? expect.mixturePoint(q2[$0]) : nil }
+            let rowPoints = rows.map { q1[$0] > 0 ? expect.mixturePoint(Double(q1[$0])) : nil }
+            let colPoints = cols.map { q2[$0] > 0 ? expect.mixturePoint(Double(q2[$0])) : nil }
             let n = cols.count
             for i in 0..<rows.count {
                 let s = sigma + i * n, t = theta + i * n
                 for j in 0..<n {
                     let (e, de): (Double, Double)
                     if let a = rowPoints[i], let b = colPoints[j] {
-                        (e, de) = expect.mixturePair(a, b, s[j])
+                        (e, de) = expect.mixturePair(a, b, Double(s[j]))
                     } else {
-                        (e, de) = expect.degenerate(q1[rows.lowerBound + i], q2[cols.lowerBound + j])
+                        (e, de) = expect.degenerate(Double(q1[rows.lowerBound + i]), Double(q2[cols.lowerBound + j]))
                     }
-                    t[j] *= de
-                    s[j] = e
+                    t[j] *= S(de)
+                    s[j] = S(e)
                 }
             }
             return
@@ -201,8 +219,8 @@ public enum InfiniteWidthKernel {
                                               slope: slope) }
         case (true, .abs): vectorised(expect.pair) { reluRow(q1: $0, columnVariance: $1, sigma: $2, theta: $3,
                                                              count: $4, slope: -1) }
-        case (true, .erf): vectorised(expect.pair) { ckernels_erf_row($0, $1, $2, $3, $4) }
-        case (true, .gelu): vectorised(expect.pair) { ckernels_gelu_row($0, $1, $2, $3, $4) }
+        case (true, .erf): vectorised(expect.pair) { S.erfRow($0, $1, $2, $3, $4) }
+        case (true, .gelu): vectorised(expect.pair) { S.geluRow($0, $1, $2, $3, $4) }
         default: each(expect.pair)
         }
 
@@ -210,8 +228,7 @@ public enum InfiniteWidthKernel {
         /// AVX2, polynomial arcsine); a tile with a zero variance anywhere (zero-norm inputs
         /// without bias) takes the scalar path.
         func vectorised(_ scalar: (Double, Double, Double) -> (Double, Double),
-                        _ row: (Double, UnsafePointer<Double>, UnsafeMutablePointer<Double>,
-                                UnsafeMutablePointer<Double>, Int) -> Void) {
+                        _ row: (S, UnsafePointer<S>, UnsafeMutablePointer<S>, UnsafeMutablePointer<S>, Int) -> Void) {
             guard cols.allSatisfy({ q2[$0] > 0 }) else { return each(scalar) }
             let n = cols.count
             for (i, a) in rows.enumerated() {
@@ -220,9 +237,9 @@ public enum InfiniteWidthKernel {
                     row(qi, q2 + cols.lowerBound, s, t, n)
                 } else {
                     for j in 0..<n {
-                        let (e, de) = expect.degenerate(qi, q2[cols.lowerBound + j])
-                        t[j] *= de
-                        s[j] = e
+                        let (e, de) = expect.degenerate(Double(qi), Double(q2[cols.lowerBound + j]))
+                        t[j] *= S(de)
+                        s[j] = S(e)
                     }
                 }
             }
@@ -231,22 +248,22 @@ public enum InfiniteWidthKernel {
 
     /// The relu (slope nil), leaky relu or abs (slope −1) update of one row of a tile:
     /// `sigma[j] ← T(q1, q2[j], sigma[j])`, `theta[j] ← theta[j] · T'(…)`, as
-    /// `GaussianExpectation.relu`/`leaky` but four entries at a time (AVX2 + FMA when the CPU has
-    /// them; `ckernels_relu_row`, with a polynomial acos within 2 ulp). Requires q1 > 0 and every
-    /// q2 > 0.
-    package static func reluRow(q1: Double, columnVariance q2: UnsafePointer<Double>,
-                                sigma: UnsafeMutablePointer<Double>,
-                                theta: UnsafeMutablePointer<Double>, count n: Int, slope: Double?) {
+    /// `GaussianExpectation.relu`/`leaky` but four doubles or eight floats at a time (AVX2 + FMA
+    /// when the CPU has them; `ckernels_relu_row[_f32]`, with a polynomial acos within 2 ulp).
+    /// Requires q1 > 0 and every q2 > 0.
+    package static func reluRow<S: InfiniteWidthScalar>(q1: S, columnVariance q2: UnsafePointer<S>,
+                                                        sigma: UnsafeMutablePointer<S>, theta: UnsafeMutablePointer<S>,
+                                                        count n: Int, slope: Double?) {
         let a = slope ?? 0, b = 1 - a
-        ckernels_relu_row(q1, q2, sigma, theta, n, a * a + a * b, b * b)
+        S.reluRow(q1, q2, sigma, theta, n, linear: S(a * a + a * b), quadratic: S(b * b))
     }
 
     /// The dense-layer update of `count` (Σ, Θ) entries.
     @inline(__always)
-    static func dense(_ a: MLPArchitecture, _ l: Int, sigma: UnsafeMutablePointer<Double>,
-                      theta: UnsafeMutablePointer<Double>, count: Int) {
-        let w2 = a.weightStd * a.weightStd
-        let b2 = a.hasBias ? a.biasStd * a.biasStd : 0
+    static func dense<S: BinaryFloatingPoint>(_ a: MLPArchitecture, _ l: Int, sigma: UnsafeMutablePointer<S>,
+                                              theta: UnsafeMutablePointer<S>, count: Int) {
+        let w2 = S(a.weightStd * a.weightStd)
+        let b2 = S(a.hasBias ? a.biasStd * a.biasStd : 0)
         if a.parameterization == .ntk {
             for k in 0..<count {
                 let s = w2 * sigma[k] + b2
@@ -254,7 +271,7 @@ public enum InfiniteWidthKernel {
                 theta[k] = s + w2 * theta[k]
             }
         } else {
-            let fanIn = Double(a.fanIn(l)), one: Double = a.hasBias ? 1 : 0
+            let fanIn = S(a.fanIn(l)), one: S = a.hasBias ? 1 : 0
             for k in 0..<count {
                 theta[k] = fanIn * sigma[k] + one + w2 * theta[k]
                 sigma[k] = w2 * sigma[k] + b2
@@ -269,12 +286,13 @@ public enum InfiniteWidthKernel {
         var nngp: [Double]
         var ntk: [Double]
 
-        init(_ a: MLPArchitecture, _ x: MatrixView, _ expect: GaussianExpectation) throws {
+        /// The recursion in double from the rows of `x` (either precision).
+        init<S: BinaryFloatingPoint>(_ a: MLPArchitecture, _ x: RowMajorView<S>, _ expect: GaussianExpectation) throws {
             let n = x.rows
             var sigma = (0..<n).map { i -> Double in
                 var s = 0.0
                 let row = x.row(i)
-                for j in 0..<x.cols { s += row[j] * row[j] }
+                for j in 0..<x.cols { s += Double(row[j]) * Double(row[j]) }
                 return s / Double(a.inputDimension)
             }
             var theta = [Double](repeating: 0, count: n)
@@ -297,6 +315,9 @@ public enum InfiniteWidthKernel {
             nngp = sigma
             ntk = theta
         }
+
+        /// The variances rounded to the tile's precision.
+        func variances<S: BinaryFloatingPoint>(_: S.Type) -> [[S]] { variance.map { $0.map { S($0) } } }
     }
 }
 

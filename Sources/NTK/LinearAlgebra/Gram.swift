@@ -61,9 +61,10 @@ public enum Gram {
         try progress.report(1)
     }
 
-    /// `α A Bᵀ` into `out`, unchecked (callers have validated shapes and values).
-    static func general(_ a: MatrixView, _ b: MatrixView, alpha: Double,
-                        out: MutableMatrixView, progress: ProgressHandler) throws {
+    /// `α A Bᵀ` into `out`, unchecked (callers have validated shapes and values), in either
+    /// precision.
+    static func general<S: BLASScalar>(_ a: RowMajorView<S>, _ b: RowMajorView<S>, alpha: S,
+                                       out: MutableRowMajorView<S>, progress: ProgressHandler) throws {
         let n1 = a.rows
         let step = blockRows(n1, progress)
         var i0 = 0
@@ -78,8 +79,8 @@ public enum Gram {
 
     /// `α A Aᵀ` into `out`, unchecked: the lower triangle (and diagonal), then, with `mirror`,
     /// its copy into the upper one.
-    static func symmetric(_ a: MatrixView, alpha: Double, out: MutableMatrixView,
-                          progress: ProgressHandler, mirror: Bool = true) throws {
+    static func symmetric<S: BLASScalar>(_ a: RowMajorView<S>, alpha: S, out: MutableRowMajorView<S>,
+                                         progress: ProgressHandler, mirror: Bool = true) throws {
         let n = a.rows
         let step = blockRows(n, progress)
         // Work of block rows [0, i1) is proportional to i1², so report (i1/n)².

@@ -56,7 +56,7 @@ enum Symmetry {
 
     /// Copies the lower triangle of the n × n matrix at `m` (leading dimension `ld`) onto its
     /// upper triangle.
-    static func mirrorLowerToUpper(_ m: UnsafeMutablePointer<Double>, n: Int, ld: Int) {
+    static func mirrorLowerToUpper<S>(_ m: UnsafeMutablePointer<S>, n: Int, ld: Int) {
         forEachLower(n, diagonal: false) { i, j in m[j * ld + i] = m[i * ld + j] }
     }
 

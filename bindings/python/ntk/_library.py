@@ -380,6 +380,8 @@ _SIGNATURES = {
     "ntk_infinite_width_options_init": ([_P(InfiniteWidthOptions)], c_int),
     "ntk_infinite_width_kernels": ([_h, c_int64, _d, c_int64, c_int64, _d, c_int64, _P(InfiniteWidthOptions),
                                     _d, c_int64, _d, c_int64], c_int),
+    "ntk_infinite_width_kernels_f32": ([_h, c_int64, _f, c_int64, c_int64, _f, c_int64, _P(InfiniteWidthOptions),
+                                        _f, c_int64, _f, c_int64], c_int),
     "ntk_infinite_width_diagonal": ([_h, c_int64, _d, c_int64, _d, _d], c_int),
     "ntk_kernel_hyperparameters_init": ([_P(KernelHyperparameters)], c_int),
     "ntk_infinite_width_gradient": ([_h, c_int, c_int64, _d, c_int64, _P(KernelHyperparameters),

@@ -66,10 +66,7 @@ def empirical_ntk(net, X1, X2=None, output="mean", method="structured", memory_l
         that are factorised or eigendecomposed when they are ill-conditioned.
     """
     form = _choice(output, _OUTPUTS, "output")
-    single = _arrays.precision(dtype) == np.float32
-    if single and not isinstance(net, MLP):
-        raise InvalidArgumentError(f"dtype=float32 is available for an ntk.MLP, not for {type(net).__name__}; "
-                                   "use float64")
+    single = _single(net, dtype)
     if is_model(net):
         return _model_kernel(net, X1, X2, form, output, _choice(method, _METHODS, "method"),
                              _memory_limit(memory_limit), progress)
@@ -89,6 +86,15 @@ def empirical_ntk(net, X1, X2=None, output="mean", method="structured", memory_l
     cb.call(function, net._live(), n1, p1, ld1, n2, p2, ld2, form, ctypes.byref(options),
             _arrays.pointer(out), _row_length(out))
     return out
+
+
+def _single(net, dtype):
+    """Whether ``dtype`` asks for single precision, which only an MLP's kernels have."""
+    single = _arrays.precision(dtype) == np.float32
+    if single and not isinstance(net, MLP):
+        raise InvalidArgumentError(f"dtype=float32 is available for an ntk.MLP, not for {type(net).__name__}; "
+                                   "use float64")
+    return single
 
 
 def _memory_limit(memory_limit):
@@ -205,7 +211,7 @@ def jacobian_ntk(J1, J2=None, output="mean", progress=None):
     return out
 
 
-def infinite_width_kernels(net, X1, X2=None, quadrature_points=None, progress=None):
+def infinite_width_kernels(net, X1, X2=None, quadrature_points=None, progress=None, dtype=np.float64):
     """The infinite-width NNGP and NTK of ``net``'s architecture.
 
     Only the architecture is used (depth, activation, W_std, b_std, bias, parameterization); in the
@@ -227,43 +233,49 @@ def infinite_width_kernels(net, X1, X2=None, quadrature_points=None, progress=No
         from each pre-activation variance for ~1e-12 relative accuracy; 1...64 fixes the number
         (fewer are faster and less accurate).
     progress : True or callable, optional
+    dtype : numpy.float64 (default) or numpy.float32
+        float32 (an MLP only): inputs rounded to float32, the input Gram, the dense updates and
+        the closed forms (relu family, erf, gelu) in single precision, eight entries at a time;
+        float32 kernels. They agree with float64 to about 1e-6 of the largest entry, except for
+        pairs of nearly parallel inputs, where the relu family's NTK can be off by ~1e-4
+        (the arccosine's slope at correlation 1; measured in docs/conventions.md).
 
     Returns
     -------
     nngp : numpy.ndarray, (n1, n2)
     ntk : numpy.ndarray, (n1, n2)
     """
-    return _infinite(net, X1, X2, True, True, quadrature_points, progress)
+    return _infinite(net, X1, X2, True, True, quadrature_points, progress, dtype)
 
 
-def infinite_width_ntk(net, X1, X2=None, quadrature_points=None, progress=None):
+def infinite_width_ntk(net, X1, X2=None, quadrature_points=None, progress=None, dtype=np.float64):
     """The infinite-width NTK Theta(X1, X2) alone.
 
     Parameters
     ----------
-    net, X1, X2, quadrature_points, progress
+    net, X1, X2, quadrature_points, progress, dtype
         As :func:`infinite_width_kernels`.
 
     Returns
     -------
     numpy.ndarray, (n1, n2)
     """
-    return _infinite(net, X1, X2, False, True, quadrature_points, progress)[1]
+    return _infinite(net, X1, X2, False, True, quadrature_points, progress, dtype)[1]
 
 
-def infinite_width_nngp(net, X1, X2=None, quadrature_points=None, progress=None):
+def infinite_width_nngp(net, X1, X2=None, quadrature_points=None, progress=None, dtype=np.float64):
     """The infinite-width NNGP Sigma(X1, X2) alone.
 
     Parameters
     ----------
-    net, X1, X2, quadrature_points, progress
+    net, X1, X2, quadrature_points, progress, dtype
         As :func:`infinite_width_kernels`.
 
     Returns
     -------
     numpy.ndarray, (n1, n2)
     """
-    return _infinite(net, X1, X2, True, False, quadrature_points, progress)[0]
+    return _infinite(net, X1, X2, True, False, quadrature_points, progress, dtype)[0]
 
 
 def infinite_width_diagonal(net, X):
@@ -291,18 +303,23 @@ def _infinite_function(net, name):
     return c_function(net, "ntk_" + name, "ntk_network_" + name)
 
 
-def _infinite(net, X1, X2, want_nngp, want_ntk, quadrature_points, progress):
-    function = getattr(lib, _infinite_function(net, "infinite_width_kernels"))
-    (x1, p1, ld1), (x2, p2, ld2), n2 = _pair(net, X1, X2)
+def _infinite(net, X1, X2, want_nngp, want_ntk, quadrature_points, progress, dtype=np.float64):
+    single = _single(net, dtype)
+    if single:
+        function = lib.ntk_infinite_width_kernels_f32
+    else:
+        function = getattr(lib, _infinite_function(net, "infinite_width_kernels"))
+    precision = np.float32 if single else np.float64
+    (x1, p1, ld1), (x2, p2, ld2), n2 = _pair(net, X1, X2, precision)
     n1 = x1.shape[0]
     points = 0 if quadrature_points is None else _int(quadrature_points, "quadrature_points")
     if quadrature_points is not None and not 1 <= points <= 64:
         raise InvalidArgumentError(f"quadrature_points must be in 1...64 (None: automatic), got {quadrature_points}")
-    nngp = np.empty((n1, n2)) if want_nngp else None
-    ntk_ = np.empty((n1, n2)) if want_ntk else None
+    nngp = np.empty((n1, n2), dtype=precision) if want_nngp else None
+    ntk_ = np.empty((n1, n2), dtype=precision) if want_ntk else None
     cb = Callback(progress)
     options = InfiniteWidthOptions(quadrature_points=points, progress=cb.c_function)
     cb.call(function, net._live(), n1, p1, ld1, n2, p2, ld2, ctypes.byref(options),
-            _arrays.NULL if nngp is None else _arrays.pointer(nngp), max(n2, 1),
-            _arrays.NULL if ntk_ is None else _arrays.pointer(ntk_), max(n2, 1))
+            _arrays.null(precision) if nngp is None else _arrays.pointer(nngp), max(n2, 1),
+            _arrays.null(precision) if ntk_ is None else _arrays.pointer(ntk_), max(n2, 1))
     return nngp, ntk_

@@ -135,3 +135,60 @@ def test_bad_arguments(rng):
         ntk.infinite_width_ntk("net", np.ones((2, 3)))
     with pytest.raises(ntk.CancelledError):
         ntk.infinite_width_ntk(net, rng.standard_normal((600, 3)), progress=lambda f: f < 0.3)
+
+
+@pytest.mark.parametrize("activation,parameterization", [("relu", "ntk"), ("erf", "standard"), ("gelu", "ntk"),
+                                                         ("leaky_relu", "ntk"), ("softplus", "ntk")])
+def test_float32_kernels_agree_with_float64(rng, activation, parameterization):
+    """dtype=float32 against the float64 kernels of the same float32-rounded inputs (the numpy
+    recursion for relu and erf as well): within 2e-6 of the largest entry on inputs in 12
+    dimensions (no nearly parallel pairs), float32 outputs, a symmetric kernel exactly symmetric
+    with the float64 diagonal rounded, and not equal to float64 (it really runs in float32)."""
+    X1 = rng.standard_normal((300, 12)).astype(np.float32)  # two tile rows
+    X2 = rng.standard_normal((40, 12)).astype(np.float32)
+    net = ntk.MLP(12, [5, 6], activation=activation, W_std=1.3, b_std=0.2, parameterization=parameterization)
+    for second in (None, X2):
+        want = ntk.infinite_width_kernels(net, X1.astype(np.float64), None if second is None else X2.astype(np.float64))
+        got = ntk.infinite_width_kernels(net, X1, second, dtype=np.float32)
+        if activation in ("relu", "erf"):
+            ref = numpy_recursion(X1.astype(np.float64), (X1 if second is None else X2).astype(np.float64), [5, 6],
+                                  activation, 1.3, 0.2, parameterization)
+            for r, w in zip(ref, want):
+                assert np.allclose(np.tril(r, -1), np.tril(w, -1), rtol=1e-7, atol=0)
+        for g, w in zip(got, want):
+            assert g.dtype == np.float32 and g.shape == w.shape
+            gap = np.max(np.abs(g.astype(np.float64) - w))
+            assert 1e-12 * np.max(np.abs(w)) < gap < 2e-6 * np.max(np.abs(w))
+            if second is None:
+                assert np.array_equal(g, g.T) and np.array_equal(np.diag(g), np.diag(w).astype(np.float32))
+    assert np.array_equal(ntk.infinite_width_ntk(net, X1, X2, dtype=np.float32), got[1])
+    assert np.array_equal(ntk.infinite_width_nngp(net, X1, X2, dtype="float32"), got[0])
+
+
+def test_float32_nearly_parallel_pairs_lose_what_the_docs_say(rng):
+    """The documented limit of float32: for pairs at angles of 1e-3..1e-5 the relu NTK's relative
+    error grows (float's rounding of the correlation through the arccosine's slope) but stays
+    below 6e-4; erf stays at float accuracy."""
+    X = rng.standard_normal((20, 16))
+    for angle in (1e-3, 1e-4, 1e-5):
+        Y = (X + angle * rng.standard_normal(X.shape)).astype(np.float32)
+        for activation, bound in (("relu", 6e-4), ("erf", 5e-6)):
+            net = ntk.MLP(16, [1, 1], activation=activation, W_std=1.4, b_std=0.1)
+            want = np.diag(ntk.infinite_width_ntk(net, X.astype(np.float32).astype(np.float64), Y.astype(np.float64)))
+            got = np.diag(ntk.infinite_width_ntk(net, X.astype(np.float32), Y, dtype=np.float32))
+            assert np.max(np.abs(got - want) / np.abs(want)) < bound
+
+
+def test_float32_bad_arguments(rng):
+    net = ntk.MLP(3, [4])
+    layered = ntk.Network([ntk.layers.Dense(4), ntk.layers.Activation("relu"), ntk.layers.Dense(1)], input_shape=(3,))
+    with pytest.raises(ntk.InvalidArgumentError, match="float32"):
+        ntk.infinite_width_kernels(layered, np.ones((2, 3)), dtype=np.float32)
+    with pytest.raises(ntk.InvalidArgumentError, match="dtype"):
+        ntk.infinite_width_kernels(net, np.ones((2, 3)), dtype=np.int32)
+    with pytest.raises(ntk.NonFiniteError):
+        ntk.infinite_width_ntk(net, np.array([[1.0, np.nan, 0.0]]), dtype=np.float32)
+    with pytest.raises(ntk.InvalidArgumentError, match="float32"):
+        ntk.infinite_width_ntk(net, np.array([[1e39, 0.0, 0.0]]), dtype=np.float32)  # beyond float32's range
+    with pytest.raises(ntk.NumericalError, match="single precision"):
+        ntk.infinite_width_ntk(net, np.array([[1e20, 0.0, 0.0]]), dtype=np.float32)  # its square overflows
