@@ -6,6 +6,10 @@
   functions of the package without their docstrings);
 - `Sources/NTK/LargeScale/` calls no BLAS or LAPACK directly (`LinearAlgebra/` wraps them);
 - `Sources/NTKMPI/` restates none of libntk's spectral formulas (it calls `ntk_x_spectrum_*`);
+- `Sources/NTK/` exports no function generic over the scalar type (`<S: BLASScalar>` and the
+  like) as `package` or `public`: the C boundary's call would cross the module boundary, where
+  Swift cannot specialise it, and run many times slower; the generic body stays internal behind
+  concrete Double and Float forms;
 - the Python package's public functions, methods and classes that take parameters document
   them in a numpydoc ``Parameters`` section.
 
@@ -25,6 +29,8 @@ LIBRARY = [*REPO.glob("Sources/**/*.swift"), *REPO.glob("Sources/**/*.c"), *REPO
            *REPO.glob("bindings/swift-mpi/Sources/**/*.swift")]
 # What a spectral formula looks like in C: the filter's expm1, the GCV denominator, the LOO ratio.
 SPECTRAL_PATTERNS = [r"expm1\s*\(", r"1\s*-\s*trace\s*/", r"DBL_EPSILON\s*\*", r"solved\[[^]]*\]\s*/\s*d\b"]
+# An exported function generic over the scalar type (the constraint protocols of LinearAlgebra/).
+EXPORTED_SCALAR_GENERIC = r"\b(package|public)\s+(static\s+)?func\s+\w+\s*<[^>]*:\s*(BLASScalar|InfiniteWidthScalar)"
 
 
 def functions(path, lines):
@@ -107,6 +113,11 @@ def main():
             for n, line in enumerate(lines, 1):
                 if re.search(r"\b(cblas_|LAPACKE_)\w+", line):
                     problems.append(f"{rel}:{n}: calls BLAS/LAPACK directly (use LinearAlgebra/)")
+        if rel.parts[:2] == ("Sources", "NTK"):
+            for n, line in enumerate(lines, 1):
+                if re.search(EXPORTED_SCALAR_GENERIC, line):
+                    problems.append(f"{rel}:{n}: an exported function generic over the scalar type (unspecialised "
+                                    "across modules: keep it internal behind Double/Float forms)")
         if rel.parts[:2] == ("Sources", "NTKMPI"):
             for n, line in enumerate(lines, 1):
                 for pattern in SPECTRAL_PATTERNS:

@@ -45,10 +45,10 @@ public enum InfiniteWidthKernel {
 
     /// `compute` in either precision, with the log line optional: blocked callers (Nyström
     /// passes) log once themselves.
-    package static func compute<S: InfiniteWidthScalar>(_ architecture: MLPArchitecture, _ x1: RowMajorView<S>,
-                                                        _ x2: RowMajorView<S>?, nngp: MutableRowMajorView<S>?,
-                                                        ntk: MutableRowMajorView<S>?, points: Int,
-                                                        progress: ProgressHandler, log: Bool) throws {
+    static func compute<S: InfiniteWidthScalar>(_ architecture: MLPArchitecture, _ x1: RowMajorView<S>,
+                                                _ x2: RowMajorView<S>?, nngp: MutableRowMajorView<S>?,
+                                                ntk: MutableRowMajorView<S>?, points: Int, progress: ProgressHandler,
+                                                log: Bool) throws {
         let a = architecture
         let (n1, n2) = try request(x1, x2, nngp: nngp, ntk: ntk) { try check(a, $0, $1) }
         let expect = try GaussianExpectation(a.activation, points: points)
@@ -251,9 +251,9 @@ public enum InfiniteWidthKernel {
     /// `GaussianExpectation.relu`/`leaky` but four doubles or eight floats at a time (AVX2 + FMA
     /// when the CPU has them; `ckernels_relu_row[_f32]`, with a polynomial acos within 2 ulp).
     /// Requires q1 > 0 and every q2 > 0.
-    package static func reluRow<S: InfiniteWidthScalar>(q1: S, columnVariance q2: UnsafePointer<S>,
-                                                        sigma: UnsafeMutablePointer<S>, theta: UnsafeMutablePointer<S>,
-                                                        count n: Int, slope: Double?) {
+    static func reluRow<S: InfiniteWidthScalar>(q1: S, columnVariance q2: UnsafePointer<S>,
+                                                sigma: UnsafeMutablePointer<S>, theta: UnsafeMutablePointer<S>,
+                                                count n: Int, slope: Double?) {
         let a = slope ?? 0, b = 1 - a
         S.reluRow(q1, q2, sigma, theta, n, linear: S(a * a + a * b), quadratic: S(b * b))
     }

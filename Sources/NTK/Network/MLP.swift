@@ -80,7 +80,14 @@ public final class MLP: @unchecked Sendable {
     }
 
     /// Checks that `x` has the input dimension and is finite.
-    package func checkInput<S: BLASScalar>(_ x: RowMajorView<S>, _ name: String) throws {
+    package func checkInput(_ x: MatrixView, _ name: String) throws { try checkRows(x, name) }
+
+    /// `checkInput` in either precision (internal: see `checkRows`).
+    func checkInput<S: BLASScalar>(_ x: RowMajorView<S>, _ name: String) throws { try checkRows(x, name) }
+
+    /// The body of both `checkInput`s. The exported one is concrete: a generic function called
+    /// from another module runs unspecialised.
+    private func checkRows<S: BLASScalar>(_ x: RowMajorView<S>, _ name: String) throws {
         guard x.cols == architecture.inputDimension else {
             throw NTKError.dimensionMismatch("\(name) has \(x.cols) columns but the network's input dimension is "
                                              + "\(architecture.inputDimension)")

@@ -35,6 +35,10 @@ def test_check_style_finds_each_kind_of_violation(tmp_path):
         "func long() {\n        var x = 0\n" + body + "\n}\n"
         + "func short() { cblas_ddot(1, nil, 1, nil, 1) }\n"
         + "let wide = " + "1 + " * 40 + "1\n")
+    kernels = tmp_path / "Sources" / "NTK" / "Kernels"
+    kernels.mkdir(parents=True)
+    (kernels / "Generic.swift").write_text("extension K {\n    package static func run<S: BLASScalar>(_ x: S) {}\n"
+                                           "    static func fine<S: BLASScalar>(_ x: S) {}\n}\n")
     mpi = tmp_path / "Sources" / "NTKMPI"
     mpi.mkdir(parents=True)
     (mpi / "bad.c").write_text("static double g(double s, double t) {\n    return -expm1(-s * t) / s;\n}\n")
@@ -62,7 +66,8 @@ def undocumented(x):
     assert any("columns (limit 120)" in p for p in problems), r.stdout
     assert any("spectral formula in libntk_mpi" in p for p in problems), r.stdout
     assert any("undocumented takes parameters" in p for p in problems), r.stdout
-    assert len(problems) == 5, r.stdout
+    assert any("Generic.swift:2: an exported function generic over the scalar type" in p for p in problems), r.stdout
+    assert len(problems) == 6, r.stdout
 
 
 def test_version_has_one_source(tmp_path):
