@@ -1,6 +1,7 @@
 """Benchmark: infinite-width NNGP + NTK of convolutional networks, libntk vs neural-tangents.
 
     python3 benchmarks/bench_cnn_kernels.py [--n 128] [--n-large 64] [--nt-batch 16] [--nt-python PATH]
+                                            [--single-only]
 
 Networks (`_cnn_cases.py`): two 32-channel 3 x 3 SAME convolutions with relu on random
 16 x 16 x 3 images, read out by global average pooling (the CNTK-GAP of Arora et al.: every pair
@@ -10,7 +11,9 @@ default (`kernel_fn` on all pairs at once) needs n^2 x 10^6 x 8 bytes per kernel
 Symmetric n x n kernels, float64, this machine's 2 cores. The second table: the empirical NTK
 (mean over 10 outputs) of a finite 16-channel version at neural-tangents' initial parameters,
 libntk's blocked Jacobian contraction against nt's structured derivatives (`empirical_ntk_fn`,
-implementation 3, jitted), at --n-empirical points.
+implementation 3, jitted), at --n-empirical points. The third: the 16 x 16 CNTKs in single
+precision (`dtype=np.float32`) against float64 on the same rounded images, time and the largest
+difference over the largest entry.
 
 neural-tangents 0.6.5 runs in its own virtualenv (`_nt_cnn.py`; --nt-python, default
 ~/.cache/neural-tangents-venv/bin/python as made by shared/tools/neural-tangents-venv.sh;
@@ -77,9 +80,12 @@ def main():
     p.add_argument("--nt-batch", type=int, default=16)
     p.add_argument("--nt-limit-gib", type=float, default=16)
     p.add_argument("--nt-python", default=str(Path.home() / ".cache/neural-tangents-venv/bin/python"))
+    p.add_argument("--single-only", action="store_true", help="only the single-precision table")
     args = p.parse_args()
     print_environment(ntk, np, scipy)
     rng = np.random.default_rng(0)
+    if args.single_only:
+        return single_precision_table(args, rng)
     print(f"\n{'case':>16} {'n':>4} {'libntk s':>9} {'entries/s':>10} {'peak MiB':>9} {'nt s':>8} {'entries/s':>10} "
           f"{'peak MiB':>9} {'ratio':>6} {'rel diff off-diag / diag':>26}")
     with tempfile.TemporaryDirectory() as tmp:
@@ -105,6 +111,24 @@ def main():
             print(row + f"{nt_seconds:>8.2f} {n * n / nt_seconds:>10.0f} {nt_peak:>9.0f} {nt_seconds / seconds:>6.1f} "
                   f"{off:>13.1e} / {diag:.1e}")
         empirical_table(args, rng, tmp)
+    single_precision_table(args, rng)
+
+
+def single_precision_table(args, rng):
+    print(f"\nSingle precision, n = {args.n}: float32 against float64 on the same float32 images")
+    print(f"{'case':>16} {'float64 s':>10} {'float32 s':>10} {'f64 / f32':>10} {'f32 entries/s':>14} "
+          f"{'max diff / max':>15}")
+    for case in ("cntk-gap-16", "cntk-flatten-16"):
+        shape, _ = CASES[case]
+        X32 = rng.standard_normal((args.n, *shape)).astype(np.float32)
+        X64 = X32.astype(np.float64)
+        net = ntk_network(case)
+        t64 = timed(lambda: ntk.infinite_width_kernels(net, X64), args.repeats)
+        t32 = timed(lambda: ntk.infinite_width_kernels(net, X32, dtype=np.float32), args.repeats)
+        want = ntk.infinite_width_kernels(net, X64)
+        got = ntk.infinite_width_kernels(net, X32, dtype=np.float32)
+        diff = max(np.max(np.abs(g.astype(np.float64) - w)) / np.max(np.abs(w)) for g, w in zip(got, want))
+        print(f"{case:>16} {t64:>10.3f} {t32:>10.3f} {t64 / t32:>9.2f}x {args.n ** 2 / t32:>14.0f} {diff:>15.1e}")
 
 
 def empirical_table(args, rng, tmp):

@@ -921,7 +921,7 @@ int ntk_infinite_width_kernels(const ntk_mlp *mlp, int64_t n1, const double *X1,
 
 /* ntk_infinite_width_kernels in single precision: X1, X2 and both kernels are float. The input
  * Gram (SSYRK/SGEMM), the dense updates and the relu-family, erf and gelu closed forms run in
- * float, eight entries at a time (about 2x faster than double); quadrature activations evaluate
+ * float, eight entries at a time (1.6-2.2x faster than double); quadrature activations evaluate
  * each entry in double and round it; the diagonal (X2 NULL) is the double recursion, rounded.
  * Accuracy: about 1e-6 of the largest entry, except pairs of nearly parallel inputs, where the
  * arccosine's infinite slope at correlation 1 amplifies float's rounding of the correlation in
@@ -1095,6 +1095,17 @@ int ntk_network_infinite_width_kernels(const ntk_network *network, int64_t n1, c
                                        int64_t n2, const double *X2, int64_t ld2,
                                        const ntk_infinite_width_options *options,
                                        double *K_nngp, int64_t ld_nngp, double *K_ntk, int64_t ld_ntk);
+
+/* ntk_network_infinite_width_kernels in single precision: X1, X2 and both kernels are float. The
+ * position-pair tensors, the convolution and pooling sums and the relu-family, erf and gelu
+ * closed forms run in float (half the memory per thread and of its traffic); the readouts'
+ * means (FLATTEN, GLOBAL_AVG_POOL), LAYER_NORM's scales and the other activations in double.
+ * Accuracy as ntk_infinite_width_kernels_f32 (measured: docs/architectures.md). Same options,
+ * memory (in floats) and errors as the double version. */
+int ntk_network_infinite_width_kernels_f32(const ntk_network *network, int64_t n1, const float *X1, int64_t ld1,
+                                           int64_t n2, const float *X2, int64_t ld2,
+                                           const ntk_infinite_width_options *options,
+                                           float *K_nngp, int64_t ld_nngp, float *K_ntk, int64_t ld_ntk);
 
 /* Sigma(x, x) and Theta(x, x) for each row of X (n doubles each; either may be NULL, not both).
  * Errors: as ntk_network_infinite_width_kernels. Read-only (thread-safe). */

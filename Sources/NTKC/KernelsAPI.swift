@@ -139,8 +139,9 @@ public func ntk_infinite_width_kernels(_ mlp: OpaquePointer?, _ n1: Int64, _ x1:
                                        _ nngp: UnsafeMutablePointer<Double>?, _ ldNNGP: Int64,
                                        _ ntk: UnsafeMutablePointer<Double>?, _ ldNTK: Int64) -> Int32 {
     boundary("ntk_infinite_width_kernels") {
-        let c = try InfiniteWidthCall(mlp, n1, x1, ld1, n2, x2, ld2, optionsIn, nngp, ldNNGP, ntk, ldNTK)
-        try InfiniteWidthKernel.compute(c.architecture, c.x1, c.x2, nngp: c.nngp, ntk: c.ntk, points: c.points,
+        let a = try HandleRegistry.shared.lookup(mlp, as: MLP.self, "mlp").architecture
+        let c = try InfiniteWidthCall(a.inputDimension, n1, x1, ld1, n2, x2, ld2, optionsIn, nngp, ldNNGP, ntk, ldNTK)
+        try InfiniteWidthKernel.compute(a, c.x1, c.x2, nngp: c.nngp, ntk: c.ntk, points: c.points,
                                         progress: c.progress)
     }
 }
@@ -152,37 +153,36 @@ public func ntk_infinite_width_kernels_f32(_ mlp: OpaquePointer?, _ n1: Int64, _
                                            _ nngp: UnsafeMutablePointer<Float>?, _ ldNNGP: Int64,
                                            _ ntk: UnsafeMutablePointer<Float>?, _ ldNTK: Int64) -> Int32 {
     boundary("ntk_infinite_width_kernels_f32") {
-        let c = try InfiniteWidthCall(mlp, n1, x1, ld1, n2, x2, ld2, optionsIn, nngp, ldNNGP, ntk, ldNTK)
-        try InfiniteWidthKernel.compute(c.architecture, c.x1, c.x2, nngp: c.nngp, ntk: c.ntk, points: c.points,
+        let a = try HandleRegistry.shared.lookup(mlp, as: MLP.self, "mlp").architecture
+        let c = try InfiniteWidthCall(a.inputDimension, n1, x1, ld1, n2, x2, ld2, optionsIn, nngp, ldNNGP, ntk, ldNTK)
+        try InfiniteWidthKernel.compute(a, c.x1, c.x2, nngp: c.nngp, ntk: c.ntk, points: c.points,
                                         progress: c.progress)
     }
 }
 
-/// The validated arguments of `ntk_infinite_width_kernels` (doubles) and its single-precision
-/// twin (floats). The entry points call the public non-generic `compute` of their precision: a
-/// generic call across the module boundary would run unspecialised.
-private struct InfiniteWidthCall<S> {
-    let architecture: MLPArchitecture
+/// The validated arguments of the infinite-width kernel entry points (MLP and network, double
+/// and single precision) for inputs of `d` columns. The entry points call the public
+/// non-generic `compute` of their precision: a generic call across the module boundary would
+/// run unspecialised.
+struct InfiniteWidthCall<S> {
     let x1: RowMajorView<S>, x2: RowMajorView<S>?
     let nngp: MutableRowMajorView<S>?, ntk: MutableRowMajorView<S>?
     let points: Int
     let progress: ProgressHandler
 
-    init(_ mlp: OpaquePointer?, _ n1: Int64, _ x1: UnsafePointer<S>?, _ ld1: Int64, _ n2: Int64,
-         _ x2: UnsafePointer<S>?, _ ld2: Int64, _ optionsIn: UnsafePointer<ntk_infinite_width_options>?,
-         _ nngp: UnsafeMutablePointer<S>?, _ ldNNGP: Int64, _ ntk: UnsafeMutablePointer<S>?, _ ldNTK: Int64) throws {
-        let a = try HandleRegistry.shared.lookup(mlp, as: MLP.self, "mlp").architecture
+    init(_ d: Int, _ n1: Int64, _ x1: UnsafePointer<S>?, _ ld1: Int64, _ n2: Int64, _ x2: UnsafePointer<S>?,
+         _ ld2: Int64, _ optionsIn: UnsafePointer<ntk_infinite_width_options>?, _ nngp: UnsafeMutablePointer<S>?,
+         _ ldNNGP: Int64, _ ntk: UnsafeMutablePointer<S>?, _ ldNTK: Int64) throws {
         let o = try options(optionsIn, defaults: infiniteWidthDefaults, "options")
         let (n1, n2) = (try size(n1, "n1"), try size(n2, "n2"))
-        architecture = a
-        self.x1 = try input(x1, n1, a.inputDimension, ld: ld1, "X1")
-        self.x2 = try secondSet(x2, n1: n1, n2: n2, d: a.inputDimension, ld: ld2)
-        points = try quadraturePoints(o)
+        self.x1 = try input(x1, n1, d, ld: ld1, "X1")
+        self.x2 = try secondSet(x2, n1: n1, n2: n2, d: d, ld: ld2)
         if nngp == nil && ntk == nil {
             throw NTKError(.invalidArgument, "K_nngp and K_ntk are both NULL: nothing to compute")
         }
         self.nngp = try optionalOutput(nngp, n1, n2, ld: ldNNGP, "K_nngp")
         self.ntk = try optionalOutput(ntk, n1, n2, ld: ldNTK, "K_ntk")
+        points = try quadraturePoints(o)
         progress = NTKC.progress(o.progress, o.progress_user)
     }
 }

@@ -141,18 +141,23 @@ public func ntk_network_infinite_width_kernels(
 ) -> Int32 {
     boundary("ntk_network_infinite_width_kernels") {
         let a = try HandleRegistry.shared.lookup(network, as: Network.self, "network").architecture
-        let o = try options(optionsIn, defaults: infiniteWidthDefaults, "options")
-        let (n1, n2) = (try size(n1, "n1"), try size(n2, "n2"))
-        let v1 = try input(x1, n1, a.inputDimension, ld: ld1, "X1")
-        let v2 = try secondSet(x2, n1: n1, n2: n2, d: a.inputDimension, ld: ld2)
-        if nngp == nil && ntk == nil {
-            throw NTKError(.invalidArgument, "K_nngp and K_ntk are both NULL: nothing to compute")
-        }
-        try NetworkInfiniteWidthKernel.compute(a, v1, v2,
-                                               nngp: try optionalOutput(nngp, n1, n2, ld: ldNNGP, "K_nngp"),
-                                               ntk: try optionalOutput(ntk, n1, n2, ld: ldNTK, "K_ntk"),
-                                               points: try quadraturePoints(o),
-                                               progress: progress(o.progress, o.progress_user))
+        let c = try InfiniteWidthCall(a.inputDimension, n1, x1, ld1, n2, x2, ld2, optionsIn, nngp, ldNNGP, ntk, ldNTK)
+        try NetworkInfiniteWidthKernel.compute(a, c.x1, c.x2, nngp: c.nngp, ntk: c.ntk, points: c.points,
+                                               progress: c.progress)
+    }
+}
+
+@_cdecl("ntk_network_infinite_width_kernels_f32")
+public func ntk_network_infinite_width_kernels_f32(
+    _ network: OpaquePointer?, _ n1: Int64, _ x1: UnsafePointer<Float>?, _ ld1: Int64, _ n2: Int64,
+    _ x2: UnsafePointer<Float>?, _ ld2: Int64, _ optionsIn: UnsafePointer<ntk_infinite_width_options>?,
+    _ nngp: UnsafeMutablePointer<Float>?, _ ldNNGP: Int64, _ ntk: UnsafeMutablePointer<Float>?, _ ldNTK: Int64
+) -> Int32 {
+    boundary("ntk_network_infinite_width_kernels_f32") {
+        let a = try HandleRegistry.shared.lookup(network, as: Network.self, "network").architecture
+        let c = try InfiniteWidthCall(a.inputDimension, n1, x1, ld1, n2, x2, ld2, optionsIn, nngp, ldNNGP, ntk, ldNTK)
+        try NetworkInfiniteWidthKernel.compute(a, c.x1, c.x2, nngp: c.nngp, ntk: c.ntk, points: c.points,
+                                               progress: c.progress)
     }
 }
 

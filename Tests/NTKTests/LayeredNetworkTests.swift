@@ -138,6 +138,59 @@ final class LayeredNetworkTests: XCTestCase {
         assertThrows(.cancelled, try a.infiniteWidthKernels(x, progress: ProgressHandler { $0 < 0.5 ? .proceed : .cancel }))
     }
 
+    /// The single-precision CNTK against the double one of the same float inputs, for pooled
+    /// (position pairs; GlobalAvgPool), Flatten (diagonal positions), strided-VALID, residual,
+    /// LayerNorm and quadrature (tanh) networks, symmetric and two-sided: within 2e-6 of the
+    /// largest entry, not equal (it runs in float), the symmetric kernel exactly symmetric.
+    func testSinglePrecisionKernelsAgreeWithDouble() throws {
+        var rng = TestRandom(seed: 6)
+        let shape = [6, 5, 3], d = 90
+        let rounded = { (rows: Int) in
+            try Matrix(rows: rows, cols: d, elements: try rng.matrix(rows, d).elements.map { Double(Float($0)) })
+        }
+        let x = try rounded(9), y = try rounded(4)
+        let networks: [[Layer]] = [
+            [.conv(channels: 3, kernelSize: [3, 3]), .activation(.relu), .avgPool(window: [2, 2], padding: .same),
+             .conv(channels: 3, kernelSize: [2, 2]), .activation(.gelu), .globalAvgPool, .dense(width: 1)],
+            [.conv(channels: 3, kernelSize: [3, 2], strides: [2, 1], padding: .valid), .activation(.erf), .flatten,
+             .dense(width: 2)],
+            [.conv(channels: 3, kernelSize: [3, 3], padding: .circular),
+             .residual([.activation(.relu), .conv(channels: 3, kernelSize: [3, 3])]), .layerNorm(),
+             .activation(.tanh), .globalAvgPool, .dense(width: 1)],
+        ]
+        for layers in networks {
+            let a = try NetworkArchitecture(inputShape: shape, layers: layers, biasStd: 0.2)
+            for second in [nil, y] as [Matrix?] {
+                let want = try a.infiniteWidthKernels(x, second)
+                let n2 = second?.rows ?? 9
+                let s1 = x.elements.map { Float($0) }, s2 = (second ?? x).elements.map { Float($0) }
+                var nngp = [Float](repeating: .nan, count: 9 * n2), ntk = nngp
+                try s1.withUnsafeBufferPointer { p1 in
+                    try s2.withUnsafeBufferPointer { p2 in
+                        try nngp.withUnsafeMutableBufferPointer { sp in
+                            try ntk.withUnsafeMutableBufferPointer { tp in
+                                try NetworkInfiniteWidthKernel.compute(
+                                    a, try SingleMatrixView(p1.baseAddress!, rows: 9, cols: d),
+                                    try second.map { _ in try SingleMatrixView(p2.baseAddress!, rows: n2, cols: d) },
+                                    nngp: try MutableSingleMatrixView(sp.baseAddress!, rows: 9, cols: n2),
+                                    ntk: try MutableSingleMatrixView(tp.baseAddress!, rows: 9, cols: n2))
+                            }
+                        }
+                    }
+                }
+                for (got, expected) in [(nngp, want.nngp), (ntk, want.ntk)] {
+                    let scale = expected.elements.map(abs).max()!
+                    let gap = zip(got, expected.elements).map { abs(Double($0) - $1) }.max()!
+                    XCTAssertLessThan(gap, 2e-6 * scale, "\(layers) \(second == nil)")
+                    XCTAssertGreaterThan(gap, 1e-12 * scale, "computed in single precision")
+                    if second == nil {
+                        for i in 0..<9 { for j in 0..<i { XCTAssertEqual(got[i * 9 + j], got[j * 9 + i]) } }
+                    }
+                }
+            }
+        }
+    }
+
     func testNonGaussianInputsAreRejectedForInfiniteWidth() throws {
         let x = try Matrix(rows: 2, cols: 16, elements: (0..<32).map { Double($0) / 10 })
         for layers: [Layer] in [

@@ -864,6 +864,17 @@ static void test_layered_network(void) {
           "a full-window VALID convolution then Flatten is the MLP's infinite-width NTK");
     check(ntk_network_infinite_width_diagonal(net, 3, x, 2, NULL, diag) == NTK_OK && diag[2] == ours[8],
           "the diagonal alone equals the kernel's diagonal");
+    {
+        float xf[6], single[9];
+        for (int i = 0; i < 6; i++) xf[i] = (float)x[i];
+        double rounded[6], again[9];
+        for (int i = 0; i < 6; i++) rounded[i] = xf[i];
+        int close = ntk_network_infinite_width_kernels_f32(net, 3, xf, 2, 3, NULL, 0, NULL, NULL, 0, single, 3) ==
+                        NTK_OK &&
+                    ntk_network_infinite_width_kernels(net, 3, rounded, 2, 3, NULL, 0, NULL, NULL, 0, again, 3) == NTK_OK;
+        for (int i = 0; i < 9; i++) close = close && fabs(single[i] - again[i]) < 2e-6 * fabs(again[i]) + 1e-30;
+        check(close && single[1] == single[3], "the network's single-precision kernel agrees with its double one");
+    }
     check(ntk_network_infinite_width_kernels(net, 3, x, 1, 3, NULL, 0, NULL, NULL, 0, ours, 3) ==
               NTK_ERR_INVALID_ARGUMENT,
           "ld < d is rejected");

@@ -64,6 +64,20 @@ static double *matrix(int64_t rows, int64_t cols, int64_t *ld, int allow_nan) {
 static void release(double *m) {
     if (m != tiny) free(m);
 }
+/* A float copy of a matrix from `matrix` with the same shape and ld (NaN and Inf stay; NULL stays
+ * NULL; the stand-in for huge sizes becomes a float one). */
+static float tiny_f[16];
+static float *as_floats(const double *m, int64_t rows, int64_t cols, int64_t ld) {
+    if (m == NULL || m == tiny) return m ? tiny_f : NULL;
+    int64_t stride = ld > cols ? ld : cols;
+    size_t count = (size_t)((rows > 0 ? rows : 1) * (stride > 0 ? stride : 1)) + 1;
+    float *f = malloc(sizeof(float) * count);
+    for (size_t i = 0; i < count; i++) f[i] = (float)m[i];
+    return f;
+}
+static void release_floats(float *f) {
+    if (f != tiny_f) free(f);
+}
 
 /* Symmetric positive definite-ish n x n (contiguous), or garbage sometimes. */
 static double *kernel(int64_t n) {
@@ -434,12 +448,7 @@ int main(int argc, char **argv) {
             checked(ntk_empirical_ntk(h, n, x, l1, n, NULL, 0, form, options(&o, sizeof o), out, chance(95) ? ldk : ldk - 1),
                     "ntk_empirical_ntk");
             /* The same in single precision: x rounded to floats (NaN and Inf stay), out as floats. */
-            float *xf = NULL;
-            if (x) {
-                size_t count = (size_t)((n > 0 ? n : 1) * ((l1 > d ? l1 : d) > 0 ? (l1 > d ? l1 : d) : 1)) + 1;
-                xf = malloc(sizeof(float) * count);
-                for (size_t i = 0; i < count; i++) xf[i] = (float)x[i];
-            }
+            float *xf = as_floats(x, n, d, l1);
             checked(ntk_empirical_ntk_f32(h, n, xf, l1, n, NULL, 0, form, options(&o, sizeof o), (float *)out,
                                           chance(95) ? ldk : ldk - 1),
                     "ntk_empirical_ntk_f32");
@@ -455,7 +464,7 @@ int main(int argc, char **argv) {
                                                    n > 0 ? n : 1, chance(50) ? (float *)out + n * n : NULL,
                                                    n > 0 ? n : 1),
                     "infinite width in single precision");
-            free(xf);
+            release_floats(xf);
             release(x), release(f), free(out);
             break;
         }
@@ -889,6 +898,12 @@ int main(int argc, char **argv) {
                                                        n2 > 0 ? n2 : 1, chance(50) ? out + n * n2 : NULL,
                                                        n2 > 0 ? n2 : 1),
                     "ntk_network_infinite_width_kernels");
+            float *xf = as_floats(x, n, din, l1), *x2f = as_floats(x2, m, din, l2);
+            checked(ntk_network_infinite_width_kernels_f32(net, n, xf, l1, n2, x2f, l2, options(&q, sizeof q),
+                                                           (float *)out, n2 > 0 ? n2 : 1,
+                                                           chance(50) ? (float *)out + n * n2 : NULL, n2 > 0 ? n2 : 1),
+                    "ntk_network_infinite_width_kernels_f32");
+            release_floats(xf), release_floats(x2f);
             checked(ntk_network_infinite_width_diagonal(net, n, x, l1, out, chance(50) ? out + n : NULL),
                     "ntk_network_infinite_width_diagonal");
             int64_t kk = 0, p = 0;

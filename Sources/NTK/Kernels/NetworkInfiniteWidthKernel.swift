@@ -12,7 +12,10 @@
 /// (fewer threads when all do not fit; `outOfMemory` when one does not).
 ///
 /// Accuracy: as the MLP recursion; the diagonal of a symmetric kernel comes from the points' own
-/// runs with ρ = 1 exactly at equal positions.
+/// runs with ρ = 1 exactly at equal positions. Single precision (the `SingleMatrixView` form):
+/// the position-pair tensors, the window steps and the closed-form rows in float (half the
+/// memory traffic and per-thread memory), the readouts' means and the scalar activations in
+/// double; its accuracy is the MLP's single-precision one (`InfiniteWidthKernel`).
 public enum NetworkInfiniteWidthKernel {
     /// Computes `Σ(X1, X2)` into `nngp` and `Θ(X1, X2)` into `ntk` (each n1 × n2, or nil when not
     /// wanted); `x2 = nil` means X1's own kernel, exactly symmetric. Rows of X are inputs in the
@@ -26,28 +29,38 @@ public enum NetworkInfiniteWidthKernel {
         try compute(architecture, x1, x2, nngp: nngp, ntk: ntk, points: points, progress: progress, log: true)
     }
 
-    /// `compute` with the log line optional: blocked callers (Nyström passes) log once themselves.
-    package static func compute(_ architecture: NetworkArchitecture, _ x1: MatrixView, _ x2: MatrixView?,
-                                nngp: MutableMatrixView?, ntk: MutableMatrixView?, points: Int,
-                                progress: ProgressHandler, log: Bool) throws {
+    /// `compute` in single precision: inputs and kernels as floats (see the type's notes).
+    public static func compute(_ architecture: NetworkArchitecture, _ x1: SingleMatrixView, _ x2: SingleMatrixView?,
+                               nngp: MutableSingleMatrixView?, ntk: MutableSingleMatrixView?, points: Int = 0,
+                               progress: ProgressHandler = .none) throws {
+        try compute(architecture, x1, x2, nngp: nngp, ntk: ntk, points: points, progress: progress, log: true)
+    }
+
+    /// `compute` in either precision, with the log line optional: blocked callers (Nyström
+    /// passes) log once themselves.
+    static func compute<S: InfiniteWidthScalar>(_ architecture: NetworkArchitecture, _ x1: RowMajorView<S>,
+                                                _ x2: RowMajorView<S>?, nngp: MutableRowMajorView<S>?,
+                                                ntk: MutableRowMajorView<S>?, points: Int, progress: ProgressHandler,
+                                                log: Bool) throws {
         let a = architecture
         let (n1, n2) = try InfiniteWidthKernel.request(x1, x2, nngp: nngp, ntk: ntk) { try a.checkInput($0, $1) }
         let program = try CovarianceProgram(a, points: points)
         try progress.report(0)
         if n1 == 0 || n2 == 0 || (nngp == nil && ntk == nil) { return try progress.report(1) }
-        let threads = try workers(program, points: n1 + (x2 == nil ? 0 : n2))
+        let threads = try workers(program, points: n1 + (x2 == nil ? 0 : n2), precision: S.self)
         let positions = a.inputShape.positions
         let work = program.full ? "\(positions)² position pairs (the network pools)"
             : "\(positions) positions (no pooling: the diagonal suffices)"
         if log {
             Log.info("infinite-width kernels of a \(a.layers.count)-layer network, input \(a.inputShape): \(n1) x "
-                     + "\(n2) pairs, \(work) per pair, \(threads) thread\(threads == 1 ? "" : "s")")
+                     + "\(n2) pairs, \(work) per pair, \(threads) thread\(threads == 1 ? "" : "s"), "
+                     + "\(S.precisionName) precision")
         }
-        let runs = try (0..<threads).map { _ in try CovarianceRun(program) }
-        let slots1 = try CovarianceRun.slots(program, points: n1)
-        let slots2 = try x2 == nil ? slots1 : CovarianceRun.slots(program, points: n2)
-        let own1 = try Workspace(count: 2 * n1, for: "the diagonal")
-        let own2 = try x2 == nil ? own1 : Workspace(count: 2 * n2, for: "the diagonal")
+        let runs = try (0..<threads).map { _ in try CovarianceRun<S>(program) }
+        let slots1 = try CovarianceRun<S>.slots(program, points: n1)
+        let slots2 = try x2 == nil ? slots1 : CovarianceRun<S>.slots(program, points: n2)
+        let own1 = try AlignedBuffer<S>(count: 2 * n1, for: "the diagonal")
+        let own2 = try x2 == nil ? own1 : AlignedBuffer<S>(count: 2 * n2, for: "the diagonal")
         let selfWork = n1 + (x2 == nil ? 0 : n2), total = Double(selfWork) + Double(n1) * Double(n2)
         let first = total > 0 ? Double(selfWork) / total : 0
         // Each point's own run: its variances per layer and (Σ, Θ)(x, x).
@@ -80,11 +93,12 @@ public enum NetworkInfiniteWidthKernel {
     }
 
     /// The threads whose buffers fit the process's memory budget with the slot variances of
-    /// `points` inputs (at most `Parallel.defaultThreads`).
+    /// `points` inputs (at most `Parallel.defaultThreads`), in the given precision.
     /// - Throws: `outOfMemory` when not even one worker fits (a pooled network on large images).
-    static func workers(_ program: CovarianceProgram, points: Int) throws -> Int {
-        let budget = try MemoryBudget.resolve(nil), slots = CovarianceRun.slotBytes(program, points: points)
-        let run = CovarianceRun.bytes(program)
+    static func workers<S: InfiniteWidthScalar>(_ program: CovarianceProgram, points: Int,
+                                                precision: S.Type) throws -> Int {
+        let budget = try MemoryBudget.resolve(nil), slots = CovarianceRun<S>.slotBytes(program, points: points)
+        let run = CovarianceRun<S>.bytes(program)
         try MemoryBudget.require(slots > Int.max - run ? Int.max : slots + run, within: budget,
                                  for: "the infinite-width kernels of this network (per worker \(program.maxEntries) "
                                      + "position pairs × \(3 + 2 * program.maxDepth) tensors, and each input's "
@@ -103,9 +117,9 @@ public enum NetworkInfiniteWidthKernel {
                                  points: Int = 0) throws {
         try architecture.checkInput(x, "X")
         let program = try CovarianceProgram(architecture, points: points)
-        let threads = try workers(program, points: x.rows)
-        let runs = try (0..<threads).map { _ in try CovarianceRun(program) }
-        let slots = try CovarianceRun.slots(program, points: x.rows)
+        let threads = try workers(program, points: x.rows, precision: Double.self)
+        let runs = try (0..<threads).map { _ in try CovarianceRun<Double>(program) }
+        let slots = try CovarianceRun<Double>.slots(program, points: x.rows)
         try Parallel.forEach(count: x.rows, threads: threads) { i, worker in
             let (s, t) = runs[worker].runSelf(x.row(i), slots: slots, i)
             nngp?[i] = s

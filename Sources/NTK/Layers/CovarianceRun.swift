@@ -5,48 +5,57 @@
 /// Slot variances q(p) (`slots[s]`: points × positions, row-major) come from the points' own
 /// runs: `runSelf` records them and, on the diagonal positions of (x, x), evaluates the
 /// activations with ρ = 1 exactly (as the MLP recursion's diagonal); `run` reads them.
-final class CovarianceRun {
+///
+/// In either precision `S`: the tensors, the window steps and the closed-form rows in `S`; the
+/// scalar paths (quadrature, the diagonal activations, LayerNorm's scales) evaluate in double,
+/// and the readouts' means (Flatten, GlobalAvgPool) accumulate in double.
+final class CovarianceRun<S: InfiniteWidthScalar> {
+    typealias Buffer = AlignedBuffer<S>
     private let program: CovarianceProgram
-    private var sigma: Workspace, theta: Workspace, spare: Workspace
-    private let stack: [(Workspace, Workspace)]
-    private let diagonal: Workspace
+    private var sigma: Buffer, theta: Buffer, spare: Buffer
+    private let stack: [(Buffer, Buffer)]
+    private let diagonal: Buffer
+    /// The second input channel by channel (channels × positions), for the full input kernel.
+    private let columns: Buffer
 
     init(_ program: CovarianceProgram) throws {
         self.program = program
         let size = program.maxEntries
-        sigma = try Workspace(count: size, for: "a pair's covariances")
-        theta = try Workspace(count: size, for: "a pair's covariances")
-        spare = try Workspace(count: size, for: "a pair's covariances")
+        sigma = try Buffer(count: size, for: "a pair's covariances")
+        theta = try Buffer(count: size, for: "a pair's covariances")
+        spare = try Buffer(count: size, for: "a pair's covariances")
         stack = try (0..<program.maxDepth).map { _ in
-            (try Workspace(count: size, for: "a residual input"), try Workspace(count: size, for: "a residual input"))
+            (try Buffer(count: size, for: "a residual input"), try Buffer(count: size, for: "a residual input"))
         }
-        diagonal = try Workspace(count: max(program.slotPositions.max() ?? 1, 1), for: "a diagonal")
+        diagonal = try Buffer(count: max(program.slotPositions.max() ?? 1, 1), for: "a diagonal")
+        columns = try Buffer(count: max(program.inputShape.positions * program.inputShape.channels, 1),
+                             for: "an input by channels")
     }
 
     /// Bytes of one worker's buffers (`init`): three tensors of the largest size, two per
-    /// residual level, and a diagonal.
+    /// residual level, and a diagonal (and an input, negligible).
     static func bytes(_ program: CovarianceProgram) -> Int {
         let tensors = (3 + 2 * program.maxDepth).multipliedReportingOverflow(by: program.maxEntries)
-        let total = tensors.partialValue.multipliedReportingOverflow(by: 8)
+        let total = tensors.partialValue.multipliedReportingOverflow(by: MemoryLayout<S>.stride)
         return tensors.overflow || total.overflow ? Int.max : total.partialValue
     }
 
     /// Bytes of the slot variances of `points` inputs (`slots`).
     static func slotBytes(_ program: CovarianceProgram, points: Int) -> Int {
         let entries = program.slotPositions.reduce(0) { $0 &+ $1 }.multipliedReportingOverflow(by: points)
-        let total = entries.partialValue.multipliedReportingOverflow(by: 8)
+        let total = entries.partialValue.multipliedReportingOverflow(by: MemoryLayout<S>.stride)
         return entries.overflow || total.overflow ? Int.max : total.partialValue
     }
 
     /// Per-slot variance storage for `points` inputs.
-    static func slots(_ program: CovarianceProgram, points: Int) throws -> [Workspace] {
-        try program.slotPositions.map { try Workspace(count: Sizes.product(points, $0, "slot variances"),
-                                                      for: "the inputs' variances per layer") }
+    static func slots(_ program: CovarianceProgram, points: Int) throws -> [Buffer] {
+        try program.slotPositions.map { try Buffer(count: Sizes.product(points, $0, "slot variances"),
+                                                   for: "the inputs' variances per layer") }
     }
 
     /// (Σ, Θ) of the pair (x1, x2) (rows of d entries), points i and j of `slots1`/`slots2`.
-    func run(_ x1: UnsafePointer<Double>, _ x2: UnsafePointer<Double>, slots1: [Workspace], _ i: Int,
-             slots2: [Workspace], _ j: Int) -> (nngp: Double, ntk: Double) {
+    func run(_ x1: UnsafePointer<S>, _ x2: UnsafePointer<S>, slots1: [Buffer], _ i: Int,
+             slots2: [Buffer], _ j: Int) -> (nngp: S, ntk: S) {
         execute(x1, x2, own: false) { slot in
             let p = self.program.slotPositions[slot]
             return (UnsafePointer(slots1[slot].pointer), i * p, UnsafePointer(slots2[slot].pointer), j * p)
@@ -54,7 +63,7 @@ final class CovarianceRun {
     }
 
     /// (Σ, Θ) of (x, x), recording point i's slot variances into `slots`.
-    func runSelf(_ x: UnsafePointer<Double>, slots: [Workspace], _ i: Int) -> (nngp: Double, ntk: Double) {
+    func runSelf(_ x: UnsafePointer<S>, slots: [Buffer], _ i: Int) -> (nngp: S, ntk: S) {
         execute(x, x, own: true) { slot in
             let p = self.program.slotPositions[slot], q = slots[slot].pointer + i * p
             for a in 0..<p { q[a] = self.program.full ? self.sigma.pointer[a * p + a] : self.sigma.pointer[a] }
@@ -62,10 +71,10 @@ final class CovarianceRun {
         }
     }
 
-    private typealias Variances = (UnsafePointer<Double>, Int, UnsafePointer<Double>, Int)
+    private typealias Variances = (UnsafePointer<S>, Int, UnsafePointer<S>, Int)
 
-    private func execute(_ x1: UnsafePointer<Double>, _ x2: UnsafePointer<Double>, own: Bool,
-                         variances: (Int) -> Variances) -> (nngp: Double, ntk: Double) {
+    private func execute(_ x1: UnsafePointer<S>, _ x2: UnsafePointer<S>, own: Bool,
+                         variances: (Int) -> Variances) -> (nngp: S, ntk: S) {
         var count = inputKernel(x1, x2)
         var depth = 0
         for step in program.steps {
@@ -82,12 +91,12 @@ final class CovarianceRun {
             case .flatten(let p):
                 var ms = 0.0, mt = 0.0
                 let stride = program.full ? p + 1 : 1
-                for a in 0..<p { ms += s[a * stride]; mt += t[a * stride] }
-                (s[0], t[0], count) = (ms / Double(p), mt / Double(p), 1)
+                for a in 0..<p { ms += Double(s[a * stride]); mt += Double(t[a * stride]) }
+                (s[0], t[0], count) = (S(ms / Double(p)), S(mt / Double(p)), 1)
             case .globalMean(let entries):
                 var ms = 0.0, mt = 0.0
-                for a in 0..<entries { ms += s[a]; mt += t[a] }
-                (s[0], t[0], count) = (ms / Double(entries), mt / Double(entries), 1)
+                for a in 0..<entries { ms += Double(s[a]); mt += Double(t[a]) }
+                (s[0], t[0], count) = (S(ms / Double(entries)), S(mt / Double(entries)), 1)
             case .push:
                 stack[depth].0.pointer.update(from: s, count: count)
                 stack[depth].1.pointer.update(from: t, count: count)
@@ -102,18 +111,28 @@ final class CovarianceRun {
     }
 
     /// Σ(p, p') = x_p · x'_p' / C (full) or Σ(p, p) (diagonal), Θ = 0; returns the entries.
-    private func inputKernel(_ x1: UnsafePointer<Double>, _ x2: UnsafePointer<Double>) -> Int {
-        let c = program.inputShape.channels, p = program.inputShape.positions, inv = 1 / Double(c)
-        @inline(__always) func dot(_ a: UnsafePointer<Double>, _ b: UnsafePointer<Double>) -> Double {
-            var sum = 0.0
-            for e in 0..<c { sum += a[e] * b[e] }
-            return sum * inv
-        }
+    /// The full kernel goes row by row over p' with x' laid out channel by channel, so that each
+    /// of its C passes is one contiguous multiply-add.
+    private func inputKernel(_ x1: UnsafePointer<S>, _ x2: UnsafePointer<S>) -> Int {
+        let c = program.inputShape.channels, p = program.inputShape.positions, inv = 1 / S(c)
         let s = sigma.pointer
         if program.full {
-            for a in 0..<p { for b in 0..<p { s[a * p + b] = dot(x1 + a * c, x2 + b * c) } }
+            let t = columns.pointer
+            for b in 0..<p { for e in 0..<c { t[e * p + b] = x2[b * c + e] * inv } }
+            for a in 0..<p {
+                let row = s + a * p, x = x1 + a * c
+                row.update(repeating: 0, count: p)
+                for e in 0..<c {
+                    let v = x[e], column = t + e * p
+                    for b in 0..<p { row[b] += v * column[b] }
+                }
+            }
         } else {
-            for a in 0..<p { s[a] = dot(x1 + a * c, x2 + a * c) }
+            for a in 0..<p {
+                var sum: S = 0
+                for e in 0..<c { sum += x1[a * c + e] * x2[a * c + e] }
+                s[a] = sum * inv
+            }
         }
         let count = program.full ? p * p : p
         theta.pointer.update(repeating: 0, count: count)
@@ -122,7 +141,8 @@ final class CovarianceRun {
 
     /// The dense update of `InfiniteWidthKernel` on `count` entries (fan_in for the standard one).
     private static func affine(w2: Double, b2: Double, fanIn: Double, one: Double, standard: Bool,
-                               _ s: UnsafeMutablePointer<Double>, _ t: UnsafeMutablePointer<Double>, _ count: Int) {
+                               _ s: UnsafeMutablePointer<S>, _ t: UnsafeMutablePointer<S>, _ count: Int) {
+        let (w2, b2, fanIn, one) = (S(w2), S(b2), S(fanIn), S(one))
         if standard {
             for e in 0..<count {
                 t[e] = fanIn * s[e] + one + w2 * t[e]
@@ -152,16 +172,16 @@ final class CovarianceRun {
 
     /// One tensor through a window step (see `window(_:axes:shape:)`): runs of outputs whose
     /// sources are evenly spaced, so that the innermost loops are contiguous adds.
-    static func window(_ w: WindowAxis, axes: [Int], shape: [Int], from src: UnsafePointer<Double>,
-                       to dst: UnsafeMutablePointer<Double>) -> Int {
+    static func window(_ w: WindowAxis, axes: [Int], shape: [Int], from src: UnsafePointer<S>,
+                       to dst: UnsafeMutablePointer<S>) -> Int {
         let n = w.input, out = w.out, k = axes[0], stride = w.stride
         let outer = shape[..<k].reduce(1, *)
         /// `d[i] += s[i]` for `count` contiguous entries.
-        @inline(__always) func add(_ d: UnsafeMutablePointer<Double>, _ s: UnsafePointer<Double>, count: Int) {
+        @inline(__always) func add(_ d: UnsafeMutablePointer<S>, _ s: UnsafePointer<S>, count: Int) {
             for e in 0..<count { d[e] += s[e] }
         }
         /// A run's outputs along the axis, `inner` entries each: with stride 1 one contiguous add.
-        @inline(__always) func add(_ d: UnsafeMutablePointer<Double>, _ s: UnsafePointer<Double>, _ run: WindowAxis.Run,
+        @inline(__always) func add(_ d: UnsafeMutablePointer<S>, _ s: UnsafePointer<S>, _ run: WindowAxis.Run,
                                    _ inner: Int) {
             let first = run.outputs.lowerBound
             if stride == 1 {
@@ -210,7 +230,7 @@ final class CovarianceRun {
                 }
             }
         }
-        let scale = 1 / Double(w.window)
+        let scale = 1 / S(w.window)
         for e in 0..<count { dst[e] *= scale }
         return count
     }
@@ -226,15 +246,16 @@ final class CovarianceRun {
                                              sigma: s, theta: t)
             guard own else { return }
             for a in 0..<p {
-                let (e, de) = expect.diagonal(q1[i0 + a])
-                s[a * p + a] = e
-                t[a * p + a] = before[a] * de
+                let (e, de) = expect.diagonal(Double(q1[i0 + a]))
+                s[a * p + a] = S(e)
+                t[a * p + a] = before[a] * S(de)
             }
         } else {
             for a in 0..<p {
-                let (e, de) = own ? expect.diagonal(q1[i0 + a]) : expect.pair(q1[i0 + a], q2[j0 + a], s[a])
-                s[a] = e
-                t[a] *= de
+                let (e, de) = own ? expect.diagonal(Double(q1[i0 + a]))
+                    : expect.pair(Double(q1[i0 + a]), Double(q2[j0 + a]), Double(s[a]))
+                s[a] = S(e)
+                t[a] *= S(de)
             }
         }
     }
@@ -246,14 +267,14 @@ final class CovarianceRun {
         if program.full {
             for a in 0..<p {
                 for b in 0..<p {
-                    let scale = 1 / ((epsilon + q1[i0 + a]) * (epsilon + q2[j0 + b])).squareRoot()
+                    let scale = S(1 / ((epsilon + Double(q1[i0 + a])) * (epsilon + Double(q2[j0 + b]))).squareRoot())
                     s[a * p + b] *= scale
                     t[a * p + b] *= scale
                 }
             }
         } else {
             for a in 0..<p {
-                let scale = 1 / ((epsilon + q1[i0 + a]) * (epsilon + q2[j0 + a])).squareRoot()
+                let scale = S(1 / ((epsilon + Double(q1[i0 + a])) * (epsilon + Double(q2[j0 + a]))).squareRoot())
                 s[a] *= scale
                 t[a] *= scale
             }

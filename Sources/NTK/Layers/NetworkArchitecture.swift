@@ -62,7 +62,7 @@ public struct NetworkArchitecture: Sendable, Equatable {
     }
 
     /// Throws unless `x` has one input per row (d columns), a BLAS-sized row count and finite entries.
-    func checkInput(_ x: MatrixView, _ name: String) throws {
+    func checkInput<S: BLASScalar>(_ x: RowMajorView<S>, _ name: String) throws {
         guard x.cols == inputDimension else {
             throw NTKError.dimensionMismatch("\(name) has \(x.cols) columns but the network's input \(inputShape) "
                                              + "has \(inputDimension) entries")

@@ -376,6 +376,8 @@ _SIGNATURES = {
                                    _d, c_int64], c_int),
     "ntk_network_infinite_width_kernels": ([_h, c_int64, _d, c_int64, c_int64, _d, c_int64, _P(InfiniteWidthOptions),
                                             _d, c_int64, _d, c_int64], c_int),
+    "ntk_network_infinite_width_kernels_f32": ([_h, c_int64, _f, c_int64, c_int64, _f, c_int64,
+                                                _P(InfiniteWidthOptions), _f, c_int64, _f, c_int64], c_int),
     "ntk_network_infinite_width_diagonal": ([_h, c_int64, _d, c_int64, _d, _d], c_int),
     "ntk_infinite_width_options_init": ([_P(InfiniteWidthOptions)], c_int),
     "ntk_infinite_width_kernels": ([_h, c_int64, _d, c_int64, c_int64, _d, c_int64, _P(InfiniteWidthOptions),

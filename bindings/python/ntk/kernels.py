@@ -88,11 +88,12 @@ def empirical_ntk(net, X1, X2=None, output="mean", method="structured", memory_l
     return out
 
 
-def _single(net, dtype):
-    """Whether ``dtype`` asks for single precision, which only an MLP's kernels have."""
+def _single(net, dtype, kinds=(MLP,)):
+    """Whether ``dtype`` asks for single precision, which only the given kinds of net have."""
     single = _arrays.precision(dtype) == np.float32
-    if single and not isinstance(net, MLP):
-        raise InvalidArgumentError(f"dtype=float32 is available for an ntk.MLP, not for {type(net).__name__}; "
+    if single and not isinstance(net, kinds):
+        names = " or ".join(f"an ntk.{kind.__name__}" for kind in kinds)
+        raise InvalidArgumentError(f"dtype=float32 is available for {names}, not for {type(net).__name__}; "
                                    "use float64")
     return single
 
@@ -234,11 +235,12 @@ def infinite_width_kernels(net, X1, X2=None, quadrature_points=None, progress=No
         (fewer are faster and less accurate).
     progress : True or callable, optional
     dtype : numpy.float64 (default) or numpy.float32
-        float32 (an MLP only): inputs rounded to float32, the input Gram, the dense updates and
-        the closed forms (relu family, erf, gelu) in single precision, eight entries at a time;
-        float32 kernels. They agree with float64 to about 1e-6 of the largest entry, except for
-        pairs of nearly parallel inputs, where the relu family's NTK can be off by ~1e-4
-        (the arccosine's slope at correlation 1; measured in docs/conventions.md).
+        float32: inputs rounded to float32, the input Gram, the dense updates, a Network's
+        position-pair tensors and window sums, and the closed forms (relu family, erf, gelu) in
+        single precision, eight entries at a time; float32 kernels, about twice as fast. They
+        agree with float64 to about 1e-6 of the largest entry, except for pairs of nearly
+        parallel inputs, where the relu family's NTK can be off by up to ~3e-4 (the arccosine's
+        slope at correlation 1; measured in docs/conventions.md and docs/architectures.md).
 
     Returns
     -------
@@ -304,11 +306,8 @@ def _infinite_function(net, name):
 
 
 def _infinite(net, X1, X2, want_nngp, want_ntk, quadrature_points, progress, dtype=np.float64):
-    single = _single(net, dtype)
-    if single:
-        function = lib.ntk_infinite_width_kernels_f32
-    else:
-        function = getattr(lib, _infinite_function(net, "infinite_width_kernels"))
+    single = _single(net, dtype, (MLP, Network))
+    function = getattr(lib, _infinite_function(net, "infinite_width_kernels") + ("_f32" if single else ""))
     precision = np.float32 if single else np.float64
     (x1, p1, ld1), (x2, p2, ld2), n2 = _pair(net, X1, X2, precision)
     n1 = x1.shape[0]

@@ -167,6 +167,26 @@ def test_kernels_match_the_numpy_recursion(case, parameterization):
             assert ntk_[i, j] == pytest.approx(t, rel=1e-12)
 
 
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_float32_kernels_agree_with_float64(case):
+    """dtype=np.float32 against float64 on the same float32-rounded inputs (which the numpy
+    recursion checks above): within 2e-6 of the largest entry, float32 outputs, not equal to
+    float64, a symmetric kernel exactly symmetric."""
+    rng = np.random.default_rng(2)
+    X1 = rng.standard_normal((5, 6, 5, 2)).astype(np.float32)
+    X2 = rng.standard_normal((3, 6, 5, 2)).astype(np.float32)
+    net = network(CASES[case], (6, 5, 2))
+    for second in (None, X2):
+        want = ntk.infinite_width_kernels(net, X1.astype(np.float64), None if second is None else X2.astype(float))
+        got = ntk.infinite_width_kernels(net, X1, second, dtype=np.float32)
+        for g, w in zip(got, want):
+            assert g.dtype == np.float32 and g.shape == w.shape
+            gap = np.max(np.abs(g.astype(np.float64) - w))
+            assert 1e-12 * np.max(np.abs(w)) < gap < 2e-6 * np.max(np.abs(w))
+            if second is None:
+                assert np.array_equal(g, g.T)
+
+
 def test_one_dimensional_convolutions_on_sequences():
     spec = [("conv", 2, (3,), "SAME"), ("erf",), ("conv", 2, (4,), "VALID"), ("relu",), ("gap",), ("dense", 1)]
     rng = np.random.default_rng(2)
