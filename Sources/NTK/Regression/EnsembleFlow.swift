@@ -204,7 +204,9 @@ public final class EnsembleFlow: @unchecked Sendable {
             prior = w.matrix(m, m).readOnly
             priorCopy = w
         }
-        let scaled = try Workspace(count: max(m * rank, 1), for: "the scaled projection")
+        // W = B diag(·), m × r: every form but the "nngp" variances, which read B directly.
+        let scaled = try Workspace(count: diagonal && regime == .nngp ? 1 : max(m * rank, 1),
+                                   for: "the scaled projection")
         let half = regime == .ntk ? try Workspace(count: max(m * rank, 1), for: "the covariance factor") : nil
         let values = try Workspace(count: max(try Sizes.product(count, n, "filter values"), 1), for: "filter values")
         solver.filterValues(filters, values: values.pointer, shrinkage: nil, degreesOfFreedom: nil)
