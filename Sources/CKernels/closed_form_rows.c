@@ -137,14 +137,15 @@ AVX2 static inline __m256d clip_avx2(__m256d x) {
     return _mm256_min_pd(_mm256_max_pd(x, _mm256_set1_pd(-1)), _mm256_set1_pd(1));
 }
 
-AVX2 static long relu_avx2(double r1, const double *q2, double *sigma, double *tangent, long n, double linear,
-                           double quadratic) {
+AVX2 static long relu_avx2(double r1, const double *q1, long step, const double *q2, double *sigma, double *tangent,
+                           long n, double linear, double quadratic) {
     const __m256d one = _mm256_set1_pd(1), vpi = _mm256_set1_pd(pi), vinv = _mm256_set1_pd(inv_two_pi);
     const __m256d vr1 = _mm256_set1_pd(r1), vlin = _mm256_set1_pd(linear), vquad = _mm256_set1_pd(quadratic);
     long j = 0;
     for (; j + 4 <= n; j += 4) {
         __m256d c = _mm256_loadu_pd(sigma + j), t = _mm256_loadu_pd(tangent + j);
-        __m256d root = _mm256_mul_pd(vr1, _mm256_sqrt_pd(_mm256_loadu_pd(q2 + j)));
+        __m256d r = step ? _mm256_sqrt_pd(_mm256_loadu_pd(q1 + j)) : vr1;
+        __m256d root = _mm256_mul_pd(r, _mm256_sqrt_pd(_mm256_loadu_pd(q2 + j)));
         __m256d rho = clip_avx2(_mm256_div_pd(c, root));
         __m256d rest = _mm256_sub_pd(vpi, acos_avx2(rho));
         __m256d sine = _mm256_sqrt_pd(_mm256_mul_pd(_mm256_sub_pd(one, rho), _mm256_add_pd(one, rho)));
@@ -156,14 +157,16 @@ AVX2 static long relu_avx2(double r1, const double *q2, double *sigma, double *t
     return j;
 }
 
-AVX2 static long erf_avx2(double r1, const double *q2, double *sigma, double *tangent, long n) {
+AVX2 static long erf_avx2(double r1, const double *q1, long step, const double *q2, double *sigma, double *tangent,
+                          long n) {
     const __m256d one = _mm256_set1_pd(1), two = _mm256_set1_pd(2), vr1 = _mm256_set1_pd(r1);
     const __m256d two_over_pi = _mm256_set1_pd(2 / pi), four_over_pi = _mm256_set1_pd(4 / pi);
     const __m256d vtiny = _mm256_set1_pd(tiny);
     long j = 0;
     for (; j + 4 <= n; j += 4) {
         __m256d c = _mm256_loadu_pd(sigma + j), t = _mm256_loadu_pd(tangent + j);
-        __m256d product = _mm256_mul_pd(vr1, _mm256_sqrt_pd(_mm256_fmadd_pd(two, _mm256_loadu_pd(q2 + j), one)));
+        __m256d r = step ? _mm256_sqrt_pd(_mm256_fmadd_pd(two, _mm256_loadu_pd(q1 + j), one)) : vr1;
+        __m256d product = _mm256_mul_pd(r, _mm256_sqrt_pd(_mm256_fmadd_pd(two, _mm256_loadu_pd(q2 + j), one)));
         __m256d s = clip_avx2(_mm256_div_pd(_mm256_mul_pd(two, c), product));
         __m256d gap = _mm256_mul_pd(_mm256_sub_pd(one, s), _mm256_add_pd(one, s));
         __m256d rest = _mm256_sqrt_pd(_mm256_max_pd(gap, vtiny));
@@ -173,14 +176,15 @@ AVX2 static long erf_avx2(double r1, const double *q2, double *sigma, double *ta
     return j;
 }
 
-AVX2 static long gelu_avx2(double q1, const double *q2, double *sigma, double *tangent, long n) {
+AVX2 static long gelu_avx2(const double *q1, long step, const double *q2, double *sigma, double *tangent, long n) {
     const __m256d one = _mm256_set1_pd(1), two = _mm256_set1_pd(2), quarter = _mm256_set1_pd(0.25);
-    const __m256d vq1 = _mm256_set1_pd(q1), row = _mm256_set1_pd(1 + q1), vinv = _mm256_set1_pd(inv_two_pi);
+    const __m256d first = _mm256_set1_pd(q1[0]), vinv = _mm256_set1_pd(inv_two_pi);
     const __m256d vtiny = _mm256_set1_pd(tiny);
     long j = 0;
     for (; j + 4 <= n; j += 4) {
         __m256d c = _mm256_loadu_pd(sigma + j), t = _mm256_loadu_pd(tangent + j), v = _mm256_loadu_pd(q2 + j);
-        __m256d p = _mm256_mul_pd(row, _mm256_add_pd(one, v));
+        __m256d vq1 = step ? _mm256_loadu_pd(q1 + j) : first;
+        __m256d p = _mm256_mul_pd(_mm256_add_pd(one, vq1), _mm256_add_pd(one, v));
         __m256d inv_root_p = _mm256_div_pd(one, _mm256_sqrt_pd(p));
         __m256d inv_root_d = _mm256_div_pd(one, _mm256_sqrt_pd(_mm256_max_pd(_mm256_fnmadd_pd(c, c, p), vtiny)));
         __m256d qq = _mm256_mul_pd(vq1, v);
@@ -211,31 +215,36 @@ static int has_avx2(void) {
 }
 #endif
 
-void ckernels_relu_row(double q1, const double *column_variance, double *sigma, double *tangent, long n,
-                       double linear, double quadratic) {
-    double r1 = sqrt(q1);
+void ckernels_relu_row(const double *row_variance, long step, const double *column_variance, double *sigma,
+                       double *tangent, long n, double linear, double quadratic) {
+    double r1 = sqrt(row_variance[0]);
     long j = 0;
 #ifdef CKERNELS_X86
-    if (has_avx2()) j = relu_avx2(r1, column_variance, sigma, tangent, n, linear, quadratic);
+    if (has_avx2()) j = relu_avx2(r1, row_variance, step, column_variance, sigma, tangent, n, linear, quadratic);
 #endif
-    for (; j < n; j++) relu_entry(r1, column_variance[j], sigma + j, tangent + j, linear, quadratic);
+    for (; j < n; j++) {
+        double r = step ? sqrt(row_variance[j]) : r1;
+        relu_entry(r, column_variance[j], sigma + j, tangent + j, linear, quadratic);
+    }
 }
 
-void ckernels_erf_row(double q1, const double *column_variance, double *sigma, double *tangent, long n) {
-    double r1 = sqrt(1 + 2 * q1);
+void ckernels_erf_row(const double *row_variance, long step, const double *column_variance, double *sigma,
+                      double *tangent, long n) {
+    double r1 = sqrt(1 + 2 * row_variance[0]);
     long j = 0;
 #ifdef CKERNELS_X86
-    if (has_avx2()) j = erf_avx2(r1, column_variance, sigma, tangent, n);
+    if (has_avx2()) j = erf_avx2(r1, row_variance, step, column_variance, sigma, tangent, n);
 #endif
-    for (; j < n; j++) erf_entry(r1, column_variance[j], sigma + j, tangent + j);
+    for (; j < n; j++) erf_entry(step ? sqrt(1 + 2 * row_variance[j]) : r1, column_variance[j], sigma + j, tangent + j);
 }
 
-void ckernels_gelu_row(double q1, const double *column_variance, double *sigma, double *tangent, long n) {
+void ckernels_gelu_row(const double *row_variance, long step, const double *column_variance, double *sigma,
+                       double *tangent, long n) {
     long j = 0;
 #ifdef CKERNELS_X86
-    if (has_avx2()) j = gelu_avx2(q1, column_variance, sigma, tangent, n);
+    if (has_avx2()) j = gelu_avx2(row_variance, step, column_variance, sigma, tangent, n);
 #endif
-    for (; j < n; j++) gelu_entry(q1, column_variance[j], sigma + j, tangent + j);
+    for (; j < n; j++) gelu_entry(row_variance[j * step], column_variance[j], sigma + j, tangent + j);
 }
 
 /* ---------------------------------------------------------------------------------------------
@@ -338,14 +347,15 @@ AVX2 static inline __m256 clip_avx2_f(__m256 x) {
     return _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(-1)), _mm256_set1_ps(1));
 }
 
-AVX2 static long relu_avx2_f(float r1, const float *q2, float *sigma, float *tangent, long n, float linear,
-                             float quadratic) {
+AVX2 static long relu_avx2_f(float r1, const float *q1, long step, const float *q2, float *sigma, float *tangent,
+                             long n, float linear, float quadratic) {
     const __m256 one = _mm256_set1_ps(1), vpi = _mm256_set1_ps(pi_f), vinv = _mm256_set1_ps(inv_two_pi_f);
     const __m256 vr1 = _mm256_set1_ps(r1), vlin = _mm256_set1_ps(linear), vquad = _mm256_set1_ps(quadratic);
     long j = 0;
     for (; j + 8 <= n; j += 8) {
         __m256 c = _mm256_loadu_ps(sigma + j), t = _mm256_loadu_ps(tangent + j);
-        __m256 root = _mm256_mul_ps(vr1, _mm256_sqrt_ps(_mm256_loadu_ps(q2 + j)));
+        __m256 r = step ? _mm256_sqrt_ps(_mm256_loadu_ps(q1 + j)) : vr1;
+        __m256 root = _mm256_mul_ps(r, _mm256_sqrt_ps(_mm256_loadu_ps(q2 + j)));
         __m256 rho = clip_avx2_f(_mm256_div_ps(c, root));
         __m256 rest = _mm256_sub_ps(vpi, acos_avx2_f(rho));
         __m256 sine = _mm256_sqrt_ps(_mm256_mul_ps(_mm256_sub_ps(one, rho), _mm256_add_ps(one, rho)));
@@ -357,14 +367,16 @@ AVX2 static long relu_avx2_f(float r1, const float *q2, float *sigma, float *tan
     return j;
 }
 
-AVX2 static long erf_avx2_f(float r1, const float *q2, float *sigma, float *tangent, long n) {
+AVX2 static long erf_avx2_f(float r1, const float *q1, long step, const float *q2, float *sigma, float *tangent,
+                            long n) {
     const __m256 one = _mm256_set1_ps(1), two = _mm256_set1_ps(2), vr1 = _mm256_set1_ps(r1);
     const __m256 two_over_pi = _mm256_set1_ps(2 / pi_f), four_over_pi = _mm256_set1_ps(4 / pi_f);
     const __m256 vtiny = _mm256_set1_ps(tiny_f);
     long j = 0;
     for (; j + 8 <= n; j += 8) {
         __m256 c = _mm256_loadu_ps(sigma + j), t = _mm256_loadu_ps(tangent + j);
-        __m256 product = _mm256_mul_ps(vr1, _mm256_sqrt_ps(_mm256_fmadd_ps(two, _mm256_loadu_ps(q2 + j), one)));
+        __m256 r = step ? _mm256_sqrt_ps(_mm256_fmadd_ps(two, _mm256_loadu_ps(q1 + j), one)) : vr1;
+        __m256 product = _mm256_mul_ps(r, _mm256_sqrt_ps(_mm256_fmadd_ps(two, _mm256_loadu_ps(q2 + j), one)));
         __m256 s = clip_avx2_f(_mm256_div_ps(_mm256_mul_ps(two, c), product));
         __m256 gap = _mm256_mul_ps(_mm256_sub_ps(one, s), _mm256_add_ps(one, s));
         __m256 rest = _mm256_sqrt_ps(_mm256_max_ps(gap, vtiny));
@@ -374,14 +386,15 @@ AVX2 static long erf_avx2_f(float r1, const float *q2, float *sigma, float *tang
     return j;
 }
 
-AVX2 static long gelu_avx2_f(float q1, const float *q2, float *sigma, float *tangent, long n) {
+AVX2 static long gelu_avx2_f(const float *q1, long step, const float *q2, float *sigma, float *tangent, long n) {
     const __m256 one = _mm256_set1_ps(1), two = _mm256_set1_ps(2), quarter = _mm256_set1_ps(0.25f);
-    const __m256 vq1 = _mm256_set1_ps(q1), row = _mm256_set1_ps(1 + q1), vinv = _mm256_set1_ps(inv_two_pi_f);
+    const __m256 first = _mm256_set1_ps(q1[0]), vinv = _mm256_set1_ps(inv_two_pi_f);
     const __m256 vtiny = _mm256_set1_ps(tiny_f);
     long j = 0;
     for (; j + 8 <= n; j += 8) {
         __m256 c = _mm256_loadu_ps(sigma + j), t = _mm256_loadu_ps(tangent + j), v = _mm256_loadu_ps(q2 + j);
-        __m256 p = _mm256_mul_ps(row, _mm256_add_ps(one, v));
+        __m256 vq1 = step ? _mm256_loadu_ps(q1 + j) : first;
+        __m256 p = _mm256_mul_ps(_mm256_add_ps(one, vq1), _mm256_add_ps(one, v));
         __m256 inv_root_p = _mm256_div_ps(one, _mm256_sqrt_ps(p));
         __m256 inv_root_d = _mm256_div_ps(one, _mm256_sqrt_ps(_mm256_max_ps(_mm256_fnmadd_ps(c, c, p), vtiny)));
         __m256 qq = _mm256_mul_ps(vq1, v);
@@ -399,29 +412,36 @@ AVX2 static long gelu_avx2_f(float q1, const float *q2, float *sigma, float *tan
 }
 #endif
 
-void ckernels_relu_row_f32(float q1, const float *column_variance, float *sigma, float *tangent, long n,
-                           float linear, float quadratic) {
-    float r1 = sqrtf(q1);
+void ckernels_relu_row_f32(const float *row_variance, long step, const float *column_variance, float *sigma,
+                           float *tangent, long n, float linear, float quadratic) {
+    float r1 = sqrtf(row_variance[0]);
     long j = 0;
 #ifdef CKERNELS_X86
-    if (has_avx2()) j = relu_avx2_f(r1, column_variance, sigma, tangent, n, linear, quadratic);
+    if (has_avx2()) j = relu_avx2_f(r1, row_variance, step, column_variance, sigma, tangent, n, linear, quadratic);
 #endif
-    for (; j < n; j++) relu_entry_f(r1, column_variance[j], sigma + j, tangent + j, linear, quadratic);
+    for (; j < n; j++) {
+        float r = step ? sqrtf(row_variance[j]) : r1;
+        relu_entry_f(r, column_variance[j], sigma + j, tangent + j, linear, quadratic);
+    }
 }
 
-void ckernels_erf_row_f32(float q1, const float *column_variance, float *sigma, float *tangent, long n) {
-    float r1 = sqrtf(1 + 2 * q1);
+void ckernels_erf_row_f32(const float *row_variance, long step, const float *column_variance, float *sigma,
+                          float *tangent, long n) {
+    float r1 = sqrtf(1 + 2 * row_variance[0]);
     long j = 0;
 #ifdef CKERNELS_X86
-    if (has_avx2()) j = erf_avx2_f(r1, column_variance, sigma, tangent, n);
+    if (has_avx2()) j = erf_avx2_f(r1, row_variance, step, column_variance, sigma, tangent, n);
 #endif
-    for (; j < n; j++) erf_entry_f(r1, column_variance[j], sigma + j, tangent + j);
+    for (; j < n; j++) {
+        erf_entry_f(step ? sqrtf(1 + 2 * row_variance[j]) : r1, column_variance[j], sigma + j, tangent + j);
+    }
 }
 
-void ckernels_gelu_row_f32(float q1, const float *column_variance, float *sigma, float *tangent, long n) {
+void ckernels_gelu_row_f32(const float *row_variance, long step, const float *column_variance, float *sigma,
+                           float *tangent, long n) {
     long j = 0;
 #ifdef CKERNELS_X86
-    if (has_avx2()) j = gelu_avx2_f(q1, column_variance, sigma, tangent, n);
+    if (has_avx2()) j = gelu_avx2_f(row_variance, step, column_variance, sigma, tangent, n);
 #endif
-    for (; j < n; j++) gelu_entry_f(q1, column_variance[j], sigma + j, tangent + j);
+    for (; j < n; j++) gelu_entry_f(row_variance[j * step], column_variance[j], sigma + j, tangent + j);
 }

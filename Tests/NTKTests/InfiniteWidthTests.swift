@@ -35,7 +35,7 @@ final class InfiniteWidthTests: XCTestCase {
                 let tangent = (0..<n).map { _ in 1 + rng.next() }
                 var sigma = c, theta = tangent
                 q2.withUnsafeBufferPointer { q in
-                    InfiniteWidthKernel.reluRow(q1: q1, columnVariance: q.baseAddress!, sigma: &sigma, theta: &theta, count: n, slope: slope)
+                    InfiniteWidthKernel.reluRow(q1: [q1], columnVariance: q.baseAddress!, sigma: &sigma, theta: &theta, count: n, slope: slope)
                 }
                 for j in 0..<n {
                     let (t, dt) = slope.map { GaussianExpectation.leaky($0, q1, q2[j], c[j]) } ?? GaussianExpectation.relu(q1, q2[j], c[j])
@@ -63,7 +63,7 @@ final class InfiniteWidthTests: XCTestCase {
                 // erf: s = 2c / sqrt((1 + 2q1)(1 + 2q2)) takes the special values.
                 let erfC = (0..<n).map { j in fraction[j] * ((1 + 2 * q1) * (1 + 2 * q2[j])).squareRoot() / 2 }
                 var sigma = erfC, theta = tangent
-                q2.withUnsafeBufferPointer { ckernels_erf_row(q1, $0.baseAddress!, &sigma, &theta, n) }
+                q2.withUnsafeBufferPointer { ckernels_erf_row([q1], 0, $0.baseAddress!, &sigma, &theta, n) }
                 for j in 0..<n {
                     let (t, dt) = erf.pair(q1, q2[j], erfC[j])
                     // T within a few ulp of 1; T' ∝ 1/√(1 − s²), so its relative error grows as the
@@ -77,7 +77,7 @@ final class InfiniteWidthTests: XCTestCase {
                 let geluC = (0..<n).map { j in fraction[j] * (q1 * q2[j]).squareRoot() }
                 sigma = geluC
                 theta = tangent
-                q2.withUnsafeBufferPointer { ckernels_gelu_row(q1, $0.baseAddress!, &sigma, &theta, n) }
+                q2.withUnsafeBufferPointer { ckernels_gelu_row([q1], 0, $0.baseAddress!, &sigma, &theta, n) }
                 for j in 0..<n {
                     let (t, dt) = GaussianExpectation.gelu(q1, q2[j], geluC[j])
                     let size = max((q1 * q2[j]).squareRoot(), 1e-300)
@@ -87,6 +87,38 @@ final class InfiniteWidthTests: XCTestCase {
                 }
             }
         }
+    }
+
+    /// Rows with a variance per entry (step 1, the diagonal positions of a CNTK without pooling)
+    /// give, entry by entry, what a one-entry row of that variance gives (the same formula in the
+    /// vector and scalar paths; only FMA contraction in the vector path moves the last bits), in
+    /// both precisions, for every closed form and lengths with and without scalar tails.
+    func testPerEntryRowVariancesMatchOneEntryRows() {
+        var rng = TestRandom(seed: 80)
+        func check<S: InfiniteWidthScalar>(_: S.Type) {
+            for kind in ["relu", "abs", "erf", "gelu"] {
+                let expect = try! GaussianExpectation(kind == "relu" ? .relu : kind == "abs" ? .abs
+                                                      : kind == "erf" ? .erf : .gelu)
+                let row: InfiniteWidthKernel.RowUpdate<S> = InfiniteWidthKernel.closedFormRow(expect)!
+                for n in [1, 7, 8, 37] {
+                    let q1 = (0..<n).map { _ in S(0.2 + 2 * abs(rng.next())) }
+                    let q2 = (0..<n).map { _ in S(0.2 + 2 * abs(rng.next())) }
+                    let c = (0..<n).map { j in S(min(max(rng.next(), -1), 1)) * (q1[j] * q2[j]).squareRoot() }
+                    let tangent = (0..<n).map { _ in S(1 + abs(rng.next())) }
+                    var sigma = c, theta = tangent
+                    row(q1, 1, q2, &sigma, &theta, n)
+                    for j in 0..<n {
+                        var s1 = [c[j]], t1 = [tangent[j]]
+                        row([q1[j]], 0, [q2[j]], &s1, &t1, 1)
+                        let ulps = 8 * S.ulpOfOne
+                        XCTAssertEqual(sigma[j], s1[0], accuracy: ulps * max(abs(s1[0]), 1), "\(kind) \(S.self) \(n) \(j)")
+                        XCTAssertEqual(theta[j], t1[0], accuracy: ulps * max(abs(t1[0]), 1), "\(kind) \(S.self) \(n) \(j)")
+                    }
+                }
+            }
+        }
+        check(Double.self)
+        check(Float.self)
     }
 
     /// The single-precision rows (eight floats at a time, degree-4 polynomial arcsine) against
@@ -111,12 +143,12 @@ final class InfiniteWidthTests: XCTestCase {
                 var sigma = c, theta = tangent
                 q2.withUnsafeBufferPointer { q in
                     switch kind {
-                    case "relu": InfiniteWidthKernel.reluRow(q1: q1, columnVariance: q.baseAddress!, sigma: &sigma,
+                    case "relu": InfiniteWidthKernel.reluRow(q1: [q1], columnVariance: q.baseAddress!, sigma: &sigma,
                                                              theta: &theta, count: n, slope: nil)
-                    case "leaky": InfiniteWidthKernel.reluRow(q1: q1, columnVariance: q.baseAddress!, sigma: &sigma,
+                    case "leaky": InfiniteWidthKernel.reluRow(q1: [q1], columnVariance: q.baseAddress!, sigma: &sigma,
                                                               theta: &theta, count: n, slope: 0.1)
-                    case "erf": ckernels_erf_row_f32(q1, q.baseAddress!, &sigma, &theta, n)
-                    default: ckernels_gelu_row_f32(q1, q.baseAddress!, &sigma, &theta, n)
+                    case "erf": ckernels_erf_row_f32([q1], 0, q.baseAddress!, &sigma, &theta, n)
+                    default: ckernels_gelu_row_f32([q1], 0, q.baseAddress!, &sigma, &theta, n)
                     }
                 }
                 for j in 0..<n {

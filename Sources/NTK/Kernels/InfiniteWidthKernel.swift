@@ -211,38 +211,47 @@ public enum InfiniteWidthKernel {
             }
             return
         }
-        switch (expect.closedForm, expect.activation) {
-        case (true, .relu): vectorised(expect.pair) { reluRow(q1: $0, columnVariance: $1, sigma: $2, theta: $3,
-                                                              count: $4, slope: nil) }
-        case (true, .leakyReLU(let slope)):
-            vectorised(expect.pair) { reluRow(q1: $0, columnVariance: $1, sigma: $2, theta: $3, count: $4,
-                                              slope: slope) }
-        case (true, .abs): vectorised(expect.pair) { reluRow(q1: $0, columnVariance: $1, sigma: $2, theta: $3,
-                                                             count: $4, slope: -1) }
-        case (true, .erf): vectorised(expect.pair) { S.erfRow($0, $1, $2, $3, $4) }
-        case (true, .gelu): vectorised(expect.pair) { S.geluRow($0, $1, $2, $3, $4) }
-        default: each(expect.pair)
+        // Rows with positive variances go through a vectorised row update (`closed_form_rows.c`:
+        // AVX2, polynomial arcsine); a tile with a zero variance anywhere (zero-norm inputs
+        // without bias) takes the scalar path.
+        guard let row: RowUpdate<S> = closedFormRow(expect), cols.allSatisfy({ q2[$0] > 0 }) else {
+            return each(expect.pair)
         }
-
-        /// Rows with positive variances go through a vectorised row update (`closed_form_rows.c`:
-        /// AVX2, polynomial arcsine); a tile with a zero variance anywhere (zero-norm inputs
-        /// without bias) takes the scalar path.
-        func vectorised(_ scalar: (Double, Double, Double) -> (Double, Double),
-                        _ row: (S, UnsafePointer<S>, UnsafeMutablePointer<S>, UnsafeMutablePointer<S>, Int) -> Void) {
-            guard cols.allSatisfy({ q2[$0] > 0 }) else { return each(scalar) }
-            let n = cols.count
-            for (i, a) in rows.enumerated() {
-                let qi = q1[a], s = sigma + i * n, t = theta + i * n
-                if qi > 0 {
-                    row(qi, q2 + cols.lowerBound, s, t, n)
-                } else {
-                    for j in 0..<n {
-                        let (e, de) = expect.degenerate(Double(qi), Double(q2[cols.lowerBound + j]))
-                        t[j] *= S(de)
-                        s[j] = S(e)
-                    }
+        let n = cols.count
+        for (i, a) in rows.enumerated() {
+            let qi = q1[a], s = sigma + i * n, t = theta + i * n
+            if qi > 0 {
+                row(q1 + a, 0, q2 + cols.lowerBound, s, t, n)
+            } else {
+                for j in 0..<n {
+                    let (e, de) = expect.degenerate(Double(qi), Double(q2[cols.lowerBound + j]))
+                    t[j] *= S(de)
+                    s[j] = S(e)
                 }
             }
+        }
+    }
+
+    /// A vectorised row update `(q1, step, q2, Σ, Θ, count)`: Σ ← T, Θ ← Θ·T′ on `count` entries
+    /// with row variances `q1[j · step]` and column variances `q2[j]`, all > 0 (see
+    /// `InfiniteWidthScalar`).
+    typealias RowUpdate<S> = (UnsafePointer<S>, Int, UnsafePointer<S>, UnsafeMutablePointer<S>,
+                              UnsafeMutablePointer<S>, Int) -> Void
+
+    /// The vectorised row update of `expect`'s activation when it has one (the closed forms of
+    /// the relu family, erf and gelu), else nil (the scalar path).
+    static func closedFormRow<S: InfiniteWidthScalar>(_ expect: GaussianExpectation) -> RowUpdate<S>? {
+        guard expect.closedForm else { return nil }
+        switch expect.activation {
+        case .relu: return { reluRow(q1: $0, step: $1, columnVariance: $2, sigma: $3, theta: $4, count: $5,
+                                     slope: nil) }
+        case .leakyReLU(let slope):
+            return { reluRow(q1: $0, step: $1, columnVariance: $2, sigma: $3, theta: $4, count: $5, slope: slope) }
+        case .abs: return { reluRow(q1: $0, step: $1, columnVariance: $2, sigma: $3, theta: $4, count: $5,
+                                    slope: -1) }
+        case .erf: return { S.erfRow($0, step: $1, $2, $3, $4, $5) }
+        case .gelu: return { S.geluRow($0, step: $1, $2, $3, $4, $5) }
+        default: return nil
         }
     }
 
@@ -250,12 +259,12 @@ public enum InfiniteWidthKernel {
     /// `sigma[j] ← T(q1, q2[j], sigma[j])`, `theta[j] ← theta[j] · T'(…)`, as
     /// `GaussianExpectation.relu`/`leaky` but four doubles or eight floats at a time (AVX2 + FMA
     /// when the CPU has them; `ckernels_relu_row[_f32]`, with a polynomial acos within 2 ulp).
-    /// Requires q1 > 0 and every q2 > 0.
-    static func reluRow<S: InfiniteWidthScalar>(q1: S, columnVariance q2: UnsafePointer<S>,
-                                                sigma: UnsafeMutablePointer<S>, theta: UnsafeMutablePointer<S>,
-                                                count n: Int, slope: Double?) {
+    /// Row variances `q1[j · step]` (see `InfiniteWidthScalar`). Requires every q1, q2 > 0.
+    static func reluRow<S: InfiniteWidthScalar>(q1: UnsafePointer<S>, step: Int = 0,
+                                                columnVariance q2: UnsafePointer<S>, sigma: UnsafeMutablePointer<S>,
+                                                theta: UnsafeMutablePointer<S>, count n: Int, slope: Double?) {
         let a = slope ?? 0, b = 1 - a
-        S.reluRow(q1, q2, sigma, theta, n, linear: S(a * a + a * b), quadratic: S(b * b))
+        S.reluRow(q1, step: step, q2, sigma, theta, n, linear: S(a * a + a * b), quadratic: S(b * b))
     }
 
     /// The dense-layer update of `count` (Σ, Θ) entries.

@@ -250,6 +250,10 @@ final class CovarianceRun<S: InfiniteWidthScalar> {
                 s[a * p + a] = S(e)
                 t[a * p + a] = before[a] * S(de)
             }
+        } else if !own, let row: InfiniteWidthKernel.RowUpdate<S> = InfiniteWidthKernel.closedFormRow(expect),
+                  (0..<p).allSatisfy({ q1[i0 + $0] > 0 && q2[j0 + $0] > 0 }) {
+            // Diagonal positions: a variance per entry on both sides (step 1), vectorised.
+            row(q1 + i0, 1, q2 + j0, s, t, p)
         } else {
             for a in 0..<p {
                 let (e, de) = own ? expect.diagonal(Double(q1[i0 + a]))

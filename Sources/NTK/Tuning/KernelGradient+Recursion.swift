@@ -145,8 +145,10 @@ extension KernelGradient {
                 w.c[j] = w.s[j]
                 w.tp[j] = 1
             }
-            InfiniteWidthKernel.reluRow(q1: q1, columnVariance: q2, sigma: w.s, theta: w.tp, count: m,
-                                        slope: slope == 0 ? nil : slope)
+            withUnsafePointer(to: q1) {
+                InfiniteWidthKernel.reluRow(q1: $0, columnVariance: q2, sigma: w.s, theta: w.tp, count: m,
+                                            slope: slope == 0 ? nil : slope)
+            }
             let quadratic = (1 - slope) * (1 - slope) / (2 * Double.pi), r1 = q1.squareRoot()
             for j in 0..<m {
                 let c = w.c[j], e = w.s[j], de = w.tp[j], q = q2[j], tb = t2[j]
