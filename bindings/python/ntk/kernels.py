@@ -225,8 +225,10 @@ def infinite_width_kernels(net, X1, X2=None, quadrature_points=None, progress=No
 
     Parameters
     ----------
-    net : MLP
+    net : MLP or Network
+        A Network's kernels follow its layers (the CNTK for convolutions; docs/architectures.md).
     X1 : array_like, (n1, d)
+        For a Network also (n1, *input_shape).
     X2 : array_like, (n2, d), optional
         Omitted: X1's own kernels, exactly symmetric.
     quadrature_points : int, optional
@@ -285,7 +287,7 @@ def infinite_width_diagonal(net, X):
 
     Parameters
     ----------
-    net : MLP
+    net : MLP or Network
     X : array_like, (n, d)
 
     Returns
