@@ -39,6 +39,34 @@ final class CholeskySolverTests: XCTestCase {
         XCTAssertEqual(x[0, 0], 1 / (3 + 5e-10), accuracy: 1e-15)
     }
 
+    /// The pivoted factor's quadratic forms against w A wᵀ computed directly, for a full-rank
+    /// matrix (the triangular product alone) and rank-deficient ones (rank 3 of 7, and 0: the
+    /// triangular product plus the trailing rows' GEMM), several rows, to 1e-12 relative.
+    func testPivotedCholeskyQuadraticForms() throws {
+        var rng = TestRandom(seed: 41)
+        for (n, features) in [(5, 8), (7, 3), (4, 0)] {
+            let f = try rng.matrix(n, max(features, 1))
+            let a = features == 0 ? try Matrix(rows: n, cols: n) : try naiveABt(f, f)
+            let w = try rng.matrix(6, n)
+            let factor = try a.withView { try PivotedCholesky($0) }
+            XCTAssertEqual(factor.rank, min(n, features))
+            var got = [Double](repeating: 1, count: 6)
+            var permuted = try Matrix(rows: 6, cols: n), product = w
+            try w.withView { wv in
+                try permuted.withMutableView { pv in
+                    try product.withMutableView { qv in
+                        try factor.addQuadraticForms(wv, permuted: pv, product: qv, into: &got)
+                    }
+                }
+            }
+            for i in 0..<6 {
+                var want = 0.0
+                for j in 0..<n { for k in 0..<n { want += w[i, j] * a[j, k] * w[i, k] } }
+                XCTAssertEqual(got[i] - 1, want, accuracy: 1e-12 * max(want, 1), "n \(n), rank \(features), row \(i)")
+            }
+        }
+    }
+
     func testErrors() throws {
         let k = try Matrix([[1, 0], [0, 1]]), y = try Matrix([[1], [2]])
         assertThrows(.notPositiveDefinite, try choleskySolve(try Matrix([[1, 2], [2, 1]]), y))

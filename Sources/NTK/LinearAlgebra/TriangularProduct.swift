@@ -18,11 +18,13 @@ enum TriangularProduct {
                     CblasNonUnit, Int32(b.rows), Int32(b.cols), 1, l.base, Int32(l.ld), b.base, Int32(b.ld))
     }
 
-    /// `b ← op(l) b`, in place.
-    static func multiply(_ l: MatrixView, transpose: Bool = false, _ b: MutableMatrixView) throws {
-        try check(l, side: .left, b, "triangular product")
+    /// `b ← op(l) b` (side `.left`) or `b ← b op(l)` (`.right`), in place.
+    static func multiply(_ l: MatrixView, transpose: Bool = false, side: Side = .left,
+                         _ b: MutableMatrixView) throws {
+        try check(l, side: side, b, "triangular product")
         if b.rows == 0 || b.cols == 0 { return }
-        cblas_dtrmm(CblasRowMajor, CblasLeft, CblasLower, transpose ? CblasTrans : CblasNoTrans, CblasNonUnit,
+        cblas_dtrmm(CblasRowMajor, side == .left ? CblasLeft : CblasRight, CblasLower,
+                    transpose ? CblasTrans : CblasNoTrans, CblasNonUnit,
                     Int32(b.rows), Int32(b.cols), 1, l.base, Int32(l.ld), b.base, Int32(b.ld))
     }
 

@@ -212,10 +212,11 @@ public final class EnsembleFlow: @unchecked Sendable {
         solver.filterValues(filters, values: values.pointer, shrinkage: nil, degreesOfFreedom: nil)
         try progress.report(0.1)
 
+        let priorFactor = diagonal ? try activePriorFactor(first: first) : nil
         for t in 0..<count {
             let g = values.pointer + t * n + first
             if diagonal {
-                try variances(g, lambda, b: b, c: c, scaled: scaled, half: half, test: test,
+                try variances(g, lambda, b: b, c: c, scaled: scaled, half: half, prior: priorFactor, test: test,
                               into: covOut + t * m)
                 try progress.report(0.1 + 0.9 * Double(t + 1) / Double(count))
                 continue
@@ -256,14 +257,25 @@ public final class EnsembleFlow: @unchecked Sendable {
         try InputCheck.finiteResult(covOut, count: count * (diagonal ? m : m * m), "the ensemble covariance")
     }
 
+    /// The pivoted Cholesky factor of the active block of M = Vᵀ𝒦V ("ntk" regime; nil otherwise):
+    /// the variances' quadratic forms w M wᵀ by a triangular product, half the flops of the
+    /// symmetric one the full covariance needs.
+    private func activePriorFactor(first: Int) throws -> PivotedCholesky? {
+        guard regime == .ntk, first < n, let projectedPrior else { return nil }
+        let rank = n - first
+        return try PivotedCholesky(MatrixView(unchecked: UnsafePointer(projectedPrior.pointer + first * n + first),
+                                              rows: rank, cols: rank, ld: n))
+    }
+
     /// The variances at one time (filter values `g` of the active eigenvalues `lambda`) into
     /// `out` (m): the diagonal of the covariance of `covariances`, row by row, without its m × m
     /// products — `.nngp`: 𝒦(x, x) − Σ_j h_j B_j², `.ntk`: 𝒦(x, x) + rowdot(W M, W) − 2 rowdot(C, W)
-    /// with W = B diag(g) (as there, Z Wᵀ + W Zᵀ on the diagonal).
+    /// with W = B diag(g) (as there, Z Wᵀ + W Zᵀ on the diagonal), rowdot(W M, W) = ‖W P L‖² from
+    /// `prior`, the pivoted Cholesky factor of M's active block (a triangular product per time).
     private func variances(_ g: UnsafePointer<Double>, _ lambda: [Double], b: Workspace, c: Workspace?,
-                           scaled: Workspace, half: Workspace?, test: Test?,
+                           scaled: Workspace, half: Workspace?, prior: PivotedCholesky?, test: Test?,
                            into out: UnsafeMutablePointer<Double>) throws {
-        let m = test?.rows ?? n, rank = lambda.count, first = n - rank
+        let m = test?.rows ?? n, rank = lambda.count
         for i in 0..<m { out[i] = test.map { $0.nngpTest[i, 0] } ?? nngpTrain.pointer[i * n + i] }
         guard rank > 0 else { return }
         switch regime {
@@ -276,19 +288,17 @@ public final class EnsembleFlow: @unchecked Sendable {
                 out[i] -= s
             }
         case .ntk:
-            guard let c, let half, let projectedPrior else {
-                throw NTKError(.internalError, "ntk regime without its prior")
-            }
+            guard let c, let half, let prior else { throw NTKError(.internalError, "ntk regime without its prior") }
             for i in 0..<m { for j in 0..<rank { scaled.pointer[i * rank + j] = b.pointer[i * rank + j] * g[j] } }
-            let mActive = MatrixView(unchecked: UnsafePointer(projectedPrior.pointer + first * n + first),
-                                     rows: rank, cols: rank, ld: n)
-            try MatrixProduct.symmRight(scaled.matrix(m, rank).readOnly, symmetric: mActive, into: half.matrix(m, rank))
             for i in 0..<m {
-                let w = scaled.pointer + i * rank, wm = half.pointer + i * rank, ci = c.pointer + i * rank
+                let w = scaled.pointer + i * rank, ci = c.pointer + i * rank
                 var s = 0.0
-                for j in 0..<rank { s += w[j] * (wm[j] - 2 * ci[j]) }
-                out[i] += s
+                for j in 0..<rank { s += w[j] * ci[j] }
+                out[i] -= 2 * s
             }
+            // + w M wᵀ = ‖(w P) L‖² with M = P L Lᵀ Pᵀ (W's memory then holds a product).
+            try prior.addQuadraticForms(scaled.matrix(m, rank).readOnly, permuted: half.matrix(m, rank),
+                                        product: scaled.matrix(m, rank), into: out)
         }
     }
 
