@@ -65,6 +65,9 @@ final class CholeskySolverTests: XCTestCase {
                 XCTAssertEqual(got[i] - 1, want, accuracy: 1e-12 * max(want, 1), "n \(n), rank \(features), row \(i)")
             }
         }
+        var bad = try Matrix(rows: 3, cols: 3)
+        bad[2, 1] = .infinity
+        assertThrows(.numericalFailure, try bad.withView { try PivotedCholesky($0) })
     }
 
     func testErrors() throws {

@@ -16,11 +16,18 @@ struct PivotedCholesky {
     let pivots: [Int]
 
     /// Factors the n × n matrix `a` (its lower triangle is read).
-    /// - Throws: `numericalFailure` when LAPACK rejects it (a NaN), `outOfMemory`.
+    /// - Throws: `numericalFailure` for a NaN or infinite entry (DPSTRF would stop its pivoting
+    ///   there and drop the rest silently) or when LAPACK rejects the call, `outOfMemory`.
     init(_ a: MatrixView) throws {
         let n = a.rows
         factor = try Workspace(count: max(n * n, 1), for: "a pivoted Cholesky factor")
-        for i in 0..<n { (factor.pointer + i * n).update(from: a.base + i * a.ld, count: n) }
+        for i in 0..<n {
+            (factor.pointer + i * n).update(from: a.base + i * a.ld, count: n)
+            guard InputCheck.allFinite(factor.pointer + i * n, count: n) else {
+                throw NTKError(.numericalFailure, "pivoted Cholesky: row \(i) of the matrix is not finite (overflow "
+                                                  + "upstream); rescale the kernels")
+            }
+        }
         var piv = [Int32](repeating: 0, count: max(n, 1)), found: Int32 = 0
         let info = n == 0 ? 0 : LAPACKE_dpstrf(LAPACK_ROW_MAJOR, CChar(UInt8(ascii: "L")), Int32(n), factor.pointer,
                                                 Int32(n), &piv, &found, -1)
