@@ -4,9 +4,10 @@ import CBLAS
 /// `Pᵀ A P = L Lᵀ` (LAPACK DPSTRF with its default tolerance, n·ε·max_i A_ii): `L` is n × rank,
 /// lower trapezoidal, and the part of `A` it leaves out — the trailing Schur complement, never
 /// factored — has every diagonal entry below the tolerance. So for any row vector w,
-/// `w A wᵀ = ‖(w P) L‖²` up to that tolerance times ‖w‖², the rounding error of forming `w A wᵀ`
-/// directly: an exact factor of a rank-deficient kernel, at a third of an eigendecomposition's
-/// cost, and half the flops of `w A wᵀ` by a symmetric product (a triangular one instead).
+/// `w A wᵀ = ‖(w P) L‖²` up to n·tol·‖w‖² (the remainder is positive semidefinite with trace at
+/// most n·tol), about the rounding error of forming `w A wᵀ` directly: an exact factor of a
+/// rank-deficient kernel, at a third of an eigendecomposition's cost, and half the flops of
+/// `w A wᵀ` by a symmetric product (a triangular one instead).
 struct PivotedCholesky {
     /// `L` in the first `rank` columns of an n × n row-major buffer (leading dimension n).
     let factor: Workspace
