@@ -271,19 +271,29 @@ public enum InfiniteWidthKernel {
     @inline(__always)
     static func dense<S: BinaryFloatingPoint>(_ a: MLPArchitecture, _ l: Int, sigma: UnsafeMutablePointer<S>,
                                               theta: UnsafeMutablePointer<S>, count: Int) {
-        let w2 = S(a.weightStd * a.weightStd)
-        let b2 = S(a.hasBias ? a.biasStd * a.biasStd : 0)
-        if a.parameterization == .ntk {
-            for k in 0..<count {
-                let s = w2 * sigma[k] + b2
-                sigma[k] = s
-                theta[k] = s + w2 * theta[k]
-            }
-        } else {
-            let fanIn = S(a.fanIn(l)), one: S = a.hasBias ? 1 : 0
+        affine(w2: a.weightStd * a.weightStd, b2: a.hasBias ? a.biasStd * a.biasStd : 0, fanIn: Double(a.fanIn(l)),
+               one: a.hasBias ? 1 : 0, standard: a.parameterization == .standard, sigma: sigma, theta: theta,
+               count: count)
+    }
+
+    /// The update of a dense or convolutional layer on `count` (Σ, Θ) entries — NTK
+    /// parameterization: `Σ ← w2 Σ + b2`, then `Θ ← Σ + w2 Θ`; standard: `Θ ← fanIn Σ + one + w2 Θ`,
+    /// then `Σ ← w2 Σ + b2` — in the entries' precision. The MLP's and the layer recursion's one.
+    @inline(__always)
+    static func affine<S: BinaryFloatingPoint>(w2: Double, b2: Double, fanIn: Double, one: Double, standard: Bool,
+                                               sigma: UnsafeMutablePointer<S>, theta: UnsafeMutablePointer<S>,
+                                               count: Int) {
+        let (w2, b2, fanIn, one) = (S(w2), S(b2), S(fanIn), S(one))
+        if standard {
             for k in 0..<count {
                 theta[k] = fanIn * sigma[k] + one + w2 * theta[k]
                 sigma[k] = w2 * sigma[k] + b2
+            }
+        } else {
+            for k in 0..<count {
+                let v = w2 * sigma[k] + b2
+                sigma[k] = v
+                theta[k] = v + w2 * theta[k]
             }
         }
     }

@@ -7,48 +7,54 @@ internal import CKernels
 /// row variances at `q1[j · step]`: step 0, one for the whole row (a tile row); step 1, one per
 /// entry (the diagonal positions of a pair of inputs). Every q must be > 0.
 package protocol InfiniteWidthScalar: BLASScalar {
-    typealias Pointer = UnsafeMutablePointer<Self>
     /// The relu-family row: `σ ← linear·c + quadratic·T(q1, q2, c)`, `θ ← θ·(linear + quadratic·T′)`.
-    static func reluRow(_ q1: UnsafePointer<Self>, step: Int, _ q2: UnsafePointer<Self>, _ sigma: Pointer,
-                        _ theta: Pointer, _ count: Int, linear: Self, quadratic: Self)
+    static func reluRow(_ q1: UnsafePointer<Self>, step: Int, _ q2: UnsafePointer<Self>,
+                        _ sigma: UnsafeMutablePointer<Self>, _ theta: UnsafeMutablePointer<Self>, _ count: Int,
+                        linear: Self, quadratic: Self)
     /// The erf row.
-    static func erfRow(_ q1: UnsafePointer<Self>, step: Int, _ q2: UnsafePointer<Self>, _ sigma: Pointer,
-                       _ theta: Pointer, _ count: Int)
+    static func erfRow(_ q1: UnsafePointer<Self>, step: Int, _ q2: UnsafePointer<Self>,
+                       _ sigma: UnsafeMutablePointer<Self>, _ theta: UnsafeMutablePointer<Self>, _ count: Int)
     /// The gelu row.
-    static func geluRow(_ q1: UnsafePointer<Self>, step: Int, _ q2: UnsafePointer<Self>, _ sigma: Pointer,
-                        _ theta: Pointer, _ count: Int)
+    static func geluRow(_ q1: UnsafePointer<Self>, step: Int, _ q2: UnsafePointer<Self>,
+                        _ sigma: UnsafeMutablePointer<Self>, _ theta: UnsafeMutablePointer<Self>, _ count: Int)
 }
 
 extension Double: InfiniteWidthScalar {
     package static func reluRow(_ q1: UnsafePointer<Double>, step: Int, _ q2: UnsafePointer<Double>,
-                                _ sigma: Pointer, _ theta: Pointer, _ count: Int, linear: Double, quadratic: Double) {
+                                _ sigma: UnsafeMutablePointer<Double>, _ theta: UnsafeMutablePointer<Double>,
+                                _ count: Int, linear: Double, quadratic: Double) {
         ckernels_relu_row(q1, step, q2, sigma, theta, count, linear, quadratic)
     }
 
     package static func erfRow(_ q1: UnsafePointer<Double>, step: Int, _ q2: UnsafePointer<Double>,
-                               _ sigma: Pointer, _ theta: Pointer, _ count: Int) {
+                               _ sigma: UnsafeMutablePointer<Double>, _ theta: UnsafeMutablePointer<Double>,
+                               _ count: Int) {
         ckernels_erf_row(q1, step, q2, sigma, theta, count)
     }
 
     package static func geluRow(_ q1: UnsafePointer<Double>, step: Int, _ q2: UnsafePointer<Double>,
-                                _ sigma: Pointer, _ theta: Pointer, _ count: Int) {
+                                _ sigma: UnsafeMutablePointer<Double>, _ theta: UnsafeMutablePointer<Double>,
+                                _ count: Int) {
         ckernels_gelu_row(q1, step, q2, sigma, theta, count)
     }
 }
 
 extension Float: InfiniteWidthScalar {
     package static func reluRow(_ q1: UnsafePointer<Float>, step: Int, _ q2: UnsafePointer<Float>,
-                                _ sigma: Pointer, _ theta: Pointer, _ count: Int, linear: Float, quadratic: Float) {
+                                _ sigma: UnsafeMutablePointer<Float>, _ theta: UnsafeMutablePointer<Float>,
+                                _ count: Int, linear: Float, quadratic: Float) {
         ckernels_relu_row_f32(q1, step, q2, sigma, theta, count, linear, quadratic)
     }
 
     package static func erfRow(_ q1: UnsafePointer<Float>, step: Int, _ q2: UnsafePointer<Float>,
-                               _ sigma: Pointer, _ theta: Pointer, _ count: Int) {
+                               _ sigma: UnsafeMutablePointer<Float>, _ theta: UnsafeMutablePointer<Float>,
+                               _ count: Int) {
         ckernels_erf_row_f32(q1, step, q2, sigma, theta, count)
     }
 
     package static func geluRow(_ q1: UnsafePointer<Float>, step: Int, _ q2: UnsafePointer<Float>,
-                                _ sigma: Pointer, _ theta: Pointer, _ count: Int) {
+                                _ sigma: UnsafeMutablePointer<Float>, _ theta: UnsafeMutablePointer<Float>,
+                                _ count: Int) {
         ckernels_gelu_row_f32(q1, step, q2, sigma, theta, count)
     }
 }

@@ -81,7 +81,8 @@ final class CovarianceRun<S: InfiniteWidthScalar> {
             let s = sigma.pointer, t = theta.pointer
             switch step {
             case .affine(let w2, let b2, let fanIn, let one, let standard):
-                Self.affine(w2: w2, b2: b2, fanIn: fanIn, one: one, standard: standard, s, t, count)
+                InfiniteWidthKernel.affine(w2: w2, b2: b2, fanIn: fanIn, one: one, standard: standard, sigma: s,
+                                           theta: t, count: count)
             case .window(let axis, let axes, let shape):
                 count = window(axis, axes: axes, shape: shape)
             case .nonlinearity(let expect, let slot):
@@ -137,24 +138,6 @@ final class CovarianceRun<S: InfiniteWidthScalar> {
         let count = program.full ? p * p : p
         theta.pointer.update(repeating: 0, count: count)
         return count
-    }
-
-    /// The dense update of `InfiniteWidthKernel` on `count` entries (fan_in for the standard one).
-    private static func affine(w2: Double, b2: Double, fanIn: Double, one: Double, standard: Bool,
-                               _ s: UnsafeMutablePointer<S>, _ t: UnsafeMutablePointer<S>, _ count: Int) {
-        let (w2, b2, fanIn, one) = (S(w2), S(b2), S(fanIn), S(one))
-        if standard {
-            for e in 0..<count {
-                t[e] = fanIn * s[e] + one + w2 * t[e]
-                s[e] = w2 * s[e] + b2
-            }
-        } else {
-            for e in 0..<count {
-                let v = w2 * s[e] + b2
-                s[e] = v
-                t[e] = v + w2 * t[e]
-            }
-        }
     }
 
     /// Σ and Θ through a window step: out = (1/f) Σ_a in[…, src(i, a), …] along one axis, or

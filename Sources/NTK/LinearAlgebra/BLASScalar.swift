@@ -2,8 +2,9 @@ import CBLAS
 
 /// The floating-point types the BLAS-3 products run in: `Double` (everywhere) and `Float` (the
 /// single-precision empirical NTK). Each forwards to its own routines (DGEMM/SGEMM,
-/// DSYRK/SSYRK), so code written once over `BLASScalar` runs in either precision.
-package protocol BLASScalar: BinaryFloatingPoint, SIMDScalar {
+/// DSYRK/SSYRK), so code written once over `BLASScalar` runs in either precision. (`Codable`
+/// only states what both already are: SIMD vectors of them are codable, and the compiler asks.)
+package protocol BLASScalar: BinaryFloatingPoint, SIMDScalar, Codable {
     /// "double" or "single", for messages.
     static var precisionName: String { get }
     /// `cblas_?gemm` in row-major order.
