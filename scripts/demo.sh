@@ -42,4 +42,7 @@ gcc -std=c99 -Iinclude examples/ntk_ridge.c -L.build/release -lntk -Wl,-rpath,"$
 # Debian's OpenBLAS may not recognise recent AVX-512 CPUs: name the kernels there (elsewhere its
 # own choice stands; an empty OPENBLAS_CORETYPE would override it).
 if [ -z "${OPENBLAS_CORETYPE:-}" ] && grep -qw avx512f /proc/cpuinfo; then export OPENBLAS_CORETYPE=SkylakeX; fi
+# OpenBLAS's idle threads spin ~0.1 s after each call by default; libntk's own threaded loops run
+# between its BLAS calls, so a short spin is faster (docs/c-api.md; the Python package sets it).
+export OPENBLAS_THREAD_TIMEOUT="${OPENBLAS_THREAD_TIMEOUT:-16}"
 .build/examples/ntk_ridge

@@ -1,3 +1,8 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import CBLAS
 internal import CKernels
 
@@ -55,6 +60,11 @@ public enum BLAS {
         let info = info
         Log.info("BLAS: OpenBLAS core \(info.coreName), \(info.threadCount) threads of "
                  + "\(info.processorCount) processors (\(info.config)) from \(libraryPaths.blas ?? "an unknown file")")
+        let timeout = getenv("OPENBLAS_THREAD_TIMEOUT").map { String(cString: $0) }
+        Log.info("BLAS: idle OpenBLAS threads spin for 2^\(timeout ?? "28 (the default)") cycles after each call"
+                 + (timeout == nil && info.threadCount > 1
+                    ? "; OPENBLAS_THREAD_TIMEOUT=16 in the environment before the process starts makes libntk's own "
+                        + "threaded loops between BLAS calls faster (docs/c-api.md)" : ""))
         if genericCores.contains(info.coreName) {
             Log.warning("BLAS: OpenBLAS runs generic '\(info.coreName)' kernels, several times slower than the CPU's "
                         + "own; set OPENBLAS_CORETYPE (SkylakeX for AVX-512, Haswell for AVX2) before the process "

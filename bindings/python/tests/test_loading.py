@@ -15,7 +15,9 @@ REPO = Path(__file__).resolve().parents[3]  # bindings/python/tests/ -> the repo
 
 
 def run(code, cwd, env_updates, package_parent):
-    env = {k: v for k, v in os.environ.items() if k not in ("NTK_LIBRARY", "OPENBLAS_CORETYPE")}
+    # This process imported ntk, which set the OpenBLAS variables: each case starts without them.
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("NTK_LIBRARY", "OPENBLAS_CORETYPE", "OPENBLAS_THREAD_TIMEOUT")}
     env.update(env_updates)
     env["PYTHONPATH"] = str(package_parent)
     return subprocess.run([sys.executable, "-c", code], cwd=cwd, env=env, capture_output=True, text=True,
@@ -71,3 +73,37 @@ def test_openblas_core_is_chosen_for_avx512(tmp_path):
     # A user's own choice is respected.
     r = run(code, tmp_path, {"NTK_LIBRARY": str(LIBRARY), "OPENBLAS_CORETYPE": "Haswell"}, PACKAGE.parent)
     assert r.stdout.split() == ["Haswell", "Haswell"]
+
+
+SPIN = """
+import os, resource, time
+import numpy as np
+import ntk
+rng = np.random.default_rng(0)
+X = rng.standard_normal((1500, 64))
+for _ in range(3):
+    K = ntk.infinite_width_ntk(ntk.MLP(64, [64], 1), X)  # a threaded BLAS-3 call (the input Gram), then tiles
+    ntk.KernelRidge(K, X[:, 0], ridge=1.0)  # then threaded LAPACK
+    before = resource.getrusage(resource.RUSAGE_SELF)
+    time.sleep(0.2)
+    after = resource.getrusage(resource.RUSAGE_SELF)
+    busy = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+print(os.environ.get("OPENBLAS_THREAD_TIMEOUT"), ntk.blas_info()["num_threads"], busy)
+"""
+
+
+def test_openblas_threads_stop_spinning_soon(tmp_path):
+    """The package shortens OpenBLAS's idle spin (OPENBLAS_THREAD_TIMEOUT=16): after a threaded
+    call, a sleeping process burns (almost) no CPU; with OpenBLAS's default 2^28 cycles its idle
+    thread spins ~0.1 s. A user's own value is respected."""
+    env = {"NTK_LIBRARY": str(LIBRARY), "OPENBLAS_NUM_THREADS": "2"}
+    r = run(SPIN, tmp_path, env, PACKAGE.parent)
+    assert r.returncode == 0, r.stderr
+    timeout, threads, busy = r.stdout.split()
+    assert timeout == "16" and threads == "2"
+    assert float(busy) < 0.02, f"{busy} s of CPU while sleeping 0.2 s"
+    r = run(SPIN, tmp_path, {**env, "OPENBLAS_THREAD_TIMEOUT": "28"}, PACKAGE.parent)
+    assert r.returncode == 0, r.stderr
+    timeout, _, busy_default = r.stdout.split()
+    assert timeout == "28"
+    assert float(busy_default) > float(busy), (busy_default, busy)
