@@ -60,11 +60,17 @@ public enum BLAS {
         let info = info
         Log.info("BLAS: OpenBLAS core \(info.coreName), \(info.threadCount) threads of "
                  + "\(info.processorCount) processors (\(info.config)) from \(libraryPaths.blas ?? "an unknown file")")
-        let timeout = getenv("OPENBLAS_THREAD_TIMEOUT").map { String(cString: $0) }
-        Log.info("BLAS: idle OpenBLAS threads spin for 2^\(timeout ?? "28 (the default)") cycles after each call"
-                 + (timeout == nil && info.threadCount > 1
-                    ? "; OPENBLAS_THREAD_TIMEOUT=16 in the environment before the process starts makes libntk's own "
-                        + "threaded loops between BLAS calls faster (docs/c-api.md)" : ""))
+        // OpenBLAS reads the variable with atoi and clamps it to 4...30 (2^28 cycles without it).
+        if let raw = getenv("OPENBLAS_THREAD_TIMEOUT").map({ String(cString: $0) }) {
+            let exponent = min(30, max(4, Int(raw.trimmingPrefix(while: { $0 == " " })
+                .prefix(while: { $0.isNumber || $0 == "-" })) ?? 0))
+            Log.info("BLAS: idle OpenBLAS threads spin for 2^\(exponent) cycles after each call "
+                     + "(OPENBLAS_THREAD_TIMEOUT=\(raw))")
+        } else {
+            Log.info("BLAS: idle OpenBLAS threads spin for 2^28 cycles (about 0.1 s) after each call"
+                     + (info.threadCount > 1 ? "; OPENBLAS_THREAD_TIMEOUT=16 in the environment before the process "
+                        + "starts makes libntk's own threaded loops between BLAS calls faster (docs/c-api.md)" : ""))
+        }
         if genericCores.contains(info.coreName) {
             Log.warning("BLAS: OpenBLAS runs generic '\(info.coreName)' kernels, several times slower than the CPU's "
                         + "own; set OPENBLAS_CORETYPE (SkylakeX for AVX-512, Haswell for AVX2) before the process "
