@@ -27,3 +27,5 @@ echo; echo "== benchmarks/bench_models.py (about 20 minutes: JAX and PyTorch rec
 python3 benchmarks/bench_models.py
 echo; echo "== benchmarks/bench_wheel.py (a few minutes: builds the manylinux wheel, then it against the system build)"
 python3 benchmarks/bench_wheel.py
+echo; echo "== benchmarks/bench_blas_spin.py (about 12 minutes: OPENBLAS_THREAD_TIMEOUT 28 against 16, in alternating processes)"
+python3 benchmarks/bench_blas_spin.py

@@ -489,10 +489,9 @@ def _choose_openblas_core():
 # OpenBLAS's idle threads spin (sched_yield) for 2**OPENBLAS_THREAD_TIMEOUT cycles after each call
 # before they sleep: 2**28 by default, about 0.1 s. libntk alternates BLAS calls with its own
 # threaded loops (kernel tiles, elementwise passes), and a spinning thread takes a core from them.
-# 2**16 cycles (tens of microseconds), measured on 2 cores, medians of 6 alternating processes:
-# training epochs 1.58x faster, Nystrom fits 1.29x, the empirical NTK 1.27x (float32 1.38x),
-# infinite-width kernels 1.08-1.28x, pure LAPACK (kernel ridge) unchanged; 2**12 and 2**20 did
-# no better.
+# 2**16 cycles (tens of microseconds), benchmarks/bench_blas_spin.py on 2 cores: training epochs
+# 1.59x faster, a Nystrom fit 1.28x, the empirical NTK 1.35x (float32 1.16x), infinite-width
+# kernels 1.21x, kernel ridge (LAPACK alone) 0.95x; 2**12 and 2**20 did no better.
 THREAD_TIMEOUT = "16"
 
 
