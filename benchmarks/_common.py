@@ -66,3 +66,16 @@ def print_environment(ntk, numpy, scipy):
     np_core, np_threads = numpy_blas()
     print(f"libntk {ntk.version()}: OpenBLAS core {info['core']}, {info['num_threads']} threads ({info['config']})")
     print(f"numpy {numpy.__version__}: {np_core}, {np_threads} threads; scipy {scipy.__version__}")
+
+
+def median_and_best(fn, repeats, pause=PAUSE):
+    """Median and best of `repeats` runs of `fn` after a warm-up, each after `pause` seconds (0:
+    back to back, as a caller's loop runs them)."""
+    fn()
+    times = []
+    for _ in range(repeats):
+        time.sleep(pause)
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times), min(times)

@@ -36,24 +36,12 @@ JOBS = [
 ]
 
 
-def median_of(fn, calls):
-    import time
-
-    fn()
-    times = []
-    for _ in range(calls):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
-
-
 def worker():
     """Times every job in this process and prints one JSON line."""
     import numpy as np
 
     import ntk
-    from _common import peak_rss_mib
+    from _common import median_and_best, peak_rss_mib
     from bench_empirical_ntk import minimal_flops
     from bench_nystrom import data, network
 
@@ -67,6 +55,9 @@ def worker():
     y4 = rng.standard_normal(2048)
     Xn, yn = data(50_000, 3)
     wide = network()
+    def median_of(fn, calls):  # back to back: a pause would let the idle threads sleep, hiding the spin
+        return median_and_best(fn, calls, pause=0)[0]
+
     out = {
         "train": median_of(lambda: ntk.train(mlp, X, Y, epochs=5, learning_rate=0.1), 9),
         "nystrom": median_of(lambda: ntk.NystromRidge(wide, Xn, yn, 1e-4, 1024, seed=5), 3),

@@ -43,7 +43,7 @@ import numpy as np
 import scipy
 
 import ntk
-from _common import PAUSE, print_environment, timed
+from _common import median_and_best, print_environment, timed
 
 
 def numpy_jacobian_ntk(net, X, chunk_bytes=64 << 20):
@@ -212,18 +212,6 @@ def peer(args):
                 diff = np.max(np.abs(theirs - reference)) / scale
                 print(f"{'neural-tangents ' + name:<34}{dtype:>8}{'':>10}{float(seconds):>9.3f}"
                       f"{float(seconds) / ours[dtype]:>12.1f}x{'':>11}{diff:>14.1e}")
-
-
-def median_and_best(fn, repeats):
-    """Median and best of `repeats` runs of `fn` after a warm-up, each after the pause."""
-    fn()
-    times = []
-    for _ in range(repeats):
-        time.sleep(PAUSE)
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return float(np.median(times)), min(times)
 
 
 if __name__ == "__main__":
