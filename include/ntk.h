@@ -1331,10 +1331,24 @@ typedef struct ntk_empirical_solver_options {
      * preconditioner_ldc >= d), for ntk_empirical_ridge_fit (not for a model's fit). */
     const double *preconditioner_centers;
     int64_t preconditioner_ldc;
+    /* The ridge fit of an MLP (ntk_empirical_ridge_fit): NTK_PRECISION_SINGLE runs the CG's
+     * NTK-vector products in float (activations and signals kept as floats: half the memory,
+     * about half the time of a product) and refines the solution with double products until
+     * the double residual meets tol (mixed-precision iterative refinement; a step that does not
+     * halve the residual hands the rest to double CG). Default NTK_PRECISION_DOUBLE. Other fits
+     * and the gradient flows take only NTK_PRECISION_DOUBLE (else INVALID_ARGUMENT). */
+    int64_t precision;
 } ntk_empirical_solver_options;
 
+/* The precision of a solver's products (ntk_empirical_solver_options.precision). */
+typedef enum ntk_precision {
+    NTK_PRECISION_DOUBLE = 0,
+    NTK_PRECISION_SINGLE = 1
+} ntk_precision;
+
 #define NTK_EMPIRICAL_SOLVER_OPTIONS_INIT \
-    { sizeof(ntk_empirical_solver_options), 1e-8, 500, 256, 0, 1.0, 0, NULL, NULL, NULL, NULL, NULL, 0 }
+    { sizeof(ntk_empirical_solver_options), 1e-8, 500, 256, 0, 1.0, 0, NULL, NULL, NULL, NULL, NULL, 0, \
+      NTK_PRECISION_DOUBLE }
 
 /* Sets options->size and every default. Errors: INVALID_ARGUMENT (NULL). */
 int ntk_empirical_solver_options_init(ntk_empirical_solver_options *options);

@@ -8,7 +8,8 @@ var empiricalSolverDefaults: ntk_empirical_solver_options {
     ntk_empirical_solver_options(size: MemoryLayout<ntk_empirical_solver_options>.size, tol: 1e-8, max_iter: 500,
                             preconditioner_rank: 256,
                             seed: 0, learning_rate: 1, memory_limit: 0, progress: nil, progress_user: nil,
-                            reduce: nil, reduce_user: nil, preconditioner_centers: nil, preconditioner_ldc: 0)
+                            reduce: nil, reduce_user: nil, preconditioner_centers: nil, preconditioner_ldc: 0,
+                            precision: Int64(NTK_PRECISION_DOUBLE.rawValue))
 }
 
 @_cdecl("ntk_empirical_solver_options_init")
@@ -30,6 +31,28 @@ func checkEmpiricalSolver(_ o: ntk_empirical_solver_options) throws {
     guard o.learning_rate.isFinite, o.learning_rate > 0 else {
         throw NTKError(.invalidArgument, "options->learning_rate must be > 0 and finite, got \(o.learning_rate)")
     }
+    _ = try singlePrecision(o)
+}
+
+/// Whether `options->precision` asks for single-precision products.
+/// - Throws: `invalidArgument` for a value that is not an `ntk_precision`.
+func singlePrecision(_ o: ntk_empirical_solver_options) throws -> Bool {
+    switch o.precision {
+    case Int64(NTK_PRECISION_DOUBLE.rawValue): return false
+    case Int64(NTK_PRECISION_SINGLE.rawValue): return true
+    default:
+        throw NTKError(.invalidArgument, "options->precision must be NTK_PRECISION_DOUBLE (0) or NTK_PRECISION_SINGLE "
+                       + "(1), got \(o.precision)")
+    }
+}
+
+/// Throws `invalidArgument` when `options->precision` asks for single precision from `solver`,
+/// which runs in double only.
+func requireDoublePrecision(_ o: ntk_empirical_solver_options, _ solver: String) throws {
+    guard try !singlePrecision(o) else {
+        throw NTKError(.invalidArgument, "options->precision = NTK_PRECISION_SINGLE is for the ridge fit of an MLP "
+                       + "(ntk_empirical_ridge_fit); \(solver) runs in double precision")
+    }
 }
 
 /// The CG ridge's settings from checked options; `inputDimension` is the network's d (nil for a
@@ -42,6 +65,7 @@ func empiricalRidgeSettings(_ o: ntk_empirical_solver_options,
     settings.maxIterations = Int(o.max_iter)
     settings.preconditionerRank = Int(o.preconditioner_rank)
     settings.seed = o.seed
+    settings.singlePrecisionProducts = try singlePrecision(o)
     settings.memoryLimit = try memoryLimitOption(o.memory_limit)
     settings.partition = partition(o.reduce, o.reduce_user)
     if let centers = o.preconditioner_centers {
@@ -63,6 +87,7 @@ func empiricalRidgeSettings(_ o: ntk_empirical_solver_options,
 /// The Lanczos flow's settings from checked options (`reduce`: the rows are one part of the data).
 func flowSettings(_ o: ntk_empirical_solver_options) throws -> EmpiricalGradientFlow.Options {
     try checkEmpiricalSolver(o)
+    try requireDoublePrecision(o, "the gradient flow")
     var settings = EmpiricalGradientFlow.Options()
     settings.learningRate = o.learning_rate
     settings.tolerance = o.tol

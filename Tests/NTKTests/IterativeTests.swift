@@ -95,6 +95,84 @@ final class IterativeTests: XCTestCase {
         assertThrows(.nonFinite, try ConjugateGradient.Settings(tolerance: .nan, maxIterations: 5))
     }
 
+    /// A product in single precision (A and v rounded to Float, float sums): relative error ~1e-7.
+    func floatProduct(_ a: Matrix, _ v: MatrixView, into out: MutableMatrixView) {
+        for i in 0..<a.rows {
+            for c in 0..<v.cols {
+                var sum: Float = 0
+                for j in 0..<a.cols { sum += Float(a[i, j]) * Float(v[j, c]) }
+                out[i, c] = Double(sum)
+            }
+        }
+    }
+
+    /// CG on inexact (float) products: alone it stops on a recursive residual that drifted from
+    /// the true one, so its solution is float-accurate only; with reliable updates from exact
+    /// products it stops on the true residual and matches Gaussian elimination as exact CG does.
+    func testReliableUpdatesMakeInexactProductsExact() throws {
+        let (a, b) = try problem(40, k: 2, seed: 11)
+        let reference = try naiveSolve(a, b)
+        let scale = reference.elements.map(abs).max() ?? 1
+        var exactProducts = 0
+        func run(reliable: Bool) throws -> (Matrix, ConjugateGradient.Outcome) {
+            var cg = ConjugateGradient(rows: 40, columns: 2, apply: { v, out, _ in self.floatProduct(a, v, into: out) },
+                                       preconditioner: Jacobi(inverse: (0..<40).map { 1 / a[$0, $0] }), reduce: nil,
+                                       name: "float CG")
+            if reliable {
+                cg.exactApply = { v, out in
+                    exactProducts += 1
+                    try a.withView { try MatrixProduct.gemm($0, v, into: out) }
+                }
+            }
+            var x = try Matrix(rows: 40, cols: 2)
+            let outcome = try b.withView { bv in
+                try x.withMutableView { try cg.solve(bv, into: $0, settings: try .init(tolerance: 1e-12, maxIterations: 400)) }
+            }
+            return (x, outcome)
+        }
+        let (plain, _) = try run(reliable: false)
+        XCTAssertGreaterThan(maxAbsDifference(plain, reference) / scale, 1e-9, "float products alone are inexact")
+        let (x, outcome) = try run(reliable: true)
+        XCTAssertTrue(outcome.converged)
+        XCTAssertFalse(outcome.stalled)
+        XCTAssertLessThanOrEqual(outcome.residuals.last ?? 1, 1e-12)
+        XCTAssertEqual(outcome.updates, exactProducts)
+        XCTAssertGreaterThanOrEqual(outcome.updates, 2)
+        XCTAssertLessThan(maxAbsDifference(x, reference) / scale, 1e-8)
+    }
+
+    /// Products too inexact to make progress — those of A + 2 diag(A), whose corrections leave
+    /// 2/3 of each true residual — stall the reliable updates; `EmpiricalNTKRidge.refine` then
+    /// finishes with exact CG on the correction and reaches the exact solution, counting both
+    /// solves' iterations.
+    func testStalledInexactProductsFallBackToExactOnes() throws {
+        let (a, b) = try problem(30, k: 1, seed: 3)
+        let reference = try naiveSolve(a, b)
+        let scale = reference.elements.map(abs).max() ?? 1
+        let exact: (MatrixView, MutableMatrixView) throws -> Void = { v, out in
+            try a.withView { try MatrixProduct.gemm($0, v, into: out) }
+        }
+        var mixed = ConjugateGradient(rows: 30, columns: 1, apply: { v, out, _ in
+            try exact(v, out)
+            for i in 0..<30 { out[i, 0] += 2 * a[i, i] * v[i, 0] }
+        }, preconditioner: nil, reduce: nil, name: "perturbed CG")
+        mixed.exactApply = exact
+        let fallback = ConjugateGradient(rows: 30, columns: 1, apply: { v, out, _ in try exact(v, out) },
+                                         preconditioner: nil, reduce: nil, name: "exact CG")
+        var x = try Matrix(rows: 30, cols: 1)
+        let settings = try ConjugateGradient.Settings(tolerance: 1e-11, maxIterations: 3000)
+        let alone = try b.withView { bv in try x.withMutableView { try mixed.solve(bv, into: $0, settings: settings) } }
+        XCTAssertTrue(alone.stalled)
+        XCTAssertFalse(alone.converged)
+        let outcome = try b.withView { bv in
+            try x.withMutableView { try EmpiricalNTKRidge.refine(mixed, fallback: fallback, b: bv, into: $0,
+                                                                 settings: settings) { _ in } }
+        }
+        XCTAssertTrue(outcome.converged)
+        XCTAssertEqual(outcome.residuals.count, outcome.iterations)
+        XCTAssertLessThan(maxAbsDifference(x, reference) / scale, 1e-7)
+    }
+
     /// The Nyström preconditioner keeps U = K_nm L⁻ᵀ in single precision, built and read back in
     /// blocks of rows (here 5 and 4 rows: partial last blocks): U Uᵀ is K_nm K_mm⁻¹ K_mn to
     /// single precision (against Gaussian elimination), and `apply` inverts M = U Uᵀ + z′I of

@@ -1286,6 +1286,24 @@ static void test_matrix_free(void) {
     check(ntk_empirical_ridge_fit(mlp, N, x, 2, &targets, z, &options, &model) == NTK_ERR_INVALID_ARGUMENT && !model,
           "preconditioner_ldc below d is rejected");
     options.preconditioner_centers = NULL;
+    /* Single-precision products refined by double ones: the same solution to the tolerance. */
+    check(options.precision == NTK_PRECISION_DOUBLE, "products default to double precision");
+    options.precision = NTK_PRECISION_SINGLE;
+    model = NULL;
+    check(ntk_empirical_ridge_fit(mlp, N, x, 2, &targets, z, &options, &model) == NTK_OK &&
+              ntk_empirical_ridge_dual_coefficients(model, got, 1) == NTK_OK && max_abs_diff(got, alpha, N) < 1e-9 &&
+              ntk_empirical_ridge_info(model, NULL, NULL, NULL, NULL, &converged) == NTK_OK && converged == 1,
+          "CG on single-precision products with double reliable updates equals Gaussian elimination");
+    ntk_empirical_ridge_free(model);
+    double flow_single[N];
+    check(ntk_empirical_gradient_flow(mlp, N, x, 2, &targets, 1, &z, NULL, &options, flow_single, NULL, NULL) ==
+                  NTK_ERR_INVALID_ARGUMENT,
+          "the gradient flow refuses single-precision products");
+    options.precision = 7;
+    model = NULL;
+    check(ntk_empirical_ridge_fit(mlp, N, x, 2, &targets, z, &options, &model) == NTK_ERR_INVALID_ARGUMENT && !model,
+          "a precision that is not an ntk_precision is rejected");
+    options.precision = NTK_PRECISION_DOUBLE;
     /* Gradient flow at t = 0 is f0 (here 0) and at a long time approaches kernel regression. */
     double times[2] = {0.0, 1e13}, flow[2 * N], estimate = -1;
     options.tol = 1e-12;

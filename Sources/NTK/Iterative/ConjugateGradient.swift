@@ -15,6 +15,20 @@
 /// of a data partition, `reduce` sums each batch of partial dot products over the parts (one
 /// reduction per batch), so every part takes the same steps.
 ///
+/// When `apply` is inexact — single-precision products, relative error ε ≈ 1e-6 — the
+/// recursive residual drifts from the true one by about ε‖B‖ and would stop the solver on a
+/// residual that is not there. With `exactApply` (A in double precision) the solver makes
+/// "reliable updates" (Sleijpen and van der Vorst 1996): whenever the recursive relative
+/// residual has fallen by `reliableFactor` since the last update, and whenever it meets the
+/// tolerance, R is replaced by `B − A X` from one exact product (X is accumulated in double
+/// throughout), and CG restarts from the true residual (P = M⁻¹R: the old directions were
+/// conjugate for the inexact operator only; kept, they can stall the iteration, and measured
+/// they save few iterations where they do not). It thus stops on the true residual. When two
+/// updates in a row find the true residual not halved, the inexact products cannot take it
+/// further (ε times the conditioning is near 1): the solver stops with `stalled` set. Inexact
+/// products cost iterations on ill-conditioned systems (CG's superlinear phase is lost to the
+/// perturbation): docs/large-scale.md has measurements.
+///
 /// Used by Falkon (`NystromRidge`, preconditioning by a change of variables inside its
 /// operator) and by the matrix-free empirical NTK ridge (`EmpiricalNTKRidge`, with a
 /// `Preconditioner`).
@@ -48,6 +62,10 @@ struct ConjugateGradient {
         let residuals: [Double]
         /// Whether the tolerance was reached.
         let converged: Bool
+        /// Reliable updates made (`exactApply`).
+        var updates = 0
+        /// Whether the solver stopped because the inexact products made no more progress.
+        var stalled = false
     }
 
     /// n, the rows of X and B.
@@ -65,6 +83,10 @@ struct ConjugateGradient {
     /// Whether stopping at the cap is a warning (false: an inner solve whose caller copes, e.g.
     /// inexact Newton; logged at INFO).
     var warnsAtCap = true
+    /// `out ← A x` exactly, when `apply` is inexact: turns on the reliable updates.
+    var exactApply: ((MatrixView, MutableMatrixView) throws -> Void)? = nil
+    /// The fall of the recursive residual after which it is replaced by the true one.
+    static let reliableFactor = 1e-2
 
     /// Solves into `x` (n × k, contiguous; overwritten) for the right-hand side `b` (n × k).
     /// `progress(iteration)` runs after each iteration. - Throws: what `apply`, the
@@ -94,8 +116,12 @@ struct ConjugateGradient {
         var rs = preconditioner == nil ? Array(initial.prefix(k)) : Array(initial.suffix(k))
         var history: [Double] = []
         var converged = norms.allSatisfy { $0 == 0 }
-        var iteration = 0
-        while !converged && iteration < settings.maxIterations {
+        var iteration = 0, updates = 0, stalled = false
+        var lastUpdate = 1.0, poorUpdates = 0  // (reliable updates)
+        func relativeOf(_ squares: [Double]) -> Double {
+            (0..<k).map { norms[$0] > 0 ? squares[$0].squareRoot() / norms[$0] : 0 }.max() ?? 0
+        }
+        while !converged && !stalled && iteration < settings.maxIterations {
             iteration += 1
             try apply(p.readOnly, q, iteration)
             var pq = columnDots(p, q)
@@ -107,28 +133,62 @@ struct ConjugateGradient {
                     r[i, c] -= step * q[i, c]
                 }
             }
+            var restart = false
+            if let exactApply {
+                let recursive = relativeOf(try reduced(columnDots(r, r)))
+                if recursive <= settings.tolerance || recursive <= Self.reliableFactor * lastUpdate {
+                    // R = B − A X, through q (free until the next iteration's product).
+                    try exactApply(x.readOnly, q)
+                    for i in 0..<n { for c in 0..<k { r[i, c] = b[i, c] - q[i, c] } }
+                    let actual = relativeOf(try reduced(columnDots(r, r)))
+                    (updates, restart) = (updates + 1, true)
+                    poorUpdates = actual > 0.5 * lastUpdate ? poorUpdates + 1 : 0
+                    stalled = poorUpdates >= 2 && actual > settings.tolerance
+                    lastUpdate = actual
+                }
+            }
             try preconditioner?.apply(r.readOnly, into: s)
             var next = columnDots(r, s) + (preconditioner == nil ? [] : columnDots(r, r))
             try reduce?(&next)
             let rr = preconditioner == nil ? Array(next) : Array(next.suffix(k))
             for c in 0..<k {
-                let ratio = rs[c] != 0 ? next[c] / rs[c] : 0
+                let ratio = rs[c] != 0 && !restart ? next[c] / rs[c] : 0
                 for i in 0..<n { p[i, c] = s[i, c] + ratio * p[i, c] }
             }
             rs = Array(next.prefix(k))
-            let relative = (0..<k).map { norms[$0] > 0 ? rr[$0].squareRoot() / norms[$0] : 0 }.max() ?? 0
+            let relative = relativeOf(rr)
             history.append(relative)
+            // With reliable updates R is the true residual whenever it meets the tolerance.
             converged = relative <= settings.tolerance
             try progress(iteration)
         }
-        if converged {
-            Log.info("\(name): converged in \(iteration) iteration(s), relative residual \(history.last ?? 0)")
+        let outcome = Outcome(iterations: iteration, residuals: history, converged: converged, updates: updates,
+                              stalled: stalled)
+        log(outcome, settings)
+        return outcome
+    }
+
+    /// The partial sums `values` summed over the parts of a partition.
+    private func reduced(_ values: [Double]) throws -> [Double] {
+        var sums = values
+        try reduce?(&sums)
+        return sums
+    }
+
+    /// How the solve ended: INFO, or a WARNING at the cap (when `warnsAtCap`).
+    private func log(_ outcome: Outcome, _ settings: Settings) {
+        let last = outcome.residuals.last ?? (outcome.converged ? 0 : .nan), iterations = outcome.iterations
+        let exactly = exactApply == nil ? "" : " (\(outcome.updates) reliable update(s) with exact products)"
+        if outcome.converged {
+            Log.info("\(name): converged in \(iterations) iteration(s), relative residual \(last)\(exactly)")
+        } else if outcome.stalled {
+            Log.info("\(name): the inexact products stalled at relative residual \(last) after \(iterations) "
+                     + "iteration(s)\(exactly)")
         } else {
             Log.log(warnsAtCap ? .warning : .info,
-                    "\(name): no convergence in \(settings.maxIterations) iterations; relative residual "
-                        + "\(history.last ?? .nan) > tolerance \(settings.tolerance); the result is the last iterate")
+                    "\(name): no convergence in \(settings.maxIterations) iterations; relative residual \(last) > "
+                        + "tolerance \(settings.tolerance); the result is the last iterate")
         }
-        return Outcome(iterations: iteration, residuals: history, converged: converged)
     }
 
     /// `Σ_i u_ic v_ic` for each column c (this part's rows only).

@@ -32,6 +32,11 @@ public final class EmpiricalNTKRidge: @unchecked Sendable {
         public var preconditionerCenters: Matrix? = nil
         /// Seed of the centres.
         public var seed: UInt64 = 0
+        /// An MLP's NTK–vector products in single precision (its activations and signals kept
+        /// as floats: half the memory, about half the time of a product), with the solution
+        /// refined by double products until the double residual meets `tolerance` (see
+        /// `refine`): the same α to the tolerance, from fewer double products.
+        public var singlePrecisionProducts = false
         /// Bytes of working memory (nil: the process-wide `MemoryBudget`).
         public var memoryLimit: Int? = nil
         /// The rows are one part of a data set split over processes (nil: they are all of it):
@@ -54,6 +59,17 @@ public final class EmpiricalNTKRidge: @unchecked Sendable {
                         + "same points on every part), or preconditioner rank 0")
             }
             return try ConjugateGradient.Settings(tolerance: tolerance, maxIterations: maxIterations)
+        }
+
+        /// The MLP and inputs of single-precision products (nil: double products).
+        /// - Throws: `invalidArgument` for single-precision products of anything but an MLP.
+        func singleSource(_ source: TangentSource) throws -> (MLP, MatrixView)? {
+            guard singlePrecisionProducts else { return nil }
+            guard case .network(let mlp, let x) = source else {
+                throw NTKError.invalidArgument("single-precision NTK-vector products are available for an MLP, not for "
+                                               + "a layered network or a model; use double precision")
+            }
+            return (mlp, x)
         }
     }
 
@@ -116,12 +132,15 @@ public final class EmpiricalNTKRidge: @unchecked Sendable {
         try InputCheck.finite(z, "ridge")
         guard z >= 0 else { throw NTKError.invalidArgument("ridge must be >= 0, got \(z)") }
         let settings = try options.settings()
+        let single = try options.singleSource(source)
         let partition = options.partition
         let budget = try MemoryBudget.resolve(options.memoryLimit)
         let m = options.preconditionerCenters?.rows ?? min(options.preconditionerRank, n)
-        // The preconditioner (`NystromPreconditioner.bytes`) and the CG vectors (6 n × k) first.
+        // The preconditioner (`NystromPreconditioner.bytes`) and the CG vectors (6 n × k; 8 when
+        // refined) first.
+        let vectors = single == nil ? 6 * n : 8 * n
         let fixed = try Sizes.sum(try NystromPreconditioner.bytes(n: n, m: m),
-                                  try Sizes.product(try Sizes.product(6 * n, max(k, 1), "CG vectors"), 8, "bytes"),
+                                  try Sizes.product(try Sizes.product(vectors, max(k, 1), "CG vectors"), 8, "bytes"),
                                   "working set")
         try MemoryBudget.require(fixed, within: budget,
                                  for: "matrix-free empirical NTK ridge (n = \(n), preconditioner rank \(m))")
@@ -132,28 +151,44 @@ public final class EmpiricalNTKRidge: @unchecked Sendable {
         let preconditioner = m > 0 ? try Self.preconditioner(source, rank: m, ridge: z, options: options,
                                                              budget: columnBudget, progress: progress.stage(0, 0.1))
                                    : nil
-        let op = try source.makeOperator(budget: budget - fixed)
+        let (op, exact) = try Self.operators(source, single: single, budget: budget - fixed)
         let g = try op.parameterVectors(columns: k, for: "parameter-space vectors")
         Log.info("empirical NTK ridge: \(n) points, \(k) target column(s), ridge \(z), CG "
                  + "\(m > 0 ? "with a rank-\(m) Nyström preconditioner" : "without preconditioner"), tolerance "
-                     + "\(options.tolerance)")
+                     + "\(options.tolerance)\(single == nil ? "" : ", single-precision products refined in double")")
         // (K + zI) α = R by CG; K v = J(Jᵀv) summed over the parts of a partition.
-        let cg = ConjugateGradient(rows: n, columns: k, apply: { p, q, _ in
-            try op.apply(p, into: q, g: g, partition: partition)
-            if z > 0 { try VectorOperations.axpy(z, p.base, q.base, count: n * k) }
-        }, preconditioner: preconditioner, reduce: partition.map { p in { values in values = try p.total(values) } },
-           name: "empirical NTK ridge")
+        func system(_ op: TangentOperator, _ name: String) -> ConjugateGradient {
+            ConjugateGradient(rows: n, columns: k, apply: { p, q, _ in
+                try op.apply(p, into: q, g: g, partition: partition)
+                if z > 0 { try VectorOperations.axpy(z, p.base, q.base, count: n * k) }
+            }, preconditioner: preconditioner,
+               reduce: partition.map { p in { values in values = try p.total(values) } }, name: name)
+        }
         let alpha = try Workspace(count: max(n * k, 1), for: "the dual coefficients")
         let residual = try targets.residual()
-        let outcome = try cg.solve(residual.matrix(n, k).readOnly, into: alpha.matrix(n, k),
-                                   settings: settings) { iteration in
-            try progress.report(0.1 + 0.85 * Double(iteration) / Double(settings.maxIterations))
+        let report: (Int) throws -> Void = { iteration in
+            try progress.report(0.1 + 0.85 * Double(min(iteration, settings.maxIterations))
+                                / Double(settings.maxIterations))
+        }
+        let outcome: ConjugateGradient.Outcome
+        if single == nil {
+            outcome = try system(op, "empirical NTK ridge").solve(residual.matrix(n, k).readOnly,
+                                                                  into: alpha.matrix(n, k), settings: settings,
+                                                                  progress: report)
+        } else {
+            var mixed = system(op, "empirical NTK ridge (single-precision products)")
+            let exactProduct = system(exact, "").apply
+            mixed.exactApply = { try exactProduct($0, $1, 0) }
+            outcome = try Self.refine(mixed, fallback: system(exact, "empirical NTK ridge (double products)"),
+                                      b: residual.matrix(n, k).readOnly, into: alpha.matrix(n, k),
+                                      settings: settings, progress: report)
         }
         try InputCheck.finiteResult(alpha.pointer, count: n * k, "the dual coefficients")
-        // J(X)ᵀ α for predictions.
-        let transposed = try op.parameterVectors(columns: k, for: "J(X)ᵀ α")
-        try op.transpose(alpha.matrix(n, k).readOnly, into: transposed.pointer)
-        try partition.sum(transposed.pointer, k * op.transposedLength)
+        // J(X)ᵀ α for predictions, by double products.
+        let transposed = try exact.parameterVectors(columns: k, for: "J(X)ᵀ α")
+        try exact.transpose(alpha.matrix(n, k).readOnly, into: transposed.pointer)
+        try partition.sum(transposed.pointer, k * exact.transposedLength)
+        self.predictor = exact.predictor
         self.n = n
         self.outputs = k
         self.ridge = z
@@ -161,7 +196,6 @@ public final class EmpiricalNTKRidge: @unchecked Sendable {
         self.residuals = outcome.residuals
         self.converged = outcome.converged
         self.preconditionerRank = m
-        self.predictor = op.predictor
         self.alpha = alpha
         self.transposed = transposed
         try progress.report(1)
@@ -185,6 +219,62 @@ public final class EmpiricalNTKRidge: @unchecked Sendable {
             return try points.withView(name: "the preconditioner's centres") { try build(.points($0)) }
         }
         return try build(.rows(try NystromCenters.uniform(n: n, c: m, seed: options.seed)))
+    }
+
+    /// The fit's operator and the one of exact (double) products: the same for double products;
+    /// with single-precision products (`single`: the MLP and its inputs) the float operator
+    /// keeping what fits, and a double one recomputing its passes per product in a quarter of
+    /// `budget` (at most 256 MiB).
+    static func operators(_ source: TangentSource, single: (MLP, MatrixView)?,
+                          budget: Int) throws -> (TangentOperator, exact: TangentOperator) {
+        guard let (mlp, x) = single else {
+            let op = try source.makeOperator(budget: budget)
+            return (op, op)
+        }
+        let recompute = min(256 << 20, budget / 4)
+        let exact = try EmpiricalNTKOperator(mlp, x: x, budget: recompute, keep: false)
+        return (try EmpiricalNTKOperator(mlp, x: x, budget: budget - recompute, single: true), exact)
+    }
+
+    /// Solves `A α = B` (`A = K + zI`) by `mixed` — CG on single-precision products with
+    /// reliable updates from double ones (`ConjugateGradient.exactApply`), which stops on the
+    /// true residual — and, when the float products stall (too inexact for this system's
+    /// conditioning), finishes with `fallback` (CG on double products) on the correction:
+    /// `A d = B − Aα`, α += d, to the reduction still needed. The outcome counts both solves'
+    /// iterations, within the cap; the fallback's residuals are relative to B.
+    static func refine(_ mixed: ConjugateGradient, fallback: ConjugateGradient, b: MatrixView,
+                       into alpha: MutableMatrixView, settings: ConjugateGradient.Settings,
+                       progress: @escaping (Int) throws -> Void) throws -> ConjugateGradient.Outcome {
+        guard let exact = mixed.exactApply else { throw NTKError(.internalError, "refinement without exact products") }
+        let first = try mixed.solve(b, into: alpha, settings: settings, progress: progress)
+        guard first.stalled, first.iterations < settings.maxIterations else { return first }
+        let n = b.rows, k = b.cols, size = max(n * k, 1)
+        let buffers = try (0..<2).map { _ in try Workspace(count: size, for: "the refinement vectors") }
+        defer { withExtendedLifetime(buffers) {} }
+        let r = buffers[0].matrix(n, k), d = buffers[1].matrix(n, k)
+        try exact(alpha.readOnly, r)
+        var relative = 0.0
+        for c in 0..<k {
+            var (rr, bb) = (0.0, 0.0)
+            for i in 0..<n {
+                r[i, c] = b[i, c] - r[i, c]
+                rr += r[i, c] * r[i, c]
+                bb += b[i, c] * b[i, c]
+            }
+            var sums = [rr, bb]
+            try mixed.reduce?(&sums)
+            relative = max(relative, sums[1] > 0 ? (sums[0] / sums[1]).squareRoot() : 0)
+        }
+        Log.warning("empirical NTK ridge: single-precision products stalled at relative residual \(relative); the "
+                    + "rest is solved with double products")
+        let needed = min(1, settings.tolerance / max(relative, .leastNormalMagnitude))
+        let rest = try ConjugateGradient.Settings(tolerance: needed,
+                                                  maxIterations: settings.maxIterations - first.iterations)
+        let second = try fallback.solve(r.readOnly, into: d, settings: rest) { try progress(first.iterations + $0) }
+        for i in 0..<n { for c in 0..<k { alpha[i, c] += d[i, c] } }
+        return ConjugateGradient.Outcome(iterations: first.iterations + second.iterations,
+                                         residuals: first.residuals + second.residuals.map { $0 * relative },
+                                         converged: second.converged, updates: first.updates)
     }
 
     /// The preconditioner's working memory for its kernel columns: a network's blocks of

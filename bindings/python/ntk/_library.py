@@ -50,6 +50,7 @@ ENUMS = {
     "ntk_features_form": {"NTK_FORM_AUTO": 0, "NTK_FORM_PRIMAL": 1, "NTK_FORM_DUAL": 2},
     "ntk_negative_eigenvalues": {"NTK_NEGATIVE_CLAMP": 0, "NTK_NEGATIVE_ERROR": 1},
     "ntk_ridge_criterion": {"NTK_CRITERION_GCV": 0, "NTK_CRITERION_LOO": 1},
+    "ntk_precision": {"NTK_PRECISION_DOUBLE": 0, "NTK_PRECISION_SINGLE": 1},
     "ntk_activation": {
         "NTK_ACTIVATION_IDENTITY": 0, "NTK_ACTIVATION_RELU": 1, "NTK_ACTIVATION_LEAKY_RELU": 2, "NTK_ACTIVATION_ABS": 3,
         "NTK_ACTIVATION_TANH": 4, "NTK_ACTIVATION_ERF": 5, "NTK_ACTIVATION_SIGMOID": 6, "NTK_ACTIVATION_GELU": 7,
@@ -224,7 +225,7 @@ class EmpiricalSolverOptions(_Options):
                 ("seed", c_uint64), ("learning_rate", c_double), ("memory_limit", c_int64),
                 ("progress", PROGRESS_FN), ("progress_user", c_void_p), ("reduce", REDUCE_FN),
                 ("reduce_user", c_void_p), ("preconditioner_centers", POINTER(c_double)),
-                ("preconditioner_ldc", c_int64)]
+                ("preconditioner_ldc", c_int64), ("precision", c_int64)]
 
 
 class KernelHyperparameters(_Options):

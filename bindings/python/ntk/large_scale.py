@@ -38,12 +38,14 @@ from ._progress import Callback
 from .errors import ConvergenceWarning, DimensionMismatchError, InvalidArgumentError
 from ._data import TargetData, make_grid
 from .models import Binding, is_model, rows_pointer
+from .kernels import _single
 from .network import MLP, Network, c_function
 from .regression import RidgeSelection
 
 _SOLVERS = {"direct": choices("ntk_nystrom_solver", "NTK_NYSTROM_")["direct"],
             "cg": choices("ntk_nystrom_solver", "NTK_NYSTROM_")["cg"]}
 _CENTERS = {"uniform": 0, "pivoted_cholesky": 1}
+_PRECISIONS = choices("ntk_precision", "NTK_PRECISION_")
 _KERNELS = choices("ntk_kernel_kind", "NTK_KERNEL_")
 
 _int, _scalar = _arrays.integer, _arrays.scalar
@@ -388,7 +390,8 @@ def nystrom_ridge(net, X, Y, X_test, ridge, n_centers, **options):
         return model.predict(X_test)
 
 
-def _empirical_solver_options(tol, max_iter, preconditioner_rank, seed, learning_rate, memory_limit, cb):
+def _empirical_solver_options(tol, max_iter, preconditioner_rank, seed, learning_rate, memory_limit, cb,
+                              single=False):
     limit = 0 if memory_limit is None else _int(memory_limit, "memory_limit")
     if memory_limit is not None and limit <= 0:
         raise InvalidArgumentError(f"memory_limit must be > 0 bytes (or None for the memory budget), "
@@ -397,7 +400,8 @@ def _empirical_solver_options(tol, max_iter, preconditioner_rank, seed, learning
                              preconditioner_rank=_int(preconditioner_rank, "preconditioner_rank"),
                              seed=_int(seed, "seed") & (2**64 - 1),
                              learning_rate=_scalar(learning_rate, "learning_rate"),
-                             memory_limit=limit, progress=cb.c_function)
+                             memory_limit=limit, progress=cb.c_function,
+                             precision=_PRECISIONS["single" if single else "double"])
 
 
 def _points(net, X, f0, k, name="X_test"):
@@ -437,6 +441,13 @@ class EmpiricalNTKRidge(Handle):
     memory_limit : int, optional
         Bytes of working memory (default: the memory budget).
     progress : callable or True, optional
+    dtype : numpy.float64 (default) or numpy.float32
+        float32 (an MLP only): the CG's NTK-vector products in single precision (activations and
+        signals kept as floats: half the memory, about half the time of a product), the solution
+        refined with double products until the double residual meets ``tol`` (mixed-precision
+        iterative refinement), so ``dual_coef_`` and the predictions are those of float64 to the
+        tolerance. A system too ill-conditioned for float products (a refinement step that does
+        not halve the residual) is finished in double, with a warning in the log.
 
     Attributes
     ----------
@@ -454,7 +465,8 @@ class EmpiricalNTKRidge(Handle):
     _binding = None  # a model's binding (ntk.models), kept for predictions; None for an MLP
 
     def __init__(self, net, X, Y, ridge, f0_train=None, tol=1e-8, max_iter=500, preconditioner_rank=256, seed=0,
-                 memory_limit=None, progress=None):
+                 memory_limit=None, progress=None, dtype=np.float64):
+        single = _single(net, dtype)
         if is_model(net):
             return self._fit_model(net, X, Y, ridge, f0_train,
                                    (tol, max_iter, preconditioner_rank, seed, 1.0, memory_limit), progress)
@@ -465,7 +477,7 @@ class EmpiricalNTKRidge(Handle):
         x, px, ldx = net._inputs(X, "X")
         targets = TargetData(Y, x.shape[0], "X", f0_train)
         cb = Callback(progress)
-        options = _empirical_solver_options(tol, max_iter, preconditioner_rank, seed, 1.0, memory_limit, cb)
+        options = _empirical_solver_options(tol, max_iter, preconditioner_rank, seed, 1.0, memory_limit, cb, single)
         handle = ctypes.c_void_p()
         cb.call(function, net._live(), x.shape[0], px, ldx, ctypes.byref(targets.c),
                 _scalar(ridge, "ridge"), ctypes.byref(options), ctypes.byref(handle))

@@ -5,6 +5,8 @@ References are independent numpy/scipy computations on explicit matrices: dense 
 K~ = K_nm K_mm^-1 K_mn with scipy.linalg.expm for gradient flow, and GCV from its hat matrix."""
 
 
+import logging
+
 import numpy as np
 import pytest
 import scipy.linalg
@@ -311,6 +313,40 @@ def test_matrix_free_ridge_equals_dense_kernel_ridge(empirical):
         before = model.predict(Xt)
         net.set_flat_parameters(net.flat_parameters * 1.1)
         assert np.array_equal(model.predict(Xt), before)
+
+
+def test_single_precision_products_reach_the_double_solution(empirical, caplog):
+    """dtype=float32: float products with reliable updates from double ones stop on the true
+    residual, so alpha and the predictions are those of the dense solve to the tolerance (float
+    products alone would leave them about 1e-6 off)."""
+    net, X, Y, Xt = empirical
+    K, Kt = ntk.empirical_ntk(net, X), ntk.empirical_ntk(net, Xt, X)
+    f0, f0t = net(X), net(Xt)
+    z = 1e-3 * np.trace(K) / len(K)
+    alpha = np.linalg.solve(K + z * np.eye(len(K)), Y - f0)
+    with caplog.at_level(logging.INFO, logger="ntk"):
+        model = ntk.EmpiricalNTKRidge(net, X, Y, z, f0_train=f0, tol=1e-12, max_iter=1000, preconditioner_rank=40,
+                                      dtype=np.float32)
+    text = "\n".join(r.getMessage() for r in caplog.records if r.name == "ntk")
+    assert "empirical NTK products in single precision" in text and "reliable update(s)" in text
+    assert model.converged and model.residuals[-1] <= 1e-12 and len(model.residuals) == model.iterations
+    assert relative(model.dual_coef_, alpha) < 1e-8
+    assert relative(model.predict(Xt, f0_test=f0t), f0t + Kt @ alpha) < 1e-9
+    model.close()
+    # A 1-D target and the cap: the last iterate, as with double products.
+    with pytest.warns(ntk.ConvergenceWarning):
+        capped = ntk.EmpiricalNTKRidge(net, X, Y[:, 0], z, max_iter=3, preconditioner_rank=0, dtype=np.float32)
+    assert not capped.converged and capped.iterations == 3 and capped.predict(Xt).shape == (len(Xt),)
+    capped.close()
+
+
+def test_single_precision_products_only_for_an_mlp(empirical):
+    net, X, Y, _ = empirical
+    layered = ntk.Network([ntk.layers.Dense(8), ntk.layers.Activation("relu"), ntk.layers.Dense(2)], input_shape=(3,))
+    with pytest.raises(ntk.InvalidArgumentError, match="float32 is available for an ntk.MLP"):
+        ntk.EmpiricalNTKRidge(layered, X, Y, 0.1, dtype=np.float32)
+    with pytest.raises(ntk.InvalidArgumentError, match="dtype"):
+        ntk.EmpiricalNTKRidge(net, X, Y, 0.1, dtype=np.int32)
 
 
 def test_nystrom_preconditioner_saves_iterations(empirical):
