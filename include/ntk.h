@@ -1333,10 +1333,12 @@ typedef struct ntk_empirical_solver_options {
     int64_t preconditioner_ldc;
     /* The ridge fit of an MLP (ntk_empirical_ridge_fit): NTK_PRECISION_SINGLE runs the CG's
      * NTK-vector products in float (activations and signals kept as floats: half the memory,
-     * about half the time of a product) and refines the solution with double products until
-     * the double residual meets tol (mixed-precision iterative refinement; a step that does not
-     * halve the residual hands the rest to double CG). Default NTK_PRECISION_DOUBLE. Other fits
-     * and the gradient flows take only NTK_PRECISION_DOUBLE (else INVALID_ARGUMENT). */
+     * about half the time of a product); CG replaces its residual by the double one (one double
+     * product) whenever it has fallen 100-fold and before it stops, and restarts from it, so
+     * alpha is the double fit's to tol. Ill-conditioned systems take more iterations; when the
+     * float products stop making progress, double CG finishes (a WARNING). Default
+     * NTK_PRECISION_DOUBLE. Other fits and the gradient flows take only NTK_PRECISION_DOUBLE
+     * (else INVALID_ARGUMENT). */
     int64_t precision;
 } ntk_empirical_solver_options;
 

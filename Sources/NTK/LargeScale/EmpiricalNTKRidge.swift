@@ -33,9 +33,9 @@ public final class EmpiricalNTKRidge: @unchecked Sendable {
         /// Seed of the centres.
         public var seed: UInt64 = 0
         /// An MLP's NTK–vector products in single precision (its activations and signals kept
-        /// as floats: half the memory, about half the time of a product), with the solution
-        /// refined by double products until the double residual meets `tolerance` (see
-        /// `refine`): the same α to the tolerance, from fewer double products.
+        /// as floats: half the memory, about half the time of a product). CG makes reliable
+        /// updates from double products and stops on the double residual, so α is the double
+        /// fit's to the tolerance (see `refine`); ill-conditioned systems take more iterations.
         public var singlePrecisionProducts = false
         /// Bytes of working memory (nil: the process-wide `MemoryBudget`).
         public var memoryLimit: Int? = nil
