@@ -165,7 +165,7 @@ final class IterativeTests: XCTestCase {
         XCTAssertTrue(alone.stalled)
         XCTAssertFalse(alone.converged)
         let outcome = try b.withView { bv in
-            try x.withMutableView { try EmpiricalNTKRidge.refine(mixed, fallback: fallback, b: bv, into: $0,
+            try x.withMutableView { try EmpiricalNTKRidge.refine(mixed, fallback: { fallback }, b: bv, into: $0,
                                                                  settings: settings) { _ in } }
         }
         XCTAssertTrue(outcome.converged)

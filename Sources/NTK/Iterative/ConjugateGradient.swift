@@ -23,9 +23,9 @@
 /// tolerance, R is replaced by `B − A X` from one exact product (X is accumulated in double
 /// throughout), and CG restarts from the true residual (P = M⁻¹R: the old directions were
 /// conjugate for the inexact operator only; kept, they can stall the iteration, and measured
-/// they save few iterations where they do not). It thus stops on the true residual. When two
-/// updates in a row find the true residual not halved, the inexact products cannot take it
-/// further (ε times the conditioning is near 1): the solver stops with `stalled` set. Inexact
+/// they save few iterations where they do not). It thus stops on the true residual. When an
+/// update finds the true residual not halved since the last one, the inexact products cannot
+/// take it further (ε times the conditioning is near 1): the solver stops with `stalled` set. Inexact
 /// products cost iterations on ill-conditioned systems (CG's superlinear phase is lost to the
 /// perturbation): docs/large-scale.md has measurements.
 ///
@@ -117,7 +117,7 @@ struct ConjugateGradient {
         var history: [Double] = []
         var converged = norms.allSatisfy { $0 == 0 }
         var iteration = 0, updates = 0, stalled = false
-        var lastUpdate = 1.0, poorUpdates = 0  // (reliable updates)
+        var lastUpdate = 1.0  // (reliable updates)
         func relativeOf(_ squares: [Double]) -> Double {
             (0..<k).map { norms[$0] > 0 ? squares[$0].squareRoot() / norms[$0] : 0 }.max() ?? 0
         }
@@ -142,8 +142,7 @@ struct ConjugateGradient {
                     for i in 0..<n { for c in 0..<k { r[i, c] = b[i, c] - q[i, c] } }
                     let actual = relativeOf(try reduced(columnDots(r, r)))
                     (updates, restart) = (updates + 1, true)
-                    poorUpdates = actual > 0.5 * lastUpdate ? poorUpdates + 1 : 0
-                    stalled = poorUpdates >= 2 && actual > settings.tolerance
+                    stalled = actual > 0.5 * lastUpdate && actual > settings.tolerance
                     lastUpdate = actual
                 }
             }

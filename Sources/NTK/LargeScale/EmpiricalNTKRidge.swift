@@ -151,7 +151,7 @@ public final class EmpiricalNTKRidge: @unchecked Sendable {
         let preconditioner = m > 0 ? try Self.preconditioner(source, rank: m, ridge: z, options: options,
                                                              budget: columnBudget, progress: progress.stage(0, 0.1))
                                    : nil
-        let (op, exact) = try Self.operators(source, single: single, budget: budget - fixed)
+        let (op, exact, left) = try Self.operators(source, single: single, budget: budget - fixed)
         let g = try op.parameterVectors(columns: k, for: "parameter-space vectors")
         Log.info("empirical NTK ridge: \(n) points, \(k) target column(s), ridge \(z), CG "
                  + "\(m > 0 ? "with a rank-\(m) Nyström preconditioner" : "without preconditioner"), tolerance "
@@ -179,9 +179,10 @@ public final class EmpiricalNTKRidge: @unchecked Sendable {
             var mixed = system(op, "empirical NTK ridge (single-precision products)")
             let exactProduct = system(exact, "").apply
             mixed.exactApply = { try exactProduct($0, $1, 0) }
-            outcome = try Self.refine(mixed, fallback: system(exact, "empirical NTK ridge (double products)"),
-                                      b: residual.matrix(n, k).readOnly, into: alpha.matrix(n, k),
-                                      settings: settings, progress: report)
+            // The fallback's double operator keeps its passes if they fit beside the float ones.
+            outcome = try Self.refine(mixed, fallback: {
+                system(left >= 256 << 20 ? try source.makeOperator(budget: left) : exact, "empirical NTK ridge (f64)")
+            }, b: residual.matrix(n, k).readOnly, into: alpha.matrix(n, k), settings: settings, progress: report)
         }
         try InputCheck.finiteResult(alpha.pointer, count: n * k, "the dual coefficients")
         // J(X)ᵀ α for predictions, by double products.
@@ -225,24 +226,26 @@ public final class EmpiricalNTKRidge: @unchecked Sendable {
     /// with single-precision products (`single`: the MLP and its inputs) the float operator
     /// keeping what fits, and a double one recomputing its passes per product in a quarter of
     /// `budget` (at most 256 MiB).
+    /// `left`: what the two leave of `budget` (for a fallback's double operator).
     static func operators(_ source: TangentSource, single: (MLP, MatrixView)?,
-                          budget: Int) throws -> (TangentOperator, exact: TangentOperator) {
+                          budget: Int) throws -> (TangentOperator, exact: TangentOperator, left: Int) {
         guard let (mlp, x) = single else {
             let op = try source.makeOperator(budget: budget)
-            return (op, op)
+            return (op, op, 0)
         }
         let recompute = min(256 << 20, budget / 4)
         let exact = try EmpiricalNTKOperator(mlp, x: x, budget: recompute, keep: false)
-        return (try EmpiricalNTKOperator(mlp, x: x, budget: budget - recompute, single: true), exact)
+        let op = try EmpiricalNTKOperator(mlp, x: x, budget: budget - recompute, single: true)
+        return (op, exact, budget - recompute - op.keptBytes)
     }
 
     /// Solves `A α = B` (`A = K + zI`) by `mixed` — CG on single-precision products with
     /// reliable updates from double ones (`ConjugateGradient.exactApply`), which stops on the
     /// true residual — and, when the float products stall (too inexact for this system's
-    /// conditioning), finishes with `fallback` (CG on double products) on the correction:
+    /// conditioning), finishes with the CG `fallback` makes (on double products) on the correction:
     /// `A d = B − Aα`, α += d, to the reduction still needed. The outcome counts both solves'
     /// iterations, within the cap; the fallback's residuals are relative to B.
-    static func refine(_ mixed: ConjugateGradient, fallback: ConjugateGradient, b: MatrixView,
+    static func refine(_ mixed: ConjugateGradient, fallback: () throws -> ConjugateGradient, b: MatrixView,
                        into alpha: MutableMatrixView, settings: ConjugateGradient.Settings,
                        progress: @escaping (Int) throws -> Void) throws -> ConjugateGradient.Outcome {
         guard let exact = mixed.exactApply else { throw NTKError(.internalError, "refinement without exact products") }
@@ -270,7 +273,7 @@ public final class EmpiricalNTKRidge: @unchecked Sendable {
         let needed = min(1, settings.tolerance / max(relative, .leastNormalMagnitude))
         let rest = try ConjugateGradient.Settings(tolerance: needed,
                                                   maxIterations: settings.maxIterations - first.iterations)
-        let second = try fallback.solve(r.readOnly, into: d, settings: rest) { try progress(first.iterations + $0) }
+        let second = try fallback().solve(r.readOnly, into: d, settings: rest) { try progress(first.iterations + $0) }
         for i in 0..<n { for c in 0..<k { alpha[i, c] += d[i, c] } }
         return ConjugateGradient.Outcome(iterations: first.iterations + second.iterations,
                                          residuals: first.residuals + second.residuals.map { $0 * relative },

@@ -447,9 +447,10 @@ class EmpiricalNTKRidge(Handle):
         its residual by the double one (one double product) whenever it has fallen 100-fold and
         before it stops, and restarts from it, so ``dual_coef_`` and the predictions are those of
         float64 to the tolerance. It pays where the preconditioned system converges quickly
-        (1.47x at n = 5e4 in the benchmark); ill-conditioned systems take up to 3x the
-        iterations (docs/large-scale.md). When float products stop making progress the fit
-        finishes in double, with a warning in the log.
+        and n is moderate (1.54x at n = 5e4 in the benchmark); ill-conditioned systems take up
+        to 3x the iterations, and at n = 2e5 the float products stall (their error grows with
+        the kernel's largest eigenvalue): the fit then finishes in double, with a warning in
+        the log, slower than float64 throughout (docs/large-scale.md).
 
     Attributes
     ----------
