@@ -342,9 +342,11 @@ def test_single_precision_products_reach_the_double_solution(empirical, caplog):
 
 def test_single_precision_products_only_for_an_mlp(empirical):
     net, X, Y, _ = empirical
-    layered = ntk.Network([ntk.layers.Dense(8), ntk.layers.Activation("relu"), ntk.layers.Dense(2)], input_shape=(3,))
-    with pytest.raises(ntk.InvalidArgumentError, match="float32 is available for an ntk.MLP"):
-        ntk.EmpiricalNTKRidge(layered, X, Y, 0.1, dtype=np.float32)
+    # Closed at once: a handle left to the garbage collector would upset other tests' handle counts.
+    with ntk.Network([ntk.layers.Dense(8), ntk.layers.Activation("relu"), ntk.layers.Dense(2)],
+                     input_shape=(3,)) as layered:
+        with pytest.raises(ntk.InvalidArgumentError, match="float32 is available for an ntk.MLP"):
+            ntk.EmpiricalNTKRidge(layered, X, Y, 0.1, dtype=np.float32)
     with pytest.raises(ntk.InvalidArgumentError, match="dtype"):
         ntk.EmpiricalNTKRidge(net, X, Y, 0.1, dtype=np.int32)
 

@@ -10,6 +10,8 @@ Tolerances: 1e-10 relative for kernels (float64 products summed in different ord
 CG solves run to a relative residual of 1e-12.
 """
 
+import gc
+
 import numpy as np
 import pytest
 import scipy.linalg
@@ -229,6 +231,7 @@ def test_a_raising_product_is_re_raised_nothing_leaks_and_objects_stay_usable():
     ridge = ntk.EmpiricalNTKRidge(model, X, Y, 0.1, tol=1e-10, preconditioner_rank=0)
     with ntk.EmpiricalNTKRidge(net, X, Y, 0.1, tol=1e-10, preconditioner_rank=0) as reference:
         expected = reference.predict(Xt)
+    gc.collect()  # earlier tests' unreachable handles must not be freed during the count below
     before = ntk.live_handle_count()
     for fail_at in (1, 5, 17):
         failing.calls, failing.fail_at = 0, fail_at
