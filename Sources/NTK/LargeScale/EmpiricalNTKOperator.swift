@@ -20,7 +20,15 @@
 /// `EmpiricalNTKRidge` refines such products' solutions with double ones).
 ///
 /// The network's parameters are read once, when the operator is made.
-final class EmpiricalNTKProducts<Scalar: BLASScalar> {
+/// What `EmpiricalNTKOperator` reads of its products in either precision.
+protocol EmpiricalNTKSizes: AnyObject {
+    var n: Int { get }
+    var keptBytes: Int { get }
+    var transposedLength: Int { get }
+    var predictor: TangentPredictor { get }
+}
+
+final class EmpiricalNTKProducts<Scalar: BLASScalar>: EmpiricalNTKSizes {
     typealias Pass = NetworkPass<Scalar>
     typealias View = RowMajorView<Scalar>
     let architecture: MLPArchitecture
@@ -272,34 +280,19 @@ final class EmpiricalNTKOperator: TangentOperator {
                           : .double(try EmpiricalNTKProducts<Double>(mlp, x: x, budget: budget, keep: keep))
     }
 
-    var n: Int {
+    /// The products' sizes, which need no specialisation.
+    private var sizes: EmpiricalNTKSizes {
         switch products {
-        case .double(let p): p.n
-        case .single(let p): p.n
+        case .double(let p): p
+        case .single(let p): p
         }
     }
 
+    var n: Int { sizes.n }
     /// Bytes of the kept passes (0 when they are recomputed per product).
-    var keptBytes: Int {
-        switch products {
-        case .double(let p): p.keptBytes
-        case .single(let p): p.keptBytes
-        }
-    }
-
-    var transposedLength: Int {
-        switch products {
-        case .double(let p): p.transposedLength
-        case .single(let p): p.transposedLength
-        }
-    }
-
-    var predictor: TangentPredictor {
-        switch products {
-        case .double(let p): p.predictor
-        case .single(let p): p.predictor
-        }
-    }
+    var keptBytes: Int { sizes.keptBytes }
+    var transposedLength: Int { sizes.transposedLength }
+    var predictor: TangentPredictor { sizes.predictor }
 
     func transpose(_ v: MatrixView, into g: UnsafeMutablePointer<Double>) throws {
         switch products {

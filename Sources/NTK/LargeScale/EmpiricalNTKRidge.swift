@@ -255,19 +255,10 @@ public final class EmpiricalNTKRidge: @unchecked Sendable {
         let buffers = try (0..<2).map { _ in try Workspace(count: size, for: "the refinement vectors") }
         defer { withExtendedLifetime(buffers) {} }
         let r = buffers[0].matrix(n, k), d = buffers[1].matrix(n, k)
+        // A stall is found at a reliable update, so the last residual is the true one.
+        let relative = first.residuals.last ?? 1
         try exact(alpha.readOnly, r)
-        var relative = 0.0
-        for c in 0..<k {
-            var (rr, bb) = (0.0, 0.0)
-            for i in 0..<n {
-                r[i, c] = b[i, c] - r[i, c]
-                rr += r[i, c] * r[i, c]
-                bb += b[i, c] * b[i, c]
-            }
-            var sums = [rr, bb]
-            try mixed.reduce?(&sums)
-            relative = max(relative, sums[1] > 0 ? (sums[0] / sums[1]).squareRoot() : 0)
-        }
+        for i in 0..<n { for c in 0..<k { r[i, c] = b[i, c] - r[i, c] } }
         Log.warning("empirical NTK ridge: single-precision products stalled at relative residual \(relative); the "
                     + "rest is solved with double products")
         let needed = min(1, settings.tolerance / max(relative, .leastNormalMagnitude))
