@@ -1,7 +1,7 @@
 """Benchmark: infinite-width NNGP + NTK of convolutional networks, libntk vs neural-tangents.
 
     python3 benchmarks/bench_cnn_kernels.py [--n 128] [--n-large 64] [--nt-batch 16] [--nt-python PATH]
-                                            [--single-only]
+                                            [--single-only | --empirical-only]
 
 Networks (`_cnn_cases.py`): two 32-channel 3 x 3 SAME convolutions with relu on random
 16 x 16 x 3 images, read out by global average pooling (the CNTK-GAP of Arora et al.: every pair
@@ -81,11 +81,15 @@ def main():
     p.add_argument("--nt-limit-gib", type=float, default=16)
     p.add_argument("--nt-python", default=str(Path.home() / ".cache/neural-tangents-venv/bin/python"))
     p.add_argument("--single-only", action="store_true", help="only the single-precision table")
+    p.add_argument("--empirical-only", action="store_true", help="only the empirical NTK table")
     args = p.parse_args()
     print_environment(ntk, np, scipy)
     rng = np.random.default_rng(0)
     if args.single_only:
         return single_precision_table(args, rng)
+    if args.empirical_only:
+        with tempfile.TemporaryDirectory() as tmp:
+            return empirical_table(args, rng, tmp)
     print(f"\n{'case':>16} {'n':>4} {'libntk s':>9} {'entries/s':>10} {'peak MiB':>9} {'nt s':>8} {'entries/s':>10} "
           f"{'peak MiB':>9} {'ratio':>6} {'rel diff off-diag / diag':>26}")
     with tempfile.TemporaryDirectory() as tmp:

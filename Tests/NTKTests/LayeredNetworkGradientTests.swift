@@ -22,29 +22,55 @@ final class LayeredNetworkGradientTests: XCTestCase {
         for parameterization in [Parameterization.ntk, .standard] {
             let net = try Network(try architecture(parameterization), seed: 11)
             var rng = TestRandom(seed: 12)
-            let x = try rng.matrix(3, 40)
-            let jacobian = try net.jacobian(x)
-            let theta = net.parameterArray, h = 1e-6
-            var worst = 0.0, scale = 0.0
-            for q in stride(from: 0, to: theta.count, by: 3) {  // every third parameter
-                var plus = theta, minus = theta
-                plus[q] += h
-                minus[q] -= h
-                try net.setParameters(plus)
-                let fp = try net(x)
-                try net.setParameters(minus)
-                let fm = try net(x)
-                for i in 0..<3 {
-                    for c in 0..<2 {
-                        let fd = (fp[i, c] - fm[i, c]) / (2 * h)
-                        worst = max(worst, abs(fd - jacobian[i * 2 + c, q]))
-                        scale = max(scale, abs(fd))
-                    }
-                }
-            }
-            try net.setParameters(theta)
+            let (worst, scale) = try jacobianAgainstFiniteDifferences(net, try rng.matrix(3, 40), every: 3)
             XCTAssertLessThan(worst, 1e-7 * scale, "\(parameterization): \(worst) against a scale of \(scale)")
         }
+    }
+
+    /// The largest difference between `net.jacobian(x)` and central differences (step 1e-6) of
+    /// the forward pass in every `every`-th parameter, and the largest derivative.
+    func jacobianAgainstFiniteDifferences(_ net: Network, _ x: Matrix, every: Int) throws -> (Double, Double) {
+        let jacobian = try net.jacobian(x), k = net.outputCount
+        let theta = net.parameterArray, h = 1e-6
+        var worst = 0.0, scale = 0.0
+        for q in stride(from: 0, to: theta.count, by: every) {
+            var plus = theta, minus = theta
+            plus[q] += h
+            minus[q] -= h
+            try net.setParameters(plus)
+            let fp = try net(x)
+            try net.setParameters(minus)
+            let fm = try net(x)
+            for i in 0..<x.rows {
+                for c in 0..<k {
+                    let fd = (fp[i, c] - fm[i, c]) / (2 * h)
+                    worst = max(worst, abs(fd - jacobian[i * k + c, q]))
+                    scale = max(scale, abs(fd))
+                }
+            }
+        }
+        try net.setParameters(theta)
+        return (worst, scale)
+    }
+
+    /// A convolution's backward forms its patch signals by chunks of (example, position) units;
+    /// here a chunk holds 101 units of 100-position examples, so chunks start mid-example and
+    /// three examples take three chunks.
+    func testChunkedPatchSignalsMatchFiniteDifferences() throws {
+        let arch = try NetworkArchitecture(
+            inputShape: [10, 10, 6],
+            layers: [.conv(channels: 12, kernelSize: [3, 3], padding: .same), .activation(.tanh),
+                     .conv(channels: 12, kernelSize: [3, 3], padding: .same), .activation(.tanh),
+                     .globalAvgPool, .dense(width: 3)],
+            weightStd: 1.3, biasStd: 0.4, parameterization: .ntk)
+        let unitsPerChunk = LayerPass.signalChunkBytes / 8 / (3 * 9 * 12)
+        XCTAssertEqual(unitsPerChunk, 101, "the chunk no longer splits examples: resize the test")
+        var rng = TestRandom(seed: 6)
+        // Every 7th parameter, from the first convolution's weights (their gradients need the
+        // signal through the second) to the readout.
+        let (worst, scale) = try jacobianAgainstFiniteDifferences(try Network(arch, seed: 5), try rng.matrix(3, 600),
+                                                                  every: 7)
+        XCTAssertLessThan(worst, 1e-7 * scale, "\(worst) against a scale of \(scale)")
     }
 
     func testVectorJacobianProductAndKernelAgreeWithTheJacobian() throws {

@@ -6,9 +6,10 @@
 /// cotangents) or sums them over the block (vector–Jacobian products).
 ///
 /// Backward: affine: ∂W = a Pᵀ δ, ∂b = c Σ_positions δ, δ_P = a δ Wᵀ scattered back through the
-/// patch table (a Dense layer's δ_P is its input's δ); pool: δ/w to each window member; global
-/// mean: δ/positions; layer norm: (δ_y − mean δ_y − y mean(δ_y y))/σ; activation: δ φ'(z);
-/// residual: the add passes δ through and to its push, which sums both.
+/// patch table, formed by cache-sized chunks of positions (a Dense layer's δ_P is its input's δ);
+/// pool: δ/w to each window member; global mean: δ/positions; layer norm: (δ_y − mean δ_y −
+/// y mean(δ_y y))/σ; activation: δ φ'(z); residual: the add passes δ through and to its push,
+/// which sums both.
 final class LayerPass {
     let program: LayerProgram
     let capacity: Int, seeds: Int
@@ -22,8 +23,13 @@ final class LayerPass {
         let widest = max(program.sizes.max() ?? 1, 1), patches = program.widestPatches
         let stashed = program.steps.reduce(0) { if case .add(let from) = $1 { return $0 + program.sizes[from] }
                                                 return $0 }
-        return 8 * (program.sizes.reduce(0, +) + patches + seeds * (2 * widest + patches + stashed))
+        return 8 * (program.sizes.reduce(0, +) + patches + seeds * (2 * widest + stashed))
     }
+
+    /// The bytes of patch signals formed at once in a convolution's backward (about L2's size):
+    /// δ_P = a δ Wᵀ is fanIn / channelsIn times the size of the input's signal, so writing it
+    /// whole and scattering it afterwards would cost a trip to memory per entry.
+    static let signalChunkBytes = 256 << 10
 
     /// Buffers for `capacity` examples and up to `seeds` cotangents per backward pass.
     init(_ program: LayerProgram, capacity: Int, seeds: Int = 1) throws {
@@ -34,8 +40,8 @@ final class LayerPass {
         let widest = try Sizes.product(max(program.sizes.max() ?? 1, 1), seeds, "signals")
         let patchSize = max(program.widestPatches, 1)
         patches = try Workspace(count: Sizes.product(capacity, patchSize, "patches"), for: "patches")
-        patchSignals = try Workspace(count: Sizes.product(capacity, try Sizes.product(patchSize, seeds, "signals"),
-                                                          "signals"), for: "backpropagated signals")
+        let chunk = max(Self.signalChunkBytes / 8, try Sizes.product(program.widestFanIn, seeds, "signals"))
+        patchSignals = try Workspace(count: chunk, for: "backpropagated signals")
         deltaA = try Workspace(count: Sizes.product(capacity, widest, "signals"), for: "backpropagated signals")
         deltaB = try Workspace(count: Sizes.product(capacity, widest, "signals"), for: "backpropagated signals")
         for step in program.steps {
@@ -58,9 +64,20 @@ final class LayerPass {
             return MatrixView(unchecked: x, rows: rows * f.positionsIn, cols: f.channelsIn, ld: f.channelsIn)
         }
         let c = f.channelsIn, fan = f.fanIn, p = patches.pointer
-        p.update(repeating: 0, count: rows * t.outputs * fan)  // zero padding stays zero
-        t.forEachEntry(rows: rows) { i, o, a, source in
-            (p + (i * t.outputs + o) * fan + a * c).update(from: x + (i * t.inputs + source) * c, count: c)
+        t.table.withUnsafeBufferPointer { table in  // each entry written once: an input's or zero padding
+            for i in 0..<rows {
+                for o in 0..<t.outputs {
+                    for a in 0..<t.window {
+                        let to = p + (i * t.outputs + o) * fan + a * c, source = Int(table[o * t.window + a])
+                        if source >= 0 {
+                            let from = x + (i * t.inputs + source) * c
+                            for j in 0..<c { to[j] = from[j] }  // a loop: c is small, memmove's call is not
+                        } else {
+                            for j in 0..<c { to[j] = 0 }
+                        }
+                    }
+                }
+            }
         }
         return MatrixView(unchecked: UnsafePointer(p), rows: rows * t.outputs, cols: fan, ld: fan)
     }
@@ -150,16 +167,28 @@ final class LayerPass {
                                         ld: f.channelsIn)
             return try MatrixProduct.gemm(dz, w, transposeB: true, alpha: f.weightScale, into: out)
         }
-        let dp = MutableMatrixView(unchecked: patchSignals.pointer, rows: rows * t.outputs * k, cols: f.fanIn,
-                                   ld: f.fanIn)
-        try MatrixProduct.gemm(dz, w, transposeB: true, alpha: f.weightScale, into: dp)
         let c = f.channelsIn
         dx.update(repeating: 0, count: rows * t.inputs * k * c)
-        t.forEachEntry(rows: rows) { i, o, a, source in
-            for seed in 0..<k {
-                let to = dx + ((i * t.inputs + source) * k + seed) * c
-                let from = dp.base + ((i * t.outputs + o) * k + seed) * f.fanIn + a * c
-                for j in 0..<c { to[j] += from[j] }
+        // δ_P by chunks of (example, output position) units, each scattered while in cache.
+        let units = rows * t.outputs, perChunk = max(1, patchSignals.count / (k * f.fanIn))
+        for u0 in stride(from: 0, to: units, by: perChunk) {
+            let u1 = min(u0 + perChunk, units)
+            let dp = MutableMatrixView(unchecked: patchSignals.pointer, rows: (u1 - u0) * k, cols: f.fanIn,
+                                       ld: f.fanIn)
+            try MatrixProduct.gemm(dz.rowRange(u0 * k, u1 * k), w, transposeB: true, alpha: f.weightScale, into: dp)
+            t.table.withUnsafeBufferPointer { table in
+                for u in u0..<u1 {
+                    let (i, o) = u.quotientAndRemainder(dividingBy: t.outputs)
+                    for a in 0..<t.window {
+                        let source = Int(table[o * t.window + a])
+                        guard source >= 0 else { continue }  // zero padding
+                        for seed in 0..<k {
+                            let to = dx + ((i * t.inputs + source) * k + seed) * c
+                            let from = dp.base + ((u - u0) * k + seed) * f.fanIn + a * c
+                            for j in 0..<c { to[j] += from[j] }
+                        }
+                    }
+                }
             }
         }
     }

@@ -63,6 +63,14 @@ struct LayerProgram: Sendable {
         }
     }
 
+    /// The largest fanIn of a convolution (window · channelsIn; 0 without convolutions).
+    var widestFanIn: Int {
+        steps.reduce(0) { widest, step in
+            guard case .affine(let f) = step, f.patches != nil else { return widest }
+            return max(widest, f.fanIn)
+        }
+    }
+
     private struct Walk {
         let architecture: NetworkArchitecture
         var dims: [Int], channels: Int

@@ -38,8 +38,8 @@ struct PatchTable: Sendable {
 
 extension PatchTable {
     /// Calls `body(example, output, offset, input)` for every window entry inside the input, for
-    /// `rows` examples: the one walk of the gathers (patches, pooling) and of their scatters (the
-    /// backward pass).
+    /// `rows` examples: the walk of pooling and of its backward scatter. (A convolution's patch
+    /// gather also writes the padding's zeros, and its scatter goes by chunks: `LayerPass`.)
     @inline(__always)
     func forEachEntry(rows: Int, _ body: (Int, Int, Int, Int) -> Void) {
         table.withUnsafeBufferPointer { t in
