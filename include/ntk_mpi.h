@@ -266,7 +266,9 @@ int ntk_mpi_nystrom_fit(MPI_Comm comm, const ntk_mlp *mlp, int64_t n, const doub
  * Nystrom preconditioner (options->preconditioner_rank centres; 0: plain CG) is the one of all
  * the rows: its centres are options->preconditioner_centers (replicated, checked equal) or else
  * drawn uniformly among all the ranks' rows with options->seed and broadcast; its m x m
- * matrices and products are summed over the ranks, as the kernel's are. options NULL: the
+ * matrices and products are summed over the ranks, as the kernel's are. options->precision =
+ * NTK_PRECISION_SINGLE (the same on every rank, checked): single-precision products with reliable
+ * updates, as ntk_empirical_ridge_fit. options NULL: the
  * defaults of ntk_empirical_solver_options_init (rank 256). The model keeps this rank's alpha
  * (ntk_empirical_ridge_dual_coefficients) and J(X)^T alpha summed over all ranks, so
  * predictions on any points are the full model's. Errors: as ntk_empirical_ridge_fit, agreed. */

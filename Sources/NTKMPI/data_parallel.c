@@ -212,15 +212,17 @@ static int empirical_ridge_fit(const char *function, MPI_Comm comm, mpi_net net,
         call_fail(&call, NTK_ERR_INVALID_ARGUMENT, "options->preconditioner_ldc is %lld, must be >= d = %lld",
                   (long long)o.preconditioner_ldc, (long long)d);
     }
-    double settings[5] = {o.tol, (double)o.max_iter, (double)m, (double)o.seed, 0};
+    /* The precision too: single-precision products make reliable updates, with reductions of their own. */
+    double settings[6] = {o.tol, (double)o.max_iter, (double)m, (double)o.seed, (double)o.precision, 0};
     if (o.preconditioner_centers != NULL && call.status == NTK_OK && m > 0) {
         double fp[2];
         fingerprint(o.preconditioner_centers, m, d, o.preconditioner_ldc, fp);
-        settings[4] = fp[0] + fp[1];
+        settings[5] = fp[0] + fp[1];
     }
     static const char *const names[] = {"options->tol", "options->max_iter", "options->preconditioner_rank",
-                                        "options->seed", "options->preconditioner_centers (a checksum)"};
-    if (call_same(&call, settings, 5, names, NTK_ERR_INVALID_ARGUMENT) != NTK_OK) return call_finish(&call);
+                                        "options->seed", "options->precision",
+                                        "options->preconditioner_centers (a checksum)"};
+    if (call_same(&call, settings, 6, names, NTK_ERR_INVALID_ARGUMENT) != NTK_OK) return call_finish(&call);
     double *centers = NULL;
     if (o.preconditioner_centers == NULL && m > 0) {
         centers = uniform_centers(&call, X, ldx, n, d, total, m, o.seed);
@@ -279,10 +281,13 @@ static int empirical_gradient_flow(const char *function, MPI_Comm comm, mpi_net 
     if (common_checks(&call, net, 1, n, X, ldx, targets, 0, &d, &k, &total) != NTK_OK) return call_finish(&call);
     if (same_times(&call, count, times) != NTK_OK) return call_finish(&call);
     /* J^T Phi of the test side is a reduction: every rank asks for test predictions or none does. */
-    double settings[4] = {o.tol, (double)o.max_iter, o.learning_rate, (double)(test != NULL && pred_test != NULL)};
+    /* (The flow refuses single precision on every rank that asks: all of them, once checked equal.) */
+    double settings[5] = {o.tol, (double)o.max_iter, o.learning_rate, (double)(test != NULL && pred_test != NULL),
+                          (double)o.precision};
     static const char *const names[] = {"options->tol", "options->max_iter", "options->learning_rate",
-                                        "whether test predictions are asked (test and pred_test)"};
-    if (call_same(&call, settings, 4, names, NTK_ERR_INVALID_ARGUMENT) != NTK_OK) return call_finish(&call);
+                                        "whether test predictions are asked (test and pred_test)",
+                                        "options->precision"};
+    if (call_same(&call, settings, 5, names, NTK_ERR_INVALID_ARGUMENT) != NTK_OK) return call_finish(&call);
     reducer r = {comm, 0};
     o.reduce = reduce_sum;
     o.reduce_user = &r;

@@ -566,7 +566,8 @@ _PYTHON_NAMES = [("targets->Y", "Y"), ("targets->f0", "f0_train"), ("targets->k"
                  ("test->K_test_train", "K_test_train"),
                  ("test->f0", "f0_test"), ("test->m", "K_test_train"), ("options->ridge_scale", "ridge_relative"),
                  ("options->activation_parameter", "leaky_slope"), ("options->w_std", "W_std"),
-                 ("options->b_std", "b_std"), ("options->", "")]
+                 ("options->b_std", "b_std"), ("options->precision", "dtype (as a precision, 0: float64, 1: float32)"),
+                 ("options->", "")]
 
 
 def python_entry_point():

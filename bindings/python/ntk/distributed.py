@@ -636,7 +636,7 @@ def nystrom_ridge(comm, net, X, Y, ridge, n_centers, centers=None, f0_train=None
 
 
 def empirical_ridge(comm, net, X, Y, ridge, f0_train=None, tol=1e-8, max_iter=500, preconditioner_rank=256, seed=0,
-                    memory_limit=None, progress=None):
+                    memory_limit=None, progress=None, dtype=np.float64):
     """Data-parallel matrix-free empirical NTK kernel ridge: each rank passes its own rows (collective).
 
     CG with one ``MPI_Allreduce`` of the parameter-sized ``J^T v`` per product, preconditioned by
@@ -652,8 +652,9 @@ def empirical_ridge(comm, net, X, Y, ridge, f0_train=None, tol=1e-8, max_iter=50
     X : array_like, (n_r, d)
     Y : array_like, (n_r, k) or (n_r,)
     ridge : float
-    f0_train, tol, max_iter, preconditioner_rank, seed, memory_limit
-        As :class:`ntk.EmpiricalNTKRidge` (the same on every rank).
+    f0_train, tol, max_iter, preconditioner_rank, seed, memory_limit, dtype
+        As :class:`ntk.EmpiricalNTKRidge` (the same on every rank; ``dtype=np.float32``: single-precision
+        NTK-vector products with reliable updates from double ones, an MLP only).
     progress : True or callable, optional
         This rank's progress; a cancel (or Ctrl-C) on any rank makes every rank raise
         :class:`ntk.CancelledError` at the next CG iteration, naming the rank.
@@ -665,11 +666,13 @@ def empirical_ridge(comm, net, X, Y, ridge, f0_train=None, tol=1e-8, max_iter=50
         of alpha.
     """
     fit = _mpi_function(net, "empirical_ridge_fit")
+    # Checked by the library on every rank (a Network refuses float32 there), so that it is everyone's error.
+    single = _arrays.precision(dtype) == np.float32
     comm_c, _ = _comm_handle(comm)
     x, px, ldx = net._inputs(X, "X")
     targets = TargetData(Y, x.shape[0], "X", f0_train)
     cb = Callback(progress)
-    options = _empirical_solver_options(tol, max_iter, preconditioner_rank, seed, 1.0, memory_limit, cb)
+    options = _empirical_solver_options(tol, max_iter, preconditioner_rank, seed, 1.0, memory_limit, cb, single)
     handle = c_void_p()
     _collective(cb, fit, comm_c, net._live(), x.shape[0], px, ldx,
                 ctypes.byref(targets.c), _scalar(ridge, "ridge"), ctypes.byref(options), ctypes.byref(handle))

@@ -184,6 +184,35 @@ def test_data_parallel_empirical_ridge_equals_single_process():
         assert 2 * pre.iterations <= plain.iterations, (pre.iterations, plain.iterations)
 
 
+def test_single_precision_products_over_the_ranks():
+    """dtype=float32 on every rank: the float products and the reliable updates' double ones reduce
+    over the ranks like the double fit, so alpha is the dense solve's to the tolerance (float
+    products alone stop near 1e-6); a precision that differs by rank, or float32 for a layered
+    network, is every rank's error."""
+    rng = np.random.default_rng(3)
+    X, Y, Xt = rng.standard_normal((300, 3)), rng.standard_normal((300, 2)), rng.standard_normal((20, 3))
+    net = ntk.MLP(3, [24], 2, seed=5)
+    K = ntk.empirical_ntk(net, X)
+    alpha = np.linalg.solve(K + 0.1 * np.eye(300), Y)
+    expected = ntk.empirical_ntk(net, Xt, X) @ alpha
+    for rank in (0, 48):
+        with dist.empirical_ridge(COMM, net, my_rows(X), my_rows(Y), 0.1, tol=1e-12, max_iter=3000,
+                                  preconditioner_rank=rank, dtype=np.float32) as model:
+            assert model.converged and model.residuals[-1] <= 1e-12
+            assert rel(model.dual_coef_, my_rows(alpha)) <= 1e-8
+            assert rel(model.predict(Xt), expected) <= 1e-8
+    if SIZE > 1:
+        mixed = np.float32 if RANK == 0 else np.float64
+        with pytest.raises(ntk.InvalidArgumentError, match=r"dtype \(as a precision.*\) differs across the ranks") as e:
+            dist.empirical_ridge(COMM, net, my_rows(X), my_rows(Y), 0.1, dtype=mixed)
+        assert _same_everywhere(str(e.value))
+    with ntk.Network([ntk.layers.Dense(8), ntk.layers.Activation("relu"), ntk.layers.Dense(2)],
+                     input_shape=(3,)) as layered:
+        with pytest.raises(ntk.InvalidArgumentError, match="single-precision") as e:
+            dist.empirical_ridge(COMM, layered, my_rows(X), my_rows(Y), 0.1, dtype=np.float32)
+        assert _same_everywhere(str(e.value))
+
+
 def _same_everywhere(text):
     return COMM.allgather(text) == [text] * SIZE
 
