@@ -56,18 +56,16 @@ struct LayerProgram: Sendable {
     }
 
     /// The most entries of a step's patches per example (0 without convolutions).
-    var widestPatches: Int {
-        steps.reduce(0) { widest, step in
-            guard case .affine(let f) = step, f.patches != nil else { return widest }
-            return max(widest, f.positionsOut * f.fanIn)
-        }
-    }
+    var widestPatches: Int { largestOverConvolutions { $0.positionsOut * $0.fanIn } }
 
     /// The largest fanIn of a convolution (window · channelsIn; 0 without convolutions).
-    var widestFanIn: Int {
+    var widestFanIn: Int { largestOverConvolutions(\.fanIn) }
+
+    /// The largest `size` of the steps that read patches (0 without convolutions).
+    private func largestOverConvolutions(_ size: (Affine) -> Int) -> Int {
         steps.reduce(0) { widest, step in
             guard case .affine(let f) = step, f.patches != nil else { return widest }
-            return max(widest, f.fanIn)
+            return max(widest, size(f))
         }
     }
 
